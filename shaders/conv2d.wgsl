@@ -1,0 +1,271 @@
+// conv2d.wgsl — 2-D convolution as an implicit GEMM, forward and backward.
+//
+// Shapes (NCHW, row-major f32):
+//   x  (B, Ci, H, W)      w  (Co, Ci, K, K)      bias (Co)
+//   y  (B, Co, OH, OW)    OH = (H + padT + padB - K) / stride + 1 (padB/padR are implied by OH/OW)
+// Geometries used by the UNet: 3x3 stride 1 pad 1; 3x3 stride 2 after a (0,1,0,1) zero pad
+// (the downsample: padT = padL = 0, OH = H/2); 1x1 (K = 1, pad 0).
+//
+// Every entry point is one tiled GEMM  C[M, N] = sum_k A[M, k] * Bm[k, N]  with 64x64 output tiles,
+// 16-deep K slices staged in workgroup memory, and 4x4 outputs per thread:
+//   forward          M = Co, N = B*OH*OW, K = Ci*K*K    A = w,            Bm = im2col(x)
+//   backward_input   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
+//   backward_weight  M = Co, N = Ci*K*K,  K = B*OH*OW   A = dy,           Bm = im2col(x) transposed
+// backward_bias sums dy over (B, OH, OW) per channel.
+//
+// Outputs: forward y  = conv + bias (+ chan[b, co] if FLAG_CHAN, the time embedding projection)
+//                        (+ res[same index] if FLAG_RES, the residual connection);
+//          backward_input dx  = (+= with FLAG_ACC: x fans out elsewhere too);
+//          backward_weight dw += ; backward_bias db += (parameter gradients accumulate).
+// Forward saves nothing: backward reads the forward input x again.
+
+struct Params {
+  batch: u32, cin: u32, h: u32, w: u32,
+  cout: u32, oh: u32, ow: u32, k: u32,
+  stride: u32, pad_t: u32, pad_l: u32, flags: u32,
+}
+
+const FLAG_BIAS: u32 = 1u;
+const FLAG_CHAN: u32 = 2u;
+const FLAG_RES: u32 = 4u;
+const FLAG_ACC: u32 = 8u;
+
+const TM: u32 = 64u;
+const TN: u32 = 64u;
+const TK: u32 = 16u;
+
+@group(0) @binding(0) var<uniform> P: Params;
+
+var<workgroup> tileA: array<array<f32, 64>, 16>;   // [k][m]
+var<workgroup> tileB: array<array<f32, 64>, 16>;   // [k][n]
+
+// Thread (tx, ty) owns output rows m0 + 4ty .. 4ty+3 and columns n0 + tx + 16j (j < 4):
+// strided columns keep the final stores of neighbouring threads contiguous.
+fn multiply_tiles(acc: ptr<function, array<array<f32, 4>, 4>>, t: vec2u) {
+  for (var kk = 0u; kk < TK; kk++) {
+    let a4 = vec4f(tileA[kk][t.y * 4u], tileA[kk][t.y * 4u + 1u], tileA[kk][t.y * 4u + 2u], tileA[kk][t.y * 4u + 3u]);
+    let b4 = vec4f(tileB[kk][t.x], tileB[kk][t.x + 16u], tileB[kk][t.x + 32u], tileB[kk][t.x + 48u]);
+    for (var i = 0u; i < 4u; i++) {
+      for (var j = 0u; j < 4u; j++) { (*acc)[i][j] = fma(a4[i], b4[j], (*acc)[i][j]); }
+    }
+  }
+}
+
+// ---- operand loaders: element (m or n, k) of the implicit matrices, 0 outside -----------------
+
+// im2col(x)[kk, n] with kk = (ci, ky, kx) and n = (b, oy, ox).
+fn load_im2col(kk: u32, n: u32) -> f32 {
+  let kk2 = P.k * P.k;
+  let ci = kk / kk2;
+  let r = kk % kk2;
+  let ky = r / P.k;
+  let kx = r % P.k;
+  let ohw = P.oh * P.ow;
+  let b = n / ohw;
+  let p = n % ohw;
+  let oy = p / P.ow;
+  let ox = p % P.ow;
+  let iy = i32(oy * P.stride + ky) - i32(P.pad_t);
+  let ix = i32(ox * P.stride + kx) - i32(P.pad_l);
+  if (b >= P.batch || ci >= P.cin || iy < 0 || ix < 0 || iy >= i32(P.h) || ix >= i32(P.w)) { return 0.0; }
+  return src_x[((b * P.cin + ci) * P.h + u32(iy)) * P.w + u32(ix)];
+}
+
+// ---- forward -----------------------------------------------------------------------------------
+
+@group(0) @binding(1) var<storage, read> src_x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> chan: array<f32>;       // (B, Co), read with FLAG_CHAN
+@group(0) @binding(5) var<storage, read> residual: array<f32>;   // like y, read with FLAG_RES
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(16, 16)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
+           @builtin(local_invocation_id) lid: vec3u) {
+  let kdim = P.cin * P.k * P.k;
+  let ncols = P.batch * P.oh * P.ow;
+  let m0 = wid.y * TM;
+  let n0 = wid.x * TN;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < kdim; k0 += TK) {
+    for (var r = 0u; r < 4u; r++) {
+      let idx = li + r * 256u;
+      // A: w[m, k], consecutive threads walk k (contiguous in w).
+      let am = idx / TK;
+      let ak = idx % TK;
+      var a = 0.0;
+      if (m0 + am < P.cout && k0 + ak < kdim) { a = weight[(m0 + am) * kdim + k0 + ak]; }
+      tileA[ak][am] = a;
+      // B: im2col, consecutive threads walk n (contiguous output pixels).
+      let bk = idx / TN;
+      let bn = idx % TN;
+      var bv = 0.0;
+      if (k0 + bk < kdim && n0 + bn < ncols) { bv = load_im2col(k0 + bk, n0 + bn); }
+      tileB[bk][bn] = bv;
+    }
+    workgroupBarrier();
+    multiply_tiles(&acc, lid.xy);
+    workgroupBarrier();
+  }
+  let ohw = P.oh * P.ow;
+  for (var i = 0u; i < 4u; i++) {
+    let co = m0 + lid.y * 4u + i;
+    if (co >= P.cout) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + lid.x + j * 16u;
+      if (n >= ncols) { continue; }
+      let b = n / ohw;
+      let out = (b * P.cout + co) * ohw + n % ohw;
+      var v = acc[i][j];
+      if ((P.flags & FLAG_BIAS) != 0u) { v += bias[co]; }
+      if ((P.flags & FLAG_CHAN) != 0u) { v += chan[b * P.cout + co]; }
+      if ((P.flags & FLAG_RES) != 0u) { v += residual[out]; }
+      y[out] = v;
+    }
+  }
+}
+
+// ---- backward_input: dx[b, ci, iy, ix] = sum_{co, ky, kx} w[co, ci, ky, kx] dy[b, co, oy, ox] -----
+//      where iy = oy*stride + ky - padT (only terms with an integral, in-range oy contribute).
+
+@group(0) @binding(1) var<storage, read> bi_dy: array<f32>;
+@group(0) @binding(2) var<storage, read> bi_w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bi_dx: array<f32>;
+
+// Gathered dy[kk, n] with kk = (co, ky, kx) and n = (b, iy, ix).
+fn load_dy_gather(kk: u32, n: u32) -> f32 {
+  let kk2 = P.k * P.k;
+  let co = kk / kk2;
+  let r = kk % kk2;
+  let ky = r / P.k;
+  let kx = r % P.k;
+  let hw = P.h * P.w;
+  let b = n / hw;
+  let p = n % hw;
+  let ty = i32(p / P.w + P.pad_t) - i32(ky);
+  let tx = i32(p % P.w + P.pad_l) - i32(kx);
+  if (b >= P.batch || co >= P.cout || ty < 0 || tx < 0) { return 0.0; }
+  let s = i32(P.stride);
+  if (ty % s != 0 || tx % s != 0) { return 0.0; }
+  let oy = u32(ty / s);
+  let ox = u32(tx / s);
+  if (oy >= P.oh || ox >= P.ow) { return 0.0; }
+  return bi_dy[((b * P.cout + co) * P.oh + oy) * P.ow + ox];
+}
+
+@compute @workgroup_size(16, 16)
+fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
+                  @builtin(local_invocation_id) lid: vec3u) {
+  let kk2 = P.k * P.k;
+  let kdim = P.cout * kk2;
+  let ncols = P.batch * P.h * P.w;
+  let m0 = wid.y * TM;
+  let n0 = wid.x * TN;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < kdim; k0 += TK) {
+    for (var r = 0u; r < 4u; r++) {
+      let idx = li + r * 256u;
+      // A[m = ci, k = (co, ky, kx)] = w[co, ci, ky, kx]
+      let am = idx / TK;
+      let ak = idx % TK;
+      var a = 0.0;
+      let kg = k0 + ak;
+      if (m0 + am < P.cin && kg < kdim) {
+        a = bi_w[((kg / kk2) * P.cin + m0 + am) * kk2 + kg % kk2];
+      }
+      tileA[ak][am] = a;
+      let bk = idx / TN;
+      let bn = idx % TN;
+      var bv = 0.0;
+      if (k0 + bk < kdim && n0 + bn < ncols) { bv = load_dy_gather(k0 + bk, n0 + bn); }
+      tileB[bk][bn] = bv;
+    }
+    workgroupBarrier();
+    multiply_tiles(&acc, lid.xy);
+    workgroupBarrier();
+  }
+  let hw = P.h * P.w;
+  for (var i = 0u; i < 4u; i++) {
+    let ci = m0 + lid.y * 4u + i;
+    if (ci >= P.cin) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + lid.x + j * 16u;
+      if (n >= ncols) { continue; }
+      let out = ((n / hw) * P.cin + ci) * hw + n % hw;
+      if ((P.flags & FLAG_ACC) != 0u) { bi_dx[out] += acc[i][j]; } else { bi_dx[out] = acc[i][j]; }
+    }
+  }
+}
+
+// ---- backward_weight: dw[co, (ci, ky, kx)] += sum_{(b, oy, ox)} dy[b, co, oy, ox] im2col(x)[(ci, ky, kx), (b, oy, ox)]
+
+// x is bound at slot 1 (src_x, shared with the forward's im2col loader).
+@group(0) @binding(2) var<storage, read> bw_dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bw_dw: array<f32>;
+
+@compute @workgroup_size(16, 16)
+fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
+                   @builtin(local_invocation_id) lid: vec3u) {
+  let ncols = P.cin * P.k * P.k;          // N: (ci, ky, kx)
+  let ohw = P.oh * P.ow;
+  let kdim = P.batch * ohw;               // K: (b, oy, ox)
+  let m0 = wid.y * TM;
+  let n0 = wid.x * TN;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < kdim; k0 += TK) {
+    for (var r = 0u; r < 4u; r++) {
+      let idx = li + r * 256u;
+      // A[m = co, k = (b, p)] = dy[b, co, p]; consecutive threads walk k (contiguous pixels).
+      let am = idx / TK;
+      let ak = idx % TK;
+      var a = 0.0;
+      let kg = k0 + ak;
+      if (m0 + am < P.cout && kg < kdim) { a = bw_dy[((kg / ohw) * P.cout + m0 + am) * ohw + kg % ohw]; }
+      tileA[ak][am] = a;
+      // B[k = (b, p), n = (ci, ky, kx)]; consecutive threads walk k here too (contiguous in x).
+      let bn = idx / TK;
+      let bk = idx % TK;
+      var bv = 0.0;
+      if (k0 + bk < kdim && n0 + bn < ncols) { bv = load_im2col(n0 + bn, k0 + bk); }
+      tileB[bk][bn] = bv;
+    }
+    workgroupBarrier();
+    multiply_tiles(&acc, lid.xy);
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let co = m0 + lid.y * 4u + i;
+    if (co >= P.cout) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + lid.x + j * 16u;
+      if (n >= ncols) { continue; }
+      bw_dw[co * ncols + n] += acc[i][j];
+    }
+  }
+}
+
+// ---- backward_bias: db[co] += sum_{b, oy, ox} dy[b, co, oy, ox]; one workgroup per channel ------
+
+@group(0) @binding(1) var<storage, read> bb_dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> bb_db: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn backward_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let co = wid.x;
+  let ohw = P.oh * P.ow;
+  let n = P.batch * ohw;
+  var s = 0.0;
+  for (var i = li; i < n; i += 256u) {
+    s += bb_dy[((i / ohw) * P.cout + co) * ohw + i % ohw];
+  }
+  partial[li] = s;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+    if (li < stride) { partial[li] += partial[li + stride]; }
+    workgroupBarrier();
+  }
+  if (li == 0u) { bb_db[co] += partial[0]; }
+}

@@ -1,0 +1,149 @@
+// groupnorm.wgsl — GroupNorm (affine, eps from the uniforms) with an optional fused SiLU.
+//
+// Shapes: x, y (B, C, H, W); w, b (C); G groups of Cg = C / G channels; mean, rstd (B, G).
+//   z = (x - mean[b, g]) * rstd[b, g] * w[c] + b[c]        y = FLAG_SILU ? z * sigmoid(z) : z
+// Statistics use two passes over the group (mean, then the centred variance): float32 stays
+// accurate when |mean| >> std. Biased variance, as torch.nn.GroupNorm.
+//
+// Forward saves mean and rstd (B, G) for backward; backward recomputes xhat (and z) from x.
+//   forward          one workgroup per (b, g):  y =, mean =, rstd =
+//   backward_input   one workgroup per (b, g):  dx = (+= with FLAG_ACC: x fans out)
+//                    dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = dz * w[c]
+//   backward_params  one workgroup per channel: dw[c] += sum dz * xhat,  db[c] += sum dz
+// where dz = dy, or dy * silu'(z) with FLAG_SILU.
+
+struct Params {
+  batch: u32, channels: u32, hw: u32, groups: u32,
+  flags: u32, eps: f32,
+}
+
+const FLAG_SILU: u32 = 1u;
+const FLAG_ACC: u32 = 2u;
+const WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+
+var<workgroup> red: array<f32, 256>;
+var<workgroup> red2: array<f32, 256>;
+
+// Sums `a` (and `b`) over the workgroup; every thread gets the totals.
+fn workgroup_sum2(li: u32, a: f32, b: f32) -> vec2f {
+  red[li] = a;
+  red2[li] = b;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (li < s) {
+      red[li] += red[li + s];
+      red2[li] += red2[li + s];
+    }
+    workgroupBarrier();
+  }
+  let total = vec2f(red[0], red2[0]);
+  workgroupBarrier();
+  return total;
+}
+
+fn silu_grad(z: f32) -> f32 {
+  let s = 1.0 / (1.0 + exp(-z));
+  return s * (1.0 + z * (1.0 - s));
+}
+
+// ---- forward --------------------------------------------------------------------------------------
+
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> mean_out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> rstd_out: array<f32>;
+
+@compute @workgroup_size(256)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let bg = wid.x;                       // b * G + g
+  let cg = P.channels / P.groups;
+  let n = cg * P.hw;
+  let base = bg * n;                    // the group is contiguous in NCHW
+  var s = 0.0;
+  for (var i = li; i < n; i += WG) { s += x[base + i]; }
+  let mean = workgroup_sum2(li, s, 0.0).x / f32(n);
+  var v = 0.0;
+  for (var i = li; i < n; i += WG) {
+    let d = x[base + i] - mean;
+    v += d * d;
+  }
+  let rstd = inverseSqrt(workgroup_sum2(li, v, 0.0).x / f32(n) + P.eps);
+  let c0 = (bg % P.groups) * cg;
+  for (var i = li; i < n; i += WG) {
+    let c = c0 + i / P.hw;
+    var z = (x[base + i] - mean) * rstd * gamma[c] + beta[c];
+    if ((P.flags & FLAG_SILU) != 0u) { z = z / (1.0 + exp(-z)); }
+    y[base + i] = z;
+  }
+  if (li == 0u) {
+    mean_out[bg] = mean;
+    rstd_out[bg] = rstd;
+  }
+}
+
+// ---- backward -------------------------------------------------------------------------------------
+
+@group(0) @binding(4) var<storage, read> mean_in: array<f32>;
+@group(0) @binding(5) var<storage, read> rstd_in: array<f32>;
+@group(0) @binding(6) var<storage, read> dy: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dbeta: array<f32>;
+
+// dz at flat index i of channel c in group bg, and xhat there.
+fn dz_xhat(i: u32, c: u32, bg: u32) -> vec2f {
+  let xhat = (x[i] - mean_in[bg]) * rstd_in[bg];
+  var d = dy[i];
+  if ((P.flags & FLAG_SILU) != 0u) { d *= silu_grad(xhat * gamma[c] + beta[c]); }
+  return vec2f(d, xhat);
+}
+
+@compute @workgroup_size(256)
+fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let bg = wid.x;
+  let cg = P.channels / P.groups;
+  let n = cg * P.hw;
+  let base = bg * n;
+  let c0 = (bg % P.groups) * cg;
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var i = li; i < n; i += WG) {
+    let c = c0 + i / P.hw;
+    let dzx = dz_xhat(base + i, c, bg);
+    let dxhat = dzx.x * gamma[c];
+    s1 += dxhat;
+    s2 += dxhat * dzx.y;
+  }
+  let sums = workgroup_sum2(li, s1, s2) / f32(n);
+  let rstd = rstd_in[bg];
+  for (var i = li; i < n; i += WG) {
+    let c = c0 + i / P.hw;
+    let dzx = dz_xhat(base + i, c, bg);
+    let g = rstd * (dzx.x * gamma[c] - sums.x - dzx.y * sums.y);
+    if ((P.flags & FLAG_ACC) != 0u) { dx[base + i] += g; } else { dx[base + i] = g; }
+  }
+}
+
+@compute @workgroup_size(256)
+fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let c = wid.x;
+  let g = c / (P.channels / P.groups);
+  let n = P.batch * P.hw;
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var i = li; i < n; i += WG) {
+    let b = i / P.hw;
+    let dzx = dz_xhat((b * P.channels + c) * P.hw + i % P.hw, c, b * P.groups + g);
+    sw += dzx.x * dzx.y;
+    sb += dzx.x;
+  }
+  let sums = workgroup_sum2(li, sw, sb);
+  if (li == 0u) {
+    dgamma[c] += sums.x;
+    dbeta[c] += sums.y;
+  }
+}

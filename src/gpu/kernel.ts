@@ -1,0 +1,191 @@
+// Kernel plumbing shared by every launcher in src/kernels/: a pipeline cache per
+// device, explicit bind group layouts (binding i = i-th entry of the launcher's list),
+// a small uniform block per dispatch, and recording of prepared dispatches.
+//
+// A Dispatch is built once (at plan time, when shapes are known) and recorded many
+// times: a model's forward pass is a list of Dispatches replayed into one encoder.
+import { binding, type Tensor } from './tensor';
+
+export type Access = 'read' | 'write';
+
+export interface KernelSource {
+  /** Shader family name, used in labels: "conv2d". */
+  readonly name: string;
+  readonly code: string;
+}
+
+export interface Dispatch {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  readonly workgroups: readonly [number, number, number];
+}
+
+export interface DispatchSpec {
+  shader: KernelSource;
+  entry: string;
+  /** WGSL `override` constants (workgroup sizes, modes): baked into the pipeline. */
+  constants?: Record<string, number>;
+  /** Uniform words (u32; use f32bits() for floats): bound at @binding(0) when present. */
+  uniforms?: readonly number[];
+  /** Storage bindings, in binding order after the uniform block. */
+  tensors: readonly (readonly [Tensor, Access])[];
+  workgroups: readonly [number, number, number];
+  /** What this dispatch is in the model ("down.0.block.0.conv1"): shows up in validation errors. */
+  label: string;
+}
+
+const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x8; /* COPY_DST */
+const f32View = new Float32Array(1);
+const u32View = new Uint32Array(f32View.buffer);
+
+/** The bit pattern of a float, to pass f32 fields through a u32 uniform array. */
+export function f32bits(x: number): number {
+  f32View[0] = x;
+  return u32View[0]!;
+}
+
+interface DeviceCache {
+  modules: Map<string, GPUShaderModule>;
+  layouts: Map<string, GPUBindGroupLayout>;
+  pipelines: Map<string, GPUComputePipeline>;
+}
+const caches = new WeakMap<GPUDevice, DeviceCache>();
+
+function cacheOf(device: GPUDevice): DeviceCache {
+  let c = caches.get(device);
+  if (!c) {
+    c = { modules: new Map(), layouts: new Map(), pipelines: new Map() };
+    caches.set(device, c);
+  }
+  return c;
+}
+
+function layoutKey(hasUniforms: boolean, access: readonly Access[]): string {
+  return (hasUniforms ? 'u' : '') + access.map((a) => (a === 'read' ? 'r' : 'w')).join('');
+}
+
+function bindGroupLayout(device: GPUDevice, key: string): GPUBindGroupLayout {
+  const c = cacheOf(device);
+  let layout = c.layouts.get(key);
+  if (!layout) {
+    const entries: GPUBindGroupLayoutEntry[] = [...key].map((k, i) => ({
+      binding: i,
+      visibility: 0x4 /* GPUShaderStage.COMPUTE */,
+      buffer: { type: k === 'u' ? 'uniform' : k === 'r' ? 'read-only-storage' : 'storage' },
+    }));
+    layout = device.createBindGroupLayout({ label: `layout.${key}`, entries });
+    c.layouts.set(key, layout);
+  }
+  return layout;
+}
+
+export function getPipeline(
+  device: GPUDevice,
+  shader: KernelSource,
+  entry: string,
+  constants: Record<string, number>,
+  layoutKeyStr: string,
+): GPUComputePipeline {
+  const c = cacheOf(device);
+  const constKey = Object.keys(constants)
+    .sort()
+    .map((k) => `${k}=${constants[k]}`)
+    .join(',');
+  const key = `${shader.name}:${entry}:${constKey}:${layoutKeyStr}`;
+  let pipeline = c.pipelines.get(key);
+  if (!pipeline) {
+    let module = c.modules.get(shader.name);
+    if (!module) {
+      module = device.createShaderModule({ label: `${shader.name}.wgsl`, code: shader.code });
+      c.modules.set(shader.name, module);
+    }
+    pipeline = device.createComputePipeline({
+      label: `${shader.name}.${entry}.pipeline`,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout(device, layoutKeyStr)] }),
+      compute: { module, entryPoint: entry, constants },
+    });
+    c.pipelines.set(key, pipeline);
+  }
+  return pipeline;
+}
+
+export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
+  const hasUniforms = spec.uniforms !== undefined && spec.uniforms.length > 0;
+  const key = layoutKey(hasUniforms, spec.tensors.map(([, a]) => a));
+  const pipeline = getPipeline(device, spec.shader, spec.entry, spec.constants ?? {}, key);
+  const label = `${spec.label} (${spec.shader.name}.${spec.entry})`;
+  const entries: GPUBindGroupEntry[] = [];
+  if (hasUniforms) {
+    const words = new Uint32Array(Math.max(4, Math.ceil(spec.uniforms!.length / 4) * 4));
+    words.set(spec.uniforms!);
+    const buffer = device.createBuffer({ label: `${label}.uniforms`, size: words.byteLength, usage: UNIFORM_USAGE });
+    device.queue.writeBuffer(buffer, 0, words);
+    entries.push({ binding: 0, resource: { buffer } });
+  }
+  spec.tensors.forEach(([t]) => entries.push({ binding: entries.length, resource: binding(t) }));
+  const bindGroup = device.createBindGroup({ label: `${label}.bindgroup`, layout: bindGroupLayout(device, key), entries });
+  for (const n of spec.workgroups) {
+    if (n > device.limits.maxComputeWorkgroupsPerDimension) {
+      throw new Error(`${label}: ${n} workgroups exceed maxComputeWorkgroupsPerDimension (${device.limits.maxComputeWorkgroupsPerDimension})`);
+    }
+  }
+  return { label, pipeline, bindGroup, workgroups: spec.workgroups };
+}
+
+/** Splits `n` workgroups over x and y so that neither exceeds the per-dimension limit; shaders
+ *  recover the flat index as `wid.x + wid.y * nwg.x`. */
+export function grid(n: number, limit = 65535): [number, number, number] {
+  if (n <= limit) return [Math.max(n, 1), 1, 1];
+  const y = Math.ceil(n / limit);
+  return [Math.ceil(n / y), y, 1];
+}
+
+export function recordDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
+  for (const d of dispatches) {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+  }
+}
+
+/** Records dispatches into one compute pass of a new encoder and submits it. */
+export function submitDispatches(device: GPUDevice, dispatches: readonly Dispatch[], label = 'dispatches'): void {
+  const encoder = device.createCommandEncoder({ label });
+  const pass = encoder.beginComputePass({ label });
+  recordDispatches(pass, dispatches);
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+}
+
+/**
+ * Runs `fn` inside validation and out-of-memory error scopes and throws what they caught,
+ * naming `what` (a kernel or a model step). Used by tests and debug runs.
+ */
+export async function withErrorScopes<T>(device: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    const err = validation ?? oom;
+    if (err) throw new Error(`${what}: WebGPU ${validation ? 'validation' : 'out-of-memory'} error: ${err.message}`);
+  }
+  return result;
+}
+
+const placeholders = new WeakMap<GPUDevice, Tensor>();
+
+/** A 16-byte zero tensor bound where an entry point declares an input that this dispatch does not read. */
+export function placeholder(device: GPUDevice): Tensor {
+  let t = placeholders.get(device);
+  if (!t) {
+    const buffer = device.createBuffer({ label: 'placeholder', size: 16, usage: 0x80 /* STORAGE */ });
+    t = { buffer, offset: 0, shape: [4], label: 'placeholder' };
+    placeholders.set(device, t);
+  }
+  return t;
+}

@@ -1,0 +1,205 @@
+// safetensors read/write (https://github.com/huggingface/safetensors):
+//   [u64 LE header length N][N bytes of JSON header][raw little-endian tensor data]
+// The header maps tensor names to {dtype, shape, data_offsets: [begin, end]} (offsets relative to the
+// start of the data section) plus an optional "__metadata__" of string values.
+// Every tensor is widened to f32 on read: the engine computes in f32, and the integer tensors in the
+// reference files are small timesteps that f32 holds exactly.
+
+/** A host tensor: row-major f32 data with its shape. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface SafetensorsFile {
+  /** Tensors in file header order. */
+  tensors: Map<string, HostTensor>;
+  /** Original dtype per tensor ("F32", "I64", ...). */
+  dtypes: Map<string, string>;
+  /** `__metadata__` (empty object when absent). */
+  metadata: Record<string, string>;
+}
+
+const DEFAULT_SOURCE = 'safetensors';
+
+/** Bytes per element and a little-endian element reader, per dtype. */
+interface DtypeCodec {
+  size: number;
+  read: (view: DataView, offset: number) => number;
+}
+
+// bf16 is the top half of an f32: decode through a scratch word so the result is bit-exact.
+const scratch = new DataView(new ArrayBuffer(4));
+function bf16ToF32(bits: number): number {
+  scratch.setUint32(0, bits << 16, true);
+  return scratch.getFloat32(0, true);
+}
+
+function f16ToF32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24; // zero and subnormals
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+const CODECS: Record<string, DtypeCodec> = {
+  F64: { size: 8, read: (v, o) => v.getFloat64(o, true) },
+  F32: { size: 4, read: (v, o) => v.getFloat32(o, true) },
+  F16: { size: 2, read: (v, o) => f16ToF32(v.getUint16(o, true)) },
+  BF16: { size: 2, read: (v, o) => bf16ToF32(v.getUint16(o, true)) },
+  I64: { size: 8, read: (v, o) => Number(v.getBigInt64(o, true)) },
+  U64: { size: 8, read: (v, o) => Number(v.getBigUint64(o, true)) },
+  I32: { size: 4, read: (v, o) => v.getInt32(o, true) },
+  U32: { size: 4, read: (v, o) => v.getUint32(o, true) },
+  I16: { size: 2, read: (v, o) => v.getInt16(o, true) },
+  U16: { size: 2, read: (v, o) => v.getUint16(o, true) },
+  I8: { size: 1, read: (v, o) => v.getInt8(o) },
+  U8: { size: 1, read: (v, o) => v.getUint8(o) },
+  BOOL: { size: 1, read: (v, o) => (v.getUint8(o) !== 0 ? 1 : 0) },
+};
+
+/** Number of elements of a tensor with this shape (1 for a scalar `[]`). */
+export function shapeSize(shape: readonly number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
+}
+
+function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isNatural(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function isNaturalArray(x: unknown, length?: number): x is number[] {
+  return Array.isArray(x) && x.every(isNatural) && (length === undefined || x.length === length);
+}
+
+function parseHeader(bytes: Uint8Array, fail: (msg: string) => never): { json: Record<string, unknown>; dataStart: number } {
+  if (bytes.length < 8) fail(`file has ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Two u32 halves rather than a BigInt: any length past 2^53 is beyond the file anyway.
+  const headerLen = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (headerLen > bytes.length - 8) {
+    fail(`truncated: header says ${headerLen} bytes, file has ${bytes.length - 8} after the length prefix`);
+  }
+  const text = new TextDecoder().decode(bytes.subarray(8, 8 + headerLen));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!isRecord(json)) fail('header is not a JSON object');
+  return { json, dataStart: 8 + headerLen };
+}
+
+function parseMetadata(raw: unknown, fail: (msg: string) => never): Record<string, string> {
+  if (raw === undefined) return {};
+  if (!isRecord(raw)) fail('__metadata__ is not an object');
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (typeof value !== 'string') fail(`__metadata__ value "${key}" is not a string`);
+    metadata[key] = value;
+  }
+  return metadata;
+}
+
+/** Parses a safetensors file; `source` (a file name) starts every error message. */
+export function parseSafetensors(bytes: Uint8Array, source: string = DEFAULT_SOURCE): SafetensorsFile {
+  const fail: (msg: string) => never = (msg) => {
+    throw new Error(`${source}: ${msg}`);
+  };
+  const { json, dataStart } = parseHeader(bytes, fail);
+  const dataLen = bytes.length - dataStart;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + dataStart, dataLen);
+  const file: SafetensorsFile = { tensors: new Map(), dtypes: new Map(), metadata: parseMetadata(json.__metadata__, fail) };
+  const spans: { name: string; begin: number; end: number }[] = [];
+
+  for (const [name, entry] of Object.entries(json)) {
+    if (name === '__metadata__') continue;
+    if (!isRecord(entry)) fail(`tensor "${name}" entry is not an object`);
+    const { dtype, shape, data_offsets: offsets } = entry;
+    if (typeof dtype !== 'string') fail(`tensor "${name}" has no string dtype`);
+    if (!isNaturalArray(shape)) fail(`tensor "${name}" has no shape (an array of non-negative integers)`);
+    if (!isNaturalArray(offsets, 2)) fail(`tensor "${name}" has no data_offsets (two non-negative integers)`);
+    const codec = CODECS[dtype];
+    if (codec === undefined) fail(`tensor "${name}" has unsupported dtype ${dtype}`);
+    const [begin, end] = offsets;
+    if (begin > end) fail(`tensor "${name}" has data_offsets [${begin},${end}] with begin after end`);
+    if (end > dataLen) {
+      fail(`truncated data: tensor "${name}" ends at byte ${end} of a ${dataLen}-byte data section, ${end - dataLen} bytes missing`);
+    }
+    const count = shapeSize(shape);
+    if (end - begin !== count * codec.size) {
+      fail(`tensor "${name}" has ${end - begin} bytes, but shape ${fmtShape(shape)} of ${dtype} needs ${count * codec.size}`);
+    }
+    // DataView reads work at any alignment: `bytes` may sit at any offset in its ArrayBuffer.
+    const data = new Float32Array(count);
+    for (let i = 0; i < count; i++) data[i] = codec.read(view, begin + i * codec.size);
+    file.tensors.set(name, { shape: [...shape], data });
+    file.dtypes.set(name, dtype);
+    spans.push({ name, begin, end });
+  }
+
+  spans.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < spans.length; i++) {
+    const prev = spans[i - 1];
+    const cur = spans[i];
+    if (cur.begin < prev.end && cur.begin < cur.end) fail(`tensor "${cur.name}" overlaps tensor "${prev.name}"`);
+  }
+  return file;
+}
+
+/** Serializes tensors as F32 (in insertion order, 8-byte aligned header padded with spaces) plus string metadata. */
+export function serializeSafetensors(
+  tensors: Map<string, HostTensor> | Record<string, HostTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of entries) {
+    if (name === '__metadata__') throw new Error('serializeSafetensors: "__metadata__" is not a tensor name');
+    if (t.data.length !== shapeSize(t.shape)) {
+      throw new Error(`serializeSafetensors: tensor "${name}" has ${t.data.length} values, shape ${fmtShape(t.shape)} needs ${shapeSize(t.shape)}`);
+    }
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.length * 4] };
+    offset += t.data.length * 4;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  // Pad so the data section starts 8-byte aligned: readers can then view F32 data in place.
+  const headerLen = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + headerLen + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLen, true); // high u32 stays 0: headers are far below 4 GiB
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+  let pos = 8 + headerLen;
+  for (const [, t] of entries) {
+    for (let i = 0; i < t.data.length; i++, pos += 4) view.setFloat32(pos, t.data[i], true);
+  }
+  return out;
+}
+
+/** Reads a tensor or throws `${source}: missing tensor "name"`; with `shape`, also checks it: `${source}: tensor "name" has shape [a,b], expected [c,d]`. */
+export function getTensor(
+  file: SafetensorsFile,
+  name: string,
+  shape?: readonly number[],
+  source: string = DEFAULT_SOURCE,
+): HostTensor {
+  const t = file.tensors.get(name);
+  if (t === undefined) throw new Error(`${source}: missing tensor "${name}"`);
+  if (shape !== undefined && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
+    throw new Error(`${source}: tensor "${name}" has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}`);
+  }
+  return t;
+}

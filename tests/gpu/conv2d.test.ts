@@ -1,0 +1,82 @@
+// conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
+import { describe, expect, it } from 'vitest';
+import { getTensor } from '../../src/io/safetensors';
+import { conv2dBackwardInput, conv2dBackwardParams, conv2dForward } from '../../src/kernels/conv2d';
+import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, conv2d, conv2dBackward, convOutSize, type ConvGeometry } from '../../src/ref/conv2d';
+import { expectClose, loadReference } from '../unit/ref-helpers';
+import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+import type { HostTensor } from '../../src/io/safetensors';
+
+const gpu = useGpu();
+
+async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry) {
+  const d = gpu.device;
+  const [B, , H, W] = x.shape as [number, number, number, number];
+  const [Co, , K] = w.shape as [number, number, number];
+  const OH = convOutSize(H, K, g.stride, g.pad[0], g.pad[2]);
+  const OW = convOutSize(W, K, g.stride, g.pad[1], g.pad[3]);
+  const tx = toGpu(d, x, 'x'), tw = toGpu(d, w, 'w'), tb = toGpu(d, b, 'b'), tdy = toGpu(d, dy, 'dy');
+  const y = gpuZeros(d, [B, Co, OH, OW], 'y');
+  const dx = gpuZeros(d, x.shape, 'dx'), dw = gpuZeros(d, w.shape, 'dw'), db = gpuZeros(d, [Co], 'db');
+  const args = { x: tx, w: tw, dy: tdy, geometry: g, label: 'conv' };
+  const [gy, gdx, gdw, gdb] = await run(d, [
+    conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, label: 'conv' }),
+    conv2dBackwardInput(d, { ...args, dx }),
+    ...conv2dBackwardParams(d, { ...args, dw, db }),
+  ], [y, dx, dw, db]);
+  return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
+}
+
+const GOLDEN: [string, ConvGeometry][] = [['conv3x3_s1_p1', CONV3X3], ['conv3x3_s2_pad01', DOWNSAMPLE3X3], ['conv1x1', CONV1X1]];
+
+describe('conv2d on WebGPU', () => {
+  for (const [op, g] of GOLDEN) {
+    it(`${op} matches the PyTorch golden`, async () => {
+      const ref = loadReference('ops.safetensors');
+      const t = (n: string) => getTensor(ref, `${op}/${n}`);
+      const out = await gpuConv(t('x'), t('w'), t('b'), t('grad_y'), g);
+      expectClose(out.y, t('y').data, FWD.atol, FWD.rtol, `${op} y`);
+      expectClose(out.dx, t('grad_x').data, BWD.atol, BWD.rtol, `${op} grad_x`);
+      expectClose(out.dw, t('grad_w').data, BWD.atol, BWD.rtol, `${op} grad_w`);
+      expectClose(out.db, t('grad_b').data, BWD.atol, BWD.rtol, `${op} grad_b`);
+    });
+  }
+
+  const ODD: [string, number[], number[], ConvGeometry][] = [
+    ['3x3 batch 3, 70 out channels, 11x13', [3, 5, 11, 13], [70, 5, 3, 3], CONV3X3],
+    ['3x3 stride 2 batch 1, 10x14', [1, 7, 10, 14], [9, 7, 3, 3], DOWNSAMPLE3X3],
+    ['1x1 batch 3, 67 in channels', [3, 67, 5, 3], [6, 67, 1, 1], CONV1X1],
+  ];
+  for (const [name, xs, ws, g] of ODD) {
+    it(`${name} matches the CPU reference`, async () => {
+      const x = randomTensor(xs, 1), w = randomTensor(ws, 2, 0.3), b = randomTensor([ws[0]!], 3);
+      const y = conv2d(x, w, b, g);
+      const dy = randomTensor(y.shape, 4);
+      const ref = conv2dBackward(x, w, dy, g);
+      const out = await gpuConv(x, w, b, dy, g);
+      expectClose(out.y, y.data, FWD.atol, FWD.rtol, 'y');
+      expectClose(out.dx, ref.dx.data, BWD.atol, BWD.rtol, 'dx');
+      expectClose(out.dw, ref.dw.data, BWD.atol, BWD.rtol, 'dw');
+      expectClose(out.db, ref.db.data, BWD.atol, BWD.rtol, 'db');
+    });
+  }
+
+  it('fuses the channel add and the residual into the forward epilogue', async () => {
+    const d = gpu.device;
+    const x = randomTensor([2, 4, 5, 6], 5), w = randomTensor([3, 4, 3, 3], 6), b = randomTensor([3], 7);
+    const chan = randomTensor([2, 3], 8), res = randomTensor([2, 3, 5, 6], 9);
+    const y = gpuZeros(d, [2, 3, 5, 6]);
+    const [got] = await run(d, [conv2dForward(d, {
+      x: toGpu(d, x), w: toGpu(d, w), bias: toGpu(d, b), chan: toGpu(d, chan), residual: toGpu(d, res), y, geometry: CONV3X3, label: 'fused',
+    })], [y]);
+    const want = conv2d(x, w, b, CONV3X3).data.map((v, i) => v + chan.data[Math.floor(i / 30)]! + res.data[i]!);
+    expectClose(got!, want, FWD.atol, FWD.rtol, 'fused epilogue');
+  });
+
+  it('rejects a weight that does not fit the input', () => {
+    const d = gpu.device;
+    expect(() => conv2dForward(d, {
+      x: gpuZeros(d, [1, 4, 5, 5]), w: gpuZeros(d, [3, 5, 3, 3]), y: gpuZeros(d, [1, 3, 5, 5]), geometry: CONV3X3, label: 'bad',
+    })).toThrow(/bad: conv2d input \[1,4,5,5\] does not fit weight \[3,5,3,3\]/);
+  });
+});

@@ -1,0 +1,57 @@
+// GPU test harness: one Dawn device per test file (SwiftShader here), host<->GPU tensor moves,
+// and dispatch runs inside error scopes so a validation error fails the test with the kernel's name.
+import { afterAll, beforeAll } from 'vitest';
+import type { HostTensor } from '../../src/io/safetensors';
+import { acquireNodeDevice } from '../../src/gpu/node';
+import { submitDispatches, withErrorScopes, type Dispatch } from '../../src/gpu/kernel';
+import { createTensor, createTensorFrom, readTensors, type Tensor } from '../../src/gpu/tensor';
+
+export interface GpuFixture {
+  device: GPUDevice;
+  adapterName: string;
+}
+
+/** Call at the top of a test file: the returned object's fields are filled in beforeAll. */
+export function useGpu(): GpuFixture {
+  const fx = {} as GpuFixture;
+  beforeAll(async () => {
+    const { device, adapterName } = await acquireNodeDevice();
+    fx.device = device;
+    fx.adapterName = adapterName;
+  });
+  afterAll(() => fx.device?.destroy());
+  return fx;
+}
+
+export function toGpu(device: GPUDevice, t: HostTensor, label = 'input'): Tensor {
+  return createTensorFrom(device, t.shape, t.data, label);
+}
+
+export function gpuZeros(device: GPUDevice, shape: readonly number[], label = 'output'): Tensor {
+  return createTensor(device, shape, label);
+}
+
+/** Runs the dispatches (one submit) and reads `outputs` back. */
+export async function run(device: GPUDevice, dispatches: readonly Dispatch[], outputs: readonly Tensor[]): Promise<Float32Array[]> {
+  const what = dispatches.map((d) => d.label).join(', ');
+  await withErrorScopes(device, what, () => submitDispatches(device, dispatches, 'test'));
+  return withErrorScopes(device, `readback after ${what}`, () => readTensors(device, outputs));
+}
+
+/** Deterministic pseudo-random host tensor in [-scale, scale) (xorshift; tests need no GPU RNG). */
+export function randomTensor(shape: readonly number[], seed: number, scale = 1): HostTensor {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    data[i] = ((s / 4294967296) * 2 - 1) * scale;
+  }
+  return { shape: [...shape], data };
+}
+
+// Per-op tolerances of shared/reference/README.md (the contract), reused for GPU vs CPU reference.
+export const FWD = { atol: 1e-5, rtol: 1e-4 } as const;
+export const BWD = { atol: 1e-4, rtol: 1e-3 } as const;

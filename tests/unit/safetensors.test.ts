@@ -1,0 +1,218 @@
+import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { getTensor, parseSafetensors, serializeSafetensors, shapeSize, type HostTensor } from '../../src/io/safetensors';
+
+const REF = new URL('../../../shared/reference/', import.meta.url);
+const readRef = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, REF)));
+
+/** Builds a file by hand: `header` is JSON-stringified unless already a string, then padded with `pad` spaces. */
+function build(header: unknown, data: Uint8Array = new Uint8Array(0), pad = 0): Uint8Array {
+  const text = (typeof header === 'string' ? header : JSON.stringify(header)) + ' '.repeat(pad);
+  const json = new TextEncoder().encode(text);
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}
+
+/** Little-endian bytes written by `write(view, i)` for `count` elements of `size` bytes. */
+function bytesOf(count: number, size: number, write: (v: DataView, offset: number, i: number) => void): Uint8Array {
+  const out = new Uint8Array(count * size);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < count; i++) write(view, i * size, i);
+  return out;
+}
+
+const u16 = (vals: number[]): Uint8Array => bytesOf(vals.length, 2, (v, o, i) => v.setUint16(o, vals[i], true));
+const f32 = (vals: number[]): Uint8Array => bytesOf(vals.length, 4, (v, o, i) => v.setFloat32(o, vals[i], true));
+const single = (dtype: string, shape: number[], data: Uint8Array): Uint8Array =>
+  build({ x: { dtype, shape, data_offsets: [0, data.length] } }, data);
+
+const t = (shape: number[], vals: number[]): HostTensor => ({ shape, data: Float32Array.from(vals) });
+
+describe('serializeSafetensors / parseSafetensors round trip', () => {
+  it('keeps names, order, shapes, values and metadata', () => {
+    const tensors = new Map<string, HostTensor>([
+      ['z.weight', t([2, 3], [1, -2, 3.5, 0, -0, 1e-30])],
+      ['a.bias', t([3], [Infinity, -Infinity, 7])],
+      ['scalar', t([], [42])],
+      ['empty', t([0, 4], [])],
+      ['nan', t([1, 1], [NaN])],
+    ]);
+    const meta = { model: '{"ch": 8}', format: 'test' };
+    const bytes = serializeSafetensors(tensors, meta);
+    const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    expect((8 + headerLen) % 8).toBe(0);
+
+    const file = parseSafetensors(bytes, 'rt.safetensors');
+    expect([...file.tensors.keys()]).toEqual([...tensors.keys()]);
+    expect(file.metadata).toEqual(meta);
+    for (const [name, want] of tensors) {
+      const got = getTensor(file, name, want.shape);
+      expect(got.data).toEqual(want.data);
+      expect(file.dtypes.get(name)).toBe('F32');
+    }
+    expect(Object.is(file.tensors.get('z.weight')?.data[4], -0)).toBe(true);
+  });
+
+  it('accepts a plain record and writes __metadata__ only when given', () => {
+    const bytes = serializeSafetensors({ w: t([2], [1, 2]) });
+    const headerLen = new DataView(bytes.buffer).getUint32(0, true);
+    const header = new TextDecoder().decode(bytes.subarray(8, 8 + headerLen));
+    expect(header).not.toContain('__metadata__');
+    const file = parseSafetensors(bytes);
+    expect(file.metadata).toEqual({});
+    expect(getTensor(file, 'w').data).toEqual(Float32Array.from([1, 2]));
+  });
+
+  it('rejects a tensor whose data does not match its shape', () => {
+    expect(() => serializeSafetensors({ w: t([2, 2], [1, 2, 3]) })).toThrow(/tensor "w" has 3 values, shape \[2,2\] needs 4/);
+  });
+});
+
+describe('parseSafetensors dtypes', () => {
+  it('reads F32 at any alignment, with a space-padded header', () => {
+    const vals = [1.5, -2.25, 3e-8];
+    const file = build({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } }, f32(vals), 3);
+    expect((file.length - 12) % 4).not.toBe(0); // data offset deliberately not 4-aligned
+    const shifted = new Uint8Array(file.length + 1);
+    shifted.set(file, 1);
+    const got = parseSafetensors(shifted.subarray(1)).tensors.get('x');
+    expect(got?.data).toEqual(Float32Array.from(vals));
+  });
+
+  it('converts F16 exactly, including subnormals, inf and nan', () => {
+    const cases: [number, number][] = [
+      [0x0000, 0], [0x8000, -0], [0x3c00, 1], [0xc000, -2], [0x3555, 0.333251953125],
+      [0x0001, 2 ** -24], [0x03ff, 1023 * 2 ** -24], [0x8001, -(2 ** -24)], [0x0400, 2 ** -14],
+      [0x7bff, 65504], [0x7c00, Infinity], [0xfc00, -Infinity], [0x7e00, NaN],
+    ];
+    const got = parseSafetensors(single('F16', [cases.length], u16(cases.map((c) => c[0])))).tensors.get('x');
+    expect(Array.from(got?.data ?? [])).toEqual(cases.map((c) => c[1]));
+  });
+
+  it('converts BF16 exactly', () => {
+    const cases: [number, number][] = [
+      [0x3f80, 1], [0xc040, -3], [0x3eaa, 0.33203125], [0x0001, 2 ** -133],
+      [0x8000, -0], [0x7f80, Infinity], [0xff80, -Infinity], [0x7fc0, NaN],
+    ];
+    const file = parseSafetensors(single('BF16', [2, 4], u16(cases.map((c) => c[0]))));
+    expect(file.dtypes.get('x')).toBe('BF16');
+    expect(Array.from(file.tensors.get('x')?.data ?? [])).toEqual(cases.map((c) => c[1]));
+  });
+
+  it('converts F64 and integer dtypes to f32 values', () => {
+    const ints = [37, 811, -5];
+    const checks: [string, number, (v: DataView, o: number, x: number) => void, number[]][] = [
+      ['I64', 8, (v, o, x) => v.setBigInt64(o, BigInt(x), true), ints],
+      ['I32', 4, (v, o, x) => v.setInt32(o, x, true), ints],
+      ['I16', 2, (v, o, x) => v.setInt16(o, x, true), ints],
+      ['I8', 1, (v, o, x) => v.setInt8(o, x), [37, -128, -5]],
+      ['U8', 1, (v, o, x) => v.setUint8(o, x), [37, 255, 0]],
+      ['BOOL', 1, (v, o, x) => v.setUint8(o, x), [1, 0, 1]],
+      ['F64', 8, (v, o, x) => v.setFloat64(o, x, true), [0.5, -1e10, 3]],
+    ];
+    for (const [dtype, size, write, vals] of checks) {
+      const data = bytesOf(vals.length, size, (v, o, i) => write(v, o, vals[i]));
+      const file = parseSafetensors(single(dtype, [vals.length], data));
+      expect(Array.from(file.tensors.get('x')?.data ?? []), dtype).toEqual(vals);
+      expect(file.dtypes.get('x')).toBe(dtype);
+    }
+  });
+
+  it('names the tensor and dtype when the dtype is unknown', () => {
+    expect(() => parseSafetensors(single('F8_E4M3', [2], new Uint8Array(2)), 'q.st')).toThrow(
+      /^q\.st: tensor "x" has unsupported dtype F8_E4M3/,
+    );
+  });
+});
+
+describe('parseSafetensors errors', () => {
+  const entry = (over: Record<string, unknown>): Uint8Array =>
+    build({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 8], ...over } }, new Uint8Array(8));
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['short file', new Uint8Array(5), /^w\.st: file has 5 bytes, shorter than the 8-byte header length/],
+    ['header past the end', build('{}').subarray(0, 9), /^w\.st: truncated: header says 2 bytes, file has 1/],
+    ['invalid JSON', build('{"x": '), /^w\.st: header is not valid JSON/],
+    ['non-object header', build('[1, 2]'), /^w\.st: header is not a JSON object/],
+    ['entry not an object', build({ x: 3 }), /^w\.st: tensor "x" entry is not an object/],
+    ['missing dtype', entry({ dtype: undefined }), /^w\.st: tensor "x" has no string dtype/],
+    ['dtype not a string', entry({ dtype: 4 }), /^w\.st: tensor "x" has no string dtype/],
+    ['missing shape', entry({ shape: undefined }), /^w\.st: tensor "x" has no shape/],
+    ['bad shape', entry({ shape: [2, -1] }), /^w\.st: tensor "x" has no shape/],
+    ['missing data_offsets', entry({ data_offsets: undefined }), /^w\.st: tensor "x" has no data_offsets/],
+    ['bad data_offsets', entry({ data_offsets: ['0', 8] }), /^w\.st: tensor "x" has no data_offsets/],
+    ['reversed data_offsets', entry({ data_offsets: [8, 0] }), /^w\.st: tensor "x" has data_offsets \[8,0\] with begin after end/],
+    ['data truncated', entry({ data_offsets: [0, 12], shape: [3] }), /^w\.st: truncated data: tensor "x" .* 4 bytes missing/],
+    ['size mismatch', entry({ shape: [3] }), /^w\.st: tensor "x" has 8 bytes, but shape \[3\] of F32 needs 12/],
+    ['size mismatch F16', entry({ dtype: 'F16' }), /^w\.st: tensor "x" has 8 bytes, but shape \[2\] of F16 needs 4/],
+    [
+      'overlap',
+      build(
+        { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } },
+        new Uint8Array(12),
+      ),
+      /^w\.st: tensor "b" overlaps tensor "a"/,
+    ],
+    ['metadata not an object', build({ __metadata__: 'x' }), /^w\.st: __metadata__ is not an object/],
+    ['metadata value not a string', build({ __metadata__: { ch: 32 } }), /^w\.st: __metadata__ value "ch" is not a string/],
+  ];
+  for (const [what, bytes, message] of cases) {
+    it(what, () => expect(() => parseSafetensors(bytes, 'w.st')).toThrow(message));
+  }
+
+  it('defaults the source name', () => {
+    expect(() => parseSafetensors(new Uint8Array(0))).toThrow(/^safetensors: file has 0 bytes/);
+  });
+});
+
+describe('getTensor and shapeSize', () => {
+  const file = parseSafetensors(serializeSafetensors({ w: t([2, 3], [0, 1, 2, 3, 4, 5]) }));
+  it('returns the tensor, checking the shape when given', () => {
+    expect(getTensor(file, 'w', [2, 3]).shape).toEqual([2, 3]);
+    expect(() => getTensor(file, 'v', undefined, 'm.st')).toThrow(/^m\.st: missing tensor "v"$/);
+    expect(() => getTensor(file, 'w', [3, 2], 'm.st')).toThrow(/^m\.st: tensor "w" has shape \[2,3\], expected \[3,2\]$/);
+    expect(() => getTensor(file, 'w', [2, 3, 1], 'm.st')).toThrow(/expected \[2,3,1\]/);
+  });
+  it('multiplies dimensions', () => {
+    expect(shapeSize([32, 3, 3, 3])).toBe(864);
+    expect(shapeSize([])).toBe(1);
+    expect(shapeSize([4, 0])).toBe(0);
+  });
+});
+
+describe('reference files', () => {
+  it('reads unet-tiny weights and config', () => {
+    const file = parseSafetensors(readRef('unet-tiny.safetensors'), 'unet-tiny.safetensors');
+    expect(file.tensors.size).toBeGreaterThanOrEqual(124);
+    const w = getTensor(file, 'conv_in.weight', [32, 3, 3, 3]);
+    expect(w.data.length).toBe(864);
+    expect(w.data.every(Number.isFinite)).toBe(true);
+    const model = JSON.parse(file.metadata.model) as { ch: number };
+    expect(model.ch).toBe(32);
+  });
+
+  it('reads the I64 timesteps of the training step', () => {
+    const file = parseSafetensors(readRef('unet-tiny.train.safetensors'), 'unet-tiny.train.safetensors');
+    expect(file.dtypes.get('t')).toBe('I64');
+    expect(Array.from(getTensor(file, 't', [2]).data)).toEqual([37, 811]);
+  });
+
+  it('round-trips the reference weights bit for bit', () => {
+    const file = parseSafetensors(readRef('unet-tiny.safetensors'));
+    const again = parseSafetensors(serializeSafetensors(file.tensors, file.metadata));
+    expect([...again.tensors.keys()]).toEqual([...file.tensors.keys()]);
+    expect(again.metadata).toEqual(file.metadata);
+    for (const [name, tensor] of file.tensors) {
+      const got = again.tensors.get(name);
+      expect(got?.shape).toEqual(tensor.shape);
+      // A plain loop: toEqual on ~700k-element typed arrays takes seconds.
+      const a = new Uint32Array(tensor.data.buffer);
+      const b = new Uint32Array(got?.data.buffer ?? new ArrayBuffer(0));
+      const bad = a.findIndex((bits, i) => bits !== b[i]);
+      expect(b.length, name).toBe(a.length);
+      expect(bad, `${name}: first mismatch at index ${bad}`).toBe(-1);
+    }
+  });
+});

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vite';
+
+// Bundles the Node command line into one file (dist/cli/ddim.mjs): WGSL comes in
+// through the same `?raw` imports as in the browser, and only `webgpu` stays external.
+export default defineConfig({
+  build: {
+    ssr: 'src/cli/main.ts',
+    outDir: 'dist/cli',
+    target: 'node20',
+    minify: false,
+    emptyOutDir: true,
+    rollupOptions: {
+      external: ['webgpu'],
+      output: { entryFileNames: 'ddim.mjs', format: 'es' },
+    },
+  },
+  ssr: { noExternal: true, external: ['webgpu'] },
+});
