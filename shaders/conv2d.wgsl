@@ -11,12 +11,13 @@
 //   forward          M = Co, N = B*OH*OW, K = Ci*K*K    A = w,            Bm = im2col(x)
 //   backward_input   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
 //   backward_weight  M = Co, N = Ci*K*K,  K = B*OH*OW   A = dy,           Bm = im2col(x) transposed
-// backward_bias sums dy over (B, OH, OW) per channel.
+// backward_bias sums dy over (B, OH, OW) per channel; backward_chan over (OH, OW) per (sample, channel).
 //
 // Outputs: forward y  = conv + bias (+ chan[b, co] if FLAG_CHAN, the time embedding projection)
 //                        (+ res[same index] if FLAG_RES, the residual connection);
 //          backward_input dx  = (+= with FLAG_ACC: x fans out elsewhere too);
-//          backward_weight dw += ; backward_bias db += (parameter gradients accumulate).
+//          backward_weight dw += ; backward_bias db += (parameter gradients accumulate);
+//          backward_chan dchan = .
 // Forward saves nothing: backward reads the forward input x again.
 
 struct Params {
@@ -246,20 +247,21 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 }
 
 // ---- backward_bias: db[co] += sum_{b, oy, ox} dy[b, co, oy, ox]; one workgroup per channel ------
+// ---- backward_chan: dchan[b, co] = sum_{oy, ox} dy[b, co, oy, ox]; one workgroup per (b, co): the
+//      gradient of the per-(sample, channel) add of FLAG_CHAN (the time-embedding projection).
 
-@group(0) @binding(1) var<storage, read> bb_dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> bb_db: array<f32>;
+@group(0) @binding(1) var<storage, read> red_dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> red_out: array<f32>;
 
 var<workgroup> partial: array<f32, 256>;
 
-@compute @workgroup_size(256)
-fn backward_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let co = wid.x;
+// Sum of dy over samples [b0, b1) and all pixels of channel co, returned to thread 0.
+fn sum_channel(li: u32, co: u32, b0: u32, b1: u32) -> f32 {
   let ohw = P.oh * P.ow;
-  let n = P.batch * ohw;
+  let n = (b1 - b0) * ohw;
   var s = 0.0;
   for (var i = li; i < n; i += 256u) {
-    s += bb_dy[((i / ohw) * P.cout + co) * ohw + i % ohw];
+    s += red_dy[((b0 + i / ohw) * P.cout + co) * ohw + i % ohw];
   }
   partial[li] = s;
   workgroupBarrier();
@@ -267,5 +269,19 @@ fn backward_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     if (li < stride) { partial[li] += partial[li + stride]; }
     workgroupBarrier();
   }
-  if (li == 0u) { bb_db[co] += partial[0]; }
+  return partial[0];
+}
+
+@compute @workgroup_size(256)
+fn backward_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let s = sum_channel(li, wid.x, 0u, P.batch);
+  if (li == 0u) { red_out[wid.x] += s; }
+}
+
+@compute @workgroup_size(256)
+fn backward_chan(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let co = wid.x % P.cout;
+  let b = wid.x / P.cout;
+  let s = sum_channel(li, co, b, b + 1u);
+  if (li == 0u) { red_out[b * P.cout + co] = s; }
 }

@@ -107,3 +107,15 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dBackwardArgs & 
   }
   return out;
 }
+
+/** dchan[b, co] = sum over pixels of dy: the gradient of the forward's `chan` add. */
+export function conv2dBackwardChan(device: GPUDevice, a: { dy: Tensor; dchan: Tensor; label: string }): Dispatch {
+  const [B, Co, OH, OW] = a.dy.shape as [number, number, number, number];
+  expectShape(a.dchan, [B, Co], a.label);
+  return makeDispatch(device, {
+    shader, entry: 'backward_chan', label: `${a.label}.dchan`,
+    uniforms: [B, 0, 0, 0, Co, OH, OW, 0, 0, 0, 0, 0],
+    tensors: [[a.dy, 'read'], [a.dchan, 'write']],
+    workgroups: [B * Co, 1, 1],
+  });
+}

@@ -13,12 +13,19 @@ import { zeros } from './tensor';
 
 const f32 = Math.fround;
 
-export function timestepEmbedding(t: Float32Array, dim: number): HostTensor {
+/** freq_i for i < floor(dim / 2), rounded to float32 as PyTorch does; the GPU kernel uploads these. */
+export function timestepFrequencies(dim: number): Float32Array {
   const half = Math.floor(dim / 2);
   if (half < 2) throw new Error(`timestepEmbedding: dim=${dim} is too small, the frequencies need dim >= 4`);
   const negScale = f32(-(Math.log(10000) / (half - 1)));
   const freq = new Float32Array(half);
   for (let i = 0; i < half; i++) freq[i] = Math.exp(f32(i * negScale));
+  return freq;
+}
+
+export function timestepEmbedding(t: Float32Array, dim: number): HostTensor {
+  const freq = timestepFrequencies(dim);
+  const half = freq.length;
   const emb = zeros([t.length, dim]);
   for (let b = 0; b < t.length; b++) {
     for (let i = 0; i < half; i++) {

@@ -1,7 +1,7 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackwardInput, conv2dBackwardParams, conv2dForward } from '../../src/kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward } from '../../src/kernels/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, conv2d, conv2dBackward, convOutSize, type ConvGeometry } from '../../src/ref/conv2d';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
@@ -71,6 +71,15 @@ describe('conv2d on WebGPU', () => {
     })], [y]);
     const want = conv2d(x, w, b, CONV3X3).data.map((v, i) => v + chan.data[Math.floor(i / 30)]! + res.data[i]!);
     expectClose(got!, want, FWD.atol, FWD.rtol, 'fused epilogue');
+  });
+
+  it('sums dy per (sample, channel) for the channel-add gradient', async () => {
+    const d = gpu.device;
+    const dy = randomTensor([3, 5, 7, 9], 10);
+    const dchan = gpuZeros(d, [3, 5]);
+    const [got] = await run(d, [conv2dBackwardChan(d, { dy: toGpu(d, dy), dchan, label: 'chan' })], [dchan]);
+    const want = new Float32Array(15).map((_, i) => dy.data.slice(i * 63, (i + 1) * 63).reduce((a, b) => a + b, 0));
+    expectClose(got!, want, BWD.atol, BWD.rtol, 'dchan');
   });
 
   it('rejects a weight that does not fit the input', () => {

@@ -55,3 +55,19 @@ export function randomTensor(shape: readonly number[], seed: number, scale = 1):
 // Per-op tolerances of shared/reference/README.md (the contract), reused for GPU vs CPU reference.
 export const FWD = { atol: 1e-5, rtol: 1e-4 } as const;
 export const BWD = { atol: 1e-4, rtol: 1e-3 } as const;
+
+/** Asserts max |got - ref| <= tol * max(1, max |ref|) (the whole-model contract), reporting the worst index. */
+export function expectMaxAbs(got: Float32Array, ref: Float32Array, tol: number, what: string): void {
+  if (got.length !== ref.length) throw new Error(`${what}: got ${got.length} values, reference has ${ref.length}`);
+  let scale = 1;
+  for (const r of ref) scale = Math.max(scale, Math.abs(r));
+  let worst = 0;
+  let at = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const e = Math.abs(got[i]! - ref[i]!);
+    if (!(e <= worst)) { worst = e; at = i; }
+  }
+  if (!(worst <= tol * scale)) {
+    throw new Error(`${what}: max |got - ref| = ${worst.toExponential(3)} at [${at}] (got ${got[at]}, ref ${ref[at]}) exceeds ${tol} * ${scale.toFixed(3)}`);
+  }
+}

@@ -1,0 +1,79 @@
+// adam.wgsl — one Adam step (torch.optim.Adam, L2 weight decay) and the EMA of the weights, each one
+// elementwise pass over the flat parameter buffer.
+//
+// Shapes: p, g, m, v, ema (n): all parameters (gradients, moments, EMA) of the model in flat buffers of
+// one layout; clip (2) = (norm, scale) from reduce.wgsl; step (2) = (lr / bc1, sqrt(bc2)) with
+// bc_k = 1 - beta_k^step, rewritten by the launcher's setStep before each step.
+//   adam        gc = g * clip[1] (+ weight_decay * p)                  g is not modified
+//               m = lerp(m, gc, 1 - beta1)                             m =
+//               v = v * beta2 + (1 - beta2) * gc * gc                  v =
+//               p = p - (step[0] * m) / (sqrt(v) / step[1] + eps)      p =
+//   ema_update  ema = ema * rate + (1 - rate) * p                      ema =
+// The order of operations is torch's single-tensor Adam (torch >= 2.0, which updates m with lerp_,
+// addcmul_, then addcdiv_) and EMA's ema.mul_(rate).add_(p, alpha=1 - rate), with every scalar
+// rounded to f32 once on the CPU as torch does, so results agree with PyTorch's to a few ulp.
+
+struct AdamParams {
+  n: u32,
+  one_minus_beta1: f32,
+  beta2: f32,
+  one_minus_beta2: f32,
+  eps: f32,
+  weight_decay: f32,
+}
+
+struct EmaParams {
+  n: u32,
+  rate: f32,
+  one_minus_rate: f32,
+}
+
+const WG: u32 = 256u;
+
+// Launches of more than 65535 workgroups are split over x and y (kernel.ts grid()).
+fn flat_index(wid: vec3u, nwg: vec3u, li: u32) -> u32 {
+  return (wid.x + wid.y * nwg.x) * WG + li;
+}
+
+// ---- adam ----------------------------------------------------------------------------------------
+
+@group(0) @binding(0) var<uniform> A: AdamParams;
+@group(0) @binding(1) var<storage, read_write> ad_p: array<f32>;
+@group(0) @binding(2) var<storage, read> ad_g: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ad_m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ad_v: array<f32>;
+@group(0) @binding(5) var<storage, read> ad_clip: array<f32>;
+@group(0) @binding(6) var<storage, read> ad_step: array<f32>;
+
+@compute @workgroup_size(256)
+fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let i = flat_index(wid, nwg, li);
+  if (i >= A.n) { return; }
+  let p = ad_p[i];
+  var g = ad_g[i] * ad_clip[1];
+  // torch adds the decay term only when weight_decay != 0 (0 * p would turn an inf p into NaN).
+  if (A.weight_decay != 0.0) { g = g + A.weight_decay * p; }
+  let m0 = ad_m[i];
+  let w = A.one_minus_beta1;
+  // torch.lerp: the small-weight form is exact at w = 0, the other at w = 1.
+  let m = select(g - (g - m0) * (1.0 - w), m0 + w * (g - m0), w < 0.5);
+  let v = ad_v[i] * A.beta2 + A.one_minus_beta2 * g * g;
+  ad_m[i] = m;
+  ad_v[i] = v;
+  ad_p[i] = p - (ad_step[0] * m) / (sqrt(v) / ad_step[1] + A.eps);
+}
+
+// ---- ema_update ----------------------------------------------------------------------------------
+
+@group(0) @binding(0) var<uniform> E: EmaParams;
+@group(0) @binding(1) var<storage, read_write> em_ema: array<f32>;
+@group(0) @binding(2) var<storage, read> em_p: array<f32>;
+
+@compute @workgroup_size(256)
+fn ema_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) li: u32) {
+  let i = flat_index(wid, nwg, li);
+  if (i >= E.n) { return; }
+  em_ema[i] = em_ema[i] * E.rate + E.one_minus_rate * em_p[i];
+}

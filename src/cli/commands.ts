@@ -1,0 +1,105 @@
+// The engine's command-line contracts: `ddim forward` and `ddim train-step`.
+import { submitDispatches } from '../gpu/kernel';
+import { readTensor, readTensors, upload } from '../gpu/tensor';
+import { getTensor, type HostTensor, type SafetensorsFile } from '../io/safetensors';
+import { configFromMetadata, type UNetConfig } from '../nn/config';
+import { UNet } from '../nn/unet';
+import { alphaBars, betaSchedule, parseDiffusionConfig } from '../diffusion/schedule';
+import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
+import { numberArg, parseArgs } from './args';
+import { readSafetensors, writeSafetensors } from './files';
+
+export interface CommandContext {
+  device: GPUDevice;
+  log: (line: string) => void;
+}
+
+/** Checks an image batch against the model: [B, in_channels, resolution, resolution]. */
+function imageBatch(file: SafetensorsFile, name: string, cfg: UNetConfig, source: string, batch?: number): HostTensor {
+  const t = getTensor(file, name, undefined, source);
+  const [B, C, H, W] = t.shape;
+  const want = [batch ?? B ?? 1, cfg.in_channels, cfg.resolution, cfg.resolution];
+  if (t.shape.length !== 4 || B! < 1 || C !== want[1] || H !== want[2] || W !== want[3] || B !== want[0]) {
+    throw new Error(`${source}: tensor "${name}" has shape [${t.shape}], model expects [${want}] (B, C, H, W)`);
+  }
+  return t;
+}
+
+function timesteps(file: SafetensorsFile, batch: number, source: string, integer: boolean, T: number): Float32Array {
+  const t = getTensor(file, 't', [batch], source);
+  for (const v of t.data) {
+    if (!Number.isFinite(v) || (integer && (!Number.isInteger(v) || v < 0 || v >= T))) {
+      throw new Error(`${source}: tensor "t" holds ${v}; expected ${integer ? `integer timesteps in [0, ${T})` : 'finite timesteps'}`);
+    }
+  }
+  return t.data;
+}
+
+function loadModel(path: string): { weights: SafetensorsFile; config: UNetConfig } {
+  const weights = readSafetensors(path);
+  return { weights, config: configFromMetadata(weights.metadata, path) };
+}
+
+export async function forwardCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const args = parseArgs(argv, { values: ['weights', 'input', 'out'], required: ['weights', 'input', 'out'] }, 'ddim forward');
+  const wPath = args.values.get('weights')!, inPath = args.values.get('input')!, outPath = args.values.get('out')!;
+  const { weights, config } = loadModel(wPath);
+  const input = readSafetensors(inPath);
+  const x = imageBatch(input, 'x', config, inPath);
+  const B = x.shape[0]!;
+  const t = timesteps(input, B, inPath, false, 0);
+  const net = new UNet(ctx.device, config, { batch: B });
+  net.params.load(weights, wPath);
+  upload(ctx.device, net.x, x.data);
+  upload(ctx.device, net.t, t);
+  submitDispatches(ctx.device, net.forward, 'forward');
+  const eps = await readTensor(ctx.device, net.eps);
+  writeSafetensors(outPath, new Map([['eps', { shape: [...net.eps.shape], data: eps }]]));
+  ctx.log(`wrote eps [${net.eps.shape}] to ${outPath}`);
+}
+
+export async function trainStepCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const cmd = 'ddim train-step';
+  const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'lr', 'grad-clip', 'ema'], required: ['weights', 'batch', 'out'] }, cmd);
+  const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
+  const opt = {
+    ...DEFAULT_OPTIMIZER,
+    lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, cmd),
+    gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, cmd),
+    emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, cmd),
+  };
+  if (!(opt.lr > 0)) throw new Error(`${cmd}: --lr must be positive, got ${opt.lr}`);
+  if (!(opt.gradClip >= 0)) throw new Error(`${cmd}: --grad-clip must be >= 0 (0 disables clipping), got ${opt.gradClip}`);
+  if (!(opt.emaRate >= 0 && opt.emaRate <= 1)) throw new Error(`${cmd}: --ema must be in [0, 1], got ${opt.emaRate}`);
+  const { weights, config } = loadModel(wPath);
+  const diffusion = parseDiffusionConfig(weights.metadata.diffusion ? JSON.parse(weights.metadata.diffusion) : {}, wPath);
+  const abar = alphaBars(betaSchedule(diffusion));
+  const batch = readSafetensors(inPath);
+  const x0 = imageBatch(batch, 'x0', config, inPath);
+  const B = x0.shape[0]!;
+  const noise = imageBatch(batch, 'noise', config, inPath, B);
+  const t = timesteps(batch, B, inPath, true, abar.length);
+
+  const d = ctx.device;
+  const step = new TrainStep(d, config, B, opt);
+  const initial = step.net.params.pack(weights, wPath);
+  upload(d, step.net.params.flat, initial);
+  upload(d, step.ema.flat, initial);
+  upload(d, step.x0, x0.data);
+  upload(d, step.noise, noise.data);
+  step.setTimesteps(t, abar);
+  const encoder = d.createCommandEncoder({ label: 'train-step' });
+  step.encode(encoder, 1);
+  d.queue.submit([encoder.finish()]);
+
+  const [loss, norm] = await readTensors(d, [step.loss, step.gradNorm]);
+  const out = new Map<string, HostTensor>([
+    ['loss', { shape: [1], data: loss! }],
+    ['grad_norm_before_clip', { shape: [1], data: norm!.slice(0, 1) }],
+  ]);
+  for (const [prefix, store] of [['grad/', step.net.grads!], ['step1/', step.net.params], ['ema1/', step.ema]] as const) {
+    for (const [name, tensor] of await store.read()) out.set(prefix + name, tensor);
+  }
+  writeSafetensors(outPath, out);
+  ctx.log(`loss ${loss![0]!.toPrecision(7)}, grad norm ${norm![0]!.toPrecision(7)}; wrote ${out.size} tensors to ${outPath}`);
+}

@@ -1,0 +1,20 @@
+// File access for the CLI: safetensors in and out, with the file name in every error.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { parseSafetensors, serializeSafetensors, type HostTensor, type SafetensorsFile } from '../io/safetensors';
+
+export function readSafetensors(path: string): SafetensorsFile {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+}
+
+/** Writes through a temporary file and a rename, so a failed write never leaves a half file behind. */
+export function writeSafetensors(path: string, tensors: Map<string, HostTensor>, metadata?: Record<string, string>): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, serializeSafetensors(tensors, metadata));
+  renameSync(tmp, path);
+}

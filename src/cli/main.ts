@@ -1,0 +1,41 @@
+// `ddim <command>`: the engine on the command line, through Dawn (the `webgpu` npm package).
+import { acquireNodeDevice } from '../gpu/node';
+import { forwardCommand, trainStepCommand, type CommandContext } from './commands';
+
+const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
+  forward: forwardCommand,
+  'train-step': trainStepCommand,
+};
+
+const USAGE = `usage: ddim <command> [options]
+  forward     --weights W.safetensors --input IN.safetensors --out OUT.safetensors
+  train-step  --weights W.safetensors --batch IN.safetensors --out OUT.safetensors [--lr 2e-4] [--grad-clip 1.0] [--ema 0.9999]
+Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`ddim: unknown command "${name}"\n${USAGE}`);
+    return 2;
+  }
+  let device: GPUDevice | undefined;
+  try {
+    const acquired = await acquireNodeDevice({ forceFallbackAdapter: process.env.DDIM_GPU !== 'hardware' });
+    device = acquired.device;
+    device.addEventListener('uncapturederror', (e) => console.error(`ddim: WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+    await command(rest, { device, log: (l) => console.log(l) });
+    return 0;
+  } catch (e) {
+    console.error(`ddim ${name}: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    device?.destroy();
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code));

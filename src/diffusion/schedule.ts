@@ -1,0 +1,71 @@
+// Noise schedules of the DDPM/DDIM reference (ermongroup/ddim `get_beta_schedule`), in float64.
+// alpha-bar follows the reference's compute_alpha: abar(t) = prod_{s <= t} (1 - beta_s), abar(-1) = 1.
+
+export type BetaSchedule = 'linear' | 'quad' | 'const' | 'jsd' | 'sigmoid';
+export const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'quad', 'const', 'jsd', 'sigmoid'];
+
+export interface DiffusionConfig {
+  beta_schedule: BetaSchedule;
+  beta_start: number;
+  beta_end: number;
+  num_diffusion_timesteps: number;
+}
+
+export const DEFAULT_DIFFUSION: DiffusionConfig = { beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02, num_diffusion_timesteps: 1000 };
+
+/** numpy.linspace(a, b, n) */
+function linspace(a: number, b: number, n: number): number[] {
+  if (n === 1) return [a];
+  const step = (b - a) / (n - 1);
+  return Array.from({ length: n }, (_, i) => (i === n - 1 ? b : a + i * step));
+}
+
+export function betaSchedule(c: DiffusionConfig): Float64Array {
+  const T = c.num_diffusion_timesteps;
+  if (!Number.isInteger(T) || T < 1) throw new Error(`diffusion: num_diffusion_timesteps must be a positive integer, got ${T}`);
+  switch (c.beta_schedule) {
+    case 'linear':
+      return Float64Array.from(linspace(c.beta_start, c.beta_end, T));
+    case 'quad':
+      return Float64Array.from(linspace(Math.sqrt(c.beta_start), Math.sqrt(c.beta_end), T), (x) => x * x);
+    case 'const':
+      return new Float64Array(T).fill(c.beta_end);
+    case 'jsd':
+      return Float64Array.from(linspace(T, 1, T), (x) => 1 / x);
+    case 'sigmoid':
+      return Float64Array.from(linspace(-6, 6, T), (x) => (1 / (Math.exp(-x) + 1)) * (c.beta_end - c.beta_start) + c.beta_start);
+    default:
+      throw new Error(`diffusion: unknown beta_schedule "${String(c.beta_schedule)}" (expected one of ${BETA_SCHEDULES.join(', ')})`);
+  }
+}
+
+/** abar[t] for t = 0..T-1 (cumulative product of 1 - beta). */
+export function alphaBars(betas: Float64Array): Float64Array {
+  const out = new Float64Array(betas.length);
+  let prod = 1;
+  betas.forEach((b, i) => {
+    prod *= 1 - b;
+    out[i] = prod;
+  });
+  return out;
+}
+
+/** abar at t, with abar(-1) = 1 (the step past the end of a DDIM sequence). */
+export function alphaBarAt(abar: Float64Array, t: number): number {
+  if (t === -1) return 1;
+  if (!Number.isInteger(t) || t < 0 || t >= abar.length) throw new Error(`diffusion: timestep ${t} outside [-1, ${abar.length})`);
+  return abar[t]!;
+}
+
+export function parseDiffusionConfig(raw: unknown, source: string): DiffusionConfig {
+  const o = { ...DEFAULT_DIFFUSION, ...(typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {}) };
+  if (!BETA_SCHEDULES.includes(o.beta_schedule as BetaSchedule)) {
+    throw new Error(`${source}: unknown beta_schedule "${String(o.beta_schedule)}" (expected one of ${BETA_SCHEDULES.join(', ')})`);
+  }
+  return {
+    beta_schedule: o.beta_schedule as BetaSchedule,
+    beta_start: Number(o.beta_start),
+    beta_end: Number(o.beta_end),
+    num_diffusion_timesteps: Number(o.num_diffusion_timesteps),
+  };
+}

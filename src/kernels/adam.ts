@@ -1,0 +1,83 @@
+// Launcher for shaders/adam.wgsl: Adam and the weight EMA over the flat parameter buffers.
+import code from '../../shaders/adam.wgsl?raw';
+import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
+import { expectShape } from './shapes';
+
+const shader: KernelSource = { name: 'adam', code };
+const WG = 256;
+
+function flatSize(t: Tensor, label: string): number {
+  const n = numel(t.shape);
+  expectShape(t, [n], label);
+  return n;
+}
+
+export interface AdamArgs {
+  params: Tensor;  // (n) flat parameters, updated in place
+  grads: Tensor;   // (n) flat raw gradients, read only
+  m: Tensor;       // (n) first moment, zeros before step 1
+  v: Tensor;       // (n) second moment, zeros before step 1
+  clip: Tensor;    // (2) (norm, scale) from gradNormAndClip: gradients are multiplied by clip[1]
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** L2 penalty added to the gradient (torch Adam's weight_decay, not AdamW), 0 for none. */
+  weightDecay: number;
+  label: string;
+}
+
+export interface AdamStep {
+  dispatch: Dispatch;
+  /**
+   * Sets the step number (from 1) that the next replay of `dispatch` applies. Only writes a small
+   * buffer through the queue (no readback, no new dispatch), so call it before each step's submit.
+   */
+  setStep(step: number): void;
+}
+
+/**
+ * One Adam step as torch.optim.Adam. The step-dependent bias corrections cannot live in the uniform
+ * block (makeDispatch owns that buffer), so they sit in a `${label}.step` tensor of 2 floats,
+ * allocated here at plan time: (lr / (1 - beta1^step), sqrt(1 - beta2^step)), computed in float64.
+ */
+export function adamStep(device: GPUDevice, a: AdamArgs): AdamStep {
+  const n = flatSize(a.params, a.label);
+  for (const t of [a.grads, a.m, a.v]) expectShape(t, [n], a.label);
+  expectShape(a.clip, [2], a.label);
+  const step = createTensor(device, [2], `${a.label}.step`);
+  const dispatch = makeDispatch(device, {
+    shader, entry: 'adam', label: a.label,
+    uniforms: [n, f32bits(1 - a.beta1), f32bits(a.beta2), f32bits(1 - a.beta2), f32bits(a.eps), f32bits(a.weightDecay)],
+    tensors: [[a.params, 'write'], [a.grads, 'read'], [a.m, 'write'], [a.v, 'write'], [a.clip, 'read'], [step, 'read']],
+    workgroups: grid(Math.ceil(n / WG)),
+  });
+  return {
+    dispatch,
+    setStep(k: number): void {
+      if (!Number.isInteger(k) || k < 1) throw new Error(`${a.label}: Adam step=${k}, expected an integer >= 1`);
+      upload(device, step, Float32Array.of(a.lr / (1 - a.beta1 ** k), Math.sqrt(1 - a.beta2 ** k)));
+    },
+  };
+}
+
+export interface EmaArgs {
+  ema: Tensor;     // (n) flat EMA of the parameters, updated in place
+  params: Tensor;  // (n) flat parameters
+  /** Decay per step (0.9999 in the reference config). */
+  rate: number;
+  label: string;
+}
+
+/** ema = rate * ema + (1 - rate) * params, as ema.mul_(rate).add_(p, alpha=1 - rate). */
+export function emaUpdate(device: GPUDevice, a: EmaArgs): Dispatch {
+  const n = flatSize(a.ema, a.label);
+  expectShape(a.params, [n], a.label);
+  return makeDispatch(device, {
+    shader, entry: 'ema_update', label: a.label,
+    uniforms: [n, f32bits(a.rate), f32bits(1 - a.rate)],
+    tensors: [[a.ema, 'write'], [a.params, 'read']],
+    workgroups: grid(Math.ceil(n / WG)),
+  });
+}

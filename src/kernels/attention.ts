@@ -1,0 +1,105 @@
+// Launcher for shaders/attention.wgsl: the single-head attention core on (B, C, N), N = H*W,
+// as strided GEMMs (matmul.ts) around the row-softmax kernels. See src/ref/attention.ts for the spec.
+import code from '../../shaders/attention.wgsl?raw';
+import { grid, makeDispatch, type Access, type Dispatch, type KernelSource } from '../gpu/kernel';
+import type { Tensor } from '../gpu/tensor';
+import { batchedMatmul, type Strides } from './matmul';
+import { expectShape } from './shapes';
+
+const shader: KernelSource = { name: 'attention', code };
+
+/** A stored (B, R, Cc) tensor seen as B matrices [R, Cc], or transposed as [Cc, R] (free: strides only). */
+function asIs(r: number, c: number): Strides {
+  return [r * c, c, 1];
+}
+function transposed(r: number, c: number): Strides {
+  return [r * c, 1, c];
+}
+
+/** (B, C, N) from q; k, v and the other (B, C, N) tensors must match it. */
+function dims(q: Tensor, same: readonly Tensor[], label: string): [B: number, C: number, N: number] {
+  if (q.shape.length !== 3) {
+    throw new Error(`${label}: attention takes q of shape [B, C, N], got [${q.shape}] (reshape [B, C, H, W] views first)`);
+  }
+  for (const t of same) expectShape(t, q.shape, label);
+  return q.shape as [number, number, number];
+}
+
+/** One workgroup per row of the B*N rows of N. */
+function rowKernel(
+  device: GPUDevice, entry: string, B: number, N: number, tensors: readonly (readonly [Tensor, Access])[], label: string,
+): Dispatch {
+  return makeDispatch(device, { shader, entry, label, uniforms: [B * N, N], tensors, workgroups: grid(B * N) });
+}
+
+export interface AttentionForwardArgs {
+  q: Tensor;   // (B, C, N)
+  k: Tensor;   // (B, C, N)
+  v: Tensor;   // (B, C, N)
+  p: Tensor;   // (B, N, N) = softmax_j(q^T k / sqrt(C)), saved for backward
+  y: Tensor;   // (B, C, N) = v p^T
+  label: string;
+}
+
+/** p =, y =. Three dispatches: scores into p, softmax of p in place, y. */
+export function attentionForward(device: GPUDevice, a: AttentionForwardArgs): Dispatch[] {
+  const [B, C, N] = dims(a.q, [a.k, a.v, a.y], a.label);
+  expectShape(a.p, [B, N, N], a.label);
+  return [
+    // p[i,j] = sum_c q[c,i] k[c,j] / sqrt(C)
+    batchedMatmul(device, {
+      a: a.q, b: a.k, c: a.p, batch: B, m: N, n: N, k: C,
+      aStrides: transposed(C, N), bStrides: asIs(C, N), alpha: 1 / Math.sqrt(C), label: `${a.label}.scores`,
+    }),
+    rowKernel(device, 'softmax_forward', B, N, [[a.p, 'write']], `${a.label}.softmax`),
+    // y[c,i] = sum_j v[c,j] p[i,j]
+    batchedMatmul(device, {
+      a: a.v, b: a.p, c: a.y, batch: B, m: C, n: N, k: N,
+      aStrides: asIs(C, N), bStrides: transposed(N, N), label: `${a.label}.y`,
+    }),
+  ];
+}
+
+export interface AttentionBackwardArgs {
+  q: Tensor;        // (B, C, N) forward inputs
+  k: Tensor;
+  v: Tensor;
+  p: Tensor;        // (B, N, N) saved by the forward
+  dy: Tensor;       // (B, C, N)
+  dq: Tensor;       // (B, C, N) =
+  dk: Tensor;       // (B, C, N) =
+  dv: Tensor;       // (B, C, N) =
+  scratch: Tensor;  // (B, N, N): dP, then dS (the gradient wrt the scaled scores)
+  label: string;
+}
+
+/** dq =, dk =, dv =. Five dispatches: dP into scratch, dv, dS in place on scratch, dq, dk. */
+export function attentionBackward(device: GPUDevice, a: AttentionBackwardArgs): Dispatch[] {
+  const [B, C, N] = dims(a.q, [a.k, a.v, a.dy, a.dq, a.dk, a.dv], a.label);
+  expectShape(a.p, [B, N, N], a.label);
+  expectShape(a.scratch, [B, N, N], a.label);
+  const scale = 1 / Math.sqrt(C);
+  return [
+    // dP[i,j] = sum_c dy[c,i] v[c,j]
+    batchedMatmul(device, {
+      a: a.dy, b: a.v, c: a.scratch, batch: B, m: N, n: N, k: C,
+      aStrides: transposed(C, N), bStrides: asIs(C, N), label: `${a.label}.dp`,
+    }),
+    // dv[c,j] = sum_i dy[c,i] p[i,j]
+    batchedMatmul(device, {
+      a: a.dy, b: a.p, c: a.dv, batch: B, m: C, n: N, k: N,
+      aStrides: asIs(C, N), bStrides: asIs(N, N), label: `${a.label}.dv`,
+    }),
+    rowKernel(device, 'softmax_backward', B, N, [[a.p, 'read'], [a.scratch, 'write']], `${a.label}.ds`),
+    // dq[c,i] = sum_j k[c,j] dS[i,j] / sqrt(C)
+    batchedMatmul(device, {
+      a: a.k, b: a.scratch, c: a.dq, batch: B, m: C, n: N, k: N,
+      aStrides: asIs(C, N), bStrides: transposed(N, N), alpha: scale, label: `${a.label}.dq`,
+    }),
+    // dk[c,j] = sum_i q[c,i] dS[i,j] / sqrt(C)
+    batchedMatmul(device, {
+      a: a.q, b: a.scratch, c: a.dk, batch: B, m: C, n: N, k: N,
+      aStrides: asIs(C, N), bStrides: asIs(N, N), alpha: scale, label: `${a.label}.dk`,
+    }),
+  ];
+}

@@ -1,0 +1,78 @@
+// Launcher for shaders/loss.wgsl: q(x_t | x_0), the DDPM loss and its gradient.
+import code from '../../shaders/loss.wgsl?raw';
+import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { createTensor, numel, type Tensor } from '../gpu/tensor';
+import { expectShape } from './shapes';
+
+const shader: KernelSource = { name: 'loss', code };
+const WG = 256;
+const CHUNK = 4096; // elements per loss_partial workgroup (WG * PER_THREAD in the shader)
+
+function uniforms(x: Tensor, nparts: number, label: string): number[] {
+  const [B, ...rest] = x.shape;
+  if (x.shape.length !== 4 || !B) throw new Error(`${label}: tensor "${x.label}" has shape [${x.shape}], expected (B, C, H, W)`);
+  return [numel(x.shape), numel(rest), nparts, f32bits(1 / B)];
+}
+
+export interface QSampleArgs {
+  x0: Tensor;     // (B, C, H, W)
+  noise: Tensor;  // (B, C, H, W)
+  coef: Tensor;   // (B, 2): (sqrt(abar_t), sqrt(1 - abar_t)) per sample
+  xt: Tensor;     // (B, C, H, W) =
+  label: string;
+}
+
+/** xt = coef[b, 0] x0 + coef[b, 1] noise. */
+export function qSample(device: GPUDevice, a: QSampleArgs): Dispatch {
+  const u = uniforms(a.x0, 0, a.label);
+  expectShape(a.noise, a.x0.shape, a.label);
+  expectShape(a.xt, a.x0.shape, a.label);
+  expectShape(a.coef, [a.x0.shape[0]!, 2], a.label);
+  return makeDispatch(device, {
+    shader, entry: 'q_sample', label: a.label, uniforms: u,
+    tensors: [[a.x0, 'read'], [a.noise, 'read'], [a.coef, 'read'], [a.xt, 'write']],
+    workgroups: grid(Math.ceil(u[0]! / WG)),
+  });
+}
+
+export interface LossArgs {
+  eps: Tensor;    // (B, C, H, W) model output
+  noise: Tensor;  // (B, C, H, W) the noise that made x_t
+  label: string;
+}
+
+/**
+ * loss[0] = (1/B) sum (noise - eps)^2, summed in a fixed order. Allocates its scratch here, at plan
+ * time: a `${label}.partials` tensor of ceil(n / 4096) floats, one per workgroup of the first pass.
+ */
+export function ddpmLossForward(device: GPUDevice, a: LossArgs & { loss: Tensor }): Dispatch[] {
+  expectShape(a.noise, a.eps.shape, a.label);
+  expectShape(a.loss, [1], a.label);
+  const nparts = Math.ceil(numel(a.eps.shape) / CHUNK);
+  const u = uniforms(a.eps, nparts, a.label);
+  const partials = createTensor(device, [nparts], `${a.label}.partials`);
+  return [
+    makeDispatch(device, {
+      shader, entry: 'loss_partial', label: `${a.label}.partial`, uniforms: u,
+      tensors: [[a.eps, 'read'], [a.noise, 'read'], [partials, 'write']],
+      workgroups: grid(nparts),
+    }),
+    makeDispatch(device, {
+      shader, entry: 'loss_final', label: a.label, uniforms: u,
+      tensors: [[partials, 'read'], [a.loss, 'write']],
+      workgroups: [1, 1, 1],
+    }),
+  ];
+}
+
+/** deps = 2 (eps - noise) / B: the gradient that starts the UNet's backward pass. */
+export function ddpmLossBackward(device: GPUDevice, a: LossArgs & { deps: Tensor }): Dispatch {
+  expectShape(a.noise, a.eps.shape, a.label);
+  expectShape(a.deps, a.eps.shape, a.label);
+  const u = uniforms(a.eps, 0, a.label);
+  return makeDispatch(device, {
+    shader, entry: 'loss_backward', label: `${a.label}.deps`, uniforms: u,
+    tensors: [[a.eps, 'read'], [a.noise, 'read'], [a.deps, 'write']],
+    workgroups: grid(Math.ceil(u[0]! / WG)),
+  });
+}

@@ -1,0 +1,60 @@
+// Launcher for shaders/matmul.wgsl: batched, strided GEMM  C[b,m,n] (= or +=) alpha * sum_k A[b,m,k] B[b,k,n].
+import code from '../../shaders/matmul.wgsl?raw';
+import { f32bits, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { numel, type Tensor } from '../gpu/tensor';
+
+const shader: KernelSource = { name: 'matmul', code };
+const TILE = 64;
+const FLAG_ACC = 1;
+
+/** Element strides of a batched matrix view: [batch, row, column]. A transpose swaps the last two. */
+export type Strides = readonly [number, number, number];
+
+export interface BatchedMatmulArgs {
+  a: Tensor;            // A[b, m, k] = a[b*sb + m*sm + k*sk]
+  b: Tensor;            // B[b, k, n] = b[b*sb + k*sk + n*sn]
+  c: Tensor;            // C[b, m, n] = c[b*sb + m*sm + n*sn]: = (+= with `accumulate`)
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  aStrides: Strides;    // [sb, sm, sk]
+  bStrides: Strides;    // [sb, sk, sn]
+  cStrides?: Strides;   // [sb, sm, sn]; default contiguous [m*n, n, 1]
+  alpha?: number;       // default 1
+  accumulate?: boolean;
+  label: string;
+}
+
+/** Throws unless every element of the strided view [dims] lies inside `t`: on the GPU an out-of-range
+ *  index is silently clamped by robust buffer access, never reported. */
+function checkExtent(t: Tensor, operand: string, strides: Strides, dims: readonly [number, number, number], label: string): void {
+  if (!strides.every((s) => Number.isInteger(s) && s >= 0)) {
+    throw new Error(`${label}: matmul ${operand} strides [${strides}] must be non-negative integers`);
+  }
+  const last = strides.reduce((sum, s, i) => sum + s * (dims[i]! - 1), 0);
+  if (last >= numel(t.shape)) {
+    throw new Error(
+      `${label}: matmul ${operand} of [${dims}] with strides [${strides}] reaches element ${last}, ` +
+        `but tensor "${t.label}" [${t.shape}] has ${numel(t.shape)}`,
+    );
+  }
+}
+
+/** One dispatch: c = (or += with `accumulate`) alpha * A B for each of `batch` matrix pairs. */
+export function batchedMatmul(device: GPUDevice, a: BatchedMatmulArgs): Dispatch {
+  const { batch, m, n, k } = a;
+  if (![batch, m, n, k].every((d) => Number.isInteger(d) && d > 0)) {
+    throw new Error(`${a.label}: matmul sizes batch ${batch}, m ${m}, n ${n}, k ${k} must be positive integers`);
+  }
+  const cStrides = a.cStrides ?? [m * n, n, 1];
+  checkExtent(a.a, 'A', a.aStrides, [batch, m, k], a.label);
+  checkExtent(a.b, 'B', a.bStrides, [batch, k, n], a.label);
+  checkExtent(a.c, 'C', cStrides, [batch, m, n], a.label);
+  return makeDispatch(device, {
+    shader, entry: 'matmul', label: a.label,
+    uniforms: [batch, m, n, k, ...a.aStrides, ...a.bStrides, ...cStrides, f32bits(a.alpha ?? 1), a.accumulate ? FLAG_ACC : 0],
+    tensors: [[a.a, 'read'], [a.b, 'read'], [a.c, 'write']],
+    workgroups: [Math.ceil(n / TILE), Math.ceil(m / TILE), batch],
+  });
+}

@@ -1,0 +1,42 @@
+// Launcher for shaders/reduce.wgsl: global gradient norm and clip factor over the flat gradient buffer.
+import code from '../../shaders/reduce.wgsl?raw';
+import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { createTensor, numel, type Tensor } from '../gpu/tensor';
+import { expectShape } from './shapes';
+
+const shader: KernelSource = { name: 'reduce', code };
+const CHUNK = 4096; // elements per sumsq_partial workgroup (WG * PER_THREAD in the shader)
+
+export interface GradNormArgs {
+  grads: Tensor;    // (n) every gradient in one flat buffer, zeros between the views
+  out: Tensor;      // (2) = (norm, scale)
+  /** Clip threshold; <= 0 leaves scale at 1 (the norm is still computed, for logging). */
+  maxNorm: number;
+  label: string;
+}
+
+/**
+ * out = (sqrt(sum g^2), min(1, maxNorm / (norm + 1e-6))), as torch.nn.utils.clip_grad_norm_ computes
+ * them; adamStep applies the scale. Allocates its scratch here, at plan time: a `${label}.partials`
+ * tensor of ceil(n / 4096) floats.
+ */
+export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): Dispatch[] {
+  const n = numel(a.grads.shape);
+  expectShape(a.grads, [n], a.label);
+  expectShape(a.out, [2], a.label);
+  const nparts = Math.ceil(n / CHUNK);
+  const partials = createTensor(device, [nparts], `${a.label}.partials`);
+  const uniforms = [n, nparts, f32bits(a.maxNorm)];
+  return [
+    makeDispatch(device, {
+      shader, entry: 'sumsq_partial', label: `${a.label}.partial`, uniforms,
+      tensors: [[a.grads, 'read'], [partials, 'write']],
+      workgroups: grid(nparts),
+    }),
+    makeDispatch(device, {
+      shader, entry: 'norm_clip', label: a.label, uniforms,
+      tensors: [[partials, 'read'], [a.out, 'write']],
+      workgroups: [1, 1, 1],
+    }),
+  ];
+}

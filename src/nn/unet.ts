@@ -1,0 +1,332 @@
+// The DDPM/DDIM UNet (Ho et al. 2020; the ermongroup/ddim `Model`) planned onto WebGPU kernels.
+//
+// Planning happens once per (config, batch): every activation, saved statistic and gradient is
+// allocated here, and every kernel call becomes a prepared Dispatch. A forward pass is then one
+// replay of `forward` into a compute pass (no readback, no per-kernel submit); with `grad`, the
+// backward pass is `backward`, replayed after the caller has written d(loss)/d(eps) into `deps`.
+//
+// Gradients follow llm.c's rule: parameter gradients accumulate (+=, the trainer zeroes them);
+// activation gradients are assigned by their first writer and accumulated by the rest, which the
+// planner tracks per tensor (a tensor that fans out, like a skip connection, gets several writers).
+import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { createTensor, reshape, type Tensor } from '../gpu/tensor';
+import { attentionBackward, attentionForward } from '../kernels/attention';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward } from '../kernels/conv2d';
+import { addInto, concatBackward, concatForward } from '../kernels/elementwise';
+import { groupNormBackward, groupNormForward } from '../kernels/groupnorm';
+import { linearBackward, linearForward } from '../kernels/linear';
+import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../kernels/resample';
+import { createRngState, dropoutBackward, dropoutForward } from '../kernels/rng';
+import { timestepEmbedding } from '../kernels/timestep';
+import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../ref/conv2d';
+import { normGroups } from '../ref/groupnorm';
+import { architecture, parameterSpecs, type ResBlockSpec } from './architecture';
+import type { UNetConfig } from './config';
+import { ParamStore, paramLayout, type ParamLayout } from './params';
+
+export interface UNetOptions {
+  batch: number;
+  /** Plan the backward pass (parameter gradients and d(loss)/dx). */
+  grad?: boolean;
+  /** Apply dropout (training mode); defaults to `grad`. Needs config.dropout > 0 to matter. */
+  dropout?: boolean;
+  /** Use this tensor as the input x (B, C, H, W) instead of allocating one: chains of UNets. */
+  input?: Tensor;
+  /** Parameters to use (shared with another plan of the same config); allocated when absent. */
+  params?: ParamStore;
+  /** RNG state for dropout masks (seed, offset); created when dropout is on and none is given. */
+  rngState?: Tensor;
+  label?: string;
+}
+
+interface GradSlot {
+  tensor: Tensor;
+  written: boolean;
+}
+
+export class UNet {
+  readonly layout: ParamLayout;
+  readonly params: ParamStore;
+  /** Input image (B, C, H, W) and per-sample timesteps (B): written by the caller. */
+  readonly x: Tensor;
+  readonly t: Tensor;
+  /** Output noise prediction (B, out_ch, H, W). */
+  readonly eps: Tensor;
+  /** Module outputs by reference module name ("mid.attn_1"; "norm_out.silu" is after the fused SiLU). */
+  readonly activations = new Map<string, Tensor>();
+  readonly forward: Dispatch[] = [];
+  readonly backward: Dispatch[] = [];
+  /** With `grad`: gradients in the parameters' layout, d(loss)/d(eps) to fill, and d(loss)/dx. */
+  readonly grads: ParamStore | null = null;
+  readonly deps: Tensor | null = null;
+  readonly dx: Tensor | null = null;
+  readonly rngState: Tensor | null = null;
+  /** Bytes of activations, saved statistics and activation gradients this plan allocated. */
+  activationBytes = 0;
+
+  private readonly device: GPUDevice;
+  private readonly label: string;
+  private readonly dropoutOn: boolean;
+  private readonly backwardSteps: (() => void)[] = [];
+  private readonly gradSlots = new Map<Tensor, GradSlot>();
+  private temb: Tensor | null = null;
+  private dropoutStream = 0;
+
+  constructor(device: GPUDevice, readonly config: UNetConfig, readonly options: UNetOptions) {
+    this.device = device;
+    this.label = options.label ?? 'unet';
+    const B = options.batch;
+    const { in_channels: C, resolution: R } = config;
+    if (!Number.isInteger(B) || B < 1) throw new Error(`${this.label}: batch must be a positive integer, got ${B}`);
+    this.layout = paramLayout(parameterSpecs(config));
+    this.params = options.params ?? new ParamStore(device, this.layout, `${this.label}.params`);
+    const wantGrad = options.grad ?? false;
+    this.dropoutOn = (options.dropout ?? wantGrad) && config.dropout > 0;
+    if (this.dropoutOn) this.rngState = options.rngState ?? createRngState(device, `${this.label}.rng`);
+    this.x = options.input ?? this.act([B, C, R, R], 'x');
+    this.t = createTensor(device, [B], `${this.label}.t`);
+    this.eps = this.build();
+    if (wantGrad) {
+      this.grads = new ParamStore(device, this.layout, `${this.label}.grads`);
+      this.deps = this.grad(this.eps);
+      this.gradSlots.get(this.eps)!.written = true;
+      for (const step of this.backwardSteps.reverse()) step();
+      this.dx = this.grad(this.x);
+    }
+  }
+
+  /** Records the forward pass into an open compute pass. */
+  encodeForward(pass: GPUComputePassEncoder): void {
+    recordDispatches(pass, this.forward);
+  }
+
+  encodeBackward(pass: GPUComputePassEncoder): void {
+    if (!this.grads) throw new Error(`${this.label}: planned without grad; no backward pass`);
+    recordDispatches(pass, this.backward);
+  }
+
+  // ---- planning helpers -------------------------------------------------------------------------
+
+  private act(shape: readonly number[], name: string): Tensor {
+    this.activationBytes += shape.reduce((a, b) => a * b, 4);
+    return createTensor(this.device, shape, `${this.label}.${name}`);
+  }
+
+  private p(name: string): Tensor {
+    return this.params.get(name);
+  }
+
+  private g(name: string): Tensor {
+    return this.grads!.get(name);
+  }
+
+  /** The gradient tensor of activation `t` (allocated on first use). */
+  private grad(t: Tensor): Tensor {
+    let slot = this.gradSlots.get(t);
+    if (!slot) {
+      slot = { tensor: this.act(t.shape, `d(${t.label.slice(this.label.length + 1)})`), written: false };
+      this.gradSlots.set(t, slot);
+    }
+    return slot.tensor;
+  }
+
+  /** Whether the next write into grad(t) must accumulate; marks it written. */
+  private acc(t: Tensor): boolean {
+    this.grad(t);
+    const slot = this.gradSlots.get(t)!;
+    const was = slot.written;
+    slot.written = true;
+    return was;
+  }
+
+  /** Marks grad(t) as written by a kernel that always assigns; it must not have had a writer yet. */
+  private fresh(t: Tensor): Tensor {
+    if (this.acc(t)) throw new Error(`${this.label}: planner bug: gradient of ${t.label} written twice by an assigning kernel`);
+    return this.grad(t);
+  }
+
+  private onBackward(step: () => void): void {
+    this.backwardSteps.push(step);
+  }
+
+  private conv(x: Tensor, name: string, cout: number, g: ConvGeometry, extra: { chan?: Tensor; residual?: Tensor } = {}): Tensor {
+    const [B, , H, W] = x.shape as [number, number, number, number];
+    const k = g === CONV1X1 ? 1 : 3;
+    const OH = (H + g.pad[0] + g.pad[2] - k) / g.stride + 1;
+    const OW = (W + g.pad[1] + g.pad[3] - k) / g.stride + 1;
+    const y = this.act([B, cout, OH, OW], name);
+    const w = this.p(`${name}.weight`), bias = this.p(`${name}.bias`);
+    this.forward.push(conv2dForward(this.device, { x, w, bias, ...extra, y, geometry: g, label: name }));
+    this.onBackward(() => {
+      const dy = this.grad(y);
+      const args = { x, w, dy, geometry: g, label: name };
+      this.backward.push(conv2dBackwardInput(this.device, { ...args, dx: this.grad(x), accumulate: this.acc(x) }));
+      this.backward.push(...conv2dBackwardParams(this.device, { ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`) }));
+      if (extra.residual) this.addGrad(dy, extra.residual);
+      if (extra.chan) {
+        this.backward.push(conv2dBackwardChan(this.device, { dy, dchan: this.fresh(extra.chan), label: name }));
+      }
+    });
+    return y;
+  }
+
+  /** grad(target) += dy, or = when nothing has written it yet (a residual connection's gradient). */
+  private addGrad(dy: Tensor, target: Tensor): void {
+    this.backward.push(addInto(this.device, { x: dy, y: this.grad(target), accumulate: this.acc(target), label: `${target.label}.residual` }));
+  }
+
+  private norm(x: Tensor, name: string, silu: boolean): Tensor {
+    const [B, C] = x.shape as [number, number];
+    const groups = normGroups(C, this.config.norm_groups);
+    const y = this.act(x.shape, `${name}${silu ? '.silu' : ''}`);
+    const mean = this.act([B, groups], `${name}.mean`), rstd = this.act([B, groups], `${name}.rstd`);
+    const args = { x, w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), mean, rstd, groups, silu, label: name };
+    this.forward.push(groupNormForward(this.device, { ...args, y }));
+    this.onBackward(() => {
+      this.backward.push(...groupNormBackward(this.device, {
+        ...args, dy: this.grad(y), dx: this.grad(x), accumulate: this.acc(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`),
+      }));
+    });
+    return y;
+  }
+
+  private linear(x: Tensor, name: string, out: number, siluInput: boolean, inputGrad: boolean): Tensor {
+    const y = this.act([x.shape[0]!, out], name);
+    const w = this.p(`${name}.weight`), b = this.p(`${name}.bias`);
+    this.forward.push(linearForward(this.device, { x, w, b, y, siluInput, label: name }));
+    this.onBackward(() => {
+      const dx = inputGrad ? { dx: this.grad(x), accumulateDx: this.acc(x) } : {};
+      this.backward.push(...linearBackward(this.device, {
+        x, w, dy: this.grad(y), ...dx, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), siluInput, label: name,
+      }));
+    });
+    return y;
+  }
+
+  private dropout(x: Tensor, name: string): Tensor {
+    if (!this.dropoutOn) return x;
+    const y = this.act(x.shape, name);
+    const a = { state: this.rngState!, stream: this.dropoutStream++, p: this.config.dropout, label: name };
+    this.forward.push(dropoutForward(this.device, { ...a, x, y }));
+    this.onBackward(() => {
+      this.backward.push(dropoutBackward(this.device, { ...a, dy: this.grad(y), dx: this.grad(x), accumulate: this.acc(x) }));
+    });
+    return y;
+  }
+
+  // ---- modules ------------------------------------------------------------------------------------
+
+  private resBlock(x: Tensor, s: ResBlockSpec): Tensor {
+    const n = s.name;
+    const h1 = this.norm(x, `${n}.norm1`, true);
+    const chan = this.temb ? this.linear(this.temb, `${n}.temb_proj`, s.cout, true, true) : undefined;
+    const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan } : {});
+    const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true), `${n}.dropout`);
+    const residual = s.cin !== s.cout ? this.conv(x, `${n}.nin_shortcut`, s.cout, CONV1X1) : x;
+    const out = this.conv(h3, `${n}.conv2`, s.cout, CONV3X3, { residual });
+    this.activations.set(n, out);
+    return out;
+  }
+
+  private attnBlock(x: Tensor, name: string): Tensor {
+    const [B, C, H, W] = x.shape as [number, number, number, number];
+    const N = H * W;
+    const hn = this.norm(x, `${name}.norm`, false);
+    const [q, k, v] = (['q', 'k', 'v'] as const).map((p) => this.conv(hn, `${name}.${p}`, C, CONV1X1));
+    const p = this.act([B, N, N], `${name}.softmax`);
+    const a = this.act([B, C, H, W], `${name}.attended`);
+    const flat = (t: Tensor) => reshape(t, [B, C, N]);
+    this.forward.push(...attentionForward(this.device, { q: flat(q!), k: flat(k!), v: flat(v!), p, y: flat(a), label: name }));
+    this.onBackward(() => {
+      const scratch = this.act([B, N, N], `${name}.dsoftmax`);
+      this.backward.push(...attentionBackward(this.device, {
+        q: flat(q!), k: flat(k!), v: flat(v!), p, dy: flat(this.grad(a)),
+        dq: flat(this.fresh(q!)), dk: flat(this.fresh(k!)), dv: flat(this.fresh(v!)), scratch, label: name,
+      }));
+    });
+    const out = this.conv(a, `${name}.proj_out`, C, CONV1X1, { residual: x });
+    this.activations.set(name, out);
+    return out;
+  }
+
+  private downsample(x: Tensor, name: string): Tensor {
+    const [B, C, H, W] = x.shape as [number, number, number, number];
+    let y: Tensor;
+    if (this.config.resamp_with_conv) {
+      y = this.conv(x, `${name}.conv`, C, DOWNSAMPLE3X3);
+    } else {
+      y = this.act([B, C, H / 2, W / 2], name);
+      const out = y;
+      this.forward.push(avgPoolForward(this.device, { x, y: out, label: name }));
+      this.onBackward(() => this.backward.push(avgPoolBackward(this.device, { dy: this.grad(out), dx: this.grad(x), accumulate: this.acc(x), label: name })));
+    }
+    this.activations.set(name, y);
+    return y;
+  }
+
+  private upsample(x: Tensor, name: string): Tensor {
+    const [B, C, H, W] = x.shape as [number, number, number, number];
+    const u = this.act([B, C, H * 2, W * 2], `${name}.nearest`);
+    this.forward.push(upsampleForward(this.device, { x, y: u, label: name }));
+    this.onBackward(() => this.backward.push(upsampleBackward(this.device, { dy: this.grad(u), dx: this.grad(x), accumulate: this.acc(x), label: name })));
+    const y = this.config.resamp_with_conv ? this.conv(u, `${name}.conv`, C, CONV3X3) : u;
+    this.activations.set(name, y);
+    return y;
+  }
+
+  private concat(a: Tensor, b: Tensor, name: string): Tensor {
+    const [B, Ca, H, W] = a.shape as [number, number, number, number];
+    const y = this.act([B, Ca + b.shape[1]!, H, W], name);
+    this.forward.push(concatForward(this.device, { a, b, y, label: name }));
+    this.onBackward(() => {
+      const accumulate = this.acc(a);
+      if (this.acc(b) !== accumulate) throw new Error(`${this.label}: planner bug: ${name} inputs have different gradient states`);
+      this.backward.push(concatBackward(this.device, { dy: this.grad(y), da: this.grad(a), db: this.grad(b), accumulate, label: name }));
+    });
+    return y;
+  }
+
+  private timeEmbedding(): void {
+    if (!this.config.use_time_embed) return;
+    const sinusoid = this.act([this.options.batch, this.config.ch], 'temb_sinusoid');
+    this.forward.push(timestepEmbedding(this.device, { t: this.t, y: sinusoid, label: 'temb_sinusoid' }));
+    this.activations.set('temb_sinusoid', sinusoid);
+    const t4 = this.config.ch * 4;
+    const h = this.linear(sinusoid, 'temb.dense.0', t4, false, false);
+    this.temb = this.linear(h, 'temb.dense.1', t4, true, true);
+  }
+
+  private build(): Tensor {
+    const arch = architecture(this.config);
+    this.timeEmbedding();
+    let h = this.conv(this.x, 'conv_in', this.config.ch, CONV3X3);
+    this.activations.set('conv_in', h);
+    const skips = [h];
+    for (const level of arch.down) {
+      level.blocks.forEach((b, j) => {
+        h = this.resBlock(h, b);
+        const attn = level.attn[j];
+        if (attn) h = this.attnBlock(h, attn);
+        skips.push(h);
+      });
+      if (level.resample) {
+        h = this.downsample(h, level.resample);
+        skips.push(h);
+      }
+    }
+    h = this.resBlock(h, arch.mid.block1);
+    h = this.attnBlock(h, arch.mid.attn);
+    h = this.resBlock(h, arch.mid.block2);
+    for (const level of arch.up) {
+      level.blocks.forEach((b, j) => {
+        h = this.resBlock(this.concat(h, skips.pop()!, `${b.name}.concat`), b);
+        const attn = level.attn[j];
+        if (attn) h = this.attnBlock(h, attn);
+      });
+      if (level.resample) h = this.upsample(h, level.resample);
+    }
+    const hn = this.norm(h, 'norm_out', true);
+    this.activations.set('norm_out.silu', hn);
+    return this.conv(hn, 'conv_out', this.config.out_ch, CONV3X3);
+  }
+}

@@ -1,0 +1,106 @@
+// One optimisation step of the DDPM objective, planned once and replayed:
+//   xt = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise;  loss = mean_b sum_chw (noise - eps(xt, t))^2
+//   grads (zeroed, then accumulated by backward) -> global-norm clip -> Adam -> EMA.
+// Everything runs in one command buffer; the host only writes t, the per-sample coefficients
+// and Adam's bias corrections before submitting.
+import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { createTensor, type Tensor } from '../gpu/tensor';
+import { adamStep, emaUpdate } from '../kernels/adam';
+import { ddpmLossBackward, ddpmLossForward, qSample } from '../kernels/loss';
+import { gradNormAndClip } from '../kernels/reduce';
+import type { UNetConfig } from '../nn/config';
+import { ParamStore } from '../nn/params';
+import { UNet } from '../nn/unet';
+
+export interface OptimizerOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  /** Adam's epsilon. */
+  eps: number;
+  weightDecay: number;
+  /** Global gradient-norm clip; 0 disables clipping. */
+  gradClip: number;
+  /** EMA rate of the weights (0.9999 in DDPM). */
+  emaRate: number;
+}
+
+/** The reference's optimiser: Adam(lr 2e-4, betas 0.9/0.999, eps 1e-8), clip 1.0, EMA 0.9999. */
+export const DEFAULT_OPTIMIZER: OptimizerOptions = { lr: 2e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradClip: 1, emaRate: 0.9999 };
+
+export class TrainStep {
+  readonly net: UNet;
+  readonly x0: Tensor;
+  readonly noise: Tensor;
+  /** (B, 2): per-sample sqrt(abar_t), sqrt(1 - abar_t). */
+  readonly coef: Tensor;
+  /** (1): the loss of the last step. */
+  readonly loss: Tensor;
+  /** (2): gradient norm before clipping, and the clip scale applied. */
+  readonly gradNorm: Tensor;
+  readonly m: ParamStore;
+  readonly v: ParamStore;
+  readonly ema: ParamStore;
+  private readonly dispatches: Dispatch[];
+  private readonly setAdamStep: (step: number) => void;
+
+  constructor(private readonly device: GPUDevice, config: UNetConfig, batch: number, readonly opt: OptimizerOptions, label = 'train') {
+    const { in_channels: C, resolution: R } = config;
+    this.x0 = createTensor(device, [batch, C, R, R], `${label}.x0`);
+    this.noise = createTensor(device, [batch, C, R, R], `${label}.noise`);
+    const xt = createTensor(device, [batch, C, R, R], `${label}.xt`);
+    this.net = new UNet(device, config, { batch, grad: true, input: xt, label: `${label}.unet` });
+    this.coef = createTensor(device, [batch, 2], `${label}.coef`);
+    this.loss = createTensor(device, [1], `${label}.loss`);
+    this.gradNorm = createTensor(device, [2], `${label}.grad_norm`);
+    const layout = this.net.layout;
+    this.m = new ParamStore(device, layout, `${label}.adam_m`);
+    this.v = new ParamStore(device, layout, `${label}.adam_v`);
+    this.ema = new ParamStore(device, layout, `${label}.ema`);
+    const params = this.net.params.flat, grads = this.net.grads!.flat;
+    const adam = adamStep(device, {
+      params, grads, m: this.m.flat, v: this.v.flat, clip: this.gradNorm,
+      lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, label: `${label}.adam`,
+    });
+    this.setAdamStep = adam.setStep;
+    this.dispatches = [
+      qSample(device, { x0: this.x0, noise: this.noise, coef: this.coef, xt, label: `${label}.q_sample` }),
+      ...this.net.forward,
+      ...ddpmLossForward(device, { eps: this.net.eps, noise: this.noise, loss: this.loss, label: `${label}.loss` }),
+      ddpmLossBackward(device, { eps: this.net.eps, noise: this.noise, deps: this.net.deps!, label: `${label}.dloss` }),
+      ...this.net.backward,
+      ...gradNormAndClip(device, { grads, out: this.gradNorm, maxNorm: opt.gradClip, label: `${label}.clip` }),
+      adam.dispatch,
+      emaUpdate(device, { ema: this.ema.flat, params, rate: opt.emaRate, label: `${label}.ema` }),
+    ];
+  }
+
+  /**
+   * Records step number `step` (1-based, for Adam's bias correction) into `encoder`. The caller has
+   * written x0, noise, net.t and coef for this step.
+   */
+  encode(encoder: GPUCommandEncoder, step: number): void {
+    this.setAdamStep(step);
+    encoder.clearBuffer(this.net.grads!.flat.buffer);
+    const pass = encoder.beginComputePass({ label: 'train step' });
+    recordDispatches(pass, this.dispatches);
+    pass.end();
+  }
+
+  /** Writes t and the q_sample coefficients for integer timesteps `t` given alpha-bar. */
+  setTimesteps(t: ArrayLike<number>, abar: Float64Array): void {
+    const B = this.coef.shape[0]!;
+    if (t.length !== B) throw new Error(`train step: ${t.length} timesteps for a batch of ${B}`);
+    const coef = new Float32Array(2 * B);
+    const tf = new Float32Array(B);
+    for (let b = 0; b < B; b++) {
+      const tb = t[b]!;
+      if (!Number.isInteger(tb) || tb < 0 || tb >= abar.length) throw new Error(`train step: timestep ${tb} outside [0, ${abar.length})`);
+      coef[2 * b] = Math.sqrt(abar[tb]!);
+      coef[2 * b + 1] = Math.sqrt(1 - abar[tb]!);
+      tf[b] = tb;
+    }
+    this.device.queue.writeBuffer(this.coef.buffer, this.coef.offset, coef);
+    this.device.queue.writeBuffer(this.net.t.buffer, this.net.t.offset, tf);
+  }
+}

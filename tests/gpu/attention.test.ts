@@ -1,0 +1,120 @@
+// Attention core and batched matmul kernels vs the PyTorch golden and the CPU reference
+// (odd shapes: C and N not multiples of the 64x64x16 GEMM tile nor of the 256-thread softmax rows).
+import { describe, expect, it } from 'vitest';
+import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { attentionBackward, attentionForward } from '../../src/kernels/attention';
+import { batchedMatmul, type Strides } from '../../src/kernels/matmul';
+import { attentionCore, attentionCoreBackward } from '../../src/ref/attention';
+import { expectClose, loadReference } from '../unit/ref-helpers';
+import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+
+const gpu = useGpu();
+
+async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: HostTensor) {
+  const d = gpu.device;
+  const [B, , N] = q.shape as [number, number, number];
+  const tq = toGpu(d, q, 'q'), tk = toGpu(d, k, 'k'), tv = toGpu(d, v, 'v'), tdy = toGpu(d, dy, 'dy');
+  const p = gpuZeros(d, [B, N, N], 'p'), scratch = gpuZeros(d, [B, N, N], 'scratch');
+  const y = gpuZeros(d, q.shape, 'y'), dq = gpuZeros(d, q.shape, 'dq'), dk = gpuZeros(d, q.shape, 'dk'), dv = gpuZeros(d, q.shape, 'dv');
+  const [gy, gp, gdq, gdk, gdv] = await run(d, [
+    ...attentionForward(d, { q: tq, k: tk, v: tv, p, y, label: 'attn' }),
+    ...attentionBackward(d, { q: tq, k: tk, v: tv, p, dy: tdy, dq, dk, dv, scratch, label: 'attn' }),
+  ], [y, p, dq, dk, dv]);
+  return { y: gy!, p: gp!, dq: gdq!, dk: gdk!, dv: gdv! };
+}
+
+/** Plain-loop C (= or +=) alpha * A B over strided views, in float64. */
+function matmulLoop(
+  a: Float32Array, b: Float32Array, c: Float32Array, [batch, m, n, k]: number[],
+  as: Strides, bs: Strides, cs: Strides, alpha: number, accumulate: boolean,
+): Float32Array {
+  const out = c.slice();
+  for (let bi = 0; bi < batch; bi++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let l = 0; l < k; l++) s += a[bi * as[0] + i * as[1] + l * as[2]]! * b[bi * bs[0] + l * bs[1] + j * bs[2]]!;
+        const at = bi * cs[0] + i * cs[1] + j * cs[2];
+        out[at] = (accumulate ? out[at]! : 0) + alpha * s;
+      }
+    }
+  }
+  return out;
+}
+
+describe('attention core on WebGPU', () => {
+  it('attention_core matches the PyTorch golden', async () => {
+    const ref = loadReference('ops.safetensors');
+    const t = (n: string) => getTensor(ref, `attention_core/${n}`);
+    const out = await gpuAttention(t('q'), t('k'), t('v'), t('grad_y'));
+    expectClose(out.y, t('y').data, FWD.atol, FWD.rtol, 'attention_core y');
+    expectClose(out.dq, t('grad_q').data, BWD.atol, BWD.rtol, 'attention_core grad_q');
+    expectClose(out.dk, t('grad_k').data, BWD.atol, BWD.rtol, 'attention_core grad_k');
+    expectClose(out.dv, t('grad_v').data, BWD.atol, BWD.rtol, 'attention_core grad_v');
+  });
+
+  // N = 300 gives rows longer than the 256-thread softmax workgroup.
+  for (const [B, C, N] of [[1, 13, 70], [3, 13, 5], [1, 4, 300]] as const) {
+    it(`B=${B} C=${C} N=${N} matches the CPU reference`, async () => {
+      const q = randomTensor([B, C, N], 1), k = randomTensor([B, C, N], 2), v = randomTensor([B, C, N], 3);
+      const dy = randomTensor([B, C, N], 4);
+      const fwd = attentionCore(q, k, v);
+      const bwd = attentionCoreBackward(q, k, v, fwd.p, dy);
+      const out = await gpuAttention(q, k, v, dy);
+      expectClose(out.y, fwd.y.data, FWD.atol, FWD.rtol, 'y');
+      expectClose(out.p, fwd.p, FWD.atol, FWD.rtol, 'p');
+      expectClose(out.dq, bwd.dq.data, BWD.atol, BWD.rtol, 'dq');
+      expectClose(out.dk, bwd.dk.data, BWD.atol, BWD.rtol, 'dk');
+      expectClose(out.dv, bwd.dv.data, BWD.atol, BWD.rtol, 'dv');
+    });
+  }
+
+  it('rejects [B, C, H, W] inputs that were not reshaped', () => {
+    const d = gpu.device;
+    const x = gpuZeros(d, [1, 2, 3, 3], 'q');
+    expect(() => attentionForward(d, { q: x, k: x, v: x, p: gpuZeros(d, [1, 9, 9]), y: x, label: 'mid.attn' }))
+      .toThrow(/mid\.attn: attention takes q of shape \[B, C, N\], got \[1,2,3,3\]/);
+  });
+});
+
+describe('batched strided matmul on WebGPU', () => {
+  // 2 x (70 x 67) outputs from K = 35: two tile rows and columns, three K slices, all ragged.
+  const [batch, m, n, k] = [2, 70, 67, 35];
+
+  it('reads transposed A and B and writes a transposed C', async () => {
+    const d = gpu.device;
+    const a = randomTensor([batch, k, m], 5), b = randomTensor([batch, n, k], 6);
+    const as: Strides = [k * m, 1, m], bs: Strides = [n * k, 1, k], cs: Strides = [m * n, 1, m];
+    const c = gpuZeros(d, [batch, n, m], 'c');
+    const [got] = await run(d, [batchedMatmul(d, {
+      a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, cStrides: cs, label: 'mm.t',
+    })], [c]);
+    const want = matmulLoop(a.data, b.data, new Float32Array(batch * m * n), [batch, m, n, k], as, bs, cs, 1, false);
+    expectClose(got!, want, FWD.atol, FWD.rtol, 'transposed matmul');
+  });
+
+  it('accumulates alpha * A B into C, with B broadcast over the batch (stride 0)', async () => {
+    const d = gpu.device;
+    const a = randomTensor([batch, m, k], 7), b = randomTensor([k, n], 8), c0 = randomTensor([batch, m, n], 9);
+    const as: Strides = [m * k, k, 1], bs: Strides = [0, n, 1], cs: Strides = [m * n, n, 1];
+    const c = toGpu(d, c0, 'c');
+    const [got] = await run(d, [batchedMatmul(d, {
+      a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, alpha: -0.5, accumulate: true, label: 'mm.acc',
+    })], [c]);
+    const want = matmulLoop(a.data, b.data, c0.data, [batch, m, n, k], as, bs, cs, -0.5, true);
+    expectClose(got!, want, FWD.atol, FWD.rtol, 'accumulated matmul');
+  });
+
+  it('rejects strides that reach outside a tensor', () => {
+    const d = gpu.device;
+    const a = gpuZeros(d, [2, 5, 4], 'a'), b = gpuZeros(d, [2, 4, 3], 'b'), c = gpuZeros(d, [2, 5, 3], 'c');
+    const args = { a, b, c, batch: 2, m: 5, n: 3, k: 4, aStrides: [20, 4, 1], bStrides: [12, 3, 1], label: 'bad.mm' } as const;
+    expect(() => batchedMatmul(d, args)).not.toThrow();
+    expect(() => batchedMatmul(d, { ...args, aStrides: [21, 4, 1] }))
+      .toThrow(/bad\.mm: matmul A of \[2,5,4\] with strides \[21,4,1\] reaches element 40, but tensor "a" \[2,5,4\] has 40/);
+    expect(() => batchedMatmul(d, { ...args, cStrides: [15, 4, 1] }))
+      .toThrow(/bad\.mm: matmul C of \[2,5,3\] with strides \[15,4,1\] reaches element 33, but tensor "c" \[2,5,3\] has 30/);
+    expect(() => batchedMatmul(d, { ...args, bStrides: [12, -3, 1] }))
+      .toThrow(/bad\.mm: matmul B strides \[12,-3,1\] must be non-negative integers/);
+  });
+});

@@ -1,0 +1,122 @@
+// elementwise kernels (concat, SiLU, addInto) vs the CPU references (odd shapes, batch 1 and 3)
+// and the PyTorch goldens.
+import { describe, expect, it } from 'vitest';
+import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { addInto, concatBackward, concatForward, siluBackward, siluForward } from '../../src/kernels/elementwise';
+import { silu, siluBackward as siluBackwardRef } from '../../src/ref/activation';
+import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
+import { expectClose, loadReference } from '../unit/ref-helpers';
+import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+
+const gpu = useGpu();
+const golden = (name: string): HostTensor => getTensor(loadReference('ops.safetensors'), name);
+const plus = (a: Float32Array, b: Float32Array): Float32Array => a.map((v, i) => v + b[i]!);
+
+/** GPU silu forward and backward; with `pre`, dx starts at pre and accumulates. */
+async function gpuSilu(x: HostTensor, dy: HostTensor, pre?: HostTensor) {
+  const d = gpu.device;
+  const tx = toGpu(d, x, 'x'), y = gpuZeros(d, x.shape, 'y');
+  const dx = pre ? toGpu(d, pre, 'dx') : gpuZeros(d, x.shape, 'dx');
+  const [gy, gdx] = await run(d, [
+    siluForward(d, { x: tx, y, label: 'silu' }),
+    siluBackward(d, { x: tx, dy: toGpu(d, dy, 'dy'), dx, accumulate: pre !== undefined, label: 'silu' }),
+  ], [y, dx]);
+  return { y: gy!, dx: gdx! };
+}
+
+async function gpuConcat(a: HostTensor, b: HostTensor, dy: HostTensor, pre?: { da: HostTensor; db: HostTensor }) {
+  const d = gpu.device;
+  const y = gpuZeros(d, dy.shape, 'y');
+  const da = pre ? toGpu(d, pre.da, 'da') : gpuZeros(d, a.shape, 'da');
+  const db = pre ? toGpu(d, pre.db, 'db') : gpuZeros(d, b.shape, 'db');
+  const [gy, gda, gdb] = await run(d, [
+    concatForward(d, { a: toGpu(d, a, 'a'), b: toGpu(d, b, 'b'), y, label: 'cat' }),
+    concatBackward(d, { dy: toGpu(d, dy, 'dy'), da, db, accumulate: pre !== undefined, label: 'cat' }),
+  ], [y, da, db]);
+  return { y: gy!, da: gda!, db: gdb! };
+}
+
+describe('silu on WebGPU', () => {
+  it('matches the PyTorch golden', async () => {
+    const out = await gpuSilu(golden('silu/x'), golden('silu/grad_y'));
+    expectClose(out.y, golden('silu/y').data, FWD.atol, FWD.rtol, 'silu y');
+    expectClose(out.dx, golden('silu/grad_x').data, BWD.atol, BWD.rtol, 'silu grad_x');
+  });
+
+  for (const shape of [[3, 5, 7, 9], [1, 3, 11]]) {
+    it(`[${shape}] matches the CPU reference, = and +=`, async () => {
+      const x = randomTensor(shape, 1, 6), dy = randomTensor(shape, 2), pre = randomTensor(shape, 3);
+      const dx = siluBackwardRef(x, dy).data;
+      const out = await gpuSilu(x, dy);
+      expectClose(out.y, silu(x).data, FWD.atol, FWD.rtol, 'y');
+      expectClose(out.dx, dx, BWD.atol, BWD.rtol, 'dx');
+      expectClose((await gpuSilu(x, dy, pre)).dx, plus(pre.data, dx), BWD.atol, BWD.rtol, 'dx +=');
+    });
+  }
+
+  it('stays finite for large |x|', async () => {
+    const x = { shape: [6], data: new Float32Array([-1e4, -200, -90, 90, 200, 1e4]) };
+    const dy = { shape: [6], data: new Float32Array(6).fill(1) };
+    const out = await gpuSilu(x, dy);
+    expectClose(out.y, new Float32Array([0, 0, 0, 90, 200, 1e4]), 1e-30, 0, 'y');
+    expectClose(out.dx, new Float32Array([0, 0, 0, 1, 1, 1]), 1e-30, 0, 'dx');
+  });
+});
+
+describe('concat on WebGPU', () => {
+  it('matches the PyTorch golden', async () => {
+    const t = (n: string) => golden(`concat_channels/${n}`);
+    const out = await gpuConcat(t('a'), t('b'), t('grad_y'));
+    expect(out.y).toEqual(t('y').data);
+    expect(out.da).toEqual(t('grad_a').data);
+    expect(out.db).toEqual(t('grad_b').data);
+  });
+
+  for (const [B, Ca, Cb, H, W] of [[3, 5, 2, 7, 9], [1, 3, 6, 5, 3]] as const) {
+    it(`B=${B} Ca=${Ca} Cb=${Cb} ${H}x${W} matches the CPU reference, = and +=`, async () => {
+      const a = randomTensor([B, Ca, H, W], 1), b = randomTensor([B, Cb, H, W], 2);
+      const dy = randomTensor([B, Ca + Cb, H, W], 3);
+      const ref = concatChannelsBackward(dy, Ca);
+      const out = await gpuConcat(a, b, dy);
+      expect(out.y).toEqual(concatChannels(a, b).data);
+      expect(out.da).toEqual(ref.da.data);
+      expect(out.db).toEqual(ref.db.data);
+      const pre = { da: randomTensor(a.shape, 4), db: randomTensor(b.shape, 5) };
+      const acc = await gpuConcat(a, b, dy, pre);
+      expectClose(acc.da, plus(pre.da.data, ref.da.data), 0, 0, 'da +=');
+      expectClose(acc.db, plus(pre.db.data, ref.db.data), 0, 0, 'db +=');
+    });
+  }
+
+  it('rejects inputs whose sizes differ', () => {
+    const d = gpu.device;
+    expect(() => concatForward(d, {
+      a: gpuZeros(d, [2, 3, 4, 4], 'a'), b: gpuZeros(d, [2, 5, 4, 5], 'b'), y: gpuZeros(d, [2, 8, 4, 4]), label: 'up.0.cat',
+    })).toThrow(/up.0.cat: tensor "b" has shape \[2,5,4,5\], expected \[2,5,4,4\]/);
+  });
+});
+
+describe('addInto on WebGPU', () => {
+  it('y += x, and y = x with accumulate: false', async () => {
+    const d = gpu.device;
+    const x = randomTensor([3, 5, 7, 9], 1), y0 = randomTensor([3, 5, 7, 9], 2);
+    const tx = toGpu(d, x, 'x'), acc = toGpu(d, y0, 'acc'), set = toGpu(d, y0, 'set');
+    const [gacc, gset] = await run(d, [
+      addInto(d, { x: tx, y: acc, label: 'add' }),
+      addInto(d, { x: tx, y: set, accumulate: false, label: 'copy' }),
+    ], [acc, set]);
+    expectClose(gacc!, plus(y0.data, x.data), 0, 0, 'y += x');
+    expect(gset).toEqual(x.data);
+  });
+});
+
+it('splits launches of more than 65535 workgroups over x and y', async () => {
+  const d = gpu.device;
+  const n = 65535 * 256 + 300;
+  const x = { shape: [n], data: Float32Array.from({ length: n }, (_, i) => i % 1021) };
+  const tx = toGpu(d, x, 'x'), y = gpuZeros(d, [n], 'y');
+  const dispatch = addInto(d, { x: tx, y, label: 'big' });
+  expect(dispatch.workgroups[1]).toBe(2);
+  const [got] = await run(d, [dispatch], [y]);
+  expect(got).toEqual(x.data);
+});

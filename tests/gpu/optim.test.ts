@@ -1,0 +1,120 @@
+// Gradient norm, clipping, Adam and EMA on flat buffers: the PyTorch training step of
+// unet-tiny.train.safetensors, and three steps with weight decay vs the CPU reference.
+import { describe, expect, it } from 'vitest';
+import { getTensor } from '../../src/io/safetensors';
+import { adamStep, emaUpdate } from '../../src/kernels/adam';
+import { gradNormAndClip } from '../../src/kernels/reduce';
+import { alignFloats, createTensorFrom, upload } from '../../src/gpu/tensor';
+import { adamStep as refAdamStep, clipScale, emaUpdate as refEmaUpdate, globalNorm, type AdamOptions } from '../../src/ref/optim';
+import { expectClose, loadReference } from '../unit/ref-helpers';
+import { gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+
+const gpu = useGpu();
+
+/** Elements with |a - b| <= tol, as a fraction. */
+function fractionWithin(a: Float32Array, b: Float32Array, tol: number): number {
+  let k = 0;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) <= tol) k++;
+  return k / a.length;
+}
+
+function flatOptimizer(n: number, params: Float32Array, opts: AdamOptions & { maxNorm: number; rate: number }) {
+  const d = gpu.device;
+  const p = createTensorFrom(d, [n], params, 'params');
+  const ema = createTensorFrom(d, [n], params, 'ema');
+  const grads = gpuZeros(d, [n], 'grads'), m = gpuZeros(d, [n], 'adam.m'), v = gpuZeros(d, [n], 'adam.v');
+  const clip = gpuZeros(d, [2], 'clip');
+  const adam = adamStep(d, { params: p, grads, m, v, clip, ...opts, label: 'adam' });
+  const dispatches = [
+    ...gradNormAndClip(d, { grads, out: clip, maxNorm: opts.maxNorm, label: 'clip' }),
+    adam.dispatch,
+    emaUpdate(d, { ema, params: p, rate: opts.rate, label: 'ema' }),
+  ];
+  return { p, ema, grads, m, v, clip, adam, dispatches };
+}
+
+describe('optimizer on WebGPU', () => {
+  it('reproduces the PyTorch step: norm, clip to 1, Adam lr 2e-4, EMA 0.9999', async () => {
+    const TRAIN = 'unet-tiny.train.safetensors';
+    const train = loadReference(TRAIN);
+    const weights = loadReference('unet-tiny.safetensors');
+    // The trainer's layout: every tensor in file order, each at a 256-byte-aligned offset.
+    const offsets: number[] = [];
+    let n = 0;
+    for (const t of weights.tensors.values()) {
+      offsets.push(n);
+      n += alignFloats(t.data.length);
+    }
+    const flatParams = new Float32Array(n), flatGrads = new Float32Array(n);
+    [...weights.tensors].forEach(([name, t], k) => {
+      flatParams.set(t.data, offsets[k]);
+      flatGrads.set(getTensor(train, `grad/${name}`, t.shape, TRAIN).data, offsets[k]);
+    });
+    const lr = 2e-4;
+    const opt = flatOptimizer(n, flatParams, { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxNorm: 1, rate: 0.9999 });
+    upload(gpu.device, opt.grads, flatGrads);
+    opt.adam.setStep(1);
+    const [p, ema, clip] = await run(gpu.device, opt.dispatches, [opt.p, opt.ema, opt.clip]);
+
+    const refNorm = getTensor(train, 'grad_norm_before_clip', [1], TRAIN).data[0]!;
+    expect(Math.abs(clip![0]! - refNorm) / refNorm, `norm ${clip![0]} vs ${refNorm}`).toBeLessThanOrEqual(1e-5);
+    expect(Math.abs(clip![1]! - clipScale(refNorm, 1)) / clipScale(refNorm, 1)).toBeLessThanOrEqual(1e-5);
+    // README contract: every element within 2 lr, and 99.9% of all elements within 1e-6.
+    const stepRef = new Float32Array(n), emaRef = new Float32Array(n);
+    [...weights.tensors].forEach(([name, t], k) => {
+      const at = offsets[k]!, size = t.data.length;
+      const ref = getTensor(train, `step1/${name}`, t.shape, TRAIN).data;
+      expectClose(p!.subarray(at, at + size), ref, 2 * lr, 0, `step1/${name}`);
+      stepRef.set(ref, at);
+      emaRef.set(getTensor(train, `ema1/${name}`, t.shape, TRAIN).data, at);
+    });
+    expect(fractionWithin(p!, stepRef, 1e-6)).toBeGreaterThanOrEqual(0.999);
+    expectClose(ema!, emaRef, 1e-6, 0, 'ema1');
+  });
+
+  it('three steps with weight decay and clipping on 70001 floats match the CPU reference', async () => {
+    const n = 70001;
+    const opts = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxNorm: 100, rate: 0.99 };
+    const p0 = randomTensor([n], 1).data;
+    const opt = flatOptimizer(n, p0, opts);
+    const p = Float32Array.from(p0), ema = Float32Array.from(p0), m = new Float32Array(n), v = new Float32Array(n);
+    // |g| ~ U(-1, 1) has norm ~153: steps 1 and 3 clip, step 2 (half the gradient) does not.
+    for (const [step, gscale] of [[1, 1], [2, 0.5], [3, 1]] as const) {
+      const g = randomTensor([n], 10 + step, gscale).data;
+      upload(gpu.device, opt.grads, g);
+      opt.adam.setStep(step);
+      const [clip] = await run(gpu.device, opt.dispatches, [opt.clip]);
+      const norm = globalNorm([g]);
+      const scale = clipScale(norm, opts.maxNorm);
+      expect(Math.abs(clip![0]! - norm) / norm, `step ${step} norm`).toBeLessThanOrEqual(1e-6);
+      expect(Math.abs(clip![1]! - scale), `step ${step} scale`).toBeLessThanOrEqual(1e-6);
+      refAdamStep(p, g.map((x) => x * scale), m, v, step, opts);
+      refEmaUpdate(ema, p, opts.rate);
+    }
+    const [gp, gm, gv, gema] = await run(gpu.device, [], [opt.p, opt.m, opt.v, opt.ema]);
+    expectClose(gp!, p, 2 * opts.lr, 0, 'params');
+    expect(fractionWithin(gp!, p, 1e-6)).toBeGreaterThanOrEqual(0.999);
+    expectClose(gm!, m, 1e-7, 1e-5, 'm');
+    expectClose(gv!, v, 1e-9, 1e-5, 'v');
+    expectClose(gema!, ema, 1e-6, 0, 'ema');
+  });
+
+  it('leaves the scale at 1 when maxNorm <= 0, and sums over 2^20 + 12345 floats', async () => {
+    const d = gpu.device;
+    const g = randomTensor([(1 << 20) + 12345], 7);
+    const out = gpuZeros(d, [2], 'clip');
+    const [got] = await run(d, gradNormAndClip(d, { grads: toGpu(d, g, 'grads'), out, maxNorm: 0, label: 'norm' }), [out]);
+    const norm = globalNorm([g.data]);
+    expect(Math.abs(got![0]! - norm) / norm).toBeLessThanOrEqual(1e-6);
+    expect(got![1]).toBe(1);
+  });
+
+  it('rejects a non-flat gradient buffer and step 0', () => {
+    const d = gpu.device;
+    expect(() => gradNormAndClip(d, { grads: gpuZeros(d, [4, 4], 'g'), out: gpuZeros(d, [2]), maxNorm: 1, label: 'bad' }))
+      .toThrow(/bad: tensor "g" has shape \[4,4\], expected \[16\]/);
+    const t = () => gpuZeros(d, [8]);
+    const adam = adamStep(d, { params: t(), grads: t(), m: t(), v: t(), clip: gpuZeros(d, [2]), lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, label: 'adam' });
+    expect(() => adam.setStep(0)).toThrow(/adam: Adam step=0/);
+  });
+});
