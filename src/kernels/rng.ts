@@ -15,7 +15,7 @@ function u32Arg(x: number, what: string, label: string): number {
   return x;
 }
 
-/** A state tensor of 4 u32 words (seed, offset, 0, 0), zero until setRngState. */
+/** A state tensor of 4 u32 words (seed, offset, 0, 0) under an f32 Tensor's shape [4]; zero until setRngState. */
 export function createRngState(device: GPUDevice, label: string): Tensor {
   return createTensor(device, [4], label);
 }
@@ -35,7 +35,7 @@ interface DrawArgs {
 
 function draw(device: GPUDevice, entry: string, a: DrawArgs, tensors: readonly (readonly [Tensor, 'read' | 'write'])[], p = 0, flags = 0): Dispatch {
   expectShape(a.state, [4], a.label);
-  const n = numel(tensors[tensors.length - 1]![0].shape);
+  const n = numel(tensors[tensors.length - 1]![0].shape); // the output's size; inputs were checked against it
   return makeDispatch(device, {
     shader, entry, label: a.label,
     uniforms: [n, u32Arg(a.stream, 'stream', a.label), f32bits(p), f32bits(1 / (1 - p)), flags],

@@ -1,0 +1,84 @@
+// linear kernels (optionally SiLU on the input) vs the CPU reference (odd sizes, batch 1 and 3) and
+// the PyTorch golden; dw/db accumulate, dx is = or +=, and is skipped without a dx tensor.
+import { describe, expect, it } from 'vitest';
+import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { linearBackward, linearForward } from '../../src/kernels/linear';
+import { silu, siluBackward } from '../../src/ref/activation';
+import { linear, linearBackward as linearBackwardRef } from '../../src/ref/linear';
+import { expectClose, loadReference } from '../unit/ref-helpers';
+import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+
+const gpu = useGpu();
+const golden = (name: string): HostTensor => getTensor(loadReference('ops.safetensors'), name);
+const plus = (a: Float32Array, b: Float32Array): Float32Array => a.map((v, i) => v + b[i]!);
+
+interface Pre { dx: HostTensor; dw: HostTensor; db: HostTensor }
+
+/** GPU forward and backward; gradients start at `pre` (zero without it), dx accumulates onto pre.dx. */
+async function gpuLinear(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, siluInput: boolean, pre?: Pre) {
+  const d = gpu.device;
+  const [N] = x.shape as [number];
+  const [Out] = w.shape as [number];
+  const tx = toGpu(d, x, 'x'), tw = toGpu(d, w, 'w'), y = gpuZeros(d, [N, Out], 'y');
+  const dx = pre ? toGpu(d, pre.dx, 'dx') : gpuZeros(d, x.shape, 'dx');
+  const dw = pre ? toGpu(d, pre.dw, 'dw') : gpuZeros(d, w.shape, 'dw');
+  const db = pre ? toGpu(d, pre.db, 'db') : gpuZeros(d, [Out], 'db');
+  const [gy, gdx, gdw, gdb] = await run(d, [
+    linearForward(d, { x: tx, w: tw, b: toGpu(d, b, 'b'), y, siluInput, label: 'lin' }),
+    ...linearBackward(d, { x: tx, w: tw, dy: toGpu(d, dy, 'dy'), dx, dw, db, siluInput, accumulateDx: pre !== undefined, label: 'lin' }),
+  ], [y, dx, dw, db]);
+  return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
+}
+
+/** CPU reference of linear(a(x)) with a = silu or identity. */
+function refLinear(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, siluInput: boolean) {
+  const ax = siluInput ? silu(x) : x;
+  const g = linearBackwardRef(ax, w, dy);
+  return { y: linear(ax, w, b).data, dx: (siluInput ? siluBackward(x, g.dx) : g.dx).data, dw: g.dw.data, db: g.db.data };
+}
+
+describe('linear on WebGPU', () => {
+  it('matches the PyTorch golden', async () => {
+    const t = (n: string) => golden(`linear/${n}`);
+    const out = await gpuLinear(t('x'), t('w'), t('b'), t('grad_y'), false);
+    expectClose(out.y, t('y').data, FWD.atol, FWD.rtol, 'linear y');
+    expectClose(out.dx, t('grad_x').data, BWD.atol, BWD.rtol, 'linear grad_x');
+    expectClose(out.dw, t('grad_w').data, BWD.atol, BWD.rtol, 'linear grad_w');
+    expectClose(out.db, t('grad_b').data, BWD.atol, BWD.rtol, 'linear grad_b');
+  });
+
+  for (const [N, In, Out] of [[3, 37, 70], [1, 65, 9]] as const) {
+    for (const siluInput of [false, true]) {
+      it(`N=${N} In=${In} Out=${Out}${siluInput ? ' with SiLU on the input' : ''} matches the CPU reference, = and +=`, async () => {
+        const x = randomTensor([N, In], 1, 3), w = randomTensor([Out, In], 2, 0.3), b = randomTensor([Out], 3);
+        const dy = randomTensor([N, Out], 4);
+        const ref = refLinear(x, w, b, dy, siluInput);
+        const out = await gpuLinear(x, w, b, dy, siluInput);
+        expectClose(out.y, ref.y, FWD.atol, FWD.rtol, 'y');
+        expectClose(out.dx, ref.dx, BWD.atol, BWD.rtol, 'dx');
+        expectClose(out.dw, ref.dw, BWD.atol, BWD.rtol, 'dw');
+        expectClose(out.db, ref.db, BWD.atol, BWD.rtol, 'db');
+        const pre = { dx: randomTensor(x.shape, 5), dw: randomTensor(w.shape, 6), db: randomTensor(b.shape, 7) };
+        const acc = await gpuLinear(x, w, b, dy, siluInput, pre);
+        expectClose(acc.dx, plus(pre.dx.data, ref.dx), BWD.atol, BWD.rtol, 'dx +=');
+        expectClose(acc.dw, plus(pre.dw.data, ref.dw), BWD.atol, BWD.rtol, 'dw +=');
+        expectClose(acc.db, plus(pre.db.data, ref.db), BWD.atol, BWD.rtol, 'db +=');
+      });
+    }
+  }
+
+  it('skips dx without a dx tensor', () => {
+    const d = gpu.device;
+    const dispatches = linearBackward(d, {
+      x: gpuZeros(d, [2, 4]), w: gpuZeros(d, [3, 4]), dy: gpuZeros(d, [2, 3]), dw: gpuZeros(d, [3, 4]), db: gpuZeros(d, [3]), label: 'temb.dense.0',
+    });
+    expect(dispatches.map((x) => x.label)).toEqual(['temb.dense.0.dparams (linear.backward_params)']);
+  });
+
+  it('rejects a weight that does not fit the input', () => {
+    const d = gpu.device;
+    expect(() => linearForward(d, {
+      x: gpuZeros(d, [2, 4], 'x'), w: gpuZeros(d, [3, 5], 'w'), b: gpuZeros(d, [3]), y: gpuZeros(d, [2, 3]), label: 'bad',
+    })).toThrow(/bad: linear input "x" \[2,4\] does not fit weight "w" \[3,5\]/);
+  });
+});
