@@ -1,0 +1,76 @@
+// The CLI contracts end to end: `ddim forward` and `ddim train-step` reproduce the reference files,
+// and bad input exits non-zero with a message naming the file and the problem.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { getTensor, parseSafetensors, serializeSafetensors, type HostTensor } from '../../src/io/safetensors';
+import { loadReference } from '../unit/ref-helpers';
+import { expectMaxAbs } from './harness';
+import { expectTrainGolden } from './train-golden';
+
+const run = promisify(execFile);
+const ROOT = new URL('../..', import.meta.url).pathname;
+const REF = new URL('../../../shared/reference/', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'ddim-cli-'));
+
+async function ddim(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', [join(ROOT, 'bin/ddim.mjs'), ...args], { cwd: ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+function read(path: string) {
+  const b = readFileSync(path);
+  return parseSafetensors(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), path);
+}
+
+describe('ddim CLI', () => {
+  it('forward reproduces unet-tiny.forward eps', async () => {
+    const out = join(dir, 'eps.safetensors');
+    const r = await ddim('forward', '--weights', REF + 'unet-tiny.safetensors', '--input', REF + 'unet-tiny.forward.safetensors', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expectMaxAbs(getTensor(read(out), 'eps').data, getTensor(loadReference('unet-tiny.forward.safetensors'), 'eps').data, 1e-4, 'cli eps');
+  });
+
+  it('train-step reproduces unet-tiny.train', async () => {
+    const out = join(dir, 'train.safetensors');
+    const r = await ddim('train-step', '--weights', REF + 'unet-tiny.safetensors', '--batch', REF + 'unet-tiny.train.safetensors', '--out', out,
+      '--lr', '2e-4', '--grad-clip', '1.0', '--ema', '0.9999');
+    expect(r.code, r.stderr).toBe(0);
+    const f = read(out);
+    const group = (prefix: string) => new Map([...f.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
+    expectTrainGolden({
+      loss: getTensor(f, 'loss', [1]).data[0]!, gradNorm: getTensor(f, 'grad_norm_before_clip', [1]).data[0]!,
+      grads: group('grad/'), step1: group('step1/'), ema1: group('ema1/'),
+    });
+  });
+
+  it('rejects bad input with a clear message and a non-zero exit', async () => {
+    const w = REF + 'unet-tiny.safetensors';
+    const bad = join(dir, 'bad.safetensors');
+    writeFileSync(bad, serializeSafetensors(new Map<string, HostTensor>([
+      ['x', { shape: [1, 3, 8, 8], data: new Float32Array(192) }], ['t', { shape: [1], data: new Float32Array(1) }],
+    ])));
+    const cases: [string[], RegExp][] = [
+      [['forward', '--weights', w, '--input', bad, '--out', join(dir, 'o.safetensors')], /bad\.safetensors: tensor "x" has shape \[1,3,8,8\], model expects \[1,3,16,16\]/],
+      [['forward', '--weights', w, '--input', w, '--out', join(dir, 'o.safetensors')], /missing tensor "x"/],
+      [['forward', '--weights', join(dir, 'nope.safetensors'), '--input', bad, '--out', join(dir, 'o.safetensors')], /nope\.safetensors: cannot read \(ENOENT\)/],
+      [['forward', '--weights', w, '--input', bad], /missing --out/],
+      [['train-step', '--weights', w, '--batch', REF + 'unet-tiny.forward.safetensors', '--out', join(dir, 'o.safetensors')], /missing tensor "x0"/],
+      [['train-step', '--weights', w, '--batch', bad, '--out', join(dir, 'o.safetensors'), '--lr', 'fast'], /--lr must be a number, got "fast"/],
+      [['sample-all'], /unknown command "sample-all"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await ddim(...args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+});
