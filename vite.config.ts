@@ -6,7 +6,7 @@ export default defineConfig({
   build: { target: 'es2022', outDir: 'dist/app' },
   worker: { format: 'es' },
   test: {
-    include: ['tests/unit/**/*.test.ts', 'tests/gpu/**/*.test.ts'],
+    include: ['tests/unit/**/*.test.ts', 'tests/gpu/**/*.test.ts', 'tests/e2e/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 120_000,

@@ -159,7 +159,10 @@ function agrees(row) {
 }
 
 function printTable(result, opts) {
-  console.log(`\nadapter: ${result.adapter}${result.ortAdapter ? `   (ORT's device: ${result.ortAdapter})` : ''}`);
+  console.log(`\nadapter: ${result.adapter}   (ours: ${result.oursAdapterInfo ?? 'n/a'}; ORT's device: ${result.ortAdapter ?? 'n/a'})`);
+  if (result.oursAdapterInfo && result.ortAdapter && result.oursAdapterInfo !== result.ortAdapter) {
+    console.log('WARNING: the two sides report different adapters; the ratio compares different hardware.');
+  }
   console.log(`ORT build: ${result.ortBuild} (executionProviders ['webgpu']); warm-up ${opts.warmup}, median of ${opts.iters} timed runs per side`);
   console.log('each run: write x and t, forward, read eps back (submit to completion)\n');
   const head = ['model', 'batch', 'ours ms', 'ort ms', 'ort/ours', 'max|eps diff|', 'max|eps|'];
@@ -206,7 +209,8 @@ async function main() {
     if (opts.json) {
       const out = {
         adapter: result.adapter,
-        ort_adapter: result.ortAdapter,
+        ours_adapter_info: result.oursAdapterInfo,
+        ort_adapter_info: result.ortAdapter,
         ort_build: result.ortBuild,
         settings: { warmup: opts.warmup, iters: opts.iters, gpu: opts.gpu, io: 'host in, host out (x and t written, eps read back) on both sides' },
         onnx: result.onnx,

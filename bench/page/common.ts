@@ -46,6 +46,8 @@ export interface BenchRow {
 export interface BenchResult {
   /** The engine's adapter description (acquireDevice), with ORT's adapter info when it exposes one. */
   adapter: string;
+  /** GPUAdapterInfo of each side's device (vendor / architecture / device / description). */
+  oursAdapterInfo: string | null;
   ortAdapter: string | null;
   ortBuild: string;
   /** ONNX graph inputs/outputs as ORT reports them, per model. */

@@ -112,7 +112,7 @@ async function runRow(
 }
 
 async function run(req: BenchRequest): Promise<BenchResult> {
-  const result: BenchResult = { adapter: 'n/a', ortAdapter: null, ortBuild: req.ortModuleUrl, onnx: {}, rows: [] };
+  const result: BenchResult = { adapter: 'n/a', oursAdapterInfo: null, ortAdapter: null, ortBuild: req.ortModuleUrl, onnx: {}, rows: [] };
   const globalErrors: string[] = [];
 
   let oursMod: OursModule | null = null;
@@ -123,7 +123,8 @@ async function run(req: BenchRequest): Promise<BenchResult> {
       const acquired = await oursMod.openDevice(progress);
       device = acquired.device;
       result.adapter = acquired.adapterName;
-      progress(`ours: adapter ${acquired.adapterName} (${describeAdapter(device.adapterInfo)})`);
+      result.oursAdapterInfo = describeAdapter(device.adapterInfo);
+      progress(`ours: adapter ${acquired.adapterName} (${result.oursAdapterInfo})`);
     } catch (e) {
       globalErrors.push(`ours: ${errorText(e)}`);
       progress(`ours: unavailable: ${errorText(e)}`);

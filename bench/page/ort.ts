@@ -14,6 +14,9 @@ export async function loadOrt(req: BenchRequest): Promise<Ort> {
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = req.ortWasmPrefix;
   ort.env.logLevel = 'warning';
+  // The engine's acquireDevice asks for 'high-performance': ask the same, so that on a machine with
+  // two GPUs both sides get the same adapter (the table warns when their adapter info differs).
+  ort.env.webgpu.powerPreference = 'high-performance';
   return ort;
 }
 

@@ -1,0 +1,2 @@
+// The app's entry point.
+import './ui/engine-check';

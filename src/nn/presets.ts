@@ -1,0 +1,17 @@
+// Named model configurations: the sizes people pick in the app and on the command line.
+import { CIFAR10_CONFIG, parseConfig, type UNetConfig } from './config';
+
+export const PRESETS: Record<string, UNetConfig> = {
+  /** The reference test model (shared/reference/unet-tiny): 16 px, 0.7M parameters. */
+  tiny: parseConfig({ ch: 32, out_ch: 3, ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [8], dropout: 0, in_channels: 3, resolution: 16 }),
+  /** The benchmark model (shared/bench/small32): 32 px, 6.5M parameters. */
+  small: parseConfig({ ch: 64, out_ch: 3, ch_mult: [1, 2, 2], num_res_blocks: 2, attn_resolutions: [8], dropout: 0.1, in_channels: 3, resolution: 32 }),
+  /** DDPM's CIFAR-10 model: 35.7M parameters. */
+  cifar10: CIFAR10_CONFIG,
+};
+
+export function preset(name: string): UNetConfig {
+  const cfg = PRESETS[name];
+  if (!cfg) throw new Error(`unknown model preset "${name}" (known: ${Object.keys(PRESETS).join(', ')})`);
+  return cfg;
+}
