@@ -19,6 +19,11 @@
 //          backward_weight dw += ; backward_bias db += (parameter gradients accumulate);
 //          backward_chan dchan = .
 // Forward saves nothing: backward reads the forward input x again.
+//
+// The three GEMMs share one main loop (gemm); they differ in which tensors feed operands A and B
+// (bindings 1 and 2: forward (w, x), backward_input (w, dy), backward_weight (dy, x)), in how an
+// element of each operand is gathered (load_a, load_b: `mode` is a constant at every call site),
+// and in their epilogues.
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -52,30 +57,106 @@ fn multiply_tiles(acc: ptr<function, array<array<f32, 4>, 4>>, t: vec2u) {
   }
 }
 
-// ---- operand loaders: element (m or n, k) of the implicit matrices, 0 outside -----------------
+// ---- the shared GEMM ----------------------------------------------------------------------------
 
-// im2col(x)[kk, n] with kk = (ci, ky, kx) and n = (b, oy, ox).
-fn load_im2col(kk: u32, n: u32) -> f32 {
+const FORWARD: u32 = 0u;
+const BACKWARD_INPUT: u32 = 1u;
+const BACKWARD_WEIGHT: u32 = 2u;
+
+@group(0) @binding(1) var<storage, read> op_a: array<f32>;
+@group(0) @binding(2) var<storage, read> op_b: array<f32>;
+
+struct Gemm { m: u32, n: u32, k: u32 }
+
+fn gemm_dims(mode: u32) -> Gemm {
   let kk2 = P.k * P.k;
-  let ci = kk / kk2;
-  let r = kk % kk2;
-  let ky = r / P.k;
-  let kx = r % P.k;
-  let ohw = P.oh * P.ow;
-  let b = n / ohw;
-  let p = n % ohw;
-  let oy = p / P.ow;
-  let ox = p % P.ow;
-  let iy = i32(oy * P.stride + ky) - i32(P.pad_t);
-  let ix = i32(ox * P.stride + kx) - i32(P.pad_l);
-  if (b >= P.batch || ci >= P.cin || iy < 0 || ix < 0 || iy >= i32(P.h) || ix >= i32(P.w)) { return 0.0; }
-  return src_x[((b * P.cin + ci) * P.h + u32(iy)) * P.w + u32(ix)];
+  switch (mode) {
+    case FORWARD: { return Gemm(P.cout, P.batch * P.oh * P.ow, P.cin * kk2); }
+    case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, P.cout * kk2); }
+    default: { return Gemm(P.cout, P.cin * kk2, P.batch * P.oh * P.ow); }
+  }
 }
 
-// ---- forward -----------------------------------------------------------------------------------
+// x[b, ci, iy, ix] at output pixel p = (oy, ox) of sample b and tap r = (ky, kx); 0 in the padding.
+fn x_at(b: u32, ci: u32, p: u32, r: u32) -> f32 {
+  let iy = i32((p / P.ow) * P.stride + r / P.k) - i32(P.pad_t);
+  let ix = i32((p % P.ow) * P.stride + r % P.k) - i32(P.pad_l);
+  if (iy < 0 || ix < 0 || iy >= i32(P.h) || ix >= i32(P.w)) { return 0.0; }
+  return op_b[((b * P.cin + ci) * P.h + u32(iy)) * P.w + u32(ix)];
+}
 
-@group(0) @binding(1) var<storage, read> src_x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
+// A[m, k] (caller checks bounds).
+fn load_a(mode: u32, m: u32, k: u32) -> f32 {
+  let kk2 = P.k * P.k;
+  switch (mode) {
+    case FORWARD: { return op_a[m * P.cin * kk2 + k]; }                            // w[co, (ci, ky, kx)]
+    case BACKWARD_INPUT: { return op_a[((k / kk2) * P.cin + m) * kk2 + k % kk2]; } // w[co, ci, ky, kx], m = ci
+    default: {                                                                     // dy[b, co, p], k = (b, p)
+      let ohw = P.oh * P.ow;
+      return op_a[((k / ohw) * P.cout + m) * ohw + k % ohw];
+    }
+  }
+}
+
+// Bm[k, n] (caller checks bounds).
+fn load_b(mode: u32, k: u32, n: u32) -> f32 {
+  let kk2 = P.k * P.k;
+  let ohw = P.oh * P.ow;
+  switch (mode) {
+    case FORWARD: { return x_at(n / ohw, k / kk2, n % ohw, k % kk2); }   // k = (ci, ky, kx), n = (b, p)
+    case BACKWARD_WEIGHT: { return x_at(k / ohw, n / kk2, k % ohw, n % kk2); } // k = (b, p), n = (ci, ky, kx)
+    default: {
+      // dy gathered for input pixel n = (b, iy, ix) and k = (co, ky, kx): oy = (iy + padT - ky) / stride
+      // when that is integral and in range (stride 2 leaves gaps), else 0.
+      let hw = P.h * P.w;
+      let p = n % hw;
+      let r = k % kk2;
+      let ty = i32(p / P.w + P.pad_t) - i32(r / P.k);
+      let tx = i32(p % P.w + P.pad_l) - i32(r % P.k);
+      let s = i32(P.stride);
+      if (ty < 0 || tx < 0 || ty % s != 0 || tx % s != 0) { return 0.0; }
+      let oy = u32(ty / s);
+      let ox = u32(tx / s);
+      if (oy >= P.oh || ox >= P.ow) { return 0.0; }
+      return op_b[((n / hw * P.cout + k / kk2) * P.oh + oy) * P.ow + ox];
+    }
+  }
+}
+
+// The 4x4 outputs of thread lid in workgroup tile wid: rows m0 + 4*lid.y + i, columns n0 + lid.x + 16*j.
+fn gemm(mode: u32, wid: vec2u, li: u32, lid: vec2u) -> array<array<f32, 4>, 4> {
+  let g = gemm_dims(mode);
+  let m0 = wid.y * TM;
+  let n0 = wid.x * TN;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < g.k; k0 += TK) {
+    for (var r = 0u; r < 4u; r++) {
+      let idx = li + r * 256u;
+      // Consecutive threads walk the operand's contiguous axis: k of w and dy, pixels of x.
+      let am = idx / TK;
+      let ak = idx % TK;
+      var a = 0.0;
+      if (m0 + am < g.m && k0 + ak < g.k) { a = load_a(mode, m0 + am, k0 + ak); }
+      tileA[ak][am] = a;
+      var bk = idx / TN;
+      var bn = idx % TN;
+      if (mode == BACKWARD_WEIGHT) {
+        bn = idx / TK;
+        bk = idx % TK;
+      }
+      var b = 0.0;
+      if (k0 + bk < g.k && n0 + bn < g.n) { b = load_b(mode, k0 + bk, n0 + bn); }
+      tileB[bk][bn] = b;
+    }
+    workgroupBarrier();
+    multiply_tiles(&acc, lid);
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+// ---- forward: y = conv(x) + bias (+ chan) (+ residual) ------------------------------------------
+
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> chan: array<f32>;       // (B, Co), read with FLAG_CHAN
 @group(0) @binding(5) var<storage, read> residual: array<f32>;   // like y, read with FLAG_RES
@@ -84,38 +165,14 @@ fn load_im2col(kk: u32, n: u32) -> f32 {
 @compute @workgroup_size(16, 16)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
            @builtin(local_invocation_id) lid: vec3u) {
-  let kdim = P.cin * P.k * P.k;
-  let ncols = P.batch * P.oh * P.ow;
-  let m0 = wid.y * TM;
-  let n0 = wid.x * TN;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < kdim; k0 += TK) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = li + r * 256u;
-      // A: w[m, k], consecutive threads walk k (contiguous in w).
-      let am = idx / TK;
-      let ak = idx % TK;
-      var a = 0.0;
-      if (m0 + am < P.cout && k0 + ak < kdim) { a = weight[(m0 + am) * kdim + k0 + ak]; }
-      tileA[ak][am] = a;
-      // B: im2col, consecutive threads walk n (contiguous output pixels).
-      let bk = idx / TN;
-      let bn = idx % TN;
-      var bv = 0.0;
-      if (k0 + bk < kdim && n0 + bn < ncols) { bv = load_im2col(k0 + bk, n0 + bn); }
-      tileB[bk][bn] = bv;
-    }
-    workgroupBarrier();
-    multiply_tiles(&acc, lid.xy);
-    workgroupBarrier();
-  }
+  let acc = gemm(FORWARD, wid.xy, li, lid.xy);
   let ohw = P.oh * P.ow;
   for (var i = 0u; i < 4u; i++) {
-    let co = m0 + lid.y * 4u + i;
+    let co = wid.y * TM + lid.y * 4u + i;
     if (co >= P.cout) { continue; }
     for (var j = 0u; j < 4u; j++) {
-      let n = n0 + lid.x + j * 16u;
-      if (n >= ncols) { continue; }
+      let n = wid.x * TN + lid.x + j * 16u;
+      if (n >= P.batch * ohw) { continue; }
       let b = n / ohw;
       let out = (b * P.cout + co) * ohw + n % ohw;
       var v = acc[i][j];
@@ -128,120 +185,41 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 }
 
 // ---- backward_input: dx[b, ci, iy, ix] = sum_{co, ky, kx} w[co, ci, ky, kx] dy[b, co, oy, ox] -----
-//      where iy = oy*stride + ky - padT (only terms with an integral, in-range oy contribute).
 
-@group(0) @binding(1) var<storage, read> bi_dy: array<f32>;
-@group(0) @binding(2) var<storage, read> bi_w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> bi_dx: array<f32>;
-
-// Gathered dy[kk, n] with kk = (co, ky, kx) and n = (b, iy, ix).
-fn load_dy_gather(kk: u32, n: u32) -> f32 {
-  let kk2 = P.k * P.k;
-  let co = kk / kk2;
-  let r = kk % kk2;
-  let ky = r / P.k;
-  let kx = r % P.k;
-  let hw = P.h * P.w;
-  let b = n / hw;
-  let p = n % hw;
-  let ty = i32(p / P.w + P.pad_t) - i32(ky);
-  let tx = i32(p % P.w + P.pad_l) - i32(kx);
-  if (b >= P.batch || co >= P.cout || ty < 0 || tx < 0) { return 0.0; }
-  let s = i32(P.stride);
-  if (ty % s != 0 || tx % s != 0) { return 0.0; }
-  let oy = u32(ty / s);
-  let ox = u32(tx / s);
-  if (oy >= P.oh || ox >= P.ow) { return 0.0; }
-  return bi_dy[((b * P.cout + co) * P.oh + oy) * P.ow + ox];
-}
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(16, 16)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
                   @builtin(local_invocation_id) lid: vec3u) {
-  let kk2 = P.k * P.k;
-  let kdim = P.cout * kk2;
-  let ncols = P.batch * P.h * P.w;
-  let m0 = wid.y * TM;
-  let n0 = wid.x * TN;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < kdim; k0 += TK) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = li + r * 256u;
-      // A[m = ci, k = (co, ky, kx)] = w[co, ci, ky, kx]
-      let am = idx / TK;
-      let ak = idx % TK;
-      var a = 0.0;
-      let kg = k0 + ak;
-      if (m0 + am < P.cin && kg < kdim) {
-        a = bi_w[((kg / kk2) * P.cin + m0 + am) * kk2 + kg % kk2];
-      }
-      tileA[ak][am] = a;
-      let bk = idx / TN;
-      let bn = idx % TN;
-      var bv = 0.0;
-      if (k0 + bk < kdim && n0 + bn < ncols) { bv = load_dy_gather(k0 + bk, n0 + bn); }
-      tileB[bk][bn] = bv;
-    }
-    workgroupBarrier();
-    multiply_tiles(&acc, lid.xy);
-    workgroupBarrier();
-  }
+  let acc = gemm(BACKWARD_INPUT, wid.xy, li, lid.xy);
   let hw = P.h * P.w;
   for (var i = 0u; i < 4u; i++) {
-    let ci = m0 + lid.y * 4u + i;
+    let ci = wid.y * TM + lid.y * 4u + i;
     if (ci >= P.cin) { continue; }
     for (var j = 0u; j < 4u; j++) {
-      let n = n0 + lid.x + j * 16u;
-      if (n >= ncols) { continue; }
+      let n = wid.x * TN + lid.x + j * 16u;
+      if (n >= P.batch * hw) { continue; }
       let out = ((n / hw) * P.cin + ci) * hw + n % hw;
-      if ((P.flags & FLAG_ACC) != 0u) { bi_dx[out] += acc[i][j]; } else { bi_dx[out] = acc[i][j]; }
+      if ((P.flags & FLAG_ACC) != 0u) { dx[out] += acc[i][j]; } else { dx[out] = acc[i][j]; }
     }
   }
 }
 
-// ---- backward_weight: dw[co, (ci, ky, kx)] += sum_{(b, oy, ox)} dy[b, co, oy, ox] im2col(x)[(ci, ky, kx), (b, oy, ox)]
+// ---- backward_weight: dw[co, (ci, ky, kx)] += sum_{(b, oy, ox)} dy[b, co, oy, ox] x[b, ci, iy, ix] --
 
-// x is bound at slot 1 (src_x, shared with the forward's im2col loader).
-@group(0) @binding(2) var<storage, read> bw_dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> bw_dw: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 
 @compute @workgroup_size(16, 16)
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
                    @builtin(local_invocation_id) lid: vec3u) {
-  let ncols = P.cin * P.k * P.k;          // N: (ci, ky, kx)
-  let ohw = P.oh * P.ow;
-  let kdim = P.batch * ohw;               // K: (b, oy, ox)
-  let m0 = wid.y * TM;
-  let n0 = wid.x * TN;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < kdim; k0 += TK) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = li + r * 256u;
-      // A[m = co, k = (b, p)] = dy[b, co, p]; consecutive threads walk k (contiguous pixels).
-      let am = idx / TK;
-      let ak = idx % TK;
-      var a = 0.0;
-      let kg = k0 + ak;
-      if (m0 + am < P.cout && kg < kdim) { a = bw_dy[((kg / ohw) * P.cout + m0 + am) * ohw + kg % ohw]; }
-      tileA[ak][am] = a;
-      // B[k = (b, p), n = (ci, ky, kx)]; consecutive threads walk k here too (contiguous in x).
-      let bn = idx / TK;
-      let bk = idx % TK;
-      var bv = 0.0;
-      if (k0 + bk < kdim && n0 + bn < ncols) { bv = load_im2col(n0 + bn, k0 + bk); }
-      tileB[bk][bn] = bv;
-    }
-    workgroupBarrier();
-    multiply_tiles(&acc, lid.xy);
-    workgroupBarrier();
-  }
+  let acc = gemm(BACKWARD_WEIGHT, wid.xy, li, lid.xy);
+  let ncols = P.cin * P.k * P.k;
   for (var i = 0u; i < 4u; i++) {
-    let co = m0 + lid.y * 4u + i;
+    let co = wid.y * TM + lid.y * 4u + i;
     if (co >= P.cout) { continue; }
     for (var j = 0u; j < 4u; j++) {
-      let n = n0 + lid.x + j * 16u;
-      if (n >= ncols) { continue; }
-      bw_dw[co * ncols + n] += acc[i][j];
+      let n = wid.x * TN + lid.x + j * 16u;
+      if (n < ncols) { dw[co * ncols + n] += acc[i][j]; }
     }
   }
 }

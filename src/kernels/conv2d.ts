@@ -57,7 +57,7 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
     uniforms: uniforms(d, a.geometry, flags),
-    tensors: [[a.x, 'read'], [a.w, 'read'], [a.bias ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [a.y, 'write']],
+    tensors: [[a.w, 'read'], [a.x, 'read'], [a.bias ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [a.y, 'write']],
     workgroups: tiles(d.Co, d.B * d.OH * d.OW),
   });
 }
@@ -78,7 +78,7 @@ export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & {
   return makeDispatch(device, {
     shader, entry: 'backward_input', label: `${a.label}.dx`,
     uniforms: uniforms(d, a.geometry, a.accumulate ? FLAG_ACC : 0),
-    tensors: [[a.dy, 'read'], [a.w, 'read'], [a.dx, 'write']],
+    tensors: [[a.w, 'read'], [a.dy, 'read'], [a.dx, 'write']],
     workgroups: tiles(d.Ci, d.B * d.H * d.W),
   });
 }
@@ -92,7 +92,7 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dBackwardArgs & 
     makeDispatch(device, {
       shader, entry: 'backward_weight', label: `${a.label}.dw`,
       uniforms: uniforms(d, a.geometry, 0),
-      tensors: [[a.x, 'read'], [a.dy, 'read'], [a.dw, 'write']],
+      tensors: [[a.dy, 'read'], [a.x, 'read'], [a.dw, 'write']],
       workgroups: tiles(d.Co, d.Ci * d.K * d.K),
     }),
   ];
