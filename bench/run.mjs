@@ -46,6 +46,9 @@ const USAGE = `usage: npm run bench -- [options]
   --chromium PATH  browser executable (default: $CHROMIUM or /usr/bin/chromium)
   --serve          only start the server and print the page URL (open it in any WebGPU browser)`;
 
+/** A bad command line: reported without a stack trace. */
+class UsageError extends Error {}
+
 function parseArgs(argv) {
   const o = {
     models: ['small32', 'tiny'], batches: [1, 8], warmup: 1, iters: 3, json: null, ort: 'webgpu', only: null,
@@ -54,13 +57,13 @@ function parseArgs(argv) {
   const list = (v) => v.split(',').map((s) => s.trim()).filter(Boolean);
   const int = (name, v, min) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
       return argv[++i];
     };
     switch (a) {
@@ -76,17 +79,17 @@ function parseArgs(argv) {
       case '--chromium': o.chromium = val(); break;
       case '--serve': o.serve = true; break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`unknown option ${a}\n${USAGE}`);
+      default: throw new UsageError(`unknown option ${a}\n${USAGE}`);
     }
   }
-  for (const m of o.models) if (!(m in MODELS)) throw new Error(`unknown model "${m}"; known: ${Object.keys(MODELS).join(', ')}`);
-  if (!(o.ort in ORT_BUILDS)) throw new Error(`--ort must be one of ${Object.keys(ORT_BUILDS).join(', ')}, got "${o.ort}"`);
-  if (o.only !== null && o.only !== 'ours' && o.only !== 'ort') throw new Error(`--only must be ours or ort, got "${o.only}"`);
-  if (o.gpu !== 'swiftshader' && o.gpu !== 'hardware') throw new Error(`--gpu must be swiftshader or hardware, got "${o.gpu}"`);
+  for (const m of o.models) if (!(m in MODELS)) throw new UsageError(`unknown model "${m}"; known: ${Object.keys(MODELS).join(', ')}`);
+  if (!(o.ort in ORT_BUILDS)) throw new UsageError(`--ort must be one of ${Object.keys(ORT_BUILDS).join(', ')}, got "${o.ort}"`);
+  if (o.only !== null && o.only !== 'ours' && o.only !== 'ort') throw new UsageError(`--only must be ours or ort, got "${o.only}"`);
+  if (o.gpu !== 'swiftshader' && o.gpu !== 'hardware') throw new UsageError(`--gpu must be swiftshader or hardware, got "${o.gpu}"`);
   for (const m of o.models) {
     for (const f of [MODELS[m].onnx, MODELS[m].weights]) {
       const p = join(o.shared, f);
-      try { statSync(p); } catch { throw new Error(`${m}: ${p} not found (--shared sets the shared data directory)`); }
+      try { statSync(p); } catch { throw new UsageError(`${m}: ${p} not found (--shared sets the shared data directory)`); }
     }
   }
   return o;
@@ -229,6 +232,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  console.error(`bench: ${e?.stack ?? e}`);
+  console.error(`bench: ${e instanceof UsageError ? e.message : e?.stack ?? e}`);
   process.exitCode = 1;
 });

@@ -1,0 +1,125 @@
+// Sampling on the GPU: the reverse chain of a sampler over a timestep sequence, every step one
+// compute pass (UNet forward, noise draw, update kernel) plus buffer copies, with no readback inside
+// the loop. Step k (k = 0 the noisiest) yields x_t and the predicted x0; with `record`, both are
+// kept for every step (the filmstrip, the CLI's xs / x0_preds).
+import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
+import { denoiseStep } from '../kernels/diffusion';
+import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
+import { stepCoefficients, type SamplerOptions, type StepCoefficients } from '../diffusion/samplers';
+import type { UNet } from '../nn/unet';
+
+/** Where the noise comes from: the seeded GPU RNG, or replayed exactly (noises [steps, N, C, H, W]). */
+export type NoiseSource = { kind: 'rng'; seed: number } | { kind: 'replay'; noises: Float32Array };
+
+/** RNG streams: x_T draws from stream 0, the noise of step k from stream k + 1. */
+const XT_STREAM = 0;
+
+export class Sampler {
+  readonly steps: number;
+  readonly coefficients: StepCoefficients[];
+  /** The predicted x0 of the latest step (N, C, H, W). */
+  readonly x0: Tensor;
+  /** With `record`: x_t before every step and the final sample (steps+1, N, C, H, W), and every x0 (steps, N, C, H, W). */
+  readonly xs: Tensor | null;
+  readonly x0s: Tensor | null;
+  private readonly xNext: Tensor;
+  private readonly noise: Tensor;
+  private readonly noiseTable: Tensor | null;
+  private readonly tTable: Tensor;
+  private readonly rng: Tensor;
+  private readonly stepDispatches: Dispatch[][];
+  private readonly xTDraw: Dispatch;
+  private readonly imageBytes: number;
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly net: UNet,
+    abar: Float64Array,
+    readonly seq: readonly number[],
+    options: SamplerOptions,
+    noise: NoiseSource,
+    record: boolean,
+  ) {
+    const shape = net.x.shape;
+    const n = numel(shape);
+    const N = shape[0]!;
+    this.imageBytes = n * 4;
+    this.coefficients = stepCoefficients(seq, abar, options);
+    this.steps = this.coefficients.length;
+    this.x0 = createTensor(device, shape, 'sampler.x0');
+    this.xNext = createTensor(device, shape, 'sampler.x_next');
+    this.noise = createTensor(device, shape, 'sampler.noise');
+    this.xs = record ? createTensor(device, [this.steps + 1, ...shape], 'sampler.xs') : null;
+    this.x0s = record ? createTensor(device, [this.steps, ...shape], 'sampler.x0s') : null;
+    // t for every step, copied into the UNet's t before its forward.
+    this.tTable = createTensor(device, [this.steps, N], 'sampler.t');
+    upload(device, this.tTable, Float32Array.from({ length: this.steps * N }, (_, i) => this.coefficients[Math.floor(i / N)]!.t));
+    this.rng = createRngState(device, 'sampler.rng');
+    if (noise.kind === 'rng') {
+      setRngState(device, this.rng, noise.seed, 0);
+      this.noiseTable = null;
+    } else {
+      if (noise.noises.length !== this.steps * n) {
+        throw new Error(`sampler: replayed noises hold ${noise.noises.length} values, expected [${this.steps},${shape}] = ${this.steps * n}`);
+      }
+      this.noiseTable = createTensor(device, [this.steps, ...shape], 'sampler.noises');
+      upload(device, this.noiseTable, noise.noises);
+    }
+    this.xTDraw = gaussianFill(device, { out: net.x, state: this.rng, stream: XT_STREAM, label: 'sampler.x_T' });
+    this.stepDispatches = this.coefficients.map((coef, k) => {
+      const draws = coef.c !== 0 && !this.noiseTable
+        ? [gaussianFill(device, { out: this.noise, state: this.rng, stream: k + 1, label: `sampler.noise.${k}` })]
+        : [];
+      return [
+        ...net.forward,
+        ...draws,
+        denoiseStep(device, { xt: net.x, eps: net.eps, noise: this.noise, xNext: this.xNext, x0: this.x0, coef, label: `sampler.step.${k}` }),
+      ];
+    });
+  }
+
+  /** Starts from the given x_T, or from a draw of the seeded RNG when `xT` is absent. */
+  encodeStart(encoder: GPUCommandEncoder, xT?: Float32Array): void {
+    if (xT) {
+      upload(this.device, this.net.x, xT);
+    } else {
+      const pass = encoder.beginComputePass({ label: 'sampler x_T' });
+      recordDispatches(pass, [this.xTDraw]);
+      pass.end();
+    }
+    if (this.xs) encoder.copyBufferToBuffer(this.net.x.buffer, this.net.x.offset, this.xs.buffer, this.xs.offset, this.imageBytes);
+  }
+
+  /** Records step k: afterwards net.x holds x_{t_next} and x0 the prediction made at t. */
+  encodeStep(encoder: GPUCommandEncoder, k: number): void {
+    const N = this.net.t.shape[0]!;
+    encoder.copyBufferToBuffer(this.tTable.buffer, this.tTable.offset + k * N * 4, this.net.t.buffer, this.net.t.offset, N * 4);
+    if (this.noiseTable && this.coefficients[k]!.c !== 0) {
+      encoder.copyBufferToBuffer(this.noiseTable.buffer, this.noiseTable.offset + k * this.imageBytes, this.noise.buffer, this.noise.offset, this.imageBytes);
+    }
+    const pass = encoder.beginComputePass({ label: `sampler step ${k}` });
+    recordDispatches(pass, this.stepDispatches[k]!);
+    pass.end();
+    const x = this.net.x;
+    encoder.copyBufferToBuffer(this.xNext.buffer, this.xNext.offset, x.buffer, x.offset, this.imageBytes);
+    if (this.xs && this.x0s) {
+      encoder.copyBufferToBuffer(x.buffer, x.offset, this.xs.buffer, this.xs.offset + (k + 1) * this.imageBytes, this.imageBytes);
+      encoder.copyBufferToBuffer(this.x0.buffer, this.x0.offset, this.x0s.buffer, this.x0s.offset + k * this.imageBytes, this.imageBytes);
+    }
+  }
+
+  /** Runs the whole chain, one submit per step; `onStep` after each submit (not awaited on the GPU). */
+  async run(xT?: Float32Array, onStep?: (k: number) => void | Promise<void>): Promise<void> {
+    const start = this.device.createCommandEncoder({ label: 'sampler start' });
+    this.encodeStart(start, xT);
+    this.device.queue.submit([start.finish()]);
+    for (let k = 0; k < this.steps; k++) {
+      const encoder = this.device.createCommandEncoder({ label: `sampler step ${k}` });
+      this.encodeStep(encoder, k);
+      this.device.queue.submit([encoder.finish()]);
+      await onStep?.(k);
+    }
+    await this.device.queue.onSubmittedWorkDone();
+  }
+}

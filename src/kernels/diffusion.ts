@@ -1,0 +1,36 @@
+// Launcher for shaders/diffusion.wgsl: one reverse diffusion step.
+import code from '../../shaders/diffusion.wgsl?raw';
+import type { StepCoefficients } from '../diffusion/samplers';
+import { f32bits, grid, makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { numel, type Tensor } from '../gpu/tensor';
+import { expectShape } from './shapes';
+
+const shader: KernelSource = { name: 'diffusion', code };
+const FLAG_CLIP = 1;
+const FLAG_CLIPPED_EPS = 2;
+const FLAG_NOISE = 4;
+
+export interface DenoiseStepArgs {
+  xt: Tensor;
+  eps: Tensor;
+  /** Needed when the step's noise coefficient is not 0. */
+  noise?: Tensor;
+  xNext: Tensor;
+  x0: Tensor;
+  coef: StepCoefficients;
+  label: string;
+}
+
+export function denoiseStep(device: GPUDevice, a: DenoiseStepArgs): Dispatch {
+  for (const t of [a.eps, a.xNext, a.x0, ...(a.noise ? [a.noise] : [])]) expectShape(t, a.xt.shape, a.label);
+  const k = a.coef;
+  if (k.c !== 0 && !a.noise) throw new Error(`${a.label}: step t=${k.t} adds noise (c = ${k.c}) but no noise tensor was given`);
+  const flags = (k.clip ? FLAG_CLIP : 0) | (k.useClippedEps ? FLAG_CLIPPED_EPS : 0) | (k.c !== 0 ? FLAG_NOISE : 0);
+  const n = numel(a.xt.shape);
+  return makeDispatch(device, {
+    shader, entry: 'step', label: a.label,
+    uniforms: [n, flags, ...[k.k0, k.k1, k.sqrtAt, k.sqrt1mAt, k.a, k.b, k.c, k.d].map(f32bits)],
+    tensors: [[a.xt, 'read'], [a.eps, 'read'], [k.c !== 0 ? a.noise! : placeholder(device), 'read'], [a.xNext, 'write'], [a.x0, 'write']],
+    workgroups: grid(Math.ceil(n / 256)),
+  });
+}
