@@ -13,11 +13,13 @@ struct Params {
   rows: u32, cols: u32,
 }
 
-const WG: u32 = 256u;
+// 64 threads per row: rows are H*W long (64 to 1024 in the UNet), so each thread still reads several
+// values, and the reductions take 6 barrier rounds (CPU implementations pay per invocation per barrier).
+const WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> P: Params;
 
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, WG>;
 
 // Tree reductions over the workgroup; every thread gets the result. The trailing barrier keeps
 // the next reduction from overwriting red[0] before every thread has read it.
@@ -50,7 +52,7 @@ fn workgroup_sum(li: u32, x: f32) -> f32 {
 @group(0) @binding(1) var<storage, read_write> sf_p: array<f32>;
 
 // The launcher splits rows over grid x and y (kernel.ts grid()) to stay under the per-dimension limit.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) li: u32) {
   let row = wid.x + wid.y * nwg.x;
@@ -70,7 +72,7 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 @group(0) @binding(1) var<storage, read> sb_p: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sb_ds: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn softmax_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                     @builtin(local_invocation_index) li: u32) {
   let row = wid.x + wid.y * nwg.x;

@@ -27,9 +27,16 @@
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
-  cout: u32, oh: u32, ow: u32, k: u32,
-  stride: u32, pad_t: u32, pad_l: u32, flags: u32,
+  cout: u32, oh: u32, ow: u32, pad_t: u32,
+  pad_l: u32, flags: u32,
 }
+
+// Kernel size and stride are pipeline constants: every index division by them (and by KK) is a
+// division by a constant, which compilers turn into multiplies.
+override KSIZE: u32 = 3u;
+override STRIDE: u32 = 1u;
+override KK: u32 = KSIZE * KSIZE;
+
 
 const FLAG_BIAS: u32 = 1u;
 const FLAG_CHAN: u32 = 2u;
@@ -69,84 +76,116 @@ const BACKWARD_WEIGHT: u32 = 2u;
 struct Gemm { m: u32, n: u32, k: u32 }
 
 fn gemm_dims(mode: u32) -> Gemm {
-  let kk2 = P.k * P.k;
   switch (mode) {
-    case FORWARD: { return Gemm(P.cout, P.batch * P.oh * P.ow, P.cin * kk2); }
-    case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, P.cout * kk2); }
-    default: { return Gemm(P.cout, P.cin * kk2, P.batch * P.oh * P.ow); }
+    case FORWARD: { return Gemm(P.cout, P.batch * P.oh * P.ow, P.cin * KK); }
+    case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, P.cout * KK); }
+    default: { return Gemm(P.cout, P.cin * KK, P.batch * P.oh * P.ow); }
   }
-}
-
-// x[b, ci, iy, ix] at output pixel p = (oy, ox) of sample b and tap r = (ky, kx); 0 in the padding.
-fn x_at(b: u32, ci: u32, p: u32, r: u32) -> f32 {
-  let iy = i32((p / P.ow) * P.stride + r / P.k) - i32(P.pad_t);
-  let ix = i32((p % P.ow) * P.stride + r % P.k) - i32(P.pad_l);
-  if (iy < 0 || ix < 0 || iy >= i32(P.h) || ix >= i32(P.w)) { return 0.0; }
-  return op_b[((b * P.cin + ci) * P.h + u32(iy)) * P.w + u32(ix)];
 }
 
 // A[m, k] (caller checks bounds).
 fn load_a(mode: u32, m: u32, k: u32) -> f32 {
-  let kk2 = P.k * P.k;
   switch (mode) {
-    case FORWARD: { return op_a[m * P.cin * kk2 + k]; }                            // w[co, (ci, ky, kx)]
-    case BACKWARD_INPUT: { return op_a[((k / kk2) * P.cin + m) * kk2 + k % kk2]; } // w[co, ci, ky, kx], m = ci
-    default: {                                                                     // dy[b, co, p], k = (b, p)
+    case FORWARD: { return op_a[m * P.cin * KK + k]; }                          // w[co, (ci, ky, kx)]
+    case BACKWARD_INPUT: { return op_a[((k / KK) * P.cin + m) * KK + k % KK]; } // w[co, ci, ky, kx], m = ci
+    default: {                                                                  // dy[b, co, p], k = (b, p)
       let ohw = P.oh * P.ow;
       return op_a[((k / ohw) * P.cout + m) * ohw + k % ohw];
     }
   }
 }
 
-// Bm[k, n] (caller checks bounds).
-fn load_b(mode: u32, k: u32, n: u32) -> f32 {
-  let kk2 = P.k * P.k;
-  let ohw = P.oh * P.ow;
+// The fixed coordinate of one B-tile slot of a thread (its column n, or for backward_weight its
+// tap), decoded once before the K loop so that the loop itself divides only by constants.
+//   forward:          n = (b, oy, ox)  -> b, y = oy*STRIDE - padT, x = ox*STRIDE - padL
+//   backward_input:   n = (b, iy, ix)  -> b, y = iy + padT,        x = ix + padL
+//   backward_weight:  n = (ci, ky, kx) -> b = ci, y = ky - padT,   x = kx - padL
+struct Slot { b: u32, y: i32, x: i32 }
+
+fn decode_slot(mode: u32, n: u32) -> Slot {
   switch (mode) {
-    case FORWARD: { return x_at(n / ohw, k / kk2, n % ohw, k % kk2); }   // k = (ci, ky, kx), n = (b, p)
-    case BACKWARD_WEIGHT: { return x_at(k / ohw, n / kk2, k % ohw, n % kk2); } // k = (b, p), n = (ci, ky, kx)
-    default: {
-      // dy gathered for input pixel n = (b, iy, ix) and k = (co, ky, kx): oy = (iy + padT - ky) / stride
-      // when that is integral and in range (stride 2 leaves gaps), else 0.
+    case FORWARD: {
+      let ohw = P.oh * P.ow;
+      let p = n % ohw;
+      return Slot(n / ohw, i32((p / P.ow) * STRIDE) - i32(P.pad_t), i32((p % P.ow) * STRIDE) - i32(P.pad_l));
+    }
+    case BACKWARD_INPUT: {
       let hw = P.h * P.w;
       let p = n % hw;
-      let r = k % kk2;
-      let ty = i32(p / P.w + P.pad_t) - i32(r / P.k);
-      let tx = i32(p % P.w + P.pad_l) - i32(r % P.k);
-      let s = i32(P.stride);
-      if (ty < 0 || tx < 0 || ty % s != 0 || tx % s != 0) { return 0.0; }
-      let oy = u32(ty / s);
-      let ox = u32(tx / s);
+      return Slot(n / hw, i32(p / P.w + P.pad_t), i32(p % P.w + P.pad_l));
+    }
+    default: {
+      let r = n % KK;
+      return Slot(n / KK, i32(r / KSIZE) - i32(P.pad_t), i32(r % KSIZE) - i32(P.pad_l));
+    }
+  }
+}
+
+fn x_at(b: u32, ci: u32, iy: i32, ix: i32) -> f32 {
+  if (iy < 0 || ix < 0 || iy >= i32(P.h) || ix >= i32(P.w)) { return 0.0; }   // zero padding
+  return op_b[((b * P.cin + ci) * P.h + u32(iy)) * P.w + u32(ix)];
+}
+
+// Bm[k, n] for the slot s decoded from n (caller checks bounds).
+fn load_b(mode: u32, k: u32, s: Slot) -> f32 {
+  switch (mode) {
+    case FORWARD: {                                   // im2col(x): k = (ci, ky, kx)
+      let r = k % KK;
+      return x_at(s.b, k / KK, s.y + i32(r / KSIZE), s.x + i32(r % KSIZE));
+    }
+    case BACKWARD_WEIGHT: {                           // im2col(x) transposed: k = (b, oy, ox)
+      let ohw = P.oh * P.ow;
+      let p = k % ohw;
+      return x_at(k / ohw, s.b, i32((p / P.ow) * STRIDE) + s.y, i32((p % P.ow) * STRIDE) + s.x);
+    }
+    default: {
+      // dy gathered for input pixel (b, iy, ix) and k = (co, ky, kx): oy = (iy + padT - ky) / STRIDE
+      // when that is integral and in range (stride 2 leaves gaps), else 0.
+      let r = k % KK;
+      let ty = s.y - i32(r / KSIZE);
+      let tx = s.x - i32(r % KSIZE);
+      if (ty < 0 || tx < 0 || ty % i32(STRIDE) != 0 || tx % i32(STRIDE) != 0) { return 0.0; }
+      let oy = u32(ty) / STRIDE;
+      let ox = u32(tx) / STRIDE;
       if (oy >= P.oh || ox >= P.ow) { return 0.0; }
-      return op_b[((n / hw * P.cout + k / kk2) * P.oh + oy) * P.ow + ox];
+      return op_b[((s.b * P.cout + k / KK) * P.oh + oy) * P.ow + ox];
     }
   }
 }
 
 // The 4x4 outputs of thread lid in workgroup tile wid: rows m0 + 4*lid.y + i, columns n0 + lid.x + 16*j.
+// Each thread loads 4 elements of each operand tile per K slice; consecutive threads walk the
+// operand's contiguous axis (k of w and dy, pixels of x).
 fn gemm(mode: u32, wid: vec2u, li: u32, lid: vec2u) -> array<array<f32, 4>, 4> {
   let g = gemm_dims(mode);
   let m0 = wid.y * TM;
   let n0 = wid.x * TN;
+  var bk: array<u32, 4>;
+  var bn: array<u32, 4>;
+  var slots: array<Slot, 4>;
+  for (var r = 0u; r < 4u; r++) {
+    let idx = li + r * 256u;
+    if (mode == BACKWARD_WEIGHT) {
+      bn[r] = idx / TK;
+      bk[r] = idx % TK;
+    } else {
+      bk[r] = idx / TN;
+      bn[r] = idx % TN;
+    }
+    slots[r] = decode_slot(mode, n0 + bn[r]);
+  }
   var acc: array<array<f32, 4>, 4>;
   for (var k0 = 0u; k0 < g.k; k0 += TK) {
     for (var r = 0u; r < 4u; r++) {
       let idx = li + r * 256u;
-      // Consecutive threads walk the operand's contiguous axis: k of w and dy, pixels of x.
       let am = idx / TK;
       let ak = idx % TK;
       var a = 0.0;
       if (m0 + am < g.m && k0 + ak < g.k) { a = load_a(mode, m0 + am, k0 + ak); }
       tileA[ak][am] = a;
-      var bk = idx / TN;
-      var bn = idx % TN;
-      if (mode == BACKWARD_WEIGHT) {
-        bn = idx / TK;
-        bk = idx % TK;
-      }
       var b = 0.0;
-      if (k0 + bk < g.k && n0 + bn < g.n) { b = load_b(mode, k0 + bk, n0 + bn); }
-      tileB[bk][bn] = b;
+      if (k0 + bk[r] < g.k && n0 + bn[r] < g.n) { b = load_b(mode, k0 + bk[r], slots[r]); }
+      tileB[bk[r]][bn[r]] = b;
     }
     workgroupBarrier();
     multiply_tiles(&acc, lid);
@@ -213,7 +252,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
                    @builtin(local_invocation_id) lid: vec3u) {
   let acc = gemm(BACKWARD_WEIGHT, wid.xy, li, lid.xy);
-  let ncols = P.cin * P.k * P.k;
+  let ncols = P.cin * KK;
   for (var i = 0u; i < 4u; i++) {
     let co = wid.y * TM + lid.y * 4u + i;
     if (co >= P.cout) { continue; }

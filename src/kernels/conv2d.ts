@@ -28,7 +28,12 @@ function dims(x: readonly number[], w: readonly number[], g: ConvGeometry, label
 }
 
 function uniforms(d: ConvDims, g: ConvGeometry, flags: number): number[] {
-  return [d.B, d.Ci, d.H, d.W, d.Co, d.OH, d.OW, d.K, g.stride, g.pad[0], g.pad[1], flags];
+  return [d.B, d.Ci, d.H, d.W, d.Co, d.OH, d.OW, g.pad[0], g.pad[1], flags];
+}
+
+/** Kernel size and stride are baked into the pipeline (WGSL overrides). */
+function constants(d: ConvDims, g: ConvGeometry): Record<string, number> {
+  return { KSIZE: d.K, STRIDE: g.stride };
 }
 
 function tiles(m: number, n: number): [number, number, number] {
@@ -57,6 +62,7 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
     uniforms: uniforms(d, a.geometry, flags),
+    constants: constants(d, a.geometry),
     tensors: [[a.w, 'read'], [a.x, 'read'], [a.bias ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [a.y, 'write']],
     workgroups: tiles(d.Co, d.B * d.OH * d.OW),
   });
@@ -78,6 +84,7 @@ export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & {
   return makeDispatch(device, {
     shader, entry: 'backward_input', label: `${a.label}.dx`,
     uniforms: uniforms(d, a.geometry, a.accumulate ? FLAG_ACC : 0),
+    constants: constants(d, a.geometry),
     tensors: [[a.w, 'read'], [a.dy, 'read'], [a.dx, 'write']],
     workgroups: tiles(d.Ci, d.B * d.H * d.W),
   });
@@ -92,6 +99,7 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dBackwardArgs & 
     makeDispatch(device, {
       shader, entry: 'backward_weight', label: `${a.label}.dw`,
       uniforms: uniforms(d, a.geometry, 0),
+      constants: constants(d, a.geometry),
       tensors: [[a.dy, 'read'], [a.x, 'read'], [a.dw, 'write']],
       workgroups: tiles(d.Co, d.Ci * d.K * d.K),
     }),
@@ -114,7 +122,7 @@ export function conv2dBackwardChan(device: GPUDevice, a: { dy: Tensor; dchan: Te
   expectShape(a.dchan, [B, Co], a.label);
   return makeDispatch(device, {
     shader, entry: 'backward_chan', label: `${a.label}.dchan`,
-    uniforms: [B, 0, 0, 0, Co, OH, OW, 0, 0, 0, 0, 0],
+    uniforms: [B, 0, 0, 0, Co, OH, OW, 0, 0, 0],
     tensors: [[a.dy, 'read'], [a.dchan, 'write']],
     workgroups: [B * Co, 1, 1],
   });
