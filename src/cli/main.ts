@@ -1,15 +1,20 @@
 // `ddim <command>`: the engine on the command line, through Dawn (the `webgpu` npm package).
 import { acquireNodeDevice } from '../gpu/node';
 import { forwardCommand, trainStepCommand, type CommandContext } from './commands';
+import { sampleCommand } from './sample';
 
 const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
   forward: forwardCommand,
   'train-step': trainStepCommand,
+  sample: sampleCommand,
 };
 
 const USAGE = `usage: ddim <command> [options]
   forward     --weights W.safetensors --input IN.safetensors --out OUT.safetensors
   train-step  --weights W.safetensors --batch IN.safetensors --out OUT.safetensors [--lr 2e-4] [--grad-clip 1.0] [--ema 0.9999]
+  sample      --weights W.safetensors --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
+              [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
+              [--use-clipped-model-output] [--x0-grid]
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
 
 export async function main(argv: readonly string[]): Promise<number> {

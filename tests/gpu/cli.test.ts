@@ -52,6 +52,37 @@ describe('ddim CLI', () => {
     });
   });
 
+  it('sample replays a reference trajectory from --init (x_T, seq, noises)', async () => {
+    const golden = loadReference('unet-tiny.samplers.safetensors');
+    const run = 'ddim_uniform10_eta1';
+    const init = join(dir, 'init.safetensors');
+    writeFileSync(init, serializeSafetensors(new Map([
+      ['xT', getTensor(golden, 'xT')], ['seq', getTensor(golden, `${run}/seq`)], ['noises', getTensor(golden, `${run}/noises`)],
+    ])));
+    const out = join(dir, 'traj.safetensors');
+    const r = await ddim('sample', '--weights', REF + 'unet-tiny.safetensors', '--init', init, '--eta', '1', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const f = read(out);
+    const xs = getTensor(f, 'xs', [11, 2, 3, 16, 16]).data, ref = getTensor(golden, `${run}/xs`).data;
+    const n = 2 * 3 * 16 * 16;
+    for (let k = 0; k <= 10; k++) expectMaxAbs(xs.subarray(k * n, (k + 1) * n), ref.subarray(k * n, (k + 1) * n), 1e-3, `cli xs[${k}]`);
+    expectMaxAbs(getTensor(f, 'x0_preds', [10, 2, 3, 16, 16]).data, getTensor(golden, `${run}/x0_preds`).data, 1e-3, 'cli x0_preds');
+  });
+
+  it('sample writes a PNG grid and the x0 filmstrip from the seeded GPU RNG, the same for the same seed', async () => {
+    const png = (p: string) => readFileSync(p);
+    const a = join(dir, 'a.png'), b = join(dir, 'b.png');
+    for (const out of [a, b]) {
+      const r = await ddim('sample', '--weights', REF + 'unet-tiny.safetensors', '--steps', '2', '--n', '3', '--seed', '7', '--x0-grid', '--out', out);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const bytes = png(a);
+    expect([...bytes.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+    expect(bytes.readUInt32BE(16)).toBe(2 * 16 + 3 * 2); // 2 columns of 16 px and 3 gaps
+    expect(png(b).equals(bytes)).toBe(true);
+    expect(png(a.replace('.png', '.x0.png')).readUInt32BE(16)).toBe(2 * 16 + 3 * 2); // 2 steps
+  });
+
   it('rejects bad input with a clear message and a non-zero exit', async () => {
     const w = REF + 'unet-tiny.safetensors';
     const bad = join(dir, 'bad.safetensors');
@@ -65,6 +96,9 @@ describe('ddim CLI', () => {
       [['forward', '--weights', w, '--input', bad], /missing --out/],
       [['train-step', '--weights', w, '--batch', REF + 'unet-tiny.forward.safetensors', '--out', join(dir, 'o.safetensors')], /missing tensor "x0"/],
       [['train-step', '--weights', w, '--batch', bad, '--out', join(dir, 'o.safetensors'), '--lr', 'fast'], /--lr must be a number, got "fast"/],
+      [['sample', '--weights', w, '--out', join(dir, 's.png'), '--sampler', 'ddim'], /--sampler must be one of generalized, ddpm_noisy, got "ddim"/],
+      [['sample', '--weights', w, '--out', join(dir, 's.jpg')], /--out must end in \.png or \.safetensors/],
+      [['sample', '--weights', w, '--out', join(dir, 's.png'), '--init', bad], /missing tensor "xT"/],
       [['sample-all'], /unknown command "sample-all"/],
     ];
     for (const [args, message] of cases) {
