@@ -270,32 +270,35 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 @group(0) @binding(1) var<storage, read> red_dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> red_out: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
+// 64 threads: a channel holds B*OH*OW values (hundreds to thousands), and a narrower tree needs
+// fewer barrier rounds.
+const RED_WG: u32 = 64u;
+var<workgroup> partial: array<f32, RED_WG>;
 
 // Sum of dy over samples [b0, b1) and all pixels of channel co, returned to thread 0.
 fn sum_channel(li: u32, co: u32, b0: u32, b1: u32) -> f32 {
   let ohw = P.oh * P.ow;
   let n = (b1 - b0) * ohw;
   var s = 0.0;
-  for (var i = li; i < n; i += 256u) {
+  for (var i = li; i < n; i += RED_WG) {
     s += red_dy[((b0 + i / ohw) * P.cout + co) * ohw + i % ohw];
   }
   partial[li] = s;
   workgroupBarrier();
-  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+  for (var stride = RED_WG / 2u; stride > 0u; stride >>= 1u) {
     if (li < stride) { partial[li] += partial[li + stride]; }
     workgroupBarrier();
   }
   return partial[0];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(RED_WG)
 fn backward_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let s = sum_channel(li, wid.x, 0u, P.batch);
   if (li == 0u) { red_out[wid.x] += s; }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(RED_WG)
 fn backward_chan(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let co = wid.x % P.cout;
   let b = wid.x / P.cout;
