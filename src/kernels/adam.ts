@@ -33,8 +33,9 @@ export interface AdamStep {
   /**
    * Sets the step number (from 1) that the next replay of `dispatch` applies. Only writes a small
    * buffer through the queue (no readback, no new dispatch), so call it before each step's submit.
+   * `lr` overrides the planned learning rate for this step (warmup, schedules).
    */
-  setStep(step: number): void;
+  setStep(step: number, lr?: number): void;
 }
 
 /**
@@ -55,9 +56,9 @@ export function adamStep(device: GPUDevice, a: AdamArgs): AdamStep {
   });
   return {
     dispatch,
-    setStep(k: number): void {
+    setStep(k: number, lr = a.lr): void {
       if (!Number.isInteger(k) || k < 1) throw new Error(`${a.label}: Adam step=${k}, expected an integer >= 1`);
-      upload(device, step, Float32Array.of(a.lr / (1 - a.beta1 ** k), Math.sqrt(1 - a.beta2 ** k)));
+      upload(device, step, Float32Array.of(lr / (1 - a.beta1 ** k), Math.sqrt(1 - a.beta2 ** k)));
     },
   };
 }

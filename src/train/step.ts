@@ -42,7 +42,7 @@ export class TrainStep {
   readonly v: ParamStore;
   readonly ema: ParamStore;
   private readonly dispatches: Dispatch[];
-  private readonly setAdamStep: (step: number) => void;
+  private readonly setAdamStep: (step: number, lr?: number) => void;
 
   constructor(private readonly device: GPUDevice, config: UNetConfig, batch: number, readonly opt: OptimizerOptions, label = 'train') {
     const { in_channels: C, resolution: R } = config;
@@ -76,11 +76,11 @@ export class TrainStep {
   }
 
   /**
-   * Records step number `step` (1-based, for Adam's bias correction) into `encoder`. The caller has
-   * written x0, noise, net.t and coef for this step.
+   * Records step number `step` (1-based, for Adam's bias correction) into `encoder`, at learning
+   * rate `lr` (default: the planned one). The caller has written x0, noise, net.t and coef.
    */
-  encode(encoder: GPUCommandEncoder, step: number): void {
-    this.setAdamStep(step);
+  encode(encoder: GPUCommandEncoder, step: number, lr = this.opt.lr): void {
+    this.setAdamStep(step, lr);
     encoder.clearBuffer(this.net.grads!.flat.buffer);
     const pass = encoder.beginComputePass({ label: 'train step' });
     recordDispatches(pass, this.dispatches);
