@@ -2,11 +2,13 @@
 import { acquireNodeDevice } from '../gpu/node';
 import { forwardCommand, trainStepCommand, type CommandContext } from './commands';
 import { sampleCommand } from './sample';
+import { trainCommand } from './train';
 
 const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
   forward: forwardCommand,
   'train-step': trainStepCommand,
   sample: sampleCommand,
+  train: trainCommand,
 };
 
 const USAGE = `usage: ddim <command> [options]
@@ -15,6 +17,9 @@ const USAGE = `usage: ddim <command> [options]
   sample      --weights W.safetensors --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
               [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
               [--use-clipped-model-output] [--x0-grid]
+  train       --data emoji16|emoji32 --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
+              [--batch 8] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--warmup 0] [--seed 0] [--no-flip]
+              [--resume CKPT.safetensors] [--log-every 10]
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
 
 export async function main(argv: readonly string[]): Promise<number> {

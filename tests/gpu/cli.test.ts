@@ -83,6 +83,21 @@ describe('ddim CLI', () => {
     expect(png(a.replace('.png', '.x0.png')).readUInt32BE(16)).toBe(2 * 16 + 3 * 2); // 2 steps
   });
 
+  it('train writes a resumable checkpoint and a loss log on the bundled emoji', async () => {
+    const ckpt = join(dir, 'ckpt.safetensors');
+    const r = await ddim('train', '--data', 'emoji16', '--steps', '2', '--batch', '1', '--log-every', '1', '--seed', '3', '--out', ckpt);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/step 2\/2 {2}loss [\d.]+ {2}[\d.]+ img\/s {2}ETA 0 s/);
+    const f = read(ckpt);
+    expect(f.metadata.format).toBe('ddim-checkpoint');
+    expect(f.metadata.step).toBe('2');
+    expect(f.metadata.dataset).toBe('emoji16/train');
+    expect([...f.tensors.keys()].filter((n) => n.startsWith('ema/')).length).toBe(loadReference('unet-tiny.safetensors').tensors.size);
+    const log = readFileSync(join(dir, 'ckpt.loss.csv'), 'utf8').trim().split('\n');
+    expect(log[0]).toBe('step,loss');
+    expect(log.slice(1).map((l) => l.split(',')[0])).toEqual(['1', '2']);
+  });
+
   it('rejects bad input with a clear message and a non-zero exit', async () => {
     const w = REF + 'unet-tiny.safetensors';
     const bad = join(dir, 'bad.safetensors');
@@ -99,6 +114,9 @@ describe('ddim CLI', () => {
       [['sample', '--weights', w, '--out', join(dir, 's.png'), '--sampler', 'ddim'], /--sampler must be one of generalized, ddpm_noisy, got "ddim"/],
       [['sample', '--weights', w, '--out', join(dir, 's.jpg')], /--out must end in \.png or \.safetensors/],
       [['sample', '--weights', w, '--out', join(dir, 's.png'), '--init', bad], /missing tensor "xT"/],
+      [['train', '--data', 'cifar', '--steps', '1', '--out', join(dir, 'c.safetensors')], /--data must be emoji16 or emoji32, got "cifar"/],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--config', 'small'], /emoji16\/train: images are 3x16x16, the model takes 3x32x32/],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--resume', w], /not a training checkpoint/],
       [['sample-all'], /unknown command "sample-all"/],
     ];
     for (const [args, message] of cases) {

@@ -1,0 +1,79 @@
+// `ddim train`: train a UNet on the bundled emoji, with progress, a loss log and resumable checkpoints.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { parseConfig, type UNetConfig } from '../nn/config';
+import { initParameters } from '../nn/init';
+import { preset } from '../nn/presets';
+import { loadEmoji } from '../train/emoji';
+import { DEFAULT_OPTIMIZER } from '../train/step';
+import { Trainer } from '../train/trainer';
+import { numberArg, parseArgs } from './args';
+import { readSafetensors, writeSafetensors } from './files';
+import type { CommandContext } from './commands';
+
+const CMD = 'ddim train';
+const DATA_DIR = new URL('../../public/data/', import.meta.url);
+
+function loadConfig(spec: string): UNetConfig {
+  if (!spec.endsWith('.json')) return preset(spec);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(spec, 'utf8'));
+  } catch (e) {
+    throw new Error(`${spec}: cannot read the model config (${(e as Error).message})`);
+  }
+  return parseConfig(raw, spec);
+}
+
+export async function trainCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const args = parseArgs(argv, {
+    values: ['data', 'config', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'warmup', 'seed', 'resume', 'out', 'log-every'],
+    flags: ['no-flip'],
+    required: ['data', 'out', 'steps'],
+  }, CMD);
+  const dataName = args.values.get('data')!;
+  const m = /^emoji(16|32)$/.exec(dataName);
+  if (!m) throw new Error(`${CMD}: --data must be emoji16 or emoji32, got "${dataName}"`);
+  const data = await loadEmoji(Number(m[1]), 'train', async (f) => new Uint8Array(readFileSync(new URL(f, DATA_DIR))));
+  const steps = numberArg(args, 'steps', 0, CMD);
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`${CMD}: --steps must be a positive integer, got ${steps}`);
+  const out = args.values.get('out')!;
+  const resume = args.values.get('resume');
+  let trainer: Trainer;
+  if (resume) {
+    trainer = Trainer.fromCheckpoint(ctx.device, readSafetensors(resume), resume, data);
+    ctx.log(`resumed ${resume} at step ${trainer.step}`);
+  } else {
+    const config = loadConfig(args.values.get('config') ?? (data.resolution === 16 ? 'tiny' : 'small'));
+    const options = {
+      ...DEFAULT_OPTIMIZER,
+      lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
+      emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
+      gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
+      batch: numberArg(args, 'batch', 8, CMD),
+      seed: numberArg(args, 'seed', 0, CMD),
+      warmupSteps: numberArg(args, 'warmup', 0, CMD),
+      randomFlip: !args.flags.has('no-flip'),
+    };
+    trainer = new Trainer(ctx.device, config, DEFAULT_DIFFUSION, options, data);
+    trainer.loadWeights(initParameters(trainer.train.net.layout, options.seed));
+  }
+  const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
+  if (!resume || !existsSync(logPath)) writeFileSync(logPath, 'step,loss\n');
+  const chunk = numberArg(args, 'log-every', 10, CMD);
+  const start = performance.now();
+  const first = trainer.step;
+  const end = first + steps;
+  while (trainer.step < end) {
+    const losses = await trainer.trainSteps(Math.min(chunk, end - trainer.step));
+    const s0 = trainer.step - losses.length;
+    appendFileSync(logPath, Array.from(losses, (l, i) => `${s0 + i + 1},${l}\n`).join(''));
+    const done = trainer.step - first;
+    const secs = (performance.now() - start) / 1000;
+    const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
+    ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}  ${((done * trainer.options.batch) / secs).toFixed(2)} img/s  ETA ${((secs / done) * (end - trainer.step)).toFixed(0)} s`);
+  }
+  const ckpt = await trainer.checkpoint();
+  writeSafetensors(out, ckpt.tensors, ckpt.metadata);
+  ctx.log(`wrote checkpoint (step ${trainer.step}) to ${out}; losses in ${logPath}`);
+}
