@@ -7,7 +7,7 @@ import { UNet } from '../nn/unet';
 import { alphaBars, betaSchedule, parseDiffusionConfig } from '../diffusion/schedule';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
 import { numberArg, parseArgs } from './args';
-import { readSafetensors, writeSafetensors } from './files';
+import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
 
 export interface CommandContext {
   device: GPUDevice;
@@ -49,7 +49,7 @@ export async function forwardCommand(argv: readonly string[], ctx: CommandContex
   const B = x.shape[0]!;
   const t = timesteps(input, B, inPath, false, 0);
   const net = new UNet(ctx.device, config, { batch: B });
-  net.params.load(weights, wPath);
+  net.params.load(weights, wPath, inferencePrefix(weights));
   upload(ctx.device, net.x, x.data);
   upload(ctx.device, net.t, t);
   submitDispatches(ctx.device, net.forward, 'forward');

@@ -18,3 +18,11 @@ export function writeSafetensors(path: string, tensors: Map<string, HostTensor>,
   writeFileSync(tmp, serializeSafetensors(tensors, metadata));
   renameSync(tmp, path);
 }
+
+/**
+ * The tensor-name prefix of the weights to run: a training checkpoint (format "ddim-checkpoint")
+ * holds model/, ema/ and Adam tensors, and sampling uses the EMA weights; a weights file has none.
+ */
+export function inferencePrefix(file: { metadata: Record<string, string> }): string {
+  return file.metadata.format === 'ddim-checkpoint' ? 'ema/' : '';
+}

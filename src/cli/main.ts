@@ -3,12 +3,14 @@ import { acquireNodeDevice } from '../gpu/node';
 import { forwardCommand, trainStepCommand, type CommandContext } from './commands';
 import { sampleCommand } from './sample';
 import { trainCommand } from './train';
+import { evalCommand } from './eval';
 
 const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
   forward: forwardCommand,
   'train-step': trainStepCommand,
   sample: sampleCommand,
   train: trainCommand,
+  eval: evalCommand,
 };
 
 const USAGE = `usage: ddim <command> [options]
@@ -20,6 +22,7 @@ const USAGE = `usage: ddim <command> [options]
   train       --data emoji16|emoji32 --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
               [--batch 8] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--warmup 0] [--seed 0] [--no-flip]
               [--resume CKPT.safetensors] [--log-every 10]
+  eval        --weights W.safetensors --data emoji16|emoji32 [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -11,7 +11,7 @@ import { configFromMetadata } from '../nn/config';
 import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';
 import { numberArg, parseArgs } from './args';
-import { readSafetensors, writeSafetensors } from './files';
+import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim sample';
@@ -69,7 +69,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   }
 
   const net = new UNet(ctx.device, config, { batch: N });
-  net.params.load(weights, wPath);
+  net.params.load(weights, wPath, inferencePrefix(weights));
   const record = out.endsWith('.safetensors') || args.flags.has('x0-grid');
   const run = new Sampler(ctx.device, net, abar, seq, { sampler, eta, clipX0, useClippedModelOutput: args.flags.has('use-clipped-model-output') }, noise, record);
   const t0 = performance.now();

@@ -96,6 +96,11 @@ describe('ddim CLI', () => {
     const log = readFileSync(join(dir, 'ckpt.loss.csv'), 'utf8').trim().split('\n');
     expect(log[0]).toBe('step,loss');
     expect(log.slice(1).map((l) => l.split(',')[0])).toEqual(['1', '2']);
+
+    // A checkpoint samples and evaluates with its EMA weights.
+    const e = await ddim('eval', '--weights', ckpt, '--data', 'emoji16', '--steps', '2', '--eta', '0', '--n', '3', '--no-ddpm');
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(/ddim eta=0 +2 +\d+\.\d{3} +\d\.\d{4} +\d\.\d{4}/);
   });
 
   it('rejects bad input with a clear message and a non-zero exit', async () => {
@@ -117,6 +122,8 @@ describe('ddim CLI', () => {
       [['train', '--data', 'cifar', '--steps', '1', '--out', join(dir, 'c.safetensors')], /--data must be emoji16 or emoji32, got "cifar"/],
       [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--config', 'small'], /emoji16\/train: images are 3x16x16, the model takes 3x32x32/],
       [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--resume', w], /not a training checkpoint/],
+      [['eval', '--weights', w, '--data', 'emoji32'], /is a 16 px model, --data is 32 px/],
+      [['eval', '--weights', w, '--data', 'emoji16', '--n', '1'], /--n must be an integer >= 2/],
       [['sample-all'], /unknown command "sample-all"/],
     ];
     for (const [args, message] of cases) {
