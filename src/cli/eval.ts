@@ -9,14 +9,11 @@ import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures } from 
 import { configFromMetadata } from '../nn/config';
 import { UNet } from '../nn/unet';
 import { Sampler } from '../engine/sampler';
-import { loadEmoji } from '../train/emoji';
 import { numberArg, parseArgs } from './args';
-import { inferencePrefix, readSafetensors } from './files';
+import { emojiFromDisk, inferencePrefix, readSafetensors } from './files';
 import type { CommandContext } from './commands';
-import { readFileSync } from 'node:fs';
 
 const CMD = 'ddim eval';
-const DATA_DIR = new URL('../../public/data/', import.meta.url);
 
 function numberList(v: string | undefined, fallback: number[], name: string): number[] {
   if (v === undefined) return fallback;
@@ -28,14 +25,12 @@ function numberList(v: string | undefined, fallback: number[], name: string): nu
 export async function evalCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, { values: ['weights', 'data', 'steps', 'eta', 'n', 'seed'], flags: ['no-ddpm'], required: ['weights', 'data'] }, CMD);
   const wPath = args.values.get('weights')!;
-  const m = /^emoji(16|32)$/.exec(args.values.get('data')!);
-  if (!m) throw new Error(`${CMD}: --data must be emoji16 or emoji32, got "${args.values.get('data')}"`);
   const weights = readSafetensors(wPath);
   const config = configFromMetadata(weights.metadata, wPath);
-  const size = Number(m[1]);
+  const dataName = args.values.get('data')!;
+  const [train, held] = [await emojiFromDisk(dataName, 'train', `${CMD}: --data`), await emojiFromDisk(dataName, 'eval', `${CMD}: --data`)];
+  const size = train.resolution;
   if (config.resolution !== size) throw new Error(`${CMD}: ${wPath} is a ${config.resolution} px model, --data is ${size} px`);
-  const load = async (f: string) => new Uint8Array(readFileSync(new URL(f, DATA_DIR)));
-  const [train, held] = [await loadEmoji(size, 'train', load), await loadEmoji(size, 'eval', load)];
   const diffusion = parseDiffusionConfig(weights.metadata.diffusion ? JSON.parse(weights.metadata.diffusion) : {}, wPath);
   const abar = alphaBars(betaSchedule(diffusion));
   const N = numberArg(args, 'n', 64, CMD);

@@ -4,15 +4,13 @@ import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { parseConfig, type UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
 import { preset } from '../nn/presets';
-import { loadEmoji } from '../train/emoji';
 import { DEFAULT_OPTIMIZER } from '../train/step';
 import { Trainer } from '../train/trainer';
 import { numberArg, parseArgs } from './args';
-import { readSafetensors, writeSafetensors } from './files';
+import { emojiFromDisk, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim train';
-const DATA_DIR = new URL('../../public/data/', import.meta.url);
 
 function loadConfig(spec: string): UNetConfig {
   if (!spec.endsWith('.json')) return preset(spec);
@@ -31,10 +29,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     flags: ['no-flip'],
     required: ['data', 'out', 'steps'],
   }, CMD);
-  const dataName = args.values.get('data')!;
-  const m = /^emoji(16|32)$/.exec(dataName);
-  if (!m) throw new Error(`${CMD}: --data must be emoji16 or emoji32, got "${dataName}"`);
-  const data = await loadEmoji(Number(m[1]), 'train', async (f) => new Uint8Array(readFileSync(new URL(f, DATA_DIR))));
+  const data = await emojiFromDisk(args.values.get('data')!, 'train', `${CMD}: --data`);
   const steps = numberArg(args, 'steps', 0, CMD);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`${CMD}: --steps must be a positive integer, got ${steps}`);
   const out = args.values.get('out')!;
