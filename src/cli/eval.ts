@@ -3,7 +3,7 @@
 // held-out emoji, and the nearest training image of each sample (memorisation shows as RMS ~ 0).
 import { readTensor } from '../gpu/tensor';
 import { alphaBars, betaSchedule, parseDiffusionConfig } from '../diffusion/schedule';
-import type { SamplerOptions } from '../diffusion/samplers';
+import { stepCoefficients, type SamplerOptions } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
 import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures } from '../eval/frechet';
 import { configFromMetadata } from '../nn/config';
@@ -51,7 +51,7 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
   ctx.log(`Fréchet distance of 8x8 pooled pixels: ${N} samples vs ${held.count} held-out images; nearest neighbours among ${train.count} training images`);
   ctx.log('sampler           steps      FD   NN-RMS mean   NN-RMS min');
   for (const [name, s, options] of settings) {
-    const sampler = new Sampler(ctx.device, net, abar, timestepSequence('uniform', s, abar.length), options, { kind: 'rng', seed }, false);
+    const sampler = new Sampler(ctx.device, net, stepCoefficients(timestepSequence('uniform', s, abar.length), abar, options), { kind: 'rng', seed }, false);
     await sampler.run();
     const samples = (await readTensor(ctx.device, net.x)).map((v) => Math.min(1, Math.max(-1, v)));
     const fd = frechetDistance(fitGaussian(pooledFeatures(samples, 3, size)), reference);

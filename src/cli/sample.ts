@@ -5,7 +5,7 @@ import { getTensor, type HostTensor } from '../io/safetensors';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
 import { alphaBars, betaSchedule, parseDiffusionConfig } from '../diffusion/schedule';
-import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
+import { SAMPLERS, stepCoefficients, type SamplerKind } from '../diffusion/samplers';
 import { SKIP_TYPES, checkSequence, timestepSequence, type SkipType } from '../diffusion/timesteps';
 import { configFromMetadata } from '../nn/config';
 import { UNet } from '../nn/unet';
@@ -71,7 +71,8 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   const net = new UNet(ctx.device, config, { batch: N });
   net.params.load(weights, wPath, inferencePrefix(weights));
   const record = out.endsWith('.safetensors') || args.flags.has('x0-grid');
-  const run = new Sampler(ctx.device, net, abar, seq, { sampler, eta, clipX0, useClippedModelOutput: args.flags.has('use-clipped-model-output') }, noise, record);
+  const coefficients = stepCoefficients(seq, abar, { sampler, eta, clipX0, useClippedModelOutput: args.flags.has('use-clipped-model-output') });
+  const run = new Sampler(ctx.device, net, coefficients, noise, record);
   const t0 = performance.now();
   await run.run(xT?.data, (k) => {
     if (k % 10 === 9 || k === run.steps - 1) ctx.log(`step ${k + 1}/${run.steps}`);

@@ -67,3 +67,23 @@ export function stepCoefficients(seq: readonly number[], abar: Float64Array, o: 
   }
   return out;
 }
+
+/**
+ * DDIM inversion (eta = 0 run upwards): coefficients that carry a clean image x (at t = -1) up the
+ * sequence to x_T, so that generalized sampling with eta = 0 over the same sequence returns near x.
+ * Step i goes from t_cur = seq[i-1] (-1 for i = 0) to seq[i], with eps evaluated at t_cur (at seq[0]
+ * for the first step, where the model has no t = -1):
+ *   x0 = (x - sqrt(1 - abar_cur) eps) / sqrt(abar_cur);  x_next = sqrt(abar_next) x0 + sqrt(1 - abar_next) eps.
+ */
+export function inversionCoefficients(seq: readonly number[], abar: Float64Array): StepCoefficients[] {
+  return seq.map((tNext, i) => {
+    const tCur = i === 0 ? -1 : seq[i - 1]!;
+    const at = alphaBarAt(abar, tCur);
+    const an = alphaBarAt(abar, tNext);
+    return {
+      t: i === 0 ? seq[0]! : tCur, tNext,
+      k0: 1 / Math.sqrt(at), k1: Math.sqrt(1 / at - 1), sqrtAt: Math.sqrt(at), sqrt1mAt: Math.sqrt(1 - at),
+      a: Math.sqrt(an), b: 0, c: 0, d: Math.sqrt(1 - an), clip: false, useClippedEps: false,
+    };
+  });
+}

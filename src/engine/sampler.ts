@@ -1,4 +1,5 @@
-// Sampling on the GPU: the reverse chain of a sampler over a timestep sequence, every step one
+// Sampling on the GPU: a chain of diffusion steps given by their coefficients (a sampler's reverse
+// chain from stepCoefficients, or DDIM inversion from inversionCoefficients), every step one
 // compute pass (UNet forward, noise draw, update kernel) plus buffer copies, with no readback inside
 // the loop. Step k (k = 0 the noisiest) yields x_t and the predicted x0; with `record`, both are
 // kept for every step (the filmstrip, the CLI's xs / x0_preds).
@@ -6,7 +7,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
 import { denoiseStep } from '../kernels/diffusion';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
-import { stepCoefficients, type SamplerOptions, type StepCoefficients } from '../diffusion/samplers';
+import type { StepCoefficients } from '../diffusion/samplers';
 import type { UNet } from '../nn/unet';
 
 /** Where the noise comes from: the seeded GPU RNG, or replayed exactly (noises [steps, N, C, H, W]). */
@@ -17,7 +18,6 @@ const XT_STREAM = 0;
 
 export class Sampler {
   readonly steps: number;
-  readonly coefficients: StepCoefficients[];
   /** The predicted x0 of the latest step (N, C, H, W). */
   readonly x0: Tensor;
   /** With `record`: x_t before every step and the final sample (steps+1, N, C, H, W), and every x0 (steps, N, C, H, W). */
@@ -35,9 +35,7 @@ export class Sampler {
   constructor(
     private readonly device: GPUDevice,
     readonly net: UNet,
-    abar: Float64Array,
-    readonly seq: readonly number[],
-    options: SamplerOptions,
+    readonly coefficients: StepCoefficients[],
     noise: NoiseSource,
     record: boolean,
   ) {
@@ -45,7 +43,6 @@ export class Sampler {
     const n = numel(shape);
     const N = shape[0]!;
     this.imageBytes = n * 4;
-    this.coefficients = stepCoefficients(seq, abar, options);
     this.steps = this.coefficients.length;
     this.x0 = createTensor(device, shape, 'sampler.x0');
     this.xNext = createTensor(device, shape, 'sampler.x_next');
@@ -79,7 +76,7 @@ export class Sampler {
     });
   }
 
-  /** Starts from the given x_T, or from a draw of the seeded RNG when `xT` is absent. */
+  /** Starts from the given x_T (or clean image, for inversion), or from a draw of the seeded RNG when `xT` is absent. */
   encodeStart(encoder: GPUCommandEncoder, xT?: Float32Array): void {
     if (xT) {
       upload(this.device, this.net.x, xT);

@@ -5,7 +5,7 @@ import { readTensors } from '../../src/gpu/tensor';
 import { withErrorScopes } from '../../src/gpu/kernel';
 import { getTensor } from '../../src/io/safetensors';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
-import { stepCoefficients, type SamplerOptions } from '../../src/diffusion/samplers';
+import { inversionCoefficients, stepCoefficients, type SamplerOptions } from '../../src/diffusion/samplers';
 import { configFromMetadata } from '../../src/nn/config';
 import { UNet } from '../../src/nn/unet';
 import { Sampler } from '../../src/engine/sampler';
@@ -55,7 +55,7 @@ describe('samplers on WebGPU', () => {
       const net = new UNet(d, configFromMetadata(weights.metadata, 'unet-tiny'), { batch: xT.shape[0]! });
       net.params.load(weights, 'unet-tiny');
       const seq = Array.from(getTensor(golden, `${name}/seq`).data);
-      const sampler = new Sampler(d, net, abar, seq, options, { kind: 'replay', noises: getTensor(golden, `${name}/noises`).data }, true);
+      const sampler = new Sampler(d, net, stepCoefficients(seq, abar, options), { kind: 'replay', noises: getTensor(golden, `${name}/noises`).data }, true);
       await withErrorScopes(d, name, () => sampler.run(xT.data));
       const [xs, x0s] = await readTensors(d, [sampler.xs!, sampler.x0s!]);
       const refXs = getTensor(golden, `${name}/xs`), refX0 = getTensor(golden, `${name}/x0_preds`);
@@ -67,4 +67,36 @@ describe('samplers on WebGPU', () => {
       }
     }, 300_000);
   }
+
+  it('DDIM inversion carries a deterministic sample back near its x_T', async () => {
+    const d = gpu.device;
+    const weights = loadReference('unet-tiny.safetensors');
+    const golden = loadReference('unet-tiny.samplers.safetensors');
+    const xT = getTensor(golden, 'xT').data;
+    const xs = getTensor(golden, 'ddim_uniform10_eta0/xs').data;
+    const sample = xs.subarray(10 * xT.length);
+    const seq = Array.from(getTensor(golden, 'ddim_uniform10_eta0/seq').data);
+    const net = new UNet(d, configFromMetadata(weights.metadata, 'unet-tiny'), { batch: 2 });
+    net.params.load(weights, 'unet-tiny');
+    const inversion = new Sampler(d, net, inversionCoefficients(seq, abar), { kind: 'rng', seed: 0 }, true);
+    await withErrorScopes(d, 'inversion', () => inversion.run(sample));
+    const [inverted] = await readTensors(d, [inversion.xs!]);
+    // The forward trajectory visited the same states in reverse: compare each with the reference's.
+    const n = xT.length;
+    const rel = (k: number) => {
+      let e = 0, r = 0;
+      for (let i = 0; i < n; i++) {
+        e += (inverted![k * n + i]! - xs[(10 - k) * n + i]!) ** 2;
+        r += xs[(10 - k) * n + i]! ** 2;
+      }
+      return Math.sqrt(e / r);
+    };
+    const errors = Array.from({ length: 11 }, (_, k) => rel(k));
+    // Exact at the start; near the data the chain is followed closely (measured: <= 0.2% up to
+    // t = 200); DDIM inversion's error grows with the step size and reaches ~13% at x_T over 10
+    // steps, still far below the ~141% that separates two independent noises.
+    expect(errors[0]).toBe(0);
+    for (let k = 1; k <= 7; k++) expect(errors[k]).toBeLessThan(0.01);
+    expect(errors[10]).toBeLessThan(0.25);
+  }, 300_000);
 });
