@@ -7,6 +7,8 @@ import { encodePng } from '../io/png';
 import { alphaBars, betaSchedule, parseDiffusionConfig } from '../diffusion/schedule';
 import { SAMPLERS, stepCoefficients, type SamplerKind } from '../diffusion/samplers';
 import { SKIP_TYPES, checkSequence, timestepSequence, type SkipType } from '../diffusion/timesteps';
+import { slerpFrames } from '../diffusion/interpolate';
+import { gaussian } from '../ref/rng';
 import { configFromMetadata } from '../nn/config';
 import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';
@@ -29,7 +31,7 @@ function intArg(v: number, name: string, min: number): number {
 
 export async function sampleCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['weights', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out'],
+    values: ['weights', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
     flags: ['x0-grid', 'clip-x0', 'use-clipped-model-output'],
     required: ['weights', 'out'],
   }, CMD);
@@ -59,6 +61,18 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
       throw new Error(`${initPath}: tensor "xT" has shape [${xT.shape}], model expects [N,${shape}]`);
     }
     N = xT.shape[0]!;
+  }
+  const frames = args.values.has('interpolate') ? intArg(numberArg(args, 'interpolate', 0, CMD), 'interpolate', 2) : 0;
+  if (frames) {
+    if (init) throw new Error(`${CMD}: --interpolate draws its own two noises; it cannot be combined with --init`);
+    // Frames between the x_T of --seed and of --seed + 1 (the GPU RNG's x_T stream, drawn here by
+    // its CPU twin), spherically interpolated.
+    const n = shape.reduce((a, b) => a * b, 1);
+    const path = slerpFrames(gaussian(seed, 0, 0, n), gaussian(seed + 1, 0, 0, n), frames);
+    const data = new Float32Array(frames * n);
+    path.forEach((z, i) => data.set(z, i * n));
+    xT = { shape: [frames, ...shape], data };
+    N = frames;
   }
   const seq = init?.tensors.has('seq')
     ? checkSequence(Array.from(init.tensors.get('seq')!.data), T, `${initPath} seq`)
@@ -91,7 +105,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
     return;
   }
   const [final] = await readTensors(ctx.device, [net.x]);
-  const cols = Math.ceil(Math.sqrt(N));
+  const cols = frames ? N : Math.ceil(Math.sqrt(N)); // an interpolation is one strip
   const grid = imageGrid(final!, shape[0]!, shape[1]!, Math.ceil(N / cols), cols);
   writeFileSync(out, await encodePng(grid.width, grid.height, grid.data));
   ctx.log(`wrote ${N} samples to ${out}`);

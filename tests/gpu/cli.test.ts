@@ -81,6 +81,16 @@ describe('ddim CLI', () => {
     expect(bytes.readUInt32BE(16)).toBe(2 * 16 + 3 * 2); // 2 columns of 16 px and 3 gaps
     expect(png(b).equals(bytes)).toBe(true);
     expect(png(a.replace('.png', '.x0.png')).readUInt32BE(16)).toBe(2 * 16 + 3 * 2); // 2 steps
+
+    // An interpolation strip: its first frame is the plain sample of the same seed.
+    const strip = join(dir, 'strip.safetensors'), plain = join(dir, 'plain.safetensors');
+    for (const [out, extra] of [[strip, ['--interpolate', '3']], [plain, ['--n', '1']]] as const) {
+      const r = await ddim('sample', '--weights', REF + 'unet-tiny.safetensors', '--steps', '2', '--seed', '7', ...extra, '--out', out);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const n = 3 * 16 * 16;
+    const s = getTensor(read(strip), 'xs', [3, 3, 3, 16, 16]).data, p = getTensor(read(plain), 'xs', [3, 1, 3, 16, 16]).data;
+    expectMaxAbs(s.subarray(2 * 3 * n, 2 * 3 * n + n), p.subarray(2 * n, 3 * n), 1e-4, 'first frame = seed 7 sample');
   });
 
   it('train writes a resumable checkpoint and a loss log on the bundled emoji', async () => {
