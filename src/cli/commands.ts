@@ -4,7 +4,7 @@ import { readTensor, readTensors, upload } from '../gpu/tensor';
 import { getTensor, type HostTensor, type SafetensorsFile } from '../io/safetensors';
 import { configFromMetadata, type UNetConfig } from '../nn/config';
 import { UNet } from '../nn/unet';
-import { alphaBars, betaSchedule, parseDiffusionConfig } from '../diffusion/schedule';
+import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
 import { numberArg, parseArgs } from './args';
 import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
@@ -72,7 +72,7 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
   if (!(opt.gradClip >= 0)) throw new Error(`${cmd}: --grad-clip must be >= 0 (0 disables clipping), got ${opt.gradClip}`);
   if (!(opt.emaRate >= 0 && opt.emaRate <= 1)) throw new Error(`${cmd}: --ema must be in [0, 1], got ${opt.emaRate}`);
   const { weights, config } = loadModel(wPath);
-  const diffusion = parseDiffusionConfig(weights.metadata.diffusion ? JSON.parse(weights.metadata.diffusion) : {}, wPath);
+  const diffusion = diffusionFromMetadata(weights.metadata, wPath);
   const abar = alphaBars(betaSchedule(diffusion));
   const batch = readSafetensors(inPath);
   const x0 = imageBatch(batch, 'x0', config, inPath);

@@ -2,7 +2,7 @@
 // generate N samples and report the Fréchet distance of 8x8-pooled pixel features against the
 // held-out emoji, and the nearest training image of each sample (memorisation shows as RMS ~ 0).
 import { readTensor } from '../gpu/tensor';
-import { alphaBars, betaSchedule, parseDiffusionConfig } from '../diffusion/schedule';
+import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';
 import { stepCoefficients, type SamplerOptions } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
 import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures } from '../eval/frechet';
@@ -31,7 +31,7 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
   const [train, held] = [await emojiFromDisk(dataName, 'train', `${CMD}: --data`), await emojiFromDisk(dataName, 'eval', `${CMD}: --data`)];
   const size = train.resolution;
   if (config.resolution !== size) throw new Error(`${CMD}: ${wPath} is a ${config.resolution} px model, --data is ${size} px`);
-  const diffusion = parseDiffusionConfig(weights.metadata.diffusion ? JSON.parse(weights.metadata.diffusion) : {}, wPath);
+  const diffusion = diffusionFromMetadata(weights.metadata, wPath);
   const abar = alphaBars(betaSchedule(diffusion));
   const N = numberArg(args, 'n', 64, CMD);
   if (!Number.isInteger(N) || N < 2) throw new Error(`${CMD}: --n must be an integer >= 2 (a covariance needs two samples), got ${N}`);

@@ -4,7 +4,7 @@ import { readTensors } from '../gpu/tensor';
 import { getTensor, type HostTensor } from '../io/safetensors';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
-import { alphaBars, betaSchedule, parseDiffusionConfig } from '../diffusion/schedule';
+import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';
 import { SAMPLERS, stepCoefficients, type SamplerKind } from '../diffusion/samplers';
 import { SKIP_TYPES, checkSequence, timestepSequence, type SkipType } from '../diffusion/timesteps';
 import { slerpFrames } from '../diffusion/interpolate';
@@ -39,7 +39,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   if (!/\.(png|safetensors)$/.test(out)) throw new Error(`${CMD}: --out must end in .png or .safetensors, got "${out}"`);
   const weights = readSafetensors(wPath);
   const config = configFromMetadata(weights.metadata, wPath);
-  const diffusion = parseDiffusionConfig(weights.metadata.diffusion ? JSON.parse(weights.metadata.diffusion) : {}, wPath);
+  const diffusion = diffusionFromMetadata(weights.metadata, wPath);
   const T = diffusion.num_diffusion_timesteps;
   const abar = alphaBars(betaSchedule(diffusion));
   const sampler = choice(args.values.get('sampler'), SAMPLERS, 'generalized' as SamplerKind, 'sampler');

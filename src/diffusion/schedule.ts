@@ -69,3 +69,16 @@ export function parseDiffusionConfig(raw: unknown, source: string): DiffusionCon
     num_diffusion_timesteps: Number(o.num_diffusion_timesteps),
   };
 }
+
+/** The diffusion config of a weights file's `__metadata__.diffusion` (the reference defaults when absent). */
+export function diffusionFromMetadata(metadata: Record<string, string>, source: string): DiffusionConfig {
+  const text = metadata.diffusion;
+  if (text === undefined) return DEFAULT_DIFFUSION;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: __metadata__.diffusion is not valid JSON (${(e as Error).message})`);
+  }
+  return parseDiffusionConfig(raw, source);
+}

@@ -10,7 +10,7 @@ import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../io/safetensors';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
 import { uniform } from '../ref/rng';
-import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
+import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { configFromMetadata, type UNetConfig } from '../nn/config';
 import type { ParamStore } from '../nn/params';
 import { gatherBatch, type ImageDataset } from './data';
@@ -135,7 +135,7 @@ export class Trainer {
         throw new Error(`${source}: __metadata__.${key} is missing or not JSON`);
       }
     };
-    const trainer = new Trainer(device, configFromMetadata(md, source), parse('diffusion') as DiffusionConfig, parse('trainer') as TrainerOptions, data);
+    const trainer = new Trainer(device, configFromMetadata(md, source), diffusionFromMetadata(md, source), parse('trainer') as TrainerOptions, data);
     const t = trainer.train;
     const stores: [string, ParamStore][] = [['model/', t.net.params], ['ema/', t.ema], ['adam_m/', t.m], ['adam_v/', t.v]];
     const images = stores.map(([prefix, store]) => store.pack(file, source, prefix));
