@@ -53,6 +53,10 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     trainer = new Trainer(ctx.device, config, DEFAULT_DIFFUSION, options, data);
     trainer.loadWeights(initParameters(trainer.train.net.layout, options.seed));
   }
+  const net = trainer.train.net;
+  ctx.log(`model: ${net.layout.count.toLocaleString('en-US')} parameters; GPU memory at batch ${trainer.options.batch}: ` +
+    `${(trainer.train.memoryBytes / 2 ** 20).toFixed(1)} MiB (weights, gradients, Adam, EMA ${((5 * net.layout.totalFloats * 4) / 2 ** 20).toFixed(1)} MiB; ` +
+    `activations ${(net.activationBytes / 2 ** 20).toFixed(1)} MiB)`);
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   if (!resume || !existsSync(logPath)) writeFileSync(logPath, 'step,loss\n');
   const chunk = numberArg(args, 'log-every', 10, CMD);

@@ -35,7 +35,13 @@ export function alignFloats(n: number): number {
 
 /** Allocates a zero-filled tensor in its own buffer. */
 export function createTensor(device: GPUDevice, shape: readonly number[], label: string): Tensor {
-  const buffer = device.createBuffer({ label, size: alignFloats(Math.max(numel(shape), 1)) * 4, usage: STORAGE_USAGE });
+  const size = alignFloats(Math.max(numel(shape), 1)) * 4;
+  // WebGPU reports an oversized buffer only as an asynchronous validation error; refuse up front.
+  const limit = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
+  if (size > limit) {
+    throw new Error(`${label}: tensor [${shape}] needs ${size} bytes, more than this adapter allows in one buffer (${limit} bytes); use a smaller batch or model`);
+  }
+  const buffer = device.createBuffer({ label, size, usage: STORAGE_USAGE });
   return { buffer, offset: 0, shape: [...shape], label };
 }
 

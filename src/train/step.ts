@@ -75,6 +75,11 @@ export class TrainStep {
     ];
   }
 
+  /** GPU bytes this step holds: parameters, gradients, Adam moments and EMA, plus the UNet's activations. */
+  get memoryBytes(): number {
+    return 5 * this.net.layout.totalFloats * 4 + this.net.activationBytes;
+  }
+
   /**
    * Records step number `step` (1-based, for Adam's bias correction) into `encoder`, at learning
    * rate `lr` (default: the planned one). The caller has written x0, noise, net.t and coef.

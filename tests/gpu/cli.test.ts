@@ -97,6 +97,7 @@ describe('ddim CLI', () => {
     const ckpt = join(dir, 'ckpt.safetensors');
     const r = await ddim('train', '--data', 'emoji16', '--steps', '2', '--batch', '1', '--log-every', '1', '--seed', '3', '--out', ckpt);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/model: 702,499 parameters; GPU memory at batch 1: [\d.]+ MiB \(weights, gradients, Adam, EMA [\d.]+ MiB; activations [\d.]+ MiB\)/);
     expect(r.stdout).toMatch(/step 2\/2 {2}loss [\d.]+ {2}[\d.]+ img\/s {2}ETA 0 s/);
     const f = read(ckpt);
     expect(f.metadata.format).toBe('ddim-checkpoint');

@@ -47,6 +47,13 @@ describe('UNet forward on WebGPU', () => {
     await forwardAgainstGolden('unet-layered.safetensors', 'unet-layered.forward.safetensors');
   });
 
+  it('refuses a plan whose tensor exceeds the adapter buffer limit, naming it', () => {
+    const cfg = configFromMetadata(loadReference('unet-tiny.safetensors').metadata, 'w');
+    const limit = Math.min(gpu.device.limits.maxBufferSize, gpu.device.limits.maxStorageBufferBindingSize);
+    const batch = Math.ceil(limit / (32 * 16 * 16 * 4)) + 1; // conv_in's output alone exceeds the limit
+    expect(() => new UNet(gpu.device, cfg, { batch })).toThrow(/unet\.conv_in: tensor \[\d+,32,16,16\] needs \d+ bytes, more than this adapter allows in one buffer/);
+  });
+
   it('rejects weights with a wrong shape, naming the tensor and both shapes', () => {
     const weights = loadReference('unet-tiny.safetensors');
     const cfg = configFromMetadata(weights.metadata, 'w');
