@@ -1,6 +1,8 @@
 // Noise schedules of the DDPM/DDIM reference (ermongroup/ddim `get_beta_schedule`), in float64.
 // alpha-bar follows the reference's compute_alpha: abar(t) = prod_{s <= t} (1 - beta_s), abar(-1) = 1.
 
+import { metadataJson } from '../io/metadata';
+
 export type BetaSchedule = 'linear' | 'quad' | 'const' | 'jsd' | 'sigmoid';
 export const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'quad', 'const', 'jsd', 'sigmoid'];
 
@@ -14,7 +16,7 @@ export interface DiffusionConfig {
 export const DEFAULT_DIFFUSION: DiffusionConfig = { beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02, num_diffusion_timesteps: 1000 };
 
 /** numpy.linspace(a, b, n) */
-function linspace(a: number, b: number, n: number): number[] {
+export function linspace(a: number, b: number, n: number): number[] {
   if (n === 1) return [a];
   const step = (b - a) / (n - 1);
   return Array.from({ length: n }, (_, i) => (i === n - 1 ? b : a + i * step));
@@ -72,13 +74,6 @@ export function parseDiffusionConfig(raw: unknown, source: string): DiffusionCon
 
 /** The diffusion config of a weights file's `__metadata__.diffusion` (the reference defaults when absent). */
 export function diffusionFromMetadata(metadata: Record<string, string>, source: string): DiffusionConfig {
-  const text = metadata.diffusion;
-  if (text === undefined) return DEFAULT_DIFFUSION;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${source}: __metadata__.diffusion is not valid JSON (${(e as Error).message})`);
-  }
-  return parseDiffusionConfig(raw, source);
+  const raw = metadataJson(metadata, 'diffusion', source);
+  return raw === undefined ? DEFAULT_DIFFUSION : parseDiffusionConfig(raw, source);
 }

@@ -2,15 +2,10 @@
 // from the end). `uniform` and `quad` are the DDIM reference's `skip_type`s; `leading`, `trailing`
 // and `linspace` are diffusers' `timestep_spacing` options.
 
+import { linspace } from './schedule';
+
 export type SkipType = 'uniform' | 'quad' | 'leading' | 'trailing' | 'linspace';
 export const SKIP_TYPES: readonly SkipType[] = ['uniform', 'quad', 'leading', 'trailing', 'linspace'];
-
-/** numpy.linspace(a, b, n) */
-function linspace(a: number, b: number, n: number): number[] {
-  if (n === 1) return [a];
-  const step = (b - a) / (n - 1);
-  return Array.from({ length: n }, (_, i) => (i === n - 1 ? b : a + i * step));
-}
 
 /** numpy.round: halves to even. */
 function roundHalfEven(x: number): number {

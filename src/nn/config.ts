@@ -1,5 +1,6 @@
 // The UNet configuration of Ho et al. / Song et al. (the ermongroup/ddim `Model`), with the
 // fields and defaults of the reference files' `__metadata__.model`.
+import { metadataJson } from '../io/metadata';
 
 export interface UNetConfig {
   /** Base width: level i has ch * ch_mult[i] channels. */
@@ -77,13 +78,7 @@ export function parseConfig(raw: unknown, source = 'model config'): UNetConfig {
 
 /** Parses `__metadata__.model` of a safetensors file. */
 export function configFromMetadata(metadata: Record<string, string>, source: string): UNetConfig {
-  const text = metadata.model;
-  if (text === undefined) throw new Error(`${source}: no model config in __metadata__ (expected a "model" entry)`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${source}: __metadata__.model is not valid JSON (${(e as Error).message})`);
-  }
+  const raw = metadataJson(metadata, 'model', source);
+  if (raw === undefined) throw new Error(`${source}: no model config in __metadata__ (expected a "model" entry)`);
   return parseConfig(raw, source);
 }

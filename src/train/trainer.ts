@@ -8,6 +8,7 @@
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../io/safetensors';
+import { metadataJson } from '../io/metadata';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
 import { uniform } from '../ref/rng';
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
@@ -128,14 +129,9 @@ export class Trainer {
     if (md.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: not a training checkpoint (__metadata__.format is ${JSON.stringify(md.format)})`);
     const step = Number(md.step);
     if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: bad step ${JSON.stringify(md.step)} in __metadata__`);
-    const parse = (key: string) => {
-      try {
-        return JSON.parse(md[key] ?? '') as unknown;
-      } catch {
-        throw new Error(`${source}: __metadata__.${key} is missing or not JSON`);
-      }
-    };
-    const trainer = new Trainer(device, configFromMetadata(md, source), diffusionFromMetadata(md, source), parse('trainer') as TrainerOptions, data);
+    const options = metadataJson(md, 'trainer', source);
+    if (options === undefined) throw new Error(`${source}: no trainer options in __metadata__ (expected a "trainer" entry)`);
+    const trainer = new Trainer(device, configFromMetadata(md, source), diffusionFromMetadata(md, source), options as TrainerOptions, data);
     const t = trainer.train;
     const stores: [string, ParamStore][] = [['model/', t.net.params], ['ema/', t.ema], ['adam_m/', t.m], ['adam_v/', t.v]];
     const images = stores.map(([prefix, store]) => store.pack(file, source, prefix));
