@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite';
 
 // Bundles the Node command line into one file (dist/cli/ddim.mjs): WGSL comes in
-// through the same `?raw` imports as in the browser, and only `webgpu` stays external.
+// through the same `?raw` imports as in the browser, and only the native `webgpu` and `sharp` stay external.
 export default defineConfig({
   build: {
     ssr: 'src/cli/main.ts',
@@ -10,9 +10,9 @@ export default defineConfig({
     minify: false,
     emptyOutDir: true,
     rollupOptions: {
-      external: ['webgpu'],
+      external: ['webgpu', 'sharp'],
       output: { entryFileNames: 'ddim.mjs', format: 'es' },
     },
   },
-  ssr: { noExternal: true, external: ['webgpu'] },
+  ssr: { noExternal: true, external: ['webgpu', 'sharp'] },
 });

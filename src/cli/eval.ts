@@ -10,7 +10,7 @@ import { configFromMetadata } from '../nn/config';
 import { UNet } from '../nn/unet';
 import { Sampler } from '../engine/sampler';
 import { numberArg, parseArgs } from './args';
-import { emojiFromDisk, inferencePrefix, readSafetensors } from './files';
+import { inferencePrefix, loadData, readSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim eval';
@@ -28,7 +28,7 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
   const weights = readSafetensors(wPath);
   const config = configFromMetadata(weights.metadata, wPath);
   const dataName = args.values.get('data')!;
-  const [train, held] = [await emojiFromDisk(dataName, 'train', `${CMD}: --data`), await emojiFromDisk(dataName, 'eval', `${CMD}: --data`)];
+  const [train, held] = [await loadData(dataName, 'train', config.resolution, `${CMD}: --data`), await loadData(dataName, 'eval', config.resolution, `${CMD}: --data`)];
   const size = train.resolution;
   if (config.resolution !== size) throw new Error(`${CMD}: ${wPath} is a ${config.resolution} px model, --data is ${size} px`);
   const diffusion = diffusionFromMetadata(weights.metadata, wPath);

@@ -1,7 +1,9 @@
 // File access for the CLI: safetensors in and out, with the file name in every error.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseSafetensors, serializeSafetensors, type HostTensor, type SafetensorsFile } from '../io/safetensors';
+import type { ImageDataset } from '../train/data';
 import { loadEmoji, type EmojiSplit } from '../train/emoji';
+import { imagesFromDir, isDirectory } from './images';
 
 export function readSafetensors(path: string): SafetensorsFile {
   let bytes: Buffer;
@@ -30,9 +32,19 @@ export function inferencePrefix(file: { metadata: Record<string, string> }): str
 
 const DATA_DIR = new URL('../../public/data/', import.meta.url);
 
-/** The bundled emoji (`emoji16` / `emoji32`) read from public/data; `what` names the option in errors. */
-export function emojiFromDisk(name: string, split: EmojiSplit, what: string): ReturnType<typeof loadEmoji> {
+/** The resolution of a bundled dataset name (`emoji16` -> 16), or undefined for anything else. */
+export function bundledResolution(name: string): number | undefined {
   const m = /^emoji(16|32)$/.exec(name);
-  if (!m) throw new Error(`${what} must be emoji16 or emoji32, got "${name}"`);
-  return loadEmoji(Number(m[1]), split, async (f) => new Uint8Array(readFileSync(new URL(f, DATA_DIR))));
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A dataset named on the command line: the bundled emoji (`emoji16` / `emoji32`, read from
+ * public/data) or a folder of images resized to `resolution`; `what` names the option in errors.
+ */
+export function loadData(name: string, split: EmojiSplit, resolution: number, what: string): Promise<ImageDataset> {
+  const bundled = bundledResolution(name);
+  if (bundled) return loadEmoji(bundled, split, async (f) => new Uint8Array(readFileSync(new URL(f, DATA_DIR))));
+  if (!isDirectory(name)) throw new Error(`${what} must be emoji16, emoji32 or a folder of PNG/JPEG/WebP images, got "${name}"`);
+  return imagesFromDir(name, resolution, split);
 }

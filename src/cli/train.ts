@@ -1,13 +1,13 @@
 // `ddim train`: train a UNet on the bundled emoji, with progress, a loss log and resumable checkpoints.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { parseConfig, type UNetConfig } from '../nn/config';
+import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
 import { preset } from '../nn/presets';
 import { DEFAULT_OPTIMIZER } from '../train/step';
 import { Trainer } from '../train/trainer';
 import { numberArg, parseArgs } from './args';
-import { emojiFromDisk, readSafetensors, writeSafetensors } from './files';
+import { bundledResolution, loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim train';
@@ -29,17 +29,22 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     flags: ['no-flip'],
     required: ['data', 'out', 'steps'],
   }, CMD);
-  const data = await emojiFromDisk(args.values.get('data')!, 'train', `${CMD}: --data`);
   const steps = numberArg(args, 'steps', 0, CMD);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`${CMD}: --steps must be a positive integer, got ${steps}`);
   const out = args.values.get('out')!;
   const resume = args.values.get('resume');
+  const checkpoint = resume ? readSafetensors(resume) : undefined;
+  const dataName = args.values.get('data')!;
+  // A folder of images is resized to the model; the bundled emoji pick the default model instead.
+  const config = checkpoint
+    ? configFromMetadata(checkpoint.metadata, resume!)
+    : loadConfig(args.values.get('config') ?? ((bundledResolution(dataName) ?? 16) === 16 ? 'tiny' : 'small'));
+  const data = await loadData(dataName, 'train', config.resolution, `${CMD}: --data`);
   let trainer: Trainer;
-  if (resume) {
-    trainer = Trainer.fromCheckpoint(ctx.device, readSafetensors(resume), resume, data);
+  if (checkpoint) {
+    trainer = Trainer.fromCheckpoint(ctx.device, checkpoint, resume!, data);
     ctx.log(`resumed ${resume} at step ${trainer.step}`);
   } else {
-    const config = loadConfig(args.values.get('config') ?? (data.resolution === 16 ? 'tiny' : 'small'));
     const options = {
       ...DEFAULT_OPTIMIZER,
       lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),

@@ -36,3 +36,30 @@ export function gatherBatch(data: ImageDataset, indices: readonly number[], flip
     }
   });
 }
+
+/** The largest centred square of a width x height image: what every user image is cut to before resizing. */
+export function centerSquare(width: number, height: number): { x: number; y: number; size: number } {
+  const size = Math.min(width, height);
+  return { x: Math.floor((width - size) / 2), y: Math.floor((height - size) / 2), size };
+}
+
+/** Which images of a folder of `count` belong to `split`: every 10th (9, 19, ...) is held out for evaluation. */
+export function splitIndices(count: number, split: 'train' | 'eval' | 'all'): number[] {
+  const all = Array.from({ length: count }, (_, i) => i);
+  return split === 'all' ? all : all.filter((i) => (i % 10 === 9) === (split === 'eval'));
+}
+
+/** Model-ready images from decoded RGB bytes, (N, S, S, 3) row-major as image decoders give them. */
+export function datasetFromRgb(id: string, resolution: number, rgb: Uint8Array): ImageDataset {
+  const S = resolution;
+  const per = 3 * S * S;
+  if (rgb.length === 0 || rgb.length % per) throw new Error(`${id}: ${rgb.length} bytes is not a whole number of ${S}x${S} RGB images`);
+  const count = rgb.length / per;
+  const images = new Float32Array(rgb.length);
+  for (let n = 0; n < count; n++) {
+    for (let p = 0; p < S * S; p++) {
+      for (let c = 0; c < 3; c++) images[n * per + c * S * S + p] = rgb[n * per + p * 3 + c]! / 127.5 - 1;
+    }
+  }
+  return { id, count, channels: 3, resolution: S, images };
+}

@@ -1,10 +1,11 @@
 // The CLI contracts end to end: `ddim forward` and `ddim train-step` reproduce the reference files,
 // and bad input exits non-zero with a message naming the file and the problem.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { getTensor, parseSafetensors, serializeSafetensors, type HostTensor } from '../../src/io/safetensors';
 import { loadReference } from '../unit/ref-helpers';
@@ -114,6 +115,19 @@ describe('ddim CLI', () => {
     expect(e.stdout).toMatch(/ddim eta=0 +2 +\d+\.\d{3} +\d\.\d{4} +\d\.\d{4}/);
   });
 
+  it('train takes a folder of the user\'s images, resized to the model', async () => {
+    const images = join(dir, 'my-images');
+    mkdirSync(images);
+    for (let i = 0; i < 3; i++) {
+      const background = { r: 40 * i, g: 200, b: 90, alpha: 1 };
+      writeFileSync(join(images, `img${i}.png`), await sharp({ create: { width: 40 + i, height: 30, channels: 4, background } }).png().toBuffer());
+    }
+    const ckpt = join(dir, 'mine.safetensors');
+    const r = await ddim('train', '--data', images, '--config', 'tiny', '--steps', '1', '--batch', '2', '--out', ckpt);
+    expect(r.code, r.stderr).toBe(0);
+    expect(read(ckpt).metadata.dataset).toBe(`${images}/train`);
+  });
+
   it('rejects bad input with a clear message and a non-zero exit', async () => {
     const w = REF + 'unet-tiny.safetensors';
     const bad = join(dir, 'bad.safetensors');
@@ -130,7 +144,7 @@ describe('ddim CLI', () => {
       [['sample', '--weights', w, '--out', join(dir, 's.png'), '--sampler', 'ddim'], /--sampler must be one of generalized, ddpm_noisy, got "ddim"/],
       [['sample', '--weights', w, '--out', join(dir, 's.jpg')], /--out must end in \.png or \.safetensors/],
       [['sample', '--weights', w, '--out', join(dir, 's.png'), '--init', bad], /missing tensor "xT"/],
-      [['train', '--data', 'cifar', '--steps', '1', '--out', join(dir, 'c.safetensors')], /--data must be emoji16 or emoji32, got "cifar"/],
+      [['train', '--data', 'cifar', '--steps', '1', '--out', join(dir, 'c.safetensors')], /--data must be emoji16, emoji32 or a folder of PNG\/JPEG\/WebP images, got "cifar"/],
       [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--config', 'small'], /emoji16\/train: images are 3x16x16, the model takes 3x32x32/],
       [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--resume', w], /not a training checkpoint/],
       [['eval', '--weights', w, '--data', 'emoji32'], /is a 16 px model, --data is 32 px/],
