@@ -4,6 +4,7 @@ import { forwardCommand, trainStepCommand, type CommandContext } from './command
 import { sampleCommand } from './sample';
 import { trainCommand } from './train';
 import { evalCommand } from './eval';
+import { convertCommand } from './convert';
 
 const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
   forward: forwardCommand,
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) =>
   sample: sampleCommand,
   train: trainCommand,
   eval: evalCommand,
+  convert: convertCommand,
 };
 
 const USAGE = `usage: ddim <command> [options]
@@ -19,10 +21,11 @@ const USAGE = `usage: ddim <command> [options]
   sample      --weights W.safetensors --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
               [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
               [--use-clipped-model-output] [--x0-grid] [--interpolate FRAMES]
-  train       --data emoji16|emoji32 --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
+  train       --data emoji16|emoji32|DIR --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
               [--batch 8] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--warmup 0] [--seed 0] [--no-flip]
               [--resume CKPT.safetensors] [--log-every 10]
-  eval        --weights W.safetensors --data emoji16|emoji32 [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
+  eval        --weights W.safetensors --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
+  convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
 
 export async function main(argv: readonly string[]): Promise<number> {

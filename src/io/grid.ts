@@ -1,4 +1,5 @@
 // Image tensors (values in [-1, 1], NCHW) laid out as an RGBA grid for display or PNG export.
+import { pixelByte } from '../ref/pixels';
 
 export interface RgbaImage {
   width: number;
@@ -22,14 +23,13 @@ export function imageGrid(images: Float32Array, C: number, S: number, rows: numb
   const width = cols * S + (cols + 1) * GAP;
   const height = rows * S + (rows + 1) * GAP;
   const data = new Uint8Array(width * height * 4).fill(255);
-  const byte = (v: number) => Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols && r * cols + c < count; c++) {
       const img = (r * cols + c) * per;
       for (let y = 0; y < S; y++) {
         for (let x = 0; x < S; x++) {
           const o = ((GAP + r * (S + GAP) + y) * width + GAP + c * (S + GAP) + x) * 4;
-          for (let ch = 0; ch < 3; ch++) data[o + ch] = byte(images[img + (C === 3 ? ch : 0) * S * S + y * S + x]!);
+          for (let ch = 0; ch < 3; ch++) data[o + ch] = pixelByte(images[img + (C === 3 ? ch : 0) * S * S + y * S + x]!);
         }
       }
     }

@@ -11,6 +11,7 @@ import { getTensor, parseSafetensors, serializeSafetensors, type HostTensor } fr
 import { loadReference } from '../unit/ref-helpers';
 import { expectMaxAbs } from './harness';
 import { expectTrainGolden } from './train-golden';
+import { TINY_DIFFUSERS_CONFIG, toDiffusers } from '../fixtures/diffusers';
 
 const run = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -126,6 +127,22 @@ describe('ddim CLI', () => {
     const r = await ddim('train', '--data', images, '--config', 'tiny', '--steps', '1', '--batch', '2', '--out', ckpt);
     expect(r.code, r.stderr).toBe(0);
     expect(read(ckpt).metadata.dataset).toBe(`${images}/train`);
+  });
+
+  it('convert turns a diffusers UNet2DModel file into the reference layout with the same eps', async () => {
+    const diffusers = join(dir, 'diffusion_pytorch_model.safetensors'), config = join(dir, 'config.json'), out = join(dir, 'converted.safetensors');
+    writeFileSync(diffusers, serializeSafetensors(toDiffusers(loadReference('unet-tiny.safetensors'), 2, 'old').tensors));
+    writeFileSync(config, JSON.stringify(TINY_DIFFUSERS_CONFIG));
+    const r = await ddim('convert', '--in', diffusers, '--config', config, '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\(diffusers layout\): 144 tensors, ch=32 ch_mult=\[1,2\] num_res_blocks=1 attn_resolutions=\[8\] resolution=16 -> .* \(reference layout\)/);
+    const eps = join(dir, 'converted-eps.safetensors');
+    const f = await ddim('forward', '--weights', out, '--input', REF + 'unet-tiny.forward.safetensors', '--out', eps);
+    expect(f.code, f.stderr).toBe(0);
+    expectMaxAbs(getTensor(read(eps), 'eps').data, getTensor(loadReference('unet-tiny.forward.safetensors'), 'eps').data, 1e-4, 'eps of the converted model');
+    const bad = await ddim('convert', '--in', config, '--out', join(dir, 'never.safetensors'));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/config\.json: not a safetensors file|config\.json: .*header/);
   });
 
   it('rejects bad input with a clear message and a non-zero exit', async () => {
