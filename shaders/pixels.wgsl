@@ -1,12 +1,13 @@
 // pixels.wgsl — model images to displayable pixels, on the GPU, so previews never read floats back.
 //
-//   to_rgba8  x (N, C, H, W) f32, values in [-1, 1], C = 3 (or 1: grey) -> out (N, H, W) u32, each
+//   to_rgba8  x (N, C, H, W) f32, values in [-1, 1], C = 3 (or 1: grey) -> out[offset ..] (N, H, W) u32, each
 //             an RGBA8 pixel with red in the low byte (the byte order of ImageData on little-endian
 //             hosts), alpha 255; byte = floor(clamp((v + 1) / 2, 0, 1) * 255 + 0.5), as ref/pixels.ts.
 // Forward only (display); nothing is saved. One thread per pixel, 1-D over ceil(N*H*W / 256)
 // workgroups, split over x and y past 65535 (kernel.ts grid()).
 
-struct Params { pixels: u32, channels: u32, hw: u32 }
+// offset (in pixels) lets one buffer hold many frames: the sampler's filmstrip on the GPU.
+struct Params { pixels: u32, channels: u32, hw: u32, offset: u32 }
 
 const WG: u32 = 256u;
 
@@ -27,5 +28,5 @@ fn to_rgba8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   let base = n * P.channels * P.hw + p;
   let g_off = select(0u, P.hw, P.channels == 3u);
   let b_off = select(0u, 2u * P.hw, P.channels == 3u);
-  out[i] = to_byte(x[base]) | (to_byte(x[base + g_off]) << 8u) | (to_byte(x[base + b_off]) << 16u) | (255u << 24u);
+  out[P.offset + i] = to_byte(x[base]) | (to_byte(x[base + g_off]) << 8u) | (to_byte(x[base + b_off]) << 16u) | (255u << 24u);
 }

@@ -1,2 +1,2 @@
 // The app's entry point.
-import './ui/engine-check';
+import './ui/ddim-app';

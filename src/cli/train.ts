@@ -5,7 +5,9 @@ import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
 import { preset } from '../nn/presets';
 import { DEFAULT_OPTIMIZER } from '../train/step';
-import { Trainer } from '../train/trainer';
+import { CHECKPOINT_FORMAT, Trainer, type TrainerOptions } from '../train/trainer';
+import { memoryProblem, trainingMemory } from '../train/memory';
+import { metadataJson } from '../io/metadata';
 import { numberArg, parseArgs } from './args';
 import { bundledResolution, loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
@@ -34,34 +36,42 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   const out = args.values.get('out')!;
   const resume = args.values.get('resume');
   const checkpoint = resume ? readSafetensors(resume) : undefined;
+  if (checkpoint && checkpoint.metadata.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${resume}: not a training checkpoint (__metadata__.format is ${JSON.stringify(checkpoint.metadata.format)})`);
+  }
   const dataName = args.values.get('data')!;
   // A folder of images is resized to the model; the bundled emoji pick the default model instead.
   const config = checkpoint
     ? configFromMetadata(checkpoint.metadata, resume!)
     : loadConfig(args.values.get('config') ?? ((bundledResolution(dataName) ?? 16) === 16 ? 'tiny' : 'small'));
   const data = await loadData(dataName, 'train', config.resolution, `${CMD}: --data`);
+  const saved = checkpoint ? (metadataJson(checkpoint.metadata, 'trainer', resume!) as TrainerOptions | undefined) : undefined;
+  if (checkpoint && !saved) throw new Error(`${resume}: no trainer options in __metadata__ (expected a "trainer" entry)`);
+  const options: TrainerOptions = saved ?? {
+    ...DEFAULT_OPTIMIZER,
+    lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
+    emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
+    gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
+    batch: numberArg(args, 'batch', 8, CMD),
+    seed: numberArg(args, 'seed', 0, CMD),
+    warmupSteps: numberArg(args, 'warmup', 0, CMD),
+    randomFlip: !args.flags.has('no-flip'),
+  };
+  // Known before the big buffers exist: refuse here rather than fail inside the allocation.
+  const memory = trainingMemory(ctx.device, config, options.batch);
+  const MiB = (b: number): string => (b / 2 ** 20).toFixed(1);
+  ctx.log(`model: ${memory.parameters.toLocaleString('en-US')} parameters; GPU memory at batch ${options.batch}: ${MiB(memory.totalBytes)} MiB ` +
+    `(weights, gradients, Adam, EMA ${MiB(memory.stateBytes)} MiB; activations ${MiB(memory.activationBytes)} MiB)`);
+  const problem = memoryProblem(memory, ctx.device.limits);
+  if (problem) throw new Error(`${CMD}: this model cannot train at batch ${options.batch} here: ${problem}`);
   let trainer: Trainer;
   if (checkpoint) {
     trainer = Trainer.fromCheckpoint(ctx.device, checkpoint, resume!, data);
     ctx.log(`resumed ${resume} at step ${trainer.step}`);
   } else {
-    const options = {
-      ...DEFAULT_OPTIMIZER,
-      lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
-      emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
-      gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
-      batch: numberArg(args, 'batch', 8, CMD),
-      seed: numberArg(args, 'seed', 0, CMD),
-      warmupSteps: numberArg(args, 'warmup', 0, CMD),
-      randomFlip: !args.flags.has('no-flip'),
-    };
     trainer = new Trainer(ctx.device, config, DEFAULT_DIFFUSION, options, data);
     trainer.loadWeights(initParameters(trainer.train.net.layout, options.seed));
   }
-  const net = trainer.train.net;
-  ctx.log(`model: ${net.layout.count.toLocaleString('en-US')} parameters; GPU memory at batch ${trainer.options.batch}: ` +
-    `${(trainer.train.memoryBytes / 2 ** 20).toFixed(1)} MiB (weights, gradients, Adam, EMA ${((5 * net.layout.totalFloats * 4) / 2 ** 20).toFixed(1)} MiB; ` +
-    `activations ${(net.activationBytes / 2 ** 20).toFixed(1)} MiB)`);
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   if (!resume || !existsSync(logPath)) writeFileSync(logPath, 'step,loss\n');
   const chunk = numberArg(args, 'log-every', 10, CMD);

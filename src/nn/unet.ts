@@ -63,6 +63,8 @@ export class UNet {
   readonly rngState: Tensor | null = null;
   /** Bytes of activations, saved statistics and activation gradients this plan allocated. */
   activationBytes = 0;
+  /** The largest single activation (or activation gradient) tensor, in bytes. */
+  largestActivationBytes = 0;
 
   private readonly device: GPUDevice;
   private readonly label: string;
@@ -108,7 +110,9 @@ export class UNet {
   // ---- planning helpers -------------------------------------------------------------------------
 
   private act(shape: readonly number[], name: string): Tensor {
-    this.activationBytes += shape.reduce((a, b) => a * b, 4);
+    const bytes = shape.reduce((a, b) => a * b, 4);
+    this.activationBytes += bytes;
+    this.largestActivationBytes = Math.max(this.largestActivationBytes, bytes);
     return createTensor(this.device, shape, `${this.label}.${name}`);
   }
 

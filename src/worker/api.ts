@@ -1,22 +1,177 @@
-// The engine interface the UI codes against (implemented once, in the worker; reached through comlink).
+// The engine interface the UI codes against: implemented once, in the worker (engine.ts), reached
+// through comlink. Pixels cross as RGBA8 bytes (N, S, S, 4), transferred, never as GPU buffers.
+import type { SamplerKind } from '../diffusion/samplers';
+import type { SkipType } from '../diffusion/timesteps';
+import type { UNetConfig } from '../nn/config';
+import type { ModelEntry } from '../store/models';
+import type { RunEntry } from '../store/runs';
+import type { TrainerOptions } from '../train/trainer';
+
+export type { ModelEntry, RunEntry };
 
 export interface EngineInfo {
   adapter: string;
+  maxBufferSize: number;
   maxStorageBufferBindingSize: number;
 }
 
-export interface ForwardTiming {
-  config: string;
+/** RGBA8 images: `count` images of `size` x `size`, (count, size, size, 4). */
+export interface Pixels {
+  count: number;
+  size: number;
+  rgba: Uint8Array;
+}
+
+export interface SampleSettings {
+  modelId: string;
+  sampler: SamplerKind;
+  steps: number;
+  eta: number;
+  skip: SkipType;
+  seed: number;
   batch: number;
+  /** Clip the predicted x0 to [-1, 1] before the update (diffusers' clip_sample). */
+  clipX0: boolean;
+}
+
+/** One step of a running chain: x_t after the step and the x0 predicted at it. */
+export interface StepFrame {
+  /** Steps done (1..total). */
+  step: number;
+  total: number;
+  /** The timestep the model saw at this step. */
+  t: number;
+  msPerStep: number;
+  xt: Pixels;
+  x0: Pixels;
+}
+
+export interface SampleResult {
+  /** false when Stop ended the chain early. */
+  completed: boolean;
+  stepsDone: number;
+  /** Timesteps of the chain, noisiest first. */
+  seq: number[];
+  msPerStep: number;
+  final: Pixels;
+}
+
+/** x_t before every step and the final sample (steps+1 images), and the x0 of every step, for one sample. */
+export interface Filmstrip {
+  seq: number[];
+  xs: Pixels;
+  x0s: Pixels;
+}
+
+/** The first-step question for every sample of the last chain: x0 at the first step vs the result. */
+export interface FirstStepReport {
+  firstX0: Pixels;
+  final: Pixels;
+  /** |first x0 - final| per pixel, scaled to fill 0..255. */
+  difference: Pixels;
+  /** Per sample: MSE (images in [-1, 1]) and PSNR (dB, peak-to-peak 2) of first x0 against the final sample. */
+  mse: number[];
+  psnr: number[];
+}
+
+export interface DenoiseRequest {
+  modelId: string;
+  /** A bundled held-out image (index into the eval split of the model's size) or the user's own (RGB bytes at the model size). */
+  image: { kind: 'dataset'; index: number } | { kind: 'rgb'; rgb: Uint8Array };
+  t: number;
+  /** DDIM (eta 0) steps of the chain from t down to 0. */
+  steps: number;
+  seed: number;
+}
+
+export interface DenoiseResult {
+  clean: Pixels;
+  xt: Pixels;
+  oneShot: Pixels;
+  chain: Pixels;
+  oneShotMse: number;
+  oneShotPsnr: number;
+  chainMse: number;
+  chainPsnr: number;
+  /** One-shot x0 MSE for this image at t = 0, 50, ..., T-1 (same noise). */
+  curve: { t: number; mse: number }[];
+}
+
+export interface TrainSpec {
+  name: string;
+  dataset: 'emoji16' | 'emoji32' | 'user';
+  config: UNetConfig;
+  options: TrainerOptions;
+  steps: number;
+  /** Save a checkpoint every this many steps (and on pause). */
+  checkpointEvery: number;
+  /** Sample previews from the EMA weights every this many steps (0: never). */
+  previewEvery: number;
+}
+
+export interface TrainProgress {
+  runId: string;
+  step: number;
+  targetSteps: number;
+  /** Losses of the steps since the last report. */
+  losses: number[];
+  imagesPerSecond: number;
+  state: 'running' | 'paused' | 'stopped' | 'done' | 'error';
+  /** Step of the last saved checkpoint. */
+  savedStep: number;
+  message?: string;
+  preview?: Pixels;
+}
+
+export interface MemoryEstimate {
   parameters: number;
-  /** Median milliseconds per UNet forward (submit to completion). */
-  medianMs: number;
-  runs: number;
+  /** Bytes on the GPU for training at this batch: weights, gradients, Adam, EMA, activations. */
+  trainBytes: number;
+  fits: boolean;
+  /** Why it does not fit (names the limit). */
+  problem?: string;
+}
+
+export interface StoredImageInfo {
+  id: string;
+  name: string;
+  thumbnail: Pixels;
 }
 
 export interface EngineApi {
-  /** Opens the GPU device inside the worker. */
   init(): Promise<EngineInfo>;
-  /** Times the UNet forward of a freshly initialised model of the named preset. */
-  timeForward(preset: string, batch: number, runs: number): Promise<ForwardTiming>;
+
+  listModels(): Promise<ModelEntry[]>;
+  /** Imports a safetensors file (reference or diffusers layout; optional config.json text) into the library. */
+  importModel(name: string, bytes: ArrayBuffer, configJson?: string): Promise<ModelEntry>;
+  renameModel(id: string, name: string): Promise<ModelEntry>;
+  deleteModel(id: string): Promise<void>;
+  /** The model as a reference-layout safetensors file (F32), loadable by PyTorch with strict=True. */
+  exportModel(id: string): Promise<ArrayBuffer>;
+
+  sample(settings: SampleSettings, onFrame: (f: StepFrame) => void): Promise<SampleResult>;
+  /** Stops the running chain, training or interpolation after its current step. */
+  stop(): Promise<void>;
+  filmstrip(sample: number): Promise<Filmstrip>;
+  firstStep(): Promise<FirstStepReport>;
+  interpolate(settings: SampleSettings, seedB: number, frames: number): Promise<Pixels>;
+  denoise(request: DenoiseRequest): Promise<DenoiseResult>;
+  /** Held-out images of the bundled emoji at `size`, for the Denoise picker. */
+  datasetImages(size: number, count: number): Promise<Pixels>;
+
+  estimateMemory(config: UNetConfig, batch: number): Promise<MemoryEstimate>;
+  listRuns(): Promise<RunEntry[]>;
+  deleteRun(id: string): Promise<void>;
+  train(spec: TrainSpec, onProgress: (p: TrainProgress) => void): Promise<RunEntry>;
+  resumeRun(id: string, onProgress: (p: TrainProgress) => void): Promise<RunEntry>;
+  /** Pauses the running training after its current chunk and saves a checkpoint. */
+  pause(): Promise<void>;
+  /** Saves the EMA weights of a run's last checkpoint as a library model. */
+  runToModel(id: string): Promise<ModelEntry>;
+
+  addImages(files: File[]): Promise<{ added: number; errors: string[] }>;
+  listImages(): Promise<StoredImageInfo[]>;
+  removeImage(id: string): Promise<void>;
+
+  storage(): Promise<{ usage: number; quota: number; persisted: boolean }>;
 }

@@ -20,6 +20,15 @@ describe('pixels on WebGPU', () => {
     });
   }
 
+  it('writes at an offset, leaving the rest of the buffer alone', async () => {
+    const x = randomTensor([2, 3, 8, 8], 9);
+    const out = toGpu(gpu.device, { shape: [3 * 128], data: new Float32Array(3 * 128).fill(-7) }, 'film');
+    const [words] = await run(gpu.device, [toRgba8(gpu.device, { x: toGpu(gpu.device, x, 'x'), out, offset: 128, label: 'frame 1' })], [out]);
+    expect(Array.from(words!.subarray(0, 128)).every((v) => v === -7)).toBe(true);
+    expect(new Uint8Array(words!.buffer, words!.byteOffset + 128 * 4, 128 * 4)).toEqual(toRgba8Ref(x.data, 3, 64));
+    expect(Array.from(words!.subarray(256)).every((v) => v === -7)).toBe(true);
+  });
+
   it('rounds half up and clamps', () => {
     expect([-2, -1, 0, 1, 3].map(pixelByte)).toEqual([0, 0, 128, 255, 255]);
   });

@@ -60,7 +60,7 @@ describe('toReferenceLayout', () => {
     expect(() => toReferenceLayout(drop(tiny, 'mid.attn_1.q.bias'), 'w.safetensors')).toThrow(/w\.safetensors: missing tensor "mid\.attn_1\.q\.bias" for the config ch=32/);
     expect(() => toReferenceLayout(withTensor(tiny, 'conv_out.bias', [4]), 'w.safetensors')).toThrow(/tensor "conv_out\.bias" has shape \[4\], expected \[3\]/);
     expect(() => toReferenceLayout(withTensor(tiny, 'extra.weight', [1]), 'w.safetensors')).toThrow(/unexpected tensor "extra\.weight"/);
-    expect(() => toReferenceLayout({ tensors: new Map([['foo', { shape: [1], data: new Float32Array(1) }]]), metadata: {} }, 'x.safetensors')).toThrow(/x\.safetensors: not a UNet in the reference or diffusers layout/);
+    expect(() => toReferenceLayout({ tensors: new Map([['foo', { shape: [1], data: new Float32Array(1) }]]), metadata: {}, dtypes: new Map() }, 'x.safetensors')).toThrow(/x\.safetensors: not a UNet in the reference or diffusers layout/);
     const d = toDiffusers(tiny, 2, 'new');
     expect(() => toReferenceLayout(withTensor(d, 'down_blocks.0.foo.weight', [1]), 'd')).toThrow(/d: unexpected tensor "down_blocks\.0\.foo\.weight" for a diffusers UNet2DModel/);
     expect(() => toReferenceLayout(d, 'd', { ...TINY_DIFFUSERS_CONFIG, flip_sin_to_cos: true })).toThrow(/flip_sin_to_cos=true is not the DDPM time embedding/);

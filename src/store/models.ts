@@ -1,0 +1,72 @@
+// The model library in IndexedDB (idb-keyval, its own database): an entry (name, config, sizes,
+// dates) and the weights (a reference-layout safetensors file) under separate keys. Weights are
+// written before their entry and deleted after it, so a listed model always has its weights and a
+// failed write (quota, a closed tab) leaves the library as it was.
+import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+import type { DiffusionConfig } from '../diffusion/schedule';
+import type { UNetConfig } from '../nn/config';
+
+export interface ModelEntry {
+  id: string;
+  name: string;
+  config: UNetConfig;
+  diffusion: DiffusionConfig;
+  parameters: number;
+  /** Optimisation steps the weights were trained for (0 if unknown). */
+  trainingSteps: number;
+  /** Bytes of the stored weights file. */
+  bytes: number;
+  created: number;
+  /** Where it came from: the app's bundled model, a user's import, or a training run of this app. */
+  source: 'bundled' | 'imported' | 'trained';
+}
+
+let store: UseStore | undefined;
+const db = (): UseStore => (store ??= createStore('ddim-webgpu-models', 'models'));
+
+/** Turns IndexedDB's quota error into a message that says what could not be saved. */
+export function storageError(e: unknown, what: string, bytes: number): Error {
+  const name = (e as DOMException)?.name;
+  if (name === 'QuotaExceededError') return new Error(`storage quota exceeded while saving ${what} (${(bytes / 2 ** 20).toFixed(1)} MB); delete models or runs in the library to make room`);
+  return new Error(`could not save ${what}: ${(e as Error)?.message ?? String(e)}`);
+}
+
+export async function listModels(): Promise<ModelEntry[]> {
+  const all = await values<ModelEntry | ArrayBuffer>(db());
+  return all.filter((v): v is ModelEntry => !(v instanceof ArrayBuffer) && typeof v === 'object' && v !== null && 'config' in v)
+    .sort((a, b) => b.created - a.created);
+}
+
+export async function saveModel(entry: ModelEntry, weights: ArrayBuffer): Promise<void> {
+  try {
+    await set(`weights:${entry.id}`, weights, db());
+    await set(`model:${entry.id}`, entry, db());
+  } catch (e) {
+    await del(`weights:${entry.id}`, db()).catch(() => undefined);
+    throw storageError(e, `model "${entry.name}"`, weights.byteLength);
+  }
+}
+
+export async function modelWeights(id: string): Promise<ArrayBuffer> {
+  const w = await get<ArrayBuffer>(`weights:${id}`, db());
+  if (!w) throw new Error(`model ${id}: no stored weights`);
+  return w;
+}
+
+export async function getModel(id: string): Promise<ModelEntry | undefined> {
+  return get<ModelEntry>(`model:${id}`, db());
+}
+
+export async function renameModel(id: string, name: string): Promise<ModelEntry> {
+  const entry = await getModel(id);
+  if (!entry) throw new Error(`model ${id}: not in the library`);
+  if (!name.trim()) throw new Error('a model name cannot be empty');
+  const renamed = { ...entry, name: name.trim() };
+  await set(`model:${id}`, renamed, db());
+  return renamed;
+}
+
+export async function deleteModel(id: string): Promise<void> {
+  await del(`model:${id}`, db());
+  await del(`weights:${id}`, db());
+}

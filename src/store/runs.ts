@@ -1,0 +1,74 @@
+// Training runs in IndexedDB: a run entry (settings, step, loss history) and its checkpoints. A
+// checkpoint goes to a fresh key; only once it is completely written does the entry point at it,
+// and only then is the previous checkpoint deleted, so a crash mid-save keeps the last good one.
+import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+import type { UNetConfig } from '../nn/config';
+import type { TrainerOptions } from '../train/trainer';
+import { storageError } from './models';
+
+export interface RunEntry {
+  id: string;
+  name: string;
+  config: UNetConfig;
+  options: TrainerOptions;
+  /** Dataset id: "emoji16", "emoji32" or "user". */
+  dataset: string;
+  /** Step of the saved checkpoint (the step a resume continues from). */
+  step: number;
+  /** Target step count. */
+  targetSteps: number;
+  checkpointEvery: number;
+  /** EMA sample previews every this many steps (0: none). */
+  previewEvery: number;
+  /** Loss per step up to `step` (for the chart after a reload). */
+  losses: number[];
+  updated: number;
+  /** Key of the complete checkpoint, if one was saved. */
+  checkpointKey?: string;
+}
+
+let store: UseStore | undefined;
+const db = (): UseStore => (store ??= createStore('ddim-webgpu-runs', 'runs'));
+
+export async function listRuns(): Promise<RunEntry[]> {
+  const all = await values<RunEntry | ArrayBuffer>(db());
+  return all.filter((v): v is RunEntry => !(v instanceof ArrayBuffer) && typeof v === 'object' && v !== null && 'options' in v)
+    .sort((a, b) => b.updated - a.updated);
+}
+
+export async function getRun(id: string): Promise<RunEntry | undefined> {
+  return get<RunEntry>(`run:${id}`, db());
+}
+
+/** Saves the run entry alone (settings and losses, no new checkpoint). */
+export async function putRun(run: RunEntry): Promise<void> {
+  await set(`run:${run.id}`, run, db());
+}
+
+/** Writes a checkpoint, then the entry that points at it, then drops the previous checkpoint. */
+export async function saveCheckpoint(run: RunEntry, bytes: ArrayBuffer): Promise<RunEntry> {
+  const key = `ckpt:${run.id}:${run.step}:${Date.now()}`;
+  try {
+    await set(key, bytes, db());
+  } catch (e) {
+    await del(key, db()).catch(() => undefined);
+    throw storageError(e, `the checkpoint of run "${run.name}" at step ${run.step}`, bytes.byteLength);
+  }
+  const previous = (await getRun(run.id))?.checkpointKey;
+  const saved = { ...run, checkpointKey: key, updated: Date.now() };
+  await set(`run:${run.id}`, saved, db());
+  if (previous && previous !== key) await del(previous, db());
+  return saved;
+}
+
+export async function checkpointBytes(run: RunEntry): Promise<ArrayBuffer> {
+  const bytes = run.checkpointKey ? await get<ArrayBuffer>(run.checkpointKey, db()) : undefined;
+  if (!bytes) throw new Error(`run "${run.name}": no saved checkpoint`);
+  return bytes;
+}
+
+export async function deleteRun(id: string): Promise<void> {
+  const run = await getRun(id);
+  await del(`run:${id}`, db());
+  if (run?.checkpointKey) await del(run.checkpointKey, db());
+}

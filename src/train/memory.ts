@@ -1,0 +1,40 @@
+// The GPU memory a training configuration needs, known before anything of that size is allocated:
+// the UNet is planned at batch 1 (every activation, saved statistic and activation gradient is
+// linear in the batch), and the five parameter-sized buffers (weights, gradients, Adam m and v,
+// EMA) are counted from the layout.
+import type { UNetConfig } from '../nn/config';
+import { UNet } from '../nn/unet';
+
+export interface TrainingMemory {
+  parameters: number;
+  /** Weights, gradients, Adam moments and EMA: five flat buffers. */
+  stateBytes: number;
+  activationBytes: number;
+  /** The largest single buffer (the adapter's binding limit applies to each). */
+  largestBufferBytes: number;
+  totalBytes: number;
+}
+
+export function trainingMemory(device: GPUDevice, config: UNetConfig, batch: number): TrainingMemory {
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
+  const one = new UNet(device, config, { batch: 1, grad: true, label: 'memory-plan' });
+  const flatBytes = one.layout.totalFloats * 4;
+  const stateBytes = 5 * flatBytes;
+  const activationBytes = batch * one.activationBytes;
+  return {
+    parameters: one.layout.count,
+    stateBytes,
+    activationBytes,
+    largestBufferBytes: Math.max(flatBytes, batch * one.largestActivationBytes),
+    totalBytes: stateBytes + activationBytes,
+  };
+}
+
+/** Why a configuration cannot train on this adapter (naming the limit), or undefined if it can. */
+export function memoryProblem(m: TrainingMemory, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): string | undefined {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (m.largestBufferBytes > limit) {
+    return `its largest buffer needs ${(m.largestBufferBytes / 2 ** 20).toFixed(1)} MiB, over this adapter's limit of ${(limit / 2 ** 20).toFixed(1)} MiB per buffer (maxStorageBufferBindingSize/maxBufferSize); use a smaller batch or model`;
+  }
+  return undefined;
+}

@@ -1,0 +1,96 @@
+// <ddim-app>: the studio's shell. Without WebGPU it explains how to get it; with it, it starts the
+// engine worker and shows the Sample, Denoise, Train and Models tabs.
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, state } from 'lit/decorators.js';
+import { startEngine } from '../worker/client';
+import { EngineStore, StoreController } from './engine-store';
+import './sample-studio';
+import './denoise-view';
+import './train-studio';
+import './model-library';
+
+type Tab = 'sample' | 'denoise' | 'train' | 'models';
+const TABS: [Tab, string][] = [['sample', 'Sample'], ['denoise', 'Denoise'], ['train', 'Train'], ['models', 'Models']];
+
+@customElement('ddim-app')
+export class DdimApp extends LitElement {
+  static override styles = css`
+    :host { display: block; max-width: 1180px; margin: 0 auto; padding: 18px; font: 14px/1.45 system-ui, sans-serif; color: #1d2330; }
+    header { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; margin-bottom: 12px; }
+    h1 { font-size: 20px; margin: 0; }
+    .adapter { color: #6b7385; font-size: 12px; }
+    nav { display: flex; gap: 4px; margin-bottom: 14px; border-bottom: 1px solid #dde1e8; }
+    nav button { font: inherit; border: 0; background: none; padding: 8px 14px; cursor: pointer; border-bottom: 2px solid transparent; color: #4a5468; }
+    nav button[aria-selected='true'] { border-bottom-color: #3257d6; color: #1d2330; font-weight: 600; }
+    .nogpu { background: #fff; border-radius: 10px; padding: 20px 24px; box-shadow: 0 0 0 1px #0000001a; max-width: 720px; }
+    .error { color: #b42318; }
+    code { background: #f2f4f7; padding: 1px 5px; border-radius: 4px; }
+  `;
+
+  @state() private tab: Tab = 'sample';
+  @state() private failure: string | undefined;
+  private store: EngineStore | undefined;
+  private readonly hasWebGpu = typeof navigator !== 'undefined' && 'gpu' in navigator;
+
+  constructor() {
+    super();
+    new StoreController(this, () => this.store);
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    if (this.hasWebGpu && !this.store) void this.start();
+  }
+
+  private async start(): Promise<void> {
+    const store = new EngineStore(startEngine());
+    try {
+      store.info = await store.engine.init();
+      await navigator.storage?.persist?.().catch(() => false);
+      await store.refreshModels();
+      this.store = store;
+      this.requestUpdate();
+    } catch (e) {
+      this.failure = (e as Error).message;
+    }
+  }
+
+  private noWebGpu() {
+    return html`<div class="nogpu" data-testid="no-webgpu">
+      <h2>This browser has no WebGPU</h2>
+      <p>ddim-webgpu samples and trains diffusion models on your GPU through WebGPU, and <code>navigator.gpu</code> is missing here.</p>
+      <ul>
+        <li><b>Chrome / Edge 113+</b> (Windows, macOS, ChromeOS, Android 12+): WebGPU is on by default. On Linux, start Chrome with
+          <code>--enable-unsafe-webgpu --enable-features=Vulkan</code> or enable <code>chrome://flags/#enable-unsafe-webgpu</code>.</li>
+        <li><b>Firefox</b> 141+ on Windows; elsewhere set <code>dom.webgpu.enabled</code> to true in <code>about:config</code>.</li>
+        <li><b>Safari</b> 26+ on macOS, iOS and iPadOS; in older versions enable WebGPU under Develop → Feature Flags.</li>
+      </ul>
+      <p>WebGPU needs a secure context: open the app over <code>https://</code> or <code>http://localhost</code>.</p>
+    </div>`;
+  }
+
+  override render() {
+    if (!this.hasWebGpu) return html`<header><h1>ddim-webgpu</h1></header>${this.noWebGpu()}`;
+    if (this.failure) {
+      return html`<header><h1>ddim-webgpu</h1></header><div class="nogpu" role="alert"><h2>WebGPU could not start</h2>
+        <p class="error">${this.failure}</p><p>Your browser exposes WebGPU but gave no usable adapter; check that hardware acceleration is on, or try another browser.</p></div>`;
+    }
+    const s = this.store;
+    return html`
+      <header><h1>ddim-webgpu</h1>
+        <span class="adapter" data-testid="adapter">${s?.info ? `Adapter: ${s.info.adapter}` : 'starting the GPU engine…'}</span>
+        ${s?.job ? html`<span class="adapter" data-testid="job">busy: ${s.job}</span>` : nothing}
+      </header>
+      <nav role="tablist">${TABS.map(([id, label]) => html`<button role="tab" aria-selected=${String(this.tab === id)} @click=${() => (this.tab = id)}>${label}</button>`)}</nav>
+      ${!s ? nothing : this.tab === 'sample' ? html`<sample-studio .store=${s}></sample-studio>`
+        : this.tab === 'denoise' ? html`<denoise-view .store=${s}></denoise-view>`
+        : this.tab === 'train' ? html`<train-studio .store=${s}></train-studio>`
+        : html`<model-library .store=${s}></model-library>`}`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'ddim-app': DdimApp;
+  }
+}

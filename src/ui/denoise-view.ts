@@ -1,0 +1,133 @@
+// The Denoise tab: a clean image (a held-out emoji or your own), noised to x_t at a chosen t; the
+// model's one-shot x0 prediction against the DDIM chain from t, both scored against the clean image,
+// and the one-shot error across t for that image.
+import { LitElement, html, nothing } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { DenoiseResult, Pixels } from '../worker/api';
+import { decodeImageFile } from '../train/decode-browser';
+import { StoreController, type EngineStore } from './engine-store';
+import { panelStyles } from './styles';
+import './pixel-grid';
+import './line-chart';
+
+const PICKER = 24;
+
+@customElement('denoise-view')
+export class DenoiseView extends LitElement {
+  static override styles = panelStyles;
+
+  @property({ attribute: false }) store: EngineStore | undefined;
+  @state() private choices: Pixels | undefined;
+  @state() private picked = 0;
+  @state() private own: { name: string; rgb: Uint8Array; preview: Pixels } | undefined;
+  @state() private t = 500;
+  @state() private steps = 10;
+  @state() private seed = 0;
+  @state() private result: DenoiseResult | undefined;
+  @state() private ownError: string | undefined;
+
+  constructor() {
+    super();
+    new StoreController(this, () => this.store);
+  }
+
+  private get model() {
+    return this.store?.selected;
+  }
+
+  override async updated(): Promise<void> {
+    const m = this.model;
+    if (m && (!this.choices || (this.choices.count > 0 && this.choices.size !== m.config.resolution)) && this.store) {
+      this.choices = { count: 0, size: m.config.resolution, rgba: new Uint8Array() }; // loading
+      this.choices = await this.store.engine.datasetImages(m.config.resolution, PICKER);
+    }
+  }
+
+  private async chooseFile(e: Event): Promise<void> {
+    const file = (e.target as HTMLInputElement).files?.[0];
+    const m = this.model;
+    if (!file || !m) return;
+    this.ownError = undefined;
+    try {
+      const size = m.config.resolution;
+      const rgb = await decodeImageFile(file, size);
+      const rgba = new Uint8Array(size * size * 4);
+      for (let p = 0; p < size * size; p++) rgba.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
+      this.own = { name: file.name, rgb, preview: { count: 1, size, rgba } };
+    } catch (err) {
+      this.ownError = (err as Error).message;
+    }
+  }
+
+  private async run(): Promise<void> {
+    const store = this.store, m = this.model;
+    if (!store || !m || store.job) return;
+    const image = this.own ? { kind: 'rgb' as const, rgb: this.own.rgb } : { kind: 'dataset' as const, index: this.picked };
+    const r = await store.run('denoising', () => store.engine.denoise({ modelId: m.id, image, t: this.t, steps: this.steps, seed: this.seed }));
+    if (r) this.result = r;
+  }
+
+  private pick(e: MouseEvent): void {
+    const c = this.choices;
+    if (!c || c.count === 0) return;
+    const target = e.currentTarget as HTMLElement;
+    const rect = target.getBoundingClientRect();
+    const cols = 12, rows = Math.ceil(c.count / cols);
+    const col = Math.floor(((e.clientX - rect.left) / rect.width) * cols), row = Math.floor(((e.clientY - rect.top) / rect.height) * rows);
+    const i = row * cols + col;
+    if (i >= 0 && i < c.count) {
+      this.picked = i;
+      this.own = undefined;
+    }
+  }
+
+  override render() {
+    const m = this.model;
+    const T = m?.diffusion.num_diffusion_timesteps ?? 1000;
+    const r = this.result;
+    const busy = this.store?.job !== undefined;
+    return html`
+      <section><h2>Denoise</h2>
+        <p class="muted">Noise a clean image to x_t, then compare the model's one-shot x0 prediction at t with the DDIM chain from t (eta 0). Model: ${m?.name ?? '…'}.</p>
+        <div class="row">
+          <div class="figure">held-out emoji (click to pick #${this.picked})
+            ${this.choices && this.choices.count > 0 ? html`<pixel-grid data-testid="picker" label="held-out images to pick from" @click=${(e: MouseEvent) => this.pick(e)} .pixels=${this.choices} cols="12" width="384" style="cursor:pointer"></pixel-grid>` : html`<span class="muted">loading…</span>`}
+          </div>
+          <div class="figure">or your own image
+            <input type="file" aria-label="Your own image" accept="image/png,image/jpeg,image/webp" @change=${(e: Event) => this.chooseFile(e)} />
+            ${this.own ? html`<span>${this.own.name}</span><pixel-grid label="your image" .pixels=${this.own.preview} cols="1" width="64"></pixel-grid>` : nothing}
+            ${this.ownError ? html`<div class="error" role="alert">${this.ownError}</div>` : nothing}
+          </div>
+        </div>
+        <div class="controls" style="margin-top:10px">
+          <label>t: <span class="numbers">${this.t}</span>
+            <input type="range" aria-label="t" min="0" max=${T - 1} .value=${String(this.t)} @input=${(e: Event) => (this.t = Number((e.target as HTMLInputElement).value))} @change=${() => this.result && this.run()} /></label>
+          <label>Chain steps<input type="number" aria-label="Chain steps" min="1" max="1000" .value=${String(this.steps)} @change=${(e: Event) => (this.steps = Math.max(1, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
+          <label>Noise seed<input type="number" aria-label="Noise seed" min="0" .value=${String(this.seed)} @change=${(e: Event) => (this.seed = Math.max(0, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
+          <button class="primary" @click=${() => this.run()} ?disabled=${busy || !m}>Denoise</button>
+        </div>
+        ${this.store?.error ? html`<div class="error" role="alert">${this.store.error}</div>` : nothing}
+      </section>
+      ${r ? html`<section><h2>At t = ${this.t}</h2>
+        <div class="row">
+          <div class="figure">clean<pixel-grid label="clean image" .pixels=${r.clean} cols="1" width="128"></pixel-grid></div>
+          <div class="figure">x_t<pixel-grid label="noised image" .pixels=${r.xt} cols="1" width="128"></pixel-grid></div>
+          <div class="figure">one-shot x0<pixel-grid label="one-shot x0" .pixels=${r.oneShot} cols="1" width="128"></pixel-grid></div>
+          <div class="figure">DDIM chain from t<pixel-grid label="chain result" .pixels=${r.chain} cols="1" width="128"></pixel-grid></div>
+          <table data-testid="denoise-scores">
+            <tr><th></th><th>MSE</th><th>PSNR</th></tr>
+            <tr><td>one-shot x0</td><td class="numbers">${r.oneShotMse.toFixed(4)}</td><td class="numbers">${r.oneShotPsnr.toFixed(2)} dB</td></tr>
+            <tr><td>chain (${this.steps} steps)</td><td class="numbers">${r.chainMse.toFixed(4)}</td><td class="numbers">${r.chainPsnr.toFixed(2)} dB</td></tr>
+          </table>
+        </div>
+        <h3 style="margin-top:12px">One-shot x0 error against t, this image and noise</h3>
+        <line-chart .points=${r.curve.map((p) => ({ x: p.t, y: p.mse }))} xLabel="t" yLabel="MSE" logY></line-chart>
+      </section>` : nothing}`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'denoise-view': DenoiseView;
+  }
+}

@@ -1,0 +1,71 @@
+// <line-chart>: an SVG line chart of (x, y) points with labelled axes; `smoothing` adds an
+// exponential moving average line (the loss chart), `logY` a log scale.
+import { LitElement, css, html, svg } from 'lit';
+import { customElement, property } from 'lit/decorators.js';
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** Exponential moving average with debiasing (as TensorBoard's smoothing). */
+export function smooth(points: readonly Point[], weight: number): Point[] {
+  let last = 0;
+  return points.map((p, i) => {
+    last = last * weight + (1 - weight) * p.y;
+    return { x: p.x, y: last / (1 - weight ** (i + 1)) };
+  });
+}
+
+@customElement('line-chart')
+export class LineChart extends LitElement {
+  static override styles = css`
+    :host { display: inline-block; font: 11px system-ui, sans-serif; color: #4a5468; }
+    svg { background: #fff; border-radius: 6px; box-shadow: 0 0 0 1px #0000001a; }
+  `;
+
+  @property({ attribute: false }) points: Point[] = [];
+  @property({ type: Number }) smoothing = 0;
+  @property({ type: Boolean }) logY = false;
+  @property() xLabel = '';
+  @property() yLabel = '';
+  @property({ type: Number }) width = 420;
+  @property({ type: Number }) height = 200;
+
+  override render() {
+    const W = this.width, H = this.height, L = 48, B = 28, T = 10, R = 10;
+    const pts = this.points.filter((p) => Number.isFinite(p.y) && (!this.logY || p.y > 0));
+    if (pts.length === 0) return html`<svg width=${W} height=${H} role="img" aria-label=${`${this.yLabel} chart (no data yet)`}></svg>`;
+    const fy = (y: number): number => (this.logY ? Math.log10(y) : y);
+    const xs = pts.map((p) => p.x), ys = pts.map((p) => fy(p.y));
+    const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+    let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 1, y1 + 1];
+    const sx = (x: number): number => L + ((x - x0) / Math.max(1e-9, x1 - x0)) * (W - L - R);
+    const sy = (y: number): number => T + (1 - (fy(y) - y0) / (y1 - y0)) * (H - T - B);
+    const path = (ps: Point[]): string => ps.map((p, i) => `${i ? 'L' : 'M'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join('');
+    const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(2));
+    const yTick = (v: number): number => (this.logY ? 10 ** v : v);
+    const smoothed = this.smoothing > 0 ? smooth(pts, this.smoothing) : null;
+    return html`<svg width=${W} height=${H} role="img" aria-label=${`${this.yLabel} against ${this.xLabel}`}>
+      ${svg`
+        <line x1=${L} y1=${H - B} x2=${W - R} y2=${H - B} stroke="#c9cfdb" />
+        <line x1=${L} y1=${T} x2=${L} y2=${H - B} stroke="#c9cfdb" />
+        <text x=${L - 4} y=${T + 8} text-anchor="end">${fmt(yTick(y1))}</text>
+        <text x=${L - 4} y=${H - B} text-anchor="end">${fmt(yTick(y0))}</text>
+        <text x=${L} y=${H - 8} text-anchor="start">${fmt(x0)}</text>
+        <text x=${W - R} y=${H - 8} text-anchor="end">${fmt(x1)}</text>
+        <text x=${(L + W) / 2} y=${H - 8} text-anchor="middle">${this.xLabel}</text>
+        <text x=${12} y=${(T + H - B) / 2} text-anchor="middle" transform=${`rotate(-90 12 ${(T + H - B) / 2})`}>${this.yLabel}${this.logY ? ' (log)' : ''}</text>
+        <path d=${path(pts)} fill="none" stroke=${smoothed ? '#9db0ea' : '#3257d6'} stroke-width="1.2" />
+        ${smoothed ? svg`<path d=${path(smoothed)} fill="none" stroke="#3257d6" stroke-width="2" />` : ''}
+      `}
+    </svg>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'line-chart': LineChart;
+  }
+}

@@ -1,0 +1,73 @@
+// <pixel-grid>: RGBA8 images (Pixels) tiled on a canvas, scaled up with crisp pixels. Every draw
+// bumps data-frame, so tests and the page can tell that a preview really updated.
+import { LitElement, css, html, type PropertyValues } from 'lit';
+import { customElement, property, query } from 'lit/decorators.js';
+import type { Pixels } from '../worker/api';
+
+const GAP = 1;
+
+/** Tiles images on a fresh canvas (also used for PNG export). */
+export function gridCanvas(p: Pixels, cols: number): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  drawGrid(canvas, p, cols);
+  return canvas;
+}
+
+export function drawGrid(canvas: HTMLCanvasElement, p: Pixels, cols: number): void {
+  const c = Math.max(1, Math.min(cols, p.count));
+  const rows = Math.ceil(p.count / c);
+  canvas.width = c * p.size + (c - 1) * GAP;
+  canvas.height = rows * p.size + (rows - 1) * GAP;
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const per = p.size * p.size * 4;
+  for (let i = 0; i < p.count; i++) {
+    const img = new ImageData(new Uint8ClampedArray(p.rgba.buffer as ArrayBuffer, p.rgba.byteOffset + i * per, per), p.size, p.size);
+    ctx.putImageData(img, (i % c) * (p.size + GAP), Math.floor(i / c) * (p.size + GAP));
+  }
+}
+
+export function downloadCanvas(canvas: HTMLCanvasElement, name: string): void {
+  canvas.toBlob((blob) => {
+    if (!blob) return;
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }, 'image/png');
+}
+
+@customElement('pixel-grid')
+export class PixelGrid extends LitElement {
+  static override styles = css`
+    :host { display: inline-block; }
+    canvas { image-rendering: pixelated; display: block; background: #fff; border-radius: 4px; box-shadow: 0 0 0 1px #0002; }
+  `;
+
+  @property({ attribute: false }) pixels: Pixels | undefined;
+  @property({ type: Number }) cols = 4;
+  /** Display width in CSS pixels (height follows). */
+  @property({ type: Number }) width = 256;
+  @property() label = '';
+  @query('canvas') private canvas!: HTMLCanvasElement;
+  private frame = 0;
+
+  protected override updated(changed: PropertyValues): void {
+    if (!this.pixels || !(changed.has('pixels') || changed.has('cols'))) return;
+    drawGrid(this.canvas, this.pixels, this.cols);
+    this.canvas.style.width = `${this.width}px`;
+    this.setAttribute('data-frame', String(++this.frame));
+  }
+
+  override render() {
+    return html`<canvas role="img" aria-label=${this.label} width="1" height="1" style="width:${this.width}px"></canvas>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'pixel-grid': PixelGrid;
+  }
+}

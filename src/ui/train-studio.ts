@@ -1,0 +1,274 @@
+// The Train tab: dataset (bundled emoji or your images), model (presets or custom fields, with its
+// parameter count and GPU memory), hyperparameters; Train / Pause / Resume / Stop; a live loss
+// chart, images/s and EMA previews; the stored runs, resumable after a reload.
+import { LitElement, html, nothing } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import { proxy } from 'comlink';
+import { parseConfig, type UNetConfig } from '../nn/config';
+import { PRESETS } from '../nn/presets';
+import { DEFAULT_OPTIMIZER } from '../train/step';
+import type { TrainerOptions } from '../train/trainer';
+import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
+import { StoreController, type EngineStore } from './engine-store';
+import { panelStyles } from './styles';
+import './pixel-grid';
+import './line-chart';
+
+type Dataset = TrainSpec['dataset'];
+
+interface ModelFields {
+  preset: string;
+  ch: number;
+  ch_mult: string;
+  num_res_blocks: number;
+  attn_resolutions: string;
+  dropout: number;
+}
+
+const list = (s: string): number[] => s.split(',').map((v) => v.trim()).filter(Boolean).map(Number);
+
+@customElement('train-studio')
+export class TrainStudio extends LitElement {
+  static override styles = panelStyles;
+
+  @property({ attribute: false }) store: EngineStore | undefined;
+  @state() private data: Dataset = 'emoji16';
+  @state() private fields: ModelFields = { preset: 'tiny', ch: 32, ch_mult: '1,2', num_res_blocks: 1, attn_resolutions: '8', dropout: 0 };
+  @state() private options: TrainerOptions = { ...DEFAULT_OPTIMIZER, lr: 1e-3, emaRate: 0.999, batch: 8, seed: 0, randomFlip: true, warmupSteps: 0 };
+  @state() private steps = 1000;
+  @state() private checkpointEvery = 50;
+  @state() private previewEvery = 100;
+  @state() private name = 'my run';
+  @state() private memory: MemoryEstimate | undefined;
+  @state() private configError: string | undefined;
+  @state() private losses: number[] = [];
+  @state() private progress: TrainProgress | undefined;
+  @state() private preview: Pixels | undefined;
+  @state() private runs: RunEntry[] = [];
+  @state() private images: StoredImageInfo[] = [];
+  @state() private smoothing = 0.9;
+  @state() private importMessage: string | undefined;
+  private estimateTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    super();
+    new StoreController(this, () => this.store);
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    void this.refresh();
+  }
+
+  private async refresh(): Promise<void> {
+    if (!this.store) return;
+    [this.runs, this.images] = await Promise.all([this.store.engine.listRuns(), this.store.engine.listImages()]);
+    this.scheduleEstimate();
+  }
+
+  private get resolution(): number {
+    return this.data === 'emoji32' ? 32 : this.data === 'emoji16' ? 16 : 32;
+  }
+
+  /** The model config of the form, or an error naming the bad field. */
+  private config(): UNetConfig {
+    const f = this.fields;
+    return parseConfig({
+      ch: f.ch, out_ch: 3, ch_mult: list(f.ch_mult), num_res_blocks: f.num_res_blocks, attn_resolutions: list(f.attn_resolutions),
+      dropout: f.dropout, in_channels: 3, resolution: this.resolution, resamp_with_conv: true,
+    }, 'model');
+  }
+
+  private setPreset(name: string): void {
+    const p = PRESETS[name];
+    if (p) this.fields = { preset: name, ch: p.ch, ch_mult: p.ch_mult.join(','), num_res_blocks: p.num_res_blocks, attn_resolutions: p.attn_resolutions.join(','), dropout: p.dropout };
+    else this.fields = { ...this.fields, preset: 'custom' };
+    this.scheduleEstimate();
+  }
+
+  private setField<K extends keyof ModelFields>(k: K, v: ModelFields[K]): void {
+    this.fields = { ...this.fields, [k]: v, preset: 'custom' };
+    this.scheduleEstimate();
+  }
+
+  private scheduleEstimate(): void {
+    clearTimeout(this.estimateTimer);
+    this.estimateTimer = setTimeout(async () => {
+      try {
+        const cfg = this.config();
+        this.configError = undefined;
+        this.memory = await this.store?.engine.estimateMemory(cfg, this.options.batch);
+      } catch (e) {
+        this.configError = (e as Error).message;
+        this.memory = undefined;
+      }
+    }, 250);
+  }
+
+  private onProgress = (p: TrainProgress): void => {
+    this.progress = p;
+    if (p.losses.length) this.losses = [...this.losses, ...p.losses];
+    if (p.preview) this.preview = p.preview;
+  };
+
+  private async train(): Promise<void> {
+    const store = this.store;
+    if (!store || store.job) return;
+    let config: UNetConfig;
+    try {
+      config = this.config();
+    } catch (e) {
+      this.configError = (e as Error).message;
+      return;
+    }
+    this.losses = [];
+    this.preview = undefined;
+    const spec: TrainSpec = { name: this.name, dataset: this.data, config, options: this.options, steps: this.steps, checkpointEvery: this.checkpointEvery, previewEvery: this.previewEvery };
+    await store.run('training', () => store.engine.train(spec, proxy(this.onProgress)));
+    await this.refresh();
+  }
+
+  private async resume(run: RunEntry): Promise<void> {
+    const store = this.store;
+    if (!store || store.job) return;
+    this.losses = run.losses.slice(0, run.step);
+    this.preview = undefined;
+    await store.run('training', () => store.engine.resumeRun(run.id, proxy(this.onProgress)));
+    await this.refresh();
+  }
+
+  private async addFiles(files: FileList | File[] | null | undefined): Promise<void> {
+    if (!files || !this.store) return;
+    const r = await this.store.engine.addImages([...files]);
+    this.importMessage = `added ${r.added} image(s)${r.errors.length ? `; skipped ${r.errors.length}: ${r.errors.slice(0, 3).join('; ')}` : ''}`;
+    await this.refresh();
+  }
+
+  private async removeImage(id: string): Promise<void> {
+    await this.store?.engine.removeImage(id);
+    await this.refresh();
+  }
+
+  private num(e: Event): number {
+    return Number((e.target as HTMLInputElement).value);
+  }
+
+  private datasetPanel() {
+    return html`<section><h2>Data</h2>
+      <div class="controls">
+        <label>Dataset
+          <select aria-label="Dataset" @change=${(e: Event) => { this.data = (e.target as HTMLSelectElement).value as Dataset; this.scheduleEstimate(); }}>
+            <option value="emoji16" ?selected=${this.data === 'emoji16'}>Emoji 16 px (3,408 train images)</option>
+            <option value="emoji32" ?selected=${this.data === 'emoji32'}>Emoji 32 px (3,408 train images)</option>
+            <option value="user" ?selected=${this.data === 'user'}>Your images, 32 px (${this.images.length})</option>
+          </select>
+        </label>
+        <label>Add images
+          <input type="file" aria-label="Add images" multiple accept="image/png,image/jpeg,image/webp" @change=${(e: Event) => this.addFiles((e.target as HTMLInputElement).files)} /></label>
+        <label>Add a folder
+          <input type="file" aria-label="Add a folder" webkitdirectory @change=${(e: Event) => this.addFiles((e.target as HTMLInputElement).files)} /></label>
+      </div>
+      <div class="muted" style="margin-top:6px; border: 2px dashed #c9cfdb; border-radius: 8px; padding: 10px"
+        @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${(e: DragEvent) => { e.preventDefault(); void this.addFiles(e.dataTransfer?.files); }}>
+        Drop PNG, JPEG or WebP files here: each is cropped to its centre square, resized, and kept in this browser (IndexedDB).
+        ${this.importMessage ? html`<div data-testid="import-message">${this.importMessage}</div>` : nothing}
+      </div>
+      ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${this.images.length} image(s) of yours</div>
+        <div class="row" style="gap:6px;margin-top:4px">${this.images.map((img) => html`<div class="figure" title=${img.name}>
+          <pixel-grid label=${img.name} .pixels=${img.thumbnail} cols="1" width="48"></pixel-grid>
+          <button aria-label=${`Remove ${img.name}`} style="padding:0 4px" @click=${() => this.removeImage(img.id)}>✕</button></div>`)}</div>` : nothing}
+    </section>`;
+  }
+
+  private modelPanel() {
+    const f = this.fields;
+    const m = this.memory;
+    return html`<section><h2>Model</h2>
+      <div class="controls">
+        <label>Preset<select aria-label="Preset" @change=${(e: Event) => this.setPreset((e.target as HTMLSelectElement).value)}>
+          ${[...Object.keys(PRESETS), 'custom'].map((p) => html`<option value=${p} ?selected=${p === f.preset}>${p}</option>`)}</select></label>
+        <label>ch<input type="number" aria-label="ch" min="32" step="32" .value=${String(f.ch)} @change=${(e: Event) => this.setField('ch', this.num(e))} /></label>
+        <label>ch_mult<input type="text" aria-label="ch_mult" size="8" .value=${f.ch_mult} @change=${(e: Event) => this.setField('ch_mult', (e.target as HTMLInputElement).value)} /></label>
+        <label>num_res_blocks<input type="number" aria-label="num_res_blocks" min="1" .value=${String(f.num_res_blocks)} @change=${(e: Event) => this.setField('num_res_blocks', this.num(e))} /></label>
+        <label>attn_resolutions<input type="text" aria-label="attn_resolutions" size="6" .value=${f.attn_resolutions} @change=${(e: Event) => this.setField('attn_resolutions', (e.target as HTMLInputElement).value)} /></label>
+        <label>dropout<input type="number" aria-label="dropout" min="0" max="0.9" step="0.05" .value=${String(f.dropout)} @change=${(e: Event) => this.setField('dropout', this.num(e))} /></label>
+      </div>
+      <p class="numbers" data-testid="model-size">${this.configError ? html`<span class="error">${this.configError}</span>`
+        : m ? html`${m.parameters.toLocaleString('en-US')} parameters · ${(m.trainBytes / 2 ** 20).toFixed(1)} MiB of GPU memory at batch ${this.options.batch} (${this.resolution} px)
+          ${m.fits ? '' : html`<span class="error">${m.problem}</span>`}` : 'estimating…'}</p>
+    </section>`;
+  }
+
+  private hyperPanel() {
+    const o = this.options;
+    const set = (k: keyof TrainerOptions, v: number | boolean): void => {
+      this.options = { ...this.options, [k]: v };
+      if (k === 'batch') this.scheduleEstimate();
+    };
+    const job = this.store?.job;
+    const training = job === 'training';
+    return html`<section><h2>Training</h2>
+      <div class="controls">
+        <label>Run name<input type="text" aria-label="Run name" .value=${this.name} @change=${(e: Event) => (this.name = (e.target as HTMLInputElement).value)} /></label>
+        <label>Learning rate<input type="number" aria-label="Learning rate" step="0.0001" .value=${String(o.lr)} @change=${(e: Event) => set('lr', this.num(e))} /></label>
+        <label>Batch size<input type="number" aria-label="Training batch size" min="1" max="256" .value=${String(o.batch)} @change=${(e: Event) => set('batch', Math.floor(this.num(e)))} /></label>
+        <label>EMA rate<input type="number" aria-label="EMA rate" step="0.0001" .value=${String(o.emaRate)} @change=${(e: Event) => set('emaRate', this.num(e))} /></label>
+        <label>Grad clip<input type="number" aria-label="Grad clip" step="0.1" .value=${String(o.gradClip)} @change=${(e: Event) => set('gradClip', this.num(e))} /></label>
+        <label>Warmup steps<input type="number" aria-label="Warmup steps" min="0" .value=${String(o.warmupSteps)} @change=${(e: Event) => set('warmupSteps', Math.floor(this.num(e)))} /></label>
+        <label>Steps<input type="number" aria-label="Training steps" min="1" .value=${String(this.steps)} @change=${(e: Event) => (this.steps = Math.floor(this.num(e)))} /></label>
+        <label>Checkpoint every<input type="number" aria-label="Checkpoint every" min="1" .value=${String(this.checkpointEvery)} @change=${(e: Event) => (this.checkpointEvery = Math.floor(this.num(e)))} /></label>
+        <label>Preview every<input type="number" aria-label="Preview every" min="0" .value=${String(this.previewEvery)} @change=${(e: Event) => (this.previewEvery = Math.floor(this.num(e)))} /></label>
+        <label class="inline"><input type="checkbox" aria-label="Random flip" .checked=${o.randomFlip} @change=${(e: Event) => set('randomFlip', (e.target as HTMLInputElement).checked)} />Random flip</label>
+        <button class="primary" @click=${() => this.train()} ?disabled=${!!job || !!this.configError || (this.memory !== undefined && !this.memory.fits)}>Train</button>
+        <button @click=${() => this.store?.engine.pause()} ?disabled=${!training}>Pause</button>
+        <button @click=${() => this.store?.engine.stop()} ?disabled=${!training}>Stop</button>
+      </div>
+      ${this.store?.error ? html`<div class="error" role="alert">${this.store.error}</div>` : nothing}
+    </section>`;
+  }
+
+  private livePanel() {
+    const p = this.progress;
+    if (!p && this.losses.length === 0) return nothing;
+    const last = this.losses.slice(-20);
+    const recent = last.reduce((a, b) => a + b, 0) / Math.max(1, last.length);
+    return html`<section><h2>Progress</h2>
+      <div class="row">
+        <div>
+          <p class="numbers" data-testid="train-status">${p ? html`${p.state} · step ${p.step}/${p.targetSteps} · saved at step ${p.savedStep} · ${p.imagesPerSecond.toFixed(2)} images/s` : ''}
+            ${this.losses.length ? html` · loss (last 20) ${recent.toFixed(2)}` : ''}</p>
+          <line-chart data-testid="loss-chart" .points=${this.losses.map((y, i) => ({ x: i + 1, y }))} smoothing=${this.smoothing} xLabel="step" yLabel="loss" logY></line-chart>
+          <label class="inline">Smoothing <input type="range" aria-label="Smoothing" min="0" max="0.99" step="0.01" .value=${String(this.smoothing)} @input=${(e: Event) => (this.smoothing = this.num(e))} /></label>
+        </div>
+        ${this.preview ? html`<div class="figure">EMA samples (10 DDIM steps, x0 clipped)<pixel-grid data-testid="train-preview" label="EMA preview samples" .pixels=${this.preview} cols="2" width="160"></pixel-grid></div>` : nothing}
+      </div>
+    </section>`;
+  }
+
+  private runsPanel() {
+    if (this.runs.length === 0) return nothing;
+    const job = this.store?.job;
+    return html`<section><h2>Runs in this browser</h2>
+      <table data-testid="runs"><tr><th>name</th><th>step</th><th>model</th><th>data</th><th>saved</th><th></th></tr>
+        ${this.runs.map((r) => html`<tr>
+          <td>${r.name}</td><td class="numbers">${r.step}/${r.targetSteps}</td>
+          <td>ch ${r.config.ch} [${r.config.ch_mult}] ${r.config.resolution}px</td><td>${r.dataset}</td>
+          <td>${new Date(r.updated).toLocaleString()}</td>
+          <td>
+            <button @click=${() => this.resume(r)} ?disabled=${!!job || !r.checkpointKey}>Resume</button>
+            <button @click=${async () => { await this.store?.engine.runToModel(r.id); await this.store?.refreshModels(); }} ?disabled=${!r.checkpointKey}>Save as model</button>
+            <button @click=${async () => { await this.store?.engine.deleteRun(r.id); await this.refresh(); }} ?disabled=${!!job}>Delete</button>
+          </td></tr>`)}
+      </table></section>`;
+  }
+
+  override render() {
+    return html`${this.datasetPanel()}${this.modelPanel()}${this.hyperPanel()}${this.livePanel()}${this.runsPanel()}`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'train-studio': TrainStudio;
+  }
+}

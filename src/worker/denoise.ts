@@ -1,0 +1,88 @@
+// The Denoise view: one clean image, noised to x_t with a seeded noise; the model's one-shot x0
+// prediction at t against the DDIM chain (eta 0) from t down to 0, both scored against the clean
+// image; and the one-shot error across t for the same image and noise (why the first step's x0 is
+// not the result: at large t it is a blurry average).
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
+import { stepCoefficients } from '../diffusion/samplers';
+import { Sampler } from '../engine/sampler';
+import { submitDispatches } from '../gpu/kernel';
+import { readTensor, upload } from '../gpu/tensor';
+import type { ReferenceModel } from '../io/convert';
+import { toRgba8 } from '../ref/pixels';
+import { gaussian } from '../ref/rng';
+import type { DenoiseResult, Pixels } from './api';
+import type { NetCache } from './sampling';
+
+/** Curve points: t = 0, 100, ..., 900 and T - 1. */
+function curveTimesteps(T: number): number[] {
+  const ts: number[] = [];
+  for (let t = 0; t < T - 1; t += Math.max(1, Math.round(T / 10))) ts.push(t);
+  return [...ts, T - 1];
+}
+
+/** MSE and PSNR (dB, peak-to-peak 2) of a prediction clipped to [-1, 1], as it is displayed. */
+export function score(pred: Float32Array, clean: Float32Array): { mse: number; psnr: number } {
+  let se = 0;
+  for (let i = 0; i < clean.length; i++) se += (Math.min(1, Math.max(-1, pred[i]!)) - clean[i]!) ** 2;
+  const mse = se / clean.length;
+  return { mse, psnr: 10 * Math.log10(4 / Math.max(mse, 1e-12)) };
+}
+
+/** The DDIM timesteps of a chain from t down to 0 in `steps` steps (ascending, ending at t). */
+export function chainFrom(t: number, steps: number): number[] {
+  const n = Math.max(1, Math.min(steps, t + 1));
+  const seq = Array.from({ length: n }, (_, i) => (n === 1 ? t : Math.round((i * t) / (n - 1))));
+  return [...new Set(seq)];
+}
+
+export async function denoise(
+  device: GPUDevice,
+  nets: { one: NetCache; curve: NetCache },
+  id: string,
+  model: ReferenceModel,
+  clean: Float32Array,
+  t: number,
+  steps: number,
+  seed: number,
+): Promise<DenoiseResult> {
+  const cfg = model.config;
+  const abar = alphaBars(betaSchedule(model.diffusion));
+  const T = abar.length;
+  if (!Number.isInteger(t) || t < 0 || t >= T) throw new Error(`t must be an integer in [0, ${T}), got ${t}`);
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+  const n = cfg.in_channels * cfg.resolution * cfg.resolution;
+  if (clean.length !== n) throw new Error(`the image has ${clean.length} values, the model takes ${cfg.in_channels}x${cfg.resolution}x${cfg.resolution}`);
+  const noise = gaussian(seed, 0, 0, n);
+  const noised = (tt: number): Float32Array => clean.map((v, i) => Math.sqrt(abar[tt]!) * v + Math.sqrt(1 - abar[tt]!) * noise[i]!);
+  const x0From = (xt: Float32Array, eps: Float32Array, tt: number): Float32Array =>
+    xt.map((v, i) => (v - Math.sqrt(1 - abar[tt]!) * eps[i]!) / Math.sqrt(abar[tt]!));
+
+  // One-shot x0 at t, then the chain from the same x_t.
+  const one = nets.one.get(id, model, 1);
+  const xt = noised(t);
+  upload(device, one.x, xt);
+  upload(device, one.t, Float32Array.of(t));
+  submitDispatches(device, one.forward, 'denoise one-shot');
+  const oneShot = x0From(xt, await readTensor(device, one.eps), t);
+  const chainSampler = new Sampler(device, one, stepCoefficients(chainFrom(t, steps), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), { kind: 'rng', seed }, false);
+  await chainSampler.run(xt);
+  const chain = await readTensor(device, one.x);
+
+  // One-shot error across t, one batched forward.
+  const ts = curveTimesteps(T);
+  const net = nets.curve.get(id, model, ts.length);
+  const batch = new Float32Array(ts.length * n);
+  ts.forEach((tt, i) => batch.set(noised(tt), i * n));
+  upload(device, net.x, batch);
+  upload(device, net.t, Float32Array.from(ts));
+  submitDispatches(device, net.forward, 'denoise curve');
+  const eps = await readTensor(device, net.eps);
+  const curve = ts.map((tt, i) => ({ t: tt, mse: score(x0From(batch.subarray(i * n, (i + 1) * n), eps.subarray(i * n, (i + 1) * n), tt), clean).mse }));
+
+  const px = (x: Float32Array): Pixels => ({ count: 1, size: cfg.resolution, rgba: toRgba8(x, cfg.in_channels, cfg.resolution * cfg.resolution) });
+  const s1 = score(oneShot, clean), s2 = score(chain, clean);
+  return {
+    clean: px(clean), xt: px(xt), oneShot: px(oneShot), chain: px(chain),
+    oneShotMse: s1.mse, oneShotPsnr: s1.psnr, chainMse: s2.mse, chainPsnr: s2.psnr, curve,
+  };
+}

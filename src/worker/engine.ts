@@ -1,0 +1,232 @@
+// The engine behind EngineApi, inside the worker: owns the GPUDevice and everything on it. One
+// long job (a chain, an interpolation, a denoise or a training run) at a time; `stop` ends it after
+// its current step.
+import { transfer } from 'comlink';
+import { slerpFrames } from '../diffusion/interpolate';
+import { acquireDevice } from '../gpu/device';
+import { toRgba8 } from '../ref/pixels';
+import { gaussian } from '../ref/rng';
+import { STORED_SIZE, addImages, listImages, removeImage, downsampleRgb, type StoredImage } from '../store/images';
+import * as runs from '../store/runs';
+import { datasetFromRgb } from '../train/data';
+import { decodeImageFile } from '../train/decode-browser';
+import { loadEmoji } from '../train/emoji';
+import { memoryProblem, trainingMemory } from '../train/memory';
+import type { EngineApi, EngineInfo, Pixels, SampleResult } from './api';
+import { denoise } from './denoise';
+import * as models from './models';
+import { NetCache, SampleRun } from './sampling';
+import { TrainSession } from './training';
+
+/** Pixels cross to the page by transfer, not copy. */
+function sendPixels<T extends object>(value: T, pixels: Pixels[]): T {
+  return transfer(value, pixels.map((p) => p.rgba.buffer as ArrayBuffer));
+}
+
+export class Engine implements EngineApi {
+  private device: GPUDevice | undefined;
+  private info: EngineInfo | undefined;
+  private busy: string | undefined;
+  private stopRequested = false;
+  private lastRun: SampleRun | undefined;
+  private training: TrainSession | undefined;
+  private nets: { sample: NetCache; one: NetCache; curve: NetCache } | undefined;
+
+  async init(): Promise<EngineInfo> {
+    if (this.info) return this.info;
+    const acquired = await acquireDevice(navigator.gpu);
+    this.device = acquired.device;
+    this.device.lost.then((l) => console.error(`WebGPU device lost: ${l.message}`));
+    this.nets = { sample: new NetCache(this.device), one: new NetCache(this.device), curve: new NetCache(this.device) };
+    this.info = { adapter: acquired.adapterName, maxBufferSize: this.device.limits.maxBufferSize, maxStorageBufferBindingSize: this.device.limits.maxStorageBufferBindingSize };
+    return this.info;
+  }
+
+  private gpu(): GPUDevice {
+    if (!this.device) throw new Error('engine: init() has not been called');
+    return this.device;
+  }
+
+  /** Runs one long job at a time; a second is refused with what is running. */
+  private async exclusive<T>(what: string, job: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new Error(`the engine is busy with ${this.busy}; stop it first`);
+    this.busy = what;
+    this.stopRequested = false;
+    try {
+      return await job();
+    } finally {
+      this.busy = undefined;
+    }
+  }
+
+  listModels = () => models.listAll();
+  importModel = (name: string, bytes: ArrayBuffer, configJson?: string) => models.importModel(name, bytes, configJson);
+  renameModel = (id: string, name: string) => models.renameModel(id, name);
+  deleteModel = (id: string) => models.deleteModel(id);
+
+  async exportModel(id: string): Promise<ArrayBuffer> {
+    const bytes = await models.exportModel(id);
+    return transfer(bytes, [bytes]);
+  }
+
+  sample: EngineApi['sample'] = (settings, onFrame) => this.exclusive('sampling', async () => {
+    const device = this.gpu();
+    const { model } = await models.getModel(settings.modelId);
+    this.lastRun?.destroy();
+    const run = new SampleRun(device, this.nets!.sample.get(settings.modelId, model, settings.batch), model, settings);
+    this.lastRun = run;
+    const result: SampleResult = await run.run((f) => onFrame(sendPixels(f, [f.xt, f.x0])), () => this.stopRequested);
+    return sendPixels(result, [result.final]);
+  });
+
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    this.training?.stop();
+  }
+
+  async filmstrip(sample: number) {
+    if (!this.lastRun) throw new Error('nothing has been sampled yet');
+    const f = await this.lastRun.filmstrip(sample);
+    return sendPixels(f, [f.xs, f.x0s]);
+  }
+
+  async firstStep() {
+    if (!this.lastRun) throw new Error('nothing has been sampled yet');
+    const r = await this.lastRun.firstStep();
+    return sendPixels(r, [r.firstX0, r.final, r.difference]);
+  }
+
+  interpolate: EngineApi['interpolate'] = (settings, seedB, frames) => this.exclusive('interpolation', async () => {
+    if (!Number.isInteger(frames) || frames < 2 || frames > 64) throw new Error(`frames must be an integer in [2, 64], got ${frames}`);
+    const { model } = await models.getModel(settings.modelId);
+    const c = model.config;
+    const n = c.in_channels * c.resolution * c.resolution;
+    // x_T of each seed is the first image the seeded GPU RNG draws (its CPU twin here).
+    const path = slerpFrames(gaussian(settings.seed, 0, 0, n), gaussian(seedB, 0, 0, n), frames);
+    const xT = new Float32Array(frames * n);
+    path.forEach((z, i) => xT.set(z, i * n));
+    const s = { ...settings, batch: frames };
+    const run = new SampleRun(this.gpu(), this.nets!.sample.get(settings.modelId, model, frames), model, s, xT);
+    const result = await run.run(() => undefined, () => this.stopRequested);
+    run.destroy();
+    return sendPixels(result.final, [result.final]);
+  });
+
+  denoise: EngineApi['denoise'] = (req) => this.exclusive('denoising', async () => {
+    const { model } = await models.getModel(req.modelId);
+    const size = model.config.resolution;
+    let clean: Float32Array;
+    if (req.image.kind === 'dataset') {
+      const held = await this.heldOut(size);
+      const per = 3 * size * size;
+      if (!(req.image.index >= 0 && req.image.index < held.count)) throw new Error(`image ${req.image.index} is not among the ${held.count} held-out emoji`);
+      clean = held.images.slice(req.image.index * per, (req.image.index + 1) * per);
+    } else {
+      clean = datasetFromRgb('your image', size, req.image.rgb).images;
+    }
+    const r = await denoise(this.gpu(), { one: this.nets!.one, curve: this.nets!.curve }, req.modelId, model, clean, req.t, req.steps, req.seed);
+    return sendPixels(r, [r.clean, r.xt, r.oneShot, r.chain]);
+  });
+
+  private heldOutCache = new Map<number, ReturnType<typeof loadEmoji>>();
+
+  private heldOut(size: number): ReturnType<typeof loadEmoji> {
+    let p = this.heldOutCache.get(size);
+    if (!p) {
+      p = loadEmoji(size, 'eval', async (f) => new Uint8Array(await (await fetch(models.assetUrl(`data/${f}`))).arrayBuffer()));
+      this.heldOutCache.set(size, p);
+    }
+    return p;
+  }
+
+  async datasetImages(size: number, count: number): Promise<Pixels> {
+    const held = await this.heldOut(size);
+    const n = Math.min(count, held.count);
+    const p = { count: n, size, rgba: toRgba8(held.images.subarray(0, n * 3 * size * size), 3, size * size) };
+    return sendPixels(p, [p]);
+  }
+
+  async estimateMemory(config: Parameters<EngineApi['estimateMemory']>[0], batch: number) {
+    const device = this.gpu();
+    const m = trainingMemory(device, config, batch);
+    const problem = memoryProblem(m, device.limits);
+    return { parameters: m.parameters, trainBytes: m.totalBytes, fits: !problem, ...(problem ? { problem } : {}) };
+  }
+
+  listRuns = () => runs.listRuns();
+
+  async deleteRun(id: string): Promise<void> {
+    if (this.training?.entry.id === id) throw new Error('this run is training; stop it first');
+    await runs.deleteRun(id);
+  }
+
+  train: EngineApi['train'] = (spec, onProgress) => this.exclusive('training', async () => {
+    const device = this.gpu();
+    const memory = trainingMemory(device, spec.config, spec.options.batch);
+    const problem = memoryProblem(memory, device.limits);
+    if (problem) throw new Error(`this model cannot train at batch ${spec.options.batch} here: ${problem}`);
+    this.training = await TrainSession.start(device, spec);
+    return this.runTraining(onProgress);
+  });
+
+  resumeRun: EngineApi['resumeRun'] = (id, onProgress) => this.exclusive('training', async () => {
+    this.training = await TrainSession.resume(this.gpu(), id);
+    return this.runTraining(onProgress);
+  });
+
+  private async runTraining(onProgress: Parameters<EngineApi['train']>[1]) {
+    try {
+      return await this.training!.loop((p) => onProgress(p.preview ? sendPixels(p, [p.preview]) : p));
+    } finally {
+      this.training = undefined;
+    }
+  }
+
+  async pause(): Promise<void> {
+    if (!this.training) throw new Error('no training is running');
+    this.training.pause();
+  }
+
+  async runToModel(id: string) {
+    const run = await runs.getRun(id);
+    if (!run) throw new Error(`training run ${id} is not stored`);
+    return models.importModel(`${run.name} (step ${run.step})`, await runs.checkpointBytes(run), undefined, 'trained', run.step);
+  }
+
+  async addImages(files: File[]) {
+    const errors: string[] = [];
+    const stored: StoredImage[] = [];
+    for (const f of files) {
+      if (!/\.(png|jpe?g|webp)$/i.test(f.name) && !/^image\/(png|jpeg|webp)$/.test(f.type)) {
+        errors.push(`${f.name}: not a PNG, JPEG or WebP file`);
+        continue;
+      }
+      try {
+        stored.push({ id: `img-${Date.now().toString(36)}-${stored.length}-${Math.random().toString(36).slice(2, 6)}`, name: f.name, rgb: await decodeImageFile(f, STORED_SIZE), added: Date.now() });
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+    await addImages(stored);
+    return { added: stored.length, errors };
+  }
+
+  async listImages() {
+    const images = await listImages();
+    const THUMB = 32;
+    return images.map((img) => {
+      const rgb = downsampleRgb(img.rgb, THUMB);
+      const rgba = new Uint8Array(THUMB * THUMB * 4);
+      for (let p = 0; p < THUMB * THUMB; p++) rgba.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
+      return { id: img.id, name: img.name, thumbnail: { count: 1, size: THUMB, rgba } };
+    });
+  }
+
+  removeImage = (id: string) => removeImage(id);
+
+  async storage() {
+    const persisted = (await navigator.storage?.persisted?.()) ?? false;
+    const est = (await navigator.storage?.estimate?.()) ?? {};
+    return { usage: est.usage ?? 0, quota: est.quota ?? 0, persisted };
+  }
+}

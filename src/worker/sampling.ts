@@ -1,0 +1,143 @@
+// Sampling in the worker: a chain on the GPU whose x_t and predicted x0 are turned into pixels on
+// the GPU after every step (a PixelFilm). The page gets at most one frame per animation frame
+// (~16 ms), each a readback of a few KB; the whole film stays on the GPU for the filmstrip and the
+// first-step question.
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
+import { stepCoefficients } from '../diffusion/samplers';
+import { timestepSequence } from '../diffusion/timesteps';
+import { PixelFilm } from '../engine/film';
+import { Sampler } from '../engine/sampler';
+import type { ReferenceModel } from '../io/convert';
+import { UNet } from '../nn/unet';
+import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from './api';
+
+const FRAME_MS = 16;
+
+export function checkSettings(s: SampleSettings, T: number): void {
+  if (!Number.isInteger(s.steps) || s.steps < 1 || s.steps > T) throw new Error(`steps must be an integer in [1, ${T}], got ${s.steps}`);
+  if (!(s.eta >= 0 && s.eta <= 1)) throw new Error(`eta must be in [0, 1], got ${s.eta}`);
+  if (!Number.isInteger(s.batch) || s.batch < 1 || s.batch > 64) throw new Error(`batch size must be an integer in [1, 64], got ${s.batch}`);
+  if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${s.seed}`);
+}
+
+/** A UNet with a model's weights at one batch size, reused while neither changes. */
+export class NetCache {
+  private key = '';
+  private net: UNet | undefined;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get(id: string, model: ReferenceModel, batch: number): UNet {
+    const key = `${id}/${batch}`;
+    if (this.net && this.key === key) return this.net;
+    const net = new UNet(this.device, model.config, { batch });
+    net.params.load({ tensors: model.tensors, metadata: model.metadata, dtypes: new Map() }, id);
+    this.net = net;
+    this.key = key;
+    return net;
+  }
+}
+
+export class SampleRun {
+  readonly seq: number[];
+  private readonly sampler: Sampler;
+  private readonly film: PixelFilm;
+  private readonly steps: number;
+  private readonly size: number;
+  private stepsDone = 0;
+
+  /** x_T is the seeded RNG's draw unless given (interpolation frames). */
+  constructor(private readonly device: GPUDevice, readonly net: UNet, model: ReferenceModel, readonly settings: SampleSettings, private readonly xT?: Float32Array) {
+    const abar = alphaBars(betaSchedule(model.diffusion));
+    checkSettings(settings, abar.length);
+    this.seq = timestepSequence(settings.skip, settings.steps, abar.length);
+    const coefficients = stepCoefficients(this.seq, abar, { sampler: settings.sampler, eta: settings.eta, clipX0: settings.clipX0, useClippedModelOutput: false });
+    this.sampler = new Sampler(device, net, coefficients, { kind: 'rng', seed: settings.seed }, false);
+    this.steps = coefficients.length;
+    this.size = model.config.resolution;
+    // Frames 0..steps: x_T and x_t after each step; frames steps+1..2 steps: the x0 of each step.
+    this.film = new PixelFilm(device, 2 * this.steps + 1, settings.batch, this.size, 'sample.film');
+  }
+
+  private pixels(rgba: Uint8Array, count = this.settings.batch): Pixels {
+    return { count, size: this.size, rgba };
+  }
+
+  /** Runs the chain; `onFrame` gets x_t and x0 at most once per animation frame and at the last step. */
+  async run(onFrame: (f: StepFrame) => void, stopped: () => boolean): Promise<SampleResult> {
+    const start = this.device.createCommandEncoder({ label: 'sample start' });
+    this.sampler.encodeStart(start, this.xT);
+    this.film.encode(start, this.net.x, 0);
+    this.device.queue.submit([start.finish()]);
+    const t0 = performance.now();
+    let lastFrame = -Infinity;
+    for (let k = 0; k < this.steps; k++) {
+      const encoder = this.device.createCommandEncoder({ label: `sample step ${k}` });
+      this.sampler.encodeStep(encoder, k);
+      this.film.encode(encoder, this.net.x, k + 1);
+      this.film.encode(encoder, this.sampler.x0, this.steps + 1 + k);
+      this.device.queue.submit([encoder.finish()]);
+      // Paces the loop (a queue fence, not a readback) so Stop and the progress are per step.
+      await this.device.queue.onSubmittedWorkDone();
+      this.stepsDone = k + 1;
+      const now = performance.now();
+      const last = k === this.steps - 1 || stopped();
+      if (now - lastFrame >= FRAME_MS || last) {
+        lastFrame = now;
+        const [xt, x0] = await Promise.all([this.film.read(k + 1, 1), this.film.read(this.steps + 1 + k, 1)]);
+        onFrame({ step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (performance.now() - t0) / (k + 1), xt: this.pixels(xt), x0: this.pixels(x0) });
+      }
+      if (stopped()) break;
+    }
+    return {
+      completed: this.stepsDone === this.steps,
+      stepsDone: this.stepsDone,
+      seq: this.seq,
+      msPerStep: (performance.now() - t0) / Math.max(1, this.stepsDone),
+      final: this.pixels(await this.film.read(this.stepsDone, 1)),
+    };
+  }
+
+  /** x_t at every step and the x0 of every step, for sample `i`. */
+  async filmstrip(i: number): Promise<Filmstrip> {
+    if (!Number.isInteger(i) || i < 0 || i >= this.settings.batch) throw new Error(`sample ${i} is not in this batch of ${this.settings.batch}`);
+    const per = this.size * this.size * 4;
+    const all = await this.film.read(0, 2 * this.steps + 1);
+    const pick = (first: number, n: number): Uint8Array => {
+      const out = new Uint8Array(n * per);
+      for (let f = 0; f < n; f++) out.set(all.subarray(((first + f) * this.settings.batch + i) * per, ((first + f) * this.settings.batch + i + 1) * per), f * per);
+      return out;
+    };
+    return { seq: this.seq, xs: this.pixels(pick(0, this.stepsDone + 1), this.stepsDone + 1), x0s: this.pixels(pick(this.steps + 1, this.stepsDone), this.stepsDone) };
+  }
+
+  /** The first-step question: the x0 predicted at the first (noisiest) step against the final sample. */
+  async firstStep(): Promise<FirstStepReport> {
+    if (this.stepsDone === 0) throw new Error('no step has run yet');
+    const [first, final] = await Promise.all([this.film.read(this.steps + 1, 1), this.film.read(this.stepsDone, 1)]);
+    const N = this.settings.batch, per = this.size * this.size;
+    const diff = new Uint8Array(first.length);
+    const mse: number[] = [], psnr: number[] = [];
+    let maxDiff = 1;
+    for (let i = 0; i < first.length; i++) if (i % 4 !== 3) maxDiff = Math.max(maxDiff, Math.abs(first[i]! - final[i]!));
+    for (let n = 0; n < N; n++) {
+      let se = 0;
+      for (let p = n * per; p < (n + 1) * per; p++) {
+        for (let c = 0; c < 3; c++) {
+          const d = first[p * 4 + c]! - final[p * 4 + c]!;
+          se += ((d / 255) * 2) ** 2; // bytes back to [-1, 1] units
+          diff[p * 4 + c] = Math.round((Math.abs(d) / maxDiff) * 255);
+        }
+        diff[p * 4 + 3] = 255;
+      }
+      const m = se / (per * 3);
+      mse.push(m);
+      psnr.push(10 * Math.log10(4 / Math.max(m, 1e-12)));
+    }
+    return { firstX0: this.pixels(first), final: this.pixels(final), difference: this.pixels(diff), mse, psnr };
+  }
+
+  destroy(): void {
+    this.film.destroy();
+  }
+}

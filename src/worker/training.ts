@@ -1,0 +1,140 @@
+// Training in the worker: a Trainer over the bundled emoji or the user's images, run in chunks so
+// Pause/Stop land between steps, with checkpoints in IndexedDB every N steps and on pause (the
+// previous checkpoint survives until the new one is written), and EMA sample previews.
+import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { stepCoefficients } from '../diffusion/samplers';
+import { timestepSequence } from '../diffusion/timesteps';
+import { Sampler } from '../engine/sampler';
+import { readTensor } from '../gpu/tensor';
+import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
+import { initParameters } from '../nn/init';
+import { UNet } from '../nn/unet';
+import { toRgba8 } from '../ref/pixels';
+import * as runs from '../store/runs';
+import { userDataset } from '../store/images';
+import type { ImageDataset } from '../train/data';
+import { loadEmoji } from '../train/emoji';
+import { Trainer } from '../train/trainer';
+import type { Pixels, RunEntry, TrainProgress, TrainSpec } from './api';
+import { assetUrl } from './models';
+
+const PREVIEW_SAMPLES = 4;
+const PREVIEW_STEPS = 10;
+
+export async function loadDataset(id: string, size: number): Promise<ImageDataset> {
+  if (id === 'user') return userDataset(size);
+  const m = /^emoji(16|32)$/.exec(id);
+  if (!m) throw new Error(`unknown dataset "${id}"`);
+  if (Number(m[1]) !== size) throw new Error(`${id} holds ${m[1]} px images; this model is ${size} px`);
+  return loadEmoji(size, 'train', async (f) => {
+    const res = await fetch(assetUrl(`data/${f}`));
+    if (!res.ok) throw new Error(`data/${f}: HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  });
+}
+
+export function checkSpec(spec: TrainSpec): void {
+  const o = spec.options;
+  if (!Number.isInteger(spec.steps) || spec.steps < 1) throw new Error(`steps must be a positive integer, got ${spec.steps}`);
+  if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > 256) throw new Error(`batch size must be an integer in [1, 256], got ${o.batch}`);
+  if (!(o.lr > 0 && o.lr < 1)) throw new Error(`learning rate must be in (0, 1), got ${o.lr}`);
+  if (!(o.emaRate >= 0 && o.emaRate < 1)) throw new Error(`EMA rate must be in [0, 1), got ${o.emaRate}`);
+  if (!(o.gradClip > 0)) throw new Error(`gradient clip must be > 0, got ${o.gradClip}`);
+  if (!Number.isInteger(spec.checkpointEvery) || spec.checkpointEvery < 1) throw new Error(`checkpoint interval must be a positive integer, got ${spec.checkpointEvery}`);
+}
+
+export class TrainSession {
+  private pauseRequested = false;
+  private stopRequested = false;
+  private previewNet: UNet | undefined;
+
+  private constructor(private readonly device: GPUDevice, private run: RunEntry, private readonly trainer: Trainer) {}
+
+  private get checkpointEvery(): number {
+    return this.run.checkpointEvery;
+  }
+
+  private get previewEvery(): number {
+    return this.run.previewEvery;
+  }
+
+  static async start(device: GPUDevice, spec: TrainSpec): Promise<TrainSession> {
+    checkSpec(spec);
+    const data = await loadDataset(spec.dataset, spec.config.resolution);
+    const trainer = new Trainer(device, spec.config, DEFAULT_DIFFUSION, spec.options, data);
+    trainer.loadWeights(initParameters(trainer.train.net.layout, spec.options.seed));
+    const run: RunEntry = {
+      id: `r-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, name: spec.name || 'run', config: spec.config, options: spec.options,
+      dataset: spec.dataset, step: 0, targetSteps: spec.steps, checkpointEvery: spec.checkpointEvery, previewEvery: spec.previewEvery,
+      losses: [], updated: Date.now(),
+    };
+    await runs.putRun(run);
+    return new TrainSession(device, run, trainer);
+  }
+
+  static async resume(device: GPUDevice, id: string): Promise<TrainSession> {
+    const run = await runs.getRun(id);
+    if (!run) throw new Error(`training run ${id} is not stored`);
+    const bytes = await runs.checkpointBytes(run);
+    const data = await loadDataset(run.dataset, run.config.resolution);
+    const trainer = Trainer.fromCheckpoint(device, parseSafetensors(new Uint8Array(bytes), `checkpoint of "${run.name}"`), `checkpoint of "${run.name}"`, data);
+    // The chart resumes with the losses up to the checkpoint (steps after it are trained again).
+    return new TrainSession(device, { ...run, losses: run.losses.slice(0, trainer.step) }, trainer);
+  }
+
+  get entry(): RunEntry {
+    return this.run;
+  }
+
+  pause(): void {
+    this.pauseRequested = true;
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  private async save(): Promise<void> {
+    const ckpt = await this.trainer.checkpoint();
+    const bytes = serializeSafetensors(ckpt.tensors, ckpt.metadata);
+    this.run = await runs.saveCheckpoint({ ...this.run, step: this.trainer.step }, bytes.buffer as ArrayBuffer);
+  }
+
+  /** EMA samples (PREVIEW_SAMPLES images, PREVIEW_STEPS DDIM steps, seed 0). */
+  private async preview(): Promise<Pixels> {
+    const cfg = this.trainer.config;
+    this.previewNet ??= new UNet(this.device, cfg, { batch: PREVIEW_SAMPLES });
+    const ema = this.trainer.train.ema.flat;
+    const encoder = this.device.createCommandEncoder({ label: 'preview weights' });
+    encoder.copyBufferToBuffer(ema.buffer, ema.offset, this.previewNet.params.flat.buffer, this.previewNet.params.flat.offset, this.previewNet.layout.totalFloats * 4);
+    this.device.queue.submit([encoder.finish()]);
+    const abar = alphaBars(betaSchedule(this.trainer.diffusion));
+    const seq = timestepSequence('uniform', PREVIEW_STEPS, abar.length);
+    const sampler = new Sampler(this.device, this.previewNet, stepCoefficients(seq, abar, { sampler: 'generalized', eta: 0, clipX0: true, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false);
+    await sampler.run();
+    const x = await readTensor(this.device, this.previewNet.x);
+    return { count: PREVIEW_SAMPLES, size: cfg.resolution, rgba: toRgba8(x, cfg.in_channels, cfg.resolution ** 2) };
+  }
+
+  /** Trains to the target step, or until paused/stopped; reports after every chunk. */
+  async loop(onProgress: (p: TrainProgress) => void): Promise<RunEntry> {
+    const report = (state: TrainProgress['state'], losses: number[], ips: number, extra: Partial<TrainProgress> = {}): void =>
+      onProgress({ runId: this.run.id, step: this.trainer.step, targetSteps: this.run.targetSteps, losses, imagesPerSecond: ips, state, savedStep: this.run.step, ...extra });
+    report('running', [], 0);
+    while (this.trainer.step < this.run.targetSteps && !this.pauseRequested && !this.stopRequested) {
+      const t0 = performance.now();
+      const chunk = Math.min(this.run.targetSteps - this.trainer.step, this.checkpointEvery - (this.trainer.step % this.checkpointEvery), 10);
+      const losses = Array.from(await this.trainer.trainSteps(chunk));
+      const ips = (chunk * this.trainer.options.batch) / ((performance.now() - t0) / 1000);
+      this.run = { ...this.run, losses: [...this.run.losses, ...losses] };
+      if (this.trainer.step % this.checkpointEvery === 0) await this.save();
+      const preview = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await this.preview() : undefined;
+      report('running', losses, ips, preview ? { preview } : {});
+    }
+    if (this.run.step !== this.trainer.step && !this.stopRequested) await this.save();
+    else await runs.putRun({ ...this.run, losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
+    const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
+    report(state, [], 0, state === 'done' ? { preview: await this.preview() } : {});
+    return this.run;
+  }
+}
