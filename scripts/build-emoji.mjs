@@ -4,9 +4,11 @@
 // sprite sheets at 16 and 32 px, alpha-composited on white.
 //
 // Output (public/data/, committed; rerun after changing the package version):
-//   emoji{16,32}.u8.gz  gzip of uint8 RGB images, (N, 3, S, S) row-major, value v -> v / 127.5 - 1
-//   emoji.json          { source, count, sizes, items: [{ name, category, split }] } in image order;
-//                       split "eval" for every 10th image (held out), else "train".
+//   emoji{16,32}.gz.bin  gzip of uint8 RGB images, (N, 3, S, S) row-major, value v -> v / 127.5 - 1
+//                        (not ".gz": static servers would send it as Content-Encoding: gzip, and the
+//                        browser would unpack it before the app does)
+//   emoji.json           { source, count, sizes, items: [{ name, category, split }] } in image order;
+//                        split "eval" for every 10th image (held out), else "train".
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -84,7 +86,7 @@ for (const S of [16, 32]) {
       }
     }
   });
-  writeFileSync(join(out, `emoji${S}.u8.gz`), gzipSync(images, { level: 9 }));
+  writeFileSync(join(out, `emoji${S}.gz.bin`), gzipSync(images, { level: 9 }));
 }
 writeFileSync(join(out, 'emoji.json'), JSON.stringify({
   source: `${pkg.name}@${pkg.version} (${pkg.license}), Noto Emoji images`,

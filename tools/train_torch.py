@@ -216,7 +216,7 @@ def write_safetensors(path, tensors, meta, dtype='F32'):
 
 def load_emoji(size):
     index = json.load(open(os.path.join(ROOT, 'public/data/emoji.json')))
-    raw = np.frombuffer(gzip.open(os.path.join(ROOT, f'public/data/emoji{size}.u8.gz')).read(), dtype=np.uint8)
+    raw = np.frombuffer(gzip.open(os.path.join(ROOT, f'public/data/emoji{size}.gz.bin')).read(), dtype=np.uint8)
     images = raw.reshape(index['count'], 3, size, size)
     keep = [i for i, it in enumerate(index['items']) if it['split'] == 'train']
     return torch.from_numpy(images[keep].astype(np.float32) / 127.5 - 1)

@@ -39,17 +39,22 @@ export function isDirectory(path: string): boolean {
   }
 }
 
+/** Image files decoded, cropped and resized to `size` px: (N, 3, size, size) in [-1, 1]. */
+export async function imagesFromFiles(files: readonly string[], size: number, id: string): Promise<ImageDataset> {
+  const rgb = new Uint8Array(files.length * size * size * 3);
+  const PARALLEL = 8;
+  for (let i = 0; i < files.length; i += PARALLEL) {
+    const chunk = await Promise.all(files.slice(i, i + PARALLEL).map((f) => decode(f, size)));
+    chunk.forEach((buf, j) => rgb.set(buf, (i + j) * size * size * 3));
+  }
+  return datasetFromRgb(id, size, rgb);
+}
+
 /** The images of `dir` at `size` px; every 10th file (in sorted order) is the held-out 'eval' split. */
 export async function imagesFromDir(dir: string, size: number, split: 'train' | 'eval' | 'all'): Promise<ImageDataset & { names: string[] }> {
   const files = listImages(dir);
   if (files.length === 0) throw new Error(`${dir}: no PNG, JPEG or WebP images in this folder`);
   const keep = splitIndices(files.length, split).map((i) => files[i]!);
   if (keep.length === 0) throw new Error(`${dir}: ${files.length} image(s) leave none for the ${split} split (every 10th image is held out)`);
-  const rgb = new Uint8Array(keep.length * size * size * 3);
-  const PARALLEL = 8;
-  for (let i = 0; i < keep.length; i += PARALLEL) {
-    const chunk = await Promise.all(keep.slice(i, i + PARALLEL).map((f) => decode(f, size)));
-    chunk.forEach((buf, j) => rgb.set(buf, (i + j) * size * size * 3));
-  }
-  return { ...datasetFromRgb(`${dir}/${split}`, size, rgb), names: keep.map((f) => relative(dir, f)) };
+  return { ...(await imagesFromFiles(keep, size, `${dir}/${split}`)), names: keep.map((f) => relative(dir, f)) };
 }

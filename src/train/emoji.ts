@@ -21,9 +21,9 @@ async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
 export async function loadEmoji(size: number, split: EmojiSplit, load: (file: string) => Promise<Uint8Array>): Promise<ImageDataset & { names: string[] }> {
   const index = JSON.parse(new TextDecoder().decode(await load('emoji.json'))) as EmojiIndex;
   if (!index.sizes.includes(size)) throw new Error(`emoji: no ${size} px images (bundled sizes: ${index.sizes.join(', ')})`);
-  const bytes = await gunzip(await load(`emoji${size}.u8.gz`));
+  const bytes = await gunzip(await load(`emoji${size}.gz.bin`));
   const per = 3 * size * size;
-  if (bytes.length !== index.count * per) throw new Error(`emoji${size}.u8.gz: ${bytes.length} bytes, expected ${index.count} images of ${per}`);
+  if (bytes.length !== index.count * per) throw new Error(`emoji${size}.gz.bin: ${bytes.length} bytes, expected ${index.count} images of ${per}`);
   const keep = index.items.flatMap((it, i) => (split === 'all' || it.split === split ? [i] : []));
   const images = new Float32Array(keep.length * per);
   keep.forEach((i, n) => {

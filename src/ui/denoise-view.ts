@@ -18,6 +18,7 @@ export class DenoiseView extends LitElement {
 
   @property({ attribute: false }) store: EngineStore | undefined;
   @state() private choices: Pixels | undefined;
+  private indices: number[] = [];
   @state() private picked = 0;
   @state() private own: { name: string; rgb: Uint8Array; preview: Pixels } | undefined;
   @state() private t = 500;
@@ -39,7 +40,9 @@ export class DenoiseView extends LitElement {
     const m = this.model;
     if (m && (!this.choices || (this.choices.count > 0 && this.choices.size !== m.config.resolution)) && this.store) {
       this.choices = { count: 0, size: m.config.resolution, rgba: new Uint8Array() }; // loading
-      this.choices = await this.store.engine.datasetImages(m.config.resolution, PICKER);
+      const { pixels, indices } = await this.store.engine.datasetImages(m.config.resolution, PICKER);
+      this.indices = indices;
+      this.choices = pixels;
     }
   }
 
@@ -62,7 +65,7 @@ export class DenoiseView extends LitElement {
   private async run(): Promise<void> {
     const store = this.store, m = this.model;
     if (!store || !m || store.job) return;
-    const image = this.own ? { kind: 'rgb' as const, rgb: this.own.rgb } : { kind: 'dataset' as const, index: this.picked };
+    const image = this.own ? { kind: 'rgb' as const, rgb: this.own.rgb } : { kind: 'dataset' as const, index: this.indices[this.picked] ?? 0 };
     const r = await store.run('denoising', () => store.engine.denoise({ modelId: m.id, image, t: this.t, steps: this.steps, seed: this.seed }));
     if (r) this.result = r;
   }

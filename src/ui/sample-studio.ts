@@ -58,7 +58,8 @@ export class SampleStudio extends LitElement {
   private set<K extends keyof SampleSettings>(key: K, value: SampleSettings[K], rerender = false): void {
     this.settings = { ...this.settings, [key]: value };
     // Idle slider changes re-render with the same seed, the previous result kept beside the new one.
-    if (rerender && !this.running && this.results.length > 0) void this.sample();
+    const shown = this.results[0]?.settings;
+    if (rerender && !this.running && shown && shown[key] !== value) void this.sample();
   }
 
   async sample(): Promise<void> {

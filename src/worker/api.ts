@@ -156,8 +156,8 @@ export interface EngineApi {
   firstStep(): Promise<FirstStepReport>;
   interpolate(settings: SampleSettings, seedB: number, frames: number): Promise<Pixels>;
   denoise(request: DenoiseRequest): Promise<DenoiseResult>;
-  /** Held-out images of the bundled emoji at `size`, for the Denoise picker. */
-  datasetImages(size: number, count: number): Promise<Pixels>;
+  /** `count` held-out emoji at `size`, spread over the whole held-out set (for the Denoise picker), with their indices. */
+  datasetImages(size: number, count: number): Promise<{ pixels: Pixels; indices: number[] }>;
 
   estimateMemory(config: UNetConfig, batch: number): Promise<MemoryEstimate>;
   listRuns(): Promise<RunEntry[]>;

@@ -139,11 +139,15 @@ export class Engine implements EngineApi {
     return p;
   }
 
-  async datasetImages(size: number, count: number): Promise<Pixels> {
+  async datasetImages(size: number, count: number) {
     const held = await this.heldOut(size);
     const n = Math.min(count, held.count);
-    const p = { count: n, size, rgba: toRgba8(held.images.subarray(0, n * 3 * size * size), 3, size * size) };
-    return sendPixels(p, [p]);
+    const per = 3 * size * size;
+    const indices = Array.from({ length: n }, (_, i) => Math.floor((i * held.count) / n));
+    const images = new Float32Array(n * per);
+    indices.forEach((idx, i) => images.set(held.images.subarray(idx * per, (idx + 1) * per), i * per));
+    const pixels = { count: n, size, rgba: toRgba8(images, 3, size * size) };
+    return sendPixels({ pixels, indices }, [pixels]);
   }
 
   async estimateMemory(config: Parameters<EngineApi['estimateMemory']>[0], batch: number) {

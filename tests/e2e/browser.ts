@@ -1,15 +1,19 @@
-// Headless Debian Chromium with WebGPU (SwiftShader here), driven by playwright-core, against a Vite
-// dev server of the app started in-process on a free localhost port.
+// Headless Debian Chromium with WebGPU (SwiftShader here), driven by playwright-core, against the
+// built app (vite build into a temporary folder, served by vite preview on a free localhost port).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { build, preview, type PreviewServer } from 'vite';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export async function startApp(): Promise<{ server: ViteDevServer; url: string }> {
-  const server = await createServer({ server: { host: '127.0.0.1', port: 0 }, logLevel: 'error', clearScreen: false });
-  await server.listen();
-  const address = server.httpServer!.address();
-  if (!address || typeof address === 'string') throw new Error('vite: no listening address');
+export async function startApp(): Promise<{ server: PreviewServer; url: string }> {
+  const outDir = mkdtempSync(join(tmpdir(), 'ddim-app-'));
+  await build({ logLevel: 'error', build: { outDir, emptyOutDir: true } });
+  const server = await preview({ logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+  const address = server.httpServer.address();
+  if (!address || typeof address === 'string') throw new Error('vite preview: no listening address');
   return { server, url: `http://127.0.0.1:${address.port}/` };
 }
 

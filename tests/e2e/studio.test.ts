@@ -1,0 +1,211 @@
+// The studio in real Chromium (WebGPU on SwiftShader), on the built app: sampling with the bundled
+// model, determinism, Stop, the Denoise view, training with a reload and resume, model import and
+// export, bad files, responsiveness, and the page shown without WebGPU.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import type { PreviewServer } from 'vite';
+import { launchChromium, startApp } from './browser';
+
+let server: PreviewServer;
+let url: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  ({ server, url } = await startApp());
+  browser = await launchChromium();
+}, 300_000);
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const LONG = { timeout: 240_000 };
+
+async function open(): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await expect.poll(() => page.getByTestId('adapter').textContent(), { timeout: 120_000 }).toMatch(/Adapter: swiftshader/);
+  return { page, errors };
+}
+
+/** Sets an input's value as a user would (input + change events). */
+async function setValue(page: Page, label: string, value: string): Promise<void> {
+  const input = page.getByLabel(label, { exact: true });
+  await input.fill(value);
+  await input.dispatchEvent('change');
+}
+
+async function canvasData(page: Page, testId: string): Promise<string> {
+  return page.getByTestId(testId).evaluate((el) => (el.shadowRoot!.querySelector('canvas') as HTMLCanvasElement).toDataURL());
+}
+
+async function frameCount(page: Page, testId: string): Promise<number> {
+  return Number(await page.getByTestId(testId).getAttribute('data-frame'));
+}
+
+/** Samples and waits for the result whose description matches `done`. */
+async function sample(page: Page, done: RegExp): Promise<void> {
+  await page.getByRole('button', { name: 'Sample', exact: true }).click();
+  await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(done);
+  await expect.poll(() => page.getByTestId('job').count(), LONG).toBe(0);
+}
+
+/** Records main-thread click latency (event creation to handler) in the page. */
+async function watchClicks(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { clickLatency: number[] };
+    w.clickLatency = [];
+    document.addEventListener('click', (e) => w.clickLatency.push(performance.now() - e.timeStamp), true);
+  });
+}
+
+async function clickLatencies(page: Page): Promise<number[]> {
+  return page.evaluate(() => (window as unknown as { clickLatency: number[] }).clickLatency);
+}
+
+describe('sample studio', () => {
+  it('updates x_t and x0 at every step; same seed and eta 0 repeats exactly, eta 1 differs; Stop stops; clicks stay fast', { timeout: 480_000 }, async () => {
+    const { page, errors } = await open();
+    await setValue(page, 'Batch size', '1');
+    await setValue(page, 'Steps', '2');
+    await sample(page, /latest: generalized, eta 0\.00, 2 steps \(uniform\), seed 0/);
+    expect(await page.getByTestId('progress').textContent()).toMatch(/step 2\/2 · t = 0 · [\d.]+ ms\/step/);
+    // SwiftShader takes far longer than a frame per step, so every step is drawn.
+    expect(await frameCount(page, 'xt')).toBe(2);
+    expect(await frameCount(page, 'x0')).toBe(2);
+    const first = await canvasData(page, 'final');
+    await sample(page, /latest: generalized, eta 0\.00, 2 steps/);
+    expect(await canvasData(page, 'final')).toBe(first);
+    expect(await canvasData(page, 'previous')).toBe(first);
+
+    // An idle slider change re-renders with the same seed, the previous result beside it.
+    await setValue(page, 'eta', '1');
+    await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(/eta 1\.00/);
+    await expect.poll(() => page.getByTestId('job').count(), LONG).toBe(0);
+    expect(await canvasData(page, 'final')).not.toBe(first);
+    expect(await canvasData(page, 'previous')).toBe(first);
+    expect(await page.getByTestId('first-step-table').locator('tr').count()).toBe(2);
+
+    // A longer chain: the page answers clicks while it runs, and Stop ends it early.
+    await watchClicks(page);
+    await setValue(page, 'Steps', '10');
+    await expect.poll(() => page.getByTestId('progress').textContent(), LONG).toMatch(/step [1-9]\/10/);
+    for (let i = 0; i < 5; i++) await page.getByRole('heading', { name: 'Sample' }).click();
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(/10 steps \(uniform\), seed 0 \(stopped\)/);
+    const done = Number((await page.getByTestId('progress').textContent())!.match(/step (\d+)\/10/)![1]);
+    expect(done).toBeLessThan(10);
+    const latencies = await clickLatencies(page);
+    expect(latencies.length).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...latencies)).toBeLessThan(100);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('denoise view', () => {
+  it('shows x_t, the one-shot x0, the chain and their scores', { timeout: 480_000 }, async () => {
+    const { page, errors } = await open();
+    await page.getByRole('tab', { name: 'Denoise' }).click();
+    await page.getByTestId('picker').waitFor(LONG);
+    await setValue(page, 't', '600');
+    await setValue(page, 'Chain steps', '2');
+    await page.getByRole('button', { name: 'Denoise', exact: true }).click();
+    const table = page.getByTestId('denoise-scores');
+    await table.waitFor(LONG);
+    const text = (await table.textContent())!;
+    expect(text).toMatch(/one-shot x0\d\.\d{4}\d+\.\d{2} dB/);
+    expect(text).toMatch(/chain \(2 steps\)\d\.\d{4}\d+\.\d{2} dB/);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('train studio', () => {
+  it('trains a small model with a falling loss, survives a reload and resumes at the saved step', { timeout: 480_000 }, async () => {
+    const { page, errors } = await open();
+    await page.getByRole('tab', { name: 'Train' }).click();
+    await setValue(page, 'ch_mult', '1');
+    await setValue(page, 'attn_resolutions', '');
+    await setValue(page, 'Training batch size', '2');
+    await setValue(page, 'Learning rate', '0.003');
+    await setValue(page, 'Training steps', '6');
+    await setValue(page, 'Checkpoint every', '3');
+    await setValue(page, 'Preview every', '0');
+    await setValue(page, 'Run name', 'e2e run');
+    await expect.poll(() => page.getByTestId('model-size').textContent(), LONG).toMatch(/[\d,]+ parameters · [\d.]+ MiB of GPU memory at batch 2 \(16 px\)/);
+    await watchClicks(page);
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
+    // Pause lands between chunks: the first chunk ends at the first checkpoint.
+    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/running · step 0\/6/);
+    for (let i = 0; i < 3; i++) await page.getByRole('heading', { name: 'Model' }).click();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/paused · step 3\/6 · saved at step 3/);
+    expect(Math.max(...(await clickLatencies(page)))).toBeLessThan(100);
+
+    await page.reload();
+    await page.getByTestId('adapter').filter({ hasText: 'Adapter' }).waitFor(LONG);
+    await page.getByRole('tab', { name: 'Train' }).click();
+    const row = page.getByTestId('runs').locator('tr', { hasText: 'e2e run' });
+    await expect.poll(() => row.textContent(), LONG).toMatch(/3\/6/);
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/done · step 6\/6 · saved at step 6/);
+    const losses = await page.getByTestId('loss-chart').evaluate((el) => (el as unknown as { points: { y: number }[] }).points.map((p) => p.y));
+    expect(losses).toHaveLength(6);
+    const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
+    expect(mean(losses.slice(-3))).toBeLessThan(mean(losses.slice(0, 3)));
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('model library', () => {
+  it('exports the bundled model, re-imports it with identical samples, and refuses a broken file without touching the library', { timeout: 480_000 }, async () => {
+    const { page, errors } = await open();
+    await setValue(page, 'Batch size', '1');
+    await setValue(page, 'Steps', '2');
+    await setValue(page, 'Seed', '5');
+    await sample(page, /seed 5/);
+    const bundled = await canvasData(page, 'final');
+
+    await page.getByRole('tab', { name: 'Models' }).click();
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: /^Export Emoji 16 px/ }).click();
+    const file = await (await download).path();
+    await page.getByLabel('Import weights').setInputFiles({ name: 'roundtrip.safetensors', mimeType: 'application/octet-stream', buffer: readFileSync(file) });
+    await expect.poll(() => page.getByTestId('library-message').textContent(), LONG).toMatch(/imported "roundtrip"/);
+    const rows = page.getByTestId('models').locator('tr');
+    await expect.poll(() => rows.count(), LONG).toBe(3); // header, bundled, imported
+
+    await page.getByLabel('Import weights').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a safetensors file at all') });
+    await expect.poll(() => page.getByTestId('library-error').textContent(), LONG).toMatch(/broken\.safetensors: /);
+    expect(await rows.count()).toBe(3);
+
+    await page.getByRole('tab', { name: 'Sample' }).click();
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: 'roundtrip' });
+    await setValue(page, 'Batch size', '1');
+    await setValue(page, 'Steps', '2');
+    await setValue(page, 'Seed', '5');
+    await sample(page, /seed 5/);
+    expect(await canvasData(page, 'final')).toBe(bundled);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('without WebGPU', () => {
+  it('explains how to enable it instead of a blank page', { timeout: 480_000 }, async () => {
+    const context = await browser.newContext();
+    await context.addInitScript(() => {
+      delete (Navigator.prototype as unknown as { gpu?: unknown }).gpu;
+    });
+    const page = await context.newPage();
+    await page.goto(url);
+    await expect.poll(() => page.getByTestId('no-webgpu').textContent()).toMatch(/This browser has no WebGPU.*--enable-unsafe-webgpu/s);
+    await context.close();
+  });
+});
