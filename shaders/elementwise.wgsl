@@ -7,7 +7,8 @@
 //                    the skip tensors fan out, so their gradients are sums)
 //   silu_forward     y = x * sigmoid(x), any shape:                      y =
 //   silu_backward    dx = dy * s (1 + x (1 - s)), s = sigmoid(x):       dx = (+= with FLAG_ACC)
-//   add_into         y += x, same shape (residual and fan-out sums); y = x without FLAG_ACC (the
+//   add_into         y += alpha x, same shape (residual and fan-out sums; alpha 1 there, the
+//                    layered chain's coefficients otherwise); y = alpha x without FLAG_ACC (the
 //                    first writer of a gradient)
 // Nothing is saved: silu_backward reads the forward input x again; concat needs only shapes.
 //
@@ -16,6 +17,7 @@
 struct Params {
   n: u32, flags: u32,
   ca: u32, cb: u32, hw: u32,   // concat only
+  alpha: f32,                  // add_into only
 }
 
 const FLAG_ACC: u32 = 1u;
@@ -115,5 +117,6 @@ fn add_into(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
             @builtin(local_invocation_id) lid: vec3u) {
   let i = flat_index(wid, nwg, lid);
   if (i >= P.n) { return; }
-  if ((P.flags & FLAG_ACC) != 0u) { y_out[i] += x_in[i]; } else { y_out[i] = x_in[i]; }
+  let v = P.alpha * x_in[i];
+  if ((P.flags & FLAG_ACC) != 0u) { y_out[i] += v; } else { y_out[i] = v; }
 }

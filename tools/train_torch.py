@@ -214,11 +214,12 @@ def write_safetensors(path, tensors, meta, dtype='F32'):
 # ---------------------------------------------------------------- data and schedule
 
 
-def load_emoji(size):
+def load_emoji_split(size, split):
+    """The bundled emoji (public/data) of one split ('train' or 'eval', every 10th image), in [-1, 1]."""
     index = json.load(open(os.path.join(ROOT, 'public/data/emoji.json')))
     raw = np.frombuffer(gzip.open(os.path.join(ROOT, f'public/data/emoji{size}.gz.bin')).read(), dtype=np.uint8)
     images = raw.reshape(index['count'], 3, size, size)
-    keep = [i for i, it in enumerate(index['items']) if it['split'] == 'train']
+    keep = [i for i, it in enumerate(index['items']) if it['split'] == split]
     return torch.from_numpy(images[keep].astype(np.float32) / 127.5 - 1)
 
 
@@ -279,7 +280,7 @@ def main():
         print(f'wrote {args.export} (EMA weights at step {step}, F16)')
         return
 
-    data = load_emoji(cfg['resolution'])
+    data = load_emoji_split(cfg['resolution'], 'train')
     abar = alpha_bars(diffusion)
     T = diffusion['num_diffusion_timesteps']
     log = open(os.path.join(args.run_dir, 'loss.csv'), 'a')

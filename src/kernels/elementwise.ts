@@ -1,6 +1,6 @@
 // Launcher for shaders/elementwise.wgsl: channel concat, SiLU and in-place add, one thread per element.
 import code from '../../shaders/elementwise.wgsl?raw';
-import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { numel, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
@@ -15,7 +15,7 @@ function concatUniforms(a: Tensor, b: Tensor, y: Tensor, flags: number, label: s
   const Cb = b.shape[1]!;
   expectShape(b, [B, Cb, H, W], label);
   expectShape(y, [B, Ca + Cb, H, W], label);
-  return [numel(y.shape), flags, Ca, Cb, H * W];
+  return [numel(y.shape), flags, Ca, Cb, H * W, 0];
 }
 
 export interface ConcatForwardArgs {
@@ -52,10 +52,10 @@ export function concatBackward(device: GPUDevice, a: ConcatBackwardArgs): Dispat
   });
 }
 
-function elementwise(device: GPUDevice, entry: string, n: number, flags: number, tensors: [Tensor, 'read' | 'write'][], label: string): Dispatch {
+function elementwise(device: GPUDevice, entry: string, n: number, flags: number, tensors: [Tensor, 'read' | 'write'][], label: string, alpha = 1): Dispatch {
   return makeDispatch(device, {
     shader, entry, label,
-    uniforms: [n, flags, 0, 0, 0], // concat's fields unused, but the block must cover all of Params
+    uniforms: [n, flags, 0, 0, 0, f32bits(alpha)], // concat's fields unused, but the block must cover all of Params
     tensors,
     workgroups: grid(Math.ceil(n / WG)),
   });
@@ -78,9 +78,9 @@ export function siluBackward(
   return elementwise(device, 'silu_backward', numel(a.x.shape), flags, [[a.x, 'read'], [a.dy, 'read'], [a.dx, 'write']], `${a.label}.dx`);
 }
 
-/** y += x (same shape); with `accumulate: false`, y = x (the first writer of a gradient). */
-export function addInto(device: GPUDevice, a: { x: Tensor; y: Tensor; accumulate?: boolean; label: string }): Dispatch {
+/** y += alpha x (same shape, alpha 1 by default); with `accumulate: false`, y = alpha x (the first writer of a gradient). */
+export function addInto(device: GPUDevice, a: { x: Tensor; y: Tensor; alpha?: number; accumulate?: boolean; label: string }): Dispatch {
   expectShape(a.y, a.x.shape, a.label);
   const flags = a.accumulate === false ? 0 : FLAG_ACC;
-  return elementwise(device, 'add_into', numel(a.x.shape), flags, [[a.x, 'read'], [a.y, 'write']], a.label);
+  return elementwise(device, 'add_into', numel(a.x.shape), flags, [[a.x, 'read'], [a.y, 'write']], a.label, a.alpha ?? 1);
 }

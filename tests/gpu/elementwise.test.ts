@@ -108,6 +108,18 @@ describe('addInto on WebGPU', () => {
     expectClose(gacc!, plus(y0.data, x.data), 0, 0, 'y += x');
     expect(gset).toEqual(x.data);
   });
+
+  it('y += alpha x, and y = alpha x', async () => {
+    const d = gpu.device;
+    const x = randomTensor([2, 3, 5, 5], 4), y0 = randomTensor([2, 3, 5, 5], 5);
+    const acc = toGpu(d, y0, 'acc'), set = toGpu(d, y0, 'set'), tx = toGpu(d, x, 'x');
+    const [gacc, gset] = await run(d, [
+      addInto(d, { x: tx, y: acc, alpha: -0.375, label: 'axpy' }),
+      addInto(d, { x: tx, y: set, alpha: 2.5, accumulate: false, label: 'scale' }),
+    ], [acc, set]);
+    expectClose(gacc!, y0.data.map((v, i) => v - 0.375 * x.data[i]!), 1e-7, 1e-6, 'y += alpha x');
+    expectClose(gset!, x.data.map((v) => 2.5 * v), 1e-7, 1e-6, 'y = alpha x');
+  });
 });
 
 it('splits launches of more than 65535 workgroups over x and y', async () => {

@@ -1,7 +1,7 @@
 // The contract of unet-tiny.train.safetensors (shared/reference/README.md), applied to the outputs of
 // one training step however they were produced (the TrainStep API or `ddim train-step`).
 import { expect } from 'vitest';
-import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { getTensor, type HostTensor, type SafetensorsFile } from '../../src/io/safetensors';
 import { DEFAULT_OPTIMIZER } from '../../src/train/step';
 import { loadReference } from '../unit/ref-helpers';
 
@@ -15,6 +15,24 @@ export interface TrainOutputs {
 
 const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
+/**
+ * Training gradients, per tensor (README): max |got - ref| <= 1e-3 * max(max|ref tensor|, 1e-3 * max
+ * over all gradient tensors of max|ref|), the reference under `${prefix}${name}`. Returns that max.
+ */
+export function expectGradients(grads: Map<string, HostTensor>, golden: SafetensorsFile, prefix: string): number {
+  let globalMax = 0;
+  for (const name of grads.keys()) globalMax = Math.max(globalMax, maxAbs(getTensor(golden, `${prefix}${name}`).data));
+  const failures: string[] = [];
+  for (const [name, g] of grads) {
+    const ref = getTensor(golden, `${prefix}${name}`, g.shape).data;
+    const tol = 1e-3 * Math.max(maxAbs(ref), 1e-3 * globalMax);
+    const err = maxAbs(g.data.map((v, i) => v - ref[i]!));
+    if (!(err <= tol)) failures.push(`${prefix}${name}: max |diff| ${err.toExponential(3)} > ${tol.toExponential(3)}`);
+  }
+  expect(failures, failures.slice(0, 5).join('\n')).toEqual([]);
+  return globalMax;
+}
+
 export function expectTrainGolden(out: TrainOutputs): void {
   const golden = loadReference('unet-tiny.train.safetensors');
   const weights = loadReference('unet-tiny.safetensors');
@@ -26,17 +44,7 @@ export function expectTrainGolden(out: TrainOutputs): void {
   const refNorm = getTensor(golden, 'grad_norm_before_clip').data[0]!;
   expect(Math.abs(out.gradNorm - refNorm) / refNorm).toBeLessThanOrEqual(1e-4);
 
-  // Gradients, per tensor: max |got - ref| <= 1e-3 * max(max|ref tensor|, 1e-3 * max over all of max|ref|).
-  let globalMax = 0;
-  for (const name of out.grads.keys()) globalMax = Math.max(globalMax, maxAbs(getTensor(golden, `grad/${name}`).data));
-  const failures: string[] = [];
-  for (const [name, g] of out.grads) {
-    const ref = getTensor(golden, `grad/${name}`, g.shape).data;
-    const tol = 1e-3 * Math.max(maxAbs(ref), 1e-3 * globalMax);
-    const err = maxAbs(g.data.map((v, i) => v - ref[i]!));
-    if (!(err <= tol)) failures.push(`grad/${name}: max |diff| ${err.toExponential(3)} > ${tol.toExponential(3)}`);
-  }
-  expect(failures, failures.slice(0, 5).join('\n')).toEqual([]);
+  const globalMax = expectGradients(out.grads, golden, 'grad/');
 
   // Adam (README): every element within 2 lr of the reference. The 99.9%-within-1e-6 part is checked
   // on the Adam kernel itself with the reference gradients (tests/gpu/optim.test.ts). End to end,
@@ -45,6 +53,7 @@ export function expectTrainGolden(out: TrainOutputs): void {
   // +-lr; so here the 1e-6 share is counted over elements whose reference gradient is above that
   // noise floor (the README's gradient scaling: 1e-3 * 1e-3 * the largest gradient).
   const noiseFloor = 1e-6 * globalMax;
+  const failures: string[] = [];
   let total = 0, close = 0, signal = 0, signalClose = 0;
   for (const [name, p] of out.step1) {
     const ref = getTensor(golden, `step1/${name}`, p.shape).data;

@@ -1,0 +1,156 @@
+// The layered model on the GPU: the chain of sub-models (sampling, and end-to-end training through
+// it) and the per-step ("layer") noise-prediction losses. Every sub-model is a UNet plan whose input
+// is the previous step's output tensor, so the chain is one dispatch list with no copies; its
+// backward runs the steps in reverse, carrying d(loss)/dx from each step's input to the one before.
+import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { createTensor, upload, type Tensor } from '../gpu/tensor';
+import type { HostTensor, SafetensorsFile } from '../io/safetensors';
+import { addInto } from '../kernels/elementwise';
+import { ddpmLossBackward, ddpmLossForward, qSample } from '../kernels/loss';
+import { UNet } from '../nn/unet';
+import { chainSteps, type LayeredModel } from './layered';
+
+function imageShape(m: LayeredModel, batch: number): number[] {
+  const c = m.configs.get(m.seq[0]!)!;
+  return [batch, c.in_channels, c.resolution, c.resolution];
+}
+
+/** Loads `models.<t>.*` of a layered file into each plan's parameters. */
+function loadSubModels(device: GPUDevice, nets: readonly { t: number; net: UNet }[], file: SafetensorsFile, source: string): void {
+  const packed = nets.map(({ t, net }) => net.params.pack(file, source, `models.${t}.`)); // validate all before writing any
+  nets.forEach(({ net }, i) => upload(device, net.params.flat, packed[i]!));
+}
+
+async function readGrads(nets: readonly { t: number; net: UNet }[]): Promise<Map<string, HostTensor>> {
+  const out = new Map<string, HostTensor>();
+  for (const { t, net } of nets) for (const [name, g] of await net.grads!.read()) out.set(`models.${t}.${name}`, g);
+  return out;
+}
+
+export class LayeredChain {
+  readonly steps: ReturnType<typeof chainSteps>;
+  /** x at every point of the chain: xs[0] = x_T (the input), xs[k + 1] after step k. */
+  readonly xs: Tensor[];
+  readonly nets: { t: number; net: UNet }[];
+  readonly forward: Dispatch[] = [];
+  /** With grad: the ground-truth trajectory (xs[0] is the chain's own input) and one loss per step. */
+  readonly trueXs: Tensor[] = [];
+  readonly losses: Tensor[] = [];
+  private readonly training: Dispatch[] = [];
+
+  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean) {
+    this.steps = chainSteps(model);
+    const shape = imageShape(model, batch);
+    this.xs = [createTensor(device, shape, 'layered.x_T')];
+    this.nets = this.steps.map((s, k) => {
+      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad, input: this.xs[k]!, label: `models.${s.t}` });
+      const out = createTensor(device, shape, `layered.x_${s.next}`);
+      this.forward.push(
+        ...net.forward,
+        addInto(device, { x: this.xs[k]!, y: out, alpha: s.a, accumulate: false, label: `layered.step_${s.t}.a` }),
+        addInto(device, { x: net.eps, y: out, alpha: s.b, label: `layered.step_${s.t}.b` }),
+      );
+      this.xs.push(out);
+      return { t: s.t, net };
+    });
+    if (grad) this.planEndToEnd(shape);
+  }
+
+  /** Losses mean_b sum_chw (xs[k+1] - true[k+1])^2 and their summed gradient, back through every step. */
+  private planEndToEnd(shape: number[]): void {
+    const d = this.device, K = this.steps.length;
+    for (let k = 0; k <= K; k++) this.trueXs.push(createTensor(d, shape, `layered.true_x.${k}`));
+    const g = this.xs.map((_, k) => (k === 0 ? null : createTensor(d, shape, `layered.dx.${k}`)));
+    for (let k = 0; k < K; k++) {
+      this.losses.push(createTensor(d, [1], `layered.loss.${k}`));
+      this.training.push(...ddpmLossForward(d, { eps: this.xs[k + 1]!, noise: this.trueXs[k + 1]!, loss: this.losses[k]!, label: `layered.loss.${k}` }));
+    }
+    // d loss_k / d x_{k+1} = 2/B (x_{k+1} - true_{k+1}): the DDPM loss gradient with eps := x, noise := true.
+    this.training.push(ddpmLossBackward(d, { eps: this.xs[K]!, noise: this.trueXs[K]!, deps: g[K]!, label: `layered.dloss.${K - 1}` }));
+    for (let k = K - 1; k >= 0; k--) {
+      const { net } = this.nets[k]!, s = this.steps[k]!;
+      this.training.push(addInto(d, { x: g[k + 1]!, y: net.deps!, alpha: s.b, accumulate: false, label: `layered.step_${s.t}.deps` }), ...net.backward);
+      if (k === 0) break;
+      this.training.push(
+        ddpmLossBackward(d, { eps: this.xs[k]!, noise: this.trueXs[k]!, deps: g[k]!, label: `layered.dloss.${k - 1}` }),
+        addInto(d, { x: g[k + 1]!, y: g[k]!, alpha: s.a, label: `layered.step_${s.t}.dx_a` }),
+        addInto(d, { x: net.dx!, y: g[k]!, label: `layered.step_${s.t}.dx_net` }),
+      );
+    }
+  }
+
+  load(file: SafetensorsFile, source: string): void {
+    loadSubModels(this.device, this.nets, file, source);
+  }
+
+  /** Runs the chain from x_T. */
+  encodeSample(encoder: GPUCommandEncoder): void {
+    const pass = encoder.beginComputePass({ label: 'layered chain' });
+    recordDispatches(pass, this.forward);
+    pass.end();
+  }
+
+  /** Chain from trueXs[0], losses against trueXs[1..], gradients (zeroed first) of their sum. */
+  encodeEndToEnd(encoder: GPUCommandEncoder): void {
+    if (!this.grad) throw new Error('layered chain: planned without grad');
+    for (const { net } of this.nets) encoder.clearBuffer(net.grads!.flat.buffer);
+    encoder.copyBufferToBuffer(this.trueXs[0]!.buffer, this.trueXs[0]!.offset, this.xs[0]!.buffer, this.xs[0]!.offset, this.trueXs[0]!.shape.reduce((a, b) => a * b, 4));
+    const pass = encoder.beginComputePass({ label: 'layered end2end' });
+    recordDispatches(pass, [...this.forward, ...this.training]);
+    pass.end();
+  }
+
+  readGrads(): Promise<Map<string, HostTensor>> {
+    return readGrads(this.nets);
+  }
+}
+
+/**
+ * The per-step loss: every sub-model (t > 0) predicts the noise of x_t = sqrt(abar_t) x0 +
+ * sqrt(1 - abar_t) noise at its own t, from the same x0 and noise; losses in ascending t.
+ */
+export class LayerLosses {
+  readonly x0: Tensor;
+  readonly noise: Tensor;
+  readonly nets: { t: number; net: UNet }[];
+  readonly losses: Tensor[] = [];
+  private readonly dispatches: Dispatch[] = [];
+
+  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number) {
+    const shape = imageShape(model, batch);
+    this.x0 = createTensor(device, shape, 'layer.x0');
+    this.noise = createTensor(device, shape, 'layer.noise');
+    this.nets = model.seq.filter((t) => t > 0).map((t) => {
+      const xt = createTensor(device, shape, `layer.x_${t}`);
+      const coef = createTensor(device, [batch, 2], `layer.coef_${t}`);
+      const a = model.abar[t]!;
+      upload(device, coef, Float32Array.from({ length: 2 * batch }, (_, i) => (i % 2 === 0 ? Math.sqrt(a) : Math.sqrt(1 - a))));
+      const net = new UNet(device, model.configs.get(t)!, { batch, grad: true, input: xt, label: `models.${t}` });
+      const loss = createTensor(device, [1], `layer.loss_${t}`);
+      this.losses.push(loss);
+      this.dispatches.push(
+        qSample(device, { x0: this.x0, noise: this.noise, coef, xt, label: `layer.q_sample_${t}` }),
+        ...net.forward,
+        ...ddpmLossForward(device, { eps: net.eps, noise: this.noise, loss, label: `layer.loss_${t}` }),
+        ddpmLossBackward(device, { eps: net.eps, noise: this.noise, deps: net.deps!, label: `layer.dloss_${t}` }),
+        ...net.backward,
+      );
+      return { t, net };
+    });
+  }
+
+  load(file: SafetensorsFile, source: string): void {
+    loadSubModels(this.device, this.nets, file, source);
+  }
+
+  encode(encoder: GPUCommandEncoder): void {
+    for (const { net } of this.nets) encoder.clearBuffer(net.grads!.flat.buffer);
+    const pass = encoder.beginComputePass({ label: 'layer losses' });
+    recordDispatches(pass, this.dispatches);
+    pass.end();
+  }
+
+  readGrads(): Promise<Map<string, HostTensor>> {
+    return readGrads(this.nets);
+  }
+}

@@ -1,0 +1,82 @@
+// The research variant of the seed repository (HGGshiwo/ddim, models/model.py): one time-free UNet
+// per DDIM step. seq = range(0, T, T // num_block); sub-model `models.<t>.*` for every t in seq (the
+// one at t = 0 is never run). One step of the chain from t_i to the next smaller t_j:
+//   x_j = sqrt(abar_j / abar_i) x_i + (sqrt(1 - abar_j) - sqrt(1 - abar_i) sqrt(abar_j / abar_i)) eps_i(x_i)
+// (DDIM with eta 0, each step with its own network), from pure noise at the largest t down to t = 0.
+//
+// File format (`__metadata__.format` = "ddim-layered", as ../shared/reference/layered4.safetensors):
+// `model` (fields shared by all sub-models), `ch_num` (each sub-model's `ch`, in seq order), optional
+// `ch_mult_num` (each sub-model's `ch_mult`), `diffusion` (with `num_block`) and `seq`. The per-step
+// lists are plain lists or the seed's run-length form [{"value": 32, "num": 50}, ...].
+import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
+import { metadataJson } from '../io/metadata';
+import type { SafetensorsFile } from '../io/safetensors';
+import { parseConfig, type UNetConfig } from '../nn/config';
+
+export const LAYERED_FORMAT = 'ddim-layered';
+
+export interface LayeredModel {
+  /** Timesteps with a sub-model, ascending (seq[0] = 0). */
+  seq: number[];
+  /** Each sub-model's config, by t. */
+  configs: Map<number, UNetConfig>;
+  diffusion: DiffusionConfig;
+  numBlock: number;
+  /** abar_t = prod_{s <= t} (1 - beta_s). */
+  abar: Float64Array;
+}
+
+/** Expands a per-step list given plainly or run-length encoded ([{value, num}]) to `n` entries. */
+export function expandPerStep<T>(raw: unknown, n: number, what: string): T[] {
+  if (!Array.isArray(raw)) throw new Error(`${what} must be a list, got ${JSON.stringify(raw)}`);
+  const out: T[] = [];
+  for (const item of raw) {
+    if (item && typeof item === 'object' && !Array.isArray(item) && 'value' in item && 'num' in item) {
+      const num = (item as { num: unknown }).num;
+      if (!Number.isInteger(num) || (num as number) < 0) throw new Error(`${what}: "num" must be a non-negative integer, got ${JSON.stringify(num)}`);
+      for (let i = 0; i < (num as number); i++) out.push((item as { value: T }).value);
+    } else {
+      out.push(item as T);
+    }
+  }
+  if (out.length !== n) throw new Error(`${what} gives ${out.length} entries, expected one per step of seq (${n})`);
+  return out;
+}
+
+export function parseLayered(file: SafetensorsFile, source: string): LayeredModel {
+  const md = file.metadata;
+  if (md.format !== LAYERED_FORMAT) throw new Error(`${source}: not a layered model (__metadata__.format is ${JSON.stringify(md.format)}, expected "${LAYERED_FORMAT}")`);
+  const shared = metadataJson(md, 'model', source);
+  if (shared === undefined || typeof shared !== 'object') throw new Error(`${source}: no model config in __metadata__ (expected a "model" entry)`);
+  const diffusion = diffusionFromMetadata(md, source);
+  const rawDiffusion = metadataJson(md, 'diffusion', source) as { num_block?: unknown };
+  const T = diffusion.num_diffusion_timesteps;
+  const numBlock = Number(rawDiffusion.num_block);
+  if (!Number.isInteger(numBlock) || numBlock < 2 || numBlock > T) throw new Error(`${source}: diffusion.num_block must be an integer in [2, ${T}], got ${JSON.stringify(rawDiffusion.num_block)}`);
+  const seq = Array.from({ length: Math.ceil(T / Math.floor(T / numBlock)) }, (_, i) => i * Math.floor(T / numBlock));
+  const given = metadataJson(md, 'seq', source);
+  if (given !== undefined && JSON.stringify(given) !== JSON.stringify(seq)) {
+    throw new Error(`${source}: __metadata__.seq ${JSON.stringify(given)} is not range(0, ${T}, ${T} // ${numBlock}) = ${JSON.stringify(seq)}`);
+  }
+  const chs = expandPerStep<number>(metadataJson(md, 'ch_num', source) ?? seq.map(() => (shared as { ch: number }).ch), seq.length, `${source}: ch_num`);
+  const mults = md.ch_mult_num !== undefined ? expandPerStep<number[]>(metadataJson(md, 'ch_mult_num', source), seq.length, `${source}: ch_mult_num`) : undefined;
+  const configs = new Map<number, UNetConfig>();
+  seq.forEach((t, i) => {
+    const cfg = parseConfig({ ...(shared as object), ch: chs[i], ...(mults ? { ch_mult: mults[i] } : {}) }, `${source} (models.${t})`);
+    if (cfg.use_time_embed) throw new Error(`${source}: sub-models of a layered model are time-free; model config has use_time_embed: true`);
+    configs.set(t, cfg);
+  });
+  return { seq, configs, diffusion, numBlock, abar: alphaBars(betaSchedule(diffusion)) };
+}
+
+/** The steps of the chain, noisiest first: from t (with its sub-model) to next, and the update's coefficients. */
+export function chainSteps(m: LayeredModel): { t: number; next: number; a: number; b: number }[] {
+  const steps: { t: number; next: number; a: number; b: number }[] = [];
+  for (let k = m.seq.length - 1; k >= 1; k--) {
+    const t = m.seq[k]!, next = m.seq[k - 1]!;
+    const ai = m.abar[t]!, aj = m.abar[next]!;
+    const r = Math.sqrt(aj / ai);
+    steps.push({ t, next, a: r, b: Math.sqrt(1 - aj) - Math.sqrt(1 - ai) * r });
+  }
+  return steps;
+}

@@ -1,0 +1,90 @@
+// The research variant (one time-free UNet per DDIM step) vs layered4.golden: the chain sample, the
+// end-to-end (ground truth D) losses and gradients through the chain, the per-step layer losses and
+// gradients.
+import { describe, expect, it } from 'vitest';
+import { withErrorScopes } from '../../src/gpu/kernel';
+import { readTensors, upload } from '../../src/gpu/tensor';
+import { getTensor } from '../../src/io/safetensors';
+import { LayerLosses, LayeredChain } from '../../src/research/chain';
+import { chainSteps, expandPerStep, parseLayered } from '../../src/research/layered';
+import { loadReference } from '../unit/ref-helpers';
+import { expectMaxAbs, useGpu } from './harness';
+import { expectGradients } from './train-golden';
+
+const gpu = useGpu();
+const weights = loadReference('layered4.safetensors');
+const golden = loadReference('layered4.golden.safetensors');
+const model = parseLayered(weights, 'layered4');
+const per = 2 * 3 * 16 * 16;
+const relLoss = (got: number, ref: number): number => Math.abs(got - ref) / Math.abs(ref);
+
+describe('layered model', () => {
+  it('parses the reference file: seq, per-step configs, the chain coefficients', () => {
+    expect(model.seq).toEqual([0, 250, 500, 750]);
+    expect([...model.configs.values()].map((c) => [c.ch, c.use_time_embed, c.norm_groups])).toEqual(Array(4).fill([16, false, 'auto']));
+    const steps = chainSteps(model);
+    expect(steps.map((s) => [s.t, s.next])).toEqual([[750, 500], [500, 250], [250, 0]]);
+    const [ai, aj] = [model.abar[750]!, model.abar[500]!];
+    expect(steps[0]!.a).toBeCloseTo(Math.sqrt(aj / ai), 12);
+    expect(steps[0]!.b).toBeCloseTo(Math.sqrt(1 - aj) - Math.sqrt(1 - ai) * Math.sqrt(aj / ai), 12);
+    expect(expandPerStep([{ value: 32, num: 2 }, 16], 3, 'ch_num')).toEqual([32, 32, 16]);
+    expect(() => expandPerStep([16, 16], 4, 'ch_num')).toThrow(/ch_num gives 2 entries, expected one per step of seq \(4\)/);
+    expect(() => parseLayered(loadReference('unet-tiny.safetensors'), 'tiny')).toThrow(/tiny: not a layered model/);
+  });
+
+  it('samples the chain 750 -> 500 -> 250 -> 0 as sample/xs', async () => {
+    const d = gpu.device;
+    const chain = new LayeredChain(d, model, 2, false);
+    chain.load(weights, 'layered4');
+    upload(d, chain.xs[0]!, getTensor(golden, 'xT').data);
+    await withErrorScopes(d, 'layered sample', () => {
+      const e = d.createCommandEncoder();
+      chain.encodeSample(e);
+      d.queue.submit([e.finish()]);
+    });
+    const xs = await readTensors(d, chain.xs);
+    const ref = getTensor(golden, 'sample/xs', [4, 2, 3, 16, 16]).data;
+    xs.forEach((x, k) => {
+      const r = ref.subarray(k * per, (k + 1) * per);
+      expectMaxAbs(x, r, 1e-3 * Math.max(1, r.reduce((m, v) => Math.max(m, Math.abs(v)), 0)), `xs[${k}]`);
+    });
+  });
+
+  it('end to end (ground truth D): losses and the gradients of their sum through the chain', async () => {
+    const d = gpu.device;
+    const chain = new LayeredChain(d, model, 2, true);
+    chain.load(weights, 'layered4');
+    const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
+    chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, (k + 1) * per)));
+    await withErrorScopes(d, 'layered end2end', () => {
+      const e = d.createCommandEncoder();
+      chain.encodeEndToEnd(e);
+      d.queue.submit([e.finish()]);
+    });
+    const losses = (await readTensors(d, chain.losses)).map((l) => l[0]!);
+    const ref = getTensor(golden, 'e2e/losses', [3]).data;
+    losses.forEach((l, k) => expect(relLoss(l, ref[k]!), `e2e loss ${k}: ${l} vs ${ref[k]}`).toBeLessThanOrEqual(1e-5));
+    const grads = await chain.readGrads();
+    expect([...grads.keys()].sort()).toEqual([...golden.tensors.keys()].filter((n) => n.startsWith('grad/')).map((n) => n.slice(5)).sort());
+    expectGradients(grads, golden, 'grad/');
+  });
+
+  it('layer: each sub-model\'s noise loss at its own t, and the gradients of their sum', async () => {
+    const d = gpu.device;
+    const layer = new LayerLosses(d, model, 2);
+    layer.load(weights, 'layered4');
+    upload(d, layer.x0, getTensor(golden, 'x0').data);
+    upload(d, layer.noise, getTensor(golden, 'noise').data);
+    await withErrorScopes(d, 'layer losses', () => {
+      const e = d.createCommandEncoder();
+      layer.encode(e);
+      d.queue.submit([e.finish()]);
+    });
+    const losses = (await readTensors(d, layer.losses)).map((l) => l[0]!);
+    const ref = getTensor(golden, 'layer/losses', [3]).data;
+    losses.forEach((l, k) => expect(relLoss(l, ref[k]!), `layer loss ${k}: ${l} vs ${ref[k]}`).toBeLessThanOrEqual(1e-5));
+    const grads = await layer.readGrads();
+    expect([...grads.keys()].sort()).toEqual([...golden.tensors.keys()].filter((n) => n.startsWith('layer_grad/')).map((n) => n.slice(11)).sort());
+    expectGradients(grads, golden, 'layer_grad/');
+  });
+});
