@@ -8,6 +8,14 @@ import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/sch
 import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
 import { numberArg, parseArgs } from './args';
 import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
+import { isLayered, layeredTrainStep } from './layered';
+
+/** Whether --weights names a layered (research-mode) file: those have their own contracts (cli/layered.ts). */
+export function weightsAreLayered(argv: readonly string[]): boolean {
+  const i = argv.indexOf('--weights');
+  const path = i >= 0 ? argv[i + 1] : undefined;
+  return path !== undefined && !path.startsWith('--') && isLayered(readSafetensors(path));
+}
 
 export interface CommandContext {
   device: GPUDevice;
@@ -60,6 +68,7 @@ export async function forwardCommand(argv: readonly string[], ctx: CommandContex
 
 export async function trainStepCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim train-step';
+  if (weightsAreLayered(argv)) return layeredTrainStep(argv, ctx);
   const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'lr', 'grad-clip', 'ema'], required: ['weights', 'batch', 'out'] }, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
   const opt = {

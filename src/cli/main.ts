@@ -27,6 +27,8 @@ const USAGE = `usage: ddim <command> [options]
               [--batch 8] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--warmup 0] [--seed 0] [--no-flip]
               [--resume CKPT.safetensors] [--log-every 10]
   eval        --weights W.safetensors --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
+  (layered)   sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
+              train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--seed 0] --out OUT.safetensors
   invert      --weights W.safetensors --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
   convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;

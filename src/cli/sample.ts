@@ -14,7 +14,8 @@ import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';
 import { numberArg, parseArgs } from './args';
 import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
-import type { CommandContext } from './commands';
+import { weightsAreLayered, type CommandContext } from './commands';
+import { layeredSample } from './layered';
 
 const CMD = 'ddim sample';
 
@@ -30,6 +31,7 @@ function intArg(v: number, name: string, min: number): number {
 }
 
 export async function sampleCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  if (weightsAreLayered(argv)) return layeredSample(argv, ctx);
   const args = parseArgs(argv, {
     values: ['weights', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
     flags: ['x0-grid', 'clip-x0', 'use-clipped-model-output'],

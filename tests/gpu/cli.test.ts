@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { getTensor, parseSafetensors, serializeSafetensors, type HostTensor } from '../../src/io/safetensors';
 import { loadReference } from '../unit/ref-helpers';
 import { expectMaxAbs } from './harness';
-import { expectTrainGolden } from './train-golden';
+import { expectGradients, expectTrainGolden } from './train-golden';
 import { TINY_DIFFUSERS_CONFIG, toDiffusers } from '../fixtures/diffusers';
 
 const run = promisify(execFile);
@@ -143,6 +143,31 @@ describe('ddim CLI', () => {
     const bad = await ddim('convert', '--in', config, '--out', join(dir, 'never.safetensors'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/config\.json: not a safetensors file|config\.json: .*header/);
+  });
+
+  it('layered files: sample writes the chain, train-step gives the end2end and layer losses and gradients', async () => {
+    const golden = loadReference('layered4.golden.safetensors');
+    const L = REF + 'layered4.safetensors';
+    const init = join(dir, 'layered-init.safetensors'), batch = join(dir, 'layered-batch.safetensors');
+    writeFileSync(init, serializeSafetensors(new Map([['xT', getTensor(golden, 'xT')]])));
+    writeFileSync(batch, serializeSafetensors(new Map([['x0', getTensor(golden, 'x0')], ['noise', getTensor(golden, 'noise')]])));
+    const xsPath = join(dir, 'layered-xs.safetensors');
+    const r = await ddim('sample', '--weights', L, '--init', init, '--out', xsPath);
+    expect(r.code, r.stderr).toBe(0);
+    expectMaxAbs(getTensor(read(xsPath), 'xs', [4, 2, 3, 16, 16]).data, getTensor(golden, 'sample/xs').data, 1e-3 * 3, 'layered xs');
+    for (const [mode, lossName, gradPrefix] of [['end2end', 'e2e/losses', 'grad/'], ['layer', 'layer/losses', 'layer_grad/']] as const) {
+      const out = join(dir, `layered-${mode}.safetensors`);
+      const t = await ddim('train-step', '--weights', L, '--batch', batch, '--mode', mode, '--out', out);
+      expect(t.code, t.stderr).toBe(0);
+      const f = read(out);
+      const losses = getTensor(f, 'losses', [3]).data, ref = getTensor(golden, lossName).data;
+      losses.forEach((l, k) => expect(Math.abs(l - ref[k]!) / ref[k]!).toBeLessThanOrEqual(1e-5));
+      const grads = new Map([...f.tensors].filter(([n]) => n.startsWith('grad/')).map(([n, v]) => [n.slice(5), v]));
+      expect(grads.size).toBe(372); // 3 sub-models (t = 250, 500, 750) x 124 tensors
+      expectGradients(grads, golden, gradPrefix);
+    }
+    const bad = await ddim('train-step', '--weights', L, '--batch', batch, '--mode', 'joint', '--out', join(dir, 'x.safetensors'));
+    expect(bad.stderr).toMatch(/--mode must be layer or end2end, got "joint"/);
   });
 
   it('rejects bad input with a clear message and a non-zero exit', async () => {

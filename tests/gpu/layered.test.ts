@@ -7,6 +7,8 @@ import { readTensors, upload } from '../../src/gpu/tensor';
 import { getTensor } from '../../src/io/safetensors';
 import { LayerLosses, LayeredChain } from '../../src/research/chain';
 import { chainSteps, expandPerStep, parseLayered } from '../../src/research/layered';
+import { groundTruth } from '../../src/research/truth';
+import { gaussian } from '../../src/ref/rng';
 import { loadReference } from '../unit/ref-helpers';
 import { expectMaxAbs, useGpu } from './harness';
 import { expectGradients } from './train-golden';
@@ -86,5 +88,33 @@ describe('layered model', () => {
     const grads = await layer.readGrads();
     expect([...grads.keys()].sort()).toEqual([...golden.tensors.keys()].filter((n) => n.startsWith('layer_grad/')).map((n) => n.slice(11)).sort());
     expectGradients(grads, golden, 'layer_grad/');
+  });
+});
+
+describe('ground truths', () => {
+  const x0 = getTensor(golden, 'x0').data, noise = getTensor(golden, 'noise').data;
+
+  it('D is the reference e2e/true_xs', () => {
+    const ref = getTensor(golden, 'e2e/true_xs').data;
+    groundTruth('D', model, x0, noise, 0).forEach((x, k) => expectMaxAbs(x, ref.subarray(k * per, (k + 1) * per), 1e-5, `true_xs[${k}]`));
+  });
+
+  it('A and B keep each marginal: x_t has mean sqrt(abar_t) x0 and variance 1 - abar_t around it', () => {
+    const big = new Float32Array(200_000).fill(0.5), n = gaussian(3, 0, 0, big.length);
+    for (const kind of ['A', 'B'] as const) {
+      const xs = groundTruth(kind, model, big, n, 7);
+      [...model.seq].reverse().forEach((t, k) => {
+        const a = model.abar[t]!;
+        const dev = xs[k]!.map((v) => v - Math.sqrt(a) * 0.5);
+        const mean = dev.reduce((s, v) => s + v, 0) / dev.length, variance = dev.reduce((s, v) => s + v * v, 0) / dev.length;
+        expect(Math.abs(mean), `${kind} t=${t} mean`).toBeLessThan(0.01);
+        expect(Math.abs(variance - (1 - a)), `${kind} t=${t} variance`).toBeLessThan(0.01);
+      });
+      // B uses the given noise at the largest t (the chain's input), A at t = 0; fresh noise elsewhere.
+      const d = groundTruth('D', model, big, n, 7);
+      const shared = kind === 'B' ? 0 : d.length - 1;
+      expect(xs[shared]).toEqual(d[shared]);
+      expect(xs[1]).not.toEqual(d[1]);
+    }
   });
 });

@@ -1,0 +1,91 @@
+// The layered model's command-line contracts (research mode):
+//   ddim sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
+//     IN holds xT; OUT gets xs [num_block, N, C, H, W] (xs[0] = xT, then after each step down to t = 0).
+//   ddim train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--seed S] --out OUT.safetensors
+//     IN holds x0 and noise; OUT gets losses [num_block - 1] (end2end: per step of the chain, largest t
+//     first; layer: per sub-model, ascending t, as the reference file) and grad/models.<t>.<param>.
+import { readTensors, upload } from '../gpu/tensor';
+import { getTensor, type HostTensor, type SafetensorsFile } from '../io/safetensors';
+import { LayerLosses, LayeredChain } from '../research/chain';
+import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
+import { GROUND_TRUTHS, groundTruth, type GroundTruth } from '../research/truth';
+import { numberArg, parseArgs } from './args';
+import { readSafetensors, writeSafetensors } from './files';
+import type { CommandContext } from './commands';
+
+export function isLayered(file: SafetensorsFile): boolean {
+  return file.metadata.format === LAYERED_FORMAT;
+}
+
+function images(file: SafetensorsFile, name: string, m: LayeredModel, source: string, batch?: number): HostTensor {
+  const c = m.configs.get(m.seq[0]!)!;
+  const t = getTensor(file, name, undefined, source);
+  const ok = t.shape.length === 4 && t.shape[0]! >= 1 && (batch === undefined || t.shape[0] === batch) &&
+    t.shape[1] === c.in_channels && t.shape[2] === c.resolution && t.shape[3] === c.resolution;
+  if (!ok) throw new Error(`${source}: tensor "${name}" has shape [${t.shape}], the layered model expects [${batch ?? 'N'},${c.in_channels},${c.resolution},${c.resolution}]`);
+  return t;
+}
+
+export async function layeredSample(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const cmd = 'ddim sample (layered)';
+  const args = parseArgs(argv, { values: ['weights', 'init', 'out'], required: ['weights', 'init', 'out'] }, cmd);
+  const wPath = args.values.get('weights')!, inPath = args.values.get('init')!, out = args.values.get('out')!;
+  if (!out.endsWith('.safetensors')) throw new Error(`${cmd}: --out must end in .safetensors, got "${out}"`);
+  const weights = readSafetensors(wPath);
+  const model = parseLayered(weights, wPath);
+  const xT = images(readSafetensors(inPath), 'xT', model, inPath);
+  const N = xT.shape[0]!;
+  const chain = new LayeredChain(ctx.device, model, N, false);
+  chain.load(weights, wPath);
+  upload(ctx.device, chain.xs[0]!, xT.data);
+  const encoder = ctx.device.createCommandEncoder({ label: 'layered sample' });
+  chain.encodeSample(encoder);
+  ctx.device.queue.submit([encoder.finish()]);
+  const xs = await readTensors(ctx.device, chain.xs);
+  const all = new Float32Array(xs.length * xT.data.length);
+  xs.forEach((x, k) => all.set(x, k * x.length));
+  writeSafetensors(out, new Map([['xs', { shape: [xs.length, ...xT.shape], data: all }]]));
+  ctx.log(`chain ${[...model.seq].reverse().join(' -> ')} for ${N} samples; wrote xs [${xs.length},${xT.shape}] to ${out}`);
+}
+
+export async function layeredTrainStep(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const cmd = 'ddim train-step (layered)';
+  const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'mode', 'gt', 'seed'], required: ['weights', 'batch', 'out', 'mode'] }, cmd);
+  const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
+  const mode = args.values.get('mode')!;
+  if (mode !== 'layer' && mode !== 'end2end') throw new Error(`${cmd}: --mode must be layer or end2end, got "${mode}"`);
+  const gt = (args.values.get('gt') ?? 'D') as GroundTruth;
+  if (!GROUND_TRUTHS.includes(gt)) throw new Error(`${cmd}: --gt must be one of ${GROUND_TRUTHS.join(', ')}, got "${gt}"`);
+  if (mode === 'layer' && args.values.has('gt')) throw new Error(`${cmd}: --gt applies to --mode end2end only`);
+  const seed = numberArg(args, 'seed', 0, cmd);
+  const weights = readSafetensors(wPath);
+  const model = parseLayered(weights, wPath);
+  const batch = readSafetensors(inPath);
+  const x0 = images(batch, 'x0', model, inPath);
+  const B = x0.shape[0]!;
+  const noise = images(batch, 'noise', model, inPath, B);
+  const d = ctx.device;
+  let losses: Float32Array[];
+  let grads: Map<string, HostTensor>;
+  const encoder = d.createCommandEncoder({ label: `layered ${mode}` });
+  if (mode === 'layer') {
+    const layer = new LayerLosses(d, model, B);
+    layer.load(weights, wPath);
+    upload(d, layer.x0, x0.data);
+    upload(d, layer.noise, noise.data);
+    layer.encode(encoder);
+    d.queue.submit([encoder.finish()]);
+    [losses, grads] = [await readTensors(d, layer.losses), await layer.readGrads()];
+  } else {
+    const chain = new LayeredChain(d, model, B, true);
+    chain.load(weights, wPath);
+    groundTruth(gt, model, x0.data, noise.data, seed).forEach((x, k) => upload(d, chain.trueXs[k]!, x));
+    chain.encodeEndToEnd(encoder);
+    d.queue.submit([encoder.finish()]);
+    [losses, grads] = [await readTensors(d, chain.losses), await chain.readGrads()];
+  }
+  const out = new Map<string, HostTensor>([['losses', { shape: [losses.length], data: Float32Array.from(losses, (l) => l[0]!) }]]);
+  for (const [name, g] of grads) out.set(`grad/${name}`, g);
+  writeSafetensors(outPath, out);
+  ctx.log(`${mode}${mode === 'end2end' ? ` (ground truth ${gt})` : ''}: losses ${losses.map((l) => l[0]!.toPrecision(6)).join(', ')}; wrote ${out.size} tensors to ${outPath}`);
+}
