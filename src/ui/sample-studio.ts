@@ -24,7 +24,7 @@ export class SampleStudio extends LitElement {
   static override styles = panelStyles;
 
   @property({ attribute: false }) store: EngineStore | undefined;
-  @state() private settings: SampleSettings = { modelId: '', sampler: 'generalized', steps: 50, eta: 0, skip: 'uniform', seed: 0, batch: 4, clipX0: false };
+  @state() private settings: SampleSettings = { modelId: '', sampler: 'generalized', steps: 50, eta: 0, skip: 'uniform', seed: 0, batch: 4, clipX0: false, previews: true };
   @state() private view: 'both' | 'xt' | 'x0' = 'both';
   @state() private frame: StepFrame | undefined;
   @state() private results: Shown[] = [];
@@ -136,6 +136,7 @@ export class SampleStudio extends LitElement {
         <label>Batch size
           <input type="number" aria-label="Batch size" min="1" max="64" .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', Math.min(64, Math.max(1, Math.floor(num(e)))))} />
         </label>
+        <label class="inline"><input type="checkbox" aria-label="Live preview" .checked=${s.previews} @change=${(e: Event) => this.set('previews', (e.target as HTMLInputElement).checked)} />Live preview</label>
         <label class="inline"><input type="checkbox" aria-label="Clip x0" .checked=${s.clipX0} @change=${(e: Event) => this.set('clipX0', (e.target as HTMLInputElement).checked, true)} />Clip x0</label>
         <label>Show
           <select aria-label="Show" @change=${(e: Event) => (this.view = (e.target as HTMLSelectElement).value as 'both')}>
@@ -157,8 +158,8 @@ export class SampleStudio extends LitElement {
         <span class="numbers" data-testid="progress">step ${f.step}/${f.total} · t = ${f.t} · ${f.msPerStep.toFixed(1)} ms/step · ETA ${eta.toFixed(1)} s</span>
       </div>
       <div class="row" style="margin-top:10px">
-        ${this.view !== 'x0' ? html`<div class="figure">x_t<pixel-grid data-testid="xt" label="x_t at the current step" .pixels=${f.xt} cols=${Math.ceil(Math.sqrt(f.xt.count))}></pixel-grid></div>` : nothing}
-        ${this.view !== 'xt' ? html`<div class="figure">predicted x0<pixel-grid data-testid="x0" label="predicted x0 at the current step" .pixels=${f.x0} cols=${Math.ceil(Math.sqrt(f.x0.count))}></pixel-grid></div>` : nothing}
+        ${this.view !== 'x0' && f.xt ? html`<div class="figure">x_t<pixel-grid data-testid="xt" label="x_t at the current step" .pixels=${f.xt} cols=${Math.ceil(Math.sqrt(f.xt.count))}></pixel-grid></div>` : nothing}
+        ${this.view !== 'xt' && f.x0 ? html`<div class="figure">predicted x0<pixel-grid data-testid="x0" label="predicted x0 at the current step" .pixels=${f.x0} cols=${Math.ceil(Math.sqrt(f.x0.count))}></pixel-grid></div>` : nothing}
       </div>`;
   }
 

@@ -32,6 +32,8 @@ export interface SampleSettings {
   batch: number;
   /** Clip the predicted x0 to [-1, 1] before the update (diffusers' clip_sample). */
   clipX0: boolean;
+  /** Send x_t and x0 pixels with the progress (at most once per animation frame); off: progress only. */
+  previews: boolean;
 }
 
 /** One step of a running chain: x_t after the step and the x0 predicted at it. */
@@ -42,8 +44,9 @@ export interface StepFrame {
   /** The timestep the model saw at this step. */
   t: number;
   msPerStep: number;
-  xt: Pixels;
-  x0: Pixels;
+  /** Present when previews are on. */
+  xt?: Pixels;
+  x0?: Pixels;
 }
 
 export interface SampleResult {

@@ -75,7 +75,7 @@ export class Engine implements EngineApi {
     this.lastRun?.destroy();
     const run = new SampleRun(device, this.nets!.sample.get(settings.modelId, model, settings.batch), model, settings);
     this.lastRun = run;
-    const result: SampleResult = await run.run((f) => onFrame(sendPixels(f, [f.xt, f.x0])), () => this.stopRequested);
+    const result: SampleResult = await run.run((f) => onFrame(f.xt && f.x0 ? sendPixels(f, [f.xt, f.x0]) : f), () => this.stopRequested);
     return sendPixels(result, [result.final]);
   });
 

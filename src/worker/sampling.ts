@@ -84,8 +84,13 @@ export class SampleRun {
       const last = k === this.steps - 1 || stopped();
       if (now - lastFrame >= FRAME_MS || last) {
         lastFrame = now;
-        const [xt, x0] = await Promise.all([this.film.read(k + 1, 1), this.film.read(this.steps + 1 + k, 1)]);
-        onFrame({ step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (performance.now() - t0) / (k + 1), xt: this.pixels(xt), x0: this.pixels(x0) });
+        const progress = { step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (now - t0) / (k + 1) };
+        if (this.settings.previews) {
+          const [xt, x0] = await Promise.all([this.film.read(k + 1, 1), this.film.read(this.steps + 1 + k, 1)]);
+          onFrame({ ...progress, xt: this.pixels(xt), x0: this.pixels(x0) });
+        } else {
+          onFrame(progress);
+        }
       }
       if (stopped()) break;
     }
