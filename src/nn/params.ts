@@ -32,12 +32,16 @@ export class ParamStore {
   readonly flat: Tensor;
   private readonly views = new Map<string, Tensor>();
 
-  constructor(readonly device: GPUDevice, readonly layout: ParamLayout, readonly label: string) {
+  /**
+   * Allocates the flat buffer, or with `within` lays it at a float offset of a larger buffer (several
+   * models' parameters in one buffer: the layered model's sub-models share one Adam, clip and EMA).
+   */
+  constructor(readonly device: GPUDevice, readonly layout: ParamLayout, readonly label: string, within?: { base: Tensor; floatOffset: number }) {
     const limit = device.limits.maxStorageBufferBindingSize;
     if (layout.totalFloats * 4 > limit) {
       throw new Error(`${label}: ${layout.totalFloats * 4} bytes of parameters exceed this adapter's maxStorageBufferBindingSize (${limit})`);
     }
-    this.flat = createTensor(device, [layout.totalFloats], label);
+    this.flat = within ? viewTensor(within.base, within.floatOffset, [layout.totalFloats], label) : createTensor(device, [layout.totalFloats], label);
     for (const s of layout.specs) this.views.set(s.name, viewTensor(this.flat, layout.offsets.get(s.name)!, s.shape, `${label}:${s.name}`));
   }
 

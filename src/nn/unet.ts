@@ -34,6 +34,8 @@ export interface UNetOptions {
   input?: Tensor;
   /** Parameters to use (shared with another plan of the same config); allocated when absent. */
   params?: ParamStore;
+  /** With grad: where parameter gradients accumulate; allocated when absent. */
+  grads?: ParamStore;
   /** RNG state for dropout masks (seed, offset); created when dropout is on and none is given. */
   rngState?: Tensor;
   label?: string;
@@ -89,7 +91,7 @@ export class UNet {
     this.t = createTensor(device, [B], `${this.label}.t`);
     this.eps = this.build();
     if (wantGrad) {
-      this.grads = new ParamStore(device, this.layout, `${this.label}.grads`);
+      this.grads = options.grads ?? new ParamStore(device, this.layout, `${this.label}.grads`);
       this.deps = this.grad(this.eps);
       this.gradSlots.get(this.eps)!.written = true;
       for (const step of this.backwardSteps.reverse()) step();

@@ -4,8 +4,9 @@
 //   D  deterministic: every true x_t shares the one noise: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise
 //      (the reference's recursion true_x_j = sqrt(abar_j) x0 + sqrt(1 - abar_j)(true_x_i - sqrt(abar_i) x0)/sqrt(1 - abar_i)
 //      is this formula).
-//   A  Markov forward noising: x at t = 0 from `noise`, then upwards true_x_i = sqrt(abar_i/abar_j)
-//      true_x_j + sqrt(1 - abar_i/abar_j) eps_fresh for each larger t_i.
+//   A  Markov forward noising, as the seed's ground_truth('A'): x at t = 0 is x0 itself, then upwards
+//      true_x_i = sqrt(abar_i/abar_j) true_x_j + sqrt(1 - abar_i/abar_j) eps_fresh for each larger t_i
+//      (`noise` is not used).
 //   B  independent: x at the largest t from `noise`, every other t with its own fresh noise.
 // Fresh noise is the Philox Gaussian stream (seed, stream = 100 + index of t in seq), so runs repeat.
 import { gaussian } from '../ref/rng';
@@ -24,8 +25,8 @@ export function groundTruth(kind: GroundTruth, m: LayeredModel, x0: Float32Array
   };
   if (kind === 'D') return ts.map((t) => noised(t, noise));
   if (kind === 'B') return ts.map((t, k) => noised(t, k === 0 ? noise : fresh(t)));
-  // A: from t = 0 upwards, then reversed into chain order.
-  const up = [noised(0, noise)];
+  // A: from x0 at t = 0 upwards, then reversed into chain order.
+  const up = [Float32Array.from(x0)];
   for (let k = 1; k < m.seq.length; k++) {
     const [ti, tj] = [m.seq[k]!, m.seq[k - 1]!];
     const r = m.abar[ti]! / m.abar[tj]!;

@@ -1,8 +1,9 @@
 // The GPU memory a training configuration needs, known before anything of that size is allocated:
 // the UNet is planned at batch 1 (every activation, saved statistic and activation gradient is
 // linear in the batch), and the five parameter-sized buffers (weights, gradients, Adam m and v,
-// EMA) are counted from the layout.
+// EMA) are counted from the layout. Exactly TrainStep.memoryBytes.
 import type { UNetConfig } from '../nn/config';
+import { numel } from '../gpu/tensor';
 import { UNet } from '../nn/unet';
 
 export interface TrainingMemory {
@@ -10,7 +11,7 @@ export interface TrainingMemory {
   /** Weights, gradients, Adam moments and EMA: five flat buffers. */
   stateBytes: number;
   activationBytes: number;
-  /** The largest single buffer (the adapter's binding limit applies to each). */
+  /** An upper bound on the largest single buffer (the adapter's binding limit applies to each). */
   largestBufferBytes: number;
   totalBytes: number;
 }
@@ -20,7 +21,8 @@ export function trainingMemory(device: GPUDevice, config: UNetConfig, batch: num
   const one = new UNet(device, config, { batch: 1, grad: true, label: 'memory-plan' });
   const flatBytes = one.layout.totalFloats * 4;
   const stateBytes = 5 * flatBytes;
-  const activationBytes = batch * one.activationBytes;
+  // The UNet's own input (x_t) is among its activations; x0 and the noise come on top.
+  const activationBytes = batch * (one.activationBytes + 2 * numel(one.x.shape) * 4);
   return {
     parameters: one.layout.count,
     stateBytes,

@@ -75,9 +75,9 @@ export class TrainStep {
     ];
   }
 
-  /** GPU bytes this step holds: parameters, gradients, Adam moments and EMA, plus the UNet's activations. */
+  /** GPU bytes this step holds: parameters, gradients, Adam moments and EMA, the UNet's activations, x0, noise and x_t. */
   get memoryBytes(): number {
-    return 5 * this.net.layout.totalFloats * 4 + this.net.activationBytes;
+    return 5 * this.net.layout.totalFloats * 4 + this.net.activationBytes + 3 * this.x0.shape.reduce((a, b) => a * b, 4);
   }
 
   /**
