@@ -7,8 +7,19 @@ import { createTensor, upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../io/safetensors';
 import { addInto } from '../kernels/elementwise';
 import { ddpmLossBackward, ddpmLossForward, qSample } from '../kernels/loss';
+import type { ParamStore } from '../nn/params';
 import { UNet } from '../nn/unet';
 import { chainSteps, type LayeredModel } from './layered';
+
+/** Parameter and gradient stores per sub-model t (views into shared buffers, for the trainer); allocated per plan when absent. */
+export interface SubModelStores {
+  params: ReadonlyMap<number, ParamStore>;
+  grads: ReadonlyMap<number, ParamStore>;
+}
+
+function storesFor(stores: SubModelStores | undefined, t: number): { params?: ParamStore; grads?: ParamStore } {
+  return stores ? { params: stores.params.get(t)!, grads: stores.grads.get(t)! } : {};
+}
 
 function imageShape(m: LayeredModel, batch: number): number[] {
   const c = m.configs.get(m.seq[0]!)!;
@@ -38,12 +49,12 @@ export class LayeredChain {
   readonly losses: Tensor[] = [];
   private readonly training: Dispatch[] = [];
 
-  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean) {
+  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean, stores?: SubModelStores) {
     this.steps = chainSteps(model);
     const shape = imageShape(model, batch);
     this.xs = [createTensor(device, shape, 'layered.x_T')];
     this.nets = this.steps.map((s, k) => {
-      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad, input: this.xs[k]!, label: `models.${s.t}` });
+      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad, input: this.xs[k]!, label: `models.${s.t}`, ...storesFor(stores, s.t) });
       const out = createTensor(device, shape, `layered.x_${s.next}`);
       this.forward.push(
         ...net.forward,
@@ -116,7 +127,7 @@ export class LayerLosses {
   readonly losses: Tensor[] = [];
   private readonly dispatches: Dispatch[] = [];
 
-  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number) {
+  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, stores?: SubModelStores) {
     const shape = imageShape(model, batch);
     this.x0 = createTensor(device, shape, 'layer.x0');
     this.noise = createTensor(device, shape, 'layer.noise');
@@ -125,7 +136,7 @@ export class LayerLosses {
       const coef = createTensor(device, [batch, 2], `layer.coef_${t}`);
       const a = model.abar[t]!;
       upload(device, coef, Float32Array.from({ length: 2 * batch }, (_, i) => (i % 2 === 0 ? Math.sqrt(a) : Math.sqrt(1 - a))));
-      const net = new UNet(device, model.configs.get(t)!, { batch, grad: true, input: xt, label: `models.${t}` });
+      const net = new UNet(device, model.configs.get(t)!, { batch, grad: true, input: xt, label: `models.${t}`, ...storesFor(stores, t) });
       const loss = createTensor(device, [1], `layer.loss_${t}`);
       this.losses.push(loss);
       this.dispatches.push(

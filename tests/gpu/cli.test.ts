@@ -170,6 +170,22 @@ describe('ddim CLI', () => {
     expect(bad.stderr).toMatch(/--mode must be layer or end2end, got "joint"/);
   });
 
+  it('research train: a layered model from a config, one layer-mode step, written as a layered file', async () => {
+    const ref = loadReference('layered4.safetensors');
+    const config = join(dir, 'layered.json');
+    writeFileSync(config, JSON.stringify({ model: JSON.parse(ref.metadata.model!), ch_num: [{ value: 16, num: 4 }], diffusion: JSON.parse(ref.metadata.diffusion!) }));
+    const out = join(dir, 'trained-layered.safetensors');
+    const r = await ddim('research', 'train', '--config', config, '--mode', 'layer', '--data', 'emoji16', '--steps', '1', '--batch', '1', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/layer: 3 sub-models trained \(t = 250, 500, 750\)/);
+    const f = read(out);
+    expect(f.metadata.format).toBe('ddim-layered');
+    expect(f.tensors.size).toBe(ref.tensors.size);
+    expect(readFileSync(join(dir, 'trained-layered.loss.csv'), 'utf8').split('\n')[0]).toBe('step,loss0,loss1,loss2,total');
+    const bad = await ddim('research', 'train', '--config', config, '--init', out, '--mode', 'layer', '--data', 'emoji16', '--steps', '1', '--out', out);
+    expect(bad.stderr).toMatch(/give either --config L\.json \(a new model\) or --init L\.safetensors/);
+  });
+
   it('rejects bad input with a clear message and a non-zero exit', async () => {
     const w = REF + 'unet-tiny.safetensors';
     const bad = join(dir, 'bad.safetensors');
