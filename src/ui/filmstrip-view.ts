@@ -3,14 +3,9 @@
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { Filmstrip, Pixels } from '../worker/api';
-import { downloadCanvas, gridCanvas } from './pixel-grid';
+import { downloadCanvas, frameOf, gridCanvas } from './pixel-grid';
 import { panelStyles } from './styles';
 import './pixel-grid';
-
-function frame(p: Pixels, i: number): Pixels {
-  const per = p.size * p.size * 4;
-  return { count: 1, size: p.size, rgba: p.rgba.subarray(i * per, (i + 1) * per) };
-}
 
 /** Every k-th frame (and the last), so long chains fit a strip. */
 function thin(p: Pixels, max: number): Pixels {
@@ -45,9 +40,9 @@ export class FilmstripView extends LitElement {
         <button @click=${() => downloadCanvas(gridCanvas(f.x0s, f.x0s.count), 'filmstrip-x0.png')}>Export x0 strip PNG</button>
       </div>
       <div class="row" style="margin-top:8px">
-        <div class="figure">x_t<pixel-grid label="x_t at the chosen step" .pixels=${frame(f.xs, k)} cols="1" width="128"></pixel-grid></div>
-        ${k < steps ? html`<div class="figure">predicted x0<pixel-grid label="x0 at the chosen step" .pixels=${frame(f.x0s, k)} cols="1" width="128"></pixel-grid></div>` : nothing}
-        <div class="figure">final<pixel-grid label="final sample" .pixels=${frame(f.xs, steps)} cols="1" width="128"></pixel-grid></div>
+        <div class="figure">x_t<pixel-grid label="x_t at the chosen step" .pixels=${frameOf(f.xs, k)} cols="1" width="128"></pixel-grid></div>
+        ${k < steps ? html`<div class="figure">predicted x0<pixel-grid label="x0 at the chosen step" .pixels=${frameOf(f.x0s, k)} cols="1" width="128"></pixel-grid></div>` : nothing}
+        <div class="figure">final<pixel-grid label="final sample" .pixels=${frameOf(f.xs, steps)} cols="1" width="128"></pixel-grid></div>
       </div>
       <div class="figure" style="margin-top:8px">x_t, every step
         <pixel-grid label="x_t filmstrip" .pixels=${thin(f.xs, 26)} cols="26" width="780"></pixel-grid></div>

@@ -6,6 +6,12 @@ import type { Pixels } from '../worker/api';
 
 const GAP = 1;
 
+/** Image i of a set, as a set of one (a view, no copy). */
+export function frameOf(p: Pixels, i: number): Pixels {
+  const per = p.size * p.size * 4;
+  return { count: 1, size: p.size, rgba: p.rgba.subarray(i * per, (i + 1) * per) };
+}
+
 /** Tiles images on a fresh canvas (also used for PNG export). */
 export function gridCanvas(p: Pixels, cols: number): HTMLCanvasElement {
   const canvas = document.createElement('canvas');

@@ -7,7 +7,7 @@ import { SKIP_TYPES, type SkipType } from '../diffusion/timesteps';
 import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
 import type { Filmstrip, FirstStepReport, Pixels, SampleSettings, StepFrame } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
-import { downloadCanvas, gridCanvas } from './pixel-grid';
+import { downloadCanvas, frameOf, gridCanvas } from './pixel-grid';
 import { panelStyles } from './styles';
 import './pixel-grid';
 import './filmstrip-view';
@@ -94,11 +94,6 @@ export class SampleStudio extends LitElement {
     clearInterval(this.animTimer);
     this.animFrame = 0;
     this.animTimer = setInterval(() => (this.animFrame = (this.animFrame + 1) % strip.count), 250);
-  }
-
-  private frameOf(p: Pixels, i: number): Pixels {
-    const per = p.size * p.size * 4;
-    return { count: 1, size: p.size, rgba: p.rgba.subarray(i * per, (i + 1) * per) };
   }
 
   private controls() {
@@ -206,7 +201,7 @@ export class SampleStudio extends LitElement {
       </div>
       ${p ? html`<div class="row" style="margin-top:10px">
         <pixel-grid data-testid="interpolation" label="interpolation strip" .pixels=${p} cols=${p.count} width=${Math.min(900, 64 * p.count)}></pixel-grid>
-        <pixel-grid label="interpolation animation" .pixels=${this.frameOf(p, this.animFrame)} cols="1" width="96"></pixel-grid>
+        <pixel-grid label="interpolation animation" .pixels=${frameOf(p, this.animFrame)} cols="1" width="96"></pixel-grid>
       </div>` : nothing}
     </section>`;
   }

@@ -1,0 +1,51 @@
+// README screenshots of the built app (Sample, Denoise, Train tabs) in headless Chromium.
+//   npx tsx tools/screenshots.ts docs/
+import { join } from 'node:path';
+import { launchChromium, startApp } from '../tests/e2e/browser';
+
+const out = process.argv[2] ?? 'docs';
+const { server, url } = await startApp();
+const browser = await launchChromium();
+const page = await browser.newPage({ viewport: { width: 1240, height: 900 } });
+await page.goto(url);
+await page.getByTestId('adapter').filter({ hasText: 'Adapter' }).waitFor({ timeout: 120_000 });
+const set = async (label: string, v: string): Promise<void> => {
+  const el = page.getByLabel(label, { exact: true });
+  await el.fill(v);
+  await el.dispatchEvent('change');
+};
+const idle = async (): Promise<void> => {
+  await page.getByTestId('job').waitFor({ state: 'detached', timeout: 1_800_000 });
+};
+
+await set('Batch size', '9');
+await set('Steps', '20');
+await page.getByLabel('Clip x0', { exact: true }).check();
+await page.getByRole('button', { name: 'Sample', exact: true }).click();
+await page.getByTestId('job').waitFor({ state: 'attached' });
+await idle();
+await page.getByTestId('first-step-table').waitFor();
+await page.screenshot({ path: join(out, 'sample-studio.png'), fullPage: true });
+
+await page.getByRole('tab', { name: 'Denoise' }).click();
+await page.getByTestId('picker').waitFor({ timeout: 120_000 });
+await page.getByTestId('picker').click({ position: { x: 150, y: 10 } });
+await set('t', '400');
+await page.getByRole('button', { name: 'Denoise', exact: true }).click();
+await page.getByTestId('denoise-scores').waitFor({ timeout: 600_000 });
+await page.screenshot({ path: join(out, 'denoise.png'), fullPage: true });
+
+await page.getByRole('tab', { name: 'Train' }).click();
+await set('Training batch size', '4');
+await set('Training steps', '6');
+await set('Checkpoint every', '3');
+await set('Preview every', '6');
+await set('Learning rate', '0.002');
+await set('Run name', 'screenshot run');
+await page.getByRole('button', { name: 'Train', exact: true }).click();
+await page.getByTestId('job').waitFor({ state: 'attached' });
+await idle();
+await page.screenshot({ path: join(out, 'train-studio.png'), fullPage: true });
+await browser.close();
+await server.close();
+console.log(`wrote ${out}/sample-studio.png, denoise.png, train-studio.png`);
