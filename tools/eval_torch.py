@@ -26,7 +26,7 @@ def uniform_seq(steps, T):
     return list(range(0, T, T // steps))
 
 
-def sample(model, abar, seq, xT, kind, eta, gen):
+def sample(model, abar, seq, xT, kind, eta, gen, clip=False):
     x = xT
     nxt = [-1] + seq[:-1]
     ab = lambda t: torch.tensor(1.0) if t < 0 else abar[t]
@@ -38,6 +38,8 @@ def sample(model, abar, seq, xT, kind, eta, gen):
             noise = torch.randn(x.shape, generator=gen)
             if kind == 'generalized':
                 x0 = (x - e * (1 - at).sqrt()) / at.sqrt()
+                if clip:  # diffusers' clip_sample: the update uses the clipped x0, eps as predicted
+                    x0 = x0.clamp(-1, 1)
                 c1 = eta * ((1 - at / an) * (1 - an) / (1 - at)).sqrt()
                 c2 = ((1 - an) - c1 ** 2).sqrt()
                 x = an.sqrt() * x0 + c1 * noise + c2 * e
@@ -86,9 +88,11 @@ def main():
     p.add_argument('--weights', required=True)
     p.add_argument('--n', type=int, default=384)
     p.add_argument('--steps', default='10,20,50,100')
+    p.add_argument('--clip-steps', default='10,50', help='also DDIM eta 0 with x0 clipped (the app\'s Clip x0) at these step counts')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--grid', help='also write a 10x10 grid PNG of 50-step DDIM samples (eta 0) here')
+    p.add_argument('--grid-clip', action='store_true', help='the grid with x0 clipped')
     p.add_argument('--json', help='write the table as JSON here')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -108,15 +112,18 @@ def main():
     print('sampler          steps       FD  NN-RMS mean  NN-RMS min   seconds')
     rows = []
     for steps in [int(s) for s in args.steps.split(',')]:
-        for name, kind, eta in [('ddim eta=0', 'generalized', 0.0), ('ddim eta=1', 'generalized', 1.0), ('ddpm_noisy', 'ddpm', 1.0)]:
+        settings = [('ddim eta=0', 'generalized', 0.0, False), ('ddim eta=1', 'generalized', 1.0, False), ('ddpm_noisy', 'ddpm', 1.0, False)]
+        if str(steps) in args.clip_steps.split(','):
+            settings.append(('ddim eta=0 clip', 'generalized', 0.0, True))
+        for name, kind, eta, clip in settings:
             gen = torch.Generator().manual_seed(args.seed)
             xT = torch.randn(args.n, 3, size, size, generator=gen)
             t0 = time.time()
-            x = torch.cat([sample(model, abar, uniform_seq(steps, T), xT[i:i + 128], kind, eta, gen) for i in range(0, args.n, 128)])
+            x = torch.cat([sample(model, abar, uniform_seq(steps, T), xT[i:i + 128], kind, eta, gen, clip) for i in range(0, args.n, 128)])
             fd, nn = frechet(features(x), ref), nearest_rms(x, train)
-            rows.append({'sampler': name, 'steps': steps, 'fd': fd, 'nn_mean': nn.mean().item(), 'nn_min': nn.min().item()})
+            rows.append({'sampler': name, 'steps': steps, 'seconds': time.time() - t0, 'fd': fd, 'nn_mean': nn.mean().item(), 'nn_min': nn.min().item()})
             print(f'{name:15s} {steps:6d} {fd:8.3f} {nn.mean().item():12.4f} {nn.min().item():11.4f} {time.time() - t0:9.0f}', flush=True)
-            if args.grid and kind == 'generalized' and eta == 0 and steps == 50:
+            if args.grid and kind == 'generalized' and eta == 0 and steps == 50 and clip == args.grid_clip:
                 save_grid(x[:100], args.grid, 10)
     if args.json:
         json.dump({'n': args.n, 'noise_fd': noise_fd, 'rows': rows}, open(args.json, 'w'), indent=1)

@@ -2,6 +2,7 @@
 // model, determinism, Stop, the Denoise view, training with a reload and resume, model import and
 // export, bad files, responsiveness, and the page shown without WebGPU.
 import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
@@ -158,6 +159,31 @@ describe('train studio', () => {
     expect(losses).toHaveLength(6);
     const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
     expect(mean(losses.slice(-3))).toBeLessThan(mean(losses.slice(0, 3)));
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('your images', () => {
+  it('decodes dropped files into IndexedDB, lists them with thumbnails, survives a reload and removes them', { timeout: 480_000 }, async () => {
+    const { page, errors } = await open();
+    await page.getByRole('tab', { name: 'Train' }).click();
+    const png = (r: number, g: number, b: number, w: number, h: number) =>
+      sharp({ create: { width: w, height: h, channels: 4, background: { r, g, b, alpha: 1 } } }).png().toBuffer();
+    await page.getByLabel('Add images').setInputFiles([
+      { name: 'red.png', mimeType: 'image/png', buffer: await png(255, 0, 0, 80, 40) },
+      { name: 'green.png', mimeType: 'image/png', buffer: await png(0, 200, 0, 30, 90) },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') },
+      { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('PNG? no') },
+    ]);
+    await expect.poll(() => page.getByTestId('import-message').textContent(), LONG).toMatch(/added 2 image\(s\); skipped 2: notes\.txt: not a PNG, JPEG or WebP file; broken\.png: cannot decode as an image/);
+    await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('2 image(s) of yours');
+    await page.reload();
+    await page.getByTestId('adapter').filter({ hasText: 'Adapter' }).waitFor(LONG);
+    await page.getByRole('tab', { name: 'Train' }).click();
+    await expect.poll(() => page.getByTestId('image-count').textContent(), LONG).toBe('2 image(s) of yours');
+    await page.getByRole('button', { name: 'Remove red.png' }).click();
+    await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('1 image(s) of yours');
     expect(errors).toEqual([]);
     await page.context().close();
   });
