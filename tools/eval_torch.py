@@ -108,7 +108,7 @@ def main():
     ref = features(held)
     noise_fd = frechet(features(torch.randn(args.n, 3, size, size, generator=torch.Generator().manual_seed(99)).clamp(-1, 1)), ref)
     print(f'{args.weights}: step {json.loads(meta.get("trainer", "{}")).get("step", "?")}; FD of 8x8 pooled pixels, {args.n} samples vs {len(held)} held-out; '
-          f'NN-RMS to {len(train)} training images. (Clamped Gaussian noise scores FD {noise_fd:.2f}; the training set itself {frechet(features(train[:args.n]), ref):.2f}.)')
+          f'NN-RMS to {len(train)} training images. (Clamped Gaussian noise scores FD {noise_fd:.2f}; the training set itself {frechet(features(train[torch.linspace(0, len(train) - 1, args.n).long()]), ref):.2f}.)')
     print('sampler          steps       FD  NN-RMS mean  NN-RMS min   seconds')
     rows = []
     for steps in [int(s) for s in args.steps.split(',')]:

@@ -1,7 +1,7 @@
 // The layered model's command-line contracts (research mode):
 //   ddim sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
 //     IN holds xT; OUT gets xs [num_block, N, C, H, W] (xs[0] = xT, then after each step down to t = 0).
-//   ddim train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--seed S] --out OUT.safetensors
+//   ddim train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed S] --out OUT.safetensors
 //     IN holds x0 and noise; OUT gets losses [num_block - 1] (end2end: per step of the chain, largest t
 //     first; layer: per sub-model, ascending t, as the reference file) and grad/models.<t>.<param>.
 import { readTensors, upload } from '../gpu/tensor';
@@ -50,13 +50,13 @@ export async function layeredSample(argv: readonly string[], ctx: CommandContext
 
 export async function layeredTrainStep(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim train-step (layered)';
-  const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'mode', 'gt', 'seed'], required: ['weights', 'batch', 'out', 'mode'] }, cmd);
+  const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'mode', 'gt', 'seed'], flags: ['use-true-x-as-x'], required: ['weights', 'batch', 'out', 'mode'] }, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
   const mode = args.values.get('mode')!;
   if (mode !== 'layer' && mode !== 'end2end') throw new Error(`${cmd}: --mode must be layer or end2end, got "${mode}"`);
   const gt = (args.values.get('gt') ?? 'D') as GroundTruth;
   if (!GROUND_TRUTHS.includes(gt)) throw new Error(`${cmd}: --gt must be one of ${GROUND_TRUTHS.join(', ')}, got "${gt}"`);
-  if (mode === 'layer' && args.values.has('gt')) throw new Error(`${cmd}: --gt applies to --mode end2end only`);
+  if (mode === 'layer' && (args.values.has('gt') || args.flags.has('use-true-x-as-x'))) throw new Error(`${cmd}: --gt and --use-true-x-as-x apply to --mode end2end only`);
   const seed = numberArg(args, 'seed', 0, cmd);
   const weights = readSafetensors(wPath);
   const model = parseLayered(weights, wPath);
@@ -77,7 +77,7 @@ export async function layeredTrainStep(argv: readonly string[], ctx: CommandCont
     d.queue.submit([encoder.finish()]);
     [losses, grads] = [await readTensors(d, layer.losses), await layer.readGrads()];
   } else {
-    const chain = new LayeredChain(d, model, B, true);
+    const chain = new LayeredChain(d, model, B, true, undefined, args.flags.has('use-true-x-as-x'));
     chain.load(weights, wPath);
     groundTruth(gt, model, x0.data, noise.data, seed).forEach((x, k) => upload(d, chain.trueXs[k]!, x));
     chain.encodeEndToEnd(encoder);

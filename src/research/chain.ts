@@ -49,16 +49,26 @@ export class LayeredChain {
   readonly losses: Tensor[] = [];
   private readonly training: Dispatch[] = [];
 
-  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean, stores?: SubModelStores) {
+  /**
+   * With `teacherForcing` (the seed's use_true_x_as_x, needs grad), every step after the first runs on
+   * the ground-truth x of its t instead of the chain's own x, so each step learns alone.
+   */
+  constructor(
+    private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean,
+    stores?: SubModelStores, readonly teacherForcing = false,
+  ) {
+    if (teacherForcing && !grad) throw new Error('layered chain: teacher forcing is a training option (needs grad)');
     this.steps = chainSteps(model);
     const shape = imageShape(model, batch);
     this.xs = [createTensor(device, shape, 'layered.x_T')];
+    if (grad) for (let k = 0; k <= this.steps.length; k++) this.trueXs.push(createTensor(device, shape, `layered.true_x.${k}`));
     this.nets = this.steps.map((s, k) => {
-      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad, input: this.xs[k]!, label: `models.${s.t}`, ...storesFor(stores, s.t) });
+      const input = teacherForcing && k > 0 ? this.trueXs[k]! : this.xs[k]!;
+      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad, input, label: `models.${s.t}`, ...storesFor(stores, s.t) });
       const out = createTensor(device, shape, `layered.x_${s.next}`);
       this.forward.push(
         ...net.forward,
-        addInto(device, { x: this.xs[k]!, y: out, alpha: s.a, accumulate: false, label: `layered.step_${s.t}.a` }),
+        addInto(device, { x: input, y: out, alpha: s.a, accumulate: false, label: `layered.step_${s.t}.a` }),
         addInto(device, { x: net.eps, y: out, alpha: s.b, label: `layered.step_${s.t}.b` }),
       );
       this.xs.push(out);
@@ -70,7 +80,6 @@ export class LayeredChain {
   /** Losses mean_b sum_chw (xs[k+1] - true[k+1])^2 and their summed gradient, back through every step. */
   private planEndToEnd(shape: number[]): void {
     const d = this.device, K = this.steps.length;
-    for (let k = 0; k <= K; k++) this.trueXs.push(createTensor(d, shape, `layered.true_x.${k}`));
     const g = this.xs.map((_, k) => (k === 0 ? null : createTensor(d, shape, `layered.dx.${k}`)));
     for (let k = 0; k < K; k++) {
       this.losses.push(createTensor(d, [1], `layered.loss.${k}`));
@@ -82,11 +91,14 @@ export class LayeredChain {
       const { net } = this.nets[k]!, s = this.steps[k]!;
       this.training.push(addInto(d, { x: g[k + 1]!, y: net.deps!, alpha: s.b, accumulate: false, label: `layered.step_${s.t}.deps` }), ...net.backward);
       if (k === 0) break;
-      this.training.push(
-        ddpmLossBackward(d, { eps: this.xs[k]!, noise: this.trueXs[k]!, deps: g[k]!, label: `layered.dloss.${k - 1}` }),
-        addInto(d, { x: g[k + 1]!, y: g[k]!, alpha: s.a, label: `layered.step_${s.t}.dx_a` }),
-        addInto(d, { x: net.dx!, y: g[k]!, label: `layered.step_${s.t}.dx_net` }),
-      );
+      this.training.push(ddpmLossBackward(d, { eps: this.xs[k]!, noise: this.trueXs[k]!, deps: g[k]!, label: `layered.dloss.${k - 1}` }));
+      // Teacher forcing cuts the chain: step k read the ground truth, not x_k, so nothing flows back.
+      if (!this.teacherForcing) {
+        this.training.push(
+          addInto(d, { x: g[k + 1]!, y: g[k]!, alpha: s.a, label: `layered.step_${s.t}.dx_a` }),
+          addInto(d, { x: net.dx!, y: g[k]!, label: `layered.step_${s.t}.dx_net` }),
+        );
+      }
     }
   }
 

@@ -26,6 +26,8 @@ export interface LayeredTrainOptions extends OptimizerOptions {
   mode: 'layer' | 'end2end';
   /** end2end only. */
   groundTruth: GroundTruth;
+  /** end2end only: the seed's use_true_x_as_x (every step runs on the ground truth of its t). */
+  useTrueXAsX: boolean;
   batch: number;
   seed: number;
   randomFlip: boolean;
@@ -80,7 +82,7 @@ export class LayeredTrainer {
     this.stores = new LayeredStores(device, model, ts);
     this.plan = options.mode === 'layer'
       ? new LayerLosses(device, model, options.batch, this.stores.sub())
-      : new LayeredChain(device, model, options.batch, true, this.stores.sub());
+      : new LayeredChain(device, model, options.batch, true, this.stores.sub(), options.useTrueXAsX);
     this.perImage = c.in_channels * c.resolution * c.resolution;
     this.lossRing = createTensor(device, [1024 * this.plan.losses.length], 'layered.loss_ring');
     // Initial weights (validated, then uploaded), EMA from the same; the t = 0 sub-model passes through.

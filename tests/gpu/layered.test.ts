@@ -71,6 +71,29 @@ describe('layered model', () => {
     expectGradients(grads, golden, 'grad/');
   });
 
+  it('end to end with teacher forcing (use_true_x_as_x) on ground truth D is the layer loss scaled by b^2 per step', async () => {
+    // With D, true_j = a true_i + b noise exactly, so step i's loss is b^2 |eps_i(true_i) - noise|^2.
+    const d = gpu.device;
+    const chain = new LayeredChain(d, model, 2, true, undefined, true);
+    chain.load(weights, 'layered4');
+    const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
+    chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, (k + 1) * per)));
+    await withErrorScopes(d, 'teacher forcing', () => {
+      const e = d.createCommandEncoder();
+      chain.encodeEndToEnd(e);
+      d.queue.submit([e.finish()]);
+    });
+    const losses = (await readTensors(d, chain.losses)).map((l) => l[0]!);
+    const layer = getTensor(golden, 'layer/losses').data; // ascending t: 250, 500, 750
+    const b2 = new Map(chain.steps.map((s) => [s.t, s.b * s.b]));
+    chain.steps.forEach((s, k) => expect(relLoss(losses[k]!, b2.get(s.t)! * layer[model.seq.indexOf(s.t) - 1]!), `t=${s.t}`).toBeLessThanOrEqual(1e-4));
+    const scaled = new Map([...golden.tensors].filter(([n]) => n.startsWith('layer_grad/')).map(([n, v]) => {
+      const t = Number(n.split('.')[1]);
+      return [n, { shape: v.shape, data: v.data.map((x) => x * b2.get(t)!) }];
+    }));
+    expectGradients(await chain.readGrads(), { tensors: scaled, metadata: {}, dtypes: new Map() }, 'layer_grad/');
+  });
+
   it('layer: each sub-model\'s noise loss at its own t, and the gradients of their sum', async () => {
     const d = gpu.device;
     const layer = new LayerLosses(d, model, 2);
