@@ -7,7 +7,8 @@
 //   loss_partial   partials[w] = sum of (noise - eps)^2 over elements [w CHUNK, (w+1) CHUNK)  partials =
 //   loss_final     loss[0] = (sum of partials) * (1 / B): the mean over the batch of the per-sample
 //                  sum over (C, H, W), as ermongroup/ddim's noise_estimation_loss            loss =
-//   loss_backward  deps = (eps - noise) * (2 / B)                                             deps =
+//   loss_backward  deps = (eps - noise) * (2 / B) * weight (weight 1 but for the layered chain's  deps =
+//                  optional per-step loss weights)
 // The loss is summed in a fixed order (16 sequential terms per thread, a fixed tree over 256 threads,
 // then the partials the same way in one workgroup), so it is bit-identical run to run.
 // Nothing is saved for backward: it reads eps and noise again.
@@ -17,6 +18,7 @@ struct Params {
   per: u32,        // C*H*W, elements per sample
   nparts: u32,     // partial sums
   inv_batch: f32,  // 1 / B rounded to f32 (times 2 is exact)
+  weight: f32,     // loss_backward only
 }
 
 const WG: u32 = 256u;
@@ -104,5 +106,5 @@ fn loss_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
                  @builtin(local_invocation_index) li: u32) {
   let i = flat_workgroup(wid, nwg) * WG + li;
   if (i >= P.n) { return; }
-  lb_deps[i] = (lb_eps[i] - lb_noise[i]) * (2.0 * P.inv_batch);
+  lb_deps[i] = (lb_eps[i] - lb_noise[i]) * (2.0 * P.inv_batch) * P.weight;
 }

@@ -1,7 +1,7 @@
 // `ddim research train`: trains a layered model (one time-free UNet per DDIM step) on the bundled
 // emoji or a folder of images, per step ("layer") or end to end through the chain ("end2end", with
 // ground truth D, A or B), and writes its EMA weights as a layered file.
-//   ddim research train --config L.json | --init L.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
+//   ddim research train --config L.json | --init L.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--loss-weights]
 //                       --data emoji16|DIR --steps N [--batch 16] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--seed 0] --out L.safetensors
 // L.json: {"model": {...fields shared by the sub-models}, "ch_num": [...], "diffusion": {..., "num_block": 4}}
 // (ch_num and the optional ch_mult_num per step, plainly or run-length: [{"value": 32, "num": 50}, ...]).
@@ -35,7 +35,7 @@ export async function researchCommand(argv: readonly string[], ctx: CommandConte
   if (sub !== 'train') throw new Error(`ddim research: unknown subcommand "${sub ?? ''}" (known: train)`);
   const args = parseArgs(rest, {
     values: ['config', 'init', 'mode', 'gt', 'data', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'seed', 'out'],
-    flags: ['no-flip', 'use-true-x-as-x'],
+    flags: ['no-flip', 'use-true-x-as-x', 'loss-weights'],
     required: ['mode', 'data', 'steps', 'out'],
   }, CMD);
   const mode = args.values.get('mode')!;
@@ -43,7 +43,9 @@ export async function researchCommand(argv: readonly string[], ctx: CommandConte
   const gt = (args.values.get('gt') ?? 'D') as GroundTruth;
   if (!GROUND_TRUTHS.includes(gt)) throw new Error(`${CMD}: --gt must be one of ${GROUND_TRUTHS.join(', ')}, got "${gt}"`);
   const [configPath, initPath] = [args.values.get('config'), args.values.get('init')];
-  if (mode === 'layer' && (args.values.has('gt') || args.flags.has('use-true-x-as-x'))) throw new Error(`${CMD}: --gt and --use-true-x-as-x apply to --mode end2end only`);
+  if (mode === 'layer' && (args.values.has('gt') || args.flags.has('use-true-x-as-x') || args.flags.has('loss-weights'))) {
+    throw new Error(`${CMD}: --gt, --use-true-x-as-x and --loss-weights apply to --mode end2end only`);
+  }
   if (!configPath === !initPath) throw new Error(`${CMD}: give either --config L.json (a new model) or --init L.safetensors (continue one)`);
   const source = (configPath ?? initPath)!;
   const file = configPath ? configFile(configPath) : readSafetensors(initPath!);
@@ -56,7 +58,7 @@ export async function researchCommand(argv: readonly string[], ctx: CommandConte
     lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
     emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
     gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
-    mode, groundTruth: gt, useTrueXAsX: args.flags.has('use-true-x-as-x'), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
+    mode, groundTruth: gt, useTrueXAsX: args.flags.has('use-true-x-as-x'), lossWeights: args.flags.has('loss-weights'), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
   } as const;
   const c = model.configs.get(model.seq[0]!)!;
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${CMD}: --data`);

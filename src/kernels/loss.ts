@@ -8,10 +8,10 @@ const shader: KernelSource = { name: 'loss', code };
 const WG = 256;
 const CHUNK = 4096; // elements per loss_partial workgroup (WG * PER_THREAD in the shader)
 
-function uniforms(x: Tensor, nparts: number, label: string): number[] {
+function uniforms(x: Tensor, nparts: number, label: string, weight = 1): number[] {
   const [B, ...rest] = x.shape;
   if (x.shape.length !== 4 || !B) throw new Error(`${label}: tensor "${x.label}" has shape [${x.shape}], expected (B, C, H, W)`);
-  return [numel(x.shape), numel(rest), nparts, f32bits(1 / B)];
+  return [numel(x.shape), numel(rest), nparts, f32bits(1 / B), f32bits(weight)];
 }
 
 export interface QSampleArgs {
@@ -66,10 +66,11 @@ export function ddpmLossForward(device: GPUDevice, a: LossArgs & { loss: Tensor 
 }
 
 /** deps = 2 (eps - noise) / B: the gradient that starts the UNet's backward pass. */
-export function ddpmLossBackward(device: GPUDevice, a: LossArgs & { deps: Tensor }): Dispatch {
+/** deps = d loss / d eps, times `weight` (default 1: a weighted sum of losses back-propagates each with its weight). */
+export function ddpmLossBackward(device: GPUDevice, a: LossArgs & { deps: Tensor; weight?: number }): Dispatch {
   expectShape(a.noise, a.eps.shape, a.label);
   expectShape(a.deps, a.eps.shape, a.label);
-  const u = uniforms(a.eps, 0, a.label);
+  const u = uniforms(a.eps, 0, a.label, a.weight);
   return makeDispatch(device, {
     shader, entry: 'loss_backward', label: `${a.label}.deps`, uniforms: u,
     tensors: [[a.eps, 'read'], [a.noise, 'read'], [a.deps, 'write']],

@@ -53,12 +53,14 @@ export class LayeredChain {
    * With `teacherForcing` (the seed's use_true_x_as_x, needs grad), every step after the first runs on
    * the ground-truth x of its t instead of the chain's own x, so each step learns alone.
    */
+  /** With grad, `lossWeights` (one per step, noisiest first; default all 1) weight the losses' sum that is differentiated. */
   constructor(
     private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean,
-    stores?: SubModelStores, readonly teacherForcing = false,
+    stores?: SubModelStores, readonly teacherForcing = false, readonly lossWeights?: readonly number[],
   ) {
     if (teacherForcing && !grad) throw new Error('layered chain: teacher forcing is a training option (needs grad)');
     this.steps = chainSteps(model);
+    if (lossWeights && lossWeights.length !== this.steps.length) throw new Error(`layered chain: ${lossWeights.length} loss weights for ${this.steps.length} steps`);
     const shape = imageShape(model, batch);
     this.xs = [createTensor(device, shape, 'layered.x_T')];
     if (grad) for (let k = 0; k <= this.steps.length; k++) this.trueXs.push(createTensor(device, shape, `layered.true_x.${k}`));
@@ -86,12 +88,13 @@ export class LayeredChain {
       this.training.push(...ddpmLossForward(d, { eps: this.xs[k + 1]!, noise: this.trueXs[k + 1]!, loss: this.losses[k]!, label: `layered.loss.${k}` }));
     }
     // d loss_k / d x_{k+1} = 2/B (x_{k+1} - true_{k+1}): the DDPM loss gradient with eps := x, noise := true.
-    this.training.push(ddpmLossBackward(d, { eps: this.xs[K]!, noise: this.trueXs[K]!, deps: g[K]!, label: `layered.dloss.${K - 1}` }));
+    const w = (k: number): number => this.lossWeights?.[k] ?? 1;
+    this.training.push(ddpmLossBackward(d, { eps: this.xs[K]!, noise: this.trueXs[K]!, deps: g[K]!, weight: w(K - 1), label: `layered.dloss.${K - 1}` }));
     for (let k = K - 1; k >= 0; k--) {
       const { net } = this.nets[k]!, s = this.steps[k]!;
       this.training.push(addInto(d, { x: g[k + 1]!, y: net.deps!, alpha: s.b, accumulate: false, label: `layered.step_${s.t}.deps` }), ...net.backward);
       if (k === 0) break;
-      this.training.push(ddpmLossBackward(d, { eps: this.xs[k]!, noise: this.trueXs[k]!, deps: g[k]!, label: `layered.dloss.${k - 1}` }));
+      this.training.push(ddpmLossBackward(d, { eps: this.xs[k]!, noise: this.trueXs[k]!, deps: g[k]!, weight: w(k - 1), label: `layered.dloss.${k - 1}` }));
       // Teacher forcing cuts the chain: step k read the ground truth, not x_k, so nothing flows back.
       if (!this.teacherForcing) {
         this.training.push(

@@ -19,7 +19,7 @@ import { gaussian, uniform } from '../ref/rng';
 import { gatherBatch, type ImageDataset } from '../train/data';
 import type { OptimizerOptions } from '../train/step';
 import { LayerLosses, LayeredChain, type SubModelStores } from './chain';
-import { LAYERED_FORMAT, type LayeredModel } from './layered';
+import { LAYERED_FORMAT, chainSteps, type LayeredModel } from './layered';
 import { groundTruth, type GroundTruth } from './truth';
 
 export interface LayeredTrainOptions extends OptimizerOptions {
@@ -28,6 +28,8 @@ export interface LayeredTrainOptions extends OptimizerOptions {
   groundTruth: GroundTruth;
   /** end2end only: the seed's use_true_x_as_x (every step runs on the ground truth of its t). */
   useTrueXAsX: boolean;
+  /** end2end only: weight each step's loss by 1/abar_t of its input t (the seed's Lightning runner). */
+  lossWeights: boolean;
   batch: number;
   seed: number;
   randomFlip: boolean;
@@ -82,7 +84,8 @@ export class LayeredTrainer {
     this.stores = new LayeredStores(device, model, ts);
     this.plan = options.mode === 'layer'
       ? new LayerLosses(device, model, options.batch, this.stores.sub())
-      : new LayeredChain(device, model, options.batch, true, this.stores.sub(), options.useTrueXAsX);
+      : new LayeredChain(device, model, options.batch, true, this.stores.sub(), options.useTrueXAsX,
+        options.lossWeights ? chainSteps(model).map((s) => 1 / model.abar[s.t]!) : undefined);
     this.perImage = c.in_channels * c.resolution * c.resolution;
     this.lossRing = createTensor(device, [1024 * this.plan.losses.length], 'layered.loss_ring');
     // Initial weights (validated, then uploaded), EMA from the same; the t = 0 sub-model passes through.

@@ -22,7 +22,7 @@ describe('layered training', () => {
   // SwiftShader takes ~10 s per step of three sub-models here: a few steps at batch 2.
   for (const mode of ['layer', 'end2end'] as const) {
     it(`${mode} lowers the loss in a few steps`, { timeout: 400_000 }, async () => {
-      const options: LayeredTrainOptions = { ...DEFAULT_OPTIMIZER, lr: 2e-3, emaRate: 0.9, mode, groundTruth: 'D', useTrueXAsX: false, batch: 2, seed: 1, randomFlip: true };
+      const options: LayeredTrainOptions = { ...DEFAULT_OPTIMIZER, lr: 2e-3, emaRate: 0.9, mode, groundTruth: 'D', useTrueXAsX: false, lossWeights: false, batch: 2, seed: 1, randomFlip: true };
       const trainer = new LayeredTrainer(gpu.device, model, options, await data, initLayered(model, 3));
       const totals = (await trainer.trainSteps(5)).map((l) => l.reduce((a, b) => a + b, 0));
       expect(totals.every(Number.isFinite)).toBe(true);

@@ -94,6 +94,29 @@ describe('layered model', () => {
     expectGradients(await chain.readGrads(), { tensors: scaled, metadata: {}, dtypes: new Map() }, 'layer_grad/');
   });
 
+  it('end to end with loss weights: the gradient is the weighted sum of each step\'s own gradient', async () => {
+    const d = gpu.device;
+    const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
+    const gradsWith = async (lossWeights: number[]) => {
+      const chain = new LayeredChain(d, model, 2, true, undefined, false, lossWeights);
+      chain.load(weights, 'layered4');
+      chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, (k + 1) * per)));
+      const e = d.createCommandEncoder();
+      chain.encodeEndToEnd(e);
+      d.queue.submit([e.finish()]);
+      return chain.readGrads();
+    };
+    const w = Array.from(getTensor(golden, 'e2e/loss_weights', [3]).data); // 1/abar_t for t = 750, 500, 250
+    const [g0, g1, g2, all] = [await gradsWith([1, 0, 0]), await gradsWith([0, 1, 0]), await gradsWith([0, 0, 1]), await gradsWith(w)];
+    const expected = new Map([...g0].map(([n, v]) => [`grad/${n}`, {
+      shape: v.shape, data: v.data.map((x, i) => w[0]! * x + w[1]! * g1.get(n)!.data[i]! + w[2]! * g2.get(n)!.data[i]!),
+    }]));
+    expectGradients(all, { tensors: expected, metadata: {}, dtypes: new Map() }, 'grad/');
+    // The first step's sub-model feeds every later loss; the last step's only its own.
+    expect(Math.max(...g2.get('models.750.conv_out.bias')!.data.map(Math.abs))).toBeGreaterThan(0);
+    expect(Math.max(...g0.get('models.250.conv_out.bias')!.data.map(Math.abs))).toBe(0);
+  });
+
   it('layer: each sub-model\'s noise loss at its own t, and the gradients of their sum', async () => {
     const d = gpu.device;
     const layer = new LayerLosses(d, model, 2);
