@@ -97,10 +97,11 @@ describe('layered model', () => {
   it('end to end with loss weights: the gradient is the weighted sum of each step\'s own gradient', async () => {
     const d = gpu.device;
     const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
+    const one = per / 2; // the first sample only: linearity needs no golden, and batch 1 halves the cost
     const gradsWith = async (lossWeights: number[]) => {
-      const chain = new LayeredChain(d, model, 2, true, undefined, false, lossWeights);
+      const chain = new LayeredChain(d, model, 1, true, undefined, false, lossWeights);
       chain.load(weights, 'layered4');
-      chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, (k + 1) * per)));
+      chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, k * per + one)));
       const e = d.createCommandEncoder();
       chain.encodeEndToEnd(e);
       d.queue.submit([e.finish()]);
