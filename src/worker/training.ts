@@ -118,14 +118,15 @@ export class TrainSession {
 
   /** Trains to the target step, or until paused/stopped; reports after every chunk. */
   async loop(onProgress: (p: TrainProgress) => void): Promise<RunEntry> {
-    const report = (state: TrainProgress['state'], losses: number[], ips: number, extra: Partial<TrainProgress> = {}): void =>
-      onProgress({ runId: this.run.id, step: this.trainer.step, targetSteps: this.run.targetSteps, losses, imagesPerSecond: ips, state, savedStep: this.run.step, ...extra });
+    const report = (state: TrainProgress['state'], losses: number[], imagesPerSecond: number, extra: Partial<TrainProgress> = {}): void =>
+      onProgress({ runId: this.run.id, step: this.trainer.step, targetSteps: this.run.targetSteps, losses, imagesPerSecond, state, savedStep: this.run.step, ...extra });
     report('running', [], 0);
+    let ips = 0;
     while (this.trainer.step < this.run.targetSteps && !this.pauseRequested && !this.stopRequested) {
       const t0 = performance.now();
       const chunk = Math.min(this.run.targetSteps - this.trainer.step, this.checkpointEvery - (this.trainer.step % this.checkpointEvery), 10);
       const losses = Array.from(await this.trainer.trainSteps(chunk));
-      const ips = (chunk * this.trainer.options.batch) / ((performance.now() - t0) / 1000);
+      ips = (chunk * this.trainer.options.batch) / ((performance.now() - t0) / 1000);
       this.run = { ...this.run, losses: [...this.run.losses, ...losses] };
       if (this.trainer.step % this.checkpointEvery === 0) await this.save();
       const preview = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await this.preview() : undefined;
@@ -134,7 +135,7 @@ export class TrainSession {
     if (this.run.step !== this.trainer.step && !this.stopRequested) await this.save();
     else await runs.putRun({ ...this.run, losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
     const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
-    report(state, [], 0, state === 'done' ? { preview: await this.preview() } : {});
+    report(state, [], ips, state === 'done' ? { preview: await this.preview() } : {});
     return this.run;
   }
 }
