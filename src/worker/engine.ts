@@ -16,7 +16,7 @@ import type { EngineApi, EngineInfo, Pixels, SampleResult } from './api';
 import { denoise } from './denoise';
 import * as models from './models';
 import { NetCache, SampleRun } from './sampling';
-import { TrainSession } from './training';
+import { TrainSession, bundledEmoji } from './training';
 
 /** Pixels cross to the page by transfer, not copy. */
 function sendPixels<T extends object>(value: T, pixels: Pixels[]): T {
@@ -133,7 +133,7 @@ export class Engine implements EngineApi {
   private heldOut(size: number): ReturnType<typeof loadEmoji> {
     let p = this.heldOutCache.get(size);
     if (!p) {
-      p = loadEmoji(size, 'eval', async (f) => new Uint8Array(await (await fetch(models.assetUrl(`data/${f}`))).arrayBuffer()));
+      p = bundledEmoji(size, 'eval');
       this.heldOutCache.set(size, p);
     }
     return p;

@@ -11,11 +11,12 @@ const BUNDLED: { id: string; name: string; file: string }[] = [{ id: 'bundled:em
 
 const parsed = new Map<string, Promise<{ entry: ModelEntry; model: ReferenceModel }>>();
 
-export function assetUrl(file: string): string {
+function assetUrl(file: string): string {
   return new URL(`${import.meta.env.BASE_URL}${file}`, self.location.origin).href;
 }
 
-async function fetchBytes(file: string): Promise<ArrayBuffer> {
+/** A file of the app's public/ folder; errors name the file and the HTTP status. */
+export async function fetchBytes(file: string): Promise<ArrayBuffer> {
   const res = await fetch(assetUrl(file));
   if (!res.ok) throw new Error(`${file}: HTTP ${res.status} ${res.statusText}`);
   return res.arrayBuffer();

@@ -13,24 +13,25 @@ import { toRgba8 } from '../ref/pixels';
 import * as runs from '../store/runs';
 import { userDataset } from '../store/images';
 import type { ImageDataset } from '../train/data';
-import { loadEmoji } from '../train/emoji';
+import { loadEmoji, type EmojiSplit } from '../train/emoji';
 import { Trainer } from '../train/trainer';
 import type { Pixels, RunEntry, TrainProgress, TrainSpec } from './api';
-import { assetUrl } from './models';
+import { fetchBytes } from './models';
 
 const PREVIEW_SAMPLES = 4;
 const PREVIEW_STEPS = 10;
+
+/** The bundled emoji of one split, fetched from public/data. */
+export function bundledEmoji(size: number, split: EmojiSplit): ReturnType<typeof loadEmoji> {
+  return loadEmoji(size, split, async (f) => new Uint8Array(await fetchBytes(`data/${f}`)));
+}
 
 export async function loadDataset(id: string, size: number): Promise<ImageDataset> {
   if (id === 'user') return userDataset(size);
   const m = /^emoji(16|32)$/.exec(id);
   if (!m) throw new Error(`unknown dataset "${id}"`);
   if (Number(m[1]) !== size) throw new Error(`${id} holds ${m[1]} px images; this model is ${size} px`);
-  return loadEmoji(size, 'train', async (f) => {
-    const res = await fetch(assetUrl(`data/${f}`));
-    if (!res.ok) throw new Error(`data/${f}: HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
-  });
+  return bundledEmoji(size, 'train');
 }
 
 export function checkSpec(spec: TrainSpec): void {
