@@ -1,20 +1,54 @@
 // The layered model's command-line contracts (research mode):
 //   ddim sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
 //     IN holds xT; OUT gets xs [num_block, N, C, H, W] (xs[0] = xT, then after each step down to t = 0).
-//   ddim train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed S] --out OUT.safetensors
+//   ddim train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
+//                   [--loss-weights] [--correction [--detach]] [--seed S] --out OUT.safetensors
 //     IN holds x0 and noise; OUT gets losses [num_block - 1] (end2end: per step of the chain, largest t
 //     first; layer: per sub-model, ascending t, as the reference file) and grad/models.<t>.<param>.
+import { readFileSync } from 'node:fs';
 import { readTensors, upload } from '../gpu/tensor';
 import { getTensor, type HostTensor, type SafetensorsFile } from '../io/safetensors';
 import { LayerLosses, LayeredChain } from '../research/chain';
-import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
+import { LAYERED_FORMAT, abarLossWeights, parseLayered, type LayeredModel } from '../research/layered';
+import type { LayeredObjective } from '../research/trainer';
 import { GROUND_TRUTHS, groundTruth, type GroundTruth } from '../research/truth';
-import { numberArg, parseArgs } from './args';
+import { numberArg, parseArgs, type ParsedArgs } from './args';
 import { readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
+/** A layered model description from L.json, as the metadata of a layered file. */
+export function layeredConfigFile(path: string): SafetensorsFile {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${path}: cannot read the layered config (${(e as Error).message})`);
+  }
+  const metadata: Record<string, string> = { format: LAYERED_FORMAT };
+  for (const key of ['model', 'ch_num', 'ch_mult_num', 'diffusion']) if (raw[key] !== undefined) metadata[key] = JSON.stringify(raw[key]);
+  return { tensors: new Map(), metadata, dtypes: new Map() };
+}
+
 export function isLayered(file: SafetensorsFile): boolean {
   return file.metadata.format === LAYERED_FORMAT;
+}
+
+/** The options that choose a layered training objective, shared by `train-step` and `research train`. */
+export const OBJECTIVE_VALUES = ['mode', 'gt'] as const;
+export const OBJECTIVE_FLAGS = ['use-true-x-as-x', 'loss-weights', 'correction', 'detach'] as const;
+
+export function objectiveArgs(args: ParsedArgs, cmd: string): LayeredObjective {
+  const mode = args.values.get('mode')!;
+  if (mode !== 'layer' && mode !== 'end2end') throw new Error(`${cmd}: --mode must be layer or end2end, got "${mode}"`);
+  const groundTruth = (args.values.get('gt') ?? 'D') as GroundTruth;
+  if (!GROUND_TRUTHS.includes(groundTruth)) throw new Error(`${cmd}: --gt must be one of ${GROUND_TRUTHS.join(', ')}, got "${groundTruth}"`);
+  const end2endOnly = ['--gt', ...OBJECTIVE_FLAGS.map((f) => `--${f}`)];
+  if (mode === 'layer' && (args.values.has('gt') || OBJECTIVE_FLAGS.some((f) => args.flags.has(f)))) throw new Error(`${cmd}: ${end2endOnly.join(', ')} apply to --mode end2end only`);
+  if (args.flags.has('detach') && !args.flags.has('correction')) throw new Error(`${cmd}: --detach detaches the correction term; give it with --correction`);
+  return {
+    mode, groundTruth, useTrueXAsX: args.flags.has('use-true-x-as-x'), lossWeights: args.flags.has('loss-weights'),
+    ...(args.flags.has('correction') ? { correction: { detach: args.flags.has('detach') } } : {}),
+  };
 }
 
 function images(file: SafetensorsFile, name: string, m: LayeredModel, source: string, batch?: number): HostTensor {
@@ -50,13 +84,10 @@ export async function layeredSample(argv: readonly string[], ctx: CommandContext
 
 export async function layeredTrainStep(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim train-step (layered)';
-  const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'mode', 'gt', 'seed'], flags: ['use-true-x-as-x'], required: ['weights', 'batch', 'out', 'mode'] }, cmd);
+  const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'seed', ...OBJECTIVE_VALUES], flags: OBJECTIVE_FLAGS, required: ['weights', 'batch', 'out', 'mode'] }, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
-  const mode = args.values.get('mode')!;
-  if (mode !== 'layer' && mode !== 'end2end') throw new Error(`${cmd}: --mode must be layer or end2end, got "${mode}"`);
-  const gt = (args.values.get('gt') ?? 'D') as GroundTruth;
-  if (!GROUND_TRUTHS.includes(gt)) throw new Error(`${cmd}: --gt must be one of ${GROUND_TRUTHS.join(', ')}, got "${gt}"`);
-  if (mode === 'layer' && (args.values.has('gt') || args.flags.has('use-true-x-as-x'))) throw new Error(`${cmd}: --gt and --use-true-x-as-x apply to --mode end2end only`);
+  const objective = objectiveArgs(args, cmd);
+  const { mode, groundTruth: gt } = objective;
   const seed = numberArg(args, 'seed', 0, cmd);
   const weights = readSafetensors(wPath);
   const model = parseLayered(weights, wPath);
@@ -77,7 +108,9 @@ export async function layeredTrainStep(argv: readonly string[], ctx: CommandCont
     d.queue.submit([encoder.finish()]);
     [losses, grads] = [await readTensors(d, layer.losses), await layer.readGrads()];
   } else {
-    const chain = new LayeredChain(d, model, B, true, undefined, args.flags.has('use-true-x-as-x'));
+    const chain = new LayeredChain(d, model, B, true, {
+      teacherForcing: objective.useTrueXAsX, correction: objective.correction, lossWeights: objective.lossWeights ? abarLossWeights(model) : undefined,
+    });
     chain.load(weights, wPath);
     groundTruth(gt, model, x0.data, noise.data, seed).forEach((x, k) => upload(d, chain.trueXs[k]!, x));
     chain.encodeEndToEnd(encoder);

@@ -31,8 +31,12 @@ const USAGE = `usage: ddim <command> [options]
   eval        --weights W.safetensors --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
   (layered)   sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
               train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
-  research train --config L.json|--init L.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--loss-weights] --data emoji16|DIR --steps N
-              --out L.safetensors [--batch 16] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--seed 0]
+  research train --config L.json|--init L.safetensors|--resume CKPT.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
+              [--loss-weights] [--correction [--detach]] --data emoji16|DIR --steps N --out CKPT.safetensors [--batch 16] [--lr 2e-4]
+              [--ema 0.9999] [--grad-clip 1] [--seed 0]
+  research oneshot|firststep --weights A.safetensors[,B.safetensors] --data emoji16|DIR [--n N] [--num-block K] [--csv OUT.csv] [--png OUT.png]
+  research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,layer,end2end]
+              [--points 5] [--samples 64] [--time-batch 64] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
   invert      --weights W.safetensors --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
   convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;

@@ -2,82 +2,95 @@
 // emoji or a folder of images, per step ("layer") or end to end through the chain ("end2end", with
 // ground truth D, A or B), and writes its EMA weights as a layered file.
 //   ddim research train --config L.json | --init L.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--loss-weights]
-//                       --data emoji16|DIR --steps N [--batch 16] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--seed 0] --out L.safetensors
+//                       [--correction [--detach]] --data emoji16|DIR --steps N [--batch 16] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1]
+//                       [--seed 0] --out CKPT.safetensors
+//   ddim research train --resume CKPT.safetensors --data emoji16|DIR --steps N --out CKPT.safetensors   (N more steps, same settings)
+// The output is a layered file of EMA weights (it samples as it is) that also holds the optimizer state.
 // L.json: {"model": {...fields shared by the sub-models}, "ch_num": [...], "diffusion": {..., "num_block": 4}}
 // (ch_num and the optional ch_mult_num per step, plainly or run-length: [{"value": 32, "num": 50}, ...]).
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import type { SafetensorsFile } from '../io/safetensors';
-import { parseLayered, LAYERED_FORMAT } from '../research/layered';
-import { LayeredTrainer, initLayered } from '../research/trainer';
-import { GROUND_TRUTHS, type GroundTruth } from '../research/truth';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { parseLayered } from '../research/layered';
+import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOptions } from '../research/trainer';
 import { DEFAULT_OPTIMIZER } from '../train/step';
 import { numberArg, parseArgs } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
+import { OBJECTIVE_FLAGS, OBJECTIVE_VALUES, layeredConfigFile, objectiveArgs } from './layered';
+import { EXPERIMENTS } from './experiments';
 
 const CMD = 'ddim research train';
 
-/** A layered model description from L.json, as the metadata of a layered file. */
-function configFile(path: string): SafetensorsFile {
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`${path}: cannot read the layered config (${(e as Error).message})`);
-  }
-  const metadata: Record<string, string> = { format: LAYERED_FORMAT };
-  for (const key of ['model', 'ch_num', 'ch_mult_num', 'diffusion']) if (raw[key] !== undefined) metadata[key] = JSON.stringify(raw[key]);
-  return { tensors: new Map(), metadata, dtypes: new Map() };
-}
-
 export async function researchCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub !== 'train') throw new Error(`ddim research: unknown subcommand "${sub ?? ''}" (known: train)`);
-  const args = parseArgs(rest, {
-    values: ['config', 'init', 'mode', 'gt', 'data', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'seed', 'out'],
-    flags: ['no-flip', 'use-true-x-as-x', 'loss-weights'],
-    required: ['mode', 'data', 'steps', 'out'],
+  const run = SUBCOMMANDS[sub ?? ''];
+  if (!run) throw new Error(`ddim research: unknown subcommand "${sub ?? ''}" (known: ${Object.keys(SUBCOMMANDS).join(', ')})`);
+  await run(rest, ctx);
+}
+
+async function researchTrain(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const args = parseArgs(argv, {
+    values: ['config', 'init', 'resume', 'data', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'seed', 'out', ...OBJECTIVE_VALUES],
+    flags: ['no-flip', ...OBJECTIVE_FLAGS],
+    required: ['data', 'steps', 'out'],
   }, CMD);
-  const mode = args.values.get('mode')!;
-  if (mode !== 'layer' && mode !== 'end2end') throw new Error(`${CMD}: --mode must be layer or end2end, got "${mode}"`);
-  const gt = (args.values.get('gt') ?? 'D') as GroundTruth;
-  if (!GROUND_TRUTHS.includes(gt)) throw new Error(`${CMD}: --gt must be one of ${GROUND_TRUTHS.join(', ')}, got "${gt}"`);
-  const [configPath, initPath] = [args.values.get('config'), args.values.get('init')];
-  if (mode === 'layer' && (args.values.has('gt') || args.flags.has('use-true-x-as-x') || args.flags.has('loss-weights'))) {
-    throw new Error(`${CMD}: --gt, --use-true-x-as-x and --loss-weights apply to --mode end2end only`);
+  const [configPath, initPath, resumePath] = [args.values.get('config'), args.values.get('init'), args.values.get('resume')];
+  if ([configPath, initPath, resumePath].filter(Boolean).length !== 1) {
+    throw new Error(`${CMD}: give one of --config L.json (a new model), --init L.safetensors (new training from its weights) or --resume CKPT.safetensors (continue a run)`);
   }
-  if (!configPath === !initPath) throw new Error(`${CMD}: give either --config L.json (a new model) or --init L.safetensors (continue one)`);
-  const source = (configPath ?? initPath)!;
-  const file = configPath ? configFile(configPath) : readSafetensors(initPath!);
-  const model = parseLayered(file, source);
   const steps = numberArg(args, 'steps', 0, CMD);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`${CMD}: --steps must be a positive integer, got ${steps}`);
-  const seed = numberArg(args, 'seed', 0, CMD);
-  const options = {
-    ...DEFAULT_OPTIMIZER,
-    lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
-    emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
-    gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
-    mode, groundTruth: gt, useTrueXAsX: args.flags.has('use-true-x-as-x'), lossWeights: args.flags.has('loss-weights'), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
-  } as const;
+  const source = (configPath ?? initPath ?? resumePath)!;
+  const file = configPath ? layeredConfigFile(configPath) : readSafetensors(source);
+  const model = parseLayered(file, source);
   const c = model.configs.get(model.seq[0]!)!;
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${CMD}: --data`);
-  const trainer = new LayeredTrainer(ctx.device, model, options, data, configPath ? initLayered(model, seed) : file.tensors);
+  let trainer: LayeredTrainer;
+  if (resumePath) {
+    const given = [...args.values.keys()].filter((k) => !['resume', 'data', 'steps', 'out'].includes(k)).concat([...args.flags]);
+    if (given.length > 0) throw new Error(`${CMD}: --resume continues with the run's own settings; drop ${given.map((k) => `--${k}`).join(', ')}`);
+    trainer = LayeredTrainer.resume(ctx.device, file, resumePath, data);
+    ctx.log(`resumed ${resumePath} at step ${trainer.step}`);
+  } else {
+    if (!args.values.has('mode')) throw new Error(`${CMD}: missing --mode (layer or end2end)`);
+    const seed = numberArg(args, 'seed', 0, CMD);
+    const options: LayeredTrainOptions = {
+      ...DEFAULT_OPTIMIZER,
+      lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
+      emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
+      gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
+      ...objectiveArgs(args, CMD), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
+    };
+    trainer = new LayeredTrainer(ctx.device, model, options, data, configPath ? initLayered(model, seed) : file.tensors);
+  }
+  const o = trainer.options;
   const out = args.values.get('out')!;
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   const K = model.seq.length - 1; // one loss per trained sub-model (layer) or chain step (end2end)
-  writeFileSync(logPath, `step,${Array.from({ length: K }, (_, k) => `loss${k}`).join(',')},total\n`);
-  ctx.log(`${mode}${mode === 'end2end' ? ` (ground truth ${gt})` : ''}: ${model.seq.length - 1} sub-models trained (t = ${model.seq.slice(1).join(', ')}), ${data.count} images`);
-  const start = performance.now();
-  while (trainer.step < steps) {
-    const losses = await trainer.trainSteps(Math.min(10, steps - trainer.step));
+  if (!resumePath || !existsSync(logPath)) writeFileSync(logPath, `step,${Array.from({ length: K }, (_, k) => `loss${k}`).join(',')},total\n`);
+  ctx.log(`${describeObjective(o)}: ${K} sub-models trained (t = ${model.seq.slice(1).join(', ')}), ${data.count} images`);
+  const start = performance.now(), first = trainer.step, end = first + steps;
+  while (trainer.step < end) {
+    const losses = await trainer.trainSteps(Math.min(10, end - trainer.step));
     const s0 = trainer.step - losses.length;
     appendFileSync(logPath, losses.map((l, i) => `${s0 + i + 1},${Array.from(l).join(',')},${l.reduce((a, b) => a + b, 0)}\n`).join(''));
     const total = losses.map((l) => l.reduce((a, b) => a + b, 0));
     const secs = (performance.now() - start) / 1000;
-    ctx.log(`step ${trainer.step}/${steps}  loss ${(total.reduce((a, b) => a + b, 0) / total.length).toFixed(3)}  ${((trainer.step * options.batch) / secs).toFixed(2)} img/s`);
+    ctx.log(`step ${trainer.step}/${end}  loss ${(total.reduce((a, b) => a + b, 0) / total.length).toFixed(3)}  ${(((trainer.step - first) * o.batch) / secs).toFixed(2)} img/s`);
   }
-  const w = await trainer.weights(file.metadata);
-  writeSafetensors(out, w.tensors, w.metadata);
-  ctx.log(`wrote the EMA weights (step ${trainer.step}) to ${out}; losses in ${logPath}`);
+  const ckpt = await trainer.checkpoint(file.metadata);
+  writeSafetensors(out, ckpt.tensors, ckpt.metadata);
+  ctx.log(`wrote the EMA weights and the optimizer state (step ${trainer.step}) to ${out}; losses in ${logPath}`);
 }
+
+/** "end2end (ground truth D, correction, loss weights)": the objective in words, for logs and charts. */
+export function describeObjective(o: LayeredObjective): string {
+  if (o.mode === 'layer') return 'layer';
+  const extras = [`ground truth ${o.groundTruth}`, o.useTrueXAsX && 'use_true_x_as_x', o.lossWeights && 'loss weights 1/abar_t',
+    o.correction && `correction${o.correction.detach ? ' (detached)' : ''}`].filter(Boolean);
+  return `end2end (${extras.join(', ')})`;
+}
+
+const SUBCOMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
+  train: researchTrain,
+  ...EXPERIMENTS,
+};

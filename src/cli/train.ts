@@ -14,7 +14,8 @@ import type { CommandContext } from './commands';
 
 const CMD = 'ddim train';
 
-function loadConfig(spec: string): UNetConfig {
+/** A model config: a preset name or a config.json. */
+export function loadConfig(spec: string): UNetConfig {
   if (!spec.endsWith('.json')) return preset(spec);
   let raw: unknown;
   try {

@@ -65,8 +65,7 @@ export function ddpmLossForward(device: GPUDevice, a: LossArgs & { loss: Tensor 
   ];
 }
 
-/** deps = 2 (eps - noise) / B: the gradient that starts the UNet's backward pass. */
-/** deps = d loss / d eps, times `weight` (default 1: a weighted sum of losses back-propagates each with its weight). */
+/** deps = weight * 2 (eps - noise) / B, d loss / d eps (weight default 1: a weighted sum of losses back-propagates each with its weight). */
 export function ddpmLossBackward(device: GPUDevice, a: LossArgs & { deps: Tensor; weight?: number }): Dispatch {
   expectShape(a.noise, a.eps.shape, a.label);
   expectShape(a.deps, a.eps.shape, a.label);

@@ -38,6 +38,24 @@ async function readGrads(nets: readonly { t: number; net: UNet }[]): Promise<Map
   return out;
 }
 
+/** End-to-end training options of the chain (all default off). */
+export interface ChainTraining {
+  /** Parameter and gradient stores per sub-model (the trainer's shared buffers); allocated per net when absent. */
+  stores?: SubModelStores;
+  /** The seed's use_true_x_as_x: every step after the first runs on the ground truth of its t, so each step learns alone. */
+  teacherForcing?: boolean;
+  /** One weight per step, noisiest first, on that step's loss in the differentiated sum (the seed's 1/abar_t). */
+  lossWeights?: readonly number[];
+  /**
+   * The seed's correction term (use_adv_loss): step k's residual becomes
+   *   r_k = x_{k+1} - true_{k+1} - a_k (x_k - true_k),
+   * which takes out the error the step inherits through a_k x_k, leaving b_k eps_k(x_k) + a_k true_k - true_{k+1}
+   * (for ground truth D, b_k (eps_k(x_k) - noise): the noise loss on the chain's own input). With `detach`,
+   * the subtracted a_k x_k is a constant to the gradient.
+   */
+  correction?: { detach: boolean };
+}
+
 export class LayeredChain {
   readonly steps: ReturnType<typeof chainSteps>;
   /** x at every point of the chain: xs[0] = x_T (the input), xs[k + 1] after step k. */
@@ -49,16 +67,10 @@ export class LayeredChain {
   readonly losses: Tensor[] = [];
   private readonly training: Dispatch[] = [];
 
-  /**
-   * With `teacherForcing` (the seed's use_true_x_as_x, needs grad), every step after the first runs on
-   * the ground-truth x of its t instead of the chain's own x, so each step learns alone.
-   */
-  /** With grad, `lossWeights` (one per step, noisiest first; default all 1) weight the losses' sum that is differentiated. */
-  constructor(
-    private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean,
-    stores?: SubModelStores, readonly teacherForcing = false, readonly lossWeights?: readonly number[],
-  ) {
-    if (teacherForcing && !grad) throw new Error('layered chain: teacher forcing is a training option (needs grad)');
+  /** `training` (with `grad` only) configures the end-to-end losses; see ChainTraining. */
+  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean, readonly options: ChainTraining = {}) {
+    const { teacherForcing = false, lossWeights, correction } = options;
+    if (!grad && (teacherForcing || lossWeights || correction)) throw new Error('layered chain: teacher forcing, loss weights and the correction term are training options (need grad)');
     this.steps = chainSteps(model);
     if (lossWeights && lossWeights.length !== this.steps.length) throw new Error(`layered chain: ${lossWeights.length} loss weights for ${this.steps.length} steps`);
     const shape = imageShape(model, batch);
@@ -66,7 +78,7 @@ export class LayeredChain {
     if (grad) for (let k = 0; k <= this.steps.length; k++) this.trueXs.push(createTensor(device, shape, `layered.true_x.${k}`));
     this.nets = this.steps.map((s, k) => {
       const input = teacherForcing && k > 0 ? this.trueXs[k]! : this.xs[k]!;
-      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad, input, label: `models.${s.t}`, ...storesFor(stores, s.t) });
+      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad, input, label: `models.${s.t}`, ...storesFor(options.stores, s.t) });
       const out = createTensor(device, shape, `layered.x_${s.next}`);
       this.forward.push(
         ...net.forward,
@@ -79,24 +91,48 @@ export class LayeredChain {
     if (grad) this.planEndToEnd(shape);
   }
 
-  /** Losses mean_b sum_chw (xs[k+1] - true[k+1])^2 and their summed gradient, back through every step. */
+  /**
+   * Losses mean_b sum_chw (x_{k+1} - target_k)^2 and the gradient of their (weighted) sum, back through
+   * every step. target_k = true_{k+1}, or with the correction term true_{k+1} + a_k (x_k - true_k).
+   */
   private planEndToEnd(shape: number[]): void {
     const d = this.device, K = this.steps.length;
-    const g = this.xs.map((_, k) => (k === 0 ? null : createTensor(d, shape, `layered.dx.${k}`)));
+    const { teacherForcing = false, lossWeights, correction } = this.options;
+    const targets = this.steps.map((s, k) => {
+      if (!correction || k === 0) return this.trueXs[k + 1]!; // x_0 of the chain is true_0: nothing to correct
+      const target = createTensor(d, shape, `layered.target.${k}`);
+      this.training.push(
+        addInto(d, { x: this.trueXs[k + 1]!, y: target, accumulate: false, label: `layered.target.${k}.true` }),
+        addInto(d, { x: this.xs[k]!, y: target, alpha: s.a, label: `layered.target.${k}.x` }),
+        addInto(d, { x: this.trueXs[k]!, y: target, alpha: -s.a, label: `layered.target.${k}.true_prev` }),
+      );
+      return target;
+    });
     for (let k = 0; k < K; k++) {
       this.losses.push(createTensor(d, [1], `layered.loss.${k}`));
-      this.training.push(...ddpmLossForward(d, { eps: this.xs[k + 1]!, noise: this.trueXs[k + 1]!, loss: this.losses[k]!, label: `layered.loss.${k}` }));
+      this.training.push(...ddpmLossForward(d, { eps: this.xs[k + 1]!, noise: targets[k]!, loss: this.losses[k]!, label: `layered.loss.${k}` }));
     }
-    // d loss_k / d x_{k+1} = 2/B (x_{k+1} - true_{k+1}): the DDPM loss gradient with eps := x, noise := true.
-    const w = (k: number): number => this.lossWeights?.[k] ?? 1;
-    this.training.push(ddpmLossBackward(d, { eps: this.xs[K]!, noise: this.trueXs[K]!, deps: g[K]!, weight: w(K - 1), label: `layered.dloss.${K - 1}` }));
+    // d loss_k / d x_{k+1} = 2/B (x_{k+1} - target_k) w_k: the DDPM loss gradient with eps := x, noise := target.
+    // With the full correction, loss_k also reaches x_k, with the factor -a_k.
+    const w = (k: number): number => lossWeights?.[k] ?? 1;
+    const residualGrad = (k: number, into: Tensor): Dispatch => ddpmLossBackward(d, { eps: this.xs[k + 1]!, noise: targets[k]!, deps: into, weight: w(k), label: `layered.dloss.${k}` });
+    const through = correction && !correction.detach;
+    const g = this.xs.map((_, k) => (k === 0 ? null : createTensor(d, shape, `layered.dx.${k}`)));
+    const r = this.steps.map((_, k) => (through && k > 0 ? createTensor(d, shape, `layered.dresidual.${k}`) : null));
+    this.training.push(residualGrad(K - 1, r[K - 1] ?? g[K]!));
+    if (r[K - 1]) this.training.push(addInto(d, { x: r[K - 1]!, y: g[K]!, accumulate: false, label: `layered.dx.${K}` }));
     for (let k = K - 1; k >= 0; k--) {
       const { net } = this.nets[k]!, s = this.steps[k]!;
       this.training.push(addInto(d, { x: g[k + 1]!, y: net.deps!, alpha: s.b, accumulate: false, label: `layered.step_${s.t}.deps` }), ...net.backward);
       if (k === 0) break;
-      this.training.push(ddpmLossBackward(d, { eps: this.xs[k]!, noise: this.trueXs[k]!, deps: g[k]!, weight: w(k - 1), label: `layered.dloss.${k - 1}` }));
+      if (r[k - 1]) {
+        this.training.push(residualGrad(k - 1, r[k - 1]!), addInto(d, { x: r[k - 1]!, y: g[k]!, accumulate: false, label: `layered.dx.${k}` }));
+      } else {
+        this.training.push(residualGrad(k - 1, g[k]!));
+      }
+      if (r[k]) this.training.push(addInto(d, { x: r[k]!, y: g[k]!, alpha: -s.a, label: `layered.dx.${k}.correction` }));
       // Teacher forcing cuts the chain: step k read the ground truth, not x_k, so nothing flows back.
-      if (!this.teacherForcing) {
+      if (!teacherForcing) {
         this.training.push(
           addInto(d, { x: g[k + 1]!, y: g[k]!, alpha: s.a, label: `layered.step_${s.t}.dx_a` }),
           addInto(d, { x: net.dx!, y: g[k]!, label: `layered.step_${s.t}.dx_net` }),

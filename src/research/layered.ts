@@ -80,3 +80,8 @@ export function chainSteps(m: LayeredModel): { t: number; next: number; a: numbe
   }
   return steps;
 }
+
+/** The seed's per-step loss weights for end2end training: 1/abar_t of each step's input t, noisiest first. */
+export function abarLossWeights(m: LayeredModel): number[] {
+  return chainSteps(m).map((s) => 1 / m.abar[s.t]!);
+}

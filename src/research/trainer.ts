@@ -9,7 +9,8 @@
 // buffer that holds every sub-model; batches, flips and noise are a function of (seed, step).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor, SafetensorsFile } from '../io/safetensors';
+import { metadataJson } from '../io/metadata';
 import { adamStep, emaUpdate } from '../kernels/adam';
 import { gradNormAndClip } from '../kernels/reduce';
 import { parameterSpecs } from '../nn/architecture';
@@ -19,10 +20,11 @@ import { gaussian, uniform } from '../ref/rng';
 import { gatherBatch, type ImageDataset } from '../train/data';
 import type { OptimizerOptions } from '../train/step';
 import { LayerLosses, LayeredChain, type SubModelStores } from './chain';
-import { LAYERED_FORMAT, chainSteps, type LayeredModel } from './layered';
+import { LAYERED_FORMAT, abarLossWeights, parseLayered, type LayeredModel } from './layered';
 import { groundTruth, type GroundTruth } from './truth';
 
-export interface LayeredTrainOptions extends OptimizerOptions {
+/** What a layered model is trained to do. */
+export interface LayeredObjective {
   mode: 'layer' | 'end2end';
   /** end2end only. */
   groundTruth: GroundTruth;
@@ -30,6 +32,11 @@ export interface LayeredTrainOptions extends OptimizerOptions {
   useTrueXAsX: boolean;
   /** end2end only: weight each step's loss by 1/abar_t of its input t (the seed's Lightning runner). */
   lossWeights: boolean;
+  /** end2end only: the seed's correction term (use_adv_loss), optionally detached; see ChainTraining. */
+  correction?: { detach: boolean };
+}
+
+export interface LayeredTrainOptions extends OptimizerOptions, LayeredObjective {
   batch: number;
   seed: number;
   randomFlip: boolean;
@@ -84,8 +91,10 @@ export class LayeredTrainer {
     this.stores = new LayeredStores(device, model, ts);
     this.plan = options.mode === 'layer'
       ? new LayerLosses(device, model, options.batch, this.stores.sub())
-      : new LayeredChain(device, model, options.batch, true, this.stores.sub(), options.useTrueXAsX,
-        options.lossWeights ? chainSteps(model).map((s) => 1 / model.abar[s.t]!) : undefined);
+      : new LayeredChain(device, model, options.batch, true, {
+        stores: this.stores.sub(), teacherForcing: options.useTrueXAsX, correction: options.correction,
+        lossWeights: options.lossWeights ? abarLossWeights(model) : undefined,
+      });
     this.perImage = c.in_channels * c.resolution * c.resolution;
     this.lossRing = createTensor(device, [1024 * this.plan.losses.length], 'layered.loss_ring');
     // Initial weights (validated, then uploaded), EMA from the same; the t = 0 sub-model passes through.
@@ -117,6 +126,18 @@ export class LayeredTrainer {
       }
     }
     this.update.push(emaUpdate(d, { ema: s.flats.ema, params: s.flats.params, rate: o.emaRate, label: 'layered.ema' }));
+  }
+
+  /** Trained parameters (every sub-model but the one at t = 0). */
+  get parameters(): number {
+    return [...this.stores.layouts.values()].reduce((s, l) => s + l.count, 0);
+  }
+
+  /** The EMA weights of sub-model t, on the GPU (for sampling while training). */
+  emaStore(t: number): ParamStore {
+    const store = this.stores.views.ema.get(t);
+    if (!store) throw new Error(`layered trainer: no trained sub-model at t = ${t}`);
+    return store;
   }
 
   /** Runs n steps; returns each step's losses (layer: per sub-model, ascending t; end2end: per chain step). */
@@ -155,10 +176,42 @@ export class LayeredTrainer {
   async weights(metadata: Record<string, string>): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
     const tensors = new Map(this.untrained);
     for (const [t, store] of this.stores.views.ema) for (const [name, v] of await store.read()) tensors.set(`models.${t}.${name}`, v);
-    const trainer = JSON.stringify({ ...this.options, step: this.step });
-    return { tensors, metadata: { ...metadata, format: LAYERED_FORMAT, trainer } };
+    return { tensors, metadata: { ...metadata, format: LAYERED_FORMAT, trainer: JSON.stringify(this.options), step: String(this.step) } };
+  }
+
+  /**
+   * A layered file that also continues exactly: the EMA weights as `models.<t>.*` (so it samples as
+   * it is), plus the raw weights and Adam moments under `model/`, `adam_m/`, `adam_v/`.
+   */
+  async checkpoint(metadata: Record<string, string>): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
+    const out = await this.weights(metadata);
+    for (const [prefix, kind] of RESUME_STATE) {
+      for (const [t, store] of this.stores.views[kind]) for (const [name, v] of await store.read()) out.tensors.set(`${prefix}models.${t}.${name}`, v);
+    }
+    return out;
+  }
+
+  /** Continues a run from `checkpoint()`'s file; every tensor is validated before anything is written. */
+  static resume(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): LayeredTrainer {
+    const md = file.metadata;
+    const options = metadataJson(md, 'trainer', source) as LayeredTrainOptions | undefined;
+    const step = Number(md.step);
+    if (options === undefined || !Number.isInteger(step) || step < 0) throw new Error(`${source}: not a layered training checkpoint (needs "trainer" and "step" in __metadata__)`);
+    if (![...file.tensors.keys()].some((n) => n.startsWith('adam_m/'))) throw new Error(`${source}: holds weights but no optimizer state (adam_m/, adam_v/); start a new run from it with --init`);
+    const model = parseLayered(file, source);
+    const emaOnly = new Map([...file.tensors].filter(([n]) => n.startsWith('models.')));
+    const trainer = new LayeredTrainer(device, model, options, data, emaOnly);
+    const s = trainer.stores;
+    const packed = RESUME_STATE.flatMap(([prefix, kind]) => [...s.views[kind]].map(([t, store]) => [store, store.pack(file, source, `${prefix}models.${t}.`)] as const));
+    for (const [store, flat] of packed) upload(device, store.flat, flat);
+    // The constructor set the EMA from `models.<t>.*`, which is the EMA: nothing else to restore.
+    trainer.step = step;
+    return trainer;
   }
 }
+
+/** The state a checkpoint adds to the EMA weights, by tensor-name prefix. */
+const RESUME_STATE = [['model/', 'params'], ['adam_m/', 'm'], ['adam_v/', 'v']] as const;
 
 /** Freshly initialised weights (PyTorch's default init) for every sub-model of a layered model. */
 export function initLayered(model: LayeredModel, seed: number): Map<string, HostTensor> {

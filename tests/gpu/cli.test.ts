@@ -170,20 +170,44 @@ describe('ddim CLI', () => {
     expect(bad.stderr).toMatch(/--mode must be layer or end2end, got "joint"/);
   });
 
-  it('research train: a layered model from a config, one layer-mode step, written as a layered file', async () => {
+  it('research: train a layered model from a config, resume it, and run the one-shot and first-step experiments on it', async () => {
     const ref = loadReference('layered4.safetensors');
     const config = join(dir, 'layered.json');
-    writeFileSync(config, JSON.stringify({ model: JSON.parse(ref.metadata.model!), ch_num: [{ value: 16, num: 4 }], diffusion: JSON.parse(ref.metadata.diffusion!) }));
+    // layered4's structure at ch 8 without attention: cheap on SwiftShader.
+    writeFileSync(config, JSON.stringify({ model: { ...JSON.parse(ref.metadata.model!), attn_resolutions: [] }, ch_num: [{ value: 8, num: 4 }], diffusion: JSON.parse(ref.metadata.diffusion!) }));
     const out = join(dir, 'trained-layered.safetensors');
-    const r = await ddim('research', 'train', '--config', config, '--mode', 'layer', '--data', 'emoji16', '--steps', '1', '--batch', '1', '--out', out);
+    const r = await ddim('research', 'train', '--config', config, '--mode', 'end2end', '--correction', '--data', 'emoji16', '--steps', '1', '--batch', '1', '--out', out);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/layer: 3 sub-models trained \(t = 250, 500, 750\)/);
+    expect(r.stdout).toMatch(/end2end \(ground truth D, correction\): 3 sub-models trained \(t = 250, 500, 750\)/);
     const f = read(out);
     expect(f.metadata.format).toBe('ddim-layered');
-    expect(f.tensors.size).toBe(ref.tensors.size);
+    const weights = [...f.tensors.keys()].filter((n) => n.startsWith('models.'));
+    const per = weights.filter((n) => n.startsWith('models.0.')).length;
+    expect(weights.length).toBe(4 * per);
+    expect(f.tensors.size).toBe(4 * per + 3 * 3 * per); // + model/, adam_m/, adam_v/ of the three trained sub-models
     expect(readFileSync(join(dir, 'trained-layered.loss.csv'), 'utf8').split('\n')[0]).toBe('step,loss0,loss1,loss2,total');
-    const bad = await ddim('research', 'train', '--config', config, '--init', out, '--mode', 'layer', '--data', 'emoji16', '--steps', '1', '--out', out);
-    expect(bad.stderr).toMatch(/give either --config L\.json \(a new model\) or --init L\.safetensors/);
+    const more = await ddim('research', 'train', '--resume', out, '--data', 'emoji16', '--steps', '1', '--out', out);
+    expect(more.code, more.stderr).toBe(0);
+    expect(more.stdout).toMatch(/resumed .* at step 1/);
+    expect(read(out).metadata.step).toBe('2');
+    expect(readFileSync(join(dir, 'trained-layered.loss.csv'), 'utf8').trim().split('\n').map((l) => l.split(',')[0])).toEqual(['step', '1', '2']);
+    const bad = await ddim('research', 'train', '--resume', out, '--mode', 'layer', '--data', 'emoji16', '--steps', '1', '--out', out);
+    expect(bad.stderr).toMatch(/--resume continues with the run's own settings; drop --mode/);
+
+    // Experiments 1 and 2 on the layered file and the tiny time-conditioned model, over seq 0, 250, 500, 750.
+    const csv = join(dir, 'oneshot.csv');
+    const one = await ddim('research', 'oneshot', '--weights', `${out},${REF}unet-tiny.safetensors`, '--data', 'emoji16', '--n', '2', '--csv', csv);
+    expect(one.code, one.stderr).toBe(0);
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('model,kind,t,chain_steps,one_shot_mse,chain_mse');
+    expect(rows.slice(1).map((l) => l.split(',').slice(1, 4).join(','))).toEqual(['layered,250,1', 'layered,500,2', 'layered,750,3', 'time,250,1', 'time,500,2', 'time,750,3']);
+    // One step from t = 250 is the same update either way: the chain's x at 0 and the one-shot x0 are nearly equal.
+    const timeRow = rows.find((l) => l.includes(',time,250,'))!.split(',').map(Number);
+    expect(Math.abs(timeRow[4]! - timeRow[5]!)).toBeLessThan(0.1 * timeRow[4]! + 2e-3);
+    const first = await ddim('research', 'firststep', '--weights', `${REF}unet-tiny.safetensors`, '--num-block', '4', '--data', 'emoji16', '--n', '3', '--png', join(dir, 'first.png'));
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/unet-tiny\.safetensors\s+time\s+[\d.]+\s+[\d.]+\s+[\d.]+/);
+    expect((await sharp(join(dir, 'first.png')).metadata()).height).toBeGreaterThan(2 * 16);
   });
 
   it('rejects bad input with a clear message and a non-zero exit', async () => {

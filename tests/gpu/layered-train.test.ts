@@ -8,18 +8,29 @@ import { parseLayered } from '../../src/research/layered';
 import { LayeredTrainer, initLayered, type LayeredTrainOptions } from '../../src/research/trainer';
 import { DEFAULT_OPTIMIZER } from '../../src/train/step';
 import { loadEmoji } from '../../src/train/emoji';
+import { datasetFromTensor } from '../../src/train/data';
 import { loadReference } from '../unit/ref-helpers';
 import { useGpu } from './harness';
 
 const gpu = useGpu();
+// layered4's structure at 8 px and ch 8 (SwiftShader runs it ~3x faster), on the emoji pooled to 8 px.
 const reference = loadReference('layered4.safetensors');
-const model = parseLayered(reference, 'layered4');
-const data = loadEmoji(16, 'train', async (f) => new Uint8Array(readFileSync(new URL(`../../public/data/${f}`, import.meta.url))));
+const metadata = { ...reference.metadata, model: JSON.stringify({ ...JSON.parse(reference.metadata.model!), ch: 8, resolution: 8, attn_resolutions: [4] }), ch_num: '[8, 8, 8, 8]' };
+const model = parseLayered({ tensors: new Map(), metadata, dtypes: new Map() }, 'small layered');
+const data = loadEmoji(16, 'train', async (f) => new Uint8Array(readFileSync(new URL(`../../public/data/${f}`, import.meta.url)))).then((d) => {
+  const pooled = new Float32Array(d.images.length / 4);
+  for (let i = 0; i < pooled.length; i++) {
+    const [plane, y, x] = [Math.floor(i / 64), Math.floor((i % 64) / 8), i % 8];
+    const at = (dy: number, dx: number): number => d.images[plane * 256 + (2 * y + dy) * 16 + 2 * x + dx]!;
+    pooled[i] = (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4;
+  }
+  return datasetFromTensor('emoji8', { shape: [d.count, 3, 8, 8], data: pooled });
+});
 
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
 
 describe('layered training', () => {
-  // SwiftShader takes ~10 s per step of three sub-models here: a few steps at batch 2.
+  // A few steps at batch 2.
   for (const mode of ['layer', 'end2end'] as const) {
     it(`${mode} lowers the loss in a few steps`, { timeout: 400_000 }, async () => {
       const options: LayeredTrainOptions = { ...DEFAULT_OPTIMIZER, lr: 2e-3, emaRate: 0.9, mode, groundTruth: 'D', useTrueXAsX: false, lossWeights: false, batch: 2, seed: 1, randomFlip: true };
@@ -29,11 +40,31 @@ describe('layered training', () => {
       expect(mean(totals.slice(-2))).toBeLessThan(0.9 * mean(totals.slice(0, 2)));
 
       // The EMA weights make a layered file the chain samples from.
-      const w = await trainer.weights(reference.metadata);
+      const w = await trainer.weights(metadata);
       const file = parseSafetensors(serializeSafetensors(w.tensors, w.metadata), 'trained');
       expect(file.tensors.size).toBe(reference.tensors.size);
       const chain = new LayeredChain(gpu.device, parseLayered(file, 'trained'), 1, false);
       chain.load(file, 'trained');
     });
   }
+
+  it('a checkpoint resumes exactly: 3 steps, save, resume, 2 steps = 5 steps (end2end with the correction term)', { timeout: 400_000 }, async () => {
+    const options: LayeredTrainOptions = { ...DEFAULT_OPTIMIZER, lr: 2e-3, emaRate: 0.9, mode: 'end2end', groundTruth: 'A', useTrueXAsX: false, lossWeights: true, correction: { detach: false }, batch: 2, seed: 4, randomFlip: true };
+    const d8 = await data;
+    const straight = new LayeredTrainer(gpu.device, model, options, d8, initLayered(model, 3));
+    const all = await straight.trainSteps(5);
+    const first = new LayeredTrainer(gpu.device, model, options, d8, initLayered(model, 3));
+    expect(await first.trainSteps(3)).toEqual(all.slice(0, 3));
+    const ckpt = await first.checkpoint(metadata);
+    const file = parseSafetensors(serializeSafetensors(ckpt.tensors, ckpt.metadata), 'ckpt');
+    const resumed = LayeredTrainer.resume(gpu.device, file, 'ckpt', d8);
+    expect(resumed.step).toBe(3);
+    expect(resumed.options).toEqual(options);
+    expect(await resumed.trainSteps(2)).toEqual(all.slice(3));
+    const [a, b] = [await straight.weights(metadata), await resumed.weights(metadata)];
+    for (const [name, t] of a.tensors) expect(b.tensors.get(name)!.data, name).toEqual(t.data);
+    // Weights alone cannot resume.
+    const w = parseSafetensors(serializeSafetensors(a.tensors, a.metadata), 'weights');
+    expect(() => LayeredTrainer.resume(gpu.device, w, 'weights', d8)).toThrow(/weights: holds weights but no optimizer state/);
+  });
 });

@@ -4,9 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { withErrorScopes } from '../../src/gpu/kernel';
 import { readTensors, upload } from '../../src/gpu/tensor';
-import { getTensor } from '../../src/io/safetensors';
-import { LayerLosses, LayeredChain } from '../../src/research/chain';
+import { getTensor, type HostTensor, type SafetensorsFile } from '../../src/io/safetensors';
+import { LayerLosses, LayeredChain, type ChainTraining } from '../../src/research/chain';
 import { chainSteps, expandPerStep, parseLayered } from '../../src/research/layered';
+import { initLayered } from '../../src/research/trainer';
 import { groundTruth } from '../../src/research/truth';
 import { gaussian } from '../../src/ref/rng';
 import { loadReference } from '../unit/ref-helpers';
@@ -74,7 +75,7 @@ describe('layered model', () => {
   it('end to end with teacher forcing (use_true_x_as_x) on ground truth D is the layer loss scaled by b^2 per step', async () => {
     // With D, true_j = a true_i + b noise exactly, so step i's loss is b^2 |eps_i(true_i) - noise|^2.
     const d = gpu.device;
-    const chain = new LayeredChain(d, model, 2, true, undefined, true);
+    const chain = new LayeredChain(d, model, 2, true, { teacherForcing: true });
     chain.load(weights, 'layered4');
     const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
     chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, (k + 1) * per)));
@@ -99,7 +100,7 @@ describe('layered model', () => {
     const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
     const one = per / 2; // the first sample only: linearity needs no golden, and batch 1 halves the cost
     const gradsWith = async (lossWeights: number[]) => {
-      const chain = new LayeredChain(d, model, 1, true, undefined, false, lossWeights);
+      const chain = new LayeredChain(d, model, 1, true, { lossWeights });
       chain.load(weights, 'layered4');
       chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, k * per + one)));
       const e = d.createCommandEncoder();
@@ -116,6 +117,56 @@ describe('layered model', () => {
     // The first step's sub-model feeds every later loss; the last step's only its own.
     expect(Math.max(...g2.get('models.750.conv_out.bias')!.data.map(Math.abs))).toBeGreaterThan(0);
     expect(Math.max(...g0.get('models.250.conv_out.bias')!.data.map(Math.abs))).toBe(0);
+  });
+
+  it('the correction term (use_adv_loss): residuals, the detached gradient, and the full gradient by finite differences', { timeout: 300_000 }, async () => {
+    // No golden covers it; a smaller layered model (8 px, ch 8) with fresh weights keeps this cheap.
+    const d = gpu.device;
+    const small = { ...weights.metadata, model: JSON.stringify({ ...JSON.parse(weights.metadata.model!), ch: 8, resolution: 8, attn_resolutions: [4] }), ch_num: '[8, 8, 8, 8]' };
+    const smallModel = parseLayered({ tensors: new Map(), metadata: small, dtypes: new Map() }, 'small layered');
+    const smallWeights = { tensors: initLayered(smallModel, 5), metadata: small, dtypes: new Map<string, string>() };
+    const n = 3 * 8 * 8;
+    const truths = groundTruth('D', smallModel, gaussian(1, 0, 0, n).map((v) => Math.tanh(v)), gaussian(2, 0, 0, n), 0);
+    const run = async (options: ChainTraining, file: SafetensorsFile = smallWeights, targets?: (k: number) => Float32Array) => {
+      const chain = new LayeredChain(d, smallModel, 1, true, options);
+      chain.load(file, 'small layered');
+      chain.trueXs.forEach((t, k) => upload(d, t, targets && k > 0 ? targets(k) : truths[k]!));
+      const e = d.createCommandEncoder();
+      chain.encodeEndToEnd(e);
+      d.queue.submit([e.finish()]);
+      return { chain, losses: (await readTensors(d, chain.losses)).map((l) => l[0]!), xs: await readTensors(d, chain.xs), grads: await chain.readGrads() };
+    };
+    const full = await run({ correction: { detach: false } });
+    const steps = full.chain.steps;
+    // r_k = x_{k+1} - true_{k+1} - a_k (x_k - true_k), with x_0 = true_0.
+    const target = (k: number): Float32Array => truths[k + 1]!.map((v, i) => v + (k === 0 ? 0 : steps[k]!.a * (full.xs[k]![i]! - truths[k]![i]!)));
+    full.losses.forEach((l, k) => {
+      const ref = full.xs[k + 1]!.reduce((sum, x, i) => sum + (x - target(k)[i]!) ** 2, 0);
+      expect(relLoss(l, ref), `corrected loss ${k}: ${l} vs ${ref}`).toBeLessThanOrEqual(1e-4);
+    });
+    // Detached: the plain end-to-end gradient towards the corrected targets, held constant.
+    const detached = await run({ correction: { detach: true } });
+    expect(detached.losses).toEqual(full.losses);
+    const towards = await run({}, smallWeights, (k) => target(k - 1));
+    expectGradients(detached.grads, { tensors: new Map([...towards.grads].map(([name, v]) => [`g/${name}`, v])), metadata: {}, dtypes: new Map() }, 'g/');
+    // Full: the derivative of the summed loss along the gradient is |g| (central differences).
+    const names = [...full.grads.keys()];
+    const dot = (a: Map<string, HostTensor>, b: Map<string, HostTensor>): number => names.reduce((s2, name) => s2 + a.get(name)!.data.reduce((acc, v, i) => acc + v * b.get(name)!.data[i]!, 0), 0);
+    const norm = Math.sqrt(dot(full.grads, full.grads));
+    const total = full.losses.reduce((a, b) => a + b, 0);
+    const eps = (1e-3 * total) / norm; // moves the loss by ~0.1%
+    const along = async (sign: number): Promise<number> => {
+      const tensors = new Map(smallWeights.tensors);
+      for (const name of names) {
+        const w = smallWeights.tensors.get(name)!, g = full.grads.get(name)!;
+        tensors.set(name, { shape: w.shape, data: w.data.map((v, i) => v + (sign * eps * g.data[i]!) / norm) });
+      }
+      return (await run({ correction: { detach: false } }, { ...smallWeights, tensors })).losses.reduce((a, b) => a + b, 0);
+    };
+    const slope = ((await along(1)) - (await along(-1))) / (2 * eps);
+    expect(Math.abs(slope - norm) / norm, `slope ${slope} vs |g| ${norm}`).toBeLessThan(5e-3);
+    // The detached gradient points elsewhere: the check above can tell them apart.
+    expect(Math.abs(dot(detached.grads, full.grads) / norm - norm) / norm).toBeGreaterThan(5e-2);
   });
 
   it('layer: each sub-model\'s noise loss at its own t, and the gradients of their sum', async () => {

@@ -1,0 +1,181 @@
+// `ddim research oneshot | firststep | budget`: the experiments of src/research/experiments.ts and
+// budget.ts on the command line, printed as tables and written as CSV.
+//   oneshot   --weights A.safetensors[,B.safetensors...] --data emoji16|DIR [--n 32] [--seed 0] [--num-block K] [--csv OUT.csv]
+//   firststep --weights A.safetensors[,B...] --data emoji16|DIR [--n 128] [--seed 0] [--num-block K] [--csv OUT.csv] [--png OUT.png]
+//   budget    --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,layer,end2end]
+//             [--points 5] [--samples 64] [--time-batch 64] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] [--seed 0]
+//             --csv OUT.csv [--out-dir DIR]
+// A weights file is a time-conditioned model (its chain: range(0, T, T // K), K from --num-block, else
+// the layered model's, else 10) or a layered file (its own seq).
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { alphaBars, betaSchedule, diffusionFromMetadata, DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { fitGaussian, pooledFeatures } from '../eval/frechet';
+import { imageGrid } from '../io/grid';
+import { encodePng } from '../io/png';
+import type { SafetensorsFile } from '../io/safetensors';
+import { configFromMetadata } from '../nn/config';
+import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, budgetArm, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
+import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
+import { parseLayered } from '../research/layered';
+import type { ImageDataset } from '../train/data';
+import { numberArg, parseArgs, type ParsedArgs } from './args';
+import type { CommandContext } from './commands';
+import { inferencePrefix, loadData, readSafetensors, writeSafetensors } from './files';
+import { isLayered, layeredConfigFile } from './layered';
+import { loadConfig } from './train';
+
+interface Loaded {
+  path: string;
+  file: SafetensorsFile;
+}
+
+/** The denoisers of --weights, each over its chain; time-conditioned ones take the layered model's K. */
+function denoisers(device: GPUDevice, args: ParsedArgs, batch: number, cmd: string): { name: string; d: StepDenoiser }[] {
+  const files: Loaded[] = args.values.get('weights')!.split(',').filter(Boolean).map((path) => ({ path, file: readSafetensors(path) }));
+  const layered = files.filter((f) => isLayered(f.file)).map((f) => parseLayered(f.file, f.path));
+  const given = args.values.has('num-block') ? numberArg(args, 'num-block', 10, cmd) : undefined;
+  if (given === undefined && new Set(layered.map((m) => m.numBlock)).size > 1) throw new Error(`${cmd}: the layered models have different num_block; give --num-block for the time-conditioned ones`);
+  const K = given ?? layered[0]?.numBlock ?? 10;
+  return files.map(({ path, file }) => {
+    if (isLayered(file)) {
+      const model = parseLayered(file, path);
+      const d = new LayeredDenoiser(device, model, batch);
+      for (const [t, net] of d.nets) net.params.load(file, path, `models.${t}.`);
+      return { name: basename(path), d };
+    }
+    const config = configFromMetadata(file.metadata, path);
+    const abar = alphaBars(betaSchedule(diffusionFromMetadata(file.metadata, path)));
+    const d = new TimeDenoiser(device, config, abar, chainSeq(abar.length, K), batch);
+    d.net.params.load(file, path, inferencePrefix(file));
+    return { name: basename(path), d };
+  });
+}
+
+/** n held-out images spread over the split (every k-th), as one (n, C, S, S) array. */
+function spread(data: ImageDataset, n: number): Float32Array {
+  const per = data.channels * data.resolution * data.resolution;
+  const out = new Float32Array(n * per);
+  for (let i = 0; i < n; i++) {
+    const j = Math.floor((i * data.count) / n);
+    out.set(data.images.subarray(j * per, (j + 1) * per), i * per);
+  }
+  return out;
+}
+
+function positiveInt(args: ParsedArgs, name: string, fallback: number, cmd: string, min = 1): number {
+  const v = numberArg(args, name, fallback, cmd);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${cmd}: --${name} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+async function heldOut(args: ParsedArgs, ds: StepDenoiser[], cmd: string): Promise<ImageDataset> {
+  const res = new Set(ds.map((d) => d.resolution));
+  if (res.size !== 1) throw new Error(`${cmd}: the models take different image sizes (${[...res].join(', ')} px)`);
+  return loadData(args.values.get('data')!, 'eval', [...res][0]!, `${cmd}: --data`);
+}
+
+async function oneShot(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const cmd = 'ddim research oneshot';
+  const args = parseArgs(argv, { values: ['weights', 'data', 'n', 'seed', 'num-block', 'csv'], required: ['weights', 'data'] }, cmd);
+  const n = positiveInt(args, 'n', 32, cmd);
+  const models = denoisers(ctx.device, args, n, cmd);
+  const held = await heldOut(args, models.map((m) => m.d), cmd);
+  if (n > held.count) throw new Error(`${cmd}: --n ${n} is more than the ${held.count} held-out images`);
+  const clean = spread(held, n);
+  const csv = ['model,kind,t,chain_steps,one_shot_mse,chain_mse'];
+  for (const { name, d } of models) {
+    ctx.log(`${name} (${d.kind}, ${d.parameters.toLocaleString('en-US')} parameters): MSE per value vs the clean image, ${n} held-out images`);
+    ctx.log('     t  steps   one-shot x0      chain');
+    for (const r of await oneShotVsChain(d, clean, numberArg(args, 'seed', 0, cmd))) {
+      ctx.log(`${String(r.t).padStart(6)} ${String(r.steps).padStart(6)} ${r.oneShot.toFixed(5).padStart(13)} ${r.chain.toFixed(5).padStart(10)}`);
+      csv.push([name, d.kind, r.t, r.steps, r.oneShot, r.chain].join(','));
+    }
+  }
+  const out = args.values.get('csv');
+  if (out) writeFileSync(out, csv.join('\n') + '\n');
+}
+
+async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const cmd = 'ddim research firststep';
+  const args = parseArgs(argv, { values: ['weights', 'data', 'n', 'seed', 'num-block', 'csv', 'png'], required: ['weights', 'data'] }, cmd);
+  const n = positiveInt(args, 'n', 128, cmd, 2);
+  const models = denoisers(ctx.device, args, Math.min(n, 64), cmd);
+  const held = await heldOut(args, models.map((m) => m.d), cmd);
+  const train = await loadData(args.values.get('data')!, 'train', held.resolution, `${cmd}: --data`);
+  const reference = fitGaussian(pooledFeatures(held.images, held.channels, held.resolution));
+  const real = imagesFd(spread(train, Math.min(n, train.count)), held.channels, held.resolution, reference);
+  ctx.log(`Fréchet distance of 8x8 pooled pixels vs ${held.count} held-out images (${Math.min(n, train.count)} training images score ${real.toFixed(2)})`);
+  const w = Math.max(6, ...models.map((m) => m.name.length)) + 2;
+  ctx.log(`${'model'.padEnd(w)}kind      first-step x0   final   MSE(first, final)`);
+  const csv = ['model,kind,parameters,n,fd_first_x0,fd_final,mse_first_final,fd_real'];
+  const grids: Float32Array[] = [];
+  for (const { name, d } of models) {
+    const r = await firstStepStudy(d, n, numberArg(args, 'seed', 0, cmd), reference);
+    ctx.log(`${name.padEnd(w)}${d.kind.padEnd(10)}${r.fdFirst.toFixed(2).padStart(13)}${r.fdFinal.toFixed(2).padStart(8)}${r.mseFirstFinal.toFixed(4).padStart(20)}`);
+    csv.push([name, d.kind, d.parameters, n, r.fdFirst, r.fdFinal, r.mseFirstFinal, real].join(','));
+    const per = d.channels * d.resolution * d.resolution, cols = Math.min(n, 16);
+    grids.push(r.firstX0.slice(0, cols * per), r.final.slice(0, cols * per));
+  }
+  const out = args.values.get('csv');
+  if (out) writeFileSync(out, csv.join('\n') + '\n');
+  const png = args.values.get('png');
+  if (png) {
+    // Two rows per model: the first step's x0, then the final sample from the same noise.
+    const cols = Math.min(n, 16), all = new Float32Array(grids.reduce((s, g) => s + g.length, 0));
+    grids.reduce((o, g) => (all.set(g, o), o + g.length), 0);
+    const grid = imageGrid(all, held.channels, held.resolution, grids.length, cols);
+    writeFileSync(png, await encodePng(grid.width, grid.height, grid.data));
+    ctx.log(`wrote ${png}: per model, a row of first-step x0 and a row of final samples`);
+  }
+}
+
+async function budget(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const cmd = 'ddim research budget';
+  const args = parseArgs(argv, {
+    values: ['data', 'evals', 'layered-config', 'time-config', 'arms', 'points', 'samples', 'time-batch', 'layered-batch', 'lr', 'ema', 'seed', 'csv', 'out-dir'],
+    required: ['data', 'evals', 'layered-config', 'csv'],
+  }, cmd);
+  const b = DEFAULT_BUDGET;
+  const s: BudgetSettings = {
+    evals: positiveInt(args, 'evals', b.evals, cmd), points: positiveInt(args, 'points', b.points, cmd), samples: positiveInt(args, 'samples', b.samples, cmd, 2),
+    seed: numberArg(args, 'seed', b.seed, cmd), timeBatch: positiveInt(args, 'time-batch', b.timeBatch, cmd), layeredBatch: positiveInt(args, 'layered-batch', b.layeredBatch, cmd),
+    optimizer: { ...b.optimizer, lr: numberArg(args, 'lr', b.optimizer.lr, cmd), emaRate: numberArg(args, 'ema', b.optimizer.emaRate, cmd) },
+  };
+  const arms = (args.values.get('arms') ?? ARM_KINDS.join(',')).split(',') as ArmKind[];
+  const bad = arms.filter((a) => !ARM_KINDS.includes(a));
+  if (bad.length) throw new Error(`${cmd}: --arms takes ${ARM_KINDS.join(', ')}; got ${bad.join(', ')}`);
+  const layeredPath = args.values.get('layered-config')!;
+  const layeredFile = layeredConfigFile(layeredPath);
+  const layered = parseLayered(layeredFile, layeredPath);
+  const time = loadConfig(args.values.get('time-config') ?? 'tiny');
+  const c = layered.configs.get(layered.seq[0]!)!;
+  if (time.resolution !== c.resolution) throw new Error(`${cmd}: the time-conditioned model is ${time.resolution} px, the layered model ${c.resolution} px`);
+  const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${cmd}: --data`);
+  const held = await loadData(args.values.get('data')!, 'eval', c.resolution, `${cmd}: --data`);
+  const reference = fitGaussian(pooledFeatures(held.images, held.channels, held.resolution));
+  const csvPath = args.values.get('csv')!;
+  writeFileSync(csvPath, BUDGET_CSV_HEADER + '\n');
+  ctx.log(`budget: ${s.evals.toLocaleString('en-US')} image-gradient evaluations per arm, ${s.points} points, FD of ${s.samples} samples over the chain ${[...layered.seq].reverse().join(' -> ')}`);
+  ctx.log('arm        params     step      evals  train s     loss       FD');
+  const outDir = args.values.get('out-dir');
+  if (outDir) mkdirSync(outDir, { recursive: true });
+  for (const kind of arms) {
+    const arm = budgetArm(ctx.device, kind, s, data, { time, diffusion: DEFAULT_DIFFUSION, layered: layeredFile });
+    await runArm(arm, s, reference, (p) => {
+      appendFileSync(csvPath, budgetCsvRow(p) + '\n');
+      ctx.log(`${p.arm.padEnd(8)}${p.parameters.toLocaleString('en-US').padStart(10)}${String(p.step).padStart(9)}${p.evals.toLocaleString('en-US').padStart(11)}${p.trainSeconds.toFixed(1).padStart(9)}${p.loss.toFixed(3).padStart(9)}${p.fd.toFixed(2).padStart(9)}`);
+    });
+    if (outDir) {
+      const ckpt = await arm.checkpoint();
+      writeSafetensors(join(outDir, `${kind}.safetensors`), ckpt.tensors, ckpt.metadata);
+    }
+  }
+  ctx.log(`wrote ${csvPath}`);
+}
+
+export const EXPERIMENTS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
+  oneshot: oneShot,
+  firststep: firstStep,
+  budget,
+};

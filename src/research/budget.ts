@@ -1,0 +1,129 @@
+// Experiment 3, the budget comparison: a time-conditioned UNet (the DDPM loss), a layered model
+// trained per step ("layer") and one trained end to end through the chain ("end2end"), on the same
+// data and the same number of image-gradient evaluations (one UNet forward and backward for one
+// image: a time-conditioned step costs `batch`, a layered step `batch` x its K sub-models). At evenly
+// spaced points of the budget each arm's EMA weights sample `samples` images over the same chain
+// (seq of the layered model, eta 0) and are scored by the Fréchet distance of pooled pixels against
+// held-out images; training time is the wall time of its steps alone (sampling not counted).
+import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
+import type { GaussianFit } from '../eval/frechet';
+import type { UNetConfig } from '../nn/config';
+import { initParameters } from '../nn/init';
+import type { ImageDataset } from '../train/data';
+import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/step';
+import { Trainer } from '../train/trainer';
+import { LayeredDenoiser, TimeDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
+import { parseLayered } from './layered';
+import type { HostTensor, SafetensorsFile } from '../io/safetensors';
+import { LayeredTrainer, initLayered } from './trainer';
+
+export type ArmKind = 'time' | 'layer' | 'end2end';
+export const ARM_KINDS: readonly ArmKind[] = ['time', 'layer', 'end2end'];
+
+export interface BudgetArm {
+  kind: ArmKind;
+  parameters: number;
+  evalsPerStep: number;
+  /** Runs n steps; the mean loss per step (summed over sub-models or chain steps). */
+  train(n: number): Promise<number>;
+  /** Steps taken. */
+  step(): number;
+  /** Samples with the current EMA weights. */
+  denoiser: StepDenoiser;
+  /** The run as a file: a training checkpoint (time) or a layered checkpoint. */
+  checkpoint(): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }>;
+}
+
+export interface BudgetSettings {
+  /** Image-gradient evaluations per arm. */
+  evals: number;
+  /** Evaluation points, evenly spaced over the budget. */
+  points: number;
+  /** Samples per evaluation. */
+  samples: number;
+  seed: number;
+  optimizer: OptimizerOptions;
+  timeBatch: number;
+  layeredBatch: number;
+}
+
+export const DEFAULT_BUDGET: BudgetSettings = {
+  evals: 100_000, points: 5, samples: 64, seed: 0,
+  optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-3, emaRate: 0.999 }, timeBatch: 64, layeredBatch: 16,
+};
+
+export interface BudgetPoint {
+  arm: ArmKind;
+  parameters: number;
+  step: number;
+  evals: number;
+  trainSeconds: number;
+  /** Mean training loss over the steps since the previous point. */
+  loss: number;
+  fd: number;
+}
+
+/** Builds one arm: fresh weights (seeded), its trainer, and a denoiser that reads the trainer's EMA. */
+export function budgetArm(
+  device: GPUDevice, kind: ArmKind, s: BudgetSettings, data: ImageDataset,
+  models: { time: UNetConfig; diffusion: DiffusionConfig; layered: SafetensorsFile },
+): BudgetArm {
+  const layered = parseLayered(models.layered, 'layered config');
+  if (kind === 'time') {
+    const trainer = new Trainer(device, models.time, models.diffusion, { ...s.optimizer, batch: s.timeBatch, seed: s.seed, randomFlip: true, warmupSteps: 0 }, data);
+    trainer.loadWeights(initParameters(trainer.train.net.layout, s.seed));
+    const abar = alphaBars(betaSchedule(models.diffusion));
+    return {
+      kind, parameters: trainer.train.net.layout.count, evalsPerStep: s.timeBatch,
+      train: async (n) => (await trainer.trainSteps(n)).reduce((a, b) => a + b, 0) / n,
+      step: () => trainer.step,
+      denoiser: new TimeDenoiser(device, models.time, abar, layered.seq, Math.min(s.samples, 64), trainer.train.ema),
+      checkpoint: () => trainer.checkpoint(),
+    };
+  }
+  const trainer = new LayeredTrainer(device, layered, {
+    ...s.optimizer, mode: kind, groundTruth: 'D', useTrueXAsX: false, lossWeights: false, batch: s.layeredBatch, seed: s.seed, randomFlip: true,
+  }, data, initLayered(layered, s.seed));
+  const K = layered.seq.length - 1;
+  return {
+    kind, parameters: trainer.parameters, evalsPerStep: s.layeredBatch * K,
+    train: async (n) => (await trainer.trainSteps(n)).reduce((a, l) => a + l.reduce((x, y) => x + y, 0), 0) / n,
+    step: () => trainer.step,
+    denoiser: new LayeredDenoiser(device, layered, Math.min(s.samples, 64), (t) => trainer.emaStore(t)),
+    checkpoint: () => trainer.checkpoint(models.layered.metadata),
+  };
+}
+
+/** Trains the arm through the budget, scoring it at each point; `onPoint` sees every point as it lands. */
+export async function runArm(arm: BudgetArm, s: BudgetSettings, reference: GaussianFit, onPoint: (p: BudgetPoint) => void | Promise<void>, stopped: () => boolean = () => false): Promise<BudgetPoint[]> {
+  const totalSteps = Math.floor(s.evals / arm.evalsPerStep);
+  if (totalSteps < s.points) throw new Error(`budget: ${s.evals} evaluations are ${totalSteps} steps of the ${arm.kind} arm (${arm.evalsPerStep} per step), fewer than ${s.points} points`);
+  const out: BudgetPoint[] = [];
+  let seconds = 0;
+  for (let p = 1; p <= s.points && !stopped(); p++) {
+    const target = Math.round((totalSteps * p) / s.points);
+    let lossSum = 0, steps = 0;
+    while (arm.step() < target && !stopped()) {
+      const n = Math.min(50, target - arm.step());
+      const t0 = performance.now();
+      lossSum += (await arm.train(n)) * n;
+      seconds += (performance.now() - t0) / 1000;
+      steps += n;
+    }
+    if (steps === 0) break;
+    const { final } = await sampleWithFirstStep(arm.denoiser, s.samples, s.seed + 1);
+    const point: BudgetPoint = {
+      arm: arm.kind, parameters: arm.parameters, step: arm.step(), evals: arm.step() * arm.evalsPerStep, trainSeconds: seconds,
+      loss: lossSum / steps, fd: imagesFd(final, arm.denoiser.channels, arm.denoiser.resolution, reference),
+    };
+    out.push(point);
+    await onPoint(point);
+  }
+  return out;
+}
+
+export const BUDGET_CSV_HEADER = 'arm,parameters,step,evals,train_seconds,loss,fd';
+
+export function budgetCsvRow(p: BudgetPoint): string {
+  return [p.arm, p.parameters, p.step, p.evals, p.trainSeconds.toFixed(3), p.loss.toPrecision(6), p.fd.toPrecision(6)].join(',');
+}

@@ -1,0 +1,188 @@
+// The research experiments, shared by `ddim research` and the app's Research tab. A time-conditioned
+// UNet and a layered model are compared over the same chain of timesteps, seq = range(0, T, T // K)
+// (the layered model's own seq), with the same update x_j = a x_i + b eps_i(x_i) (DDIM, eta 0):
+//   1. one-shot x0 vs the chain: noise held-out images to x_t (t in seq), predict x0 in one step,
+//      or run the chain from x_t down to t = 0; the error of each against the clean image, per t;
+//   2. the first step from pure noise: the x0 predicted at the largest t of seq next to the chain's
+//      final sample from the same noise, each set scored by the Fréchet distance of pooled pixels
+//      against held-out images (the measure of `ddim eval`).
+// Both run host-driven (one forward per step, read back): a chain is at most num_block steps.
+import { submitDispatches } from '../gpu/kernel';
+import { readTensor, upload } from '../gpu/tensor';
+import { fitGaussian, frechetDistance, pooledFeatures, type GaussianFit } from '../eval/frechet';
+import type { UNetConfig } from '../nn/config';
+import type { ParamStore } from '../nn/params';
+import { UNet } from '../nn/unet';
+import { gaussian } from '../ref/rng';
+import type { LayeredModel } from './layered';
+
+/** Noise prediction at the timesteps of one chain, for up to `batch` images at a time. */
+export interface StepDenoiser {
+  readonly kind: 'time' | 'layered';
+  /** The chain's timesteps, ascending, seq[0] = 0. */
+  readonly seq: readonly number[];
+  readonly abar: Float64Array;
+  readonly channels: number;
+  readonly resolution: number;
+  readonly batch: number;
+  readonly parameters: number;
+  /** eps(x_t, t) for N <= batch images (N, C, H, W); t must be in seq (and > 0). */
+  eps(t: number, x: Float32Array): Promise<Float32Array>;
+}
+
+/** The chain's timesteps for a model of T steps and num_block K: range(0, T, T // K). */
+export function chainSeq(T: number, numBlock: number): number[] {
+  const skip = Math.floor(T / numBlock);
+  if (!Number.isInteger(numBlock) || numBlock < 2 || skip < 1) throw new Error(`num_block must be an integer in [2, ${T}], got ${numBlock}`);
+  return Array.from({ length: Math.ceil(T / skip) }, (_, i) => i * skip);
+}
+
+abstract class PlannedDenoiser {
+  constructor(protected readonly device: GPUDevice, readonly batch: number, readonly channels: number, readonly resolution: number) {}
+
+  protected async run(net: UNet, x: Float32Array, t?: number): Promise<Float32Array> {
+    const per = this.channels * this.resolution * this.resolution;
+    const n = x.length / per;
+    if (!Number.isInteger(n) || n < 1 || n > this.batch) throw new Error(`denoiser: ${x.length} values is not 1..${this.batch} images of ${per}`);
+    const padded = n === this.batch ? x : new Float32Array(this.batch * per);
+    if (padded !== x) padded.set(x);
+    upload(this.device, net.x, padded);
+    if (t !== undefined) upload(this.device, net.t, new Float32Array(this.batch).fill(t));
+    submitDispatches(this.device, net.forward, 'denoiser');
+    return (await readTensor(this.device, net.eps)).slice(0, n * per);
+  }
+}
+
+/** A time-conditioned UNet evaluated at each t of `seq`; `params` may be shared (a trainer's EMA). */
+export class TimeDenoiser extends PlannedDenoiser implements StepDenoiser {
+  readonly kind = 'time';
+  readonly net: UNet;
+  readonly parameters: number;
+
+  constructor(device: GPUDevice, config: UNetConfig, readonly abar: Float64Array, readonly seq: readonly number[], batch: number, params?: ParamStore) {
+    super(device, batch, config.in_channels, config.resolution);
+    this.net = new UNet(device, config, { batch, ...(params ? { params } : {}), label: 'time denoiser' });
+    this.parameters = this.net.layout.count;
+  }
+
+  eps(t: number, x: Float32Array): Promise<Float32Array> {
+    if (!this.seq.includes(t) || t === 0) throw new Error(`time denoiser: t = ${t} is not a step of the chain (${this.seq.join(', ')})`);
+    return this.run(this.net, x, t);
+  }
+}
+
+/** A layered model: one time-free UNet per t of its seq; `params` may come from a trainer's EMA. */
+export class LayeredDenoiser extends PlannedDenoiser implements StepDenoiser {
+  readonly kind = 'layered';
+  readonly seq: readonly number[];
+  readonly abar: Float64Array;
+  readonly nets = new Map<number, UNet>();
+  readonly parameters: number;
+
+  constructor(device: GPUDevice, model: LayeredModel, batch: number, params?: (t: number) => ParamStore) {
+    const c = model.configs.get(model.seq[0]!)!;
+    super(device, batch, c.in_channels, c.resolution);
+    [this.seq, this.abar] = [model.seq, model.abar];
+    for (const t of model.seq.slice(1)) {
+      this.nets.set(t, new UNet(device, model.configs.get(t)!, { batch, ...(params ? { params: params(t) } : {}), label: `models.${t}` }));
+    }
+    this.parameters = [...this.nets.values()].reduce((s, n) => s + n.layout.count, 0);
+  }
+
+  eps(t: number, x: Float32Array): Promise<Float32Array> {
+    const net = this.nets.get(t);
+    if (!net) throw new Error(`layered denoiser: no sub-model at t = ${t} (seq ${this.seq.join(', ')})`);
+    return this.run(net, x);
+  }
+}
+
+const noised = (clean: Float32Array, noise: Float32Array, a: number): Float32Array => clean.map((v, i) => Math.sqrt(a) * v + Math.sqrt(1 - a) * noise[i]!);
+const x0From = (xt: Float32Array, eps: Float32Array, a: number): Float32Array => xt.map((v, i) => (v - Math.sqrt(1 - a) * eps[i]!) / Math.sqrt(a));
+
+/** Runs the chain from x at `t` (a step of seq) down to t = 0; also returns the x0 predicted by its first step. */
+export async function chainFrom(d: StepDenoiser, x: Float32Array, t: number): Promise<{ final: Float32Array; firstX0: Float32Array }> {
+  const start = d.seq.indexOf(t);
+  if (start < 1) throw new Error(`chain: t = ${t} is not a step of seq (${d.seq.join(', ')}) above 0`);
+  let firstX0: Float32Array | null = null;
+  for (let k = start; k >= 1; k--) {
+    const [ti, tj] = [d.seq[k]!, d.seq[k - 1]!];
+    const [ai, aj] = [d.abar[ti]!, d.abar[tj]!];
+    const eps = await d.eps(ti, x);
+    firstX0 ??= x0From(x, eps, ai);
+    const r = Math.sqrt(aj / ai), b = Math.sqrt(1 - aj) - Math.sqrt(1 - ai) * r;
+    x = x.map((v, i) => r * v + b * eps[i]!);
+  }
+  return { final: x, firstX0: firstX0! };
+}
+
+/** Mean squared error per value, the prediction clipped to [-1, 1] as it is shown. */
+export function clippedMse(pred: Float32Array, clean: Float32Array): number {
+  let se = 0;
+  for (let i = 0; i < clean.length; i++) se += (Math.min(1, Math.max(-1, pred[i]!)) - clean[i]!) ** 2;
+  return se / clean.length;
+}
+
+export interface OneShotRow {
+  t: number;
+  /** Chain steps from t to 0. */
+  steps: number;
+  oneShot: number;
+  chain: number;
+}
+
+/** Experiment 1 on `clean` (N <= batch held-out images): the one-shot and chain errors at every t of seq above 0. */
+export async function oneShotVsChain(d: StepDenoiser, clean: Float32Array, seed: number): Promise<OneShotRow[]> {
+  const noise = gaussian(seed, 0, 0, clean.length);
+  const rows: OneShotRow[] = [];
+  for (let k = 1; k < d.seq.length; k++) {
+    const t = d.seq[k]!;
+    const xt = noised(clean, noise, d.abar[t]!);
+    const { final, firstX0 } = await chainFrom(d, xt, t);
+    rows.push({ t, steps: k, oneShot: clippedMse(firstX0, clean), chain: clippedMse(final, clean) });
+  }
+  return rows;
+}
+
+export interface FirstStepResult {
+  n: number;
+  /** From the largest t of seq, pure noise in (N, C, H, W). */
+  firstX0: Float32Array;
+  final: Float32Array;
+  fdFirst: number;
+  fdFinal: number;
+  /** Mean squared difference between each first-step x0 and its final sample. */
+  mseFirstFinal: number;
+}
+
+/** Samples from pure noise in chunks of the denoiser's batch, keeping the first step's x0 and the final x. */
+export async function sampleWithFirstStep(d: StepDenoiser, n: number, seed: number): Promise<{ firstX0: Float32Array; final: Float32Array }> {
+  const per = d.channels * d.resolution * d.resolution;
+  const xT = gaussian(seed, 0, 0, n * per);
+  const [firstX0, final] = [new Float32Array(n * per), new Float32Array(n * per)];
+  for (let i = 0; i < n; i += d.batch) {
+    const m = Math.min(d.batch, n - i);
+    const out = await chainFrom(d, xT.slice(i * per, (i + m) * per), d.seq[d.seq.length - 1]!);
+    firstX0.set(out.firstX0, i * per);
+    final.set(out.final, i * per);
+  }
+  return { firstX0, final };
+}
+
+/** The Fréchet distance of images (clipped to [-1, 1]) against a reference fit, on 8x8 pooled pixels. */
+export function imagesFd(images: Float32Array, channels: number, resolution: number, reference: GaussianFit): number {
+  return frechetDistance(fitGaussian(pooledFeatures(images.map((v) => Math.min(1, Math.max(-1, v))), channels, resolution)), reference);
+}
+
+/** Experiment 2: n samples from pure noise; FD of the first-step x0 set and of the final set against `reference`. */
+export async function firstStepStudy(d: StepDenoiser, n: number, seed: number, reference: GaussianFit): Promise<FirstStepResult> {
+  if (!Number.isInteger(n) || n < 2) throw new Error(`first-step study: n must be an integer >= 2 (a covariance needs two samples), got ${n}`);
+  const { firstX0, final } = await sampleWithFirstStep(d, n, seed);
+  let se = 0;
+  for (let i = 0; i < final.length; i++) se += (Math.min(1, Math.max(-1, firstX0[i]!)) - Math.min(1, Math.max(-1, final[i]!))) ** 2;
+  return {
+    n, firstX0, final,
+    fdFirst: imagesFd(firstX0, d.channels, d.resolution, reference),
+    fdFinal: imagesFd(final, d.channels, d.resolution, reference),
+    mseFirstFinal: se / final.length,
+  };
+}
