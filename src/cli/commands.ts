@@ -19,6 +19,8 @@ export function weightsAreLayered(argv: readonly string[]): boolean {
 
 export interface CommandContext {
   device: GPUDevice;
+  /** The adapter, in words ("swiftshader (google)"). */
+  adapter: string;
   log: (line: string) => void;
 }
 

@@ -1,9 +1,10 @@
 // A folder of the user's PNG/JPEG/WebP images as a training set (Node): each file is decoded once by
 // sharp (libvips), EXIF-rotated, composited on white, centre-cropped to a square and resized to the
-// model resolution; the whole set then lives in memory, so no epoch decodes again.
+// model resolution; the whole set then lives in memory, so no epoch decodes again. sharp is loaded on
+// first use, so the commands that never read image files run where it is not installed (a bundled CLI
+// carried to a GPU machine).
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import sharp from 'sharp';
 import { datasetFromRgb, splitIndices, type ImageDataset } from '../train/data';
 
 const IMAGE_FILE = /\.(png|jpe?g|webp)$/i;
@@ -23,6 +24,7 @@ export function listImages(dir: string): string[] {
 }
 
 async function decode(path: string, size: number): Promise<Buffer> {
+  const sharp = (await import('sharp')).default;
   try {
     // fit 'cover' with a centre position is the centre square crop followed by the resize.
     return await sharp(path).rotate().flatten({ background: '#ffffff' }).resize(size, size, { fit: 'cover', position: 'centre' }).removeAlpha().raw().toBuffer();

@@ -7,6 +7,7 @@ import { evalCommand } from './eval';
 import { convertCommand } from './convert';
 import { invertCommand } from './invert';
 import { researchCommand } from './research';
+import { benchCommand } from './bench';
 
 const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
   forward: forwardCommand,
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) =>
   convert: convertCommand,
   invert: invertCommand,
   research: researchCommand,
+  bench: benchCommand,
 };
 
 const USAGE = `usage: ddim <command> [options]
@@ -39,6 +41,7 @@ const USAGE = `usage: ddim <command> [options]
               [--points 5] [--samples 64] [--time-batch 64] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
   invert      --weights W.safetensors --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
   convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
+  bench       [--configs tiny,bundled,small|config.json] [--batches 1,8] [--iters 20] [--json OUT.json]   (forward and train-step throughput)
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -56,8 +59,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const acquired = await acquireNodeDevice({ forceFallbackAdapter: process.env.DDIM_GPU !== 'hardware' });
     device = acquired.device;
+    const adapter = acquired.adapterName;
     device.addEventListener('uncapturederror', (e) => console.error(`ddim: WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
-    await command(rest, { device, log: (l) => console.log(l) });
+    await command(rest, { device, adapter, log: (l) => console.log(l) });
     return 0;
   } catch (e) {
     console.error(`ddim ${name}: ${(e as Error).message}`);

@@ -1,0 +1,85 @@
+// `ddim bench`: the engine's throughput on this machine's adapter, for comparison with PyTorch
+// (tools/bench_torch.py times the same models; bench/gpu.sh runs both and prints the ratios).
+//   ddim bench [--configs tiny,bundled,small] [--batches 1,8,64] [--iters 20] [--json OUT.json]
+// Per (config, batch): the UNet forward (eps from x, t) and one full training step (forward,
+// backward, gradient clip, Adam, EMA). Weights are freshly initialised (the time is the same for any
+// values). `iters` steps are submitted back to back and timed from the first submit to the
+// completion of the last (queue.onSubmittedWorkDone), after 3 untimed warm-up runs that build the
+// pipelines: steady-state GPU throughput, host uploads excluded, as PyTorch's side is timed.
+import { writeFileSync } from 'node:fs';
+import { submitDispatches } from '../gpu/kernel';
+import { upload } from '../gpu/tensor';
+import type { UNetConfig } from '../nn/config';
+import { initParameters } from '../nn/init';
+import { preset } from '../nn/presets';
+import { UNet } from '../nn/unet';
+import { gaussian } from '../ref/rng';
+import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
+import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { numberArg, parseArgs } from './args';
+import type { CommandContext } from './commands';
+import { loadConfig } from './train';
+
+/** The bundled emoji16 model's architecture (public/models/emoji16.safetensors). */
+const BUNDLED: UNetConfig = { ...preset('tiny'), ch_mult: [1, 2, 2] };
+
+function benchConfig(name: string): UNetConfig {
+  return name === 'bundled' ? BUNDLED : loadConfig(name);
+}
+
+async function timeSubmits(device: GPUDevice, iters: number, submit: (i: number) => void): Promise<number> {
+  for (let i = 0; i < 3; i++) submit(i);
+  await device.queue.onSubmittedWorkDone();
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) submit(i);
+  await device.queue.onSubmittedWorkDone();
+  return (performance.now() - t0) / iters;
+}
+
+export interface BenchRow {
+  config: string;
+  parameters: number;
+  batch: number;
+  forward_ms: number;
+  train_step_ms: number;
+}
+
+export async function benchCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
+  const cmd = 'ddim bench';
+  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json'] }, cmd);
+  const configs = (args.values.get('configs') ?? 'tiny,bundled').split(',');
+  const batches = (args.values.get('batches') ?? '1,8').split(',').map(Number);
+  if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${cmd}: --batches must be positive integers, got "${args.values.get('batches')}"`);
+  const iters = numberArg(args, 'iters', 20, cmd);
+  if (!Number.isInteger(iters) || iters < 1) throw new Error(`${cmd}: --iters must be a positive integer, got ${iters}`);
+  const d = ctx.device;
+  const abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION));
+  const rows: BenchRow[] = [];
+  ctx.log(`adapter: ${ctx.adapter}`);
+  ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s');
+  for (const name of configs) {
+    const config = benchConfig(name);
+    for (const B of batches) {
+      const net = new UNet(d, config, { batch: B, label: 'bench' });
+      upload(d, net.params.flat, initParameters(net.layout, 0));
+      upload(d, net.x, gaussian(0, 0, 0, B * config.in_channels * config.resolution ** 2));
+      upload(d, net.t, Float32Array.from({ length: B }, (_, i) => (37 + 125 * i) % 1000));
+      const forward = await timeSubmits(d, iters, () => submitDispatches(d, net.forward, 'bench forward'));
+      const step = new TrainStep(d, config, B, DEFAULT_OPTIMIZER, 'bench');
+      upload(d, step.net.params.flat, initParameters(step.net.layout, 0));
+      upload(d, step.x0, gaussian(1, 0, 0, B * config.in_channels * config.resolution ** 2).map((v) => Math.tanh(v)));
+      upload(d, step.noise, gaussian(2, 0, 0, B * config.in_channels * config.resolution ** 2));
+      step.setTimesteps(Array.from({ length: B }, (_, i) => (37 + 125 * i) % 1000), abar);
+      const train = await timeSubmits(d, iters, (i) => {
+        const e = d.createCommandEncoder({ label: 'bench train step' });
+        step.encode(e, i + 1);
+        d.queue.submit([e.finish()]);
+      });
+      const row = { config: name, parameters: net.layout.count, batch: B, forward_ms: forward, train_step_ms: train };
+      rows.push(row);
+      ctx.log(`${name.padEnd(8)}${net.layout.count.toLocaleString('en-US').padStart(10)}${String(B).padStart(7)}${forward.toFixed(3).padStart(13)}${((1000 * B) / forward).toFixed(0).padStart(8)}${train.toFixed(3).padStart(16)}${((1000 * B) / train).toFixed(0).padStart(8)}`);
+    }
+  }
+  const out = args.values.get('json');
+  if (out) writeFileSync(out, JSON.stringify({ adapter: ctx.adapter, iters, rows }, null, 1) + '\n');
+}
