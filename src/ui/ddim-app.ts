@@ -1,5 +1,5 @@
 // <ddim-app>: the studio's shell. Without WebGPU it explains how to get it; with it, it starts the
-// engine worker and shows the Sample, Denoise, Train and Models tabs.
+// engine worker and shows the Sample, Denoise, Train, Research and Models tabs.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { startEngine } from '../worker/client';
@@ -8,9 +8,10 @@ import './sample-studio';
 import './denoise-view';
 import './train-studio';
 import './model-library';
+import './research-studio';
 
-type Tab = 'sample' | 'denoise' | 'train' | 'models';
-const TABS: [Tab, string][] = [['sample', 'Sample'], ['denoise', 'Denoise'], ['train', 'Train'], ['models', 'Models']];
+type Tab = 'sample' | 'denoise' | 'train' | 'research' | 'models';
+const TABS: [Tab, string][] = [['sample', 'Sample'], ['denoise', 'Denoise'], ['train', 'Train'], ['research', 'Research'], ['models', 'Models']];
 
 @customElement('ddim-app')
 export class DdimApp extends LitElement {
@@ -85,6 +86,7 @@ export class DdimApp extends LitElement {
       ${!s ? nothing : this.tab === 'sample' ? html`<sample-studio .store=${s}></sample-studio>`
         : this.tab === 'denoise' ? html`<denoise-view .store=${s}></denoise-view>`
         : this.tab === 'train' ? html`<train-studio .store=${s}></train-studio>`
+        : this.tab === 'research' ? html`<research-studio .store=${s}></research-studio>`
         : html`<model-library .store=${s}></model-library>`}`;
   }
 }

@@ -1,5 +1,6 @@
 // <line-chart>: an SVG line chart of (x, y) points with labelled axes; `smoothing` adds an
-// exponential moving average line (the loss chart), `logY` a log scale.
+// exponential moving average line (the loss chart), `logY` a log scale. With `series`, several
+// labelled lines share the axes, with a legend (the Research tab's comparisons).
 import { LitElement, css, html, svg } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 
@@ -7,6 +8,16 @@ export interface Point {
   x: number;
   y: number;
 }
+
+export interface Series {
+  label: string;
+  points: Point[];
+  color: string;
+  dashed?: boolean;
+}
+
+/** Distinct line colours for series, in order. */
+export const SERIES_COLORS = ['#3257d6', '#d6573a', '#2f9e5b', '#9b4fd6', '#c79a10', '#1c9bb5'];
 
 /** Exponential moving average with debiasing (as TensorBoard's smoothing). */
 export function smooth(points: readonly Point[], weight: number): Point[] {
@@ -25,6 +36,7 @@ export class LineChart extends LitElement {
   `;
 
   @property({ attribute: false }) points: Point[] = [];
+  @property({ attribute: false }) series: Series[] = [];
   @property({ type: Number }) smoothing = 0;
   @property({ type: Boolean }) logY = false;
   @property() xLabel = '';
@@ -34,7 +46,9 @@ export class LineChart extends LitElement {
 
   override render() {
     const W = this.width, H = this.height, L = 48, B = 28, T = 10, R = 10;
-    const pts = this.points.filter((p) => Number.isFinite(p.y) && (!this.logY || p.y > 0));
+    const keep = (ps: readonly Point[]): Point[] => ps.filter((p) => Number.isFinite(p.y) && (!this.logY || p.y > 0));
+    const lines = this.series.map((s) => ({ ...s, points: keep(s.points) }));
+    const pts = this.series.length ? lines.flatMap((s) => s.points) : keep(this.points);
     if (pts.length === 0) return html`<svg width=${W} height=${H} role="img" aria-label=${`${this.yLabel} chart (no data yet)`}></svg>`;
     const fy = (y: number): number => (this.logY ? Math.log10(y) : y);
     const xs = pts.map((p) => p.x), ys = pts.map((p) => fy(p.y));
@@ -57,8 +71,13 @@ export class LineChart extends LitElement {
         <text x=${W - R} y=${H - 8} text-anchor="end">${fmt(x1)}</text>
         <text x=${(L + W) / 2} y=${H - 8} text-anchor="middle">${this.xLabel}</text>
         <text x=${12} y=${(T + H - B) / 2} text-anchor="middle" transform=${`rotate(-90 12 ${(T + H - B) / 2})`}>${this.yLabel}${this.logY ? ' (log)' : ''}</text>
-        <path d=${path(pts)} fill="none" stroke=${smoothed ? '#9db0ea' : '#3257d6'} stroke-width="1.2" />
-        ${smoothed ? svg`<path d=${path(smoothed)} fill="none" stroke="#3257d6" stroke-width="2" />` : ''}
+        ${this.series.length ? lines.map((s, i) => svg`
+          <path d=${path(s.points)} fill="none" stroke=${s.color} stroke-width="1.8" stroke-dasharray=${s.dashed ? '5 3' : 'none'} data-series=${s.label} />
+          ${s.points.map((p) => svg`<circle cx=${sx(p.x)} cy=${sy(p.y)} r="2.2" fill=${s.color} />`)}
+          <line x1=${W - R - 150} y1=${T + 8 + 13 * i} x2=${W - R - 132} y2=${T + 8 + 13 * i} stroke=${s.color} stroke-width="2" stroke-dasharray=${s.dashed ? '5 3' : 'none'} />
+          <text x=${W - R - 128} y=${T + 12 + 13 * i}>${s.label}</text>`)
+        : svg`<path d=${path(pts)} fill="none" stroke=${smoothed ? '#9db0ea' : '#3257d6'} stroke-width="1.2" />`}
+        ${smoothed && !this.series.length ? svg`<path d=${path(smoothed)} fill="none" stroke="#3257d6" stroke-width="2" />` : ''}
       `}
     </svg>`;
   }

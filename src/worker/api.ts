@@ -6,8 +6,11 @@ import type { UNetConfig } from '../nn/config';
 import type { ModelEntry } from '../store/models';
 import type { RunEntry } from '../store/runs';
 import type { TrainerOptions } from '../train/trainer';
+import type { OneShotRow } from '../research/experiments';
+import type { BudgetPoint } from '../research/budget';
+import type { BudgetRunEntry, BudgetSpec } from '../store/research';
 
-export type { ModelEntry, RunEntry };
+export type { ModelEntry, RunEntry, BudgetRunEntry, BudgetSpec, BudgetPoint, OneShotRow };
 
 export interface EngineInfo {
   adapter: string;
@@ -141,6 +144,52 @@ export interface StoredImageInfo {
   thumbnail: Pixels;
 }
 
+/** A model the Research tab can compare: time-conditioned (the library) or layered (bundled). */
+export interface ResearchModelInfo {
+  id: string;
+  name: string;
+  kind: 'time' | 'layered';
+  parameters: number;
+  resolution: number;
+  /** Layered: its own num_block (time-conditioned models take the request's). */
+  numBlock?: number;
+}
+
+export interface ResearchRequest {
+  modelIds: string[];
+  /** Held-out images (one-shot) or samples (first step). */
+  n: number;
+  seed: number;
+  /** Steps of the chain for time-conditioned models: seq = range(0, T, T // numBlock). */
+  numBlock: number;
+}
+
+export interface OneShotCurve {
+  modelId: string;
+  name: string;
+  kind: 'time' | 'layered';
+  parameters: number;
+  rows: OneShotRow[];
+}
+
+export interface FirstStepStudyResult {
+  n: number;
+  /** FD of n training images against the held-out set: the floor. */
+  fdReal: number;
+  models: {
+    modelId: string;
+    name: string;
+    kind: 'time' | 'layered';
+    parameters: number;
+    fdFirst: number;
+    fdFinal: number;
+    mseFirstFinal: number;
+    /** The first 8 of each set. */
+    firstX0: Pixels;
+    final: Pixels;
+  }[];
+}
+
 export interface EngineApi {
   init(): Promise<EngineInfo>;
 
@@ -177,4 +226,16 @@ export interface EngineApi {
   removeImage(id: string): Promise<void>;
 
   storage(): Promise<{ usage: number; quota: number; persisted: boolean }>;
+
+  researchModels(): Promise<ResearchModelInfo[]>;
+  /** Experiment 1: one-shot x0 vs the chain from x_t, per t, on held-out emoji. */
+  researchOneShot(request: ResearchRequest): Promise<OneShotCurve[]>;
+  /** Experiment 2: first-step x0 vs the final sample from the same noise, with FD. */
+  researchFirstStep(request: ResearchRequest): Promise<FirstStepStudyResult>;
+  /** Experiment 3: trains the arms for the same evaluation budget; `onUpdate` sees the stored run after every point. */
+  researchBudget(spec: BudgetSpec, onUpdate: (run: BudgetRunEntry) => void): Promise<BudgetRunEntry>;
+  listBudgetRuns(): Promise<BudgetRunEntry[]>;
+  deleteBudgetRun(id: string): Promise<void>;
+  /** A run's points as CSV (arm, parameters, step, evals, train_seconds, loss, fd). */
+  budgetCsv(id: string): Promise<string>;
 }

@@ -17,6 +17,8 @@ import { denoise } from './denoise';
 import * as models from './models';
 import { NetCache, SampleRun } from './sampling';
 import { TrainSession, bundledEmoji } from './training';
+import * as research from './research';
+import * as researchStore from '../store/research';
 
 /** Pixels cross to the page by transfer, not copy. */
 function sendPixels<T extends object>(value: T, pixels: Pixels[]): T {
@@ -227,6 +229,37 @@ export class Engine implements EngineApi {
   }
 
   removeImage = (id: string) => removeImage(id);
+
+  researchModels = () => research.researchModels();
+
+  researchOneShot: EngineApi['researchOneShot'] = (r) => this.exclusive('the one-shot experiment', () => research.oneShot(this.gpu(), r));
+
+  researchFirstStep: EngineApi['researchFirstStep'] = (r) => this.exclusive('the first-step experiment', async () => {
+    const out = await research.firstStep(this.gpu(), r);
+    return sendPixels(out, out.models.flatMap((m) => [m.firstX0, m.final]));
+  });
+
+  researchBudget: EngineApi['researchBudget'] = (spec, onUpdate) => this.exclusive('the budget comparison', () => research.runBudget(this.gpu(), spec, () => this.stopRequested, onUpdate));
+
+  /** Stored runs; one left 'running' by a closed tab shows as stopped. */
+  async listBudgetRuns() {
+    const live = this.busy === 'the budget comparison';
+    return (await researchStore.listBudgetRuns()).map((r) => (r.state === 'running' && !live ? { ...r, state: 'stopped' as const } : r));
+  }
+
+  async deleteBudgetRun(id: string): Promise<void> {
+    if (this.busy === 'the budget comparison') {
+      const run = await researchStore.getBudgetRun(id);
+      if (run?.state === 'running') throw new Error('this run is training; stop it first');
+    }
+    await researchStore.deleteBudgetRun(id);
+  }
+
+  async budgetCsv(id: string): Promise<string> {
+    const run = await researchStore.getBudgetRun(id);
+    if (!run) throw new Error(`research run ${id} is not stored`);
+    return research.budgetCsv(run);
+  }
 
   async storage() {
     const persisted = (await navigator.storage?.persisted?.()) ?? false;

@@ -1,6 +1,6 @@
 // The studio in real Chromium (WebGPU on SwiftShader), on the built app: sampling with the bundled
 // model, determinism, Stop, the Denoise view, training with a reload and resume, model import and
-// export, bad files, responsiveness, and the page shown without WebGPU.
+// export, bad files, responsiveness, the Research tab's experiments, and the page shown without WebGPU.
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -218,6 +218,60 @@ describe('model library', () => {
     await setValue(page, 'Seed', '5');
     await sample(page, /seed 5/);
     expect(await canvasData(page, 'final')).toBe(bundled);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+});
+
+describe('research tab', () => {
+  it('charts one-shot vs chain, scores the first step against the final sample, and keeps a budget run with its CSV across a reload', { timeout: 600_000 }, async () => {
+    const { page, errors } = await open();
+    await page.getByRole('tab', { name: 'Research' }).click();
+    const models = page.getByRole('group', { name: 'Models' });
+    await expect.poll(() => models.getByRole('checkbox').count(), LONG).toBe(3); // the bundled time-conditioned and the two layered models
+    // Small settings: SwiftShader runs every UNet on the CPU.
+    await models.getByLabel(/model Layered 16 px, end to end/).uncheck();
+    await models.getByLabel(/model Layered 16 px, layer loss/).uncheck();
+    await setValue(page, 'Chain steps (num_block) for time-conditioned models', '3');
+    await setValue(page, 'Held-out images', '2');
+    await page.getByRole('button', { name: 'Run experiment 1' }).click();
+    const chart = page.getByTestId('oneshot-chart');
+    await chart.waitFor(LONG);
+    expect(await chart.evaluate((el) => [...el.shadowRoot!.querySelectorAll('path[data-series]')].map((p) => p.getAttribute('data-series')))).toEqual(['Emoji 16 px (bundl: one-shot', 'Emoji 16 px (bundl: chain']);
+    expect(await page.getByTestId('oneshot-table').textContent()).toMatch(/333.*666/s);
+
+    await models.getByLabel(/model Layered 16 px, layer loss/).check();
+    await setValue(page, 'Samples', '2');
+    await page.getByRole('button', { name: 'Run experiment 2' }).click();
+    const first = page.getByTestId('firststep-table');
+    await first.waitFor(LONG);
+    expect(await first.textContent()).toMatch(/Emoji 16 px \(bundled\)1,113,955\d+\.\d{2}\d+\.\d{2}.*Layered 16 px, layer loss.*real training images/s);
+
+    await setValue(page, 'Run name', 'tiny budget');
+    await setValue(page, 'Evaluations per arm', '4');
+    await setValue(page, 'Points', '1');
+    await setValue(page, 'FD samples', '2');
+    await page.getByLabel('Time-conditioned model').selectOption('tiny');
+    await setValue(page, 'Layered num_block', '2');
+    await setValue(page, 'Layered ch', '8');
+    await setValue(page, 'Time batch', '2');
+    await setValue(page, 'Layered batch', '2');
+    await page.getByRole('button', { name: 'Run experiment 3' }).click();
+    const table = page.getByTestId('budget-table');
+    await expect.poll(async () => ((await table.count()) ? (await table.locator('tr').count()) : 0), { timeout: 480_000 }).toBe(4); // header + one point per arm
+    await expect.poll(() => page.getByTestId('job').count(), LONG).toBe(0);
+    for (const id of ['budget-time-chart', 'budget-evals-chart']) {
+      expect(await page.getByTestId(id).evaluate((el) => el.shadowRoot!.querySelectorAll('path[data-series]').length)).toBe(3);
+    }
+    await page.reload();
+    await page.getByRole('tab', { name: 'Research' }).click();
+    const stored = page.getByTestId('budget-runs');
+    await expect.poll(() => stored.textContent(), LONG).toMatch(/tiny budget.*done3 points/s);
+    const download = page.waitForEvent('download');
+    await stored.getByRole('button', { name: 'Export CSV' }).first().click();
+    const csv = readFileSync(await (await download).path(), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('arm,parameters,step,evals,train_seconds,loss,fd');
+    expect(csv.slice(1).map((l) => l.split(',').slice(0, 4).join(','))).toEqual(['time,702499,2,4', expect.stringMatching(/^layer,\d+,2,4$/), expect.stringMatching(/^end2end,\d+,2,4$/)]);
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -1,0 +1,243 @@
+// The Research tab: the seed question, "why can't the x0 predicted at the first step be the
+// result?", as three experiments on time-conditioned and layered models (one time-free UNet per
+// DDIM step): (1) one-shot x0 vs the chain from a noised held-out image, against t; (2) the first
+// step's x0 from pure noise next to the final sample, with the Fréchet distance of each set;
+// (3) a budget comparison, training a time-conditioned UNet and layered models (layer loss, end to
+// end) for the same number of image-gradient evaluations, sample quality against training time.
+import { proxy } from 'comlink';
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import { PRESETS } from '../nn/presets';
+import type { UNetConfig } from '../nn/config';
+import { ARM_KINDS, DEFAULT_BUDGET, type ArmKind } from '../research/budget';
+import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, OneShotCurve, ResearchModelInfo } from '../worker/api';
+import { StoreController, type EngineStore } from './engine-store';
+import { SERIES_COLORS, type Series } from './line-chart';
+import { panelStyles } from './styles';
+import './line-chart';
+import './pixel-grid';
+
+/** Time-conditioned architectures for the budget comparison (16 px, the bundled emoji). */
+const TIME_MODELS: Record<string, { label: string; config: UNetConfig }> = {
+  emoji16: { label: 'the bundled model\'s (ch 32, ch_mult 1,2,2)', config: { ...PRESETS.tiny!, ch_mult: [1, 2, 2] } },
+  tiny: { label: 'tiny (ch 32, ch_mult 1,2)', config: PRESETS.tiny! },
+};
+
+const ARM_LABELS: Record<ArmKind, string> = { time: 'time-conditioned', layer: 'layered, layer loss', end2end: 'layered, end to end' };
+
+function csvDownload(name: string, text: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+@customElement('research-studio')
+export class ResearchStudio extends LitElement {
+  static override styles = [panelStyles, css`
+    .models { display: flex; flex-direction: column; gap: 2px; }
+    fieldset { border: 1px solid #dde1e8; border-radius: 8px; padding: 6px 10px; }
+    legend { font-size: 12px; color: #4a5468; }
+    .pair { display: grid; grid-template-columns: auto auto; gap: 4px 10px; align-items: center; font-size: 12px; color: #4a5468; }
+  `];
+
+  @property({ attribute: false }) store: EngineStore | undefined;
+  @state() private models: ResearchModelInfo[] = [];
+  @state() private chosen = new Set<string>();
+  @state() private numBlock = 10;
+  @state() private n = 16;
+  @state() private samples = 64;
+  @state() private seed = 0;
+  @state() private oneShot: OneShotCurve[] | undefined;
+  @state() private first: FirstStepStudyResult | undefined;
+  @state() private runs: BudgetRunEntry[] = [];
+  @state() private shown: BudgetRunEntry | undefined;
+  @state() private budget = {
+    name: 'budget comparison', evals: DEFAULT_BUDGET.evals, points: DEFAULT_BUDGET.points, samples: DEFAULT_BUDGET.samples, seed: 0,
+    lr: DEFAULT_BUDGET.optimizer.lr, emaRate: DEFAULT_BUDGET.optimizer.emaRate, timeBatch: DEFAULT_BUDGET.timeBatch, layeredBatch: DEFAULT_BUDGET.layeredBatch,
+    arms: new Set<ArmKind>(ARM_KINDS), timeModel: 'emoji16', numBlock: 10, layeredCh: 16,
+  };
+  private loaded = false;
+
+  constructor() {
+    super();
+    new StoreController(this, () => this.store);
+  }
+
+  override async updated(): Promise<void> {
+    if (this.store && !this.loaded) {
+      this.loaded = true;
+      try {
+        this.models = await this.store.engine.researchModels();
+      } catch (e) {
+        this.store.error = (e as Error).message;
+        this.store.changed();
+      }
+      this.chosen = new Set(this.models.filter((m) => m.id.startsWith('bundled:')).map((m) => m.id));
+      this.runs = await this.store.engine.listBudgetRuns();
+      this.shown = this.runs[0];
+    }
+  }
+
+  private request(n: number) {
+    return { modelIds: this.models.filter((m) => this.chosen.has(m.id)).map((m) => m.id), n, seed: this.seed, numBlock: this.numBlock };
+  }
+
+  private async runOneShot(): Promise<void> {
+    const s = this.store;
+    if (!s || s.job) return;
+    const r = await s.run('the one-shot experiment', () => s.engine.researchOneShot(this.request(this.n)));
+    if (r) this.oneShot = r;
+  }
+
+  private async runFirstStep(): Promise<void> {
+    const s = this.store;
+    if (!s || s.job) return;
+    const r = await s.run('the first-step experiment', () => s.engine.researchFirstStep(this.request(this.samples)));
+    if (r) this.first = r;
+  }
+
+  private async runBudget(): Promise<void> {
+    const s = this.store;
+    if (!s || s.job) return;
+    const b = this.budget;
+    const spec: BudgetSpec = {
+      name: b.name, evals: b.evals, points: b.points, samples: b.samples, seed: b.seed, lr: b.lr, emaRate: b.emaRate, timeBatch: b.timeBatch, layeredBatch: b.layeredBatch,
+      arms: ARM_KINDS.filter((a) => b.arms.has(a)), timeConfig: TIME_MODELS[b.timeModel]!.config, numBlock: b.numBlock, layeredCh: b.layeredCh,
+    };
+    await s.run('the budget comparison', () => s.engine.researchBudget(spec, proxy((run: BudgetRunEntry) => {
+      this.shown = run;
+      this.runs = [run, ...this.runs.filter((r) => r.id !== run.id)];
+    })));
+    this.runs = await s.engine.listBudgetRuns();
+  }
+
+  private async deleteRun(id: string): Promise<void> {
+    const s = this.store;
+    if (!s) return;
+    await s.run('deleting a research run', () => s.engine.deleteBudgetRun(id));
+    this.runs = await s.engine.listBudgetRuns();
+    if (this.shown?.id === id) this.shown = this.runs[0];
+  }
+
+  private async exportCsv(run: BudgetRunEntry): Promise<void> {
+    const s = this.store;
+    if (!s) return;
+    const text = await s.engine.budgetCsv(run.id);
+    csvDownload(`${run.spec.name.replace(/[^\w.-]+/g, '_')}.csv`, text);
+  }
+
+  private num(label: string, value: number, set: (v: number) => void, opts: { min?: number; max?: number; step?: string } = {}) {
+    return html`<label>${label}<input type="number" aria-label=${label} min=${opts.min ?? 0} max=${opts.max ?? 1e9} step=${opts.step ?? '1'} .value=${String(value)}
+      @change=${(e: Event) => set(Number((e.target as HTMLInputElement).value))} /></label>`;
+  }
+
+  private oneShotSection() {
+    const curves = this.oneShot;
+    const series: Series[] = curves ? curves.flatMap((c, i) => [
+      { label: `${c.name.slice(0, 18)}: one-shot`, points: c.rows.map((r) => ({ x: r.t, y: r.oneShot })), color: SERIES_COLORS[i % SERIES_COLORS.length]!, dashed: true },
+      { label: `${c.name.slice(0, 18)}: chain`, points: c.rows.map((r) => ({ x: r.t, y: r.chain })), color: SERIES_COLORS[i % SERIES_COLORS.length]! },
+    ]) : [];
+    return html`<section><h2>1 · One-shot x0 against the chain</h2>
+      <p class="muted">${this.n} held-out emoji are noised to x_t at every t of the chain; each model predicts x0 in one step (dashed) or runs its chain from x_t down to t = 0 (solid). Error: MSE per value against the clean image.</p>
+      <div class="controls">
+        ${this.num('Held-out images', this.n, (v) => (this.n = Math.max(2, Math.min(64, Math.floor(v)))), { min: 2, max: 64 })}
+        <button class="primary" @click=${() => this.runOneShot()} ?disabled=${!!this.store?.job || this.chosen.size === 0}>Run experiment 1</button>
+      </div>
+      ${curves ? html`<div class="row" style="margin-top:10px">
+        <line-chart data-testid="oneshot-chart" .series=${series} xLabel="t" yLabel="MSE" logY width="620" height="280"></line-chart>
+        <table class="numbers" data-testid="oneshot-table"><tr><th>model</th><th>t</th><th>one-shot</th><th>chain</th></tr>
+          ${curves.flatMap((c) => c.rows.map((r) => html`<tr><td>${c.name}</td><td>${r.t}</td><td>${r.oneShot.toFixed(4)}</td><td>${r.chain.toFixed(4)}</td></tr>`))}</table>
+      </div>` : nothing}
+    </section>`;
+  }
+
+  private firstStepSection() {
+    const f = this.first;
+    return html`<section><h2>2 · The first step from pure noise</h2>
+      <p class="muted">From the same pure noise: the x0 each model predicts at its first step (the largest t) and its final sample. The Fréchet distance of 8x8-pooled pixels against the held-out emoji scores each set; real training images give the floor.</p>
+      <div class="controls">
+        ${this.num('Samples', this.samples, (v) => (this.samples = Math.max(2, Math.min(1024, Math.floor(v)))), { min: 2, max: 1024 })}
+        <button class="primary" @click=${() => this.runFirstStep()} ?disabled=${!!this.store?.job || this.chosen.size === 0}>Run experiment 2</button>
+      </div>
+      ${f ? html`<table class="numbers" data-testid="firststep-table" style="margin-top:10px">
+          <tr><th>model</th><th>parameters</th><th>FD first-step x0</th><th>FD final</th><th>MSE(first, final)</th></tr>
+          ${f.models.map((m) => html`<tr><td>${m.name}</td><td>${m.parameters.toLocaleString('en-US')}</td><td>${m.fdFirst.toFixed(2)}</td><td>${m.fdFinal.toFixed(2)}</td><td>${m.mseFirstFinal.toFixed(4)}</td></tr>`)}
+          <tr><td>real training images</td><td></td><td></td><td>${f.fdReal.toFixed(2)}</td><td></td></tr>
+        </table>
+        <div class="row" style="margin-top:10px">${f.models.map((m) => html`<div class="figure">${m.name}
+          <div class="pair">first x0<pixel-grid label=${`${m.name}: first-step x0`} .pixels=${m.firstX0} cols="8" width="256"></pixel-grid>
+          final<pixel-grid label=${`${m.name}: final samples`} .pixels=${m.final} cols="8" width="256"></pixel-grid></div></div>`)}</div>` : nothing}
+    </section>`;
+  }
+
+  private budgetSection() {
+    const b = this.budget;
+    const set = (patch: Partial<typeof b>): void => {
+      this.budget = { ...b, ...patch };
+    };
+    const run = this.shown;
+    const byArm = (x: (p: BudgetRunEntry['points'][number]) => number): Series[] => run ? ARM_KINDS.filter((a) => run.points.some((p) => p.arm === a)).map((a, i) => ({
+      label: ARM_LABELS[a], color: SERIES_COLORS[i]!, points: run.points.filter((p) => p.arm === a).map((p) => ({ x: x(p), y: p.fd })),
+    })) : [];
+    const busy = !!this.store?.job;
+    return html`<section><h2>3 · Budget comparison</h2>
+      <p class="muted">Each arm trains on the bundled emoji for the same number of image-gradient evaluations (one UNet forward and backward for one image: a time-conditioned step costs its batch, a layered step its batch times its sub-models), then samples over the same chain (num_block steps, eta 0) at evenly spaced points; FD of pooled pixels against the held-out emoji. Runs are kept in this browser.</p>
+      <div class="controls">
+        <label>Name<input type="text" aria-label="Run name" .value=${b.name} @change=${(e: Event) => set({ name: (e.target as HTMLInputElement).value || 'budget comparison' })} /></label>
+        ${this.num('Evaluations per arm', b.evals, (v) => set({ evals: Math.max(1, Math.floor(v)) }), { min: 1 })}
+        ${this.num('Points', b.points, (v) => set({ points: Math.max(1, Math.floor(v)) }), { min: 1, max: 50 })}
+        ${this.num('FD samples', b.samples, (v) => set({ samples: Math.max(2, Math.floor(v)) }), { min: 2 })}
+        <label>Time-conditioned model<select aria-label="Time-conditioned model" @change=${(e: Event) => set({ timeModel: (e.target as HTMLSelectElement).value })}>
+          ${Object.entries(TIME_MODELS).map(([id, m]) => html`<option value=${id} ?selected=${b.timeModel === id}>${m.label}</option>`)}</select></label>
+        ${this.num('Layered num_block', b.numBlock, (v) => set({ numBlock: Math.max(2, Math.floor(v)) }), { min: 2, max: 100 })}
+        ${this.num('Layered ch', b.layeredCh, (v) => set({ layeredCh: Math.max(4, Math.floor(v)) }), { min: 4, max: 256 })}
+        ${this.num('Time batch', b.timeBatch, (v) => set({ timeBatch: Math.max(1, Math.floor(v)) }), { min: 1 })}
+        ${this.num('Layered batch', b.layeredBatch, (v) => set({ layeredBatch: Math.max(1, Math.floor(v)) }), { min: 1 })}
+        ${this.num('Learning rate', b.lr, (v) => set({ lr: v }), { step: 'any' })}
+        ${this.num('EMA rate', b.emaRate, (v) => set({ emaRate: v }), { step: 'any' })}
+        <fieldset><legend>Arms</legend>${ARM_KINDS.map((a) => html`<label class="inline"><input type="checkbox" aria-label=${`arm ${ARM_LABELS[a]}`} .checked=${b.arms.has(a)}
+          @change=${(e: Event) => { const arms = new Set(b.arms); if ((e.target as HTMLInputElement).checked) arms.add(a); else arms.delete(a); set({ arms }); }} />${ARM_LABELS[a]}</label>`)}</fieldset>
+        <button class="primary" @click=${() => this.runBudget()} ?disabled=${busy || b.arms.size === 0}>Run experiment 3</button>
+        <button @click=${() => this.store?.engine.stop()} ?disabled=${this.store?.job !== 'the budget comparison'}>Stop</button>
+      </div>
+      ${run ? html`<h3 style="margin-top:12px">${run.spec.name} · ${run.state}${run.message ? `: ${run.message}` : ''} · ${run.spec.evals.toLocaleString('en-US')} evaluations per arm</h3>
+        <div class="row">
+          <line-chart data-testid="budget-time-chart" .series=${byArm((p) => p.trainSeconds)} xLabel="training seconds" yLabel="FD" width="460" height="240"></line-chart>
+          <line-chart data-testid="budget-evals-chart" .series=${byArm((p) => p.evals)} xLabel="image-gradient evaluations" yLabel="FD" width="460" height="240"></line-chart>
+        </div>
+        <table class="numbers" data-testid="budget-table"><tr><th>arm</th><th>parameters</th><th>step</th><th>evaluations</th><th>train s</th><th>loss</th><th>FD</th></tr>
+          ${run.points.map((p) => html`<tr><td>${ARM_LABELS[p.arm]}</td><td>${p.parameters.toLocaleString('en-US')}</td><td>${p.step}</td><td>${p.evals.toLocaleString('en-US')}</td><td>${p.trainSeconds.toFixed(1)}</td><td>${p.loss.toFixed(3)}</td><td>${p.fd.toFixed(2)}</td></tr>`)}</table>` : nothing}
+      ${this.runs.length ? html`<h3 style="margin-top:12px">Stored runs</h3><table data-testid="budget-runs">${this.runs.map((r) => html`<tr>
+          <td>${r.spec.name}</td><td class="muted">${new Date(r.created).toLocaleString()}</td><td>${r.state}</td><td class="numbers">${r.points.length} points</td>
+          <td><button @click=${() => (this.shown = r)}>Show</button> <button @click=${() => this.exportCsv(r)}>Export CSV</button>
+            <button @click=${() => this.deleteRun(r.id)} ?disabled=${busy && r.state === 'running'}>Delete</button></td></tr>`)}</table>` : nothing}
+    </section>`;
+  }
+
+  override render() {
+    const s = this.store;
+    return html`
+      <section><h2>Research: why can't the first step's x0 be the result?</h2>
+        <p class="muted">A UNet is a good denoiser when its input is a noised real image, but from pure noise its first x0 prediction is an average; the chain refines it. Layered models (one time-free UNet per DDIM step) test whether per-step or end-to-end training changes that. Time-conditioned models run the same chain: seq = range(0, T, T // num_block).</p>
+        <div class="controls">
+          <fieldset><legend>Models</legend><div class="models">${this.models.map((m) => html`<label class="inline"><input type="checkbox" aria-label=${`model ${m.name}`} .checked=${this.chosen.has(m.id)}
+            @change=${(e: Event) => { const c = new Set(this.chosen); if ((e.target as HTMLInputElement).checked) c.add(m.id); else c.delete(m.id); this.chosen = c; }} />
+            ${m.name} <span class="muted">(${m.kind === 'time' ? 'time-conditioned' : `layered, num_block ${m.numBlock}`}, ${m.parameters.toLocaleString('en-US')} parameters)</span></label>`)}</div></fieldset>
+          ${this.num('Chain steps (num_block) for time-conditioned models', this.numBlock, (v) => (this.numBlock = Math.max(2, Math.min(100, Math.floor(v)))), { min: 2, max: 100 })}
+          ${this.num('Seed', this.seed, (v) => (this.seed = Math.max(0, Math.floor(v))))}
+        </div>
+        ${s?.error ? html`<div class="error" role="alert">${s.error}</div>` : nothing}
+      </section>
+      ${this.oneShotSection()}
+      ${this.firstStepSection()}
+      ${this.budgetSection()}`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'research-studio': ResearchStudio;
+  }
+}

@@ -1,0 +1,176 @@
+// The Research tab's side of the worker: the models the experiments can compare (time-conditioned
+// ones from the library, and the bundled layered models), experiments 1 and 2 on held-out emoji, and
+// budget-comparison runs (experiment 3) kept in IndexedDB after every point.
+import { DEFAULT_DIFFUSION, alphaBars, betaSchedule } from '../diffusion/schedule';
+import { fitGaussian, pooledFeatures } from '../eval/frechet';
+import { parseSafetensors, type SafetensorsFile } from '../io/safetensors';
+import { toRgba8 } from '../ref/pixels';
+import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, runArm, type BudgetSettings } from '../research/budget';
+import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
+import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
+import { DEFAULT_OPTIMIZER } from '../train/step';
+import type { ImageDataset } from '../train/data';
+import * as store from '../store/research';
+import type { BudgetRunEntry, BudgetSpec } from '../store/research';
+import type { FirstStepStudyResult, OneShotCurve, ResearchModelInfo, ResearchRequest } from './api';
+import * as models from './models';
+import { bundledEmoji } from './training';
+
+/** Layered models shipped in public/models (trained by bench/research.sh; see the README). */
+const BUNDLED_LAYERED: { id: string; name: string; file: string }[] = [
+  { id: 'bundled:layer16', name: 'Layered 16 px, layer loss (bundled)', file: 'models/layer16.safetensors' },
+  { id: 'bundled:end2end16', name: 'Layered 16 px, end to end (bundled)', file: 'models/end2end16.safetensors' },
+];
+
+const layered = new Map<string, Promise<{ file: SafetensorsFile; model: LayeredModel }>>();
+
+function getLayered(id: string): Promise<{ file: SafetensorsFile; model: LayeredModel }> {
+  let p = layered.get(id);
+  if (!p) {
+    const b = BUNDLED_LAYERED.find((x) => x.id === id);
+    if (!b) throw new Error(`no layered model ${id}`);
+    p = models.fetchBytes(b.file).then((bytes) => {
+      const file = parseSafetensors(new Uint8Array(bytes), b.file);
+      return { file, model: parseLayered(file, b.file) };
+    });
+    p.catch(() => layered.delete(id));
+    layered.set(id, p);
+  }
+  return p;
+}
+
+function layeredParameters(m: LayeredModel, file: SafetensorsFile): number {
+  let n = 0;
+  for (const [name, t] of file.tensors) if (name.startsWith('models.') && !name.startsWith(`models.${m.seq[0]}.`)) n += t.data.length;
+  return n;
+}
+
+export async function researchModels(): Promise<ResearchModelInfo[]> {
+  const time = (await models.listAll()).map((e): ResearchModelInfo => ({ id: e.id, name: e.name, kind: 'time', parameters: e.parameters, resolution: e.config.resolution }));
+  const lay = await Promise.all(BUNDLED_LAYERED.map(async (b): Promise<ResearchModelInfo> => {
+    const { file, model } = await getLayered(b.id);
+    return { id: b.id, name: b.name, kind: 'layered', parameters: layeredParameters(model, file), resolution: model.configs.get(model.seq[0]!)!.resolution, numBlock: model.numBlock };
+  }));
+  return [...time, ...lay];
+}
+
+/** The model as a denoiser over its chain (a time-conditioned one over range(0, T, T // numBlock)). */
+async function denoiser(device: GPUDevice, id: string, numBlock: number, batch: number): Promise<{ name: string; d: StepDenoiser }> {
+  if (BUNDLED_LAYERED.some((b) => b.id === id)) {
+    const { file, model } = await getLayered(id);
+    const d = new LayeredDenoiser(device, model, batch);
+    for (const [t, net] of d.nets) net.params.load(file, id, `models.${t}.`);
+    return { name: BUNDLED_LAYERED.find((b) => b.id === id)!.name, d };
+  }
+  const { entry, model } = await models.getModel(id);
+  const abar = alphaBars(betaSchedule(model.diffusion));
+  const d = new TimeDenoiser(device, model.config, abar, chainSeq(abar.length, numBlock), batch);
+  d.net.params.load({ tensors: model.tensors, metadata: model.metadata, dtypes: new Map() }, entry.name);
+  return { name: entry.name, d };
+}
+
+function checkRequest(r: ResearchRequest, max: number): void {
+  if (r.modelIds.length === 0) throw new Error('choose at least one model');
+  if (!Number.isInteger(r.n) || r.n < 2 || r.n > max) throw new Error(`the number of images must be an integer in [2, ${max}], got ${r.n}`);
+  if (!Number.isInteger(r.numBlock) || r.numBlock < 2 || r.numBlock > 100) throw new Error(`steps of the chain (num_block) must be an integer in [2, 100], got ${r.numBlock}`);
+}
+
+async function modelsOf(device: GPUDevice, r: ResearchRequest, batch: number): Promise<{ id: string; name: string; d: StepDenoiser }[]> {
+  const out = [];
+  for (const id of r.modelIds) out.push({ id, ...(await denoiser(device, id, r.numBlock, batch)) });
+  const sizes = new Set(out.map((m) => m.d.resolution));
+  if (sizes.size > 1) throw new Error(`the chosen models take different image sizes (${[...sizes].join(', ')} px); compare models of one size`);
+  return out;
+}
+
+function spread(data: ImageDataset, n: number): Float32Array {
+  const per = data.channels * data.resolution * data.resolution;
+  const out = new Float32Array(n * per);
+  for (let i = 0; i < n; i++) {
+    const j = Math.floor((i * data.count) / n);
+    out.set(data.images.subarray(j * per, (j + 1) * per), i * per);
+  }
+  return out;
+}
+
+/** Experiment 1: one-shot x0 vs the chain from x_t, against t, on n held-out emoji. */
+export async function oneShot(device: GPUDevice, r: ResearchRequest): Promise<OneShotCurve[]> {
+  checkRequest(r, 64);
+  const ms = await modelsOf(device, r, r.n);
+  const held = await bundledEmoji(ms[0]!.d.resolution, 'eval');
+  const clean = spread(held, r.n);
+  const out: OneShotCurve[] = [];
+  for (const m of ms) out.push({ modelId: m.id, name: m.name, kind: m.d.kind, parameters: m.d.parameters, rows: await oneShotVsChain(m.d, clean, r.seed) });
+  return out;
+}
+
+/** Experiment 2: first-step x0 vs final sample from the same noise, FD of each set, and the first 8 of each. */
+export async function firstStep(device: GPUDevice, r: ResearchRequest): Promise<FirstStepStudyResult> {
+  checkRequest(r, 1024);
+  const ms = await modelsOf(device, r, Math.min(r.n, 64));
+  const size = ms[0]!.d.resolution;
+  const [held, train] = [await bundledEmoji(size, 'eval'), await bundledEmoji(size, 'train')];
+  const reference = fitGaussian(pooledFeatures(held.images, 3, size));
+  const shown = Math.min(8, r.n), per = 3 * size * size;
+  const results: FirstStepStudyResult['models'] = [];
+  for (const m of ms) {
+    const s = await firstStepStudy(m.d, r.n, r.seed, reference);
+    results.push({
+      modelId: m.id, name: m.name, kind: m.d.kind, parameters: m.d.parameters, fdFirst: s.fdFirst, fdFinal: s.fdFinal, mseFirstFinal: s.mseFirstFinal,
+      firstX0: { count: shown, size, rgba: toRgba8(s.firstX0.subarray(0, shown * per), 3, size * size) },
+      final: { count: shown, size, rgba: toRgba8(s.final.subarray(0, shown * per), 3, size * size) },
+    });
+  }
+  return { n: r.n, fdReal: imagesFd(spread(train, Math.min(r.n, train.count)), 3, size, reference), models: results };
+}
+
+/** The layered model of a budget spec, as a layered file's metadata: the time model's structure at width layeredCh, time-free. */
+export function layeredDescription(spec: BudgetSpec): SafetensorsFile {
+  const model = { ...spec.timeConfig, ch: spec.layeredCh, use_time_embed: false, norm_groups: 'auto' };
+  const metadata = {
+    format: LAYERED_FORMAT, model: JSON.stringify(model), ch_num: JSON.stringify([{ value: spec.layeredCh, num: spec.numBlock }]),
+    diffusion: JSON.stringify({ ...DEFAULT_DIFFUSION, num_block: spec.numBlock }),
+  };
+  return { tensors: new Map(), metadata, dtypes: new Map() };
+}
+
+function settingsOf(spec: BudgetSpec): BudgetSettings {
+  return {
+    evals: spec.evals, points: spec.points, samples: spec.samples, seed: spec.seed, timeBatch: spec.timeBatch, layeredBatch: spec.layeredBatch,
+    optimizer: { ...DEFAULT_OPTIMIZER, lr: spec.lr, emaRate: spec.emaRate },
+  };
+}
+
+/** Experiment 3: each arm in turn on the bundled emoji, every point saved to IndexedDB as it lands. */
+export async function runBudget(device: GPUDevice, spec: BudgetSpec, stopped: () => boolean, onUpdate: (run: BudgetRunEntry) => void): Promise<BudgetRunEntry> {
+  if (spec.arms.length === 0) throw new Error('choose at least one arm');
+  const size = spec.timeConfig.resolution;
+  if (size !== 16 && size !== 32) throw new Error(`the bundled emoji are 16 or 32 px; the model is ${size} px`);
+  const layeredFile = layeredDescription(spec);
+  parseLayered(layeredFile, 'the layered model'); // validates before anything runs
+  const [data, held] = [await bundledEmoji(size, 'train'), await bundledEmoji(size, 'eval')];
+  const reference = fitGaussian(pooledFeatures(held.images, 3, size));
+  let run = await store.saveBudgetRun({ id: `b-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, spec, points: [], state: 'running', created: Date.now(), updated: Date.now() });
+  onUpdate(run);
+  try {
+    for (const kind of spec.arms) {
+      if (stopped()) break;
+      const arm = budgetArm(device, kind, settingsOf(spec), data, { time: spec.timeConfig, diffusion: DEFAULT_DIFFUSION, layered: layeredFile });
+      await runArm(arm, settingsOf(spec), reference, async (p) => {
+        run = await store.saveBudgetRun({ ...run, points: [...run.points, p] });
+        onUpdate(run);
+      }, stopped);
+    }
+    run = await store.saveBudgetRun({ ...run, state: stopped() ? 'stopped' : 'done' });
+  } catch (e) {
+    run = await store.saveBudgetRun({ ...run, state: 'error', message: (e as Error).message });
+    onUpdate(run);
+    throw e;
+  }
+  onUpdate(run);
+  return run;
+}
+
+export function budgetCsv(run: BudgetRunEntry): string {
+  return [BUDGET_CSV_HEADER, ...run.points.map(budgetCsvRow)].join('\n') + '\n';
+}
