@@ -12,6 +12,8 @@ import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { parseLayered } from '../research/layered';
 import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOptions } from '../research/trainer';
 import { DEFAULT_OPTIMIZER } from '../train/step';
+import { describeMemory, memoryProblem, type TrainingMemory } from '../train/memory';
+import { layeredTrainingMemory } from '../research/memory';
 import { numberArg, parseArgs } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
@@ -44,10 +46,18 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   const model = parseLayered(file, source);
   const c = model.configs.get(model.seq[0]!)!;
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${CMD}: --data`);
+  let memory: TrainingMemory | undefined;
+  // Known before the big buffers exist: refuse here rather than fail inside the allocation.
+  const checkMemory = (o: LayeredTrainOptions): void => {
+    memory = layeredTrainingMemory(ctx.device, model, o.batch, o);
+    const problem = memoryProblem(memory, ctx.device.limits);
+    if (problem) throw new Error(`${CMD}: this layered model cannot train at batch ${o.batch} here: ${problem}`);
+  };
   let trainer: LayeredTrainer;
   if (resumePath) {
     const given = [...args.values.keys()].filter((k) => !['resume', 'data', 'steps', 'out'].includes(k)).concat([...args.flags]);
     if (given.length > 0) throw new Error(`${CMD}: --resume continues with the run's own settings; drop ${given.map((k) => `--${k}`).join(', ')}`);
+    checkMemory(LayeredTrainer.saved(file, resumePath).options);
     trainer = LayeredTrainer.resume(ctx.device, file, resumePath, data);
     ctx.log(`resumed ${resumePath} at step ${trainer.step}`);
   } else {
@@ -60,9 +70,11 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
       gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
       ...objectiveArgs(args, CMD), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
     };
+    checkMemory(options);
     trainer = new LayeredTrainer(ctx.device, model, options, data, configPath ? initLayered(model, seed) : file.tensors);
   }
   const o = trainer.options;
+  ctx.log(`layered model: ${describeMemory(memory!, o.batch)}`);
   const out = args.values.get('out')!;
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   const K = model.seq.length - 1; // one loss per trained sub-model (layer) or chain step (end2end)

@@ -6,7 +6,7 @@ import { initParameters } from '../nn/init';
 import { preset } from '../nn/presets';
 import { DEFAULT_OPTIMIZER } from '../train/step';
 import { CHECKPOINT_FORMAT, Trainer, type TrainerOptions } from '../train/trainer';
-import { memoryProblem, trainingMemory } from '../train/memory';
+import { describeMemory, memoryProblem, trainingMemory } from '../train/memory';
 import { metadataJson } from '../io/metadata';
 import { numberArg, parseArgs } from './args';
 import { bundledResolution, loadData, readSafetensors, writeSafetensors } from './files';
@@ -60,9 +60,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   };
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
   const memory = trainingMemory(ctx.device, config, options.batch);
-  const MiB = (b: number): string => (b / 2 ** 20).toFixed(1);
-  ctx.log(`model: ${memory.parameters.toLocaleString('en-US')} parameters; GPU memory at batch ${options.batch}: ${MiB(memory.totalBytes)} MiB ` +
-    `(weights, gradients, Adam, EMA ${MiB(memory.stateBytes)} MiB; activations ${MiB(memory.activationBytes)} MiB)`);
+  ctx.log(`model: ${describeMemory(memory, options.batch)}`);
   const problem = memoryProblem(memory, ctx.device.limits);
   if (problem) throw new Error(`${CMD}: this model cannot train at batch ${options.batch} here: ${problem}`);
   let trainer: Trainer;

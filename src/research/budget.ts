@@ -12,6 +12,8 @@ import { initParameters } from '../nn/init';
 import type { ImageDataset } from '../train/data';
 import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/step';
 import { Trainer } from '../train/trainer';
+import { memoryProblem, trainingMemory, type TrainingMemory } from '../train/memory';
+import { layeredTrainingMemory } from './memory';
 import { LayeredDenoiser, TimeDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
 import { parseLayered } from './layered';
 import type { HostTensor, SafetensorsFile } from '../io/safetensors';
@@ -69,7 +71,12 @@ export function budgetArm(
   models: { time: UNetConfig; diffusion: DiffusionConfig; layered: SafetensorsFile },
 ): BudgetArm {
   const layered = parseLayered(models.layered, 'layered config');
+  const refuse = (m: TrainingMemory, batch: number): void => {
+    const problem = memoryProblem(m, device.limits);
+    if (problem) throw new Error(`the ${kind} arm cannot train at batch ${batch} here: ${problem}`);
+  };
   if (kind === 'time') {
+    refuse(trainingMemory(device, models.time, s.timeBatch), s.timeBatch);
     const trainer = new Trainer(device, models.time, models.diffusion, { ...s.optimizer, batch: s.timeBatch, seed: s.seed, randomFlip: true, warmupSteps: 0 }, data);
     trainer.loadWeights(initParameters(trainer.train.net.layout, s.seed));
     const abar = alphaBars(betaSchedule(models.diffusion));
@@ -81,6 +88,7 @@ export function budgetArm(
       checkpoint: () => trainer.checkpoint(),
     };
   }
+  refuse(layeredTrainingMemory(device, layered, s.layeredBatch, { mode: kind }), s.layeredBatch);
   const trainer = new LayeredTrainer(device, layered, {
     ...s.optimizer, mode: kind, groundTruth: 'D', useTrueXAsX: false, lossWeights: false, batch: s.layeredBatch, seed: s.seed, randomFlip: true,
   }, data, initLayered(layered, s.seed));

@@ -191,13 +191,19 @@ export class LayeredTrainer {
     return out;
   }
 
-  /** Continues a run from `checkpoint()`'s file; every tensor is validated before anything is written. */
-  static resume(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): LayeredTrainer {
+  /** The settings and step a `checkpoint()` file continues with (validated). */
+  static saved(file: SafetensorsFile, source: string): { options: LayeredTrainOptions; step: number } {
     const md = file.metadata;
     const options = metadataJson(md, 'trainer', source) as LayeredTrainOptions | undefined;
     const step = Number(md.step);
     if (options === undefined || !Number.isInteger(step) || step < 0) throw new Error(`${source}: not a layered training checkpoint (needs "trainer" and "step" in __metadata__)`);
     if (![...file.tensors.keys()].some((n) => n.startsWith('adam_m/'))) throw new Error(`${source}: holds weights but no optimizer state (adam_m/, adam_v/); start a new run from it with --init`);
+    return { options, step };
+  }
+
+  /** Continues a run from `checkpoint()`'s file; every tensor is validated before anything is written. */
+  static resume(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): LayeredTrainer {
+    const { options, step } = LayeredTrainer.saved(file, source);
     const model = parseLayered(file, source);
     const emaOnly = new Map([...file.tensors].filter(([n]) => n.startsWith('models.')));
     const trainer = new LayeredTrainer(device, model, options, data, emaOnly);

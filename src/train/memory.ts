@@ -40,3 +40,10 @@ export function memoryProblem(m: TrainingMemory, limits: { maxStorageBufferBindi
   }
   return undefined;
 }
+
+/** A configuration's memory in words: "1.1M parameters; 123.4 MiB at batch 8 (state 21.3 MiB, activations 102.1 MiB)". */
+export function describeMemory(m: TrainingMemory, batch: number): string {
+  const MiB = (b: number): string => (b / 2 ** 20).toFixed(1);
+  return `${m.parameters.toLocaleString('en-US')} parameters; GPU memory at batch ${batch}: ${MiB(m.totalBytes)} MiB ` +
+    `(weights, gradients, Adam, EMA ${MiB(m.stateBytes)} MiB; activations ${MiB(m.activationBytes)} MiB)`;
+}

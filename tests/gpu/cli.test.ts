@@ -179,6 +179,7 @@ describe('ddim CLI', () => {
     const r = await ddim('research', 'train', '--config', config, '--mode', 'end2end', '--correction', '--data', 'emoji16', '--steps', '1', '--batch', '1', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/end2end \(ground truth D, correction\): 3 sub-models trained \(t = 250, 500, 750\)/);
+    expect(r.stdout).toMatch(/layered model: [\d,]+ parameters; GPU memory at batch 1: [\d.]+ MiB/);
     const f = read(out);
     expect(f.metadata.format).toBe('ddim-layered');
     const weights = [...f.tensors.keys()].filter((n) => n.startsWith('models.'));
