@@ -251,7 +251,7 @@ describe('research tab', () => {
     await setValue(page, 'Evaluations per arm', '4');
     await setValue(page, 'Points', '1');
     await setValue(page, 'FD samples', '2');
-    await page.getByLabel('Time-conditioned model').selectOption('tiny');
+    await page.getByLabel('Time-conditioned model', { exact: true }).selectOption('tiny');
     await setValue(page, 'Layered num_block', '2');
     await setValue(page, 'Layered ch', '8');
     await setValue(page, 'Time batch', '2');
