@@ -18,7 +18,7 @@ import { configFromMetadata } from '../nn/config';
 import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, budgetArm, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
 import { parseLayered } from '../research/layered';
-import type { ImageDataset } from '../train/data';
+import { spreadImages, type ImageDataset } from '../train/data';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
 import type { CommandContext } from './commands';
 import { inferencePrefix, loadData, readSafetensors, writeSafetensors } from './files';
@@ -52,17 +52,6 @@ function denoisers(device: GPUDevice, args: ParsedArgs, batch: number, cmd: stri
   });
 }
 
-/** n held-out images spread over the split (every k-th), as one (n, C, S, S) array. */
-function spread(data: ImageDataset, n: number): Float32Array {
-  const per = data.channels * data.resolution * data.resolution;
-  const out = new Float32Array(n * per);
-  for (let i = 0; i < n; i++) {
-    const j = Math.floor((i * data.count) / n);
-    out.set(data.images.subarray(j * per, (j + 1) * per), i * per);
-  }
-  return out;
-}
-
 function positiveInt(args: ParsedArgs, name: string, fallback: number, cmd: string, min = 1): number {
   const v = numberArg(args, name, fallback, cmd);
   if (!Number.isInteger(v) || v < min) throw new Error(`${cmd}: --${name} must be an integer >= ${min}, got ${v}`);
@@ -82,7 +71,7 @@ async function oneShot(argv: readonly string[], ctx: CommandContext): Promise<vo
   const models = denoisers(ctx.device, args, n, cmd);
   const held = await heldOut(args, models.map((m) => m.d), cmd);
   if (n > held.count) throw new Error(`${cmd}: --n ${n} is more than the ${held.count} held-out images`);
-  const clean = spread(held, n);
+  const clean = spreadImages(held, n);
   const csv = ['model,kind,t,chain_steps,one_shot_mse,chain_mse'];
   for (const { name, d } of models) {
     ctx.log(`${name} (${d.kind}, ${d.parameters.toLocaleString('en-US')} parameters): MSE per value vs the clean image, ${n} held-out images`);
@@ -104,7 +93,7 @@ async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<
   const held = await heldOut(args, models.map((m) => m.d), cmd);
   const train = await loadData(args.values.get('data')!, 'train', held.resolution, `${cmd}: --data`);
   const reference = fitGaussian(pooledFeatures(held.images, held.channels, held.resolution));
-  const real = imagesFd(spread(train, Math.min(n, train.count)), held.channels, held.resolution, reference);
+  const real = imagesFd(spreadImages(train, Math.min(n, train.count)), held.channels, held.resolution, reference);
   ctx.log(`Fréchet distance of 8x8 pooled pixels vs ${held.count} held-out images (${Math.min(n, train.count)} training images score ${real.toFixed(2)})`);
   const w = Math.max(6, ...models.map((m) => m.name.length)) + 2;
   ctx.log(`${'model'.padEnd(w)}kind      first-step x0   final   MSE(first, final)`);
@@ -157,14 +146,14 @@ async function budget(argv: readonly string[], ctx: CommandContext): Promise<voi
   const csvPath = args.values.get('csv')!;
   writeFileSync(csvPath, BUDGET_CSV_HEADER + '\n');
   ctx.log(`budget: ${s.evals.toLocaleString('en-US')} image-gradient evaluations per arm, ${s.points} points, FD of ${s.samples} samples over the chain ${[...layered.seq].reverse().join(' -> ')}`);
-  ctx.log('arm        params     step      evals  train s     loss       FD');
+  ctx.log('arm        params     step      evals  train s       loss       FD');
   const outDir = args.values.get('out-dir');
   if (outDir) mkdirSync(outDir, { recursive: true });
   for (const kind of arms) {
     const arm = budgetArm(ctx.device, kind, s, data, { time, diffusion: DEFAULT_DIFFUSION, layered: layeredFile });
     await runArm(arm, s, reference, (p) => {
       appendFileSync(csvPath, budgetCsvRow(p) + '\n');
-      ctx.log(`${p.arm.padEnd(8)}${p.parameters.toLocaleString('en-US').padStart(10)}${String(p.step).padStart(9)}${p.evals.toLocaleString('en-US').padStart(11)}${p.trainSeconds.toFixed(1).padStart(9)}${p.loss.toFixed(3).padStart(9)}${p.fd.toFixed(2).padStart(9)}`);
+      ctx.log(`${p.arm.padEnd(8)}${p.parameters.toLocaleString('en-US').padStart(10)}${String(p.step).padStart(9)}${p.evals.toLocaleString('en-US').padStart(11)}${p.trainSeconds.toFixed(1).padStart(9)}${(p.loss < 1e5 ? p.loss.toFixed(3) : p.loss.toExponential(3)).padStart(11)}${p.fd.toFixed(2).padStart(9)}`);
     });
     if (outDir) {
       const ckpt = await arm.checkpoint();

@@ -63,3 +63,14 @@ export function datasetFromRgb(id: string, resolution: number, rgb: Uint8Array):
   }
   return { id, count, channels: 3, resolution: S, images };
 }
+
+/** n images spread over the whole set (every count/n-th, from the first), as one (n, C, S, S) array. */
+export function spreadImages(data: ImageDataset, n: number): Float32Array {
+  const per = data.channels * data.resolution * data.resolution;
+  const out = new Float32Array(n * per);
+  for (let i = 0; i < n; i++) {
+    const j = Math.floor((i * data.count) / n);
+    out.set(data.images.subarray(j * per, (j + 1) * per), i * per);
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, runArm, type BudgetSettings
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
 import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
 import { DEFAULT_OPTIMIZER } from '../train/step';
-import type { ImageDataset } from '../train/data';
+import { spreadImages } from '../train/data';
 import * as store from '../store/research';
 import type { BudgetRunEntry, BudgetSpec } from '../store/research';
 import type { FirstStepStudyResult, OneShotCurve, ResearchModelInfo, ResearchRequest } from './api';
@@ -83,22 +83,12 @@ async function modelsOf(device: GPUDevice, r: ResearchRequest, batch: number): P
   return out;
 }
 
-function spread(data: ImageDataset, n: number): Float32Array {
-  const per = data.channels * data.resolution * data.resolution;
-  const out = new Float32Array(n * per);
-  for (let i = 0; i < n; i++) {
-    const j = Math.floor((i * data.count) / n);
-    out.set(data.images.subarray(j * per, (j + 1) * per), i * per);
-  }
-  return out;
-}
-
 /** Experiment 1: one-shot x0 vs the chain from x_t, against t, on n held-out emoji. */
 export async function oneShot(device: GPUDevice, r: ResearchRequest): Promise<OneShotCurve[]> {
   checkRequest(r, 64);
   const ms = await modelsOf(device, r, r.n);
   const held = await bundledEmoji(ms[0]!.d.resolution, 'eval');
-  const clean = spread(held, r.n);
+  const clean = spreadImages(held, r.n);
   const out: OneShotCurve[] = [];
   for (const m of ms) out.push({ modelId: m.id, name: m.name, kind: m.d.kind, parameters: m.d.parameters, rows: await oneShotVsChain(m.d, clean, r.seed) });
   return out;
@@ -121,7 +111,7 @@ export async function firstStep(device: GPUDevice, r: ResearchRequest): Promise<
       final: { count: shown, size, rgba: toRgba8(s.final.subarray(0, shown * per), 3, size * size) },
     });
   }
-  return { n: r.n, fdReal: imagesFd(spread(train, Math.min(r.n, train.count)), 3, size, reference), models: results };
+  return { n: r.n, fdReal: imagesFd(spreadImages(train, Math.min(r.n, train.count)), 3, size, reference), models: results };
 }
 
 /** The layered model of a budget spec, as a layered file's metadata: the time model's structure at width layeredCh, time-free. */
