@@ -10,11 +10,14 @@ import { numberArg, parseArgs } from './args';
 import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
 import { isLayered, layeredTrainStep } from './layered';
 
-/** Whether --weights names a layered (research-mode) file: those have their own contracts (cli/layered.ts). */
-export function weightsAreLayered(argv: readonly string[]): boolean {
+/**
+ * The file --weights names, read once before the arguments are checked: a layered (research-mode) file
+ * takes its own contracts (cli/layered.ts), any other goes on to the command with it.
+ */
+export function peekWeights(argv: readonly string[]): SafetensorsFile | undefined {
   const i = argv.indexOf('--weights');
   const path = i >= 0 ? argv[i + 1] : undefined;
-  return path !== undefined && !path.startsWith('--') && isLayered(readSafetensors(path));
+  return path !== undefined && !path.startsWith('--') ? readSafetensors(path) : undefined;
 }
 
 export interface CommandContext {
@@ -45,8 +48,8 @@ function timesteps(file: SafetensorsFile, batch: number, source: string, integer
   return t.data;
 }
 
-function loadModel(path: string): { weights: SafetensorsFile; config: UNetConfig } {
-  const weights = readSafetensors(path);
+function loadModel(path: string, file?: SafetensorsFile): { weights: SafetensorsFile; config: UNetConfig } {
+  const weights = file ?? readSafetensors(path);
   return { weights, config: configFromMetadata(weights.metadata, path) };
 }
 
@@ -70,7 +73,8 @@ export async function forwardCommand(argv: readonly string[], ctx: CommandContex
 
 export async function trainStepCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim train-step';
-  if (weightsAreLayered(argv)) return layeredTrainStep(argv, ctx);
+  const file = peekWeights(argv);
+  if (file && isLayered(file)) return layeredTrainStep(argv, ctx, file);
   const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'lr', 'grad-clip', 'ema'], required: ['weights', 'batch', 'out'] }, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
   const opt = {
@@ -82,7 +86,7 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
   if (!(opt.lr > 0)) throw new Error(`${cmd}: --lr must be positive, got ${opt.lr}`);
   if (!(opt.gradClip >= 0)) throw new Error(`${cmd}: --grad-clip must be >= 0 (0 disables clipping), got ${opt.gradClip}`);
   if (!(opt.emaRate >= 0 && opt.emaRate <= 1)) throw new Error(`${cmd}: --ema must be in [0, 1], got ${opt.emaRate}`);
-  const { weights, config } = loadModel(wPath);
+  const { weights, config } = loadModel(wPath, file);
   const diffusion = diffusionFromMetadata(weights.metadata, wPath);
   const abar = alphaBars(betaSchedule(diffusion));
   const batch = readSafetensors(inPath);

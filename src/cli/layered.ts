@@ -60,12 +60,12 @@ function images(file: SafetensorsFile, name: string, m: LayeredModel, source: st
   return t;
 }
 
-export async function layeredSample(argv: readonly string[], ctx: CommandContext): Promise<void> {
+/** `weights`: the file --weights names, already read (by peekWeights). */
+export async function layeredSample(argv: readonly string[], ctx: CommandContext, weights: SafetensorsFile): Promise<void> {
   const cmd = 'ddim sample (layered)';
   const args = parseArgs(argv, { values: ['weights', 'init', 'out'], required: ['weights', 'init', 'out'] }, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('init')!, out = args.values.get('out')!;
   if (!out.endsWith('.safetensors')) throw new Error(`${cmd}: --out must end in .safetensors, got "${out}"`);
-  const weights = readSafetensors(wPath);
   const model = parseLayered(weights, wPath);
   const xT = images(readSafetensors(inPath), 'xT', model, inPath);
   const N = xT.shape[0]!;
@@ -82,14 +82,13 @@ export async function layeredSample(argv: readonly string[], ctx: CommandContext
   ctx.log(`chain ${[...model.seq].reverse().join(' -> ')} for ${N} samples; wrote xs [${xs.length},${xT.shape}] to ${out}`);
 }
 
-export async function layeredTrainStep(argv: readonly string[], ctx: CommandContext): Promise<void> {
+export async function layeredTrainStep(argv: readonly string[], ctx: CommandContext, weights: SafetensorsFile): Promise<void> {
   const cmd = 'ddim train-step (layered)';
   const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'seed', ...OBJECTIVE_VALUES], flags: OBJECTIVE_FLAGS, required: ['weights', 'batch', 'out', 'mode'] }, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
   const objective = objectiveArgs(args, cmd);
   const { mode, groundTruth: gt } = objective;
   const seed = numberArg(args, 'seed', 0, cmd);
-  const weights = readSafetensors(wPath);
   const model = parseLayered(weights, wPath);
   const batch = readSafetensors(inPath);
   const x0 = images(batch, 'x0', model, inPath);

@@ -14,8 +14,8 @@ import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';
 import { numberArg, parseArgs } from './args';
 import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
-import { weightsAreLayered, type CommandContext } from './commands';
-import { layeredSample } from './layered';
+import { peekWeights, type CommandContext } from './commands';
+import { isLayered, layeredSample } from './layered';
 
 const CMD = 'ddim sample';
 
@@ -31,7 +31,8 @@ function intArg(v: number, name: string, min: number): number {
 }
 
 export async function sampleCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
-  if (weightsAreLayered(argv)) return layeredSample(argv, ctx);
+  const file = peekWeights(argv);
+  if (file && isLayered(file)) return layeredSample(argv, ctx, file);
   const args = parseArgs(argv, {
     values: ['weights', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
     flags: ['x0-grid', 'clip-x0', 'use-clipped-model-output'],
@@ -39,7 +40,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   }, CMD);
   const wPath = args.values.get('weights')!, out = args.values.get('out')!;
   if (!/\.(png|safetensors)$/.test(out)) throw new Error(`${CMD}: --out must end in .png or .safetensors, got "${out}"`);
-  const weights = readSafetensors(wPath);
+  const weights = file ?? readSafetensors(wPath);
   const config = configFromMetadata(weights.metadata, wPath);
   const diffusion = diffusionFromMetadata(weights.metadata, wPath);
   const T = diffusion.num_diffusion_timesteps;
