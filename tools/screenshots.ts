@@ -1,9 +1,10 @@
-// README screenshots of the built app (Sample, Denoise, Train tabs) in headless Chromium.
-//   npx tsx tools/screenshots.ts docs/
+// README screenshots of the built app (Sample, Denoise, Train, Research tabs) in headless Chromium.
+//   npx tsx tools/screenshots.ts docs/ [sample,denoise,train,research]
 import { join } from 'node:path';
 import { launchChromium, startApp } from '../tests/e2e/browser';
 
 const out = process.argv[2] ?? 'docs';
+const only = new Set((process.argv[3] ?? 'sample,denoise,train,research').split(','));
 const { server, url } = await startApp();
 const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1240, height: 900 } });
@@ -18,6 +19,7 @@ const idle = async (): Promise<void> => {
   await page.getByTestId('job').waitFor({ state: 'detached', timeout: 1_800_000 });
 };
 
+if (only.has('sample')) {
 await set('Batch size', '9');
 await set('Steps', '20');
 await page.getByLabel('Clip x0', { exact: true }).check();
@@ -26,7 +28,9 @@ await page.getByTestId('job').waitFor({ state: 'attached' });
 await idle();
 await page.getByTestId('first-step-table').waitFor();
 await page.screenshot({ path: join(out, 'sample-studio.png'), fullPage: true });
+}
 
+if (only.has('denoise')) {
 await page.getByRole('tab', { name: 'Denoise' }).click();
 await page.getByTestId('picker').waitFor({ timeout: 120_000 });
 await page.getByTestId('picker').click({ position: { x: 150, y: 10 } });
@@ -34,7 +38,9 @@ await set('t', '400');
 await page.getByRole('button', { name: 'Denoise', exact: true }).click();
 await page.getByTestId('denoise-scores').waitFor({ timeout: 600_000 });
 await page.screenshot({ path: join(out, 'denoise.png'), fullPage: true });
+}
 
+if (only.has('train')) {
 await page.getByRole('tab', { name: 'Train' }).click();
 await set('Training batch size', '4');
 await set('Training steps', '6');
@@ -46,6 +52,23 @@ await page.getByRole('button', { name: 'Train', exact: true }).click();
 await page.getByTestId('job').waitFor({ state: 'attached' });
 await idle();
 await page.screenshot({ path: join(out, 'train-studio.png'), fullPage: true });
+}
+
+if (only.has('research')) {
+  // Experiment 1 on the bundled time-conditioned and end-to-end layered models, experiment 2 on all three.
+  await page.getByRole('tab', { name: 'Research' }).click();
+  const models = page.getByRole('group', { name: 'Models' });
+  await models.getByRole('checkbox').nth(2).waitFor({ timeout: 120_000 });
+  await models.getByLabel(/model Layered 16 px, layer loss/).uncheck();
+  await set('Held-out images', '4');
+  await page.getByRole('button', { name: 'Run experiment 1' }).click();
+  await page.getByTestId('oneshot-chart').waitFor({ timeout: 1_800_000 });
+  await models.getByLabel(/model Layered 16 px, layer loss/).check();
+  await set('Samples', '8');
+  await page.getByRole('button', { name: 'Run experiment 2' }).click();
+  await page.getByTestId('firststep-table').waitFor({ timeout: 1_800_000 });
+  await page.screenshot({ path: join(out, 'research.png'), fullPage: true });
+}
 await browser.close();
 await server.close();
-console.log(`wrote ${out}/sample-studio.png, denoise.png, train-studio.png`);
+console.log(`wrote ${[...only].join(', ')} screenshots to ${out}/`);

@@ -33,7 +33,8 @@ function read(path: string) {
   return parseSafetensors(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), path);
 }
 
-describe('ddim CLI', () => {
+// Every command is a new process that compiles its pipelines (~10 s on SwiftShader) before any work.
+describe('ddim CLI', { timeout: 400_000 }, () => {
   it('forward reproduces unet-tiny.forward eps', async () => {
     const out = join(dir, 'eps.safetensors');
     const r = await ddim('forward', '--weights', REF + 'unet-tiny.safetensors', '--input', REF + 'unet-tiny.forward.safetensors', '--out', out);
