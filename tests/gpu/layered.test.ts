@@ -21,6 +21,13 @@ const model = parseLayered(weights, 'layered4');
 const per = 2 * 3 * 16 * 16;
 const relLoss = (got: number, ref: number): number => Math.abs(got - ref) / Math.abs(ref);
 
+// For what no golden covers: layered4's structure at 8 px and ch 8 with fresh weights (cheap on SwiftShader),
+// one image, ground truth D.
+const smallMetadata = { ...weights.metadata, model: JSON.stringify({ ...JSON.parse(weights.metadata.model!), ch: 8, resolution: 8, attn_resolutions: [4] }), ch_num: '[8, 8, 8, 8]' };
+const smallModel = parseLayered({ tensors: new Map(), metadata: smallMetadata, dtypes: new Map() }, 'small layered');
+const smallWeights = { tensors: initLayered(smallModel, 5), metadata: smallMetadata, dtypes: new Map<string, string>() };
+const smallTruths = groundTruth('D', smallModel, gaussian(1, 0, 0, 3 * 8 * 8).map((v) => Math.tanh(v)), gaussian(2, 0, 0, 3 * 8 * 8), 0);
+
 describe('layered model', () => {
   it('parses the reference file: seq, per-step configs, the chain coefficients', () => {
     expect(model.seq).toEqual([0, 250, 500, 750]);
@@ -96,13 +103,11 @@ describe('layered model', () => {
   });
 
   it('end to end with loss weights: the gradient is the weighted sum of each step\'s own gradient', async () => {
-    const d = gpu.device;
-    const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
-    const one = per / 2; // the first sample only: linearity needs no golden, and batch 1 halves the cost
+    const d = gpu.device; // linearity needs no golden: the small model
     const gradsWith = async (lossWeights: number[]) => {
-      const chain = new LayeredChain(d, model, 1, true, { lossWeights });
-      chain.load(weights, 'layered4');
-      chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, k * per + one)));
+      const chain = new LayeredChain(d, smallModel, 1, true, { lossWeights });
+      chain.load(smallWeights, 'small layered');
+      chain.trueXs.forEach((t, k) => upload(d, t, smallTruths[k]!));
       const e = d.createCommandEncoder();
       chain.encodeEndToEnd(e);
       d.queue.submit([e.finish()]);
@@ -120,13 +125,7 @@ describe('layered model', () => {
   });
 
   it('the correction term (use_adv_loss): residuals, the detached gradient, and the full gradient by finite differences', { timeout: 300_000 }, async () => {
-    // No golden covers it; a smaller layered model (8 px, ch 8) with fresh weights keeps this cheap.
-    const d = gpu.device;
-    const small = { ...weights.metadata, model: JSON.stringify({ ...JSON.parse(weights.metadata.model!), ch: 8, resolution: 8, attn_resolutions: [4] }), ch_num: '[8, 8, 8, 8]' };
-    const smallModel = parseLayered({ tensors: new Map(), metadata: small, dtypes: new Map() }, 'small layered');
-    const smallWeights = { tensors: initLayered(smallModel, 5), metadata: small, dtypes: new Map<string, string>() };
-    const n = 3 * 8 * 8;
-    const truths = groundTruth('D', smallModel, gaussian(1, 0, 0, n).map((v) => Math.tanh(v)), gaussian(2, 0, 0, n), 0);
+    const d = gpu.device, truths = smallTruths;
     const run = async (options: ChainTraining, file: SafetensorsFile = smallWeights, targets?: (k: number) => Float32Array) => {
       const chain = new LayeredChain(d, smallModel, 1, true, options);
       chain.load(file, 'small layered');
