@@ -32,7 +32,11 @@ export function smooth(points: readonly Point[], weight: number): Point[] {
 export class LineChart extends LitElement {
   static override styles = css`
     :host { display: inline-block; font: 11px system-ui, sans-serif; color: #4a5468; }
-    svg { background: #fff; border-radius: 6px; box-shadow: 0 0 0 1px #0000001a; }
+    svg { background: #fff; border-radius: 6px; box-shadow: 0 0 0 1px #0000001a; display: block; }
+    .legend { display: flex; flex-wrap: wrap; gap: 2px 14px; margin-top: 4px; max-width: var(--legend-width); }
+    .legend span { display: inline-flex; align-items: center; gap: 5px; }
+    .legend i { display: inline-block; width: 18px; border-top: 2px solid; }
+    .legend i.dashed { border-top-style: dashed; }
   `;
 
   @property({ attribute: false }) points: Point[] = [];
@@ -71,15 +75,13 @@ export class LineChart extends LitElement {
         <text x=${W - R} y=${H - 8} text-anchor="end">${fmt(x1)}</text>
         <text x=${(L + W) / 2} y=${H - 8} text-anchor="middle">${this.xLabel}</text>
         <text x=${12} y=${(T + H - B) / 2} text-anchor="middle" transform=${`rotate(-90 12 ${(T + H - B) / 2})`}>${this.yLabel}${this.logY ? ' (log)' : ''}</text>
-        ${this.series.length ? lines.map((s, i) => svg`
+        ${this.series.length ? lines.map((s) => svg`
           <path d=${path(s.points)} fill="none" stroke=${s.color} stroke-width="1.8" stroke-dasharray=${s.dashed ? '5 3' : 'none'} data-series=${s.label} />
-          ${s.points.map((p) => svg`<circle cx=${sx(p.x)} cy=${sy(p.y)} r="2.2" fill=${s.color} />`)}
-          <line x1=${W - R - 150} y1=${T + 8 + 13 * i} x2=${W - R - 132} y2=${T + 8 + 13 * i} stroke=${s.color} stroke-width="2" stroke-dasharray=${s.dashed ? '5 3' : 'none'} />
-          <text x=${W - R - 128} y=${T + 12 + 13 * i}>${s.label}</text>`)
+          ${s.points.map((p) => svg`<circle cx=${sx(p.x)} cy=${sy(p.y)} r="2.2" fill=${s.color} />`)}`)
         : svg`<path d=${path(pts)} fill="none" stroke=${smoothed ? '#9db0ea' : '#3257d6'} stroke-width="1.2" />`}
         ${smoothed && !this.series.length ? svg`<path d=${path(smoothed)} fill="none" stroke="#3257d6" stroke-width="2" />` : ''}
       `}
-    </svg>`;
+    </svg>${this.series.length ? html`<div class="legend" style=${`--legend-width: ${W}px`}>${lines.map((s) => html`<span><i class=${s.dashed ? 'dashed' : ''} style=${`border-color: ${s.color}`}></i>${s.label}</span>`)}</div>` : ''}`;
   }
 }
 

@@ -136,8 +136,8 @@ export class ResearchStudio extends LitElement {
   private oneShotSection() {
     const curves = this.oneShot;
     const series: Series[] = curves ? curves.flatMap((c, i) => [
-      { label: `${c.name.slice(0, 18)}: one-shot`, points: c.rows.map((r) => ({ x: r.t, y: r.oneShot })), color: SERIES_COLORS[i % SERIES_COLORS.length]!, dashed: true },
-      { label: `${c.name.slice(0, 18)}: chain`, points: c.rows.map((r) => ({ x: r.t, y: r.chain })), color: SERIES_COLORS[i % SERIES_COLORS.length]! },
+      { label: `${c.name}: one-shot`, points: c.rows.map((r) => ({ x: r.t, y: r.oneShot })), color: SERIES_COLORS[i % SERIES_COLORS.length]!, dashed: true },
+      { label: `${c.name}: chain`, points: c.rows.map((r) => ({ x: r.t, y: r.chain })), color: SERIES_COLORS[i % SERIES_COLORS.length]! },
     ]) : [];
     return html`<section><h2>1 · One-shot x0 against the chain</h2>
       <p class="muted">${this.n} held-out emoji are noised to x_t at every t of the chain; each model predicts x0 in one step (dashed) or runs its chain from x_t down to t = 0 (solid). Error: MSE per value against the clean image.</p>

@@ -237,7 +237,7 @@ describe('research tab', () => {
     await page.getByRole('button', { name: 'Run experiment 1' }).click();
     const chart = page.getByTestId('oneshot-chart');
     await chart.waitFor(LONG);
-    expect(await chart.evaluate((el) => [...el.shadowRoot!.querySelectorAll('path[data-series]')].map((p) => p.getAttribute('data-series')))).toEqual(['Emoji 16 px (bundl: one-shot', 'Emoji 16 px (bundl: chain']);
+    expect(await chart.evaluate((el) => [...el.shadowRoot!.querySelectorAll('path[data-series]')].map((p) => p.getAttribute('data-series')))).toEqual(['Emoji 16 px (bundled): one-shot', 'Emoji 16 px (bundled): chain']);
     expect(await page.getByTestId('oneshot-table').textContent()).toMatch(/333.*666/s);
 
     await setValue(page, 'Samples', '2');
