@@ -11,7 +11,7 @@ import { submitDispatches } from '../gpu/kernel';
 import { upload } from '../gpu/tensor';
 import type { UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
-import { preset } from '../nn/presets';
+import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { UNet } from '../nn/unet';
 import { gaussian } from '../ref/rng';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
@@ -20,11 +20,8 @@ import { numberArg, parseArgs } from './args';
 import type { CommandContext } from './commands';
 import { loadConfig } from './train';
 
-/** The bundled emoji16 model's architecture (public/models/emoji16.safetensors). */
-const BUNDLED: UNetConfig = { ...preset('tiny'), ch_mult: [1, 2, 2] };
-
 function benchConfig(name: string): UNetConfig {
-  return name === 'bundled' ? BUNDLED : loadConfig(name);
+  return name === 'bundled' ? BUNDLED_ARCHITECTURE : loadConfig(name);
 }
 
 async function timeSubmits(device: GPUDevice, iters: number, submit: (i: number) => void): Promise<number> {
@@ -60,16 +57,18 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
   for (const name of configs) {
     const config = benchConfig(name);
     for (const B of batches) {
+      const n = B * config.in_channels * config.resolution ** 2;
+      const t = Float32Array.from({ length: B }, (_, i) => (37 + 125 * i) % 1000);
       const net = new UNet(d, config, { batch: B, label: 'bench' });
       upload(d, net.params.flat, initParameters(net.layout, 0));
-      upload(d, net.x, gaussian(0, 0, 0, B * config.in_channels * config.resolution ** 2));
-      upload(d, net.t, Float32Array.from({ length: B }, (_, i) => (37 + 125 * i) % 1000));
+      upload(d, net.x, gaussian(0, 0, 0, n));
+      upload(d, net.t, t);
       const forward = await timeSubmits(d, iters, () => submitDispatches(d, net.forward, 'bench forward'));
       const step = new TrainStep(d, config, B, DEFAULT_OPTIMIZER, 'bench');
       upload(d, step.net.params.flat, initParameters(step.net.layout, 0));
-      upload(d, step.x0, gaussian(1, 0, 0, B * config.in_channels * config.resolution ** 2).map((v) => Math.tanh(v)));
-      upload(d, step.noise, gaussian(2, 0, 0, B * config.in_channels * config.resolution ** 2));
-      step.setTimesteps(Array.from({ length: B }, (_, i) => (37 + 125 * i) % 1000), abar);
+      upload(d, step.x0, gaussian(1, 0, 0, n).map((v) => Math.tanh(v)));
+      upload(d, step.noise, gaussian(2, 0, 0, n));
+      step.setTimesteps(t, abar);
       const train = await timeSubmits(d, iters, (i) => {
         const e = d.createCommandEncoder({ label: 'bench train step' });
         step.encode(e, i + 1);

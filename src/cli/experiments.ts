@@ -17,7 +17,7 @@ import type { SafetensorsFile } from '../io/safetensors';
 import { configFromMetadata } from '../nn/config';
 import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, budgetArm, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
-import { parseLayered } from '../research/layered';
+import { parseLayered, type LayeredModel } from '../research/layered';
 import { spreadImages, type ImageDataset } from '../train/data';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
 import type { CommandContext } from './commands';
@@ -28,20 +28,24 @@ import { loadConfig } from './train';
 interface Loaded {
   path: string;
   file: SafetensorsFile;
+  /** Parsed, when the file is a layered model. */
+  layered?: LayeredModel;
 }
 
 /** The denoisers of --weights, each over its chain; time-conditioned ones take the layered model's K. */
 function denoisers(device: GPUDevice, args: ParsedArgs, batch: number, cmd: string): { name: string; d: StepDenoiser }[] {
-  const files: Loaded[] = args.values.get('weights')!.split(',').filter(Boolean).map((path) => ({ path, file: readSafetensors(path) }));
-  const layered = files.filter((f) => isLayered(f.file)).map((f) => parseLayered(f.file, f.path));
+  const files: Loaded[] = args.values.get('weights')!.split(',').filter(Boolean).map((path) => {
+    const file = readSafetensors(path);
+    return { path, file, layered: isLayered(file) ? parseLayered(file, path) : undefined };
+  });
+  const layered = files.flatMap((f) => (f.layered ? [f.layered] : []));
   const given = args.values.has('num-block') ? numberArg(args, 'num-block', 10, cmd) : undefined;
   if (given === undefined && new Set(layered.map((m) => m.numBlock)).size > 1) throw new Error(`${cmd}: the layered models have different num_block; give --num-block for the time-conditioned ones`);
   const K = given ?? layered[0]?.numBlock ?? 10;
-  return files.map(({ path, file }) => {
-    if (isLayered(file)) {
-      const model = parseLayered(file, path);
+  return files.map(({ path, file, layered: model }) => {
+    if (model) {
       const d = new LayeredDenoiser(device, model, batch);
-      for (const [t, net] of d.nets) net.params.load(file, path, `models.${t}.`);
+      d.load(file, path);
       return { name: basename(path), d };
     }
     const config = configFromMetadata(file.metadata, path);

@@ -46,18 +46,19 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   const model = parseLayered(file, source);
   const c = model.configs.get(model.seq[0]!)!;
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${CMD}: --data`);
-  let memory: TrainingMemory | undefined;
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
-  const checkMemory = (o: LayeredTrainOptions): void => {
-    memory = layeredTrainingMemory(ctx.device, model, o.batch, o);
+  const checkMemory = (o: LayeredTrainOptions): TrainingMemory => {
+    const memory = layeredTrainingMemory(ctx.device, model, o.batch, o);
     const problem = memoryProblem(memory, ctx.device.limits);
     if (problem) throw new Error(`${CMD}: this layered model cannot train at batch ${o.batch} here: ${problem}`);
+    return memory;
   };
   let trainer: LayeredTrainer;
+  let memory: TrainingMemory;
   if (resumePath) {
     const given = [...args.values.keys()].filter((k) => !['resume', 'data', 'steps', 'out'].includes(k)).concat([...args.flags]);
     if (given.length > 0) throw new Error(`${CMD}: --resume continues with the run's own settings; drop ${given.map((k) => `--${k}`).join(', ')}`);
-    checkMemory(LayeredTrainer.saved(file, resumePath).options);
+    memory = checkMemory(LayeredTrainer.saved(file, resumePath).options);
     trainer = LayeredTrainer.resume(ctx.device, file, resumePath, data);
     ctx.log(`resumed ${resumePath} at step ${trainer.step}`);
   } else {
@@ -70,11 +71,11 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
       gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
       ...objectiveArgs(args, CMD), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
     };
-    checkMemory(options);
+    memory = checkMemory(options);
     trainer = new LayeredTrainer(ctx.device, model, options, data, configPath ? initLayered(model, seed) : file.tensors);
   }
   const o = trainer.options;
-  ctx.log(`layered model: ${describeMemory(memory!, o.batch)}`);
+  ctx.log(`layered model: ${describeMemory(memory, o.batch)}`);
   const out = args.values.get('out')!;
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   const K = model.seq.length - 1; // one loss per trained sub-model (layer) or chain step (end2end)

@@ -10,6 +10,9 @@ export const PRESETS: Record<string, UNetConfig> = {
   cifar10: CIFAR10_CONFIG,
 };
 
+/** The bundled emoji model's architecture (public/models/emoji16.safetensors): tiny with ch_mult [1,2,2], 1.1M parameters. */
+export const BUNDLED_ARCHITECTURE: UNetConfig = { ...PRESETS.tiny!, ch_mult: [1, 2, 2] };
+
 export function preset(name: string): UNetConfig {
   const cfg = PRESETS[name];
   if (!cfg) throw new Error(`unknown model preset "${name}" (known: ${Object.keys(PRESETS).join(', ')})`);

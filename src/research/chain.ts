@@ -27,7 +27,7 @@ function imageShape(m: LayeredModel, batch: number): number[] {
 }
 
 /** Loads `models.<t>.*` of a layered file into each plan's parameters. */
-function loadSubModels(device: GPUDevice, nets: readonly { t: number; net: UNet }[], file: SafetensorsFile, source: string): void {
+export function loadSubModels(device: GPUDevice, nets: readonly { t: number; net: UNet }[], file: SafetensorsFile, source: string): void {
   const packed = nets.map(({ t, net }) => net.params.pack(file, source, `models.${t}.`)); // validate all before writing any
   nets.forEach(({ net }, i) => upload(device, net.params.flat, packed[i]!));
 }

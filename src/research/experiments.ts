@@ -14,6 +14,8 @@ import type { UNetConfig } from '../nn/config';
 import type { ParamStore } from '../nn/params';
 import { UNet } from '../nn/unet';
 import { gaussian } from '../ref/rng';
+import type { SafetensorsFile } from '../io/safetensors';
+import { loadSubModels } from './chain';
 import type { LayeredModel } from './layered';
 
 /** Noise prediction at the timesteps of one chain, for up to `batch` images at a time. */
@@ -87,6 +89,11 @@ export class LayeredDenoiser extends PlannedDenoiser implements StepDenoiser {
       this.nets.set(t, new UNet(device, model.configs.get(t)!, { batch, ...(params ? { params: params(t) } : {}), label: `models.${t}` }));
     }
     this.parameters = [...this.nets.values()].reduce((s, n) => s + n.layout.count, 0);
+  }
+
+  /** Loads `models.<t>.*` of a layered file into every sub-model (all validated before any is written). */
+  load(file: SafetensorsFile, source: string): void {
+    loadSubModels(this.device, [...this.nets].map(([t, net]) => ({ t, net })), file, source);
   }
 
   eps(t: number, x: Float32Array): Promise<Float32Array> {

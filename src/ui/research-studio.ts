@@ -7,7 +7,7 @@
 import { proxy } from 'comlink';
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { PRESETS } from '../nn/presets';
+import { BUNDLED_ARCHITECTURE, PRESETS } from '../nn/presets';
 import type { UNetConfig } from '../nn/config';
 import { ARM_KINDS, DEFAULT_BUDGET, type ArmKind } from '../research/budget';
 import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, OneShotCurve, ResearchModelInfo } from '../worker/api';
@@ -19,7 +19,7 @@ import './pixel-grid';
 
 /** Time-conditioned architectures for the budget comparison (16 px, the bundled emoji). */
 const TIME_MODELS: Record<string, { label: string; config: UNetConfig }> = {
-  emoji16: { label: 'the bundled model\'s (ch 32, ch_mult 1,2,2)', config: { ...PRESETS.tiny!, ch_mult: [1, 2, 2] } },
+  emoji16: { label: 'the bundled model\'s (ch 32, ch_mult 1,2,2)', config: BUNDLED_ARCHITECTURE },
   tiny: { label: 'tiny (ch 32, ch_mult 1,2)', config: PRESETS.tiny! },
 };
 

@@ -59,7 +59,7 @@ async function denoiser(device: GPUDevice, id: string, numBlock: number, batch: 
   if (BUNDLED_LAYERED.some((b) => b.id === id)) {
     const { file, model } = await getLayered(id);
     const d = new LayeredDenoiser(device, model, batch);
-    for (const [t, net] of d.nets) net.params.load(file, id, `models.${t}.`);
+    d.load(file, id);
     return { name: BUNDLED_LAYERED.find((b) => b.id === id)!.name, d };
   }
   const { entry, model } = await models.getModel(id);
