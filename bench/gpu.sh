@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a machine with a GPU, Node 20+ and PyTorch: the engine (Dawn, `ddim bench`) against PyTorch
 # (tools/bench_torch.py) on the same models in the same run, then the ratio per row.
-#   bench/gpu.sh OUTDIR        (env: NODE, PYTHON, CONFIGS=tiny,bundled,small, BATCHES=1,8,64, ITERS=20)
+#   bench/gpu.sh OUTDIR        (env: NODE, PYTHON, CONFIGS=tiny,bundled,small, BATCHES=1,8,64, ITERS=20,
+#                               PROFILE=small:64 for the per-kernel profile of one config at one batch, "" for none)
 # Needs the built CLI (npm run build:cli) and the `webgpu` package beside it; DDIM_GPU=hardware
 # picks the real adapter, whose name the engine's table prints first.
 set -euo pipefail
@@ -12,17 +13,22 @@ PYTHON=${PYTHON:-python3}
 CONFIGS=${CONFIGS:-tiny,bundled,small}
 BATCHES=${BATCHES:-1,8,64}
 ITERS=${ITERS:-20}
+PROFILE=${PROFILE-small:64}
 mkdir -p "$OUT"
 DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "$CONFIGS" --batches "$BATCHES" --iters "$ITERS" --json "$OUT/engine.json"
+if [ -n "$PROFILE" ]; then
+  DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${PROFILE%%:*}" --batches "${PROFILE##*:}" --iters 5 --profile --json "$OUT/profile.json"
+fi
 "$PYTHON" tools/bench_torch.py --configs "$CONFIGS" --batches "$BATCHES" --iters "$ITERS" --json "$OUT/torch.json"
 "$PYTHON" - "$OUT/engine.json" "$OUT/torch.json" <<'PY'
 import json, sys
 engine, torch = (json.load(open(p)) for p in sys.argv[1:3])
 print(f"\nengine: {engine['adapter']}   PyTorch: {torch['device']} (torch {torch['torch']}), fp32, {engine['iters']} runs each")
-print('config   batch   forward: engine ms  torch ms  torch/engine   train step: engine ms  torch ms  torch/engine')
+print('config   batch   forward: engine ms  torch ms  torch/engine   train step: engine ms  torch ms  torch/engine   step/forward: engine  torch')
 ref = {(r['config'], r['batch']): r for r in torch['rows']}
 for r in engine['rows']:
     t = ref[(r['config'], r['batch'])]
     print(f"{r['config']:<8}{r['batch']:>6}{r['forward_ms']:>20.3f}{t['forward_ms']:>10.3f}{t['forward_ms'] / r['forward_ms']:>14.2f}"
-          f"{r['train_step_ms']:>23.3f}{t['train_step_ms']:>10.3f}{t['train_step_ms'] / r['train_step_ms']:>14.2f}")
+          f"{r['train_step_ms']:>23.3f}{t['train_step_ms']:>10.3f}{t['train_step_ms'] / r['train_step_ms']:>14.2f}"
+          f"{r['train_step_ms'] / r['forward_ms']:>23.2f}{t['train_step_ms'] / t['forward_ms']:>7.2f}")
 PY

@@ -11,14 +11,27 @@
 //   forward          M = Co, N = B*OH*OW, K = Ci*K*K    A = w,            Bm = im2col(x)
 //   backward_input   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
 //   backward_weight  M = Co, N = Ci*K*K,  K = B*OH*OW   A = dy,           Bm = im2col(x) transposed
-// backward_bias sums dy over (B, OH, OW) per channel; backward_chan over (OH, OW) per (sample, channel).
+// backward_weight's output is small (dozens of tiles) and its K long (B*OH*OW, 16k at batch 64, 16 px),
+// so it is split-K: grid z = `splits` slices of `k_chunk` reduction indices each; with one split it
+// adds into dw directly, with more each slice writes its partial dw to `partial[z]` and reduce.wgsl's
+// sum_rows adds the slices into dw in a fixed order (deterministic; no float atomics).
+// backward_chan sums dy over (OH, OW) per (sample, channel): the gradient of the time-embedding add,
+// and the first stage of the bias gradient (db = sum over the batch of these, reduce.wgsl sum_rows).
 //
 // Outputs: forward y  = conv + bias (+ chan[b, co] if FLAG_CHAN, the time embedding projection)
 //                        (+ res[same index] if FLAG_RES, the residual connection);
 //          backward_input dx  = (+= with FLAG_ACC: x fans out elsewhere too);
-//          backward_weight dw += ; backward_bias db += (parameter gradients accumulate);
+//          backward_weight dw += (parameter gradients accumulate), or partial[z] = per slice;
 //          backward_chan dchan = .
 // Forward saves nothing: backward reads the forward input x again.
+//
+// No runtime integer division in a GEMM's K loop (GPUs have no divide instruction; one costs ~20
+// instructions): kernel size and stride are pipeline constants, so the forward's and backward_input's
+// divisions by them (and by KK) are multiplies; backward_weight's K index (b, oy, ox) walks the
+// batch's pixels, so each thread carries its position from one K slice to the next (kpos_advance)
+// instead of dividing by runtime sizes. Divisions by runtime sizes happen once per thread, before the
+// loop. (Spatial sizes as pipeline constants would do too, but would multiply the pipelines to compile
+// by the number of resolutions.)
 //
 // The three GEMMs share one main loop (gemm); they differ in which tensors feed operands A and B
 // (bindings 1 and 2: forward (w, x), backward_input (w, dy), backward_weight (dy, x)), in how an
@@ -28,11 +41,9 @@
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
   cout: u32, oh: u32, ow: u32, pad_t: u32,
-  pad_l: u32, flags: u32,
+  pad_l: u32, flags: u32, k_chunk: u32, splits: u32,
 }
 
-// Kernel size and stride are pipeline constants: every index division by them (and by KK) is a
-// division by a constant, which compilers turn into multiplies.
 override KSIZE: u32 = 3u;
 override STRIDE: u32 = 1u;
 override KK: u32 = KSIZE * KSIZE;
@@ -73,25 +84,44 @@ const BACKWARD_WEIGHT: u32 = 2u;
 @group(0) @binding(1) var<storage, read> op_a: array<f32>;
 @group(0) @binding(2) var<storage, read> op_b: array<f32>;
 
-struct Gemm { m: u32, n: u32, k: u32 }
+// The output extent (m, n) and the reduction range [k0, k1) of one workgroup (split z of backward_weight).
+struct Gemm { m: u32, n: u32, k0: u32, k1: u32 }
 
-fn gemm_dims(mode: u32) -> Gemm {
+fn gemm_dims(mode: u32, z: u32) -> Gemm {
   switch (mode) {
-    case FORWARD: { return Gemm(P.cout, P.batch * P.oh * P.ow, P.cin * KK); }
-    case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, P.cout * KK); }
-    default: { return Gemm(P.cout, P.cin * KK, P.batch * P.oh * P.ow); }
+    case FORWARD: { return Gemm(P.cout, P.batch * P.oh * P.ow, 0u, P.cin * KK); }
+    case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, 0u, P.cout * KK); }
+    default: {
+      let k = P.batch * P.oh * P.ow;
+      return Gemm(P.cout, P.cin * KK, z * P.k_chunk, min(k, (z + 1u) * P.k_chunk));
+    }
   }
 }
 
-// A[m, k] (caller checks bounds).
-fn load_a(mode: u32, m: u32, k: u32) -> f32 {
+// backward_weight's reduction index k = (b, oy, ox), carried by each thread from one K slice to the
+// next (k += TK) with compares and subtractions only.
+struct KPos { b: u32, oy: u32, ox: u32 }
+
+fn kpos_at(k: u32) -> KPos {
+  let ohw = P.oh * P.ow;
+  let p = k % ohw;
+  return KPos(k / ohw, p / P.ow, p % P.ow);
+}
+
+fn kpos_advance(q: KPos) -> KPos {
+  var r = q;
+  r.ox += TK;
+  while (r.ox >= P.ow) { r.ox -= P.ow; r.oy += 1u; }   // once per slice when OW >= 16
+  while (r.oy >= P.oh) { r.oy -= P.oh; r.b += 1u; }
+  return r;
+}
+
+// A[m, k] (caller checks bounds); q is k's position (read by backward_weight only).
+fn load_a(mode: u32, m: u32, k: u32, q: KPos) -> f32 {
   switch (mode) {
     case FORWARD: { return op_a[m * P.cin * KK + k]; }                          // w[co, (ci, ky, kx)]
     case BACKWARD_INPUT: { return op_a[((k / KK) * P.cin + m) * KK + k % KK]; } // w[co, ci, ky, kx], m = ci
-    default: {                                                                  // dy[b, co, p], k = (b, p)
-      let ohw = P.oh * P.ow;
-      return op_a[((k / ohw) * P.cout + m) * ohw + k % ohw];
-    }
+    default: { return op_a[((q.b * P.cout + m) * P.oh + q.oy) * P.ow + q.ox]; } // dy[b, co, oy, ox]
   }
 }
 
@@ -126,17 +156,15 @@ fn x_at(b: u32, ci: u32, iy: i32, ix: i32) -> f32 {
   return op_b[((b * P.cin + ci) * P.h + u32(iy)) * P.w + u32(ix)];
 }
 
-// Bm[k, n] for the slot s decoded from n (caller checks bounds).
-fn load_b(mode: u32, k: u32, s: Slot) -> f32 {
+// Bm[k, n] for the slot s decoded from n (caller checks bounds); q as in load_a.
+fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
   switch (mode) {
     case FORWARD: {                                   // im2col(x): k = (ci, ky, kx)
       let r = k % KK;
       return x_at(s.b, k / KK, s.y + i32(r / KSIZE), s.x + i32(r % KSIZE));
     }
     case BACKWARD_WEIGHT: {                           // im2col(x) transposed: k = (b, oy, ox)
-      let ohw = P.oh * P.ow;
-      let p = k % ohw;
-      return x_at(k / ohw, s.b, i32((p / P.ow) * STRIDE) + s.y, i32((p % P.ow) * STRIDE) + s.x);
+      return x_at(q.b, s.b, i32(q.oy * STRIDE) + s.y, i32(q.ox * STRIDE) + s.x);
     }
     default: {
       // dy gathered for input pixel (b, iy, ix) and k = (co, ky, kx): oy = (iy + padT - ky) / STRIDE
@@ -155,9 +183,10 @@ fn load_b(mode: u32, k: u32, s: Slot) -> f32 {
 
 // The 4x4 outputs of thread lid in workgroup tile wid: rows m0 + 4*lid.y + i, columns n0 + lid.x + 16*j.
 // Each thread loads 4 elements of each operand tile per K slice; consecutive threads walk the
-// operand's contiguous axis (k of w and dy, pixels of x).
-fn gemm(mode: u32, wid: vec2u, li: u32, lid: vec2u) -> array<array<f32, 4>, 4> {
-  let g = gemm_dims(mode);
+// operand's contiguous axis (k of w and dy, pixels of x). All four loads of a thread read the same
+// k offset li % TK of the slice (256 is a multiple of TK), so one KPos serves them.
+fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> array<array<f32, 4>, 4> {
+  let g = gemm_dims(mode, wid.z);
   let m0 = wid.y * TM;
   let n0 = wid.x * TN;
   var bk: array<u32, 4>;
@@ -174,19 +203,22 @@ fn gemm(mode: u32, wid: vec2u, li: u32, lid: vec2u) -> array<array<f32, 4>, 4> {
     }
     slots[r] = decode_slot(mode, n0 + bn[r]);
   }
+  var q = KPos(0u, 0u, 0u);
+  if (mode == BACKWARD_WEIGHT) { q = kpos_at(g.k0 + li % TK); }
   var acc: array<array<f32, 4>, 4>;
-  for (var k0 = 0u; k0 < g.k; k0 += TK) {
+  for (var k0 = g.k0; k0 < g.k1; k0 += TK) {
     for (var r = 0u; r < 4u; r++) {
       let idx = li + r * 256u;
       let am = idx / TK;
       let ak = idx % TK;
       var a = 0.0;
-      if (m0 + am < g.m && k0 + ak < g.k) { a = load_a(mode, m0 + am, k0 + ak); }
+      if (m0 + am < g.m && k0 + ak < g.k1) { a = load_a(mode, m0 + am, k0 + ak, q); }
       tileA[ak][am] = a;
       var b = 0.0;
-      if (k0 + bk[r] < g.k && n0 + bn[r] < g.n) { b = load_b(mode, k0 + bk[r], slots[r]); }
+      if (k0 + bk[r] < g.k1 && n0 + bn[r] < g.n) { b = load_b(mode, k0 + bk[r], slots[r], q); }
       tileB[bk[r]][bn[r]] = b;
     }
+    if (mode == BACKWARD_WEIGHT) { q = kpos_advance(q); }
     workgroupBarrier();
     multiply_tiles(&acc, lid);
     workgroupBarrier();
@@ -204,7 +236,7 @@ fn gemm(mode: u32, wid: vec2u, li: u32, lid: vec2u) -> array<array<f32, 4>, 4> {
 @compute @workgroup_size(16, 16)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
            @builtin(local_invocation_id) lid: vec3u) {
-  let acc = gemm(FORWARD, wid.xy, li, lid.xy);
+  let acc = gemm(FORWARD, wid, li, lid.xy);
   let ohw = P.oh * P.ow;
   for (var i = 0u; i < 4u; i++) {
     let co = wid.y * TM + lid.y * 4u + i;
@@ -230,7 +262,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 @compute @workgroup_size(16, 16)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
                   @builtin(local_invocation_id) lid: vec3u) {
-  let acc = gemm(BACKWARD_INPUT, wid.xy, li, lid.xy);
+  let acc = gemm(BACKWARD_INPUT, wid, li, lid.xy);
   let hw = P.h * P.w;
   for (var i = 0u; i < 4u; i++) {
     let ci = wid.y * TM + lid.y * 4u + i;
@@ -245,63 +277,48 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 }
 
 // ---- backward_weight: dw[co, (ci, ky, kx)] += sum_{(b, oy, ox)} dy[b, co, oy, ox] x[b, ci, iy, ix] --
+//      (one split: += into dw; several: partial[z, co, (ci, ky, kx)] = the sum over split z's range)
 
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 
 @compute @workgroup_size(16, 16)
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
                    @builtin(local_invocation_id) lid: vec3u) {
-  let acc = gemm(BACKWARD_WEIGHT, wid.xy, li, lid.xy);
+  let acc = gemm(BACKWARD_WEIGHT, wid, li, lid.xy);
   let ncols = P.cin * KK;
+  let slice = wid.z * P.cout * ncols;
   for (var i = 0u; i < 4u; i++) {
     let co = wid.y * TM + lid.y * 4u + i;
     if (co >= P.cout) { continue; }
     for (var j = 0u; j < 4u; j++) {
       let n = wid.x * TN + lid.x + j * 16u;
-      if (n < ncols) { dw[co * ncols + n] += acc[i][j]; }
+      if (n >= ncols) { continue; }
+      if (P.splits == 1u) { dw[co * ncols + n] += acc[i][j]; } else { dw[slice + co * ncols + n] = acc[i][j]; }
     }
   }
 }
 
-// ---- backward_bias: db[co] += sum_{b, oy, ox} dy[b, co, oy, ox]; one workgroup per channel ------
-// ---- backward_chan: dchan[b, co] = sum_{oy, ox} dy[b, co, oy, ox]; one workgroup per (b, co): the
-//      gradient of the per-(sample, channel) add of FLAG_CHAN (the time-embedding projection).
+// ---- backward_chan: dchan[b, co] = sum_{oy, ox} dy[b, co, oy, ox]; one workgroup per (b, co) -----
 
 @group(0) @binding(1) var<storage, read> red_dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> red_out: array<f32>;
 
-// 64 threads: a channel holds B*OH*OW values (hundreds to thousands), and a narrower tree needs
-// fewer barrier rounds.
+// 64 threads: a (sample, channel) plane holds OH*OW values (16 to 1024 in these UNets), and a narrower
+// tree needs fewer barrier rounds.
 const RED_WG: u32 = 64u;
 var<workgroup> partial: array<f32, RED_WG>;
 
-// Sum of dy over samples [b0, b1) and all pixels of channel co, returned to thread 0.
-fn sum_channel(li: u32, co: u32, b0: u32, b1: u32) -> f32 {
+@compute @workgroup_size(RED_WG)
+fn backward_chan(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let plane = wid.x;                    // b * Co + co: the plane is contiguous in NCHW
   let ohw = P.oh * P.ow;
-  let n = (b1 - b0) * ohw;
   var s = 0.0;
-  for (var i = li; i < n; i += RED_WG) {
-    s += red_dy[((b0 + i / ohw) * P.cout + co) * ohw + i % ohw];
-  }
+  for (var i = li; i < ohw; i += RED_WG) { s += red_dy[plane * ohw + i]; }
   partial[li] = s;
   workgroupBarrier();
   for (var stride = RED_WG / 2u; stride > 0u; stride >>= 1u) {
     if (li < stride) { partial[li] += partial[li + stride]; }
     workgroupBarrier();
   }
-  return partial[0];
-}
-
-@compute @workgroup_size(RED_WG)
-fn backward_bias(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let s = sum_channel(li, wid.x, 0u, P.batch);
-  if (li == 0u) { red_out[wid.x] += s; }
-}
-
-@compute @workgroup_size(RED_WG)
-fn backward_chan(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let co = wid.x % P.cout;
-  let b = wid.x / P.cout;
-  let s = sum_channel(li, co, b, b + 1u);
-  if (li == 0u) { red_out[b * P.cout + co] = s; }
+  if (li == 0u) { red_out[plane] = partial[0]; }
 }

@@ -9,7 +9,10 @@
 //   forward          one workgroup per (b, g):  y =, mean =, rstd =
 //   backward_input   one workgroup per (b, g):  dx = (+= with FLAG_ACC: x fans out)
 //                    dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = dz * w[c]
-//   backward_params  one workgroup per channel: dw[c] += sum dz * xhat,  db[c] += sum dz
+//   backward_params  one workgroup per (b, c):  pw[b, c] = sum_hw dz * xhat,  pb[b, c] = sum_hw dz
+//                    the first stage of dw[c] += sum_b pw[b, c], db[c] += sum_b pb[b, c] (the second is
+//                    reduce.wgsl's sum_rows): B*C workgroups over contiguous planes instead of C
+//                    workgroups each looping over the whole batch.
 // where dz = dy, or dy * silu'(z) with FLAG_SILU.
 
 struct Params {
@@ -94,8 +97,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 @group(0) @binding(5) var<storage, read> rstd_in: array<f32>;
 @group(0) @binding(6) var<storage, read> dy: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(7) var<storage, read_write> pgamma: array<f32>;   // (B, C) =
+@group(0) @binding(8) var<storage, read_write> pbeta: array<f32>;    // (B, C) =
 
 // dz at flat index i of channel c in group bg, and xhat there.
 fn dz_xhat(i: u32, c: u32, bg: u32) -> vec2f {
@@ -132,21 +135,22 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 }
 
 @compute @workgroup_size(WG)
-fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let c = wid.x;
-  let g = c / (P.channels / P.groups);
-  let n = P.batch * P.hw;
+fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) li: u32) {
+  let plane = wid.x + wid.y * nwg.x;    // b * C + c (launches over 65535 split over x and y)
+  if (plane >= P.batch * P.channels) { return; }
+  let c = plane % P.channels;
+  let bg = (plane / P.channels) * P.groups + c / (P.channels / P.groups);
   var sw = 0.0;
   var sb = 0.0;
-  for (var i = li; i < n; i += WG) {
-    let b = i / P.hw;
-    let dzx = dz_xhat((b * P.channels + c) * P.hw + i % P.hw, c, b * P.groups + g);
+  for (var i = li; i < P.hw; i += WG) {
+    let dzx = dz_xhat(plane * P.hw + i, c, bg);
     sw += dzx.x * dzx.y;
     sb += dzx.x;
   }
   let sums = workgroup_sum2(li, sw, sb);
   if (li == 0u) {
-    dgamma[c] += sums.x;
-    dbeta[c] += sums.y;
+    pgamma[plane] = sums.x;
+    pbeta[plane] = sums.y;
   }
 }

@@ -1,4 +1,5 @@
-// reduce.wgsl — global L2 norm of all gradients and the clip factor of torch.nn.utils.clip_grad_norm_.
+// reduce.wgsl — reductions of the training step: the global L2 norm of all gradients with the clip
+// factor of torch.nn.utils.clip_grad_norm_, and the second stage of split reductions (sum_rows).
 //
 // Shapes: g (n): every gradient tensor of the model in one flat buffer (256-byte-aligned views; the
 // padding between them must hold zeros, which it does when the trainer clears the whole buffer);
@@ -7,6 +8,10 @@
 //   norm_clip      norm = sqrt(sum of partials)                                           out[0] =
 //                  scale = max_norm > 0 ? min(1, max_norm / (norm + 1e-6)) : 1, in f32      out[1] =
 // The optimizer multiplies gradients by out[1] as it reads them: no CPU readback, grads unchanged.
+//   sum_rows       out[i] += sum over r < rows of src[r * count + i], r in order, one thread per i:
+//                  the second stage of the split-K weight gradients (rows = splits) and of the
+//                  per-(sample, channel) bias and GroupNorm parameter gradients (rows = batch). Given
+//                  the same partials it gives the same bits every run.
 //
 // Precision: all f32, in a fixed order (bit-identical run to run): each thread adds 16 squares in
 // sequence, a workgroup adds its 256 threads as a tree, then one workgroup adds the partials the same
@@ -20,11 +25,17 @@ struct Params {
   max_norm: f32,
 }
 
+struct RowParams {
+  rows: u32,
+  count: u32,
+}
+
 const WG: u32 = 256u;
 const PER_THREAD: u32 = 16u;
 const CHUNK: u32 = WG * PER_THREAD;   // elements per sumsq_partial workgroup (the launcher's CHUNK)
 
 @group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(0) var<uniform> R: RowParams;
 
 var<workgroup> red: array<f32, 256>;
 
@@ -69,4 +80,18 @@ fn norm_clip(@builtin(local_invocation_index) li: u32) {
     nc_out[0] = norm;
     nc_out[1] = select(1.0, min(1.0, P.max_norm / (norm + 1e-6)), P.max_norm > 0.0);
   }
+}
+
+@group(0) @binding(1) var<storage, read> sr_src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sr_out: array<f32>;
+
+// Launches of more than 65535 workgroups are split over x and y (kernel.ts grid()).
+@compute @workgroup_size(256)
+fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) li: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + li;
+  if (i >= R.count) { return; }
+  var s = 0.0;
+  for (var r = 0u; r < R.rows; r++) { s += sr_src[r * R.count + i]; }
+  sr_out[i] += s;
 }

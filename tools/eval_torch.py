@@ -66,6 +66,31 @@ def frechet(f1, f2):
     return float(((m1 - m2) ** 2).sum() + np.trace(c1) + np.trace(c2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
 
 
+def neighbour_roughness(x):
+    """Mean absolute difference between horizontally and vertically neighbouring pixels, per image."""
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(1, 2, 3))
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(1, 2, 3))
+    return (dx + dy) / 2
+
+
+class NoiseTest:
+    """A sample is noise when its neighbour roughness exceeds the 99.9th percentile of real emoji (issue 11's
+    definition); `share` is the fraction of such samples."""
+
+    def __init__(self, real):
+        self.limit = float(torch.quantile(neighbour_roughness(real), 0.999))
+
+    def share(self, x):
+        return float((neighbour_roughness(x.clamp(-1, 1)) > self.limit).float().mean())
+
+
+def run_sampler(model, abar, steps, kind, eta, n, size, seed=0, clip=False):
+    """n samples from the noise of `seed`, in chunks of 128 (the chunks draw from one generator in order)."""
+    gen = torch.Generator().manual_seed(seed)
+    xT = torch.randn(n, 3, size, size, generator=gen)
+    return torch.cat([sample(model, abar, uniform_seq(steps, len(abar)), xT[i:i + 128], kind, eta, gen, clip) for i in range(0, n, 128)])
+
+
 def nearest_rms(x, train):
     a, b = x.reshape(x.shape[0], -1), train.reshape(train.shape[0], -1)
     d = torch.cdist(a, b) / np.sqrt(a.shape[1])
@@ -111,20 +136,19 @@ def main():
     train_fd = frechet(features(train[torch.linspace(0, len(train) - 1, args.n).long()]), ref)
     print(f'{args.weights}: step {json.loads(meta.get("trainer", "{}")).get("step", "?")}; FD of 8x8 pooled pixels, {args.n} samples vs {len(held)} held-out; '
           f'NN-RMS to {len(train)} training images. (Clamped Gaussian noise scores FD {noise_fd:.2f}; {args.n} training images {train_fd:.2f}.)')
-    print('sampler          steps       FD  NN-RMS mean  NN-RMS min   seconds')
+    noise_test = NoiseTest(train)
+    print('sampler          steps       FD   noise  NN-RMS mean  NN-RMS min   seconds')
     rows = []
     for steps in [int(s) for s in args.steps.split(',')]:
         settings = [('ddim eta=0', 'generalized', 0.0, False), ('ddim eta=1', 'generalized', 1.0, False), ('ddpm_noisy', 'ddpm', 1.0, False)]
         if str(steps) in args.clip_steps.split(','):
             settings.append(('ddim eta=0 clip', 'generalized', 0.0, True))
         for name, kind, eta, clip in settings:
-            gen = torch.Generator().manual_seed(args.seed)
-            xT = torch.randn(args.n, 3, size, size, generator=gen)
             t0 = time.time()
-            x = torch.cat([sample(model, abar, uniform_seq(steps, T), xT[i:i + 128], kind, eta, gen, clip) for i in range(0, args.n, 128)])
-            fd, nn = frechet(features(x), ref), nearest_rms(x, train)
-            rows.append({'sampler': name, 'steps': steps, 'seconds': time.time() - t0, 'fd': fd, 'nn_mean': nn.mean().item(), 'nn_min': nn.min().item()})
-            print(f'{name:15s} {steps:6d} {fd:8.3f} {nn.mean().item():12.4f} {nn.min().item():11.4f} {time.time() - t0:9.0f}', flush=True)
+            x = run_sampler(model, abar, steps, kind, eta, args.n, size, args.seed, clip)
+            fd, nn, share = frechet(features(x), ref), nearest_rms(x, train), noise_test.share(x)
+            rows.append({'sampler': name, 'steps': steps, 'seconds': time.time() - t0, 'fd': fd, 'noise_share': share, 'nn_mean': nn.mean().item(), 'nn_min': nn.min().item()})
+            print(f'{name:15s} {steps:6d} {fd:8.3f} {share:7.3f} {nn.mean().item():12.4f} {nn.min().item():11.4f} {time.time() - t0:9.0f}', flush=True)
             if args.grid and kind == 'generalized' and eta == 0 and steps == 50 and clip == args.grid_clip:
                 save_grid(x[:100], args.grid, 10)
     if args.json:

@@ -223,10 +223,91 @@ def load_emoji_split(size, split):
     return torch.from_numpy(images[keep].astype(np.float32) / 127.5 - 1)
 
 
+def betas_of(diffusion):
+    """The beta schedules this script trains with: the reference's linear one, and the cosine one of
+    Nichol & Dhariwal (2021), abar(t) = f(t)/f(0) with f(t) = cos(((t/T + s)/(1 + s)) pi/2)^2, s = 0.008,
+    beta_t = min(1 - abar(t+1)/abar(t), 0.999) (src/diffusion/schedule.ts computes the same in float64)."""
+    T = diffusion['num_diffusion_timesteps']
+    if diffusion['beta_schedule'] == 'linear':
+        return np.linspace(diffusion['beta_start'], diffusion['beta_end'], T, dtype=np.float64)
+    if diffusion['beta_schedule'] == 'cosine':
+        f = lambda t: np.cos((t / T + 0.008) / 1.008 * np.pi / 2) ** 2
+        i = np.arange(T, dtype=np.float64)
+        return np.minimum(1 - f(i + 1) / f(i), 0.999)
+    raise ValueError(f'this script trains with the linear or cosine schedule, not {diffusion["beta_schedule"]!r}')
+
+
 def alpha_bars(diffusion):
-    assert diffusion['beta_schedule'] == 'linear', 'this script trains with the linear schedule only'
-    betas = np.linspace(diffusion['beta_start'], diffusion['beta_end'], diffusion['num_diffusion_timesteps'], dtype=np.float64)
-    return torch.from_numpy(np.cumprod(1 - betas)).float()
+    return torch.from_numpy(np.cumprod(1 - betas_of(diffusion))).float()
+
+
+def loss_weights(abar, recipe):
+    """Per-timestep weight of the loss: 1, or min-SNR-gamma (Hang et al. 2023) for the eps
+    parameterisation, min(SNR_t, gamma) / SNR_t with SNR_t = abar_t / (1 - abar_t)."""
+    if recipe.get('loss_weight', 'none') == 'none':
+        return torch.ones_like(abar)
+    snr = abar.double() / (1 - abar.double())
+    return (torch.clamp(snr, max=recipe['snr_gamma']) / snr).float()
+
+
+def learning_rate(recipe, step):
+    """lr at 0-based step: linear warmup over `warmup` steps, then constant or cosine decay to
+    lr * lr_min over `decay_steps` (counted from step 0)."""
+    lr = recipe['lr']
+    if recipe['warmup'] and step < recipe['warmup']:
+        return lr * (step + 1) / recipe['warmup']
+    if recipe.get('lr_decay', 'none') == 'cosine':
+        k = min(1.0, step / recipe['decay_steps'])
+        lo = lr * recipe['lr_min']
+        return lo + (lr - lo) * 0.5 * (1 + math.cos(math.pi * k))
+    return lr
+
+
+def ema_rate(recipe, step):
+    """EMA decay after `step` updates: fixed, or with warmup min(ema, (1 + n) / (10 + n)) so that the
+    random initial weights do not dominate the average of a short run."""
+    if recipe.get('ema_warmup'):
+        return min(recipe['ema'], (1 + step) / (10 + step))
+    return recipe['ema']
+
+LINEAR = {'beta_schedule': 'linear', 'beta_start': 0.0001, 'beta_end': 0.02, 'num_diffusion_timesteps': 1000}
+
+
+class Curve:
+    """FD against image-gradient evaluations, appended to RUN/curve.csv (one row per measured step, so a
+    resumed run continues the file): DDIM eta 1 at 20 steps always; plain DDIM (eta 0, no clipping) at
+    20 and 50 steps with its share of noise samples when asked. Same measure as tools/eval_torch.py."""
+
+    def __init__(self, args, abar, size):
+        from eval_torch import NoiseTest, features
+        self.path, self.n, self.abar = os.path.join(args.run_dir, 'curve.csv'), args.eval_n, abar
+        self.ref = features(load_emoji_split(size, 'eval'))
+        self.noise = NoiseTest(load_emoji_split(size, 'train'))
+        self.size = size
+        self.done = set()
+        if os.path.exists(self.path):
+            self.done = {int(r.split(',')[0]) for r in open(self.path).read().splitlines()[1:] if r}
+        else:
+            open(self.path, 'w').write('step,evals,fd_eta1_20,fd_ddim_20,noise_ddim_20,fd_ddim_50,noise_ddim_50,seconds\n')
+
+    def has(self, step):
+        return step in self.done
+
+    def measure(self, ema, step, evals, plain):
+        from eval_torch import run_sampler, frechet, features
+        t0 = time.time()
+        ema.eval()
+        cells = [f'{frechet(features(run_sampler(ema, self.abar, 20, "generalized", 1.0, self.n, self.size)), self.ref):.4f}']
+        for steps in (20, 50):
+            if plain:
+                x = run_sampler(ema, self.abar, steps, 'generalized', 0.0, self.n, self.size)
+                cells += [f'{frechet(features(x), self.ref):.4f}', f'{self.noise.share(x):.4f}']
+            else:
+                cells += ['', '']
+        ema.train()
+        open(self.path, 'a').write(f'{step},{evals},{",".join(cells)},{time.time() - t0:.0f}\n')
+        self.done.add(step)
+        print(f'step {step} ({evals} evaluations): FD eta1/20 {cells[0]}' + (f', ddim/20 {cells[1]} ({cells[2]} noise), ddim/50 {cells[3]} ({cells[4]} noise)' if plain else ''), flush=True)
 
 # ---------------------------------------------------------------- the run
 
@@ -239,7 +320,17 @@ def main():
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--warmup', type=int, default=500)
+    p.add_argument('--lr-decay', choices=['none', 'cosine'], default='none')
+    p.add_argument('--decay-steps', type=int, default=0, help='cosine decay horizon (default: --steps)')
+    p.add_argument('--lr-min', type=float, default=0.1, help='cosine decay floor as a fraction of --lr')
     p.add_argument('--ema', type=float, default=0.999)
+    p.add_argument('--ema-warmup', action='store_true')
+    p.add_argument('--loss-weight', choices=['none', 'min_snr'], default='none')
+    p.add_argument('--snr-gamma', type=float, default=5.0)
+    p.add_argument('--beta-schedule', choices=['linear', 'cosine'], default='linear')
+    p.add_argument('--eval-every', type=int, default=0, help='FD of the EMA weights every N steps into curve.csv (tools/eval_torch.py measure)')
+    p.add_argument('--eval-plain-every', type=int, default=0, help='also plain DDIM (eta 0) at 20 and 50 steps every N steps')
+    p.add_argument('--eval-n', type=int, default=384)
     p.add_argument('--grad-clip', type=float, default=1.0)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--save-every', type=int, default=250)
@@ -249,15 +340,16 @@ def main():
     torch.set_num_threads(args.threads)
     os.makedirs(args.run_dir, exist_ok=True)
     ckpt_path = os.path.join(args.run_dir, 'checkpoint.pt')
-    diffusion = {'beta_schedule': 'linear', 'beta_start': 0.0001, 'beta_end': 0.02, 'num_diffusion_timesteps': 1000}
-
     if os.path.exists(ckpt_path):
         state = torch.load(ckpt_path)
-        cfg, recipe = state['config'], state['recipe']
+        cfg, recipe, diffusion = state['config'], state['recipe'], state.get('diffusion', LINEAR)
         print(f'resuming {ckpt_path} at step {state["step"]}', flush=True)
     else:
         state, cfg = None, json.loads(args.config)
-        recipe = {'batch': args.batch, 'lr': args.lr, 'warmup': args.warmup, 'ema': args.ema, 'grad_clip': args.grad_clip, 'seed': args.seed, 'flip': True}
+        diffusion = LINEAR if args.beta_schedule == 'linear' else {'beta_schedule': 'cosine', 'num_diffusion_timesteps': 1000}
+        recipe = {'batch': args.batch, 'lr': args.lr, 'warmup': args.warmup, 'lr_decay': args.lr_decay,
+                  'decay_steps': args.decay_steps or args.steps, 'lr_min': args.lr_min, 'ema': args.ema, 'ema_warmup': args.ema_warmup,
+                  'loss_weight': args.loss_weight, 'snr_gamma': args.snr_gamma, 'grad_clip': args.grad_clip, 'seed': args.seed, 'flip': True}
     torch.manual_seed(recipe['seed'])
     model = UNet(cfg)
     ema = UNet(cfg)
@@ -282,7 +374,9 @@ def main():
 
     data = load_emoji_split(cfg['resolution'], 'train')
     abar = alpha_bars(diffusion)
+    weight = loss_weights(abar, recipe)
     T = diffusion['num_diffusion_timesteps']
+    curve = Curve(args, abar, cfg['resolution']) if args.eval_every else None
     log = open(os.path.join(args.run_dir, 'loss.csv'), 'a')
     if step == 0:
         log.write('step,loss,lr,seconds\n')
@@ -297,30 +391,33 @@ def main():
         noise = torch.randn_like(x0)
         a = abar[t][:, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = (noise - model(xt, t)).square().sum(dim=(1, 2, 3)).mean()
-        lr = recipe['lr'] * min(1.0, (step + 1) / recipe['warmup']) if recipe['warmup'] else recipe['lr']
+        loss = (weight[t] * (noise - model(xt, t)).square().sum(dim=(1, 2, 3))).mean()
+        lr = learning_rate(recipe, step)
         for g in opt.param_groups:
             g['lr'] = lr
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), recipe['grad_clip'])
         opt.step()
+        rate = ema_rate(recipe, step)
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(recipe['ema']).add_(pm, alpha=1 - recipe['ema'])
+                pe.mul_(rate).add_(pm, alpha=1 - rate)
         step += 1
         window.append(loss.item())
         log.write(f'{step},{loss.item():.5f},{lr:.6g},{time.time() - t0:.1f}\n')
         if step % args.save_every == 0 or step == args.steps:
             log.flush()
             tmp = ckpt_path + '.tmp'
-            torch.save({'config': cfg, 'recipe': recipe, 'step': step, 'model': model.state_dict(), 'ema': ema.state_dict(),
+            torch.save({'config': cfg, 'recipe': recipe, 'diffusion': diffusion, 'step': step, 'model': model.state_dict(), 'ema': ema.state_dict(),
                         'optimizer': opt.state_dict(), 'rng': torch.get_rng_state()}, tmp)
             os.replace(tmp, ckpt_path)
             meta['trainer'] = json.dumps({**recipe, 'tool': 'tools/train_torch.py', 'data': 'emoji16/train', 'step': step})
             write_safetensors(os.path.join(args.run_dir, 'model.safetensors'), ema.state_dict(), meta)
             print(f'step {step}: loss {sum(window) / len(window):.2f} (mean of last {len(window)}), {time.time() - t0:.0f} s', flush=True)
             window = []
+        if curve and step % args.eval_every == 0 and not curve.has(step):
+            curve.measure(ema, step, step * recipe['batch'], plain=args.eval_plain_every and step % args.eval_plain_every == 0)
 
 
 if __name__ == '__main__':

@@ -1,13 +1,16 @@
 // `ddim bench`: the engine's throughput on this machine's adapter, for comparison with PyTorch
 // (tools/bench_torch.py times the same models; bench/gpu.sh runs both and prints the ratios).
-//   ddim bench [--configs tiny,bundled,small] [--batches 1,8,64] [--iters 20] [--json OUT.json]
+//   ddim bench [--configs tiny,bundled,small] [--batches 1,8,64] [--iters 20] [--json OUT.json] [--profile]
 // Per (config, batch): the UNet forward (eps from x, t) and one full training step (forward,
 // backward, gradient clip, Adam, EMA). Weights are freshly initialised (the time is the same for any
 // values). `iters` steps are submitted back to back and timed from the first submit to the
 // completion of the last (queue.onSubmittedWorkDone), after 3 untimed warm-up runs that build the
 // pipelines: steady-state GPU throughput, host uploads excluded, as PyTorch's side is timed.
+// --profile adds, per (config, batch), the time of each kernel family in the forward and in the
+// training step (gpu/profile.ts: GPU timestamps where the adapter has them, shares only otherwise).
 import { writeFileSync } from 'node:fs';
 import { submitDispatches } from '../gpu/kernel';
+import { formatProfile, profileDispatches, type Profile } from '../gpu/profile';
 import { upload } from '../gpu/tensor';
 import type { UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
@@ -39,11 +42,12 @@ export interface BenchRow {
   batch: number;
   forward_ms: number;
   train_step_ms: number;
+  profile?: { forward: Profile; train_step: Profile };
 }
 
 export async function benchCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim bench';
-  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json'] }, cmd);
+  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json'], flags: ['profile'] }, cmd);
   const configs = (args.values.get('configs') ?? 'tiny,bundled').split(',');
   const batches = (args.values.get('batches') ?? '1,8').split(',').map(Number);
   if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${cmd}: --batches must be positive integers, got "${args.values.get('batches')}"`);
@@ -74,9 +78,15 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
         step.encode(e, i + 1);
         d.queue.submit([e.finish()]);
       });
-      const row = { config: name, parameters: net.layout.count, batch: B, forward_ms: forward, train_step_ms: train };
+      const row: BenchRow = { config: name, parameters: net.layout.count, batch: B, forward_ms: forward, train_step_ms: train };
       rows.push(row);
       ctx.log(`${name.padEnd(8)}${net.layout.count.toLocaleString('en-US').padStart(10)}${String(B).padStart(7)}${forward.toFixed(3).padStart(13)}${((1000 * B) / forward).toFixed(0).padStart(8)}${train.toFixed(3).padStart(16)}${((1000 * B) / train).toFixed(0).padStart(8)}`);
+      if (args.flags.has('profile')) {
+        const profileIters = Math.min(iters, 5);
+        row.profile = { forward: await profileDispatches(d, net.forward, profileIters), train_step: await profileDispatches(d, step.dispatches, profileIters) };
+        for (const line of formatProfile(`  ${name} batch ${B} forward`, row.profile.forward)) ctx.log(line);
+        for (const line of formatProfile(`  ${name} batch ${B} training step`, row.profile.train_step)) ctx.log(line);
+      }
     }
   }
   const out = args.values.get('json');

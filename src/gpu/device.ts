@@ -41,7 +41,9 @@ export async function acquireDevice(gpu: GPU | undefined, opts: DeviceOptions = 
   }
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
-  const device = await adapter.requestDevice({ label: 'ddim-webgpu', requiredLimits });
+  // Timestamps let `ddim bench --profile` time each kernel on the GPU; nothing else depends on them.
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const device = await adapter.requestDevice({ label: 'ddim-webgpu', requiredLimits, requiredFeatures });
   const info = adapter.info;
   const adapterName = [info.description || info.device || info.architecture || 'unknown adapter', info.vendor ? `(${info.vendor})` : '']
     .filter(Boolean)

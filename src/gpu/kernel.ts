@@ -16,6 +16,10 @@ export interface KernelSource {
 
 export interface Dispatch {
   readonly label: string;
+  /** The entry point it runs, "conv2d.backward_weight": what the profile groups by. */
+  readonly kernel: string;
+  /** Floating-point operations of one run where known (GEMMs: 2 M N K), else 0. */
+  readonly flops: number;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly workgroups: readonly [number, number, number];
@@ -33,6 +37,8 @@ export interface DispatchSpec {
   workgroups: readonly [number, number, number];
   /** What this dispatch is in the model ("down.0.block.0.conv1"): shows up in validation errors. */
   label: string;
+  /** Floating-point operations of one run, where the launcher knows them (for the profile's GFLOP/s). */
+  flops?: number;
 }
 
 const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x8; /* COPY_DST */
@@ -130,7 +136,7 @@ export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
       throw new Error(`${label}: ${n} workgroups exceed maxComputeWorkgroupsPerDimension (${device.limits.maxComputeWorkgroupsPerDimension})`);
     }
   }
-  return { label, pipeline, bindGroup, workgroups: spec.workgroups };
+  return { label, kernel: `${spec.shader.name}.${spec.entry}`, flops: spec.flops ?? 0, pipeline, bindGroup, workgroups: spec.workgroups };
 }
 
 /** Splits `n` workgroups over x and y so that neither exceeds the per-dimension limit; shaders

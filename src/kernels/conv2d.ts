@@ -1,12 +1,14 @@
 // Launcher for shaders/conv2d.wgsl: implicit-GEMM convolution, forward and backward.
 import code from '../../shaders/conv2d.wgsl?raw';
 import { makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
-import type { Tensor } from '../gpu/tensor';
+import { numel, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../ref/conv2d';
+import { sumRowsInto } from './reduce';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'conv2d', code };
 const TILE = 64;
+const TK = 16;
 const FLAG_BIAS = 1;
 const FLAG_CHAN = 2;
 const FLAG_RES = 4;
@@ -27,13 +29,62 @@ function dims(x: readonly number[], w: readonly number[], g: ConvGeometry, label
   return { B, Ci, H, W, Co, OH, OW, K };
 }
 
-function uniforms(d: ConvDims, g: ConvGeometry, flags: number): number[] {
-  return [d.B, d.Ci, d.H, d.W, d.Co, d.OH, d.OW, g.pad[0], g.pad[1], flags];
+function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = NO_SPLIT): number[] {
+  return [d.B, d.Ci, d.H, d.W, d.Co, d.OH, d.OW, g.pad[0], g.pad[1], flags, split.kChunk, split.splits];
 }
 
 /** Kernel size and stride are baked into the pipeline (WGSL overrides). */
 function constants(d: ConvDims, g: ConvGeometry): Record<string, number> {
   return { KSIZE: d.K, STRIDE: g.stride };
+}
+
+// ---- split-K for the weight gradient ---------------------------------------------------------------
+// The dW GEMM has M = Co, N = Ci*K*K (a few dozen 64x64 tiles) and K = B*OH*OW (16,384 at batch 64,
+// 16 px): unsplit, a large GPU would run a few dozen workgroups each looping over the whole batch.
+// Splitting K into S slices gives S times the workgroups, at the cost of S partial dW copies in
+// scratch and one summing pass.
+
+/** Workgroups a dW GEMM should have to fill a large GPU (an H100/H200 has 132-144 SMs; 4 per SM). */
+export const SPLIT_TARGET_WORKGROUPS = 512;
+/** Fewest reduction indices per slice: below this the partial sums cost more than the split wins. */
+export const SPLIT_MIN_K = 256;
+/** Scratch for partial dW copies, at most (and at most the adapter's binding limit). */
+export const SPLIT_SCRATCH_BYTES = 32 * 2 ** 20;
+
+export interface WeightGradSplit {
+  /** Slices of the reduction axis (1: no split, dW accumulates directly). */
+  splits: number;
+  /** Reduction indices per slice, a multiple of the GEMM's K tile (16). */
+  kChunk: number;
+  /** Scratch floats the partial copies need (0 with one split). */
+  scratchFloats: number;
+}
+
+const NO_SPLIT: WeightGradSplit = { splits: 1, kChunk: 0, scratchFloats: 0 };
+
+/** How to split the weight-gradient GEMM of a convolution (input shape x, weight shape w): from the
+ *  shape, the workgroup target and the scratch budget (bounded by the adapter's binding limit). */
+export function weightGradSplit(x: readonly number[], w: readonly number[], g: ConvGeometry, limits: { maxStorageBufferBindingSize: number }): WeightGradSplit {
+  const d = dims(x, w, g, 'weightGradSplit');
+  const M = d.Co, N = d.Ci * d.K * d.K, K = d.B * d.OH * d.OW;
+  const tiles = Math.ceil(M / TILE) * Math.ceil(N / TILE);
+  const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
+  const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
+  if (want <= 1) return { splits: 1, kChunk: K, scratchFloats: 0 };
+  const kChunk = Math.ceil(K / want / TK) * TK;
+  const splits = Math.ceil(K / kChunk);
+  return splits === 1 ? { splits: 1, kChunk: K, scratchFloats: 0 } : { splits, kChunk, scratchFloats: splits * M * N };
+}
+
+/** Scratch floats conv2dBackwardParams needs for this split (and a bias without given partials). */
+export function conv2dParamsScratchFloats(x: readonly number[], w: readonly number[], split: WeightGradSplit, biasPartials: boolean): number {
+  return Math.max(split.scratchFloats, biasPartials ? x[0]! * w[0]! : 0);
+}
+
+/** 2 M N K of the convolution as a GEMM (the same for its three GEMMs; stride 2's backward_input
+ *  gathers zeros that are not counted). */
+function gemmFlops(d: ConvDims): number {
+  return 2 * d.Co * d.B * d.OH * d.OW * d.Ci * d.K * d.K;
 }
 
 function tiles(m: number, n: number): [number, number, number] {
@@ -63,6 +114,7 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
     shader, entry: 'forward', label: a.label,
     uniforms: uniforms(d, a.geometry, flags),
     constants: constants(d, a.geometry),
+    flops: gemmFlops(d),
     tensors: [[a.w, 'read'], [a.x, 'read'], [a.bias ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [a.y, 'write']],
     workgroups: tiles(d.Co, d.B * d.OH * d.OW),
   });
@@ -85,33 +137,64 @@ export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & {
     shader, entry: 'backward_input', label: `${a.label}.dx`,
     uniforms: uniforms(d, a.geometry, a.accumulate ? FLAG_ACC : 0),
     constants: constants(d, a.geometry),
+    flops: gemmFlops(d),
     tensors: [[a.w, 'read'], [a.dy, 'read'], [a.dx, 'write']],
     workgroups: tiles(d.Ci, d.B * d.H * d.W),
   });
 }
 
-/** dw += and db += (parameter gradients accumulate; the trainer zeroes them per step). */
-export function conv2dBackwardParams(device: GPUDevice, a: Conv2dBackwardArgs & { dw: Tensor; db?: Tensor }): Dispatch[] {
+export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
+  dw: Tensor;            // (Co, Ci, K, K) +=
+  db?: Tensor;           // (Co) +=
+  /** (B, Co) per-(sample, channel) sums of dy, when the planner already has them (the backward of a
+   *  FLAG_CHAN add computes exactly these): db is then their sum over the batch. */
+  dbPartials?: Tensor;
+  /** From weightGradSplit (default: no split). */
+  split?: WeightGradSplit;
+  /** Flat scratch of at least conv2dParamsScratchFloats floats; its contents are overwritten. */
+  scratch?: Tensor;
+}
+
+/**
+ * dw += and db += (parameter gradients accumulate; the trainer zeroes them per step). With a split
+ * the weight gradient is a split-K GEMM into scratch plus an in-order sum; the bias gradient is
+ * always two-stage: per-(sample, channel) sums (given, or computed into scratch), then their sum
+ * over the batch.
+ */
+export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Dispatch[] {
   const d = dims(a.x.shape, a.w.shape, a.geometry, a.label);
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
   expectShape(a.dw, a.w.shape, a.label);
+  const split = a.split ?? { splits: 1, kChunk: d.B * d.OH * d.OW, scratchFloats: 0 };
+  const need = conv2dParamsScratchFloats(a.x.shape, a.w.shape, split, a.db !== undefined && a.dbPartials === undefined);
+  if (need > 0 && (!a.scratch || a.scratch.shape[0]! < need)) {
+    throw new Error(`${a.label}: conv2d parameter gradients need ${need} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);
+  }
+  const ncols = d.Ci * d.K * d.K;
+  const partialDw = split.splits > 1 ? viewTensor(a.scratch!, 0, [split.splits, d.Co * ncols], `${a.label}.dw_partials`) : a.dw;
   const out = [
     makeDispatch(device, {
       shader, entry: 'backward_weight', label: `${a.label}.dw`,
-      uniforms: uniforms(d, a.geometry, 0),
+      uniforms: uniforms(d, a.geometry, 0, split),
       constants: constants(d, a.geometry),
-      tensors: [[a.dy, 'read'], [a.x, 'read'], [a.dw, 'write']],
-      workgroups: tiles(d.Co, d.Ci * d.K * d.K),
+      flops: gemmFlops(d),
+      tensors: [[a.dy, 'read'], [a.x, 'read'], [partialDw, 'write']],
+      workgroups: [Math.ceil(ncols / TILE), Math.ceil(d.Co / TILE), split.splits],
     }),
   ];
+  if (split.splits > 1) {
+    out.push(sumRowsInto(device, { src: partialDw, out: reshape(a.dw, [numel(a.dw.shape)]), label: `${a.label}.dw` }));
+  }
   if (a.db) {
     expectShape(a.db, [d.Co], a.label);
-    out.push(makeDispatch(device, {
-      shader, entry: 'backward_bias', label: `${a.label}.db`,
-      uniforms: uniforms(d, a.geometry, 0),
-      tensors: [[a.dy, 'read'], [a.db, 'write']],
-      workgroups: [d.Co, 1, 1],
-    }));
+    let partials = a.dbPartials;
+    if (partials) {
+      expectShape(partials, [d.B, d.Co], a.label);
+    } else {
+      partials = viewTensor(a.scratch!, 0, [d.B, d.Co], `${a.label}.db_partials`);
+      out.push(conv2dBackwardChan(device, { dy: a.dy, dchan: partials, label: `${a.label}.db` }));
+    }
+    out.push(sumRowsInto(device, { src: partials, out: a.db, label: `${a.label}.db` }));
   }
   return out;
 }
@@ -122,7 +205,7 @@ export function conv2dBackwardChan(device: GPUDevice, a: { dy: Tensor; dchan: Te
   expectShape(a.dchan, [B, Co], a.label);
   return makeDispatch(device, {
     shader, entry: 'backward_chan', label: `${a.label}.dchan`,
-    uniforms: [B, 0, 0, 0, Co, OH, OW, 0, 0, 0],
+    uniforms: [B, 0, 0, 0, Co, OH, OW, 0, 0, 0, 0, 1],
     tensors: [[a.dy, 'read'], [a.dchan, 'write']],
     workgroups: [B * Co, 1, 1],
   });

@@ -56,5 +56,6 @@ export function batchedMatmul(device: GPUDevice, a: BatchedMatmulArgs): Dispatch
     uniforms: [batch, m, n, k, ...a.aStrides, ...a.bStrides, ...cStrides, f32bits(a.alpha ?? 1), a.accumulate ? FLAG_ACC : 0],
     tensors: [[a.a, 'read'], [a.b, 'read'], [a.c, 'write']],
     workgroups: [Math.ceil(n / TILE), Math.ceil(m / TILE), batch],
+    flops: 2 * batch * m * n * k,
   });
 }

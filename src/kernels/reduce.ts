@@ -40,3 +40,22 @@ export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): Dispatch[] 
     }),
   ];
 }
+
+export interface SumRowsArgs {
+  src: Tensor;      // (rows, count): partial sums, one row per split or per sample
+  out: Tensor;      // (count) +=
+  label: string;
+}
+
+/** out += the sum of src's rows, in row order: the second stage of a split reduction. */
+export function sumRowsInto(device: GPUDevice, a: SumRowsArgs): Dispatch {
+  const [rows, count] = a.src.shape as [number, number];
+  expectShape(a.src, [rows, count], a.label);
+  expectShape(a.out, [count], a.label);
+  return makeDispatch(device, {
+    shader, entry: 'sum_rows', label: `${a.label}.sum_rows`,
+    uniforms: [rows, count],
+    tensors: [[a.src, 'read'], [a.out, 'write']],
+    workgroups: grid(Math.ceil(count / 256)),
+  });
+}

@@ -11,9 +11,9 @@
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { createTensor, reshape, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward } from '../kernels/attention';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward } from '../kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit } from '../kernels/conv2d';
 import { addInto, concatBackward, concatForward } from '../kernels/elementwise';
-import { groupNormBackward, groupNormForward } from '../kernels/groupnorm';
+import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../kernels/groupnorm';
 import { linearBackward, linearForward } from '../kernels/linear';
 import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../kernels/resample';
 import { createRngState, dropoutBackward, dropoutForward } from '../kernels/rng';
@@ -67,6 +67,9 @@ export class UNet {
   activationBytes = 0;
   /** The largest single activation (or activation gradient) tensor, in bytes. */
   largestActivationBytes = 0;
+  /** Bytes of the backward's one scratch buffer (split-K partial weight gradients, per-(sample,
+   *  channel) partials of bias and GroupNorm gradients), shared by its kernels in turn. */
+  scratchBytes = 0;
 
   private readonly device: GPUDevice;
   private readonly label: string;
@@ -75,6 +78,9 @@ export class UNet {
   private readonly gradSlots = new Map<Tensor, GradSlot>();
   private temb: Tensor | null = null;
   private dropoutStream = 0;
+  /** Scratch floats each backward kernel needs, as a function of the batch (see scratchFloatsAt). */
+  private readonly scratchNeeds: ((batch: number) => number)[] = [];
+  private scratch: Tensor | null = null;
 
   constructor(device: GPUDevice, readonly config: UNetConfig, readonly options: UNetOptions) {
     this.device = device;
@@ -92,11 +98,22 @@ export class UNet {
     this.eps = this.build();
     if (wantGrad) {
       this.grads = options.grads ?? new ParamStore(device, this.layout, `${this.label}.grads`);
+      const scratchFloats = this.scratchFloatsAt(B);
+      if (scratchFloats > 0) {
+        this.scratch = createTensor(device, [scratchFloats], `${this.label}.scratch`);
+        this.scratchBytes = scratchFloats * 4;
+      }
       this.deps = this.grad(this.eps);
       this.gradSlots.get(this.eps)!.written = true;
       for (const step of this.backwardSteps.reverse()) step();
       this.dx = this.grad(this.x);
     }
+  }
+
+  /** Scratch floats the backward of this configuration needs at `batch` (the split-K partials grow
+   *  with the batch, but not in proportion): the memory estimate plans at batch 1 and asks this. */
+  scratchFloatsAt(batch: number): number {
+    return this.scratchNeeds.reduce((m, need) => Math.max(m, need(batch)), 0);
   }
 
   /** Records the forward pass into an open compute pass. */
@@ -163,15 +180,20 @@ export class UNet {
     const y = this.act([B, cout, OH, OW], name);
     const w = this.p(`${name}.weight`), bias = this.p(`${name}.bias`);
     this.forward.push(conv2dForward(this.device, { x, w, bias, ...extra, y, geometry: g, label: name }));
+    const splitAt = (batch: number) => weightGradSplit([batch, ...x.shape.slice(1)], w.shape, g, this.device.limits);
+    this.scratchNeeds.push((batch) => conv2dParamsScratchFloats([batch, ...x.shape.slice(1)], w.shape, splitAt(batch), !extra.chan));
     this.onBackward(() => {
       const dy = this.grad(y);
       const args = { x, w, dy, geometry: g, label: name };
       this.backward.push(conv2dBackwardInput(this.device, { ...args, dx: this.grad(x), accumulate: this.acc(x) }));
-      this.backward.push(...conv2dBackwardParams(this.device, { ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`) }));
+      // The time-embedding add's gradient is the per-(sample, channel) sum of dy: the bias
+      // gradient's first stage too.
+      const dchan = extra.chan ? this.fresh(extra.chan) : undefined;
+      if (dchan) this.backward.push(conv2dBackwardChan(this.device, { dy, dchan, label: name }));
+      this.backward.push(...conv2dBackwardParams(this.device, {
+        ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, split: splitAt(B), scratch: this.scratch ?? undefined,
+      }));
       if (extra.residual) this.addGrad(dy, extra.residual);
-      if (extra.chan) {
-        this.backward.push(conv2dBackwardChan(this.device, { dy, dchan: this.fresh(extra.chan), label: name }));
-      }
     });
     return y;
   }
@@ -188,9 +210,10 @@ export class UNet {
     const mean = this.act([B, groups], `${name}.mean`), rstd = this.act([B, groups], `${name}.rstd`);
     const args = { x, w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), mean, rstd, groups, silu, label: name };
     this.forward.push(groupNormForward(this.device, { ...args, y }));
+    this.scratchNeeds.push((batch) => groupNormScratchFloats([batch, ...x.shape.slice(1)]));
     this.onBackward(() => {
       this.backward.push(...groupNormBackward(this.device, {
-        ...args, dy: this.grad(y), dx: this.grad(x), accumulate: this.acc(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`),
+        ...args, dy: this.grad(y), dx: this.grad(x), accumulate: this.acc(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), scratch: this.scratch!,
       }));
     });
     return y;

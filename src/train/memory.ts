@@ -1,7 +1,8 @@
 // The GPU memory a training configuration needs, known before anything of that size is allocated:
 // the UNet is planned at batch 1 (every activation, saved statistic and activation gradient is
-// linear in the batch), and the five parameter-sized buffers (weights, gradients, Adam m and v,
-// EMA) are counted from the layout. Exactly TrainStep.memoryBytes.
+// linear in the batch; the backward's scratch is not, and the batch-1 plan says what it is at the
+// asked batch), and the five parameter-sized buffers (weights, gradients, Adam m and v, EMA) are
+// counted from the layout. Exactly TrainStep.memoryBytes.
 import type { UNetConfig } from '../nn/config';
 import { numel } from '../gpu/tensor';
 import { UNet } from '../nn/unet';
@@ -10,6 +11,7 @@ export interface TrainingMemory {
   parameters: number;
   /** Weights, gradients, Adam moments and EMA: five flat buffers. */
   stateBytes: number;
+  /** Activations, their gradients and the backward's scratch. */
   activationBytes: number;
   /** An upper bound on the largest single buffer (the adapter's binding limit applies to each). */
   largestBufferBytes: number;
@@ -22,12 +24,13 @@ export function trainingMemory(device: GPUDevice, config: UNetConfig, batch: num
   const flatBytes = one.layout.totalFloats * 4;
   const stateBytes = 5 * flatBytes;
   // The UNet's own input (x_t) is among its activations; x0 and the noise come on top.
-  const activationBytes = batch * (one.activationBytes + 2 * numel(one.x.shape) * 4);
+  const scratchBytes = one.scratchFloatsAt(batch) * 4;
+  const activationBytes = batch * (one.activationBytes + 2 * numel(one.x.shape) * 4) + scratchBytes;
   return {
     parameters: one.layout.count,
     stateBytes,
     activationBytes,
-    largestBufferBytes: Math.max(flatBytes, batch * one.largestActivationBytes),
+    largestBufferBytes: Math.max(flatBytes, batch * one.largestActivationBytes, scratchBytes),
     totalBytes: stateBytes + activationBytes,
   };
 }

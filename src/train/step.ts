@@ -41,7 +41,8 @@ export class TrainStep {
   readonly m: ParamStore;
   readonly v: ParamStore;
   readonly ema: ParamStore;
-  private readonly dispatches: Dispatch[];
+  /** The whole step in order (the profile times them one by one). */
+  readonly dispatches: Dispatch[];
   private readonly setAdamStep: (step: number, lr?: number) => void;
 
   constructor(private readonly device: GPUDevice, config: UNetConfig, batch: number, readonly opt: OptimizerOptions, label = 'train') {
@@ -75,9 +76,10 @@ export class TrainStep {
     ];
   }
 
-  /** GPU bytes this step holds: parameters, gradients, Adam moments and EMA, the UNet's activations, x0, noise and x_t. */
+  /** GPU bytes this step holds: parameters, gradients, Adam moments and EMA, the UNet's activations
+   *  and backward scratch, x0, noise and x_t. */
   get memoryBytes(): number {
-    return 5 * this.net.layout.totalFloats * 4 + this.net.activationBytes + 3 * this.x0.shape.reduce((a, b) => a * b, 4);
+    return 5 * this.net.layout.totalFloats * 4 + this.net.activationBytes + this.net.scratchBytes + 3 * this.x0.shape.reduce((a, b) => a * b, 4);
   }
 
   /**

@@ -1,7 +1,7 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward } from '../../src/kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, conv2d, conv2dBackward, convOutSize, type ConvGeometry } from '../../src/ref/conv2d';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
@@ -9,7 +9,15 @@ import type { HostTensor } from '../../src/io/safetensors';
 
 const gpu = useGpu();
 
-async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry) {
+/** A split of the weight-gradient GEMM into `splits` slices of the reduction (forced, for tests). */
+function forcedSplit(x: readonly number[], k: number, splits: number, w: readonly number[]): WeightGradSplit {
+  const K = x[0]! * k;
+  const kChunk = Math.ceil(K / splits / 16) * 16;
+  const n = Math.ceil(K / kChunk);
+  return { splits: n, kChunk, scratchFloats: n > 1 ? n * w[0]! * w[1]! * w[2]! * w[3]! : 0 };
+}
+
+async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor) {
   const d = gpu.device;
   const [B, , H, W] = x.shape as [number, number, number, number];
   const [Co, , K] = w.shape as [number, number, number];
@@ -17,12 +25,14 @@ async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTens
   const OW = convOutSize(W, K, g.stride, g.pad[1], g.pad[3]);
   const tx = toGpu(d, x, 'x'), tw = toGpu(d, w, 'w'), tb = toGpu(d, b, 'b'), tdy = toGpu(d, dy, 'dy');
   const y = gpuZeros(d, [B, Co, OH, OW], 'y');
-  const dx = gpuZeros(d, x.shape, 'dx'), dw = gpuZeros(d, w.shape, 'dw'), db = gpuZeros(d, [Co], 'db');
+  const dx = gpuZeros(d, x.shape, 'dx'), dw = dwInit ? toGpu(d, dwInit, 'dw') : gpuZeros(d, w.shape, 'dw'), db = gpuZeros(d, [Co], 'db');
   const args = { x: tx, w: tw, dy: tdy, geometry: g, label: 'conv' };
+  const sp = split ?? weightGradSplit(x.shape, w.shape, g, d.limits);
+  const scratch = gpuZeros(d, [Math.max(1, conv2dParamsScratchFloats(x.shape, w.shape, sp, true))], 'scratch');
   const [gy, gdx, gdw, gdb] = await run(d, [
     conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, label: 'conv' }),
     conv2dBackwardInput(d, { ...args, dx }),
-    ...conv2dBackwardParams(d, { ...args, dw, db }),
+    ...conv2dBackwardParams(d, { ...args, dw, db, split: sp, scratch }),
   ], [y, dx, dw, db]);
   return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
 }
@@ -60,6 +70,49 @@ describe('conv2d on WebGPU', () => {
       expectClose(out.db, ref.db.data, BWD.atol, BWD.rtol, 'db');
     });
   }
+
+  it('split-K weight gradients (3, 5 and 7 slices of odd length) equal the CPU reference and add into dw', async () => {
+    const xs = [3, 5, 11, 13], ws = [70, 5, 3, 3];
+    const x = randomTensor(xs, 11), w = randomTensor(ws, 12, 0.3), b = randomTensor([70], 13);
+    const dy = randomTensor([3, 70, 11, 13], 14);
+    const dw0 = randomTensor(ws, 15);
+    const ref = conv2dBackward(x, w, dy, CONV3X3);
+    const want = ref.dw.data.map((v, i) => v + dw0.data[i]!);
+    for (const splits of [3, 5, 7]) {
+      const sp = forcedSplit(xs, 11 * 13, splits, ws);
+      expect(sp.splits).toBeGreaterThan(1);
+      const out = await gpuConv(x, w, b, dy, CONV3X3, sp, dw0);
+      expectClose(out.dw, want, BWD.atol, BWD.rtol, `dw with ${sp.splits} slices`);
+      expectClose(out.db, ref.db.data, BWD.atol, BWD.rtol, `db with ${sp.splits} slices`);
+    }
+    const downsample = forcedSplit([2, 7, 10, 14], 5 * 7, 4, [9, 7, 3, 3]);
+    const xd = randomTensor([2, 7, 10, 14], 16), wd = randomTensor([9, 7, 3, 3], 17), dyd = randomTensor([2, 9, 5, 7], 18);
+    const outd = await gpuConv(xd, wd, randomTensor([9], 19), dyd, DOWNSAMPLE3X3, downsample);
+    expectClose(outd.dw, conv2dBackward(xd, wd, dyd, DOWNSAMPLE3X3).dw.data, BWD.atol, BWD.rtol, 'stride-2 dw, split');
+  });
+
+  it('gives identical bits from run to run, split or not', async () => {
+    const x = randomTensor([4, 8, 9, 9], 21), w = randomTensor([16, 8, 3, 3], 22), b = randomTensor([16], 23);
+    const dy = randomTensor([4, 16, 9, 9], 24);
+    for (const sp of [undefined, forcedSplit([4, 8, 9, 9], 81, 5, [16, 8, 3, 3])]) {
+      const a = await gpuConv(x, w, b, dy, CONV3X3, sp), c = await gpuConv(x, w, b, dy, CONV3X3, sp);
+      expect(Buffer.from(a.dw.buffer).equals(Buffer.from(c.dw.buffer))).toBe(true);
+      expect(Buffer.from(a.db.buffer).equals(Buffer.from(c.db.buffer))).toBe(true);
+    }
+  });
+
+  it('splits the weight gradient from the shape: hundreds of workgroups at batch 64, none at batch 1', () => {
+    const limits = { maxStorageBufferBindingSize: 2 ** 27 };
+    const big = weightGradSplit([64, 128, 16, 16], [128, 128, 3, 3], CONV3X3, limits);
+    const tiles = Math.ceil(128 / 64) * Math.ceil((128 * 9) / 64);
+    expect(big.splits * tiles).toBeGreaterThanOrEqual(512);
+    expect(big.kChunk % 16).toBe(0);
+    expect(big.splits * big.kChunk).toBeGreaterThanOrEqual(64 * 256);
+    expect((big.splits - 1) * big.kChunk).toBeLessThan(64 * 256);
+    expect(weightGradSplit([1, 32, 8, 8], [32, 32, 3, 3], CONV3X3, limits).splits).toBe(1);
+    // The scratch budget bounds the split: a 1 MiB binding limit leaves room for one copy of this dW only.
+    expect(weightGradSplit([64, 128, 16, 16], [128, 128, 3, 3], CONV3X3, { maxStorageBufferBindingSize: 2 ** 20 }).splits).toBe(1);
+  });
 
   it('fuses the channel add and the residual into the forward epilogue', async () => {
     const d = gpu.device;

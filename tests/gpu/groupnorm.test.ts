@@ -1,7 +1,7 @@
 // groupnorm kernels (with and without fused SiLU) vs the CPU reference and the PyTorch golden.
 import { describe, it } from 'vitest';
 import { getTensor, type HostTensor } from '../../src/io/safetensors';
-import { groupNormBackward, groupNormForward } from '../../src/kernels/groupnorm';
+import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../../src/kernels/groupnorm';
 import { groupNorm, groupNormBackward as refBackward } from '../../src/ref/groupnorm';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
@@ -19,7 +19,7 @@ async function gpuNorm(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTens
   const dw = gpuZeros(d, w.shape), db = gpuZeros(d, b.shape);
   const [gy, gdx, gdw, gdb] = await run(d, [
     groupNormForward(d, { ...args, y }),
-    ...groupNormBackward(d, { ...args, dy: toGpu(d, dy), dx, dw, db, accumulate: dxInit !== undefined }),
+    ...groupNormBackward(d, { ...args, dy: toGpu(d, dy), dx, dw, db, scratch: gpuZeros(d, [groupNormScratchFloats(x.shape)]), accumulate: dxInit !== undefined }),
   ], [y, dx, dw, db]);
   return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
 }

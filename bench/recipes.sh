@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Issue 11's recipe search: FD against image-gradient evaluations for today's recipe and its
+# alternatives, each arm a resumable run of tools/train_torch.py (PyTorch on the CPU, the engine's
+# recipe and parameter names) that measures the EMA weights every EVAL_EVERY steps into
+# RUNS/<arm>/curve.csv (DDIM eta 1 at 20 steps; plain DDIM at 20 and 50 steps with the share of
+# noise samples every PLAIN_EVERY steps). Rerun to continue every arm where it stopped.
+#
+#   bench/recipes.sh [RUNS] [STEPS]        (defaults: /work/runs/recipes, 3000)
+#   python3 tools/plot_recipes.py RUNS docs/recipes.png   (the curves on one axis, and the table)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-/work/runs/recipes}
+STEPS=${2:-3000}
+EVAL_EVERY=${EVAL_EVERY:-250}
+PLAIN_EVERY=${PLAIN_EVERY:-1000}
+THREADS=${THREADS:-1}
+PY=${PYTHON:-/usr/bin/python3}
+ARMS=${ARMS:-"baseline emawarm emawarm_minsnr emawarm_cosine emawarm_lr2e3cos"}
+
+flags_of() {
+  case "$1" in
+    baseline)          echo "" ;;                                   # today's: lr 1e-3, warmup 500, EMA 0.999, linear betas
+    emawarm)           echo "--ema-warmup" ;;
+    emawarm_minsnr)    echo "--ema-warmup --loss-weight min_snr --snr-gamma 5" ;;
+    emawarm_cosine)    echo "--ema-warmup --beta-schedule cosine" ;;
+    emawarm_lr2e3cos)  echo "--ema-warmup --lr 2e-3 --lr-decay cosine --decay-steps 6000" ;;
+    emawarm_b128)      echo "--ema-warmup --batch 128" ;;
+    emawarm_ch64)      echo "--ema-warmup --config {\"ch\":64,\"out_ch\":3,\"ch_mult\":[1,2,2],\"num_res_blocks\":1,\"attn_resolutions\":[8],\"dropout\":0.0,\"in_channels\":3,\"resolution\":16,\"resamp_with_conv\":true}" ;;
+    *) echo "unknown arm $1" >&2; exit 2 ;;
+  esac
+}
+
+for arm in $ARMS; do
+  echo "== $arm to step $STEPS"
+  # shellcheck disable=SC2046
+  nice -n 10 "$PY" tools/train_torch.py --run-dir "$RUNS/$arm" --steps "$STEPS" --threads "$THREADS" \
+    --eval-every "$EVAL_EVERY" --eval-plain-every "$PLAIN_EVERY" --save-every "$EVAL_EVERY" $(flags_of "$arm")
+done
