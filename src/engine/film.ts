@@ -1,17 +1,22 @@
 // A filmstrip on the GPU: frames of (N, S, S) RGBA8 pixels in one buffer, written by the pixels
 // kernel as a chain runs, so previews and the per-step filmstrip never read floats back and cost
 // one small readback each (N*S*S*4 bytes per frame).
-import { recordDispatches, submitDispatches, type Dispatch } from '../gpu/kernel';
+import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { GpuOwner } from '../gpu/owner';
 import { createTensor, readTensors, type Tensor } from '../gpu/tensor';
 import { toRgba8 } from '../kernels/pixels';
 
 export class PixelFilm {
   readonly buffer: Tensor;
   readonly framePixels: number;
+  /** The film's buffer and the conversion dispatches (one per source tensor and frame, made once). */
+  private readonly owner: GpuOwner;
+  private readonly dispatches = new Map<Tensor, Dispatch[]>();
 
   constructor(private readonly device: GPUDevice, readonly frames: number, readonly count: number, readonly size: number, label: string) {
     this.framePixels = count * size * size;
-    this.buffer = createTensor(device, [frames * this.framePixels], label);
+    this.owner = new GpuOwner(label);
+    this.buffer = this.owner.run(() => createTensor(device, [frames * this.framePixels], label));
   }
 
   /** Records images x (count, C, size, size) into frame k. */
@@ -22,13 +27,11 @@ export class PixelFilm {
     pass.end();
   }
 
-  /** Submits frame k's conversion on its own (outside a chain). */
-  render(x: Tensor, k: number): void {
-    submitDispatches(this.device, [this.dispatch(x, k)]);
-  }
-
   private dispatch(x: Tensor, k: number): Dispatch {
-    return toRgba8(this.device, { x, out: this.buffer, offset: k * this.framePixels, label: `${this.buffer.label}.frame${k}` });
+    let perFrame = this.dispatches.get(x);
+    if (!perFrame) this.dispatches.set(x, (perFrame = []));
+    perFrame[k] ??= this.owner.run(() => toRgba8(this.device, { x, out: this.buffer, offset: k * this.framePixels, label: `${this.buffer.label}.frame${k}` }));
+    return perFrame[k];
   }
 
   /** RGBA bytes of frames [first, first + n). */
@@ -39,6 +42,7 @@ export class PixelFilm {
   }
 
   destroy(): void {
-    this.buffer.buffer.destroy();
+    this.owner.destroy();
+    this.dispatches.clear();
   }
 }

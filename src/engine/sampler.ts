@@ -4,6 +4,7 @@
 // the loop. Step k (k = 0 the noisiest) yields x_t and the predicted x0; with `record`, both are
 // kept for every step (the filmstrip, the CLI's xs / x0_preds).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { GpuOwner } from '../gpu/owner';
 import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
 import { denoiseStep } from '../kernels/diffusion';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
@@ -32,6 +33,9 @@ export class Sampler {
   private readonly xTDraw: Dispatch;
   private readonly imageBytes: number;
 
+  /** Every buffer of the sampler (not the UNet's), freed by destroy(). */
+  readonly owner: GpuOwner;
+
   constructor(
     private readonly device: GPUDevice,
     readonly net: UNet,
@@ -39,41 +43,56 @@ export class Sampler {
     noise: NoiseSource,
     record: boolean,
   ) {
-    const shape = net.x.shape;
-    const n = numel(shape);
-    const N = shape[0]!;
-    this.imageBytes = n * 4;
-    this.steps = this.coefficients.length;
-    this.x0 = createTensor(device, shape, 'sampler.x0');
-    this.xNext = createTensor(device, shape, 'sampler.x_next');
-    this.noise = createTensor(device, shape, 'sampler.noise');
-    this.xs = record ? createTensor(device, [this.steps + 1, ...shape], 'sampler.xs') : null;
-    this.x0s = record ? createTensor(device, [this.steps, ...shape], 'sampler.x0s') : null;
-    // t for every step, copied into the UNet's t before its forward.
-    this.tTable = createTensor(device, [this.steps, N], 'sampler.t');
-    upload(device, this.tTable, Float32Array.from({ length: this.steps * N }, (_, i) => this.coefficients[Math.floor(i / N)]!.t));
-    this.rng = createRngState(device, 'sampler.rng');
-    if (noise.kind === 'rng') {
-      setRngState(device, this.rng, noise.seed, 0);
-      this.noiseTable = null;
-    } else {
-      if (noise.noises.length !== this.steps * n) {
-        throw new Error(`sampler: replayed noises hold ${noise.noises.length} values, expected [${this.steps},${shape}] = ${this.steps * n}`);
+    this.owner = new GpuOwner('sampler');
+    const exit = this.owner.enter();
+    try {
+      const shape = net.x.shape;
+      const n = numel(shape);
+      const N = shape[0]!;
+      this.imageBytes = n * 4;
+      this.steps = this.coefficients.length;
+      this.x0 = createTensor(device, shape, 'sampler.x0');
+      this.xNext = createTensor(device, shape, 'sampler.x_next');
+      this.noise = createTensor(device, shape, 'sampler.noise');
+      this.xs = record ? createTensor(device, [this.steps + 1, ...shape], 'sampler.xs') : null;
+      this.x0s = record ? createTensor(device, [this.steps, ...shape], 'sampler.x0s') : null;
+      // t for every step, copied into the UNet's t before its forward.
+      this.tTable = createTensor(device, [this.steps, N], 'sampler.t');
+      upload(device, this.tTable, Float32Array.from({ length: this.steps * N }, (_, i) => this.coefficients[Math.floor(i / N)]!.t));
+      this.rng = createRngState(device, 'sampler.rng');
+      if (noise.kind === 'rng') {
+        setRngState(device, this.rng, noise.seed, 0);
+        this.noiseTable = null;
+      } else {
+        if (noise.noises.length !== this.steps * n) {
+          throw new Error(`sampler: replayed noises hold ${noise.noises.length} values, expected [${this.steps},${shape}] = ${this.steps * n}`);
+        }
+        this.noiseTable = createTensor(device, [this.steps, ...shape], 'sampler.noises');
+        upload(device, this.noiseTable, noise.noises);
       }
-      this.noiseTable = createTensor(device, [this.steps, ...shape], 'sampler.noises');
-      upload(device, this.noiseTable, noise.noises);
+      this.xTDraw = gaussianFill(device, { out: net.x, state: this.rng, stream: XT_STREAM, label: 'sampler.x_T' });
+      this.stepDispatches = this.coefficients.map((coef, k) => {
+        const draws = coef.c !== 0 && !this.noiseTable
+          ? [gaussianFill(device, { out: this.noise, state: this.rng, stream: k + 1, label: `sampler.noise.${k}` })]
+          : [];
+        return [
+          ...net.forward,
+          ...draws,
+          denoiseStep(device, { xt: net.x, eps: net.eps, noise: this.noise, xNext: this.xNext, x0: this.x0, coef, label: `sampler.step.${k}` }),
+        ];
+      });
+  
+    } catch (e) {
+      this.owner.destroy();
+      throw e;
+    } finally {
+      exit();
     }
-    this.xTDraw = gaussianFill(device, { out: net.x, state: this.rng, stream: XT_STREAM, label: 'sampler.x_T' });
-    this.stepDispatches = this.coefficients.map((coef, k) => {
-      const draws = coef.c !== 0 && !this.noiseTable
-        ? [gaussianFill(device, { out: this.noise, state: this.rng, stream: k + 1, label: `sampler.noise.${k}` })]
-        : [];
-      return [
-        ...net.forward,
-        ...draws,
-        denoiseStep(device, { xt: net.x, eps: net.eps, noise: this.noise, xNext: this.xNext, x0: this.x0, coef, label: `sampler.step.${k}` }),
-      ];
-    });
+  }
+
+  /** Frees the sampler's buffers (tables, noise, x0, recordings); the UNet stays its owner's. */
+  destroy(): void {
+    this.owner.destroy();
   }
 
   /** Starts from the given x_T (or clean image, for inversion), or from a draw of the seeded RNG when `xT` is absent. */

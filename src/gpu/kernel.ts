@@ -4,6 +4,7 @@
 //
 // A Dispatch is built once (at plan time, when shapes are known) and recorded many
 // times: a model's forward pass is a list of Dispatches replayed into one encoder.
+import { ownBuffer } from './owner';
 import { binding, type Tensor } from './tensor';
 
 export type Access = 'read' | 'write';
@@ -125,7 +126,7 @@ export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
   if (hasUniforms) {
     const words = new Uint32Array(Math.max(4, Math.ceil(spec.uniforms!.length / 4) * 4));
     words.set(spec.uniforms!);
-    const buffer = device.createBuffer({ label: `${label}.uniforms`, size: words.byteLength, usage: UNIFORM_USAGE });
+    const buffer = ownBuffer(device.createBuffer({ label: `${label}.uniforms`, size: words.byteLength, usage: UNIFORM_USAGE }));
     device.queue.writeBuffer(buffer, 0, words);
     entries.push({ binding: 0, resource: { buffer } });
   }

@@ -2,6 +2,7 @@
 // Many tensors may share one buffer (all parameters live in one flat buffer so that
 // grad-norm, Adam and EMA are single dispatches); offsets are 256-byte aligned
 // because storage bindings must start at minStorageBufferOffsetAlignment.
+import { ownBuffer } from './owner';
 
 export interface Tensor {
   readonly buffer: GPUBuffer;
@@ -41,7 +42,7 @@ export function createTensor(device: GPUDevice, shape: readonly number[], label:
   if (size > limit) {
     throw new Error(`${label}: tensor [${shape}] needs ${size} bytes, more than this adapter allows in one buffer (${limit} bytes); use a smaller batch or model`);
   }
-  const buffer = device.createBuffer({ label, size, usage: STORAGE_USAGE });
+  const buffer = ownBuffer(device.createBuffer({ label, size, usage: STORAGE_USAGE }));
   return { buffer, offset: 0, shape: [...shape], label };
 }
 

@@ -9,6 +9,7 @@
 // activation gradients are assigned by their first writer and accumulated by the rest, which the
 // planner tracks per tensor (a tensor that fans out, like a skip connection, gets several writers).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { GpuOwner } from '../gpu/owner';
 import { createTensor, reshape, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward } from '../kernels/attention';
 import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit } from '../kernels/conv2d';
@@ -63,6 +64,8 @@ export class UNet {
   readonly deps: Tensor | null = null;
   readonly dx: Tensor | null = null;
   readonly rngState: Tensor | null = null;
+  /** Every buffer this plan allocated (parameters and gradients unless given), freed by destroy(). */
+  readonly owner: GpuOwner;
   /** Bytes of activations, saved statistics and activation gradients this plan allocated. */
   activationBytes = 0;
   /** The largest single activation (or activation gradient) tensor, in bytes. */
@@ -85,29 +88,43 @@ export class UNet {
   constructor(device: GPUDevice, readonly config: UNetConfig, readonly options: UNetOptions) {
     this.device = device;
     this.label = options.label ?? 'unet';
-    const B = options.batch;
-    const { in_channels: C, resolution: R } = config;
-    if (!Number.isInteger(B) || B < 1) throw new Error(`${this.label}: batch must be a positive integer, got ${B}`);
-    this.layout = paramLayout(parameterSpecs(config));
-    this.params = options.params ?? new ParamStore(device, this.layout, `${this.label}.params`);
-    const wantGrad = options.grad ?? false;
-    this.dropoutOn = (options.dropout ?? wantGrad) && config.dropout > 0;
-    if (this.dropoutOn) this.rngState = options.rngState ?? createRngState(device, `${this.label}.rng`);
-    this.x = options.input ?? this.act([B, C, R, R], 'x');
-    this.t = createTensor(device, [B], `${this.label}.t`);
-    this.eps = this.build();
-    if (wantGrad) {
-      this.grads = options.grads ?? new ParamStore(device, this.layout, `${this.label}.grads`);
-      const scratchFloats = this.scratchFloatsAt(B);
-      if (scratchFloats > 0) {
-        this.scratch = createTensor(device, [scratchFloats], `${this.label}.scratch`);
-        this.scratchBytes = scratchFloats * 4;
+    this.owner = new GpuOwner(this.label);
+    const exit = this.owner.enter();
+    try {
+      const B = options.batch;
+      const { in_channels: C, resolution: R } = config;
+      if (!Number.isInteger(B) || B < 1) throw new Error(`${this.label}: batch must be a positive integer, got ${B}`);
+      this.layout = paramLayout(parameterSpecs(config));
+      this.params = options.params ?? new ParamStore(device, this.layout, `${this.label}.params`);
+      const wantGrad = options.grad ?? false;
+      this.dropoutOn = (options.dropout ?? wantGrad) && config.dropout > 0;
+      if (this.dropoutOn) this.rngState = options.rngState ?? createRngState(device, `${this.label}.rng`);
+      this.x = options.input ?? this.act([B, C, R, R], 'x');
+      this.t = createTensor(device, [B], `${this.label}.t`);
+      this.eps = this.build();
+      if (wantGrad) {
+        this.grads = options.grads ?? new ParamStore(device, this.layout, `${this.label}.grads`);
+        const scratchFloats = this.scratchFloatsAt(B);
+        if (scratchFloats > 0) {
+          this.scratch = createTensor(device, [scratchFloats], `${this.label}.scratch`);
+          this.scratchBytes = scratchFloats * 4;
+        }
+        this.deps = this.grad(this.eps);
+        this.gradSlots.get(this.eps)!.written = true;
+        for (const step of this.backwardSteps.reverse()) step();
+        this.dx = this.grad(this.x);
       }
-      this.deps = this.grad(this.eps);
-      this.gradSlots.get(this.eps)!.written = true;
-      for (const step of this.backwardSteps.reverse()) step();
-      this.dx = this.grad(this.x);
+    } catch (e) {
+      this.owner.destroy();
+      throw e;
+    } finally {
+      exit();
     }
+  }
+
+  /** Frees every GPU buffer of this plan (not parameters or gradients it was given). */
+  destroy(): void {
+    this.owner.destroy();
   }
 
   /** Scratch floats the backward of this configuration needs at `batch` (the split-K partials grow

@@ -21,6 +21,7 @@ export interface TrainingMemory {
 export function trainingMemory(device: GPUDevice, config: UNetConfig, batch: number): TrainingMemory {
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
   const one = new UNet(device, config, { batch: 1, grad: true, label: 'memory-plan' });
+  one.destroy(); // only its sizes are needed
   const flatBytes = one.layout.totalFloats * 4;
   const stateBytes = 5 * flatBytes;
   // The UNet's own input (x_t) is among its activations; x0 and the noise come on top.

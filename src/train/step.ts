@@ -4,6 +4,7 @@
 // Everything runs in one command buffer; the host only writes t, the per-sample coefficients
 // and Adam's bias corrections before submitting.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { GpuOwner } from '../gpu/owner';
 import { createTensor, type Tensor } from '../gpu/tensor';
 import { adamStep, emaUpdate } from '../kernels/adam';
 import { ddpmLossBackward, ddpmLossForward, qSample } from '../kernels/loss';
@@ -45,35 +46,53 @@ export class TrainStep {
   readonly dispatches: Dispatch[];
   private readonly setAdamStep: (step: number, lr?: number) => void;
 
+  /** Every buffer of the step (its UNet's included), freed by destroy(). */
+  readonly owner: GpuOwner;
+
   constructor(private readonly device: GPUDevice, config: UNetConfig, batch: number, readonly opt: OptimizerOptions, label = 'train') {
-    const { in_channels: C, resolution: R } = config;
-    this.x0 = createTensor(device, [batch, C, R, R], `${label}.x0`);
-    this.noise = createTensor(device, [batch, C, R, R], `${label}.noise`);
-    const xt = createTensor(device, [batch, C, R, R], `${label}.xt`);
-    this.net = new UNet(device, config, { batch, grad: true, input: xt, label: `${label}.unet` });
-    this.coef = createTensor(device, [batch, 2], `${label}.coef`);
-    this.loss = createTensor(device, [1], `${label}.loss`);
-    this.gradNorm = createTensor(device, [2], `${label}.grad_norm`);
-    const layout = this.net.layout;
-    this.m = new ParamStore(device, layout, `${label}.adam_m`);
-    this.v = new ParamStore(device, layout, `${label}.adam_v`);
-    this.ema = new ParamStore(device, layout, `${label}.ema`);
-    const params = this.net.params.flat, grads = this.net.grads!.flat;
-    const adam = adamStep(device, {
-      params, grads, m: this.m.flat, v: this.v.flat, clip: this.gradNorm,
-      lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, label: `${label}.adam`,
-    });
-    this.setAdamStep = adam.setStep;
-    this.dispatches = [
-      qSample(device, { x0: this.x0, noise: this.noise, coef: this.coef, xt, label: `${label}.q_sample` }),
-      ...this.net.forward,
-      ...ddpmLossForward(device, { eps: this.net.eps, noise: this.noise, loss: this.loss, label: `${label}.loss` }),
-      ddpmLossBackward(device, { eps: this.net.eps, noise: this.noise, deps: this.net.deps!, label: `${label}.dloss` }),
-      ...this.net.backward,
-      ...gradNormAndClip(device, { grads, out: this.gradNorm, maxNorm: opt.gradClip, label: `${label}.clip` }),
-      adam.dispatch,
-      emaUpdate(device, { ema: this.ema.flat, params, rate: opt.emaRate, label: `${label}.ema` }),
-    ];
+    this.owner = new GpuOwner(label);
+    const exit = this.owner.enter();
+    try {
+      const { in_channels: C, resolution: R } = config;
+      this.x0 = createTensor(device, [batch, C, R, R], `${label}.x0`);
+      this.noise = createTensor(device, [batch, C, R, R], `${label}.noise`);
+      const xt = createTensor(device, [batch, C, R, R], `${label}.xt`);
+      this.net = new UNet(device, config, { batch, grad: true, input: xt, label: `${label}.unet` });
+      this.coef = createTensor(device, [batch, 2], `${label}.coef`);
+      this.loss = createTensor(device, [1], `${label}.loss`);
+      this.gradNorm = createTensor(device, [2], `${label}.grad_norm`);
+      const layout = this.net.layout;
+      this.m = new ParamStore(device, layout, `${label}.adam_m`);
+      this.v = new ParamStore(device, layout, `${label}.adam_v`);
+      this.ema = new ParamStore(device, layout, `${label}.ema`);
+      const params = this.net.params.flat, grads = this.net.grads!.flat;
+      const adam = adamStep(device, {
+        params, grads, m: this.m.flat, v: this.v.flat, clip: this.gradNorm,
+        lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, label: `${label}.adam`,
+      });
+      this.setAdamStep = adam.setStep;
+      this.dispatches = [
+        qSample(device, { x0: this.x0, noise: this.noise, coef: this.coef, xt, label: `${label}.q_sample` }),
+        ...this.net.forward,
+        ...ddpmLossForward(device, { eps: this.net.eps, noise: this.noise, loss: this.loss, label: `${label}.loss` }),
+        ddpmLossBackward(device, { eps: this.net.eps, noise: this.noise, deps: this.net.deps!, label: `${label}.dloss` }),
+        ...this.net.backward,
+        ...gradNormAndClip(device, { grads, out: this.gradNorm, maxNorm: opt.gradClip, label: `${label}.clip` }),
+        adam.dispatch,
+        emaUpdate(device, { ema: this.ema.flat, params, rate: opt.emaRate, label: `${label}.ema` }),
+      ];
+  
+    } catch (e) {
+      this.owner.destroy();
+      throw e;
+    } finally {
+      exit();
+    }
+  }
+
+  /** Frees every GPU buffer of the step, its UNet's included. */
+  destroy(): void {
+    this.owner.destroy();
   }
 
   /** GPU bytes this step holds: parameters, gradients, Adam moments and EMA, the UNet's activations

@@ -65,8 +65,7 @@ export async function denoise(
   submitDispatches(device, one.forward, 'denoise one-shot');
   const oneShot = x0From(xt, await readTensor(device, one.eps), t);
   const chainSampler = new Sampler(device, one, stepCoefficients(chainFrom(t, steps), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), { kind: 'rng', seed }, false);
-  await chainSampler.run(xt);
-  const chain = await readTensor(device, one.x);
+  const chain = await chainSampler.run(xt).then(() => readTensor(device, one.x)).finally(() => chainSampler.destroy());
 
   // One-shot error across t, one batched forward.
   const ts = curveTimesteps(T);

@@ -184,6 +184,7 @@ export class Engine implements EngineApi {
     try {
       return await this.training!.loop((p) => onProgress(p.preview ? sendPixels(p, [p.preview]) : p));
     } finally {
+      this.training?.destroy();
       this.training = undefined;
     }
   }

@@ -30,6 +30,9 @@ export class NetCache {
   get(id: string, model: ReferenceModel, batch: number): UNet {
     const key = `${id}/${batch}`;
     if (this.net && this.key === key) return this.net;
+    // The net it replaces is freed first: its buffers would otherwise live as long as the device.
+    this.net?.destroy();
+    this.net = undefined;
     const net = new UNet(this.device, model.config, { batch });
     net.params.load({ tensors: model.tensors, metadata: model.metadata, dtypes: new Map() }, id);
     this.net = net;
@@ -143,6 +146,7 @@ export class SampleRun {
   }
 
   destroy(): void {
+    this.sampler.destroy();
     this.film.destroy();
   }
 }

@@ -101,6 +101,13 @@ export class TrainSession {
     this.run = await runs.saveCheckpoint({ ...this.run, step: this.trainer.step }, bytes.buffer as ArrayBuffer);
   }
 
+  /** Frees the run's GPU buffers: the training step (weights, gradients, Adam, EMA, activations) and the preview net. */
+  destroy(): void {
+    this.trainer.train.destroy();
+    this.previewNet?.destroy();
+    this.previewNet = undefined;
+  }
+
   /** EMA samples (PREVIEW_SAMPLES images, PREVIEW_STEPS DDIM steps, seed 0). */
   private async preview(): Promise<Pixels> {
     const cfg = this.trainer.config;
@@ -112,8 +119,7 @@ export class TrainSession {
     const abar = alphaBars(betaSchedule(this.trainer.diffusion));
     const seq = timestepSequence('uniform', PREVIEW_STEPS, abar.length);
     const sampler = new Sampler(this.device, this.previewNet, stepCoefficients(seq, abar, { sampler: 'generalized', eta: 0, clipX0: true, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false);
-    await sampler.run();
-    const x = await readTensor(this.device, this.previewNet.x);
+    const x = await sampler.run().then(() => readTensor(this.device, this.previewNet!.x)).finally(() => sampler.destroy());
     return { count: PREVIEW_SAMPLES, size: cfg.resolution, rgba: toRgba8(x, cfg.in_channels, cfg.resolution ** 2) };
   }
 
