@@ -1,10 +1,15 @@
-// Noise schedules of the DDPM/DDIM reference (ermongroup/ddim `get_beta_schedule`), in float64.
+// Noise schedules of the DDPM/DDIM reference (ermongroup/ddim `get_beta_schedule`), in float64, and
+// the cosine schedule of Nichol & Dhariwal (2021, "Improved DDPM"), which keeps more signal at large t.
 // alpha-bar follows the reference's compute_alpha: abar(t) = prod_{s <= t} (1 - beta_s), abar(-1) = 1.
 
 import { metadataJson } from '../io/metadata';
 
-export type BetaSchedule = 'linear' | 'quad' | 'const' | 'jsd' | 'sigmoid';
-export const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'quad', 'const', 'jsd', 'sigmoid'];
+export type BetaSchedule = 'linear' | 'quad' | 'const' | 'jsd' | 'sigmoid' | 'cosine';
+export const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'quad', 'const', 'jsd', 'sigmoid', 'cosine'];
+
+/** The cosine schedule's offset s and its cap on beta (Nichol & Dhariwal 2021, section 3.2). */
+const COSINE_S = 0.008;
+const COSINE_MAX_BETA = 0.999;
 
 export interface DiffusionConfig {
   beta_schedule: BetaSchedule;
@@ -36,6 +41,12 @@ export function betaSchedule(c: DiffusionConfig): Float64Array {
       return Float64Array.from(linspace(T, 1, T), (x) => 1 / x);
     case 'sigmoid':
       return Float64Array.from(linspace(-6, 6, T), (x) => (1 / (Math.exp(-x) + 1)) * (c.beta_end - c.beta_start) + c.beta_start);
+    case 'cosine': {
+      // abar(t) = f(t) / f(0), f(t) = cos^2(((t / T + s) / (1 + s)) pi / 2); beta_t = 1 - abar(t+1)/abar(t),
+      // capped at 0.999 (beta_start and beta_end are not used).
+      const f = (t: number): number => Math.cos(((t / T + COSINE_S) / (1 + COSINE_S)) * (Math.PI / 2)) ** 2;
+      return Float64Array.from({ length: T }, (_, i) => Math.min(1 - f(i + 1) / f(i), COSINE_MAX_BETA));
+    }
     default:
       throw new Error(`diffusion: unknown beta_schedule "${String(c.beta_schedule)}" (expected one of ${BETA_SCHEDULES.join(', ')})`);
   }

@@ -4,7 +4,7 @@
 //
 // A Dispatch is built once (at plan time, when shapes are known) and recorded many
 // times: a model's forward pass is a list of Dispatches replayed into one encoder.
-import { ownBuffer } from './owner';
+import { allocateBuffer, limitExceeded, planningDry, sharedOutsideOwners, uncountedPlaceholder } from './owner';
 import { binding, type Tensor } from './tensor';
 
 export type Access = 'read' | 'write';
@@ -117,27 +117,34 @@ export function getPipeline(
   return pipeline;
 }
 
+/** Stands for the pipeline and bind group of a dispatch planned in a dry run (never recorded). */
+const DRY_RUN = { label: 'dry run' };
+
 export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
   const hasUniforms = spec.uniforms !== undefined && spec.uniforms.length > 0;
+  const label = `${spec.label} (${spec.shader.name}.${spec.entry})`;
+  for (const n of spec.workgroups) {
+    if (n > device.limits.maxComputeWorkgroupsPerDimension) {
+      limitExceeded(`${label}: ${n} workgroups exceed maxComputeWorkgroupsPerDimension (${device.limits.maxComputeWorkgroupsPerDimension}); use a smaller batch or model`);
+    }
+  }
+  const common = { label, kernel: `${spec.shader.name}.${spec.entry}`, flops: spec.flops ?? 0, workgroups: spec.workgroups };
+  const words = hasUniforms ? new Uint32Array(Math.max(4, Math.ceil(spec.uniforms!.length / 4) * 4)) : undefined;
+  const uniforms = words ? allocateBuffer(device, { label: `${label}.uniforms`, size: words.byteLength, usage: UNIFORM_USAGE }) : undefined;
+  if (planningDry()) {
+    return { ...common, pipeline: DRY_RUN as unknown as GPUComputePipeline, bindGroup: DRY_RUN as unknown as GPUBindGroup };
+  }
   const key = layoutKey(hasUniforms, spec.tensors.map(([, a]) => a));
   const pipeline = getPipeline(device, spec.shader, spec.entry, spec.constants ?? {}, key);
-  const label = `${spec.label} (${spec.shader.name}.${spec.entry})`;
   const entries: GPUBindGroupEntry[] = [];
-  if (hasUniforms) {
-    const words = new Uint32Array(Math.max(4, Math.ceil(spec.uniforms!.length / 4) * 4));
+  if (words && uniforms) {
     words.set(spec.uniforms!);
-    const buffer = ownBuffer(device.createBuffer({ label: `${label}.uniforms`, size: words.byteLength, usage: UNIFORM_USAGE }));
-    device.queue.writeBuffer(buffer, 0, words);
-    entries.push({ binding: 0, resource: { buffer } });
+    device.queue.writeBuffer(uniforms, 0, words);
+    entries.push({ binding: 0, resource: { buffer: uniforms } });
   }
   spec.tensors.forEach(([t]) => entries.push({ binding: entries.length, resource: binding(t) }));
   const bindGroup = device.createBindGroup({ label: `${label}.bindgroup`, layout: bindGroupLayout(device, key), entries });
-  for (const n of spec.workgroups) {
-    if (n > device.limits.maxComputeWorkgroupsPerDimension) {
-      throw new Error(`${label}: ${n} workgroups exceed maxComputeWorkgroupsPerDimension (${device.limits.maxComputeWorkgroupsPerDimension})`);
-    }
-  }
-  return { label, kernel: `${spec.shader.name}.${spec.entry}`, flops: spec.flops ?? 0, pipeline, bindGroup, workgroups: spec.workgroups };
+  return { ...common, pipeline, bindGroup };
 }
 
 /** Splits `n` workgroups over x and y so that neither exceeds the per-dimension limit; shaders
@@ -190,7 +197,8 @@ const placeholders = new WeakMap<GPUDevice, Tensor>();
 export function placeholder(device: GPUDevice): Tensor {
   let t = placeholders.get(device);
   if (!t) {
-    const buffer = device.createBuffer({ label: 'placeholder', size: 16, usage: 0x80 /* STORAGE */ });
+    const buffer = sharedOutsideOwners(() => device.createBuffer({ label: 'placeholder', size: 16, usage: 0x80 /* STORAGE */ }));
+    if (!buffer) return { buffer: uncountedPlaceholder(16, 'placeholder'), offset: 0, shape: [4], label: 'placeholder' };
     t = { buffer, offset: 0, shape: [4], label: 'placeholder' };
     placeholders.set(device, t);
   }

@@ -2,7 +2,7 @@
 // Many tensors may share one buffer (all parameters live in one flat buffer so that
 // grad-norm, Adam and EMA are single dispatches); offsets are 256-byte aligned
 // because storage bindings must start at minStorageBufferOffsetAlignment.
-import { ownBuffer } from './owner';
+import { allocateBuffer, isPlaceholder, limitExceeded } from './owner';
 
 export interface Tensor {
   readonly buffer: GPUBuffer;
@@ -40,9 +40,9 @@ export function createTensor(device: GPUDevice, shape: readonly number[], label:
   // WebGPU reports an oversized buffer only as an asynchronous validation error; refuse up front.
   const limit = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
   if (size > limit) {
-    throw new Error(`${label}: tensor [${shape}] needs ${size} bytes, more than this adapter allows in one buffer (${limit} bytes); use a smaller batch or model`);
+    limitExceeded(`${label}: tensor [${shape}] needs ${size} bytes, more than this adapter allows in one buffer (${limit} bytes); use a smaller batch or model`);
   }
-  const buffer = ownBuffer(device.createBuffer({ label, size, usage: STORAGE_USAGE }));
+  const buffer = allocateBuffer(device, { label, size, usage: STORAGE_USAGE });
   return { buffer, offset: 0, shape: [...shape], label };
 }
 
@@ -69,6 +69,7 @@ export function upload(device: GPUDevice, t: Tensor, data: Float32Array): void {
   if (data.length !== numel(t.shape)) {
     throw new Error(`${t.label}: upload of ${data.length} values into a tensor of shape [${t.shape}]`);
   }
+  if (isPlaceholder(t.buffer)) return; // constants a launcher writes while a dry run plans
   device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
 }
 

@@ -1,6 +1,7 @@
 // Launcher for shaders/timestep.wgsl: the sinusoidal timestep embedding.
 import code from '../../shaders/timestep.wgsl?raw';
 import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { sharedOutsideOwners, uncountedPlaceholder } from '../gpu/owner';
 import { createTensorFrom, type Tensor } from '../gpu/tensor';
 import { timestepFrequencies } from '../ref/timestep';
 import { expectShape } from './shapes';
@@ -9,7 +10,8 @@ const shader: KernelSource = { name: 'timestep', code };
 const WG = 64;
 
 // The frequencies are computed on the host exactly as the reference does (float32, as PyTorch) and
-// uploaded once per device and dim: every plan of that embedding shares the tensor.
+// uploaded once per device and dim: every plan of that embedding shares the tensor, which therefore
+// belongs to no plan (gpu/owner.ts).
 const frequencies = new WeakMap<GPUDevice, Map<number, Tensor>>();
 
 function frequencyTensor(device: GPUDevice, dim: number): Tensor {
@@ -18,7 +20,10 @@ function frequencyTensor(device: GPUDevice, dim: number): Tensor {
   let t = byDim.get(dim);
   if (!t) {
     const freq = timestepFrequencies(dim);
-    t = createTensorFrom(device, [freq.length], freq, `timestep.freq${dim}`);
+    const label = `timestep.freq${dim}`;
+    const shared = sharedOutsideOwners(() => createTensorFrom(device, [freq.length], freq, label));
+    if (!shared) return { buffer: uncountedPlaceholder(freq.length * 4, label), offset: 0, shape: [freq.length], label };
+    t = shared;
     byDim.set(dim, t);
   }
   return t;

@@ -66,13 +66,6 @@ export class UNet {
   readonly rngState: Tensor | null = null;
   /** Every buffer this plan allocated (parameters and gradients unless given), freed by destroy(). */
   readonly owner: GpuOwner;
-  /** Bytes of activations, saved statistics and activation gradients this plan allocated. */
-  activationBytes = 0;
-  /** The largest single activation (or activation gradient) tensor, in bytes. */
-  largestActivationBytes = 0;
-  /** Bytes of the backward's one scratch buffer (split-K partial weight gradients, per-(sample,
-   *  channel) partials of bias and GroupNorm gradients), shared by its kernels in turn. */
-  scratchBytes = 0;
 
   private readonly device: GPUDevice;
   private readonly label: string;
@@ -81,8 +74,9 @@ export class UNet {
   private readonly gradSlots = new Map<Tensor, GradSlot>();
   private temb: Tensor | null = null;
   private dropoutStream = 0;
-  /** Scratch floats each backward kernel needs, as a function of the batch (see scratchFloatsAt). */
-  private readonly scratchNeeds: ((batch: number) => number)[] = [];
+  /** The backward's one scratch buffer (split-K partial weight gradients, per-(sample, channel)
+   *  partials of bias and GroupNorm gradients), shared by its kernels in turn: the most any needs. */
+  private scratchFloats = 0;
   private scratch: Tensor | null = null;
 
   constructor(device: GPUDevice, readonly config: UNetConfig, readonly options: UNetOptions) {
@@ -104,11 +98,7 @@ export class UNet {
       this.eps = this.build();
       if (wantGrad) {
         this.grads = options.grads ?? new ParamStore(device, this.layout, `${this.label}.grads`);
-        const scratchFloats = this.scratchFloatsAt(B);
-        if (scratchFloats > 0) {
-          this.scratch = createTensor(device, [scratchFloats], `${this.label}.scratch`);
-          this.scratchBytes = scratchFloats * 4;
-        }
+        if (this.scratchFloats > 0) this.scratch = createTensor(device, [this.scratchFloats], `${this.label}.scratch`);
         this.deps = this.grad(this.eps);
         this.gradSlots.get(this.eps)!.written = true;
         for (const step of this.backwardSteps.reverse()) step();
@@ -127,12 +117,6 @@ export class UNet {
     this.owner.destroy();
   }
 
-  /** Scratch floats the backward of this configuration needs at `batch` (the split-K partials grow
-   *  with the batch, but not in proportion): the memory estimate plans at batch 1 and asks this. */
-  scratchFloatsAt(batch: number): number {
-    return this.scratchNeeds.reduce((m, need) => Math.max(m, need(batch)), 0);
-  }
-
   /** Records the forward pass into an open compute pass. */
   encodeForward(pass: GPUComputePassEncoder): void {
     recordDispatches(pass, this.forward);
@@ -146,9 +130,6 @@ export class UNet {
   // ---- planning helpers -------------------------------------------------------------------------
 
   private act(shape: readonly number[], name: string): Tensor {
-    const bytes = shape.reduce((a, b) => a * b, 4);
-    this.activationBytes += bytes;
-    this.largestActivationBytes = Math.max(this.largestActivationBytes, bytes);
     return createTensor(this.device, shape, `${this.label}.${name}`);
   }
 
@@ -185,6 +166,11 @@ export class UNet {
     return this.grad(t);
   }
 
+  /** Records that a backward kernel will need `floats` of the shared scratch. */
+  private needScratch(floats: number): void {
+    if (this.options.grad) this.scratchFloats = Math.max(this.scratchFloats, floats);
+  }
+
   private onBackward(step: () => void): void {
     this.backwardSteps.push(step);
   }
@@ -197,8 +183,8 @@ export class UNet {
     const y = this.act([B, cout, OH, OW], name);
     const w = this.p(`${name}.weight`), bias = this.p(`${name}.bias`);
     this.forward.push(conv2dForward(this.device, { x, w, bias, ...extra, y, geometry: g, label: name }));
-    const splitAt = (batch: number) => weightGradSplit([batch, ...x.shape.slice(1)], w.shape, g, this.device.limits);
-    this.scratchNeeds.push((batch) => conv2dParamsScratchFloats([batch, ...x.shape.slice(1)], w.shape, splitAt(batch), !extra.chan));
+    const split = weightGradSplit(x.shape, w.shape, g, this.device.limits);
+    this.needScratch(conv2dParamsScratchFloats(x.shape, w.shape, split, !extra.chan));
     this.onBackward(() => {
       const dy = this.grad(y);
       const args = { x, w, dy, geometry: g, label: name };
@@ -208,7 +194,7 @@ export class UNet {
       const dchan = extra.chan ? this.fresh(extra.chan) : undefined;
       if (dchan) this.backward.push(conv2dBackwardChan(this.device, { dy, dchan, label: name }));
       this.backward.push(...conv2dBackwardParams(this.device, {
-        ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, split: splitAt(B), scratch: this.scratch ?? undefined,
+        ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, split, scratch: this.scratch ?? undefined,
       }));
       if (extra.residual) this.addGrad(dy, extra.residual);
     });
@@ -227,7 +213,7 @@ export class UNet {
     const mean = this.act([B, groups], `${name}.mean`), rstd = this.act([B, groups], `${name}.rstd`);
     const args = { x, w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), mean, rstd, groups, silu, label: name };
     this.forward.push(groupNormForward(this.device, { ...args, y }));
-    this.scratchNeeds.push((batch) => groupNormScratchFloats([batch, ...x.shape.slice(1)]));
+    this.needScratch(groupNormScratchFloats(x.shape));
     this.onBackward(() => {
       this.backward.push(...groupNormBackward(this.device, {
         ...args, dy: this.grad(y), dx: this.grad(x), accumulate: this.acc(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), scratch: this.scratch!,

@@ -26,5 +26,6 @@ export function layeredTrainingMemory(device: GPUDevice, model: LayeredModel, ba
     // Parameters, gradients, Adam moments and EMA of all sub-models are one flat buffer each.
     largestBufferBytes: Math.max(stateBytes / 5, ...parts.map((p) => p.largestBufferBytes)),
     totalBytes: stateBytes + activationBytes,
+    problems: parts.flatMap((p) => p.problems),
   };
 }

@@ -1,39 +1,44 @@
-// The GPU memory a training configuration needs, known before anything of that size is allocated:
-// the UNet is planned at batch 1 (every activation, saved statistic and activation gradient is
-// linear in the batch; the backward's scratch is not, and the batch-1 plan says what it is at the
-// asked batch), and the five parameter-sized buffers (weights, gradients, Adam m and v, EMA) are
-// counted from the layout. Exactly TrainStep.memoryBytes.
+// The GPU memory a training configuration needs, known before anything is allocated: a dry run of
+// the real planner (gpu/owner.ts), which builds the whole training step at the asked batch (the UNet's
+// activations, gradients and backward scratch; weights, gradients, Adam moments, EMA; the loss and
+// optimizer buffers, every uniform block) with placeholders instead of GPU buffers and counts them.
+// So the estimate is what a real TrainStep allocates, byte for byte, and a limit the plan would hit
+// is reported instead of thrown.
+import { GpuOwner } from '../gpu/owner';
 import type { UNetConfig } from '../nn/config';
-import { numel } from '../gpu/tensor';
-import { UNet } from '../nn/unet';
+import { DEFAULT_OPTIMIZER, TrainStep } from './step';
 
 export interface TrainingMemory {
   parameters: number;
   /** Weights, gradients, Adam moments and EMA: five flat buffers. */
   stateBytes: number;
-  /** Activations, their gradients and the backward's scratch. */
+  /** Everything else: activations, their gradients, the backward's scratch, inputs, uniforms. */
   activationBytes: number;
-  /** An upper bound on the largest single buffer (the adapter's binding limit applies to each). */
+  /** The largest single buffer (the adapter's binding limit applies to each). */
   largestBufferBytes: number;
   totalBytes: number;
+  /** Other limits of this adapter the plan exceeds (workgroup counts), in words. */
+  problems: string[];
 }
 
 export function trainingMemory(device: GPUDevice, config: UNetConfig, batch: number): TrainingMemory {
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
-  const one = new UNet(device, config, { batch: 1, grad: true, label: 'memory-plan' });
-  one.destroy(); // only its sizes are needed
-  const flatBytes = one.layout.totalFloats * 4;
-  const stateBytes = 5 * flatBytes;
-  // The UNet's own input (x_t) is among its activations; x0 and the noise come on top.
-  const scratchBytes = one.scratchFloatsAt(batch) * 4;
-  const activationBytes = batch * (one.activationBytes + 2 * numel(one.x.shape) * 4) + scratchBytes;
-  return {
-    parameters: one.layout.count,
-    stateBytes,
-    activationBytes,
-    largestBufferBytes: Math.max(flatBytes, batch * one.largestActivationBytes, scratchBytes),
-    totalBytes: stateBytes + activationBytes,
-  };
+  const dry = new GpuOwner('memory-plan', { dry: true });
+  try {
+    const step = dry.run(() => new TrainStep(device, config, batch, DEFAULT_OPTIMIZER, 'memory-plan'));
+    const totalBytes = dry.bytes;
+    const stateBytes = 5 * step.net.params.flat.buffer.size;
+    return {
+      parameters: step.net.layout.count,
+      stateBytes,
+      activationBytes: totalBytes - stateBytes,
+      largestBufferBytes: dry.largestBuffer,
+      totalBytes,
+      problems: dry.problems,
+    };
+  } finally {
+    dry.destroy();
+  }
 }
 
 /** Why a configuration cannot train on this adapter (naming the limit), or undefined if it can. */
@@ -42,7 +47,7 @@ export function memoryProblem(m: TrainingMemory, limits: { maxStorageBufferBindi
   if (m.largestBufferBytes > limit) {
     return `its largest buffer needs ${(m.largestBufferBytes / 2 ** 20).toFixed(1)} MiB, over this adapter's limit of ${(limit / 2 ** 20).toFixed(1)} MiB per buffer (maxStorageBufferBindingSize/maxBufferSize); use a smaller batch or model`;
   }
-  return undefined;
+  return m.problems[0];
 }
 
 /** A configuration's memory in words: "1.1M parameters; 123.4 MiB at batch 8 (state 21.3 MiB, activations 102.1 MiB)". */

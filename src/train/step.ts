@@ -95,10 +95,9 @@ export class TrainStep {
     this.owner.destroy();
   }
 
-  /** GPU bytes this step holds: parameters, gradients, Adam moments and EMA, the UNet's activations
-   *  and backward scratch, x0, noise and x_t. */
+  /** GPU bytes this step holds: every buffer it (and its UNet) allocated. */
   get memoryBytes(): number {
-    return 5 * this.net.layout.totalFloats * 4 + this.net.activationBytes + this.net.scratchBytes + 3 * this.x0.shape.reduce((a, b) => a * b, 4);
+    return this.owner.bytes;
   }
 
   /**

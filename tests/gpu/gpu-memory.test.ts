@@ -6,6 +6,7 @@ import { stepCoefficients } from '../../src/diffusion/samplers';
 import { alphaBars, betaSchedule } from '../../src/diffusion/schedule';
 import { timestepSequence } from '../../src/diffusion/timesteps';
 import { Sampler } from '../../src/engine/sampler';
+import { withErrorScopes } from '../../src/gpu/kernel';
 import { toReferenceLayout } from '../../src/io/convert';
 import { trainingMemory } from '../../src/train/memory';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../../src/train/step';
@@ -41,27 +42,31 @@ describe('GPU memory ownership', () => {
     const live = countLiveBuffers(d);
     const settings = { modelId: 'a', sampler: 'generalized' as const, steps: 2, eta: 0, skip: 'uniform' as const, seed: 1, batch: 1, clipX0: false, previews: false };
     const counts: number[] = [];
-    for (let round = 0; round < 3; round++) {
-      // The sample tab: two models (or batch sizes) in turn, each run replacing the last.
-      for (const [id, batch] of [['a', 1], ['b', 2]] as const) {
-        const run = new SampleRun(d, nets.get(id, model, batch), model, { ...settings, modelId: id, batch });
-        await run.run(() => undefined, () => false);
-        run.destroy();
+    // Inside error scopes: a buffer freed while another plan still binds it (a use after free) is a
+    // validation error that fails the test.
+    await withErrorScopes(d, 'a long stay', async () => {
+      for (let round = 0; round < 3; round++) {
+        // The sample tab: two models (or batch sizes) in turn, each run replacing the last.
+        for (const [id, batch] of [['a', 1], ['b', 2]] as const) {
+          const run = new SampleRun(d, nets.get(id, model, batch), model, { ...settings, modelId: id, batch });
+          await run.run(() => undefined, () => false);
+          run.destroy();
+        }
+        // A denoise chain on the cached net.
+        const net = nets.get('a', model, 1);
+        const chain = new Sampler(d, net, stepCoefficients(timestepSequence('uniform', 2, abar.length), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false);
+        await chain.run();
+        chain.destroy();
+        // The train tab: a memory estimate, then a run that ends.
+        trainingMemory(d, model.config, 2);
+        const step = new TrainStep(d, model.config, 2, DEFAULT_OPTIMIZER);
+        expect(step.owner.bytes).toBeGreaterThanOrEqual(step.memoryBytes);
+        step.destroy();
+        expect(step.owner.bytes).toBe(0);
+        await d.queue.onSubmittedWorkDone();
+        counts.push(live());
       }
-      // A denoise chain on the cached net.
-      const net = nets.get('a', model, 1);
-      const chain = new Sampler(d, net, stepCoefficients(timestepSequence('uniform', 2, abar.length), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false);
-      await chain.run();
-      chain.destroy();
-      // The train tab: a memory estimate, then a run that ends.
-      trainingMemory(d, model.config, 2);
-      const step = new TrainStep(d, model.config, 2, DEFAULT_OPTIMIZER);
-      expect(step.owner.bytes).toBeGreaterThanOrEqual(step.memoryBytes);
-      step.destroy();
-      expect(step.owner.bytes).toBe(0);
-      await d.queue.onSubmittedWorkDone();
-      counts.push(live());
-    }
+    });
     expect(counts[1]).toBe(counts[0]);
     expect(counts[2]).toBe(counts[0]);
     // What stays is the one cached net's plan: replacing it frees it.

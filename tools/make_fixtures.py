@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Test fixtures for options the shared PyTorch goldens do not cover, computed by this project's
+PyTorch tools (the functions tools/train_torch.py trains with), so the engine is checked against them:
+
+  tests/fixtures/recipe.json: the cosine beta schedule (betas and alpha-bar at chosen t, T = 1000 and
+  T = 50).
+
+  python3 tools/make_fixtures.py
+"""
+import json
+import os
+
+import numpy as np
+import torch
+
+from train_torch import betas_of
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TS = [0, 1, 2, 10, 100, 250, 500, 750, 900, 990, 998, 999]
+
+
+def main():
+    out = {'cosine': {}}
+    for T in (1000, 50):
+        d = {'beta_schedule': 'cosine', 'num_diffusion_timesteps': T}
+        betas = betas_of(d)
+        abar = np.cumprod(1 - betas)
+        ts = [t for t in TS if t < T]
+        out['cosine'][str(T)] = {'t': ts, 'betas': [float(betas[t]) for t in ts], 'alpha_bar': [float(abar[t]) for t in ts]}
+    path = os.path.join(ROOT, 'tests/fixtures/recipe.json')
+    json.dump(out, open(path, 'w'), indent=1)
+    print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+    torch.set_num_threads(1)
+    main()
