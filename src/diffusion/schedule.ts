@@ -70,17 +70,31 @@ export function alphaBarAt(abar: Float64Array, t: number): number {
   return abar[t]!;
 }
 
+/** Most diffusion timesteps a model may have: every table (betas, alpha-bar, the chain) is O(T). */
+export const MAX_TIMESTEPS = 100_000;
+
+/** Validates a diffusion config (types and bounds) before any table of its size is made. */
 export function parseDiffusionConfig(raw: unknown, source: string): DiffusionConfig {
-  const o = { ...DEFAULT_DIFFUSION, ...(typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {}) };
-  if (!BETA_SCHEDULES.includes(o.beta_schedule as BetaSchedule)) {
-    throw new Error(`${source}: unknown beta_schedule "${String(o.beta_schedule)}" (expected one of ${BETA_SCHEDULES.join(', ')})`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new Error(`${source}: diffusion config must be a JSON object, got ${JSON.stringify(raw)}`);
   }
-  return {
-    beta_schedule: o.beta_schedule as BetaSchedule,
-    beta_start: Number(o.beta_start),
-    beta_end: Number(o.beta_end),
-    num_diffusion_timesteps: Number(o.num_diffusion_timesteps),
-  };
+  const o = { ...DEFAULT_DIFFUSION, ...(raw as Record<string, unknown>) };
+  const field = (name: string): string => `${source}: diffusion config field "${name}"`;
+  if (!BETA_SCHEDULES.includes(o.beta_schedule as BetaSchedule)) {
+    throw new Error(`${field('beta_schedule')} is ${JSON.stringify(o.beta_schedule)}, expected one of ${BETA_SCHEDULES.join(', ')}`);
+  }
+  const T = o.num_diffusion_timesteps;
+  if (typeof T !== 'number' || !Number.isInteger(T) || T < 1 || T > MAX_TIMESTEPS) {
+    throw new Error(`${field('num_diffusion_timesteps')} must be an integer in [1, ${MAX_TIMESTEPS}], got ${JSON.stringify(T)}`);
+  }
+  for (const name of ['beta_start', 'beta_end'] as const) {
+    const v = o[name];
+    if (typeof v !== 'number' || !(v > 0 && v < 1)) throw new Error(`${field(name)} must be a number in (0, 1), got ${JSON.stringify(v)}`);
+  }
+  if ((o.beta_start as number) > (o.beta_end as number)) {
+    throw new Error(`${source}: diffusion config has beta_start ${o.beta_start} above beta_end ${o.beta_end}`);
+  }
+  return { beta_schedule: o.beta_schedule as BetaSchedule, beta_start: o.beta_start as number, beta_end: o.beta_end as number, num_diffusion_timesteps: T };
 }
 
 /** The diffusion config of a weights file's `__metadata__.diffusion` (the reference defaults when absent). */

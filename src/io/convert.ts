@@ -7,7 +7,7 @@ import { parameterSpecs } from '../nn/architecture';
 import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { DEFAULT_DIFFUSION, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { metadataJson } from './metadata';
-import type { HostTensor, SafetensorsFile } from './safetensors';
+import { expectFinite, type HostTensor, type SafetensorsFile } from './safetensors';
 
 export type ModelLayout = 'reference' | 'diffusers';
 
@@ -106,6 +106,12 @@ export function diffusersConfig(file: SafetensorsFile, source: string, json?: Re
     : Array.from({ length: levels }, (_, i) => shape(`down_blocks.${i}.resnets.0.conv1.weight`)[0]!);
   if (blockOut.length !== levels) throw new Error(`${source}: config has ${blockOut.length} block_out_channels, the file has ${levels} down blocks`);
   const resolution = typeof json?.sample_size === 'number' ? json.sample_size : 32;
+  if (Array.isArray(json?.down_block_types) && !json!.down_block_types.every((t) => typeof t === 'string')) {
+    throw new Error(`${source}: config down_block_types must be a list of block names (strings), got ${JSON.stringify(json!.down_block_types)}`);
+  }
+  if (Array.isArray(json?.block_out_channels) && !json!.block_out_channels.every((c) => typeof c === 'number' && Number.isInteger(c) && c > 0)) {
+    throw new Error(`${source}: config block_out_channels must be a list of positive integers, got ${JSON.stringify(json!.block_out_channels)}`);
+  }
   const attnLevels = Array.isArray(json?.down_block_types)
     ? (json!.down_block_types as string[]).flatMap((t, i) => (t.startsWith('Attn') ? [i] : []))
     : Array.from({ length: levels }, (_, i) => i).filter((i) => names.some((n) => n.startsWith(`down_blocks.${i}.attentions.`)));
@@ -159,6 +165,7 @@ export function toReferenceLayout(file: SafetensorsFile, source: string, configJ
     const want = spec.shape.join(',');
     const fits = t.shape.join(',') === want || (t.shape.length === 2 && `${t.shape.join(',')},1,1` === want);
     if (!fits) throw new Error(`${source}: tensor "${spec.name}" has shape [${t.shape}], expected [${spec.shape}] for ${describe(config)}`);
+    expectFinite(t, spec.name, source);
     tensors.set(spec.name, { shape: [...spec.shape], data: t.data });
     renamed.delete(spec.name);
   }

@@ -148,12 +148,18 @@ export function parseSafetensors(bytes: Uint8Array, source: string = DEFAULT_SOU
     spans.push({ name, begin, end });
   }
 
-  spans.sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < spans.length; i++) {
-    const prev = spans[i - 1];
-    const cur = spans[i];
-    if (cur.begin < prev.end && cur.begin < cur.end) fail(`tensor "${cur.name}" overlaps tensor "${prev.name}"`);
+  // As the format promises (and HF safetensors enforces): the tensors, in offset order, tile the data
+  // section exactly, with no gap, no overlap (empty tensors included) and nothing after the last.
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let last = '';
+  for (const cur of spans) {
+    if (cur.begin < covered) fail(`tensor "${cur.name}" overlaps tensor "${last}" (it starts at byte ${cur.begin}, before ${covered})`);
+    if (cur.begin > covered) fail(`${cur.begin - covered} bytes of the data section before tensor "${cur.name}" belong to no tensor (a gap at byte ${covered})`);
+    covered = cur.end;
+    last = cur.name;
   }
+  if (covered !== dataLen) fail(`the tensors cover ${covered} of the ${dataLen} bytes of the data section (is the header length right?)`);
   return file;
 }
 
@@ -187,6 +193,14 @@ export function serializeSafetensors(
     for (let i = 0; i < t.data.length; i++, pos += 4) view.setFloat32(pos, t.data[i], true);
   }
   return out;
+}
+
+/** Throws `${source}: tensor "name" holds NaN at index i` for the first non-finite value of a weight. */
+export function expectFinite(t: HostTensor, name: string, source: string): void {
+  for (let i = 0; i < t.data.length; i++) {
+    const v = t.data[i]!;
+    if (!Number.isFinite(v)) throw new Error(`${source}: tensor "${name}" holds ${v} at index ${i}; weights must be finite`);
+  }
 }
 
 /** Reads a tensor or throws `${source}: missing tensor "name"`; with `shape`, also checks it: `${source}: tensor "name" has shape [a,b], expected [c,d]`. */

@@ -1,6 +1,7 @@
 // The UNet configuration of Ho et al. / Song et al. (the ermongroup/ddim `Model`), with the
 // fields and defaults of the reference files' `__metadata__.model`.
 import { metadataJson } from '../io/metadata';
+import { parameterCount } from './architecture';
 
 export interface UNetConfig {
   /** Base width: level i has ch * ch_mult[i] channels. */
@@ -34,44 +35,70 @@ export const CIFAR10_CONFIG: UNetConfig = {
   in_channels: 3, resolution: 32, resamp_with_conv: true, use_time_embed: true, norm_groups: '32',
 };
 
-function positiveInt(v: unknown, field: string, source: string): number {
+/**
+ * Bounds of every size field, checked before anything is expanded or allocated: far above the models
+ * a browser tab trains or samples (the DDPM CIFAR-10 and CelebA-HQ 256 px models fit), low enough
+ * that a hostile file cannot make the planner loop or allocate for minutes.
+ */
+export const CONFIG_LIMITS = {
+  ch: 1024, channels: 4096, ch_mult: 16, levels: 8, num_res_blocks: 16, resolution: 1024, image_channels: 4, attn_resolutions: 8,
+  parameters: 2 ** 28,
+} as const;
+
+function positiveInt(v: unknown, field: string, source: string, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
     throw new Error(`${source}: model config field "${field}" must be a positive integer, got ${JSON.stringify(v)}`);
   }
+  if (v > max) throw new Error(`${source}: model config field "${field}" is ${v}, over the limit of ${max}`);
   return v;
 }
 
-function intList(v: unknown, field: string, source: string, allowEmpty: boolean): number[] {
+function intList(v: unknown, field: string, source: string, allowEmpty: boolean, maxLength: number, maxValue: number): number[] {
   if (!Array.isArray(v) || (!allowEmpty && v.length === 0)) {
     throw new Error(`${source}: model config field "${field}" must be a list of positive integers, got ${JSON.stringify(v)}`);
   }
-  return v.map((x, i) => positiveInt(x, `${field}[${i}]`, source));
+  if (v.length > maxLength) throw new Error(`${source}: model config field "${field}" has ${v.length} entries, over the limit of ${maxLength}`);
+  return v.map((x, i) => positiveInt(x, `${field}[${i}]`, source, maxValue));
+}
+
+function bool(v: unknown, field: string, source: string): boolean {
+  if (typeof v !== 'boolean') throw new Error(`${source}: model config field "${field}" must be true or false, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /** Validates a config object (e.g. parsed from `__metadata__.model`), filling the documented defaults. */
 export function parseConfig(raw: unknown, source = 'model config'): UNetConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: model config must be a JSON object`);
   const o: Record<string, unknown> = { ...DEFAULTS, ...(raw as Record<string, unknown>) };
-  const cfg: UNetConfig = {
-    ch: positiveInt(o.ch, 'ch', source),
-    out_ch: positiveInt(o.out_ch, 'out_ch', source),
-    ch_mult: intList(o.ch_mult, 'ch_mult', source, false),
-    num_res_blocks: positiveInt(o.num_res_blocks, 'num_res_blocks', source),
-    attn_resolutions: intList(o.attn_resolutions, 'attn_resolutions', source, true),
-    dropout: Number(o.dropout),
-    in_channels: positiveInt(o.in_channels, 'in_channels', source),
-    resolution: positiveInt(o.resolution, 'resolution', source),
-    resamp_with_conv: Boolean(o.resamp_with_conv),
-    use_time_embed: Boolean(o.use_time_embed),
-    norm_groups: String(o.norm_groups) === 'auto' ? 'auto' : '32',
-  };
+  const L = CONFIG_LIMITS;
   if (String(o.norm_groups) !== '32' && String(o.norm_groups) !== 'auto') {
     throw new Error(`${source}: model config field "norm_groups" must be "32" or "auto", got ${JSON.stringify(o.norm_groups)}`);
   }
-  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`${source}: dropout must be in [0, 1), got ${o.dropout}`);
+  if (typeof o.dropout !== 'number' || !(o.dropout >= 0 && o.dropout < 1)) {
+    throw new Error(`${source}: model config field "dropout" must be a number in [0, 1), got ${JSON.stringify(o.dropout)}`);
+  }
+  const cfg: UNetConfig = {
+    ch: positiveInt(o.ch, 'ch', source, L.ch),
+    out_ch: positiveInt(o.out_ch, 'out_ch', source, L.image_channels),
+    ch_mult: intList(o.ch_mult, 'ch_mult', source, false, L.levels, L.ch_mult),
+    num_res_blocks: positiveInt(o.num_res_blocks, 'num_res_blocks', source, L.num_res_blocks),
+    attn_resolutions: intList(o.attn_resolutions, 'attn_resolutions', source, true, L.attn_resolutions, L.resolution),
+    dropout: o.dropout,
+    in_channels: positiveInt(o.in_channels, 'in_channels', source, L.image_channels),
+    resolution: positiveInt(o.resolution, 'resolution', source, L.resolution),
+    resamp_with_conv: bool(o.resamp_with_conv, 'resamp_with_conv', source),
+    use_time_embed: bool(o.use_time_embed, 'use_time_embed', source),
+    norm_groups: String(o.norm_groups) === 'auto' ? 'auto' : '32',
+  };
+  const widest = cfg.ch * Math.max(...cfg.ch_mult);
+  if (widest > L.channels) throw new Error(`${source}: ch * max(ch_mult) = ${widest} channels, over the limit of ${L.channels}`);
   const levels = cfg.ch_mult.length;
   if (cfg.resolution % 2 ** (levels - 1) !== 0) {
     throw new Error(`${source}: resolution ${cfg.resolution} is not divisible by 2^${levels - 1} (ch_mult has ${levels} levels)`);
+  }
+  const parameters = parameterCount(cfg);
+  if (parameters > L.parameters) {
+    throw new Error(`${source}: the model config has ${parameters.toLocaleString('en-US')} parameters, over the limit of ${L.parameters.toLocaleString('en-US')} (1 GiB of f32 weights)`);
   }
   return cfg;
 }

@@ -1,7 +1,7 @@
 // Named tensors packed into one flat GPU buffer (parameters, their gradients, Adam moments, EMA):
 // every tensor is a 256-byte-aligned view, so whole-model updates are single dispatches and the
 // same layout serves every buffer of a model.
-import type { HostTensor, SafetensorsFile } from '../io/safetensors';
+import { expectFinite, type HostTensor, type SafetensorsFile } from '../io/safetensors';
 import { alignFloats, createTensor, numel, readTensor, upload, viewTensor, type Tensor } from '../gpu/tensor';
 import type { ParamSpec } from './architecture';
 
@@ -64,6 +64,7 @@ export class ParamStore {
       if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
         throw new Error(`${source}: tensor "${prefix + s.name}" has shape [${t.shape}], model expects [${s.shape}]`);
       }
+      expectFinite(t, prefix + s.name, source);
       flat.set(t.data, this.layout.offsets.get(s.name)!);
     }
     return flat;

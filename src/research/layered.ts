@@ -34,6 +34,8 @@ export function expandPerStep<T>(raw: unknown, n: number, what: string): T[] {
     if (item && typeof item === 'object' && !Array.isArray(item) && 'value' in item && 'num' in item) {
       const num = (item as { num: unknown }).num;
       if (!Number.isInteger(num) || (num as number) < 0) throw new Error(`${what}: "num" must be a non-negative integer, got ${JSON.stringify(num)}`);
+      // Checked before expanding: a run-length of 1e9 must not be written out first.
+      if (out.length + (num as number) > n) throw new Error(`${what} gives more than ${n} entries, expected one per step of seq (${n})`);
       for (let i = 0; i < (num as number); i++) out.push((item as { value: T }).value);
     } else {
       out.push(item as T);
@@ -47,12 +49,19 @@ export function parseLayered(file: SafetensorsFile, source: string): LayeredMode
   const md = file.metadata;
   if (md.format !== LAYERED_FORMAT) throw new Error(`${source}: not a layered model (__metadata__.format is ${JSON.stringify(md.format)}, expected "${LAYERED_FORMAT}")`);
   const shared = metadataJson(md, 'model', source);
-  if (shared === undefined || typeof shared !== 'object') throw new Error(`${source}: no model config in __metadata__ (expected a "model" entry)`);
+  if (shared === undefined || typeof shared !== 'object' || shared === null || Array.isArray(shared)) {
+    throw new Error(`${source}: no model config in __metadata__ (expected a "model" entry holding a JSON object)`);
+  }
+  const rawDiffusion = metadataJson(md, 'diffusion', source);
+  if (typeof rawDiffusion !== 'object' || rawDiffusion === null || Array.isArray(rawDiffusion)) {
+    throw new Error(`${source}: __metadata__.diffusion must be a JSON object with num_block, got ${JSON.stringify(rawDiffusion)}`);
+  }
   const diffusion = diffusionFromMetadata(md, source);
-  const rawDiffusion = metadataJson(md, 'diffusion', source) as { num_block?: unknown };
   const T = diffusion.num_diffusion_timesteps;
-  const numBlock = Number(rawDiffusion.num_block);
-  if (!Number.isInteger(numBlock) || numBlock < 2 || numBlock > T) throw new Error(`${source}: diffusion.num_block must be an integer in [2, ${T}], got ${JSON.stringify(rawDiffusion.num_block)}`);
+  const numBlock = (rawDiffusion as { num_block?: unknown }).num_block;
+  if (typeof numBlock !== 'number' || !Number.isInteger(numBlock) || numBlock < 2 || numBlock > T) {
+    throw new Error(`${source}: diffusion.num_block must be an integer in [2, ${T}], got ${JSON.stringify(numBlock)}`);
+  }
   const seq = Array.from({ length: Math.ceil(T / Math.floor(T / numBlock)) }, (_, i) => i * Math.floor(T / numBlock));
   const given = metadataJson(md, 'seq', source);
   if (given !== undefined && JSON.stringify(given) !== JSON.stringify(seq)) {

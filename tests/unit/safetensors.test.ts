@@ -155,6 +155,27 @@ describe('parseSafetensors errors', () => {
       ),
       /^w\.st: tensor "b" overlaps tensor "a"/,
     ],
+    [
+      'overlap hidden behind an empty tensor',
+      build(
+        {
+          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, e: { dtype: 'F32', shape: [0], data_offsets: [8, 8] },
+          b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+        },
+        new Uint8Array(12),
+      ),
+      /^w\.st: tensor "b" overlaps tensor "a"/,
+    ],
+    [
+      'gap between tensors',
+      build({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, new Uint8Array(12)),
+      /^w\.st: 4 bytes of the data section before tensor "b" belong to no tensor \(a gap at byte 4\)/,
+    ],
+    [
+      'bytes after the last tensor (a header length one byte short)',
+      build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(9)),
+      /^w\.st: the tensors cover 8 of the 9 bytes of the data section/,
+    ],
     ['metadata not an object', build({ __metadata__: 'x' }), /^w\.st: __metadata__ is not an object/],
     ['metadata value not a string', build({ __metadata__: { ch: 32 } }), /^w\.st: __metadata__ value "ch" is not a string/],
   ];
