@@ -5,7 +5,7 @@ import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
 import { preset } from '../nn/presets';
 import { DEFAULT_OPTIMIZER } from '../train/step';
-import { CHECKPOINT_FORMAT, Trainer, type TrainerOptions } from '../train/trainer';
+import { CHECKPOINT_FORMAT, Trainer, checkTrainerOptions } from '../train/trainer';
 import { describeMemory, memoryProblem, trainingMemory } from '../train/memory';
 import { metadataJson } from '../io/metadata';
 import { numberArg, parseArgs } from './args';
@@ -46,9 +46,9 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     ? configFromMetadata(checkpoint.metadata, resume!)
     : loadConfig(args.values.get('config') ?? ((bundledResolution(dataName) ?? 16) === 16 ? 'tiny' : 'small'));
   const data = await loadData(dataName, 'train', config.resolution, `${CMD}: --data`);
-  const saved = checkpoint ? (metadataJson(checkpoint.metadata, 'trainer', resume!) as TrainerOptions | undefined) : undefined;
-  if (checkpoint && !saved) throw new Error(`${resume}: no trainer options in __metadata__ (expected a "trainer" entry)`);
-  const options: TrainerOptions = saved ?? {
+  const saved = checkpoint ? metadataJson(checkpoint.metadata, 'trainer', resume!) : undefined;
+  if (checkpoint && saved === undefined) throw new Error(`${resume}: no trainer options in __metadata__ (expected a "trainer" entry)`);
+  const options = checkpoint ? checkTrainerOptions(saved, `${resume}: __metadata__.trainer`) : checkTrainerOptions({
     ...DEFAULT_OPTIMIZER,
     lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
     emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
@@ -57,7 +57,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     seed: numberArg(args, 'seed', 0, CMD),
     warmupSteps: numberArg(args, 'warmup', 0, CMD),
     randomFlip: !args.flags.has('no-flip'),
-  };
+  }, CMD);
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
   const memory = trainingMemory(ctx.device, config, options.batch);
   ctx.log(`model: ${describeMemory(memory, options.batch)}`);

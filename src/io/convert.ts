@@ -106,6 +106,14 @@ export function diffusersConfig(file: SafetensorsFile, source: string, json?: Re
     : Array.from({ length: levels }, (_, i) => shape(`down_blocks.${i}.resnets.0.conv1.weight`)[0]!);
   if (blockOut.length !== levels) throw new Error(`${source}: config has ${blockOut.length} block_out_channels, the file has ${levels} down blocks`);
   const resolution = typeof json?.sample_size === 'number' ? json.sample_size : 32;
+  for (const key of ['sample_size', 'in_channels', 'out_channels', 'layers_per_block', 'dropout'] as const) {
+    if (json?.[key] !== undefined && typeof json[key] !== 'number') {
+      throw new Error(`${source}: config ${key} must be a number, got ${JSON.stringify(json[key])}`);
+    }
+  }
+  for (const key of ['block_out_channels', 'down_block_types'] as const) {
+    if (json?.[key] !== undefined && !Array.isArray(json[key])) throw new Error(`${source}: config ${key} must be a list, got ${JSON.stringify(json[key])}`);
+  }
   if (Array.isArray(json?.down_block_types) && !json!.down_block_types.every((t) => typeof t === 'string')) {
     throw new Error(`${source}: config down_block_types must be a list of block names (strings), got ${JSON.stringify(json!.down_block_types)}`);
   }

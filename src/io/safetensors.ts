@@ -21,6 +21,8 @@ export interface SafetensorsFile {
 }
 
 const DEFAULT_SOURCE = 'safetensors';
+/** Whether typed arrays on this machine are little-endian, as safetensors data is. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** Bytes per element and a little-endian element reader, per dtype. */
 interface DtypeCodec {
@@ -44,10 +46,21 @@ function f16ToF32(bits: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/** All 65536 half floats as f32, built on first use: decoding a table lookup per element keeps an F16
+ *  model's load (the bundled one) a few milliseconds instead of ~75 ms of arithmetic. */
+let f16Table: Float32Array | undefined;
+function f16Values(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) f16Table[bits] = f16ToF32(bits);
+  }
+  return f16Table;
+}
+
 const CODECS: Record<string, DtypeCodec> = {
   F64: { size: 8, read: (v, o) => v.getFloat64(o, true) },
   F32: { size: 4, read: (v, o) => v.getFloat32(o, true) },
-  F16: { size: 2, read: (v, o) => f16ToF32(v.getUint16(o, true)) },
+  F16: { size: 2, read: (v, o) => f16Values()[v.getUint16(o, true)]! },
   BF16: { size: 2, read: (v, o) => bf16ToF32(v.getUint16(o, true)) },
   I64: { size: 8, read: (v, o) => Number(v.getBigInt64(o, true)) },
   U64: { size: 8, read: (v, o) => Number(v.getBigUint64(o, true)) },
@@ -140,9 +153,14 @@ export function parseSafetensors(bytes: Uint8Array, source: string = DEFAULT_SOU
     if (end - begin !== count * codec.size) {
       fail(`tensor "${name}" has ${end - begin} bytes, but shape ${fmtShape(shape)} of ${dtype} needs ${count * codec.size}`);
     }
-    // DataView reads work at any alignment: `bytes` may sit at any offset in its ArrayBuffer.
     const data = new Float32Array(count);
-    for (let i = 0; i < count; i++) data[i] = codec.read(view, begin + i * codec.size);
+    if (dtype === 'F32' && LITTLE_ENDIAN) {
+      // The file's bytes are the array's bytes: one copy (the data may sit at any alignment).
+      new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+    } else {
+      // DataView reads work at any alignment: `bytes` may sit at any offset in its ArrayBuffer.
+      for (let i = 0; i < count; i++) data[i] = codec.read(view, begin + i * codec.size);
+    }
     file.tensors.set(name, { shape: [...shape], data });
     file.dtypes.set(name, dtype);
     spans.push({ name, begin, end });

@@ -71,7 +71,7 @@ export function parseConfig(raw: unknown, source = 'model config'): UNetConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: model config must be a JSON object`);
   const o: Record<string, unknown> = { ...DEFAULTS, ...(raw as Record<string, unknown>) };
   const L = CONFIG_LIMITS;
-  if (String(o.norm_groups) !== '32' && String(o.norm_groups) !== 'auto') {
+  if (o.norm_groups !== '32' && o.norm_groups !== 'auto') {
     throw new Error(`${source}: model config field "norm_groups" must be "32" or "auto", got ${JSON.stringify(o.norm_groups)}`);
   }
   if (typeof o.dropout !== 'number' || !(o.dropout >= 0 && o.dropout < 1)) {
@@ -88,7 +88,7 @@ export function parseConfig(raw: unknown, source = 'model config'): UNetConfig {
     resolution: positiveInt(o.resolution, 'resolution', source, L.resolution),
     resamp_with_conv: bool(o.resamp_with_conv, 'resamp_with_conv', source),
     use_time_embed: bool(o.use_time_embed, 'use_time_embed', source),
-    norm_groups: String(o.norm_groups) === 'auto' ? 'auto' : '32',
+    norm_groups: o.norm_groups,
   };
   const widest = cfg.ch * Math.max(...cfg.ch_mult);
   if (widest > L.channels) throw new Error(`${source}: ch * max(ch_mult) = ${widest} channels, over the limit of ${L.channels}`);

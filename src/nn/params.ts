@@ -27,6 +27,29 @@ export function paramLayout(specs: readonly ParamSpec[]): ParamLayout {
   return { specs, offsets, totalFloats: total, count };
 }
 
+/**
+ * The flat host image of a layout from a file's named tensors (prefix selects e.g. "models.250."),
+ * validating every name, shape and value (finite) first: what any loader checks before a byte
+ * reaches the GPU.
+ */
+export function packParameters(layout: ParamLayout, file: SafetensorsFile, source: string, prefix = ''): Float32Array {
+  const expected = new Set(layout.specs.map((s) => prefix + s.name));
+  for (const name of file.tensors.keys()) {
+    if (name.startsWith(prefix) && !expected.has(name)) throw new Error(`${source}: unexpected tensor "${name}" (not a parameter of this model)`);
+  }
+  const flat = new Float32Array(layout.totalFloats);
+  for (const s of layout.specs) {
+    const t = file.tensors.get(prefix + s.name);
+    if (!t) throw new Error(`${source}: missing tensor "${prefix + s.name}" (shape [${s.shape}])`);
+    if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+      throw new Error(`${source}: tensor "${prefix + s.name}" has shape [${t.shape}], model expects [${s.shape}]`);
+    }
+    expectFinite(t, prefix + s.name, source);
+    flat.set(t.data, layout.offsets.get(s.name)!);
+  }
+  return flat;
+}
+
 export class ParamStore {
   /** The flat buffer, shape [totalFloats]. */
   readonly flat: Tensor;
@@ -53,21 +76,7 @@ export class ParamStore {
 
   /** Host image of the flat buffer from named tensors (prefix selects e.g. "models.250."). */
   pack(file: SafetensorsFile, source: string, prefix = ''): Float32Array {
-    const flat = new Float32Array(this.layout.totalFloats);
-    const expected = new Set(this.layout.specs.map((s) => prefix + s.name));
-    for (const name of file.tensors.keys()) {
-      if (name.startsWith(prefix) && !expected.has(name)) throw new Error(`${source}: unexpected tensor "${name}" (not a parameter of this model)`);
-    }
-    for (const s of this.layout.specs) {
-      const t = file.tensors.get(prefix + s.name);
-      if (!t) throw new Error(`${source}: missing tensor "${prefix + s.name}" (shape [${s.shape}])`);
-      if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
-        throw new Error(`${source}: tensor "${prefix + s.name}" has shape [${t.shape}], model expects [${s.shape}]`);
-      }
-      expectFinite(t, prefix + s.name, source);
-      flat.set(t.data, this.layout.offsets.get(s.name)!);
-    }
-    return flat;
+    return packParameters(this.layout, file, source, prefix);
   }
 
   /** Uploads named tensors; validates every name and shape before writing anything. */

@@ -14,6 +14,8 @@ import type { SafetensorsFile } from '../io/safetensors';
 import { parseConfig, type UNetConfig } from '../nn/config';
 
 export const LAYERED_FORMAT = 'ddim-layered';
+/** Most DDIM steps (sub-models) a layered model may have: each is a UNet of its own. */
+export const MAX_NUM_BLOCK = 1000;
 
 export interface LayeredModel {
   /** Timesteps with a sub-model, ascending (seq[0] = 0). */
@@ -52,6 +54,9 @@ export function parseLayered(file: SafetensorsFile, source: string): LayeredMode
   if (shared === undefined || typeof shared !== 'object' || shared === null || Array.isArray(shared)) {
     throw new Error(`${source}: no model config in __metadata__ (expected a "model" entry holding a JSON object)`);
   }
+  // The shared fields are checked on their own too: a per-step list overriding `ch` must not hide a
+  // malformed shared config.
+  parseConfig(shared, `${source} (model)`);
   const rawDiffusion = metadataJson(md, 'diffusion', source);
   if (typeof rawDiffusion !== 'object' || rawDiffusion === null || Array.isArray(rawDiffusion)) {
     throw new Error(`${source}: __metadata__.diffusion must be a JSON object with num_block, got ${JSON.stringify(rawDiffusion)}`);
@@ -59,8 +64,9 @@ export function parseLayered(file: SafetensorsFile, source: string): LayeredMode
   const diffusion = diffusionFromMetadata(md, source);
   const T = diffusion.num_diffusion_timesteps;
   const numBlock = (rawDiffusion as { num_block?: unknown }).num_block;
-  if (typeof numBlock !== 'number' || !Number.isInteger(numBlock) || numBlock < 2 || numBlock > T) {
-    throw new Error(`${source}: diffusion.num_block must be an integer in [2, ${T}], got ${JSON.stringify(numBlock)}`);
+  const most = Math.min(T, MAX_NUM_BLOCK);
+  if (typeof numBlock !== 'number' || !Number.isInteger(numBlock) || numBlock < 2 || numBlock > most) {
+    throw new Error(`${source}: diffusion.num_block must be an integer in [2, ${most}], got ${JSON.stringify(numBlock)}`);
   }
   const seq = Array.from({ length: Math.ceil(T / Math.floor(T / numBlock)) }, (_, i) => i * Math.floor(T / numBlock));
   const given = metadataJson(md, 'seq', source);

@@ -18,6 +18,7 @@ import { initParameters } from '../nn/init';
 import { ParamStore, paramLayout, type ParamLayout } from '../nn/params';
 import { gaussian, uniform } from '../ref/rng';
 import { gatherBatch, type ImageDataset } from '../train/data';
+import { TrainingDiverged } from '../train/trainer';
 import type { OptimizerOptions } from '../train/step';
 import { LayerLosses, LayeredChain, type SubModelStores } from './chain';
 import { LAYERED_FORMAT, abarLossWeights, parseLayered, type LayeredModel } from './layered';
@@ -169,6 +170,8 @@ export class LayeredTrainer {
       this.device.queue.submit([encoder.finish()]);
     }
     const ring = await readTensor(this.device, this.lossRing);
+    const bad = ring.subarray(0, n * K).findIndex((l) => !Number.isFinite(l));
+    if (bad >= 0) throw new TrainingDiverged(this.step - n + Math.floor(bad / K) + 1, ring[bad]!);
     return Array.from({ length: n }, (_, i) => ring.slice(i * K, (i + 1) * K));
   }
 

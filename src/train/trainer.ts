@@ -6,8 +6,9 @@
 // Within a call of trainSteps nothing is read back: each step's loss is copied into a ring on the
 // GPU, and the ring is read once at the end of the call.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
+import { GpuOwner } from '../gpu/owner';
 import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
-import type { HostTensor, SafetensorsFile } from '../io/safetensors';
+import { expectFinite, type HostTensor, type SafetensorsFile } from '../io/safetensors';
 import { metadataJson } from '../io/metadata';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
 import { uniform } from '../ref/rng';
@@ -26,6 +27,39 @@ export interface TrainerOptions extends OptimizerOptions {
   warmupSteps: number;
 }
 
+/** Largest training batch: the Train tab's and the CLI's limit alike (memory is checked separately). */
+export const MAX_TRAIN_BATCH = 256;
+
+/**
+ * Validates trainer options wherever they come from (the Train tab, `ddim train`, a checkpoint's
+ * metadata), naming `source` and the field: the one place their bounds live.
+ */
+export function checkTrainerOptions(raw: unknown, source: string): TrainerOptions {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: trainer options must be a JSON object, got ${JSON.stringify(raw)}`);
+  const o = raw as Record<string, unknown>;
+  const num = (name: string, ok: (v: number) => boolean, range: string): number => {
+    const v = o[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new Error(`${source}: ${name} must be ${range}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const int = (v: number): boolean => Number.isInteger(v);
+  const flip = o.randomFlip;
+  if (typeof flip !== 'boolean') throw new Error(`${source}: randomFlip must be true or false, got ${JSON.stringify(flip)}`);
+  return {
+    batch: num('batch', (v) => int(v) && v >= 1 && v <= MAX_TRAIN_BATCH, `an integer in [1, ${MAX_TRAIN_BATCH}]`),
+    seed: num('seed', (v) => int(v) && v >= 0 && v <= 0xffffffff, 'an integer in [0, 2^32)'),
+    randomFlip: flip,
+    warmupSteps: num('warmupSteps', (v) => int(v) && v >= 0 && v <= 1e7, 'an integer in [0, 10^7]'),
+    lr: num('lr', (v) => v > 0 && v < 1, 'a number in (0, 1)'),
+    beta1: num('beta1', (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+    beta2: num('beta2', (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+    eps: num('eps', (v) => v > 0 && v < 1, 'a number in (0, 1)'),
+    weightDecay: num('weightDecay', (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+    gradClip: num('gradClip', (v) => v > 0, 'a number above 0'),
+    emaRate: num('emaRate', (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+  };
+}
+
 // Philox streams of the host draws (the GPU noise uses NOISE_STREAM; dropout uses the UNet's own).
 const INDEX_STREAM = 1;
 const TIMESTEP_STREAM = 2;
@@ -35,6 +69,15 @@ const MAX_STEPS_PER_CALL = 1024;
 
 export const CHECKPOINT_FORMAT = 'ddim-checkpoint';
 
+/** A run whose loss or gradient norm stopped being finite: training stops there, nothing is saved. */
+export class TrainingDiverged extends Error {
+  constructor(readonly step: number, loss: number, gradNorm?: number) {
+    super(`training diverged at step ${step}: loss ${loss}${gradNorm === undefined ? '' : `, gradient norm ${gradNorm}`}; nothing after the last checkpoint is saved ` +
+      '(lower the learning rate, or resume from the last checkpoint)');
+    this.name = 'TrainingDiverged';
+  }
+}
+
 export class Trainer {
   /** Optimisation steps taken so far. */
   step = 0;
@@ -43,7 +86,10 @@ export class Trainer {
   private readonly batchImages: Float32Array;
   private readonly noiseState: Tensor;
   private readonly noiseDraw: Dispatch;
+  /** (MAX_STEPS_PER_CALL, 2): each step's loss and gradient norm, read once per call. */
   private readonly lossRing: Tensor;
+  /** The trainer's buffers, its training step's included. */
+  private readonly owner: GpuOwner;
 
   constructor(
     private readonly device: GPUDevice,
@@ -60,11 +106,25 @@ export class Trainer {
       throw new Error(`trainer: seed must be an integer in [0, 2^32), got ${options.seed}`);
     }
     this.abar = alphaBars(betaSchedule(diffusion));
-    this.train = new TrainStep(device, config, options.batch, options);
-    this.batchImages = new Float32Array(this.train.x0.shape.reduce((a, b) => a * b, 1));
-    this.noiseState = createRngState(device, 'trainer.noise_rng');
-    this.noiseDraw = gaussianFill(device, { out: this.train.noise, state: this.noiseState, stream: NOISE_STREAM, label: 'trainer.noise' });
-    this.lossRing = createTensor(device, [MAX_STEPS_PER_CALL], 'trainer.losses');
+    this.owner = new GpuOwner('trainer');
+    const exit = this.owner.enter();
+    try {
+      this.train = new TrainStep(device, config, options.batch, options);
+      this.batchImages = new Float32Array(this.train.x0.shape.reduce((a, b) => a * b, 1));
+      this.noiseState = createRngState(device, 'trainer.noise_rng');
+      this.noiseDraw = gaussianFill(device, { out: this.train.noise, state: this.noiseState, stream: NOISE_STREAM, label: 'trainer.noise' });
+      this.lossRing = createTensor(device, [MAX_STEPS_PER_CALL, 2], 'trainer.losses');
+    } catch (e) {
+      this.owner.destroy();
+      throw e;
+    } finally {
+      exit();
+    }
+  }
+
+  /** Frees every GPU buffer of the trainer. */
+  destroy(): void {
+    this.owner.destroy();
   }
 
   /** Starts from these weights (EMA too); Adam moments zero. */
@@ -79,7 +139,8 @@ export class Trainer {
     return w > 0 ? this.options.lr * Math.min(1, k / w) : this.options.lr;
   }
 
-  /** Runs `n` steps (one submit each) and returns their losses. */
+  /** Runs `n` steps (one submit each) and returns their losses; throws TrainingDiverged at the first
+   *  step whose loss or gradient norm is not finite (the trainer is then unusable: destroy it). */
   async trainSteps(n: number): Promise<Float32Array> {
     if (!Number.isInteger(n) || n < 1 || n > MAX_STEPS_PER_CALL) throw new Error(`trainer: steps per call must be in [1, ${MAX_STEPS_PER_CALL}], got ${n}`);
     const { batch: B, seed } = this.options;
@@ -99,10 +160,18 @@ export class Trainer {
       recordDispatches(pass, [this.noiseDraw]);
       pass.end();
       this.train.encode(encoder, k, this.learningRate(k));
-      encoder.copyBufferToBuffer(this.train.loss.buffer, this.train.loss.offset, this.lossRing.buffer, this.lossRing.offset + i * 4, 4);
+      encoder.copyBufferToBuffer(this.train.loss.buffer, this.train.loss.offset, this.lossRing.buffer, this.lossRing.offset + i * 8, 4);
+      encoder.copyBufferToBuffer(this.train.gradNorm.buffer, this.train.gradNorm.offset, this.lossRing.buffer, this.lossRing.offset + i * 8 + 4, 4);
       this.device.queue.submit([encoder.finish()]);
     }
-    return (await readTensor(this.device, this.lossRing)).slice(0, n);
+    const ring = await readTensor(this.device, this.lossRing);
+    const losses = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const [loss, norm] = [ring[2 * i]!, ring[2 * i + 1]!];
+      if (!Number.isFinite(loss) || !Number.isFinite(norm)) throw new TrainingDiverged(this.step - n + i + 1, loss, norm);
+      losses[i] = loss;
+    }
+    return losses;
   }
 
   /** Everything needed to continue exactly: weights, EMA, Adam moments, step, seed, configs. */
@@ -110,7 +179,11 @@ export class Trainer {
     const tensors = new Map<string, HostTensor>();
     const groups: [string, ParamStore][] = [['model', this.train.net.params], ['ema', this.train.ema], ['adam_m', this.train.m], ['adam_v', this.train.v]];
     for (const [prefix, store] of groups) {
-      for (const [name, t] of await store.read()) tensors.set(`${prefix}/${name}`, t);
+      for (const [name, t] of await store.read()) {
+        // Never a checkpoint of a diverged run: it would replace the last good one.
+        expectFinite(t, `${prefix}/${name}`, `checkpoint at step ${this.step}`);
+        tensors.set(`${prefix}/${name}`, t);
+      }
     }
     const metadata = {
       format: CHECKPOINT_FORMAT,
@@ -129,9 +202,10 @@ export class Trainer {
     if (md.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: not a training checkpoint (__metadata__.format is ${JSON.stringify(md.format)})`);
     const step = Number(md.step);
     if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: bad step ${JSON.stringify(md.step)} in __metadata__`);
-    const options = metadataJson(md, 'trainer', source);
-    if (options === undefined) throw new Error(`${source}: no trainer options in __metadata__ (expected a "trainer" entry)`);
-    const trainer = new Trainer(device, configFromMetadata(md, source), diffusionFromMetadata(md, source), options as TrainerOptions, data);
+    const raw = metadataJson(md, 'trainer', source);
+    if (raw === undefined) throw new Error(`${source}: no trainer options in __metadata__ (expected a "trainer" entry)`);
+    const options = checkTrainerOptions(raw, `${source}: __metadata__.trainer`);
+    const trainer = new Trainer(device, configFromMetadata(md, source), diffusionFromMetadata(md, source), options, data);
     const t = trainer.train;
     const stores: [string, ParamStore][] = [['model/', t.net.params], ['ema/', t.ema], ['adam_m/', t.m], ['adam_v/', t.v]];
     const images = stores.map(([prefix, store]) => store.pack(file, source, prefix));

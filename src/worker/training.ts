@@ -14,7 +14,7 @@ import * as runs from '../store/runs';
 import { userDataset } from '../store/images';
 import type { ImageDataset } from '../train/data';
 import { loadEmoji, type EmojiSplit } from '../train/emoji';
-import { Trainer } from '../train/trainer';
+import { Trainer, checkTrainerOptions } from '../train/trainer';
 import type { Pixels, RunEntry, TrainProgress, TrainSpec } from './api';
 import { fetchBytes } from './models';
 
@@ -35,12 +35,8 @@ export async function loadDataset(id: string, size: number): Promise<ImageDatase
 }
 
 export function checkSpec(spec: TrainSpec): void {
-  const o = spec.options;
+  checkTrainerOptions(spec.options, 'training options');
   if (!Number.isInteger(spec.steps) || spec.steps < 1) throw new Error(`steps must be a positive integer, got ${spec.steps}`);
-  if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > 256) throw new Error(`batch size must be an integer in [1, 256], got ${o.batch}`);
-  if (!(o.lr > 0 && o.lr < 1)) throw new Error(`learning rate must be in (0, 1), got ${o.lr}`);
-  if (!(o.emaRate >= 0 && o.emaRate < 1)) throw new Error(`EMA rate must be in [0, 1), got ${o.emaRate}`);
-  if (!(o.gradClip > 0)) throw new Error(`gradient clip must be > 0, got ${o.gradClip}`);
   if (!Number.isInteger(spec.checkpointEvery) || spec.checkpointEvery < 1) throw new Error(`checkpoint interval must be a positive integer, got ${spec.checkpointEvery}`);
 }
 
@@ -103,7 +99,7 @@ export class TrainSession {
 
   /** Frees the run's GPU buffers: the training step (weights, gradients, Adam, EMA, activations) and the preview net. */
   destroy(): void {
-    this.trainer.train.destroy();
+    this.trainer.destroy();
     this.previewNet?.destroy();
     this.previewNet = undefined;
   }

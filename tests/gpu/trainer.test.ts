@@ -1,5 +1,6 @@
 // The training loop: checkpoints resume exactly (same losses and weights as the uninterrupted run),
-// and bad checkpoints are refused before anything is written.
+// bad checkpoints are refused before anything is written, and a diverging run stops at its first
+// non-finite step without a checkpoint.
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
 import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
@@ -9,7 +10,7 @@ import { paramLayout } from '../../src/nn/params';
 import { parameterSpecs } from '../../src/nn/architecture';
 import { datasetFromTensor, gatherBatch } from '../../src/train/data';
 import { DEFAULT_OPTIMIZER } from '../../src/train/step';
-import { Trainer, type TrainerOptions } from '../../src/train/trainer';
+import { Trainer, TrainingDiverged, checkTrainerOptions, type TrainerOptions } from '../../src/train/trainer';
 import { randomTensor, useGpu } from './harness';
 
 const gpu = useGpu();
@@ -52,6 +53,29 @@ describe('trainer', () => {
       .toThrow(/bad\.safetensors: tensor "adam_v\/conv_in\.weight" has shape \[16,3,3,2\], model expects \[16,3,3,3\]/);
     const weightsOnly = parseSafetensors(serializeSafetensors(new Map(), { format: 'ddim-unet' }), 'w');
     expect(() => Trainer.fromCheckpoint(gpu.device, weightsOnly, 'w.safetensors', DATA)).toThrow(/not a training checkpoint/);
+  });
+
+  it('stops a diverging run at its first non-finite step and never writes its checkpoint', async () => {
+    // lr 1e6 is past checkTrainerOptions' bound (the app and the CLI refuse it): the trainer itself
+    // must still notice, since a run can diverge at any learning rate.
+    const t = new Trainer(gpu.device, CONFIG, DEFAULT_DIFFUSION, { ...OPTIONS, lr: 1e6, warmupSteps: 0 }, DATA);
+    t.loadWeights(initParameters(paramLayout(parameterSpecs(CONFIG)), 3));
+    const err = await t.trainSteps(3).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDiverged);
+    expect((err as TrainingDiverged).step).toBeGreaterThan(1);
+    expect((err as Error).message).toMatch(/^training diverged at step \d+: loss (NaN|-?Infinity|[\d.e+-]+), gradient norm (NaN|Infinity|[\d.e+-]+); nothing after the last checkpoint is saved/);
+    await expect(t.checkpoint()).rejects.toThrow(/^checkpoint at step \d+: tensor "model\/[\w.]+" holds (NaN|-?Infinity) at index \d+; weights must be finite/);
+    t.destroy();
+  });
+
+  it('validates trainer options in one place, naming the source and the field', () => {
+    expect(checkTrainerOptions(OPTIONS, 'x')).toEqual(OPTIONS);
+    expect(() => checkTrainerOptions({ ...OPTIONS, lr: 1e6 }, 'ddim train')).toThrow(/^ddim train: lr must be a number in \(0, 1\), got 1000000/);
+    expect(() => checkTrainerOptions({ ...OPTIONS, batch: 257 }, 'x')).toThrow(/^x: batch must be an integer in \[1, 256\], got 257/);
+    expect(() => checkTrainerOptions({ ...OPTIONS, emaRate: 1 }, 'x')).toThrow(/^x: emaRate must be a number in \[0, 1\), got 1/);
+    expect(() => checkTrainerOptions({ ...OPTIONS, warmupSteps: -1 }, 'x')).toThrow(/^x: warmupSteps must be an integer/);
+    expect(() => checkTrainerOptions({ ...OPTIONS, randomFlip: 'yes' }, 'x')).toThrow(/^x: randomFlip must be true or false, got "yes"/);
+    expect(() => checkTrainerOptions('{', 'ckpt: __metadata__.trainer')).toThrow(/^ckpt: __metadata__\.trainer: trainer options must be a JSON object, got "\{"/);
   });
 
   it('flips images horizontally when gathering a batch', () => {
