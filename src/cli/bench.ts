@@ -19,7 +19,7 @@ import { UNet } from '../nn/unet';
 import { gaussian } from '../ref/rng';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { numberArg, parseArgs } from './args';
+import { numberArg, numberListArg, parseArgs } from './args';
 import type { CommandContext } from './commands';
 import { loadConfig } from './train';
 
@@ -49,14 +49,14 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
   const cmd = 'ddim bench';
   const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json'], flags: ['profile'] }, cmd);
   const configs = (args.values.get('configs') ?? 'tiny,bundled').split(',');
-  const batches = (args.values.get('batches') ?? '1,8').split(',').map(Number);
+  const batches = numberListArg(args, 'batches', [1, 8], cmd);
   if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${cmd}: --batches must be positive integers, got "${args.values.get('batches')}"`);
   const iters = numberArg(args, 'iters', 20, cmd);
   if (!Number.isInteger(iters) || iters < 1) throw new Error(`${cmd}: --iters must be a positive integer, got ${iters}`);
-  const d = ctx.device;
+  const { device: d, adapter } = await ctx.gpu();
   const abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION));
   const rows: BenchRow[] = [];
-  ctx.log(`adapter: ${ctx.adapter}`);
+  ctx.log(`adapter: ${adapter}`);
   ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s');
   for (const name of configs) {
     const config = benchConfig(name);
@@ -90,5 +90,5 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
     }
   }
   const out = args.values.get('json');
-  if (out) writeFileSync(out, JSON.stringify({ adapter: ctx.adapter, iters, rows }, null, 1) + '\n');
+  if (out) writeFileSync(out, JSON.stringify({ adapter, iters, rows }, null, 1) + '\n');
 }

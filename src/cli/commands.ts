@@ -20,10 +20,16 @@ export function peekWeights(argv: readonly string[]): SafetensorsFile | undefine
   return path !== undefined && !path.startsWith('--') ? readSafetensors(path) : undefined;
 }
 
-export interface CommandContext {
+export interface Gpu {
   device: GPUDevice;
   /** The adapter, in words ("swiftshader (google)"). */
   adapter: string;
+}
+
+export interface CommandContext {
+  /** The GPU, acquired on the first call: commands check their arguments and read their input files
+   *  first, so a bad command line fails at once and never waits for a device. */
+  gpu: () => Promise<Gpu>;
   log: (line: string) => void;
 }
 
@@ -61,12 +67,13 @@ export async function forwardCommand(argv: readonly string[], ctx: CommandContex
   const x = imageBatch(input, 'x', config, inPath);
   const B = x.shape[0]!;
   const t = timesteps(input, B, inPath, false, 0);
-  const net = new UNet(ctx.device, config, { batch: B });
+  const { device } = await ctx.gpu();
+  const net = new UNet(device, config, { batch: B });
   net.params.load(weights, wPath, inferencePrefix(weights));
-  upload(ctx.device, net.x, x.data);
-  upload(ctx.device, net.t, t);
-  submitDispatches(ctx.device, net.forward, 'forward');
-  const eps = await readTensor(ctx.device, net.eps);
+  upload(device, net.x, x.data);
+  upload(device, net.t, t);
+  submitDispatches(device, net.forward, 'forward');
+  const eps = await readTensor(device, net.eps);
   writeSafetensors(outPath, new Map([['eps', { shape: [...net.eps.shape], data: eps }]]));
   ctx.log(`wrote eps [${net.eps.shape}] to ${outPath}`);
 }
@@ -95,7 +102,7 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
   const noise = imageBatch(batch, 'noise', config, inPath, B);
   const t = timesteps(batch, B, inPath, true, abar.length);
 
-  const d = ctx.device;
+  const { device: d } = await ctx.gpu();
   const step = new TrainStep(d, config, B, opt);
   const initial = step.net.params.pack(weights, wPath);
   upload(d, step.net.params.flat, initial);

@@ -9,18 +9,11 @@ import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures } from 
 import { configFromMetadata } from '../nn/config';
 import { UNet } from '../nn/unet';
 import { Sampler } from '../engine/sampler';
-import { numberArg, parseArgs } from './args';
+import { numberArg, numberListArg, parseArgs } from './args';
 import { inferencePrefix, loadData, readSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim eval';
-
-function numberList(v: string | undefined, fallback: number[], name: string): number[] {
-  if (v === undefined) return fallback;
-  const list = v.split(',').map(Number);
-  if (list.some((x) => !Number.isFinite(x))) throw new Error(`${CMD}: --${name} must be a comma-separated list of numbers, got "${v}"`);
-  return list;
-}
 
 export async function evalCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, { values: ['weights', 'data', 'steps', 'eta', 'n', 'seed'], flags: ['no-ddpm'], required: ['weights', 'data'] }, CMD);
@@ -36,14 +29,18 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
   const N = numberArg(args, 'n', 64, CMD);
   if (!Number.isInteger(N) || N < 2) throw new Error(`${CMD}: --n must be an integer >= 2 (a covariance needs two samples), got ${N}`);
   const seed = numberArg(args, 'seed', 0, CMD);
+  const steps = numberListArg(args, 'steps', [10, 20, 50, 100], CMD);
+  if (steps.some((x) => !Number.isInteger(x) || x < 1 || x > abar.length)) throw new Error(`${CMD}: --steps must be integers in [1, ${abar.length}], got "${args.values.get('steps')}"`);
+  const etas = numberListArg(args, 'eta', [0, 1], CMD);
+  if (etas.some((x) => x < 0 || x > 1)) throw new Error(`${CMD}: --eta values must be in [0, 1], got "${args.values.get('eta')}"`);
   const reference = fitGaussian(pooledFeatures(held.images, 3, size));
-  const net = new UNet(ctx.device, config, { batch: N });
+  const { device } = await ctx.gpu();
+  const net = new UNet(device, config, { batch: N });
   net.params.load(weights, wPath, inferencePrefix(weights));
 
   const settings: [string, number, SamplerOptions][] = [];
-  const steps = numberList(args.values.get('steps'), [10, 20, 50, 100], 'steps');
   for (const s of steps) {
-    for (const eta of numberList(args.values.get('eta'), [0, 1], 'eta')) {
+    for (const eta of etas) {
       settings.push([`ddim eta=${eta}`, s, { sampler: 'generalized', eta, clipX0: false, useClippedModelOutput: false }]);
     }
     if (!args.flags.has('no-ddpm')) settings.push(['ddpm_noisy', s, { sampler: 'ddpm_noisy', eta: 1, clipX0: true, useClippedModelOutput: false }]);
@@ -51,9 +48,9 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
   ctx.log(`Fréchet distance of 8x8 pooled pixels: ${N} samples vs ${held.count} held-out images; nearest neighbours among ${train.count} training images`);
   ctx.log('sampler           steps      FD   NN-RMS mean   NN-RMS min');
   for (const [name, s, options] of settings) {
-    const sampler = new Sampler(ctx.device, net, stepCoefficients(timestepSequence('uniform', s, abar.length), abar, options), { kind: 'rng', seed }, false);
+    const sampler = new Sampler(device, net, stepCoefficients(timestepSequence('uniform', s, abar.length), abar, options), { kind: 'rng', seed }, false);
     await sampler.run();
-    const samples = (await readTensor(ctx.device, net.x)).map((v) => Math.min(1, Math.max(-1, v)));
+    const samples = (await readTensor(device, net.x)).map((v) => Math.min(1, Math.max(-1, v)));
     const fd = frechetDistance(fitGaussian(pooledFeatures(samples, 3, size)), reference);
     const nn = nearestNeighbours(samples, train.images, 3 * size * size).map((r) => r.rms);
     const mean = nn.reduce((a, b) => a + b, 0) / nn.length;

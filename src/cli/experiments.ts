@@ -72,7 +72,8 @@ async function oneShot(argv: readonly string[], ctx: CommandContext): Promise<vo
   const cmd = 'ddim research oneshot';
   const args = parseArgs(argv, { values: ['weights', 'data', 'n', 'seed', 'num-block', 'csv'], required: ['weights', 'data'] }, cmd);
   const n = positiveInt(args, 'n', 32, cmd);
-  const models = denoisers(ctx.device, args, n, cmd);
+  const { device } = await ctx.gpu();
+  const models = denoisers(device, args, n, cmd);
   const held = await heldOut(args, models.map((m) => m.d), cmd);
   if (n > held.count) throw new Error(`${cmd}: --n ${n} is more than the ${held.count} held-out images`);
   const clean = spreadImages(held, n);
@@ -93,7 +94,8 @@ async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<
   const cmd = 'ddim research firststep';
   const args = parseArgs(argv, { values: ['weights', 'data', 'n', 'seed', 'num-block', 'csv', 'png'], required: ['weights', 'data'] }, cmd);
   const n = positiveInt(args, 'n', 128, cmd, 2);
-  const models = denoisers(ctx.device, args, Math.min(n, 64), cmd);
+  const { device } = await ctx.gpu();
+  const models = denoisers(device, args, Math.min(n, 64), cmd);
   const held = await heldOut(args, models.map((m) => m.d), cmd);
   const train = await loadData(args.values.get('data')!, 'train', held.resolution, `${cmd}: --data`);
   const reference = fitGaussian(pooledFeatures(held.images, held.channels, held.resolution));
@@ -153,8 +155,9 @@ async function budget(argv: readonly string[], ctx: CommandContext): Promise<voi
   ctx.log('arm        params     step      evals  train s       loss       FD');
   const outDir = args.values.get('out-dir');
   if (outDir) mkdirSync(outDir, { recursive: true });
+  const { device } = await ctx.gpu();
   for (const kind of arms) {
-    const arm = budgetArm(ctx.device, kind, s, data, { time, diffusion: DEFAULT_DIFFUSION, layered: layeredFile });
+    const arm = budgetArm(device, kind, s, data, { time, diffusion: DEFAULT_DIFFUSION, layered: layeredFile });
     await runArm(arm, s, reference, (p) => {
       appendFileSync(csvPath, budgetCsvRow(p) + '\n');
       ctx.log(`${p.arm.padEnd(8)}${p.parameters.toLocaleString('en-US').padStart(10)}${String(p.step).padStart(9)}${p.evals.toLocaleString('en-US').padStart(11)}${p.trainSeconds.toFixed(1).padStart(9)}${(p.loss < 1e5 ? p.loss.toFixed(3) : p.loss.toExponential(3)).padStart(11)}${p.fd.toFixed(2).padStart(9)}`);

@@ -1,5 +1,6 @@
 // File access for the CLI: safetensors in and out, with the file name in every error.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { parseSafetensors, serializeSafetensors, type HostTensor, type SafetensorsFile } from '../io/safetensors';
 import type { ImageDataset } from '../train/data';
 import { loadEmoji, type EmojiSplit } from '../train/emoji';
@@ -15,11 +16,25 @@ export function readSafetensors(path: string): SafetensorsFile {
   return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 
-/** Writes through a temporary file and a rename, so a failed write never leaves a half file behind. */
+/**
+ * Writes through a temporary file beside `path` (created exclusively, so it never clobbers another
+ * writer's) and a rename, so a failed write never leaves a half file behind; the temporary file is
+ * removed on any failure.
+ */
 export function writeSafetensors(path: string, tensors: Map<string, HostTensor>, metadata?: Record<string, string>): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, serializeSafetensors(tensors, metadata));
-  renameSync(tmp, path);
+  const bytes = serializeSafetensors(tensors, metadata);
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    writeFileSync(tmp, bytes, { flag: 'wx' });
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created, or already renamed
+    }
+    throw new Error(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 /**

@@ -32,13 +32,14 @@ export async function invertCommand(argv: readonly string[], ctx: CommandContext
   const data = await imagesFromFiles(files, config.resolution, image);
   const seq = timestepSequence(skip, steps, abar.length);
 
-  const net = new UNet(ctx.device, config, { batch: data.count });
+  const { device } = await ctx.gpu();
+  const net = new UNet(device, config, { batch: data.count });
   net.params.load(weights, wPath, inferencePrefix(weights));
-  await new Sampler(ctx.device, net, inversionCoefficients(seq, abar), { kind: 'rng', seed: 0 }, false).run(data.images);
-  const xT = await readTensor(ctx.device, net.x);
+  await new Sampler(device, net, inversionCoefficients(seq, abar), { kind: 'rng', seed: 0 }, false).run(data.images);
+  const xT = await readTensor(device, net.x);
   // Back down the same sequence: how close the round trip comes to the images.
-  await new Sampler(ctx.device, net, stepCoefficients(seq, abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false).run(xT);
-  const back = await readTensor(ctx.device, net.x);
+  await new Sampler(device, net, stepCoefficients(seq, abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false).run(xT);
+  const back = await readTensor(device, net.x);
   const per = back.length / data.count;
   const shape = [data.count, config.in_channels, config.resolution, config.resolution];
   writeSafetensors(out, new Map<string, HostTensor>([

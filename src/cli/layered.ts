@@ -69,13 +69,14 @@ export async function layeredSample(argv: readonly string[], ctx: CommandContext
   const model = parseLayered(weights, wPath);
   const xT = images(readSafetensors(inPath), 'xT', model, inPath);
   const N = xT.shape[0]!;
-  const chain = new LayeredChain(ctx.device, model, N, false);
+  const { device } = await ctx.gpu();
+  const chain = new LayeredChain(device, model, N, false);
   chain.load(weights, wPath);
-  upload(ctx.device, chain.xs[0]!, xT.data);
-  const encoder = ctx.device.createCommandEncoder({ label: 'layered sample' });
+  upload(device, chain.xs[0]!, xT.data);
+  const encoder = device.createCommandEncoder({ label: 'layered sample' });
   chain.encodeSample(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const xs = await readTensors(ctx.device, chain.xs);
+  device.queue.submit([encoder.finish()]);
+  const xs = await readTensors(device, chain.xs);
   const all = new Float32Array(xs.length * xT.data.length);
   xs.forEach((x, k) => all.set(x, k * x.length));
   writeSafetensors(out, new Map([['xs', { shape: [xs.length, ...xT.shape], data: all }]]));
@@ -94,7 +95,7 @@ export async function layeredTrainStep(argv: readonly string[], ctx: CommandCont
   const x0 = images(batch, 'x0', model, inPath);
   const B = x0.shape[0]!;
   const noise = images(batch, 'noise', model, inPath, B);
-  const d = ctx.device;
+  const { device: d } = await ctx.gpu();
   let losses: Float32Array[];
   let grads: Map<string, HostTensor>;
   const encoder = d.createCommandEncoder({ label: `layered ${mode}` });

@@ -1,6 +1,6 @@
 // `ddim <command>`: the engine on the command line, through Dawn (the `webgpu` npm package).
 import { acquireNodeDevice } from '../gpu/node';
-import { forwardCommand, trainStepCommand, type CommandContext } from './commands';
+import { forwardCommand, trainStepCommand, type CommandContext, type Gpu } from './commands';
 import { sampleCommand } from './sample';
 import { trainCommand } from './train';
 import { evalCommand } from './eval';
@@ -55,19 +55,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`ddim: unknown command "${name}"\n${USAGE}`);
     return 2;
   }
-  let device: GPUDevice | undefined;
+  let gpu: Promise<Gpu> | undefined;
+  const acquire = async (): Promise<Gpu> => {
+    const { device, adapterName } = await acquireNodeDevice({ forceFallbackAdapter: process.env.DDIM_GPU !== 'hardware' });
+    device.addEventListener('uncapturederror', (e) => console.error(`ddim ${name}: WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+    return { device, adapter: adapterName };
+  };
   try {
-    const acquired = await acquireNodeDevice({ forceFallbackAdapter: process.env.DDIM_GPU !== 'hardware' });
-    device = acquired.device;
-    const adapter = acquired.adapterName;
-    device.addEventListener('uncapturederror', (e) => console.error(`ddim: WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
-    await command(rest, { device, adapter, log: (l) => console.log(l) });
+    await command(rest, { gpu: () => (gpu ??= acquire()), log: (l) => console.log(l) });
     return 0;
   } catch (e) {
-    console.error(`ddim ${name}: ${(e as Error).message}`);
+    // One prefix: messages that already name the command keep theirs.
+    const message = e instanceof Error ? e.message : String(e);
+    console.error(message.startsWith('ddim ') ? message : `ddim ${name}: ${message}`);
     return 1;
   } finally {
-    device?.destroy();
+    if (gpu) (await gpu.catch(() => undefined))?.device.destroy();
   }
 }
 

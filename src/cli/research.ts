@@ -47,9 +47,10 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   const c = model.configs.get(model.seq[0]!)!;
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${CMD}: --data`);
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
+  const { device } = await ctx.gpu();
   const checkMemory = (o: LayeredTrainOptions): TrainingMemory => {
-    const memory = layeredTrainingMemory(ctx.device, model, o.batch, o);
-    const problem = memoryProblem(memory, ctx.device.limits);
+    const memory = layeredTrainingMemory(device, model, o.batch, o);
+    const problem = memoryProblem(memory, device.limits);
     if (problem) throw new Error(`${CMD}: this layered model cannot train at batch ${o.batch} here: ${problem}`);
     return memory;
   };
@@ -59,7 +60,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
     const given = [...args.values.keys()].filter((k) => !['resume', 'data', 'steps', 'out'].includes(k)).concat([...args.flags]);
     if (given.length > 0) throw new Error(`${CMD}: --resume continues with the run's own settings; drop ${given.map((k) => `--${k}`).join(', ')}`);
     memory = checkMemory(LayeredTrainer.saved(file, resumePath).options);
-    trainer = LayeredTrainer.resume(ctx.device, file, resumePath, data);
+    trainer = LayeredTrainer.resume(device, file, resumePath, data);
     ctx.log(`resumed ${resumePath} at step ${trainer.step}`);
   } else {
     if (!args.values.has('mode')) throw new Error(`${CMD}: missing --mode (layer or end2end)`);
@@ -72,7 +73,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
       ...objectiveArgs(args, CMD), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
     };
     memory = checkMemory(options);
-    trainer = new LayeredTrainer(ctx.device, model, options, data, configPath ? initLayered(model, seed) : file.tensors);
+    trainer = new LayeredTrainer(device, model, options, data, configPath ? initLayered(model, seed) : file.tensors);
   }
   const o = trainer.options;
   ctx.log(`layered model: ${describeMemory(memory, o.batch)}`);

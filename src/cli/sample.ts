@@ -48,7 +48,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   const sampler = choice(args.values.get('sampler'), SAMPLERS, 'generalized' as SamplerKind, 'sampler');
   const skip = choice(args.values.get('skip'), SKIP_TYPES, 'uniform' as SkipType, 'skip');
   const eta = numberArg(args, 'eta', 0, CMD);
-  if (!(eta >= 0)) throw new Error(`${CMD}: --eta must be >= 0, got ${eta}`);
+  if (!(eta >= 0 && eta <= 1)) throw new Error(`${CMD}: --eta must be in [0, 1] (0: DDIM, 1: DDPM-like), got ${eta}`);
   const seed = intArg(numberArg(args, 'seed', 0, CMD), 'seed', 0);
   const clipX0 = args.flags.has('clip-x0');
   const shape = [config.in_channels, config.resolution, config.resolution];
@@ -85,11 +85,12 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
     noise = { kind: 'replay', noises: getTensor(init, 'noises', [seq.length, N, ...shape], initPath).data };
   }
 
-  const net = new UNet(ctx.device, config, { batch: N });
+  const { device } = await ctx.gpu();
+  const net = new UNet(device, config, { batch: N });
   net.params.load(weights, wPath, inferencePrefix(weights));
   const record = out.endsWith('.safetensors') || args.flags.has('x0-grid');
   const coefficients = stepCoefficients(seq, abar, { sampler, eta, clipX0, useClippedModelOutput: args.flags.has('use-clipped-model-output') });
-  const run = new Sampler(ctx.device, net, coefficients, noise, record);
+  const run = new Sampler(device, net, coefficients, noise, record);
   const t0 = performance.now();
   await run.run(xT?.data, (k) => {
     if (k % 10 === 9 || k === run.steps - 1) ctx.log(`step ${k + 1}/${run.steps}`);
@@ -98,7 +99,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
 
   const per = N * shape.reduce((a, b) => a * b, 1);
   if (out.endsWith('.safetensors')) {
-    const [xs, x0s] = await readTensors(ctx.device, [run.xs!, run.x0s!]);
+    const [xs, x0s] = await readTensors(device, [run.xs!, run.x0s!]);
     writeSafetensors(out, new Map([
       ['xs', { shape: [run.steps + 1, N, ...shape], data: xs! }],
       ['x0_preds', { shape: [run.steps, N, ...shape], data: x0s! }],
@@ -107,14 +108,14 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
     ctx.log(`wrote xs [${run.steps + 1},${N},${shape}] and x0_preds to ${out}`);
     return;
   }
-  const [final] = await readTensors(ctx.device, [net.x]);
+  const [final] = await readTensors(device, [net.x]);
   const cols = frames ? N : Math.ceil(Math.sqrt(N)); // an interpolation is one strip
   const grid = imageGrid(final!, shape[0]!, shape[1]!, Math.ceil(N / cols), cols);
   writeFileSync(out, await encodePng(grid.width, grid.height, grid.data));
   ctx.log(`wrote ${N} samples to ${out}`);
   if (args.flags.has('x0-grid')) {
     // One row per sample: the x0 predicted at each step, noisiest first.
-    const [x0s] = await readTensors(ctx.device, [run.x0s!]);
+    const [x0s] = await readTensors(device, [run.x0s!]);
     const one = per / N;
     const byRow = new Float32Array(per * run.steps);
     for (let n = 0; n < N; n++) {

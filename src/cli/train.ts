@@ -58,17 +58,18 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     warmupSteps: numberArg(args, 'warmup', 0, CMD),
     randomFlip: !args.flags.has('no-flip'),
   }, CMD);
+  const { device } = await ctx.gpu();
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
-  const memory = trainingMemory(ctx.device, config, options.batch);
+  const memory = trainingMemory(device, config, options.batch);
   ctx.log(`model: ${describeMemory(memory, options.batch)}`);
-  const problem = memoryProblem(memory, ctx.device.limits);
+  const problem = memoryProblem(memory, device.limits);
   if (problem) throw new Error(`${CMD}: this model cannot train at batch ${options.batch} here: ${problem}`);
   let trainer: Trainer;
   if (checkpoint) {
-    trainer = Trainer.fromCheckpoint(ctx.device, checkpoint, resume!, data);
+    trainer = Trainer.fromCheckpoint(device, checkpoint, resume!, data);
     ctx.log(`resumed ${resume} at step ${trainer.step}`);
   } else {
-    trainer = new Trainer(ctx.device, config, DEFAULT_DIFFUSION, options, data);
+    trainer = new Trainer(device, config, DEFAULT_DIFFUSION, options, data);
     trainer.loadWeights(initParameters(trainer.train.net.layout, options.seed));
   }
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';

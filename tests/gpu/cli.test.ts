@@ -1,7 +1,7 @@
 // The CLI contracts end to end: `ddim forward` and `ddim train-step` reproduce the reference files,
 // and bad input exits non-zero with a message naming the file and the problem.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -224,7 +224,14 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['forward', '--weights', join(dir, 'nope.safetensors'), '--input', bad, '--out', join(dir, 'o.safetensors')], /nope\.safetensors: cannot read \(ENOENT\)/],
       [['forward', '--weights', w, '--input', bad], /missing --out/],
       [['train-step', '--weights', w, '--batch', REF + 'unet-tiny.forward.safetensors', '--out', join(dir, 'o.safetensors')], /missing tensor "x0"/],
-      [['train-step', '--weights', w, '--batch', bad, '--out', join(dir, 'o.safetensors'), '--lr', 'fast'], /--lr must be a number, got "fast"/],
+      [['train-step', '--weights', w, '--batch', bad, '--out', join(dir, 'o.safetensors'), '--lr', 'fast'], /--lr must be a decimal number, got "fast"/],
+      [['sample', '--weights', w, '--out', join(dir, 's.png'), '--steps', '0x10'], /ddim sample: --steps must be a decimal number, got "0x10"/],
+      [['sample', '--weights', w, '--out', join(dir, 's.png'), '--eta', '2'], /ddim sample: --eta must be in \[0, 1\]/],
+      [['sample', '--weights', w, '--out', dir], /ddim sample: --out: ".*" is a folder; give a file name/],
+      [['sample', '--weights', w, '--out', join(dir, 'no', 'such', 's.png')], /ddim sample: --out: the folder ".*such" does not exist/],
+      [['convert', '--in', w, '--out', dir], /ddim convert: --out: ".*" is a folder; give a file name/],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--lr', '1e6'], /ddim train: lr must be a number in \(0, 1\), got 1000000/],
+      [['eval', '--weights', w, '--data', 'emoji16', '--eta', '0,abc'], /ddim eval: --eta must be a comma-separated list of decimal numbers, got "0,abc"/],
       [['sample', '--weights', w, '--out', join(dir, 's.png'), '--sampler', 'ddim'], /--sampler must be one of generalized, ddpm_noisy, got "ddim"/],
       [['sample', '--weights', w, '--out', join(dir, 's.jpg')], /--out must end in \.png or \.safetensors/],
       [['sample', '--weights', w, '--out', join(dir, 's.png'), '--init', bad], /missing tensor "xT"/],
@@ -239,6 +246,12 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       const r = await ddim(...args);
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(message);
+      // One line, one prefix (Vulkan loader noise aside).
+      const lines = r.stderr.split('\n').filter((l) => l.trim() && !l.includes('XDG_RUNTIME_DIR'));
+      if (args[0] !== 'sample-all') expect(lines, args.join(' ')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/ddim [\w-]+: ddim /);
     }
+    // Nothing half-written beside the outputs.
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
