@@ -1,8 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
+// The Content-Security-Policy the app and its worker run under: scripts, workers and connections
+// only from this origin, so no injected script runs and the user's images and models cannot be sent
+// anywhere (connect-src 'self'). Styles allow inline attributes (the templates' layout tweaks);
+// images allow data: and blob: (exports, canvases). Sent as a header by the dev and preview servers
+// (a worker takes the policy of its own response) and written into index.html for static hosting.
+export const CSP = [
+  "default-src 'self'", "script-src 'self'", "worker-src 'self'", "connect-src 'self'", "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:", "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'",
+].join('; ');
+
 // The app (index.html) and the test runner share this config. GPU tests create
 // a Dawn device per file; SwiftShader is CPU-bound, so at most two files run at once.
 export default defineConfig({
+  server: { headers: { 'Content-Security-Policy': CSP } },
+  preview: { headers: { 'Content-Security-Policy': CSP } },
+  plugins: [{
+    name: 'content-security-policy',
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }],
+  }],
   build: { target: 'es2022', outDir: 'dist/app' },
   worker: { format: 'es' },
   test: {

@@ -3,8 +3,9 @@
 // model resolution; the whole set then lives in memory, so no epoch decodes again. sharp is loaded on
 // first use, so the commands that never read image files run where it is not installed (a bundled CLI
 // carried to a GPU machine).
-import { readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { IMAGE_HEADER_BYTES, checkImageSize } from '../io/image-size';
 import { datasetFromRgb, splitIndices, type ImageDataset } from '../train/data';
 
 const IMAGE_FILE = /\.(png|jpe?g|webp)$/i;
@@ -25,6 +26,13 @@ export function listImages(dir: string): string[] {
 
 async function decode(path: string, size: number): Promise<Buffer> {
   const sharp = (await import('sharp')).default;
+  const header = Buffer.alloc(IMAGE_HEADER_BYTES);
+  const fd = openSync(path, 'r');
+  try {
+    checkImageSize(header.subarray(0, readSync(fd, header, 0, header.length, 0)), path);
+  } finally {
+    closeSync(fd);
+  }
   try {
     // fit 'cover' with a centre position is the centre square crop followed by the resize.
     return await sharp(path).rotate().flatten({ background: '#ffffff' }).resize(size, size, { fit: 'cover', position: 'centre' }).removeAlpha().raw().toBuffer();

@@ -1,9 +1,12 @@
 // Decoding the user's image files in the browser (page or worker): createImageBitmap decodes PNG,
 // JPEG and WebP; the centre square is drawn onto a white OffscreenCanvas at the target size.
+import { IMAGE_HEADER_BYTES, checkImageSize } from '../io/image-size';
 import { centerSquare } from './data';
 
 /** `size` x `size` RGB bytes (row-major) of an image file, alpha composited on white. */
 export async function decodeImageFile(file: Blob & { name?: string }, size: number): Promise<Uint8Array> {
+  // The size from the header first: a huge image is refused before the browser decodes it.
+  checkImageSize(new Uint8Array(await file.slice(0, IMAGE_HEADER_BYTES).arrayBuffer()), file.name ?? 'image');
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(file);

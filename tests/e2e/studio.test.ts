@@ -23,14 +23,19 @@ afterAll(async () => {
 
 const LONG = { timeout: 240_000 };
 
-async function open(): Promise<{ page: Page; errors: string[] }> {
+async function open(): Promise<{ page: Page; errors: string[]; workerCsp: Promise<string | null> }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
   const page = await context.newPage();
   const errors: string[] = [];
+  const workerCsp = page.waitForResponse(/engine\.worker/).then((r) => r.headerValue('content-security-policy'));
   page.on('pageerror', (e) => errors.push(e.message));
+  // The app and its worker run under the page's Content-Security-Policy: a violation is an error.
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/.test(m.text())) errors.push(m.text());
+  });
   await page.goto(url);
   await expect.poll(() => page.getByTestId('adapter').textContent(), { timeout: 120_000 }).toMatch(/Adapter: swiftshader/);
-  return { page, errors };
+  return { page, errors, workerCsp };
 }
 
 /** Sets an input's value as a user would (input + change events). */
@@ -69,8 +74,8 @@ async function clickLatencies(page: Page): Promise<number[]> {
 }
 
 describe('sample studio', () => {
-  it('updates x_t and x0 at every step; same seed and eta 0 repeats exactly, eta 1 differs; Stop stops; clicks stay fast', { timeout: 480_000 }, async () => {
-    const { page, errors } = await open();
+  it('updates x_t and x0 at every step; same seed and eta 0 repeats exactly, eta 1 differs; Stop stops; clicks stay fast; runs under the CSP', { timeout: 480_000 }, async () => {
+    const { page, errors, workerCsp } = await open();
     await setValue(page, 'Batch size', '1');
     await setValue(page, 'Steps', '2');
     await sample(page, /latest: generalized, eta 0\.00, 2 steps \(uniform\), seed 0/);
@@ -104,6 +109,10 @@ describe('sample studio', () => {
     expect(latencies.length).toBeGreaterThanOrEqual(5);
     expect(Math.max(...latencies)).toBeLessThan(100);
     expect(errors).toEqual([]);
+    // Page and worker run under the Content-Security-Policy: a connection elsewhere is refused.
+    expect(await workerCsp).toMatch(/connect-src 'self'/);
+    expect(await page.evaluate(() => fetch('http://127.0.0.2:9/').then(() => 'sent', (e: unknown) => String(e)))).toMatch(/Failed to fetch/);
+    await expect.poll(() => errors.some((e) => /Refused to connect/.test(e))).toBe(true);
     await page.context().close();
   });
 });

@@ -62,5 +62,13 @@ describe('imagesFromDir', () => {
     writeFileSync(join(empty, 'broken.png'), 'PNG? no');
     await expect(imagesFromDir(empty, 16, 'all')).rejects.toThrow(/broken\.png: cannot decode as an image/);
     await expect(imagesFromDir(empty, 16, 'eval')).rejects.toThrow(/1 image\(s\) leave none for the eval split/);
+    // A header claiming 20000 x 20000 pixels is refused before anything decodes it.
+    const huge = mkdtempSync(join(tmpdir(), 'ddim-huge-'));
+    const png = Buffer.alloc(64);
+    png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+    png.writeUInt32BE(20000, 16);
+    png.writeUInt32BE(20000, 20);
+    writeFileSync(join(huge, 'huge.png'), png);
+    await expect(imagesFromDir(huge, 16, 'all')).rejects.toThrow(/huge\.png: the image is 20000 x 20000 pixels, over the limit of 8192 on a side/);
   });
 });
