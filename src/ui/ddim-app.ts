@@ -1,7 +1,9 @@
 // <ddim-app>: the studio's shell. Without WebGPU it explains how to get it; with it, it starts the
 // engine worker and shows the Sample, Denoise, Train, Research and Models tabs.
+import { proxy } from 'comlink';
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
+import type { GpuEvent } from '../worker/api';
 import { startEngine } from '../worker/client';
 import { EngineStore, StoreController } from './engine-store';
 import './sample-studio';
@@ -26,6 +28,9 @@ export class DdimApp extends LitElement {
     .nogpu { background: #fff; border-radius: 10px; padding: 20px 24px; box-shadow: 0 0 0 1px #0000001a; max-width: 720px; }
     .error { color: #b42318; }
     code { background: #f2f4f7; padding: 1px 5px; border-radius: 4px; }
+    .gpu-notice { background: #fff7e6; border: 1px solid #f5c46b; border-radius: 8px; padding: 8px 12px; margin-bottom: 12px; }
+    .gpu-notice p { margin: 2px 0; }
+    .gpu-notice .lost, .gpu-notice .error { color: #b42318; }
   `;
 
   @state() private tab: Tab = 'sample';
@@ -46,10 +51,14 @@ export class DdimApp extends LitElement {
   private async start(): Promise<void> {
     const store = new EngineStore(startEngine());
     try {
-      store.info = await store.engine.init();
+      store.info = await store.engine.init(proxy((e: GpuEvent) => store.gpuEvent(e)));
       await navigator.storage?.persist?.().catch(() => false);
       await store.refreshModels();
       this.store = store;
+      // ?debug: a handle for checking recovery by hand and in the e2e test (destroys the GPU device).
+      if (new URLSearchParams(location.search).has('debug')) {
+        (window as unknown as { ddimDebug: unknown }).ddimDebug = { loseDevice: () => store.engine.loseDevice() };
+      }
       this.requestUpdate();
     } catch (e) {
       this.failure = (e as Error).message;
@@ -82,6 +91,9 @@ export class DdimApp extends LitElement {
         <span class="adapter" data-testid="adapter">${s?.info ? `Adapter: ${s.info.adapter}` : 'starting the GPU engine…'}</span>
         ${s?.job ? html`<span class="adapter" data-testid="job">busy: ${s.job}</span>` : nothing}
       </header>
+      ${s?.gpuNotices.length ? html`<div class="gpu-notice" role="alert" data-testid="gpu-notice">
+        ${s.gpuNotices.map((n) => html`<p class=${n.kind}>${n.message}</p>`)}
+        <button @click=${() => s.dismissGpuNotices()}>Dismiss</button></div>` : nothing}
       <nav role="tablist">${TABS.map(([id, label]) => html`<button role="tab" aria-selected=${String(this.tab === id)} @click=${() => (this.tab = id)}>${label}</button>`)}</nav>
       ${!s ? nothing : this.tab === 'sample' ? html`<sample-studio .store=${s}></sample-studio>`
         : this.tab === 'denoise' ? html`<denoise-view .store=${s}></denoise-view>`

@@ -2,7 +2,7 @@
 // job runs. Components observe it through StoreController, so every tab re-renders when it changes.
 import type { Remote } from 'comlink';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import type { EngineApi, EngineInfo, ModelEntry } from '../worker/api';
+import type { EngineApi, EngineInfo, GpuEvent, ModelEntry } from '../worker/api';
 
 export class EngineStore extends EventTarget {
   info: EngineInfo | undefined;
@@ -10,6 +10,8 @@ export class EngineStore extends EventTarget {
   /** The long job running in the worker ("sampling", "training", ...), if any. */
   job: string | undefined;
   error: string | undefined;
+  /** What the GPU did that the page must say (a loss, the reconnection, an uncaught error), newest last. */
+  gpuNotices: GpuEvent[] = [];
   private selectedId: string | undefined;
 
   constructor(readonly engine: Remote<EngineApi>) {
@@ -28,6 +30,17 @@ export class EngineStore extends EventTarget {
 
   changed(): void {
     this.dispatchEvent(new Event('change'));
+  }
+
+  /** Called by the worker (through a comlink proxy) when the GPU is lost, reconnects or reports an error. */
+  gpuEvent(e: GpuEvent): void {
+    this.gpuNotices = [...this.gpuNotices, e].slice(-3);
+    this.changed();
+  }
+
+  dismissGpuNotices(): void {
+    this.gpuNotices = [];
+    this.changed();
   }
 
   async refreshModels(): Promise<void> {

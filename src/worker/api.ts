@@ -12,6 +12,13 @@ import type { BudgetRunEntry, BudgetSpec } from '../store/research';
 
 export type { ModelEntry, RunEntry, BudgetRunEntry, BudgetSpec, BudgetPoint, OneShotRow };
 
+/** What happened to the GPU, for the page to say: a device loss (the engine reconnects on its own),
+ *  the reconnection, or an error no operation caught (validation, out of memory). */
+export interface GpuEvent {
+  kind: 'lost' | 'restored' | 'error';
+  message: string;
+}
+
 export interface EngineInfo {
   adapter: string;
   maxBufferSize: number;
@@ -191,7 +198,10 @@ export interface FirstStepStudyResult {
 }
 
 export interface EngineApi {
-  init(): Promise<EngineInfo>;
+  /** Starts the engine; `onGpuEvent` (a comlink proxy) hears of device losses and uncaught GPU errors. */
+  init(onGpuEvent?: (e: GpuEvent) => void): Promise<EngineInfo>;
+  /** Destroys the GPU device as a driver reset would, to see the app recover (the e2e test does). */
+  loseDevice(): Promise<void>;
 
   listModels(): Promise<ModelEntry[]>;
   /** Imports a safetensors file (reference or diffusers layout; optional config.json text) into the library. */

@@ -12,7 +12,7 @@ import { datasetFromRgb } from '../train/data';
 import { decodeImageFile } from '../train/decode-browser';
 import { loadEmoji } from '../train/emoji';
 import { memoryProblem, trainingMemory } from '../train/memory';
-import type { EngineApi, EngineInfo, Pixels, SampleResult } from './api';
+import type { EngineApi, EngineInfo, GpuEvent, Pixels, SampleResult } from './api';
 import { denoise } from './denoise';
 import * as models from './models';
 import { NetCache, SampleRun } from './sampling';
@@ -25,28 +25,69 @@ function sendPixels<T extends object>(value: T, pixels: Pixels[]): T {
   return transfer(value, pixels.map((p) => p.rgba.buffer as ArrayBuffer));
 }
 
+interface DeviceState {
+  device: GPUDevice;
+  info: EngineInfo;
+  /** UNets with a model's weights, per use, on this device. */
+  nets: { sample: NetCache; one: NetCache; curve: NetCache };
+}
+
 export class Engine implements EngineApi {
-  private device: GPUDevice | undefined;
-  private info: EngineInfo | undefined;
+  /** The live device and what is built on it; undefined after a loss until the next acquisition. */
+  private state: DeviceState | undefined;
+  private acquiring: Promise<DeviceState> | undefined;
+  private onGpuEvent: ((e: GpuEvent) => void) | undefined;
   private busy: string | undefined;
   private stopRequested = false;
   private lastRun: SampleRun | undefined;
   private training: TrainSession | undefined;
-  private nets: { sample: NetCache; one: NetCache; curve: NetCache } | undefined;
 
-  async init(): Promise<EngineInfo> {
-    if (this.info) return this.info;
-    const acquired = await acquireDevice(navigator.gpu);
-    this.device = acquired.device;
-    this.device.lost.then((l) => console.error(`WebGPU device lost: ${l.message}`));
-    this.nets = { sample: new NetCache(this.device), one: new NetCache(this.device), curve: new NetCache(this.device) };
-    this.info = { adapter: acquired.adapterName, maxBufferSize: this.device.limits.maxBufferSize, maxStorageBufferBindingSize: this.device.limits.maxStorageBufferBindingSize };
-    return this.info;
+  async init(onGpuEvent?: (e: GpuEvent) => void): Promise<EngineInfo> {
+    if (onGpuEvent) this.onGpuEvent = onGpuEvent;
+    return (await this.current()).info;
   }
 
-  private gpu(): GPUDevice {
-    if (!this.device) throw new Error('engine: init() has not been called');
-    return this.device;
+  /** The live device state, (re)acquired when there is none: after a device loss the next job
+   *  rebuilds what it needs on a new device. */
+  private current(): Promise<DeviceState> {
+    if (this.state) return Promise.resolve(this.state);
+    this.acquiring ??= this.acquire().finally(() => (this.acquiring = undefined));
+    return this.acquiring;
+  }
+
+  private async gpu(): Promise<GPUDevice> {
+    return (await this.current()).device;
+  }
+
+  private async nets(): Promise<DeviceState['nets']> {
+    return (await this.current()).nets;
+  }
+
+  private async acquire(): Promise<DeviceState> {
+    const { device, adapterName } = await acquireDevice(navigator.gpu);
+    // Validation and out-of-memory errors nobody scoped would otherwise be silent in a page.
+    device.addEventListener('uncapturederror', (ev) => this.onGpuEvent?.({ kind: 'error', message: `GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}` }));
+    void device.lost.then((info) => this.deviceLost(device, info));
+    const info = { adapter: adapterName, maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize };
+    this.state = { device, info, nets: { sample: new NetCache(device), one: new NetCache(device), curve: new NetCache(device) } };
+    return this.state;
+  }
+
+  /** Forgets everything built on the lost device, tells the page, and reconnects. */
+  private deviceLost(device: GPUDevice, lost: GPUDeviceLostInfo): void {
+    if (this.state?.device !== device) return;
+    this.state = undefined;
+    this.lastRun = undefined;
+    this.training?.stop();
+    this.onGpuEvent?.({ kind: 'lost', message: `The GPU device was lost (${lost.reason || 'unknown'}${lost.message ? `: ${lost.message}` : ''}); a running job stopped.` });
+    this.current().then(
+      (s) => this.onGpuEvent?.({ kind: 'restored', message: `The engine reconnected to ${s.info.adapter}. An interrupted training run resumes from its last checkpoint (Resume).` }),
+      (e: unknown) => this.onGpuEvent?.({ kind: 'lost', message: `The GPU device was lost and could not be reacquired: ${(e as Error).message}` }),
+    );
+  }
+
+  async loseDevice(): Promise<void> {
+    (await this.gpu()).destroy();
   }
 
   /** Runs one long job at a time; a second is refused with what is running. */
@@ -72,10 +113,10 @@ export class Engine implements EngineApi {
   }
 
   sample: EngineApi['sample'] = (settings, onFrame) => this.exclusive('sampling', async () => {
-    const device = this.gpu();
+    const device = await this.gpu();
     const { model } = await models.getModel(settings.modelId);
     this.lastRun?.destroy();
-    const run = new SampleRun(device, this.nets!.sample.get(settings.modelId, model, settings.batch), model, settings);
+    const run = new SampleRun(device, (await this.nets()).sample.get(settings.modelId, model, settings.batch), model, settings);
     this.lastRun = run;
     const result: SampleResult = await run.run((f) => onFrame(f.xt && f.x0 ? sendPixels(f, [f.xt, f.x0]) : f), () => this.stopRequested);
     return sendPixels(result, [result.final]);
@@ -108,7 +149,7 @@ export class Engine implements EngineApi {
     const xT = new Float32Array(frames * n);
     path.forEach((z, i) => xT.set(z, i * n));
     const s = { ...settings, batch: frames };
-    const run = new SampleRun(this.gpu(), this.nets!.sample.get(settings.modelId, model, frames), model, s, xT);
+    const run = new SampleRun(await this.gpu(), (await this.nets()).sample.get(settings.modelId, model, frames), model, s, xT);
     const result = await run.run(() => undefined, () => this.stopRequested);
     run.destroy();
     return sendPixels(result.final, [result.final]);
@@ -126,7 +167,8 @@ export class Engine implements EngineApi {
     } else {
       clean = datasetFromRgb('your image', size, req.image.rgb).images;
     }
-    const r = await denoise(this.gpu(), { one: this.nets!.one, curve: this.nets!.curve }, req.modelId, model, clean, req.t, req.steps, req.seed);
+    const nets = await this.nets();
+    const r = await denoise(await this.gpu(), { one: nets.one, curve: nets.curve }, req.modelId, model, clean, req.t, req.steps, req.seed);
     return sendPixels(r, [r.clean, r.xt, r.oneShot, r.chain]);
   });
 
@@ -153,7 +195,7 @@ export class Engine implements EngineApi {
   }
 
   async estimateMemory(config: Parameters<EngineApi['estimateMemory']>[0], batch: number) {
-    const device = this.gpu();
+    const device = await this.gpu();
     const m = trainingMemory(device, config, batch);
     const problem = memoryProblem(m, device.limits);
     return { parameters: m.parameters, trainBytes: m.totalBytes, fits: !problem, ...(problem ? { problem } : {}) };
@@ -167,7 +209,7 @@ export class Engine implements EngineApi {
   }
 
   train: EngineApi['train'] = (spec, onProgress) => this.exclusive('training', async () => {
-    const device = this.gpu();
+    const device = await this.gpu();
     const memory = trainingMemory(device, spec.config, spec.options.batch);
     const problem = memoryProblem(memory, device.limits);
     if (problem) throw new Error(`this model cannot train at batch ${spec.options.batch} here: ${problem}`);
@@ -176,7 +218,7 @@ export class Engine implements EngineApi {
   });
 
   resumeRun: EngineApi['resumeRun'] = (id, onProgress) => this.exclusive('training', async () => {
-    this.training = await TrainSession.resume(this.gpu(), id);
+    this.training = await TrainSession.resume(await this.gpu(), id);
     return this.runTraining(onProgress);
   });
 
@@ -233,14 +275,14 @@ export class Engine implements EngineApi {
 
   researchModels = () => research.researchModels();
 
-  researchOneShot: EngineApi['researchOneShot'] = (r) => this.exclusive('the one-shot experiment', () => research.oneShot(this.gpu(), r));
+  researchOneShot: EngineApi['researchOneShot'] = (r) => this.exclusive('the one-shot experiment', async () => research.oneShot(await this.gpu(), r));
 
   researchFirstStep: EngineApi['researchFirstStep'] = (r) => this.exclusive('the first-step experiment', async () => {
-    const out = await research.firstStep(this.gpu(), r);
+    const out = await research.firstStep(await this.gpu(), r);
     return sendPixels(out, out.models.flatMap((m) => [m.firstX0, m.final]));
   });
 
-  researchBudget: EngineApi['researchBudget'] = (spec, onUpdate) => this.exclusive('the budget comparison', () => research.runBudget(this.gpu(), spec, () => this.stopRequested, onUpdate));
+  researchBudget: EngineApi['researchBudget'] = (spec, onUpdate) => this.exclusive('the budget comparison', async () => research.runBudget(await this.gpu(), spec, () => this.stopRequested, onUpdate));
 
   /** Stored runs; one left 'running' by a closed tab shows as stopped. */
   async listBudgetRuns() {

@@ -23,7 +23,7 @@ afterAll(async () => {
 
 const LONG = { timeout: 240_000 };
 
-async function open(): Promise<{ page: Page; errors: string[]; workerCsp: Promise<string | null> }> {
+async function open(query = ''): Promise<{ page: Page; errors: string[]; workerCsp: Promise<string | null> }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
   const page = await context.newPage();
   const errors: string[] = [];
@@ -33,7 +33,7 @@ async function open(): Promise<{ page: Page; errors: string[]; workerCsp: Promis
   page.on('console', (m) => {
     if (/Content Security Policy|Refused to/.test(m.text())) errors.push(m.text());
   });
-  await page.goto(url);
+  await page.goto(url + query);
   await expect.poll(() => page.getByTestId('adapter').textContent(), { timeout: 120_000 }).toMatch(/Adapter: swiftshader/);
   return { page, errors, workerCsp };
 }
@@ -113,6 +113,26 @@ describe('sample studio', () => {
     expect(await workerCsp).toMatch(/connect-src 'self'/);
     expect(await page.evaluate(() => fetch('http://127.0.0.2:9/').then(() => 'sent', (e: unknown) => String(e)))).toMatch(/Failed to fetch/);
     await expect.poll(() => errors.some((e) => /Refused to connect/.test(e))).toBe(true);
+    await page.context().close();
+  });
+});
+
+describe('a lost GPU', () => {
+  it('says what happened, reconnects, and samples again on the new device', { timeout: 480_000 }, async () => {
+    const { page, errors } = await open('?debug');
+    await setValue(page, 'Batch size', '1');
+    await setValue(page, 'Steps', '2');
+    await sample(page, /latest: generalized, eta 0\.00, 2 steps \(uniform\), seed 0/);
+    const before = await canvasData(page, 'final');
+    // As a driver reset would: the worker's device is destroyed under the app.
+    await page.evaluate(() => (window as unknown as { ddimDebug: { loseDevice: () => Promise<void> } }).ddimDebug.loseDevice());
+    await expect.poll(() => page.getByTestId('gpu-notice').textContent(), LONG).toMatch(/The GPU device was lost \(destroyed/);
+    await expect.poll(() => page.getByTestId('gpu-notice').textContent(), LONG).toMatch(/The engine reconnected to swiftshader/);
+    await sample(page, /latest: generalized, eta 0\.00, 2 steps \(uniform\), seed 0/);
+    expect(await canvasData(page, 'final')).toBe(before);
+    await page.getByTestId('gpu-notice').getByRole('button', { name: 'Dismiss' }).click();
+    expect(await page.getByTestId('gpu-notice').count()).toBe(0);
+    expect(errors).toEqual([]);
     await page.context().close();
   });
 });
