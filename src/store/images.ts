@@ -1,7 +1,7 @@
 // The user's training images in IndexedDB: each decoded once on import (centre square, 64 px RGB on
 // white) with its file name; a dataset at 16/32/64 px is then an exact box downsample, so no epoch
 // and no reload ever decodes a file again.
-import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
+import { createStore, del, entries, promisifyRequest, type UseStore } from 'idb-keyval';
 import { datasetFromRgb, type ImageDataset } from '../train/data';
 import { storageError } from './models';
 
@@ -22,13 +22,22 @@ export async function listImages(): Promise<StoredImage[]> {
   return (await entries<string, StoredImage>(db())).map(([, v]) => v).sort((a, b) => a.added - b.added || (a.id < b.id ? -1 : 1));
 }
 
+/** Stores a batch of images in one transaction: all of them or, on any error (the quota), none. */
 export async function addImages(images: StoredImage[]): Promise<void> {
-  for (const img of images) {
-    try {
-      await set(img.id, img, db());
-    } catch (e) {
-      throw storageError(e, `image "${img.name}"`, img.rgb.byteLength);
-    }
+  if (images.length === 0) return;
+  try {
+    await db()('readwrite', (store) => {
+      try {
+        for (const img of images) store.put(img, img.id);
+      } catch (e) {
+        store.transaction.abort(); // a put that throws (a value that cannot be stored) undoes the others
+        throw e;
+      }
+      return promisifyRequest(store.transaction);
+    });
+  } catch (e) {
+    const bytes = images.reduce((n, img) => n + img.rgb.byteLength, 0);
+    throw storageError(e, `${images.length} image(s) (none was added)`, bytes);
   }
 }
 

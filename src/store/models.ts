@@ -2,7 +2,7 @@
 // dates) and the weights (a reference-layout safetensors file) under separate keys. Weights are
 // written before their entry and deleted after it, so a listed model always has its weights and a
 // failed write (quota, a closed tab) leaves the library as it was.
-import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+import { createStore, del, delMany, get, getMany, keys, set, type UseStore } from 'idb-keyval';
 import type { DiffusionConfig } from '../diffusion/schedule';
 import type { UNetConfig } from '../nn/config';
 
@@ -31,10 +31,23 @@ export function storageError(e: unknown, what: string, bytes: number): Error {
   return new Error(`could not save ${what}: ${(e as Error)?.message ?? String(e)}`);
 }
 
+/** Stored keys with a prefix ("model:", "weights:"): keys only, no value is read. */
+export async function keysWithPrefix(store: UseStore, prefix: string): Promise<string[]> {
+  return (await keys<IDBValidKey>(store)).filter((k): k is string => typeof k === 'string' && k.startsWith(prefix));
+}
+
+/** The library's entries, without reading a single weights file. */
 export async function listModels(): Promise<ModelEntry[]> {
-  const all = await values<ModelEntry | ArrayBuffer>(db());
-  return all.filter((v): v is ModelEntry => !(v instanceof ArrayBuffer) && typeof v === 'object' && v !== null && 'config' in v)
-    .sort((a, b) => b.created - a.created);
+  const entries = await getMany<ModelEntry>(await keysWithPrefix(db(), 'model:'), db());
+  return entries.filter((e) => e !== undefined).sort((a, b) => b.created - a.created);
+}
+
+/** Deletes weights whose entry is gone (a crash between the two writes or deletes); returns how many. */
+export async function removeOrphanWeights(): Promise<number> {
+  const entries = new Set((await keysWithPrefix(db(), 'model:')).map((k) => k.slice('model:'.length)));
+  const orphans = (await keysWithPrefix(db(), 'weights:')).filter((k) => !entries.has(k.slice('weights:'.length)));
+  if (orphans.length) await delMany(orphans, db());
+  return orphans.length;
 }
 
 export async function saveModel(entry: ModelEntry, weights: ArrayBuffer): Promise<void> {

@@ -1,10 +1,10 @@
 // Training runs in IndexedDB: a run entry (settings, step, loss history) and its checkpoints. A
 // checkpoint goes to a fresh key; only once it is completely written does the entry point at it,
 // and only then is the previous checkpoint deleted, so a crash mid-save keeps the last good one.
-import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+import { createStore, del, delMany, get, getMany, set, type UseStore } from 'idb-keyval';
 import type { UNetConfig } from '../nn/config';
 import type { TrainerOptions } from '../train/trainer';
-import { storageError } from './models';
+import { keysWithPrefix, storageError } from './models';
 
 export interface RunEntry {
   id: string;
@@ -30,10 +30,19 @@ export interface RunEntry {
 let store: UseStore | undefined;
 const db = (): UseStore => (store ??= createStore('ddim-webgpu-runs', 'runs'));
 
+/** The runs, without reading a single checkpoint. */
 export async function listRuns(): Promise<RunEntry[]> {
-  const all = await values<RunEntry | ArrayBuffer>(db());
-  return all.filter((v): v is RunEntry => !(v instanceof ArrayBuffer) && typeof v === 'object' && v !== null && 'options' in v)
-    .sort((a, b) => b.updated - a.updated);
+  const runs = await getMany<RunEntry>(await keysWithPrefix(db(), 'run:'), db());
+  return runs.filter((r) => r !== undefined).sort((a, b) => b.updated - a.updated);
+}
+
+/** Deletes checkpoints no run points at (a crash between writing one and dropping the previous);
+ *  returns how many. */
+export async function removeOrphanCheckpoints(): Promise<number> {
+  const live = new Set((await listRuns()).map((r) => r.checkpointKey));
+  const orphans = (await keysWithPrefix(db(), 'ckpt:')).filter((k) => !live.has(k));
+  if (orphans.length) await delMany(orphans, db());
+  return orphans.length;
 }
 
 export async function getRun(id: string): Promise<RunEntry | undefined> {

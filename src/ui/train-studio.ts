@@ -48,6 +48,10 @@ export class TrainStudio extends LitElement {
   @state() private images: StoredImageInfo[] = [];
   @state() private smoothing = 0.9;
   @state() private importMessage: string | undefined;
+  /** Every file the last import skipped, with why. */
+  @state() private importErrors: string[] = [];
+  /** The outcome of the last action on a stored run (Save as model). */
+  @state() private runMessage: string | undefined;
   private estimateTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
@@ -139,9 +143,26 @@ export class TrainStudio extends LitElement {
 
   private async addFiles(files: FileList | File[] | null | undefined): Promise<void> {
     if (!files || !this.store) return;
-    const r = await this.store.engine.addImages([...files]);
-    this.importMessage = `added ${r.added} image(s)${r.errors.length ? `; skipped ${r.errors.length}: ${r.errors.slice(0, 3).join('; ')}` : ''}`;
+    try {
+      const r = await this.store.engine.addImages([...files]);
+      this.importMessage = `added ${r.added} image(s)${r.errors.length ? `; skipped ${r.errors.length}:` : ''}`;
+      this.importErrors = r.errors;
+    } catch (e) {
+      this.importMessage = (e as Error).message;
+      this.importErrors = [];
+    }
     await this.refresh();
+  }
+
+  private async saveAsModel(id: string): Promise<void> {
+    if (!this.store) return;
+    try {
+      const m = await this.store.engine.runToModel(id);
+      this.runMessage = `saved "${m.name}" to the library`;
+      await this.store.refreshModels();
+    } catch (e) {
+      this.runMessage = `could not save the model: ${(e as Error).message}`;
+    }
   }
 
   private async removeImage(id: string): Promise<void> {
@@ -171,7 +192,8 @@ export class TrainStudio extends LitElement {
       <div class="muted" style="margin-top:6px; border: 2px dashed #c9cfdb; border-radius: 8px; padding: 10px"
         @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${(e: DragEvent) => { e.preventDefault(); void this.addFiles(e.dataTransfer?.files); }}>
         Drop PNG, JPEG or WebP files here: each is cropped to its centre square, resized, and kept in this browser (IndexedDB).
-        ${this.importMessage ? html`<div data-testid="import-message">${this.importMessage}</div>` : nothing}
+        ${this.importMessage ? html`<div data-testid="import-message">${this.importMessage}
+          ${this.importErrors.length ? html`<ul class="errors">${this.importErrors.map((e) => html`<li>${e}</li>`)}</ul>` : nothing}</div>` : nothing}
       </div>
       ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${this.images.length} image(s) of yours</div>
         <div class="row" style="gap:6px;margin-top:4px">${this.images.map((img) => html`<div class="figure" title=${img.name}>
@@ -256,10 +278,10 @@ export class TrainStudio extends LitElement {
           <td>${new Date(r.updated).toLocaleString()}</td>
           <td>
             <button @click=${() => this.resume(r)} ?disabled=${!!job || !r.checkpointKey}>Resume</button>
-            <button @click=${async () => { await this.store?.engine.runToModel(r.id); await this.store?.refreshModels(); }} ?disabled=${!r.checkpointKey}>Save as model</button>
+            <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey}>Save as model</button>
             <button @click=${async () => { await this.store?.engine.deleteRun(r.id); await this.refresh(); }} ?disabled=${!!job}>Delete</button>
           </td></tr>`)}
-      </table></section>`;
+      </table>${this.runMessage ? html`<div role="status" data-testid="run-message">${this.runMessage}</div>` : nothing}</section>`;
   }
 
   override render() {

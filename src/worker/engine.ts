@@ -7,6 +7,7 @@ import { acquireDevice } from '../gpu/device';
 import { toRgba8 } from '../ref/pixels';
 import { gaussian } from '../ref/rng';
 import { STORED_SIZE, addImages, listImages, removeImage, downsampleRgb, type StoredImage } from '../store/images';
+import { removeOrphanWeights } from '../store/models';
 import * as runs from '../store/runs';
 import { datasetFromRgb } from '../train/data';
 import { decodeImageFile } from '../train/decode-browser';
@@ -37,6 +38,7 @@ export class Engine implements EngineApi {
   private state: DeviceState | undefined;
   private acquiring: Promise<DeviceState> | undefined;
   private onGpuEvent: ((e: GpuEvent) => void) | undefined;
+  private cleaned: Promise<number[]> | undefined;
   private busy: string | undefined;
   private stopRequested = false;
   private lastRun: SampleRun | undefined;
@@ -44,6 +46,8 @@ export class Engine implements EngineApi {
 
   async init(onGpuEvent?: (e: GpuEvent) => void): Promise<EngineInfo> {
     if (onGpuEvent) this.onGpuEvent = onGpuEvent;
+    // Once per worker: weights and checkpoints a crash left without an entry take space for nothing.
+    this.cleaned ??= Promise.all([removeOrphanWeights(), runs.removeOrphanCheckpoints()]).catch(() => [0, 0]);
     return (await this.current()).info;
   }
 
