@@ -1,74 +1,18 @@
-// `ddim <command>`: the engine on the command line, through Dawn (the `webgpu` npm package).
+// `ddim <command>`: the engine on the command line, through Dawn (the `webgpu` npm package). The
+// process entry: the GPU is acquired only when a command asks for it, and destroyed at exit.
 import { acquireNodeDevice } from '../gpu/node';
-import { forwardCommand, trainStepCommand, type CommandContext, type Gpu } from './commands';
-import { sampleCommand } from './sample';
-import { trainCommand } from './train';
-import { evalCommand } from './eval';
-import { convertCommand } from './convert';
-import { invertCommand } from './invert';
-import { researchCommand } from './research';
-import { benchCommand } from './bench';
+import type { Gpu } from './commands';
+import { runCli } from './run';
 
-const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
-  forward: forwardCommand,
-  'train-step': trainStepCommand,
-  sample: sampleCommand,
-  train: trainCommand,
-  eval: evalCommand,
-  convert: convertCommand,
-  invert: invertCommand,
-  research: researchCommand,
-  bench: benchCommand,
-};
-
-const USAGE = `usage: ddim <command> [options]
-  forward     --weights W.safetensors --input IN.safetensors --out OUT.safetensors
-  train-step  --weights W.safetensors --batch IN.safetensors --out OUT.safetensors [--lr 2e-4] [--grad-clip 1.0] [--ema 0.9999]
-  sample      --weights W.safetensors --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
-              [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
-              [--use-clipped-model-output] [--x0-grid] [--interpolate FRAMES]
-  train       --data emoji16|emoji32|DIR --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
-              [--batch 8] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--warmup 0] [--seed 0] [--no-flip]
-              [--resume CKPT.safetensors] [--log-every 10]
-  eval        --weights W.safetensors --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
-  (layered)   sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
-              train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
-  research train --config L.json|--init L.safetensors|--resume CKPT.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
-              [--loss-weights] [--correction [--detach]] --data emoji16|DIR --steps N --out CKPT.safetensors [--batch 16] [--lr 2e-4]
-              [--ema 0.9999] [--grad-clip 1] [--seed 0]
-  research oneshot|firststep --weights A.safetensors[,B.safetensors] --data emoji16|DIR [--n N] [--num-block K] [--csv OUT.csv] [--png OUT.png]
-  research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,layer,end2end]
-              [--points 5] [--samples 64] [--time-batch 64] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
-  invert      --weights W.safetensors --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
-  convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
-  bench       [--configs tiny,bundled,small|config.json] [--batches 1,8] [--iters 20] [--json OUT.json] [--profile]   (forward and train-step throughput; --profile: ms per kernel family)
-Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
-
-export async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h') {
-    console.log(USAGE);
-    return name ? 0 : 2;
-  }
-  const command = COMMANDS[name];
-  if (!command) {
-    console.error(`ddim: unknown command "${name}"\n${USAGE}`);
-    return 2;
-  }
+async function main(argv: readonly string[]): Promise<number> {
   let gpu: Promise<Gpu> | undefined;
   const acquire = async (): Promise<Gpu> => {
     const { device, adapterName } = await acquireNodeDevice({ forceFallbackAdapter: process.env.DDIM_GPU !== 'hardware' });
-    device.addEventListener('uncapturederror', (e) => console.error(`ddim ${name}: WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+    device.addEventListener('uncapturederror', (e) => console.error(`ddim ${argv[0]}: WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
     return { device, adapter: adapterName };
   };
   try {
-    await command(rest, { gpu: () => (gpu ??= acquire()), log: (l) => console.log(l) });
-    return 0;
-  } catch (e) {
-    // One prefix: messages that already name the command keep theirs.
-    const message = e instanceof Error ? e.message : String(e);
-    console.error(message.startsWith('ddim ') ? message : `ddim ${name}: ${message}`);
-    return 1;
+    return await runCli(argv, { gpu: () => (gpu ??= acquire()), log: (l) => console.log(l), error: (l) => console.error(l) });
   } finally {
     if (gpu) (await gpu.catch(() => undefined))?.device.destroy();
   }

@@ -9,7 +9,8 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { getTensor, parseSafetensors, serializeSafetensors, type HostTensor } from '../../src/io/safetensors';
 import { loadReference } from '../unit/ref-helpers';
-import { expectMaxAbs } from './harness';
+import { runCli } from '../../src/cli/run';
+import { expectMaxAbs, useGpu } from './harness';
 import { expectGradients, expectTrainGolden } from './train-golden';
 import { TINY_DIFFUSERS_CONFIG, toDiffusers } from '../fixtures/diffusers';
 
@@ -18,7 +19,20 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const REF = new URL('../../../shared/reference/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'ddim-cli-'));
 
+const gpu = useGpu();
+
+/** `ddim ARGS` in this process, on the test file's device: what the binary runs, without a process
+ *  that compiles every pipeline again. */
 async function ddim(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [], err: string[] = [];
+  const code = await runCli(args, {
+    gpu: async () => ({ device: gpu.device, adapter: gpu.adapterName }), log: (l) => out.push(l), error: (l) => err.push(l),
+  });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+/** The `ddim` binary itself (bin/ddim.mjs and the bundled CLI), as a user runs it. */
+async function ddimProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run('node', [join(ROOT, 'bin/ddim.mjs'), ...args], { cwd: ROOT });
     return { code: 0, stdout, stderr };
@@ -33,11 +47,11 @@ function read(path: string) {
   return parseSafetensors(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), path);
 }
 
-// Every command is a new process that compiles its pipelines (~10 s on SwiftShader) before any work.
+// The commands run in-process on one device (runCli); two tests run the binary as a process.
 describe('ddim CLI', { timeout: 400_000 }, () => {
-  it('forward reproduces unet-tiny.forward eps', async () => {
+  it('the ddim binary: forward reproduces unet-tiny.forward eps', async () => {
     const out = join(dir, 'eps.safetensors');
-    const r = await ddim('forward', '--weights', REF + 'unet-tiny.safetensors', '--input', REF + 'unet-tiny.forward.safetensors', '--out', out);
+    const r = await ddimProcess('forward', '--weights', REF + 'unet-tiny.safetensors', '--input', REF + 'unet-tiny.forward.safetensors', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     expectMaxAbs(getTensor(read(out), 'eps').data, getTensor(loadReference('unet-tiny.forward.safetensors'), 'eps').data, 1e-4, 'cli eps');
   });
@@ -212,7 +226,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     expect((await sharp(join(dir, 'first.png')).metadata()).height).toBeGreaterThan(2 * 16);
   });
 
-  it('rejects bad input with a clear message and a non-zero exit', async () => {
+  it('the ddim binary rejects bad input with one clear line and a non-zero exit, before acquiring a GPU', async () => {
     const w = REF + 'unet-tiny.safetensors';
     const bad = join(dir, 'bad.safetensors');
     writeFileSync(bad, serializeSafetensors(new Map<string, HostTensor>([
@@ -243,7 +257,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['sample-all'], /unknown command "sample-all"/],
     ];
     for (const [args, message] of cases) {
-      const r = await ddim(...args);
+      const r = await ddimProcess(...args);
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.stderr).toMatch(message);
       // One line, one prefix (Vulkan loader noise aside).

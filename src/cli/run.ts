@@ -1,0 +1,76 @@
+// `ddim <command>` as a function: the command table, the usage text and the error handling, over a
+// GPU given by the caller (the process entry, main.ts, acquires one on first use; the tests pass
+// theirs, so the commands run in-process without a process and pipeline compiles per command).
+import { forwardCommand, trainStepCommand, type CommandContext, type Gpu } from './commands';
+import { sampleCommand } from './sample';
+import { trainCommand } from './train';
+import { evalCommand } from './eval';
+import { convertCommand } from './convert';
+import { invertCommand } from './invert';
+import { researchCommand } from './research';
+import { benchCommand } from './bench';
+
+const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
+  forward: forwardCommand,
+  'train-step': trainStepCommand,
+  sample: sampleCommand,
+  train: trainCommand,
+  eval: evalCommand,
+  convert: convertCommand,
+  invert: invertCommand,
+  research: researchCommand,
+  bench: benchCommand,
+};
+
+const USAGE = `usage: ddim <command> [options]
+  forward     --weights W.safetensors --input IN.safetensors --out OUT.safetensors
+  train-step  --weights W.safetensors --batch IN.safetensors --out OUT.safetensors [--lr 2e-4] [--grad-clip 1.0] [--ema 0.9999]
+  sample      --weights W.safetensors --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
+              [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
+              [--use-clipped-model-output] [--x0-grid] [--interpolate FRAMES]
+  train       --data emoji16|emoji32|DIR --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
+              [--batch 8] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--warmup 0] [--seed 0] [--no-flip]
+              [--resume CKPT.safetensors] [--log-every 10]
+  eval        --weights W.safetensors --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
+  (layered)   sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
+              train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
+  research train --config L.json|--init L.safetensors|--resume CKPT.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
+              [--loss-weights] [--correction [--detach]] --data emoji16|DIR --steps N --out CKPT.safetensors [--batch 16] [--lr 2e-4]
+              [--ema 0.9999] [--grad-clip 1] [--seed 0]
+  research oneshot|firststep --weights A.safetensors[,B.safetensors] --data emoji16|DIR [--n N] [--num-block K] [--csv OUT.csv] [--png OUT.png]
+  research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,layer,end2end]
+              [--points 5] [--samples 64] [--time-batch 64] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
+  invert      --weights W.safetensors --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
+  convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
+  bench       [--configs tiny,bundled,small|config.json] [--batches 1,8] [--iters 20] [--json OUT.json] [--profile]   (forward and train-step throughput; --profile: ms per kernel family)
+Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
+
+export interface CliIo {
+  /** The GPU, acquired on the first call (after the command has checked its arguments). */
+  gpu: () => Promise<Gpu>;
+  log: (line: string) => void;
+  error: (line: string) => void;
+}
+
+/** Runs one command line; returns the exit status (0 done, 1 the command failed, 2 usage). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    io.log(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.error(`ddim: unknown command "${name}"\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await command(rest, { gpu: io.gpu, log: io.log });
+    return 0;
+  } catch (e) {
+    // One prefix: messages that already name the command keep theirs.
+    const message = e instanceof Error ? e.message : String(e);
+    io.error(message.startsWith('ddim ') ? message : `ddim ${name}: ${message}`);
+    return 1;
+  }
+}
