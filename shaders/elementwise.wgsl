@@ -1,16 +1,14 @@
-// elementwise.wgsl — one-thread-per-element ops: channel concat, SiLU, in-place add.
+// elementwise.wgsl — one-thread-per-element ops: channel concat and in-place add.
 //
 // Shapes (NCHW, row-major f32); n is the element count of the tensor the threads walk:
 //   concat_forward   a (B, Ca, H, W), b (B, Cb, H, W) -> y (B, Ca+Cb, H, W), a's channels first
 //                    (the UNet's torch.cat([h, skip], dim=1)):           y =
 //   concat_backward  dy (B, Ca+Cb, H, W) -> da, db, split in one pass:   da, db = (+= with FLAG_ACC:
 //                    the skip tensors fan out, so their gradients are sums)
-//   silu_forward     y = x * sigmoid(x), any shape:                      y =
-//   silu_backward    dx = dy * s (1 + x (1 - s)), s = sigmoid(x):       dx = (+= with FLAG_ACC)
 //   add_into         y += alpha x, same shape (residual and fan-out sums; alpha 1 there, the
 //                    layered chain's coefficients otherwise); y = alpha x without FLAG_ACC (the
 //                    first writer of a gradient)
-// Nothing is saved: silu_backward reads the forward input x again; concat needs only shapes.
+// Nothing is saved: concat needs only shapes. (SiLU is fused into groupnorm.wgsl and linear.wgsl.)
 //
 // Launches are 1-D over ceil(n / 256) workgroups, split over x and y past 65535 (kernel.ts grid()).
 
@@ -27,14 +25,6 @@ const WG: u32 = 256u;
 
 fn flat_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
   return (wid.x + wid.y * nwg.x) * WG + lid.x;
-}
-
-// Numerically safe for any x: exp of a large argument is never formed (WGSL leaves overflow
-// to infinity implementation-defined).
-fn sigmoid(x: f32) -> f32 {
-  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
-  let e = exp(x);
-  return e / (1.0 + e);
 }
 
 // ---- concat -------------------------------------------------------------------------------------
@@ -83,34 +73,10 @@ fn concat_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   }
 }
 
-// ---- silu and add_into --------------------------------------------------------------------------
+// ---- add_into --------------------------------------------------------------------------------
 
 @group(0) @binding(1) var<storage, read> x_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y_out: array<f32>;
-
-@compute @workgroup_size(WG)
-fn silu_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= P.n) { return; }
-  let v = x_in[i];
-  y_out[i] = v * sigmoid(v);
-}
-
-// x is bound at slot 1 (x_in, shared with the forward).
-@group(0) @binding(2) var<storage, read> silug_dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> silug_dx: array<f32>;
-
-@compute @workgroup_size(WG)
-fn silu_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                 @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= P.n) { return; }
-  let v = x_in[i];
-  let s = sigmoid(v);
-  let g = silug_dy[i] * s * (1.0 + v * (1.0 - s));
-  if ((P.flags & FLAG_ACC) != 0u) { silug_dx[i] += g; } else { silug_dx[i] = g; }
-}
 
 @compute @workgroup_size(WG)
 fn add_into(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -61,23 +61,6 @@ function elementwise(device: GPUDevice, entry: string, n: number, flags: number,
   });
 }
 
-/** y = silu(x) = x sigmoid(x), any shape. */
-export function siluForward(device: GPUDevice, a: { x: Tensor; y: Tensor; label: string }): Dispatch {
-  expectShape(a.y, a.x.shape, a.label);
-  return elementwise(device, 'silu_forward', numel(a.x.shape), 0, [[a.x, 'read'], [a.y, 'write']], a.label);
-}
-
-/** dx = (+= with `accumulate`) dy silu'(x); x is the forward input. */
-export function siluBackward(
-  device: GPUDevice,
-  a: { x: Tensor; dy: Tensor; dx: Tensor; accumulate?: boolean; label: string },
-): Dispatch {
-  expectShape(a.dy, a.x.shape, a.label);
-  expectShape(a.dx, a.x.shape, a.label);
-  const flags = a.accumulate ? FLAG_ACC : 0;
-  return elementwise(device, 'silu_backward', numel(a.x.shape), flags, [[a.x, 'read'], [a.dy, 'read'], [a.dx, 'write']], `${a.label}.dx`);
-}
-
 /** y += alpha x (same shape, alpha 1 by default); with `accumulate: false`, y = alpha x (the first writer of a gradient). */
 export function addInto(device: GPUDevice, a: { x: Tensor; y: Tensor; alpha?: number; accumulate?: boolean; label: string }): Dispatch {
   expectShape(a.y, a.x.shape, a.label);

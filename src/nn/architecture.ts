@@ -22,8 +22,6 @@ export interface Architecture {
   mid: { block1: ResBlockSpec; attn: string; block2: ResBlockSpec };
   /** In execution order (deepest level first); names keep the reference's up.{i_level}. */
   up: LevelSpec[];
-  /** Channels of every skip tensor pushed on the way down, in push order (conv_in first). */
-  skipChannels: number[];
   tembChannels: number;   // 4 * ch, or 0 without time embedding
 }
 
@@ -32,7 +30,8 @@ export function architecture(cfg: UNetConfig): Architecture {
   const inMult = [1, ...cfg.ch_mult];
   const tembChannels = cfg.use_time_embed ? cfg.ch * 4 : 0;
   const down: LevelSpec[] = [];
-  const skipChannels = [cfg.ch];
+  // Channels of every skip tensor pushed on the way down (conv_in first), popped on the way up.
+  const skips = [cfg.ch];
   let res = cfg.resolution;
   let blockIn = cfg.ch;
   for (let i = 0; i < levels; i++) {
@@ -43,11 +42,11 @@ export function architecture(cfg: UNetConfig): Architecture {
       level.blocks.push({ name: `down.${i}.block.${j}`, cin: blockIn, cout: blockOut, res });
       blockIn = blockOut;
       level.attn.push(cfg.attn_resolutions.includes(res) ? `down.${i}.attn.${j}` : null);
-      skipChannels.push(blockIn);
+      skips.push(blockIn);
     }
     if (i !== levels - 1) {
       level.resample = `down.${i}.downsample`;
-      skipChannels.push(blockIn);
+      skips.push(blockIn);
       res /= 2;
     }
     down.push(level);
@@ -58,7 +57,6 @@ export function architecture(cfg: UNetConfig): Architecture {
     block2: { name: 'mid.block_2', cin: blockIn, cout: blockIn, res },
   };
   const up: LevelSpec[] = [];
-  const skips = [...skipChannels];
   for (let i = levels - 1; i >= 0; i--) {
     const level: LevelSpec = { blocks: [], attn: [], resample: null };
     const blockOut = cfg.ch * cfg.ch_mult[i]!;
@@ -74,7 +72,7 @@ export function architecture(cfg: UNetConfig): Architecture {
     }
     up.push(level);
   }
-  return { down, mid, up, skipChannels, tembChannels };
+  return { down, mid, up, tembChannels };
 }
 
 export interface ParamSpec {

@@ -1,28 +1,16 @@
-// elementwise kernels (concat, SiLU, addInto) vs the CPU references (odd shapes, batch 1 and 3)
+// elementwise kernels (concat, addInto) vs the CPU references (odd shapes, batch 1 and 3)
 // and the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor, type HostTensor } from '../../src/io/safetensors';
-import { addInto, concatBackward, concatForward, siluBackward, siluForward } from '../../src/kernels/elementwise';
-import { silu, siluBackward as siluBackwardRef } from '../../src/ref/activation';
+import { addInto, concatBackward, concatForward } from '../../src/kernels/elementwise';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+import { gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
 
 const gpu = useGpu();
 const golden = (name: string): HostTensor => getTensor(loadReference('ops.safetensors'), name);
 const plus = (a: Float32Array, b: Float32Array): Float32Array => a.map((v, i) => v + b[i]!);
 
-/** GPU silu forward and backward; with `pre`, dx starts at pre and accumulates. */
-async function gpuSilu(x: HostTensor, dy: HostTensor, pre?: HostTensor) {
-  const d = gpu.device;
-  const tx = toGpu(d, x, 'x'), y = gpuZeros(d, x.shape, 'y');
-  const dx = pre ? toGpu(d, pre, 'dx') : gpuZeros(d, x.shape, 'dx');
-  const [gy, gdx] = await run(d, [
-    siluForward(d, { x: tx, y, label: 'silu' }),
-    siluBackward(d, { x: tx, dy: toGpu(d, dy, 'dy'), dx, accumulate: pre !== undefined, label: 'silu' }),
-  ], [y, dx]);
-  return { y: gy!, dx: gdx! };
-}
 
 async function gpuConcat(a: HostTensor, b: HostTensor, dy: HostTensor, pre?: { da: HostTensor; db: HostTensor }) {
   const d = gpu.device;
@@ -35,33 +23,6 @@ async function gpuConcat(a: HostTensor, b: HostTensor, dy: HostTensor, pre?: { d
   ], [y, da, db]);
   return { y: gy!, da: gda!, db: gdb! };
 }
-
-describe('silu on WebGPU', () => {
-  it('matches the PyTorch golden', async () => {
-    const out = await gpuSilu(golden('silu/x'), golden('silu/grad_y'));
-    expectClose(out.y, golden('silu/y').data, FWD.atol, FWD.rtol, 'silu y');
-    expectClose(out.dx, golden('silu/grad_x').data, BWD.atol, BWD.rtol, 'silu grad_x');
-  });
-
-  for (const shape of [[3, 5, 7, 9], [1, 3, 11]]) {
-    it(`[${shape}] matches the CPU reference, = and +=`, async () => {
-      const x = randomTensor(shape, 1, 6), dy = randomTensor(shape, 2), pre = randomTensor(shape, 3);
-      const dx = siluBackwardRef(x, dy).data;
-      const out = await gpuSilu(x, dy);
-      expectClose(out.y, silu(x).data, FWD.atol, FWD.rtol, 'y');
-      expectClose(out.dx, dx, BWD.atol, BWD.rtol, 'dx');
-      expectClose((await gpuSilu(x, dy, pre)).dx, plus(pre.data, dx), BWD.atol, BWD.rtol, 'dx +=');
-    });
-  }
-
-  it('stays finite for large |x|', async () => {
-    const x = { shape: [6], data: new Float32Array([-1e4, -200, -90, 90, 200, 1e4]) };
-    const dy = { shape: [6], data: new Float32Array(6).fill(1) };
-    const out = await gpuSilu(x, dy);
-    expectClose(out.y, new Float32Array([0, 0, 0, 90, 200, 1e4]), 1e-30, 0, 'y');
-    expectClose(out.dx, new Float32Array([0, 0, 0, 1, 1, 1]), 1e-30, 0, 'dx');
-  });
-});
 
 describe('concat on WebGPU', () => {
   it('matches the PyTorch golden', async () => {

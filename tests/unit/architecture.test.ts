@@ -1,4 +1,5 @@
 // The parameter list must be the reference state_dict: same names, shapes and order.
+import { PRESETS } from '../../src/nn/presets';
 import { describe, expect, it } from 'vitest';
 import { CIFAR10_CONFIG, configFromMetadata, parseConfig } from '../../src/nn/config';
 import { parameterCount, parameterSpecs } from '../../src/nn/architecture';
@@ -19,7 +20,8 @@ describe('UNet architecture', () => {
     expect(parameterCount(CIFAR10_CONFIG)).toBe(35_746_307);
   });
 
-  it('matches the bench model small32 and the layered sub-models', () => {
+  it('matches the bench model small32 (6,472,195 parameters, as tools/bench_torch.py builds it in PyTorch) and the layered sub-models', () => {
+    expect(parameterCount(PRESETS.small!)).toBe(6_472_195);
     const lay = loadReference('layered4.safetensors');
     const cfg = configFromMetadata(lay.metadata, 'layered4.safetensors');
     const names = parameterSpecs(cfg).map((s) => `models.250.${s.name}`);
