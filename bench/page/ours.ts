@@ -4,7 +4,7 @@
 import { acquireDevice } from '../../src/gpu/device';
 import { submitDispatches, withErrorScopes } from '../../src/gpu/kernel';
 import { readTensor, upload } from '../../src/gpu/tensor';
-import type { SafetensorsFile } from '../../src/io/safetensors';
+import type { SafetensorsFile } from '../../src/host/tensor';
 import type { UNetConfig } from '../../src/nn/config';
 import type { ParamStore } from '../../src/nn/params';
 import { UNet } from '../../src/nn/unet';

@@ -16,7 +16,7 @@ import type { UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
 import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { UNet } from '../nn/unet';
-import { gaussian } from '../ref/rng';
+import { gaussian } from '../host/rng';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { numberArg, numberListArg, parseArgs } from './args';

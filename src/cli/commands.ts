@@ -1,7 +1,8 @@
 // The engine's command-line contracts: `ddim forward` and `ddim train-step`.
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, readTensors, upload } from '../gpu/tensor';
-import { getTensor, type HostTensor, type SafetensorsFile } from '../io/safetensors';
+import { getTensor } from '../io/safetensors';
+import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { configFromMetadata, type UNetConfig } from '../nn/config';
 import { UNet } from '../nn/unet';
 import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';

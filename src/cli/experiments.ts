@@ -13,7 +13,7 @@ import { alphaBars, betaSchedule, diffusionFromMetadata, DEFAULT_DIFFUSION } fro
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
-import type { SafetensorsFile } from '../io/safetensors';
+import type { SafetensorsFile } from '../host/tensor';
 import { configFromMetadata } from '../nn/config';
 import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, budgetArm, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';

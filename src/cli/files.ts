@@ -1,7 +1,8 @@
 // File access for the CLI: safetensors in and out, with the file name in every error.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { parseSafetensors, serializeSafetensors, type HostTensor, type SafetensorsFile } from '../io/safetensors';
+import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
+import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import type { ImageDataset } from '../train/data';
 import { loadEmoji, type EmojiSplit } from '../train/emoji';
 import { imagesFromDir, isDirectory } from './images';

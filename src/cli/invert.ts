@@ -6,7 +6,7 @@ import { inversionCoefficients, stepCoefficients } from '../diffusion/samplers';
 import { SKIP_TYPES, timestepSequence, type SkipType } from '../diffusion/timesteps';
 import { Sampler } from '../engine/sampler';
 import { readTensor } from '../gpu/tensor';
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { configFromMetadata } from '../nn/config';
 import { UNet } from '../nn/unet';
 import { numberArg, parseArgs } from './args';

@@ -7,7 +7,8 @@
 //     first; layer: per sub-model, ascending t, as the reference file) and grad/models.<t>.<param>.
 import { readFileSync } from 'node:fs';
 import { readTensors, upload } from '../gpu/tensor';
-import { getTensor, type HostTensor, type SafetensorsFile } from '../io/safetensors';
+import { getTensor } from '../io/safetensors';
+import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { LayerLosses, LayeredChain } from '../research/chain';
 import { LAYERED_FORMAT, abarLossWeights, parseLayered, type LayeredModel } from '../research/layered';
 import type { LayeredObjective } from '../research/trainer';

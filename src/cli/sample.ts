@@ -1,14 +1,15 @@
 // `ddim sample`: generate images with the DDIM/DDPM samplers; PNG grids or full trajectories.
 import { writeFileSync } from 'node:fs';
 import { readTensors } from '../gpu/tensor';
-import { getTensor, type HostTensor } from '../io/safetensors';
+import { getTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
 import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';
 import { SAMPLERS, stepCoefficients, type SamplerKind } from '../diffusion/samplers';
 import { SKIP_TYPES, checkSequence, timestepSequence, type SkipType } from '../diffusion/timesteps';
 import { slerpFrames } from '../diffusion/interpolate';
-import { gaussian } from '../ref/rng';
+import { gaussian } from '../host/rng';
 import { configFromMetadata } from '../nn/config';
 import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';

@@ -7,7 +7,7 @@ import { preset } from '../nn/presets';
 import { DEFAULT_OPTIMIZER } from '../train/step';
 import { CHECKPOINT_FORMAT, Trainer, checkTrainerOptions } from '../train/trainer';
 import { describeMemory, memoryProblem, trainingMemory } from '../train/memory';
-import { metadataJson } from '../io/metadata';
+import { metadataJson } from '../host/metadata';
 import { numberArg, parseArgs } from './args';
 import { bundledResolution, loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';

@@ -2,7 +2,7 @@
 // the cosine schedule of Nichol & Dhariwal (2021, "Improved DDPM"), which keeps more signal at large t.
 // alpha-bar follows the reference's compute_alpha: abar(t) = prod_{s <= t} (1 - beta_s), abar(-1) = 1.
 
-import { metadataJson } from '../io/metadata';
+import { metadataJson } from '../host/metadata';
 
 export type BetaSchedule = 'linear' | 'quad' | 'const' | 'jsd' | 'sigmoid' | 'cosine';
 export const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'quad', 'const', 'jsd', 'sigmoid', 'cosine'];

@@ -6,8 +6,8 @@
 import { parameterSpecs } from '../nn/architecture';
 import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { DEFAULT_DIFFUSION, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
-import { metadataJson } from './metadata';
-import { expectFinite, type HostTensor, type SafetensorsFile } from './safetensors';
+import { metadataJson } from '../host/metadata';
+import { expectFinite, type HostTensor, type SafetensorsFile } from '../host/tensor';
 
 export type ModelLayout = 'reference' | 'diffusers';
 

@@ -1,5 +1,5 @@
 // Image tensors (values in [-1, 1], NCHW) laid out as an RGBA grid for display or PNG export.
-import { pixelByte } from '../ref/pixels';
+import { pixelByte } from '../host/pixels';
 
 export interface RgbaImage {
   width: number;

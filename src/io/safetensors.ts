@@ -4,21 +4,7 @@
 // start of the data section) plus an optional "__metadata__" of string values.
 // Every tensor is widened to f32 on read: the engine computes in f32, and the integer tensors in the
 // reference files are small timesteps that f32 holds exactly.
-
-/** A host tensor: row-major f32 data with its shape. */
-export interface HostTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-export interface SafetensorsFile {
-  /** Tensors in file header order. */
-  tensors: Map<string, HostTensor>;
-  /** Original dtype per tensor ("F32", "I64", ...). */
-  dtypes: Map<string, string>;
-  /** `__metadata__` (empty object when absent). */
-  metadata: Record<string, string>;
-}
+import { shapeSize, type HostTensor, type SafetensorsFile } from '../host/tensor';
 
 const DEFAULT_SOURCE = 'safetensors';
 /** Whether typed arrays on this machine are little-endian, as safetensors data is. */
@@ -73,10 +59,6 @@ const CODECS: Record<string, DtypeCodec> = {
   BOOL: { size: 1, read: (v, o) => (v.getUint8(o) !== 0 ? 1 : 0) },
 };
 
-/** Number of elements of a tensor with this shape (1 for a scalar `[]`). */
-export function shapeSize(shape: readonly number[]): number {
-  return shape.reduce((n, d) => n * d, 1);
-}
 
 function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
@@ -213,13 +195,6 @@ export function serializeSafetensors(
   return out;
 }
 
-/** Throws `${source}: tensor "name" holds NaN at index i` for the first non-finite value of a weight. */
-export function expectFinite(t: HostTensor, name: string, source: string): void {
-  for (let i = 0; i < t.data.length; i++) {
-    const v = t.data[i]!;
-    if (!Number.isFinite(v)) throw new Error(`${source}: tensor "${name}" holds ${v} at index ${i}; weights must be finite`);
-  }
-}
 
 /** Reads a tensor or throws `${source}: missing tensor "name"`; with `shape`, also checks it: `${source}: tensor "name" has shape [a,b], expected [c,d]`. */
 export function getTensor(

@@ -2,7 +2,7 @@
 import code from '../../shaders/conv2d.wgsl?raw';
 import { makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { numel, reshape, viewTensor, type Tensor } from '../gpu/tensor';
-import { convOutSize, type ConvGeometry } from '../ref/conv2d';
+import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto } from './reduce';
 import { expectShape } from './shapes';
 

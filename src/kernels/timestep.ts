@@ -3,7 +3,7 @@ import code from '../../shaders/timestep.wgsl?raw';
 import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { sharedOutsideOwners, uncountedPlaceholder } from '../gpu/owner';
 import { createTensorFrom, type Tensor } from '../gpu/tensor';
-import { timestepFrequencies } from '../ref/timestep';
+import { timestepFrequencies } from '../host/layers';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'timestep', code };

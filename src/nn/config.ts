@@ -1,6 +1,6 @@
 // The UNet configuration of Ho et al. / Song et al. (the ermongroup/ddim `Model`), with the
 // fields and defaults of the reference files' `__metadata__.model`.
-import { metadataJson } from '../io/metadata';
+import { metadataJson } from '../host/metadata';
 import { parameterCount } from './architecture';
 
 export interface UNetConfig {

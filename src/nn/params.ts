@@ -1,7 +1,7 @@
 // Named tensors packed into one flat GPU buffer (parameters, their gradients, Adam moments, EMA):
 // every tensor is a 256-byte-aligned view, so whole-model updates are single dispatches and the
 // same layout serves every buffer of a model.
-import { expectFinite, type HostTensor, type SafetensorsFile } from '../io/safetensors';
+import { expectFinite, type HostTensor, type SafetensorsFile } from '../host/tensor';
 import { alignFloats, createTensor, numel, readTensor, upload, viewTensor, type Tensor } from '../gpu/tensor';
 import type { ParamSpec } from './architecture';
 

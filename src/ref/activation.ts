@@ -1,7 +1,7 @@
 // SiLU (swish), the UNet's nonlinearity: y = x * sigmoid(x), elementwise on any shape.
 // Backward needs only x: dy/dx = s + x s (1 - s) = s (1 + x (1 - s)), with s = sigmoid(x).
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { expectShape, zeros } from './tensor';
 
 export function sigmoid(x: number): number {

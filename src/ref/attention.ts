@@ -3,7 +3,7 @@
 //   y[b,c,i] = sum_j p[b,i,j] v[b,c,j]                             (B, C, N)
 // Forward saves p (the softmax probabilities) for backward.
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { dims, expectShape, zeros } from './tensor';
 
 function qkvShape(q: HostTensor, k: HostTensor, v: HostTensor, what: string): [B: number, C: number, N: number] {

@@ -2,7 +2,7 @@
 //   -> y (N, Ca+Cb, H, W) with a's channels first (torch.cat([h, hs.pop()], dim=1)).
 // Backward splits dy back into the two channel ranges.
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { dims, expectShape, zeros } from './tensor';
 
 export function concatChannels(a: HostTensor, b: HostTensor): HostTensor {

@@ -5,25 +5,9 @@
 // only right and bottom (ermongroup/ddim: F.pad(x, (0,1,0,1)) then a stride-2 valid conv).
 // Backward needs only x and w (no saved activations). Sums run in float64 and round once on store.
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
+import { convOutSize, type ConvGeometry } from '../host/layers';
 import { dims, expectShape, zeros } from './tensor';
-
-export interface ConvGeometry {
-  stride: number;
-  pad: [top: number, left: number, bottom: number, right: number];
-}
-
-/** 3x3, stride 1, "same" padding: the UNet's ordinary conv. */
-export const CONV3X3: ConvGeometry = { stride: 1, pad: [1, 1, 1, 1] };
-/** 3x3, stride 2, zero-pad bottom/right by 1: the UNet's downsample (H -> H/2 for even H). */
-export const DOWNSAMPLE3X3: ConvGeometry = { stride: 2, pad: [0, 0, 1, 1] };
-/** 1x1, stride 1: skip projections (nin_shortcut) and attention q/k/v/proj_out. */
-export const CONV1X1: ConvGeometry = { stride: 1, pad: [0, 0, 0, 0] };
-
-/** Output length along one axis: floor((in + padA + padB - k) / stride) + 1. */
-export function convOutSize(inSize: number, k: number, stride: number, padA: number, padB: number): number {
-  return Math.floor((inSize + padA + padB - k) / stride) + 1;
-}
 
 interface ConvShape {
   N: number; Ci: number; H: number; W: number;

@@ -4,23 +4,10 @@
 //   h = (x - mean) * rstd * w[c] + b[c];   y = h, or silu(h) when fused
 // Forward saves mean and rstd, (N, G) each, for backward; backward recomputes xhat and h from them.
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { siluGrad, sigmoid } from './activation';
 import { expectShape, zeros } from './tensor';
 
-/**
- * Number of groups for C channels. '32': the reference UNet (GroupNorm(32, C)); 'auto': the
- * layered research variant, which narrows to 16, then 8, then one channel per group.
- */
-export function normGroups(C: number, rule: '32' | 'auto'): number {
-  if (rule === '32') {
-    if (C % 32 !== 0) throw new Error(`normGroups: C=${C} channels is not divisible by 32 groups`);
-    return 32;
-  }
-  if (C % 16 === 0) return 16;
-  if (C % 8 === 0) return 8;
-  return C;
-}
 
 interface NormShape {
   N: number;

@@ -2,7 +2,7 @@
 //   x (N, In), w (Out, In), b (Out) -> y (N, Out);   y[n,o] = b[o] + sum_i w[o,i] x[n,i]
 // Backward needs only x and w. Sums run in float64 and round once on store.
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { dims, expectShape, zeros } from './tensor';
 
 export function linear(x: HostTensor, w: HostTensor, b: HostTensor | null): HostTensor {

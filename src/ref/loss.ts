@@ -2,7 +2,7 @@
 //   loss = (1/B) sum_b sum_{c,h,w} (noise - eps)^2,  eps = model(x_t, t) (B, C, H, W)
 // i.e. a per-sample sum of squares averaged over the batch, not a mean over all elements.
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { expectShape, zeros } from './tensor';
 
 export function ddpmLoss(eps: HostTensor, noise: HostTensor): number {

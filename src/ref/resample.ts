@@ -4,7 +4,7 @@
 //                      the downsample of resamp_with_conv=false.
 // Both are linear with no saved state; backward needs only the shape of dy.
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 import { dims, zeros } from './tensor';
 
 export function upsampleNearest2x(x: HostTensor): HostTensor {

@@ -1,7 +1,7 @@
 // Small helpers shared by the CPU references: allocation and shape checks whose errors name the
 // op and the argument, so a wrong call fails at the reference instead of reading out of bounds.
 
-import { shapeSize, type HostTensor } from '../io/safetensors';
+import { shapeSize, type HostTensor } from '../host/tensor';
 
 /** A zero-filled tensor of this shape. */
 export function zeros(shape: readonly number[]): HostTensor {

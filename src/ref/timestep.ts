@@ -8,20 +8,12 @@
 // frequencies of dim 32; that moves sin/cos at t = 999 by at most 1.5e-5 (vs 2.9e-5 with float64
 // frequencies), inside the forward tolerance for the golden. No backward: t is not a trained input.
 
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
+import { timestepFrequencies } from '../host/layers';
 import { zeros } from './tensor';
 
 const f32 = Math.fround;
 
-/** freq_i for i < floor(dim / 2), rounded to float32 as PyTorch does; the GPU kernel uploads these. */
-export function timestepFrequencies(dim: number): Float32Array {
-  const half = Math.floor(dim / 2);
-  if (half < 2) throw new Error(`timestepEmbedding: dim=${dim} is too small, the frequencies need dim >= 4`);
-  const negScale = f32(-(Math.log(10000) / (half - 1)));
-  const freq = new Float32Array(half);
-  for (let i = 0; i < half; i++) freq[i] = Math.exp(f32(i * negScale));
-  return freq;
-}
 
 export function timestepEmbedding(t: Float32Array, dim: number): HostTensor {
   const freq = timestepFrequencies(dim);

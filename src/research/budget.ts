@@ -16,7 +16,7 @@ import { memoryProblem, trainingMemory, type TrainingMemory } from '../train/mem
 import { layeredTrainingMemory } from './memory';
 import { LayeredDenoiser, TimeDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
 import { parseLayered } from './layered';
-import type { HostTensor, SafetensorsFile } from '../io/safetensors';
+import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { LayeredTrainer, initLayered } from './trainer';
 
 export type ArmKind = 'time' | 'layer' | 'end2end';

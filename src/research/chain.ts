@@ -4,7 +4,7 @@
 // backward runs the steps in reverse, carrying d(loss)/dx from each step's input to the one before.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { createTensor, upload, type Tensor } from '../gpu/tensor';
-import type { HostTensor, SafetensorsFile } from '../io/safetensors';
+import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { addInto } from '../kernels/elementwise';
 import { ddpmLossBackward, ddpmLossForward, qSample } from '../kernels/loss';
 import type { ParamStore } from '../nn/params';

@@ -13,8 +13,8 @@ import { fitGaussian, frechetDistance, pooledFeatures, type GaussianFit } from '
 import type { UNetConfig } from '../nn/config';
 import type { ParamStore } from '../nn/params';
 import { UNet } from '../nn/unet';
-import { gaussian } from '../ref/rng';
-import type { SafetensorsFile } from '../io/safetensors';
+import { gaussian } from '../host/rng';
+import type { SafetensorsFile } from '../host/tensor';
 import { loadSubModels } from './chain';
 import type { LayeredModel } from './layered';
 

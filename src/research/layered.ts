@@ -9,8 +9,8 @@
 // `ch_mult_num` (each sub-model's `ch_mult`), `diffusion` (with `num_block`) and `seq`. The per-step
 // lists are plain lists or the seed's run-length form [{"value": 32, "num": 50}, ...].
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
-import { metadataJson } from '../io/metadata';
-import type { SafetensorsFile } from '../io/safetensors';
+import { metadataJson } from '../host/metadata';
+import type { SafetensorsFile } from '../host/tensor';
 import { parseConfig, type UNetConfig } from '../nn/config';
 
 export const LAYERED_FORMAT = 'ddim-layered';

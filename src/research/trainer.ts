@@ -9,14 +9,14 @@
 // buffer that holds every sub-model; batches, flips and noise are a function of (seed, step).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
-import type { HostTensor, SafetensorsFile } from '../io/safetensors';
-import { metadataJson } from '../io/metadata';
+import type { HostTensor, SafetensorsFile } from '../host/tensor';
+import { metadataJson } from '../host/metadata';
 import { adamStep, emaUpdate } from '../kernels/adam';
 import { gradNormAndClip } from '../kernels/reduce';
 import { parameterSpecs } from '../nn/architecture';
 import { initParameters } from '../nn/init';
 import { ParamStore, paramLayout, type ParamLayout } from '../nn/params';
-import { gaussian, uniform } from '../ref/rng';
+import { gaussian, uniform } from '../host/rng';
 import { gatherBatch, type ImageDataset } from '../train/data';
 import { TrainingDiverged } from '../train/trainer';
 import type { OptimizerOptions } from '../train/step';

@@ -9,7 +9,7 @@
 //      (`noise` is not used).
 //   B  independent: x at the largest t from `noise`, every other t with its own fresh noise.
 // Fresh noise is the Philox Gaussian stream (seed, stream = 100 + index of t in seq), so runs repeat.
-import { gaussian } from '../ref/rng';
+import { gaussian } from '../host/rng';
 import type { LayeredModel } from './layered';
 
 export type GroundTruth = 'D' | 'A' | 'B';

@@ -1,5 +1,5 @@
 // Training images held in memory as model-ready tensors: (count, C, S, S) in [-1, 1].
-import type { HostTensor } from '../io/safetensors';
+import type { HostTensor } from '../host/tensor';
 
 export interface ImageDataset {
   /** A name that identifies the data (stored in checkpoints). */

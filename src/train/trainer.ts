@@ -8,10 +8,10 @@
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
-import { expectFinite, type HostTensor, type SafetensorsFile } from '../io/safetensors';
-import { metadataJson } from '../io/metadata';
+import { expectFinite, type HostTensor, type SafetensorsFile } from '../host/tensor';
+import { metadataJson } from '../host/metadata';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
-import { uniform } from '../ref/rng';
+import { uniform } from '../host/rng';
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { configFromMetadata, type UNetConfig } from '../nn/config';
 import type { ParamStore } from '../nn/params';

@@ -8,8 +8,8 @@ import { Sampler } from '../engine/sampler';
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, upload } from '../gpu/tensor';
 import type { ReferenceModel } from '../io/convert';
-import { toRgba8 } from '../ref/pixels';
-import { gaussian } from '../ref/rng';
+import { toRgba8 } from '../host/pixels';
+import { gaussian } from '../host/rng';
 import type { DenoiseResult, Pixels } from './api';
 import type { NetCache } from './sampling';
 

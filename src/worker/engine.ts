@@ -4,8 +4,8 @@
 import { transfer } from 'comlink';
 import { slerpFrames } from '../diffusion/interpolate';
 import { acquireDevice } from '../gpu/device';
-import { toRgba8 } from '../ref/pixels';
-import { gaussian } from '../ref/rng';
+import { toRgba8 } from '../host/pixels';
+import { gaussian } from '../host/rng';
 import { STORED_SIZE, addImages, listImages, removeImage, downsampleRgb, type StoredImage } from '../store/images';
 import { removeOrphanWeights } from '../store/models';
 import * as runs from '../store/runs';

@@ -3,8 +3,9 @@
 // budget-comparison runs (experiment 3) kept in IndexedDB after every point.
 import { DEFAULT_DIFFUSION, alphaBars, betaSchedule } from '../diffusion/schedule';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
-import { parseSafetensors, type SafetensorsFile } from '../io/safetensors';
-import { toRgba8 } from '../ref/pixels';
+import { parseSafetensors } from '../io/safetensors';
+import type { SafetensorsFile } from '../host/tensor';
+import { toRgba8 } from '../host/pixels';
 import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, runArm, type BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
 import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';

@@ -9,7 +9,7 @@ import { readTensor } from '../gpu/tensor';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { initParameters } from '../nn/init';
 import { UNet } from '../nn/unet';
-import { toRgba8 } from '../ref/pixels';
+import { toRgba8 } from '../host/pixels';
 import * as runs from '../store/runs';
 import { userDataset } from '../store/images';
 import type { ImageDataset } from '../train/data';

@@ -1,7 +1,8 @@
 // Attention core and batched matmul kernels vs the PyTorch golden and the CPU reference
 // (odd shapes: C and N not multiples of the 64x64x16 GEMM tile nor of the 256-thread softmax rows).
 import { describe, expect, it } from 'vitest';
-import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 import { attentionBackward, attentionForward } from '../../src/kernels/attention';
 import { batchedMatmul, type Strides } from '../../src/kernels/matmul';
 import { attentionCore, attentionCoreBackward } from '../../src/ref/attention';

@@ -2,10 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
-import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, conv2d, conv2dBackward, convOutSize, type ConvGeometry } from '../../src/ref/conv2d';
+import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
+import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, convOutSize, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
-import type { HostTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 
 const gpu = useGpu();
 

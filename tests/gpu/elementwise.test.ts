@@ -1,7 +1,8 @@
 // elementwise kernels (concat, addInto) vs the CPU references (odd shapes, batch 1 and 3)
 // and the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
-import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 import { addInto, concatBackward, concatForward } from '../../src/kernels/elementwise';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { expectClose, loadReference } from '../unit/ref-helpers';

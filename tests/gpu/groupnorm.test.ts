@@ -1,6 +1,7 @@
 // groupnorm kernels (with and without fused SiLU) vs the CPU reference and the PyTorch golden.
 import { describe, it } from 'vitest';
-import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../../src/kernels/groupnorm';
 import { groupNorm, groupNormBackward as refBackward } from '../../src/ref/groupnorm';
 import { expectClose, loadReference } from '../unit/ref-helpers';

@@ -1,7 +1,7 @@
 // GPU test harness: one Dawn device per test file (SwiftShader here), host<->GPU tensor moves,
 // and dispatch runs inside error scopes so a validation error fails the test with the kernel's name.
 import { afterAll, beforeAll } from 'vitest';
-import type { HostTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { submitDispatches, withErrorScopes, type Dispatch } from '../../src/gpu/kernel';
 import { createTensor, createTensorFrom, readTensors, type Tensor } from '../../src/gpu/tensor';

@@ -4,12 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { withErrorScopes } from '../../src/gpu/kernel';
 import { readTensors, upload } from '../../src/gpu/tensor';
-import { getTensor, type HostTensor, type SafetensorsFile } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor, SafetensorsFile } from '../../src/host/tensor';
 import { LayerLosses, LayeredChain, type ChainTraining } from '../../src/research/chain';
 import { chainSteps, expandPerStep, parseLayered } from '../../src/research/layered';
 import { initLayered } from '../../src/research/trainer';
 import { groundTruth } from '../../src/research/truth';
-import { gaussian } from '../../src/ref/rng';
+import { gaussian } from '../../src/host/rng';
 import { loadReference } from '../unit/ref-helpers';
 import { expectMaxAbs, useGpu } from './harness';
 import { expectGradients } from './train-golden';

@@ -1,7 +1,8 @@
 // linear kernels (optionally SiLU on the input) vs the CPU reference (odd sizes, batch 1 and 3) and
 // the PyTorch golden; dw/db accumulate, dx is = or +=, and is skipped without a dx tensor.
 import { describe, expect, it } from 'vitest';
-import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 import { linearBackward, linearForward } from '../../src/kernels/linear';
 import { silu, siluBackward } from '../../src/ref/activation';
 import { linear, linearBackward as linearBackwardRef } from '../../src/ref/linear';

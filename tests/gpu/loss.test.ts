@@ -1,7 +1,8 @@
 // Loss kernels vs the CPU reference (odd sizes, batch 1 and 3, more partials than one workgroup adds)
 // and q_sample vs the x_t of the PyTorch training golden.
 import { describe, expect, it } from 'vitest';
-import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 import { ddpmLossBackward, ddpmLossForward, qSample } from '../../src/kernels/loss';
 import { ddpmLoss, ddpmLossBackward as refLossBackward } from '../../src/ref/loss';
 import { expectClose, loadReference } from '../unit/ref-helpers';

@@ -1,7 +1,7 @@
 // The preview kernel (images in [-1, 1] to RGBA8) vs its CPU reference, bit-exact, RGB and grey.
 import { describe, expect, it } from 'vitest';
 import { toRgba8 } from '../../src/kernels/pixels';
-import { toRgba8 as toRgba8Ref, pixelByte } from '../../src/ref/pixels';
+import { toRgba8 as toRgba8Ref, pixelByte } from '../../src/host/pixels';
 import { gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
 
 const gpu = useGpu();

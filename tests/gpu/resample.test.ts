@@ -1,7 +1,8 @@
 // Nearest 2x upsample and 2x2 average pool vs the CPU references (odd shapes, batch 1 and 3) and
 // the PyTorch goldens, with the accumulating backward variants.
 import { describe, expect, it } from 'vitest';
-import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../../src/kernels/resample';
 import { avgPool2x2, avgPool2x2Backward, upsampleNearest2x, upsampleNearest2xBackward } from '../../src/ref/resample';
 import { expectClose, loadReference } from '../unit/ref-helpers';

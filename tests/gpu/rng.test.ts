@@ -2,7 +2,7 @@
 // per-step state changes as a buffer write, and dropout masks regenerated in backward.
 import { describe, expect, it } from 'vitest';
 import { createRngState, dropoutBackward, dropoutForward, gaussianFill, setRngState, uniformFill } from '../../src/kernels/rng';
-import { gaussian, uniform } from '../../src/ref/rng';
+import { gaussian, uniform } from '../../src/host/rng';
 import { expectClose } from '../unit/ref-helpers';
 import { gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
 

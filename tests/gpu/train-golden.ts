@@ -1,7 +1,8 @@
 // The contract of unet-tiny.train.safetensors (shared/reference/README.md), applied to the outputs of
 // one training step however they were produced (the TrainStep API or `ddim train-step`).
 import { expect } from 'vitest';
-import { getTensor, type HostTensor, type SafetensorsFile } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor, SafetensorsFile } from '../../src/host/tensor';
 import { DEFAULT_OPTIMIZER } from '../../src/train/step';
 import { loadReference } from '../unit/ref-helpers';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parameterSpecs } from '../../src/nn/architecture';
 import { configFromMetadata } from '../../src/nn/config';
 import { referenceName, toReferenceLayout } from '../../src/io/convert';
-import type { SafetensorsFile } from '../../src/io/safetensors';
+import type { SafetensorsFile } from '../../src/host/tensor';
 import { loadReference } from './ref-helpers';
 import { TINY_DIFFUSERS_CONFIG, toDiffusers } from '../fixtures/diffusers';
 

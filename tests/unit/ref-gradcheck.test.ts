@@ -6,16 +6,17 @@
 // truncation error of the nonlinear ops.
 
 import { describe, it } from 'vitest';
-import { shapeSize, type HostTensor } from '../../src/io/safetensors';
+import { shapeSize, type HostTensor } from '../../src/host/tensor';
 import { silu, siluBackward } from '../../src/ref/activation';
 import { attentionCore, attentionCoreBackward } from '../../src/ref/attention';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
-import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, conv2d, conv2dBackward, type ConvGeometry } from '../../src/ref/conv2d';
+import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
+import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../../src/host/layers';
 import { groupNorm, groupNormBackward } from '../../src/ref/groupnorm';
 import { linear, linearBackward } from '../../src/ref/linear';
 import { ddpmLoss, ddpmLossBackward } from '../../src/ref/loss';
 import { avgPool2x2, avgPool2x2Backward, upsampleNearest2x, upsampleNearest2xBackward } from '../../src/ref/resample';
-import { gaussian } from '../../src/ref/rng';
+import { gaussian } from '../../src/host/rng';
 import { expectClose } from './ref-helpers';
 
 const H = 1e-2;

@@ -2,7 +2,8 @@
 // for the files and the tolerance contract).
 
 import { readFileSync } from 'node:fs';
-import { parseSafetensors, type SafetensorsFile } from '../../src/io/safetensors';
+import { parseSafetensors } from '../../src/io/safetensors';
+import type { SafetensorsFile } from '../../src/host/tensor';
 
 const cache = new Map<string, SafetensorsFile>();
 

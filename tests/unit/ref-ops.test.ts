@@ -3,12 +3,15 @@
 // `name/grad_<input>` = d sum(y * grad_y) / d input.
 
 import { describe, expect, it } from 'vitest';
-import { getTensor, type HostTensor } from '../../src/io/safetensors';
+import { getTensor } from '../../src/io/safetensors';
+import type { HostTensor } from '../../src/host/tensor';
 import { attentionCore, attentionCoreBackward } from '../../src/ref/attention';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
-import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, conv2d, conv2dBackward, type ConvGeometry } from '../../src/ref/conv2d';
+import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
+import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../../src/host/layers';
 import { silu, siluBackward } from '../../src/ref/activation';
-import { groupNorm, groupNormBackward, normGroups } from '../../src/ref/groupnorm';
+import { groupNorm, groupNormBackward } from '../../src/ref/groupnorm';
+import { normGroups } from '../../src/host/layers';
 import { linear, linearBackward } from '../../src/ref/linear';
 import { avgPool2x2, avgPool2x2Backward, upsampleNearest2x, upsampleNearest2xBackward } from '../../src/ref/resample';
 import { timestepEmbedding } from '../../src/ref/timestep';

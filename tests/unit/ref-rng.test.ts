@@ -2,7 +2,7 @@
 // (Random123 kat_vectors), then the uniform and Gaussian draws built on it.
 
 import { describe, expect, it } from 'vitest';
-import { gaussian, philox4x32, uniform } from '../../src/ref/rng';
+import { gaussian, philox4x32, uniform } from '../../src/host/rng';
 
 const hex = (words: number[]): string[] => words.map((w) => '0x' + w.toString(16).padStart(8, '0'));
 

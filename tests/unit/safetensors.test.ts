@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { getTensor, parseSafetensors, serializeSafetensors, shapeSize, type HostTensor } from '../../src/io/safetensors';
+import { getTensor, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
+import { shapeSize, type HostTensor } from '../../src/host/tensor';
 
 const REF = new URL('../../../shared/reference/', import.meta.url);
 const readRef = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, REF)));

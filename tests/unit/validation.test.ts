@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDiffusionConfig } from '../../src/diffusion/schedule';
 import { toReferenceLayout } from '../../src/io/convert';
-import type { SafetensorsFile } from '../../src/io/safetensors';
+import type { SafetensorsFile } from '../../src/host/tensor';
 import { CONFIG_LIMITS, configFromMetadata, parseConfig } from '../../src/nn/config';
 import { parseLayered } from '../../src/research/layered';
 import { TINY_DIFFUSERS_CONFIG, toDiffusers } from '../fixtures/diffusers';
