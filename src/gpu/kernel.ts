@@ -6,6 +6,7 @@
 // times: a model's forward pass is a list of Dispatches replayed into one encoder.
 import { allocateBuffer, limitExceeded, planningDry, sharedOutsideOwners, uncountedPlaceholder } from './owner';
 import { binding, type Tensor } from './tensor';
+import { packUniforms, type UniformValues } from './uniforms';
 
 export type Access = 'read' | 'write';
 
@@ -31,8 +32,11 @@ export interface DispatchSpec {
   entry: string;
   /** WGSL `override` constants (workgroup sizes, modes): baked into the pipeline. */
   constants?: Record<string, number>;
-  /** Uniform words (u32; use f32bits() for floats): bound at @binding(0) when present. */
-  uniforms?: readonly number[];
+  /** The uniform block by field name (gpu/uniforms.ts packs it from the WGSL struct): bound at
+   *  @binding(0) when present. */
+  uniforms?: UniformValues;
+  /** The WGSL struct of the uniform block (default "Params"). */
+  uniformStruct?: string;
   /** Storage bindings, in binding order after the uniform block. */
   tensors: readonly (readonly [Tensor, Access])[];
   workgroups: readonly [number, number, number];
@@ -43,14 +47,6 @@ export interface DispatchSpec {
 }
 
 const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x8; /* COPY_DST */
-const f32View = new Float32Array(1);
-const u32View = new Uint32Array(f32View.buffer);
-
-/** The bit pattern of a float, to pass f32 fields through a u32 uniform array. */
-export function f32bits(x: number): number {
-  f32View[0] = x;
-  return u32View[0]!;
-}
 
 interface DeviceCache {
   modules: Map<string, GPUShaderModule>;
@@ -121,7 +117,8 @@ export function getPipeline(
 const DRY_RUN = { label: 'dry run' };
 
 export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
-  const hasUniforms = spec.uniforms !== undefined && spec.uniforms.length > 0;
+  const packed = spec.uniforms ? packUniforms(spec.shader, spec.uniformStruct ?? 'Params', spec.uniforms) : [];
+  const hasUniforms = packed.length > 0;
   const label = `${spec.label} (${spec.shader.name}.${spec.entry})`;
   for (const n of spec.workgroups) {
     if (n > device.limits.maxComputeWorkgroupsPerDimension) {
@@ -129,7 +126,7 @@ export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
     }
   }
   const common = { label, kernel: `${spec.shader.name}.${spec.entry}`, flops: spec.flops ?? 0, workgroups: spec.workgroups };
-  const words = hasUniforms ? new Uint32Array(Math.max(4, Math.ceil(spec.uniforms!.length / 4) * 4)) : undefined;
+  const words = hasUniforms ? new Uint32Array(Math.max(4, Math.ceil(packed.length / 4) * 4)) : undefined;
   const uniforms = words ? allocateBuffer(device, { label: `${label}.uniforms`, size: words.byteLength, usage: UNIFORM_USAGE }) : undefined;
   if (planningDry()) {
     return { ...common, pipeline: DRY_RUN as unknown as GPUComputePipeline, bindGroup: DRY_RUN as unknown as GPUBindGroup };
@@ -138,7 +135,7 @@ export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
   const pipeline = getPipeline(device, spec.shader, spec.entry, spec.constants ?? {}, key);
   const entries: GPUBindGroupEntry[] = [];
   if (words && uniforms) {
-    words.set(spec.uniforms!);
+    words.set(packed);
     device.queue.writeBuffer(uniforms, 0, words);
     entries.push({ binding: 0, resource: { buffer: uniforms } });
   }

@@ -1,6 +1,6 @@
 // Launcher for shaders/adam.wgsl: Adam and the weight EMA over the flat parameter buffers.
 import code from '../../shaders/adam.wgsl?raw';
-import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
@@ -50,7 +50,8 @@ export function adamStep(device: GPUDevice, a: AdamArgs): AdamStep {
   const step = createTensor(device, [2], `${a.label}.step`);
   const dispatch = makeDispatch(device, {
     shader, entry: 'adam', label: a.label,
-    uniforms: [n, f32bits(1 - a.beta1), f32bits(a.beta2), f32bits(1 - a.beta2), f32bits(a.eps), f32bits(a.weightDecay)],
+    uniformStruct: 'AdamParams',
+    uniforms: { n, one_minus_beta1: 1 - a.beta1, beta2: a.beta2, one_minus_beta2: 1 - a.beta2, eps: a.eps, weight_decay: a.weightDecay },
     tensors: [[a.params, 'write'], [a.grads, 'read'], [a.m, 'write'], [a.v, 'write'], [a.clip, 'read'], [step, 'read']],
     workgroups: grid(Math.ceil(n / WG)),
   });
@@ -77,7 +78,8 @@ export function emaUpdate(device: GPUDevice, a: EmaArgs): Dispatch {
   expectShape(a.params, [n], a.label);
   return makeDispatch(device, {
     shader, entry: 'ema_update', label: a.label,
-    uniforms: [n, f32bits(a.rate), f32bits(1 - a.rate)],
+    uniformStruct: 'EmaParams',
+    uniforms: { n, rate: a.rate, one_minus_rate: 1 - a.rate },
     tensors: [[a.ema, 'write'], [a.params, 'read']],
     workgroups: grid(Math.ceil(n / WG)),
   });

@@ -29,7 +29,7 @@ function dims(q: Tensor, same: readonly Tensor[], label: string): [B: number, C:
 function rowKernel(
   device: GPUDevice, entry: string, B: number, N: number, tensors: readonly (readonly [Tensor, Access])[], label: string,
 ): Dispatch {
-  return makeDispatch(device, { shader, entry, label, uniforms: [B * N, N], tensors, workgroups: grid(B * N) });
+  return makeDispatch(device, { shader, entry, label, uniforms: { rows: B * N, cols: N }, tensors, workgroups: grid(B * N) });
 }
 
 export interface AttentionForwardArgs {
@@ -49,13 +49,13 @@ export function attentionForward(device: GPUDevice, a: AttentionForwardArgs): Di
     // p[i,j] = sum_c q[c,i] k[c,j] / sqrt(C)
     batchedMatmul(device, {
       a: a.q, b: a.k, c: a.p, batch: B, m: N, n: N, k: C,
-      aStrides: transposed(C, N), bStrides: asIs(C, N), alpha: 1 / Math.sqrt(C), label: `${a.label}.scores`,
+      aStrides: transposed(C, N), bStrides: asIs(C, N), alpha: 1 / Math.sqrt(C), accumulate: false, label: `${a.label}.scores`,
     }),
     rowKernel(device, 'softmax_forward', B, N, [[a.p, 'write']], `${a.label}.softmax`),
     // y[c,i] = sum_j v[c,j] p[i,j]
     batchedMatmul(device, {
       a: a.v, b: a.p, c: a.y, batch: B, m: C, n: N, k: N,
-      aStrides: asIs(C, N), bStrides: transposed(N, N), label: `${a.label}.y`,
+      aStrides: asIs(C, N), bStrides: transposed(N, N), accumulate: false, label: `${a.label}.y`,
     }),
   ];
 }
@@ -83,23 +83,23 @@ export function attentionBackward(device: GPUDevice, a: AttentionBackwardArgs): 
     // dP[i,j] = sum_c dy[c,i] v[c,j]
     batchedMatmul(device, {
       a: a.dy, b: a.v, c: a.scratch, batch: B, m: N, n: N, k: C,
-      aStrides: transposed(C, N), bStrides: asIs(C, N), label: `${a.label}.dp`,
+      aStrides: transposed(C, N), bStrides: asIs(C, N), accumulate: false, label: `${a.label}.dp`,
     }),
     // dv[c,j] = sum_i dy[c,i] p[i,j]
     batchedMatmul(device, {
       a: a.dy, b: a.p, c: a.dv, batch: B, m: C, n: N, k: N,
-      aStrides: asIs(C, N), bStrides: asIs(N, N), label: `${a.label}.dv`,
+      aStrides: asIs(C, N), bStrides: asIs(N, N), accumulate: false, label: `${a.label}.dv`,
     }),
     rowKernel(device, 'softmax_backward', B, N, [[a.p, 'read'], [a.scratch, 'write']], `${a.label}.ds`),
     // dq[c,i] = sum_j k[c,j] dS[i,j] / sqrt(C)
     batchedMatmul(device, {
       a: a.k, b: a.scratch, c: a.dq, batch: B, m: C, n: N, k: N,
-      aStrides: asIs(C, N), bStrides: transposed(N, N), alpha: scale, label: `${a.label}.dq`,
+      aStrides: asIs(C, N), bStrides: transposed(N, N), alpha: scale, accumulate: false, label: `${a.label}.dq`,
     }),
     // dk[c,j] = sum_i q[c,i] dS[i,j] / sqrt(C)
     batchedMatmul(device, {
       a: a.q, b: a.scratch, c: a.dk, batch: B, m: C, n: N, k: N,
-      aStrides: asIs(C, N), bStrides: asIs(N, N), alpha: scale, label: `${a.label}.dk`,
+      aStrides: asIs(C, N), bStrides: asIs(N, N), alpha: scale, accumulate: false, label: `${a.label}.dk`,
     }),
   ];
 }

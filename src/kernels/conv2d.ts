@@ -1,6 +1,7 @@
 // Launcher for shaders/conv2d.wgsl: implicit-GEMM convolution, forward and backward.
 import code from '../../shaders/conv2d.wgsl?raw';
 import { makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
+import type { UniformValues } from '../gpu/uniforms';
 import { numel, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto } from './reduce';
@@ -29,8 +30,11 @@ function dims(x: readonly number[], w: readonly number[], g: ConvGeometry, label
   return { B, Ci, H, W, Co, OH, OW, K };
 }
 
-function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = NO_SPLIT): number[] {
-  return [d.B, d.Ci, d.H, d.W, d.Co, d.OH, d.OW, g.pad[0], g.pad[1], flags, split.kChunk, split.splits];
+function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = NO_SPLIT): UniformValues {
+  return {
+    batch: d.B, cin: d.Ci, h: d.H, w: d.W, cout: d.Co, oh: d.OH, ow: d.OW, pad_t: g.pad[0], pad_l: g.pad[1], flags,
+    k_chunk: split.kChunk, splits: split.splits,
+  };
 }
 
 /** Kernel size and stride are baked into the pipeline (WGSL overrides). */
@@ -129,7 +133,7 @@ export interface Conv2dBackwardArgs {
 }
 
 /** dx = (or += with `accumulate`, where x fans out) the gradient wrt the input. */
-export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & { dx: Tensor; accumulate?: boolean }): Dispatch {
+export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & { dx: Tensor; accumulate: boolean }): Dispatch {
   const d = dims(a.x.shape, a.w.shape, a.geometry, a.label);
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
   expectShape(a.dx, [d.B, d.Ci, d.H, d.W], a.label);
@@ -205,7 +209,7 @@ export function conv2dBackwardChan(device: GPUDevice, a: { dy: Tensor; dchan: Te
   expectShape(a.dchan, [B, Co], a.label);
   return makeDispatch(device, {
     shader, entry: 'backward_chan', label: `${a.label}.dchan`,
-    uniforms: [B, 0, 0, 0, Co, OH, OW, 0, 0, 0, 0, 1],
+    uniforms: { batch: B, cin: 0, h: 0, w: 0, cout: Co, oh: OH, ow: OW, pad_t: 0, pad_l: 0, flags: 0, k_chunk: 0, splits: 1 },
     tensors: [[a.dy, 'read'], [a.dchan, 'write']],
     workgroups: [B * Co, 1, 1],
   });

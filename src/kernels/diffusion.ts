@@ -1,7 +1,7 @@
 // Launcher for shaders/diffusion.wgsl: one reverse diffusion step.
 import code from '../../shaders/diffusion.wgsl?raw';
 import type { StepCoefficients } from '../diffusion/samplers';
-import { f32bits, grid, makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { numel, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
@@ -29,7 +29,7 @@ export function denoiseStep(device: GPUDevice, a: DenoiseStepArgs): Dispatch {
   const n = numel(a.xt.shape);
   return makeDispatch(device, {
     shader, entry: 'step', label: a.label,
-    uniforms: [n, flags, ...[k.k0, k.k1, k.sqrtAt, k.sqrt1mAt, k.a, k.b, k.c, k.d].map(f32bits)],
+    uniforms: { n, flags, k0: k.k0, k1: k.k1, sqrt_at: k.sqrtAt, sqrt_1m_at: k.sqrt1mAt, a: k.a, b: k.b, c: k.c, d: k.d },
     tensors: [[a.xt, 'read'], [a.eps, 'read'], [k.c !== 0 ? a.noise! : placeholder(device), 'read'], [a.xNext, 'write'], [a.x0, 'write']],
     workgroups: grid(Math.ceil(n / 256)),
   });

@@ -1,6 +1,7 @@
 // Launcher for shaders/groupnorm.wgsl: GroupNorm with optional fused SiLU, forward and backward.
 import code from '../../shaders/groupnorm.wgsl?raw';
-import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import type { UniformValues } from '../gpu/uniforms';
 import { alignFloats, viewTensor, type Tensor } from '../gpu/tensor';
 import { sumRowsInto } from './reduce';
 import { expectShape } from './shapes';
@@ -21,7 +22,7 @@ interface NormArgs {
   label: string;
 }
 
-function uniforms(a: NormArgs, extraFlags: number): number[] {
+function uniforms(a: NormArgs, extraFlags: number): UniformValues {
   const [B, C, H, W] = a.x.shape as [number, number, number, number];
   if (a.x.shape.length !== 4 || C % a.groups !== 0) {
     throw new Error(`${a.label}: groupnorm of [${a.x.shape}] with ${a.groups} groups`);
@@ -30,7 +31,7 @@ function uniforms(a: NormArgs, extraFlags: number): number[] {
   expectShape(a.b, [C], a.label);
   expectShape(a.mean, [B, a.groups], a.label);
   expectShape(a.rstd, [B, a.groups], a.label);
-  return [B, C, H * W, a.groups, (a.silu ? FLAG_SILU : 0) | extraFlags, f32bits(GROUPNORM_EPS)];
+  return { batch: B, channels: C, hw: H * W, groups: a.groups, flags: (a.silu ? FLAG_SILU : 0) | extraFlags, eps: GROUPNORM_EPS };
 }
 
 /** Scratch floats groupNormBackward needs for input shape x: the (B, C) partials of dw and of db. */
@@ -54,7 +55,7 @@ export function groupNormForward(device: GPUDevice, a: NormArgs & { y: Tensor })
  *  a flat tensor of at least groupNormScratchFloats floats whose contents are overwritten). */
 export function groupNormBackward(
   device: GPUDevice,
-  a: NormArgs & { dy: Tensor; dx: Tensor; dw: Tensor; db: Tensor; scratch: Tensor; accumulate?: boolean },
+  a: NormArgs & { dy: Tensor; dx: Tensor; dw: Tensor; db: Tensor; scratch: Tensor; accumulate: boolean },
 ): Dispatch[] {
   expectShape(a.dy, a.x.shape, a.label);
   expectShape(a.dx, a.x.shape, a.label);

@@ -35,7 +35,7 @@ export function linearForward(device: GPUDevice, a: LinearForwardArgs): Dispatch
   expectShape(a.y, [N, Out], a.label);
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
-    uniforms: [N, In, Out, a.siluInput ? FLAG_SILU : 0],
+    uniforms: { n: N, in_f: In, out_f: Out, flags: a.siluInput ? FLAG_SILU : 0 },
     tensors: [[a.x, 'read'], [a.w, 'read'], [a.b, 'read'], [a.y, 'write']],
     workgroups: grid(Math.ceil((N * Out) / WG)),
   });
@@ -49,7 +49,7 @@ export interface LinearBackwardArgs {
   dw: Tensor;   // (Out, In) +=
   db: Tensor;   // (Out) +=
   siluInput?: boolean;
-  /** dx +=: the time embedding fans out to every ResBlock. */
+  /** dx += (the time embedding fans out to every ResBlock) or = ; needed with dx. */
   accumulateDx?: boolean;
   label: string;
 }
@@ -64,7 +64,7 @@ export function linearBackward(device: GPUDevice, a: LinearBackwardArgs): Dispat
   const out = [
     makeDispatch(device, {
       shader, entry: 'backward_params', label: `${a.label}.dparams`,
-      uniforms: [N, In, Out, silu],
+      uniforms: { n: N, in_f: In, out_f: Out, flags: silu },
       tensors: [[a.x, 'read'], [a.dy, 'read'], [a.dw, 'write'], [a.db, 'write']],
       workgroups: grid(Math.ceil((Out * (In + 1)) / WG)),
     }),
@@ -73,7 +73,7 @@ export function linearBackward(device: GPUDevice, a: LinearBackwardArgs): Dispat
     expectShape(a.dx, [N, In], a.label);
     out.push(makeDispatch(device, {
       shader, entry: 'backward_input', label: `${a.label}.dx`,
-      uniforms: [N, In, Out, silu | (a.accumulateDx ? FLAG_ACC : 0)],
+      uniforms: { n: N, in_f: In, out_f: Out, flags: silu | (a.accumulateDx ? FLAG_ACC : 0) },
       tensors: [[a.x, 'read'], [a.w, 'read'], [a.dy, 'read'], [a.dx, 'write']],
       workgroups: grid(Math.ceil((N * In) / WG)),
     }));

@@ -1,6 +1,7 @@
 // Launcher for shaders/loss.wgsl: q(x_t | x_0), the DDPM loss and its gradient.
 import code from '../../shaders/loss.wgsl?raw';
-import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import type { UniformValues } from '../gpu/uniforms';
 import { createTensor, numel, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
@@ -8,10 +9,10 @@ const shader: KernelSource = { name: 'loss', code };
 const WG = 256;
 const CHUNK = 4096; // elements per loss_partial workgroup (WG * PER_THREAD in the shader)
 
-function uniforms(x: Tensor, nparts: number, label: string, weight = 1): number[] {
+function uniforms(x: Tensor, nparts: number, label: string, weight = 1): UniformValues & { n: number } {
   const [B, ...rest] = x.shape;
   if (x.shape.length !== 4 || !B) throw new Error(`${label}: tensor "${x.label}" has shape [${x.shape}], expected (B, C, H, W)`);
-  return [numel(x.shape), numel(rest), nparts, f32bits(1 / B), f32bits(weight)];
+  return { n: numel(x.shape), per: numel(rest), nparts, inv_batch: 1 / B, weight };
 }
 
 export interface QSampleArgs {
@@ -31,7 +32,7 @@ export function qSample(device: GPUDevice, a: QSampleArgs): Dispatch {
   return makeDispatch(device, {
     shader, entry: 'q_sample', label: a.label, uniforms: u,
     tensors: [[a.x0, 'read'], [a.noise, 'read'], [a.coef, 'read'], [a.xt, 'write']],
-    workgroups: grid(Math.ceil(u[0]! / WG)),
+    workgroups: grid(Math.ceil(u.n / WG)),
   });
 }
 
@@ -73,6 +74,6 @@ export function ddpmLossBackward(device: GPUDevice, a: LossArgs & { deps: Tensor
   return makeDispatch(device, {
     shader, entry: 'loss_backward', label: `${a.label}.deps`, uniforms: u,
     tensors: [[a.eps, 'read'], [a.noise, 'read'], [a.deps, 'write']],
-    workgroups: grid(Math.ceil(u[0]! / WG)),
+    workgroups: grid(Math.ceil(u.n / WG)),
   });
 }

@@ -1,6 +1,6 @@
 // Launcher for shaders/matmul.wgsl: batched, strided GEMM  C[b,m,n] (= or +=) alpha * sum_k A[b,m,k] B[b,k,n].
 import code from '../../shaders/matmul.wgsl?raw';
-import { f32bits, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { numel, type Tensor } from '../gpu/tensor';
 
 const shader: KernelSource = { name: 'matmul', code };
@@ -22,7 +22,7 @@ export interface BatchedMatmulArgs {
   bStrides: Strides;    // [sb, sk, sn]
   cStrides?: Strides;   // [sb, sm, sn]; default contiguous [m*n, n, 1]
   alpha?: number;       // default 1
-  accumulate?: boolean;
+  accumulate: boolean;
   label: string;
 }
 
@@ -53,7 +53,10 @@ export function batchedMatmul(device: GPUDevice, a: BatchedMatmulArgs): Dispatch
   checkExtent(a.c, 'C', cStrides, [batch, m, n], a.label);
   return makeDispatch(device, {
     shader, entry: 'matmul', label: a.label,
-    uniforms: [batch, m, n, k, ...a.aStrides, ...a.bStrides, ...cStrides, f32bits(a.alpha ?? 1), a.accumulate ? FLAG_ACC : 0],
+    uniforms: {
+      batch, m, n, k, a_sb: a.aStrides[0], a_sm: a.aStrides[1], a_sk: a.aStrides[2], b_sb: a.bStrides[0], b_sk: a.bStrides[1], b_sn: a.bStrides[2],
+      c_sb: cStrides[0], c_sm: cStrides[1], c_sn: cStrides[2], alpha: a.alpha ?? 1, flags: a.accumulate ? FLAG_ACC : 0,
+    },
     tensors: [[a.a, 'read'], [a.b, 'read'], [a.c, 'write']],
     workgroups: [Math.ceil(n / TILE), Math.ceil(m / TILE), batch],
     flops: 2 * batch * m * n * k,

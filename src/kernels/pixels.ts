@@ -23,7 +23,7 @@ export function toRgba8(device: GPUDevice, a: ToRgba8Args): Dispatch {
   if (numel(a.out.shape) < offset + N * H * W) throw new Error(`${a.label}: "${a.out.label}" holds ${numel(a.out.shape)} pixels, too few for ${N * H * W} at ${offset}`);
   return makeDispatch(device, {
     shader, entry: 'to_rgba8', label: a.label,
-    uniforms: [N * H * W, C, H * W, offset],
+    uniforms: { pixels: N * H * W, channels: C, hw: H * W, offset },
     tensors: [[a.x, 'read'], [a.out, 'write']],
     workgroups: grid(Math.ceil((N * H * W) / WG)),
   });

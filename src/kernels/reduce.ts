@@ -1,6 +1,6 @@
 // Launcher for shaders/reduce.wgsl: global gradient norm and clip factor over the flat gradient buffer.
 import code from '../../shaders/reduce.wgsl?raw';
-import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { createTensor, numel, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
@@ -26,7 +26,7 @@ export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): Dispatch[] 
   expectShape(a.out, [2], a.label);
   const nparts = Math.ceil(n / CHUNK);
   const partials = createTensor(device, [nparts], `${a.label}.partials`);
-  const uniforms = [n, nparts, f32bits(a.maxNorm)];
+  const uniforms = { n, nparts, max_norm: a.maxNorm };
   return [
     makeDispatch(device, {
       shader, entry: 'sumsq_partial', label: `${a.label}.partial`, uniforms,
@@ -54,7 +54,8 @@ export function sumRowsInto(device: GPUDevice, a: SumRowsArgs): Dispatch {
   expectShape(a.out, [count], a.label);
   return makeDispatch(device, {
     shader, entry: 'sum_rows', label: `${a.label}.sum_rows`,
-    uniforms: [rows, count],
+    uniformStruct: 'RowParams',
+    uniforms: { rows, count },
     tensors: [[a.src, 'read'], [a.out, 'write']],
     workgroups: grid(Math.ceil(count / 256)),
   });

@@ -1,6 +1,6 @@
 // Launcher for shaders/resample.wgsl: nearest 2x upsample and 2x2 average pool, forward and backward.
 import code from '../../shaders/resample.wgsl?raw';
-import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { numel, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
@@ -20,7 +20,7 @@ function resample(
   const n = numel(out.shape);
   return makeDispatch(device, {
     shader, entry, label,
-    uniforms: [n, h, w, accumulate ? FLAG_ACC : 0, f32bits(scale)],
+    uniforms: { n, h, w, flags: accumulate ? FLAG_ACC : 0, scale },
     tensors: [[src, 'read'], [out, 'write']],
     workgroups: grid(Math.ceil(n / WG)),
   });
@@ -32,7 +32,7 @@ export function upsampleForward(device: GPUDevice, a: { x: Tensor; y: Tensor; la
 }
 
 /** dx (B, C, H, W) = (+= with `accumulate`) the sum of each 2x2 block of dy (B, C, 2H, 2W). */
-export function upsampleBackward(device: GPUDevice, a: { dy: Tensor; dx: Tensor; accumulate?: boolean; label: string }): Dispatch {
+export function upsampleBackward(device: GPUDevice, a: { dy: Tensor; dx: Tensor; accumulate: boolean; label: string }): Dispatch {
   return resample(device, 'reduce2x2', a.dx, a.dy, 1, a.accumulate, `${a.label}.dx`);
 }
 
@@ -42,6 +42,6 @@ export function avgPoolForward(device: GPUDevice, a: { x: Tensor; y: Tensor; lab
 }
 
 /** dx (B, C, H, W) = (+= with `accumulate`) dy / 4 of the output each pixel fed. */
-export function avgPoolBackward(device: GPUDevice, a: { dy: Tensor; dx: Tensor; accumulate?: boolean; label: string }): Dispatch {
+export function avgPoolBackward(device: GPUDevice, a: { dy: Tensor; dx: Tensor; accumulate: boolean; label: string }): Dispatch {
   return resample(device, 'expand2x2', a.dy, a.dx, 0.25, a.accumulate, `${a.label}.dx`);
 }

@@ -2,7 +2,7 @@
 // src/ref/rng.ts. (seed, offset) live in a 4-word GPU state tensor so that each step's numbers are one
 // writeBuffer away from the same recorded dispatches; the stream is fixed per dispatch.
 import code from '../../shaders/rng.wgsl?raw';
-import { f32bits, grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { createTensor, numel, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
@@ -38,7 +38,7 @@ function draw(device: GPUDevice, entry: string, a: DrawArgs, tensors: readonly (
   const n = numel(tensors[tensors.length - 1]![0].shape); // the output's size; inputs were checked against it
   return makeDispatch(device, {
     shader, entry, label: a.label,
-    uniforms: [n, u32Arg(a.stream, 'stream', a.label), f32bits(p), f32bits(1 / (1 - p)), flags],
+    uniforms: { n, stream: u32Arg(a.stream, 'stream', a.label), p, scale: 1 / (1 - p), flags },
     tensors: [[a.state, 'read'], ...tensors],
     workgroups: grid(Math.ceil(n / 4 / WG)),
   });
@@ -74,7 +74,7 @@ export function dropoutForward(device: GPUDevice, a: DrawArgs & { x: Tensor; y: 
  */
 export function dropoutBackward(
   device: GPUDevice,
-  a: DrawArgs & { dy: Tensor; dx: Tensor; p: number; accumulate?: boolean },
+  a: DrawArgs & { dy: Tensor; dx: Tensor; p: number; accumulate: boolean },
 ): Dispatch {
   expectShape(a.dx, a.dy.shape, a.label);
   return draw(device, 'dropout', { ...a, label: `${a.label}.dx` }, [[a.dy, 'read'], [a.dx, 'write']], dropoutP(a.p, a.label), a.accumulate ? FLAG_ACC : 0);

@@ -43,7 +43,7 @@ export function timestepEmbedding(device: GPUDevice, a: TimestepEmbeddingArgs): 
   const freq = frequencyTensor(device, dim);
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
-    uniforms: [B * dim, dim, freq.shape[0]!],
+    uniforms: { n: B * dim, dim, half: freq.shape[0]! },
     tensors: [[a.t, 'read'], [freq, 'read'], [a.y, 'write']],
     workgroups: grid(Math.ceil((B * dim) / WG)),
   });

@@ -83,7 +83,7 @@ export class LayeredChain {
       this.forward.push(
         ...net.forward,
         addInto(device, { x: input, y: out, alpha: s.a, accumulate: false, label: `layered.step_${s.t}.a` }),
-        addInto(device, { x: net.eps, y: out, alpha: s.b, label: `layered.step_${s.t}.b` }),
+        addInto(device, { x: net.eps, y: out, alpha: s.b, accumulate: true, label: `layered.step_${s.t}.b` }),
       );
       this.xs.push(out);
       return { t: s.t, net };
@@ -103,8 +103,8 @@ export class LayeredChain {
       const target = createTensor(d, shape, `layered.target.${k}`);
       this.training.push(
         addInto(d, { x: this.trueXs[k + 1]!, y: target, accumulate: false, label: `layered.target.${k}.true` }),
-        addInto(d, { x: this.xs[k]!, y: target, alpha: s.a, label: `layered.target.${k}.x` }),
-        addInto(d, { x: this.trueXs[k]!, y: target, alpha: -s.a, label: `layered.target.${k}.true_prev` }),
+        addInto(d, { x: this.xs[k]!, y: target, alpha: s.a, accumulate: true, label: `layered.target.${k}.x` }),
+        addInto(d, { x: this.trueXs[k]!, y: target, alpha: -s.a, accumulate: true, label: `layered.target.${k}.true_prev` }),
       );
       return target;
     });
@@ -130,12 +130,12 @@ export class LayeredChain {
       } else {
         this.training.push(residualGrad(k - 1, g[k]!));
       }
-      if (r[k]) this.training.push(addInto(d, { x: r[k]!, y: g[k]!, alpha: -s.a, label: `layered.dx.${k}.correction` }));
+      if (r[k]) this.training.push(addInto(d, { x: r[k]!, y: g[k]!, alpha: -s.a, accumulate: true, label: `layered.dx.${k}.correction` }));
       // Teacher forcing cuts the chain: step k read the ground truth, not x_k, so nothing flows back.
       if (!teacherForcing) {
         this.training.push(
-          addInto(d, { x: g[k + 1]!, y: g[k]!, alpha: s.a, label: `layered.step_${s.t}.dx_a` }),
-          addInto(d, { x: net.dx!, y: g[k]!, label: `layered.step_${s.t}.dx_net` }),
+          addInto(d, { x: g[k + 1]!, y: g[k]!, alpha: s.a, accumulate: true, label: `layered.step_${s.t}.dx_a` }),
+          addInto(d, { x: net.dx!, y: g[k]!, accumulate: true, label: `layered.step_${s.t}.dx_net` }),
         );
       }
     }

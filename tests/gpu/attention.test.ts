@@ -88,7 +88,7 @@ describe('batched strided matmul on WebGPU', () => {
     const as: Strides = [k * m, 1, m], bs: Strides = [n * k, 1, k], cs: Strides = [m * n, 1, m];
     const c = gpuZeros(d, [batch, n, m], 'c');
     const [got] = await run(d, [batchedMatmul(d, {
-      a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, cStrides: cs, label: 'mm.t',
+      a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, cStrides: cs, accumulate: false, label: 'mm.t',
     })], [c]);
     const want = matmulLoop(a.data, b.data, new Float32Array(batch * m * n), [batch, m, n, k], as, bs, cs, 1, false);
     expectClose(got!, want, FWD.atol, FWD.rtol, 'transposed matmul');
@@ -109,7 +109,7 @@ describe('batched strided matmul on WebGPU', () => {
   it('rejects strides that reach outside a tensor', () => {
     const d = gpu.device;
     const a = gpuZeros(d, [2, 5, 4], 'a'), b = gpuZeros(d, [2, 4, 3], 'b'), c = gpuZeros(d, [2, 5, 3], 'c');
-    const args = { a, b, c, batch: 2, m: 5, n: 3, k: 4, aStrides: [20, 4, 1], bStrides: [12, 3, 1], label: 'bad.mm' } as const;
+    const args = { a, b, c, batch: 2, m: 5, n: 3, k: 4, aStrides: [20, 4, 1], bStrides: [12, 3, 1], accumulate: false, label: 'bad.mm' } as const;
     expect(() => batchedMatmul(d, args)).not.toThrow();
     expect(() => batchedMatmul(d, { ...args, aStrides: [21, 4, 1] }))
       .toThrow(/bad\.mm: matmul A of \[2,5,4\] with strides \[21,4,1\] reaches element 40, but tensor "a" \[2,5,4\] has 40/);

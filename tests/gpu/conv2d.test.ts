@@ -32,7 +32,7 @@ async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTens
   const scratch = gpuZeros(d, [Math.max(1, conv2dParamsScratchFloats(x.shape, w.shape, sp, true))], 'scratch');
   const [gy, gdx, gdw, gdb] = await run(d, [
     conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, label: 'conv' }),
-    conv2dBackwardInput(d, { ...args, dx }),
+    conv2dBackwardInput(d, { ...args, dx, accumulate: false }),
     ...conv2dBackwardParams(d, { ...args, dw, db, split: sp, scratch }),
   ], [y, dx, dw, db]);
   return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
