@@ -1,10 +1,19 @@
 // The memory estimate (a dry run of the planner, no GPU buffer of any size) equals what a real
 // training step then allocates, scratch and uniforms included, and names the limit a configuration
-// exceeds.
+// exceeds. And GPU memory has one owner: a long stay in the page (switching models and batch sizes, sampling,
+// denoise chains, training runs, memory estimates) holds a constant number of live GPU buffers.
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../../src/nn/presets';
 import { memoryProblem, trainingMemory } from '../../src/train/memory';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../../src/train/step';
+import { stepCoefficients } from '../../src/diffusion/samplers';
+import { alphaBars, betaSchedule } from '../../src/diffusion/schedule';
+import { timestepSequence } from '../../src/diffusion/timesteps';
+import { Sampler } from '../../src/engine/sampler';
+import { withErrorScopes } from '../../src/gpu/kernel';
+import { toReferenceLayout } from '../../src/io/convert';
+import { NetCache, SampleRun } from '../../src/worker/sampling';
+import { loadReference } from '../unit/ref-helpers';
 import { useGpu } from './harness';
 
 const gpu = useGpu();
@@ -40,5 +49,66 @@ describe('training memory', () => {
     const huge = trainingMemory(gpu.device, PRESETS.tiny!, 20000);
     expect(memoryProblem(huge, { maxStorageBufferBindingSize: 2 ** 40, maxBufferSize: 2 ** 40 })).toMatch(/workgroups exceed maxComputeWorkgroupsPerDimension \(65535\); use a smaller batch or model/);
     expect(() => trainingMemory(gpu.device, PRESETS.tiny!, 0)).toThrow(/batch size must be a positive integer, got 0/);
+  });
+});
+
+/** Counts the buffers of `device` created and not yet destroyed. */
+function countLiveBuffers(device: GPUDevice): () => number {
+  const live = new Set<GPUBuffer>();
+  const create = device.createBuffer.bind(device);
+  device.createBuffer = (descriptor: GPUBufferDescriptor): GPUBuffer => {
+    const b = create(descriptor);
+    live.add(b);
+    const destroy = b.destroy.bind(b);
+    b.destroy = () => {
+      live.delete(b);
+      destroy();
+    };
+    return b;
+  };
+  return () => live.size;
+}
+
+describe('GPU memory ownership', () => {
+  it('holds a constant number of live buffers across model switches, samples, denoise chains and training runs', async () => {
+    const d = gpu.device;
+    const model = toReferenceLayout(loadReference('unet-tiny.safetensors'), 'unet-tiny');
+    const abar = alphaBars(betaSchedule(model.diffusion));
+    const nets = new NetCache(d);
+    const live = countLiveBuffers(d);
+    const settings = { modelId: 'a', sampler: 'generalized' as const, steps: 2, eta: 0, skip: 'uniform' as const, seed: 1, batch: 1, clipX0: false, previews: false };
+    const counts: number[] = [];
+    // Inside error scopes: a buffer freed while another plan still binds it (a use after free) is a
+    // validation error that fails the test.
+    await withErrorScopes(d, 'a long stay', async () => {
+      for (let round = 0; round < 2; round++) {
+        // The sample tab: two models (or batch sizes) in turn, each run replacing the last.
+        for (const [id, batch] of [['a', 1], ['b', 2]] as const) {
+          const run = new SampleRun(d, nets.get(id, model, batch), model, { ...settings, modelId: id, batch });
+          await run.run(() => undefined, () => false);
+          run.destroy();
+        }
+        // A denoise chain on the cached net.
+        const net = nets.get('a', model, 1);
+        const chain = new Sampler(d, net, stepCoefficients(timestepSequence('uniform', 2, abar.length), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false);
+        await chain.run();
+        chain.destroy();
+        // The train tab: a memory estimate, then a run that ends.
+        trainingMemory(d, model.config, 2);
+        const step = new TrainStep(d, model.config, 2, DEFAULT_OPTIMIZER);
+        expect(step.owner.bytes).toBeGreaterThanOrEqual(step.memoryBytes);
+        step.destroy();
+        expect(step.owner.bytes).toBe(0);
+        await d.queue.onSubmittedWorkDone();
+        counts.push(live());
+      }
+    });
+    expect(counts[1]).toBe(counts[0]);
+    // What stays is the one cached net's plan: replacing it frees it.
+    nets.get('c', model, 3);
+    const withOther = live();
+    nets.get('a', model, 1);
+    expect(live()).toBe(counts[0]);
+    expect(withOther).toBeGreaterThan(0);
   });
 });
