@@ -49,3 +49,11 @@ export function checkSequence(seq: readonly number[], T: number, source: string)
   });
   return [...seq];
 }
+
+/** What a chain runs, in words, noisiest first: "4 steps: t = 999, 666, 333, 0" (long chains elided:
+ *  the first four, then the last two). The reference's uniform skip can run more steps than asked. */
+export function describeChain(seq: readonly number[]): string {
+  const ts = [...seq].reverse();
+  const shown = ts.length <= 8 ? ts.join(', ') : `${ts.slice(0, 4).join(', ')}, …, ${ts.slice(-2).join(', ')}`;
+  return `${ts.length} step${ts.length === 1 ? '' : 's'}: t = ${shown}`;
+}

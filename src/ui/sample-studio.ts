@@ -3,7 +3,7 @@
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { proxy } from 'comlink';
-import { SKIP_TYPES, type SkipType } from '../diffusion/timesteps';
+import { SKIP_TYPES, describeChain, timestepSequence, type SkipType } from '../diffusion/timesteps';
 import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
 import type { Filmstrip, FirstStepReport, Pixels, SampleSettings, StepFrame } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
@@ -98,6 +98,16 @@ export class SampleStudio extends LitElement {
     this.animTimer = setInterval(() => (this.animFrame = (this.animFrame + 1) % strip.count), 250);
   }
 
+  /** The timesteps the chain will run with these settings, for the selected model's T. */
+  private chainText(): string {
+    const T = this.store?.selected?.diffusion.num_diffusion_timesteps ?? 1000;
+    try {
+      return `runs ${describeChain(timestepSequence(this.settings.skip, this.settings.steps, T))}`;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
   private controls() {
     const s = this.settings;
     const models = this.store?.models ?? [];
@@ -116,6 +126,7 @@ export class SampleStudio extends LitElement {
         </label>
         <label>Steps: <span class="numbers">${s.steps}</span>
           <input type="range" aria-label="Steps" min="1" max="1000" .value=${String(s.steps)} @input=${(e: Event) => this.set('steps', num(e))} @change=${(e: Event) => this.set('steps', num(e), true)} />
+          <span class="muted" data-testid="chain" title="The timesteps the model sees, noisiest first (the reference's skip rules)">${this.chainText()}</span>
         </label>
         <label>eta: <span class="numbers">${s.eta.toFixed(2)}</span>
           <input type="range" aria-label="eta" min="0" max="1" step="0.01" .value=${String(s.eta)} ?disabled=${s.sampler === 'ddpm_noisy'}

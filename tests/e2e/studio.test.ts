@@ -78,6 +78,11 @@ describe('sample studio', () => {
     const { page, errors, workerCsp } = await open();
     await setValue(page, 'Batch size', '1');
     await setValue(page, 'Steps', '2');
+    // The controls say which timesteps will run (the reference's uniform skip: Steps 3 runs 4 steps).
+    expect(await page.getByTestId('chain').textContent()).toBe('runs 2 steps: t = 500, 0');
+    await setValue(page, 'Steps', '3');
+    expect(await page.getByTestId('chain').textContent()).toBe('runs 4 steps: t = 999, 666, 333, 0');
+    await setValue(page, 'Steps', '2');
     await sample(page, /latest: generalized, eta 0\.00, 2 steps \(uniform\), seed 0/);
     expect(await page.getByTestId('progress').textContent()).toMatch(/step 2\/2 · t = 0 · [\d.]+ ms\/step/);
     // SwiftShader takes far longer than a frame per step, so every step is drawn.

@@ -1,7 +1,7 @@
 // Timestep sequences vs shared/reference/schedules.json (uniform, quad) and diffusers' spacing rules.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checkSequence, timestepSequence, type SkipType } from '../../src/diffusion/timesteps';
+import { checkSequence, describeChain, timestepSequence, type SkipType } from '../../src/diffusion/timesteps';
 
 const golden = JSON.parse(readFileSync(new URL('../../../shared/reference/schedules.json', import.meta.url), 'utf8')) as {
   T: number; skip: Record<string, number[]>;
@@ -26,5 +26,10 @@ describe('timestep sequences', () => {
     expect(() => timestepSequence('uniform', 0, 1000)).toThrow(/steps must be an integer in \[1, 1000\]/);
     expect(() => checkSequence([0, 500, 500], 1000, 'seq')).toThrow(/strictly ascending \(index 2: 500 then 500\)/);
     expect(() => checkSequence([0, 1000], 1000, 'seq')).toThrow(/timestep 1000 at index 1/);
+  });
+  it('says what a chain runs: Steps 3 with the uniform skip runs 4 steps', () => {
+    expect(describeChain(timestepSequence('uniform', 3, 1000))).toBe('4 steps: t = 999, 666, 333, 0');
+    expect(describeChain(timestepSequence('uniform', 50, 1000))).toBe('50 steps: t = 980, 960, 940, 920, …, 20, 0');
+    expect(describeChain([0])).toBe('1 step: t = 0');
   });
 });
