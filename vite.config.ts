@@ -10,8 +10,9 @@ export const CSP = [
   "img-src 'self' data: blob:", "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'",
 ].join('; ');
 
-// The app (index.html) and the test runner share this config. GPU tests create
-// a Dawn device per file; SwiftShader is CPU-bound, so at most two files run at once.
+// The app (index.html) and the test runner share this config. SwiftShader is CPU-bound, so at most
+// two files run at once; the files of a worker share its modules (isolate: false), so the GPU tests
+// share one Dawn device and its compiled pipelines per worker (tests/gpu/harness.ts).
 export default defineConfig({
   server: { headers: { 'Content-Security-Policy': CSP } },
   preview: { headers: { 'Content-Security-Policy': CSP } },
@@ -25,6 +26,7 @@ export default defineConfig({
     include: ['tests/unit/**/*.test.ts', 'tests/gpu/**/*.test.ts', 'tests/e2e/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 2,
+    isolate: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -1,6 +1,9 @@
-// GPU test harness: one Dawn device per test file (SwiftShader here), host<->GPU tensor moves,
+// GPU test harness: one Dawn device per test process (SwiftShader here), host<->GPU tensor moves,
 // and dispatch runs inside error scopes so a validation error fails the test with the kernel's name.
-import { afterAll, beforeAll } from 'vitest';
+// The test files of a worker share its module state (vite.config.ts: isolate false), so the device
+// and its compiled pipelines serve every file that runs there: SwiftShader compiles a pipeline in
+// about a second, and most files would otherwise compile the same UNet's again.
+import { beforeAll } from 'vitest';
 import type { HostTensor } from '../../src/host/tensor';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { submitDispatches, withErrorScopes, type Dispatch } from '../../src/gpu/kernel';
@@ -11,15 +14,15 @@ export interface GpuFixture {
   adapterName: string;
 }
 
+let shared: Promise<GpuFixture> | undefined;
+
 /** Call at the top of a test file: the returned object's fields are filled in beforeAll. */
 export function useGpu(): GpuFixture {
   const fx = {} as GpuFixture;
   beforeAll(async () => {
-    const { device, adapterName } = await acquireNodeDevice();
-    fx.device = device;
-    fx.adapterName = adapterName;
+    shared ??= acquireNodeDevice().then(({ device, adapterName }) => ({ device, adapterName }));
+    Object.assign(fx, await shared);
   });
-  afterAll(() => fx.device?.destroy());
   return fx;
 }
 

@@ -2,7 +2,7 @@
 // training step then allocates, scratch and uniforms included, and names the limit a configuration
 // exceeds. And GPU memory has one owner: a long stay in the page (switching models and batch sizes, sampling,
 // denoise chains, training runs, memory estimates) holds a constant number of live GPU buffers.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { PRESETS } from '../../src/nn/presets';
 import { memoryProblem, trainingMemory } from '../../src/train/memory';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../../src/train/step';
@@ -52,12 +52,12 @@ describe('training memory', () => {
   });
 });
 
-/** Counts the buffers of `device` created and not yet destroyed. */
-function countLiveBuffers(device: GPUDevice): () => number {
+/** Counts the buffers of `device` created and not yet destroyed, until `stop` restores the device. */
+function countLiveBuffers(device: GPUDevice): { live: () => number; stop: () => void } {
   const live = new Set<GPUBuffer>();
-  const create = device.createBuffer.bind(device);
+  const create = device.createBuffer;
   device.createBuffer = (descriptor: GPUBufferDescriptor): GPUBuffer => {
-    const b = create(descriptor);
+    const b = create.call(device, descriptor);
     live.add(b);
     const destroy = b.destroy.bind(b);
     b.destroy = () => {
@@ -66,7 +66,7 @@ function countLiveBuffers(device: GPUDevice): () => number {
     };
     return b;
   };
-  return () => live.size;
+  return { live: () => live.size, stop: () => void (device.createBuffer = create) };
 }
 
 describe('GPU memory ownership', () => {
@@ -75,7 +75,9 @@ describe('GPU memory ownership', () => {
     const model = toReferenceLayout(loadReference('unet-tiny.safetensors'), 'unet-tiny');
     const abar = alphaBars(betaSchedule(model.diffusion));
     const nets = new NetCache(d);
-    const live = countLiveBuffers(d);
+    const counter = countLiveBuffers(d);
+    onTestFinished(() => counter.stop()); // the device serves the worker's other test files too
+    const live = counter.live;
     const settings = { modelId: 'a', sampler: 'generalized' as const, steps: 2, eta: 0, skip: 'uniform' as const, seed: 1, batch: 1, clipX0: false, previews: false };
     const counts: number[] = [];
     // Inside error scopes: a buffer freed while another plan still binds it (a use after free) is a
