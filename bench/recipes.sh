@@ -3,7 +3,9 @@
 # alternatives, each arm a resumable run of tools/train_torch.py (PyTorch on the CPU, the engine's
 # recipe and parameter names) that measures the EMA weights every EVAL_EVERY steps into
 # RUNS/<arm>/curve.csv (DDIM eta 1 at 20 steps; plain DDIM at 20 and 50 steps with the share of
-# noise samples every PLAIN_EVERY steps). Rerun to continue every arm where it stopped.
+# noise samples every PLAIN_EVERY steps). Rerun to continue every arm where it stopped; an arm with no
+# run folder yet starts from its committed state in docs/recipes/<arm>/ (checkpoint, loss log, curve)
+# when there is one, so the search continues across machines.
 #
 #   bench/recipes.sh [RUNS] [STEPS]        (defaults: /work/runs/recipes, 3000)
 #   python3 tools/plot_recipes.py RUNS docs/recipes.png   (the curves on one axis, and the table)
@@ -32,6 +34,9 @@ flags_of() {
 
 for arm in $ARMS; do
   echo "== $arm to step $STEPS"
+  if [ ! -e "$RUNS/$arm/checkpoint.pt" ] && [ -e "docs/recipes/$arm/checkpoint.pt" ]; then
+    mkdir -p "$RUNS/$arm" && cp docs/recipes/"$arm"/* "$RUNS/$arm/"
+  fi
   # shellcheck disable=SC2046
   nice -n 10 "$PY" tools/train_torch.py --run-dir "$RUNS/$arm" --steps "$STEPS" --threads "$THREADS" \
     --eval-every "$EVAL_EVERY" --eval-plain-every "$PLAIN_EVERY" --save-every "$EVAL_EVERY" $(flags_of "$arm")

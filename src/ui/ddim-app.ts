@@ -28,6 +28,7 @@ export class DdimApp extends LitElement {
     .nogpu { background: #fff; border-radius: 10px; padding: 20px 24px; box-shadow: 0 0 0 1px #0000001a; max-width: 720px; }
     .error { color: #b42318; }
     code { background: #f2f4f7; padding: 1px 5px; border-radius: 4px; }
+    footer { margin-top: 24px; color: #6b7385; font-size: 12px; }
     .gpu-notice { background: #fff7e6; border: 1px solid #f5c46b; border-radius: 8px; padding: 8px 12px; margin-bottom: 12px; }
     .gpu-notice p { margin: 2px 0; }
     .gpu-notice .lost, .gpu-notice .error { color: #b42318; }
@@ -99,7 +100,9 @@ export class DdimApp extends LitElement {
         : this.tab === 'denoise' ? html`<denoise-view .store=${s}></denoise-view>`
         : this.tab === 'train' ? html`<train-studio .store=${s}></train-studio>`
         : this.tab === 'research' ? html`<research-studio .store=${s}></research-studio>`
-        : html`<model-library .store=${s}></model-library>`}`;
+        : html`<model-library .store=${s}></model-library>`}
+      <footer data-testid="privacy">Your images, models and training runs stay in this browser (IndexedDB): nothing is uploaded, and
+        the page may connect only to the server it came from, for its own files (its Content-Security-Policy).</footer>`;
   }
 }
 
