@@ -8,7 +8,7 @@
 # when there is one, so the search continues across machines.
 #
 #   bench/recipes.sh [RUNS] [STEPS]        (defaults: /work/runs/recipes, 3000)
-#   python3 tools/plot_recipes.py RUNS docs/recipes.png   (the curves on one axis, and the table)
+#   python3 tools/plot_recipes.py RUNS docs/recipes/recipes.png > docs/recipes/table.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-/work/runs/recipes}
