@@ -14,11 +14,15 @@ model at that t on held-out images (||eps_theta(x_t, t) - eps||^2 per element).
 import argparse
 import json
 
-import numpy as np
 import torch
 
-from eval_torch import NoiseTest, neighbour_roughness, uniform_seq
-from train_torch import UNet, alpha_bars, load_emoji_split, read_safetensors
+from eval_torch import NoiseTest, load_model, neighbour_roughness, uniform_seq
+from train_torch import load_emoji_split
+
+
+def eps_of(model, x, t):
+    """The model's eps for images x at timestep t, in chunks of 128."""
+    return torch.cat([model(x[k:k + 128], torch.full((len(x[k:k + 128]),), float(t))) for k in range(0, len(x), 128)])
 
 
 def main():
@@ -32,12 +36,7 @@ def main():
     p.add_argument('--json')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    w, meta = read_safetensors(args.weights)
-    cfg = json.loads(meta['model'])
-    model = UNet(cfg)
-    model.load_state_dict(w, strict=True)
-    model.eval()
-    abar = alpha_bars(json.loads(meta['diffusion']))
+    model, cfg, _, abar = load_model(args.weights)
     T, size = len(abar), cfg['resolution']
     train, held = load_emoji_split(size, 'train'), load_emoji_split(size, 'eval')
     data_var = float(train.var(dim=(1, 2, 3)).mean())
@@ -50,7 +49,7 @@ def main():
         for i, j in zip(reversed(seq), reversed(nxt)):
             at = abar[i]
             an = torch.tensor(1.0) if j < 0 else abar[j]
-            e = torch.cat([model(x[k:k + 128], torch.full((min(128, args.n - k),), float(i))) for k in range(0, args.n, 128)])
+            e = eps_of(model, x, i)
             x0 = (x - e * (1 - at).sqrt()) / at.sqrt()
             rows.append({'t': i, 'xt_std': x.std(dim=(1, 2, 3)), 'x0_out': (x0.abs() > 1).float().mean(dim=(1, 2, 3)),
                          'marginal_std': float((at * data_var + 1 - at).sqrt())})
@@ -61,7 +60,7 @@ def main():
         for i in reversed(seq):
             noise = torch.randn(held.shape, generator=g2)
             xt = abar[i].sqrt() * held + (1 - abar[i]).sqrt() * noise
-            e = torch.cat([model(xt[k:k + 128], torch.full((min(128, len(held) - k),), float(i))) for k in range(0, len(held), 128)])
+            e = eps_of(model, xt, i)
             eps_err.append(float((e - noise).square().mean()))
     noisy = neighbour_roughness(x.clamp(-1, 1)) > NoiseTest(train).limit
     share = float(noisy.float().mean())

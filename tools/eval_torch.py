@@ -66,6 +66,16 @@ def frechet(f1, f2):
     return float(((m1 - m2) ** 2).sum() + np.trace(c1) + np.trace(c2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
 
 
+def load_model(path):
+    """A reference-layout weights file as an eval-mode UNet, with its config and alpha-bar."""
+    w, meta = read_safetensors(path)
+    cfg = json.loads(meta['model'])
+    model = UNet(cfg)
+    model.load_state_dict(w, strict=True)
+    model.eval()
+    return model, cfg, meta, alpha_bars(json.loads(meta['diffusion']))
+
+
 def neighbour_roughness(x):
     """Mean absolute difference between horizontally and vertically neighbouring pixels, per image."""
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(1, 2, 3))
@@ -121,13 +131,7 @@ def main():
     p.add_argument('--json', help='write the table as JSON here')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    w, meta = read_safetensors(args.weights)
-    cfg = json.loads(meta['model'])
-    model = UNet(cfg)
-    model.load_state_dict(w, strict=True)
-    model.eval()
-    abar = alpha_bars(json.loads(meta['diffusion']))
-    T = len(abar)
+    model, cfg, meta, abar = load_model(args.weights)
     size = cfg['resolution']
     held, train = load_emoji_split(size, 'eval'), load_emoji_split(size, 'train')
     ref = features(held)

@@ -44,7 +44,7 @@ export class Sampler {
     record: boolean,
   ) {
     this.owner = new GpuOwner('sampler');
-    const exit = this.owner.enter();
+    const scope = this.owner.open();
     try {
       const shape = net.x.shape;
       const n = numel(shape);
@@ -81,12 +81,9 @@ export class Sampler {
           denoiseStep(device, { xt: net.x, eps: net.eps, noise: this.noise, xNext: this.xNext, x0: this.x0, coef, label: `sampler.step.${k}` }),
         ];
       });
-  
-    } catch (e) {
-      this.owner.destroy();
-      throw e;
+      scope.keep();
     } finally {
-      exit();
+      scope.close();
     }
   }
 

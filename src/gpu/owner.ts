@@ -1,6 +1,6 @@
 // Who frees a GPU buffer. Every persistent buffer the engine allocates (tensors, the launchers'
-// scratch, the uniform blocks of prepared dispatches) goes through `ownBuffer`, which hands it to the
-// owner whose scope is open: a UNet plan, a sampler, a training step. `destroy()` frees everything an
+// scratch, the uniform blocks of prepared dispatches) goes through `allocateBuffer`, which hands it to
+// the owner whose scope is open: a UNet plan, a sampler, a training step. `destroy()` frees everything an
 // owner holds, and the owners opened inside its scope (a training step's UNet), so a page that swaps
 // models and samplers for hours holds only what is live. (tfjs's `tidy`, made an object.)
 // Scopes are synchronous (planning never awaits), so one stack per thread is enough. Buffers made
@@ -56,11 +56,28 @@ export class GpuOwner {
   }
 
   /** Opens this owner's scope: buffers made until the returned function runs are this owner's. */
-  enter(): () => void {
+  private enter(): () => void {
     if (this.isDestroyed) throw new Error(`${this.label}: planning into a destroyed GPU owner`);
     stack.push(this);
     return () => {
       if (stack.pop() !== this) throw new Error(`${this.label}: GPU owner scopes closed out of order`);
+    };
+  }
+
+  /**
+   * Opens this owner's scope for a plan built by a constructor (whose fields cannot be assigned from
+   * a callback): `keep()` once planning has finished, then `close()` in a finally. Closing a scope
+   * that was not kept (planning threw) frees what it allocated so far.
+   */
+  open(): { keep: () => void; close: () => void } {
+    const exit = this.enter();
+    let kept = false;
+    return {
+      keep: () => void (kept = true),
+      close: () => {
+        exit();
+        if (!kept) this.destroy();
+      },
     };
   }
 

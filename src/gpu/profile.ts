@@ -7,7 +7,7 @@
 // extent that submit overhead is small next to the kernels (true on a CPU adapter), the speed is not
 // the GPU's. Either way a pass per dispatch removes the overlap of neighbouring dispatches, so the
 // sum is at least the time of the same dispatches in one pass.
-import type { Dispatch } from './kernel';
+import { recordDispatches, submitDispatches, type Dispatch } from './kernel';
 
 export type ProfileClock = 'timestamp-query' | 'host (submit per dispatch)';
 
@@ -64,9 +64,7 @@ async function timestampTimes(device: GPUDevice, dispatches: readonly Dispatch[]
       const encoder = device.createCommandEncoder({ label: 'profile' });
       chunk.forEach((d, i) => {
         const pass = encoder.beginComputePass({ label: d.label, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(...d.workgroups);
+        recordDispatches(pass, [d]);
         pass.end();
       });
       encoder.resolveQuerySet(querySet, 0, 2 * chunk.length, resolve, 0);
@@ -94,13 +92,7 @@ async function hostTimes(device: GPUDevice, dispatches: readonly Dispatch[], ite
     for (let i = 0; i < dispatches.length; i++) {
       const d = dispatches[i]!;
       const t0 = performance.now();
-      const encoder = device.createCommandEncoder({ label: 'profile' });
-      const pass = encoder.beginComputePass({ label: d.label });
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(...d.workgroups);
-      pass.end();
-      device.queue.submit([encoder.finish()]);
+      submitDispatches(device, [d], d.label);
       await device.queue.onSubmittedWorkDone();
       sums[i]! += performance.now() - t0;
     }

@@ -30,7 +30,7 @@ function dims(x: readonly number[], w: readonly number[], g: ConvGeometry, label
   return { B, Ci, H, W, Co, OH, OW, K };
 }
 
-function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = NO_SPLIT): UniformValues {
+function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0)): UniformValues {
   return {
     batch: d.B, cin: d.Ci, h: d.H, w: d.W, cout: d.Co, oh: d.OH, ow: d.OW, pad_t: g.pad[0], pad_l: g.pad[1], flags,
     k_chunk: split.kChunk, splits: split.splits,
@@ -64,7 +64,10 @@ export interface WeightGradSplit {
   scratchFloats: number;
 }
 
-const NO_SPLIT: WeightGradSplit = { splits: 1, kChunk: 0, scratchFloats: 0 };
+/** One slice of K reduction indices: dW accumulates directly, no scratch. */
+function unsplit(K: number): WeightGradSplit {
+  return { splits: 1, kChunk: K, scratchFloats: 0 };
+}
 
 /** How to split the weight-gradient GEMM of a convolution (input shape x, weight shape w): from the
  *  shape, the workgroup target and the scratch budget (bounded by the adapter's binding limit). */
@@ -74,10 +77,16 @@ export function weightGradSplit(x: readonly number[], w: readonly number[], g: C
   const tiles = Math.ceil(M / TILE) * Math.ceil(N / TILE);
   const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
-  if (want <= 1) return { splits: 1, kChunk: K, scratchFloats: 0 };
+  return sliceReduction(M * N, K, want);
+}
+
+/** K reduction indices in about `want` slices of a multiple of the K tile (16) each, for a dW of
+ *  `outputs` values (the scratch holds one partial copy per slice). */
+export function sliceReduction(outputs: number, K: number, want: number): WeightGradSplit {
+  if (want <= 1) return unsplit(K);
   const kChunk = Math.ceil(K / want / TK) * TK;
   const splits = Math.ceil(K / kChunk);
-  return splits === 1 ? { splits: 1, kChunk: K, scratchFloats: 0 } : { splits, kChunk, scratchFloats: splits * M * N };
+  return splits === 1 ? unsplit(K) : { splits, kChunk, scratchFloats: splits * outputs };
 }
 
 /** Scratch floats conv2dBackwardParams needs for this split (and a bias without given partials). */
@@ -169,7 +178,7 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Di
   const d = dims(a.x.shape, a.w.shape, a.geometry, a.label);
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
   expectShape(a.dw, a.w.shape, a.label);
-  const split = a.split ?? { splits: 1, kChunk: d.B * d.OH * d.OW, scratchFloats: 0 };
+  const split = a.split ?? unsplit(d.B * d.OH * d.OW);
   const need = conv2dParamsScratchFloats(a.x.shape, a.w.shape, split, a.db !== undefined && a.dbPartials === undefined);
   if (need > 0 && (!a.scratch || a.scratch.shape[0]! < need)) {
     throw new Error(`${a.label}: conv2d parameter gradients need ${need} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);

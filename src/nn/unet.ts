@@ -83,7 +83,7 @@ export class UNet {
     this.device = device;
     this.label = options.label ?? 'unet';
     this.owner = new GpuOwner(this.label);
-    const exit = this.owner.enter();
+    const scope = this.owner.open();
     try {
       const B = options.batch;
       const { in_channels: C, resolution: R } = config;
@@ -104,11 +104,9 @@ export class UNet {
         for (const step of this.backwardSteps.reverse()) step();
         this.dx = this.grad(this.x);
       }
-    } catch (e) {
-      this.owner.destroy();
-      throw e;
+      scope.keep();
     } finally {
-      exit();
+      scope.close();
     }
   }
 

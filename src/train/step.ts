@@ -51,7 +51,7 @@ export class TrainStep {
 
   constructor(private readonly device: GPUDevice, config: UNetConfig, batch: number, readonly opt: OptimizerOptions, label = 'train') {
     this.owner = new GpuOwner(label);
-    const exit = this.owner.enter();
+    const scope = this.owner.open();
     try {
       const { in_channels: C, resolution: R } = config;
       this.x0 = createTensor(device, [batch, C, R, R], `${label}.x0`);
@@ -81,12 +81,9 @@ export class TrainStep {
         adam.dispatch,
         emaUpdate(device, { ema: this.ema.flat, params, rate: opt.emaRate, label: `${label}.ema` }),
       ];
-  
-    } catch (e) {
-      this.owner.destroy();
-      throw e;
+      scope.keep();
     } finally {
-      exit();
+      scope.close();
     }
   }
 

@@ -107,18 +107,16 @@ export class Trainer {
     }
     this.abar = alphaBars(betaSchedule(diffusion));
     this.owner = new GpuOwner('trainer');
-    const exit = this.owner.enter();
+    const scope = this.owner.open();
     try {
       this.train = new TrainStep(device, config, options.batch, options);
       this.batchImages = new Float32Array(this.train.x0.shape.reduce((a, b) => a * b, 1));
       this.noiseState = createRngState(device, 'trainer.noise_rng');
       this.noiseDraw = gaussianFill(device, { out: this.train.noise, state: this.noiseState, stream: NOISE_STREAM, label: 'trainer.noise' });
       this.lossRing = createTensor(device, [MAX_STEPS_PER_CALL, 2], 'trainer.losses');
-    } catch (e) {
-      this.owner.destroy();
-      throw e;
+      scope.keep();
     } finally {
-      exit();
+      scope.close();
     }
   }
 

@@ -1,7 +1,7 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, convOutSize, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
@@ -12,10 +12,7 @@ const gpu = useGpu();
 
 /** A split of the weight-gradient GEMM into `splits` slices of the reduction (forced, for tests). */
 function forcedSplit(x: readonly number[], k: number, splits: number, w: readonly number[]): WeightGradSplit {
-  const K = x[0]! * k;
-  const kChunk = Math.ceil(K / splits / 16) * 16;
-  const n = Math.ceil(K / kChunk);
-  return { splits: n, kChunk, scratchFloats: n > 1 ? n * w[0]! * w[1]! * w[2]! * w[3]! : 0 };
+  return sliceReduction(w[0]! * w[1]! * w[2]! * w[3]!, x[0]! * k, splits);
 }
 
 async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor) {
