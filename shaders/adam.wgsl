@@ -3,7 +3,8 @@
 //
 // Shapes: p, g, m, v, ema (n): all parameters (gradients, moments, EMA) of the model in flat buffers of
 // one layout; clip (2) = (norm, scale) from reduce.wgsl; step (2) = (lr / bc1, sqrt(bc2)) with
-// bc_k = 1 - beta_k^step, rewritten by the launcher's setStep before each step.
+// bc_k = 1 - beta_k^step, rewritten by the launcher's setStep before each step; rate (2) = (rate,
+// 1 - rate) of the EMA, rewritten by setRate (a fixed rate, or one that warms up with the step).
 //   adam        gc = g * clip[1] (+ weight_decay * p)                  g is not modified
 //               m = lerp(m, gc, 1 - beta1)                             m =
 //               v = v * beta2 + (1 - beta2) * gc * gc                  v =
@@ -24,8 +25,6 @@ struct AdamParams {
 
 struct EmaParams {
   n: u32,
-  rate: f32,
-  one_minus_rate: f32,
 }
 
 const WG: u32 = 256u;
@@ -69,11 +68,12 @@ fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @group(0) @binding(0) var<uniform> E: EmaParams;
 @group(0) @binding(1) var<storage, read_write> em_ema: array<f32>;
 @group(0) @binding(2) var<storage, read> em_p: array<f32>;
+@group(0) @binding(3) var<storage, read> em_rate: array<f32>;
 
 @compute @workgroup_size(256)
 fn ema_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) li: u32) {
   let i = flat_index(wid, nwg, li);
   if (i >= E.n) { return; }
-  em_ema[i] = em_ema[i] * E.rate + E.one_minus_rate * em_p[i];
+  em_ema[i] = em_ema[i] * em_rate[0] + em_rate[1] * em_p[i];
 }

@@ -1,14 +1,15 @@
 // loss.wgsl — the DDPM training objective around the UNet: forward diffusion, loss, loss gradient.
 //
 // Shapes (row-major f32): x0, noise, xt, eps, deps (B, C, H, W), n = B*C*H*W elements, per = C*H*W;
-// coef (B, 2) = (sqrt(abar_t), sqrt(1 - abar_t)) of each sample's timestep; loss (1);
-// partials (ceil(n / CHUNK)), scratch owned by the launcher.
+// coef (B, 2) = (sqrt(abar_t), sqrt(1 - abar_t)) of each sample's timestep; w (B) the weight of each
+// sample's loss (all 1 for the reference's loss; min(SNR_t, gamma) / SNR_t for min-SNR weighting);
+// loss (1); partials (ceil(n / CHUNK)), scratch owned by the launcher.
 //   q_sample       xt = coef[b, 0] * x0 + coef[b, 1] * noise                                  xt =
-//   loss_partial   partials[w] = sum of (noise - eps)^2 over elements [w CHUNK, (w+1) CHUNK)  partials =
+//   loss_partial   partials[w] = sum of w[b] (noise - eps)^2 over elements [w CHUNK, (w+1) CHUNK)  partials =
 //   loss_final     loss[0] = (sum of partials) * (1 / B): the mean over the batch of the per-sample
-//                  sum over (C, H, W), as ermongroup/ddim's noise_estimation_loss            loss =
-//   loss_backward  deps = (eps - noise) * (2 / B) * weight (weight 1 but for the layered chain's  deps =
-//                  optional per-step loss weights)
+//                  weighted sum over (C, H, W), as ermongroup/ddim's noise_estimation_loss       loss =
+//   loss_backward  deps = (eps - noise) * (2 / B) * w[b] * weight (weight 1 but for the layered  deps =
+//                  chain's optional per-step loss weights)
 // The loss is summed in a fixed order (16 sequential terms per thread, a fixed tree over 256 threads,
 // then the partials the same way in one workgroup), so it is bit-identical run to run.
 // Nothing is saved for backward: it reads eps and noise again.
@@ -65,7 +66,8 @@ fn q_sample(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(1) var<storage, read> lp_eps: array<f32>;
 @group(0) @binding(2) var<storage, read> lp_noise: array<f32>;
-@group(0) @binding(3) var<storage, read_write> lp_partials: array<f32>;
+@group(0) @binding(3) var<storage, read> lp_w: array<f32>;
+@group(0) @binding(4) var<storage, read_write> lp_partials: array<f32>;
 
 @compute @workgroup_size(256)
 fn loss_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -77,7 +79,7 @@ fn loss_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     let i = w * CHUNK + j * WG + li;
     if (i < P.n) {
       let d = lp_noise[i] - lp_eps[i];
-      s += d * d;
+      s += lp_w[i / P.per] * (d * d);
     }
   }
   let total = workgroup_sum(li, s);
@@ -99,12 +101,13 @@ fn loss_final(@builtin(local_invocation_index) li: u32) {
 
 @group(0) @binding(1) var<storage, read> lb_eps: array<f32>;
 @group(0) @binding(2) var<storage, read> lb_noise: array<f32>;
-@group(0) @binding(3) var<storage, read_write> lb_deps: array<f32>;
+@group(0) @binding(3) var<storage, read> lb_w: array<f32>;
+@group(0) @binding(4) var<storage, read_write> lb_deps: array<f32>;
 
 @compute @workgroup_size(256)
 fn loss_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) li: u32) {
   let i = flat_workgroup(wid, nwg) * WG + li;
   if (i >= P.n) { return; }
-  lb_deps[i] = (lb_eps[i] - lb_noise[i]) * (2.0 * P.inv_batch) * P.weight;
+  lb_deps[i] = (lb_eps[i] - lb_noise[i]) * (2.0 * P.inv_batch) * (lb_w[i / P.per] * P.weight);
 }

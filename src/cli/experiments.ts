@@ -128,13 +128,14 @@ async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<
 async function budget(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim research budget';
   const args = parseArgs(argv, {
-    values: ['data', 'evals', 'layered-config', 'time-config', 'arms', 'points', 'samples', 'time-batch', 'layered-batch', 'lr', 'ema', 'seed', 'csv', 'out-dir'],
+    values: ['data', 'evals', 'layered-config', 'time-config', 'arms', 'points', 'samples', 'time-batch', 'recipe-batch', 'layered-batch', 'lr', 'ema', 'seed', 'csv', 'out-dir'],
     required: ['data', 'evals', 'layered-config', 'csv'],
   }, cmd);
   const b = DEFAULT_BUDGET;
   const s: BudgetSettings = {
     evals: positiveInt(args, 'evals', b.evals, cmd), points: positiveInt(args, 'points', b.points, cmd), samples: positiveInt(args, 'samples', b.samples, cmd, 2),
-    seed: numberArg(args, 'seed', b.seed, cmd), timeBatch: positiveInt(args, 'time-batch', b.timeBatch, cmd), layeredBatch: positiveInt(args, 'layered-batch', b.layeredBatch, cmd),
+    seed: numberArg(args, 'seed', b.seed, cmd), timeBatch: positiveInt(args, 'time-batch', b.timeBatch, cmd),
+    recipeBatch: positiveInt(args, 'recipe-batch', b.recipeBatch, cmd), layeredBatch: positiveInt(args, 'layered-batch', b.layeredBatch, cmd),
     optimizer: { ...b.optimizer, lr: numberArg(args, 'lr', b.optimizer.lr, cmd), emaRate: numberArg(args, 'ema', b.optimizer.emaRate, cmd) },
   };
   const arms = (args.values.get('arms') ?? ARM_KINDS.join(',')).split(',') as ArmKind[];

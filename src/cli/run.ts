@@ -29,8 +29,9 @@ const USAGE = `usage: ddim <command> [options]
               [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
               [--use-clipped-model-output] [--x0-grid] [--interpolate FRAMES]
   train       --data emoji16|emoji32|DIR --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
-              [--batch 8] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1] [--warmup 0] [--seed 0] [--no-flip]
-              [--resume CKPT.safetensors] [--log-every 10]
+              [--batch 32] [--lr 2e-3] [--warmup 200] [--lr-decay cosine|none] [--decay-steps N] [--lr-min 0.1]
+              [--ema 0.999] [--no-ema-warmup] [--loss-weight min_snr|none] [--snr-gamma 5] [--grad-clip 1] [--seed 0]
+              [--no-flip] [--resume CKPT.safetensors] [--log-every 10]   (defaults: the recipe of docs/recipes)
   eval        --weights W.safetensors --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
   (layered)   sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
               train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
@@ -38,8 +39,8 @@ const USAGE = `usage: ddim <command> [options]
               [--loss-weights] [--correction [--detach]] --data emoji16|DIR --steps N --out CKPT.safetensors [--batch 16] [--lr 2e-4]
               [--ema 0.9999] [--grad-clip 1] [--seed 0]
   research oneshot|firststep --weights A.safetensors[,B.safetensors] --data emoji16|DIR [--n N] [--num-block K] [--csv OUT.csv] [--png OUT.png]
-  research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,layer,end2end]
-              [--points 5] [--samples 64] [--time-batch 64] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
+  research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,recipe,layer,end2end]
+              [--points 5] [--samples 64] [--time-batch 64] [--recipe-batch 32] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
   invert      --weights W.safetensors --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
   convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
   bench       [--configs tiny,bundled,small|config.json] [--batches 1,8] [--iters 20] [--json OUT.json] [--profile]   (forward and train-step throughput; --profile: ms per kernel family)

@@ -4,6 +4,7 @@ import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
 import { preset } from '../nn/presets';
+import { DEFAULT_RECIPE } from '../train/recipe';
 import { DEFAULT_OPTIMIZER } from '../train/step';
 import { CHECKPOINT_FORMAT, Trainer, checkTrainerOptions } from '../train/trainer';
 import { describeMemory, memoryProblem, trainingMemory } from '../train/memory';
@@ -28,8 +29,8 @@ export function loadConfig(spec: string): UNetConfig {
 
 export async function trainCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['data', 'config', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'warmup', 'seed', 'resume', 'out', 'log-every'],
-    flags: ['no-flip'],
+    values: ['data', 'config', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'warmup', 'lr-decay', 'decay-steps', 'lr-min', 'loss-weight', 'snr-gamma', 'seed', 'resume', 'out', 'log-every'],
+    flags: ['no-flip', 'no-ema-warmup'],
     required: ['data', 'out', 'steps'],
   }, CMD);
   const steps = numberArg(args, 'steps', 0, CMD);
@@ -48,14 +49,22 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   const data = await loadData(dataName, 'train', config.resolution, `${CMD}: --data`);
   const saved = checkpoint ? metadataJson(checkpoint.metadata, 'trainer', resume!) : undefined;
   if (checkpoint && saved === undefined) throw new Error(`${resume}: no trainer options in __metadata__ (expected a "trainer" entry)`);
+  // The recipe the search picked (train/recipe.ts), each part of it a flag; the decay spans the run.
+  const r = DEFAULT_RECIPE;
   const options = checkpoint ? checkTrainerOptions(saved, `${resume}: __metadata__.trainer`) : checkTrainerOptions({
     ...DEFAULT_OPTIMIZER,
-    lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
-    emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
+    lr: numberArg(args, 'lr', r.lr, CMD),
+    emaRate: numberArg(args, 'ema', r.emaRate, CMD),
     gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
-    batch: numberArg(args, 'batch', 8, CMD),
+    batch: numberArg(args, 'batch', r.batch, CMD),
     seed: numberArg(args, 'seed', 0, CMD),
-    warmupSteps: numberArg(args, 'warmup', 0, CMD),
+    warmupSteps: numberArg(args, 'warmup', r.warmupSteps, CMD),
+    lrDecay: args.values.get('lr-decay') ?? r.lrDecay,
+    decaySteps: numberArg(args, 'decay-steps', steps, CMD),
+    lrMin: numberArg(args, 'lr-min', r.lrMin, CMD),
+    emaWarmup: !args.flags.has('no-ema-warmup'),
+    lossWeight: args.values.get('loss-weight') ?? r.lossWeight,
+    snrGamma: numberArg(args, 'snr-gamma', r.snrGamma, CMD),
     randomFlip: !args.flags.has('no-flip'),
   }, CMD);
   const { device } = await ctx.gpu();

@@ -67,20 +67,36 @@ export function adamStep(device: GPUDevice, a: AdamArgs): AdamStep {
 export interface EmaArgs {
   ema: Tensor;     // (n) flat EMA of the parameters, updated in place
   params: Tensor;  // (n) flat parameters
-  /** Decay per step (0.9999 in the reference config). */
+  /** Decay per step (0.9999 in the reference config), until setRate changes it. */
   rate: number;
   label: string;
 }
 
-/** ema = rate * ema + (1 - rate) * params, as ema.mul_(rate).add_(p, alpha=1 - rate). */
-export function emaUpdate(device: GPUDevice, a: EmaArgs): Dispatch {
+export interface EmaUpdate {
+  dispatch: Dispatch;
+  /** Sets the decay of the next updates (EMA warmup changes it every step); a queue write, no new dispatch. */
+  setRate(rate: number): void;
+}
+
+/**
+ * ema = rate * ema + (1 - rate) * params, as ema.mul_(rate).add_(p, alpha=1 - rate). The rate sits
+ * in a `${label}.rate` tensor of 2 floats (rate, 1 - rate), allocated here at plan time.
+ */
+export function emaUpdate(device: GPUDevice, a: EmaArgs): EmaUpdate {
   const n = flatSize(a.ema, a.label);
   expectShape(a.params, [n], a.label);
-  return makeDispatch(device, {
+  const rate = createTensor(device, [2], `${a.label}.rate`);
+  const setRate = (r: number): void => {
+    if (!(r >= 0 && r < 1)) throw new Error(`${a.label}: EMA rate ${r} is outside [0, 1)`);
+    upload(device, rate, Float32Array.of(r, 1 - r));
+  };
+  setRate(a.rate);
+  const dispatch = makeDispatch(device, {
     shader, entry: 'ema_update', label: a.label,
     uniformStruct: 'EmaParams',
-    uniforms: { n, rate: a.rate, one_minus_rate: 1 - a.rate },
-    tensors: [[a.ema, 'write'], [a.params, 'read']],
+    uniforms: { n },
+    tensors: [[a.ema, 'write'], [a.params, 'read'], [rate, 'read']],
     workgroups: grid(Math.ceil(n / WG)),
   });
+  return { dispatch, setRate };
 }

@@ -2,7 +2,7 @@
 import code from '../../shaders/loss.wgsl?raw';
 import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
-import { createTensor, numel, type Tensor } from '../gpu/tensor';
+import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'loss', code };
@@ -37,17 +37,31 @@ export function qSample(device: GPUDevice, a: QSampleArgs): Dispatch {
 }
 
 export interface LossArgs {
-  eps: Tensor;    // (B, C, H, W) model output
-  noise: Tensor;  // (B, C, H, W) the noise that made x_t
+  eps: Tensor;      // (B, C, H, W) model output
+  noise: Tensor;    // (B, C, H, W) the noise that made x_t
+  /** (B): each sample's loss weight (ones for the reference's unweighted loss). */
+  weights: Tensor;
   label: string;
 }
 
+/** Loss weights of the reference's unweighted loss: a (B) tensor of ones. */
+export function unitLossWeights(device: GPUDevice, batch: number, label: string): Tensor {
+  const w = createTensor(device, [batch], label);
+  upload(device, w, new Float32Array(batch).fill(1));
+  return w;
+}
+
+function checkLossArgs(a: LossArgs): void {
+  expectShape(a.noise, a.eps.shape, a.label);
+  expectShape(a.weights, [a.eps.shape[0]!], a.label);
+}
+
 /**
- * loss[0] = (1/B) sum (noise - eps)^2, summed in a fixed order. Allocates its scratch here, at plan
+ * loss[0] = (1/B) sum_b weights[b] sum_chw (noise - eps)^2, summed in a fixed order. Allocates its scratch here, at plan
  * time: a `${label}.partials` tensor of ceil(n / 4096) floats, one per workgroup of the first pass.
  */
 export function ddpmLossForward(device: GPUDevice, a: LossArgs & { loss: Tensor }): Dispatch[] {
-  expectShape(a.noise, a.eps.shape, a.label);
+  checkLossArgs(a);
   expectShape(a.loss, [1], a.label);
   const nparts = Math.ceil(numel(a.eps.shape) / CHUNK);
   const u = uniforms(a.eps, nparts, a.label);
@@ -55,7 +69,7 @@ export function ddpmLossForward(device: GPUDevice, a: LossArgs & { loss: Tensor 
   return [
     makeDispatch(device, {
       shader, entry: 'loss_partial', label: `${a.label}.partial`, uniforms: u,
-      tensors: [[a.eps, 'read'], [a.noise, 'read'], [partials, 'write']],
+      tensors: [[a.eps, 'read'], [a.noise, 'read'], [a.weights, 'read'], [partials, 'write']],
       workgroups: grid(nparts),
     }),
     makeDispatch(device, {
@@ -66,14 +80,14 @@ export function ddpmLossForward(device: GPUDevice, a: LossArgs & { loss: Tensor 
   ];
 }
 
-/** deps = weight * 2 (eps - noise) / B, d loss / d eps (weight default 1: a weighted sum of losses back-propagates each with its weight). */
+/** deps = weight * weights[b] * 2 (eps - noise) / B, d loss / d eps (weight default 1: a weighted sum of losses back-propagates each with its weight). */
 export function ddpmLossBackward(device: GPUDevice, a: LossArgs & { deps: Tensor; weight?: number }): Dispatch {
-  expectShape(a.noise, a.eps.shape, a.label);
+  checkLossArgs(a);
   expectShape(a.deps, a.eps.shape, a.label);
   const u = uniforms(a.eps, 0, a.label, a.weight);
   return makeDispatch(device, {
     shader, entry: 'loss_backward', label: `${a.label}.deps`, uniforms: u,
-    tensors: [[a.eps, 'read'], [a.noise, 'read'], [a.deps, 'write']],
+    tensors: [[a.eps, 'read'], [a.noise, 'read'], [a.weights, 'read'], [a.deps, 'write']],
     workgroups: grid(Math.ceil(u.n / WG)),
   });
 }

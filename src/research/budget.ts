@@ -1,5 +1,7 @@
-// Experiment 3, the budget comparison: a time-conditioned UNet (the DDPM loss), a layered model
-// trained per step ("layer") and one trained end to end through the chain ("end2end"), on the same
+// Experiment 3, the budget comparison: a time-conditioned UNet (the DDPM loss) with the previous
+// recipe ("time": constant lr, fixed EMA, unweighted loss) and with the recipe the search picked
+// ("recipe", train/recipe.ts), a layered model trained per step ("layer") and one trained end to
+// end through the chain ("end2end"), on the same
 // data and the same number of image-gradient evaluations (one UNet forward and backward for one
 // image: a time-conditioned step costs `batch`, a layered step `batch` x its K sub-models). At evenly
 // spaced points of the budget each arm's EMA weights sample `samples` images over the same chain
@@ -12,6 +14,7 @@ import { initParameters } from '../nn/init';
 import type { ImageDataset } from '../train/data';
 import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/step';
 import { Trainer } from '../train/trainer';
+import { DEFAULT_RECIPE, PLAIN_SCHEDULES } from '../train/recipe';
 import { memoryProblem, trainingMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from './memory';
 import { LayeredDenoiser, TimeDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
@@ -19,8 +22,8 @@ import { parseLayered } from './layered';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { LayeredTrainer, initLayered } from './trainer';
 
-export type ArmKind = 'time' | 'layer' | 'end2end';
-export const ARM_KINDS: readonly ArmKind[] = ['time', 'layer', 'end2end'];
+export type ArmKind = 'time' | 'recipe' | 'layer' | 'end2end';
+export const ARM_KINDS: readonly ArmKind[] = ['time', 'recipe', 'layer', 'end2end'];
 
 export interface BudgetArm {
   kind: ArmKind;
@@ -46,12 +49,14 @@ export interface BudgetSettings {
   seed: number;
   optimizer: OptimizerOptions;
   timeBatch: number;
+  /** Batch of the recipe arm (its lr, EMA and loss weighting are DEFAULT_RECIPE's). */
+  recipeBatch: number;
   layeredBatch: number;
 }
 
 export const DEFAULT_BUDGET: BudgetSettings = {
   evals: 100_000, points: 5, samples: 64, seed: 0,
-  optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-3, emaRate: 0.999 }, timeBatch: 64, layeredBatch: 16,
+  optimizer: { ...DEFAULT_OPTIMIZER, lr: 1e-3, emaRate: 0.999 }, timeBatch: 64, recipeBatch: DEFAULT_RECIPE.batch, layeredBatch: 16,
 };
 
 export interface BudgetPoint {
@@ -75,13 +80,18 @@ export function budgetArm(
     const problem = memoryProblem(m, device.limits);
     if (problem) throw new Error(`the ${kind} arm cannot train at batch ${batch} here: ${problem}`);
   };
-  if (kind === 'time') {
-    refuse(trainingMemory(device, models.time, s.timeBatch), s.timeBatch);
-    const trainer = new Trainer(device, models.time, models.diffusion, { ...s.optimizer, batch: s.timeBatch, seed: s.seed, randomFlip: true, warmupSteps: 0 }, data);
+  if (kind === 'time' || kind === 'recipe') {
+    const batch = kind === 'time' ? s.timeBatch : s.recipeBatch;
+    refuse(trainingMemory(device, models.time, batch), batch);
+    // The recipe's lr decays over the budget's steps, as a run of that length would.
+    const options = kind === 'time'
+      ? { ...s.optimizer, ...PLAIN_SCHEDULES, batch, seed: s.seed, randomFlip: true, warmupSteps: 0 }
+      : { ...s.optimizer, ...DEFAULT_RECIPE, batch, seed: s.seed, randomFlip: true, decaySteps: Math.max(1, Math.floor(s.evals / batch)) };
+    const trainer = new Trainer(device, models.time, models.diffusion, options, data);
     trainer.loadWeights(initParameters(trainer.train.net.layout, s.seed));
     const abar = alphaBars(betaSchedule(models.diffusion));
     return {
-      kind, parameters: trainer.train.net.layout.count, evalsPerStep: s.timeBatch,
+      kind, parameters: trainer.train.net.layout.count, evalsPerStep: batch,
       train: async (n) => (await trainer.trainSteps(n)).reduce((a, b) => a + b, 0) / n,
       step: () => trainer.step,
       denoiser: new TimeDenoiser(device, models.time, abar, layered.seq, Math.min(s.samples, 64), trainer.train.ema),

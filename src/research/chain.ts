@@ -6,7 +6,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { createTensor, upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { addInto } from '../kernels/elementwise';
-import { ddpmLossBackward, ddpmLossForward, qSample } from '../kernels/loss';
+import { ddpmLossBackward, ddpmLossForward, qSample, unitLossWeights } from '../kernels/loss';
 import type { ParamStore } from '../nn/params';
 import { UNet } from '../nn/unet';
 import { chainSteps, type LayeredModel } from './layered';
@@ -108,14 +108,15 @@ export class LayeredChain {
       );
       return target;
     });
+    const weights = unitLossWeights(d, shape[0]!, 'layered.loss_weights');
     for (let k = 0; k < K; k++) {
       this.losses.push(createTensor(d, [1], `layered.loss.${k}`));
-      this.training.push(...ddpmLossForward(d, { eps: this.xs[k + 1]!, noise: targets[k]!, loss: this.losses[k]!, label: `layered.loss.${k}` }));
+      this.training.push(...ddpmLossForward(d, { eps: this.xs[k + 1]!, noise: targets[k]!, weights, loss: this.losses[k]!, label: `layered.loss.${k}` }));
     }
     // d loss_k / d x_{k+1} = 2/B (x_{k+1} - target_k) w_k: the DDPM loss gradient with eps := x, noise := target.
     // With the full correction, loss_k also reaches x_k, with the factor -a_k.
     const w = (k: number): number => lossWeights?.[k] ?? 1;
-    const residualGrad = (k: number, into: Tensor): Dispatch => ddpmLossBackward(d, { eps: this.xs[k + 1]!, noise: targets[k]!, deps: into, weight: w(k), label: `layered.dloss.${k}` });
+    const residualGrad = (k: number, into: Tensor): Dispatch => ddpmLossBackward(d, { eps: this.xs[k + 1]!, noise: targets[k]!, weights, deps: into, weight: w(k), label: `layered.dloss.${k}` });
     const through = correction && !correction.detach;
     const g = this.xs.map((_, k) => (k === 0 ? null : createTensor(d, shape, `layered.dx.${k}`)));
     const r = this.steps.map((_, k) => (through && k > 0 ? createTensor(d, shape, `layered.dresidual.${k}`) : null));
@@ -182,6 +183,7 @@ export class LayerLosses {
     const shape = imageShape(model, batch);
     this.x0 = createTensor(device, shape, 'layer.x0');
     this.noise = createTensor(device, shape, 'layer.noise');
+    const weights = unitLossWeights(device, batch, 'layer.loss_weights');
     this.nets = model.seq.filter((t) => t > 0).map((t) => {
       const xt = createTensor(device, shape, `layer.x_${t}`);
       const coef = createTensor(device, [batch, 2], `layer.coef_${t}`);
@@ -193,8 +195,8 @@ export class LayerLosses {
       this.dispatches.push(
         qSample(device, { x0: this.x0, noise: this.noise, coef, xt, label: `layer.q_sample_${t}` }),
         ...net.forward,
-        ...ddpmLossForward(device, { eps: net.eps, noise: this.noise, loss, label: `layer.loss_${t}` }),
-        ddpmLossBackward(device, { eps: net.eps, noise: this.noise, deps: net.deps!, label: `layer.dloss_${t}` }),
+        ...ddpmLossForward(device, { eps: net.eps, noise: this.noise, weights, loss, label: `layer.loss_${t}` }),
+        ddpmLossBackward(device, { eps: net.eps, noise: this.noise, weights, deps: net.deps!, label: `layer.dloss_${t}` }),
         ...net.backward,
       );
       return { t, net };

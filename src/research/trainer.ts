@@ -126,7 +126,7 @@ export class LayeredTrainer {
         this.update.push(...gradNormAndClip(d, { grads: v('grads'), out: clip, maxNorm: o.gradClip, label: `models.${t}.clip` }), adam(v('params'), v('grads'), v('m'), v('v'), clip, `models.${t}.adam`));
       }
     }
-    this.update.push(emaUpdate(d, { ema: s.flats.ema, params: s.flats.params, rate: o.emaRate, label: 'layered.ema' }));
+    this.update.push(emaUpdate(d, { ema: s.flats.ema, params: s.flats.params, rate: o.emaRate, label: 'layered.ema' }).dispatch);
   }
 
   /** Trained parameters (every sub-model but the one at t = 0). */

@@ -16,6 +16,8 @@ export interface BudgetSpec {
   lr: number;
   emaRate: number;
   timeBatch: number;
+  /** The recipe arm's batch (runs stored before that arm existed have none). */
+  recipeBatch?: number;
   layeredBatch: number;
   arms: ArmKind[];
   /** The time-conditioned model; the layered model's sub-models share its structure, without time embedding. */

@@ -5,9 +5,9 @@
 // and Adam's bias corrections before submitting.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { createTensor, type Tensor } from '../gpu/tensor';
+import { createTensor, upload, type Tensor } from '../gpu/tensor';
 import { adamStep, emaUpdate } from '../kernels/adam';
-import { ddpmLossBackward, ddpmLossForward, qSample } from '../kernels/loss';
+import { ddpmLossBackward, ddpmLossForward, qSample, unitLossWeights } from '../kernels/loss';
 import { gradNormAndClip } from '../kernels/reduce';
 import type { UNetConfig } from '../nn/config';
 import { ParamStore } from '../nn/params';
@@ -35,6 +35,8 @@ export class TrainStep {
   readonly noise: Tensor;
   /** (B, 2): per-sample sqrt(abar_t), sqrt(1 - abar_t). */
   readonly coef: Tensor;
+  /** (B): per-sample loss weight (ones, or min-SNR weights: setTimesteps writes them). */
+  readonly lossWeights: Tensor;
   /** (1): the loss of the last step. */
   readonly loss: Tensor;
   /** (2): gradient norm before clipping, and the clip scale applied. */
@@ -45,6 +47,8 @@ export class TrainStep {
   /** The whole step in order (the profile times them one by one). */
   readonly dispatches: Dispatch[];
   private readonly setAdamStep: (step: number, lr?: number) => void;
+  /** Sets the EMA decay of the next step (EMA warmup). */
+  readonly setEmaRate: (rate: number) => void;
 
   /** Every buffer of the step (its UNet's included), freed by destroy(). */
   readonly owner: GpuOwner;
@@ -59,6 +63,7 @@ export class TrainStep {
       const xt = createTensor(device, [batch, C, R, R], `${label}.xt`);
       this.net = new UNet(device, config, { batch, grad: true, input: xt, label: `${label}.unet` });
       this.coef = createTensor(device, [batch, 2], `${label}.coef`);
+      this.lossWeights = unitLossWeights(device, batch, `${label}.loss_weights`);
       this.loss = createTensor(device, [1], `${label}.loss`);
       this.gradNorm = createTensor(device, [2], `${label}.grad_norm`);
       const layout = this.net.layout;
@@ -71,15 +76,18 @@ export class TrainStep {
         lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, label: `${label}.adam`,
       });
       this.setAdamStep = adam.setStep;
+      const ema = emaUpdate(device, { ema: this.ema.flat, params, rate: opt.emaRate, label: `${label}.ema` });
+      this.setEmaRate = ema.setRate;
+      const lossArgs = { eps: this.net.eps, noise: this.noise, weights: this.lossWeights };
       this.dispatches = [
         qSample(device, { x0: this.x0, noise: this.noise, coef: this.coef, xt, label: `${label}.q_sample` }),
         ...this.net.forward,
-        ...ddpmLossForward(device, { eps: this.net.eps, noise: this.noise, loss: this.loss, label: `${label}.loss` }),
-        ddpmLossBackward(device, { eps: this.net.eps, noise: this.noise, deps: this.net.deps!, label: `${label}.dloss` }),
+        ...ddpmLossForward(device, { ...lossArgs, loss: this.loss, label: `${label}.loss` }),
+        ddpmLossBackward(device, { ...lossArgs, deps: this.net.deps!, label: `${label}.dloss` }),
         ...this.net.backward,
         ...gradNormAndClip(device, { grads, out: this.gradNorm, maxNorm: opt.gradClip, label: `${label}.clip` }),
         adam.dispatch,
-        emaUpdate(device, { ema: this.ema.flat, params, rate: opt.emaRate, label: `${label}.ema` }),
+        ema.dispatch,
       ];
       scope.keep();
     } finally {
@@ -109,8 +117,8 @@ export class TrainStep {
     pass.end();
   }
 
-  /** Writes t and the q_sample coefficients for integer timesteps `t` given alpha-bar. */
-  setTimesteps(t: ArrayLike<number>, abar: Float64Array): void {
+  /** Writes t, the q_sample coefficients and (when given, per timestep) the loss weights for integer timesteps `t` given alpha-bar. */
+  setTimesteps(t: ArrayLike<number>, abar: Float64Array, weightOfT?: Float64Array): void {
     const B = this.coef.shape[0]!;
     if (t.length !== B) throw new Error(`train step: ${t.length} timesteps for a batch of ${B}`);
     const coef = new Float32Array(2 * B);
@@ -124,5 +132,6 @@ export class TrainStep {
     }
     this.device.queue.writeBuffer(this.coef.buffer, this.coef.offset, coef);
     this.device.queue.writeBuffer(this.net.t.buffer, this.net.t.offset, tf);
+    if (weightOfT) upload(this.device, this.lossWeights, Float32Array.from(tf, (tb) => weightOfT[tb]!));
   }
 }

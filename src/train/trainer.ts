@@ -16,15 +16,14 @@ import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } 
 import { configFromMetadata, type UNetConfig } from '../nn/config';
 import type { ParamStore } from '../nn/params';
 import { gatherBatch, type ImageDataset } from './data';
+import { PLAIN_SCHEDULES, emaRateAt, learningRate, lossWeightOfT, type RecipeOptions } from './recipe';
 import { TrainStep, type OptimizerOptions } from './step';
 
-export interface TrainerOptions extends OptimizerOptions {
+export interface TrainerOptions extends OptimizerOptions, RecipeOptions {
   batch: number;
   seed: number;
   /** Mirror each training image horizontally with probability 1/2. */
   randomFlip: boolean;
-  /** Linear learning-rate warmup over this many steps (0: none). */
-  warmupSteps: number;
 }
 
 /** Largest training batch: the Train tab's and the CLI's limit alike (memory is checked separately). */
@@ -57,6 +56,28 @@ export function checkTrainerOptions(raw: unknown, source: string): TrainerOption
     weightDecay: num('weightDecay', (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
     gradClip: num('gradClip', (v) => v > 0, 'a number above 0'),
     emaRate: num('emaRate', (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
+    ...checkSchedules(o, source, num),
+  };
+}
+
+/** The recipe's schedule options; a checkpoint from before they existed trained with PLAIN_SCHEDULES. */
+function checkSchedules(o: Record<string, unknown>, source: string, num: (name: string, ok: (v: number) => boolean, range: string) => number): typeof PLAIN_SCHEDULES {
+  const has = (k: keyof typeof PLAIN_SCHEDULES): boolean => o[k] !== undefined;
+  const choice = <T extends string>(name: keyof typeof PLAIN_SCHEDULES, allowed: readonly T[]): T => {
+    if (!has(name)) return PLAIN_SCHEDULES[name] as T;
+    const v = o[name];
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw new Error(`${source}: ${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  };
+  const emaWarmup = has('emaWarmup') ? o.emaWarmup : PLAIN_SCHEDULES.emaWarmup;
+  if (typeof emaWarmup !== 'boolean') throw new Error(`${source}: emaWarmup must be true or false, got ${JSON.stringify(emaWarmup)}`);
+  return {
+    lrDecay: choice('lrDecay', ['none', 'cosine'] as const),
+    decaySteps: has('decaySteps') ? num('decaySteps', (v) => Number.isInteger(v) && v >= 1 && v <= 1e8, 'an integer in [1, 10^8]') : PLAIN_SCHEDULES.decaySteps,
+    lrMin: has('lrMin') ? num('lrMin', (v) => v >= 0 && v <= 1, 'a number in [0, 1]') : PLAIN_SCHEDULES.lrMin,
+    emaWarmup,
+    lossWeight: choice('lossWeight', ['none', 'min_snr'] as const),
+    snrGamma: has('snrGamma') ? num('snrGamma', (v) => v > 0 && v <= 1e4, 'a number in (0, 10^4]') : PLAIN_SCHEDULES.snrGamma,
   };
 }
 
@@ -83,6 +104,8 @@ export class Trainer {
   step = 0;
   readonly train: TrainStep;
   private readonly abar: Float64Array;
+  /** Per-timestep loss weights (min-SNR), or undefined for the unweighted loss. */
+  private readonly weightOfT: Float64Array | undefined;
   private readonly batchImages: Float32Array;
   private readonly noiseState: Tensor;
   private readonly noiseDraw: Dispatch;
@@ -106,6 +129,7 @@ export class Trainer {
       throw new Error(`trainer: seed must be an integer in [0, 2^32), got ${options.seed}`);
     }
     this.abar = alphaBars(betaSchedule(diffusion));
+    this.weightOfT = lossWeightOfT(options, this.abar);
     this.owner = new GpuOwner('trainer');
     const scope = this.owner.open();
     try {
@@ -131,10 +155,9 @@ export class Trainer {
     upload(this.device, this.train.ema.flat, flat);
   }
 
-  /** Learning rate at (1-based) step k, with linear warmup. */
+  /** Learning rate at (1-based) step k (warmup, then constant or cosine decay). */
   learningRate(k: number): number {
-    const w = this.options.warmupSteps;
-    return w > 0 ? this.options.lr * Math.min(1, k / w) : this.options.lr;
+    return learningRate(this.options, k);
   }
 
   /** Runs `n` steps (one submit each) and returns their losses; throws TrainingDiverged at the first
@@ -150,7 +173,8 @@ export class Trainer {
       const t = Array.from(uniform(seed, TIMESTEP_STREAM, k, B), (u) => Math.floor(u * T));
       gatherBatch(this.data, indices, flips, this.batchImages);
       upload(this.device, this.train.x0, this.batchImages);
-      this.train.setTimesteps(t, this.abar);
+      this.train.setTimesteps(t, this.abar, this.weightOfT);
+      this.train.setEmaRate(emaRateAt(this.options, k));
       setRngState(this.device, this.noiseState, seed, k);
       if (this.train.net.rngState) setRngState(this.device, this.train.net.rngState, seed, k);
       const encoder = this.device.createCommandEncoder({ label: `train step ${k}` });

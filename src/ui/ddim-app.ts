@@ -18,20 +18,22 @@ const TABS: [Tab, string][] = [['sample', 'Sample'], ['denoise', 'Denoise'], ['t
 @customElement('ddim-app')
 export class DdimApp extends LitElement {
   static override styles = css`
-    :host { display: block; max-width: 1180px; margin: 0 auto; padding: 18px; font: 14px/1.45 system-ui, sans-serif; color: #1d2330; }
+    :host { display: block; max-width: 1180px; margin: 0 auto; padding: 18px; font: 14px/1.45 system-ui, sans-serif; color: var(--text); }
+    @media (max-width: 520px) { :host { padding: 10px; } }
     header { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; margin-bottom: 12px; }
     h1 { font-size: 20px; margin: 0; }
-    .adapter { color: #6b7385; font-size: 12px; }
-    nav { display: flex; gap: 4px; margin-bottom: 14px; border-bottom: 1px solid #dde1e8; }
-    nav button { font: inherit; border: 0; background: none; padding: 8px 14px; cursor: pointer; border-bottom: 2px solid transparent; color: #4a5468; }
-    nav button[aria-selected='true'] { border-bottom-color: #3257d6; color: #1d2330; font-weight: 600; }
-    .nogpu { background: #fff; border-radius: 10px; padding: 20px 24px; box-shadow: 0 0 0 1px #0000001a; max-width: 720px; }
-    .error { color: #b42318; }
-    code { background: #f2f4f7; padding: 1px 5px; border-radius: 4px; }
-    footer { margin-top: 24px; color: #6b7385; font-size: 12px; }
-    .gpu-notice { background: #fff7e6; border: 1px solid #f5c46b; border-radius: 8px; padding: 8px 12px; margin-bottom: 12px; }
+    .adapter { color: var(--muted); font-size: 12px; }
+    nav { display: flex; gap: 4px; margin-bottom: 14px; border-bottom: 1px solid var(--rule); overflow-x: auto; }
+    nav button { font: inherit; border: 0; background: none; padding: 8px 14px; cursor: pointer; border-bottom: 2px solid transparent; color: var(--label); }
+    button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+    nav button[aria-selected='true'] { border-bottom-color: var(--accent); color: var(--text); font-weight: 600; }
+    .nogpu { background: var(--panel); border-radius: 10px; padding: 20px 24px; box-shadow: 0 0 0 1px var(--edge); max-width: 720px; }
+    .error { color: var(--error); }
+    code { background: var(--code-bg); padding: 1px 5px; border-radius: 4px; }
+    footer { margin-top: 24px; color: var(--muted); font-size: 12px; }
+    .gpu-notice { background: var(--notice-bg); border: 1px solid var(--notice-border); border-radius: 8px; padding: 8px 12px; margin-bottom: 12px; }
     .gpu-notice p { margin: 2px 0; }
-    .gpu-notice .lost, .gpu-notice .error { color: #b42318; }
+    .gpu-notice .lost, .gpu-notice .error { color: var(--error); }
   `;
 
   @state() private tab: Tab = 'sample';

@@ -1,9 +1,10 @@
 // The Denoise tab: a clean image (a held-out emoji or your own), noised to x_t at a chosen t; the
 // model's one-shot x0 prediction against the DDIM chain from t, both scored against the clean image,
-// and the one-shot error across t for that image.
+// and the one-shot error across t for that image. DDIM inversion carries the same image up to x_T,
+// back down (its reconstruction PSNR) and re-samples from that x_T with another eta or step count.
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { DenoiseResult, Pixels } from '../worker/api';
+import type { DenoiseResult, InversionResult, Pixels } from '../worker/api';
 import { decodeImageFile } from '../train/decode-browser';
 import { StoreController, type EngineStore } from './engine-store';
 import { panelStyles } from './styles';
@@ -26,6 +27,8 @@ export class DenoiseView extends LitElement {
   @state() private seed = 0;
   @state() private result: DenoiseResult | undefined;
   @state() private ownError: string | undefined;
+  @state() private inversion = { steps: 50, resampleSteps: 20, resampleEta: 0 };
+  @state() private inverted: { result: InversionResult; resampleSteps: number; resampleEta: number } | undefined;
 
   constructor() {
     super();
@@ -65,9 +68,43 @@ export class DenoiseView extends LitElement {
   private async run(): Promise<void> {
     const store = this.store, m = this.model;
     if (!store || !m || store.job) return;
-    const image = this.own ? { kind: 'rgb' as const, rgb: this.own.rgb } : { kind: 'dataset' as const, index: this.indices[this.picked] ?? 0 };
-    const r = await store.run('denoising', () => store.engine.denoise({ modelId: m.id, image, t: this.t, steps: this.steps, seed: this.seed }));
+    const r = await store.run('denoising', () => store.engine.denoise({ modelId: m.id, image: this.image(), t: this.t, steps: this.steps, seed: this.seed }));
     if (r) this.result = r;
+  }
+
+  private image() {
+    return this.own ? { kind: 'rgb' as const, rgb: this.own.rgb } : { kind: 'dataset' as const, index: this.indices[this.picked] ?? 0 };
+  }
+
+  private async invert(): Promise<void> {
+    const store = this.store, m = this.model;
+    if (!store || !m || store.job) return;
+    const r = await store.run('inversion', () => store.engine.invert({ modelId: m.id, image: this.image(), ...this.inversion, seed: this.seed }));
+    if (r) this.inverted = { result: r, resampleSteps: this.inversion.resampleSteps, resampleEta: this.inversion.resampleEta };
+  }
+
+  private inversionPanel() {
+    const v = this.inversion, r = this.inverted?.result, used = this.inverted;
+    const num = (e: Event): number => Math.max(0, Number((e.target as HTMLInputElement).value));
+    return html`<section><h2>DDIM inversion</h2>
+      <p class="muted">Run the deterministic chain (eta 0) backwards: the chosen image goes up to the x_T that DDIM would turn back into it.
+        Sampling down the same timesteps reconstructs it; sampling from that x_T with another eta or number of steps shows how much of the image the noise holds.</p>
+      <div class="controls">
+        <label>Inversion steps<input type="number" aria-label="Inversion steps" min="1" max="1000" .value=${String(v.steps)} @change=${(e: Event) => (this.inversion = { ...v, steps: Math.floor(num(e)) })} /></label>
+        <label>Re-sample steps<input type="number" aria-label="Re-sample steps" min="1" max="1000" .value=${String(v.resampleSteps)} @change=${(e: Event) => (this.inversion = { ...v, resampleSteps: Math.floor(num(e)) })} /></label>
+        <label>Re-sample eta<input type="number" aria-label="Re-sample eta" min="0" max="1" step="0.1" .value=${String(v.resampleEta)} @change=${(e: Event) => (this.inversion = { ...v, resampleEta: num(e) })} /></label>
+        <button class="primary" @click=${() => this.invert()} ?disabled=${this.store?.job !== undefined || !this.model}>Invert</button>
+      </div>
+      ${r ? html`<div class="row" style="margin-top:10px">
+        <div class="figure">image<pixel-grid label="image to invert" .pixels=${r.clean} cols="1" width="112"></pixel-grid></div>
+        <div class="figure">its x_T (t = ${r.seq.at(-1)})<pixel-grid label="inverted x_T" .pixels=${r.xT} cols="1" width="112"></pixel-grid></div>
+        <div class="figure">reconstruction<pixel-grid label="reconstruction" .pixels=${r.reconstruction} cols="1" width="112"></pixel-grid></div>
+        <div class="figure">re-sampled<pixel-grid label="re-sampled from x_T" .pixels=${r.resampled} cols="1" width="112"></pixel-grid></div>
+        <table data-testid="inversion-scores"><tr><th></th><th>PSNR</th></tr>
+          <tr><td>reconstruction (${r.seq.length} steps, eta 0)</td><td class="numbers" data-testid="inversion-psnr">${r.reconstructionPsnr.toFixed(2)} dB</td></tr>
+          <tr><td>re-sampled (${used?.resampleSteps} steps, eta ${used?.resampleEta})</td><td class="numbers">${r.resampledPsnr.toFixed(2)} dB</td></tr></table>
+      </div>` : nothing}
+    </section>`;
   }
 
   private pick(e: MouseEvent): void {
@@ -125,7 +162,8 @@ export class DenoiseView extends LitElement {
         </div>
         <h3 style="margin-top:12px">One-shot x0 error against t, this image and noise</h3>
         <line-chart .points=${r.curve.map((p) => ({ x: p.t, y: p.mse }))} xLabel="t" yLabel="MSE" logY></line-chart>
-      </section>` : nothing}`;
+      </section>` : nothing}
+      ${this.inversionPanel()}`;
   }
 }
 

@@ -31,8 +31,9 @@ export function smooth(points: readonly Point[], weight: number): Point[] {
 @customElement('line-chart')
 export class LineChart extends LitElement {
   static override styles = css`
-    :host { display: inline-block; font: 11px system-ui, sans-serif; color: #4a5468; }
-    svg { background: #fff; border-radius: 6px; box-shadow: 0 0 0 1px #0000001a; display: block; }
+    :host { display: inline-block; font: 11px system-ui, sans-serif; color: var(--label); max-width: 100%; }
+    text { fill: currentColor; }
+    svg { background: var(--chart-bg); border-radius: 6px; box-shadow: 0 0 0 1px var(--edge); display: block; max-width: 100%; height: auto; }
     .legend { display: flex; flex-wrap: wrap; gap: 2px 14px; margin-top: 4px; max-width: var(--legend-width); }
     .legend span { display: inline-flex; align-items: center; gap: 5px; }
     .legend i { display: inline-block; width: 18px; border-top: 2px solid; }
@@ -65,10 +66,10 @@ export class LineChart extends LitElement {
     const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(2));
     const yTick = (v: number): number => (this.logY ? 10 ** v : v);
     const smoothed = this.smoothing > 0 ? smooth(pts, this.smoothing) : null;
-    return html`<svg width=${W} height=${H} role="img" aria-label=${`${this.yLabel} against ${this.xLabel}`}>
+    return html`<svg width=${W} height=${H} viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${`${this.yLabel} against ${this.xLabel}`}>
       ${svg`
-        <line x1=${L} y1=${H - B} x2=${W - R} y2=${H - B} stroke="#c9cfdb" />
-        <line x1=${L} y1=${T} x2=${L} y2=${H - B} stroke="#c9cfdb" />
+        <line x1=${L} y1=${H - B} x2=${W - R} y2=${H - B} stroke="var(--chart-axis)" />
+        <line x1=${L} y1=${T} x2=${L} y2=${H - B} stroke="var(--chart-axis)" />
         <text x=${L - 4} y=${T + 8} text-anchor="end">${fmt(yTick(y1))}</text>
         <text x=${L - 4} y=${H - B} text-anchor="end">${fmt(yTick(y0))}</text>
         <text x=${L} y=${H - 8} text-anchor="start">${fmt(x0)}</text>
@@ -78,8 +79,8 @@ export class LineChart extends LitElement {
         ${this.series.length ? lines.map((s) => svg`
           <path d=${path(s.points)} fill="none" stroke=${s.color} stroke-width="1.8" stroke-dasharray=${s.dashed ? '5 3' : 'none'} data-series=${s.label} />
           ${s.points.map((p) => svg`<circle cx=${sx(p.x)} cy=${sy(p.y)} r="2.2" fill=${s.color} />`)}`)
-        : svg`<path d=${path(pts)} fill="none" stroke=${smoothed ? '#9db0ea' : '#3257d6'} stroke-width="1.2" />`}
-        ${smoothed && !this.series.length ? svg`<path d=${path(smoothed)} fill="none" stroke="#3257d6" stroke-width="2" />` : ''}
+        : svg`<path d=${path(pts)} fill="none" stroke=${smoothed ? 'var(--chart-soft)' : 'var(--accent)'} stroke-width="1.2" />`}
+        ${smoothed && !this.series.length ? svg`<path d=${path(smoothed)} fill="none" stroke="var(--accent)" stroke-width="2" />` : ''}
       `}
     </svg>${this.series.length ? html`<div class="legend" style=${`--legend-width: ${W}px`}>${lines.map((s) => html`<span><i class=${s.dashed ? 'dashed' : ''} style=${`border-color: ${s.color}`}></i>${s.label}</span>`)}</div>` : ''}`;
   }

@@ -2,6 +2,7 @@
 // bumps data-frame, so tests and the page can tell that a preview really updated.
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, query } from 'lit/decorators.js';
+import { encodePng } from '../io/png';
 import type { Pixels } from '../worker/api';
 
 const GAP = 1;
@@ -34,22 +35,26 @@ export function drawGrid(canvas: HTMLCanvasElement, p: Pixels, cols: number): vo
   }
 }
 
-export function downloadCanvas(canvas: HTMLCanvasElement, name: string): void {
-  canvas.toBlob((blob) => {
-    if (!blob) return;
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = name;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-  }, 'image/png');
+/** Saves bytes as a file through the browser's download. */
+export function downloadBytes(bytes: Uint8Array, name: string, type: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+/** Saves a canvas as a PNG whose tEXt chunks carry `text` (the settings that made it). */
+export async function downloadPng(canvas: HTMLCanvasElement, name: string, text: Record<string, string> = {}): Promise<void> {
+  const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+  downloadBytes(await encodePng(canvas.width, canvas.height, new Uint8Array(data.buffer), text), name, 'image/png');
 }
 
 @customElement('pixel-grid')
 export class PixelGrid extends LitElement {
   static override styles = css`
-    :host { display: inline-block; }
-    canvas { image-rendering: pixelated; display: block; background: #fff; border-radius: 4px; box-shadow: 0 0 0 1px #0002; }
+    :host { display: inline-block; max-width: 100%; }
+    canvas { image-rendering: pixelated; display: block; background: #fff; border-radius: 4px; box-shadow: 0 0 0 1px var(--edge); max-width: 100%; height: auto; }
   `;
 
   @property({ attribute: false }) pixels: Pixels | undefined;

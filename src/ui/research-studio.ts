@@ -23,7 +23,7 @@ const TIME_MODELS: Record<string, { label: string; config: UNetConfig }> = {
   tiny: { label: 'tiny (ch 32, ch_mult 1,2)', config: PRESETS.tiny! },
 };
 
-const ARM_LABELS: Record<ArmKind, string> = { time: 'time-conditioned', layer: 'layered, layer loss', end2end: 'layered, end to end' };
+const ARM_LABELS: Record<ArmKind, string> = { time: 'time-conditioned', recipe: 'time-conditioned, new recipe', layer: 'layered, layer loss', end2end: 'layered, end to end' };
 
 function csvDownload(name: string, text: string): void {
   const a = document.createElement('a');
@@ -37,9 +37,9 @@ function csvDownload(name: string, text: string): void {
 export class ResearchStudio extends LitElement {
   static override styles = [panelStyles, css`
     .models { display: flex; flex-direction: column; gap: 2px; }
-    fieldset { border: 1px solid #dde1e8; border-radius: 8px; padding: 6px 10px; }
-    legend { font-size: 12px; color: #4a5468; }
-    .pair { display: grid; grid-template-columns: auto auto; gap: 4px 10px; align-items: center; font-size: 12px; color: #4a5468; }
+    fieldset { border: 1px solid var(--rule); border-radius: 8px; padding: 6px 10px; }
+    legend { font-size: 12px; color: var(--label); }
+    .pair { display: grid; grid-template-columns: auto auto; gap: 4px 10px; align-items: center; font-size: 12px; color: var(--label); }
   `];
 
   @property({ attribute: false }) store: EngineStore | undefined;
@@ -55,7 +55,7 @@ export class ResearchStudio extends LitElement {
   @state() private shown: BudgetRunEntry | undefined;
   @state() private budget = {
     name: 'budget comparison', evals: DEFAULT_BUDGET.evals, points: DEFAULT_BUDGET.points, samples: DEFAULT_BUDGET.samples, seed: 0,
-    lr: DEFAULT_BUDGET.optimizer.lr, emaRate: DEFAULT_BUDGET.optimizer.emaRate, timeBatch: DEFAULT_BUDGET.timeBatch, layeredBatch: DEFAULT_BUDGET.layeredBatch,
+    lr: DEFAULT_BUDGET.optimizer.lr, emaRate: DEFAULT_BUDGET.optimizer.emaRate, timeBatch: DEFAULT_BUDGET.timeBatch, recipeBatch: DEFAULT_BUDGET.recipeBatch, layeredBatch: DEFAULT_BUDGET.layeredBatch,
     arms: new Set<ArmKind>(ARM_KINDS), timeModel: 'emoji16', numBlock: 10, layeredCh: 16,
   };
   private loaded = false;
@@ -103,7 +103,7 @@ export class ResearchStudio extends LitElement {
     if (!s || s.job) return;
     const b = this.budget;
     const spec: BudgetSpec = {
-      name: b.name, evals: b.evals, points: b.points, samples: b.samples, seed: b.seed, lr: b.lr, emaRate: b.emaRate, timeBatch: b.timeBatch, layeredBatch: b.layeredBatch,
+      name: b.name, evals: b.evals, points: b.points, samples: b.samples, seed: b.seed, lr: b.lr, emaRate: b.emaRate, timeBatch: b.timeBatch, recipeBatch: b.recipeBatch, layeredBatch: b.layeredBatch,
       arms: ARM_KINDS.filter((a) => b.arms.has(a)), timeConfig: TIME_MODELS[b.timeModel]!.config, numBlock: b.numBlock, layeredCh: b.layeredCh,
     };
     await s.run('the budget comparison', () => s.engine.researchBudget(spec, proxy((run: BudgetRunEntry) => {
@@ -128,8 +128,8 @@ export class ResearchStudio extends LitElement {
     csvDownload(`${run.spec.name.replace(/[^\w.-]+/g, '_')}.csv`, text);
   }
 
-  private num(label: string, value: number, set: (v: number) => void, opts: { min?: number; max?: number; step?: string } = {}) {
-    return html`<label>${label}<input type="number" aria-label=${label} min=${opts.min ?? 0} max=${opts.max ?? 1e9} step=${opts.step ?? '1'} .value=${String(value)}
+  private num(label: string, value: number, set: (v: number) => void, opts: { min?: number; max?: number; step?: string; title?: string } = {}) {
+    return html`<label title=${opts.title ?? ''}>${label}<input type="number" aria-label=${label} min=${opts.min ?? 0} max=${opts.max ?? 1e9} step=${opts.step ?? '1'} .value=${String(value)}
       @change=${(e: Event) => set(Number((e.target as HTMLInputElement).value))} /></label>`;
   }
 
@@ -194,8 +194,9 @@ export class ResearchStudio extends LitElement {
         ${this.num('Layered num_block', b.numBlock, (v) => set({ numBlock: Math.max(2, Math.floor(v)) }), { min: 2, max: 100 })}
         ${this.num('Layered ch', b.layeredCh, (v) => set({ layeredCh: Math.max(4, Math.floor(v)) }), { min: 4, max: 256 })}
         ${this.num('Time batch', b.timeBatch, (v) => set({ timeBatch: Math.max(1, Math.floor(v)) }), { min: 1 })}
+        ${this.num('Recipe batch', b.recipeBatch, (v) => set({ recipeBatch: Math.max(1, Math.floor(v)) }), { min: 1 })}
         ${this.num('Layered batch', b.layeredBatch, (v) => set({ layeredBatch: Math.max(1, Math.floor(v)) }), { min: 1 })}
-        ${this.num('Learning rate', b.lr, (v) => set({ lr: v }), { step: 'any' })}
+        ${this.num('Learning rate', b.lr, (v) => set({ lr: v }), { step: 'any', title: 'of the time-conditioned and layered arms; the new recipe has its own schedule' })}
         ${this.num('EMA rate', b.emaRate, (v) => set({ emaRate: v }), { step: 'any' })}
         <fieldset><legend>Arms</legend>${ARM_KINDS.map((a) => html`<label class="inline"><input type="checkbox" aria-label=${`arm ${ARM_LABELS[a]}`} .checked=${b.arms.has(a)}
           @change=${(e: Event) => { const arms = new Set(b.arms); if ((e.target as HTMLInputElement).checked) arms.add(a); else arms.delete(a); set({ arms }); }} />${ARM_LABELS[a]}</label>`)}</fieldset>

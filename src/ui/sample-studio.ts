@@ -1,16 +1,25 @@
-// The Sample tab: sampler settings, a live grid of x_t and the predicted x0 at every step, the
-// filmstrip of one sample, the first-step question, interpolation between two seeds.
-import { LitElement, html, nothing } from 'lit';
+// The Sample tab: sampler settings (kept in the URL, so a link reproduces the same pixels), the
+// schedule with the chain's timesteps, a live grid of x_t and the predicted x0 at every step, Step /
+// Continue through the chain with each step's numbers, the filmstrip of one sample, the first-step
+// question, a comparison grid, interpolation between two seeds; exported PNGs carry the settings and
+// dropping one back restores them.
+import { LitElement, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { proxy } from 'comlink';
 import { SKIP_TYPES, describeChain, timestepSequence, type SkipType } from '../diffusion/timesteps';
-import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
-import type { Filmstrip, FirstStepReport, Pixels, SampleSettings, StepFrame } from '../worker/api';
+import { SAMPLERS, stepCoefficients, type SamplerKind, type StepCoefficients } from '../diffusion/samplers';
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
+import { readPngText } from '../io/png';
+import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
-import { downloadCanvas, frameOf, gridCanvas } from './pixel-grid';
+import { downloadPng, frameOf, gridCanvas } from './pixel-grid';
+import { LINK_KEYS, MAX_BATCH, PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery } from './sample-link';
 import { panelStyles } from './styles';
 import './pixel-grid';
 import './filmstrip-view';
+import './schedule-chart';
+import './step-details';
+import './compare-grid';
 
 interface Shown {
   settings: SampleSettings;
@@ -37,6 +46,14 @@ export class SampleStudio extends LitElement {
   @state() private frames = 8;
   @state() private interpolation: Pixels | undefined;
   @state() private animFrame = 0;
+  /** A chain Step or Stop left part-way: Step and Continue run it on. */
+  @state() private paused: { settings: SampleSettings; done: number; total: number } | undefined;
+  /** The step Step ran last, shown with its numbers. */
+  @state() private stepShown: number | undefined;
+  /** What a link or a dropped PNG could not restore, or what it did. */
+  @state() private notes: string[] = [];
+  @state() private linkState: string | undefined;
+  private linkRead = false;
   private animTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor() {
@@ -58,27 +75,110 @@ export class SampleStudio extends LitElement {
   }
 
   private set<K extends keyof SampleSettings>(key: K, value: SampleSettings[K], rerender = false): void {
+    if (this.settings[key] !== value) this.paused = undefined;
     this.settings = { ...this.settings, [key]: value };
     // Idle slider changes re-render with the same seed, the previous result kept beside the new one.
     const shown = this.results[0]?.settings;
     if (rerender && !this.running && shown && shown[key] !== value) void this.sample();
   }
 
-  async sample(): Promise<void> {
+  /** The settings of a shared link, read once when the models are known; others are left as they are. */
+  protected override willUpdate(): void {
+    const models = this.store?.models;
+    if (this.linkRead || !models?.length) return;
+    this.linkRead = true;
+    if (hasSettings(location.search)) this.restore(location.search, 'the link');
+  }
+
+  /** Keeps the URL's query on the current settings (other parameters, such as ?debug, stay). */
+  protected override updated(changed: PropertyValues): void {
+    super.updated(changed);
+    if (!this.linkRead) return;
+    const q = new URLSearchParams(location.search);
+    for (const k of LINK_KEYS) q.delete(k);
+    const query = [settingsToQuery({ ...this.settings, modelId: this.modelId() }), q.toString()].filter((p) => p).join('&');
+    if (location.search !== `?${query}`) history.replaceState(history.state, '', `${location.pathname}?${query}${location.hash}`);
+  }
+
+  /** Applies settings written by settingsToQuery (a link or a PNG's text chunk), noting what it ignored. */
+  private restore(text: string, source: string): void {
+    const bundled = (this.store?.models ?? []).filter((m) => m.source === 'bundled').map((m) => m.id);
+    const { settings, notes } = settingsFromQuery(text, bundled);
+    const { modelId, ...rest } = settings;
+    if (modelId) this.store?.select(modelId);
+    this.settings = { ...this.settings, ...rest };
+    this.paused = undefined;
+    this.notes = notes.length ? [`Some settings of ${source} were not used; their defaults stand:`, ...notes] : [`Settings restored from ${source}.`];
+  }
+
+  private async dropPng(e: DragEvent): Promise<void> {
+    e.preventDefault();
+    const file = e.dataTransfer?.files[0];
+    if (file) await this.openPng(file);
+  }
+
+  private async openPng(file: File): Promise<void> {
+    try {
+      const text = readPngText(new Uint8Array(await file.arrayBuffer()), file.name).get(PNG_SETTINGS_KEY);
+      if (text === undefined) throw new Error(`${file.name}: this PNG carries no ddim-webgpu settings (only images exported by the studio do)`);
+      this.restore(text, file.name);
+    } catch (err) {
+      this.notes = [(err as Error).message];
+    }
+  }
+
+  private async copyLink(): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(location.href);
+      this.linkState = 'Link copied.';
+    } catch {
+      this.linkState = `Copy this link: ${location.href}`;
+    }
+  }
+
+  /** Sample runs a whole new chain, Step one step (of the paused chain, or of a new one), Continue the rest. */
+  private async advance(mode: 'sample' | 'step' | 'continue'): Promise<void> {
     const store = this.store;
     if (!store || this.running) return;
-    const settings = { ...this.settings, modelId: this.modelId() };
-    this.film = undefined;
-    this.first = undefined;
-    const result = await store.run('sampling', () => store.engine.sample(settings, proxy((f: StepFrame) => {
+    const resume = mode !== 'sample' && this.paused !== undefined;
+    const settings = resume ? this.paused!.settings : { ...this.settings, modelId: this.modelId() };
+    const onFrame = proxy((f: StepFrame) => {
       this.frame = f;
-    })));
+    });
+    if (!resume) {
+      this.film = undefined;
+      this.first = undefined;
+      this.stepShown = undefined;
+    }
+    const maxSteps = mode === 'step' ? 1 : undefined;
+    const result: SampleResult | undefined = await store.run('sampling', () => (resume ? store.engine.continueSample(onFrame, maxSteps) : store.engine.sample(settings, onFrame, maxSteps)));
     if (!result) return;
-    this.results = [{ settings, final: result.final, msPerStep: result.msPerStep, completed: result.completed }, ...this.results].slice(0, 2);
+    this.paused = result.completed ? undefined : { settings, done: result.stepsDone, total: result.seq.length };
+    if (mode !== 'step' || result.completed) {
+      this.results = [{ settings, final: result.final, msPerStep: result.msPerStep, completed: result.completed }, ...this.results].slice(0, 2);
+    }
+    this.stepShown = mode === 'step' ? result.stepsDone - 1 : undefined;
     if (result.stepsDone > 0) {
       this.filmIndex = Math.min(this.filmIndex, settings.batch - 1);
       [this.film, this.first] = await Promise.all([store.engine.filmstrip(this.filmIndex), store.engine.firstStep()]);
     }
+  }
+
+  sample(): Promise<void> {
+    return this.advance('sample');
+  }
+
+  /** The schedule of the selected model (abar_t for t = 0..T-1). */
+  private abar(): Float64Array | undefined {
+    const d = this.store?.selected?.diffusion;
+    return d ? alphaBars(betaSchedule(d)) : undefined;
+  }
+
+  /** The coefficients of the chain the film shows (the settings it ran with). */
+  private filmCoefficients(abar: Float64Array | undefined): StepCoefficients[] {
+    const s = this.paused?.settings ?? this.results[0]?.settings;
+    if (!this.film || !abar || !s) return [];
+    return stepCoefficients(this.film.seq, abar, { sampler: s.sampler, eta: s.eta, clipX0: s.clipX0, useClippedModelOutput: false });
   }
 
   private async showFilm(i: number): Promise<void> {
@@ -142,7 +242,7 @@ export class SampleStudio extends LitElement {
           <button aria-label="Random seed" title="Random seed" @click=${() => this.set('seed', Math.floor(Math.random() * 1e6))}>🎲</button></span>
         </label>
         <label>Batch size
-          <input type="number" aria-label="Batch size" min="1" max="64" .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', Math.min(64, Math.max(1, Math.floor(num(e)))))} />
+          <input type="number" aria-label="Batch size" min="1" max=${MAX_BATCH} .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', Math.min(MAX_BATCH, Math.max(1, Math.floor(num(e)))))} />
         </label>
         <label class="inline"><input type="checkbox" aria-label="Live preview" .checked=${s.previews} @change=${(e: Event) => this.set('previews', (e.target as HTMLInputElement).checked)} />Live preview</label>
         <label class="inline"><input type="checkbox" aria-label="Clip x0" .checked=${s.clipX0} @change=${(e: Event) => this.set('clipX0', (e.target as HTMLInputElement).checked, true)} />Clip x0</label>
@@ -151,9 +251,32 @@ export class SampleStudio extends LitElement {
             <option value="both">x_t and x0 side by side</option><option value="xt">x_t</option><option value="x0">predicted x0</option>
           </select>
         </label>
-        <button class="primary" @click=${() => this.sample()} ?disabled=${this.running || models.length === 0}>Sample</button>
+        <button class="primary" @click=${() => this.advance('sample')} ?disabled=${this.running || models.length === 0}>Sample</button>
+        <button @click=${() => this.advance('step')} ?disabled=${this.running || models.length === 0}
+          title="Run one step of the chain and show its numbers">${this.paused ? `Step ${this.paused.done + 1}/${this.paused.total}` : 'Step'}</button>
+        <button @click=${() => this.advance('continue')} ?disabled=${this.running || !this.paused}>Continue</button>
         <button @click=${() => this.store?.engine.stop()} ?disabled=${!this.running}>Stop</button>
-      </div>`;
+        <button @click=${() => this.copyLink()} title="A link with these settings: opening it samples the same pixels">Copy link</button>
+        <label class="inline" title="Restore the settings of a PNG exported here (or drop it on this panel)">Open PNG settings
+          <input type="file" aria-label="Open PNG settings" accept="image/png" @change=${(e: Event) => {
+            const f = (e.target as HTMLInputElement).files?.[0];
+            if (f) void this.openPng(f);
+          }} /></label>
+      </div>
+      ${this.linkState ? html`<p class="muted" role="status" data-testid="link-state">${this.linkState}</p>` : nothing}
+      ${this.notes.length ? html`<div class="note" role="status" data-testid="settings-notes">${this.notes.map((n) => html`<div>${n}</div>`)}</div>` : nothing}
+      ${this.explanations()}`;
+  }
+
+  private explanations() {
+    return html`<details class="explain"><summary>What am I looking at?</summary>
+      <p><b>x_t</b> is the image at noise level t: sqrt(abar_t)·x0 + sqrt(1 − abar_t)·noise. Sampling starts from pure noise (x_T) and walks t down to 0.</p>
+      <p><b>predicted x0</b> is the model's guess of the clean image at each step, x0 = (x_t − sqrt(1 − abar_t)·eps) / sqrt(abar_t), from the noise eps it predicts.</p>
+      <p><b>eta</b> sets how much fresh noise each step adds: 0 is DDIM (deterministic, the same seed gives the same image), 1 is close to DDPM's ancestral sampling.</p>
+      <p><b>skip</b> picks which of the T timesteps run: uniform takes every T/steps-th, quad crowds them near t = 0 where the details form.</p>
+      <p><b>Step</b> runs one step and writes out its update; the filmstrip shows the same numbers for any step you hover.</p>
+      <p>Your images, models and runs never leave this page.</p>
+    </details>`;
   }
 
   private progress() {
@@ -182,7 +305,7 @@ export class SampleStudio extends LitElement {
         <pixel-grid data-testid=${i === 0 ? 'final' : 'previous'} label="sample grid" .pixels=${r.final} cols=${Math.ceil(Math.sqrt(r.final.count))} width="200"></pixel-grid>
         <span>${i === 0 ? 'latest' : 'previous'}: ${this.describe(r.settings)}${r.completed ? '' : ' (stopped)'}</span>
         <span class="numbers">${r.msPerStep.toFixed(1)} ms/step</span>
-        ${i === 0 ? html`<button @click=${() => downloadCanvas(gridCanvas(r.final, Math.ceil(Math.sqrt(r.final.count))), 'samples.png')}>Export grid PNG</button>` : nothing}
+        ${i === 0 ? html`<button @click=${() => downloadPng(gridCanvas(r.final, Math.ceil(Math.sqrt(r.final.count))), 'samples.png', { [PNG_SETTINGS_KEY]: settingsToQuery(r.settings) })}>Export grid PNG</button>` : nothing}
       </div>`)}
     </div></section>`;
   }
@@ -219,18 +342,46 @@ export class SampleStudio extends LitElement {
     </section>`;
   }
 
+  private schedulePanel(abar: Float64Array | undefined) {
+    if (!abar) return nothing;
+    let seq: number[] = [];
+    try {
+      seq = timestepSequence(this.settings.skip, this.settings.steps, abar.length);
+    } catch {
+      // chainText() says why these settings give no chain.
+    }
+    const current = this.running ? this.frame?.t : this.stepShown !== undefined ? this.film?.seq[this.film.seq.length - 1 - this.stepShown] : undefined;
+    return html`<details class="explain" open><summary>The noise schedule</summary>
+      <schedule-chart .abar=${abar} .seq=${seq} current=${current ?? nothing}></schedule-chart></details>`;
+  }
+
+  private stepPanel(abar: Float64Array | undefined, coefficients: StepCoefficients[]) {
+    if (this.stepShown === undefined || !this.film) return nothing;
+    return html`<section><h2>Step ${this.stepShown + 1}${this.paused ? ` of ${this.paused.total}` : ''}</h2>
+      <step-details .film=${this.film} .coefficients=${coefficients} .abar=${abar} step=${this.stepShown}></step-details></section>`;
+  }
+
   override render() {
+    const abar = this.abar();
+    const coefficients = this.filmCoefficients(abar);
+    const shownSettings = this.paused?.settings ?? this.results[0]?.settings;
     return html`
-      <section><h2>Sample</h2>${this.controls()}
+      <section @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${(e: DragEvent) => this.dropPng(e)}><h2>Sample</h2>${this.controls()}
         ${this.store?.error ? html`<div class="error" role="alert">${this.store.error}</div>` : nothing}
+        ${this.schedulePanel(abar)}
         <div style="margin-top:12px">${this.progress()}</div>
       </section>
+      ${this.stepPanel(abar, coefficients)}
       ${this.resultsPanel()}
       ${this.film ? html`<section><h2>Filmstrip</h2>
         <label class="inline">Sample <input type="number" aria-label="Filmstrip sample" min="0" max=${this.settings.batch - 1} .value=${String(this.filmIndex)}
           @change=${(e: Event) => this.showFilm(Math.floor(Number((e.target as HTMLInputElement).value)))} /></label>
-        <filmstrip-view .film=${this.film}></filmstrip-view></section>` : nothing}
+        <filmstrip-view .film=${this.film} .coefficients=${coefficients} .abar=${abar}
+          .pngText=${shownSettings ? { [PNG_SETTINGS_KEY]: settingsToQuery(shownSettings) } : {}}></filmstrip-view></section>` : nothing}
       ${this.firstStepPanel()}
+      <section><h2>Comparison grid</h2>
+        <compare-grid .store=${this.store} .base=${{ ...this.settings, modelId: this.modelId() }} timesteps=${abar?.length ?? 1000}
+          @chains-replaced=${() => (this.paused = undefined)}></compare-grid></section>
       ${this.interpolationPanel()}`;
   }
 }

@@ -6,6 +6,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { proxy } from 'comlink';
 import { parseConfig, type UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
+import { DEFAULT_RECIPE, type LossWeighting, type LrDecay } from '../train/recipe';
 import { DEFAULT_OPTIMIZER } from '../train/step';
 import type { TrainerOptions } from '../train/trainer';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
@@ -34,7 +35,8 @@ export class TrainStudio extends LitElement {
   @property({ attribute: false }) store: EngineStore | undefined;
   @state() private data: Dataset = 'emoji16';
   @state() private fields: ModelFields = { preset: 'tiny', ch: 32, ch_mult: '1,2', num_res_blocks: 1, attn_resolutions: '8', dropout: 0 };
-  @state() private options: TrainerOptions = { ...DEFAULT_OPTIMIZER, lr: 1e-3, emaRate: 0.999, batch: 8, seed: 0, randomFlip: true, warmupSteps: 0 };
+  // The recipe the search picked (train/recipe.ts); the cosine decay spans the run (decaySteps = steps at Train).
+  @state() private options: TrainerOptions = { ...DEFAULT_OPTIMIZER, ...DEFAULT_RECIPE, seed: 0, randomFlip: true };
   @state() private steps = 1000;
   @state() private checkpointEvery = 50;
   @state() private previewEvery = 100;
@@ -127,7 +129,8 @@ export class TrainStudio extends LitElement {
     }
     this.losses = [];
     this.preview = undefined;
-    const spec: TrainSpec = { name: this.name, dataset: this.data, config, options: this.options, steps: this.steps, checkpointEvery: this.checkpointEvery, previewEvery: this.previewEvery };
+    const options = { ...this.options, decaySteps: this.steps };
+    const spec: TrainSpec = { name: this.name, dataset: this.data, config, options, steps: this.steps, checkpointEvery: this.checkpointEvery, previewEvery: this.previewEvery };
     await store.run('training', () => store.engine.train(spec, proxy(this.onProgress)));
     await this.refresh();
   }
@@ -189,7 +192,7 @@ export class TrainStudio extends LitElement {
         <label>Add a folder
           <input type="file" aria-label="Add a folder" webkitdirectory @change=${(e: Event) => this.addFiles((e.target as HTMLInputElement).files)} /></label>
       </div>
-      <div class="muted" style="margin-top:6px; border: 2px dashed #c9cfdb; border-radius: 8px; padding: 10px"
+      <div class="muted" style="margin-top:6px; border: 2px dashed var(--border); border-radius: 8px; padding: 10px"
         @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${(e: DragEvent) => { e.preventDefault(); void this.addFiles(e.dataTransfer?.files); }}>
         Drop PNG, JPEG or WebP files here: each is cropped to its centre square, resized, and kept in this browser (IndexedDB).
         ${this.importMessage ? html`<div data-testid="import-message">${this.importMessage}
@@ -223,7 +226,7 @@ export class TrainStudio extends LitElement {
 
   private hyperPanel() {
     const o = this.options;
-    const set = (k: keyof TrainerOptions, v: number | boolean): void => {
+    const set = <K extends keyof TrainerOptions>(k: K, v: TrainerOptions[K]): void => {
       this.options = { ...this.options, [k]: v };
       if (k === 'batch') this.scheduleEstimate();
     };
@@ -240,6 +243,15 @@ export class TrainStudio extends LitElement {
         <label>Steps<input type="number" aria-label="Training steps" min="1" .value=${String(this.steps)} @change=${(e: Event) => (this.steps = Math.floor(this.num(e)))} /></label>
         <label>Checkpoint every<input type="number" aria-label="Checkpoint every" min="1" .value=${String(this.checkpointEvery)} @change=${(e: Event) => (this.checkpointEvery = Math.floor(this.num(e)))} /></label>
         <label>Preview every<input type="number" aria-label="Preview every" min="0" .value=${String(this.previewEvery)} @change=${(e: Event) => (this.previewEvery = Math.floor(this.num(e)))} /></label>
+        <label title="Cosine decay of the learning rate to a tenth over the run, after the warmup">LR schedule
+          <select aria-label="LR schedule" @change=${(e: Event) => set('lrDecay', (e.target as HTMLSelectElement).value as LrDecay)}>
+            <option value="cosine" ?selected=${o.lrDecay === 'cosine'}>cosine decay</option><option value="none" ?selected=${o.lrDecay === 'none'}>constant</option>
+          </select></label>
+        <label title="min-SNR-5 (Hang et al. 2023): less weight on the nearly clean timesteps, whose noise is hard to see and easy to overfit">Loss weighting
+          <select aria-label="Loss weighting" @change=${(e: Event) => set('lossWeight', (e.target as HTMLSelectElement).value as LossWeighting)}>
+            <option value="min_snr" ?selected=${o.lossWeight === 'min_snr'}>min-SNR (γ ${o.snrGamma})</option><option value="none" ?selected=${o.lossWeight === 'none'}>none (the reference)</option>
+          </select></label>
+        <label class="inline" title="EMA decay min(rate, (1 + n) / (10 + n)) after n steps: the average forgets the random start quickly"><input type="checkbox" aria-label="EMA warmup" .checked=${o.emaWarmup} @change=${(e: Event) => set('emaWarmup', (e.target as HTMLInputElement).checked)} />EMA warmup</label>
         <label class="inline"><input type="checkbox" aria-label="Random flip" .checked=${o.randomFlip} @change=${(e: Event) => set('randomFlip', (e.target as HTMLInputElement).checked)} />Random flip</label>
         <button class="primary" @click=${() => this.train()} ?disabled=${!!job || !!this.configError || (this.memory !== undefined && !this.memory.fits)}>Train</button>
         <button @click=${() => this.store?.engine.pause()} ?disabled=${!training}>Pause</button>

@@ -110,6 +110,32 @@ export interface DenoiseResult {
   curve: { t: number; mse: number }[];
 }
 
+/** DDIM inversion of one image (the Denoise tab): up the deterministic chain to x_T and back. */
+export interface InversionRequest {
+  modelId: string;
+  image: DenoiseRequest['image'];
+  /** Steps of the inversion and of the reconstruction (the reference's uniform skip). */
+  steps: number;
+  /** The re-sampling from the same x_T: its steps, eta and noise seed. */
+  resampleSteps: number;
+  resampleEta: number;
+  seed: number;
+}
+
+export interface InversionResult {
+  clean: Pixels;
+  /** The inverted x_T, shown clipped to the display range. */
+  xT: Pixels;
+  /** DDIM (eta 0) back down the same timesteps. */
+  reconstruction: Pixels;
+  resampled: Pixels;
+  /** The timesteps of the inversion, ascending. */
+  seq: number[];
+  /** PSNR (dB, peak-to-peak 2) against the clean image. */
+  reconstructionPsnr: number;
+  resampledPsnr: number;
+}
+
 export interface TrainSpec {
   name: string;
   dataset: 'emoji16' | 'emoji32' | 'user';
@@ -211,13 +237,17 @@ export interface EngineApi {
   /** The model as a reference-layout safetensors file (F32), loadable by PyTorch with strict=True. */
   exportModel(id: string): Promise<ArrayBuffer>;
 
-  sample(settings: SampleSettings, onFrame: (f: StepFrame) => void): Promise<SampleResult>;
+  /** Starts a chain and runs it to the end, or `maxSteps` steps of it (Step: 1); it waits for continueSample. */
+  sample(settings: SampleSettings, onFrame: (f: StepFrame) => void, maxSteps?: number): Promise<SampleResult>;
+  /** Runs the last chain on from where Step or Stop left it, to the end or `maxSteps` steps. */
+  continueSample(onFrame: (f: StepFrame) => void, maxSteps?: number): Promise<SampleResult>;
   /** Stops the running chain, training or interpolation after its current step. */
   stop(): Promise<void>;
   filmstrip(sample: number): Promise<Filmstrip>;
   firstStep(): Promise<FirstStepReport>;
   interpolate(settings: SampleSettings, seedB: number, frames: number): Promise<Pixels>;
   denoise(request: DenoiseRequest): Promise<DenoiseResult>;
+  invert(request: InversionRequest): Promise<InversionResult>;
   /** `count` held-out emoji at `size`, spread over the whole held-out set (for the Denoise picker), with their indices. */
   datasetImages(size: number, count: number): Promise<{ pixels: Pixels; indices: number[] }>;
 

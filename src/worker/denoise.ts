@@ -1,17 +1,22 @@
 // The Denoise view: one clean image, noised to x_t with a seeded noise; the model's one-shot x0
 // prediction at t against the DDIM chain (eta 0) from t down to 0, both scored against the clean
 // image; and the one-shot error across t for the same image and noise (why the first step's x0 is
-// not the result: at large t it is a blurry average).
+// not the result: at large t it is a blurry average). And DDIM inversion of the same image: carried
+// up the deterministic chain to x_T, back down to a reconstruction, and re-sampled from that x_T
+// with another eta or number of steps.
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
-import { stepCoefficients } from '../diffusion/samplers';
+import { inversionCoefficients, stepCoefficients } from '../diffusion/samplers';
+import { timestepSequence } from '../diffusion/timesteps';
 import { Sampler } from '../engine/sampler';
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, upload } from '../gpu/tensor';
 import type { ReferenceModel } from '../io/convert';
 import { toRgba8 } from '../host/pixels';
 import { gaussian } from '../host/rng';
-import type { DenoiseResult, Pixels } from './api';
+import type { DenoiseResult, InversionRequest, InversionResult, Pixels } from './api';
 import type { NetCache } from './sampling';
+import type { StepCoefficients } from '../diffusion/samplers';
+import type { UNet } from '../nn/unet';
 
 /** Curve points: t = 0, 100, ..., 900 and T - 1. */
 function curveTimesteps(T: number): number[] {
@@ -33,6 +38,12 @@ export function chainFrom(t: number, steps: number): number[] {
   const n = Math.max(1, Math.min(steps, t + 1));
   const seq = Array.from({ length: n }, (_, i) => (n === 1 ? t : Math.round((i * t) / (n - 1))));
   return [...new Set(seq)];
+}
+
+/** Runs a chain of coefficients from `start` on a batch-1 net and returns where it ends. */
+async function runChain(device: GPUDevice, net: UNet, coefficients: StepCoefficients[], start: Float32Array, seed: number): Promise<Float32Array> {
+  const sampler = new Sampler(device, net, coefficients, { kind: 'rng', seed }, false);
+  return sampler.run(start).then(() => readTensor(device, net.x)).finally(() => sampler.destroy());
 }
 
 export async function denoise(
@@ -64,8 +75,7 @@ export async function denoise(
   upload(device, one.t, Float32Array.of(t));
   submitDispatches(device, one.forward, 'denoise one-shot');
   const oneShot = x0From(xt, await readTensor(device, one.eps), t);
-  const chainSampler = new Sampler(device, one, stepCoefficients(chainFrom(t, steps), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), { kind: 'rng', seed }, false);
-  const chain = await chainSampler.run(xt).then(() => readTensor(device, one.x)).finally(() => chainSampler.destroy());
+  const chain = await runChain(device, one, stepCoefficients(chainFrom(t, steps), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), xt, seed);
 
   // One-shot error across t, one batched forward.
   const ts = curveTimesteps(T);
@@ -83,5 +93,26 @@ export async function denoise(
   return {
     clean: px(clean), xt: px(xt), oneShot: px(oneShot), chain: px(chain),
     oneShotMse: s1.mse, oneShotPsnr: s1.psnr, chainMse: s2.mse, chainPsnr: s2.psnr, curve,
+  };
+}
+
+export async function invert(device: GPUDevice, nets: NetCache, id: string, model: ReferenceModel, clean: Float32Array, req: InversionRequest): Promise<InversionResult> {
+  const cfg = model.config;
+  const abar = alphaBars(betaSchedule(model.diffusion));
+  const T = abar.length;
+  for (const [name, v] of [['inversion steps', req.steps], ['re-sampling steps', req.resampleSteps]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > T) throw new Error(`${name} must be an integer in [1, ${T}], got ${v}`);
+  }
+  if (!(req.resampleEta >= 0 && req.resampleEta <= 1)) throw new Error(`eta must be in [0, 1], got ${req.resampleEta}`);
+  const net = nets.get(id, model, 1);
+  const seq = timestepSequence('uniform', req.steps, T);
+  const ddim = (s: number[], eta: number) => stepCoefficients(s, abar, { sampler: 'generalized', eta, clipX0: false, useClippedModelOutput: false });
+  const xT = await runChain(device, net, inversionCoefficients(seq, abar), clean, 0);
+  const reconstruction = await runChain(device, net, ddim(seq, 0), xT, 0);
+  const resampled = await runChain(device, net, ddim(timestepSequence('uniform', req.resampleSteps, T), req.resampleEta), xT, req.seed);
+  const px = (x: Float32Array): Pixels => ({ count: 1, size: cfg.resolution, rgba: toRgba8(x, cfg.in_channels, cfg.resolution * cfg.resolution) });
+  return {
+    clean: px(clean), xT: px(xT), reconstruction: px(reconstruction), resampled: px(resampled),
+    seq, reconstructionPsnr: score(reconstruction, clean).psnr, resampledPsnr: score(resampled, clean).psnr,
   };
 }

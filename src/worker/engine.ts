@@ -13,8 +13,8 @@ import { datasetFromRgb } from '../train/data';
 import { decodeImageFile } from '../train/decode-browser';
 import { loadEmoji } from '../train/emoji';
 import { memoryProblem, trainingMemory } from '../train/memory';
-import type { EngineApi, EngineInfo, GpuEvent, Pixels, SampleResult } from './api';
-import { denoise } from './denoise';
+import type { DenoiseRequest, EngineApi, EngineInfo, GpuEvent, Pixels, SampleResult } from './api';
+import { denoise, invert } from './denoise';
 import * as models from './models';
 import { NetCache, SampleRun } from './sampling';
 import { TrainSession, bundledEmoji } from './training';
@@ -116,15 +116,26 @@ export class Engine implements EngineApi {
     return transfer(bytes, [bytes]);
   }
 
-  sample: EngineApi['sample'] = (settings, onFrame) => this.exclusive('sampling', async () => {
+  sample: EngineApi['sample'] = (settings, onFrame, maxSteps) => this.exclusive('sampling', async () => {
     const device = await this.gpu();
     const { model } = await models.getModel(settings.modelId);
     this.lastRun?.destroy();
     const run = new SampleRun(device, (await this.nets()).sample.get(settings.modelId, model, settings.batch), model, settings);
     this.lastRun = run;
-    const result: SampleResult = await run.run((f) => onFrame(f.xt && f.x0 ? sendPixels(f, [f.xt, f.x0]) : f), () => this.stopRequested);
-    return sendPixels(result, [result.final]);
+    return this.advance(run, onFrame, maxSteps);
   });
+
+  continueSample: EngineApi['continueSample'] = (onFrame, maxSteps) => this.exclusive('sampling', async () => {
+    const run = this.lastRun;
+    if (!run || run.done === run.seq.length) throw new Error('no chain is waiting to continue; press Sample or Step to start one');
+    return this.advance(run, onFrame, maxSteps);
+  });
+
+  private async advance(run: SampleRun, onFrame: Parameters<EngineApi['sample']>[1], maxSteps = Infinity): Promise<SampleResult> {
+    if (!(maxSteps >= 1)) throw new Error(`a chain advances by at least one step, got ${maxSteps}`);
+    const result = await run.advance((f) => onFrame(f.xt && f.x0 ? sendPixels(f, [f.xt, f.x0]) : f), () => this.stopRequested, maxSteps);
+    return sendPixels(result, [result.final]);
+  }
 
   async stop(): Promise<void> {
     this.stopRequested = true;
@@ -154,26 +165,33 @@ export class Engine implements EngineApi {
     path.forEach((z, i) => xT.set(z, i * n));
     const s = { ...settings, batch: frames };
     const run = new SampleRun(await this.gpu(), (await this.nets()).sample.get(settings.modelId, model, frames), model, s, xT);
-    const result = await run.run(() => undefined, () => this.stopRequested);
+    const result = await run.advance(() => undefined, () => this.stopRequested);
     run.destroy();
     return sendPixels(result.final, [result.final]);
   });
 
+  /** The clean image of a Denoise-tab request, in [-1, 1] at the model's size. */
+  private async cleanImage(image: DenoiseRequest['image'], size: number): Promise<Float32Array> {
+    if (image.kind === 'rgb') return datasetFromRgb('your image', size, image.rgb).images;
+    const held = await this.heldOut(size);
+    const per = 3 * size * size;
+    if (!(image.index >= 0 && image.index < held.count)) throw new Error(`image ${image.index} is not among the ${held.count} held-out emoji`);
+    return held.images.slice(image.index * per, (image.index + 1) * per);
+  }
+
   denoise: EngineApi['denoise'] = (req) => this.exclusive('denoising', async () => {
     const { model } = await models.getModel(req.modelId);
-    const size = model.config.resolution;
-    let clean: Float32Array;
-    if (req.image.kind === 'dataset') {
-      const held = await this.heldOut(size);
-      const per = 3 * size * size;
-      if (!(req.image.index >= 0 && req.image.index < held.count)) throw new Error(`image ${req.image.index} is not among the ${held.count} held-out emoji`);
-      clean = held.images.slice(req.image.index * per, (req.image.index + 1) * per);
-    } else {
-      clean = datasetFromRgb('your image', size, req.image.rgb).images;
-    }
+    const clean = await this.cleanImage(req.image, model.config.resolution);
     const nets = await this.nets();
     const r = await denoise(await this.gpu(), { one: nets.one, curve: nets.curve }, req.modelId, model, clean, req.t, req.steps, req.seed);
     return sendPixels(r, [r.clean, r.xt, r.oneShot, r.chain]);
+  });
+
+  invert: EngineApi['invert'] = (req) => this.exclusive('inversion', async () => {
+    const { model } = await models.getModel(req.modelId);
+    const clean = await this.cleanImage(req.image, model.config.resolution);
+    const r = await invert(await this.gpu(), (await this.nets()).one, req.modelId, model, clean, req);
+    return sendPixels(r, [r.clean, r.xT, r.reconstruction, r.resampled]);
   });
 
   private heldOutCache = new Map<number, ReturnType<typeof loadEmoji>>();

@@ -6,7 +6,7 @@ import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { parseSafetensors } from '../io/safetensors';
 import type { SafetensorsFile } from '../host/tensor';
 import { toRgba8 } from '../host/pixels';
-import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, runArm, type BudgetSettings } from '../research/budget';
+import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, runArm, type BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
 import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
 import { DEFAULT_OPTIMIZER } from '../train/step';
@@ -127,7 +127,8 @@ export function layeredDescription(spec: BudgetSpec): SafetensorsFile {
 
 function settingsOf(spec: BudgetSpec): BudgetSettings {
   return {
-    evals: spec.evals, points: spec.points, samples: spec.samples, seed: spec.seed, timeBatch: spec.timeBatch, layeredBatch: spec.layeredBatch,
+    evals: spec.evals, points: spec.points, samples: spec.samples, seed: spec.seed, timeBatch: spec.timeBatch,
+    recipeBatch: spec.recipeBatch ?? DEFAULT_BUDGET.recipeBatch, layeredBatch: spec.layeredBatch,
     optimizer: { ...DEFAULT_OPTIMIZER, lr: spec.lr, emaRate: spec.emaRate },
   };
 }

@@ -48,6 +48,8 @@ export class SampleRun {
   private readonly steps: number;
   private readonly size: number;
   private stepsDone = 0;
+  private started = false;
+  private elapsedMs = 0;
 
   /** x_T is the seeded RNG's draw unless given (interpolation frames). */
   constructor(private readonly device: GPUDevice, readonly net: UNet, model: ReferenceModel, readonly settings: SampleSettings, private readonly xT?: Float32Array) {
@@ -66,15 +68,27 @@ export class SampleRun {
     return { count, size: this.size, rgba };
   }
 
-  /** Runs the chain; `onFrame` gets x_t and x0 at most once per animation frame and at the last step. */
-  async run(onFrame: (f: StepFrame) => void, stopped: () => boolean): Promise<SampleResult> {
-    const start = this.device.createCommandEncoder({ label: 'sample start' });
-    this.sampler.encodeStart(start, this.xT);
-    this.film.encode(start, this.net.x, 0);
-    this.device.queue.submit([start.finish()]);
+  /** Steps done so far (a chain advanced step by step stays between calls). */
+  get done(): number {
+    return this.stepsDone;
+  }
+
+  /**
+   * Runs the chain on from where it stands, at most `maxSteps` steps (all by default: Step runs one,
+   * Continue the rest); `onFrame` gets x_t and x0 at most once per animation frame and at the last step.
+   */
+  async advance(onFrame: (f: StepFrame) => void, stopped: () => boolean, maxSteps = Infinity): Promise<SampleResult> {
+    if (!this.started) {
+      const start = this.device.createCommandEncoder({ label: 'sample start' });
+      this.sampler.encodeStart(start, this.xT);
+      this.film.encode(start, this.net.x, 0);
+      this.device.queue.submit([start.finish()]);
+      this.started = true;
+    }
+    const first = this.stepsDone, end = Math.min(this.steps, first + maxSteps);
     const t0 = performance.now();
     let lastFrame = -Infinity;
-    for (let k = 0; k < this.steps; k++) {
+    for (let k = first; k < end; k++) {
       const encoder = this.device.createCommandEncoder({ label: `sample step ${k}` });
       this.sampler.encodeStep(encoder, k);
       this.film.encode(encoder, this.net.x, k + 1);
@@ -84,10 +98,10 @@ export class SampleRun {
       await this.device.queue.onSubmittedWorkDone();
       this.stepsDone = k + 1;
       const now = performance.now();
-      const last = k === this.steps - 1 || stopped();
+      const last = k === end - 1 || stopped();
       if (now - lastFrame >= FRAME_MS || last) {
         lastFrame = now;
-        const progress = { step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (now - t0) / (k + 1) };
+        const progress = { step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (now - t0) / (k + 1 - first) };
         if (this.settings.previews) {
           const [xt, x0] = await Promise.all([this.film.read(k + 1, 1), this.film.read(this.steps + 1 + k, 1)]);
           onFrame({ ...progress, xt: this.pixels(xt), x0: this.pixels(x0) });
@@ -97,11 +111,12 @@ export class SampleRun {
       }
       if (stopped()) break;
     }
+    this.elapsedMs += performance.now() - t0;
     return {
       completed: this.stepsDone === this.steps,
       stepsDone: this.stepsDone,
       seq: this.seq,
-      msPerStep: (performance.now() - t0) / Math.max(1, this.stepsDone),
+      msPerStep: this.elapsedMs / Math.max(1, this.stepsDone),
       final: this.pixels(await this.film.read(this.stepsDone, 1)),
     };
   }

@@ -3,62 +3,12 @@
 // export, bad files, responsiveness, the Research tab's experiments, and the page shown without WebGPU.
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { launchChromium, startApp } from './browser';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { LONG, canvasData, frameCount, sample, setValue, useStudio } from './browser';
 
-let server: PreviewServer;
-let url: string;
-let browser: Browser;
-
-beforeAll(async () => {
-  ({ server, url } = await startApp());
-  browser = await launchChromium();
-}, 300_000);
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const LONG = { timeout: 240_000 };
-
-async function open(query = ''): Promise<{ page: Page; errors: string[]; workerCsp: Promise<string | null> }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  const workerCsp = page.waitForResponse(/engine\.worker/).then((r) => r.headerValue('content-security-policy'));
-  page.on('pageerror', (e) => errors.push(e.message));
-  // The app and its worker run under the page's Content-Security-Policy: a violation is an error.
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/.test(m.text())) errors.push(m.text());
-  });
-  await page.goto(url + query);
-  await expect.poll(() => page.getByTestId('adapter').textContent(), { timeout: 120_000 }).toMatch(/Adapter: swiftshader/);
-  return { page, errors, workerCsp };
-}
-
-/** Sets an input's value as a user would (input + change events). */
-async function setValue(page: Page, label: string, value: string): Promise<void> {
-  const input = page.getByLabel(label, { exact: true });
-  await input.fill(value);
-  await input.dispatchEvent('change');
-}
-
-async function canvasData(page: Page, testId: string): Promise<string> {
-  return page.getByTestId(testId).evaluate((el) => (el.shadowRoot!.querySelector('canvas') as HTMLCanvasElement).toDataURL());
-}
-
-async function frameCount(page: Page, testId: string): Promise<number> {
-  return Number(await page.getByTestId(testId).getAttribute('data-frame'));
-}
-
-/** Samples and waits for the result whose description matches `done`. */
-async function sample(page: Page, done: RegExp): Promise<void> {
-  await page.getByRole('button', { name: 'Sample', exact: true }).click();
-  await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(done);
-  await expect.poll(() => page.getByTestId('job').count(), LONG).toBe(0);
-}
+const studio = useStudio();
+const open = (query = '') => studio.open(query);
 
 /** Records main-thread click latency (event creation to handler) in the page. */
 async function watchClicks(page: Page): Promise<void> {
@@ -106,7 +56,7 @@ describe('sample studio', () => {
     await setValue(page, 'Steps', '10');
     await expect.poll(() => page.getByTestId('progress').textContent(), LONG).toMatch(/step [1-9]\/10/);
     for (let i = 0; i < 5; i++) await page.getByRole('heading', { name: 'Sample' }).click();
-    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(/10 steps \(uniform\), seed 0, x0 clipped \(stopped\)/);
     const done = Number((await page.getByTestId('progress').textContent())!.match(/step (\d+)\/10/)![1]);
     expect(done).toBeLessThan(10);
@@ -292,23 +242,24 @@ describe('research tab', () => {
     await setValue(page, 'Layered num_block', '2');
     await setValue(page, 'Layered ch', '8');
     await setValue(page, 'Time batch', '2');
+    await setValue(page, 'Recipe batch', '2');
     await setValue(page, 'Layered batch', '2');
     await page.getByRole('button', { name: 'Run experiment 3' }).click();
     const table = page.getByTestId('budget-table');
-    await expect.poll(async () => ((await table.count()) ? (await table.locator('tr').count()) : 0), { timeout: 480_000 }).toBe(4); // header + one point per arm
+    await expect.poll(async () => ((await table.count()) ? (await table.locator('tr').count()) : 0), { timeout: 480_000 }).toBe(5); // header + one point per arm
     await expect.poll(() => page.getByTestId('job').count(), LONG).toBe(0);
     for (const id of ['budget-time-chart', 'budget-evals-chart']) {
-      expect(await page.getByTestId(id).evaluate((el) => el.shadowRoot!.querySelectorAll('path[data-series]').length)).toBe(3);
+      expect(await page.getByTestId(id).evaluate((el) => el.shadowRoot!.querySelectorAll('path[data-series]').length)).toBe(4);
     }
     await page.reload();
     await page.getByRole('tab', { name: 'Research' }).click();
     const stored = page.getByTestId('budget-runs');
-    await expect.poll(() => stored.textContent(), LONG).toMatch(/tiny budget.*done3 points/s);
+    await expect.poll(() => stored.textContent(), LONG).toMatch(/tiny budget.*done4 points/s);
     const download = page.waitForEvent('download');
     await stored.getByRole('button', { name: 'Export CSV' }).first().click();
     const csv = readFileSync(await (await download).path(), 'utf8').trim().split('\n');
     expect(csv[0]).toBe('arm,parameters,step,evals,train_seconds,loss,fd');
-    expect(csv.slice(1).map((l) => l.split(',').slice(0, 4).join(','))).toEqual(['time,702499,1,2', expect.stringMatching(/^layer,\d+,1,2$/), expect.stringMatching(/^end2end,\d+,1,2$/)]);
+    expect(csv.slice(1).map((l) => l.split(',').slice(0, 4).join(','))).toEqual(['time,702499,1,2', 'recipe,702499,1,2', expect.stringMatching(/^layer,\d+,1,2$/), expect.stringMatching(/^end2end,\d+,1,2$/)]);
     expect(errors).toEqual([]);
     await page.context().close();
   });
@@ -316,12 +267,12 @@ describe('research tab', () => {
 
 describe('without WebGPU', () => {
   it('explains how to enable it instead of a blank page', { timeout: 480_000 }, async () => {
-    const context = await browser.newContext();
+    const context = await studio.browser().newContext();
     await context.addInitScript(() => {
       delete (Navigator.prototype as unknown as { gpu?: unknown }).gpu;
     });
     const page = await context.newPage();
-    await page.goto(url);
+    await page.goto(studio.url());
     await expect.poll(() => page.getByTestId('no-webgpu').textContent()).toMatch(/This browser has no WebGPU.*--enable-unsafe-webgpu/s);
     await context.close();
   });

@@ -121,6 +121,8 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     expect(f.metadata.format).toBe('ddim-checkpoint');
     expect(f.metadata.step).toBe('2');
     expect(f.metadata.dataset).toBe('emoji16/train');
+    // The recipe the search picked is the default, its cosine decay over the run's steps.
+    expect(JSON.parse(f.metadata.trainer!)).toMatchObject({ batch: 1, lr: 2e-3, warmupSteps: 200, lrDecay: 'cosine', decaySteps: 2, emaWarmup: true, lossWeight: 'min_snr', snrGamma: 5 });
     expect([...f.tensors.keys()].filter((n) => n.startsWith('ema/')).length).toBe(loadReference('unet-tiny.safetensors').tensors.size);
     const log = readFileSync(join(dir, 'ckpt.loss.csv'), 'utf8').trim().split('\n');
     expect(log[0]).toBe('step,loss');
@@ -246,6 +248,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['sample', '--weights', w, '--out', join(dir, 'no', 'such', 's.png')], /ddim sample: --out: the folder ".*such" does not exist/],
       [['convert', '--in', w, '--out', dir], /ddim convert: --out: ".*" is a folder; give a file name/],
       [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--lr', '1e6'], /ddim train: lr must be a number in \(0, 1\), got 1000000/],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--loss-weight', 'p2'], /ddim train: lossWeight must be one of none, min_snr, got "p2"/],
       [['eval', '--weights', w, '--data', 'emoji16', '--eta', '0,abc'], /ddim eval: --eta must be a comma-separated list of decimal numbers, got "0,abc"/],
       [['sample', '--weights', w, '--out', join(dir, 's.png'), '--sampler', 'ddim'], /--sampler must be one of generalized, ddpm_noisy, got "ddim"/],
       [['sample', '--weights', w, '--out', join(dir, 's.jpg')], /--out must end in \.png or \.safetensors/],

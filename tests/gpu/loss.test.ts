@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
-import { ddpmLossBackward, ddpmLossForward, qSample } from '../../src/kernels/loss';
+import { ddpmLossBackward, ddpmLossForward, qSample, unitLossWeights } from '../../src/kernels/loss';
 import { ddpmLoss, ddpmLossBackward as refLossBackward } from '../../src/ref/loss';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
@@ -57,15 +57,17 @@ describe('DDPM loss on WebGPU', () => {
       });
       expectClose(await gpuQSample(x0, noise, coef), want, FWD.atol, FWD.rtol, 'x_t');
 
-      const te = toGpu(d, eps, 'eps'), tn = toGpu(d, noise, 'noise');
+      // Per-sample weights (min-SNR weighting): one below 1, one above, one exactly 1.
+      const w = [0.3, 2.5, 1].slice(0, B);
+      const te = toGpu(d, eps, 'eps'), tn = toGpu(d, noise, 'noise'), tw = toGpu(d, { shape: [B], data: Float32Array.from(w) }, 'w');
       const loss = gpuZeros(d, [1], 'loss'), deps = gpuZeros(d, shape, 'deps');
       const [gl, gd] = await run(d, [
-        ...ddpmLossForward(d, { eps: te, noise: tn, loss, label: 'loss' }),
-        ddpmLossBackward(d, { eps: te, noise: tn, deps, label: 'loss' }),
+        ...ddpmLossForward(d, { eps: te, noise: tn, weights: tw, loss, label: 'loss' }),
+        ddpmLossBackward(d, { eps: te, noise: tn, weights: tw, deps, label: 'loss' }),
       ], [loss, deps]);
-      const ref = ddpmLoss(eps, noise);
+      const ref = ddpmLoss(eps, noise, w);
       expect(Math.abs(gl![0]! - ref) / ref, `loss ${gl![0]} vs ${ref}`).toBeLessThanOrEqual(1e-5);
-      expectClose(gd!, refLossBackward(eps, noise).data, BWD.atol, BWD.rtol, 'deps');
+      expectClose(gd!, refLossBackward(eps, noise, w).data, BWD.atol, BWD.rtol, 'deps');
     });
   }
 
@@ -74,7 +76,7 @@ describe('DDPM loss on WebGPU', () => {
     const shape = [3, 5, 31, 29];
     const te = toGpu(d, randomTensor(shape, 4)), tn = toGpu(d, randomTensor(shape, 5));
     const loss = gpuZeros(d, [1], 'loss');
-    const dispatches = ddpmLossForward(d, { eps: te, noise: tn, loss, label: 'loss' });
+    const dispatches = ddpmLossForward(d, { eps: te, noise: tn, weights: unitLossWeights(d, 3, 'w'), loss, label: 'loss' });
     const [a] = await run(d, dispatches, [loss]);
     const [b] = await run(d, dispatches, [loss]);
     expect(b![0]).toBe(a![0]);

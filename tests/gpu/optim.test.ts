@@ -28,7 +28,7 @@ function flatOptimizer(n: number, params: Float32Array, opts: AdamOptions & { ma
   const dispatches = [
     ...gradNormAndClip(d, { grads, out: clip, maxNorm: opts.maxNorm, label: 'clip' }),
     adam.dispatch,
-    emaUpdate(d, { ema, params: p, rate: opts.rate, label: 'ema' }),
+    emaUpdate(d, { ema, params: p, rate: opts.rate, label: 'ema' }).dispatch,
   ];
   return { p, ema, grads, m, v, clip, adam, dispatches };
 }
@@ -114,8 +114,27 @@ describe('optimizer on WebGPU', () => {
     const n = (1 << 24) + 4097;
     const ema = toGpu(d, { shape: [n], data: new Float32Array(n).fill(1) }, 'ema');
     const params = toGpu(d, { shape: [n], data: new Float32Array(n).fill(3) }, 'params');
-    const [got] = await run(d, [emaUpdate(d, { ema, params, rate: 0.5, label: 'ema' })], [ema]);
+    const [got] = await run(d, [emaUpdate(d, { ema, params, rate: 0.5, label: 'ema' }).dispatch], [ema]);
     expect(got!.every((x) => x === 2)).toBe(true);
+  });
+
+  it('takes a new EMA rate for each step (EMA warmup) as the CPU reference does', async () => {
+    const d = gpu.device;
+    const n = 1000;
+    const start = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+    const p = Float32Array.from({ length: n }, (_, i) => Math.cos(3 * i));
+    const ema = toGpu(d, { shape: [n], data: start }, 'ema');
+    const params = toGpu(d, { shape: [n], data: p }, 'params');
+    const update = emaUpdate(d, { ema, params, rate: 0.999, label: 'ema' });
+    const want = start.slice();
+    for (const rate of [0.1, 2 / 11, 0.999]) {
+      update.setRate(rate);
+      refEmaUpdate(want, p, rate);
+      await run(d, [update.dispatch], []);
+    }
+    const [got] = await run(d, [], [ema]);
+    expectClose(got!, want, 1e-6, 2e-7, 'ema');
+    expect(() => update.setRate(1)).toThrow(/ema: EMA rate 1 is outside \[0, 1\)/);
   });
 
   it('rejects a non-flat gradient buffer and step 0', () => {

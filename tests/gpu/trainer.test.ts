@@ -10,6 +10,9 @@ import { paramLayout } from '../../src/nn/params';
 import { parameterSpecs } from '../../src/nn/architecture';
 import { datasetFromTensor, gatherBatch } from '../../src/train/data';
 import { DEFAULT_OPTIMIZER } from '../../src/train/step';
+import { PLAIN_SCHEDULES, lossWeightOfT } from '../../src/train/recipe';
+import { alphaBars, betaSchedule } from '../../src/diffusion/schedule';
+import { readTensor } from '../../src/gpu/tensor';
 import { Trainer, TrainingDiverged, checkTrainerOptions, type TrainerOptions } from '../../src/train/trainer';
 import { randomTensor, useGpu } from './harness';
 
@@ -18,7 +21,11 @@ const CONFIG = parseConfig({
   ch: 16, out_ch: 3, ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [4], dropout: 0.1,
   in_channels: 3, resolution: 8, norm_groups: 'auto',
 });
-const OPTIONS: TrainerOptions = { ...DEFAULT_OPTIMIZER, lr: 1e-3, batch: 2, seed: 42, randomFlip: true, warmupSteps: 2 };
+// The recipe's schedules on (they travel in the checkpoint and must resume exactly too).
+const OPTIONS: TrainerOptions = {
+  ...DEFAULT_OPTIMIZER, lr: 1e-3, batch: 2, seed: 42, randomFlip: true, warmupSteps: 2,
+  lrDecay: 'cosine', decaySteps: 4, lrMin: 0.1, emaWarmup: true, lossWeight: 'min_snr', snrGamma: 5,
+};
 const DATA = datasetFromTensor('synthetic', randomTensor([6, 3, 8, 8], 5));
 
 function fresh(): Trainer {
@@ -42,6 +49,22 @@ describe('trainer', () => {
     expect(await resumed.trainSteps(2)).toEqual(all.slice(2));
     const [a, b] = [await straight.train.ema.read(), await resumed.train.ema.read()];
     for (const [name, t] of a) expect(b.get(name)!.data, name).toEqual(t.data);
+  }, 300_000);
+
+  it('writes each sample\'s min-SNR loss weight and the warming EMA rate before every step', async () => {
+    const t = fresh();
+    const weightOfT = lossWeightOfT(OPTIONS, alphaBars(betaSchedule(DEFAULT_DIFFUSION)))!;
+    for (let k = 1; k <= 2; k++) {
+      await t.trainSteps(1);
+      const [ts, w] = [await readTensor(gpu.device, t.train.net.t), await readTensor(gpu.device, t.train.lossWeights)];
+      expect(Array.from(w)).toEqual(Array.from(ts, (tb) => Math.fround(weightOfT[tb]!)));
+    }
+    expect(t.learningRate(3)).toBeCloseTo(1e-3 * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * 0.5))), 12);
+    t.destroy();
+    const plain = new Trainer(gpu.device, CONFIG, DEFAULT_DIFFUSION, { ...OPTIONS, ...PLAIN_SCHEDULES }, DATA);
+    await plain.trainSteps(1);
+    expect(Array.from(await readTensor(gpu.device, plain.train.lossWeights))).toEqual([1, 1]);
+    plain.destroy();
   }, 300_000);
 
   it('refuses a checkpoint with a wrong tensor shape, naming it', async () => {

@@ -145,4 +145,6 @@ it('ddpmLoss', () => {
   const eps = randn([3, 2, 3, 3]);
   const noise = randn([3, 2, 3, 3]);
   gradCheck('ddpmLoss deps', eps, ddpmLossBackward(eps, noise), () => ddpmLoss(eps, noise));
+  const w = Array.from({ length: eps.shape[0] }, (_, b) => 0.5 + b);
+  gradCheck('weighted ddpmLoss deps', eps, ddpmLossBackward(eps, noise, w), () => ddpmLoss(eps, noise, w));
 });

@@ -9,6 +9,7 @@ import { listRuns, removeOrphanCheckpoints, saveCheckpoint, type RunEntry } from
 import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { PRESETS } from '../../src/nn/presets';
 import { DEFAULT_OPTIMIZER } from '../../src/train/step';
+import { PLAIN_SCHEDULES } from '../../src/train/recipe';
 
 const entry = (id: string): ModelEntry => ({
   id, name: id, config: PRESETS.tiny!, diffusion: DEFAULT_DIFFUSION, parameters: 1, trainingSteps: 0, bytes: 8, created: Date.now(), source: 'imported',
@@ -30,7 +31,7 @@ describe('model library', () => {
 describe('training runs', () => {
   it('keeps the checkpoint a run points at and removes the ones a crash orphaned', async () => {
     const run: RunEntry = {
-      id: 'r', name: 'run', config: PRESETS.tiny!, options: { ...DEFAULT_OPTIMIZER, batch: 2, seed: 0, randomFlip: true, warmupSteps: 0 },
+      id: 'r', name: 'run', config: PRESETS.tiny!, options: { ...DEFAULT_OPTIMIZER, ...PLAIN_SCHEDULES, batch: 2, seed: 0, randomFlip: true, warmupSteps: 0 },
       dataset: 'emoji16', step: 5, targetSteps: 10, checkpointEvery: 5, previewEvery: 0, losses: [], updated: 0,
     };
     const saved = await saveCheckpoint(run, new ArrayBuffer(32));

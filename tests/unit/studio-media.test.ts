@@ -1,0 +1,108 @@
+// The studio's page-side formats: the Sample settings as a link and as a PNG text chunk (one parser,
+// malformed values fall back with a note), the denoising GIF (one frame per step, decodable), frame
+// statistics, and the comparison grid's axes.
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { encodePng, readPngText } from '../../src/io/png';
+import { cellSettings, parseAxis } from '../../src/ui/compare-axes';
+import { denoisingGif, frameStats } from '../../src/ui/film-media';
+import { PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery, type SharedSettings } from '../../src/ui/sample-link';
+import type { SampleSettings } from '../../src/worker/api';
+
+const BUNDLED = ['bundled:emoji16'];
+const settings: SharedSettings = { modelId: 'bundled:emoji16', sampler: 'generalized', steps: 20, eta: 0.35, skip: 'quad', seed: 4242, batch: 9, clipX0: false };
+
+describe('settings as a link', () => {
+  it('round-trips every shared setting', () => {
+    const q = settingsToQuery(settings);
+    expect(hasSettings(q)).toBe(true);
+    expect(settingsFromQuery(q, BUNDLED)).toEqual({ settings, notes: [] });
+  });
+
+  it('leaves out a model of this browser\'s library (its id means nothing elsewhere)', () => {
+    const q = settingsToQuery({ ...settings, modelId: 'model-abc' });
+    expect(new URLSearchParams(q).has('model')).toBe(false);
+  });
+
+  it('ignores malformed or out-of-range values, one note each, and keeps the rest', () => {
+    const { settings: s, notes } = settingsFromQuery('model=sd15&sampler=euler&steps=0&eta=1.5&skip=quad&seed=-3&batch=65&clip=yes&debug', BUNDLED);
+    expect(s).toEqual({ skip: 'quad' });
+    expect(notes).toHaveLength(7);
+    expect(notes.join('\n')).toMatch(/model="sd15" ignored: expected one of emoji16/);
+    expect(notes.join('\n')).toMatch(/steps="0" ignored: expected an integer in \[1, 1000\]/);
+    expect(notes.join('\n')).toMatch(/batch="65" ignored/);
+    for (const bad of ['steps=1e2', 'steps=0x10', 'seed=4294967296', 'eta=-0.1', 'eta=.', 'steps=2.5']) {
+      expect(settingsFromQuery(bad, BUNDLED).notes, bad).toHaveLength(1);
+    }
+    expect(hasSettings('debug')).toBe(false);
+  });
+});
+
+describe('settings in a PNG', () => {
+  it('writes a tEXt chunk that decoders accept and reads it back', async () => {
+    const rgba = new Uint8Array(4 * 3 * 4).map((_, i) => (i * 37) % 256);
+    const png = await encodePng(4, 3, rgba, { [PNG_SETTINGS_KEY]: settingsToQuery(settings), Comment: 'caf\u00e9 \u2192 x0' });
+    const decoded = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect([decoded.info.width, decoded.info.height, decoded.info.channels]).toEqual([4, 3, 4]);
+    expect(new Uint8Array(decoded.data)).toEqual(rgba);
+    const text = readPngText(png, 'grid.png');
+    expect(settingsFromQuery(text.get(PNG_SETTINGS_KEY)!, BUNDLED).settings).toEqual(settings);
+    expect(JSON.parse(`"${text.get('Comment')}"`)).toBe('caf\u00e9 \u2192 x0'); // non-ASCII escaped, not lost
+  });
+
+  it('refuses a file that is not a PNG, a truncated chunk and a corrupt chunk, naming the file', async () => {
+    const png = await encodePng(1, 1, new Uint8Array(4), { [PNG_SETTINGS_KEY]: 'steps=5' });
+    expect(() => readPngText(new TextEncoder().encode('GIF89a'), 'x.gif')).toThrow(/x\.gif: not a PNG file/);
+    expect(() => readPngText(png.subarray(0, 40), 'cut.png')).toThrow(/cut\.png: the PNG ends at byte 40, before its IEND chunk/);
+    expect(() => readPngText(png.subarray(0, 50), 'cut.png')).toThrow(/cut\.png: the tEXt chunk at byte 33 runs past the end/);
+    const bad = png.slice();
+    bad[45] ^= 1;
+    expect(() => readPngText(bad, 'bad.png')).toThrow(/bad\.png: the tEXt chunk at byte 33 is corrupt/);
+  });
+});
+
+describe('the denoising GIF', () => {
+  it('has one frame per step, x_t beside x0, and decodes', async () => {
+    const size = 4, steps = 5, per = size * size * 4;
+    const ramp = (n: number, seed: number) => Uint8Array.from({ length: n * per }, (_, i) => (i % 4 === 3 ? 255 : (i * seed) % 256));
+    const film = { seq: [0, 200, 400, 600, 800], xs: { count: steps + 1, size, rgba: ramp(steps + 1, 7) }, x0s: { count: steps, size, rgba: ramp(steps, 13) } };
+    const gif = denoisingGif(film, 3);
+    const meta = await sharp(gif, { pages: -1 }).metadata();
+    expect(meta.format).toBe('gif');
+    expect(meta.pages).toBe(steps);
+    expect([meta.width, meta.pageHeight]).toEqual([2 * size * 3 + 3, size * 3]);
+    expect(meta.delay).toEqual([150, 150, 150, 150, 1000]);
+    expect(() => denoisingGif({ ...film, x0s: { count: 0, size, rgba: new Uint8Array() } })).toThrow(/no step/);
+  });
+});
+
+describe('frame statistics', () => {
+  it('gives the mean, std and clipped share in [-1, 1] units', () => {
+    // One 1x1 image per frame: RGB (0, 255, 127.5 -> 128).
+    const p = { count: 2, size: 1, rgba: Uint8Array.of(1, 1, 1, 255, 0, 255, 255, 255) };
+    const s = frameStats(p, 1);
+    expect(s.mean).toBeCloseTo(1 / 3, 6);
+    expect(s.std).toBeCloseTo(Math.sqrt(1 - 1 / 9), 6);
+    expect(s.clipped).toBe(1);
+    expect(frameStats(p, 0).clipped).toBe(0);
+    expect(() => frameStats(p, 2)).toThrow(/frame 2 is not in this set of 2/);
+  });
+});
+
+describe('comparison grid axes', () => {
+  it('parses and checks each axis, dropping repeats', () => {
+    expect(parseAxis('steps', '5, 10,10, 20', 1000)).toEqual([5, 10, 20]);
+    expect(parseAxis('eta', '0, .5, 1', 1000)).toEqual([0, 0.5, 1]);
+    expect(parseAxis('clipX0', 'off, on', 1000)).toEqual([false, true]);
+    expect(parseAxis('sampler', 'generalized,ddpm_noisy', 1000)).toEqual(['generalized', 'ddpm_noisy']);
+    expect(() => parseAxis('steps', '5, 2000', 1000)).toThrow(/steps: "2000" is not an integer in \[1, 1000\]/);
+    expect(() => parseAxis('eta', '1.2', 1000)).toThrow(/eta: "1.2"/);
+    expect(() => parseAxis('skip', 'linear', 1000)).toThrow(/skip: "linear" is not one of uniform, quad/);
+    expect(() => parseAxis('steps', ' , ', 1000)).toThrow(/at least one value/);
+  });
+
+  it('makes one-sample cells from the base settings', () => {
+    const base: SampleSettings = { ...settings, previews: true };
+    expect(cellSettings(base, ['steps', 10], ['eta', 1])).toEqual({ ...base, steps: 10, eta: 1, batch: 1, previews: false });
+  });
+});
