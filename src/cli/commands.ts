@@ -3,12 +3,13 @@ import { submitDispatches } from '../gpu/kernel';
 import { readTensor, readTensors, upload } from '../gpu/tensor';
 import { getTensor } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
-import { configFromMetadata, type UNetConfig } from '../nn/config';
+import type { UNetConfig } from '../nn/config';
+import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
-import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { DEFAULT_OPTIMIZER, TrainStep } from '../train/step';
 import { numberArg, parseArgs } from './args';
-import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
+import { openModel, readSafetensors, writeSafetensors } from './files';
 import { isLayered, layeredTrainStep } from './layered';
 
 /**
@@ -55,22 +56,19 @@ function timesteps(file: SafetensorsFile, batch: number, source: string, integer
   return t.data;
 }
 
-function loadModel(path: string, file?: SafetensorsFile): { weights: SafetensorsFile; config: UNetConfig } {
-  const weights = file ?? readSafetensors(path);
-  return { weights, config: configFromMetadata(weights.metadata, path) };
-}
 
 export async function forwardCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
-  const args = parseArgs(argv, { values: ['weights', 'input', 'out'], required: ['weights', 'input', 'out'] }, 'ddim forward');
+  const args = parseArgs(argv, { values: ['weights', 'config', 'input', 'out'], required: ['weights', 'input', 'out'] }, 'ddim forward');
   const wPath = args.values.get('weights')!, inPath = args.values.get('input')!, outPath = args.values.get('out')!;
-  const { weights, config } = loadModel(wPath);
+  const model = openModel(wPath, args.values.get('config'));
+  const config = model.config;
   const input = readSafetensors(inPath);
   const x = imageBatch(input, 'x', config, inPath);
   const B = x.shape[0]!;
   const t = timesteps(input, B, inPath, false, 0);
   const { device } = await ctx.gpu();
   const net = new UNet(device, config, { batch: B });
-  net.params.load(weights, wPath, inferencePrefix(weights));
+  net.params.load(weightsFile(model), wPath);
   upload(device, net.x, x.data);
   upload(device, net.t, t);
   submitDispatches(device, net.forward, 'forward');
@@ -83,7 +81,7 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
   const cmd = 'ddim train-step';
   const file = peekWeights(argv);
   if (file && isLayered(file)) return layeredTrainStep(argv, ctx, file);
-  const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'lr', 'grad-clip', 'ema'], required: ['weights', 'batch', 'out'] }, cmd);
+  const args = parseArgs(argv, { values: ['weights', 'config', 'batch', 'out', 'lr', 'grad-clip', 'ema'], required: ['weights', 'batch', 'out'] }, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
   const opt = {
     ...DEFAULT_OPTIMIZER,
@@ -94,9 +92,9 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
   if (!(opt.lr > 0)) throw new Error(`${cmd}: --lr must be positive, got ${opt.lr}`);
   if (!(opt.gradClip >= 0)) throw new Error(`${cmd}: --grad-clip must be >= 0 (0 disables clipping), got ${opt.gradClip}`);
   if (!(opt.emaRate >= 0 && opt.emaRate <= 1)) throw new Error(`${cmd}: --ema must be in [0, 1], got ${opt.emaRate}`);
-  const { weights, config } = loadModel(wPath, file);
-  const diffusion = diffusionFromMetadata(weights.metadata, wPath);
-  const abar = alphaBars(betaSchedule(diffusion));
+  const model = openModel(wPath, args.values.get('config'), file);
+  const config = model.config;
+  const abar = alphaBars(betaSchedule(model.diffusion));
   const batch = readSafetensors(inPath);
   const x0 = imageBatch(batch, 'x0', config, inPath);
   const B = x0.shape[0]!;
@@ -105,7 +103,7 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
 
   const { device: d } = await ctx.gpu();
   const step = new TrainStep(d, config, B, opt);
-  const initial = step.net.params.pack(weights, wPath);
+  const initial = step.net.params.pack(weightsFile(model), wPath);
   upload(d, step.net.params.flat, initial);
   upload(d, step.ema.flat, initial);
   upload(d, step.x0, x0.data);

@@ -2,30 +2,29 @@
 // generate N samples and report the Fréchet distance of 8x8-pooled pixel features against the
 // held-out emoji, and the nearest training image of each sample (memorisation shows as RMS ~ 0).
 import { readTensor } from '../gpu/tensor';
-import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { stepCoefficients, type SamplerOptions } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
 import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures } from '../eval/frechet';
-import { configFromMetadata } from '../nn/config';
+import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
 import { Sampler } from '../engine/sampler';
 import { numberArg, numberListArg, parseArgs } from './args';
-import { inferencePrefix, loadData, readSafetensors } from './files';
+import { loadData, openModel } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim eval';
 
 export async function evalCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
-  const args = parseArgs(argv, { values: ['weights', 'data', 'steps', 'eta', 'n', 'seed'], flags: ['no-ddpm'], required: ['weights', 'data'] }, CMD);
+  const args = parseArgs(argv, { values: ['weights', 'config', 'data', 'steps', 'eta', 'n', 'seed'], flags: ['no-ddpm'], required: ['weights', 'data'] }, CMD);
   const wPath = args.values.get('weights')!;
-  const weights = readSafetensors(wPath);
-  const config = configFromMetadata(weights.metadata, wPath);
+  const model = openModel(wPath, args.values.get('config'));
+  const config = model.config;
   const dataName = args.values.get('data')!;
   const [train, held] = [await loadData(dataName, 'train', config.resolution, `${CMD}: --data`), await loadData(dataName, 'eval', config.resolution, `${CMD}: --data`)];
   const size = train.resolution;
   if (config.resolution !== size) throw new Error(`${CMD}: ${wPath} is a ${config.resolution} px model, --data is ${size} px`);
-  const diffusion = diffusionFromMetadata(weights.metadata, wPath);
-  const abar = alphaBars(betaSchedule(diffusion));
+  const abar = alphaBars(betaSchedule(model.diffusion));
   const N = numberArg(args, 'n', 64, CMD);
   if (!Number.isInteger(N) || N < 2) throw new Error(`${CMD}: --n must be an integer >= 2 (a covariance needs two samples), got ${N}`);
   const seed = numberArg(args, 'seed', 0, CMD);
@@ -36,7 +35,7 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
   const reference = fitGaussian(pooledFeatures(held.images, 3, size));
   const { device } = await ctx.gpu();
   const net = new UNet(device, config, { batch: N });
-  net.params.load(weights, wPath, inferencePrefix(weights));
+  net.params.load(weightsFile(model), wPath);
 
   const settings: [string, number, SamplerOptions][] = [];
   for (const s of steps) {

@@ -9,19 +9,19 @@
 // the layered model's, else 10) or a layered file (its own seq).
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { alphaBars, betaSchedule, diffusionFromMetadata, DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
 import type { SafetensorsFile } from '../host/tensor';
-import { configFromMetadata } from '../nn/config';
+import { weightsFile } from '../io/convert';
 import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, budgetArm, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
 import { parseLayered, type LayeredModel } from '../research/layered';
 import { spreadImages, type ImageDataset } from '../train/data';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
 import type { CommandContext } from './commands';
-import { inferencePrefix, loadData, readSafetensors, writeSafetensors } from './files';
+import { loadData, openModel, readSafetensors, writeSafetensors } from './files';
 import { isLayered, layeredConfigFile } from './layered';
 import { loadConfig } from './train';
 
@@ -48,10 +48,10 @@ function denoisers(device: GPUDevice, args: ParsedArgs, batch: number, cmd: stri
       d.load(file, path);
       return { name: basename(path), d };
     }
-    const config = configFromMetadata(file.metadata, path);
-    const abar = alphaBars(betaSchedule(diffusionFromMetadata(file.metadata, path)));
-    const d = new TimeDenoiser(device, config, abar, chainSeq(abar.length, K), batch);
-    d.net.params.load(file, path, inferencePrefix(file));
+    const m = openModel(path, undefined, file);
+    const abar = alphaBars(betaSchedule(m.diffusion));
+    const d = new TimeDenoiser(device, m.config, abar, chainSeq(abar.length, K), batch);
+    d.net.params.load(weightsFile(m), path);
     return { name: basename(path), d };
   });
 }

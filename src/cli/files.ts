@@ -1,6 +1,7 @@
 // File access for the CLI: safetensors in and out, with the file name in every error.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { toReferenceLayout, type ReferenceModel } from '../io/convert';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import type { ImageDataset } from '../train/data';
@@ -39,11 +40,26 @@ export function writeSafetensors(path: string, tensors: Map<string, HostTensor>,
 }
 
 /**
- * The tensor-name prefix of the weights to run: a training checkpoint (format "ddim-checkpoint")
- * holds model/, ema/ and Adam tensors, and sampling uses the EMA weights; a weights file has none.
+ * A model file in any layout the page imports (reference, diffusers UNet2DModel with or without a
+ * config.json, a training checkpoint: its EMA weights), in the reference layout; `configPath` is a
+ * config.json chosen with it. Errors name the file.
  */
-export function inferencePrefix(file: { metadata: Record<string, string> }): string {
-  return file.metadata.format === 'ddim-checkpoint' ? 'ema/' : '';
+export function openModel(path: string, configPath?: string, file?: SafetensorsFile): ReferenceModel {
+  let config: unknown;
+  if (configPath !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (e) {
+      throw new Error(`${configPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    try {
+      config = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${configPath}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  return toReferenceLayout(file ?? readSafetensors(path), path, config);
 }
 
 const DATA_DIR = new URL('../../public/data/', import.meta.url);

@@ -1,28 +1,28 @@
 // `ddim invert`: DDIM inversion (eta 0, the deterministic update run backwards) of real images to
 // their x_T, written as an --init file for `ddim sample` (xT and seq), so an image can be
 // reconstructed, edited or interpolated; reports how well the chain reconstructs each image.
-import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { inversionCoefficients, stepCoefficients } from '../diffusion/samplers';
 import { SKIP_TYPES, timestepSequence, type SkipType } from '../diffusion/timesteps';
 import { Sampler } from '../engine/sampler';
 import { readTensor } from '../gpu/tensor';
 import type { HostTensor } from '../host/tensor';
-import { configFromMetadata } from '../nn/config';
+import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
 import { numberArg, parseArgs } from './args';
-import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
+import { openModel, writeSafetensors } from './files';
 import { imagesFromFiles, isDirectory, listImages } from './images';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim invert';
 
 export async function invertCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
-  const args = parseArgs(argv, { values: ['weights', 'image', 'steps', 'skip', 'out'], required: ['weights', 'image', 'out'] }, CMD);
+  const args = parseArgs(argv, { values: ['weights', 'config', 'image', 'steps', 'skip', 'out'], required: ['weights', 'image', 'out'] }, CMD);
   const wPath = args.values.get('weights')!, image = args.values.get('image')!, out = args.values.get('out')!;
   if (!out.endsWith('.safetensors')) throw new Error(`${CMD}: --out must end in .safetensors, got "${out}"`);
-  const weights = readSafetensors(wPath);
-  const config = configFromMetadata(weights.metadata, wPath);
-  const abar = alphaBars(betaSchedule(diffusionFromMetadata(weights.metadata, wPath)));
+  const model = openModel(wPath, args.values.get('config'));
+  const config = model.config;
+  const abar = alphaBars(betaSchedule(model.diffusion));
   const steps = numberArg(args, 'steps', 50, CMD);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`${CMD}: --steps must be a positive integer, got ${steps}`);
   const skip = (args.values.get('skip') ?? 'uniform') as SkipType;
@@ -34,7 +34,7 @@ export async function invertCommand(argv: readonly string[], ctx: CommandContext
 
   const { device } = await ctx.gpu();
   const net = new UNet(device, config, { batch: data.count });
-  net.params.load(weights, wPath, inferencePrefix(weights));
+  net.params.load(weightsFile(model), wPath);
   await new Sampler(device, net, inversionCoefficients(seq, abar), { kind: 'rng', seed: 0 }, false).run(data.images);
   const xT = await readTensor(device, net.x);
   // Back down the same sequence: how close the round trip comes to the images.

@@ -23,16 +23,18 @@ const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) =>
 };
 
 const USAGE = `usage: ddim <command> [options]
-  forward     --weights W.safetensors --input IN.safetensors --out OUT.safetensors
+  W.safetensors: the reference layout, a training checkpoint (its EMA weights) or diffusers' UNet2DModel
+  (diffusion_pytorch_model.safetensors); --config config.json gives a diffusers model its config.
+  forward     --weights W.safetensors [--config config.json] --input IN.safetensors --out OUT.safetensors
   train-step  --weights W.safetensors --batch IN.safetensors --out OUT.safetensors [--lr 2e-4] [--grad-clip 1.0] [--ema 0.9999]
-  sample      --weights W.safetensors --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
+  sample      --weights W.safetensors [--config config.json] --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
               [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
               [--use-clipped-model-output] [--x0-grid] [--interpolate FRAMES]
   train       --data emoji16|emoji32|DIR --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
               [--batch 32] [--lr 2e-3] [--warmup 200] [--lr-decay cosine|none] [--decay-steps N] [--lr-min 0.1]
               [--ema 0.999] [--no-ema-warmup] [--loss-weight min_snr|none] [--snr-gamma 5] [--grad-clip 1] [--seed 0]
               [--no-flip] [--resume CKPT.safetensors] [--log-every 10]   (defaults: the recipe of docs/recipes)
-  eval        --weights W.safetensors --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
+  eval        --weights W.safetensors [--config config.json] --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
   (layered)   sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
               train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
   research train --config L.json|--init L.safetensors|--resume CKPT.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
@@ -41,7 +43,7 @@ const USAGE = `usage: ddim <command> [options]
   research oneshot|firststep --weights A.safetensors[,B.safetensors] --data emoji16|DIR [--n N] [--num-block K] [--csv OUT.csv] [--png OUT.png]
   research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,recipe,layer,end2end]
               [--points 5] [--samples 64] [--time-batch 64] [--recipe-batch 32] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
-  invert      --weights W.safetensors --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
+  invert      --weights W.safetensors [--config config.json] --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
   convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
   bench       [--configs tiny,bundled,small|config.json] [--batches 1,8] [--iters 20] [--json OUT.json] [--profile]   (forward and train-step throughput; --profile: ms per kernel family)
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;

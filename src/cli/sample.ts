@@ -5,16 +5,16 @@ import { getTensor } from '../io/safetensors';
 import type { HostTensor } from '../host/tensor';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
-import { alphaBars, betaSchedule, diffusionFromMetadata } from '../diffusion/schedule';
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { SAMPLERS, stepCoefficients, type SamplerKind } from '../diffusion/samplers';
 import { SKIP_TYPES, checkSequence, timestepSequence, type SkipType } from '../diffusion/timesteps';
 import { slerpFrames } from '../diffusion/interpolate';
 import { gaussian } from '../host/rng';
-import { configFromMetadata } from '../nn/config';
+import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';
 import { numberArg, parseArgs } from './args';
-import { inferencePrefix, readSafetensors, writeSafetensors } from './files';
+import { openModel, readSafetensors, writeSafetensors } from './files';
 import { peekWeights, type CommandContext } from './commands';
 import { isLayered, layeredSample } from './layered';
 
@@ -35,15 +35,14 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   const file = peekWeights(argv);
   if (file && isLayered(file)) return layeredSample(argv, ctx, file);
   const args = parseArgs(argv, {
-    values: ['weights', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
+    values: ['weights', 'config', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
     flags: ['x0-grid', 'clip-x0', 'use-clipped-model-output'],
     required: ['weights', 'out'],
   }, CMD);
   const wPath = args.values.get('weights')!, out = args.values.get('out')!;
   if (!/\.(png|safetensors)$/.test(out)) throw new Error(`${CMD}: --out must end in .png or .safetensors, got "${out}"`);
-  const weights = file ?? readSafetensors(wPath);
-  const config = configFromMetadata(weights.metadata, wPath);
-  const diffusion = diffusionFromMetadata(weights.metadata, wPath);
+  const model = openModel(wPath, args.values.get('config'), file);
+  const { config, diffusion } = model;
   const T = diffusion.num_diffusion_timesteps;
   const abar = alphaBars(betaSchedule(diffusion));
   const sampler = choice(args.values.get('sampler'), SAMPLERS, 'generalized' as SamplerKind, 'sampler');
@@ -88,7 +87,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
 
   const { device } = await ctx.gpu();
   const net = new UNet(device, config, { batch: N });
-  net.params.load(weights, wPath, inferencePrefix(weights));
+  net.params.load(weightsFile(model), wPath);
   const record = out.endsWith('.safetensors') || args.flags.has('x0-grid');
   const coefficients = stepCoefficients(seq, abar, { sampler, eta, clipX0, useClippedModelOutput: args.flags.has('use-clipped-model-output') });
   const run = new Sampler(device, net, coefficients, noise, record);

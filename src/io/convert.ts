@@ -188,6 +188,11 @@ export function toReferenceLayout(file: SafetensorsFile, source: string, configJ
   };
 }
 
+/** The model as a reference-layout weights file (what a UNet's parameters load). */
+export function weightsFile(model: ReferenceModel): SafetensorsFile {
+  return { tensors: model.tensors, metadata: model.metadata, dtypes: new Map() };
+}
+
 function describe(c: UNetConfig): string {
   return `the config ch=${c.ch}, ch_mult=[${c.ch_mult}], num_res_blocks=${c.num_res_blocks}, attn_resolutions=[${c.attn_resolutions}], resolution=${c.resolution}`;
 }

@@ -86,7 +86,7 @@ export class CompareGrid extends LitElement {
     this.grid = grid;
     this.cancelled = false;
     this.dispatchEvent(new Event('chains-replaced', { bubbles: true, composed: true }));
-    await store.run('the comparison grid', async () => {
+    await store.run('grid', async () => {
       for (const [r, rv] of grid.rows[1].entries()) {
         for (const [c, cv] of grid.cols[1].entries()) {
           if (this.cancelled) return;
@@ -144,7 +144,7 @@ export class CompareGrid extends LitElement {
       <div class="controls">
         ${this.axis('row')}${this.axis('col')}
         <button class="primary" @click=${() => this.run()} ?disabled=${busy}>Compare</button>
-        <button @click=${() => this.stop()} ?disabled=${this.store?.job !== 'the comparison grid'}>Stop the grid</button>
+        <button @click=${() => this.stop()} ?disabled=${this.store?.job !== 'grid'}>Stop the grid</button>
         ${g && g.cells.flat().some((c) => c) ? html`<button @click=${() => this.export(g)}>Export comparison PNG</button>` : nothing}
       </div>
       ${this.problem ? html`<div class="error" role="alert">${this.problem}</div>` : nothing}

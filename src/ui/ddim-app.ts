@@ -3,7 +3,7 @@
 import { proxy } from 'comlink';
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import type { GpuEvent } from '../worker/api';
+import { JOBS, type GpuEvent } from '../worker/api';
 import { startEngine } from '../worker/client';
 import { EngineStore, StoreController } from './engine-store';
 import './sample-studio';
@@ -92,7 +92,7 @@ export class DdimApp extends LitElement {
     return html`
       <header><h1>ddim-webgpu</h1>
         <span class="adapter" data-testid="adapter">${s?.info ? `Adapter: ${s.info.adapter}` : 'starting the GPU engine…'}</span>
-        ${s?.job ? html`<span class="adapter" data-testid="job">busy: ${s.job}</span>` : nothing}
+        ${s?.job ? html`<span class="adapter" data-testid="job">busy: ${JOBS[s.job]}</span>` : nothing}
       </header>
       ${s?.gpuNotices.length ? html`<div class="gpu-notice" role="alert" data-testid="gpu-notice">
         ${s.gpuNotices.map((n) => html`<p class=${n.kind}>${n.message}</p>`)}

@@ -2,13 +2,13 @@
 // job runs. Components observe it through StoreController, so every tab re-renders when it changes.
 import type { Remote } from 'comlink';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import type { EngineApi, EngineInfo, GpuEvent, ModelEntry } from '../worker/api';
+import type { EngineApi, EngineInfo, GpuEvent, Job, ModelEntry } from '../worker/api';
 
 export class EngineStore extends EventTarget {
   info: EngineInfo | undefined;
   models: ModelEntry[] = [];
-  /** The long job running in the worker ("sampling", "training", ...), if any. */
-  job: string | undefined;
+  /** The long job running in the worker, if any. */
+  job: Job | undefined;
   error: string | undefined;
   /** What the GPU did that the page must say (a loss, the reconnection, an uncaught error), newest last. */
   gpuNotices: GpuEvent[] = [];
@@ -49,7 +49,7 @@ export class EngineStore extends EventTarget {
   }
 
   /** Runs a long job, keeping `job` and `error` current. */
-  async run<T>(job: string, fn: () => Promise<T>): Promise<T | undefined> {
+  async run<T>(job: Job, fn: () => Promise<T>): Promise<T | undefined> {
     this.job = job;
     this.error = undefined;
     this.changed();

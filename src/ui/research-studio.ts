@@ -87,14 +87,14 @@ export class ResearchStudio extends LitElement {
   private async runOneShot(): Promise<void> {
     const s = this.store;
     if (!s || s.job) return;
-    const r = await s.run('the one-shot experiment', () => s.engine.researchOneShot(this.request(this.n)));
+    const r = await s.run('oneShot', () => s.engine.researchOneShot(this.request(this.n)));
     if (r) this.oneShot = r;
   }
 
   private async runFirstStep(): Promise<void> {
     const s = this.store;
     if (!s || s.job) return;
-    const r = await s.run('the first-step experiment', () => s.engine.researchFirstStep(this.request(this.samples)));
+    const r = await s.run('firstStep', () => s.engine.researchFirstStep(this.request(this.samples)));
     if (r) this.first = r;
   }
 
@@ -106,7 +106,7 @@ export class ResearchStudio extends LitElement {
       name: b.name, evals: b.evals, points: b.points, samples: b.samples, seed: b.seed, lr: b.lr, emaRate: b.emaRate, timeBatch: b.timeBatch, recipeBatch: b.recipeBatch, layeredBatch: b.layeredBatch,
       arms: ARM_KINDS.filter((a) => b.arms.has(a)), timeConfig: TIME_MODELS[b.timeModel]!.config, numBlock: b.numBlock, layeredCh: b.layeredCh,
     };
-    await s.run('the budget comparison', () => s.engine.researchBudget(spec, proxy((run: BudgetRunEntry) => {
+    await s.run('budget', () => s.engine.researchBudget(spec, proxy((run: BudgetRunEntry) => {
       this.shown = run;
       this.runs = [run, ...this.runs.filter((r) => r.id !== run.id)];
     })));
@@ -116,7 +116,7 @@ export class ResearchStudio extends LitElement {
   private async deleteRun(id: string): Promise<void> {
     const s = this.store;
     if (!s) return;
-    await s.run('deleting a research run', () => s.engine.deleteBudgetRun(id));
+    await s.run('deletingRun', () => s.engine.deleteBudgetRun(id));
     this.runs = await s.engine.listBudgetRuns();
     if (this.shown?.id === id) this.shown = this.runs[0];
   }
@@ -201,7 +201,7 @@ export class ResearchStudio extends LitElement {
         <fieldset><legend>Arms</legend>${ARM_KINDS.map((a) => html`<label class="inline"><input type="checkbox" aria-label=${`arm ${ARM_LABELS[a]}`} .checked=${b.arms.has(a)}
           @change=${(e: Event) => { const arms = new Set(b.arms); if ((e.target as HTMLInputElement).checked) arms.add(a); else arms.delete(a); set({ arms }); }} />${ARM_LABELS[a]}</label>`)}</fieldset>
         <button class="primary" @click=${() => this.runBudget()} ?disabled=${busy || b.arms.size === 0}>Run experiment 3</button>
-        <button @click=${() => this.store?.engine.stop()} ?disabled=${this.store?.job !== 'the budget comparison'}>Stop</button>
+        <button @click=${() => this.store?.engine.stop()} ?disabled=${this.store?.job !== 'budget'}>Stop</button>
       </div>
       ${run ? html`<h3 style="margin-top:12px">${run.spec.name} · ${run.state}${run.message ? `: ${run.message}` : ''} · ${run.spec.evals.toLocaleString('en-US')} evaluations per arm</h3>
         <div class="row">

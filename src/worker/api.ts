@@ -12,6 +12,14 @@ import type { BudgetRunEntry, BudgetSpec } from '../store/research';
 
 export type { ModelEntry, RunEntry, BudgetRunEntry, BudgetSpec, BudgetPoint, OneShotRow };
 
+/** The engine's long jobs (one runs at a time), each with the words the page shows for it. */
+export const JOBS = {
+  sampling: 'sampling', interpolation: 'interpolation', denoising: 'denoising', inversion: 'inversion', training: 'training',
+  oneShot: 'the one-shot experiment', firstStep: 'the first-step experiment', budget: 'the budget comparison',
+  grid: 'the comparison grid', deletingRun: 'deleting a research run',
+} as const;
+export type Job = keyof typeof JOBS;
+
 /** What happened to the GPU, for the page to say: a device loss (the engine reconnects on its own),
  *  the reconnection, or an error no operation caught (validation, out of memory). */
 export interface GpuEvent {

@@ -13,7 +13,7 @@ import { datasetFromRgb } from '../train/data';
 import { decodeImageFile } from '../train/decode-browser';
 import { loadEmoji } from '../train/emoji';
 import { memoryProblem, trainingMemory } from '../train/memory';
-import type { DenoiseRequest, EngineApi, EngineInfo, GpuEvent, Pixels, SampleResult } from './api';
+import { JOBS, type DenoiseRequest, type EngineApi, type EngineInfo, type GpuEvent, type Job, type Pixels, type SampleResult } from './api';
 import { denoise, invert } from './denoise';
 import * as models from './models';
 import { NetCache, SampleRun } from './sampling';
@@ -39,7 +39,7 @@ export class Engine implements EngineApi {
   private acquiring: Promise<DeviceState> | undefined;
   private onGpuEvent: ((e: GpuEvent) => void) | undefined;
   private cleaned: Promise<number[]> | undefined;
-  private busy: string | undefined;
+  private busy: Job | undefined;
   private stopRequested = false;
   private lastRun: SampleRun | undefined;
   private training: TrainSession | undefined;
@@ -95,8 +95,8 @@ export class Engine implements EngineApi {
   }
 
   /** Runs one long job at a time; a second is refused with what is running. */
-  private async exclusive<T>(what: string, job: () => Promise<T>): Promise<T> {
-    if (this.busy) throw new Error(`the engine is busy with ${this.busy}; stop it first`);
+  private async exclusive<T>(what: Job, job: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new Error(`the engine is busy with ${JOBS[this.busy]}; stop it first`);
     this.busy = what;
     this.stopRequested = false;
     try {
@@ -297,23 +297,23 @@ export class Engine implements EngineApi {
 
   researchModels = () => research.researchModels();
 
-  researchOneShot: EngineApi['researchOneShot'] = (r) => this.exclusive('the one-shot experiment', async () => research.oneShot(await this.gpu(), r));
+  researchOneShot: EngineApi['researchOneShot'] = (r) => this.exclusive('oneShot', async () => research.oneShot(await this.gpu(), r));
 
-  researchFirstStep: EngineApi['researchFirstStep'] = (r) => this.exclusive('the first-step experiment', async () => {
+  researchFirstStep: EngineApi['researchFirstStep'] = (r) => this.exclusive('firstStep', async () => {
     const out = await research.firstStep(await this.gpu(), r);
     return sendPixels(out, out.models.flatMap((m) => [m.firstX0, m.final]));
   });
 
-  researchBudget: EngineApi['researchBudget'] = (spec, onUpdate) => this.exclusive('the budget comparison', async () => research.runBudget(await this.gpu(), spec, () => this.stopRequested, onUpdate));
+  researchBudget: EngineApi['researchBudget'] = (spec, onUpdate) => this.exclusive('budget', async () => research.runBudget(await this.gpu(), spec, () => this.stopRequested, onUpdate));
 
   /** Stored runs; one left 'running' by a closed tab shows as stopped. */
   async listBudgetRuns() {
-    const live = this.busy === 'the budget comparison';
+    const live = this.busy === 'budget';
     return (await researchStore.listBudgetRuns()).map((r) => (r.state === 'running' && !live ? { ...r, state: 'stopped' as const } : r));
   }
 
   async deleteBudgetRun(id: string): Promise<void> {
-    if (this.busy === 'the budget comparison') {
+    if (this.busy === 'budget') {
       const run = await researchStore.getBudgetRun(id);
       if (run?.state === 'running') throw new Error('this run is training; stop it first');
     }

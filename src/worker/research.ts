@@ -4,6 +4,7 @@
 import { DEFAULT_DIFFUSION, alphaBars, betaSchedule } from '../diffusion/schedule';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { parseSafetensors } from '../io/safetensors';
+import { weightsFile } from '../io/convert';
 import type { SafetensorsFile } from '../host/tensor';
 import { toRgba8 } from '../host/pixels';
 import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, runArm, type BudgetSettings } from '../research/budget';
@@ -66,7 +67,7 @@ async function denoiser(device: GPUDevice, id: string, numBlock: number, batch: 
   const { entry, model } = await models.getModel(id);
   const abar = alphaBars(betaSchedule(model.diffusion));
   const d = new TimeDenoiser(device, model.config, abar, chainSeq(abar.length, numBlock), batch);
-  d.net.params.load({ tensors: model.tensors, metadata: model.metadata, dtypes: new Map() }, entry.name);
+  d.net.params.load(weightsFile(model), entry.name);
   return { name: entry.name, d };
 }
 

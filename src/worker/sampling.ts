@@ -7,7 +7,7 @@ import { stepCoefficients } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
 import { PixelFilm } from '../engine/film';
 import { Sampler } from '../engine/sampler';
-import type { ReferenceModel } from '../io/convert';
+import { weightsFile, type ReferenceModel } from '../io/convert';
 import { UNet } from '../nn/unet';
 import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from './api';
 
@@ -34,7 +34,7 @@ export class NetCache {
     this.net?.destroy();
     this.net = undefined;
     const net = new UNet(this.device, model.config, { batch });
-    net.params.load({ tensors: model.tensors, metadata: model.metadata, dtypes: new Map() }, id);
+    net.params.load(weightsFile(model), id);
     this.net = net;
     this.key = key;
     return net;

@@ -158,6 +158,13 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     const f = await ddim('forward', '--weights', out, '--input', REF + 'unet-tiny.forward.safetensors', '--out', eps);
     expect(f.code, f.stderr).toBe(0);
     expectMaxAbs(getTensor(read(eps), 'eps').data, getTensor(loadReference('unet-tiny.forward.safetensors'), 'eps').data, 1e-4, 'eps of the converted model');
+    // Every command opens the diffusers file with its config.json as the page's import does.
+    const direct = join(dir, 'direct-eps.safetensors');
+    const g = await ddim('forward', '--weights', diffusers, '--config', config, '--input', REF + 'unet-tiny.forward.safetensors', '--out', direct);
+    expect(g.code, g.stderr).toBe(0);
+    expect(getTensor(read(direct), 'eps').data).toEqual(getTensor(read(eps), 'eps').data);
+    const s = await ddim('sample', '--weights', diffusers, '--config', config, '--steps', '1', '--n', '1', '--out', join(dir, 'diffusers.png'));
+    expect(s.code, s.stderr).toBe(0);
     const bad = await ddim('convert', '--in', config, '--out', join(dir, 'never.safetensors'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/config\.json: not a safetensors file|config\.json: .*header/);
