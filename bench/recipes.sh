@@ -32,6 +32,7 @@ flags_of() {
     emawarm_ch64)      echo "$previous --config {\"ch\":64,\"out_ch\":3,\"ch_mult\":[1,2,2],\"num_res_blocks\":1,\"attn_resolutions\":[8],\"dropout\":0.0,\"in_channels\":3,\"resolution\":16,\"resamp_with_conv\":true}" ;;
     # Half the batch: twice the updates per image-gradient evaluation; measured every 16,000 evaluations
     fast)              echo "--batch 32 --lr 2e-3 --warmup 200 --lr-decay cosine --decay-steps 10000 --loss-weight none $B32_EVAL" ;;
+    fast_minsnr_cosine) echo "--batch 32 --lr 2e-3 --warmup 200 --lr-decay cosine --decay-steps 10000 --loss-weight min_snr --snr-gamma 5 --beta-schedule cosine $B32_EVAL" ;;
     fast_minsnr)       echo "--batch 32 --lr 2e-3 --warmup 200 --lr-decay cosine --decay-steps 10000 --loss-weight min_snr --snr-gamma 5 $B32_EVAL" ;;   # the engine's and train_torch.py's default
     *) echo "unknown arm $1" >&2; exit 2 ;;
   esac

@@ -12,6 +12,7 @@ import './pixel-grid';
 import './line-chart';
 
 const PICKER = 24;
+const PICKER_COLS = 12;
 
 @customElement('denoise-view')
 export class DenoiseView extends LitElement {
@@ -107,12 +108,23 @@ export class DenoiseView extends LitElement {
     </section>`;
   }
 
+  /** Arrow keys move the pick through the grid (left/right by one, up/down by a row). */
+  private pickByKey(e: KeyboardEvent): void {
+    const n = this.choices?.count ?? 0;
+    const step: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -PICKER_COLS, ArrowDown: PICKER_COLS };
+    const d = step[e.key];
+    if (d === undefined || n === 0) return;
+    e.preventDefault();
+    this.picked = Math.min(n - 1, Math.max(0, this.picked + d));
+    this.own = undefined;
+  }
+
   private pick(e: MouseEvent): void {
     const c = this.choices;
     if (!c || c.count === 0) return;
     const target = e.currentTarget as HTMLElement;
     const rect = target.getBoundingClientRect();
-    const cols = 12, rows = Math.ceil(c.count / cols);
+    const cols = PICKER_COLS, rows = Math.ceil(c.count / cols);
     const col = Math.floor(((e.clientX - rect.left) / rect.width) * cols), row = Math.floor(((e.clientY - rect.top) / rect.height) * rows);
     const i = row * cols + col;
     if (i >= 0 && i < c.count) {
@@ -131,7 +143,8 @@ export class DenoiseView extends LitElement {
         <p class="muted">Noise a clean image to x_t, then compare the model's one-shot x0 prediction at t with the DDIM chain from t (eta 0). Model: ${m?.name ?? '…'}.</p>
         <div class="row">
           <div class="figure">held-out emoji (click to pick #${this.picked})
-            ${this.choices && this.choices.count > 0 ? html`<pixel-grid data-testid="picker" label="held-out images to pick from" @click=${(e: MouseEvent) => this.pick(e)} .pixels=${this.choices} cols="12" width="384" style="cursor:pointer"></pixel-grid>` : html`<span class="muted">loading…</span>`}
+            ${this.choices && this.choices.count > 0 ? html`<pixel-grid data-testid="picker" label=${`held-out images to pick from; #${this.picked} picked, arrow keys move`} tabindex="0"
+              @click=${(e: MouseEvent) => this.pick(e)} @keydown=${(e: KeyboardEvent) => this.pickByKey(e)} .pixels=${this.choices} cols=${PICKER_COLS} width="384" style="cursor:pointer"></pixel-grid>` : html`<span class="muted">loading…</span>`}
           </div>
           <div class="figure">or your own image
             <input type="file" aria-label="Your own image" accept="image/png,image/jpeg,image/webp" @change=${(e: Event) => this.chooseFile(e)} />

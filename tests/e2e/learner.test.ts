@@ -137,6 +137,12 @@ describe("the learner's studio", () => {
     // Inversion in the Denoise tab, on a held-out emoji.
     await page.getByRole('tab', { name: 'Denoise' }).focus();
     await page.keyboard.press('Enter');
+    // The held-out picker works by keyboard too.
+    const picker = page.getByTestId('picker');
+    await picker.focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(() => picker.getAttribute('label')).toMatch(/#13 picked/);
     await setValue(page, 'Inversion steps', '2');
     await setValue(page, 'Re-sample steps', '2');
     await page.getByRole('button', { name: 'Invert' }).click();

@@ -118,6 +118,7 @@ describe('train studio', () => {
     await setValue(page, 'attn_resolutions', '');
     await setValue(page, 'Training batch size', '2');
     await setValue(page, 'Learning rate', '0.003');
+    await setValue(page, 'Warmup steps', '0');
     await setValue(page, 'Training steps', '6');
     await setValue(page, 'Checkpoint every', '3');
     await setValue(page, 'Preview every', '0');
