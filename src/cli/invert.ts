@@ -1,6 +1,7 @@
 // `ddim invert`: DDIM inversion (eta 0, the deterministic update run backwards) of real images to
 // their x_T, written as an --init file for `ddim sample` (xT and seq), so an image can be
 // reconstructed, edited or interpolated; reports how well the chain reconstructs each image.
+import { clippedMse, psnr } from '../diffusion/forward';
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { inversionCoefficients, stepCoefficients } from '../diffusion/samplers';
 import { SKIP_TYPES, timestepSequence, type SkipType } from '../diffusion/timesteps';
@@ -46,9 +47,8 @@ export async function invertCommand(argv: readonly string[], ctx: CommandContext
     ['xT', { shape, data: xT }], ['seq', { shape: [seq.length], data: Float32Array.from(seq) }], ['x0', { shape, data: data.images }],
   ]), { format: 'ddim-inversion', source: wPath });
   files.forEach((f, i) => {
-    let se = 0;
-    for (let j = i * per; j < (i + 1) * per; j++) se += (Math.min(1, Math.max(-1, back[j]!)) - data.images[j]!) ** 2;
-    ctx.log(`${f}: reconstruction after ${seq.length} steps: PSNR ${(10 * Math.log10(4 / Math.max(se / per, 1e-12))).toFixed(2)} dB`);
+    const mse = clippedMse(back.subarray(i * per, (i + 1) * per), data.images.subarray(i * per, (i + 1) * per));
+    ctx.log(`${f}: reconstruction after ${seq.length} steps: PSNR ${psnr(mse).toFixed(2)} dB`);
   });
   ctx.log(`wrote xT [${shape}] and seq to ${out}; \`ddim sample --weights ${wPath} --init ${out} --out OUT.png\` reconstructs`);
 }

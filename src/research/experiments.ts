@@ -7,6 +7,8 @@
 //      final sample from the same noise, each set scored by the Fréchet distance of pooled pixels
 //      against held-out images (the measure of `ddim eval`).
 // Both run host-driven (one forward per step, read back): a chain is at most num_block steps.
+import { clippedMse, noised, x0FromEps } from '../diffusion/forward';
+import { timestepSequence } from '../diffusion/timesteps';
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, upload } from '../gpu/tensor';
 import { fitGaussian, frechetDistance, pooledFeatures, type GaussianFit } from '../eval/frechet';
@@ -34,9 +36,8 @@ export interface StepDenoiser {
 
 /** The chain's timesteps for a model of T steps and num_block K: range(0, T, T // K). */
 export function chainSeq(T: number, numBlock: number): number[] {
-  const skip = Math.floor(T / numBlock);
-  if (!Number.isInteger(numBlock) || numBlock < 2 || skip < 1) throw new Error(`num_block must be an integer in [2, ${T}], got ${numBlock}`);
-  return Array.from({ length: Math.ceil(T / skip) }, (_, i) => i * skip);
+  if (!Number.isInteger(numBlock) || numBlock < 2 || numBlock > T) throw new Error(`num_block must be an integer in [2, ${T}], got ${numBlock}`);
+  return timestepSequence('uniform', numBlock, T);
 }
 
 abstract class PlannedDenoiser {
@@ -103,9 +104,6 @@ export class LayeredDenoiser extends PlannedDenoiser implements StepDenoiser {
   }
 }
 
-const noised = (clean: Float32Array, noise: Float32Array, a: number): Float32Array => clean.map((v, i) => Math.sqrt(a) * v + Math.sqrt(1 - a) * noise[i]!);
-const x0From = (xt: Float32Array, eps: Float32Array, a: number): Float32Array => xt.map((v, i) => (v - Math.sqrt(1 - a) * eps[i]!) / Math.sqrt(a));
-
 /** Runs the chain from x at `t` (a step of seq) down to t = 0; also returns the x0 predicted by its first step. */
 export async function chainFrom(d: StepDenoiser, x: Float32Array, t: number): Promise<{ final: Float32Array; firstX0: Float32Array }> {
   const start = d.seq.indexOf(t);
@@ -115,18 +113,11 @@ export async function chainFrom(d: StepDenoiser, x: Float32Array, t: number): Pr
     const [ti, tj] = [d.seq[k]!, d.seq[k - 1]!];
     const [ai, aj] = [d.abar[ti]!, d.abar[tj]!];
     const eps = await d.eps(ti, x);
-    firstX0 ??= x0From(x, eps, ai);
+    firstX0 ??= x0FromEps(x, eps, ai);
     const r = Math.sqrt(aj / ai), b = Math.sqrt(1 - aj) - Math.sqrt(1 - ai) * r;
     x = x.map((v, i) => r * v + b * eps[i]!);
   }
   return { final: x, firstX0: firstX0! };
-}
-
-/** Mean squared error per value, the prediction clipped to [-1, 1] as it is shown. */
-export function clippedMse(pred: Float32Array, clean: Float32Array): number {
-  let se = 0;
-  for (let i = 0; i < clean.length; i++) se += (Math.min(1, Math.max(-1, pred[i]!)) - clean[i]!) ** 2;
-  return se / clean.length;
 }
 
 export interface OneShotRow {

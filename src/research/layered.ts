@@ -8,6 +8,7 @@
 // `model` (fields shared by all sub-models), `ch_num` (each sub-model's `ch`, in seq order), optional
 // `ch_mult_num` (each sub-model's `ch_mult`), `diffusion` (with `num_block`) and `seq`. The per-step
 // lists are plain lists or the seed's run-length form [{"value": 32, "num": 50}, ...].
+import { timestepSequence } from '../diffusion/timesteps';
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { metadataJson } from '../host/metadata';
 import type { SafetensorsFile } from '../host/tensor';
@@ -68,7 +69,7 @@ export function parseLayered(file: SafetensorsFile, source: string): LayeredMode
   if (typeof numBlock !== 'number' || !Number.isInteger(numBlock) || numBlock < 2 || numBlock > most) {
     throw new Error(`${source}: diffusion.num_block must be an integer in [2, ${most}], got ${JSON.stringify(numBlock)}`);
   }
-  const seq = Array.from({ length: Math.ceil(T / Math.floor(T / numBlock)) }, (_, i) => i * Math.floor(T / numBlock));
+  const seq = timestepSequence('uniform', numBlock, T);
   const given = metadataJson(md, 'seq', source);
   if (given !== undefined && JSON.stringify(given) !== JSON.stringify(seq)) {
     throw new Error(`${source}: __metadata__.seq ${JSON.stringify(given)} is not range(0, ${T}, ${T} // ${numBlock}) = ${JSON.stringify(seq)}`);

@@ -9,6 +9,7 @@
 //      (`noise` is not used).
 //   B  independent: x at the largest t from `noise`, every other t with its own fresh noise.
 // Fresh noise is the Philox Gaussian stream (seed, stream = 100 + index of t in seq), so runs repeat.
+import { noised } from '../diffusion/forward';
 import { gaussian } from '../host/rng';
 import type { LayeredModel } from './layered';
 
@@ -19,12 +20,8 @@ export function groundTruth(kind: GroundTruth, m: LayeredModel, x0: Float32Array
   if (noise.length !== x0.length) throw new Error(`ground truth: noise has ${noise.length} values, x0 ${x0.length}`);
   const ts = [...m.seq].reverse(); // chain order: largest t first
   const fresh = (t: number): Float32Array => gaussian(seed, 100 + m.seq.indexOf(t), 0, x0.length);
-  const noised = (t: number, eps: Float32Array): Float32Array => {
-    const a = m.abar[t]!;
-    return x0.map((v, i) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[i]!);
-  };
-  if (kind === 'D') return ts.map((t) => noised(t, noise));
-  if (kind === 'B') return ts.map((t, k) => noised(t, k === 0 ? noise : fresh(t)));
+  if (kind === 'D') return ts.map((t) => noised(x0, noise, m.abar[t]!));
+  if (kind === 'B') return ts.map((t, k) => noised(x0, k === 0 ? noise : fresh(t), m.abar[t]!));
   // A: from x0 at t = 0 upwards, then reversed into chain order.
   const up = [Float32Array.from(x0)];
   for (let k = 1; k < m.seq.length; k++) {

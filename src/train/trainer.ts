@@ -118,6 +118,7 @@ export class Trainer {
     private readonly device: GPUDevice,
     readonly config: UNetConfig,
     readonly diffusion: DiffusionConfig,
+    /** Checked by the caller (checkTrainerOptions, at the Train tab, `ddim train` and checkpoint loading). */
     readonly options: TrainerOptions,
     readonly data: ImageDataset,
   ) {
@@ -125,15 +126,12 @@ export class Trainer {
       throw new Error(`${data.id}: images are ${data.channels}x${data.resolution}x${data.resolution}, ` +
         `the model takes ${config.in_channels}x${config.resolution}x${config.resolution}`);
     }
-    if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > 0xffffffff) {
-      throw new Error(`trainer: seed must be an integer in [0, 2^32), got ${options.seed}`);
-    }
     this.abar = alphaBars(betaSchedule(diffusion));
-    this.weightOfT = lossWeightOfT(options, this.abar);
+    this.weightOfT = lossWeightOfT(this.options, this.abar);
     this.owner = new GpuOwner('trainer');
     const scope = this.owner.open();
     try {
-      this.train = new TrainStep(device, config, options.batch, options);
+      this.train = new TrainStep(device, config, this.options.batch, this.options);
       this.batchImages = new Float32Array(this.train.x0.shape.reduce((a, b) => a * b, 1));
       this.noiseState = createRngState(device, 'trainer.noise_rng');
       this.noiseDraw = gaussianFill(device, { out: this.train.noise, state: this.noiseState, stream: NOISE_STREAM, label: 'trainer.noise' });

@@ -4,6 +4,7 @@
 // not the result: at large t it is a blurry average). And DDIM inversion of the same image: carried
 // up the deterministic chain to x_T, back down to a reconstruction, and re-sampled from that x_T
 // with another eta or number of steps.
+import { clippedMse, noised, psnr, x0FromEps } from '../diffusion/forward';
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { inversionCoefficients, stepCoefficients } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
@@ -25,12 +26,10 @@ function curveTimesteps(T: number): number[] {
   return [...ts, T - 1];
 }
 
-/** MSE and PSNR (dB, peak-to-peak 2) of a prediction clipped to [-1, 1], as it is displayed. */
-export function score(pred: Float32Array, clean: Float32Array): { mse: number; psnr: number } {
-  let se = 0;
-  for (let i = 0; i < clean.length; i++) se += (Math.min(1, Math.max(-1, pred[i]!)) - clean[i]!) ** 2;
-  const mse = se / clean.length;
-  return { mse, psnr: 10 * Math.log10(4 / Math.max(mse, 1e-12)) };
+/** MSE and PSNR of a prediction clipped to [-1, 1], as it is displayed. */
+function score(pred: Float32Array, clean: Float32Array): { mse: number; psnr: number } {
+  const mse = clippedMse(pred, clean);
+  return { mse, psnr: psnr(mse) };
 }
 
 /** The DDIM timesteps of a chain from t down to 0 in `steps` steps (ascending, ending at t). */
@@ -64,29 +63,27 @@ export async function denoise(
   const n = cfg.in_channels * cfg.resolution * cfg.resolution;
   if (clean.length !== n) throw new Error(`the image has ${clean.length} values, the model takes ${cfg.in_channels}x${cfg.resolution}x${cfg.resolution}`);
   const noise = gaussian(seed, 0, 0, n);
-  const noised = (tt: number): Float32Array => clean.map((v, i) => Math.sqrt(abar[tt]!) * v + Math.sqrt(1 - abar[tt]!) * noise[i]!);
-  const x0From = (xt: Float32Array, eps: Float32Array, tt: number): Float32Array =>
-    xt.map((v, i) => (v - Math.sqrt(1 - abar[tt]!) * eps[i]!) / Math.sqrt(abar[tt]!));
+  const noisedAt = (tt: number): Float32Array => noised(clean, noise, abar[tt]!);
 
   // One-shot x0 at t, then the chain from the same x_t.
   const one = nets.one.get(id, model, 1);
-  const xt = noised(t);
+  const xt = noisedAt(t);
   upload(device, one.x, xt);
   upload(device, one.t, Float32Array.of(t));
   submitDispatches(device, one.forward, 'denoise one-shot');
-  const oneShot = x0From(xt, await readTensor(device, one.eps), t);
+  const oneShot = x0FromEps(xt, await readTensor(device, one.eps), abar[t]!);
   const chain = await runChain(device, one, stepCoefficients(chainFrom(t, steps), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), xt, seed);
 
   // One-shot error across t, one batched forward.
   const ts = curveTimesteps(T);
   const net = nets.curve.get(id, model, ts.length);
   const batch = new Float32Array(ts.length * n);
-  ts.forEach((tt, i) => batch.set(noised(tt), i * n));
+  ts.forEach((tt, i) => batch.set(noisedAt(tt), i * n));
   upload(device, net.x, batch);
   upload(device, net.t, Float32Array.from(ts));
   submitDispatches(device, net.forward, 'denoise curve');
   const eps = await readTensor(device, net.eps);
-  const curve = ts.map((tt, i) => ({ t: tt, mse: score(x0From(batch.subarray(i * n, (i + 1) * n), eps.subarray(i * n, (i + 1) * n), tt), clean).mse }));
+  const curve = ts.map((tt, i) => ({ t: tt, mse: clippedMse(x0FromEps(batch.subarray(i * n, (i + 1) * n), eps.subarray(i * n, (i + 1) * n), abar[tt]!), clean) }));
 
   const px = (x: Float32Array): Pixels => ({ count: 1, size: cfg.resolution, rgba: toRgba8(x, cfg.in_channels, cfg.resolution * cfg.resolution) });
   const s1 = score(oneShot, clean), s2 = score(chain, clean);

@@ -2,6 +2,7 @@
 // the GPU after every step (a PixelFilm). The page gets at most one frame per animation frame
 // (~16 ms), each a readback of a few KB; the whole film stays on the GPU for the filmstrip and the
 // first-step question.
+import { psnr as psnrOf } from '../diffusion/forward';
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { stepCoefficients } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
@@ -155,7 +156,7 @@ export class SampleRun {
       }
       const m = se / (per * 3);
       mse.push(m);
-      psnr.push(10 * Math.log10(4 / Math.max(m, 1e-12)));
+      psnr.push(psnrOf(m));
     }
     return { firstX0: this.pixels(first), final: this.pixels(final), difference: this.pixels(diff), mse, psnr };
   }
