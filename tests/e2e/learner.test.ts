@@ -86,7 +86,8 @@ describe("the learner's studio", () => {
     expect(await page.getByTestId('settings-notes').textContent()).toMatch(/Settings restored from samples\.png/);
     expect(await page.getByTestId('chain').textContent()).toBe('runs 2 steps: t = 500, 0');
 
-    // A copied link, opened in a fresh context, gives the same pixels.
+    // A copied link, opened in a fresh context, gives the same pixels; its chain runs at once, so this
+    // also checks that the chain stepped above (Step, then Continue) is the chain run whole.
     await page.getByRole('button', { name: 'Copy link' }).click();
     await expect.poll(() => page.getByTestId('link-state').textContent()).toMatch(/Link copied|Copy this link/);
     const link = new URL(page.url());
