@@ -1,23 +1,60 @@
 // `ddim eval`: sample quality without downloads. For every (steps, eta) setting and for ddpm_noisy,
 // generate N samples and report the Fréchet distance of 8x8-pooled pixel features against the
 // held-out emoji, and the nearest training image of each sample (memorisation shows as RMS ~ 0).
+// With --samples, scores a given set instead (the last frame of a `ddim sample` .safetensors, or a
+// `samples` tensor): how the engine's measure is compared with tools/eval_torch.py's on one set.
 import { readTensor } from '../gpu/tensor';
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { stepCoefficients, type SamplerOptions } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
-import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures } from '../eval/frechet';
+import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures, type GaussianFit } from '../eval/frechet';
+import type { ImageDataset } from '../train/data';
 import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
 import { Sampler } from '../engine/sampler';
 import { numberArg, numberListArg, parseArgs } from './args';
-import { loadData, openModel } from './files';
+import { loadData, openModel, readSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim eval';
 
+/** FD against the held-out set and nearest-training-image RMS of samples (clamped to [-1, 1] first). */
+function scoreLine(name: string, steps: string, samples: Float32Array, size: number, reference: GaussianFit, train: ImageDataset): string {
+  const x = samples.map((v) => Math.min(1, Math.max(-1, v)));
+  const fd = frechetDistance(fitGaussian(pooledFeatures(x, 3, size)), reference);
+  const nn = nearestNeighbours(x, train.images, 3 * size * size).map((r) => r.rms);
+  const mean = nn.reduce((a, b) => a + b, 0) / nn.length;
+  return `${name.padEnd(16)} ${steps.padStart(6)} ${fd.toFixed(3).padStart(8)} ${mean.toFixed(4).padStart(13)} ${Math.min(...nn).toFixed(4).padStart(12)}`;
+}
+
+const HEADER = 'sampler           steps      FD   NN-RMS mean   NN-RMS min';
+
+/** The images of a samples file: `samples` [N,C,S,S], or the last frame of `xs` [K+1,N,C,S,S]. */
+function readSamples(path: string, size: number): { images: Float32Array; count: number } {
+  const file = readSafetensors(path);
+  const per = 3 * size * size;
+  const t = file.tensors.get('samples') ?? file.tensors.get('xs');
+  if (!t) throw new Error(`${path}: no "samples" or "xs" tensor`);
+  const last = t.shape.length === 5 ? t.data.subarray(t.data.length - t.shape[1]! * per) : t.data;
+  if (t.shape.slice(-3).join(',') !== `3,${size},${size}` || last.length % per !== 0) throw new Error(`${path}: tensor of shape [${t.shape}] does not hold 3x${size}x${size} images`);
+  return { images: last, count: last.length / per };
+}
+
 export async function evalCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
-  const args = parseArgs(argv, { values: ['weights', 'config', 'data', 'steps', 'eta', 'n', 'seed'], flags: ['no-ddpm'], required: ['weights', 'data'] }, CMD);
-  const wPath = args.values.get('weights')!;
+  const args = parseArgs(argv, { values: ['weights', 'config', 'samples', 'size', 'data', 'steps', 'eta', 'n', 'seed'], flags: ['no-ddpm'], required: ['data'] }, CMD);
+  const samplesPath = args.values.get('samples');
+  if (samplesPath !== undefined) {
+    const size = numberArg(args, 'size', 16, CMD);
+    const [train, held] = [await loadData(args.values.get('data')!, 'train', size, `${CMD}: --data`), await loadData(args.values.get('data')!, 'eval', size, `${CMD}: --data`)];
+    const { images, count } = readSamples(samplesPath, size);
+    if (count < 2) throw new Error(`${samplesPath}: ${count} sample; a covariance needs two`);
+    ctx.log(`Fréchet distance of 8x8 pooled pixels: ${count} samples of ${samplesPath} vs ${held.count} held-out images`);
+    ctx.log(HEADER);
+    ctx.log(scoreLine('given', '-', images, size, fitGaussian(pooledFeatures(held.images, 3, size)), train));
+    return;
+  }
+  const wPath = args.values.get('weights');
+  if (wPath === undefined) throw new Error(`${CMD}: give --weights (or --samples)`);
   const model = openModel(wPath, args.values.get('config'));
   const config = model.config;
   const dataName = args.values.get('data')!;
@@ -45,14 +82,10 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
     if (!args.flags.has('no-ddpm')) settings.push(['ddpm_noisy', s, { sampler: 'ddpm_noisy', eta: 1, clipX0: true, useClippedModelOutput: false }]);
   }
   ctx.log(`Fréchet distance of 8x8 pooled pixels: ${N} samples vs ${held.count} held-out images; nearest neighbours among ${train.count} training images`);
-  ctx.log('sampler           steps      FD   NN-RMS mean   NN-RMS min');
+  ctx.log(HEADER);
   for (const [name, s, options] of settings) {
     const sampler = new Sampler(device, net, stepCoefficients(timestepSequence('uniform', s, abar.length), abar, options), { kind: 'rng', seed }, false);
     await sampler.run();
-    const samples = (await readTensor(device, net.x)).map((v) => Math.min(1, Math.max(-1, v)));
-    const fd = frechetDistance(fitGaussian(pooledFeatures(samples, 3, size)), reference);
-    const nn = nearestNeighbours(samples, train.images, 3 * size * size).map((r) => r.rms);
-    const mean = nn.reduce((a, b) => a + b, 0) / nn.length;
-    ctx.log(`${name.padEnd(16)} ${String(s).padStart(6)} ${fd.toFixed(3).padStart(8)} ${mean.toFixed(4).padStart(13)} ${Math.min(...nn).toFixed(4).padStart(12)}`);
+    ctx.log(scoreLine(name, String(s), await readTensor(device, net.x), size, reference, train));
   }
 }

@@ -35,6 +35,7 @@ const USAGE = `usage: ddim <command> [options]
               [--ema 0.999] [--no-ema-warmup] [--loss-weight min_snr|none] [--snr-gamma 5] [--grad-clip 1] [--seed 0]
               [--no-flip] [--resume CKPT.safetensors] [--log-every 10]   (defaults: the recipe of docs/recipes)
   eval        --weights W.safetensors [--config config.json] --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
+  eval        --samples S.safetensors --data emoji16|emoji32|DIR [--size 16]   (scores a given set: samples, or the last frame of xs)
   (layered)   sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
               train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
   research train --config L.json|--init L.safetensors|--resume CKPT.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
