@@ -231,12 +231,19 @@ export interface FirstStepStudyResult {
   }[];
 }
 
-export interface EngineApi {
+/** The engine itself: start-up, device-loss recovery, the stop of whatever job runs, storage. */
+export interface EngineCore {
   /** Starts the engine; `onGpuEvent` (a comlink proxy) hears of device losses and uncaught GPU errors. */
   init(onGpuEvent?: (e: GpuEvent) => void): Promise<EngineInfo>;
   /** Destroys the GPU device as a driver reset would, to see the app recover (the e2e test does). */
   loseDevice(): Promise<void>;
+  /** Stops the running chain, training, interpolation or experiment after its current step. */
+  stop(): Promise<void>;
+  storage(): Promise<{ usage: number; quota: number; persisted: boolean }>;
+}
 
+/** The model library (the Models tab). */
+export interface ModelsApi {
   listModels(): Promise<ModelEntry[]>;
   /** Imports a safetensors file (reference or diffusers layout; optional config.json text) into the library. */
   importModel(name: string, bytes: ArrayBuffer, configJson?: string): Promise<ModelEntry>;
@@ -244,13 +251,14 @@ export interface EngineApi {
   deleteModel(id: string): Promise<void>;
   /** The model as a reference-layout safetensors file (F32), loadable by PyTorch with strict=True. */
   exportModel(id: string): Promise<ArrayBuffer>;
+}
 
+/** Sampling and the image-by-image experiments (the Sample and Denoise tabs). */
+export interface SamplingApi {
   /** Starts a chain and runs it to the end, or `maxSteps` steps of it (Step: 1); it waits for continueSample. */
   sample(settings: SampleSettings, onFrame: (f: StepFrame) => void, maxSteps?: number): Promise<SampleResult>;
   /** Runs the last chain on from where Step or Stop left it, to the end or `maxSteps` steps. */
   continueSample(onFrame: (f: StepFrame) => void, maxSteps?: number): Promise<SampleResult>;
-  /** Stops the running chain, training or interpolation after its current step. */
-  stop(): Promise<void>;
   filmstrip(sample: number): Promise<Filmstrip>;
   firstStep(): Promise<FirstStepReport>;
   interpolate(settings: SampleSettings, seedB: number, frames: number): Promise<Pixels>;
@@ -258,7 +266,10 @@ export interface EngineApi {
   invert(request: InversionRequest): Promise<InversionResult>;
   /** `count` held-out emoji at `size`, spread over the whole held-out set (for the Denoise picker), with their indices. */
   datasetImages(size: number, count: number): Promise<{ pixels: Pixels; indices: number[] }>;
+}
 
+/** Training runs (the Train tab). */
+export interface TrainingApi {
   estimateMemory(config: UNetConfig, batch: number): Promise<MemoryEstimate>;
   listRuns(): Promise<RunEntry[]>;
   deleteRun(id: string): Promise<void>;
@@ -268,13 +279,17 @@ export interface EngineApi {
   pause(): Promise<void>;
   /** Saves the EMA weights of a run's last checkpoint as a library model. */
   runToModel(id: string): Promise<ModelEntry>;
+}
 
+/** The user's training images (the Train tab's dataset). */
+export interface ImagesApi {
   addImages(files: File[]): Promise<{ added: number; errors: string[] }>;
   listImages(): Promise<StoredImageInfo[]>;
   removeImage(id: string): Promise<void>;
+}
 
-  storage(): Promise<{ usage: number; quota: number; persisted: boolean }>;
-
+/** The seed question's experiments (the Research tab). */
+export interface ResearchApi {
   researchModels(): Promise<ResearchModelInfo[]>;
   /** Experiment 1: one-shot x0 vs the chain from x_t, per t, on held-out emoji. */
   researchOneShot(request: ResearchRequest): Promise<OneShotCurve[]>;
@@ -287,3 +302,6 @@ export interface EngineApi {
   /** A run's points as CSV (arm, parameters, step, evals, train_seconds, loss, fd). */
   budgetCsv(id: string): Promise<string>;
 }
+
+/** Everything the page reaches through comlink: one worker, one long job at a time (JOBS). */
+export interface EngineApi extends EngineCore, ModelsApi, SamplingApi, TrainingApi, ImagesApi, ResearchApi {}
