@@ -49,7 +49,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
   const { device } = await ctx.gpu();
   const checkMemory = (o: LayeredTrainOptions): TrainingMemory => {
-    const memory = layeredTrainingMemory(device, model, o.batch, o);
+    const memory = layeredTrainingMemory(device, model, o);
     const problem = memoryProblem(memory, device.limits);
     if (problem) throw new Error(`${CMD}: this layered model cannot train at batch ${o.batch} here: ${problem}`);
     return memory;

@@ -98,10 +98,9 @@ export function budgetArm(
       checkpoint: () => trainer.checkpoint(),
     };
   }
-  refuse(layeredTrainingMemory(device, layered, s.layeredBatch, { mode: kind }), s.layeredBatch);
-  const trainer = new LayeredTrainer(device, layered, {
-    ...s.optimizer, mode: kind, groundTruth: 'D', useTrueXAsX: false, lossWeights: false, batch: s.layeredBatch, seed: s.seed, randomFlip: true,
-  }, data, initLayered(layered, s.seed));
+  const options = { ...s.optimizer, mode: kind, groundTruth: 'D' as const, useTrueXAsX: false, lossWeights: false, batch: s.layeredBatch, seed: s.seed, randomFlip: true };
+  refuse(layeredTrainingMemory(device, layered, options), s.layeredBatch);
+  const trainer = new LayeredTrainer(device, layered, options, data, initLayered(layered, s.seed));
   const K = layered.seq.length - 1;
   return {
     kind, parameters: trainer.parameters, evalsPerStep: s.layeredBatch * K,

@@ -129,6 +129,11 @@ export class LayeredTrainer {
     this.update.push(emaUpdate(d, { ema: s.flats.ema, params: s.flats.params, rate: o.emaRate, label: 'layered.ema' }).dispatch);
   }
 
+  /** Bytes of one of the five flat state buffers (parameters, gradients, Adam m and v, EMA). */
+  get stateBufferBytes(): number {
+    return this.stores.flats.params.buffer.size;
+  }
+
   /** Trained parameters (every sub-model but the one at t = 0). */
   get parameters(): number {
     return [...this.stores.layouts.values()].reduce((s, l) => s + l.count, 0);

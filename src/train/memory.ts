@@ -21,24 +21,29 @@ export interface TrainingMemory {
   problems: string[];
 }
 
-export function trainingMemory(device: GPUDevice, config: UNetConfig, batch: number): TrainingMemory {
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
+/**
+ * The memory of a training plan by a dry run of it: `plan` builds the real planner inside a dry scope
+ * and returns its parameter count and the bytes of one of its five parameter-sized state buffers
+ * (weights, gradients, two Adam moments, EMA, all of one layout).
+ */
+export function plannedMemory(plan: () => { parameters: number; stateBufferBytes: number }): TrainingMemory {
   const dry = new GpuOwner('memory-plan', { dry: true });
   try {
-    const step = dry.run(() => new TrainStep(device, config, batch, DEFAULT_OPTIMIZER, 'memory-plan'));
+    const { parameters, stateBufferBytes } = dry.run(plan);
     const totalBytes = dry.bytes;
-    const stateBytes = 5 * step.net.params.flat.buffer.size;
-    return {
-      parameters: step.net.layout.count,
-      stateBytes,
-      activationBytes: totalBytes - stateBytes,
-      largestBufferBytes: dry.largestBuffer,
-      totalBytes,
-      problems: dry.problems,
-    };
+    const stateBytes = 5 * stateBufferBytes;
+    return { parameters, stateBytes, activationBytes: totalBytes - stateBytes, largestBufferBytes: dry.largestBuffer, totalBytes, problems: dry.problems };
   } finally {
     dry.destroy();
   }
+}
+
+export function trainingMemory(device: GPUDevice, config: UNetConfig, batch: number): TrainingMemory {
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
+  return plannedMemory(() => {
+    const step = new TrainStep(device, config, batch, DEFAULT_OPTIMIZER, 'memory-plan');
+    return { parameters: step.net.layout.count, stateBufferBytes: step.net.params.flat.buffer.size };
+  });
 }
 
 /** Why a configuration cannot train on this adapter (naming the limit), or undefined if it can. */

@@ -14,6 +14,11 @@ import { withErrorScopes } from '../../src/gpu/kernel';
 import { toReferenceLayout } from '../../src/io/convert';
 import { NetCache, SampleRun } from '../../src/worker/sampling';
 import { loadReference } from '../unit/ref-helpers';
+import { GpuOwner } from '../../src/gpu/owner';
+import { parseLayered } from '../../src/research/layered';
+import { layeredTrainingMemory } from '../../src/research/memory';
+import { LayeredTrainer, initLayered } from '../../src/research/trainer';
+import { datasetFromTensor } from '../../src/train/data';
 import { useGpu } from './harness';
 
 const gpu = useGpu();
@@ -37,6 +42,31 @@ describe('training memory', () => {
       expect(m.stateBytes).toBe(5 * step.net.params.flat.buffer.size);
       expect(m.parameters).toBe(step.net.layout.count);
       step.destroy();
+    });
+  }
+
+  for (const [mode, correction] of [['end2end', { detach: false }], ['layer', undefined]] as const) {
+    it(`a layered model (${mode}): the dry-run estimate allocates nothing and is exactly what the real trainer allocates`, () => {
+      const d = gpu.device;
+      const model = parseLayered(loadReference('layered4.safetensors'), 'layered4');
+      const options = { ...DEFAULT_OPTIMIZER, mode, correction, groundTruth: 'D' as const, useTrueXAsX: false, lossWeights: false, batch: 2, seed: 0, randomFlip: true };
+      const create = d.createBuffer.bind(d);
+      let created = 0;
+      d.createBuffer = (desc: GPUBufferDescriptor) => {
+        created++;
+        return create(desc);
+      };
+      const m = layeredTrainingMemory(d, model, options);
+      d.createBuffer = create;
+      expect(created).toBe(0);
+      const c = model.configs.get(0)!;
+      const data = datasetFromTensor('x', { shape: [2, c.in_channels, c.resolution, c.resolution], data: new Float32Array(2 * c.in_channels * c.resolution ** 2) });
+      const owner = new GpuOwner('layered trainer');
+      const trainer = owner.run(() => new LayeredTrainer(d, model, options, data, initLayered(model, 0)));
+      expect(m.totalBytes).toBe(owner.bytes);
+      expect(m.largestBufferBytes).toBe(owner.largestBuffer);
+      expect(m.parameters).toBe(trainer.parameters);
+      owner.destroy();
     });
   }
 
