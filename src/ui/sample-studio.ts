@@ -168,6 +168,15 @@ export class SampleStudio extends LitElement {
     return this.advance('sample');
   }
 
+  /** The comparison grid ran its own chains: the worker no longer holds the one the filmstrip, the
+   *  first-step panel and Continue refer to. */
+  private chainsReplaced(): void {
+    this.paused = undefined;
+    this.stepShown = undefined;
+    this.film = undefined;
+    this.first = undefined;
+  }
+
   /** The schedule of the selected model (abar_t for t = 0..T-1). */
   private abar(): Float64Array | undefined {
     const d = this.store?.selected?.diffusion;
@@ -381,7 +390,7 @@ export class SampleStudio extends LitElement {
       ${this.firstStepPanel()}
       <section><h2>Comparison grid</h2>
         <compare-grid .store=${this.store} .base=${{ ...this.settings, modelId: this.modelId() }} timesteps=${abar?.length ?? 1000}
-          @chains-replaced=${() => (this.paused = undefined)}></compare-grid></section>
+          @chains-replaced=${() => this.chainsReplaced()}></compare-grid></section>
       ${this.interpolationPanel()}`;
   }
 }
