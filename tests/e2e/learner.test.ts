@@ -16,7 +16,7 @@ import { toReferenceLayout } from '../../src/io/convert';
 import { readPngText } from '../../src/io/png';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { PNG_SETTINGS_KEY } from '../../src/ui/sample-link';
-import { LONG, canvasData, setValue, useStudio } from './browser';
+import { LONG, canvasData, setValue, useStudio } from './studio-page';
 
 const studio = useStudio();
 const bundled = toReferenceLayout(parseSafetensors(readFileSync('public/models/emoji16.safetensors'), 'emoji16'), 'emoji16');

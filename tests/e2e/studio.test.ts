@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { LONG, canvasData, frameCount, sample, setValue, useStudio } from './browser';
+import { LONG, canvasData, frameCount, sample, setValue, useStudio } from './studio-page';
 
 const studio = useStudio();
 const open = (query = '') => studio.open(query);
