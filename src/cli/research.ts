@@ -8,6 +8,7 @@
 // The output is a layered file of EMA weights (it samples as it is) that also holds the optimizer state.
 // L.json: {"model": {...fields shared by the sub-models}, "ch_num": [...], "diffusion": {..., "num_block": 4}}
 // (ch_num and the optional ch_mult_num per step, plainly or run-length: [{"value": 32, "num": 50}, ...]).
+import { trainUntil } from '../train/loop';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { parseLayered } from '../research/layered';
 import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOptions } from '../research/trainer';
@@ -83,14 +84,14 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   if (!resumePath || !existsSync(logPath)) writeFileSync(logPath, `step,${Array.from({ length: K }, (_, k) => `loss${k}`).join(',')},total\n`);
   ctx.log(`${describeObjective(o)}: ${K} sub-models trained (t = ${model.seq.slice(1).join(', ')}), ${data.count} images`);
   const start = performance.now(), first = trainer.step, end = first + steps;
-  while (trainer.step < end) {
-    const losses = await trainer.trainSteps(Math.min(10, end - trainer.step));
+  await trainUntil(trainer, end, () => 10, ({ losses }) => {
     const s0 = trainer.step - losses.length;
     appendFileSync(logPath, losses.map((l, i) => `${s0 + i + 1},${Array.from(l).join(',')},${l.reduce((a, b) => a + b, 0)}\n`).join(''));
     const total = losses.map((l) => l.reduce((a, b) => a + b, 0));
     const secs = (performance.now() - start) / 1000;
     ctx.log(`step ${trainer.step}/${end}  loss ${(total.reduce((a, b) => a + b, 0) / total.length).toFixed(3)}  ${(((trainer.step - first) * o.batch) / secs).toFixed(2)} img/s`);
-  }
+  });
+
   const ckpt = await trainer.checkpoint(file.metadata);
   writeSafetensors(out, ckpt.tensors, ckpt.metadata);
   ctx.log(`wrote the EMA weights and the optimizer state (step ${trainer.step}) to ${out}; losses in ${logPath}`);

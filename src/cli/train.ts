@@ -4,6 +4,7 @@ import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
 import { preset } from '../nn/presets';
+import { trainUntil } from '../train/loop';
 import { DEFAULT_RECIPE } from '../train/recipe';
 import { DEFAULT_OPTIMIZER } from '../train/step';
 import { CHECKPOINT_FORMAT, Trainer, checkTrainerOptions } from '../train/trainer';
@@ -87,15 +88,14 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   const start = performance.now();
   const first = trainer.step;
   const end = first + steps;
-  while (trainer.step < end) {
-    const losses = await trainer.trainSteps(Math.min(chunk, end - trainer.step));
+  await trainUntil(trainer, end, () => chunk, ({ losses }) => {
     const s0 = trainer.step - losses.length;
     appendFileSync(logPath, Array.from(losses, (l, i) => `${s0 + i + 1},${l}\n`).join(''));
     const done = trainer.step - first;
     const secs = (performance.now() - start) / 1000;
     const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
     ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}  ${((done * trainer.options.batch) / secs).toFixed(2)} img/s  ETA ${((secs / done) * (end - trainer.step)).toFixed(0)} s`);
-  }
+  });
   const ckpt = await trainer.checkpoint();
   writeSafetensors(out, ckpt.tensors, ckpt.metadata);
   ctx.log(`wrote checkpoint (step ${trainer.step}) to ${out}; losses in ${logPath}`);

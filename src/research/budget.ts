@@ -14,6 +14,7 @@ import { initParameters } from '../nn/init';
 import type { ImageDataset } from '../train/data';
 import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/step';
 import { Trainer } from '../train/trainer';
+import { trainUntil, type SteppedTrainer } from '../train/loop';
 import { DEFAULT_RECIPE, PLAIN_SCHEDULES } from '../train/recipe';
 import { memoryProblem, trainingMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from './memory';
@@ -25,14 +26,12 @@ import { LayeredTrainer, initLayered } from './trainer';
 export type ArmKind = 'time' | 'recipe' | 'layer' | 'end2end';
 export const ARM_KINDS: readonly ArmKind[] = ['time', 'recipe', 'layer', 'end2end'];
 
-export interface BudgetArm {
+export interface BudgetArm extends SteppedTrainer<number> {
   kind: ArmKind;
   parameters: number;
   evalsPerStep: number;
   /** Runs n steps; the mean loss per step (summed over sub-models or chain steps). */
-  train(n: number): Promise<number>;
-  /** Steps taken. */
-  step(): number;
+  trainSteps(n: number): Promise<number>;
   /** Samples with the current EMA weights. */
   denoiser: StepDenoiser;
   /** The run as a file: a training checkpoint (time) or a layered checkpoint. */
@@ -92,8 +91,10 @@ export function budgetArm(
     const abar = alphaBars(betaSchedule(models.diffusion));
     return {
       kind, parameters: trainer.train.net.layout.count, evalsPerStep: batch,
-      train: async (n) => (await trainer.trainSteps(n)).reduce((a, b) => a + b, 0) / n,
-      step: () => trainer.step,
+      trainSteps: async (n) => (await trainer.trainSteps(n)).reduce((a, b) => a + b, 0) / n,
+      get step() {
+        return trainer.step;
+      },
       denoiser: new TimeDenoiser(device, models.time, abar, layered.seq, Math.min(s.samples, 64), trainer.train.ema),
       checkpoint: () => trainer.checkpoint(),
     };
@@ -104,8 +105,10 @@ export function budgetArm(
   const K = layered.seq.length - 1;
   return {
     kind, parameters: trainer.parameters, evalsPerStep: s.layeredBatch * K,
-    train: async (n) => (await trainer.trainSteps(n)).reduce((a, l) => a + l.reduce((x, y) => x + y, 0), 0) / n,
-    step: () => trainer.step,
+    trainSteps: async (n) => (await trainer.trainSteps(n)).reduce((a, l) => a + l.reduce((x, y) => x + y, 0), 0) / n,
+    get step() {
+      return trainer.step;
+    },
     denoiser: new LayeredDenoiser(device, layered, Math.min(s.samples, 64), (t) => trainer.emaStore(t)),
     checkpoint: () => trainer.checkpoint(models.layered.metadata),
   };
@@ -120,17 +123,15 @@ export async function runArm(arm: BudgetArm, s: BudgetSettings, reference: Gauss
   for (let p = 1; p <= s.points && !stopped(); p++) {
     const target = Math.round((totalSteps * p) / s.points);
     let lossSum = 0, steps = 0;
-    while (arm.step() < target && !stopped()) {
-      const n = Math.min(50, target - arm.step());
-      const t0 = performance.now();
-      lossSum += (await arm.train(n)) * n;
-      seconds += (performance.now() - t0) / 1000;
-      steps += n;
-    }
+    await trainUntil(arm, target, () => 50, (c) => {
+      lossSum += c.losses * c.steps;
+      seconds += c.seconds;
+      steps += c.steps;
+    }, stopped);
     if (steps === 0) break;
     const { final } = await sampleWithFirstStep(arm.denoiser, s.samples, s.seed + 1);
     const point: BudgetPoint = {
-      arm: arm.kind, parameters: arm.parameters, step: arm.step(), evals: arm.step() * arm.evalsPerStep, trainSeconds: seconds,
+      arm: arm.kind, parameters: arm.parameters, step: arm.step, evals: arm.step * arm.evalsPerStep, trainSeconds: seconds,
       loss: lossSum / steps, fd: imagesFd(final, arm.denoiser.channels, arm.denoiser.resolution, reference),
     };
     out.push(point);

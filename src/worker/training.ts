@@ -1,6 +1,7 @@
 // Training in the worker: a Trainer over the bundled emoji or the user's images, run in chunks so
 // Pause/Stop land between steps, with checkpoints in IndexedDB every N steps and on pause (the
 // previous checkpoint survives until the new one is written), and EMA sample previews.
+import { trainUntil } from '../train/loop';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { stepCoefficients } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
@@ -125,16 +126,15 @@ export class TrainSession {
       onProgress({ runId: this.run.id, step: this.trainer.step, targetSteps: this.run.targetSteps, losses, imagesPerSecond, state, savedStep: this.run.step, ...extra });
     report('running', [], 0);
     let ips = 0;
-    while (this.trainer.step < this.run.targetSteps && !this.pauseRequested && !this.stopRequested) {
-      const t0 = performance.now();
-      const chunk = Math.min(this.run.targetSteps - this.trainer.step, this.checkpointEvery - (this.trainer.step % this.checkpointEvery), 10);
-      const losses = Array.from(await this.trainer.trainSteps(chunk));
-      ips = (chunk * this.trainer.options.batch) / ((performance.now() - t0) / 1000);
+    // Chunks end on checkpoint steps (and are at most 10 steps, so Pause and Stop answer quickly).
+    const every = this.checkpointEvery;
+    await trainUntil(this.trainer, this.run.targetSteps, (step) => Math.min(every - (step % every), 10), async ({ losses, steps, seconds }) => {
+      ips = (steps * this.trainer.options.batch) / seconds;
       this.run = { ...this.run, losses: [...this.run.losses, ...losses] };
-      if (this.trainer.step % this.checkpointEvery === 0) await this.save();
+      if (this.trainer.step % every === 0) await this.save();
       const preview = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await this.preview() : undefined;
-      report('running', losses, ips, preview ? { preview } : {});
-    }
+      report('running', Array.from(losses), ips, preview ? { preview } : {});
+    }, () => this.pauseRequested || this.stopRequested);
     if (this.run.step !== this.trainer.step && !this.stopRequested) await this.save();
     else await runs.putRun({ ...this.run, losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
     const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
