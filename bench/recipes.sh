@@ -17,7 +17,7 @@ EVAL_EVERY=${EVAL_EVERY:-250}
 PLAIN_EVERY=${PLAIN_EVERY:-1000}
 THREADS=${THREADS:-1}
 PY=${PYTHON:-/usr/bin/python3}
-ARMS=${ARMS:-"baseline emawarm emawarm_minsnr emawarm_cosine emawarm_lr2e3cos"}
+ARMS=${ARMS:-"baseline emawarm emawarm_minsnr fast fast_minsnr fast_minsnr_cosine"}
 
 B32_EVAL="--eval-every 500 --eval-plain-every 2000 --save-every 500"
 flags_of() {
