@@ -10,7 +10,7 @@ import { paramLayout } from '../../src/nn/params';
 import { parameterSpecs } from '../../src/nn/architecture';
 import { datasetFromTensor, gatherBatch } from '../../src/train/data';
 import { DEFAULT_OPTIMIZER } from '../../src/train/step';
-import { PLAIN_SCHEDULES, lossWeightOfT } from '../../src/train/recipe';
+import { lossWeightOfT } from '../../src/train/recipe';
 import { alphaBars, betaSchedule } from '../../src/diffusion/schedule';
 import { readTensor } from '../../src/gpu/tensor';
 import { Trainer, TrainingDiverged, checkTrainerOptions, type TrainerOptions } from '../../src/train/trainer';
@@ -35,10 +35,15 @@ function fresh(): Trainer {
 }
 
 describe('trainer', () => {
-  it('resumes from a checkpoint exactly: same loss sequence and weights as the uninterrupted run', async () => {
+  it('resumes from a checkpoint exactly (the recipe\'s schedules and loss weights included): same loss sequence and weights as the uninterrupted run', async () => {
     const straight = fresh();
     const all = await straight.trainSteps(4);
     expect(all.every(Number.isFinite)).toBe(true);
+    // The recipe reached the GPU: the last step's per-sample min-SNR weights of its timesteps.
+    const weightOfT = lossWeightOfT(OPTIONS, alphaBars(betaSchedule(DEFAULT_DIFFUSION)))!;
+    const [ts, w] = [await readTensor(gpu.device, straight.train.net.t), await readTensor(gpu.device, straight.train.lossWeights)];
+    expect(Array.from(w)).toEqual(Array.from(ts, (tb) => Math.fround(weightOfT[tb]!)));
+    expect(straight.learningRate(3)).toBeCloseTo(1e-3 * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * 0.5))), 12);
 
     const first = fresh();
     expect(await first.trainSteps(2)).toEqual(all.slice(0, 2));
@@ -49,22 +54,6 @@ describe('trainer', () => {
     expect(await resumed.trainSteps(2)).toEqual(all.slice(2));
     const [a, b] = [await straight.train.ema.read(), await resumed.train.ema.read()];
     for (const [name, t] of a) expect(b.get(name)!.data, name).toEqual(t.data);
-  }, 300_000);
-
-  it('writes each sample\'s min-SNR loss weight and the warming EMA rate before every step', async () => {
-    const t = fresh();
-    const weightOfT = lossWeightOfT(OPTIONS, alphaBars(betaSchedule(DEFAULT_DIFFUSION)))!;
-    for (let k = 1; k <= 2; k++) {
-      await t.trainSteps(1);
-      const [ts, w] = [await readTensor(gpu.device, t.train.net.t), await readTensor(gpu.device, t.train.lossWeights)];
-      expect(Array.from(w)).toEqual(Array.from(ts, (tb) => Math.fround(weightOfT[tb]!)));
-    }
-    expect(t.learningRate(3)).toBeCloseTo(1e-3 * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * 0.5))), 12);
-    t.destroy();
-    const plain = new Trainer(gpu.device, CONFIG, DEFAULT_DIFFUSION, { ...OPTIONS, ...PLAIN_SCHEDULES }, DATA);
-    await plain.trainSteps(1);
-    expect(Array.from(await readTensor(gpu.device, plain.train.lossWeights))).toEqual([1, 1]);
-    plain.destroy();
   }, 300_000);
 
   it('refuses a checkpoint with a wrong tensor shape, naming it', async () => {
