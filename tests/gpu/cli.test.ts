@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { getTensor, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
-import { loadReference } from '../unit/ref-helpers';
+import { loadReference, oneSample } from '../unit/ref-helpers';
 import { runCli } from '../../src/cli/run';
 import { expectMaxAbs, useGpu } from './harness';
 import { expectGradients, expectTrainGolden } from './train-golden';
@@ -74,17 +74,18 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     const golden = loadReference('unet-tiny.samplers.safetensors');
     const run = 'ddim_uniform10_eta1';
     const init = join(dir, 'init.safetensors');
+    // One sample of the reference's batch (SwiftShader time is per image): x_T, its noises, its xs.
     writeFileSync(init, serializeSafetensors(new Map([
-      ['xT', getTensor(golden, 'xT')], ['seq', getTensor(golden, `${run}/seq`)], ['noises', getTensor(golden, `${run}/noises`)],
+      ['xT', oneSample(getTensor(golden, 'xT'), 0)], ['seq', getTensor(golden, `${run}/seq`)], ['noises', oneSample(getTensor(golden, `${run}/noises`), 1)],
     ])));
     const out = join(dir, 'traj.safetensors');
     const r = await ddim('sample', '--weights', REF + 'unet-tiny.safetensors', '--init', init, '--eta', '1', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     const f = read(out);
-    const xs = getTensor(f, 'xs', [11, 2, 3, 16, 16]).data, ref = getTensor(golden, `${run}/xs`).data;
-    const n = 2 * 3 * 16 * 16;
+    const xs = getTensor(f, 'xs', [11, 1, 3, 16, 16]).data, ref = oneSample(getTensor(golden, `${run}/xs`), 1).data;
+    const n = 3 * 16 * 16;
     for (let k = 0; k <= 10; k++) expectMaxAbs(xs.subarray(k * n, (k + 1) * n), ref.subarray(k * n, (k + 1) * n), 1e-3, `cli xs[${k}]`);
-    expectMaxAbs(getTensor(f, 'x0_preds', [10, 2, 3, 16, 16]).data, getTensor(golden, `${run}/x0_preds`).data, 1e-3, 'cli x0_preds');
+    expectMaxAbs(getTensor(f, 'x0_preds', [10, 1, 3, 16, 16]).data, oneSample(getTensor(golden, `${run}/x0_preds`), 1).data, 1e-3, 'cli x0_preds');
   });
 
   it('sample writes a PNG grid and the x0 filmstrip from the seeded GPU RNG; an interpolation strip starts at the same sample', async () => {

@@ -11,9 +11,8 @@ import { UNet } from '../../src/nn/unet';
 import { Sampler } from '../../src/engine/sampler';
 import { denoiseStep as refStep } from '../../src/ref/diffusion';
 import { denoiseStep } from '../../src/kernels/diffusion';
-import { loadReference } from '../unit/ref-helpers';
 import { expectMaxAbs, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
-import { expectClose } from '../unit/ref-helpers';
+import { expectClose, loadReference, oneSample } from '../unit/ref-helpers';
 
 const gpu = useGpu();
 const abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION));
@@ -51,14 +50,15 @@ describe('samplers on WebGPU', () => {
       const d = gpu.device;
       const weights = loadReference('unet-tiny.safetensors');
       const golden = loadReference('unet-tiny.samplers.safetensors');
-      const xT = getTensor(golden, 'xT');
-      const net = new UNet(d, configFromMetadata(weights.metadata, 'unet-tiny'), { batch: xT.shape[0]! });
+      // The first sample of the reference's batch, x_T and noises alike (SwiftShader time is per image).
+      const xT = oneSample(getTensor(golden, 'xT'), 0);
+      const net = new UNet(d, configFromMetadata(weights.metadata, 'unet-tiny'), { batch: 1 });
       net.params.load(weights, 'unet-tiny');
       const seq = Array.from(getTensor(golden, `${name}/seq`).data);
-      const sampler = new Sampler(d, net, stepCoefficients(seq, abar, options), { kind: 'replay', noises: getTensor(golden, `${name}/noises`).data }, true);
+      const sampler = new Sampler(d, net, stepCoefficients(seq, abar, options), { kind: 'replay', noises: oneSample(getTensor(golden, `${name}/noises`), 1).data }, true);
       await withErrorScopes(d, name, () => sampler.run(xT.data));
       const [xs, x0s] = await readTensors(d, [sampler.xs!, sampler.x0s!]);
-      const refXs = getTensor(golden, `${name}/xs`), refX0 = getTensor(golden, `${name}/x0_preds`);
+      const refXs = oneSample(getTensor(golden, `${name}/xs`), 1), refX0 = oneSample(getTensor(golden, `${name}/x0_preds`), 1);
       expect(sampler.xs!.shape).toEqual(refXs.shape);
       const n = xT.data.length;
       for (let k = 0; k <= sampler.steps; k++) {

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseSafetensors } from '../../src/io/safetensors';
-import type { SafetensorsFile } from '../../src/host/tensor';
+import type { HostTensor, SafetensorsFile } from '../../src/host/tensor';
 
 const cache = new Map<string, SafetensorsFile>();
 
@@ -24,6 +24,21 @@ const SHOWN_MISMATCHES = 5;
  * Asserts |got - ref| <= atol + rtol * |ref| elementwise (NaN never passes). On failure the error
  * names `what`, counts the mismatches, gives the worst error and lists the first few with indices.
  */
+/**
+ * Sample `i` of a batched golden, as a batch of one: x_T [N, ...] has the batch on axis 0, a
+ * trajectory's xs / x0_preds / noises [K, N, ...] on axis 1. SwiftShader time is per image, so the
+ * trajectory tests replay one sample of the reference's batch.
+ */
+export function oneSample(t: HostTensor, axis: 0 | 1, i = 0): HostTensor {
+  const N = t.shape[axis]!, outer = axis === 0 ? 1 : t.shape[0]!;
+  const per = t.data.length / (outer * N);
+  const data = new Float32Array(outer * per);
+  for (let k = 0; k < outer; k++) data.set(t.data.subarray((k * N + i) * per, (k * N + i + 1) * per), k * per);
+  const shape = [...t.shape];
+  shape[axis] = 1;
+  return { shape, data };
+}
+
 export function expectClose(got: Float32Array, ref: Float32Array, atol: number, rtol: number, what: string): void {
   if (got.length !== ref.length) throw new Error(`${what}: got ${got.length} values, reference has ${ref.length}`);
   const lines: string[] = [];
