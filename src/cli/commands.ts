@@ -56,7 +56,6 @@ function timesteps(file: SafetensorsFile, batch: number, source: string, integer
   return t.data;
 }
 
-
 export async function forwardCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, { values: ['weights', 'config', 'input', 'out'], required: ['weights', 'input', 'out'] }, 'ddim forward');
   const wPath = args.values.get('weights')!, inPath = args.values.get('input')!, outPath = args.values.get('out')!;

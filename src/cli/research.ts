@@ -8,8 +8,9 @@
 // The output is a layered file of EMA weights (it samples as it is) that also holds the optimizer state.
 // L.json: {"model": {...fields shared by the sub-models}, "ch_num": [...], "diffusion": {..., "num_block": 4}}
 // (ch_num and the optional ch_mult_num per step, plainly or run-length: [{"value": 32, "num": 50}, ...]).
-import { trainUntil } from '../train/loop';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import type { HostTensor } from '../host/tensor';
+import { trainUntil } from '../train/loop';
 import { parseLayered } from '../research/layered';
 import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOptions } from '../research/trainer';
 import { DEFAULT_OPTIMIZER } from '../train/step';
@@ -49,8 +50,8 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${CMD}: --data`);
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
   const { device } = await ctx.gpu();
-  const checkMemory = (o: LayeredTrainOptions): TrainingMemory => {
-    const memory = layeredTrainingMemory(device, model, o);
+  const checkMemory = (o: LayeredTrainOptions, initial: Map<string, HostTensor>): TrainingMemory => {
+    const memory = layeredTrainingMemory(device, model, o, initial);
     const problem = memoryProblem(memory, device.limits);
     if (problem) throw new Error(`${CMD}: this layered model cannot train at batch ${o.batch} here: ${problem}`);
     return memory;
@@ -60,7 +61,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   if (resumePath) {
     const given = [...args.values.keys()].filter((k) => !['resume', 'data', 'steps', 'out'].includes(k)).concat([...args.flags]);
     if (given.length > 0) throw new Error(`${CMD}: --resume continues with the run's own settings; drop ${given.map((k) => `--${k}`).join(', ')}`);
-    memory = checkMemory(LayeredTrainer.saved(file, resumePath).options);
+    memory = checkMemory(LayeredTrainer.saved(file, resumePath).options, file.tensors);
     trainer = LayeredTrainer.resume(device, file, resumePath, data);
     ctx.log(`resumed ${resumePath} at step ${trainer.step}`);
   } else {
@@ -73,8 +74,9 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
       gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
       ...objectiveArgs(args, CMD), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
     };
-    memory = checkMemory(options);
-    trainer = new LayeredTrainer(device, model, options, data, configPath ? initLayered(model, seed) : file.tensors);
+    const initial = configPath ? initLayered(model, seed) : file.tensors;
+    memory = checkMemory(options, initial);
+    trainer = new LayeredTrainer(device, model, options, data, initial);
   }
   const o = trainer.options;
   ctx.log(`layered model: ${describeMemory(memory, o.batch)}`);
@@ -91,7 +93,6 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
     const secs = (performance.now() - start) / 1000;
     ctx.log(`step ${trainer.step}/${end}  loss ${(total.reduce((a, b) => a + b, 0) / total.length).toFixed(3)}  ${(((trainer.step - first) * o.batch) / secs).toFixed(2)} img/s`);
   });
-
   const ckpt = await trainer.checkpoint(file.metadata);
   writeSafetensors(out, ckpt.tensors, ckpt.metadata);
   ctx.log(`wrote the EMA weights and the optimizer state (step ${trainer.step}) to ${out}; losses in ${logPath}`);

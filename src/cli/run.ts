@@ -26,7 +26,7 @@ const USAGE = `usage: ddim <command> [options]
   W.safetensors: the reference layout, a training checkpoint (its EMA weights) or diffusers' UNet2DModel
   (diffusion_pytorch_model.safetensors); --config config.json gives a diffusers model its config.
   forward     --weights W.safetensors [--config config.json] --input IN.safetensors --out OUT.safetensors
-  train-step  --weights W.safetensors --batch IN.safetensors --out OUT.safetensors [--lr 2e-4] [--grad-clip 1.0] [--ema 0.9999]
+  train-step  --weights W.safetensors [--config config.json] --batch IN.safetensors --out OUT.safetensors [--lr 2e-4] [--grad-clip 1.0] [--ema 0.9999]
   sample      --weights W.safetensors [--config config.json] --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
               [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
               [--use-clipped-model-output] [--x0-grid] [--interpolate FRAMES]

@@ -63,6 +63,11 @@ export function alphaBars(betas: Float64Array): Float64Array {
   return out;
 }
 
+/** The signal-to-noise ratio of x_t: abar_t / (1 - abar_t). */
+export function snr(abar: number): number {
+  return abar / (1 - abar);
+}
+
 /** abar at t, with abar(-1) = 1 (the step past the end of a DDIM sequence). */
 export function alphaBarAt(abar: Float64Array, t: number): number {
   if (t === -1) return 1;

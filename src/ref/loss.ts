@@ -1,7 +1,7 @@
 // The DDPM training loss of the reference (ermongroup/ddim noise_estimation_loss):
 //   loss = (1/B) sum_b w_b sum_{c,h,w} (noise - eps)^2,  eps = model(x_t, t) (B, C, H, W)
 // i.e. a per-sample sum of squares averaged over the batch, not a mean over all elements; w_b = 1 in
-// the reference, min(SNR_t, gamma) / SNR_t with min-SNR weighting (minSnrWeight in train/recipe.ts).
+// the reference, min(SNR_t, gamma) / SNR_t with min-SNR weighting (lossWeightOfT in train/recipe.ts).
 
 import type { HostTensor } from '../host/tensor';
 import { expectShape, zeros } from './tensor';

@@ -1,9 +1,8 @@
 // Experiment 3, the budget comparison: a time-conditioned UNet (the DDPM loss) with the previous
 // recipe ("time": constant lr, fixed EMA, unweighted loss) and with the recipe the search picked
 // ("recipe", train/recipe.ts), a layered model trained per step ("layer") and one trained end to
-// end through the chain ("end2end"), on the same
-// data and the same number of image-gradient evaluations (one UNet forward and backward for one
-// image: a time-conditioned step costs `batch`, a layered step `batch` x its K sub-models). At evenly
+// end through the chain ("end2end"), on the same data and the same number of image-gradient
+// evaluations (one UNet forward and backward for one image: a time-conditioned step costs `batch`, a layered step `batch` x its K sub-models). At evenly
 // spaced points of the budget each arm's EMA weights sample `samples` images over the same chain
 // (seq of the layered model, eta 0) and are scored by the Fréchet distance of pooled pixels against
 // held-out images; training time is the wall time of its steps alone (sampling not counted).
@@ -100,8 +99,9 @@ export function budgetArm(
     };
   }
   const options = { ...s.optimizer, mode: kind, groundTruth: 'D' as const, useTrueXAsX: false, lossWeights: false, batch: s.layeredBatch, seed: s.seed, randomFlip: true };
-  refuse(layeredTrainingMemory(device, layered, options), s.layeredBatch);
-  const trainer = new LayeredTrainer(device, layered, options, data, initLayered(layered, s.seed));
+  const initial = initLayered(layered, s.seed);
+  refuse(layeredTrainingMemory(device, layered, options, initial), s.layeredBatch);
+  const trainer = new LayeredTrainer(device, layered, options, data, initial);
   const K = layered.seq.length - 1;
   return {
     kind, parameters: trainer.parameters, evalsPerStep: s.layeredBatch * K,

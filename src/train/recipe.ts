@@ -8,6 +8,8 @@
 //   loss weight of timestep t: 1, or min-SNR-gamma (Hang et al. 2023) for the eps parameterisation,
 //     min(SNR_t, gamma) / SNR_t with SNR_t = abar_t / (1 - abar_t).
 
+import { snr } from '../diffusion/schedule';
+
 export type LrDecay = 'none' | 'cosine';
 export type LossWeighting = 'none' | 'min_snr';
 
@@ -59,8 +61,5 @@ export function emaRateAt(o: RecipeOptions, k: number): number {
 /** The loss weight of every timestep (float64), or undefined for the unweighted loss. */
 export function lossWeightOfT(o: RecipeOptions, abar: Float64Array): Float64Array | undefined {
   if (o.lossWeight === 'none') return undefined;
-  return abar.map((a) => {
-    const snr = a / (1 - a);
-    return Math.min(snr, o.snrGamma) / snr;
-  });
+  return abar.map((a) => Math.min(snr(a), o.snrGamma) / snr(a));
 }

@@ -4,6 +4,7 @@
 import { SAMPLERS } from '../diffusion/samplers';
 import { SKIP_TYPES } from '../diffusion/timesteps';
 import type { SampleSettings } from '../worker/api';
+import { etaOf, integerIn } from './sample-link';
 
 export type AxisKey = 'steps' | 'eta' | 'sampler' | 'skip' | 'clipX0';
 
@@ -27,13 +28,13 @@ export function parseAxis(key: AxisKey, text: string, T: number): AxisValue[] {
   const values = items.map((item): AxisValue => {
     switch (key) {
       case 'steps': {
-        const v = Number(item);
-        if (!/^\d+$/.test(item) || v < 1 || v > T) throw new Error(`steps: "${item}" is not an integer in [1, ${T}]`);
+        const v = integerIn(item, 1, T);
+        if (v === undefined) throw new Error(`steps: "${item}" is not an integer in [1, ${T}]`);
         return v;
       }
       case 'eta': {
-        const v = Number(item);
-        if (!/^\d*\.?\d+$/.test(item) || v > 1) throw new Error(`eta: "${item}" is not a number in [0, 1]`);
+        const v = etaOf(item);
+        if (v === undefined) throw new Error(`eta: "${item}" is not a number in [0, 1]`);
         return v;
       }
       case 'sampler':

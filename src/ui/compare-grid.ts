@@ -7,7 +7,7 @@ import { proxy } from 'comlink';
 import type { Pixels, SampleSettings } from '../worker/api';
 import { AXES, MAX_CELLS, cellSettings, formatValue, parseAxis, type AxisKey, type AxisValue } from './compare-axes';
 import type { EngineStore } from './engine-store';
-import { downloadPng } from './pixel-grid';
+import { downloadPng, gridCanvas } from './pixel-grid';
 import { PNG_SETTINGS_KEY, settingsToQuery } from './sample-link';
 import { panelStyles } from './styles';
 import './pixel-grid';
@@ -121,11 +121,7 @@ export class CompareGrid extends LitElement {
     g.rows[1].forEach((v, r) => {
       ctx.fillText(formatValue(g.rows[0], v), 4, LABEL_H + r * (cell + pad) + cell / 2);
       g.cells[r]!.forEach((cl, c) => {
-        if (!cl) return;
-        const img = document.createElement('canvas');
-        img.width = img.height = size;
-        img.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(cl.pixels.rgba), size, size), 0, 0);
-        ctx.drawImage(img, LABEL_W + c * (cell + pad), LABEL_H + r * (cell + pad), cell, cell);
+        if (cl) ctx.drawImage(gridCanvas(cl.pixels, 1), LABEL_W + c * (cell + pad), LABEL_H + r * (cell + pad), cell, cell);
       });
     });
     return canvas;

@@ -3,7 +3,7 @@
 // dropped PNG restore the same way; what it cannot read falls back to the default, with a note.
 import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
 import { SKIP_TYPES, type SkipType } from '../diffusion/timesteps';
-import type { SampleSettings } from '../worker/api';
+import { MAX_SAMPLE_BATCH, type SampleSettings } from '../worker/api';
 
 /** The settings a link carries (not the model unless it is bundled: library ids are this browser's). */
 export type SharedSettings = Omit<SampleSettings, 'previews'>;
@@ -11,7 +11,6 @@ export type SharedSettings = Omit<SampleSettings, 'previews'>;
 /** The PNG tEXt keyword of exported images. */
 export const PNG_SETTINGS_KEY = 'ddim-webgpu';
 
-export const MAX_BATCH = 64;
 const MAX_STEPS = 1000;
 
 export function settingsToQuery(s: SharedSettings): string {
@@ -34,10 +33,16 @@ export interface ParsedSettings {
   notes: string[];
 }
 
-function integerIn(text: string, lo: number, hi: number): number | undefined {
+/** A plain decimal integer in [lo, hi] (no sign, exponent or hex), else undefined. */
+export function integerIn(text: string, lo: number, hi: number): number | undefined {
   if (!/^\d+$/.test(text)) return undefined;
   const v = Number(text);
   return v >= lo && v <= hi ? v : undefined;
+}
+
+/** A plain decimal eta in [0, 1], else undefined. */
+export function etaOf(text: string): number | undefined {
+  return /^\d*\.?\d+$/.test(text) && Number(text) <= 1 ? Number(text) : undefined;
 }
 
 /** Reads settings from a query string; `models` are the bundled model ids a link may name. */
@@ -55,10 +60,10 @@ export function settingsFromQuery(text: string, models: readonly string[]): Pars
   read('model', (v) => (models.includes(`bundled:${v}`) ? `bundled:${v}` : undefined), `one of ${models.map((m) => m.replace('bundled:', '')).join(', ')}`, (v) => (settings.modelId = v));
   read('sampler', (v) => SAMPLERS.find((k) => k === v), SAMPLERS.join(' or '), (v: SamplerKind) => (settings.sampler = v));
   read('steps', (v) => integerIn(v, 1, MAX_STEPS), `an integer in [1, ${MAX_STEPS}]`, (v) => (settings.steps = v));
-  read('eta', (v) => (/^\d*\.?\d+$/.test(v) && Number(v) <= 1 ? Number(v) : undefined), 'a number in [0, 1]', (v) => (settings.eta = v));
+  read('eta', etaOf, 'a number in [0, 1]', (v) => (settings.eta = v));
   read('skip', (v) => SKIP_TYPES.find((k) => k === v), SKIP_TYPES.join(' or '), (v: SkipType) => (settings.skip = v));
   read('seed', (v) => integerIn(v, 0, 0xffffffff), 'an integer in [0, 2^32)', (v) => (settings.seed = v));
-  read('batch', (v) => integerIn(v, 1, MAX_BATCH), `an integer in [1, ${MAX_BATCH}]`, (v) => (settings.batch = v));
+  read('batch', (v) => integerIn(v, 1, MAX_SAMPLE_BATCH), `an integer in [1, ${MAX_SAMPLE_BATCH}]`, (v) => (settings.batch = v));
   read('clip', (v) => (v === '1' ? true : v === '0' ? false : undefined), '0 or 1', (v) => (settings.clipX0 = v));
   return { settings, notes };
 }

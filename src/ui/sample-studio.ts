@@ -8,18 +8,28 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { proxy } from 'comlink';
 import { SKIP_TYPES, describeChain, timestepSequence, type SkipType } from '../diffusion/timesteps';
 import { SAMPLERS, stepCoefficients, type SamplerKind, type StepCoefficients } from '../diffusion/samplers';
-import { alphaBars, betaSchedule } from '../diffusion/schedule';
+import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
 import { readPngText } from '../io/png';
-import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from '../worker/api';
+import { MAX_SAMPLE_BATCH, type Filmstrip, type FirstStepReport, type Pixels, type SampleResult, type SampleSettings, type StepFrame } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { downloadPng, frameOf, gridCanvas } from './pixel-grid';
-import { LINK_KEYS, MAX_BATCH, PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery } from './sample-link';
+import { LINK_KEYS, PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery } from './sample-link';
 import { panelStyles } from './styles';
 import './pixel-grid';
 import './filmstrip-view';
 import './schedule-chart';
 import './step-details';
 import './compare-grid';
+
+/** The last result of `f` while its arguments are the same objects: values derived at render time
+ *  (a schedule, a chain's coefficients) are computed when their inputs change, not on every frame. */
+function lastOf<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => R {
+  let last: { args: A; result: R } | undefined;
+  return (...args: A): R => {
+    if (!last || args.some((v, i) => v !== last!.args[i])) last = { args, result: f(...args) };
+    return last.result;
+  };
+}
 
 interface Shown {
   settings: SampleSettings;
@@ -79,7 +89,7 @@ export class SampleStudio extends LitElement {
     this.settings = { ...this.settings, [key]: value };
     // Idle slider changes re-render with the same seed, the previous result kept beside the new one.
     const shown = this.results[0]?.settings;
-    if (rerender && !this.running && shown && shown[key] !== value) void this.sample();
+    if (rerender && !this.running && shown && shown[key] !== value) void this.advance('sample');
   }
 
   /** The settings of a shared link, read once when the models are known; others are left as they are. */
@@ -164,10 +174,6 @@ export class SampleStudio extends LitElement {
     }
   }
 
-  sample(): Promise<void> {
-    return this.advance('sample');
-  }
-
   /** The comparison grid ran its own chains: the worker no longer holds the one the filmstrip, the
    *  first-step panel and Continue refer to. */
   private chainsReplaced(): void {
@@ -177,17 +183,32 @@ export class SampleStudio extends LitElement {
     this.first = undefined;
   }
 
+  private readonly scheduleOf = lastOf((d: DiffusionConfig) => alphaBars(betaSchedule(d)));
+  private readonly coefficientsOf = lastOf((seq: readonly number[], abar: Float64Array, s: SampleSettings) =>
+    stepCoefficients(seq, abar, { sampler: s.sampler, eta: s.eta, clipX0: s.clipX0, useClippedModelOutput: false }));
+  /** The timesteps the controls' chain will run, or why there are none. */
+  private readonly chainOf = lastOf((skip: SkipType, steps: number, T: number): { seq: number[] } | { error: string } => {
+    try {
+      return { seq: timestepSequence(skip, steps, T) };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  });
+
   /** The schedule of the selected model (abar_t for t = 0..T-1). */
   private abar(): Float64Array | undefined {
     const d = this.store?.selected?.diffusion;
-    return d ? alphaBars(betaSchedule(d)) : undefined;
+    return d ? this.scheduleOf(d) : undefined;
   }
 
   /** The coefficients of the chain the film shows (the settings it ran with). */
   private filmCoefficients(abar: Float64Array | undefined): StepCoefficients[] {
     const s = this.paused?.settings ?? this.results[0]?.settings;
-    if (!this.film || !abar || !s) return [];
-    return stepCoefficients(this.film.seq, abar, { sampler: s.sampler, eta: s.eta, clipX0: s.clipX0, useClippedModelOutput: false });
+    return this.film && abar && s ? this.coefficientsOf(this.film.seq, abar, s) : [];
+  }
+
+  private chain(): { seq: number[] } | { error: string } {
+    return this.chainOf(this.settings.skip, this.settings.steps, this.store?.selected?.diffusion.num_diffusion_timesteps ?? 1000);
   }
 
   private async showFilm(i: number): Promise<void> {
@@ -207,14 +228,10 @@ export class SampleStudio extends LitElement {
     this.animTimer = setInterval(() => (this.animFrame = (this.animFrame + 1) % strip.count), 250);
   }
 
-  /** The timesteps the chain will run with these settings, for the selected model's T. */
+  /** The chain the controls will run, in words (or why there is none), for the selected model's T. */
   private chainText(): string {
-    const T = this.store?.selected?.diffusion.num_diffusion_timesteps ?? 1000;
-    try {
-      return `runs ${describeChain(timestepSequence(this.settings.skip, this.settings.steps, T))}`;
-    } catch (e) {
-      return (e as Error).message;
-    }
+    const c = this.chain();
+    return 'seq' in c ? `runs ${describeChain(c.seq)}` : c.error;
   }
 
   private controls() {
@@ -251,7 +268,7 @@ export class SampleStudio extends LitElement {
           <button aria-label="Random seed" title="Random seed" @click=${() => this.set('seed', Math.floor(Math.random() * 1e6))}>🎲</button></span>
         </label>
         <label>Batch size
-          <input type="number" aria-label="Batch size" min="1" max=${MAX_BATCH} .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', Math.min(MAX_BATCH, Math.max(1, Math.floor(num(e)))))} />
+          <input type="number" aria-label="Batch size" min="1" max=${MAX_SAMPLE_BATCH} .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', Math.min(MAX_SAMPLE_BATCH, Math.max(1, Math.floor(num(e)))))} />
         </label>
         <label class="inline"><input type="checkbox" aria-label="Live preview" .checked=${s.previews} @change=${(e: Event) => this.set('previews', (e.target as HTMLInputElement).checked)} />Live preview</label>
         <label class="inline"><input type="checkbox" aria-label="Clip x0" .checked=${s.clipX0} @change=${(e: Event) => this.set('clipX0', (e.target as HTMLInputElement).checked, true)} />Clip x0</label>
@@ -341,7 +358,7 @@ export class SampleStudio extends LitElement {
       <div class="controls">
         <span class="muted">From seed ${this.settings.seed} to</span>
         <label>Seed B<input type="number" aria-label="Seed B" min="0" .value=${String(this.seedB)} @change=${(e: Event) => (this.seedB = Math.max(0, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
-        <label>Frames<input type="number" aria-label="Frames" min="2" max="64" .value=${String(this.frames)} @change=${(e: Event) => (this.frames = Math.min(64, Math.max(2, Math.floor(Number((e.target as HTMLInputElement).value)))))} /></label>
+        <label>Frames<input type="number" aria-label="Frames" min="2" max=${MAX_SAMPLE_BATCH} .value=${String(this.frames)} @change=${(e: Event) => (this.frames = Math.min(MAX_SAMPLE_BATCH, Math.max(2, Math.floor(Number((e.target as HTMLInputElement).value)))))} /></label>
         <button @click=${() => this.interpolate()} ?disabled=${this.running}>Interpolate</button>
       </div>
       ${p ? html`<div class="row" style="margin-top:10px">
@@ -353,12 +370,8 @@ export class SampleStudio extends LitElement {
 
   private schedulePanel(abar: Float64Array | undefined) {
     if (!abar) return nothing;
-    let seq: number[] = [];
-    try {
-      seq = timestepSequence(this.settings.skip, this.settings.steps, abar.length);
-    } catch {
-      // chainText() says why these settings give no chain.
-    }
+    const c = this.chain();
+    const seq = 'seq' in c ? c.seq : []; // else chainText() says why these settings give no chain
     const current = this.running ? this.frame?.t : this.stepShown !== undefined ? this.film?.seq[this.film.seq.length - 1 - this.stepShown] : undefined;
     return html`<details class="explain" open><summary>The noise schedule</summary>
       <schedule-chart .abar=${abar} .seq=${seq} current=${current ?? nothing}></schedule-chart></details>`;

@@ -5,6 +5,7 @@
 // marked, and its values are written out below.
 import { LitElement, css, html, svg, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import { snr } from '../diffusion/schedule';
 
 const CURVES = [
   { label: 'abar_t', color: '#3257d6', f: (a: number) => a },
@@ -13,8 +14,8 @@ const CURVES = [
 ] as const;
 const SNR_COLOR = '#9b4fd6';
 
-export function logSnr(abar: number): number {
-  return Math.log(abar / (1 - abar));
+function logSnr(abar: number): number {
+  return Math.log(snr(abar));
 }
 
 @customElement('schedule-chart')

@@ -20,6 +20,9 @@ export const JOBS = {
 } as const;
 export type Job = keyof typeof JOBS;
 
+/** The largest batch one chain samples: the Sample tab's batch size, an interpolation's frames. */
+export const MAX_SAMPLE_BATCH = 64;
+
 /** What happened to the GPU, for the page to say: a device loss (the engine reconnects on its own),
  *  the reconnection, or an error no operation caught (validation, out of memory). */
 export interface GpuEvent {

@@ -6,18 +6,17 @@
 // with another eta or number of steps.
 import { clippedMse, noised, psnr, x0FromEps } from '../diffusion/forward';
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
-import { inversionCoefficients, stepCoefficients } from '../diffusion/samplers';
+import { inversionCoefficients, stepCoefficients, type StepCoefficients } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
 import { Sampler } from '../engine/sampler';
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, upload } from '../gpu/tensor';
 import type { ReferenceModel } from '../io/convert';
-import { toRgba8 } from '../host/pixels';
 import { gaussian } from '../host/rng';
 import type { DenoiseResult, InversionRequest, InversionResult, Pixels } from './api';
-import type { NetCache } from './sampling';
-import type { StepCoefficients } from '../diffusion/samplers';
 import type { UNet } from '../nn/unet';
+import { toPixels } from './pixels';
+import type { NetCache } from './sampling';
 
 /** Curve points: t = 0, 100, ..., 900 and T - 1. */
 function curveTimesteps(T: number): number[] {
@@ -37,6 +36,11 @@ export function chainFrom(t: number, steps: number): number[] {
   const n = Math.max(1, Math.min(steps, t + 1));
   const seq = Array.from({ length: n }, (_, i) => (n === 1 ? t : Math.round((i * t) / (n - 1))));
   return [...new Set(seq)];
+}
+
+/** Plain DDIM (generalized steps with `eta`, no clipping) over `seq`. */
+function ddim(seq: readonly number[], abar: Float64Array, eta: number): StepCoefficients[] {
+  return stepCoefficients(seq, abar, { sampler: 'generalized', eta, clipX0: false, useClippedModelOutput: false });
 }
 
 /** Runs a chain of coefficients from `start` on a batch-1 net and returns where it ends. */
@@ -72,7 +76,7 @@ export async function denoise(
   upload(device, one.t, Float32Array.of(t));
   submitDispatches(device, one.forward, 'denoise one-shot');
   const oneShot = x0FromEps(xt, await readTensor(device, one.eps), abar[t]!);
-  const chain = await runChain(device, one, stepCoefficients(chainFrom(t, steps), abar, { sampler: 'generalized', eta: 0, clipX0: false, useClippedModelOutput: false }), xt, seed);
+  const chain = await runChain(device, one, ddim(chainFrom(t, steps), abar, 0), xt, seed);
 
   // One-shot error across t, one batched forward.
   const ts = curveTimesteps(T);
@@ -85,7 +89,7 @@ export async function denoise(
   const eps = await readTensor(device, net.eps);
   const curve = ts.map((tt, i) => ({ t: tt, mse: clippedMse(x0FromEps(batch.subarray(i * n, (i + 1) * n), eps.subarray(i * n, (i + 1) * n), abar[tt]!), clean) }));
 
-  const px = (x: Float32Array): Pixels => ({ count: 1, size: cfg.resolution, rgba: toRgba8(x, cfg.in_channels, cfg.resolution * cfg.resolution) });
+  const px = (x: Float32Array): Pixels => toPixels(x, cfg.in_channels, cfg.resolution);
   const s1 = score(oneShot, clean), s2 = score(chain, clean);
   return {
     clean: px(clean), xt: px(xt), oneShot: px(oneShot), chain: px(chain),
@@ -103,11 +107,10 @@ export async function invert(device: GPUDevice, nets: NetCache, id: string, mode
   if (!(req.resampleEta >= 0 && req.resampleEta <= 1)) throw new Error(`eta must be in [0, 1], got ${req.resampleEta}`);
   const net = nets.get(id, model, 1);
   const seq = timestepSequence('uniform', req.steps, T);
-  const ddim = (s: number[], eta: number) => stepCoefficients(s, abar, { sampler: 'generalized', eta, clipX0: false, useClippedModelOutput: false });
   const xT = await runChain(device, net, inversionCoefficients(seq, abar), clean, 0);
-  const reconstruction = await runChain(device, net, ddim(seq, 0), xT, 0);
-  const resampled = await runChain(device, net, ddim(timestepSequence('uniform', req.resampleSteps, T), req.resampleEta), xT, req.seed);
-  const px = (x: Float32Array): Pixels => ({ count: 1, size: cfg.resolution, rgba: toRgba8(x, cfg.in_channels, cfg.resolution * cfg.resolution) });
+  const reconstruction = await runChain(device, net, ddim(seq, abar, 0), xT, 0);
+  const resampled = await runChain(device, net, ddim(timestepSequence('uniform', req.resampleSteps, T), abar, req.resampleEta), xT, req.seed);
+  const px = (x: Float32Array): Pixels => toPixels(x, cfg.in_channels, cfg.resolution);
   return {
     clean: px(clean), xT: px(xT), reconstruction: px(reconstruction), resampled: px(resampled),
     seq, reconstructionPsnr: score(reconstruction, clean).psnr, resampledPsnr: score(resampled, clean).psnr,

@@ -4,7 +4,6 @@
 import { transfer } from 'comlink';
 import { slerpFrames } from '../diffusion/interpolate';
 import { acquireDevice } from '../gpu/device';
-import { toRgba8 } from '../host/pixels';
 import { gaussian } from '../host/rng';
 import { STORED_SIZE, addImages, listImages, removeImage, downsampleRgb, type StoredImage } from '../store/images';
 import { removeOrphanWeights } from '../store/models';
@@ -13,9 +12,10 @@ import { datasetFromRgb } from '../train/data';
 import { decodeImageFile } from '../train/decode-browser';
 import { loadEmoji } from '../train/emoji';
 import { memoryProblem, trainingMemory } from '../train/memory';
-import { JOBS, type DenoiseRequest, type EngineApi, type EngineInfo, type GpuEvent, type Job, type Pixels, type SampleResult } from './api';
+import { JOBS, MAX_SAMPLE_BATCH, type DenoiseRequest, type EngineApi, type EngineInfo, type GpuEvent, type Job, type Pixels, type SampleResult } from './api';
 import { denoise, invert } from './denoise';
 import * as models from './models';
+import { toPixels } from './pixels';
 import { NetCache, SampleRun } from './sampling';
 import { TrainSession, bundledEmoji } from './training';
 import * as research from './research';
@@ -132,7 +132,6 @@ export class Engine implements EngineApi {
   });
 
   private async advance(run: SampleRun, onFrame: Parameters<EngineApi['sample']>[1], maxSteps = Infinity): Promise<SampleResult> {
-    if (!(maxSteps >= 1)) throw new Error(`a chain advances by at least one step, got ${maxSteps}`);
     const result = await run.advance((f) => onFrame(f.xt && f.x0 ? sendPixels(f, [f.xt, f.x0]) : f), () => this.stopRequested, maxSteps);
     return sendPixels(result, [result.final]);
   }
@@ -155,7 +154,7 @@ export class Engine implements EngineApi {
   }
 
   interpolate: EngineApi['interpolate'] = (settings, seedB, frames) => this.exclusive('interpolation', async () => {
-    if (!Number.isInteger(frames) || frames < 2 || frames > 64) throw new Error(`frames must be an integer in [2, 64], got ${frames}`);
+    if (!Number.isInteger(frames) || frames < 2 || frames > MAX_SAMPLE_BATCH) throw new Error(`frames must be an integer in [2, ${MAX_SAMPLE_BATCH}], got ${frames}`);
     const { model } = await models.getModel(settings.modelId);
     const c = model.config;
     const n = c.in_channels * c.resolution * c.resolution;
@@ -212,7 +211,7 @@ export class Engine implements EngineApi {
     const indices = Array.from({ length: n }, (_, i) => Math.floor((i * held.count) / n));
     const images = new Float32Array(n * per);
     indices.forEach((idx, i) => images.set(held.images.subarray(idx * per, (idx + 1) * per), i * per));
-    const pixels = { count: n, size, rgba: toRgba8(images, 3, size * size) };
+    const pixels = toPixels(images, 3, size);
     return sendPixels({ pixels, indices }, [pixels]);
   }
 

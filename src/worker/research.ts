@@ -6,7 +6,6 @@ import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { parseSafetensors } from '../io/safetensors';
 import { weightsFile } from '../io/convert';
 import type { SafetensorsFile } from '../host/tensor';
-import { toRgba8 } from '../host/pixels';
 import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, runArm, type BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
 import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
@@ -16,6 +15,7 @@ import * as store from '../store/research';
 import type { BudgetRunEntry, BudgetSpec } from '../store/research';
 import type { FirstStepStudyResult, OneShotCurve, ResearchModelInfo, ResearchRequest } from './api';
 import * as models from './models';
+import { toPixels } from './pixels';
 import { bundledEmoji } from './training';
 
 /** Layered models shipped in public/models (trained by bench/research.sh; see the README). */
@@ -109,8 +109,8 @@ export async function firstStep(device: GPUDevice, r: ResearchRequest): Promise<
     const s = await firstStepStudy(m.d, r.n, r.seed, reference);
     results.push({
       modelId: m.id, name: m.name, kind: m.d.kind, parameters: m.d.parameters, fdFirst: s.fdFirst, fdFinal: s.fdFinal, mseFirstFinal: s.mseFirstFinal,
-      firstX0: { count: shown, size, rgba: toRgba8(s.firstX0.subarray(0, shown * per), 3, size * size) },
-      final: { count: shown, size, rgba: toRgba8(s.final.subarray(0, shown * per), 3, size * size) },
+      firstX0: toPixels(s.firstX0.subarray(0, shown * per), 3, size),
+      final: toPixels(s.final.subarray(0, shown * per), 3, size),
     });
   }
   return { n: r.n, fdReal: imagesFd(spreadImages(train, Math.min(r.n, train.count)), 3, size, reference), models: results };

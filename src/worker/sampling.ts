@@ -10,14 +10,14 @@ import { PixelFilm } from '../engine/film';
 import { Sampler } from '../engine/sampler';
 import { weightsFile, type ReferenceModel } from '../io/convert';
 import { UNet } from '../nn/unet';
-import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from './api';
+import { MAX_SAMPLE_BATCH, type Filmstrip, type FirstStepReport, type Pixels, type SampleResult, type SampleSettings, type StepFrame } from './api';
 
 const FRAME_MS = 16;
 
 export function checkSettings(s: SampleSettings, T: number): void {
   if (!Number.isInteger(s.steps) || s.steps < 1 || s.steps > T) throw new Error(`steps must be an integer in [1, ${T}], got ${s.steps}`);
   if (!(s.eta >= 0 && s.eta <= 1)) throw new Error(`eta must be in [0, 1], got ${s.eta}`);
-  if (!Number.isInteger(s.batch) || s.batch < 1 || s.batch > 64) throw new Error(`batch size must be an integer in [1, 64], got ${s.batch}`);
+  if (!Number.isInteger(s.batch) || s.batch < 1 || s.batch > MAX_SAMPLE_BATCH) throw new Error(`batch size must be an integer in [1, ${MAX_SAMPLE_BATCH}], got ${s.batch}`);
   if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${s.seed}`);
 }
 
@@ -49,7 +49,6 @@ export class SampleRun {
   private readonly steps: number;
   private readonly size: number;
   private stepsDone = 0;
-  private started = false;
   private elapsedMs = 0;
 
   /** x_T is the seeded RNG's draw unless given (interpolation frames). */
@@ -79,12 +78,13 @@ export class SampleRun {
    * Continue the rest); `onFrame` gets x_t and x0 at most once per animation frame and at the last step.
    */
   async advance(onFrame: (f: StepFrame) => void, stopped: () => boolean, maxSteps = Infinity): Promise<SampleResult> {
-    if (!this.started) {
+    if (!(maxSteps >= 1)) throw new Error(`a chain advances by at least one step, got ${maxSteps}`);
+    // Every call runs at least one step, so a chain with none done has not started.
+    if (this.stepsDone === 0) {
       const start = this.device.createCommandEncoder({ label: 'sample start' });
       this.sampler.encodeStart(start, this.xT);
       this.film.encode(start, this.net.x, 0);
       this.device.queue.submit([start.finish()]);
-      this.started = true;
     }
     const first = this.stepsDone, end = Math.min(this.steps, first + maxSteps);
     const t0 = performance.now();

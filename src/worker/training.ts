@@ -10,7 +10,6 @@ import { readTensor } from '../gpu/tensor';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { initParameters } from '../nn/init';
 import { UNet } from '../nn/unet';
-import { toRgba8 } from '../host/pixels';
 import * as runs from '../store/runs';
 import { userDataset } from '../store/images';
 import type { ImageDataset } from '../train/data';
@@ -18,6 +17,7 @@ import { loadEmoji, type EmojiSplit } from '../train/emoji';
 import { Trainer, checkTrainerOptions } from '../train/trainer';
 import type { Pixels, RunEntry, TrainProgress, TrainSpec } from './api';
 import { fetchBytes } from './models';
+import { toPixels } from './pixels';
 
 const PREVIEW_SAMPLES = 4;
 const PREVIEW_STEPS = 10;
@@ -117,7 +117,7 @@ export class TrainSession {
     const seq = timestepSequence('uniform', PREVIEW_STEPS, abar.length);
     const sampler = new Sampler(this.device, this.previewNet, stepCoefficients(seq, abar, { sampler: 'generalized', eta: 0, clipX0: true, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false);
     const x = await sampler.run().then(() => readTensor(this.device, this.previewNet!.x)).finally(() => sampler.destroy());
-    return { count: PREVIEW_SAMPLES, size: cfg.resolution, rgba: toRgba8(x, cfg.in_channels, cfg.resolution ** 2) };
+    return toPixels(x, cfg.in_channels, cfg.resolution);
   }
 
   /** Trains to the target step, or until paused/stopped; reports after every chunk. */

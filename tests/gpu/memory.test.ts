@@ -56,13 +56,14 @@ describe('training memory', () => {
         created++;
         return create(desc);
       };
-      const m = layeredTrainingMemory(d, model, options);
+      const initial = initLayered(model, 0);
+      const m = layeredTrainingMemory(d, model, options, initial);
       d.createBuffer = create;
       expect(created).toBe(0);
       const c = model.configs.get(0)!;
       const data = datasetFromTensor('x', { shape: [2, c.in_channels, c.resolution, c.resolution], data: new Float32Array(2 * c.in_channels * c.resolution ** 2) });
       const owner = new GpuOwner('layered trainer');
-      const trainer = owner.run(() => new LayeredTrainer(d, model, options, data, initLayered(model, 0)));
+      const trainer = owner.run(() => new LayeredTrainer(d, model, options, data, initial));
       expect(m.totalBytes).toBe(owner.bytes);
       expect(m.largestBufferBytes).toBe(owner.largestBuffer);
       expect(m.parameters).toBe(trainer.parameters);
