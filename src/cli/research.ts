@@ -13,7 +13,7 @@ import type { HostTensor } from '../host/tensor';
 import { trainUntil } from '../train/loop';
 import { parseLayered } from '../research/layered';
 import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOptions } from '../research/trainer';
-import { DEFAULT_OPTIMIZER } from '../train/step';
+import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { describeMemory, memoryProblem, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from '../research/memory';
 import { numberArg, parseArgs } from './args';

@@ -6,7 +6,7 @@ import { initParameters } from '../nn/init';
 import { preset } from '../nn/presets';
 import { trainUntil } from '../train/loop';
 import { DEFAULT_RECIPE } from '../train/recipe';
-import { DEFAULT_OPTIMIZER } from '../train/step';
+import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { CHECKPOINT_FORMAT, Trainer, checkTrainerOptions } from '../train/trainer';
 import { describeMemory, memoryProblem, trainingMemory } from '../train/memory';
 import { metadataJson } from '../host/metadata';

@@ -11,7 +11,7 @@ import type { GaussianFit } from '../eval/frechet';
 import type { UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
 import type { ImageDataset } from '../train/data';
-import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/step';
+import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/optimizer';
 import { Trainer } from '../train/trainer';
 import { trainUntil, type SteppedTrainer } from '../train/loop';
 import { DEFAULT_RECIPE, PLAIN_SCHEDULES } from '../train/recipe';

@@ -5,21 +5,21 @@
 //   end2end  the chain runs from the ground truth at the largest t, every step's output supervised
 //            with the ground-truth trajectory (D, A or B), backpropagated through the whole chain;
 //            one global gradient-norm clip over all sub-models.
-// Adam (elementwise, so one optimizer over all sub-models) and the EMA of the weights run on one flat
-// buffer that holds every sub-model; batches, flips and noise are a function of (seed, step).
-import { recordDispatches, type Dispatch } from '../gpu/kernel';
-import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
+// One FlatOptimizer (Adam and the EMA of the weights) runs over flat buffers that hold every
+// sub-model; batches, flips and noise are a function of (seed, step), drawn as train/draws.ts says.
+import { recordDispatches } from '../gpu/kernel';
+import { createTensor, upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { metadataJson } from '../host/metadata';
-import { adamStep, emaUpdate } from '../kernels/adam';
-import { gradNormAndClip } from '../kernels/reduce';
 import { parameterSpecs } from '../nn/architecture';
 import { initParameters } from '../nn/init';
 import { ParamStore, paramLayout, type ParamLayout } from '../nn/params';
-import { gaussian, uniform } from '../host/rng';
-import { gatherBatch, type ImageDataset } from '../train/data';
-import { TrainingDiverged } from '../train/trainer';
-import type { OptimizerOptions } from '../train/step';
+import { gaussian } from '../host/rng';
+import type { ImageDataset } from '../train/data';
+import { NOISE_STREAM, drawBatch } from '../train/draws';
+import { LossRing } from '../train/loss-ring';
+import { FlatOptimizer, type OptimizerOptions } from '../train/optimizer';
+import { readStores, restoreStores } from '../train/stores';
 import { LayerLosses, LayeredChain, type SubModelStores } from './chain';
 import { LAYERED_FORMAT, abarLossWeights, parseLayered, type LayeredModel } from './layered';
 import { groundTruth, type GroundTruth } from './truth';
@@ -43,15 +43,15 @@ export interface LayeredTrainOptions extends OptimizerOptions, LayeredObjective 
   randomFlip: boolean;
 }
 
-const INDEX_STREAM = 1, FLIP_STREAM = 3, NOISE_STREAM = 4;
-
 /** Every trained sub-model's parameters (and gradients, Adam moments, EMA) in one flat buffer each. */
+type StateKind = 'params' | 'grads' | 'm' | 'v' | 'ema';
+
 class LayeredStores {
   readonly layouts = new Map<number, ParamLayout>();
   readonly offsets = new Map<number, number>();
   readonly total: number;
-  readonly flats: Record<'params' | 'grads' | 'm' | 'v' | 'ema', Tensor>;
-  readonly views: Record<'params' | 'grads' | 'm' | 'v' | 'ema', Map<number, ParamStore>>;
+  readonly flats: Record<StateKind, Tensor>;
+  readonly views: Record<StateKind, Map<number, ParamStore>>;
 
   constructor(device: GPUDevice, model: LayeredModel, readonly ts: number[]) {
     let total = 0;
@@ -76,9 +76,8 @@ export class LayeredTrainer {
   step = 0;
   private readonly stores: LayeredStores;
   private readonly plan: LayerLosses | LayeredChain;
-  private readonly update: Dispatch[] = [];
-  private readonly setAdamSteps: ((step: number) => void)[] = [];
-  private readonly lossRing: Tensor;
+  private readonly optimizer: FlatOptimizer;
+  private readonly lossRing: LossRing;
   private readonly perImage: number;
   /** Sub-models that are never run (t = 0), kept to be written back unchanged. */
   private readonly untrained: Map<string, HostTensor>;
@@ -97,7 +96,7 @@ export class LayeredTrainer {
         lossWeights: options.lossWeights ? abarLossWeights(model) : undefined,
       });
     this.perImage = c.in_channels * c.resolution * c.resolution;
-    this.lossRing = createTensor(device, [1024 * this.plan.losses.length], 'layered.loss_ring');
+    this.lossRing = new LossRing(device, this.plan.losses.map((_, j) => `loss ${j}`), 'layered');
     // Initial weights (validated, then uploaded), EMA from the same; the t = 0 sub-model passes through.
     const file = { tensors: initial, metadata: {}, dtypes: new Map<string, string>() };
     const packed = ts.map((t) => this.stores.views.params.get(t)!.pack(file, 'initial weights', `models.${t}.`));
@@ -106,27 +105,10 @@ export class LayeredTrainer {
       upload(device, this.stores.views.ema.get(t)!.flat, packed[i]!);
     });
     this.untrained = new Map([...initial].filter(([n]) => n.startsWith(`models.${model.seq[0]}.`)));
-    this.planUpdate(ts);
-  }
-
-  private planUpdate(ts: number[]): void {
-    const d = this.device, o = this.options, s = this.stores;
-    const adam = (params: Tensor, grads: Tensor, m: Tensor, v: Tensor, clip: Tensor, label: string): Dispatch => {
-      const a = adamStep(d, { params, grads, m, v, clip, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, label });
-      this.setAdamSteps.push(a.setStep);
-      return a.dispatch;
-    };
-    if (o.mode === 'end2end') {
-      const clip = createTensor(d, [2], 'layered.clip');
-      this.update.push(...gradNormAndClip(d, { grads: s.flats.grads, out: clip, maxNorm: o.gradClip, label: 'layered.clip' }), adam(s.flats.params, s.flats.grads, s.flats.m, s.flats.v, clip, 'layered.adam'));
-    } else {
-      for (const t of ts) {
-        const clip = createTensor(d, [2], `models.${t}.clip`);
-        const v = (k: 'params' | 'grads' | 'm' | 'v'): Tensor => s.views[k].get(t)!.flat;
-        this.update.push(...gradNormAndClip(d, { grads: v('grads'), out: clip, maxNorm: o.gradClip, label: `models.${t}.clip` }), adam(v('params'), v('grads'), v('m'), v('v'), clip, `models.${t}.adam`));
-      }
-    }
-    this.update.push(emaUpdate(d, { ema: s.flats.ema, params: s.flats.params, rate: o.emaRate, label: 'layered.ema' }).dispatch);
+    // end2end: one global clip over the chain, as the seed; layer: one clip per sub-model.
+    const f = this.stores.flats, v = this.stores.views;
+    const groups = options.mode === 'layer' ? ts.map((t) => ({ params: v.params.get(t)!.flat, grads: v.grads.get(t)!.flat, m: v.m.get(t)!.flat, v: v.v.get(t)!.flat })) : undefined;
+    this.optimizer = new FlatOptimizer(device, f, options, 'layered', groups);
   }
 
   /** Bytes of one of the five flat state buffers (parameters, gradients, Adam m and v, EMA). */
@@ -148,15 +130,12 @@ export class LayeredTrainer {
 
   /** Runs n steps; returns each step's losses (layer: per sub-model, ascending t; end2end: per chain step). */
   async trainSteps(n: number): Promise<Float32Array[]> {
-    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`layered trainer: steps per call must be in [1, 1024], got ${n}`);
+    LossRing.checkSteps(n, 'layered trainer');
     const { batch: B, seed } = this.options;
-    const K = this.plan.losses.length;
     const x0 = new Float32Array(B * this.perImage);
     for (let i = 0; i < n; i++) {
       const k = ++this.step;
-      const indices = Array.from(uniform(seed, INDEX_STREAM, k, B), (u) => Math.floor(u * this.data.count));
-      const flips = Array.from(uniform(seed, FLIP_STREAM, k, B), (u) => this.options.randomFlip && u < 0.5);
-      gatherBatch(this.data, indices, flips, x0);
+      drawBatch(this.data, seed, k, B, this.options.randomFlip, x0);
       const noise = gaussian(seed, NOISE_STREAM, k, x0.length);
       if (this.plan instanceof LayerLosses) {
         upload(this.device, this.plan.x0, x0);
@@ -164,26 +143,22 @@ export class LayeredTrainer {
       } else {
         groundTruth(this.options.groundTruth, this.model, x0, noise, seed + k).forEach((x, j) => upload(this.device, (this.plan as LayeredChain).trueXs[j]!, x));
       }
-      for (const set of this.setAdamSteps) set(k);
+      this.optimizer.setStep(k);
       const encoder = this.device.createCommandEncoder({ label: `layered train step ${k}` });
       if (this.plan instanceof LayerLosses) this.plan.encode(encoder);
       else this.plan.encodeEndToEnd(encoder);
       const pass = encoder.beginComputePass({ label: 'layered update' });
-      recordDispatches(pass, this.update);
+      recordDispatches(pass, this.optimizer.dispatches);
       pass.end();
-      this.plan.losses.forEach((l, j) => encoder.copyBufferToBuffer(l.buffer, l.offset, this.lossRing.buffer, this.lossRing.offset + (i * K + j) * 4, 4));
+      this.lossRing.record(encoder, i, this.plan.losses);
       this.device.queue.submit([encoder.finish()]);
     }
-    const ring = await readTensor(this.device, this.lossRing);
-    const bad = ring.subarray(0, n * K).findIndex((l) => !Number.isFinite(l));
-    if (bad >= 0) throw new TrainingDiverged(this.step - n + Math.floor(bad / K) + 1, ring[bad]!);
-    return Array.from({ length: n }, (_, i) => ring.slice(i * K, (i + 1) * K));
+    return this.lossRing.read(this.device, n, this.step - n + 1);
   }
 
   /** The EMA weights as a layered file (`models.<t>.*`, the t = 0 sub-model as it came). */
   async weights(metadata: Record<string, string>): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
-    const tensors = new Map(this.untrained);
-    for (const [t, store] of this.stores.views.ema) for (const [name, v] of await store.read()) tensors.set(`models.${t}.${name}`, v);
+    const tensors = new Map([...this.untrained, ...await readStores(this.resumeStores([['', 'ema']]), `layered weights at step ${this.step}`)]);
     return { tensors, metadata: { ...metadata, format: LAYERED_FORMAT, trainer: JSON.stringify(this.options), step: String(this.step) } };
   }
 
@@ -193,9 +168,7 @@ export class LayeredTrainer {
    */
   async checkpoint(metadata: Record<string, string>): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
     const out = await this.weights(metadata);
-    for (const [prefix, kind] of RESUME_STATE) {
-      for (const [t, store] of this.stores.views[kind]) for (const [name, v] of await store.read()) out.tensors.set(`${prefix}models.${t}.${name}`, v);
-    }
+    for (const [name, v] of await readStores(this.resumeStores(RESUME_STATE), `layered checkpoint at step ${this.step}`)) out.tensors.set(name, v);
     return out;
   }
 
@@ -209,15 +182,18 @@ export class LayeredTrainer {
     return { options, step };
   }
 
+  /** Every sub-model's store of each kind, under `<prefix>models.<t>.`. */
+  private resumeStores(kinds: readonly (readonly [string, StateKind])[]): [string, ParamStore][] {
+    return kinds.flatMap(([prefix, kind]) => [...this.stores.views[kind]].map(([t, store]): [string, ParamStore] => [`${prefix}models.${t}.`, store]));
+  }
+
   /** Continues a run from `checkpoint()`'s file; every tensor is validated before anything is written. */
   static resume(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): LayeredTrainer {
     const { options, step } = LayeredTrainer.saved(file, source);
     const model = parseLayered(file, source);
     const emaOnly = new Map([...file.tensors].filter(([n]) => n.startsWith('models.')));
     const trainer = new LayeredTrainer(device, model, options, data, emaOnly);
-    const s = trainer.stores;
-    const packed = RESUME_STATE.flatMap(([prefix, kind]) => [...s.views[kind]].map(([t, store]) => [store, store.pack(file, source, `${prefix}models.${t}.`)] as const));
-    for (const [store, flat] of packed) upload(device, store.flat, flat);
+    restoreStores(file, source, trainer.resumeStores(RESUME_STATE));
     // The constructor set the EMA from `models.<t>.*`, which is the EMA: nothing else to restore.
     trainer.step = step;
     return trainer;

@@ -6,7 +6,8 @@
 // is reported instead of thrown.
 import { GpuOwner } from '../gpu/owner';
 import type { UNetConfig } from '../nn/config';
-import { DEFAULT_OPTIMIZER, TrainStep } from './step';
+import { TrainStep } from './step';
+import { DEFAULT_OPTIMIZER } from './optimizer';
 
 export interface TrainingMemory {
   parameters: number;

@@ -1,33 +1,16 @@
 // One optimisation step of the DDPM objective, planned once and replayed:
 //   xt = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise;  loss = mean_b sum_chw (noise - eps(xt, t))^2
-//   grads (zeroed, then accumulated by backward) -> global-norm clip -> Adam -> EMA.
+//   grads (zeroed, then accumulated by backward) -> FlatOptimizer (global-norm clip, Adam, EMA).
 // Everything runs in one command buffer; the host only writes t, the per-sample coefficients
 // and Adam's bias corrections before submitting.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { createTensor, upload, type Tensor } from '../gpu/tensor';
-import { adamStep, emaUpdate } from '../kernels/adam';
 import { ddpmLossBackward, ddpmLossForward, qSample, unitLossWeights } from '../kernels/loss';
-import { gradNormAndClip } from '../kernels/reduce';
 import type { UNetConfig } from '../nn/config';
 import { ParamStore } from '../nn/params';
 import { UNet } from '../nn/unet';
-
-export interface OptimizerOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  /** Adam's epsilon. */
-  eps: number;
-  weightDecay: number;
-  /** Global gradient-norm clip; 0 disables clipping. */
-  gradClip: number;
-  /** EMA rate of the weights (0.9999 in DDPM). */
-  emaRate: number;
-}
-
-/** The reference's optimiser: Adam(lr 2e-4, betas 0.9/0.999, eps 1e-8), clip 1.0, EMA 0.9999. */
-export const DEFAULT_OPTIMIZER: OptimizerOptions = { lr: 2e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradClip: 1, emaRate: 0.9999 };
+import { FlatOptimizer, type OptimizerOptions } from './optimizer';
 
 export class TrainStep {
   readonly net: UNet;
@@ -46,9 +29,8 @@ export class TrainStep {
   readonly ema: ParamStore;
   /** The whole step in order (the profile times them one by one). */
   readonly dispatches: Dispatch[];
-  private readonly setAdamStep: (step: number, lr?: number) => void;
-  /** Sets the EMA decay of the next step (EMA warmup). */
-  readonly setEmaRate: (rate: number) => void;
+  /** Clip, Adam and EMA over the whole model (gradNorm is its clip tensor). */
+  readonly optimizer: FlatOptimizer;
 
   /** Every buffer of the step (its UNet's included), freed by destroy(). */
   readonly owner: GpuOwner;
@@ -65,19 +47,13 @@ export class TrainStep {
       this.coef = createTensor(device, [batch, 2], `${label}.coef`);
       this.lossWeights = unitLossWeights(device, batch, `${label}.loss_weights`);
       this.loss = createTensor(device, [1], `${label}.loss`);
-      this.gradNorm = createTensor(device, [2], `${label}.grad_norm`);
       const layout = this.net.layout;
       this.m = new ParamStore(device, layout, `${label}.adam_m`);
       this.v = new ParamStore(device, layout, `${label}.adam_v`);
       this.ema = new ParamStore(device, layout, `${label}.ema`);
-      const params = this.net.params.flat, grads = this.net.grads!.flat;
-      const adam = adamStep(device, {
-        params, grads, m: this.m.flat, v: this.v.flat, clip: this.gradNorm,
-        lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, label: `${label}.adam`,
-      });
-      this.setAdamStep = adam.setStep;
-      const ema = emaUpdate(device, { ema: this.ema.flat, params, rate: opt.emaRate, label: `${label}.ema` });
-      this.setEmaRate = ema.setRate;
+      const grads = this.net.grads!.flat;
+      this.optimizer = new FlatOptimizer(device, { params: this.net.params.flat, grads, m: this.m.flat, v: this.v.flat, ema: this.ema.flat }, opt, label);
+      this.gradNorm = this.optimizer.clips[0]!;
       const lossArgs = { eps: this.net.eps, noise: this.noise, weights: this.lossWeights };
       this.dispatches = [
         qSample(device, { x0: this.x0, noise: this.noise, coef: this.coef, xt, label: `${label}.q_sample` }),
@@ -85,9 +61,7 @@ export class TrainStep {
         ...ddpmLossForward(device, { ...lossArgs, loss: this.loss, label: `${label}.loss` }),
         ddpmLossBackward(device, { ...lossArgs, deps: this.net.deps!, label: `${label}.dloss` }),
         ...this.net.backward,
-        ...gradNormAndClip(device, { grads, out: this.gradNorm, maxNorm: opt.gradClip, label: `${label}.clip` }),
-        adam.dispatch,
-        ema.dispatch,
+        ...this.optimizer.dispatches,
       ];
       scope.keep();
     } finally {
@@ -110,7 +84,7 @@ export class TrainStep {
    * rate `lr` (default: the planned one). The caller has written x0, noise, net.t and coef.
    */
   encode(encoder: GPUCommandEncoder, step: number, lr = this.opt.lr): void {
-    this.setAdamStep(step, lr);
+    this.optimizer.setStep(step, lr);
     encoder.clearBuffer(this.net.grads!.flat.buffer);
     const pass = encoder.beginComputePass({ label: 'train step' });
     recordDispatches(pass, this.dispatches);

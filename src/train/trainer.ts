@@ -3,21 +3,24 @@
 // from the Philox generator on the host, noise and dropout masks from the same generator on the
 // GPU. So a run resumed at step s repeats the uninterrupted run's losses.
 //
-// Within a call of trainSteps nothing is read back: each step's loss is copied into a ring on the
-// GPU, and the ring is read once at the end of the call.
+// Within a call of trainSteps nothing is read back: each step's loss and gradient norm go to a
+// LossRing on the GPU, read once at the end of the call.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
-import { expectFinite, type HostTensor, type SafetensorsFile } from '../host/tensor';
+import { upload, type Tensor } from '../gpu/tensor';
+import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { metadataJson } from '../host/metadata';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
-import { uniform } from '../host/rng';
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { configFromMetadata, type UNetConfig } from '../nn/config';
 import type { ParamStore } from '../nn/params';
-import { gatherBatch, type ImageDataset } from './data';
+import type { ImageDataset } from './data';
+import { NOISE_STREAM, drawBatch, drawTimesteps } from './draws';
+import { LossRing } from './loss-ring';
+import { readStores, restoreStores } from './stores';
 import { PLAIN_SCHEDULES, emaRateAt, learningRate, lossWeightOfT, type RecipeOptions } from './recipe';
-import { TrainStep, type OptimizerOptions } from './step';
+import { TrainStep } from './step';
+import type { OptimizerOptions } from './optimizer';
 
 export interface TrainerOptions extends OptimizerOptions, RecipeOptions {
   batch: number;
@@ -81,23 +84,7 @@ function checkSchedules(o: Record<string, unknown>, source: string, num: (name: 
   };
 }
 
-// Philox streams of the host draws (the GPU noise uses NOISE_STREAM; dropout uses the UNet's own).
-const INDEX_STREAM = 1;
-const TIMESTEP_STREAM = 2;
-const FLIP_STREAM = 3;
-const NOISE_STREAM = 4;
-const MAX_STEPS_PER_CALL = 1024;
-
 export const CHECKPOINT_FORMAT = 'ddim-checkpoint';
-
-/** A run whose loss or gradient norm stopped being finite: training stops there, nothing is saved. */
-export class TrainingDiverged extends Error {
-  constructor(readonly step: number, loss: number, gradNorm?: number) {
-    super(`training diverged at step ${step}: loss ${loss}${gradNorm === undefined ? '' : `, gradient norm ${gradNorm}`}; nothing after the last checkpoint is saved ` +
-      '(lower the learning rate, or resume from the last checkpoint)');
-    this.name = 'TrainingDiverged';
-  }
-}
 
 export class Trainer {
   /** Optimisation steps taken so far. */
@@ -109,8 +96,8 @@ export class Trainer {
   private readonly batchImages: Float32Array;
   private readonly noiseState: Tensor;
   private readonly noiseDraw: Dispatch;
-  /** (MAX_STEPS_PER_CALL, 2): each step's loss and gradient norm, read once per call. */
-  private readonly lossRing: Tensor;
+  /** Each step's loss and gradient norm, read once per call. */
+  private readonly lossRing: LossRing;
   /** The trainer's buffers, its training step's included. */
   private readonly owner: GpuOwner;
 
@@ -135,7 +122,7 @@ export class Trainer {
       this.batchImages = new Float32Array(this.train.x0.shape.reduce((a, b) => a * b, 1));
       this.noiseState = createRngState(device, 'trainer.noise_rng');
       this.noiseDraw = gaussianFill(device, { out: this.train.noise, state: this.noiseState, stream: NOISE_STREAM, label: 'trainer.noise' });
-      this.lossRing = createTensor(device, [MAX_STEPS_PER_CALL, 2], 'trainer.losses');
+      this.lossRing = new LossRing(device, ['loss', 'gradient norm'], 'trainer');
       scope.keep();
     } finally {
       scope.close();
@@ -161,18 +148,14 @@ export class Trainer {
   /** Runs `n` steps (one submit each) and returns their losses; throws TrainingDiverged at the first
    *  step whose loss or gradient norm is not finite (the trainer is then unusable: destroy it). */
   async trainSteps(n: number): Promise<Float32Array> {
-    if (!Number.isInteger(n) || n < 1 || n > MAX_STEPS_PER_CALL) throw new Error(`trainer: steps per call must be in [1, ${MAX_STEPS_PER_CALL}], got ${n}`);
+    LossRing.checkSteps(n, 'trainer');
     const { batch: B, seed } = this.options;
-    const T = this.abar.length;
     for (let i = 0; i < n; i++) {
       const k = ++this.step;
-      const indices = Array.from(uniform(seed, INDEX_STREAM, k, B), (u) => Math.floor(u * this.data.count));
-      const flips = Array.from(uniform(seed, FLIP_STREAM, k, B), (u) => this.options.randomFlip && u < 0.5);
-      const t = Array.from(uniform(seed, TIMESTEP_STREAM, k, B), (u) => Math.floor(u * T));
-      gatherBatch(this.data, indices, flips, this.batchImages);
+      drawBatch(this.data, seed, k, B, this.options.randomFlip, this.batchImages);
       upload(this.device, this.train.x0, this.batchImages);
-      this.train.setTimesteps(t, this.abar, this.weightOfT);
-      this.train.setEmaRate(emaRateAt(this.options, k));
+      this.train.setTimesteps(drawTimesteps(seed, k, B, this.abar.length), this.abar, this.weightOfT);
+      this.train.optimizer.setEmaRate(emaRateAt(this.options, k));
       setRngState(this.device, this.noiseState, seed, k);
       if (this.train.net.rngState) setRngState(this.device, this.train.net.rngState, seed, k);
       const encoder = this.device.createCommandEncoder({ label: `train step ${k}` });
@@ -180,31 +163,22 @@ export class Trainer {
       recordDispatches(pass, [this.noiseDraw]);
       pass.end();
       this.train.encode(encoder, k, this.learningRate(k));
-      encoder.copyBufferToBuffer(this.train.loss.buffer, this.train.loss.offset, this.lossRing.buffer, this.lossRing.offset + i * 8, 4);
-      encoder.copyBufferToBuffer(this.train.gradNorm.buffer, this.train.gradNorm.offset, this.lossRing.buffer, this.lossRing.offset + i * 8 + 4, 4);
+      this.lossRing.record(encoder, i, [this.train.loss, this.train.gradNorm]);
       this.device.queue.submit([encoder.finish()]);
     }
-    const ring = await readTensor(this.device, this.lossRing);
-    const losses = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const [loss, norm] = [ring[2 * i]!, ring[2 * i + 1]!];
-      if (!Number.isFinite(loss) || !Number.isFinite(norm)) throw new TrainingDiverged(this.step - n + i + 1, loss, norm);
-      losses[i] = loss;
-    }
-    return losses;
+    const rows = await this.lossRing.read(this.device, n, this.step - n + 1);
+    return Float32Array.from(rows, (r) => r[0]!);
+  }
+
+  /** The checkpoint's tensors by prefix: weights, EMA, Adam moments. */
+  private get stores(): [string, ParamStore][] {
+    const t = this.train;
+    return [['model/', t.net.params], ['ema/', t.ema], ['adam_m/', t.m], ['adam_v/', t.v]];
   }
 
   /** Everything needed to continue exactly: weights, EMA, Adam moments, step, seed, configs. */
   async checkpoint(): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
-    const tensors = new Map<string, HostTensor>();
-    const groups: [string, ParamStore][] = [['model', this.train.net.params], ['ema', this.train.ema], ['adam_m', this.train.m], ['adam_v', this.train.v]];
-    for (const [prefix, store] of groups) {
-      for (const [name, t] of await store.read()) {
-        // Never a checkpoint of a diverged run: it would replace the last good one.
-        expectFinite(t, `${prefix}/${name}`, `checkpoint at step ${this.step}`);
-        tensors.set(`${prefix}/${name}`, t);
-      }
-    }
+    const tensors = await readStores(this.stores, `checkpoint at step ${this.step}`);
     const metadata = {
       format: CHECKPOINT_FORMAT,
       model: JSON.stringify(this.config),
@@ -226,10 +200,7 @@ export class Trainer {
     if (raw === undefined) throw new Error(`${source}: no trainer options in __metadata__ (expected a "trainer" entry)`);
     const options = checkTrainerOptions(raw, `${source}: __metadata__.trainer`);
     const trainer = new Trainer(device, configFromMetadata(md, source), diffusionFromMetadata(md, source), options, data);
-    const t = trainer.train;
-    const stores: [string, ParamStore][] = [['model/', t.net.params], ['ema/', t.ema], ['adam_m/', t.m], ['adam_v/', t.v]];
-    const images = stores.map(([prefix, store]) => store.pack(file, source, prefix));
-    stores.forEach(([, store], i) => upload(device, store.flat, images[i]!));
+    restoreStores(file, source, trainer.stores);
     trainer.step = step;
     return trainer;
   }

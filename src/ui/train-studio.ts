@@ -7,7 +7,7 @@ import { proxy } from 'comlink';
 import { parseConfig, type UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
 import { DEFAULT_RECIPE, type LossWeighting, type LrDecay } from '../train/recipe';
-import { DEFAULT_OPTIMIZER } from '../train/step';
+import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import type { TrainerOptions } from '../train/trainer';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';

@@ -9,7 +9,7 @@ import type { SafetensorsFile } from '../host/tensor';
 import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, runArm, type BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
 import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
-import { DEFAULT_OPTIMIZER } from '../train/step';
+import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { spreadImages } from '../train/data';
 import * as store from '../store/research';
 import type { BudgetRunEntry, BudgetSpec } from '../store/research';

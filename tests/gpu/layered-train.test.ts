@@ -6,7 +6,7 @@ import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors
 import { LayeredChain } from '../../src/research/chain';
 import { parseLayered } from '../../src/research/layered';
 import { LayeredTrainer, initLayered, type LayeredTrainOptions } from '../../src/research/trainer';
-import { DEFAULT_OPTIMIZER } from '../../src/train/step';
+import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
 import { loadEmoji } from '../../src/train/emoji';
 import { datasetFromTensor } from '../../src/train/data';
 import { loadReference } from '../unit/ref-helpers';

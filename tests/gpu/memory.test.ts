@@ -5,7 +5,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PRESETS } from '../../src/nn/presets';
 import { memoryProblem, trainingMemory } from '../../src/train/memory';
-import { DEFAULT_OPTIMIZER, TrainStep } from '../../src/train/step';
+import { TrainStep } from '../../src/train/step';
+import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
 import { stepCoefficients } from '../../src/diffusion/samplers';
 import { alphaBars, betaSchedule } from '../../src/diffusion/schedule';
 import { timestepSequence } from '../../src/diffusion/timesteps';

@@ -3,7 +3,7 @@
 import { expect } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../../src/host/tensor';
-import { DEFAULT_OPTIMIZER } from '../../src/train/step';
+import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
 import { loadReference } from '../unit/ref-helpers';
 
 export interface TrainOutputs {

@@ -9,11 +9,12 @@ import { initParameters } from '../../src/nn/init';
 import { paramLayout } from '../../src/nn/params';
 import { parameterSpecs } from '../../src/nn/architecture';
 import { datasetFromTensor, gatherBatch } from '../../src/train/data';
-import { DEFAULT_OPTIMIZER } from '../../src/train/step';
+import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
 import { lossWeightOfT } from '../../src/train/recipe';
 import { alphaBars, betaSchedule } from '../../src/diffusion/schedule';
 import { readTensor } from '../../src/gpu/tensor';
-import { Trainer, TrainingDiverged, checkTrainerOptions, type TrainerOptions } from '../../src/train/trainer';
+import { Trainer, checkTrainerOptions, type TrainerOptions } from '../../src/train/trainer';
+import { TrainingDiverged } from '../../src/train/loss-ring';
 import { randomTensor, useGpu } from './harness';
 
 const gpu = useGpu();

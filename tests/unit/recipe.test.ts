@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { PLAIN_SCHEDULES, emaRateAt, learningRate, lossWeightOfT, type RecipeOptions } from '../../src/train/recipe';
 import { checkTrainerOptions } from '../../src/train/trainer';
-import { DEFAULT_OPTIMIZER } from '../../src/train/step';
+import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
 
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/recipe.json', import.meta.url), 'utf8')) as {
   schedules: {

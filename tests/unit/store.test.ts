@@ -8,7 +8,7 @@ import { addImages, listImages } from '../../src/store/images';
 import { listRuns, removeOrphanCheckpoints, saveCheckpoint, type RunEntry } from '../../src/store/runs';
 import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { PRESETS } from '../../src/nn/presets';
-import { DEFAULT_OPTIMIZER } from '../../src/train/step';
+import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
 import { PLAIN_SCHEDULES } from '../../src/train/recipe';
 
 const entry = (id: string): ModelEntry => ({
