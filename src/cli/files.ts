@@ -5,7 +5,7 @@ import { toReferenceLayout, type ReferenceModel } from '../io/convert';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import type { ImageDataset } from '../train/data';
-import { loadEmoji, type EmojiSplit } from '../train/emoji';
+import { bundledEmojiSize, loadEmoji, type EmojiSplit } from '../train/emoji';
 import { imagesFromDir, isDirectory } from './images';
 
 export function readSafetensors(path: string): SafetensorsFile {
@@ -64,18 +64,12 @@ export function openModel(path: string, configPath?: string, file?: SafetensorsF
 
 const DATA_DIR = new URL('../../public/data/', import.meta.url);
 
-/** The resolution of a bundled dataset name (`emoji16` -> 16), or undefined for anything else. */
-export function bundledResolution(name: string): number | undefined {
-  const m = /^emoji(16|32)$/.exec(name);
-  return m ? Number(m[1]) : undefined;
-}
-
 /**
  * A dataset named on the command line: the bundled emoji (`emoji16` / `emoji32`, read from
  * public/data) or a folder of images resized to `resolution`; `what` names the option in errors.
  */
 export function loadData(name: string, split: EmojiSplit, resolution: number, what: string): Promise<ImageDataset> {
-  const bundled = bundledResolution(name);
+  const bundled = bundledEmojiSize(name);
   if (bundled) return loadEmoji(bundled, split, async (f) => new Uint8Array(readFileSync(new URL(f, DATA_DIR))));
   if (!isDirectory(name)) throw new Error(`${what} must be emoji16, emoji32 or a folder of PNG/JPEG/WebP images, got "${name}"`);
   return imagesFromDir(name, resolution, split);

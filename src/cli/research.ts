@@ -11,10 +11,11 @@
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import type { HostTensor } from '../host/tensor';
 import { trainUntil } from '../train/loop';
+import { checkRunSteps } from '../app/training';
 import { parseLayered } from '../research/layered';
 import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOptions } from '../research/trainer';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
-import { describeMemory, memoryProblem, type TrainingMemory } from '../train/memory';
+import { checkFits, describeMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from '../research/memory';
 import { numberArg, parseArgs } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
@@ -41,8 +42,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   if ([configPath, initPath, resumePath].filter(Boolean).length !== 1) {
     throw new Error(`${CMD}: give one of --config L.json (a new model), --init L.safetensors (new training from its weights) or --resume CKPT.safetensors (continue a run)`);
   }
-  const steps = numberArg(args, 'steps', 0, CMD);
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`${CMD}: --steps must be a positive integer, got ${steps}`);
+  const steps = checkRunSteps(numberArg(args, 'steps', 0, CMD), '--steps');
   const source = (configPath ?? initPath ?? resumePath)!;
   const file = configPath ? layeredConfigFile(configPath) : readSafetensors(source);
   const model = parseLayered(file, source);
@@ -52,8 +52,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   const { device } = await ctx.gpu();
   const checkMemory = (o: LayeredTrainOptions, initial: Map<string, HostTensor>): TrainingMemory => {
     const memory = layeredTrainingMemory(device, model, o, initial);
-    const problem = memoryProblem(memory, device.limits);
-    if (problem) throw new Error(`${CMD}: this layered model cannot train at batch ${o.batch} here: ${problem}`);
+    checkFits(memory, device.limits, 'this layered model', o.batch);
     return memory;
   };
   let trainer: LayeredTrainer;

@@ -5,11 +5,9 @@ import { getTensor } from '../io/safetensors';
 import type { HostTensor } from '../host/tensor';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
-import { alphaBars, betaSchedule } from '../diffusion/schedule';
-import { SAMPLERS, stepCoefficients, type SamplerKind } from '../diffusion/samplers';
-import { SKIP_TYPES, checkSequence, timestepSequence, type SkipType } from '../diffusion/timesteps';
-import { slerpFrames } from '../diffusion/interpolate';
-import { gaussian } from '../host/rng';
+import type { SamplerKind } from '../diffusion/samplers';
+import { checkSequence, type SkipType } from '../diffusion/timesteps';
+import { checkSampleBatch, interpolationStart, planChain, type ChainSettings } from '../app/sampling';
 import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';
@@ -19,17 +17,6 @@ import { peekWeights, type CommandContext } from './commands';
 import { isLayered, layeredSample } from './layered';
 
 const CMD = 'ddim sample';
-
-function choice<T extends string>(value: string | undefined, options: readonly T[], fallback: T, name: string): T {
-  if (value === undefined) return fallback;
-  if (!options.includes(value as T)) throw new Error(`${CMD}: --${name} must be one of ${options.join(', ')}, got "${value}"`);
-  return value as T;
-}
-
-function intArg(v: number, name: string, min: number): number {
-  if (!Number.isInteger(v) || v < min) throw new Error(`${CMD}: --${name} must be an integer >= ${min}, got ${v}`);
-  return v;
-}
 
 export async function sampleCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const file = peekWeights(argv);
@@ -44,42 +31,42 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   const model = openModel(wPath, args.values.get('config'), file);
   const { config, diffusion } = model;
   const T = diffusion.num_diffusion_timesteps;
-  const abar = alphaBars(betaSchedule(diffusion));
-  const sampler = choice(args.values.get('sampler'), SAMPLERS, 'generalized' as SamplerKind, 'sampler');
-  const skip = choice(args.values.get('skip'), SKIP_TYPES, 'uniform' as SkipType, 'skip');
-  const eta = numberArg(args, 'eta', 0, CMD);
-  if (!(eta >= 0 && eta <= 1)) throw new Error(`${CMD}: --eta must be in [0, 1] (0: DDIM, 1: DDPM-like), got ${eta}`);
-  const seed = intArg(numberArg(args, 'seed', 0, CMD), 'seed', 0);
-  const clipX0 = args.flags.has('clip-x0');
   const shape = [config.in_channels, config.resolution, config.resolution];
+  // The flags as the page's settings; app/sampling.ts checks them (below, in planChain) for both.
+  const settings: ChainSettings = {
+    sampler: (args.values.get('sampler') ?? 'generalized') as SamplerKind,
+    skip: (args.values.get('skip') ?? 'uniform') as SkipType,
+    steps: numberArg(args, 'steps', 50, CMD),
+    eta: numberArg(args, 'eta', 0, CMD),
+    seed: numberArg(args, 'seed', 0, CMD),
+    batch: numberArg(args, 'n', 4, CMD),
+    clipX0: args.flags.has('clip-x0'),
+    useClippedModelOutput: args.flags.has('use-clipped-model-output'),
+  };
 
   // --init: x_T and optionally the sequence and the exact noises of a trajectory to replay.
   const initPath = args.values.get('init');
   const init = initPath ? readSafetensors(initPath) : null;
   let xT: HostTensor | undefined;
-  let N = intArg(numberArg(args, 'n', 4, CMD), 'n', 1);
   if (init) {
     xT = getTensor(init, 'xT', undefined, initPath);
     if (xT.shape.length !== 4 || xT.shape.slice(1).some((d, i) => d !== shape[i])) {
       throw new Error(`${initPath}: tensor "xT" has shape [${xT.shape}], model expects [N,${shape}]`);
     }
-    N = xT.shape[0]!;
+    checkSampleBatch(xT.shape[0]!, `${initPath}: the samples of tensor "xT"`);
+    settings.batch = xT.shape[0]!;
   }
-  const frames = args.values.has('interpolate') ? intArg(numberArg(args, 'interpolate', 0, CMD), 'interpolate', 2) : 0;
-  if (frames) {
+  const frames = args.values.has('interpolate') ? numberArg(args, 'interpolate', 0, CMD) : 0;
+  if (args.values.has('interpolate')) {
     if (init) throw new Error(`${CMD}: --interpolate draws its own two noises; it cannot be combined with --init`);
-    // Frames between the x_T of --seed and of --seed + 1 (the GPU RNG's x_T stream, drawn here by
-    // its CPU twin), spherically interpolated.
-    const n = shape.reduce((a, b) => a * b, 1);
-    const path = slerpFrames(gaussian(seed, 0, 0, n), gaussian(seed + 1, 0, 0, n), frames);
-    const data = new Float32Array(frames * n);
-    path.forEach((z, i) => data.set(z, i * n));
-    xT = { shape: [frames, ...shape], data };
-    N = frames;
+    // Frames between the x_T of --seed and of --seed + 1.
+    xT = { shape: [frames, ...shape], data: interpolationStart(config, settings.seed, settings.seed + 1, frames) };
+    settings.batch = frames;
   }
-  const seq = init?.tensors.has('seq')
-    ? checkSequence(Array.from(init.tensors.get('seq')!.data), T, `${initPath} seq`)
-    : timestepSequence(skip, intArg(numberArg(args, 'steps', 50, CMD), 'steps', 1), T);
+  const replay = init?.tensors.has('seq') ? checkSequence(Array.from(init.tensors.get('seq')!.data), T, `${initPath} seq`) : undefined;
+  if (replay) settings.steps = replay.length;
+  const { seq, coefficients } = planChain(diffusion, settings, replay);
+  const { sampler, eta, seed, batch: N } = settings;
   let noise: NoiseSource = { kind: 'rng', seed };
   if (init?.tensors.has('noises')) {
     noise = { kind: 'replay', noises: getTensor(init, 'noises', [seq.length, N, ...shape], initPath).data };
@@ -89,7 +76,6 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   const net = new UNet(device, config, { batch: N });
   net.params.load(weightsFile(model), wPath);
   const record = out.endsWith('.safetensors') || args.flags.has('x0-grid');
-  const coefficients = stepCoefficients(seq, abar, { sampler, eta, clipX0, useClippedModelOutput: args.flags.has('use-clipped-model-output') });
   const run = new Sampler(device, net, coefficients, noise, record);
   const t0 = performance.now();
   await run.run(xT?.data, (k) => {

@@ -1,17 +1,17 @@
 // `ddim train`: train a UNet on the bundled emoji, with progress, a loss log and resumable checkpoints.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
-import { initParameters } from '../nn/init';
+import { parseConfig, type UNetConfig } from '../nn/config';
 import { preset } from '../nn/presets';
 import { trainUntil } from '../train/loop';
 import { DEFAULT_RECIPE } from '../train/recipe';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
-import { CHECKPOINT_FORMAT, Trainer, checkTrainerOptions } from '../train/trainer';
-import { describeMemory, memoryProblem, trainingMemory } from '../train/memory';
-import { metadataJson } from '../host/metadata';
+import { Trainer, checkTrainerOptions } from '../train/trainer';
+import { describeMemory } from '../train/memory';
+import { checkRunSteps, resumeTraining, startTraining } from '../app/training';
+import { bundledEmojiSize } from '../train/emoji';
 import { numberArg, parseArgs } from './args';
-import { bundledResolution, loadData, readSafetensors, writeSafetensors } from './files';
+import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim train';
@@ -34,25 +34,19 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     flags: ['no-flip', 'no-ema-warmup'],
     required: ['data', 'out', 'steps'],
   }, CMD);
-  const steps = numberArg(args, 'steps', 0, CMD);
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`${CMD}: --steps must be a positive integer, got ${steps}`);
+  const steps = checkRunSteps(numberArg(args, 'steps', 0, CMD), '--steps');
   const out = args.values.get('out')!;
   const resume = args.values.get('resume');
   const checkpoint = resume ? readSafetensors(resume) : undefined;
-  if (checkpoint && checkpoint.metadata.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${resume}: not a training checkpoint (__metadata__.format is ${JSON.stringify(checkpoint.metadata.format)})`);
-  }
+  const saved = checkpoint ? Trainer.saved(checkpoint, resume!) : undefined;
   const dataName = args.values.get('data')!;
   // A folder of images is resized to the model; the bundled emoji pick the default model instead.
-  const config = checkpoint
-    ? configFromMetadata(checkpoint.metadata, resume!)
-    : loadConfig(args.values.get('config') ?? ((bundledResolution(dataName) ?? 16) === 16 ? 'tiny' : 'small'));
+  const config = saved?.config ?? loadConfig(args.values.get('config') ?? ((bundledEmojiSize(dataName) ?? 16) === 16 ? 'tiny' : 'small'));
   const data = await loadData(dataName, 'train', config.resolution, `${CMD}: --data`);
-  const saved = checkpoint ? metadataJson(checkpoint.metadata, 'trainer', resume!) : undefined;
-  if (checkpoint && saved === undefined) throw new Error(`${resume}: no trainer options in __metadata__ (expected a "trainer" entry)`);
   // The recipe the search picked (train/recipe.ts), each part of it a flag; the decay spans the run.
+  // app/training.ts validates them (checkTrainerOptions), as it does the Train tab's.
   const r = DEFAULT_RECIPE;
-  const options = checkpoint ? checkTrainerOptions(saved, `${resume}: __metadata__.trainer`) : checkTrainerOptions({
+  const options = saved?.options ?? checkTrainerOptions({
     ...DEFAULT_OPTIMIZER,
     lr: numberArg(args, 'lr', r.lr, CMD),
     emaRate: numberArg(args, 'ema', r.emaRate, CMD),
@@ -69,19 +63,11 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     randomFlip: !args.flags.has('no-flip'),
   }, CMD);
   const { device } = await ctx.gpu();
-  // Known before the big buffers exist: refuse here rather than fail inside the allocation.
-  const memory = trainingMemory(device, config, options.batch);
-  ctx.log(`model: ${describeMemory(memory, options.batch)}`);
-  const problem = memoryProblem(memory, device.limits);
-  if (problem) throw new Error(`${CMD}: this model cannot train at batch ${options.batch} here: ${problem}`);
-  let trainer: Trainer;
-  if (checkpoint) {
-    trainer = Trainer.fromCheckpoint(device, checkpoint, resume!, data);
-    ctx.log(`resumed ${resume} at step ${trainer.step}`);
-  } else {
-    trainer = new Trainer(device, config, DEFAULT_DIFFUSION, options, data);
-    trainer.loadWeights(initParameters(trainer.train.net.layout, options.seed));
-  }
+  const { trainer, memory } = checkpoint
+    ? resumeTraining(device, checkpoint, resume!, data)
+    : startTraining(device, { config, diffusion: DEFAULT_DIFFUSION, options, data });
+  ctx.log(`model: ${describeMemory(memory, trainer.options.batch)}`);
+  if (checkpoint) ctx.log(`resumed ${resume} at step ${trainer.step}`);
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   if (!resume || !existsSync(logPath)) writeFileSync(logPath, 'step,loss\n');
   const chunk = numberArg(args, 'log-every', 10, CMD);

@@ -15,7 +15,7 @@ import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/optimizer';
 import { Trainer } from '../train/trainer';
 import { trainUntil, type SteppedTrainer } from '../train/loop';
 import { DEFAULT_RECIPE, PLAIN_SCHEDULES } from '../train/recipe';
-import { memoryProblem, trainingMemory, type TrainingMemory } from '../train/memory';
+import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from './memory';
 import { LayeredDenoiser, TimeDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
 import { parseLayered } from './layered';
@@ -74,10 +74,7 @@ export function budgetArm(
   models: { time: UNetConfig; diffusion: DiffusionConfig; layered: SafetensorsFile },
 ): BudgetArm {
   const layered = parseLayered(models.layered, 'layered config');
-  const refuse = (m: TrainingMemory, batch: number): void => {
-    const problem = memoryProblem(m, device.limits);
-    if (problem) throw new Error(`the ${kind} arm cannot train at batch ${batch} here: ${problem}`);
-  };
+  const refuse = (m: TrainingMemory, batch: number): void => checkFits(m, device.limits, `the ${kind} arm`, batch);
   if (kind === 'time' || kind === 'recipe') {
     const batch = kind === 'time' ? s.timeBatch : s.recipeBatch;
     refuse(trainingMemory(device, models.time, batch), batch);

@@ -3,6 +3,12 @@ import type { ImageDataset } from './data';
 
 export type EmojiSplit = 'train' | 'eval' | 'all';
 
+/** The image size a bundled dataset's name says (`emoji16` -> 16, `emoji32` -> 32), or undefined for any other name. */
+export function bundledEmojiSize(name: string): number | undefined {
+  const m = /^emoji(16|32)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
 interface EmojiIndex {
   count: number;
   sizes: number[];

@@ -56,6 +56,12 @@ export function memoryProblem(m: TrainingMemory, limits: { maxStorageBufferBindi
   return m.problems[0];
 }
 
+/** Refuses a plan this adapter cannot hold, before any big buffer exists: "`what` cannot train at batch B here: …". */
+export function checkFits(m: TrainingMemory, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }, what: string, batch: number): void {
+  const problem = memoryProblem(m, limits);
+  if (problem) throw new Error(`${what} cannot train at batch ${batch} here: ${problem}`);
+}
+
 /** A configuration's memory in words: "1.1M parameters; 123.4 MiB at batch 8 (state 21.3 MiB, activations 102.1 MiB)". */
 export function describeMemory(m: TrainingMemory, batch: number): string {
   const MiB = (b: number): string => (b / 2 ** 20).toFixed(1);

@@ -190,8 +190,8 @@ export class Trainer {
     return { tensors, metadata };
   }
 
-  /** Rebuilds a trainer from a checkpoint file; every tensor is validated before anything is written. */
-  static fromCheckpoint(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): Trainer {
+  /** What a checkpoint file continues with (format, step, configs and options validated). */
+  static saved(file: SafetensorsFile, source: string): { config: UNetConfig; diffusion: DiffusionConfig; options: TrainerOptions; step: number } {
     const md = file.metadata;
     if (md.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: not a training checkpoint (__metadata__.format is ${JSON.stringify(md.format)})`);
     const step = Number(md.step);
@@ -199,7 +199,13 @@ export class Trainer {
     const raw = metadataJson(md, 'trainer', source);
     if (raw === undefined) throw new Error(`${source}: no trainer options in __metadata__ (expected a "trainer" entry)`);
     const options = checkTrainerOptions(raw, `${source}: __metadata__.trainer`);
-    const trainer = new Trainer(device, configFromMetadata(md, source), diffusionFromMetadata(md, source), options, data);
+    return { config: configFromMetadata(md, source), diffusion: diffusionFromMetadata(md, source), options, step };
+  }
+
+  /** Rebuilds a trainer from a checkpoint file; every tensor is validated before anything is written. */
+  static fromCheckpoint(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): Trainer {
+    const { config, diffusion, options, step } = Trainer.saved(file, source);
+    const trainer = new Trainer(device, config, diffusion, options, data);
     restoreStores(file, source, trainer.stores);
     trainer.step = step;
     return trainer;

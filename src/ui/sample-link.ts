@@ -3,7 +3,8 @@
 // dropped PNG restore the same way; what it cannot read falls back to the default, with a note.
 import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
 import { SKIP_TYPES, type SkipType } from '../diffusion/timesteps';
-import { MAX_SAMPLE_BATCH, type SampleSettings } from '../worker/api';
+import { MAX_SAMPLE_BATCH } from '../app/sampling';
+import type { SampleSettings } from '../worker/api';
 
 /** The settings a link carries (not the model unless it is bundled: library ids are this browser's). */
 export type SharedSettings = Omit<SampleSettings, 'previews'>;

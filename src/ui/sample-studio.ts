@@ -10,7 +10,8 @@ import { SKIP_TYPES, describeChain, timestepSequence, type SkipType } from '../d
 import { SAMPLERS, stepCoefficients, type SamplerKind, type StepCoefficients } from '../diffusion/samplers';
 import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
 import { readPngText } from '../io/png';
-import { MAX_SAMPLE_BATCH, type Filmstrip, type FirstStepReport, type Pixels, type SampleResult, type SampleSettings, type StepFrame } from '../worker/api';
+import { MAX_SAMPLE_BATCH } from '../app/sampling';
+import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { downloadPng, frameOf, gridCanvas } from './pixel-grid';
 import { LINK_KEYS, PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery } from './sample-link';

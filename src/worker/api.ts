@@ -1,7 +1,6 @@
 // The engine interface the UI codes against: implemented once, in the worker (engine.ts), reached
 // through comlink. Pixels cross as RGBA8 bytes (N, S, S, 4), transferred, never as GPU buffers.
-import type { SamplerKind } from '../diffusion/samplers';
-import type { SkipType } from '../diffusion/timesteps';
+import type { ChainSettings } from '../app/sampling';
 import type { UNetConfig } from '../nn/config';
 import type { ModelEntry } from '../store/models';
 import type { RunEntry } from '../store/runs';
@@ -19,9 +18,6 @@ export const JOBS = {
   grid: 'the comparison grid', deletingRun: 'deleting a research run',
 } as const;
 export type Job = keyof typeof JOBS;
-
-/** The largest batch one chain samples: the Sample tab's batch size, an interpolation's frames. */
-export const MAX_SAMPLE_BATCH = 64;
 
 /** What happened to the GPU, for the page to say: a device loss (the engine reconnects on its own),
  *  the reconnection, or an error no operation caught (validation, out of memory). */
@@ -43,16 +39,9 @@ export interface Pixels {
   rgba: Uint8Array;
 }
 
-export interface SampleSettings {
+/** A chain of the Sample tab: the settings `app/sampling.ts` checks, for a stored model. */
+export interface SampleSettings extends ChainSettings {
   modelId: string;
-  sampler: SamplerKind;
-  steps: number;
-  eta: number;
-  skip: SkipType;
-  seed: number;
-  batch: number;
-  /** Clip the predicted x0 to [-1, 1] before the update (diffusers' clip_sample). */
-  clipX0: boolean;
   /** Send x_t and x0 pixels with the progress (at most once per animation frame); off: progress only. */
   previews: boolean;
 }

@@ -1,5 +1,5 @@
 // The engine's worker: owns the GPUDevice; the page reaches it only through EngineApi (comlink).
 import { expose } from 'comlink';
-import { Engine } from './engine';
+import { createEngine } from './engine';
 
-expose(new Engine());
+expose(createEngine());

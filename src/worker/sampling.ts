@@ -3,23 +3,14 @@
 // (~16 ms), each a readback of a few KB; the whole film stays on the GPU for the filmstrip and the
 // first-step question.
 import { psnr as psnrOf } from '../diffusion/forward';
-import { alphaBars, betaSchedule } from '../diffusion/schedule';
-import { stepCoefficients } from '../diffusion/samplers';
-import { timestepSequence } from '../diffusion/timesteps';
+import { planChain } from '../app/sampling';
 import { PixelFilm } from '../engine/film';
 import { Sampler } from '../engine/sampler';
 import { weightsFile, type ReferenceModel } from '../io/convert';
 import { UNet } from '../nn/unet';
-import { MAX_SAMPLE_BATCH, type Filmstrip, type FirstStepReport, type Pixels, type SampleResult, type SampleSettings, type StepFrame } from './api';
+import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from './api';
 
 const FRAME_MS = 16;
-
-export function checkSettings(s: SampleSettings, T: number): void {
-  if (!Number.isInteger(s.steps) || s.steps < 1 || s.steps > T) throw new Error(`steps must be an integer in [1, ${T}], got ${s.steps}`);
-  if (!(s.eta >= 0 && s.eta <= 1)) throw new Error(`eta must be in [0, 1], got ${s.eta}`);
-  if (!Number.isInteger(s.batch) || s.batch < 1 || s.batch > MAX_SAMPLE_BATCH) throw new Error(`batch size must be an integer in [1, ${MAX_SAMPLE_BATCH}], got ${s.batch}`);
-  if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${s.seed}`);
-}
 
 /** A UNet with a model's weights at one batch size, reused while neither changes. */
 export class NetCache {
@@ -53,10 +44,8 @@ export class SampleRun {
 
   /** x_T is the seeded RNG's draw unless given (interpolation frames). */
   constructor(private readonly device: GPUDevice, readonly net: UNet, model: ReferenceModel, readonly settings: SampleSettings, private readonly xT?: Float32Array) {
-    const abar = alphaBars(betaSchedule(model.diffusion));
-    checkSettings(settings, abar.length);
-    this.seq = timestepSequence(settings.skip, settings.steps, abar.length);
-    const coefficients = stepCoefficients(this.seq, abar, { sampler: settings.sampler, eta: settings.eta, clipX0: settings.clipX0, useClippedModelOutput: false });
+    const { seq, coefficients } = planChain(model.diffusion, settings);
+    this.seq = seq;
     this.sampler = new Sampler(device, net, coefficients, { kind: 'rng', seed: settings.seed }, false);
     this.steps = coefficients.length;
     this.size = model.config.resolution;

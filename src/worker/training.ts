@@ -3,18 +3,18 @@
 // previous checkpoint survives until the new one is written), and EMA sample previews.
 import { trainUntil } from '../train/loop';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { checkRunSteps, resumeTraining, startTraining } from '../app/training';
 import { stepCoefficients } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
 import { Sampler } from '../engine/sampler';
 import { readTensor } from '../gpu/tensor';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { initParameters } from '../nn/init';
 import { UNet } from '../nn/unet';
 import * as runs from '../store/runs';
 import { userDataset } from '../store/images';
 import type { ImageDataset } from '../train/data';
-import { loadEmoji, type EmojiSplit } from '../train/emoji';
-import { Trainer, checkTrainerOptions } from '../train/trainer';
+import { bundledEmojiSize, loadEmoji, type EmojiSplit } from '../train/emoji';
+import { checkTrainerOptions, type Trainer } from '../train/trainer';
 import type { Pixels, RunEntry, TrainProgress, TrainSpec } from './api';
 import { fetchBytes } from './models';
 import { toPixels } from './pixels';
@@ -29,16 +29,16 @@ export function bundledEmoji(size: number, split: EmojiSplit): ReturnType<typeof
 
 export async function loadDataset(id: string, size: number): Promise<ImageDataset> {
   if (id === 'user') return userDataset(size);
-  const m = /^emoji(16|32)$/.exec(id);
-  if (!m) throw new Error(`unknown dataset "${id}"`);
-  if (Number(m[1]) !== size) throw new Error(`${id} holds ${m[1]} px images; this model is ${size} px`);
+  const bundled = bundledEmojiSize(id);
+  if (!bundled) throw new Error(`unknown dataset "${id}"`);
+  if (bundled !== size) throw new Error(`${id} holds ${bundled} px images; this model is ${size} px`);
   return bundledEmoji(size, 'train');
 }
 
 export function checkSpec(spec: TrainSpec): void {
   checkTrainerOptions(spec.options, 'training options');
-  if (!Number.isInteger(spec.steps) || spec.steps < 1) throw new Error(`steps must be a positive integer, got ${spec.steps}`);
-  if (!Number.isInteger(spec.checkpointEvery) || spec.checkpointEvery < 1) throw new Error(`checkpoint interval must be a positive integer, got ${spec.checkpointEvery}`);
+  checkRunSteps(spec.steps);
+  checkRunSteps(spec.checkpointEvery, 'checkpoint interval');
 }
 
 export class TrainSession {
@@ -59,8 +59,7 @@ export class TrainSession {
   static async start(device: GPUDevice, spec: TrainSpec): Promise<TrainSession> {
     checkSpec(spec);
     const data = await loadDataset(spec.dataset, spec.config.resolution);
-    const trainer = new Trainer(device, spec.config, DEFAULT_DIFFUSION, spec.options, data);
-    trainer.loadWeights(initParameters(trainer.train.net.layout, spec.options.seed));
+    const { trainer } = startTraining(device, { config: spec.config, diffusion: DEFAULT_DIFFUSION, options: spec.options, data });
     const run: RunEntry = {
       id: `r-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, name: spec.name || 'run', config: spec.config, options: spec.options,
       dataset: spec.dataset, step: 0, targetSteps: spec.steps, checkpointEvery: spec.checkpointEvery, previewEvery: spec.previewEvery,
@@ -75,7 +74,8 @@ export class TrainSession {
     if (!run) throw new Error(`training run ${id} is not stored`);
     const bytes = await runs.checkpointBytes(run);
     const data = await loadDataset(run.dataset, run.config.resolution);
-    const trainer = Trainer.fromCheckpoint(device, parseSafetensors(new Uint8Array(bytes), `checkpoint of "${run.name}"`), `checkpoint of "${run.name}"`, data);
+    const source = `checkpoint of "${run.name}"`;
+    const { trainer } = resumeTraining(device, parseSafetensors(new Uint8Array(bytes), source), source, data);
     // The chart resumes with the losses up to the checkpoint (steps after it are trained again).
     return new TrainSession(device, { ...run, losses: run.losses.slice(0, trainer.step) }, trainer);
   }

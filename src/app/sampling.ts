@@ -1,0 +1,70 @@
+// The sampling use case, the same for the page (worker/sampling.ts) and `ddim sample`: its limits,
+// checked in one place with the same words for both, and its plan (the chain's timesteps and each
+// step's coefficients from the model's schedule), so neither adapter computes them itself.
+import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
+import { SAMPLERS, stepCoefficients, type SamplerKind, type StepCoefficients } from '../diffusion/samplers';
+import { SKIP_TYPES, timestepSequence, type SkipType } from '../diffusion/timesteps';
+import { slerpFrames } from '../diffusion/interpolate';
+import { gaussian } from '../host/rng';
+import type { UNetConfig } from '../nn/config';
+
+/** The largest batch one chain samples: the Sample tab's batch, an interpolation's frames, `ddim sample --n`. */
+export const MAX_SAMPLE_BATCH = 64;
+
+/** One chain's settings, wherever they come from (the Sample tab, a link, `ddim sample`'s flags). */
+export interface ChainSettings {
+  sampler: SamplerKind;
+  steps: number;
+  eta: number;
+  skip: SkipType;
+  seed: number;
+  batch: number;
+  /** Clip the predicted x0 to [-1, 1] before the update (diffusers' clip_sample). */
+  clipX0: boolean;
+  /** With clipX0: re-derive eps from the clipped x0 (diffusers' use_clipped_model_output); off unless given. */
+  useClippedModelOutput?: boolean;
+}
+
+/** Checks every setting of a chain over T timesteps; errors name the setting and its bounds. */
+export function checkChainSettings(s: ChainSettings, T: number): void {
+  if (!SAMPLERS.includes(s.sampler)) throw new Error(`sampler must be one of ${SAMPLERS.join(', ')}, got ${JSON.stringify(s.sampler)}`);
+  if (!SKIP_TYPES.includes(s.skip)) throw new Error(`skip must be one of ${SKIP_TYPES.join(', ')}, got ${JSON.stringify(s.skip)}`);
+  if (!Number.isInteger(s.steps) || s.steps < 1 || s.steps > T) throw new Error(`steps must be an integer in [1, ${T}], got ${s.steps}`);
+  if (!(s.eta >= 0 && s.eta <= 1)) throw new Error(`eta must be in [0, 1] (0: DDIM, 1: DDPM-like), got ${s.eta}`);
+  checkSampleBatch(s.batch, 'batch size');
+  if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${s.seed}`);
+}
+
+/** A chain's batch (`what` names it: batch size, frames, the samples of a file) within [min, MAX_SAMPLE_BATCH]. */
+export function checkSampleBatch(n: number, what: string, min = 1): void {
+  if (!Number.isInteger(n) || n < min || n > MAX_SAMPLE_BATCH) throw new Error(`${what} must be an integer in [${min}, ${MAX_SAMPLE_BATCH}], got ${n}`);
+}
+
+export interface ChainPlan {
+  abar: Float64Array;
+  /** Timesteps of the chain, ascending (the chain walks it from its end). */
+  seq: number[];
+  /** One update per step, the first the noisiest. */
+  coefficients: StepCoefficients[];
+}
+
+/** The chain `s` describes on a model's schedule (checked first); `seq` replays a given sequence instead of `s.skip`/`s.steps`. */
+export function planChain(diffusion: DiffusionConfig, s: ChainSettings, seq?: number[]): ChainPlan {
+  const abar = alphaBars(betaSchedule(diffusion));
+  checkChainSettings(s, abar.length);
+  const chain = seq ?? timestepSequence(s.skip, s.steps, abar.length);
+  const coefficients = stepCoefficients(chain, abar, { sampler: s.sampler, eta: s.eta, clipX0: s.clipX0, useClippedModelOutput: s.useClippedModelOutput ?? false });
+  return { abar, seq: chain, coefficients };
+}
+
+/**
+ * The x_T of an interpolation: `frames` noises spherically between the x_T of `seedA` and of `seedB`
+ * (the first image the seeded GPU RNG draws, made here by its CPU twin), one after the other.
+ */
+export function interpolationStart(config: UNetConfig, seedA: number, seedB: number, frames: number): Float32Array {
+  checkSampleBatch(frames, 'frames', 2);
+  const n = config.in_channels * config.resolution * config.resolution;
+  const xT = new Float32Array(frames * n);
+  slerpFrames(gaussian(seedA, 0, 0, n), gaussian(seedB, 0, 0, n), frames).forEach((z, i) => xT.set(z, i * n));
+  return xT;
+}

@@ -1,0 +1,117 @@
+// What every part of the worker's engine shares: the GPUDevice (acquired on first use, dropped and
+// reacquired after a loss), the one-long-job-at-a-time rule with its typed busy state, the stop of
+// that job, and the transfer of pixels to the page. The concerns (models, sampling, training,
+// images, research: the *-api.ts modules) are built over one WorkerCore; engine.ts joins them.
+import { transfer } from 'comlink';
+import { acquireDevice } from '../gpu/device';
+import { removeOrphanWeights } from '../store/models';
+import * as runs from '../store/runs';
+import { JOBS, type EngineCore, type EngineInfo, type GpuEvent, type Job, type Pixels } from './api';
+
+/** Pixels cross to the page by transfer, not copy. */
+export function sendPixels<T extends object>(value: T, pixels: Pixels[]): T {
+  return transfer(value, pixels.map((p) => p.rgba.buffer as ArrayBuffer));
+}
+
+interface DeviceState {
+  device: GPUDevice;
+  info: EngineInfo;
+}
+
+export class WorkerCore implements EngineCore {
+  /** The live device; undefined after a loss until the next acquisition. */
+  private state: DeviceState | undefined;
+  private acquiring: Promise<DeviceState> | undefined;
+  private onGpuEvent: ((e: GpuEvent) => void) | undefined;
+  private cleaned: Promise<number[]> | undefined;
+  private running: Job | undefined;
+  private stopRequested = false;
+  /** What the concerns drop when the device is lost (everything they built on it) and do on Stop. */
+  private readonly lossHooks: (() => void)[] = [];
+  private readonly stopHooks: (() => void)[] = [];
+
+  async init(onGpuEvent?: (e: GpuEvent) => void): Promise<EngineInfo> {
+    if (onGpuEvent) this.onGpuEvent = onGpuEvent;
+    // Once per worker: weights and checkpoints a crash left without an entry take space for nothing.
+    this.cleaned ??= Promise.all([removeOrphanWeights(), runs.removeOrphanCheckpoints()]).catch(() => [0, 0]);
+    return (await this.current()).info;
+  }
+
+  /** The live device, (re)acquired when there is none: after a loss the next job rebuilds what it needs. */
+  async gpu(): Promise<GPUDevice> {
+    return (await this.current()).device;
+  }
+
+  /** `drop` runs when the device is lost (free what lived on it); `stop` when the page asks to stop. */
+  onDeviceLost(drop: () => void): void {
+    this.lossHooks.push(drop);
+  }
+
+  onStop(stop: () => void): void {
+    this.stopHooks.push(stop);
+  }
+
+  private current(): Promise<DeviceState> {
+    if (this.state) return Promise.resolve(this.state);
+    this.acquiring ??= this.acquire().finally(() => (this.acquiring = undefined));
+    return this.acquiring;
+  }
+
+  private async acquire(): Promise<DeviceState> {
+    const { device, adapterName } = await acquireDevice(navigator.gpu);
+    // Validation and out-of-memory errors nobody scoped would otherwise be silent in a page.
+    device.addEventListener('uncapturederror', (ev) => this.onGpuEvent?.({ kind: 'error', message: `GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}` }));
+    void device.lost.then((info) => this.deviceLost(device, info));
+    this.state = { device, info: { adapter: adapterName, maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize } };
+    return this.state;
+  }
+
+  /** Forgets everything built on the lost device, tells the page, and reconnects. */
+  private deviceLost(device: GPUDevice, lost: GPUDeviceLostInfo): void {
+    if (this.state?.device !== device) return;
+    this.state = undefined;
+    for (const drop of this.lossHooks) drop();
+    this.onGpuEvent?.({ kind: 'lost', message: `The GPU device was lost (${lost.reason || 'unknown'}${lost.message ? `: ${lost.message}` : ''}); a running job stopped.` });
+    this.current().then(
+      (s) => this.onGpuEvent?.({ kind: 'restored', message: `The engine reconnected to ${s.info.adapter}. An interrupted training run resumes from its last checkpoint (Resume).` }),
+      (e: unknown) => this.onGpuEvent?.({ kind: 'lost', message: `The GPU device was lost and could not be reacquired: ${(e as Error).message}` }),
+    );
+  }
+
+  async loseDevice(): Promise<void> {
+    (await this.gpu()).destroy();
+  }
+
+  /** The long job running now, if any. */
+  get busy(): Job | undefined {
+    return this.running;
+  }
+
+  /** Whether Stop was asked since the running job started. */
+  get stopped(): boolean {
+    return this.stopRequested;
+  }
+
+  /** Runs one long job at a time; a second is refused with what is running. */
+  async exclusive<T>(what: Job, job: () => Promise<T>): Promise<T> {
+    if (this.running) throw new Error(`the engine is busy with ${JOBS[this.running]}; stop it first`);
+    this.running = what;
+    this.stopRequested = false;
+    try {
+      return await job();
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    for (const stop of this.stopHooks) stop();
+  }
+
+  async storage(): Promise<{ usage: number; quota: number; persisted: boolean }> {
+    const persisted = (await navigator.storage?.persisted?.()) ?? false;
+    const est = (await navigator.storage?.estimate?.()) ?? {};
+    return { usage: est.usage ?? 0, quota: est.quota ?? 0, persisted };
+  }
+}

@@ -1,0 +1,55 @@
+// The Train tab's side of the engine (TrainingApi) over the shared WorkerCore: memory estimates,
+// stored runs, and the one training session that may run (Pause, Stop and a lost device end it).
+import { memoryProblem, trainingMemory } from '../train/memory';
+import * as runs from '../store/runs';
+import type { TrainProgress, TrainingApi } from './api';
+import { sendPixels, type WorkerCore } from './engine-core';
+import * as models from './models';
+import { TrainSession } from './training';
+
+export function trainingApi(core: WorkerCore): TrainingApi {
+  let training: TrainSession | undefined;
+  core.onStop(() => training?.stop());
+  core.onDeviceLost(() => training?.stop());
+
+  const run = async (session: TrainSession, onProgress: (p: TrainProgress) => void) => {
+    training = session;
+    try {
+      return await session.loop((p) => onProgress(p.preview ? sendPixels(p, [p.preview]) : p));
+    } finally {
+      session.destroy();
+      training = undefined;
+    }
+  };
+
+  return {
+    async estimateMemory(config, batch) {
+      const device = await core.gpu();
+      const m = trainingMemory(device, config, batch);
+      const problem = memoryProblem(m, device.limits);
+      return { parameters: m.parameters, trainBytes: m.totalBytes, fits: !problem, ...(problem ? { problem } : {}) };
+    },
+
+    listRuns: () => runs.listRuns(),
+
+    async deleteRun(id) {
+      if (training?.entry.id === id) throw new Error('this run is training; stop it first');
+      await runs.deleteRun(id);
+    },
+
+    train: (spec, onProgress) => core.exclusive('training', async () => run(await TrainSession.start(await core.gpu(), spec), onProgress)),
+
+    resumeRun: (id, onProgress) => core.exclusive('training', async () => run(await TrainSession.resume(await core.gpu(), id), onProgress)),
+
+    async pause() {
+      if (!training) throw new Error('no training is running');
+      training.pause();
+    },
+
+    async runToModel(id) {
+      const entry = await runs.getRun(id);
+      if (!entry) throw new Error(`training run ${id} is not stored`);
+      return models.importModel(`${entry.name} (step ${entry.step})`, await runs.checkpointBytes(entry), undefined, 'trained', entry.step);
+    },
+  };
+}

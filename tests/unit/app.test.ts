@@ -1,0 +1,58 @@
+// The application layer's limits, the same for the page and the command line: one function per
+// limit (app/sampling.ts, app/training.ts), each naming the setting and its bounds.
+import { describe, expect, it } from 'vitest';
+import { MAX_SAMPLE_BATCH, checkChainSettings, interpolationStart, planChain, type ChainSettings } from '../../src/app/sampling';
+import { checkRunSteps } from '../../src/app/training';
+import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
+import { stepCoefficients } from '../../src/diffusion/samplers';
+import { gaussian } from '../../src/host/rng';
+import { preset } from '../../src/nn/presets';
+
+const ok: ChainSettings = { sampler: 'generalized', steps: 20, eta: 0, skip: 'uniform', seed: 0, batch: 4, clipX0: false };
+
+describe('chain settings', () => {
+  const bad: [Partial<ChainSettings>, RegExp][] = [
+    [{ steps: 0 }, /^steps must be an integer in \[1, 1000\], got 0$/],
+    [{ steps: 1001 }, /^steps must be an integer in \[1, 1000\], got 1001$/],
+    [{ steps: 2.5 }, /got 2\.5/],
+    [{ eta: -0.1 }, /^eta must be in \[0, 1\] \(0: DDIM, 1: DDPM-like\), got -0\.1$/],
+    [{ eta: Number.NaN }, /^eta must be in \[0, 1\]/],
+    [{ batch: MAX_SAMPLE_BATCH + 1 }, new RegExp(`^batch size must be an integer in \\[1, ${MAX_SAMPLE_BATCH}\\], got ${MAX_SAMPLE_BATCH + 1}$`)],
+    [{ batch: 0 }, /^batch size must be an integer in \[1, 64\], got 0$/],
+    [{ seed: -1 }, /^seed must be an integer in \[0, 2\^32\), got -1$/],
+    [{ seed: 2 ** 32 }, /^seed must be an integer in \[0, 2\^32\)/],
+    [{ sampler: 'ddim' as ChainSettings['sampler'] }, /^sampler must be one of generalized, ddpm_noisy, got "ddim"$/],
+    [{ skip: 'every' as ChainSettings['skip'] }, /^skip must be one of uniform, quad, leading, trailing, linspace, got "every"$/],
+  ];
+  for (const [change, message] of bad) {
+    it(`refuses ${JSON.stringify(change)}`, () => expect(() => checkChainSettings({ ...ok, ...change }, 1000)).toThrow(message));
+  }
+
+  it('plans the chain from the schedule, or replays a given sequence', () => {
+    const plan = planChain(DEFAULT_DIFFUSION, { ...ok, steps: 4, eta: 0.5 });
+    expect(plan.seq).toEqual([0, 250, 500, 750]);
+    expect(plan.coefficients).toEqual(stepCoefficients(plan.seq, plan.abar, { sampler: 'generalized', eta: 0.5, clipX0: false, useClippedModelOutput: false }));
+    expect(planChain(DEFAULT_DIFFUSION, { ...ok, steps: 3 }, [0, 10, 999]).coefficients.map((c) => c.t)).toEqual([999, 10, 0]);
+    expect(() => planChain(DEFAULT_DIFFUSION, { ...ok, eta: 2 })).toThrow(/eta must be in \[0, 1\]/);
+  });
+
+  it('an interpolation starts at the x_T of each seed, with 2..64 frames', () => {
+    const config = preset('tiny');
+    const n = config.in_channels * config.resolution ** 2;
+    const xT = interpolationStart(config, 3, 9, 5);
+    expect(xT.length).toBe(5 * n);
+    expect(xT.subarray(0, n)).toEqual(gaussian(3, 0, 0, n));
+    const last = gaussian(9, 0, 0, n);
+    xT.subarray(4 * n).forEach((v, i) => expect(v).toBeCloseTo(last[i]!, 5));
+    expect(() => interpolationStart(config, 0, 1, 1)).toThrow(/^frames must be an integer in \[2, 64\], got 1$/);
+    expect(() => interpolationStart(config, 0, 1, 65)).toThrow(/got 65/);
+  });
+});
+
+describe('training runs', () => {
+  it('a run is 1 to 10^8 whole steps', () => {
+    expect(checkRunSteps(5)).toBe(5);
+    expect(() => checkRunSteps(0)).toThrow(/^steps must be an integer in \[1, 10\^8\], got 0$/);
+    expect(() => checkRunSteps(1.5, 'checkpoint interval')).toThrow(/^checkpoint interval must be an integer/);
+  });
+});
