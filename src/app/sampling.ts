@@ -25,14 +25,19 @@ export interface ChainSettings {
   useClippedModelOutput?: boolean;
 }
 
-/** Checks every setting of a chain over T timesteps; errors name the setting and its bounds. */
-export function checkChainSettings(s: ChainSettings, T: number): void {
+/** What a chain is, apart from how many images it carries and its seed (`ddim eval` and inversion plan only this). */
+export type ChainSpec = Pick<ChainSettings, 'sampler' | 'steps' | 'eta' | 'skip' | 'clipX0' | 'useClippedModelOutput'>;
+
+/** Checks a chain over T timesteps; errors name the setting and its bounds. */
+export function checkChainSpec(s: ChainSpec, T: number): void {
   if (!SAMPLERS.includes(s.sampler)) throw new Error(`sampler must be one of ${SAMPLERS.join(', ')}, got ${JSON.stringify(s.sampler)}`);
   if (!SKIP_TYPES.includes(s.skip)) throw new Error(`skip must be one of ${SKIP_TYPES.join(', ')}, got ${JSON.stringify(s.skip)}`);
   if (!Number.isInteger(s.steps) || s.steps < 1 || s.steps > T) throw new Error(`steps must be an integer in [1, ${T}], got ${s.steps}`);
   if (!(s.eta >= 0 && s.eta <= 1)) throw new Error(`eta must be in [0, 1] (0: DDIM, 1: DDPM-like), got ${s.eta}`);
-  checkSampleBatch(s.batch, 'batch size');
-  if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${s.seed}`);
+}
+
+export function checkSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${seed}`);
 }
 
 /** A chain's batch (`what` names it: batch size, frames, the samples of a file) within [min, MAX_SAMPLE_BATCH]. */
@@ -48,13 +53,32 @@ export interface ChainPlan {
   coefficients: StepCoefficients[];
 }
 
-/** The chain `s` describes on a model's schedule (checked first); `seq` replays a given sequence instead of `s.skip`/`s.steps`. */
-export function planChain(diffusion: DiffusionConfig, s: ChainSettings, seq?: number[]): ChainPlan {
+/**
+ * The chain `s` describes on a model's schedule (checked first; `context` prefixes the errors of a
+ * request that holds several chains); `seq` replays a given sequence instead of `s.skip`/`s.steps`.
+ */
+export function planChain(diffusion: DiffusionConfig, s: ChainSpec, seq?: number[], context?: string): ChainPlan {
   const abar = alphaBars(betaSchedule(diffusion));
-  checkChainSettings(s, abar.length);
+  try {
+    checkChainSpec(s, abar.length);
+  } catch (e) {
+    throw context ? new Error(`${context}: ${(e as Error).message}`) : e;
+  }
   const chain = seq ?? timestepSequence(s.skip, s.steps, abar.length);
   const coefficients = stepCoefficients(chain, abar, { sampler: s.sampler, eta: s.eta, clipX0: s.clipX0, useClippedModelOutput: s.useClippedModelOutput ?? false });
   return { abar, seq: chain, coefficients };
+}
+
+/** A sampling run's chain: its batch and seed checked too (the Sample tab, `ddim sample`). */
+export function planSampling(diffusion: DiffusionConfig, s: ChainSettings, seq?: number[]): ChainPlan {
+  checkSampleBatch(s.batch, 'batch size');
+  checkSeed(s.seed);
+  return planChain(diffusion, s, seq);
+}
+
+/** Plain DDIM (generalized steps, no clipping) with `steps` steps and `eta`. */
+export function ddimSpec(steps: number, eta = 0, skip: SkipType = 'uniform'): ChainSpec {
+  return { sampler: 'generalized', steps, eta, skip, clipX0: false };
 }
 
 /**

@@ -3,15 +3,12 @@
 // held-out emoji, and the nearest training image of each sample (memorisation shows as RMS ~ 0).
 // With --samples, scores a given set instead (the last frame of a `ddim sample` .safetensors, or a
 // `samples` tensor): how the engine's measure is compared with tools/eval_torch.py's on one set.
-import { readTensor } from '../gpu/tensor';
-import { alphaBars, betaSchedule } from '../diffusion/schedule';
-import { stepCoefficients, type SamplerOptions } from '../diffusion/samplers';
-import { timestepSequence } from '../diffusion/timesteps';
+import { checkSeed, ddimSpec, planChain, type ChainPlan } from '../app/sampling';
 import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures, type GaussianFit } from '../eval/frechet';
 import type { ImageDataset } from '../train/data';
 import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
-import { Sampler } from '../engine/sampler';
+import { runChain } from '../engine/sampler';
 import { numberArg, numberListArg, parseArgs } from './args';
 import { loadData, openModel, readSafetensors } from './files';
 import type { CommandContext } from './commands';
@@ -61,31 +58,25 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
   const [train, held] = [await loadData(dataName, 'train', config.resolution, `${CMD}: --data`), await loadData(dataName, 'eval', config.resolution, `${CMD}: --data`)];
   const size = train.resolution;
   if (config.resolution !== size) throw new Error(`${CMD}: ${wPath} is a ${config.resolution} px model, --data is ${size} px`);
-  const abar = alphaBars(betaSchedule(model.diffusion));
   const N = numberArg(args, 'n', 64, CMD);
   if (!Number.isInteger(N) || N < 2) throw new Error(`${CMD}: --n must be an integer >= 2 (a covariance needs two samples), got ${N}`);
   const seed = numberArg(args, 'seed', 0, CMD);
+  checkSeed(seed);
   const steps = numberListArg(args, 'steps', [10, 20, 50, 100], CMD);
-  if (steps.some((x) => !Number.isInteger(x) || x < 1 || x > abar.length)) throw new Error(`${CMD}: --steps must be integers in [1, ${abar.length}], got "${args.values.get('steps')}"`);
   const etas = numberListArg(args, 'eta', [0, 1], CMD);
-  if (etas.some((x) => x < 0 || x > 1)) throw new Error(`${CMD}: --eta values must be in [0, 1], got "${args.values.get('eta')}"`);
+  // Every chain planned (and so checked, as the page's are) before the GPU is acquired.
+  const chains: [string, number, ChainPlan][] = [];
+  for (const s of steps) {
+    for (const eta of etas) chains.push([`ddim eta=${eta}`, s, planChain(model.diffusion, ddimSpec(s, eta))]);
+    if (!args.flags.has('no-ddpm')) chains.push(['ddpm_noisy', s, planChain(model.diffusion, { sampler: 'ddpm_noisy', steps: s, eta: 1, skip: 'uniform', clipX0: true })]);
+  }
   const reference = fitGaussian(pooledFeatures(held.images, 3, size));
   const { device } = await ctx.gpu();
   const net = new UNet(device, config, { batch: N });
   net.params.load(weightsFile(model), wPath);
-
-  const settings: [string, number, SamplerOptions][] = [];
-  for (const s of steps) {
-    for (const eta of etas) {
-      settings.push([`ddim eta=${eta}`, s, { sampler: 'generalized', eta, clipX0: false, useClippedModelOutput: false }]);
-    }
-    if (!args.flags.has('no-ddpm')) settings.push(['ddpm_noisy', s, { sampler: 'ddpm_noisy', eta: 1, clipX0: true, useClippedModelOutput: false }]);
-  }
   ctx.log(`Fréchet distance of 8x8 pooled pixels: ${N} samples vs ${held.count} held-out images; nearest neighbours among ${train.count} training images`);
   ctx.log(HEADER);
-  for (const [name, s, options] of settings) {
-    const sampler = new Sampler(device, net, stepCoefficients(timestepSequence('uniform', s, abar.length), abar, options), { kind: 'rng', seed }, false);
-    await sampler.run();
-    ctx.log(scoreLine(name, String(s), await readTensor(device, net.x), size, reference, train));
+  for (const [name, s, plan] of chains) {
+    ctx.log(scoreLine(name, String(s), await runChain(device, net, plan.coefficients, { kind: 'rng', seed }), size, reference, train));
   }
 }

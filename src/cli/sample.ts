@@ -7,7 +7,7 @@ import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
 import type { SamplerKind } from '../diffusion/samplers';
 import { checkSequence, type SkipType } from '../diffusion/timesteps';
-import { checkSampleBatch, interpolationStart, planChain, type ChainSettings } from '../app/sampling';
+import { checkSampleBatch, interpolationStart, planSampling, type ChainSettings } from '../app/sampling';
 import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';
@@ -32,7 +32,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   const { config, diffusion } = model;
   const T = diffusion.num_diffusion_timesteps;
   const shape = [config.in_channels, config.resolution, config.resolution];
-  // The flags as the page's settings; app/sampling.ts checks them (below, in planChain) for both.
+  // The flags as the page's settings; app/sampling.ts checks them (below, in planSampling) for both.
   const settings: ChainSettings = {
     sampler: (args.values.get('sampler') ?? 'generalized') as SamplerKind,
     skip: (args.values.get('skip') ?? 'uniform') as SkipType,
@@ -65,7 +65,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   }
   const replay = init?.tensors.has('seq') ? checkSequence(Array.from(init.tensors.get('seq')!.data), T, `${initPath} seq`) : undefined;
   if (replay) settings.steps = replay.length;
-  const { seq, coefficients } = planChain(diffusion, settings, replay);
+  const { seq, coefficients } = planSampling(diffusion, settings, replay);
   const { sampler, eta, seed, batch: N } = settings;
   let noise: NoiseSource = { kind: 'rng', seed };
   if (init?.tensors.has('noises')) {

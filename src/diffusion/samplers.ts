@@ -87,3 +87,13 @@ export function inversionCoefficients(seq: readonly number[], abar: Float64Array
     };
   });
 }
+
+/**
+ * The deterministic DDIM update (eta 0) from abar_t to abar_next written on x_t and eps, for the
+ * chains that run on the host (the research experiments, the layered model's chain):
+ *   x_next = sqrt(abar_next) x0 + sqrt(1 - abar_next) eps = a x_t + b eps.
+ */
+export function ddimUpdate(abarT: number, abarNext: number): { a: number; b: number } {
+  const a = Math.sqrt(abarNext / abarT);
+  return { a, b: Math.sqrt(1 - abarNext) - Math.sqrt(1 - abarT) * a };
+}

@@ -5,7 +5,7 @@
 // kept for every step (the filmstrip, the CLI's xs / x0_preds).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
+import { createTensor, numel, readTensor, upload, type Tensor } from '../gpu/tensor';
 import { denoiseStep } from '../kernels/diffusion';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
 import type { StepCoefficients } from '../diffusion/samplers';
@@ -134,5 +134,16 @@ export class Sampler {
       await onStep?.(k);
     }
     await this.device.queue.onSubmittedWorkDone();
+  }
+}
+
+/** Runs a whole chain on `net` from `start` (or the RNG's x_T) and returns where it ends; the sampler is freed. */
+export async function runChain(device: GPUDevice, net: UNet, coefficients: StepCoefficients[], noise: NoiseSource, start?: Float32Array): Promise<Float32Array> {
+  const sampler = new Sampler(device, net, coefficients, noise, false);
+  try {
+    await sampler.run(start);
+    return await readTensor(device, net.x);
+  } finally {
+    sampler.destroy();
   }
 }

@@ -8,6 +8,7 @@
 //      against held-out images (the measure of `ddim eval`).
 // Both run host-driven (one forward per step, read back): a chain is at most num_block steps.
 import { clippedMse, noised, x0FromEps } from '../diffusion/forward';
+import { ddimUpdate } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, upload } from '../gpu/tensor';
@@ -114,8 +115,8 @@ export async function chainFrom(d: StepDenoiser, x: Float32Array, t: number): Pr
     const [ai, aj] = [d.abar[ti]!, d.abar[tj]!];
     const eps = await d.eps(ti, x);
     firstX0 ??= x0FromEps(x, eps, ai);
-    const r = Math.sqrt(aj / ai), b = Math.sqrt(1 - aj) - Math.sqrt(1 - ai) * r;
-    x = x.map((v, i) => r * v + b * eps[i]!);
+    const { a, b } = ddimUpdate(ai, aj);
+    x = x.map((v, i) => a * v + b * eps[i]!);
   }
   return { final: x, firstX0: firstX0! };
 }

@@ -10,6 +10,7 @@
 // lists are plain lists or the seed's run-length form [{"value": 32, "num": 50}, ...].
 import { timestepSequence } from '../diffusion/timesteps';
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
+import { ddimUpdate } from '../diffusion/samplers';
 import { metadataJson } from '../host/metadata';
 import type { SafetensorsFile } from '../host/tensor';
 import { parseConfig, type UNetConfig } from '../nn/config';
@@ -90,9 +91,7 @@ export function chainSteps(m: LayeredModel): { t: number; next: number; a: numbe
   const steps: { t: number; next: number; a: number; b: number }[] = [];
   for (let k = m.seq.length - 1; k >= 1; k--) {
     const t = m.seq[k]!, next = m.seq[k - 1]!;
-    const ai = m.abar[t]!, aj = m.abar[next]!;
-    const r = Math.sqrt(aj / ai);
-    steps.push({ t, next, a: r, b: Math.sqrt(1 - aj) - Math.sqrt(1 - ai) * r });
+    steps.push({ t, next, ...ddimUpdate(m.abar[t]!, m.abar[next]!) });
   }
   return steps;
 }

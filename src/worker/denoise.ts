@@ -4,17 +4,16 @@
 // not the result: at large t it is a blurry average). And DDIM inversion of the same image: carried
 // up the deterministic chain to x_T, back down to a reconstruction, and re-sampled from that x_T
 // with another eta or number of steps.
+import { invertImages, planInversion } from '../app/inversion';
+import { checkSeed, ddimSpec, planChain } from '../app/sampling';
 import { clippedMse, noised, psnr, x0FromEps } from '../diffusion/forward';
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
-import { inversionCoefficients, stepCoefficients, type StepCoefficients } from '../diffusion/samplers';
-import { timestepSequence } from '../diffusion/timesteps';
-import { Sampler } from '../engine/sampler';
+import { runChain } from '../engine/sampler';
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, upload } from '../gpu/tensor';
 import type { ReferenceModel } from '../io/convert';
 import { gaussian } from '../host/rng';
 import type { DenoiseResult, InversionRequest, InversionResult, Pixels } from './api';
-import type { UNet } from '../nn/unet';
 import { toPixels } from './pixels';
 import type { NetCache } from './sampling';
 
@@ -36,17 +35,6 @@ export function chainFrom(t: number, steps: number): number[] {
   const n = Math.max(1, Math.min(steps, t + 1));
   const seq = Array.from({ length: n }, (_, i) => (n === 1 ? t : Math.round((i * t) / (n - 1))));
   return [...new Set(seq)];
-}
-
-/** Plain DDIM (generalized steps with `eta`, no clipping) over `seq`. */
-function ddim(seq: readonly number[], abar: Float64Array, eta: number): StepCoefficients[] {
-  return stepCoefficients(seq, abar, { sampler: 'generalized', eta, clipX0: false, useClippedModelOutput: false });
-}
-
-/** Runs a chain of coefficients from `start` on a batch-1 net and returns where it ends. */
-async function runChain(device: GPUDevice, net: UNet, coefficients: StepCoefficients[], start: Float32Array, seed: number): Promise<Float32Array> {
-  const sampler = new Sampler(device, net, coefficients, { kind: 'rng', seed }, false);
-  return sampler.run(start).then(() => readTensor(device, net.x)).finally(() => sampler.destroy());
 }
 
 export async function denoise(
@@ -76,7 +64,8 @@ export async function denoise(
   upload(device, one.t, Float32Array.of(t));
   submitDispatches(device, one.forward, 'denoise one-shot');
   const oneShot = x0FromEps(xt, await readTensor(device, one.eps), abar[t]!);
-  const chain = await runChain(device, one, ddim(chainFrom(t, steps), abar, 0), xt, seed);
+  const seq = chainFrom(t, steps);
+  const chain = await runChain(device, one, planChain(model.diffusion, ddimSpec(seq.length), seq).coefficients, { kind: 'rng', seed }, xt);
 
   // One-shot error across t, one batched forward.
   const ts = curveTimesteps(T);
@@ -99,20 +88,15 @@ export async function denoise(
 
 export async function invert(device: GPUDevice, nets: NetCache, id: string, model: ReferenceModel, clean: Float32Array, req: InversionRequest): Promise<InversionResult> {
   const cfg = model.config;
-  const abar = alphaBars(betaSchedule(model.diffusion));
-  const T = abar.length;
-  for (const [name, v] of [['inversion steps', req.steps], ['re-sampling steps', req.resampleSteps]] as const) {
-    if (!Number.isInteger(v) || v < 1 || v > T) throw new Error(`${name} must be an integer in [1, ${T}], got ${v}`);
-  }
-  if (!(req.resampleEta >= 0 && req.resampleEta <= 1)) throw new Error(`eta must be in [0, 1], got ${req.resampleEta}`);
+  const plan = planInversion(model.diffusion, req.steps);
+  const resample = planChain(model.diffusion, ddimSpec(req.resampleSteps, req.resampleEta), undefined, 're-sampling');
+  checkSeed(req.seed);
   const net = nets.get(id, model, 1);
-  const seq = timestepSequence('uniform', req.steps, T);
-  const xT = await runChain(device, net, inversionCoefficients(seq, abar), clean, 0);
-  const reconstruction = await runChain(device, net, ddim(seq, abar, 0), xT, 0);
-  const resampled = await runChain(device, net, ddim(timestepSequence('uniform', req.resampleSteps, T), abar, req.resampleEta), xT, req.seed);
+  const { xT, reconstruction, psnr: [reconstructionPsnr] } = await invertImages(device, net, plan, clean);
+  const resampled = await runChain(device, net, resample.coefficients, { kind: 'rng', seed: req.seed }, xT);
   const px = (x: Float32Array): Pixels => toPixels(x, cfg.in_channels, cfg.resolution);
   return {
     clean: px(clean), xT: px(xT), reconstruction: px(reconstruction), resampled: px(resampled),
-    seq, reconstructionPsnr: score(reconstruction, clean).psnr, resampledPsnr: score(resampled, clean).psnr,
+    seq: plan.seq, reconstructionPsnr: reconstructionPsnr!, resampledPsnr: score(resampled, clean).psnr,
   };
 }

@@ -3,7 +3,7 @@
 // (~16 ms), each a readback of a few KB; the whole film stays on the GPU for the filmstrip and the
 // first-step question.
 import { psnr as psnrOf } from '../diffusion/forward';
-import { planChain } from '../app/sampling';
+import { planSampling } from '../app/sampling';
 import { PixelFilm } from '../engine/film';
 import { Sampler } from '../engine/sampler';
 import { weightsFile, type ReferenceModel } from '../io/convert';
@@ -44,7 +44,7 @@ export class SampleRun {
 
   /** x_T is the seeded RNG's draw unless given (interpolation frames). */
   constructor(private readonly device: GPUDevice, readonly net: UNet, model: ReferenceModel, readonly settings: SampleSettings, private readonly xT?: Float32Array) {
-    const { seq, coefficients } = planChain(model.diffusion, settings);
+    const { seq, coefficients } = planSampling(model.diffusion, settings);
     this.seq = seq;
     this.sampler = new Sampler(device, net, coefficients, { kind: 'rng', seed: settings.seed }, false);
     this.steps = coefficients.length;

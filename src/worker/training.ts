@@ -2,12 +2,10 @@
 // Pause/Stop land between steps, with checkpoints in IndexedDB every N steps and on pause (the
 // previous checkpoint survives until the new one is written), and EMA sample previews.
 import { trainUntil } from '../train/loop';
-import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { ddimSpec, planChain } from '../app/sampling';
 import { checkRunSteps, resumeTraining, startTraining } from '../app/training';
-import { stepCoefficients } from '../diffusion/samplers';
-import { timestepSequence } from '../diffusion/timesteps';
-import { Sampler } from '../engine/sampler';
-import { readTensor } from '../gpu/tensor';
+import { runChain } from '../engine/sampler';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { UNet } from '../nn/unet';
 import * as runs from '../store/runs';
@@ -113,10 +111,8 @@ export class TrainSession {
     const encoder = this.device.createCommandEncoder({ label: 'preview weights' });
     encoder.copyBufferToBuffer(ema.buffer, ema.offset, this.previewNet.params.flat.buffer, this.previewNet.params.flat.offset, this.previewNet.layout.totalFloats * 4);
     this.device.queue.submit([encoder.finish()]);
-    const abar = alphaBars(betaSchedule(this.trainer.diffusion));
-    const seq = timestepSequence('uniform', PREVIEW_STEPS, abar.length);
-    const sampler = new Sampler(this.device, this.previewNet, stepCoefficients(seq, abar, { sampler: 'generalized', eta: 0, clipX0: true, useClippedModelOutput: false }), { kind: 'rng', seed: 0 }, false);
-    const x = await sampler.run().then(() => readTensor(this.device, this.previewNet!.x)).finally(() => sampler.destroy());
+    const { coefficients } = planChain(this.trainer.diffusion, { ...ddimSpec(PREVIEW_STEPS), clipX0: true });
+    const x = await runChain(this.device, this.previewNet, coefficients, { kind: 'rng', seed: 0 });
     return toPixels(x, cfg.in_channels, cfg.resolution);
   }
 

@@ -1,7 +1,7 @@
 // The application layer's limits, the same for the page and the command line: one function per
 // limit (app/sampling.ts, app/training.ts), each naming the setting and its bounds.
 import { describe, expect, it } from 'vitest';
-import { MAX_SAMPLE_BATCH, checkChainSettings, interpolationStart, planChain, type ChainSettings } from '../../src/app/sampling';
+import { MAX_SAMPLE_BATCH, interpolationStart, planChain, planSampling, type ChainSettings } from '../../src/app/sampling';
 import { checkRunSteps } from '../../src/app/training';
 import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { stepCoefficients } from '../../src/diffusion/samplers';
@@ -25,7 +25,7 @@ describe('chain settings', () => {
     [{ skip: 'every' as ChainSettings['skip'] }, /^skip must be one of uniform, quad, leading, trailing, linspace, got "every"$/],
   ];
   for (const [change, message] of bad) {
-    it(`refuses ${JSON.stringify(change)}`, () => expect(() => checkChainSettings({ ...ok, ...change }, 1000)).toThrow(message));
+    it(`refuses ${JSON.stringify(change)}`, () => expect(() => planSampling(DEFAULT_DIFFUSION, { ...ok, ...change })).toThrow(message));
   }
 
   it('plans the chain from the schedule, or replays a given sequence', () => {

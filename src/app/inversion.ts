@@ -1,0 +1,41 @@
+// DDIM inversion, the same for the Denoise tab and `ddim invert`: images carried up the
+// deterministic chain (eta 0 run backwards, inversionCoefficients) to their x_T, then back down the
+// same timesteps, with each round trip's PSNR: how well the x_T stands for its image.
+import { clippedMse, psnr } from '../diffusion/forward';
+import type { DiffusionConfig } from '../diffusion/schedule';
+import { inversionCoefficients, type StepCoefficients } from '../diffusion/samplers';
+import type { SkipType } from '../diffusion/timesteps';
+import { runChain } from '../engine/sampler';
+import type { UNet } from '../nn/unet';
+import { ddimSpec, planChain } from './sampling';
+
+export interface InversionPlan {
+  /** The timesteps, ascending. */
+  seq: number[];
+  up: StepCoefficients[];
+  down: StepCoefficients[];
+}
+
+export interface Inversion {
+  seq: number[];
+  xT: Float32Array;
+  reconstruction: Float32Array;
+  /** Per image: PSNR (dB, peak-to-peak 2) of the reconstruction, clipped as it is shown. */
+  psnr: number[];
+}
+
+/** Checks `steps` and `skip` (errors say "inversion: …") and plans both directions. */
+export function planInversion(diffusion: DiffusionConfig, steps: number, skip: SkipType = 'uniform'): InversionPlan {
+  const down = planChain(diffusion, ddimSpec(steps, 0, skip), undefined, 'inversion');
+  return { seq: down.seq, up: inversionCoefficients(down.seq, down.abar), down: down.coefficients };
+}
+
+/** Inverts `images` (as many as `net`'s batch, in [-1, 1]) and reconstructs them. */
+export async function invertImages(device: GPUDevice, net: UNet, plan: InversionPlan, images: Float32Array): Promise<Inversion> {
+  const still = { kind: 'rng', seed: 0 } as const; // eta 0 draws no noise
+  const xT = await runChain(device, net, plan.up, still, images);
+  const reconstruction = await runChain(device, net, plan.down, still, xT);
+  const n = net.x.shape[0]!, per = images.length / n;
+  const psnrs = Array.from({ length: n }, (_, i) => psnr(clippedMse(reconstruction.subarray(i * per, (i + 1) * per), images.subarray(i * per, (i + 1) * per))));
+  return { seq: plan.seq, xT, reconstruction, psnr: psnrs };
+}

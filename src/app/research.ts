@@ -1,0 +1,65 @@
+// The research experiments' use cases, the same for the Research tab (worker/research.ts) and
+// `ddim research` (cli/experiments.ts): a model as a step denoiser over its chain, and the limits of
+// each experiment, checked in one place before anything runs.
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
+import type { SafetensorsFile } from '../host/tensor';
+import { weightsFile, type ReferenceModel } from '../io/convert';
+import type { BudgetSettings } from '../research/budget';
+import { LayeredDenoiser, TimeDenoiser, chainSeq, type StepDenoiser } from '../research/experiments';
+import type { LayeredModel } from '../research/layered';
+import { MAX_TRAIN_BATCH } from '../train/trainer';
+import { MAX_SAMPLE_BATCH, checkSeed } from './sampling';
+
+/** Images of experiment 1 (one batch of held-out images), samples of experiment 2 (in batches of MAX_SAMPLE_BATCH). */
+export const MAX_ONE_SHOT_IMAGES = MAX_SAMPLE_BATCH;
+export const MAX_FIRST_STEP_SAMPLES = 1024;
+/** Steps of a time-conditioned model's chain in the experiments: range(0, T, T // numBlock). */
+export const NUM_BLOCK_RANGE = [2, 100] as const;
+
+/** A model an experiment compares: a layered file (its own chain) or a time-conditioned model in the reference layout. */
+export type ExperimentModel =
+  | { kind: 'layered'; source: string; file: SafetensorsFile; model: LayeredModel }
+  | { kind: 'time'; source: string; model: ReferenceModel };
+
+/** The model as a denoiser of `batch` images over its chain (a time-conditioned one over range(0, T, T // numBlock)), weights loaded. */
+export function experimentDenoiser(device: GPUDevice, m: ExperimentModel, numBlock: number, batch: number): StepDenoiser {
+  if (m.kind === 'layered') {
+    const d = new LayeredDenoiser(device, m.model, batch);
+    d.load(m.file, m.source);
+    return d;
+  }
+  const abar = alphaBars(betaSchedule(m.model.diffusion));
+  const d = new TimeDenoiser(device, m.model.config, abar, chainSeq(abar.length, numBlock), batch);
+  d.net.params.load(weightsFile(m.model), m.source);
+  return d;
+}
+
+/** The one image size of the compared models; refuses models of different sizes. */
+export function commonResolution(ds: readonly StepDenoiser[]): number {
+  const sizes = new Set(ds.map((d) => d.resolution));
+  if (sizes.size !== 1) throw new Error(`the models take different image sizes (${[...sizes].join(', ')} px); compare models of one size`);
+  return [...sizes][0]!;
+}
+
+const intIn = (v: number, lo: number, hi: number, what: string): void => {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${what} must be an integer in [${lo}, ${hi}], got ${v}`);
+};
+
+/** Experiments 1 and 2: how many images, and the time-conditioned chain's steps. */
+export function checkExperiment(kind: 'oneshot' | 'firststep', n: number, numBlock: number, seed: number): void {
+  if (kind === 'oneshot') intIn(n, 1, MAX_ONE_SHOT_IMAGES, 'the number of held-out images');
+  else intIn(n, 2, MAX_FIRST_STEP_SAMPLES, 'the number of samples (a covariance needs two)');
+  intIn(numBlock, NUM_BLOCK_RANGE[0], NUM_BLOCK_RANGE[1], 'steps of the chain (num_block)');
+  checkSeed(seed);
+}
+
+/** Experiment 3's settings: the budget, its points and samples, every arm's batch and the shared optimizer. */
+export function checkBudget(s: BudgetSettings): void {
+  intIn(s.evals, 1, 1e9, 'evaluations per arm');
+  intIn(s.points, 1, 100, 'points');
+  intIn(s.samples, 2, MAX_FIRST_STEP_SAMPLES, 'samples per point');
+  for (const [what, b] of [['the time arm\'s batch', s.timeBatch], ['the recipe arm\'s batch', s.recipeBatch], ['the layered arms\' batch', s.layeredBatch]] as const) intIn(b, 1, MAX_TRAIN_BATCH, what);
+  if (!(s.optimizer.lr > 0 && s.optimizer.lr < 1)) throw new Error(`lr must be a number in (0, 1), got ${s.optimizer.lr}`);
+  if (!(s.optimizer.emaRate >= 0 && s.optimizer.emaRate < 1)) throw new Error(`EMA rate must be a number in [0, 1), got ${s.optimizer.emaRate}`);
+  checkSeed(s.seed);
+}
