@@ -9,15 +9,15 @@
 // the layered model's, else 10) or a layered file (its own seq).
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { checkBudget, checkExperiment, commonResolution, experimentDenoiser, type ExperimentModel } from '../app/research';
+import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
-import type { SafetensorsFile } from '../host/tensor';
-import { weightsFile } from '../io/convert';
 import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, budgetArm, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
-import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
-import { parseLayered, type LayeredModel } from '../research/layered';
+import { firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
+import { parseLayered } from '../research/layered';
 import { spreadImages, type ImageDataset } from '../train/data';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
 import type { CommandContext } from './commands';
@@ -25,63 +25,47 @@ import { loadData, openModel, readSafetensors, writeSafetensors } from './files'
 import { isLayered, layeredConfigFile } from './layered';
 import { loadConfig } from './train';
 
-interface Loaded {
-  path: string;
-  file: SafetensorsFile;
-  /** Parsed, when the file is a layered model. */
-  layered?: LayeredModel;
-}
-
-/** The denoisers of --weights, each over its chain; time-conditioned ones take the layered model's K. */
-function denoisers(device: GPUDevice, args: ParsedArgs, batch: number, cmd: string): { name: string; d: StepDenoiser }[] {
-  const files: Loaded[] = args.values.get('weights')!.split(',').filter(Boolean).map((path) => {
+/**
+ * The models of --weights (read and checked before any GPU work) and the chain of the
+ * time-conditioned ones: --num-block, else the layered models' own, else 10; the request checked as
+ * the Research tab's is (app/research.ts).
+ */
+function experiment(args: ParsedArgs, kind: 'oneshot' | 'firststep', n: number, cmd: string): { models: { name: string; m: ExperimentModel }[]; numBlock: number; seed: number } {
+  const models = args.values.get('weights')!.split(',').filter(Boolean).map((path): { name: string; m: ExperimentModel } => {
     const file = readSafetensors(path);
-    return { path, file, layered: isLayered(file) ? parseLayered(file, path) : undefined };
+    const m: ExperimentModel = isLayered(file) ? { kind: 'layered', source: path, file, model: parseLayered(file, path) } : { kind: 'time', source: path, model: openModel(path, undefined, file) };
+    return { name: basename(path), m };
   });
-  const layered = files.flatMap((f) => (f.layered ? [f.layered] : []));
+  const blocks = new Set(models.flatMap(({ m }) => (m.kind === 'layered' ? [m.model.numBlock] : [])));
   const given = args.values.has('num-block') ? numberArg(args, 'num-block', 10, cmd) : undefined;
-  if (given === undefined && new Set(layered.map((m) => m.numBlock)).size > 1) throw new Error(`${cmd}: the layered models have different num_block; give --num-block for the time-conditioned ones`);
-  const K = given ?? layered[0]?.numBlock ?? 10;
-  return files.map(({ path, file, layered: model }) => {
-    if (model) {
-      const d = new LayeredDenoiser(device, model, batch);
-      d.load(file, path);
-      return { name: basename(path), d };
-    }
-    const m = openModel(path, undefined, file);
-    const abar = alphaBars(betaSchedule(m.diffusion));
-    const d = new TimeDenoiser(device, m.config, abar, chainSeq(abar.length, K), batch);
-    d.net.params.load(weightsFile(m), path);
-    return { name: basename(path), d };
-  });
+  if (given === undefined && blocks.size > 1) throw new Error(`${cmd}: the layered models have different num_block; give --num-block for the time-conditioned ones`);
+  const numBlock = given ?? [...blocks][0] ?? 10;
+  const seed = numberArg(args, 'seed', 0, cmd);
+  checkExperiment(kind, n, numBlock, seed);
+  return { models, numBlock, seed };
 }
 
-function positiveInt(args: ParsedArgs, name: string, fallback: number, cmd: string, min = 1): number {
-  const v = numberArg(args, name, fallback, cmd);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${cmd}: --${name} must be an integer >= ${min}, got ${v}`);
-  return v;
-}
-
-async function heldOut(args: ParsedArgs, ds: StepDenoiser[], cmd: string): Promise<ImageDataset> {
-  const res = new Set(ds.map((d) => d.resolution));
-  if (res.size !== 1) throw new Error(`${cmd}: the models take different image sizes (${[...res].join(', ')} px)`);
-  return loadData(args.values.get('data')!, 'eval', [...res][0]!, `${cmd}: --data`);
+/** The denoisers of `batch` images, of one image size, and the held-out images at that size. */
+async function denoisers(device: GPUDevice, args: ParsedArgs, e: ReturnType<typeof experiment>, batch: number, cmd: string): Promise<{ models: { name: string; d: StepDenoiser }[]; held: ImageDataset }> {
+  const models = e.models.map(({ name, m }) => ({ name, d: experimentDenoiser(device, m, e.numBlock, batch) }));
+  const size = commonResolution(models.map((m) => m.d));
+  return { models, held: await loadData(args.values.get('data')!, 'eval', size, `${cmd}: --data`) };
 }
 
 async function oneShot(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim research oneshot';
   const args = parseArgs(argv, { values: ['weights', 'data', 'n', 'seed', 'num-block', 'csv'], required: ['weights', 'data'] }, cmd);
-  const n = positiveInt(args, 'n', 32, cmd);
+  const n = numberArg(args, 'n', 32, cmd);
+  const e = experiment(args, 'oneshot', n, cmd);
   const { device } = await ctx.gpu();
-  const models = denoisers(device, args, n, cmd);
-  const held = await heldOut(args, models.map((m) => m.d), cmd);
+  const { models, held } = await denoisers(device, args, e, n, cmd);
   if (n > held.count) throw new Error(`${cmd}: --n ${n} is more than the ${held.count} held-out images`);
   const clean = spreadImages(held, n);
   const csv = ['model,kind,t,chain_steps,one_shot_mse,chain_mse'];
   for (const { name, d } of models) {
     ctx.log(`${name} (${d.kind}, ${d.parameters.toLocaleString('en-US')} parameters): MSE per value vs the clean image, ${n} held-out images`);
     ctx.log('     t  steps   one-shot x0      chain');
-    for (const r of await oneShotVsChain(d, clean, numberArg(args, 'seed', 0, cmd))) {
+    for (const r of await oneShotVsChain(d, clean, e.seed)) {
       ctx.log(`${String(r.t).padStart(6)} ${String(r.steps).padStart(6)} ${r.oneShot.toFixed(5).padStart(13)} ${r.chain.toFixed(5).padStart(10)}`);
       csv.push([name, d.kind, r.t, r.steps, r.oneShot, r.chain].join(','));
     }
@@ -93,10 +77,10 @@ async function oneShot(argv: readonly string[], ctx: CommandContext): Promise<vo
 async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim research firststep';
   const args = parseArgs(argv, { values: ['weights', 'data', 'n', 'seed', 'num-block', 'csv', 'png'], required: ['weights', 'data'] }, cmd);
-  const n = positiveInt(args, 'n', 128, cmd, 2);
+  const n = numberArg(args, 'n', 128, cmd);
+  const e = experiment(args, 'firststep', n, cmd);
   const { device } = await ctx.gpu();
-  const models = denoisers(device, args, Math.min(n, 64), cmd);
-  const held = await heldOut(args, models.map((m) => m.d), cmd);
+  const { models, held } = await denoisers(device, args, e, Math.min(n, MAX_SAMPLE_BATCH), cmd);
   const train = await loadData(args.values.get('data')!, 'train', held.resolution, `${cmd}: --data`);
   const reference = fitGaussian(pooledFeatures(held.images, held.channels, held.resolution));
   const real = imagesFd(spreadImages(train, Math.min(n, train.count)), held.channels, held.resolution, reference);
@@ -106,7 +90,7 @@ async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<
   const csv = ['model,kind,parameters,n,fd_first_x0,fd_final,mse_first_final,fd_real'];
   const grids: Float32Array[] = [];
   for (const { name, d } of models) {
-    const r = await firstStepStudy(d, n, numberArg(args, 'seed', 0, cmd), reference);
+    const r = await firstStepStudy(d, n, e.seed, reference);
     ctx.log(`${name.padEnd(w)}${d.kind.padEnd(10)}${r.fdFirst.toFixed(2).padStart(13)}${r.fdFinal.toFixed(2).padStart(8)}${r.mseFirstFinal.toFixed(4).padStart(20)}`);
     csv.push([name, d.kind, d.parameters, n, r.fdFirst, r.fdFinal, r.mseFirstFinal, real].join(','));
     const per = d.channels * d.resolution * d.resolution, cols = Math.min(n, 16);
@@ -133,11 +117,12 @@ async function budget(argv: readonly string[], ctx: CommandContext): Promise<voi
   }, cmd);
   const b = DEFAULT_BUDGET;
   const s: BudgetSettings = {
-    evals: positiveInt(args, 'evals', b.evals, cmd), points: positiveInt(args, 'points', b.points, cmd), samples: positiveInt(args, 'samples', b.samples, cmd, 2),
-    seed: numberArg(args, 'seed', b.seed, cmd), timeBatch: positiveInt(args, 'time-batch', b.timeBatch, cmd),
-    recipeBatch: positiveInt(args, 'recipe-batch', b.recipeBatch, cmd), layeredBatch: positiveInt(args, 'layered-batch', b.layeredBatch, cmd),
+    evals: numberArg(args, 'evals', b.evals, cmd), points: numberArg(args, 'points', b.points, cmd), samples: numberArg(args, 'samples', b.samples, cmd),
+    seed: numberArg(args, 'seed', b.seed, cmd), timeBatch: numberArg(args, 'time-batch', b.timeBatch, cmd),
+    recipeBatch: numberArg(args, 'recipe-batch', b.recipeBatch, cmd), layeredBatch: numberArg(args, 'layered-batch', b.layeredBatch, cmd),
     optimizer: { ...b.optimizer, lr: numberArg(args, 'lr', b.optimizer.lr, cmd), emaRate: numberArg(args, 'ema', b.optimizer.emaRate, cmd) },
   };
+  checkBudget(s);
   const arms = (args.values.get('arms') ?? ARM_KINDS.join(',')).split(',') as ArmKind[];
   const bad = arms.filter((a) => !ARM_KINDS.includes(a));
   if (bad.length) throw new Error(`${cmd}: --arms takes ${ARM_KINDS.join(', ')}; got ${bad.join(', ')}`);

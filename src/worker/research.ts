@@ -1,13 +1,14 @@
 // The Research tab's side of the worker: the models the experiments can compare (time-conditioned
 // ones from the library, and the bundled layered models), experiments 1 and 2 on held-out emoji, and
 // budget-comparison runs (experiment 3) kept in IndexedDB after every point.
-import { DEFAULT_DIFFUSION, alphaBars, betaSchedule } from '../diffusion/schedule';
+import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { checkBudget, checkExperiment, commonResolution, experimentDenoiser, type ExperimentModel } from '../app/research';
+import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { parseSafetensors } from '../io/safetensors';
-import { weightsFile } from '../io/convert';
 import type { SafetensorsFile } from '../host/tensor';
 import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, runArm, type BudgetSettings } from '../research/budget';
-import { LayeredDenoiser, TimeDenoiser, chainSeq, firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
+import { firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
 import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { spreadImages } from '../train/data';
@@ -56,39 +57,33 @@ export async function researchModels(): Promise<ResearchModelInfo[]> {
   return [...time, ...lay];
 }
 
-/** The model as a denoiser over its chain (a time-conditioned one over range(0, T, T // numBlock)). */
-async function denoiser(device: GPUDevice, id: string, numBlock: number, batch: number): Promise<{ name: string; d: StepDenoiser }> {
-  if (BUNDLED_LAYERED.some((b) => b.id === id)) {
+/** A library or bundled layered model, by id, as the experiments take it. */
+async function experimentModel(id: string): Promise<{ name: string; m: ExperimentModel }> {
+  const bundled = BUNDLED_LAYERED.find((b) => b.id === id);
+  if (bundled) {
     const { file, model } = await getLayered(id);
-    const d = new LayeredDenoiser(device, model, batch);
-    d.load(file, id);
-    return { name: BUNDLED_LAYERED.find((b) => b.id === id)!.name, d };
+    return { name: bundled.name, m: { kind: 'layered', source: id, file, model } };
   }
   const { entry, model } = await models.getModel(id);
-  const abar = alphaBars(betaSchedule(model.diffusion));
-  const d = new TimeDenoiser(device, model.config, abar, chainSeq(abar.length, numBlock), batch);
-  d.net.params.load(weightsFile(model), entry.name);
-  return { name: entry.name, d };
+  return { name: entry.name, m: { kind: 'time', source: entry.name, model } };
 }
 
-function checkRequest(r: ResearchRequest, max: number): void {
+/** The request checked (app/research.ts), then its models as denoisers of `batch` images. */
+async function modelsOf(device: GPUDevice, kind: 'oneshot' | 'firststep', r: ResearchRequest, batch: number): Promise<{ id: string; name: string; d: StepDenoiser }[]> {
   if (r.modelIds.length === 0) throw new Error('choose at least one model');
-  if (!Number.isInteger(r.n) || r.n < 2 || r.n > max) throw new Error(`the number of images must be an integer in [2, ${max}], got ${r.n}`);
-  if (!Number.isInteger(r.numBlock) || r.numBlock < 2 || r.numBlock > 100) throw new Error(`steps of the chain (num_block) must be an integer in [2, 100], got ${r.numBlock}`);
-}
-
-async function modelsOf(device: GPUDevice, r: ResearchRequest, batch: number): Promise<{ id: string; name: string; d: StepDenoiser }[]> {
+  checkExperiment(kind, r.n, r.numBlock, r.seed);
   const out = [];
-  for (const id of r.modelIds) out.push({ id, ...(await denoiser(device, id, r.numBlock, batch)) });
-  const sizes = new Set(out.map((m) => m.d.resolution));
-  if (sizes.size > 1) throw new Error(`the chosen models take different image sizes (${[...sizes].join(', ')} px); compare models of one size`);
+  for (const id of r.modelIds) {
+    const { name, m } = await experimentModel(id);
+    out.push({ id, name, d: experimentDenoiser(device, m, r.numBlock, batch) });
+  }
+  commonResolution(out.map((m) => m.d));
   return out;
 }
 
 /** Experiment 1: one-shot x0 vs the chain from x_t, against t, on n held-out emoji. */
 export async function oneShot(device: GPUDevice, r: ResearchRequest): Promise<OneShotCurve[]> {
-  checkRequest(r, 64);
-  const ms = await modelsOf(device, r, r.n);
+  const ms = await modelsOf(device, 'oneshot', r, r.n);
   const held = await bundledEmoji(ms[0]!.d.resolution, 'eval');
   const clean = spreadImages(held, r.n);
   const out: OneShotCurve[] = [];
@@ -98,8 +93,7 @@ export async function oneShot(device: GPUDevice, r: ResearchRequest): Promise<On
 
 /** Experiment 2: first-step x0 vs final sample from the same noise, FD of each set, and the first 8 of each. */
 export async function firstStep(device: GPUDevice, r: ResearchRequest): Promise<FirstStepStudyResult> {
-  checkRequest(r, 1024);
-  const ms = await modelsOf(device, r, Math.min(r.n, 64));
+  const ms = await modelsOf(device, 'firststep', r, Math.min(r.n, MAX_SAMPLE_BATCH));
   const size = ms[0]!.d.resolution;
   const [held, train] = [await bundledEmoji(size, 'eval'), await bundledEmoji(size, 'train')];
   const reference = fitGaussian(pooledFeatures(held.images, 3, size));
@@ -137,6 +131,7 @@ function settingsOf(spec: BudgetSpec): BudgetSettings {
 /** Experiment 3: each arm in turn on the bundled emoji, every point saved to IndexedDB as it lands. */
 export async function runBudget(device: GPUDevice, spec: BudgetSpec, stopped: () => boolean, onUpdate: (run: BudgetRunEntry) => void): Promise<BudgetRunEntry> {
   if (spec.arms.length === 0) throw new Error('choose at least one arm');
+  checkBudget(settingsOf(spec));
   const size = spec.timeConfig.resolution;
   if (size !== 16 && size !== 32) throw new Error(`the bundled emoji are 16 or 32 px; the model is ${size} px`);
   const layeredFile = layeredDescription(spec);

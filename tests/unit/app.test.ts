@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_SAMPLE_BATCH, interpolationStart, planChain, planSampling, type ChainSettings } from '../../src/app/sampling';
 import { checkRunSteps } from '../../src/app/training';
+import { checkBudget, checkExperiment } from '../../src/app/research';
+import { DEFAULT_BUDGET } from '../../src/research/budget';
 import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { stepCoefficients } from '../../src/diffusion/samplers';
 import { gaussian } from '../../src/host/rng';
@@ -54,5 +56,23 @@ describe('training runs', () => {
     expect(checkRunSteps(5)).toBe(5);
     expect(() => checkRunSteps(0)).toThrow(/^steps must be an integer in \[1, 10\^8\], got 0$/);
     expect(() => checkRunSteps(1.5, 'checkpoint interval')).toThrow(/^checkpoint interval must be an integer/);
+  });
+});
+
+describe('research experiments', () => {
+  it('one-shot takes 1..64 held-out images, first-step 2..1024 samples, chains of 2..100 steps', () => {
+    expect(() => checkExperiment('oneshot', 64, 10, 0)).not.toThrow();
+    expect(() => checkExperiment('oneshot', 65, 10, 0)).toThrow(/^the number of held-out images must be an integer in \[1, 64\], got 65$/);
+    expect(() => checkExperiment('firststep', 1, 10, 0)).toThrow(/^the number of samples \(a covariance needs two\) must be an integer in \[2, 1024\], got 1$/);
+    expect(() => checkExperiment('firststep', 384, 1, 0)).toThrow(/^steps of the chain \(num_block\) must be an integer in \[2, 100\], got 1$/);
+    expect(() => checkExperiment('firststep', 384, 10, -3)).toThrow(/^seed must be/);
+  });
+
+  it('a budget comparison is refused for a bad budget, batch or optimizer before any arm runs', () => {
+    expect(() => checkBudget(DEFAULT_BUDGET)).not.toThrow();
+    expect(() => checkBudget({ ...DEFAULT_BUDGET, points: 0 })).toThrow(/^points must be an integer in \[1, 100\], got 0$/);
+    expect(() => checkBudget({ ...DEFAULT_BUDGET, samples: 1 })).toThrow(/^samples per point must be/);
+    expect(() => checkBudget({ ...DEFAULT_BUDGET, layeredBatch: 300 })).toThrow(/^the layered arms' batch must be an integer in \[1, 256\], got 300$/);
+    expect(() => checkBudget({ ...DEFAULT_BUDGET, optimizer: { ...DEFAULT_BUDGET.optimizer, emaRate: 1 } })).toThrow(/^EMA rate must be a number in \[0, 1\), got 1$/);
   });
 });
