@@ -2,12 +2,11 @@
 // `ddim research` (cli/experiments.ts): a model as a step denoiser over its chain, and the limits of
 // each experiment, checked in one place before anything runs.
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
-import type { SafetensorsFile } from '../host/tensor';
-import { weightsFile, type ReferenceModel } from '../io/convert';
+import { weightsFile } from '../io/convert';
 import type { BudgetSettings } from '../research/budget';
 import { LayeredDenoiser, TimeDenoiser, chainSeq, type StepDenoiser } from '../research/experiments';
-import type { LayeredModel } from '../research/layered';
 import { MAX_TRAIN_BATCH } from '../train/trainer';
+import type { ModelFile } from './model-files';
 import { MAX_SAMPLE_BATCH, checkSeed } from './sampling';
 
 /** Images of experiment 1 (one batch of held-out images), samples of experiment 2 (in batches of MAX_SAMPLE_BATCH). */
@@ -16,21 +15,19 @@ export const MAX_FIRST_STEP_SAMPLES = 1024;
 /** Steps of a time-conditioned model's chain in the experiments: range(0, T, T // numBlock). */
 export const NUM_BLOCK_RANGE = [2, 100] as const;
 
-/** A model an experiment compares: a layered file (its own chain) or a time-conditioned model in the reference layout. */
-export type ExperimentModel =
-  | { kind: 'layered'; source: string; file: SafetensorsFile; model: LayeredModel }
-  | { kind: 'time'; source: string; model: ReferenceModel };
-
-/** The model as a denoiser of `batch` images over its chain (a time-conditioned one over range(0, T, T // numBlock)), weights loaded. */
-export function experimentDenoiser(device: GPUDevice, m: ExperimentModel, numBlock: number, batch: number): StepDenoiser {
+/**
+ * A model file as a denoiser of `batch` images over its chain, weights loaded: a layered model over
+ * its own, a time-conditioned one over range(0, T, T // numBlock). `source` names it in errors.
+ */
+export function experimentDenoiser(device: GPUDevice, m: ModelFile, source: string, numBlock: number, batch: number): StepDenoiser {
   if (m.kind === 'layered') {
     const d = new LayeredDenoiser(device, m.model, batch);
-    d.load(m.file, m.source);
+    d.load(m.file, source);
     return d;
   }
   const abar = alphaBars(betaSchedule(m.model.diffusion));
   const d = new TimeDenoiser(device, m.model.config, abar, chainSeq(abar.length, numBlock), batch);
-  d.net.params.load(weightsFile(m.model), m.source);
+  d.net.params.load(weightsFile(m.model), source);
   return d;
 }
 

@@ -11,7 +11,8 @@ import { TrainStep } from '../train/step';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { numberArg, parseArgs } from './args';
 import { openModel, readSafetensors, writeSafetensors } from './files';
-import { isLayered, layeredTrainStep } from './layered';
+import { layeredTrainStep } from './layered';
+import { isLayeredFile } from '../app/model-files';
 
 /**
  * The file --weights names, read once before the arguments are checked: a layered (research-mode) file
@@ -80,7 +81,7 @@ export async function forwardCommand(argv: readonly string[], ctx: CommandContex
 export async function trainStepCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim train-step';
   const file = peekWeights(argv);
-  if (file && isLayered(file)) return layeredTrainStep(argv, ctx, file);
+  if (file && isLayeredFile(file)) return layeredTrainStep(argv, ctx, file);
   const args = parseArgs(argv, { values: ['weights', 'config', 'batch', 'out', 'lr', 'grad-clip', 'ema'], required: ['weights', 'batch', 'out'] }, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
   const opt = {

@@ -10,7 +10,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { checkBudget, checkExperiment, commonResolution, experimentDenoiser, type ExperimentModel } from '../app/research';
+import { checkBudget, checkExperiment, commonResolution, experimentDenoiser } from '../app/research';
+import { readModelFile, type ModelFile } from '../app/model-files';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { imageGrid } from '../io/grid';
@@ -21,8 +22,8 @@ import { parseLayered } from '../research/layered';
 import { spreadImages, type ImageDataset } from '../train/data';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
 import type { CommandContext } from './commands';
-import { loadData, openModel, readSafetensors, writeSafetensors } from './files';
-import { isLayered, layeredConfigFile } from './layered';
+import { loadData, readSafetensors, writeSafetensors } from './files';
+import { layeredConfigFile } from './layered';
 import { loadConfig } from './train';
 
 /**
@@ -30,12 +31,8 @@ import { loadConfig } from './train';
  * time-conditioned ones: --num-block, else the layered models' own, else 10; the request checked as
  * the Research tab's is (app/research.ts).
  */
-function experiment(args: ParsedArgs, kind: 'oneshot' | 'firststep', n: number, cmd: string): { models: { name: string; m: ExperimentModel }[]; numBlock: number; seed: number } {
-  const models = args.values.get('weights')!.split(',').filter(Boolean).map((path): { name: string; m: ExperimentModel } => {
-    const file = readSafetensors(path);
-    const m: ExperimentModel = isLayered(file) ? { kind: 'layered', source: path, file, model: parseLayered(file, path) } : { kind: 'time', source: path, model: openModel(path, undefined, file) };
-    return { name: basename(path), m };
-  });
+function experiment(args: ParsedArgs, kind: 'oneshot' | 'firststep', n: number, cmd: string): { models: { path: string; m: ModelFile }[]; numBlock: number; seed: number } {
+  const models = args.values.get('weights')!.split(',').filter(Boolean).map((path) => ({ path, m: readModelFile(readSafetensors(path), path) }));
   const blocks = new Set(models.flatMap(({ m }) => (m.kind === 'layered' ? [m.model.numBlock] : [])));
   const given = args.values.has('num-block') ? numberArg(args, 'num-block', 10, cmd) : undefined;
   if (given === undefined && blocks.size > 1) throw new Error(`${cmd}: the layered models have different num_block; give --num-block for the time-conditioned ones`);
@@ -47,7 +44,7 @@ function experiment(args: ParsedArgs, kind: 'oneshot' | 'firststep', n: number, 
 
 /** The denoisers of `batch` images, of one image size, and the held-out images at that size. */
 async function denoisers(device: GPUDevice, args: ParsedArgs, e: ReturnType<typeof experiment>, batch: number, cmd: string): Promise<{ models: { name: string; d: StepDenoiser }[]; held: ImageDataset }> {
-  const models = e.models.map(({ name, m }) => ({ name, d: experimentDenoiser(device, m, e.numBlock, batch) }));
+  const models = e.models.map(({ path, m }) => ({ name: basename(path), d: experimentDenoiser(device, m, path, e.numBlock, batch) }));
   const size = commonResolution(models.map((m) => m.d));
   return { models, held: await loadData(args.values.get('data')!, 'eval', size, `${cmd}: --data`) };
 }

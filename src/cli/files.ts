@@ -1,7 +1,8 @@
 // File access for the CLI: safetensors in and out, with the file name in every error.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { toReferenceLayout, type ReferenceModel } from '../io/convert';
+import type { ReferenceModel } from '../io/convert';
+import { readUNetFile } from '../app/model-files';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import type { ImageDataset } from '../train/data';
@@ -40,26 +41,20 @@ export function writeSafetensors(path: string, tensors: Map<string, HostTensor>,
 }
 
 /**
- * A model file in any layout the page imports (reference, diffusers UNet2DModel with or without a
- * config.json, a training checkpoint: its EMA weights), in the reference layout; `configPath` is a
- * config.json chosen with it. Errors name the file.
+ * The time-conditioned UNet of a model file, read as the page's import reads it (app/model-files.ts:
+ * the reference layout, diffusers' UNet2DModel with or without a config.json, a training
+ * checkpoint's EMA weights); `configPath` is a config.json chosen with it. Errors name the file.
  */
 export function openModel(path: string, configPath?: string, file?: SafetensorsFile): ReferenceModel {
-  let config: unknown;
+  let text: string | undefined;
   if (configPath !== undefined) {
-    let text: string;
     try {
       text = readFileSync(configPath, 'utf8');
     } catch (e) {
       throw new Error(`${configPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    try {
-      config = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${configPath}: not valid JSON (${(e as Error).message})`);
-    }
   }
-  return toReferenceLayout(file ?? readSafetensors(path), path, config);
+  return readUNetFile(file ?? readSafetensors(path), path, 'this command', text).model;
 }
 
 const DATA_DIR = new URL('../../public/data/', import.meta.url);

@@ -4,6 +4,7 @@
 import { invertImages, planInversion } from '../app/inversion';
 import type { SkipType } from '../diffusion/timesteps';
 import type { HostTensor } from '../host/tensor';
+import { FILE_FORMATS } from '../host/metadata';
 import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
 import { numberArg, parseArgs } from './args';
@@ -31,7 +32,7 @@ export async function invertCommand(argv: readonly string[], ctx: CommandContext
   const shape = [data.count, config.in_channels, config.resolution, config.resolution];
   writeSafetensors(out, new Map<string, HostTensor>([
     ['xT', { shape, data: xT }], ['seq', { shape: [seq.length], data: Float32Array.from(seq) }], ['x0', { shape, data: data.images }],
-  ]), { format: 'ddim-inversion', source: wPath });
+  ]), { format: FILE_FORMATS.inversion, source: wPath });
   files.forEach((f, i) => ctx.log(`${f}: reconstruction after ${seq.length} steps: PSNR ${psnr[i]!.toFixed(2)} dB`));
   ctx.log(`wrote xT [${shape}] and seq to ${out}; \`ddim sample --weights ${wPath} --init ${out} --out OUT.png\` reconstructs`);
 }

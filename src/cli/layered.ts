@@ -10,7 +10,8 @@ import { readTensors, upload } from '../gpu/tensor';
 import { getTensor } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { LayerLosses, LayeredChain } from '../research/chain';
-import { LAYERED_FORMAT, abarLossWeights, parseLayered, type LayeredModel } from '../research/layered';
+import { abarLossWeights, parseLayered, type LayeredModel } from '../research/layered';
+import { FILE_FORMATS } from '../host/metadata';
 import type { LayeredObjective } from '../research/trainer';
 import { GROUND_TRUTHS, groundTruth, type GroundTruth } from '../research/truth';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
@@ -25,13 +26,9 @@ export function layeredConfigFile(path: string): SafetensorsFile {
   } catch (e) {
     throw new Error(`${path}: cannot read the layered config (${(e as Error).message})`);
   }
-  const metadata: Record<string, string> = { format: LAYERED_FORMAT };
+  const metadata: Record<string, string> = { format: FILE_FORMATS.layered };
   for (const key of ['model', 'ch_num', 'ch_mult_num', 'diffusion']) if (raw[key] !== undefined) metadata[key] = JSON.stringify(raw[key]);
   return { tensors: new Map(), metadata, dtypes: new Map() };
-}
-
-export function isLayered(file: SafetensorsFile): boolean {
-  return file.metadata.format === LAYERED_FORMAT;
 }
 
 /** The options that choose a layered training objective, shared by `train-step` and `research train`. */

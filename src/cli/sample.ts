@@ -14,13 +14,14 @@ import { Sampler, type NoiseSource } from '../engine/sampler';
 import { numberArg, parseArgs } from './args';
 import { openModel, readSafetensors, writeSafetensors } from './files';
 import { peekWeights, type CommandContext } from './commands';
-import { isLayered, layeredSample } from './layered';
+import { layeredSample } from './layered';
+import { isLayeredFile } from '../app/model-files';
 
 const CMD = 'ddim sample';
 
 export async function sampleCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const file = peekWeights(argv);
-  if (file && isLayered(file)) return layeredSample(argv, ctx, file);
+  if (file && isLayeredFile(file)) return layeredSample(argv, ctx, file);
   const args = parseArgs(argv, {
     values: ['weights', 'config', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
     flags: ['x0-grid', 'clip-x0', 'use-clipped-model-output'],

@@ -6,7 +6,7 @@
 import { parameterSpecs } from '../nn/architecture';
 import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { DEFAULT_DIFFUSION, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
-import { metadataJson } from '../host/metadata';
+import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import { expectFinite, type HostTensor, type SafetensorsFile } from '../host/tensor';
 
 export type ModelLayout = 'reference' | 'diffusers';
@@ -23,7 +23,7 @@ export interface ReferenceModel {
 
 /** A training checkpoint keeps the weights to sample with under ema/ (see train/trainer.ts). */
 function weightPrefix(file: SafetensorsFile): string {
-  return file.metadata.format === 'ddim-checkpoint' ? 'ema/' : '';
+  return file.metadata.format === FILE_FORMATS.checkpoint ? 'ema/' : '';
 }
 
 export function detectLayout(file: SafetensorsFile, source: string): ModelLayout {
@@ -184,7 +184,7 @@ export function toReferenceLayout(file: SafetensorsFile, source: string, configJ
     : DEFAULT_DIFFUSION;
   return {
     layout, config, diffusion, tensors,
-    metadata: { format: 'ddim-unet', model: JSON.stringify(config), diffusion: JSON.stringify(diffusion) },
+    metadata: { format: FILE_FORMATS.unet, model: JSON.stringify(config), diffusion: JSON.stringify(diffusion) },
   };
 }
 

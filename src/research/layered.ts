@@ -11,11 +11,10 @@
 import { timestepSequence } from '../diffusion/timesteps';
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { ddimUpdate } from '../diffusion/samplers';
-import { metadataJson } from '../host/metadata';
+import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import type { SafetensorsFile } from '../host/tensor';
 import { parseConfig, type UNetConfig } from '../nn/config';
 
-export const LAYERED_FORMAT = 'ddim-layered';
 /** Most DDIM steps (sub-models) a layered model may have: each is a UNet of its own. */
 export const MAX_NUM_BLOCK = 1000;
 
@@ -51,7 +50,7 @@ export function expandPerStep<T>(raw: unknown, n: number, what: string): T[] {
 
 export function parseLayered(file: SafetensorsFile, source: string): LayeredModel {
   const md = file.metadata;
-  if (md.format !== LAYERED_FORMAT) throw new Error(`${source}: not a layered model (__metadata__.format is ${JSON.stringify(md.format)}, expected "${LAYERED_FORMAT}")`);
+  if (md.format !== FILE_FORMATS.layered) throw new Error(`${source}: not a layered model (__metadata__.format is ${JSON.stringify(md.format)}, expected "${FILE_FORMATS.layered}")`);
   const shared = metadataJson(md, 'model', source);
   if (shared === undefined || typeof shared !== 'object' || shared === null || Array.isArray(shared)) {
     throw new Error(`${source}: no model config in __metadata__ (expected a "model" entry holding a JSON object)`);

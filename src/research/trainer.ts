@@ -10,7 +10,7 @@
 import { recordDispatches } from '../gpu/kernel';
 import { createTensor, upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
-import { metadataJson } from '../host/metadata';
+import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import { parameterSpecs } from '../nn/architecture';
 import { initParameters } from '../nn/init';
 import { ParamStore, paramLayout, type ParamLayout } from '../nn/params';
@@ -21,7 +21,7 @@ import { LossRing } from '../train/loss-ring';
 import { FlatOptimizer, type OptimizerOptions } from '../train/optimizer';
 import { readStores, restoreStores } from '../train/stores';
 import { LayerLosses, LayeredChain, type SubModelStores } from './chain';
-import { LAYERED_FORMAT, abarLossWeights, parseLayered, type LayeredModel } from './layered';
+import { abarLossWeights, parseLayered, type LayeredModel } from './layered';
 import { groundTruth, type GroundTruth } from './truth';
 
 /** What a layered model is trained to do. */
@@ -159,7 +159,7 @@ export class LayeredTrainer {
   /** The EMA weights as a layered file (`models.<t>.*`, the t = 0 sub-model as it came). */
   async weights(metadata: Record<string, string>): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
     const tensors = new Map([...this.untrained, ...await readStores(this.resumeStores([['', 'ema']]), `layered weights at step ${this.step}`)]);
-    return { tensors, metadata: { ...metadata, format: LAYERED_FORMAT, trainer: JSON.stringify(this.options), step: String(this.step) } };
+    return { tensors, metadata: { ...metadata, format: FILE_FORMATS.layered, trainer: JSON.stringify(this.options), step: String(this.step) } };
   }
 
   /**

@@ -9,7 +9,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
-import { metadataJson } from '../host/metadata';
+import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { configFromMetadata, type UNetConfig } from '../nn/config';
@@ -83,8 +83,6 @@ function checkSchedules(o: Record<string, unknown>, source: string, num: (name: 
     snrGamma: has('snrGamma') ? num('snrGamma', (v) => v > 0 && v <= 1e4, 'a number in (0, 10^4]') : PLAIN_SCHEDULES.snrGamma,
   };
 }
-
-export const CHECKPOINT_FORMAT = 'ddim-checkpoint';
 
 export class Trainer {
   /** Optimisation steps taken so far. */
@@ -180,7 +178,7 @@ export class Trainer {
   async checkpoint(): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
     const tensors = await readStores(this.stores, `checkpoint at step ${this.step}`);
     const metadata = {
-      format: CHECKPOINT_FORMAT,
+      format: FILE_FORMATS.checkpoint,
       model: JSON.stringify(this.config),
       diffusion: JSON.stringify(this.diffusion),
       trainer: JSON.stringify(this.options),
@@ -193,7 +191,7 @@ export class Trainer {
   /** What a checkpoint file continues with (format, step, configs and options validated). */
   static saved(file: SafetensorsFile, source: string): { config: UNetConfig; diffusion: DiffusionConfig; options: TrainerOptions; step: number } {
     const md = file.metadata;
-    if (md.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: not a training checkpoint (__metadata__.format is ${JSON.stringify(md.format)})`);
+    if (md.format !== FILE_FORMATS.checkpoint) throw new Error(`${source}: not a training checkpoint (__metadata__.format is ${JSON.stringify(md.format)})`);
     const step = Number(md.step);
     if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: bad step ${JSON.stringify(md.step)} in __metadata__`);
     const raw = metadataJson(md, 'trainer', source);

@@ -1,6 +1,7 @@
 // Models as the worker sees them: the bundled model (fetched from public/models, never stored) and
 // the library in IndexedDB, parsed into the reference layout once and cached.
-import { toReferenceLayout, type ReferenceModel } from '../io/convert';
+import type { ReferenceModel } from '../io/convert';
+import { readUNetFile } from '../app/model-files';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { parameterCount } from '../nn/architecture';
 import * as library from '../store/models';
@@ -26,23 +27,9 @@ function entryFor(id: string, name: string, model: ReferenceModel, bytes: number
   return { id, name, config: model.config, diffusion: model.diffusion, parameters: parameterCount(model.config), trainingSteps, bytes, created: Date.now(), source };
 }
 
-function trainedSteps(metadata: Record<string, string>): number {
-  const step = Number(metadata.step ?? (metadata.trainer ? (JSON.parse(metadata.trainer) as { step?: number }).step : 0));
-  return Number.isFinite(step) ? step : 0;
-}
-
-/** Parses a file in either layout; errors name the file. */
+/** Parses a model file as the library holds it (a time-conditioned UNet, app/model-files.ts); errors name the file. */
 export function parseModel(bytes: ArrayBuffer, source: string, configJson?: string): { model: ReferenceModel; steps: number } {
-  const file = parseSafetensors(new Uint8Array(bytes), source);
-  let config: unknown;
-  if (configJson !== undefined) {
-    try {
-      config = JSON.parse(configJson);
-    } catch (e) {
-      throw new Error(`${source}: the config.json chosen with it is not valid JSON (${(e as Error).message})`);
-    }
-  }
-  return { model: toReferenceLayout(file, source, config), steps: trainedSteps(file.metadata) };
+  return readUNetFile(parseSafetensors(new Uint8Array(bytes), source), source, 'the model library', configJson);
 }
 
 async function loadBundled(b: (typeof BUNDLED)[number]): Promise<{ entry: ModelEntry; model: ReferenceModel }> {

@@ -2,14 +2,16 @@
 // ones from the library, and the bundled layered models), experiments 1 and 2 on held-out emoji, and
 // budget-comparison runs (experiment 3) kept in IndexedDB after every point.
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { checkBudget, checkExperiment, commonResolution, experimentDenoiser, type ExperimentModel } from '../app/research';
+import { checkBudget, checkExperiment, commonResolution, experimentDenoiser } from '../app/research';
+import type { ModelFile } from '../app/model-files';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { parseSafetensors } from '../io/safetensors';
 import type { SafetensorsFile } from '../host/tensor';
 import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, runArm, type BudgetSettings } from '../research/budget';
 import { firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
-import { LAYERED_FORMAT, parseLayered, type LayeredModel } from '../research/layered';
+import { parseLayered, type LayeredModel } from '../research/layered';
+import { FILE_FORMATS } from '../host/metadata';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { spreadImages } from '../train/data';
 import * as store from '../store/research';
@@ -58,14 +60,14 @@ export async function researchModels(): Promise<ResearchModelInfo[]> {
 }
 
 /** A library or bundled layered model, by id, as the experiments take it. */
-async function experimentModel(id: string): Promise<{ name: string; m: ExperimentModel }> {
+async function experimentModel(id: string): Promise<{ name: string; m: ModelFile }> {
   const bundled = BUNDLED_LAYERED.find((b) => b.id === id);
   if (bundled) {
     const { file, model } = await getLayered(id);
-    return { name: bundled.name, m: { kind: 'layered', source: id, file, model } };
+    return { name: bundled.name, m: { kind: 'layered', file, model } };
   }
   const { entry, model } = await models.getModel(id);
-  return { name: entry.name, m: { kind: 'time', source: entry.name, model } };
+  return { name: entry.name, m: { kind: 'unet', model, steps: entry.trainingSteps } };
 }
 
 /** The request checked (app/research.ts), then its models as denoisers of `batch` images. */
@@ -75,7 +77,7 @@ async function modelsOf(device: GPUDevice, kind: 'oneshot' | 'firststep', r: Res
   const out = [];
   for (const id of r.modelIds) {
     const { name, m } = await experimentModel(id);
-    out.push({ id, name, d: experimentDenoiser(device, m, r.numBlock, batch) });
+    out.push({ id, name, d: experimentDenoiser(device, m, name, r.numBlock, batch) });
   }
   commonResolution(out.map((m) => m.d));
   return out;
@@ -114,7 +116,7 @@ export async function firstStep(device: GPUDevice, r: ResearchRequest): Promise<
 export function layeredDescription(spec: BudgetSpec): SafetensorsFile {
   const model = { ...spec.timeConfig, ch: spec.layeredCh, use_time_embed: false, norm_groups: 'auto' };
   const metadata = {
-    format: LAYERED_FORMAT, model: JSON.stringify(model), ch_num: JSON.stringify([{ value: spec.layeredCh, num: spec.numBlock }]),
+    format: FILE_FORMATS.layered, model: JSON.stringify(model), ch_num: JSON.stringify([{ value: spec.layeredCh, num: spec.numBlock }]),
     diffusion: JSON.stringify({ ...DEFAULT_DIFFUSION, num_block: spec.numBlock }),
   };
   return { tensors: new Map(), metadata, dtypes: new Map() };

@@ -9,6 +9,9 @@ import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { stepCoefficients } from '../../src/diffusion/samplers';
 import { gaussian } from '../../src/host/rng';
 import { preset } from '../../src/nn/presets';
+import { readModelFile, readUNetFile } from '../../src/app/model-files';
+import { FILE_FORMATS } from '../../src/host/metadata';
+import { loadReference } from './ref-helpers';
 
 const ok: ChainSettings = { sampler: 'generalized', steps: 20, eta: 0, skip: 'uniform', seed: 0, batch: 4, clipX0: false };
 
@@ -74,5 +77,24 @@ describe('research experiments', () => {
     expect(() => checkBudget({ ...DEFAULT_BUDGET, samples: 1 })).toThrow(/^samples per point must be/);
     expect(() => checkBudget({ ...DEFAULT_BUDGET, layeredBatch: 300 })).toThrow(/^the layered arms' batch must be an integer in \[1, 256\], got 300$/);
     expect(() => checkBudget({ ...DEFAULT_BUDGET, optimizer: { ...DEFAULT_BUDGET.optimizer, emaRate: 1 } })).toThrow(/^EMA rate must be a number in \[0, 1\), got 1$/);
+  });
+});
+
+describe('model files, by __metadata__.format', () => {
+  const tiny = loadReference('unet-tiny.safetensors');
+  const layered = loadReference('layered4.safetensors');
+
+  it('opens a UNet and a layered model, each as its kind', () => {
+    expect(readModelFile(tiny, 'tiny.st').kind).toBe('unet');
+    const l = readModelFile(layered, 'l.st');
+    expect(l.kind === 'layered' && l.model.seq.length).toBeGreaterThan(1);
+  });
+
+  it('refuses a layered model where a UNet is taken, an inversion anywhere, and a config.json beside a layered model', () => {
+    expect(() => readUNetFile(layered, 'l.st', 'the model library')).toThrow(/^l\.st: a layered model \(research mode, one UNet per step\); the model library takes a time-conditioned UNet$/);
+    const inversion = { ...tiny, metadata: { format: FILE_FORMATS.inversion } };
+    expect(() => readModelFile(inversion, 'x.st')).toThrow(/^x\.st: the x_T of inverted images \(ddim invert\), not a model; give it to ddim sample --init$/);
+    expect(() => readModelFile(layered, 'l.st', '{}')).toThrow(/^l\.st: a layered model carries its own config/);
+    expect(() => readModelFile(tiny, 'tiny.st', '{"ch": ')).toThrow(/^tiny\.st: the config\.json chosen with it is not valid JSON/);
   });
 });

@@ -6,15 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { alphaBars, betaSchedule } from '../../src/diffusion/schedule';
-import { toReferenceLayout } from '../../src/io/convert';
+import { readModelFile } from '../../src/app/model-files';
+import { FILE_FORMATS } from '../../src/host/metadata';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
 import { parameterSpecs } from '../../src/nn/architecture';
 import { parseConfig } from '../../src/nn/config';
 import { initParameters } from '../../src/nn/init';
 import { packParameters, paramLayout } from '../../src/nn/params';
-import { LAYERED_FORMAT, parseLayered } from '../../src/research/layered';
-import { CHECKPOINT_FORMAT } from '../../src/train/trainer';
 import { TINY_DIFFUSERS_CONFIG, toDiffusers } from '../fixtures/diffusers';
 import { loadReference } from './ref-helpers';
 
@@ -39,7 +38,7 @@ function checkpointBytes(): Uint8Array {
     }
   }
   return serializeSafetensors(tensors, {
-    format: CHECKPOINT_FORMAT, model: JSON.stringify(config), step: '3',
+    format: FILE_FORMATS.checkpoint, model: JSON.stringify(config), step: '3',
     diffusion: JSON.stringify({ beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02, num_diffusion_timesteps: 1000 }),
     trainer: JSON.stringify({ batch: 2, seed: 0, randomFlip: true, warmupSteps: 0, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradClip: 1, emaRate: 0.999 }),
   });
@@ -55,16 +54,16 @@ const BASES: Base[] = [
 
 // ---- the loading path -----------------------------------------------------------------------------
 
-/** Loads a file as the app does; returns the weights it accepted (for the invariants). */
+/** Loads a file as the app does (the format registry, app/model-files.ts); returns the weights it accepted (for the invariants). */
 function load(bytes: Uint8Array, source: string, config?: unknown): HostTensor[] {
-  const file = parseSafetensors(bytes, source);
-  if (file.metadata.format === LAYERED_FORMAT) {
-    const m = parseLayered(file, source);
+  const opened = readModelFile(parseSafetensors(bytes, source), source, config === undefined ? undefined : JSON.stringify(config));
+  if (opened.kind === 'layered') {
+    const { file, model: m } = opened;
     for (const t of m.seq) packParameters(paramLayout(parameterSpecs(m.configs.get(t)!)), file, source, `models.${t}.`);
     if (!m.abar.every((a) => Number.isFinite(a) && a >= 0 && a <= 1)) throw new Error(`${source}: invariant: alpha-bar out of [0, 1]`);
     return [...file.tensors.values()].filter((_, i) => [...file.tensors.keys()][i]!.startsWith('models.'));
   }
-  const model = toReferenceLayout(file, source, config);
+  const { model } = opened;
   const abar = alphaBars(betaSchedule(model.diffusion));
   if (!abar.every((a) => Number.isFinite(a) && a >= 0 && a <= 1)) throw new Error(`${source}: invariant: alpha-bar out of [0, 1]`);
   parseConfig(JSON.parse(model.metadata.model!), source);
