@@ -29,11 +29,6 @@ struct EmaParams {
 
 const WG: u32 = 256u;
 
-// Launches of more than 65535 workgroups are split over x and y (kernel.ts grid()).
-fn flat_index(wid: vec3u, nwg: vec3u, li: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + li;
-}
-
 // ---- adam ----------------------------------------------------------------------------------------
 
 @group(0) @binding(0) var<uniform> A: AdamParams;
@@ -47,7 +42,7 @@ fn flat_index(wid: vec3u, nwg: vec3u, li: u32) -> u32 {
 @compute @workgroup_size(256)
 fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
-  let i = flat_index(wid, nwg, li);
+  let i = thread_index(wid, nwg, WG, li);
   if (i >= A.n) { return; }
   let p = ad_p[i];
   var g = ad_g[i] * ad_clip[1];
@@ -73,7 +68,7 @@ fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @compute @workgroup_size(256)
 fn ema_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_index) li: u32) {
-  let i = flat_index(wid, nwg, li);
+  let i = thread_index(wid, nwg, WG, li);
   if (i >= E.n) { return; }
   em_ema[i] = em_ema[i] * em_rate[0] + em_rate[1] * em_p[i];
 }

@@ -55,7 +55,7 @@ fn workgroup_sum(li: u32, x: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) li: u32) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= P.rows) { return; }
   let base = row * P.cols;
   var m = -3.402823e38;   // the lowest f32: WGSL has no -inf literal
@@ -75,7 +75,7 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 @compute @workgroup_size(WG)
 fn softmax_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                     @builtin(local_invocation_index) li: u32) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= P.rows) { return; }
   let base = row * P.cols;
   var d = 0.0;

@@ -26,7 +26,7 @@ const FLAG_NOISE: u32 = 4u;
 
 @compute @workgroup_size(256)
 fn step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * 256u + li;
+  let i = thread_index(wid, nwg, 256u, li);
   if (i >= P.n) { return; }
   let x = xt[i];
   var p = P.k0 * x - P.k1 * eps[i];

@@ -23,10 +23,6 @@ const WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> P: Params;
 
-fn flat_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid.x;
-}
-
 // ---- concat -------------------------------------------------------------------------------------
 
 @group(0) @binding(1) var<storage, read> cat_a: array<f32>;
@@ -36,7 +32,7 @@ fn flat_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
 @compute @workgroup_size(WG)
 fn concat_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wid, nwg, lid);
+  let i = thread_index(wid, nwg, WG, lid.x);
   if (i >= P.n) { return; }
   let c_all = P.ca + P.cb;
   let s = i % P.hw;
@@ -56,7 +52,7 @@ fn concat_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 @compute @workgroup_size(WG)
 fn concat_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wid, nwg, lid);
+  let i = thread_index(wid, nwg, WG, lid.x);
   if (i >= P.n) { return; }
   let c_all = P.ca + P.cb;
   let s = i % P.hw;
@@ -81,7 +77,7 @@ fn concat_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 @compute @workgroup_size(WG)
 fn add_into(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wid, nwg, lid);
+  let i = thread_index(wid, nwg, WG, lid.x);
   if (i >= P.n) { return; }
   let v = P.alpha * x_in[i];
   if ((P.flags & FLAG_ACC) != 0u) { y_out[i] += v; } else { y_out[i] = v; }

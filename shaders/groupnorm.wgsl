@@ -137,7 +137,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 @compute @workgroup_size(WG)
 fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) li: u32) {
-  let plane = wid.x + wid.y * nwg.x;    // b * C + c (launches over 65535 split over x and y)
+  let plane = workgroup_index(wid, nwg);    // b * C + c
   if (plane >= P.batch * P.channels) { return; }
   let c = plane % P.channels;
   let bg = (plane / P.channels) * P.groups + c / (P.channels / P.groups);

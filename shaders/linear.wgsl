@@ -22,10 +22,6 @@ const WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 
-fn flat_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid.x;
-}
-
 // Numerically safe for any v: exp of a large argument is never formed (WGSL leaves overflow
 // to infinity implementation-defined).
 fn sigmoid(v: f32) -> f32 {
@@ -47,7 +43,7 @@ fn act(v: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
-  let idx = flat_index(wid, nwg, lid);
+  let idx = thread_index(wid, nwg, WG, lid.x);
   if (idx >= P.n * P.out_f) { return; }
   let n = idx / P.out_f;
   let o = idx % P.out_f;
@@ -64,7 +60,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 @compute @workgroup_size(WG)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_id) lid: vec3u) {
-  let idx = flat_index(wid, nwg, lid);
+  let idx = thread_index(wid, nwg, WG, lid.x);
   if (idx >= P.n * P.in_f) { return; }
   let n = idx / P.in_f;
   let i = idx % P.in_f;
@@ -88,7 +84,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 @compute @workgroup_size(WG)
 fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_id) lid: vec3u) {
-  let idx = flat_index(wid, nwg, lid);
+  let idx = thread_index(wid, nwg, WG, lid.x);
   let cols = P.in_f + 1u;
   if (idx >= P.out_f * cols) { return; }
   let o = idx / cols;

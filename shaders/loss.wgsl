@@ -28,24 +28,6 @@ const CHUNK: u32 = WG * PER_THREAD;   // elements per loss_partial workgroup (th
 
 @group(0) @binding(0) var<uniform> P: Params;
 
-var<workgroup> red: array<f32, 256>;
-
-// Sum over the workgroup in a fixed pairing, so the result does not depend on thread timing.
-fn workgroup_sum(li: u32, x: f32) -> f32 {
-  red[li] = x;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
-
-// Launches of more than 65535 workgroups are split over x and y (kernel.ts grid()).
-fn flat_workgroup(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.x + wid.y * nwg.x;
-}
-
 // ---- q_sample ------------------------------------------------------------------------------------
 
 @group(0) @binding(1) var<storage, read> qs_x0: array<f32>;
@@ -56,7 +38,7 @@ fn flat_workgroup(wid: vec3u, nwg: vec3u) -> u32 {
 @compute @workgroup_size(256)
 fn q_sample(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) li: u32) {
-  let i = flat_workgroup(wid, nwg) * WG + li;
+  let i = thread_index(wid, nwg, WG, li);
   if (i >= P.n) { return; }
   let b = i / P.per;
   qs_xt[i] = qs_coef[2u * b] * qs_x0[i] + qs_coef[2u * b + 1u] * qs_noise[i];
@@ -72,7 +54,7 @@ fn q_sample(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
 @compute @workgroup_size(256)
 fn loss_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) li: u32) {
-  let w = flat_workgroup(wid, nwg);
+  let w = workgroup_index(wid, nwg);
   var s = 0.0;
   // Consecutive threads read consecutive elements on every iteration.
   for (var j = 0u; j < PER_THREAD; j++) {
@@ -82,7 +64,7 @@ fn loss_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
       s += lp_w[i / P.per] * (d * d);
     }
   }
-  let total = workgroup_sum(li, s);
+  let total = workgroup_sum256(li, s);
   if (li == 0u && w < P.nparts) { lp_partials[w] = total; }
 }
 
@@ -93,7 +75,7 @@ fn loss_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
 fn loss_final(@builtin(local_invocation_index) li: u32) {
   var s = 0.0;
   for (var i = li; i < P.nparts; i += WG) { s += lf_partials[i]; }
-  let total = workgroup_sum(li, s);
+  let total = workgroup_sum256(li, s);
   if (li == 0u) { lf_loss[0] = total * P.inv_batch; }
 }
 
@@ -107,7 +89,7 @@ fn loss_final(@builtin(local_invocation_index) li: u32) {
 @compute @workgroup_size(256)
 fn loss_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) li: u32) {
-  let i = flat_workgroup(wid, nwg) * WG + li;
+  let i = thread_index(wid, nwg, WG, li);
   if (i >= P.n) { return; }
   lb_deps[i] = (lb_eps[i] - lb_noise[i]) * (2.0 * P.inv_batch) * (lb_w[i / P.per] * P.weight);
 }

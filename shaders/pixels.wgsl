@@ -21,7 +21,7 @@ fn to_byte(v: f32) -> u32 {
 
 @compute @workgroup_size(256)
 fn to_rgba8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid.x;
+  let i = thread_index(wid, nwg, WG, lid.x);
   if (i >= P.pixels) { return; }
   let n = i / P.hw;
   let p = i % P.hw;

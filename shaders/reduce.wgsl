@@ -37,19 +37,6 @@ const CHUNK: u32 = WG * PER_THREAD;   // elements per sumsq_partial workgroup (t
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(0) var<uniform> R: RowParams;
 
-var<workgroup> red: array<f32, 256>;
-
-// Sum over the workgroup in a fixed pairing, so the result does not depend on thread timing.
-fn workgroup_sum(li: u32, x: f32) -> f32 {
-  red[li] = x;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
-
 @group(0) @binding(1) var<storage, read> sp_g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sp_partials: array<f32>;
 
@@ -57,14 +44,14 @@ fn workgroup_sum(li: u32, x: f32) -> f32 {
 @compute @workgroup_size(256)
 fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) li: u32) {
-  let w = wid.x + wid.y * nwg.x;
+  let w = workgroup_index(wid, nwg);
   var s = 0.0;
   // Consecutive threads read consecutive elements on every iteration.
   for (var j = 0u; j < PER_THREAD; j++) {
     let i = w * CHUNK + j * WG + li;
     if (i < P.n) { s += sp_g[i] * sp_g[i]; }
   }
-  let total = workgroup_sum(li, s);
+  let total = workgroup_sum256(li, s);
   if (li == 0u && w < P.nparts) { sp_partials[w] = total; }
 }
 
@@ -75,7 +62,7 @@ fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 fn norm_clip(@builtin(local_invocation_index) li: u32) {
   var s = 0.0;
   for (var i = li; i < P.nparts; i += WG) { s += nc_partials[i]; }
-  let norm = sqrt(workgroup_sum(li, s));
+  let norm = sqrt(workgroup_sum256(li, s));
   if (li == 0u) {
     nc_out[0] = norm;
     nc_out[1] = select(1.0, min(1.0, P.max_norm / (norm + 1e-6)), P.max_norm > 0.0);
@@ -89,7 +76,7 @@ fn norm_clip(@builtin(local_invocation_index) li: u32) {
 @compute @workgroup_size(256)
 fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * WG + li;
+  let i = thread_index(wid, nwg, WG, li);
   if (i >= R.count) { return; }
   var s = 0.0;
   for (var r = 0u; r < R.rows; r++) { s += sr_src[r * R.count + i]; }

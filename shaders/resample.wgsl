@@ -27,10 +27,6 @@ const WG: u32 = 256u;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-fn flat_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid.x;
-}
-
 fn store(i: u32, v: f32) {
   if ((P.flags & FLAG_ACC) != 0u) { out[i] += v; } else { out[i] = v; }
 }
@@ -38,7 +34,7 @@ fn store(i: u32, v: f32) {
 @compute @workgroup_size(WG)
 fn expand2x2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wid, nwg, lid);
+  let i = thread_index(wid, nwg, WG, lid.x);
   if (i >= P.n) { return; }
   let w2 = 2u * P.w;
   let big_x = i % w2;
@@ -50,7 +46,7 @@ fn expand2x2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 @compute @workgroup_size(WG)
 fn reduce2x2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wid, nwg, lid);
+  let i = thread_index(wid, nwg, WG, lid.x);
   if (i >= P.n) { return; }
   let x = i % P.w;
   let y = (i / P.w) % P.h;

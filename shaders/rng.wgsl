@@ -115,11 +115,6 @@ fn sincos_turns(t: f32) -> vec2f {
   }
 }
 
-// Launches of more than 65535 workgroups are split over x and y (kernel.ts grid()).
-fn block_index(wid: vec3u, nwg: vec3u, li: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + li;
-}
-
 // ---- uniform_fill, gaussian_fill -----------------------------------------------------------------
 
 @group(0) @binding(2) var<storage, read_write> fill_out: array<f32>;
@@ -134,7 +129,7 @@ fn store_block(q: u32, vals: vec4f) {
 @compute @workgroup_size(256)
 fn uniform_fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) li: u32) {
-  let q = block_index(wid, nwg, li);
+  let q = thread_index(wid, nwg, WG, li);
   if (4u * q >= P.n) { return; }
   store_block(q, uniform_block(q));
 }
@@ -142,7 +137,7 @@ fn uniform_fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
 @compute @workgroup_size(256)
 fn gaussian_fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) li: u32) {
-  let q = block_index(wid, nwg, li);
+  let q = thread_index(wid, nwg, WG, li);
   if (4u * q >= P.n) { return; }
   let u = uniform_block(q);
   let r01 = sqrt(-2.0 * log_accurate(u.x));
@@ -160,7 +155,7 @@ fn gaussian_fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 @compute @workgroup_size(256)
 fn dropout(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_index) li: u32) {
-  let q = block_index(wid, nwg, li);
+  let q = thread_index(wid, nwg, WG, li);
   if (4u * q >= P.n) { return; }
   let u = uniform_block(q);
   for (var lane = 0u; lane < 4u; lane++) {

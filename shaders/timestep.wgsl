@@ -59,7 +59,7 @@ fn sincos(a: f32) -> vec2f {
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
-  let idx = (wid.x + wid.y * nwg.x) * WG + lid.x;
+  let idx = thread_index(wid, nwg, WG, lid.x);
   if (idx >= P.n) { return; }
   let b = idx / P.dim;
   let c = idx % P.dim;

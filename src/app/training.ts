@@ -6,7 +6,6 @@
 import type { DiffusionConfig } from '../diffusion/schedule';
 import type { SafetensorsFile } from '../host/tensor';
 import type { UNetConfig } from '../nn/config';
-import { initParameters } from '../nn/init';
 import type { ImageDataset } from '../train/data';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
 import { Trainer, type TrainerOptions } from '../train/trainer';
@@ -35,9 +34,7 @@ export function checkRunSteps(steps: number, what = 'steps'): number {
 export function startTraining(device: GPUDevice, run: NewRun): OpenedRun {
   const { options } = run;
   const memory = plan(device, run.config, options.batch);
-  const trainer = new Trainer(device, run.config, run.diffusion, options, run.data);
-  trainer.loadWeights(initParameters(trainer.train.net.layout, options.seed));
-  return { trainer, memory };
+  return { trainer: Trainer.fresh(device, run.config, run.diffusion, options, run.data), memory };
 }
 
 /** A run continued from a training checkpoint at its step, with its own options (validated). */

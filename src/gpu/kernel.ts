@@ -7,6 +7,7 @@
 import { allocateBuffer, limitExceeded, planningDry, sharedOutsideOwners, uncountedPlaceholder } from './owner';
 import { binding, type Tensor } from './tensor';
 import { packUniforms, type UniformValues } from './uniforms';
+import commonCode from '../../shaders/common.wgsl?raw';
 
 export type Access = 'read' | 'write';
 
@@ -100,7 +101,7 @@ export function getPipeline(
   if (!pipeline) {
     let module = c.modules.get(shader.name);
     if (!module) {
-      module = device.createShaderModule({ label: `${shader.name}.wgsl`, code: shader.code });
+      module = device.createShaderModule({ label: `${shader.name}.wgsl`, code: `${shader.code}\n${commonCode}` });
       c.modules.set(shader.name, module);
     }
     pipeline = device.createComputePipeline({

@@ -9,7 +9,6 @@
 import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
 import type { GaussianFit } from '../eval/frechet';
 import type { UNetConfig } from '../nn/config';
-import { initParameters } from '../nn/init';
 import type { ImageDataset } from '../train/data';
 import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/optimizer';
 import { Trainer } from '../train/trainer';
@@ -82,8 +81,7 @@ export function budgetArm(
     const options = kind === 'time'
       ? { ...s.optimizer, ...PLAIN_SCHEDULES, batch, seed: s.seed, randomFlip: true, warmupSteps: 0 }
       : { ...s.optimizer, ...DEFAULT_RECIPE, batch, seed: s.seed, randomFlip: true, decaySteps: Math.max(1, Math.floor(s.evals / batch)) };
-    const trainer = new Trainer(device, models.time, models.diffusion, options, data);
-    trainer.loadWeights(initParameters(trainer.train.net.layout, s.seed));
+    const trainer = Trainer.fresh(device, models.time, models.diffusion, options, data);
     const abar = alphaBars(betaSchedule(models.diffusion));
     return {
       kind, parameters: trainer.train.net.layout.count, evalsPerStep: batch,

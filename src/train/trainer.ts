@@ -13,6 +13,7 @@ import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
 import { alphaBars, betaSchedule, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { configFromMetadata, type UNetConfig } from '../nn/config';
+import { initParameters } from '../nn/init';
 import type { ParamStore } from '../nn/params';
 import type { ImageDataset } from './data';
 import { NOISE_STREAM, drawBatch, drawTimesteps } from './draws';
@@ -130,6 +131,13 @@ export class Trainer {
   /** Frees every GPU buffer of the trainer. */
   destroy(): void {
     this.owner.destroy();
+  }
+
+  /** A run from fresh weights: PyTorch's default init, seeded by the options' seed (EMA the same, Adam moments zero). */
+  static fresh(device: GPUDevice, config: UNetConfig, diffusion: DiffusionConfig, options: TrainerOptions, data: ImageDataset): Trainer {
+    const trainer = new Trainer(device, config, diffusion, options, data);
+    trainer.loadWeights(initParameters(trainer.train.net.layout, options.seed));
+    return trainer;
   }
 
   /** Starts from these weights (EMA too); Adam moments zero. */
