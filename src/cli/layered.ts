@@ -10,8 +10,7 @@ import { readTensors, upload } from '../gpu/tensor';
 import { getTensor } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { LayerLosses, LayeredChain } from '../research/chain';
-import { abarLossWeights, parseLayered, type LayeredModel } from '../research/layered';
-import { FILE_FORMATS } from '../host/metadata';
+import { abarLossWeights, layeredFile, parseLayered, type LayeredDescription, type LayeredModel } from '../research/layered';
 import type { LayeredObjective } from '../research/trainer';
 import { GROUND_TRUTHS, groundTruth, type GroundTruth } from '../research/truth';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
@@ -20,15 +19,14 @@ import type { CommandContext } from './commands';
 
 /** A layered model description from L.json, as the metadata of a layered file. */
 export function layeredConfigFile(path: string): SafetensorsFile {
-  let raw: Record<string, unknown>;
+  let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new Error(`${path}: cannot read the layered config (${(e as Error).message})`);
   }
-  const metadata: Record<string, string> = { format: FILE_FORMATS.layered };
-  for (const key of ['model', 'ch_num', 'ch_mult_num', 'diffusion']) if (raw[key] !== undefined) metadata[key] = JSON.stringify(raw[key]);
-  return { tensors: new Map(), metadata, dtypes: new Map() };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${path}: the layered config must be a JSON object with model, ch_num and diffusion`);
+  return layeredFile(raw as LayeredDescription);
 }
 
 /** The options that choose a layered training objective, shared by `train-step` and `research train`. */

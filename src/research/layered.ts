@@ -48,6 +48,24 @@ export function expandPerStep<T>(raw: unknown, n: number, what: string): T[] {
   return out;
 }
 
+/** What describes a layered model before it has weights (an L.json, the Research tab's budget spec): its keys are its file's metadata keys. */
+export interface LayeredDescription {
+  /** The fields the sub-models share (a UNet config, use_time_embed false). */
+  model: unknown;
+  /** Each step's channel width, plainly or run-length encoded. */
+  ch_num: unknown;
+  ch_mult_num?: unknown;
+  /** A diffusion config with num_block. */
+  diffusion: unknown;
+}
+
+/** A weightless layered file of a description, for parseLayered and the trainers' initial weights. */
+export function layeredFile(d: LayeredDescription): SafetensorsFile {
+  const metadata: Record<string, string> = { format: FILE_FORMATS.layered };
+  for (const key of ['model', 'ch_num', 'ch_mult_num', 'diffusion'] as const) if (d[key] !== undefined) metadata[key] = JSON.stringify(d[key]);
+  return { tensors: new Map(), metadata, dtypes: new Map() };
+}
+
 export function parseLayered(file: SafetensorsFile, source: string): LayeredModel {
   const md = file.metadata;
   if (md.format !== FILE_FORMATS.layered) throw new Error(`${source}: not a layered model (__metadata__.format is ${JSON.stringify(md.format)}, expected "${FILE_FORMATS.layered}")`);

@@ -10,8 +10,7 @@ import { parseSafetensors } from '../io/safetensors';
 import type { SafetensorsFile } from '../host/tensor';
 import { budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, runArm, type BudgetSettings } from '../research/budget';
 import { firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
-import { parseLayered, type LayeredModel } from '../research/layered';
-import { FILE_FORMATS } from '../host/metadata';
+import { layeredFile, parseLayered, type LayeredModel } from '../research/layered';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { spreadImages } from '../train/data';
 import * as store from '../store/research';
@@ -113,13 +112,12 @@ export async function firstStep(device: GPUDevice, r: ResearchRequest): Promise<
 }
 
 /** The layered model of a budget spec, as a layered file's metadata: the time model's structure at width layeredCh, time-free. */
-export function layeredDescription(spec: BudgetSpec): SafetensorsFile {
-  const model = { ...spec.timeConfig, ch: spec.layeredCh, use_time_embed: false, norm_groups: 'auto' };
-  const metadata = {
-    format: FILE_FORMATS.layered, model: JSON.stringify(model), ch_num: JSON.stringify([{ value: spec.layeredCh, num: spec.numBlock }]),
-    diffusion: JSON.stringify({ ...DEFAULT_DIFFUSION, num_block: spec.numBlock }),
-  };
-  return { tensors: new Map(), metadata, dtypes: new Map() };
+function layeredDescription(spec: BudgetSpec): SafetensorsFile {
+  return layeredFile({
+    model: { ...spec.timeConfig, ch: spec.layeredCh, use_time_embed: false, norm_groups: 'auto' },
+    ch_num: [{ value: spec.layeredCh, num: spec.numBlock }],
+    diffusion: { ...DEFAULT_DIFFUSION, num_block: spec.numBlock },
+  });
 }
 
 function settingsOf(spec: BudgetSpec): BudgetSettings {
@@ -136,8 +134,8 @@ export async function runBudget(device: GPUDevice, spec: BudgetSpec, stopped: ()
   checkBudget(settingsOf(spec));
   const size = spec.timeConfig.resolution;
   if (size !== 16 && size !== 32) throw new Error(`the bundled emoji are 16 or 32 px; the model is ${size} px`);
-  const layeredFile = layeredDescription(spec);
-  parseLayered(layeredFile, 'the layered model'); // validates before anything runs
+  const layeredSpecFile = layeredDescription(spec);
+  parseLayered(layeredSpecFile, 'the layered model'); // validates before anything runs
   const [data, held] = [await bundledEmoji(size, 'train'), await bundledEmoji(size, 'eval')];
   const reference = fitGaussian(pooledFeatures(held.images, 3, size));
   let run = await store.saveBudgetRun({ id: `b-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, spec, points: [], state: 'running', created: Date.now(), updated: Date.now() });
@@ -145,7 +143,7 @@ export async function runBudget(device: GPUDevice, spec: BudgetSpec, stopped: ()
   try {
     for (const kind of spec.arms) {
       if (stopped()) break;
-      const arm = budgetArm(device, kind, settingsOf(spec), data, { time: spec.timeConfig, diffusion: DEFAULT_DIFFUSION, layered: layeredFile });
+      const arm = budgetArm(device, kind, settingsOf(spec), data, { time: spec.timeConfig, diffusion: DEFAULT_DIFFUSION, layered: layeredSpecFile });
       await runArm(arm, settingsOf(spec), reference, async (p) => {
         run = await store.saveBudgetRun({ ...run, points: [...run.points, p] });
         onUpdate(run);
