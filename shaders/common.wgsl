@@ -24,5 +24,7 @@ fn workgroup_sum256(li: u32, x: f32) -> f32 {
     if (li < s) { lanes256[li] += lanes256[li + s]; }
     workgroupBarrier();
   }
-  return lanes256[0];
+  let total = lanes256[0];
+  workgroupBarrier(); // a second sum in the same kernel must not overwrite lanes256[0] before all have read it
+  return total;
 }

@@ -29,7 +29,7 @@ export interface ChainSettings {
 export type ChainSpec = Pick<ChainSettings, 'sampler' | 'steps' | 'eta' | 'skip' | 'clipX0' | 'useClippedModelOutput'>;
 
 /** Checks a chain over T timesteps; errors name the setting and its bounds. */
-export function checkChainSpec(s: ChainSpec, T: number): void {
+function checkChainSpec(s: ChainSpec, T: number): void {
   if (!SAMPLERS.includes(s.sampler)) throw new Error(`sampler must be one of ${SAMPLERS.join(', ')}, got ${JSON.stringify(s.sampler)}`);
   if (!SKIP_TYPES.includes(s.skip)) throw new Error(`skip must be one of ${SKIP_TYPES.join(', ')}, got ${JSON.stringify(s.skip)}`);
   if (!Number.isInteger(s.steps) || s.steps < 1 || s.steps > T) throw new Error(`steps must be an integer in [1, ${T}], got ${s.steps}`);

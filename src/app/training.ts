@@ -1,8 +1,8 @@
 // The training use case of the time-conditioned model, the same for the Train tab
 // (worker/training.ts) and `ddim train`: a run started from fresh weights or resumed from a
-// checkpoint, refused before any big buffer exists when it does not fit this device, with its
-// length checked. The adapters keep only what is theirs: where checkpoints and loss logs go
-// (IndexedDB or files) and how progress is shown.
+// checkpoint, its memory planned and the run refused before any big buffer exists when it does not
+// fit this device, and the bounds of a run's length. The adapters keep only what is theirs: where
+// checkpoints and loss logs go (IndexedDB or files) and how progress is shown.
 import type { DiffusionConfig } from '../diffusion/schedule';
 import type { SafetensorsFile } from '../host/tensor';
 import type { UNetConfig } from '../nn/config';
@@ -30,22 +30,26 @@ export function checkRunSteps(steps: number, what = 'steps'): number {
   return steps;
 }
 
+/** Hears the memory plan before the run is refused or allocated (`ddim train` prints it either way). */
+export type OnPlan = (memory: TrainingMemory, batch: number) => void;
+
 /** A run from fresh weights (PyTorch's default init, seeded by the options' seed). */
-export function startTraining(device: GPUDevice, run: NewRun): OpenedRun {
+export function startTraining(device: GPUDevice, run: NewRun, onPlan?: OnPlan): OpenedRun {
   const { options } = run;
-  const memory = plan(device, run.config, options.batch);
+  const memory = plan(device, run.config, options.batch, onPlan);
   return { trainer: Trainer.fresh(device, run.config, run.diffusion, options, run.data), memory };
 }
 
 /** A run continued from a training checkpoint at its step, with its own options (validated). */
-export function resumeTraining(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): OpenedRun {
+export function resumeTraining(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset, onPlan?: OnPlan): OpenedRun {
   const saved = Trainer.saved(file, source);
-  const memory = plan(device, saved.config, saved.options.batch);
-  return { trainer: Trainer.fromCheckpoint(device, file, source, data), memory };
+  const memory = plan(device, saved.config, saved.options.batch, onPlan);
+  return { trainer: Trainer.fromCheckpoint(device, file, source, data, saved), memory };
 }
 
-function plan(device: GPUDevice, config: UNetConfig, batch: number): TrainingMemory {
+function plan(device: GPUDevice, config: UNetConfig, batch: number, onPlan?: OnPlan): TrainingMemory {
   const memory = trainingMemory(device, config, batch);
+  onPlan?.(memory, batch);
   checkFits(memory, device.limits, 'this model', batch);
   return memory;
 }

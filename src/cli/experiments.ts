@@ -38,8 +38,17 @@ function experiment(args: ParsedArgs, kind: 'oneshot' | 'firststep', n: number, 
   if (given === undefined && blocks.size > 1) throw new Error(`${cmd}: the layered models have different num_block; give --num-block for the time-conditioned ones`);
   const numBlock = given ?? [...blocks][0] ?? 10;
   const seed = numberArg(args, 'seed', 0, cmd);
-  checkExperiment(kind, n, numBlock, seed);
+  named(cmd, () => checkExperiment(kind, n, numBlock, seed));
   return { models, numBlock, seed };
+}
+
+/** Runs a check of app/research.ts (the Research tab's words), naming the subcommand in its error. */
+function named(cmd: string, check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    throw new Error(`${cmd}: ${(e as Error).message}`);
+  }
 }
 
 /** The denoisers of `batch` images, of one image size, and the held-out images at that size. */
@@ -119,7 +128,7 @@ async function budget(argv: readonly string[], ctx: CommandContext): Promise<voi
     recipeBatch: numberArg(args, 'recipe-batch', b.recipeBatch, cmd), layeredBatch: numberArg(args, 'layered-batch', b.layeredBatch, cmd),
     optimizer: { ...b.optimizer, lr: numberArg(args, 'lr', b.optimizer.lr, cmd), emaRate: numberArg(args, 'ema', b.optimizer.emaRate, cmd) },
   };
-  checkBudget(s);
+  named(cmd, () => checkBudget(s));
   const arms = (args.values.get('arms') ?? ARM_KINDS.join(',')).split(',') as ArmKind[];
   const bad = arms.filter((a) => !ARM_KINDS.includes(a));
   if (bad.length) throw new Error(`${cmd}: --arms takes ${ARM_KINDS.join(', ')}; got ${bad.join(', ')}`);

@@ -54,7 +54,7 @@ export function openModel(path: string, configPath?: string, file?: SafetensorsF
       throw new Error(`${configPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
-  return readUNetFile(file ?? readSafetensors(path), path, 'this command', text).model;
+  return readUNetFile(file ?? readSafetensors(path), path, 'this command', text === undefined ? undefined : { text, name: configPath! }).model;
 }
 
 const DATA_DIR = new URL('../../public/data/', import.meta.url);

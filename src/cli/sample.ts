@@ -7,7 +7,7 @@ import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
 import type { SamplerKind } from '../diffusion/samplers';
 import { checkSequence, type SkipType } from '../diffusion/timesteps';
-import { checkSampleBatch, interpolationStart, planSampling, type ChainSettings } from '../app/sampling';
+import { checkSeed, interpolationStart, planChain, planSampling, type ChainSettings } from '../app/sampling';
 import { weightsFile } from '../io/convert';
 import { UNet } from '../nn/unet';
 import { Sampler, type NoiseSource } from '../engine/sampler';
@@ -54,7 +54,6 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
     if (xT.shape.length !== 4 || xT.shape.slice(1).some((d, i) => d !== shape[i])) {
       throw new Error(`${initPath}: tensor "xT" has shape [${xT.shape}], model expects [N,${shape}]`);
     }
-    checkSampleBatch(xT.shape[0]!, `${initPath}: the samples of tensor "xT"`);
     settings.batch = xT.shape[0]!;
   }
   const frames = args.values.has('interpolate') ? numberArg(args, 'interpolate', 0, CMD) : 0;
@@ -66,7 +65,10 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   }
   const replay = init?.tensors.has('seq') ? checkSequence(Array.from(init.tensors.get('seq')!.data), T, `${initPath} seq`) : undefined;
   if (replay) settings.steps = replay.length;
-  const { seq, coefficients } = planSampling(diffusion, settings, replay);
+  // An --init file brings its own batch (ddim invert's x_T of a whole folder): the page's batch limit
+  // applies to --n and --interpolate only.
+  if (init) checkSeed(settings.seed);
+  const { seq, coefficients } = init ? planChain(diffusion, settings, replay) : planSampling(diffusion, settings);
   const { sampler, eta, seed, batch: N } = settings;
   let noise: NoiseSource = { kind: 'rng', seed };
   if (init?.tensors.has('noises')) {

@@ -7,7 +7,7 @@ import { trainUntil } from '../train/loop';
 import { DEFAULT_RECIPE } from '../train/recipe';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { Trainer, checkTrainerOptions } from '../train/trainer';
-import { describeMemory } from '../train/memory';
+import { describeMemory, type TrainingMemory } from '../train/memory';
 import { checkRunSteps, resumeTraining, startTraining } from '../app/training';
 import { bundledEmojiSize } from '../train/emoji';
 import { numberArg, parseArgs } from './args';
@@ -44,7 +44,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   const config = saved?.config ?? loadConfig(args.values.get('config') ?? ((bundledEmojiSize(dataName) ?? 16) === 16 ? 'tiny' : 'small'));
   const data = await loadData(dataName, 'train', config.resolution, `${CMD}: --data`);
   // The recipe the search picked (train/recipe.ts), each part of it a flag; the decay spans the run.
-  // app/training.ts validates them (checkTrainerOptions), as it does the Train tab's.
+  // checkTrainerOptions, the Train tab's check too, validates them before the GPU is acquired.
   const r = DEFAULT_RECIPE;
   const options = saved?.options ?? checkTrainerOptions({
     ...DEFAULT_OPTIMIZER,
@@ -63,10 +63,10 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     randomFlip: !args.flags.has('no-flip'),
   }, CMD);
   const { device } = await ctx.gpu();
-  const { trainer, memory } = checkpoint
-    ? resumeTraining(device, checkpoint, resume!, data)
-    : startTraining(device, { config, diffusion: DEFAULT_DIFFUSION, options, data });
-  ctx.log(`model: ${describeMemory(memory, trainer.options.batch)}`);
+  const onPlan = (memory: TrainingMemory, batch: number): void => ctx.log(`model: ${describeMemory(memory, batch)}`);
+  const { trainer } = checkpoint
+    ? resumeTraining(device, checkpoint, resume!, data, onPlan)
+    : startTraining(device, { config, diffusion: DEFAULT_DIFFUSION, options, data }, onPlan);
   if (checkpoint) ctx.log(`resumed ${resume} at step ${trainer.step}`);
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   if (!resume || !existsSync(logPath)) writeFileSync(logPath, 'step,loss\n');

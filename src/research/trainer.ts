@@ -21,7 +21,7 @@ import { LossRing } from '../train/loss-ring';
 import { FlatOptimizer, type OptimizerOptions } from '../train/optimizer';
 import { readStores, restoreStores } from '../train/stores';
 import { LayerLosses, LayeredChain, type SubModelStores } from './chain';
-import { abarLossWeights, parseLayered, type LayeredModel } from './layered';
+import { abarLossWeights, chainSteps, parseLayered, type LayeredModel } from './layered';
 import { groundTruth, type GroundTruth } from './truth';
 
 /** What a layered model is trained to do. */
@@ -43,9 +43,9 @@ export interface LayeredTrainOptions extends OptimizerOptions, LayeredObjective 
   randomFlip: boolean;
 }
 
-/** Every trained sub-model's parameters (and gradients, Adam moments, EMA) in one flat buffer each. */
 type StateKind = 'params' | 'grads' | 'm' | 'v' | 'ema';
 
+/** Every trained sub-model's parameters (and gradients, Adam moments, EMA) in one flat buffer each. */
 class LayeredStores {
   readonly layouts = new Map<number, ParamLayout>();
   readonly offsets = new Map<number, number>();
@@ -96,7 +96,9 @@ export class LayeredTrainer {
         lossWeights: options.lossWeights ? abarLossWeights(model) : undefined,
       });
     this.perImage = c.in_channels * c.resolution * c.resolution;
-    this.lossRing = new LossRing(device, this.plan.losses.map((_, j) => `loss ${j}`), 'layered');
+    // Named as the losses come: per sub-model by ascending t (layer), per chain step noisiest first (end2end).
+    const lossTs = options.mode === 'layer' ? ts : chainSteps(model).map((s) => s.t);
+    this.lossRing = new LossRing(device, lossTs.map((t) => `loss at t = ${t}`), 'layered');
     // Initial weights (validated, then uploaded), EMA from the same; the t = 0 sub-model passes through.
     const file = { tensors: initial, metadata: {}, dtypes: new Map<string, string>() };
     const packed = ts.map((t) => this.stores.views.params.get(t)!.pack(file, 'initial weights', `models.${t}.`));
@@ -107,7 +109,7 @@ export class LayeredTrainer {
     this.untrained = new Map([...initial].filter(([n]) => n.startsWith(`models.${model.seq[0]}.`)));
     // end2end: one global clip over the chain, as the seed; layer: one clip per sub-model.
     const f = this.stores.flats, v = this.stores.views;
-    const groups = options.mode === 'layer' ? ts.map((t) => ({ params: v.params.get(t)!.flat, grads: v.grads.get(t)!.flat, m: v.m.get(t)!.flat, v: v.v.get(t)!.flat })) : undefined;
+    const groups = options.mode === 'layer' ? ts.map((t) => ({ label: `models.${t}`, params: v.params.get(t)!.flat, grads: v.grads.get(t)!.flat, m: v.m.get(t)!.flat, v: v.v.get(t)!.flat })) : undefined;
     this.optimizer = new FlatOptimizer(device, f, options, 'layered', groups);
   }
 

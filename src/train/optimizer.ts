@@ -23,8 +23,8 @@ export interface OptimizerOptions {
 /** The reference's optimiser: Adam(lr 2e-4, betas 0.9/0.999, eps 1e-8), clip 1.0, EMA 0.9999. */
 export const DEFAULT_OPTIMIZER: OptimizerOptions = { lr: 2e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradClip: 1, emaRate: 0.9999 };
 
-/** A parameter group's flat views: what one clip norm covers. */
-export interface OptimizerGroup {
+/** Flat parameters with their gradients and Adam moments. */
+export interface AdamState {
   params: Tensor;
   grads: Tensor;
   m: Tensor;
@@ -32,8 +32,13 @@ export interface OptimizerGroup {
 }
 
 /** The whole flat state: every group's views lie within these buffers. */
-export interface OptimizerState extends OptimizerGroup {
+export interface OptimizerState extends AdamState {
   ema: Tensor;
+}
+
+/** A parameter group's views (what one clip norm covers), named in the labels ("models.250"). */
+export interface OptimizerGroup extends AdamState {
+  label: string;
 }
 
 export class FlatOptimizer {
@@ -47,8 +52,8 @@ export class FlatOptimizer {
 
   /** `groups` given: one clip norm per group; left out: one global norm over the whole state. */
   constructor(device: GPUDevice, state: OptimizerState, readonly opt: OptimizerOptions, label: string, groups?: readonly OptimizerGroup[]) {
-    (groups ?? [state]).forEach((g, i) => {
-      const name = groups ? `${label}.${i}` : label;
+    (groups ?? [{ ...state, label }]).forEach((g) => {
+      const name = g.label;
       const clip = createTensor(device, [2], `${name}.clip`);
       const adam = adamStep(device, {
         params: g.params, grads: g.grads, m: g.m, v: g.v, clip,

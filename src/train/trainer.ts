@@ -209,8 +209,8 @@ export class Trainer {
   }
 
   /** Rebuilds a trainer from a checkpoint file; every tensor is validated before anything is written. */
-  static fromCheckpoint(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): Trainer {
-    const { config, diffusion, options, step } = Trainer.saved(file, source);
+  static fromCheckpoint(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset, saved = Trainer.saved(file, source)): Trainer {
+    const { config, diffusion, options, step } = saved;
     const trainer = new Trainer(device, config, diffusion, options, data);
     restoreStores(file, source, trainer.stores);
     trainer.step = step;

@@ -10,6 +10,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { BUNDLED_ARCHITECTURE, PRESETS } from '../nn/presets';
 import type { UNetConfig } from '../nn/config';
 import { ARM_KINDS, DEFAULT_BUDGET, type ArmKind } from '../research/budget';
+import { MAX_FIRST_STEP_SAMPLES, MAX_ONE_SHOT_IMAGES, NUM_BLOCK_RANGE } from '../app/research';
 import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, OneShotCurve, ResearchModelInfo } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { SERIES_COLORS, type Series } from './line-chart';
@@ -142,7 +143,7 @@ export class ResearchStudio extends LitElement {
     return html`<section><h2>1 · One-shot x0 against the chain</h2>
       <p class="muted">${this.n} held-out emoji are noised to x_t at every t of the chain; each model predicts x0 in one step (dashed) or runs its chain from x_t down to t = 0 (solid). Error: MSE per value against the clean image.</p>
       <div class="controls">
-        ${this.num('Held-out images', this.n, (v) => (this.n = Math.max(2, Math.min(64, Math.floor(v)))), { min: 2, max: 64 })}
+        ${this.num('Held-out images', this.n, (v) => (this.n = Math.max(1, Math.min(MAX_ONE_SHOT_IMAGES, Math.floor(v)))), { min: 1, max: MAX_ONE_SHOT_IMAGES })}
         <button class="primary" @click=${() => this.runOneShot()} ?disabled=${!!this.store?.job || this.chosen.size === 0}>Run experiment 1</button>
       </div>
       ${curves ? html`<div class="row" style="margin-top:10px">
@@ -158,7 +159,7 @@ export class ResearchStudio extends LitElement {
     return html`<section><h2>2 · The first step from pure noise</h2>
       <p class="muted">From the same pure noise: the x0 each model predicts at its first step (the largest t) and its final sample. The Fréchet distance of 8x8-pooled pixels against the held-out emoji scores each set; real training images give the floor.</p>
       <div class="controls">
-        ${this.num('Samples', this.samples, (v) => (this.samples = Math.max(2, Math.min(1024, Math.floor(v)))), { min: 2, max: 1024 })}
+        ${this.num('Samples', this.samples, (v) => (this.samples = Math.max(2, Math.min(MAX_FIRST_STEP_SAMPLES, Math.floor(v)))), { min: 2, max: MAX_FIRST_STEP_SAMPLES })}
         <button class="primary" @click=${() => this.runFirstStep()} ?disabled=${!!this.store?.job || this.chosen.size === 0}>Run experiment 2</button>
       </div>
       ${f ? html`<table class="numbers" data-testid="firststep-table" style="margin-top:10px">
@@ -226,7 +227,7 @@ export class ResearchStudio extends LitElement {
           <fieldset><legend>Models</legend><div class="models">${this.models.map((m) => html`<label class="inline"><input type="checkbox" aria-label=${`model ${m.name}`} .checked=${this.chosen.has(m.id)}
             @change=${(e: Event) => { const c = new Set(this.chosen); if ((e.target as HTMLInputElement).checked) c.add(m.id); else c.delete(m.id); this.chosen = c; }} />
             ${m.name} <span class="muted">(${m.kind === 'time' ? 'time-conditioned' : `layered, num_block ${m.numBlock}`}, ${m.parameters.toLocaleString('en-US')} parameters)</span></label>`)}</div></fieldset>
-          ${this.num('Chain steps (num_block) for time-conditioned models', this.numBlock, (v) => (this.numBlock = Math.max(2, Math.min(100, Math.floor(v)))), { min: 2, max: 100 })}
+          ${this.num('Chain steps (num_block) for time-conditioned models', this.numBlock, (v) => (this.numBlock = Math.max(NUM_BLOCK_RANGE[0], Math.min(NUM_BLOCK_RANGE[1], Math.floor(v)))), { min: NUM_BLOCK_RANGE[0], max: NUM_BLOCK_RANGE[1] })}
           ${this.num('Seed', this.seed, (v) => (this.seed = Math.max(0, Math.floor(v))))}
         </div>
         ${s?.error ? html`<div class="error" role="alert">${s.error}</div>` : nothing}

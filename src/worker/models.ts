@@ -29,7 +29,8 @@ function entryFor(id: string, name: string, model: ReferenceModel, bytes: number
 
 /** Parses a model file as the library holds it (a time-conditioned UNet, app/model-files.ts); errors name the file. */
 export function parseModel(bytes: ArrayBuffer, source: string, configJson?: string): { model: ReferenceModel; steps: number } {
-  return readUNetFile(parseSafetensors(new Uint8Array(bytes), source), source, 'the model library', configJson);
+  const config = configJson === undefined ? undefined : { text: configJson, name: `the config.json chosen with ${source}` };
+  return readUNetFile(parseSafetensors(new Uint8Array(bytes), source), source, 'the model library', config);
 }
 
 async function loadBundled(b: (typeof BUNDLED)[number]): Promise<{ entry: ModelEntry; model: ReferenceModel }> {

@@ -271,8 +271,8 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['eval', '--weights', w, '--data', 'emoji32'], /is a 16 px model, --data is 32 px/],
       [['eval', '--weights', w, '--data', 'emoji16', '--n', '1'], /--n must be an integer >= 2/],
       // The Research tab's limits, from app/research.ts.
-      [['research', 'firststep', '--weights', w, '--data', 'emoji16', '--n', '1'], /ddim research: the number of samples \(a covariance needs two\) must be an integer in \[2, 1024\], got 1/],
-      [['research', 'budget', '--data', 'emoji16', '--evals', '1000', '--layered-config', bad, '--csv', join(dir, 'b.csv'), '--lr', '2'], /ddim research: lr must be a number in \(0, 1\), got 2/],
+      [['research', 'firststep', '--weights', w, '--data', 'emoji16', '--n', '1'], /ddim research firststep: the number of samples \(a covariance needs two\) must be an integer in \[2, 1024\], got 1/],
+      [['research', 'budget', '--data', 'emoji16', '--evals', '1000', '--layered-config', bad, '--csv', join(dir, 'b.csv'), '--lr', '2'], /ddim research budget: lr must be a number in \(0, 1\), got 2/],
       [['sample-all'], /unknown command "sample-all"/],
     ];
     for (const [args, message] of cases) {

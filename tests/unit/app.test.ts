@@ -94,7 +94,7 @@ describe('model files, by __metadata__.format', () => {
     expect(() => readUNetFile(layered, 'l.st', 'the model library')).toThrow(/^l\.st: a layered model \(research mode, one UNet per step\); the model library takes a time-conditioned UNet$/);
     const inversion = { ...tiny, metadata: { format: FILE_FORMATS.inversion } };
     expect(() => readModelFile(inversion, 'x.st')).toThrow(/^x\.st: the x_T of inverted images \(ddim invert\), not a model; give it to ddim sample --init$/);
-    expect(() => readModelFile(layered, 'l.st', '{}')).toThrow(/^l\.st: a layered model carries its own config/);
-    expect(() => readModelFile(tiny, 'tiny.st', '{"ch": ')).toThrow(/^tiny\.st: the config\.json chosen with it is not valid JSON/);
+    expect(() => readModelFile(layered, 'l.st', { text: '{}', name: 'c.json' })).toThrow(/^l\.st: a layered model carries its own config/);
+    expect(() => readModelFile(tiny, 'tiny.st', { text: '{"ch": ', name: 'c.json' })).toThrow(/^c\.json: not valid JSON/);
   });
 });

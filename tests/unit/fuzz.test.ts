@@ -56,7 +56,7 @@ const BASES: Base[] = [
 
 /** Loads a file as the app does (the format registry, app/model-files.ts); returns the weights it accepted (for the invariants). */
 function load(bytes: Uint8Array, source: string, config?: unknown): HostTensor[] {
-  const opened = readModelFile(parseSafetensors(bytes, source), source, config === undefined ? undefined : JSON.stringify(config));
+  const opened = readModelFile(parseSafetensors(bytes, source), source, config === undefined ? undefined : { text: JSON.stringify(config), name: `${source} config.json` });
   if (opened.kind === 'layered') {
     const { file, model: m } = opened;
     for (const t of m.seq) packParameters(paramLayout(parameterSpecs(m.configs.get(t)!)), file, source, `models.${t}.`);
