@@ -1,8 +1,10 @@
-// Sampling on the GPU: a chain of diffusion steps given by their coefficients (a sampler's reverse
-// chain from stepCoefficients, or DDIM inversion from inversionCoefficients), every step one
-// compute pass (UNet forward, noise draw, update kernel) plus buffer copies, with no readback inside
-// the loop. Step k (k = 0 the noisiest) yields x_t and the predicted x0; with `record`, both are
-// kept for every step (the filmstrip, the CLI's xs / x0_preds).
+// Sampling on the GPU, the one loop of every time-conditioned chain (ddim sample, eval and invert;
+// the Sample tab's stepped chains with their film; the Denoise chain; training previews): a chain of
+// diffusion steps given by their coefficients (a sampler's reverse chain from stepCoefficients, or
+// DDIM inversion from inversionCoefficients), every step one compute pass (UNet forward, noise draw,
+// update kernel) plus buffer copies, with no readback inside the loop. Step k (k = 0 the noisiest)
+// yields x_t and the predicted x0; with `record`, both are kept for every step (the CLI's xs /
+// x0_preds). The layered model's chain is research/chain.ts (one UNet per step, with gradients).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { createTensor, numel, readTensor, upload, type Tensor } from '../gpu/tensor';
@@ -13,6 +15,14 @@ import type { UNet } from '../nn/unet';
 
 /** Where the noise comes from: the seeded GPU RNG, or replayed exactly (noises [steps, N, C, H, W]). */
 export type NoiseSource = { kind: 'rng'; seed: number } | { kind: 'replay'; noises: Float32Array };
+
+/** What a caller adds to the sampling loop (Sampler.advance). */
+export interface StepHooks {
+  /** Adds commands to step k's encoder, after the step. */
+  record?: (encoder: GPUCommandEncoder, k: number) => void;
+  /** After step k's submit; false ends the loop there. */
+  after?: (k: number) => void | boolean | Promise<void | boolean>;
+}
 
 /** RNG streams: x_T draws from stream 0, the noise of step k from stream k + 1. */
 const XT_STREAM = 0;
@@ -93,7 +103,7 @@ export class Sampler {
   }
 
   /** Starts from the given x_T (or clean image, for inversion), or from a draw of the seeded RNG when `xT` is absent. */
-  encodeStart(encoder: GPUCommandEncoder, xT?: Float32Array): void {
+  private encodeStart(encoder: GPUCommandEncoder, xT?: Float32Array): void {
     if (xT) {
       upload(this.device, this.net.x, xT);
     } else {
@@ -105,7 +115,7 @@ export class Sampler {
   }
 
   /** Records step k: afterwards net.x holds x_{t_next} and x0 the prediction made at t. */
-  encodeStep(encoder: GPUCommandEncoder, k: number): void {
+  private encodeStep(encoder: GPUCommandEncoder, k: number): void {
     const N = this.net.t.shape[0]!;
     encoder.copyBufferToBuffer(this.tTable.buffer, this.tTable.offset + k * N * 4, this.net.t.buffer, this.net.t.offset, N * 4);
     if (this.noiseTable && this.coefficients[k]!.c !== 0) {
@@ -122,17 +132,34 @@ export class Sampler {
     }
   }
 
-  /** Runs the whole chain, one submit per step; `onStep` after each submit (not awaited on the GPU). */
-  async run(xT?: Float32Array, onStep?: (k: number) => void | Promise<void>): Promise<void> {
-    const start = this.device.createCommandEncoder({ label: 'sampler start' });
-    this.encodeStart(start, xT);
-    this.device.queue.submit([start.finish()]);
-    for (let k = 0; k < this.steps; k++) {
+  /** Submits the start of the chain: x_T given or drawn; `record` adds commands to it (a preview film's first frame). */
+  start(xT?: Float32Array, record?: (encoder: GPUCommandEncoder) => void): void {
+    const encoder = this.device.createCommandEncoder({ label: 'sampler start' });
+    this.encodeStart(encoder, xT);
+    record?.(encoder);
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  /**
+   * The one sampling loop: steps k = from .. to - 1, one submit each. `hooks.record(encoder, k)` adds
+   * to step k's commands (the filmstrip); `hooks.after(k)` runs after its submit and ends the loop
+   * early by returning false (Stop). Returns the steps it ran.
+   */
+  async advance(from: number, to: number, hooks: StepHooks = {}): Promise<number> {
+    for (let k = from; k < to; k++) {
       const encoder = this.device.createCommandEncoder({ label: `sampler step ${k}` });
       this.encodeStep(encoder, k);
+      hooks.record?.(encoder, k);
       this.device.queue.submit([encoder.finish()]);
-      await onStep?.(k);
+      if ((await hooks.after?.(k)) === false) return k + 1 - from;
     }
+    return to - from;
+  }
+
+  /** Runs the whole chain; `onStep` after each submit (not awaited on the GPU). */
+  async run(xT?: Float32Array, onStep?: (k: number) => void | Promise<void>): Promise<void> {
+    this.start(xT);
+    await this.advance(0, this.steps, { after: onStep });
     await this.device.queue.onSubmittedWorkDone();
   }
 }

@@ -69,38 +69,34 @@ export class SampleRun {
   async advance(onFrame: (f: StepFrame) => void, stopped: () => boolean, maxSteps = Infinity): Promise<SampleResult> {
     if (!(maxSteps >= 1)) throw new Error(`a chain advances by at least one step, got ${maxSteps}`);
     // Every call runs at least one step, so a chain with none done has not started.
-    if (this.stepsDone === 0) {
-      const start = this.device.createCommandEncoder({ label: 'sample start' });
-      this.sampler.encodeStart(start, this.xT);
-      this.film.encode(start, this.net.x, 0);
-      this.device.queue.submit([start.finish()]);
-    }
+    if (this.stepsDone === 0) this.sampler.start(this.xT, (encoder) => this.film.encode(encoder, this.net.x, 0));
     const first = this.stepsDone, end = Math.min(this.steps, first + maxSteps);
     const t0 = performance.now();
     let lastFrame = -Infinity;
-    for (let k = first; k < end; k++) {
-      const encoder = this.device.createCommandEncoder({ label: `sample step ${k}` });
-      this.sampler.encodeStep(encoder, k);
-      this.film.encode(encoder, this.net.x, k + 1);
-      this.film.encode(encoder, this.sampler.x0, this.steps + 1 + k);
-      this.device.queue.submit([encoder.finish()]);
-      // Paces the loop (a queue fence, not a readback) so Stop and the progress are per step.
-      await this.device.queue.onSubmittedWorkDone();
-      this.stepsDone = k + 1;
-      const now = performance.now();
-      const last = k === end - 1 || stopped();
-      if (now - lastFrame >= FRAME_MS || last) {
-        lastFrame = now;
-        const progress = { step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (now - t0) / (k + 1 - first) };
-        if (this.settings.previews) {
-          const [xt, x0] = await Promise.all([this.film.read(k + 1, 1), this.film.read(this.steps + 1 + k, 1)]);
-          onFrame({ ...progress, xt: this.pixels(xt), x0: this.pixels(x0) });
-        } else {
-          onFrame(progress);
+    await this.sampler.advance(first, end, {
+      record: (encoder, k) => {
+        this.film.encode(encoder, this.net.x, k + 1);
+        this.film.encode(encoder, this.sampler.x0, this.steps + 1 + k);
+      },
+      after: async (k) => {
+        // Paces the loop (a queue fence, not a readback) so Stop and the progress are per step.
+        await this.device.queue.onSubmittedWorkDone();
+        this.stepsDone = k + 1;
+        const now = performance.now();
+        const last = k === end - 1 || stopped();
+        if (now - lastFrame >= FRAME_MS || last) {
+          lastFrame = now;
+          const progress = { step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (now - t0) / (k + 1 - first) };
+          if (this.settings.previews) {
+            const [xt, x0] = await Promise.all([this.film.read(k + 1, 1), this.film.read(this.steps + 1 + k, 1)]);
+            onFrame({ ...progress, xt: this.pixels(xt), x0: this.pixels(x0) });
+          } else {
+            onFrame(progress);
+          }
         }
-      }
-      if (stopped()) break;
-    }
+        return !stopped();
+      },
+    });
     this.elapsedMs += performance.now() - t0;
     return {
       completed: this.stepsDone === this.steps,
