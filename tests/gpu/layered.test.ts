@@ -1,12 +1,13 @@
 // The research variant (one time-free UNet per DDIM step) vs layered4.golden: the chain sample, the
-// end-to-end (ground truth D) losses and gradients through the chain, the per-step layer losses and
-// gradients.
+// end-to-end (ground truth D) losses and gradients through the chain. The per-step layer losses and
+// gradients (layer/losses, layer_grad/) are checked once, through `ddim train-step --mode layer` in
+// tests/gpu/cli.test.ts, at the same tolerances (the command runs LayerLosses and writes its gradients).
 import { describe, expect, it } from 'vitest';
 import { withErrorScopes } from '../../src/gpu/kernel';
 import { readTensors, upload } from '../../src/gpu/tensor';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../../src/host/tensor';
-import { LayerLosses, LayeredChain, type ChainTraining } from '../../src/research/chain';
+import { LayeredChain, type ChainTraining } from '../../src/research/chain';
 import { chainSteps, expandPerStep, parseLayered } from '../../src/research/layered';
 import { initLayered } from '../../src/research/trainer';
 import { groundTruth } from '../../src/research/truth';
@@ -167,25 +168,6 @@ describe('layered model', () => {
     expect(Math.abs(slope - norm) / norm, `slope ${slope} vs |g| ${norm}`).toBeLessThan(5e-3);
     // The detached gradient points elsewhere: the check above can tell them apart.
     expect(Math.abs(dot(detached.grads, full.grads) / norm - norm) / norm).toBeGreaterThan(5e-2);
-  });
-
-  it('layer: each sub-model\'s noise loss at its own t, and the gradients of their sum', async () => {
-    const d = gpu.device;
-    const layer = new LayerLosses(d, model, 2);
-    layer.load(weights, 'layered4');
-    upload(d, layer.x0, getTensor(golden, 'x0').data);
-    upload(d, layer.noise, getTensor(golden, 'noise').data);
-    await withErrorScopes(d, 'layer losses', () => {
-      const e = d.createCommandEncoder();
-      layer.encode(e);
-      d.queue.submit([e.finish()]);
-    });
-    const losses = (await readTensors(d, layer.losses)).map((l) => l[0]!);
-    const ref = getTensor(golden, 'layer/losses', [3]).data;
-    losses.forEach((l, k) => expect(relLoss(l, ref[k]!), `layer loss ${k}: ${l} vs ${ref[k]}`).toBeLessThanOrEqual(1e-5));
-    const grads = await layer.readGrads();
-    expect([...grads.keys()].sort()).toEqual([...golden.tensors.keys()].filter((n) => n.startsWith('layer_grad/')).map((n) => n.slice(11)).sort());
-    expectGradients(grads, golden, 'layer_grad/');
   });
 });
 
