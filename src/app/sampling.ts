@@ -41,7 +41,7 @@ export function checkSeed(seed: number): void {
 }
 
 /** A chain's batch (`what` names it: batch size, frames, the samples of a file) within [min, MAX_SAMPLE_BATCH]. */
-export function checkSampleBatch(n: number, what: string, min = 1): void {
+function checkSampleBatch(n: number, what: string, min = 1): void {
   if (!Number.isInteger(n) || n < min || n > MAX_SAMPLE_BATCH) throw new Error(`${what} must be an integer in [${min}, ${MAX_SAMPLE_BATCH}], got ${n}`);
 }
 

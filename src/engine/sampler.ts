@@ -143,17 +143,16 @@ export class Sampler {
   /**
    * The one sampling loop: steps k = from .. to - 1, one submit each. `hooks.record(encoder, k)` adds
    * to step k's commands (the filmstrip); `hooks.after(k)` runs after its submit and ends the loop
-   * early by returning false (Stop). Returns the steps it ran.
+   * early by returning false (Stop).
    */
-  async advance(from: number, to: number, hooks: StepHooks = {}): Promise<number> {
+  async advance(from: number, to: number, hooks: StepHooks = {}): Promise<void> {
     for (let k = from; k < to; k++) {
       const encoder = this.device.createCommandEncoder({ label: `sampler step ${k}` });
       this.encodeStep(encoder, k);
       hooks.record?.(encoder, k);
       this.device.queue.submit([encoder.finish()]);
-      if ((await hooks.after?.(k)) === false) return k + 1 - from;
+      if ((await hooks.after?.(k)) === false) return;
     }
-    return to - from;
   }
 
   /** Runs the whole chain; `onStep` after each submit (not awaited on the GPU). */

@@ -4,7 +4,7 @@
 import { createTensor, readTensor, type Tensor } from '../gpu/tensor';
 
 /** Most steps one trainSteps call runs (the ring's rows). */
-export const MAX_STEPS_PER_CALL = 1024;
+const MAX_STEPS_PER_CALL = 1024;
 
 /** A run whose loss or gradient norm stopped being finite: training stops there, nothing is saved. */
 export class TrainingDiverged extends Error {

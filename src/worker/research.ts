@@ -131,7 +131,8 @@ function settingsOf(spec: BudgetSpec): BudgetSettings {
 /** Experiment 3: each arm in turn on the bundled emoji, every point saved to IndexedDB as it lands. */
 export async function runBudget(device: GPUDevice, spec: BudgetSpec, stopped: () => boolean, onUpdate: (run: BudgetRunEntry) => void): Promise<BudgetRunEntry> {
   if (spec.arms.length === 0) throw new Error('choose at least one arm');
-  checkBudget(settingsOf(spec));
+  const settings = settingsOf(spec);
+  checkBudget(settings);
   const size = spec.timeConfig.resolution;
   if (size !== 16 && size !== 32) throw new Error(`the bundled emoji are 16 or 32 px; the model is ${size} px`);
   const layeredSpecFile = layeredDescription(spec);
@@ -143,8 +144,8 @@ export async function runBudget(device: GPUDevice, spec: BudgetSpec, stopped: ()
   try {
     for (const kind of spec.arms) {
       if (stopped()) break;
-      const arm = budgetArm(device, kind, settingsOf(spec), data, { time: spec.timeConfig, diffusion: DEFAULT_DIFFUSION, layered: layeredSpecFile });
-      await runArm(arm, settingsOf(spec), reference, async (p) => {
+      const arm = budgetArm(device, kind, settings, data, { time: spec.timeConfig, diffusion: DEFAULT_DIFFUSION, layered: layeredSpecFile });
+      await runArm(arm, settings, reference, async (p) => {
         run = await store.saveBudgetRun({ ...run, points: [...run.points, p] });
         onUpdate(run);
       }, stopped);
