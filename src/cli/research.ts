@@ -17,7 +17,7 @@ import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOp
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { checkFits, describeMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from '../research/memory';
-import { numberArg, parseArgs } from './args';
+import { numberArg, parseArgs, type ParsedArgs } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 import { OBJECTIVE_FLAGS, OBJECTIVE_VALUES, layeredConfigFile, objectiveArgs } from './layered';
@@ -43,6 +43,8 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
     throw new Error(`${CMD}: give one of --config L.json (a new model), --init L.safetensors (new training from its weights) or --resume CKPT.safetensors (continue a run)`);
   }
   const steps = checkRunSteps(numberArg(args, 'steps', 0, CMD), '--steps');
+  // A new run's flags are checked before any file, data or GPU work.
+  const fresh = resumePath ? undefined : newRunOptions(args);
   const source = (configPath ?? initPath ?? resumePath)!;
   const file = configPath ? layeredConfigFile(configPath) : readSafetensors(source);
   const model = parseLayered(file, source);
@@ -64,16 +66,8 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
     trainer = LayeredTrainer.resume(device, file, resumePath, data);
     ctx.log(`resumed ${resumePath} at step ${trainer.step}`);
   } else {
-    if (!args.values.has('mode')) throw new Error(`${CMD}: missing --mode (layer or end2end)`);
-    const seed = numberArg(args, 'seed', 0, CMD);
-    const options: LayeredTrainOptions = {
-      ...DEFAULT_OPTIMIZER,
-      lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
-      emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
-      gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
-      ...objectiveArgs(args, CMD), batch: numberArg(args, 'batch', 16, CMD), seed, randomFlip: !args.flags.has('no-flip'),
-    };
-    const initial = configPath ? initLayered(model, seed) : file.tensors;
+    const options = fresh!;
+    const initial = configPath ? initLayered(model, options.seed) : file.tensors;
     memory = checkMemory(options, initial);
     trainer = new LayeredTrainer(device, model, options, data, initial);
   }
@@ -98,6 +92,17 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
 }
 
 /** "end2end (ground truth D, correction, loss weights)": the objective in words, for logs and charts. */
+function newRunOptions(args: ParsedArgs): LayeredTrainOptions {
+  if (!args.values.has('mode')) throw new Error(`${CMD}: missing --mode (layer or end2end)`);
+  return {
+    ...DEFAULT_OPTIMIZER,
+    lr: numberArg(args, 'lr', DEFAULT_OPTIMIZER.lr, CMD),
+    emaRate: numberArg(args, 'ema', DEFAULT_OPTIMIZER.emaRate, CMD),
+    gradClip: numberArg(args, 'grad-clip', DEFAULT_OPTIMIZER.gradClip, CMD),
+    ...objectiveArgs(args, CMD), batch: numberArg(args, 'batch', 16, CMD), seed: numberArg(args, 'seed', 0, CMD), randomFlip: !args.flags.has('no-flip'),
+  };
+}
+
 export function describeObjective(o: LayeredObjective): string {
   if (o.mode === 'layer') return 'layer';
   const extras = [`ground truth ${o.groundTruth}`, o.useTrueXAsX && 'use_true_x_as_x', o.lossWeights && 'loss weights 1/abar_t',

@@ -1,5 +1,6 @@
-// The CLI contracts end to end: `ddim forward` and `ddim train-step` reproduce the reference files,
-// and bad input exits non-zero with a message naming the file and the problem.
+// The CLI contracts end to end: `ddim forward` and `ddim sample` reproduce the reference files, the
+// commands write what they say, and bad input exits non-zero with a message naming the file and the
+// problem. `ddim train-step` against unet-tiny.train is tests/gpu/train.test.ts.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,12 +8,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { getTensor, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
+import { getTensor, serializeSafetensors } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
 import { loadReference, oneSample } from '../unit/ref-helpers';
-import { runCli } from '../../src/cli/run';
 import { expectMaxAbs, useGpu } from './harness';
-import { expectGradients, expectTrainGolden } from './train-golden';
+import { expectGradients } from './train-golden';
+import { inProcessCli, readOutput } from './cli-harness';
 import { TINY_DIFFUSERS_CONFIG, toDiffusers } from '../fixtures/diffusers';
 
 const run = promisify(execFile);
@@ -22,15 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ddim-cli-'));
 
 const gpu = useGpu();
 
-/** `ddim ARGS` in this process, on the test file's device: what the binary runs, without a process
- *  that compiles every pipeline again. */
-async function ddim(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [], err: string[] = [];
-  const code = await runCli(args, {
-    gpu: async () => ({ device: gpu.device, adapter: gpu.adapterName }), log: (l) => out.push(l), error: (l) => err.push(l),
-  });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
+const ddim = inProcessCli(gpu);
 
 /** The `ddim` binary itself (bin/ddim.mjs and the bundled CLI), as a user runs it. */
 async function ddimProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -43,10 +36,7 @@ async function ddimProcess(...args: string[]): Promise<{ code: number; stdout: s
   }
 }
 
-function read(path: string) {
-  const b = readFileSync(path);
-  return parseSafetensors(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), path);
-}
+const read = readOutput;
 
 // The commands run in-process on one device (runCli); two tests run the binary as a process.
 describe('ddim CLI', { timeout: 400_000 }, () => {
@@ -55,19 +45,6 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     const r = await ddimProcess('forward', '--weights', REF + 'unet-tiny.safetensors', '--input', REF + 'unet-tiny.forward.safetensors', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     expectMaxAbs(getTensor(read(out), 'eps').data, getTensor(loadReference('unet-tiny.forward.safetensors'), 'eps').data, 1e-4, 'cli eps');
-  });
-
-  it('train-step reproduces unet-tiny.train', async () => {
-    const out = join(dir, 'train.safetensors');
-    const r = await ddim('train-step', '--weights', REF + 'unet-tiny.safetensors', '--batch', REF + 'unet-tiny.train.safetensors', '--out', out,
-      '--lr', '2e-4', '--grad-clip', '1.0', '--ema', '0.9999');
-    expect(r.code, r.stderr).toBe(0);
-    const f = read(out);
-    const group = (prefix: string) => new Map([...f.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
-    expectTrainGolden({
-      loss: getTensor(f, 'loss', [1]).data[0]!, gradNorm: getTensor(f, 'grad_norm_before_clip', [1]).data[0]!,
-      grads: group('grad/'), step1: group('step1/'), ema1: group('ema1/'),
-    });
   });
 
   it('sample replays a reference trajectory from --init (x_T, seq, noises)', async () => {
@@ -203,9 +180,9 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     // layered4's structure at ch 8 without attention: cheap on SwiftShader.
     writeFileSync(config, JSON.stringify({ model: { ...JSON.parse(ref.metadata.model!), attn_resolutions: [] }, ch_num: [{ value: 8, num: 4 }], diffusion: JSON.parse(ref.metadata.diffusion!) }));
     const out = join(dir, 'trained-layered.safetensors');
-    const r = await ddim('research', 'train', '--config', config, '--mode', 'end2end', '--correction', '--data', 'emoji16', '--steps', '1', '--batch', '1', '--out', out);
+    const r = await ddim('research', 'train', '--config', config, '--mode', 'layer', '--data', 'emoji16', '--steps', '1', '--batch', '1', '--out', out);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/end2end \(ground truth D, correction\): 3 sub-models trained \(t = 250, 500, 750\)/);
+    expect(r.stdout).toMatch(/layer: 3 sub-models trained \(t = 250, 500, 750\)/);
     expect(r.stdout).toMatch(/layered model: [\d,]+ parameters; GPU memory at batch 1: [\d.]+ MiB/);
     const f = read(out);
     expect(f.metadata.format).toBe('ddim-layered');
@@ -219,7 +196,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     expect(more.stdout).toMatch(/resumed .* at step 1/);
     expect(read(out).metadata.step).toBe('2');
     expect(readFileSync(join(dir, 'trained-layered.loss.csv'), 'utf8').trim().split('\n').map((l) => l.split(',')[0])).toEqual(['step', '1', '2']);
-    const bad = await ddim('research', 'train', '--resume', out, '--mode', 'layer', '--data', 'emoji16', '--steps', '1', '--out', out);
+    const bad = await ddim('research', 'train', '--resume', out, '--mode', 'end2end', '--data', 'emoji16', '--steps', '1', '--out', out);
     expect(bad.stderr).toMatch(/--resume continues with the run's own settings; drop --mode/);
 
     // Experiments 1 and 2 on the layered file and the tiny time-conditioned model, over seq 0, 250, 500, 750.
@@ -232,7 +209,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     // One step from t = 250 is the same update either way: the chain's x at 0 and the one-shot x0 are nearly equal.
     const timeRow = rows.find((l) => l.includes(',time,250,'))!.split(',').map(Number);
     expect(Math.abs(timeRow[4]! - timeRow[5]!)).toBeLessThan(0.1 * timeRow[4]! + 2e-3);
-    const first = await ddim('research', 'firststep', '--weights', `${REF}unet-tiny.safetensors`, '--num-block', '4', '--data', 'emoji16', '--n', '3', '--png', join(dir, 'first.png'));
+    const first = await ddim('research', 'firststep', '--weights', `${REF}unet-tiny.safetensors`, '--num-block', '4', '--data', 'emoji16', '--n', '2', '--png', join(dir, 'first.png'));
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/unet-tiny\.safetensors\s+time\s+[\d.]+\s+[\d.]+\s+[\d.]+/);
     expect((await sharp(join(dir, 'first.png')).metadata()).height).toBeGreaterThan(2 * 16);
@@ -272,6 +249,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['eval', '--weights', w, '--data', 'emoji16', '--n', '1'], /--n must be an integer >= 2/],
       // The Research tab's limits, from app/research.ts.
       [['research', 'firststep', '--weights', w, '--data', 'emoji16', '--n', '1'], /ddim research firststep: the number of samples \(a covariance needs two\) must be an integer in \[2, 1024\], got 1/],
+      [['research', 'train', '--config', bad, '--mode', 'end2end', '--detach', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'l.safetensors')], /ddim research train: --detach detaches the correction term; give it with --correction/],
       [['research', 'budget', '--data', 'emoji16', '--evals', '1000', '--layered-config', bad, '--csv', join(dir, 'b.csv'), '--lr', '2'], /ddim research budget: lr must be a number in \(0, 1\), got 2/],
       [['sample-all'], /unknown command "sample-all"/],
     ];

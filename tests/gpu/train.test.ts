@@ -1,40 +1,29 @@
-// One full training step on WebGPU vs the PyTorch golden: loss, every gradient, the Adam step, EMA.
-import { describe, it } from 'vitest';
-import { readTensors, upload } from '../../src/gpu/tensor';
-import { withErrorScopes } from '../../src/gpu/kernel';
+// One full training step vs the PyTorch golden (unet-tiny.train): loss, every gradient, clip + Adam,
+// EMA. The step runs through `ddim train-step`, which runs the engine's TrainStep and writes all of
+// it to a file, so one computation checks the engine and the command's contract.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
-import { configFromMetadata } from '../../src/nn/config';
-import { TrainStep } from '../../src/train/step';
-import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
-import { loadReference } from '../unit/ref-helpers';
 import { useGpu } from './harness';
+import { inProcessCli, readOutput } from './cli-harness';
 import { expectTrainGolden } from './train-golden';
 
-const gpu = useGpu();
+const REF = new URL('../../../shared/reference/', import.meta.url).pathname;
+const ddim = inProcessCli(useGpu());
 
 describe('training step on WebGPU', () => {
-  it('reproduces unet-tiny.train: loss, gradients, clip + Adam, EMA', async () => {
-    const d = gpu.device;
-    const weights = loadReference('unet-tiny.safetensors');
-    const golden = loadReference('unet-tiny.train.safetensors');
-    const x0 = getTensor(golden, 'x0');
-    const step = new TrainStep(d, configFromMetadata(weights.metadata, 'unet-tiny'), x0.shape[0]!, DEFAULT_OPTIMIZER);
-    const initial = step.net.params.pack(weights, 'unet-tiny');
-    upload(d, step.net.params.flat, initial);
-    upload(d, step.ema.flat, initial);
-    upload(d, step.x0, x0.data);
-    upload(d, step.noise, getTensor(golden, 'noise').data);
-    step.setTimesteps(getTensor(golden, 't').data, alphaBars(betaSchedule(DEFAULT_DIFFUSION)));
-    await withErrorScopes(d, 'train step', () => {
-      const encoder = d.createCommandEncoder();
-      step.encode(encoder, 1);
-      d.queue.submit([encoder.finish()]);
-    });
-    const [loss, norm] = await readTensors(d, [step.loss, step.gradNorm]);
+  it('ddim train-step reproduces unet-tiny.train: loss, gradients, clip + Adam, EMA', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ddim-train-')), 'train.safetensors');
+    const r = await ddim('train-step', '--weights', REF + 'unet-tiny.safetensors', '--batch', REF + 'unet-tiny.train.safetensors', '--out', out,
+      '--lr', '2e-4', '--grad-clip', '1.0', '--ema', '0.9999');
+    expect(r.code, r.stderr).toBe(0);
+    const f = readOutput(out);
+    const group = (prefix: string) => new Map([...f.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
     expectTrainGolden({
-      loss: loss![0]!, gradNorm: norm![0]!,
-      grads: await step.net.grads!.read(), step1: await step.net.params.read(), ema1: await step.ema.read(),
+      loss: getTensor(f, 'loss', [1]).data[0]!, gradNorm: getTensor(f, 'grad_norm_before_clip', [1]).data[0]!,
+      grads: group('grad/'), step1: group('step1/'), ema1: group('ema1/'),
     });
   });
 });
