@@ -22,7 +22,6 @@ const idle = async (): Promise<void> => {
 if (only.has('sample')) {
 await set('Batch size', '9');
 await set('Steps', '20');
-await page.getByLabel('Clip x0', { exact: true }).check();
 await page.getByRole('button', { name: 'Sample', exact: true }).click();
 await page.getByTestId('job').waitFor({ state: 'attached' });
 await idle();
