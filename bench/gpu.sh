@@ -2,7 +2,9 @@
 # On a machine with a GPU, Node 20+ and PyTorch: the engine (Dawn, `ddim bench`) against PyTorch
 # (tools/bench_torch.py) on the same models in the same run, then the ratio per row.
 #   bench/gpu.sh OUTDIR        (env: NODE, PYTHON, CONFIGS=tiny,bundled,small, BATCHES=1,8,64, ITERS=20,
-#                               PROFILE=small:64 for the per-kernel profile of one config at one batch, "" for none)
+#                               PROFILE=small:64 for the per-kernel profile of one config at one batch, "" for none,
+#                               TILES=small:64 to time that config and batch with every GEMM on 64- and on 128-row
+#                               tiles (shaders/gemm.wgsl), "" for none)
 # Needs the built CLI (npm run build:cli) and the `webgpu` package beside it; DDIM_GPU=hardware
 # picks the real adapter, whose name the engine's table prints first.
 set -euo pipefail
@@ -14,10 +16,16 @@ CONFIGS=${CONFIGS:-tiny,bundled,small}
 BATCHES=${BATCHES:-1,8,64}
 ITERS=${ITERS:-20}
 PROFILE=${PROFILE-small:64}
+TILES=${TILES-small:64}
 mkdir -p "$OUT"
 DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "$CONFIGS" --batches "$BATCHES" --iters "$ITERS" --json "$OUT/engine.json"
 if [ -n "$PROFILE" ]; then
   DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${PROFILE%%:*}" --batches "${PROFILE##*:}" --iters 5 --profile --json "$OUT/profile.json"
+fi
+if [ -n "$TILES" ]; then
+  for R in 64 128; do
+    DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${TILES%%:*}" --batches "${TILES##*:}" --iters "$ITERS" --gemm-rows "$R" --json "$OUT/engine-rows$R.json"
+  done
 fi
 "$PYTHON" tools/bench_torch.py --configs "$CONFIGS" --batches "$BATCHES" --iters "$ITERS" --json "$OUT/torch.json"
 "$PYTHON" - "$OUT/engine.json" "$OUT/torch.json" <<'PY'
@@ -32,3 +40,12 @@ for r in engine['rows']:
           f"{r['train_step_ms']:>23.3f}{t['train_step_ms']:>10.3f}{t['train_step_ms'] / r['train_step_ms']:>14.2f}"
           f"{r['train_step_ms'] / r['forward_ms']:>23.2f}{t['train_step_ms'] / t['forward_ms']:>7.2f}")
 PY
+if [ -n "$TILES" ]; then
+  "$PYTHON" - "$OUT"/engine-rows64.json "$OUT"/engine-rows128.json <<'PY'
+import json, sys
+r64, r128 = (json.load(open(p))['rows'][0] for p in sys.argv[1:3])
+print(f"\nGEMM row tiles, {r64['config']} at batch {r64['batch']}: forward 64 rows {r64['forward_ms']:.3f} ms, 128 rows {r128['forward_ms']:.3f} ms "
+      f"({r64['forward_ms'] / r128['forward_ms']:.2f}x); training step {r64['train_step_ms']:.3f} / {r128['train_step_ms']:.3f} ms "
+      f"({r64['train_step_ms'] / r128['train_step_ms']:.2f}x)")
+PY
+fi

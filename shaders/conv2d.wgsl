@@ -6,8 +6,9 @@
 // Geometries used by the UNet: 3x3 stride 1 pad 1; 3x3 stride 2 after a (0,1,0,1) zero pad
 // (the downsample: padT = padL = 0, OH = H/2); 1x1 (K = 1, pad 0).
 //
-// Every entry point is one tiled GEMM  C[M, N] = sum_k A[M, k] * Bm[k, N]  with 64x64 output tiles,
-// 16-deep K slices staged in workgroup memory, and 4x4 outputs per thread:
+// Every GEMM entry point is one tiled GEMM  C[M, N] = sum_k A[M, k] * Bm[k, N]  on gemm.wgsl's
+// microkernel (ROWS x 64 output tiles, 16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4
+// outputs per thread):
 //   forward          M = Co, N = B*OH*OW, K = Ci*K*K    A = w,            Bm = im2col(x)
 //   backward_input   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
 //   backward_weight  M = Co, N = Ci*K*K,  K = B*OH*OW   A = dy,           Bm = im2col(x) transposed
@@ -48,32 +49,12 @@ override KSIZE: u32 = 3u;
 override STRIDE: u32 = 1u;
 override KK: u32 = KSIZE * KSIZE;
 
-
 const FLAG_BIAS: u32 = 1u;
 const FLAG_CHAN: u32 = 2u;
 const FLAG_RES: u32 = 4u;
 const FLAG_ACC: u32 = 8u;
 
-const TM: u32 = 64u;
-const TN: u32 = 64u;
-const TK: u32 = 16u;
-
 @group(0) @binding(0) var<uniform> P: Params;
-
-var<workgroup> tileA: array<array<f32, 64>, 16>;   // [k][m]
-var<workgroup> tileB: array<array<f32, 64>, 16>;   // [k][n]
-
-// Thread (tx, ty) owns output rows m0 + 4ty .. 4ty+3 and columns n0 + tx + 16j (j < 4):
-// strided columns keep the final stores of neighbouring threads contiguous.
-fn multiply_tiles(acc: ptr<function, array<array<f32, 4>, 4>>, t: vec2u) {
-  for (var kk = 0u; kk < TK; kk++) {
-    let a4 = vec4f(tileA[kk][t.y * 4u], tileA[kk][t.y * 4u + 1u], tileA[kk][t.y * 4u + 2u], tileA[kk][t.y * 4u + 3u]);
-    let b4 = vec4f(tileB[kk][t.x], tileB[kk][t.x + 16u], tileB[kk][t.x + 32u], tileB[kk][t.x + 48u]);
-    for (var i = 0u; i < 4u; i++) {
-      for (var j = 0u; j < 4u; j++) { (*acc)[i][j] = fma(a4[i], b4[j], (*acc)[i][j]); }
-    }
-  }
-}
 
 // ---- the shared GEMM ----------------------------------------------------------------------------
 
@@ -181,46 +162,43 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
   }
 }
 
-// The 4x4 outputs of thread lid in workgroup tile wid: rows m0 + 4*lid.y + i, columns n0 + lid.x + 16*j.
-// Each thread loads 4 elements of each operand tile per K slice; consecutive threads walk the
-// operand's contiguous axis (k of w and dy, pixels of x). All four loads of a thread read the same
-// k offset li % TK of the slice (256 is a multiple of TK), so one KPos serves them.
-fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> array<array<f32, 4>, 4> {
+// The outputs of thread lid in workgroup tile wid (gemm.wgsl: acc[e / 4][e % 4] is at row and
+// column (m0, n0) + gemm_output(lid, e)). Per K slice each thread loads ROWS/64
+// vec4s of A (4 rows at one k) and one of B (4 columns at one k); consecutive threads walk the
+// operand's contiguous axis: k for every A (w and dy are contiguous along it) and for
+// backward_weight's B (pixels of x), columns (pixels) for the other Bs. A thread's k-walking loads
+// all read k offset li % TK of the slice (256 is a multiple of TK), so one KPos serves them.
+fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
   let g = gemm_dims(mode, wid.z);
-  let m0 = wid.y * TM;
+  let m0 = wid.y * ROWS;
   let n0 = wid.x * TN;
-  var bk: array<u32, 4>;
-  var bn: array<u32, 4>;
+  let bs = gemm_loader_slot(li, 0u, TN / 4u, mode == BACKWARD_WEIGHT);
   var slots: array<Slot, 4>;
-  for (var r = 0u; r < 4u; r++) {
-    let idx = li + r * 256u;
-    if (mode == BACKWARD_WEIGHT) {
-      bn[r] = idx / TK;
-      bk[r] = idx % TK;
-    } else {
-      bk[r] = idx / TN;
-      bn[r] = idx % TN;
-    }
-    slots[r] = decode_slot(mode, n0 + bn[r]);
-  }
+  for (var j = 0u; j < 4u; j++) { slots[j] = decode_slot(mode, n0 + 4u * bs.y + j); }
   var q = KPos(0u, 0u, 0u);
   if (mode == BACKWARD_WEIGHT) { q = kpos_at(g.k0 + li % TK); }
-  var acc: array<array<f32, 4>, 4>;
+  var acc: GemmAcc;
   for (var k0 = g.k0; k0 < g.k1; k0 += TK) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = li + r * 256u;
-      let am = idx / TK;
-      let ak = idx % TK;
-      var a = 0.0;
-      if (m0 + am < g.m && k0 + ak < g.k1) { a = load_a(mode, m0 + am, k0 + ak, q); }
-      tileA[ak][am] = a;
-      var b = 0.0;
-      if (k0 + bk[r] < g.k1 && n0 + bn[r] < g.n) { b = load_b(mode, k0 + bk[r], slots[r], q); }
-      tileB[bk[r]][bn[r]] = b;
+    for (var r = 0u; r < ROWS / 64u; r++) {
+      let s = gemm_loader_slot(li, r, ROWS / 4u, true);
+      var a = vec4f();
+      if (k0 + s.x < g.k1) {
+        for (var i = 0u; i < 4u; i++) {
+          if (m0 + 4u * s.y + i < g.m) { a[i] = load_a(mode, m0 + 4u * s.y + i, k0 + s.x, q); }
+        }
+      }
+      gemm_store_a(s, a);
     }
+    var b = vec4f();
+    if (k0 + bs.x < g.k1) {
+      for (var j = 0u; j < 4u; j++) {
+        if (n0 + 4u * bs.y + j < g.n) { b[j] = load_b(mode, k0 + bs.x, slots[j], q); }
+      }
+    }
+    gemm_store_b(bs, b);
     if (mode == BACKWARD_WEIGHT) { q = kpos_advance(q); }
     workgroupBarrier();
-    multiply_tiles(&acc, lid);
+    gemm_multiply(&acc, lid);
     workgroupBarrier();
   }
   return acc;
@@ -238,20 +216,17 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
            @builtin(local_invocation_id) lid: vec3u) {
   let acc = gemm(FORWARD, wid, li, lid.xy);
   let ohw = P.oh * P.ow;
-  for (var i = 0u; i < 4u; i++) {
-    let co = wid.y * TM + lid.y * 4u + i;
-    if (co >= P.cout) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = wid.x * TN + lid.x + j * 16u;
-      if (n >= P.batch * ohw) { continue; }
-      let b = n / ohw;
-      let out = (b * P.cout + co) * ohw + n % ohw;
-      var v = acc[i][j];
-      if ((P.flags & FLAG_BIAS) != 0u) { v += bias[co]; }
-      if ((P.flags & FLAG_CHAN) != 0u) { v += chan[b * P.cout + co]; }
-      if ((P.flags & FLAG_RES) != 0u) { v += residual[out]; }
-      y[out] = v;
-    }
+  for (var e = 0u; e < ROWS / 4u; e++) {
+    let co = wid.y * ROWS + gemm_output(lid.xy, e).x;
+    let n = wid.x * TN + gemm_output(lid.xy, e).y;
+    if (co >= P.cout || n >= P.batch * ohw) { continue; }
+    let b = n / ohw;
+    let out = (b * P.cout + co) * ohw + n % ohw;
+    var v = acc[e / 4u][e % 4u];
+    if ((P.flags & FLAG_BIAS) != 0u) { v += bias[co]; }
+    if ((P.flags & FLAG_CHAN) != 0u) { v += chan[b * P.cout + co]; }
+    if ((P.flags & FLAG_RES) != 0u) { v += residual[out]; }
+    y[out] = v;
   }
 }
 
@@ -264,15 +239,13 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
                   @builtin(local_invocation_id) lid: vec3u) {
   let acc = gemm(BACKWARD_INPUT, wid, li, lid.xy);
   let hw = P.h * P.w;
-  for (var i = 0u; i < 4u; i++) {
-    let ci = wid.y * TM + lid.y * 4u + i;
-    if (ci >= P.cin) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = wid.x * TN + lid.x + j * 16u;
-      if (n >= P.batch * hw) { continue; }
-      let out = ((n / hw) * P.cin + ci) * hw + n % hw;
-      if ((P.flags & FLAG_ACC) != 0u) { dx[out] += acc[i][j]; } else { dx[out] = acc[i][j]; }
-    }
+  for (var e = 0u; e < ROWS / 4u; e++) {
+    let ci = wid.y * ROWS + gemm_output(lid.xy, e).x;
+    let n = wid.x * TN + gemm_output(lid.xy, e).y;
+    if (ci >= P.cin || n >= P.batch * hw) { continue; }
+    let out = ((n / hw) * P.cin + ci) * hw + n % hw;
+    let v = acc[e / 4u][e % 4u];
+    if ((P.flags & FLAG_ACC) != 0u) { dx[out] += v; } else { dx[out] = v; }
   }
 }
 
@@ -287,14 +260,12 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   let acc = gemm(BACKWARD_WEIGHT, wid, li, lid.xy);
   let ncols = P.cin * KK;
   let slice = wid.z * P.cout * ncols;
-  for (var i = 0u; i < 4u; i++) {
-    let co = wid.y * TM + lid.y * 4u + i;
-    if (co >= P.cout) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = wid.x * TN + lid.x + j * 16u;
-      if (n >= ncols) { continue; }
-      if (P.splits == 1u) { dw[co * ncols + n] += acc[i][j]; } else { dw[slice + co * ncols + n] = acc[i][j]; }
-    }
+  for (var e = 0u; e < ROWS / 4u; e++) {
+    let co = wid.y * ROWS + gemm_output(lid.xy, e).x;
+    let n = wid.x * TN + gemm_output(lid.xy, e).y;
+    if (co >= P.cout || n >= ncols) { continue; }
+    let v = acc[e / 4u][e % 4u];
+    if (P.splits == 1u) { dw[co * ncols + n] += v; } else { dw[slice + co * ncols + n] = v; }
   }
 }
 

@@ -1,6 +1,7 @@
 // `ddim bench`: the engine's throughput on this machine's adapter, for comparison with PyTorch
 // (tools/bench_torch.py times the same models; bench/gpu.sh runs both and prints the ratios).
 //   ddim bench [--configs tiny,bundled,small] [--batches 1,8,64] [--iters 20] [--json OUT.json] [--profile]
+//              [--gemm-rows 64|128]
 // Per (config, batch): the UNet forward (eps from x, t) and one full training step (forward,
 // backward, gradient clip, Adam, EMA). Weights are freshly initialised (the time is the same for any
 // values). `iters` steps are submitted back to back and timed from the first submit to the
@@ -8,6 +9,8 @@
 // pipelines: steady-state GPU throughput, host uploads excluded, as PyTorch's side is timed.
 // --profile adds, per (config, batch), the time of each kernel family in the forward and in the
 // training step (gpu/profile.ts: GPU timestamps where the adapter has them, shares only otherwise).
+// --gemm-rows forces every GEMM's row tile (shaders/gemm.wgsl; default: per shape, kernels/gemm.ts
+// gemmRows), to measure where the 128-row tile pays.
 import { writeFileSync } from 'node:fs';
 import { submitDispatches } from '../gpu/kernel';
 import { formatProfile, profileDispatches, type Profile } from '../gpu/profile';
@@ -18,6 +21,7 @@ import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { UNet } from '../nn/unet';
 import { gaussian } from '../host/rng';
 import { TrainStep } from '../train/step';
+import { forceGemmRows, type GemmRows } from '../kernels/gemm';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { numberArg, numberListArg, parseArgs } from './args';
@@ -48,16 +52,20 @@ export interface BenchRow {
 
 export async function benchCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim bench';
-  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json'], flags: ['profile'] }, cmd);
+  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json', 'gemm-rows'], flags: ['profile'] }, cmd);
   const configs = (args.values.get('configs') ?? 'tiny,bundled').split(',');
   const batches = numberListArg(args, 'batches', [1, 8], cmd);
   if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${cmd}: --batches must be positive integers, got "${args.values.get('batches')}"`);
   const iters = numberArg(args, 'iters', 20, cmd);
   if (!Number.isInteger(iters) || iters < 1) throw new Error(`${cmd}: --iters must be a positive integer, got ${iters}`);
+  const rowsArg = args.values.get('gemm-rows');
+  if (rowsArg !== undefined && rowsArg !== '64' && rowsArg !== '128') throw new Error(`${cmd}: --gemm-rows must be 64 or 128, got "${rowsArg}"`);
+  const gemmRows = rowsArg === undefined ? undefined : (Number(rowsArg) as GemmRows);
   const { device: d, adapter } = await ctx.gpu();
+  forceGemmRows(d, gemmRows);
   const abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION));
   const rows: BenchRow[] = [];
-  ctx.log(`adapter: ${adapter}`);
+  ctx.log(`adapter: ${adapter}${gemmRows ? `; every GEMM on ${gemmRows}-row tiles` : ''}`);
   ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s');
   for (const name of configs) {
     const config = benchConfig(name);
@@ -91,5 +99,5 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
     }
   }
   const out = args.values.get('json');
-  if (out) writeFileSync(out, JSON.stringify({ adapter, iters, rows }, null, 1) + '\n');
+  if (out) writeFileSync(out, JSON.stringify({ adapter, iters, gemm_rows: gemmRows ?? 'per shape', rows }, null, 1) + '\n');
 }

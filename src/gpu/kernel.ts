@@ -15,6 +15,8 @@ export interface KernelSource {
   /** Shader family name, used in labels: "conv2d". */
   readonly name: string;
   readonly code: string;
+  /** Shared device code the family builds on, appended to `code` (kernels/gemm.ts: the GEMM microkernel). */
+  readonly library?: string;
 }
 
 export interface Dispatch {
@@ -101,7 +103,7 @@ export function getPipeline(
   if (!pipeline) {
     let module = c.modules.get(shader.name);
     if (!module) {
-      module = device.createShaderModule({ label: `${shader.name}.wgsl`, code: `${shader.code}\n${commonCode}` });
+      module = device.createShaderModule({ label: `${shader.name}.wgsl`, code: `${shader.code}\n${shader.library ?? ''}\n${commonCode}` });
       c.modules.set(shader.name, module);
     }
     pipeline = device.createComputePipeline({

@@ -6,10 +6,9 @@ import { numel, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto } from './reduce';
 import { expectShape } from './shapes';
+import { GEMM_COLUMNS, GEMM_K_SLICE, gemmLaunch, gemmLibrary } from './gemm';
 
-const shader: KernelSource = { name: 'conv2d', code };
-const TILE = 64;
-const TK = 16;
+const shader: KernelSource = { name: 'conv2d', code, library: gemmLibrary };
 const FLAG_BIAS = 1;
 const FLAG_CHAN = 2;
 const FLAG_RES = 4;
@@ -37,9 +36,10 @@ function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGrad
   };
 }
 
-/** Kernel size and stride are baked into the pipeline (WGSL overrides). */
-function constants(d: ConvDims, g: ConvGeometry): Record<string, number> {
-  return { KSIZE: d.K, STRIDE: g.stride };
+/** Kernel size, stride and the GEMM's row tile are baked into the pipeline (WGSL overrides). */
+function launch(device: GPUDevice, d: ConvDims, g: ConvGeometry, m: number, n: number, z: number) {
+  const l = gemmLaunch(device, m, n, z);
+  return { constants: { KSIZE: d.K, STRIDE: g.stride, ...l.constants }, workgroups: l.workgroups };
 }
 
 // ---- split-K for the weight gradient ---------------------------------------------------------------
@@ -74,7 +74,7 @@ function unsplit(K: number): WeightGradSplit {
 export function weightGradSplit(x: readonly number[], w: readonly number[], g: ConvGeometry, limits: { maxStorageBufferBindingSize: number }): WeightGradSplit {
   const d = dims(x, w, g, 'weightGradSplit');
   const M = d.Co, N = d.Ci * d.K * d.K, K = d.B * d.OH * d.OW;
-  const tiles = Math.ceil(M / TILE) * Math.ceil(N / TILE);
+  const tiles = Math.ceil(M / GEMM_COLUMNS) * Math.ceil(N / GEMM_COLUMNS);   // of the default 64-row tile
   const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
   return sliceReduction(M * N, K, want);
@@ -84,7 +84,7 @@ export function weightGradSplit(x: readonly number[], w: readonly number[], g: C
  *  `outputs` values (the scratch holds one partial copy per slice). */
 export function sliceReduction(outputs: number, K: number, want: number): WeightGradSplit {
   if (want <= 1) return unsplit(K);
-  const kChunk = Math.ceil(K / want / TK) * TK;
+  const kChunk = Math.ceil(K / want / GEMM_K_SLICE) * GEMM_K_SLICE;
   const splits = Math.ceil(K / kChunk);
   return splits === 1 ? unsplit(K) : { splits, kChunk, scratchFloats: splits * outputs };
 }
@@ -98,10 +98,6 @@ export function conv2dParamsScratchFloats(x: readonly number[], w: readonly numb
  *  gathers zeros that are not counted). */
 function gemmFlops(d: ConvDims): number {
   return 2 * d.Co * d.B * d.OH * d.OW * d.Ci * d.K * d.K;
-}
-
-function tiles(m: number, n: number): [number, number, number] {
-  return [Math.ceil(n / TILE), Math.ceil(m / TILE), 1];
 }
 
 export interface Conv2dForwardArgs {
@@ -126,10 +122,9 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
     uniforms: uniforms(d, a.geometry, flags),
-    constants: constants(d, a.geometry),
+    ...launch(device, d, a.geometry, d.Co, d.B * d.OH * d.OW, 1),
     flops: gemmFlops(d),
     tensors: [[a.w, 'read'], [a.x, 'read'], [a.bias ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [a.y, 'write']],
-    workgroups: tiles(d.Co, d.B * d.OH * d.OW),
   });
 }
 
@@ -149,10 +144,9 @@ export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & {
   return makeDispatch(device, {
     shader, entry: 'backward_input', label: `${a.label}.dx`,
     uniforms: uniforms(d, a.geometry, a.accumulate ? FLAG_ACC : 0),
-    constants: constants(d, a.geometry),
+    ...launch(device, d, a.geometry, d.Ci, d.B * d.H * d.W, 1),
     flops: gemmFlops(d),
     tensors: [[a.w, 'read'], [a.dy, 'read'], [a.dx, 'write']],
-    workgroups: tiles(d.Ci, d.B * d.H * d.W),
   });
 }
 
@@ -189,10 +183,9 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Di
     makeDispatch(device, {
       shader, entry: 'backward_weight', label: `${a.label}.dw`,
       uniforms: uniforms(d, a.geometry, 0, split),
-      constants: constants(d, a.geometry),
+      ...launch(device, d, a.geometry, d.Co, ncols, split.splits),
       flops: gemmFlops(d),
       tensors: [[a.dy, 'read'], [a.x, 'read'], [partialDw, 'write']],
-      workgroups: [Math.ceil(ncols / TILE), Math.ceil(d.Co / TILE), split.splits],
     }),
   ];
   if (split.splits > 1) {

@@ -2,9 +2,9 @@
 import code from '../../shaders/matmul.wgsl?raw';
 import { makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { numel, type Tensor } from '../gpu/tensor';
+import { gemmLaunch, gemmLibrary } from './gemm';
 
-const shader: KernelSource = { name: 'matmul', code };
-const TILE = 64;
+const shader: KernelSource = { name: 'matmul', code, library: gemmLibrary };
 const FLAG_ACC = 1;
 
 /** Element strides of a batched matrix view: [batch, row, column]. A transpose swaps the last two. */
@@ -58,7 +58,7 @@ export function batchedMatmul(device: GPUDevice, a: BatchedMatmulArgs): Dispatch
       c_sb: cStrides[0], c_sm: cStrides[1], c_sn: cStrides[2], alpha: a.alpha ?? 1, flags: a.accumulate ? FLAG_ACC : 0,
     },
     tensors: [[a.a, 'read'], [a.b, 'read'], [a.c, 'write']],
-    workgroups: [Math.ceil(n / TILE), Math.ceil(m / TILE), batch],
+    ...gemmLaunch(device, m, n, batch),
     flops: 2 * batch * m * n * k,
   });
 }

@@ -7,7 +7,7 @@ import { attentionBackward, attentionForward } from '../../src/kernels/attention
 import { batchedMatmul, type Strides } from '../../src/kernels/matmul';
 import { attentionCore, attentionCoreBackward } from '../../src/ref/attention';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
 
 const gpu = useGpu();
 
@@ -79,31 +79,36 @@ describe('attention core on WebGPU', () => {
 });
 
 describe('batched strided matmul on WebGPU', () => {
-  // 2 x (70 x 67) outputs from K = 35: two tile rows and columns, three K slices, all ragged.
+  // 2 x (70 x 67) outputs from K = 35: two tile rows (of 64; one ragged tile of 128) and columns,
+  // three K slices, all ragged.
   const [batch, m, n, k] = [2, 70, 67, 35];
 
-  it('reads transposed A and B and writes a transposed C', async () => {
+  it('reads transposed A and B and writes a transposed C, with either row tile', async () => {
     const d = gpu.device;
     const a = randomTensor([batch, k, m], 5), b = randomTensor([batch, n, k], 6);
     const as: Strides = [k * m, 1, m], bs: Strides = [n * k, 1, k], cs: Strides = [m * n, 1, m];
-    const c = gpuZeros(d, [batch, n, m], 'c');
-    const [got] = await run(d, [batchedMatmul(d, {
-      a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, cStrides: cs, accumulate: false, label: 'mm.t',
-    })], [c]);
     const want = matmulLoop(a.data, b.data, new Float32Array(batch * m * n), [batch, m, n, k], as, bs, cs, 1, false);
-    expectClose(got!, want, FWD.atol, FWD.rtol, 'transposed matmul');
+    for (const rows of [64, 128] as const) {
+      const c = gpuZeros(d, [batch, n, m], 'c');
+      const [got] = await withGemmRows(d, rows, () => run(d, [batchedMatmul(d, {
+        a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, cStrides: cs, accumulate: false, label: 'mm.t',
+      })], [c]));
+      expectClose(got!, want, FWD.atol, FWD.rtol, `transposed matmul, ${rows} rows`);
+    }
   });
 
-  it('accumulates alpha * A B into C, with B broadcast over the batch (stride 0)', async () => {
+  it('accumulates alpha * A B into C, with B broadcast over the batch (stride 0), with either row tile', async () => {
     const d = gpu.device;
     const a = randomTensor([batch, m, k], 7), b = randomTensor([k, n], 8), c0 = randomTensor([batch, m, n], 9);
     const as: Strides = [m * k, k, 1], bs: Strides = [0, n, 1], cs: Strides = [m * n, n, 1];
-    const c = toGpu(d, c0, 'c');
-    const [got] = await run(d, [batchedMatmul(d, {
-      a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, alpha: -0.5, accumulate: true, label: 'mm.acc',
-    })], [c]);
     const want = matmulLoop(a.data, b.data, c0.data, [batch, m, n, k], as, bs, cs, -0.5, true);
-    expectClose(got!, want, FWD.atol, FWD.rtol, 'accumulated matmul');
+    for (const rows of [64, 128] as const) {
+      const c = toGpu(d, c0, 'c');
+      const [got] = await withGemmRows(d, rows, () => run(d, [batchedMatmul(d, {
+        a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, alpha: -0.5, accumulate: true, label: 'mm.acc',
+      })], [c]));
+      expectClose(got!, want, FWD.atol, FWD.rtol, `accumulated matmul, ${rows} rows`);
+    }
   });
 
   it('rejects strides that reach outside a tensor', () => {

@@ -251,6 +251,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['research', 'firststep', '--weights', w, '--data', 'emoji16', '--n', '1'], /ddim research firststep: the number of samples \(a covariance needs two\) must be an integer in \[2, 1024\], got 1/],
       [['research', 'train', '--config', bad, '--mode', 'end2end', '--detach', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'l.safetensors')], /ddim research train: --detach detaches the correction term; give it with --correction/],
       [['research', 'budget', '--data', 'emoji16', '--evals', '1000', '--layered-config', bad, '--csv', join(dir, 'b.csv'), '--lr', '2'], /ddim research budget: lr must be a number in \(0, 1\), got 2/],
+      [['bench', '--configs', 'tiny', '--gemm-rows', '96'], /ddim bench: --gemm-rows must be 64 or 128, got "96"/],
       [['sample-all'], /unknown command "sample-all"/],
     ];
     for (const [args, message] of cases) {

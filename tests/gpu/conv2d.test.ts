@@ -5,7 +5,8 @@ import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dFo
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, convOutSize, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { gemmLaunch, gemmRows } from '../../src/kernels/gemm';
 import type { HostTensor } from '../../src/host/tensor';
 
 const gpu = useGpu();
@@ -87,6 +88,29 @@ describe('conv2d on WebGPU', () => {
     const xd = randomTensor([2, 7, 10, 14], 16), wd = randomTensor([9, 7, 3, 3], 17), dyd = randomTensor([2, 9, 5, 7], 18);
     const outd = await gpuConv(xd, wd, randomTensor([9], 19), dyd, DOWNSAMPLE3X3, downsample);
     expectClose(outd.dw, conv2dBackward(xd, wd, dyd, DOWNSAMPLE3X3).dw.data, BWD.atol, BWD.rtol, 'stride-2 dw, split');
+  });
+
+  it('the 128-row tile (8x4 outputs per thread) equals the CPU reference: partial row tiles, split or not', async () => {
+    // M = 133 output and 130 input channels: a full and a 5- or 2-row tile of 128 rows.
+    const x = randomTensor([2, 130, 5, 7], 31), w = randomTensor([133, 130, 3, 3], 32, 0.05), b = randomTensor([133], 33);
+    const dy = randomTensor([2, 133, 5, 7], 34);
+    const ref = conv2dBackward(x, w, dy, CONV3X3);
+    const want = conv2d(x, w, b, CONV3X3);
+    for (const sp of [forcedSplit([2, 130, 5, 7], 35, 1, [133, 130, 3, 3]), forcedSplit([2, 130, 5, 7], 35, 3, [133, 130, 3, 3])]) {
+      const out = await withGemmRows(gpu.device, 128, () => gpuConv(x, w, b, dy, CONV3X3, sp));
+      expectClose(out.y, want.data, FWD.atol, FWD.rtol, 'y, 128 rows');
+      expectClose(out.dx, ref.dx.data, BWD.atol, BWD.rtol, 'dx, 128 rows');
+      expectClose(out.dw, ref.dw.data, BWD.atol, BWD.rtol, `dw, 128 rows, ${sp.splits} slices`);
+    }
+  });
+
+  it('takes the 128-row tile only for large grids of at least 128 rows', () => {
+    const d = gpu.device;
+    expect(gemmLaunch(d, 192, 64 * 32 * 32, 1)).toEqual({ constants: { ROWS: 128 }, workgroups: [1024, 2, 1] });
+    expect(gemmRows(128, 256)).toBe(64);     // batch 64 at 16 px: 256 column tiles, 512 workgroups of 64 rows
+    expect(gemmRows(64, 4096)).toBe(64);     // fewer than 128 rows
+    expect(gemmRows(256, 4 * 64)).toBe(64);  // attention at batch 64, 16x16 positions: 4 column tiles x 64 items
+    expect(gemmRows(256, 512)).toBe(128);
   });
 
   it('gives identical bits from run to run, split or not', async () => {

@@ -8,6 +8,7 @@ import type { HostTensor } from '../../src/host/tensor';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { submitDispatches, withErrorScopes, type Dispatch } from '../../src/gpu/kernel';
 import { createTensor, createTensorFrom, readTensors, type Tensor } from '../../src/gpu/tensor';
+import { forceGemmRows, type GemmRows } from '../../src/kernels/gemm';
 
 export interface GpuFixture {
   device: GPUDevice;
@@ -42,6 +43,16 @@ export async function run(device: GPUDevice, dispatches: readonly Dispatch[], ou
 }
 
 /** Deterministic pseudo-random host tensor in [-scale, scale) (xorshift; tests need no GPU RNG). */
+/** Runs `fn` with every GEMM it plans on `device` forced to the `rows` row tile. */
+export async function withGemmRows<T>(device: GPUDevice, rows: GemmRows, fn: () => Promise<T>): Promise<T> {
+  forceGemmRows(device, rows);
+  try {
+    return await fn();
+  } finally {
+    forceGemmRows(device, undefined);
+  }
+}
+
 export function randomTensor(shape: readonly number[], seed: number, scale = 1): HostTensor {
   let s = (seed * 2654435761) >>> 0 || 1;
   const n = shape.reduce((a, b) => a * b, 1);

@@ -1,0 +1,46 @@
+// The GEMM microkernel (shaders/gemm.wgsl) the GEMM families build on, and its tile shape per GEMM.
+import code from '../../shaders/gemm.wgsl?raw';
+
+/** gemm.wgsl's code, a KernelSource's `library` for the families that use it (conv2d, matmul). */
+export const gemmLibrary = code;
+
+/** Output rows of a workgroup tile (gemm.wgsl ROWS): 64 (4x4 outputs per thread) or 128 (8x4). */
+export type GemmRows = 64 | 128;
+
+/** Output columns of a workgroup tile (gemm.wgsl TN) and the depth of one K slice (TK). */
+export const GEMM_COLUMNS = 64;
+export const GEMM_K_SLICE = 16;
+
+/** The fewest workgroups a grid of 128-row tiles must keep for them to be chosen: several waves on
+ *  the largest GPUs (132-144 SMs, 2-4 of these workgroups resident on each). Below it the 64-row
+ *  tile's twice as many workgroups hide latency better than the larger tile's operand reuse pays. */
+export const WIDE_TILE_MIN_WORKGROUPS = 1024;
+
+/** The row tile for a GEMM with M rows whose grid has `others` workgroups per row of tiles (column
+ *  tiles times batch or split slices). */
+export function gemmRows(m: number, others: number): GemmRows {
+  return m >= 128 && Math.ceil(m / 128) * others >= WIDE_TILE_MIN_WORKGROUPS ? 128 : 64;
+}
+
+const forcedRows = new WeakMap<GPUDevice, GemmRows>();
+
+/** Makes every GEMM planned on `device` from now on use `rows` (undefined: gemmRows again). For
+ *  measuring and testing each tile on whole models (`ddim bench --gemm-rows`, the kernel tests);
+ *  plans made before keep their tiles. */
+export function forceGemmRows(device: GPUDevice, rows: GemmRows | undefined): void {
+  if (rows === undefined) forcedRows.delete(device);
+  else forcedRows.set(device, rows);
+}
+
+export interface GemmLaunch {
+  constants: { ROWS: GemmRows };
+  workgroups: [number, number, number];
+}
+
+/** Pipeline constants and grid of an M x N GEMM repeated over z (batch items or K slices) on
+ *  `device`: the row tile from gemmRows unless forceGemmRows set one. */
+export function gemmLaunch(device: GPUDevice, m: number, n: number, z: number): GemmLaunch {
+  const columnTiles = Math.ceil(n / GEMM_COLUMNS);
+  const rows = forcedRows.get(device) ?? gemmRows(m, columnTiles * z);
+  return { constants: { ROWS: rows }, workgroups: [columnTiles, Math.ceil(m / rows), z] };
+}
