@@ -162,29 +162,32 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
   }
 }
 
-// The outputs of thread lid in workgroup tile wid (gemm.wgsl: acc[e / 4][e % 4] is at row and
-// column (m0, n0) + gemm_output(lid, e)). Per K slice each thread loads ROWS/64
-// vec4s of A (4 rows at one k) and one of B (4 columns at one k); consecutive threads walk the
-// operand's contiguous axis: k for every A (w and dy are contiguous along it) and for
-// backward_weight's B (pixels of x), columns (pixels) for the other Bs. A thread's k-walking loads
+// The outputs of thread lid in workgroup tile wid (gemm.wgsl: output e is gemm_result(acc, e), at
+// row and column (m0, n0) + gemm_output(lid, e)). Per K slice each thread loads ROWS/64 vec4s of A
+// (4 rows at one k) and one of B (4 columns at one k); consecutive threads walk the operand's
+// contiguous axis: k for A (w along (ci, ky, kx) or runs of KK taps; dy along pixels) except
+// backward_input's 1x1 weight (w[co, ci] with k = co: contiguous along m = ci), k for
+// backward_weight's B (pixels of x), columns (pixels) for the other Bs. backward_weight's loads
 // all read k offset li % TK of the slice (256 is a multiple of TK), so one KPos serves them.
 fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
   let g = gemm_dims(mode, wid.z);
   let m0 = wid.y * ROWS;
   let n0 = wid.x * TN;
+  let a_kfast = !(mode == BACKWARD_INPUT && KK == 1u);
   let bs = gemm_loader_slot(li, 0u, TN / 4u, mode == BACKWARD_WEIGHT);
   var slots: array<Slot, 4>;
-  for (var j = 0u; j < 4u; j++) { slots[j] = decode_slot(mode, n0 + 4u * bs.y + j); }
+  for (var j = 0u; j < 4u; j++) { slots[j] = decode_slot(mode, n0 + gemm_b_col(bs.y, j)); }
   var q = KPos(0u, 0u, 0u);
   if (mode == BACKWARD_WEIGHT) { q = kpos_at(g.k0 + li % TK); }
   var acc: GemmAcc;
   for (var k0 = g.k0; k0 < g.k1; k0 += TK) {
     for (var r = 0u; r < ROWS / 64u; r++) {
-      let s = gemm_loader_slot(li, r, ROWS / 4u, true);
+      let s = gemm_loader_slot(li, r, ROWS / 4u, a_kfast);
       var a = vec4f();
       if (k0 + s.x < g.k1) {
         for (var i = 0u; i < 4u; i++) {
-          if (m0 + 4u * s.y + i < g.m) { a[i] = load_a(mode, m0 + 4u * s.y + i, k0 + s.x, q); }
+          let m = m0 + gemm_a_row(s.y, i);
+          if (m < g.m) { a[i] = load_a(mode, m, k0 + s.x, q); }
         }
       }
       gemm_store_a(s, a);
@@ -192,7 +195,7 @@ fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
     var b = vec4f();
     if (k0 + bs.x < g.k1) {
       for (var j = 0u; j < 4u; j++) {
-        if (n0 + 4u * bs.y + j < g.n) { b[j] = load_b(mode, k0 + bs.x, slots[j], q); }
+        if (n0 + gemm_b_col(bs.y, j) < g.n) { b[j] = load_b(mode, k0 + bs.x, slots[j], q); }
       }
     }
     gemm_store_b(bs, b);
@@ -222,7 +225,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
     if (co >= P.cout || n >= P.batch * ohw) { continue; }
     let b = n / ohw;
     let out = (b * P.cout + co) * ohw + n % ohw;
-    var v = acc[e / 4u][e % 4u];
+    var v = gemm_result(acc, e);
     if ((P.flags & FLAG_BIAS) != 0u) { v += bias[co]; }
     if ((P.flags & FLAG_CHAN) != 0u) { v += chan[b * P.cout + co]; }
     if ((P.flags & FLAG_RES) != 0u) { v += residual[out]; }
@@ -244,7 +247,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
     let n = wid.x * TN + gemm_output(lid.xy, e).y;
     if (ci >= P.cin || n >= P.batch * hw) { continue; }
     let out = ((n / hw) * P.cin + ci) * hw + n % hw;
-    let v = acc[e / 4u][e % 4u];
+    let v = gemm_result(acc, e);
     if ((P.flags & FLAG_ACC) != 0u) { dx[out] += v; } else { dx[out] = v; }
   }
 }
@@ -264,7 +267,7 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     let co = wid.y * ROWS + gemm_output(lid.xy, e).x;
     let n = wid.x * TN + gemm_output(lid.xy, e).y;
     if (co >= P.cout || n >= ncols) { continue; }
-    let v = acc[e / 4u][e % 4u];
+    let v = gemm_result(acc, e);
     if (P.splits == 1u) { dw[co * ncols + n] += v; } else { dw[slice + co * ncols + n] = v; }
   }
 }

@@ -44,7 +44,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
       var a = vec4f();
       if (k0 + s.x < P.k) {
         for (var i = 0u; i < 4u; i++) {
-          let m = m0 + 4u * s.y + i;
+          let m = m0 + gemm_a_row(s.y, i);
           if (m < P.m) { a[i] = mat_a[a_base + m * P.a_sm + (k0 + s.x) * P.a_sk]; }
         }
       }
@@ -53,7 +53,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     var b = vec4f();
     if (k0 + bs.x < P.k) {
       for (var j = 0u; j < 4u; j++) {
-        let n = n0 + 4u * bs.y + j;
+        let n = n0 + gemm_b_col(bs.y, j);
         if (n < P.n) { b[j] = mat_b[b_base + (k0 + bs.x) * P.b_sk + n * P.b_sn]; }
       }
     }
@@ -68,7 +68,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     let n = n0 + gemm_output(lid.xy, e).y;
     if (m >= P.m || n >= P.n) { continue; }
     let out = c_base + m * P.c_sm + n * P.c_sn;
-    let v = P.alpha * acc[e / 4u][e % 4u];
+    let v = P.alpha * gemm_result(acc, e);
     if ((P.flags & FLAG_ACC) != 0u) { mat_c[out] += v; } else { mat_c[out] = v; }
   }
 }

@@ -6,7 +6,7 @@ import { numel, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto } from './reduce';
 import { expectShape } from './shapes';
-import { GEMM_COLUMNS, GEMM_K_SLICE, gemmLaunch, gemmLibrary } from './gemm';
+import { GEMM_COLUMNS, GEMM_DEFAULT_ROWS, GEMM_K_SLICE, gemmLaunch, gemmLibrary } from './gemm';
 
 const shader: KernelSource = { name: 'conv2d', code, library: gemmLibrary };
 const FLAG_BIAS = 1;
@@ -74,7 +74,7 @@ function unsplit(K: number): WeightGradSplit {
 export function weightGradSplit(x: readonly number[], w: readonly number[], g: ConvGeometry, limits: { maxStorageBufferBindingSize: number }): WeightGradSplit {
   const d = dims(x, w, g, 'weightGradSplit');
   const M = d.Co, N = d.Ci * d.K * d.K, K = d.B * d.OH * d.OW;
-  const tiles = Math.ceil(M / GEMM_COLUMNS) * Math.ceil(N / GEMM_COLUMNS);   // of the default 64-row tile
+  const tiles = Math.ceil(M / GEMM_DEFAULT_ROWS) * Math.ceil(N / GEMM_COLUMNS);
   const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
   return sliceReduction(M * N, K, want);

@@ -7,6 +7,9 @@ export const gemmLibrary = code;
 /** Output rows of a workgroup tile (gemm.wgsl ROWS): 64 (4x4 outputs per thread) or 128 (8x4). */
 export type GemmRows = 64 | 128;
 
+/** The row tile every GEMM takes unless gemmRows finds the larger one pays. */
+export const GEMM_DEFAULT_ROWS: GemmRows = 64;
+
 /** Output columns of a workgroup tile (gemm.wgsl TN) and the depth of one K slice (TK). */
 export const GEMM_COLUMNS = 64;
 export const GEMM_K_SLICE = 16;
@@ -19,7 +22,7 @@ export const WIDE_TILE_MIN_WORKGROUPS = 1024;
 /** The row tile for a GEMM with M rows whose grid has `others` workgroups per row of tiles (column
  *  tiles times batch or split slices). */
 export function gemmRows(m: number, others: number): GemmRows {
-  return m >= 128 && Math.ceil(m / 128) * others >= WIDE_TILE_MIN_WORKGROUPS ? 128 : 64;
+  return m >= 128 && Math.ceil(m / 128) * others >= WIDE_TILE_MIN_WORKGROUPS ? 128 : GEMM_DEFAULT_ROWS;
 }
 
 const forcedRows = new WeakMap<GPUDevice, GemmRows>();

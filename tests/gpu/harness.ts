@@ -42,7 +42,6 @@ export async function run(device: GPUDevice, dispatches: readonly Dispatch[], ou
   return withErrorScopes(device, `readback after ${what}`, () => readTensors(device, outputs));
 }
 
-/** Deterministic pseudo-random host tensor in [-scale, scale) (xorshift; tests need no GPU RNG). */
 /** Runs `fn` with every GEMM it plans on `device` forced to the `rows` row tile. */
 export async function withGemmRows<T>(device: GPUDevice, rows: GemmRows, fn: () => Promise<T>): Promise<T> {
   forceGemmRows(device, rows);
@@ -53,6 +52,7 @@ export async function withGemmRows<T>(device: GPUDevice, rows: GemmRows, fn: () 
   }
 }
 
+/** Deterministic pseudo-random host tensor in [-scale, scale) (xorshift; tests need no GPU RNG). */
 export function randomTensor(shape: readonly number[], seed: number, scale = 1): HostTensor {
   let s = (seed * 2654435761) >>> 0 || 1;
   const n = shape.reduce((a, b) => a * b, 1);
