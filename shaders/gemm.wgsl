@@ -28,8 +28,8 @@
 // 33 vec4s are 1 mod 8: the 8 stores of a quarter warp hit 8 different 16-byte bank groups).
 //
 // The accumulators are indexed by constants only (gemm_multiply spells its FMAs out, gemm_result
-// selects by switch): a compiler that does not unroll a loop (Tint's HLSL marks loops [loop]) would
-// otherwise move the whole array from registers to local memory.
+// selects by switch): a driver compiler that does not unroll a loop indexing them by its counter
+// would otherwise move the whole array from registers to local memory.
 
 const TN: u32 = 64u;
 const TK: u32 = 16u;
