@@ -220,8 +220,9 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   let acc = gemm(FORWARD, wid, li, lid.xy);
   let ohw = P.oh * P.ow;
   for (var e = 0u; e < ROWS / 4u; e++) {
-    let co = wid.y * ROWS + gemm_output(lid.xy, e).x;
-    let n = wid.x * TN + gemm_output(lid.xy, e).y;
+    let o = gemm_output(lid.xy, e);
+    let co = wid.y * ROWS + o.x;
+    let n = wid.x * TN + o.y;
     if (co >= P.cout || n >= P.batch * ohw) { continue; }
     let b = n / ohw;
     let out = (b * P.cout + co) * ohw + n % ohw;
@@ -243,8 +244,9 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let acc = gemm(BACKWARD_INPUT, wid, li, lid.xy);
   let hw = P.h * P.w;
   for (var e = 0u; e < ROWS / 4u; e++) {
-    let ci = wid.y * ROWS + gemm_output(lid.xy, e).x;
-    let n = wid.x * TN + gemm_output(lid.xy, e).y;
+    let o = gemm_output(lid.xy, e);
+    let ci = wid.y * ROWS + o.x;
+    let n = wid.x * TN + o.y;
     if (ci >= P.cin || n >= P.batch * hw) { continue; }
     let out = ((n / hw) * P.cin + ci) * hw + n % hw;
     let v = gemm_result(acc, e);
@@ -264,8 +266,9 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   let ncols = P.cin * KK;
   let slice = wid.z * P.cout * ncols;
   for (var e = 0u; e < ROWS / 4u; e++) {
-    let co = wid.y * ROWS + gemm_output(lid.xy, e).x;
-    let n = wid.x * TN + gemm_output(lid.xy, e).y;
+    let o = gemm_output(lid.xy, e);
+    let co = wid.y * ROWS + o.x;
+    let n = wid.x * TN + o.y;
     if (co >= P.cout || n >= ncols) { continue; }
     let v = gemm_result(acc, e);
     if (P.splits == 1u) { dw[co * ncols + n] += v; } else { dw[slice + co * ncols + n] = v; }

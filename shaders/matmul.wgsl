@@ -64,8 +64,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
   }
   let c_base = wid.z * P.c_sb;
   for (var e = 0u; e < ROWS / 4u; e++) {
-    let m = m0 + gemm_output(lid.xy, e).x;
-    let n = n0 + gemm_output(lid.xy, e).y;
+    let o = gemm_output(lid.xy, e);
+    let m = m0 + o.x;
+    let n = n0 + o.y;
     if (m >= P.m || n >= P.n) { continue; }
     let out = c_base + m * P.c_sm + n * P.c_sn;
     let v = P.alpha * gemm_result(acc, e);
