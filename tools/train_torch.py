@@ -40,8 +40,12 @@ def timestep_embedding(t, dim):
     return F.pad(emb, (0, 1)) if dim % 2 else emb
 
 
-def norm(c):
-    return nn.GroupNorm(32, c, eps=1e-6, affine=True)
+def norm(c, groups=32):
+    """GroupNorm of the reference (32 groups), or the layered sub-models' "auto" groups: 16 when C is a
+    multiple of 16, else 8 when a multiple of 8, else one channel per group (src/nn/config.ts)."""
+    if groups == 'auto':
+        groups = 16 if c % 16 == 0 else 8 if c % 8 == 0 else c
+    return nn.GroupNorm(groups, c, eps=1e-6, affine=True)
 
 
 class Upsample(nn.Module):
@@ -70,12 +74,15 @@ class Downsample(nn.Module):
 
 
 class ResnetBlock(nn.Module):
-    def __init__(self, cin, cout, temb_ch, dropout):
+    """temb_ch 0: time-free (the layered sub-models), no temb_proj."""
+
+    def __init__(self, cin, cout, temb_ch, dropout, groups=32):
         super().__init__()
-        self.norm1 = norm(cin)
+        self.norm1 = norm(cin, groups)
         self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
-        self.temb_proj = nn.Linear(temb_ch, cout)
-        self.norm2 = norm(cout)
+        if temb_ch:
+            self.temb_proj = nn.Linear(temb_ch, cout)
+        self.norm2 = norm(cout, groups)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
         if cin != cout:
@@ -84,7 +91,8 @@ class ResnetBlock(nn.Module):
 
     def forward(self, x, temb):
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.temb_proj(F.silu(temb))[:, :, None, None]
+        if temb is not None:
+            h = h + self.temb_proj(F.silu(temb))[:, :, None, None]
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         if self.cin != self.cout:
             x = self.nin_shortcut(x)
@@ -92,9 +100,9 @@ class ResnetBlock(nn.Module):
 
 
 class AttnBlock(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, groups=32):
         super().__init__()
-        self.norm = norm(c)
+        self.norm = norm(c, groups)
         self.q = nn.Conv2d(c, c, 1)
         self.k = nn.Conv2d(c, c, 1)
         self.v = nn.Conv2d(c, c, 1)
@@ -112,14 +120,20 @@ class AttnBlock(nn.Module):
 
 
 class UNet(nn.Module):
+    """The reference UNet; with use_time_embed false and norm_groups "auto", the layered model's
+    time-free sub-model (../shared/reference/unet-layered.safetensors)."""
+
     def __init__(self, cfg):
         super().__init__()
         ch, ch_mult = cfg['ch'], tuple(cfg['ch_mult'])
-        self.ch, self.temb_ch = ch, ch * 4
+        self.use_time = cfg.get('use_time_embed', True)
+        self.ch, self.temb_ch = ch, ch * 4 if self.use_time else 0
         self.levels, self.nblocks = len(ch_mult), cfg['num_res_blocks']
         dropout, conv = cfg.get('dropout', 0.0), cfg.get('resamp_with_conv', True)
-        self.temb = nn.Module()
-        self.temb.dense = nn.ModuleList([nn.Linear(ch, self.temb_ch), nn.Linear(self.temb_ch, self.temb_ch)])
+        g = cfg.get('norm_groups', 32)
+        if self.use_time:
+            self.temb = nn.Module()
+            self.temb.dense = nn.ModuleList([nn.Linear(ch, self.temb_ch), nn.Linear(self.temb_ch, self.temb_ch)])
         self.conv_in = nn.Conv2d(cfg['in_channels'], ch, 3, 1, 1)
         res, in_mult = cfg['resolution'], (1,) + ch_mult
         self.down = nn.ModuleList()
@@ -127,38 +141,38 @@ class UNet(nn.Module):
             level, cin, cout = nn.Module(), ch * in_mult[i], ch * ch_mult[i]
             level.block, level.attn = nn.ModuleList(), nn.ModuleList()
             for _ in range(self.nblocks):
-                level.block.append(ResnetBlock(cin, cout, self.temb_ch, dropout))
+                level.block.append(ResnetBlock(cin, cout, self.temb_ch, dropout, g))
                 cin = cout
                 if res in cfg['attn_resolutions']:
-                    level.attn.append(AttnBlock(cin))
+                    level.attn.append(AttnBlock(cin, g))
             if i != self.levels - 1:
                 level.downsample = Downsample(cin, conv)
                 res //= 2
             self.down.append(level)
         self.mid = nn.Module()
-        self.mid.block_1 = ResnetBlock(cin, cin, self.temb_ch, dropout)
-        self.mid.attn_1 = AttnBlock(cin)
-        self.mid.block_2 = ResnetBlock(cin, cin, self.temb_ch, dropout)
+        self.mid.block_1 = ResnetBlock(cin, cin, self.temb_ch, dropout, g)
+        self.mid.attn_1 = AttnBlock(cin, g)
+        self.mid.block_2 = ResnetBlock(cin, cin, self.temb_ch, dropout, g)
         ups = []
         for i in reversed(range(self.levels)):
             level, cout = nn.Module(), ch * ch_mult[i]
             level.block, level.attn = nn.ModuleList(), nn.ModuleList()
             for b in range(self.nblocks + 1):
                 skip = ch * (in_mult[i] if b == self.nblocks else ch_mult[i])
-                level.block.append(ResnetBlock(cin + skip, cout, self.temb_ch, dropout))
+                level.block.append(ResnetBlock(cin + skip, cout, self.temb_ch, dropout, g))
                 cin = cout
                 if res in cfg['attn_resolutions']:
-                    level.attn.append(AttnBlock(cin))
+                    level.attn.append(AttnBlock(cin, g))
             if i != 0:
                 level.upsample = Upsample(cin, conv)
                 res *= 2
             ups.insert(0, level)
         self.up = nn.ModuleList(ups)
-        self.norm_out = norm(cin)
+        self.norm_out = norm(cin, g)
         self.conv_out = nn.Conv2d(cin, cfg['out_ch'], 3, 1, 1)
 
-    def forward(self, x, t):
-        temb = self.temb.dense[1](F.silu(self.temb.dense[0](timestep_embedding(t, self.ch))))
+    def forward(self, x, t=None):
+        temb = self.temb.dense[1](F.silu(self.temb.dense[0](timestep_embedding(t, self.ch)))) if self.use_time else None
         hs = [self.conv_in(x)]
         for i, level in enumerate(self.down):
             for b in range(self.nblocks):

@@ -30,11 +30,14 @@ export function planInversion(diffusion: DiffusionConfig, steps: number, skip: S
   return { seq: down.seq, up: inversionCoefficients(down.seq, down.abar), down: down.coefficients };
 }
 
-/** Inverts `images` (as many as `net`'s batch, in [-1, 1]) and reconstructs them. */
-export async function invertImages(device: GPUDevice, net: UNet, plan: InversionPlan, images: Float32Array): Promise<Inversion> {
+/**
+ * Inverts `images` (as many as `net`'s batch, in [-1, 1]) and reconstructs them; `onStep(k)` after
+ * each of the 2 x steps (up, then down), as runChain's.
+ */
+export async function invertImages(device: GPUDevice, net: UNet, plan: InversionPlan, images: Float32Array, onStep?: (k: number) => void | Promise<void>): Promise<Inversion> {
   const still = { kind: 'rng', seed: 0 } as const; // eta 0 draws no noise
-  const xT = await runChain(device, net, plan.up, still, images);
-  const reconstruction = await runChain(device, net, plan.down, still, xT);
+  const xT = await runChain(device, net, plan.up, still, images, onStep);
+  const reconstruction = await runChain(device, net, plan.down, still, xT, onStep && ((k) => onStep(plan.up.length + k)));
   const n = net.x.shape[0]!, per = images.length / n;
   const psnrs = Array.from({ length: n }, (_, i) => psnr(clippedMse(reconstruction.subarray(i * per, (i + 1) * per), images.subarray(i * per, (i + 1) * per))));
   return { seq: plan.seq, xT, reconstruction, psnr: psnrs };

@@ -11,6 +11,14 @@ import type { UNetConfig } from '../nn/config';
 /** The largest batch one chain samples: the Sample tab's batch, an interpolation's frames, `ddim sample --n`. */
 export const MAX_SAMPLE_BATCH = 64;
 
+/** The comparison grid's most cells: each is a whole chain. */
+export const MAX_GRID_CELLS = 36;
+
+/** A comparison grid's cell count, within [1, MAX_GRID_CELLS]. */
+export function checkGridCells(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_GRID_CELLS) throw new Error(`a comparison grid has 1 to ${MAX_GRID_CELLS} cells (each a whole chain), got ${n}`);
+}
+
 /** One chain's settings, wherever they come from (the Sample tab, a link, `ddim sample`'s flags). */
 export interface ChainSettings {
   sampler: SamplerKind;

@@ -8,7 +8,9 @@ import type { SafetensorsFile } from '../host/tensor';
 import type { UNetConfig } from '../nn/config';
 import type { ImageDataset } from '../train/data';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
+import { RECIPE_MILESTONES } from '../train/recipe';
 import { Trainer, type TrainerOptions } from '../train/trainer';
+import { formatDuration } from './progress';
 
 export interface NewRun {
   config: UNetConfig;
@@ -28,6 +30,48 @@ export interface OpenedRun {
 export function checkRunSteps(steps: number, what = 'steps'): number {
   if (!Number.isInteger(steps) || steps < 1 || steps > 1e8) throw new Error(`${what} must be an integer in [1, 10^8], got ${steps}`);
   return steps;
+}
+
+/** What a run will cost against what the recipe needs: for the Train tab's line and `ddim train`'s first lines. */
+export interface RunExpectation {
+  /** Image-gradient evaluations the run will make (steps x batch). */
+  evals: number;
+  /** The recipe's milestones (RECIPE_MILESTONES), in evaluations. */
+  recognisable: number;
+  good: number;
+  /** Seconds to `recognisable` and to the run's end at `imagesPerSecond`, when a rate is known. */
+  secondsToRecognisable?: number;
+  secondsForRun?: number;
+  /** The run in words: "A recognisable model needs ~72,000 image evaluations …". */
+  text: string;
+}
+
+/** The expectation of a run of `steps` at `batch` from step `done`, at a measured `imagesPerSecond` (if any). */
+export function runExpectation(steps: number, batch: number, done = 0, imagesPerSecond?: number): RunExpectation {
+  const { recognisable, good } = RECIPE_MILESTONES;
+  const evals = steps * batch, left = Math.max(0, steps - done) * batch, atDone = done * batch;
+  const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const parts = [`A recognisable model needs ~${fmt(recognisable)} image evaluations and a good one ~${fmt(good)} (the recipe search: bundled architecture, 16 px emoji).`,
+    `This run: ${fmt(steps)} steps x batch ${batch} = ${fmt(evals)}${evals < recognisable ? `, ${((100 * evals) / recognisable).toFixed(0)}% of what a recognisable model needs: expect noise` : ''}.`];
+  const out: RunExpectation = { evals, recognisable, good, text: '' };
+  if (imagesPerSecond !== undefined && imagesPerSecond > 0) {
+    out.secondsForRun = left / imagesPerSecond;
+    out.secondsToRecognisable = Math.max(0, recognisable - atDone) / imagesPerSecond;
+    const rest = `At ${imagesPerSecond.toPrecision(3)} images/s on this adapter the ${done > 0 ? 'rest of the ' : ''}run takes ${formatDuration(out.secondsForRun)}`;
+    parts.push(atDone >= recognisable ? `${rest}.` : `${rest}; ${fmt(recognisable)} evaluations would take ${formatDuration(out.secondsToRecognisable)}.`);
+  } else {
+    parts.push('Its time on this adapter shows once the first steps are measured.');
+  }
+  out.text = parts.join(' ');
+  return out;
+}
+
+/** Settings of a run that cannot work as meant, in words (empty when there are none). */
+export function runWarnings(steps: number, options: Pick<TrainerOptions, 'warmupSteps' | 'batch'>, dataCount?: number): string[] {
+  const w: string[] = [];
+  if (options.warmupSteps >= steps) w.push(`Warmup (${options.warmupSteps} steps) is as long as the run (${steps} steps): the learning rate never reaches its value. Lower the warmup or train longer.`);
+  if (dataCount !== undefined && dataCount < options.batch) w.push(`The batch (${options.batch}) is larger than the data set (${dataCount} images): every step repeats images.`);
+  return w;
 }
 
 /** Hears the memory plan before the run is refused or allocated (`ddim train` prints it either way). */

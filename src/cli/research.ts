@@ -79,7 +79,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   if (!resumePath || !existsSync(logPath)) writeFileSync(logPath, `step,${Array.from({ length: K }, (_, k) => `loss${k}`).join(',')},total\n`);
   ctx.log(`${describeObjective(o)}: ${K} sub-models trained (t = ${model.seq.slice(1).join(', ')}), ${data.count} images`);
   const start = performance.now(), first = trainer.step, end = first + steps;
-  await trainUntil(trainer, end, () => 10, ({ losses }) => {
+  await trainUntil(trainer, end, { most: () => 10 }, ({ losses }) => {
     const s0 = trainer.step - losses.length;
     appendFileSync(logPath, losses.map((l, i) => `${s0 + i + 1},${Array.from(l).join(',')},${l.reduce((a, b) => a + b, 0)}\n`).join(''));
     const total = losses.map((l) => l.reduce((a, b) => a + b, 0));

@@ -8,7 +8,8 @@ import { DEFAULT_RECIPE } from '../train/recipe';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { Trainer, checkTrainerOptions } from '../train/trainer';
 import { describeMemory, type TrainingMemory } from '../train/memory';
-import { checkRunSteps, resumeTraining, startTraining } from '../app/training';
+import { checkRunSteps, resumeTraining, runExpectation, runWarnings, startTraining } from '../app/training';
+import { ProgressMeter, formatDuration } from '../app/progress';
 import { bundledEmojiSize } from '../train/emoji';
 import { numberArg, parseArgs } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
@@ -68,19 +69,21 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     ? resumeTraining(device, checkpoint, resume!, data, onPlan)
     : startTraining(device, { config, diffusion: DEFAULT_DIFFUSION, options, data }, onPlan);
   if (checkpoint) ctx.log(`resumed ${resume} at step ${trainer.step}`);
+  for (const w of runWarnings(steps, trainer.options, data.count)) ctx.log(`warning: ${w}`);
+  ctx.log(runExpectation(steps, trainer.options.batch).text);
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   if (!resume || !existsSync(logPath)) writeFileSync(logPath, 'step,loss\n');
   const chunk = numberArg(args, 'log-every', 10, CMD);
-  const start = performance.now();
   const first = trainer.step;
   const end = first + steps;
-  await trainUntil(trainer, end, () => chunk, ({ losses }) => {
+  const meter = new ProgressMeter(steps, 'step');
+  await trainUntil(trainer, end, { most: () => chunk }, ({ losses }) => {
     const s0 = trainer.step - losses.length;
     appendFileSync(logPath, Array.from(losses, (l, i) => `${s0 + i + 1},${l}\n`).join(''));
-    const done = trainer.step - first;
-    const secs = (performance.now() - start) / 1000;
+    const p = meter.update(trainer.step - first);
     const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
-    ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}  ${((done * trainer.options.batch) / secs).toFixed(2)} img/s  ETA ${((secs / done) * (end - trainer.step)).toFixed(0)} s`);
+    const ips = p.rate !== undefined ? `  ${(p.rate * trainer.options.batch).toFixed(2)} img/s  ETA ${formatDuration(p.etaSeconds!)}` : '';
+    ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}${ips}`);
   });
   const ckpt = await trainer.checkpoint();
   writeSafetensors(out, ckpt.tensors, ckpt.metadata);

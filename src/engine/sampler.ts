@@ -155,19 +155,22 @@ export class Sampler {
     }
   }
 
-  /** Runs the whole chain; `onStep` after each submit (not awaited on the GPU). */
-  async run(xT?: Float32Array, onStep?: (k: number) => void | Promise<void>): Promise<void> {
+  /** Runs the whole chain; `onStep` after each submit (not awaited on the GPU; false ends the chain there). */
+  async run(xT?: Float32Array, onStep?: StepHooks['after']): Promise<void> {
     this.start(xT);
     await this.advance(0, this.steps, { after: onStep });
     await this.device.queue.onSubmittedWorkDone();
   }
 }
 
-/** Runs a whole chain on `net` from `start` (or the RNG's x_T) and returns where it ends; the sampler is freed. */
-export async function runChain(device: GPUDevice, net: UNet, coefficients: StepCoefficients[], noise: NoiseSource, start?: Float32Array): Promise<Float32Array> {
+/**
+ * Runs a whole chain on `net` from `start` (or the RNG's x_T) and returns where it ends; the sampler
+ * is freed. `onStep(k)` runs after step k's submit (a job's progress and Stop; it may throw).
+ */
+export async function runChain(device: GPUDevice, net: UNet, coefficients: StepCoefficients[], noise: NoiseSource, start?: Float32Array, onStep?: StepHooks['after']): Promise<Float32Array> {
   const sampler = new Sampler(device, net, coefficients, noise, false);
   try {
-    await sampler.run(start);
+    await sampler.run(start, onStep);
     return await readTensor(device, net.x);
   } finally {
     sampler.destroy();

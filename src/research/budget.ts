@@ -17,7 +17,7 @@ import { DEFAULT_RECIPE, PLAIN_SCHEDULES } from '../train/recipe';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from './memory';
 import { LayeredDenoiser, TimeDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
-import { parseLayered } from './layered';
+import { parseLayered, type LayeredModel } from './layered';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { LayeredTrainer, initLayered } from './trainer';
 
@@ -67,6 +67,11 @@ export interface BudgetPoint {
   fd: number;
 }
 
+/** Evaluations of one training step of an arm: its batch, times the trained sub-models of a layered arm. */
+export function evalsPerStep(kind: ArmKind, s: BudgetSettings, layered: LayeredModel): number {
+  return kind === 'time' ? s.timeBatch : kind === 'recipe' ? s.recipeBatch : s.layeredBatch * (layered.seq.length - 1);
+}
+
 /** Builds one arm: fresh weights (seeded), its trainer, and a denoiser that reads the trainer's EMA. */
 export function budgetArm(
   device: GPUDevice, kind: ArmKind, s: BudgetSettings, data: ImageDataset,
@@ -84,7 +89,7 @@ export function budgetArm(
     const trainer = Trainer.fresh(device, models.time, models.diffusion, options, data);
     const abar = alphaBars(betaSchedule(models.diffusion));
     return {
-      kind, parameters: trainer.train.net.layout.count, evalsPerStep: batch,
+      kind, parameters: trainer.train.net.layout.count, evalsPerStep: evalsPerStep(kind, s, layered),
       trainSteps: async (n) => (await trainer.trainSteps(n)).reduce((a, b) => a + b, 0) / n,
       get step() {
         return trainer.step;
@@ -97,9 +102,8 @@ export function budgetArm(
   const initial = initLayered(layered, s.seed);
   refuse(layeredTrainingMemory(device, layered, options, initial), s.layeredBatch);
   const trainer = new LayeredTrainer(device, layered, options, data, initial);
-  const K = layered.seq.length - 1;
   return {
-    kind, parameters: trainer.parameters, evalsPerStep: s.layeredBatch * K,
+    kind, parameters: trainer.parameters, evalsPerStep: evalsPerStep(kind, s, layered),
     trainSteps: async (n) => (await trainer.trainSteps(n)).reduce((a, l) => a + l.reduce((x, y) => x + y, 0), 0) / n,
     get step() {
       return trainer.step;
@@ -109,21 +113,38 @@ export function budgetArm(
   };
 }
 
+/** What runArm tells its caller and asks it, besides the points. */
+export interface ArmWatch {
+  /** Ends the arm between chunks (the points so far stay). */
+  stopped?: () => boolean;
+  /** After every chunk: the arm's step and its total steps. */
+  onSteps?: (step: number, totalSteps: number) => void;
+  /** Chunks of about this many seconds (train/loop.ts Chunking), so a page's Stop lands within a step's time. */
+  chunkSeconds?: number;
+}
+
+/** The steps of an arm's budget: whole steps of `evalsPerStep` evaluations. */
+export function armSteps(s: BudgetSettings, evalsPerStep: number): number {
+  return Math.floor(s.evals / evalsPerStep);
+}
+
 /** Trains the arm through the budget, scoring it at each point; `onPoint` sees every point as it lands. */
-export async function runArm(arm: BudgetArm, s: BudgetSettings, reference: GaussianFit, onPoint: (p: BudgetPoint) => void | Promise<void>, stopped: () => boolean = () => false): Promise<BudgetPoint[]> {
-  const totalSteps = Math.floor(s.evals / arm.evalsPerStep);
+export async function runArm(arm: BudgetArm, s: BudgetSettings, reference: GaussianFit, onPoint: (p: BudgetPoint) => void | Promise<void>, watch: ArmWatch = {}): Promise<BudgetPoint[]> {
+  const { stopped = () => false, onSteps, chunkSeconds } = watch;
+  const totalSteps = armSteps(s, arm.evalsPerStep);
   if (totalSteps < s.points) throw new Error(`budget: ${s.evals} evaluations are ${totalSteps} steps of the ${arm.kind} arm (${arm.evalsPerStep} per step), fewer than ${s.points} points`);
   const out: BudgetPoint[] = [];
   let seconds = 0;
   for (let p = 1; p <= s.points && !stopped(); p++) {
     const target = Math.round((totalSteps * p) / s.points);
     let lossSum = 0, steps = 0;
-    await trainUntil(arm, target, () => 50, (c) => {
+    await trainUntil(arm, target, { most: () => 50, ...(chunkSeconds !== undefined ? { seconds: chunkSeconds } : {}) }, (c) => {
       lossSum += c.losses * c.steps;
       seconds += c.seconds;
       steps += c.steps;
+      onSteps?.(arm.step, totalSteps);
     }, stopped);
-    if (steps === 0) break;
+    if (steps === 0 || stopped()) break;
     const { final } = await sampleWithFirstStep(arm.denoiser, s.samples, s.seed + 1);
     const point: BudgetPoint = {
       arm: arm.kind, parameters: arm.parameters, step: arm.step, evals: arm.step * arm.evalsPerStep, trainSeconds: seconds,

@@ -22,6 +22,11 @@ export interface RunEntry {
   previewEvery: number;
   /** Loss per step up to `step` (for the chart after a reload). */
   losses: number[];
+  /** Training speed measured in the last session (images per second), on this browser's adapter. */
+  imagesPerSecond?: number;
+  /** The last EMA preview (RGBA8) and the step it was drawn at, shown again after a reload. */
+  preview?: { count: number; size: number; rgba: Uint8Array };
+  previewStep?: number;
   updated: number;
   /** Key of the complete checkpoint, if one was saved. */
   checkpointKey?: string;

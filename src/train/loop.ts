@@ -18,18 +18,34 @@ export interface Chunk<L> {
   seconds: number;
 }
 
+/** How a run is cut into chunks. */
+export interface Chunking {
+  /** The most steps of the chunk that starts at `step` (checkpoints and evaluation points end chunks). */
+  most(step: number): number;
+  /**
+   * Chunks of about this many seconds, from the time the previous chunk took per step (the first is
+   * one step): a page's Pause and Stop land within it on any adapter, and a fast GPU still runs many
+   * steps per readback. Absent: `most` alone (the command line, which logs per chunk).
+   */
+  seconds?: number;
+}
+
 /**
- * Trains until step `end` in chunks of at most `chunkAt(step)` steps, calling `onChunk` after each;
- * `stopped` is checked between chunks.
+ * Trains until step `end` in chunks (`chunking`), calling `onChunk` after each; `stopped` is checked
+ * between chunks.
  */
 export async function trainUntil<L>(
-  trainer: SteppedTrainer<L>, end: number, chunkAt: (step: number) => number,
+  trainer: SteppedTrainer<L>, end: number, chunking: Chunking,
   onChunk: (c: Chunk<L>) => void | Promise<void>, stopped: () => boolean = () => false,
 ): Promise<void> {
+  let secondsPerStep: number | undefined;
   while (trainer.step < end && !stopped()) {
-    const steps = Math.min(end - trainer.step, Math.max(1, Math.floor(chunkAt(trainer.step))));
+    let steps = Math.min(end - trainer.step, Math.max(1, Math.floor(chunking.most(trainer.step))));
+    if (chunking.seconds !== undefined) steps = Math.min(steps, secondsPerStep === undefined ? 1 : Math.max(1, Math.floor(chunking.seconds / secondsPerStep)));
     const t0 = performance.now();
     const losses = await trainer.trainSteps(steps);
-    await onChunk({ losses, steps, seconds: (performance.now() - t0) / 1000 });
+    const seconds = (performance.now() - t0) / 1000;
+    secondsPerStep = seconds / steps;
+    await onChunk({ losses, steps, seconds });
   }
 }

@@ -39,6 +39,15 @@ export const DEFAULT_RECIPE: RecipeOptions & { batch: number } = {
   batch: 32, lr: 2e-3, warmupSteps: 200, lrDecay: 'cosine', decaySteps: 10_000, lrMin: 0.1, emaRate: 0.999, emaWarmup: true, lossWeight: 'min_snr', snrGamma: 5,
 };
 
+/**
+ * What the recipe search measured for this recipe (docs/recipes/fast_minsnr/curve.csv: the bundled
+ * architecture, ch 32, ch_mult 1,2,2, on the 16 px emoji; FD of 384 DDIM eta-1 samples at 20 steps),
+ * in image-gradient evaluations (one image through the UNet's forward and backward): samples are noise
+ * (FD > 20) before `noiseUntil`, recognisable at `recognisable` (FD 10) and good at `good` (FD 5).
+ * Other models and data move these numbers; they are what the page and `ddim train` tell a newcomer.
+ */
+export const RECIPE_MILESTONES = { noiseUntil: 48_000, recognisable: 72_000, good: 97_000 } as const;
+
 /** What a run that predates these options trained with: the reference's constant lr, fixed EMA and unweighted loss. */
 export const PLAIN_SCHEDULES: Omit<RecipeOptions, 'lr' | 'warmupSteps' | 'emaRate'> = { lrDecay: 'none', decaySteps: 1, lrMin: 1, emaWarmup: false, lossWeight: 'none', snrGamma: 5 };
 

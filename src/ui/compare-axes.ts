@@ -16,9 +16,6 @@ export const AXES: { key: AxisKey; label: string; defaults: string }[] = [
   { key: 'clipX0', label: 'Clip x0', defaults: 'off, on' },
 ];
 
-/** At most this many cells: each is a whole chain. */
-export const MAX_CELLS = 36;
-
 export type AxisValue = number | string | boolean;
 
 /** The values of one axis, parsed and checked; `T` is the model's number of timesteps. */

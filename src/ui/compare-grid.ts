@@ -4,9 +4,11 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { proxy } from 'comlink';
-import type { Pixels, SampleSettings } from '../worker/api';
-import { AXES, MAX_CELLS, cellSettings, formatValue, parseAxis, type AxisKey, type AxisValue } from './compare-axes';
-import type { EngineStore } from './engine-store';
+import type { Pixels, SampleResult, SampleSettings } from '../worker/api';
+import { MAX_GRID_CELLS } from '../app/sampling';
+import { AXES, cellSettings, formatValue, parseAxis, type AxisKey, type AxisValue } from './compare-axes';
+import { StoreController, type EngineStore } from './engine-store';
+import { exportScale } from './film-media';
 import { downloadPng, gridCanvas } from './pixel-grid';
 import { PNG_SETTINGS_KEY, settingsToQuery } from './sample-link';
 import { panelStyles } from './styles';
@@ -24,7 +26,6 @@ interface Grid {
   cells: (Cell | undefined)[][];
 }
 
-const SCALE = 4;
 const LABEL_W = 96;
 const LABEL_H = 22;
 
@@ -45,7 +46,11 @@ export class CompareGrid extends LitElement {
   @state() private colText = AXES[1]!.defaults;
   @state() private grid: Grid | undefined;
   @state() private problem: string | undefined;
-  private cancelled = false;
+
+  constructor() {
+    super();
+    new StoreController(this, () => this.store);
+  }
 
   private axis(which: 'row' | 'col') {
     const key = which === 'row' ? this.rowKey : this.colKey, text = which === 'row' ? this.rowText : this.colText;
@@ -71,42 +76,32 @@ export class CompareGrid extends LitElement {
 
   private async run(): Promise<void> {
     const store = this.store, base = this.base;
-    if (!store || !base || store.job) return;
+    if (!store || !base) return;
     this.problem = undefined;
     let grid: Grid;
     try {
       if (this.rowKey === this.colKey) throw new Error('rows and columns must vary different settings');
       const rows = parseAxis(this.rowKey, this.rowText, this.timesteps), cols = parseAxis(this.colKey, this.colText, this.timesteps);
-      if (rows.length * cols.length > MAX_CELLS) throw new Error(`${rows.length} x ${cols.length} = ${rows.length * cols.length} cells; at most ${MAX_CELLS}`);
+      if (rows.length * cols.length > MAX_GRID_CELLS) throw new Error(`${rows.length} x ${cols.length} = ${rows.length * cols.length} cells; at most ${MAX_GRID_CELLS}`);
       grid = { base, rows: [this.rowKey, rows], cols: [this.colKey, cols], cells: rows.map(() => cols.map(() => undefined)) };
     } catch (e) {
       this.problem = (e as Error).message;
       return;
     }
-    this.grid = grid;
-    this.cancelled = false;
-    this.dispatchEvent(new Event('chains-replaced', { bubbles: true, composed: true }));
-    await store.run('grid', async () => {
-      for (const [r, rv] of grid.rows[1].entries()) {
-        for (const [c, cv] of grid.cols[1].entries()) {
-          if (this.cancelled) return;
-          const result = await store.engine.sample(cellSettings(base, [grid.rows[0], rv], [grid.cols[0], cv]), proxy(() => undefined));
-          grid.cells[r]![c] = { pixels: result.final, msPerStep: result.msPerStep };
-          this.grid = { ...grid };
-        }
-      }
+    const cells = grid.rows[1].flatMap((rv) => grid.cols[1].map((cv) => cellSettings(base, [grid.rows[0], rv], [grid.cols[0], cv])));
+    await store.run('grid', 'sample', () => {
+      this.grid = grid;
+      return store.engine.sampleGrid(cells, proxy((i: number, result: SampleResult) => {
+        grid.cells[Math.floor(i / grid.cols[1].length)]![i % grid.cols[1].length] = { pixels: result.final, msPerStep: result.msPerStep };
+        this.grid = { ...grid };
+      }));
     });
   }
 
-  private stop(): void {
-    this.cancelled = true;
-    void this.store?.engine.stop();
-  }
-
-  /** The grid as one labelled image, each sample SCALE x. */
+  /** The grid as one labelled image, each sample at least 128 px (exportScale). */
   private canvas(g: Grid): HTMLCanvasElement {
     const size = g.cells.flat().find((c) => c)?.pixels.size ?? 16;
-    const cell = size * SCALE, pad = 6;
+    const cell = size * exportScale(size), pad = 6;
     const canvas = document.createElement('canvas');
     canvas.width = LABEL_W + g.cols[1].length * (cell + pad);
     canvas.height = LABEL_H + g.rows[1].length * (cell + pad);
@@ -134,13 +129,12 @@ export class CompareGrid extends LitElement {
 
   override render() {
     const g = this.grid;
-    const busy = this.store?.job !== undefined;
+    const running = this.store?.isRunning('grid') ?? false;
     return html`
       <p class="muted">One seed (${this.base?.seed ?? 0}), one sample per cell; the other settings are the Sample tab's.</p>
       <div class="controls">
         ${this.axis('row')}${this.axis('col')}
-        <button class="primary" @click=${() => this.run()} ?disabled=${busy}>Compare</button>
-        <button @click=${() => this.stop()} ?disabled=${this.store?.job !== 'grid'}>Stop the grid</button>
+        <button class="primary" @click=${() => this.run()} ?disabled=${running}>Compare</button>
         ${g && g.cells.flat().some((c) => c) ? html`<button @click=${() => this.export(g)}>Export comparison PNG</button>` : nothing}
       </div>
       ${this.problem ? html`<div class="error" role="alert">${this.problem}</div>` : nothing}

@@ -1,19 +1,21 @@
 // <ddim-app>: the studio's shell. Without WebGPU it explains how to get it; with it, it starts the
-// engine worker and shows the Sample, Denoise, Train, Research and Models tabs.
+// engine worker and shows the Sample, Denoise, Train, Research and Models tabs (the ARIA tabs pattern:
+// arrow keys, Home and End move between them). A tab is built the first time it is shown and kept for
+// the whole visit, hidden while another is shown, so its settings, its results and the live view of
+// its job are there when it is shown again. The header shows the running job wherever it was started,
+// with its progress, ETA and Stop, and asks what to do when a job is started while another runs.
 import { proxy } from 'comlink';
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, state } from 'lit/decorators.js';
-import { JOBS, type GpuEvent } from '../worker/api';
+import { customElement, query, state } from 'lit/decorators.js';
+import { JOBS, type GpuEvent, type JobEvent } from '../worker/api';
 import { startEngine } from '../worker/client';
-import { EngineStore, StoreController } from './engine-store';
+import { EngineStore, StoreController, TABS, tabName, type TabId } from './engine-store';
 import './sample-studio';
 import './denoise-view';
 import './train-studio';
 import './model-library';
 import './research-studio';
-
-type Tab = 'sample' | 'denoise' | 'train' | 'research' | 'models';
-const TABS: [Tab, string][] = [['sample', 'Sample'], ['denoise', 'Denoise'], ['train', 'Train'], ['research', 'Research'], ['models', 'Models']];
+import './job-panel';
 
 @customElement('ddim-app')
 export class DdimApp extends LitElement {
@@ -23,10 +25,17 @@ export class DdimApp extends LitElement {
     header { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; margin-bottom: 12px; }
     h1 { font-size: 20px; margin: 0; }
     .adapter { color: var(--muted); font-size: 12px; }
-    nav { display: flex; gap: 4px; margin-bottom: 14px; border-bottom: 1px solid var(--rule); overflow-x: auto; }
+    nav { display: flex; flex-wrap: wrap; gap: 2px; margin-bottom: 14px; border-bottom: 1px solid var(--rule); }
     nav button { font: inherit; border: 0; background: none; padding: 8px 14px; cursor: pointer; border-bottom: 2px solid transparent; color: var(--label); }
+    @media (max-width: 520px) { nav button { padding: 8px 9px; } }
     button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     nav button[aria-selected='true'] { border-bottom-color: var(--accent); color: var(--text); font-weight: 600; }
+    .jobbar { flex-basis: 100%; }
+    dialog { border: 1px solid var(--border); border-radius: 10px; background: var(--panel); color: var(--text); max-width: 460px; }
+    dialog::backdrop { background: #0006; }
+    dialog .actions { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 12px; }
+    dialog button { font: inherit; color: inherit; padding: 6px 12px; border-radius: 6px; border: 1px solid var(--border); background: var(--button); cursor: pointer; }
+    dialog button.primary { background: var(--accent); border-color: var(--accent); color: var(--accent-text); }
     .nogpu { background: var(--panel); border-radius: 10px; padding: 20px 24px; box-shadow: 0 0 0 1px var(--edge); max-width: 720px; }
     .error { color: var(--error); }
     code { background: var(--code-bg); padding: 1px 5px; border-radius: 4px; }
@@ -36,10 +45,13 @@ export class DdimApp extends LitElement {
     .gpu-notice .lost, .gpu-notice .error { color: var(--error); }
   `;
 
-  @state() private tab: Tab = 'sample';
+  @state() private tab: TabId = 'sample';
   @state() private failure: string | undefined;
+  /** Tabs shown at least once: built then, kept for the visit. */
+  private readonly visited = new Set<TabId>(['sample']);
   private store: EngineStore | undefined;
   private readonly hasWebGpu = typeof navigator !== 'undefined' && 'gpu' in navigator;
+  @query('dialog') private dialog: HTMLDialogElement | null | undefined;
 
   constructor() {
     super();
@@ -54,7 +66,7 @@ export class DdimApp extends LitElement {
   private async start(): Promise<void> {
     const store = new EngineStore(startEngine());
     try {
-      store.info = await store.engine.init(proxy((e: GpuEvent) => store.gpuEvent(e)));
+      store.info = await store.engine.init(proxy((e: GpuEvent) => store.gpuEvent(e)), proxy((e: JobEvent) => store.jobEvent(e)));
       await navigator.storage?.persist?.().catch(() => false);
       await store.refreshModels();
       this.store = store;
@@ -65,6 +77,56 @@ export class DdimApp extends LitElement {
       this.requestUpdate();
     } catch (e) {
       this.failure = (e as Error).message;
+    }
+  }
+
+  private show(tab: TabId, focus = false): void {
+    this.tab = tab;
+    this.visited.add(tab);
+    if (focus) void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`#tab-${tab}`)?.focus());
+  }
+
+  /** The ARIA tabs pattern: Left/Right move to the neighbouring tab (wrapping), Home/End to the ends. */
+  private tabKey(e: KeyboardEvent): void {
+    const i = TABS.findIndex(([id]) => id === this.tab);
+    const to = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: TABS.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    this.show(TABS[(to + TABS.length) % TABS.length]![0], true);
+  }
+
+  protected override updated(): void {
+    const d = this.dialog;
+    if (d && !d.open) d.showModal();
+    // The running job, as an attribute: what tests and scripts wait on.
+    const job = this.store?.current?.job;
+    if (job) this.setAttribute('data-job', job);
+    else this.removeAttribute('data-job');
+  }
+
+  /** The question asked when a job is started while another runs. */
+  private conflictDialog() {
+    const c = this.store?.conflict;
+    if (!c) return nothing;
+    const running = `${JOBS[c.running.job]} (${tabName(c.running.tab)} tab)`, wanted = JOBS[c.wanted.job];
+    return html`<dialog aria-labelledby="conflict-title" data-testid="job-conflict" @cancel=${(e: Event) => { e.preventDefault(); c.answer('cancel'); }}>
+      <h2 id="conflict-title" style="font-size:16px;margin:0 0 6px">The engine is busy</h2>
+      <p>The engine runs one job at a time, and ${running} is running. Start ${wanted} anyway?</p>
+      <div class="actions">
+        <button @click=${() => c.answer('queue')}>Start ${wanted} after it</button>
+        <button @click=${() => c.answer('stop')}>Stop ${JOBS[c.running.job]} and start ${wanted}</button>
+        <button class="primary" @click=${() => c.answer('cancel')} autofocus>Cancel</button>
+      </div></dialog>`;
+  }
+
+  private panel(id: TabId) {
+    const s = this.store!;
+    switch (id) {
+      case 'sample': return html`<sample-studio .store=${s}></sample-studio>`;
+      case 'denoise': return html`<denoise-view .store=${s}></denoise-view>`;
+      case 'train': return html`<train-studio .store=${s}></train-studio>`;
+      case 'research': return html`<research-studio .store=${s}></research-studio>`;
+      case 'models': return html`<model-library .store=${s}></model-library>`;
     }
   }
 
@@ -92,17 +154,15 @@ export class DdimApp extends LitElement {
     return html`
       <header><h1>ddim-webgpu</h1>
         <span class="adapter" data-testid="adapter">${s?.info ? `Adapter: ${s.info.adapter}` : 'starting the GPU engine…'}</span>
-        ${s?.job ? html`<span class="adapter" data-testid="job">busy: ${JOBS[s.job]}</span>` : nothing}
+        <job-panel class="jobbar" .store=${s} except=${this.tab}></job-panel>
       </header>
       ${s?.gpuNotices.length ? html`<div class="gpu-notice" role="alert" data-testid="gpu-notice">
         ${s.gpuNotices.map((n) => html`<p class=${n.kind}>${n.message}</p>`)}
         <button @click=${() => s.dismissGpuNotices()}>Dismiss</button></div>` : nothing}
-      <nav role="tablist">${TABS.map(([id, label]) => html`<button role="tab" aria-selected=${String(this.tab === id)} @click=${() => (this.tab = id)}>${label}</button>`)}</nav>
-      ${!s ? nothing : this.tab === 'sample' ? html`<sample-studio .store=${s}></sample-studio>`
-        : this.tab === 'denoise' ? html`<denoise-view .store=${s}></denoise-view>`
-        : this.tab === 'train' ? html`<train-studio .store=${s}></train-studio>`
-        : this.tab === 'research' ? html`<research-studio .store=${s}></research-studio>`
-        : html`<model-library .store=${s}></model-library>`}
+      <nav role="tablist" aria-label="Studio" @keydown=${(e: KeyboardEvent) => this.tabKey(e)}>${TABS.map(([id, label]) => html`<button role="tab" id=${`tab-${id}`}
+        aria-selected=${String(this.tab === id)} aria-controls=${`panel-${id}`} tabindex=${this.tab === id ? 0 : -1} @click=${() => this.show(id)}>${label}</button>`)}</nav>
+      ${!s ? nothing : TABS.filter(([id]) => this.visited.has(id)).map(([id]) => html`<div role="tabpanel" id=${`panel-${id}`} aria-labelledby=${`tab-${id}`} ?hidden=${this.tab !== id}>${this.panel(id)}</div>`)}
+      ${this.conflictDialog()}
       <footer data-testid="privacy">Your images, models and training runs stay in this browser (IndexedDB): nothing is uploaded, and
         the page may connect only to the server it came from, for its own files (its Content-Security-Policy).</footer>`;
   }

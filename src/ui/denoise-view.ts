@@ -10,6 +10,7 @@ import { StoreController, type EngineStore } from './engine-store';
 import { panelStyles } from './styles';
 import './pixel-grid';
 import './line-chart';
+import './job-panel';
 
 const PICKER = 24;
 const PICKER_COLS = 12;
@@ -26,7 +27,8 @@ export class DenoiseView extends LitElement {
   @state() private t = 500;
   @state() private steps = 10;
   @state() private seed = 0;
-  @state() private result: DenoiseResult | undefined;
+  /** The last result, with the t and chain steps it was made with (the controls may have moved since). */
+  @state() private result: { result: DenoiseResult; t: number; steps: number } | undefined;
   @state() private ownError: string | undefined;
   @state() private inversion = { steps: 50, resampleSteps: 20, resampleEta: 0 };
   @state() private inverted: { result: InversionResult; resampleSteps: number; resampleEta: number } | undefined;
@@ -68,9 +70,10 @@ export class DenoiseView extends LitElement {
 
   private async run(): Promise<void> {
     const store = this.store, m = this.model;
-    if (!store || !m || store.job) return;
-    const r = await store.run('denoising', () => store.engine.denoise({ modelId: m.id, image: this.image(), t: this.t, steps: this.steps, seed: this.seed }));
-    if (r) this.result = r;
+    if (!store || !m || store.isRunning('denoising')) return;
+    const request = { modelId: m.id, image: this.image(), t: this.t, steps: this.steps, seed: this.seed };
+    const r = await store.run('denoising', 'denoise', () => store.engine.denoise(request));
+    if (r) this.result = { result: r, t: request.t, steps: request.steps };
   }
 
   private image() {
@@ -79,8 +82,8 @@ export class DenoiseView extends LitElement {
 
   private async invert(): Promise<void> {
     const store = this.store, m = this.model;
-    if (!store || !m || store.job) return;
-    const r = await store.run('inversion', () => store.engine.invert({ modelId: m.id, image: this.image(), ...this.inversion, seed: this.seed }));
+    if (!store || !m || store.isRunning('inversion')) return;
+    const r = await store.run('inversion', 'denoise', () => store.engine.invert({ modelId: m.id, image: this.image(), ...this.inversion, seed: this.seed }));
     if (r) this.inverted = { result: r, resampleSteps: this.inversion.resampleSteps, resampleEta: this.inversion.resampleEta };
   }
 
@@ -94,7 +97,7 @@ export class DenoiseView extends LitElement {
         <label>Inversion steps<input type="number" aria-label="Inversion steps" min="1" max="1000" .value=${String(v.steps)} @change=${(e: Event) => (this.inversion = { ...v, steps: Math.floor(num(e)) })} /></label>
         <label>Re-sample steps<input type="number" aria-label="Re-sample steps" min="1" max="1000" .value=${String(v.resampleSteps)} @change=${(e: Event) => (this.inversion = { ...v, resampleSteps: Math.floor(num(e)) })} /></label>
         <label>Re-sample eta<input type="number" aria-label="Re-sample eta" min="0" max="1" step="0.1" .value=${String(v.resampleEta)} @change=${(e: Event) => (this.inversion = { ...v, resampleEta: num(e) })} /></label>
-        <button class="primary" @click=${() => this.invert()} ?disabled=${this.store?.job !== undefined || !this.model}>Invert</button>
+        <button class="primary" @click=${() => this.invert()} ?disabled=${this.store?.current?.tab === 'denoise' || !this.model}>Invert</button>
       </div>
       ${r ? html`<div class="row" style="margin-top:10px">
         <div class="figure">image<pixel-grid label="image to invert" .pixels=${r.clean} cols="1" width="112"></pixel-grid></div>
@@ -136,8 +139,8 @@ export class DenoiseView extends LitElement {
   override render() {
     const m = this.model;
     const T = m?.diffusion.num_diffusion_timesteps ?? 1000;
-    const r = this.result;
-    const busy = this.store?.job !== undefined;
+    const shown = this.result, r = shown?.result;
+    const busy = this.store?.current?.tab === 'denoise';
     return html`
       <section><h2>Denoise</h2>
         <p class="muted">Noise a clean image to x_t, then compare the model's one-shot x0 prediction at t with the DDIM chain from t (eta 0). Model: ${m?.name ?? '…'}.</p>
@@ -154,14 +157,17 @@ export class DenoiseView extends LitElement {
         </div>
         <div class="controls" style="margin-top:10px">
           <label>t: <span class="numbers">${this.t}</span>
-            <input type="range" aria-label="t" min="0" max=${T - 1} .value=${String(this.t)} @input=${(e: Event) => (this.t = Number((e.target as HTMLInputElement).value))} @change=${() => this.result && this.run()} /></label>
+            <input type="range" aria-label="t" min="0" max=${T - 1} .value=${String(this.t)} @input=${(e: Event) => (this.t = Number((e.target as HTMLInputElement).value))}
+              @change=${() => this.result && !this.store?.current && this.run()} /></label>
           <label>Chain steps<input type="number" aria-label="Chain steps" min="1" max="1000" .value=${String(this.steps)} @change=${(e: Event) => (this.steps = Math.max(1, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
           <label>Noise seed<input type="number" aria-label="Noise seed" min="0" .value=${String(this.seed)} @change=${(e: Event) => (this.seed = Math.max(0, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
           <button class="primary" @click=${() => this.run()} ?disabled=${busy || !m}>Denoise</button>
         </div>
-        ${this.store?.error ? html`<div class="error" role="alert">${this.store.error}</div>` : nothing}
+        <job-panel .store=${this.store} tab="denoise"></job-panel>
+        ${this.store?.errorOf('denoise') ? html`<div class="error" role="alert">${this.store.errorOf('denoise')}</div>` : nothing}
+        ${this.store?.noteOf('denoise') ? html`<div class="note" role="status">${this.store.noteOf('denoise')}</div>` : nothing}
       </section>
-      ${r ? html`<section><h2>At t = ${this.t}</h2>
+      ${r && shown ? html`<section><h2>At t = ${shown.t}</h2>
         <div class="row">
           <div class="figure">clean<pixel-grid label="clean image" .pixels=${r.clean} cols="1" width="128"></pixel-grid></div>
           <div class="figure">x_t<pixel-grid label="noised image" .pixels=${r.xt} cols="1" width="128"></pixel-grid></div>
@@ -170,7 +176,7 @@ export class DenoiseView extends LitElement {
           <table data-testid="denoise-scores">
             <tr><th></th><th>MSE</th><th>PSNR</th></tr>
             <tr><td>one-shot x0</td><td class="numbers">${r.oneShotMse.toFixed(4)}</td><td class="numbers">${r.oneShotPsnr.toFixed(2)} dB</td></tr>
-            <tr><td>chain (${this.steps} steps)</td><td class="numbers">${r.chainMse.toFixed(4)}</td><td class="numbers">${r.chainPsnr.toFixed(2)} dB</td></tr>
+            <tr><td>chain (${shown.steps} steps)</td><td class="numbers">${r.chainMse.toFixed(4)}</td><td class="numbers">${r.chainPsnr.toFixed(2)} dB</td></tr>
           </table>
         </div>
         <h3 style="margin-top:12px">One-shot x0 error against t, this image and noise</h3>

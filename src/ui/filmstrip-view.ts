@@ -1,75 +1,116 @@
-// <filmstrip-view>: one sample's chain, x_t and the predicted x0 at every step. Scrubbing the slider
-// or hovering a frame of the strips shows that step's numbers (<step-details>); the strips export
-// as PNGs that carry the sampling settings, and the denoising as an animated GIF.
-import { LitElement, html, nothing } from 'lit';
+// <filmstrip-view>: one sample's chain as two aligned rows, x_t going into each step above the x0
+// predicted at that step, with the final sample at the end of the x_t row. Every step is shown up to
+// MAX_COLUMNS; past that both rows show the same steps (every stride-th and the last) and say so.
+// Moving the slider or pointing at (tapping, on touch screens) a column shows that step's numbers
+// (<step-details>); the chain exports as a labelled grid PNG of every step (with the sampling
+// settings in its text chunk) and as an animated GIF.
+import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { StepCoefficients } from '../diffusion/samplers';
 import type { Filmstrip, Pixels } from '../worker/api';
-import { denoisingGif } from './film-media';
-import { downloadBytes, downloadPng, gridCanvas } from './pixel-grid';
+import { denoisingGif, exportScale, filmColumns, imagesOf, tile } from './film-media';
+import { downloadBytes, downloadPng } from './pixel-grid';
 import { panelStyles } from './styles';
 import './pixel-grid';
 import './step-details';
 
-const STRIP = 26;
+/** Most columns of the strips on the page (the export shows every step). */
+const MAX_COLUMNS = 25;
+/** Steps per row of the exported grid. */
+const EXPORT_COLUMNS = 10;
+/** Whether the device has no hover (touch): the wording says tap. */
+const touch = typeof matchMedia === 'function' && matchMedia('(hover: none)').matches;
 
-/** Every k-th frame (and the last), so long chains fit a strip; `kept` maps strip cells to frames. */
-function thin(p: Pixels, max: number): { pixels: Pixels; kept: number[] } {
-  // One row of at most `max`: the stride leaves room for the last frame.
-  const k = p.count <= max ? 1 : Math.ceil(p.count / (max - 1));
-  const kept = Array.from({ length: p.count }, (_, i) => i).filter((i) => i % k === 0 || i === p.count - 1);
-  const per = p.size * p.size * 4;
-  const rgba = new Uint8Array(kept.length * per);
-  kept.forEach((i, j) => rgba.set(p.rgba.subarray(i * per, (i + 1) * per), j * per));
-  return { pixels: { count: kept.length, size: p.size, rgba }, kept };
-}
-
-/** 30 CSS pixels a frame, at most a row of STRIP. */
-function stripWidth(p: Pixels): number {
-  return 30 * Math.min(STRIP, p.count);
+/** The labelled export of a chain: rows of EXPORT_COLUMNS steps, x_t above x0, t over each column. */
+function filmCanvas(f: Filmstrip): HTMLCanvasElement {
+  const steps = f.x0s.count, size = f.xs.size, scale = exportScale(size, 64), cell = size * scale, gap = 6, label = 16;
+  const xs = imagesOf(f.xs), x0s = imagesOf(f.x0s);
+  const cols = Math.min(EXPORT_COLUMNS, steps + 1), blocks = Math.ceil((steps + 1) / cols);
+  const canvas = document.createElement('canvas');
+  canvas.width = 44 + cols * (cell + gap);
+  canvas.height = blocks * (label + 2 * cell + 3 * gap);
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = '#1d2330';
+  for (let b = 0; b < blocks; b++) {
+    const top = b * (label + 2 * cell + 3 * gap);
+    ctx.fillText('x_t', 4, top + label + cell / 2);
+    ctx.fillText('x0', 4, top + label + gap + cell + cell / 2);
+    for (let c = 0; c < cols; c++) {
+      const k = b * cols + c;
+      if (k > steps) break;
+      const x = 44 + c * (cell + gap);
+      ctx.fillText(k < steps ? `t=${f.seq[f.seq.length - 1 - k]}` : 'final', x, top + 12);
+      const put = (img: Uint8Array, y: number): void => {
+        const r = tile([img], size, 1, scale, 0);
+        ctx.putImageData(new ImageData(new Uint8ClampedArray(r.rgba.buffer as ArrayBuffer), r.width, r.height), x, y);
+      };
+      put(xs[k]!, top + label);
+      if (k < steps) put(x0s[k]!, top + label + gap + cell);
+    }
+  }
+  return canvas;
 }
 
 @customElement('filmstrip-view')
 export class FilmstripView extends LitElement {
-  static override styles = panelStyles;
+  static override styles = [panelStyles, css`pixel-grid { cursor: crosshair; }`];
 
   @property({ attribute: false }) film: Filmstrip | undefined;
   @property({ attribute: false }) coefficients: readonly StepCoefficients[] = [];
   @property({ attribute: false }) abar: Float64Array | undefined;
-  /** tEXt entries for the exported PNGs (the settings that made the chain). */
+  /** tEXt entries for the exported PNG (the settings that made the chain). */
   @property({ attribute: false }) pngText: Record<string, string> = {};
+  /** A step to show (the one Step just ran); the slider and the strips move it on from there. */
+  @property({ type: Number }) selected: number | undefined;
   @state() private step = 0;
 
-  /** The frame under the pointer in a thinned strip. */
-  private hover(e: MouseEvent, kept: number[]): void {
+  protected override willUpdate(changed: PropertyValues): void {
+    if (changed.has('selected') && this.selected !== undefined) this.step = this.selected;
+  }
+
+  /** The strips: one grid of two rows (x_t in, final sample last; x0 below), the same steps in both. */
+  private strips(f: Filmstrip, columns: number[]): Pixels {
+    const xs = imagesOf(f.xs), x0s = imagesOf(f.x0s), per = f.xs.size * f.xs.size * 4;
+    const blank = new Uint8Array(per).fill(255);
+    const row1 = [...columns.map((k) => xs[k]!), xs[f.x0s.count]!], row2 = [...columns.map((k) => x0s[k]!), blank];
+    const rgba = new Uint8Array((row1.length + row2.length) * per);
+    [...row1, ...row2].forEach((img, i) => rgba.set(img, i * per));
+    return { count: row1.length + row2.length, size: f.xs.size, rgba };
+  }
+
+  /** The step of the column under the pointer (the final column: the sample). */
+  private point(e: MouseEvent, columns: number[], steps: number): void {
     const box = (e.currentTarget as HTMLElement).getBoundingClientRect();
-    const cell = Math.floor(((e.clientX - box.left) / box.width) * Math.min(STRIP, kept.length));
-    const frame = kept[Math.min(kept.length - 1, Math.max(0, cell))];
-    if (frame !== undefined) this.step = frame;
+    const cell = Math.floor(((e.clientX - box.left) / box.width) * (columns.length + 1));
+    this.step = cell >= columns.length ? steps : columns[Math.max(0, cell)]!;
   }
 
   override render() {
     const f = this.film;
     if (!f) return nothing;
-    const steps = f.x0s.count;
+    const steps = f.x0s.count, complete = steps === f.seq.length;
     const k = Math.min(this.step, steps);
     const t = k < steps ? f.seq[f.seq.length - 1 - k] : undefined;
-    const xs = thin(f.xs, STRIP), x0s = thin(f.x0s, STRIP);
+    const { columns, stride } = filmColumns(steps, MAX_COLUMNS);
+    const shown = stride === 1 ? `every step (${steps})` : `one step in ${stride} (${columns.length} of ${steps}, the last included)`;
+    const strips = this.strips(f, columns);
     return html`
       <div class="controls">
-        <label>Step: <span class="numbers">${k}/${steps}${t !== undefined ? ` (t = ${t})` : ' (final)'}</span>
+        <label>Step: <span class="numbers" data-testid="film-step">${k < steps ? `${k + 1} of ${steps} (t = ${t})` : complete ? `final sample (after ${steps} steps)` : `x_t after step ${steps} of ${f.seq.length} (not final)`}</span>
           <input type="range" aria-label="Filmstrip step" min="0" max=${steps} .value=${String(k)} @input=${(e: Event) => (this.step = Number((e.target as HTMLInputElement).value))} />
         </label>
-        <button @click=${() => downloadPng(gridCanvas(f.xs, f.xs.count), 'filmstrip-xt.png', this.pngText)}>Export x_t strip PNG</button>
-        <button @click=${() => downloadPng(gridCanvas(f.x0s, f.x0s.count), 'filmstrip-x0.png', this.pngText)}>Export x0 strip PNG</button>
+        <button @click=${() => downloadPng(filmCanvas(f), 'filmstrip.png', { ...this.pngText, 'ddim-webgpu-film': `x_t (row 1) and predicted x0 (row 2) at t = ${[...f.seq].reverse().slice(0, steps).join(', ')}` })}>Export filmstrip PNG</button>
         <button @click=${() => downloadBytes(denoisingGif(f), 'denoising.gif', 'image/gif')} ?disabled=${steps === 0}>Export denoising GIF</button>
       </div>
       <step-details style="margin-top:8px" .film=${f} .coefficients=${this.coefficients} .abar=${this.abar} step=${k}></step-details>
-      <p class="muted">Hover a frame (or move the slider) for its step's numbers.</p>
-      <div class="figure scroll">x_t, every step
-        <pixel-grid label="x_t filmstrip" .pixels=${xs.pixels} cols=${STRIP} width=${stripWidth(xs.pixels)} @mousemove=${(e: MouseEvent) => this.hover(e, xs.kept)}></pixel-grid></div>
-      <div class="figure scroll">predicted x0, every step
-        <pixel-grid label="x0 filmstrip" .pixels=${x0s.pixels} cols=${STRIP} width=${stripWidth(x0s.pixels)} @mousemove=${(e: MouseEvent) => this.hover(e, x0s.kept)}></pixel-grid></div>`;
+      <p class="muted" data-testid="film-shown">Row 1: x_t going into the step (${complete ? 'the final sample' : `x_t after step ${steps} of ${f.seq.length}`} last); row 2: the x0 predicted at that step. Shown: ${shown}.
+        ${touch ? 'Tap a column' : 'Point at a column'} (or move the slider) for its step's numbers.</p>
+      <div class="figure scroll">
+        <pixel-grid data-testid="filmstrip" label=${`x_t and predicted x0 at ${shown}`} .pixels=${strips} cols=${columns.length + 1} width=${Math.min(900, (columns.length < 12 ? 56 : 34) * (columns.length + 1))}
+          @mousemove=${(e: MouseEvent) => this.point(e, columns, steps)} @click=${(e: MouseEvent) => this.point(e, columns, steps)}></pixel-grid></div>`;
   }
 }
 

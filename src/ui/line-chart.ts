@@ -3,6 +3,7 @@
 // labelled lines share the axes, with a legend (the Research tab's comparisons).
 import { LitElement, css, html, svg } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
+import { tickLabel, ticks } from './chart-axes';
 
 export interface Point {
   x: number;
@@ -50,7 +51,7 @@ export class LineChart extends LitElement {
   @property({ type: Number }) height = 200;
 
   override render() {
-    const W = this.width, H = this.height, L = 48, B = 28, T = 10, R = 10;
+    const W = this.width, H = this.height, L = 58, B = 30, T = 10, R = 14;
     const keep = (ps: readonly Point[]): Point[] => ps.filter((p) => Number.isFinite(p.y) && (!this.logY || p.y > 0));
     const lines = this.series.map((s) => ({ ...s, points: keep(s.points) }));
     const pts = this.series.length ? lines.flatMap((s) => s.points) : keep(this.points);
@@ -63,19 +64,21 @@ export class LineChart extends LitElement {
     const sx = (x: number): number => L + ((x - x0) / Math.max(1e-9, x1 - x0)) * (W - L - R);
     const sy = (y: number): number => T + (1 - (fy(y) - y0) / (y1 - y0)) * (H - T - B);
     const path = (ps: Point[]): string => ps.map((p, i) => `${i ? 'L' : 'M'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join('');
-    const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(2));
     const yTick = (v: number): number => (this.logY ? 10 ** v : v);
+    // Ticks in data units: x linear; y in its plotted units (log10 for logY), labelled in data units.
+    const xTicks = ticks(x0, x1, false), yTicks = ticks(y0, y1, this.logY, 4);
+    const syPlot = (v: number): number => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
     const smoothed = this.smoothing > 0 ? smooth(pts, this.smoothing) : null;
     return html`<svg width=${W} height=${H} viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${`${this.yLabel} against ${this.xLabel}`}>
       ${svg`
         <line x1=${L} y1=${H - B} x2=${W - R} y2=${H - B} stroke="var(--chart-axis)" />
         <line x1=${L} y1=${T} x2=${L} y2=${H - B} stroke="var(--chart-axis)" />
-        <text x=${L - 4} y=${T + 8} text-anchor="end">${fmt(yTick(y1))}</text>
-        <text x=${L - 4} y=${H - B} text-anchor="end">${fmt(yTick(y0))}</text>
-        <text x=${L} y=${H - 8} text-anchor="start">${fmt(x0)}</text>
-        <text x=${W - R} y=${H - 8} text-anchor="end">${fmt(x1)}</text>
-        <text x=${(L + W) / 2} y=${H - 8} text-anchor="middle">${this.xLabel}</text>
-        <text x=${12} y=${(T + H - B) / 2} text-anchor="middle" transform=${`rotate(-90 12 ${(T + H - B) / 2})`}>${this.yLabel}${this.logY ? ' (log)' : ''}</text>
+        ${yTicks.map((v) => svg`<line x1=${L - 3} x2=${L} y1=${syPlot(v)} y2=${syPlot(v)} stroke="var(--chart-axis)" />
+          <text x=${L - 5} y=${syPlot(v) + 3.5} text-anchor="end" data-tick="y">${tickLabel(Number(yTick(v).toPrecision(3)))}</text>`)}
+        ${xTicks.map((v, i) => svg`<line x1=${sx(v)} x2=${sx(v)} y1=${H - B} y2=${H - B + 3} stroke="var(--chart-axis)" />
+          <text x=${sx(v)} y=${H - B + 13} text-anchor=${i === 0 ? 'start' : i === xTicks.length - 1 ? 'end' : 'middle'} data-tick="x">${tickLabel(v)}</text>`)}
+        <text x=${(L + W - R) / 2} y=${H - 3} text-anchor="middle">${this.xLabel}</text>
+        <text x=${11} y=${(T + H - B) / 2} text-anchor="middle" transform=${`rotate(-90 11 ${(T + H - B) / 2})`}>${this.yLabel}${this.logY ? ' (log)' : ''}</text>
         ${this.series.length ? lines.map((s) => svg`
           <path d=${path(s.points)} fill="none" stroke=${s.color} stroke-width="1.8" stroke-dasharray=${s.dashed ? '5 3' : 'none'} data-series=${s.label} />
           ${s.points.map((p) => svg`<circle cx=${sx(p.x)} cy=${sy(p.y)} r="2.2" fill=${s.color} />`)}`)

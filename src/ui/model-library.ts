@@ -4,6 +4,7 @@
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { StoreController, type EngineStore } from './engine-store';
+import { atTime } from './flash';
 import { panelStyles } from './styles';
 
 const MB = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MB`;
@@ -36,7 +37,8 @@ export class ModelLibrary extends LitElement {
     this.error = undefined;
     this.message = undefined;
     try {
-      this.message = await what();
+      const done = await what();
+      this.message = done && `${done} (${atTime()})`;
     } catch (e) {
       this.error = (e as Error).message;
     }
@@ -79,7 +81,7 @@ export class ModelLibrary extends LitElement {
           <label>config.json (optional)<input type="file" aria-label="Model config.json" accept=".json,application/json" @change=${(e: Event) => (this.configFile = (e.target as HTMLInputElement).files?.[0])} /></label>
           <label>Weights<input type="file" aria-label="Import weights" accept=".safetensors" @change=${(e: Event) => this.importFile(e.target as HTMLInputElement)} /></label>
         </div>
-        ${this.message ? html`<p data-testid="library-message">${this.message}</p>` : nothing}
+        ${this.message ? html`<p data-testid="library-message" role="status">${this.message}</p>` : nothing}
         ${this.error ? html`<div class="error" role="alert" data-testid="library-error">${this.error}</div>` : nothing}
       </section>
       <section><h2>Models</h2>
@@ -87,7 +89,7 @@ export class ModelLibrary extends LitElement {
           <tr><th>name</th><th>config</th><th>parameters</th><th>trained steps</th><th>size</th><th>added</th><th></th></tr>
           ${models.map((m) => html`<tr>
             <td>${m.name}</td>
-            <td>ch ${m.config.ch} [${m.config.ch_mult}] · ${m.config.num_res_blocks} res · attn [${m.config.attn_resolutions}] · ${m.config.resolution} px</td>
+            <td>ch ${m.config.ch}, ch_mult [${m.config.ch_mult.join(', ')}] · ${m.config.num_res_blocks} res block${m.config.num_res_blocks === 1 ? '' : 's'} · attention at [${m.config.attn_resolutions.join(', ')}] px · ${m.config.resolution} px</td>
             <td class="numbers">${m.parameters.toLocaleString('en-US')}</td>
             <td class="numbers">${m.trainingSteps || '—'}</td>
             <td class="numbers">${MB(m.bytes)}</td>

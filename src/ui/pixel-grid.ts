@@ -4,6 +4,7 @@ import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, query } from 'lit/decorators.js';
 import { encodePng } from '../io/png';
 import type { Pixels } from '../worker/api';
+import { exportScale, imagesOf, tile, type Raster } from './film-media';
 
 const GAP = 1;
 
@@ -44,10 +45,25 @@ export function downloadBytes(bytes: Uint8Array, name: string, type: string): vo
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
-/** Saves a canvas as a PNG whose tEXt chunks carry `text` (the settings that made it). */
-export async function downloadPng(canvas: HTMLCanvasElement, name: string, text: Record<string, string> = {}): Promise<void> {
+/** Saves an image (or a canvas) as a PNG whose tEXt chunks carry `text` (the settings that made it). */
+export async function downloadPng(image: Raster | HTMLCanvasElement, name: string, text: Record<string, string> = {}): Promise<void> {
+  const r = image instanceof HTMLCanvasElement ? canvasRaster(image) : image;
+  downloadBytes(await encodePng(r.width, r.height, r.rgba, text), name, 'image/png');
+}
+
+export function canvasRaster(canvas: HTMLCanvasElement): Raster {
   const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
-  downloadBytes(await encodePng(canvas.width, canvas.height, new Uint8Array(data.buffer), text), name, 'image/png');
+  return { width: canvas.width, height: canvas.height, rgba: new Uint8Array(data.buffer) };
+}
+
+/**
+ * A set of images as an export: `cols` to a row, scaled (nearest neighbour) so that each is at least
+ * 128 px (exportScale) and the grid at least 256 px wide.
+ */
+export function exportGrid(p: Pixels, cols: number): Raster {
+  const c = Math.max(1, Math.min(cols, p.count));
+  const scale = Math.max(exportScale(p.size), Math.ceil(256 / (c * p.size)));
+  return tile(imagesOf(p), p.size, c, scale, Math.max(1, Math.floor(scale / 2)));
 }
 
 @customElement('pixel-grid')

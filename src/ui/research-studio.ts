@@ -17,6 +17,7 @@ import { SERIES_COLORS, type Series } from './line-chart';
 import { panelStyles } from './styles';
 import './line-chart';
 import './pixel-grid';
+import './job-panel';
 
 /** Time-conditioned architectures for the budget comparison (16 px, the bundled emoji). */
 const TIME_MODELS: Record<string, { label: string; config: UNetConfig }> = {
@@ -72,8 +73,7 @@ export class ResearchStudio extends LitElement {
       try {
         this.models = await this.store.engine.researchModels();
       } catch (e) {
-        this.store.error = (e as Error).message;
-        this.store.changed();
+        this.store.setError('research', (e as Error).message);
       }
       this.chosen = new Set(this.models.filter((m) => m.id.startsWith('bundled:')).map((m) => m.id));
       this.runs = await this.store.engine.listBudgetRuns();
@@ -87,27 +87,27 @@ export class ResearchStudio extends LitElement {
 
   private async runOneShot(): Promise<void> {
     const s = this.store;
-    if (!s || s.job) return;
-    const r = await s.run('oneShot', () => s.engine.researchOneShot(this.request(this.n)));
+    if (!s || s.isRunning('oneShot')) return;
+    const r = await s.run('oneShot', 'research', () => s.engine.researchOneShot(this.request(this.n)));
     if (r) this.oneShot = r;
   }
 
   private async runFirstStep(): Promise<void> {
     const s = this.store;
-    if (!s || s.job) return;
-    const r = await s.run('firstStep', () => s.engine.researchFirstStep(this.request(this.samples)));
+    if (!s || s.isRunning('firstStep')) return;
+    const r = await s.run('firstStep', 'research', () => s.engine.researchFirstStep(this.request(this.samples)));
     if (r) this.first = r;
   }
 
   private async runBudget(): Promise<void> {
     const s = this.store;
-    if (!s || s.job) return;
+    if (!s || s.isRunning('budget')) return;
     const b = this.budget;
     const spec: BudgetSpec = {
       name: b.name, evals: b.evals, points: b.points, samples: b.samples, seed: b.seed, lr: b.lr, emaRate: b.emaRate, timeBatch: b.timeBatch, recipeBatch: b.recipeBatch, layeredBatch: b.layeredBatch,
       arms: ARM_KINDS.filter((a) => b.arms.has(a)), timeConfig: TIME_MODELS[b.timeModel]!.config, numBlock: b.numBlock, layeredCh: b.layeredCh,
     };
-    await s.run('budget', () => s.engine.researchBudget(spec, proxy((run: BudgetRunEntry) => {
+    await s.run('budget', 'research', () => s.engine.researchBudget(spec, proxy((run: BudgetRunEntry) => {
       this.shown = run;
       this.runs = [run, ...this.runs.filter((r) => r.id !== run.id)];
     })));
@@ -117,7 +117,11 @@ export class ResearchStudio extends LitElement {
   private async deleteRun(id: string): Promise<void> {
     const s = this.store;
     if (!s) return;
-    await s.run('deletingRun', () => s.engine.deleteBudgetRun(id));
+    try {
+      await s.engine.deleteBudgetRun(id);
+    } catch (e) {
+      s.setError('research', (e as Error).message);
+    }
     this.runs = await s.engine.listBudgetRuns();
     if (this.shown?.id === id) this.shown = this.runs[0];
   }
@@ -144,7 +148,7 @@ export class ResearchStudio extends LitElement {
       <p class="muted">${this.n} held-out emoji are noised to x_t at every t of the chain; each model predicts x0 in one step (dashed) or runs its chain from x_t down to t = 0 (solid). Error: MSE per value against the clean image.</p>
       <div class="controls">
         ${this.num('Held-out images', this.n, (v) => (this.n = Math.max(1, Math.min(MAX_ONE_SHOT_IMAGES, Math.floor(v)))), { min: 1, max: MAX_ONE_SHOT_IMAGES })}
-        <button class="primary" @click=${() => this.runOneShot()} ?disabled=${!!this.store?.job || this.chosen.size === 0}>Run experiment 1</button>
+        <button class="primary" @click=${() => this.runOneShot()} ?disabled=${!!this.store?.isRunning('oneShot') || this.chosen.size === 0}>Run experiment 1</button>
       </div>
       ${curves ? html`<div class="row" style="margin-top:10px">
         <line-chart data-testid="oneshot-chart" .series=${series} xLabel="t" yLabel="MSE" logY width="620" height="280"></line-chart>
@@ -160,7 +164,7 @@ export class ResearchStudio extends LitElement {
       <p class="muted">From the same pure noise: the x0 each model predicts at its first step (the largest t) and its final sample. The Fréchet distance of 8x8-pooled pixels against the held-out emoji scores each set; real training images give the floor.</p>
       <div class="controls">
         ${this.num('Samples', this.samples, (v) => (this.samples = Math.max(2, Math.min(MAX_FIRST_STEP_SAMPLES, Math.floor(v)))), { min: 2, max: MAX_FIRST_STEP_SAMPLES })}
-        <button class="primary" @click=${() => this.runFirstStep()} ?disabled=${!!this.store?.job || this.chosen.size === 0}>Run experiment 2</button>
+        <button class="primary" @click=${() => this.runFirstStep()} ?disabled=${!!this.store?.isRunning('firstStep') || this.chosen.size === 0}>Run experiment 2</button>
       </div>
       ${f ? html`<table class="numbers" data-testid="firststep-table" style="margin-top:10px">
           <tr><th>model</th><th>parameters</th><th>FD first-step x0</th><th>FD final</th><th>MSE(first, final)</th></tr>
@@ -182,7 +186,7 @@ export class ResearchStudio extends LitElement {
     const byArm = (x: (p: BudgetRunEntry['points'][number]) => number): Series[] => run ? ARM_KINDS.filter((a) => run.points.some((p) => p.arm === a)).map((a, i) => ({
       label: ARM_LABELS[a], color: SERIES_COLORS[i]!, points: run.points.filter((p) => p.arm === a).map((p) => ({ x: x(p), y: p.fd })),
     })) : [];
-    const busy = !!this.store?.job;
+    const busy = !!this.store?.isRunning('budget');
     return html`<section><h2>3 · Budget comparison</h2>
       <p class="muted">Each arm trains on the bundled emoji for the same number of image-gradient evaluations (one UNet forward and backward for one image: a time-conditioned step costs its batch, a layered step its batch times its sub-models), then samples over the same chain (num_block steps, eta 0) at evenly spaced points; FD of pooled pixels against the held-out emoji. Runs are kept in this browser.</p>
       <div class="controls">
@@ -202,7 +206,6 @@ export class ResearchStudio extends LitElement {
         <fieldset><legend>Arms</legend>${ARM_KINDS.map((a) => html`<label class="inline"><input type="checkbox" aria-label=${`arm ${ARM_LABELS[a]}`} .checked=${b.arms.has(a)}
           @change=${(e: Event) => { const arms = new Set(b.arms); if ((e.target as HTMLInputElement).checked) arms.add(a); else arms.delete(a); set({ arms }); }} />${ARM_LABELS[a]}</label>`)}</fieldset>
         <button class="primary" @click=${() => this.runBudget()} ?disabled=${busy || b.arms.size === 0}>Run experiment 3</button>
-        <button @click=${() => this.store?.engine.stop()} ?disabled=${this.store?.job !== 'budget'}>Stop</button>
       </div>
       ${run ? html`<h3 style="margin-top:12px">${run.spec.name} · ${run.state}${run.message ? `: ${run.message}` : ''} · ${run.spec.evals.toLocaleString('en-US')} evaluations per arm</h3>
         <div class="row">
@@ -230,7 +233,9 @@ export class ResearchStudio extends LitElement {
           ${this.num('Chain steps (num_block) for time-conditioned models', this.numBlock, (v) => (this.numBlock = Math.max(NUM_BLOCK_RANGE[0], Math.min(NUM_BLOCK_RANGE[1], Math.floor(v)))), { min: NUM_BLOCK_RANGE[0], max: NUM_BLOCK_RANGE[1] })}
           ${this.num('Seed', this.seed, (v) => (this.seed = Math.max(0, Math.floor(v))))}
         </div>
-        ${s?.error ? html`<div class="error" role="alert">${s.error}</div>` : nothing}
+        <job-panel .store=${s} tab="research"></job-panel>
+        ${s?.errorOf('research') ? html`<div class="error" role="alert">${s.errorOf('research')}</div>` : nothing}
+        ${s?.noteOf('research') ? html`<div class="note" role="status">${s.noteOf('research')}</div>` : nothing}
       </section>
       ${this.oneShotSection()}
       ${this.firstStepSection()}

@@ -13,7 +13,9 @@ import { readPngText } from '../io/png';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
-import { downloadPng, frameOf, gridCanvas } from './pixel-grid';
+import { Flash, atTime } from './flash';
+import { diceIcon } from './icons';
+import { downloadPng, exportGrid, frameOf } from './pixel-grid';
 import { LINK_KEYS, PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery } from './sample-link';
 import { panelStyles } from './styles';
 import './pixel-grid';
@@ -21,6 +23,7 @@ import './filmstrip-view';
 import './schedule-chart';
 import './step-details';
 import './compare-grid';
+import './job-panel';
 
 /** The last result of `f` while its arguments are the same objects: values derived at render time
  *  (a schedule, a chain's coefficients) are computed when their inputs change, not on every frame. */
@@ -61,9 +64,9 @@ export class SampleStudio extends LitElement {
   @state() private paused: { settings: SampleSettings; done: number; total: number } | undefined;
   /** The step Step ran last, shown with its numbers. */
   @state() private stepShown: number | undefined;
-  /** What a link or a dropped PNG could not restore, or what it did. */
+  /** What a link or a dropped PNG could not restore, or what it did (with when). */
   @state() private notes: string[] = [];
-  @state() private linkState: string | undefined;
+  private readonly linkState = new Flash(this);
   private linkRead = false;
   private animTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -77,8 +80,9 @@ export class SampleStudio extends LitElement {
     clearInterval(this.animTimer);
   }
 
+  /** Whether a job of this tab runs (another tab's job does not disable its buttons: starting asks). */
   private get running(): boolean {
-    return this.store?.job !== undefined;
+    return this.store?.current?.tab === 'sample';
   }
 
   private modelId(): string {
@@ -90,7 +94,8 @@ export class SampleStudio extends LitElement {
     this.settings = { ...this.settings, [key]: value };
     // Idle slider changes re-render with the same seed, the previous result kept beside the new one.
     const shown = this.results[0]?.settings;
-    if (rerender && !this.running && shown && shown[key] !== value) void this.advance('sample');
+    // Only while the engine is idle: a slider must not ask to stop another tab's job.
+    if (rerender && !this.store?.current && shown && shown[key] !== value) void this.advance('sample');
   }
 
   /** The settings of a shared link, read once when the models are known; others are left as they are. */
@@ -111,15 +116,21 @@ export class SampleStudio extends LitElement {
     if (location.search !== `?${query}`) history.replaceState(history.state, '', `${location.pathname}?${query}${location.hash}`);
   }
 
-  /** Applies settings written by settingsToQuery (a link or a PNG's text chunk), noting what it ignored. */
+  /**
+   * Applies settings written by settingsToQuery (a link or a PNG's text chunk), noting what it ignored
+   * and, when it changed anything, what it restored and when (a reload of the page's own URL changes nothing: no note).
+   */
   private restore(text: string, source: string): void {
     const bundled = (this.store?.models ?? []).filter((m) => m.source === 'bundled').map((m) => m.id);
     const { settings, notes } = settingsFromQuery(text, bundled);
     const { modelId, ...rest } = settings;
+    const before = settingsToQuery({ ...this.settings, modelId: this.modelId() });
     if (modelId) this.store?.select(modelId);
     this.settings = { ...this.settings, ...rest };
-    this.paused = undefined;
-    this.notes = notes.length ? [`Some settings of ${source} were not used; their defaults stand:`, ...notes] : [`Settings restored from ${source}.`];
+    const changed = settingsToQuery({ ...this.settings, modelId: this.modelId() }) !== before;
+    if (changed) this.paused = undefined;
+    this.notes = notes.length ? [`Some settings of ${source} were not used (${atTime()}); their defaults stand:`, ...notes]
+      : changed ? [`Settings restored from ${source} ${atTime()}.`] : [];
   }
 
   private async dropPng(e: DragEvent): Promise<void> {
@@ -141,9 +152,9 @@ export class SampleStudio extends LitElement {
   private async copyLink(): Promise<void> {
     try {
       await navigator.clipboard.writeText(location.href);
-      this.linkState = 'Link copied.';
+      this.linkState.show('Link copied.');
     } catch {
-      this.linkState = `Copy this link: ${location.href}`;
+      this.linkState.show(`Copy this link: ${location.href}`, 30_000);
     }
   }
 
@@ -162,7 +173,7 @@ export class SampleStudio extends LitElement {
       this.stepShown = undefined;
     }
     const maxSteps = mode === 'step' ? 1 : undefined;
-    const result: SampleResult | undefined = await store.run('sampling', () => (resume ? store.engine.continueSample(onFrame, maxSteps) : store.engine.sample(settings, onFrame, maxSteps)));
+    const result: SampleResult | undefined = await store.run('sampling', 'sample', () => (resume ? store.engine.continueSample(onFrame, maxSteps) : store.engine.sample(settings, onFrame, maxSteps)));
     if (!result) return;
     this.paused = result.completed ? undefined : { settings, done: result.stepsDone, total: result.seq.length };
     if (mode !== 'step' || result.completed) {
@@ -173,15 +184,6 @@ export class SampleStudio extends LitElement {
       this.filmIndex = Math.min(this.filmIndex, settings.batch - 1);
       [this.film, this.first] = await Promise.all([store.engine.filmstrip(this.filmIndex), store.engine.firstStep()]);
     }
-  }
-
-  /** The comparison grid ran its own chains: the worker no longer holds the one the filmstrip, the
-   *  first-step panel and Continue refer to. */
-  private chainsReplaced(): void {
-    this.paused = undefined;
-    this.stepShown = undefined;
-    this.film = undefined;
-    this.first = undefined;
   }
 
   private readonly scheduleOf = lastOf((d: DiffusionConfig) => alphaBars(betaSchedule(d)));
@@ -221,7 +223,7 @@ export class SampleStudio extends LitElement {
     const store = this.store;
     if (!store || this.running) return;
     const settings = { ...this.settings, modelId: this.modelId() };
-    const strip = await store.run('interpolation', () => store.engine.interpolate(settings, this.seedB, this.frames));
+    const strip = await store.run('interpolation', 'sample', () => store.engine.interpolate(settings, this.seedB, this.frames));
     if (!strip) return;
     this.interpolation = strip;
     clearInterval(this.animTimer);
@@ -266,7 +268,7 @@ export class SampleStudio extends LitElement {
         </label>
         <label>Seed
           <span><input type="number" aria-label="Seed" min="0" .value=${String(s.seed)} @change=${(e: Event) => this.set('seed', Math.max(0, Math.floor(num(e))))} />
-          <button aria-label="Random seed" title="Random seed" @click=${() => this.set('seed', Math.floor(Math.random() * 1e6))}>🎲</button></span>
+          <button aria-label="Random seed" title="Random seed" @click=${() => this.set('seed', Math.floor(Math.random() * 1e6))}>${diceIcon}</button></span>
         </label>
         <label>Batch size
           <input type="number" aria-label="Batch size" min="1" max=${MAX_SAMPLE_BATCH} .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', Math.min(MAX_SAMPLE_BATCH, Math.max(1, Math.floor(num(e)))))} />
@@ -282,7 +284,6 @@ export class SampleStudio extends LitElement {
         <button @click=${() => this.advance('step')} ?disabled=${this.running || models.length === 0}
           title="Run one step of the chain and show its numbers">${this.paused ? `Step ${this.paused.done + 1}/${this.paused.total}` : 'Step'}</button>
         <button @click=${() => this.advance('continue')} ?disabled=${this.running || !this.paused}>Continue</button>
-        <button @click=${() => this.store?.engine.stop()} ?disabled=${!this.running}>Stop</button>
         <button @click=${() => this.copyLink()} title="A link with these settings: opening it samples the same pixels">Copy link</button>
         <label class="inline" title="Restore the settings of a PNG exported here (or drop it on this panel)">Open PNG settings
           <input type="file" aria-label="Open PNG settings" accept="image/png" @change=${(e: Event) => {
@@ -290,7 +291,7 @@ export class SampleStudio extends LitElement {
             if (f) void this.openPng(f);
           }} /></label>
       </div>
-      ${this.linkState ? html`<p class="muted" role="status" data-testid="link-state">${this.linkState}</p>` : nothing}
+      ${this.linkState.text ? html`<p class="muted" role="status" data-testid="link-state">${this.linkState.text}</p>` : nothing}
       ${this.notes.length ? html`<div class="note" role="status" data-testid="settings-notes">${this.notes.map((n) => html`<div>${n}</div>`)}</div>` : nothing}
       ${this.explanations()}`;
   }
@@ -309,11 +310,12 @@ export class SampleStudio extends LitElement {
   private progress() {
     const f = this.frame;
     if (!f) return html`<p class="muted">Press Sample: the grid shows x_t and the x0 the model predicts at every step.</p>`;
-    const eta = ((f.total - f.step) * f.msPerStep) / 1000;
+    // While the chain runs, the job panel above has its ETA; a chain that Step or Stop left waits.
+    const state = this.running && this.store?.isRunning('sampling') ? '' : this.paused ? ` · paused at step ${this.paused.done} of ${this.paused.total}: Step or Continue runs on` : '';
     return html`
       <div class="controls">
         <progress max=${f.total} .value=${f.step} aria-label="Sampling progress"></progress>
-        <span class="numbers" data-testid="progress">step ${f.step}/${f.total} · t = ${f.t} · ${f.msPerStep.toFixed(1)} ms/step · ETA ${eta.toFixed(1)} s</span>
+        <span class="numbers" data-testid="progress">step ${f.step}/${f.total} · t = ${f.t} · ${f.msPerStep.toFixed(1)} ms/step${state}</span>
       </div>
       <div class="row" style="margin-top:10px">
         ${this.view !== 'x0' && f.xt ? html`<div class="figure">x_t<pixel-grid data-testid="xt" label="x_t at the current step" .pixels=${f.xt} cols=${Math.ceil(Math.sqrt(f.xt.count))}></pixel-grid></div>` : nothing}
@@ -332,7 +334,8 @@ export class SampleStudio extends LitElement {
         <pixel-grid data-testid=${i === 0 ? 'final' : 'previous'} label="sample grid" .pixels=${r.final} cols=${Math.ceil(Math.sqrt(r.final.count))} width="200"></pixel-grid>
         <span>${i === 0 ? 'latest' : 'previous'}: ${this.describe(r.settings)}${r.completed ? '' : ' (stopped)'}</span>
         <span class="numbers">${r.msPerStep.toFixed(1)} ms/step</span>
-        ${i === 0 ? html`<button @click=${() => downloadPng(gridCanvas(r.final, Math.ceil(Math.sqrt(r.final.count))), 'samples.png', { [PNG_SETTINGS_KEY]: settingsToQuery(r.settings) })}>Export grid PNG</button>` : nothing}
+        ${i === 0 ? html`<button @click=${() => downloadPng(exportGrid(r.final, Math.ceil(Math.sqrt(r.final.count))), 'samples.png', { [PNG_SETTINGS_KEY]: settingsToQuery(r.settings) })}
+          title="Each sample scaled up (nearest neighbour) to at least 128 px, the settings in the PNG">Export grid PNG</button>` : nothing}
       </div>`)}
     </div></section>`;
   }
@@ -340,6 +343,11 @@ export class SampleStudio extends LitElement {
   private firstStepPanel() {
     const r = this.first;
     if (!r) return nothing;
+    // A chain Step or Stop left part-way has no final sample to compare with yet.
+    if (this.paused) {
+      return html`<section><h2>The first-step question</h2><p class="muted" data-testid="first-step-waiting">The x0 of the first step is compared with the final sample once the chain reaches t = 0
+        (step ${this.paused.done} of ${this.paused.total} done: Continue runs the rest).</p></section>`;
+    }
     const cols = Math.ceil(Math.sqrt(r.final.count));
     return html`<section><h2>The first-step question</h2>
       <p class="muted">Why can't the x0 predicted at the first step be the result? The model's first guess is the mean of everything x_T could become: a blurry average. The chain commits to details step by step.</p>
@@ -378,33 +386,27 @@ export class SampleStudio extends LitElement {
       <schedule-chart .abar=${abar} .seq=${seq} current=${current ?? nothing}></schedule-chart></details>`;
   }
 
-  private stepPanel(abar: Float64Array | undefined, coefficients: StepCoefficients[]) {
-    if (this.stepShown === undefined || !this.film) return nothing;
-    return html`<section><h2>Step ${this.stepShown + 1}${this.paused ? ` of ${this.paused.total}` : ''}</h2>
-      <step-details .film=${this.film} .coefficients=${coefficients} .abar=${abar} step=${this.stepShown}></step-details></section>`;
-  }
-
   override render() {
     const abar = this.abar();
     const coefficients = this.filmCoefficients(abar);
     const shownSettings = this.paused?.settings ?? this.results[0]?.settings;
     return html`
       <section @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${(e: DragEvent) => this.dropPng(e)}><h2>Sample</h2>${this.controls()}
-        ${this.store?.error ? html`<div class="error" role="alert">${this.store.error}</div>` : nothing}
+        <job-panel .store=${this.store} tab="sample"></job-panel>
+        ${this.store?.errorOf('sample') ? html`<div class="error" role="alert">${this.store.errorOf('sample')}</div>` : nothing}
+        ${this.store?.noteOf('sample') ? html`<div class="note" role="status">${this.store.noteOf('sample')}</div>` : nothing}
         ${this.schedulePanel(abar)}
         <div style="margin-top:12px">${this.progress()}</div>
       </section>
-      ${this.stepPanel(abar, coefficients)}
       ${this.resultsPanel()}
-      ${this.film ? html`<section><h2>Filmstrip</h2>
+      ${this.film ? html`<section><h2>${this.stepShown !== undefined && this.paused ? `Step ${this.stepShown + 1} of ${this.paused.total}` : 'Filmstrip'}</h2>
         <label class="inline">Sample <input type="number" aria-label="Filmstrip sample" min="0" max=${this.settings.batch - 1} .value=${String(this.filmIndex)}
           @change=${(e: Event) => this.showFilm(Math.floor(Number((e.target as HTMLInputElement).value)))} /></label>
-        <filmstrip-view .film=${this.film} .coefficients=${coefficients} .abar=${abar}
+        <filmstrip-view .film=${this.film} .coefficients=${coefficients} .abar=${abar} .selected=${this.stepShown}
           .pngText=${shownSettings ? { [PNG_SETTINGS_KEY]: settingsToQuery(shownSettings) } : {}}></filmstrip-view></section>` : nothing}
       ${this.firstStepPanel()}
       <section><h2>Comparison grid</h2>
-        <compare-grid .store=${this.store} .base=${{ ...this.settings, modelId: this.modelId() }} timesteps=${abar?.length ?? 1000}
-          @chains-replaced=${() => this.chainsReplaced()}></compare-grid></section>
+        <compare-grid .store=${this.store} .base=${{ ...this.settings, modelId: this.modelId() }} timesteps=${abar?.length ?? 1000}></compare-grid></section>
       ${this.interpolationPanel()}`;
   }
 }

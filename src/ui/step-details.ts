@@ -39,8 +39,10 @@ export class StepDetails extends LitElement {
     if (!f || !abar) return nothing;
     const steps = f.x0s.count, k = Math.min(this.step, steps);
     if (k === steps) {
-      return html`<div class="row"><div class="figure">final sample (after ${steps} steps)<pixel-grid label="final sample" .pixels=${frameOf(f.xs, k)} cols="1" width="96"></pixel-grid></div>
-        <table><tr><th></th><th>mean</th><th>std</th><th>at 0/255</th></tr>${this.stats('sample', frameStats(f.xs, k))}</table></div>`;
+      // Before the chain's end (Step, Stop) the last frame is an x_t on the way, not a sample.
+      const what = steps === f.seq.length ? `final sample (after ${steps} steps)` : `x_t after step ${steps} of ${f.seq.length} (not final)`;
+      return html`<div class="row"><div class="figure">${what}<pixel-grid label=${what} .pixels=${frameOf(f.xs, k)} cols="1" width="96"></pixel-grid></div>
+        <table><tr><th></th><th>mean</th><th>std</th><th>at 0/255</th></tr>${this.stats(steps === f.seq.length ? 'sample' : 'x_t', frameStats(f.xs, k))}</table></div>`;
     }
     const c = this.coefficients[k];
     const at = c ? alphaBarAt(abar, c.t) : NaN, an = c ? alphaBarAt(abar, c.tNext) : NaN;

@@ -1,19 +1,26 @@
 // The Train tab: dataset (bundled emoji or your images), model (presets or custom fields, with its
-// parameter count and GPU memory), hyperparameters; Train / Pause / Resume / Stop; a live loss
-// chart, images/s and EMA previews; the stored runs, resumable after a reload.
+// parameter count and GPU memory), hyperparameters with what the run will cost against what the
+// recipe needs (RECIPE_MILESTONES, at the rate measured on this adapter) and warnings for settings
+// that cannot work; Train, and the job panel's Pause / Stop with its ETA; a live loss chart,
+// images/s and EMA previews captioned with what to expect; the stored runs, resumable after a
+// reload, the latest shown as it was left.
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { proxy } from 'comlink';
 import { parseConfig, type UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
-import { DEFAULT_RECIPE, type LossWeighting, type LrDecay } from '../train/recipe';
+import { DEFAULT_RECIPE, RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
+import { runExpectation, runWarnings } from '../app/training';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import type { TrainerOptions } from '../train/trainer';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
+import { Flash } from './flash';
+import { removeIcon } from './icons';
 import { panelStyles } from './styles';
 import './pixel-grid';
 import './line-chart';
+import './job-panel';
 
 type Dataset = TrainSpec['dataset'];
 
@@ -46,6 +53,10 @@ export class TrainStudio extends LitElement {
   @state() private losses: number[] = [];
   @state() private progress: TrainProgress | undefined;
   @state() private preview: Pixels | undefined;
+  /** The step the preview was drawn at. */
+  @state() private previewStep = 0;
+  /** The run the progress panel shows (its batch sizes the evaluations). */
+  @state() private shownRun: { id: string; batch: number } | undefined;
   @state() private runs: RunEntry[] = [];
   @state() private images: StoredImageInfo[] = [];
   @state() private smoothing = 0.9;
@@ -53,7 +64,7 @@ export class TrainStudio extends LitElement {
   /** Every file the last import skipped, with why. */
   @state() private importErrors: string[] = [];
   /** The outcome of the last action on a stored run (Save as model). */
-  @state() private runMessage: string | undefined;
+  private readonly runMessage = new Flash(this, 8000);
   private estimateTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
@@ -69,7 +80,21 @@ export class TrainStudio extends LitElement {
   private async refresh(): Promise<void> {
     if (!this.store) return;
     [this.runs, this.images] = await Promise.all([this.store.engine.listRuns(), this.store.engine.listImages()]);
+    // After a reload, the latest run as it was left: its loss chart, its last preview, its saved step.
+    const latest = this.runs[0];
+    if (!this.shownRun && latest) this.showStored(latest);
     this.scheduleEstimate();
+  }
+
+  private showStored(run: RunEntry): void {
+    this.shownRun = { id: run.id, batch: run.options.batch };
+    this.losses = run.losses.slice(0, run.step);
+    this.preview = run.preview;
+    this.previewStep = run.previewStep ?? 0;
+    this.progress = {
+      runId: run.id, step: run.step, targetSteps: run.targetSteps, losses: [], imagesPerSecond: run.imagesPerSecond ?? 0,
+      state: run.step >= run.targetSteps ? 'done' : 'paused', savedStep: run.step,
+    };
   }
 
   private get resolution(): number {
@@ -114,12 +139,15 @@ export class TrainStudio extends LitElement {
   private onProgress = (p: TrainProgress): void => {
     this.progress = p;
     if (p.losses.length) this.losses = [...this.losses, ...p.losses];
-    if (p.preview) this.preview = p.preview;
+    if (p.preview) {
+      this.preview = p.preview;
+      this.previewStep = p.step;
+    }
   };
 
   private async train(): Promise<void> {
     const store = this.store;
-    if (!store || store.job) return;
+    if (!store || store.isRunning('training')) return;
     let config: UNetConfig;
     try {
       config = this.config();
@@ -127,20 +155,25 @@ export class TrainStudio extends LitElement {
       this.configError = (e as Error).message;
       return;
     }
-    this.losses = [];
-    this.preview = undefined;
     const options = { ...this.options, decaySteps: this.steps };
     const spec: TrainSpec = { name: this.name, dataset: this.data, config, options, steps: this.steps, checkpointEvery: this.checkpointEvery, previewEvery: this.previewEvery };
-    await store.run('training', () => store.engine.train(spec, proxy(this.onProgress)));
+    await store.run('training', 'train', () => {
+      this.progress = undefined;
+      this.losses = [];
+      this.preview = undefined;
+      this.shownRun = { id: '', batch: spec.options.batch };
+      return store.engine.train(spec, proxy(this.onProgress));
+    });
     await this.refresh();
   }
 
   private async resume(run: RunEntry): Promise<void> {
     const store = this.store;
-    if (!store || store.job) return;
-    this.losses = run.losses.slice(0, run.step);
-    this.preview = undefined;
-    await store.run('training', () => store.engine.resumeRun(run.id, proxy(this.onProgress)));
+    if (!store || store.isRunning('training')) return;
+    await store.run('training', 'train', () => {
+      this.showStored(run);
+      return store.engine.resumeRun(run.id, proxy(this.onProgress));
+    });
     await this.refresh();
   }
 
@@ -161,11 +194,26 @@ export class TrainStudio extends LitElement {
     if (!this.store) return;
     try {
       const m = await this.store.engine.runToModel(id);
-      this.runMessage = `saved "${m.name}" to the library`;
+      this.runMessage.show(`saved "${m.name}" to the library`);
       await this.store.refreshModels();
     } catch (e) {
-      this.runMessage = `could not save the model: ${(e as Error).message}`;
+      this.runMessage.show(`could not save the model: ${(e as Error).message}`, 30_000);
     }
+  }
+
+  private async deleteRun(r: RunEntry): Promise<void> {
+    try {
+      await this.store?.engine.deleteRun(r.id);
+      if (this.shownRun?.id === r.id) {
+        this.shownRun = undefined;
+        this.progress = undefined;
+        this.losses = [];
+        this.preview = undefined;
+      }
+    } catch (e) {
+      this.runMessage.show((e as Error).message, 30_000);
+    }
+    await this.refresh();
   }
 
   private async removeImage(id: string): Promise<void> {
@@ -201,7 +249,7 @@ export class TrainStudio extends LitElement {
       ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${this.images.length} image(s) of yours</div>
         <div class="row" style="gap:6px;margin-top:4px">${this.images.map((img) => html`<div class="figure" title=${img.name}>
           <pixel-grid label=${img.name} .pixels=${img.thumbnail} cols="1" width="48"></pixel-grid>
-          <button aria-label=${`Remove ${img.name}`} style="padding:0 4px" @click=${() => this.removeImage(img.id)}>✕</button></div>`)}</div>` : nothing}
+          <button aria-label=${`Remove ${img.name}`} style="padding:0 4px" @click=${() => this.removeImage(img.id)}>${removeIcon}</button></div>`)}</div>` : nothing}
     </section>`;
   }
 
@@ -230,8 +278,7 @@ export class TrainStudio extends LitElement {
       this.options = { ...this.options, [k]: v };
       if (k === 'batch') this.scheduleEstimate();
     };
-    const job = this.store?.job;
-    const training = job === 'training';
+    const training = this.store?.isRunning('training') ?? false;
     return html`<section><h2>Training</h2>
       <div class="controls">
         <label>Run name<input type="text" aria-label="Run name" .value=${this.name} @change=${(e: Event) => (this.name = (e.target as HTMLInputElement).value)} /></label>
@@ -253,12 +300,35 @@ export class TrainStudio extends LitElement {
           </select></label>
         <label class="inline" title="EMA decay min(rate, (1 + n) / (10 + n)) after n steps: the average forgets the random start quickly"><input type="checkbox" aria-label="EMA warmup" .checked=${o.emaWarmup} @change=${(e: Event) => set('emaWarmup', (e.target as HTMLInputElement).checked)} />EMA warmup</label>
         <label class="inline"><input type="checkbox" aria-label="Random flip" .checked=${o.randomFlip} @change=${(e: Event) => set('randomFlip', (e.target as HTMLInputElement).checked)} />Random flip</label>
-        <button class="primary" @click=${() => this.train()} ?disabled=${!!job || !!this.configError || (this.memory !== undefined && !this.memory.fits)}>Train</button>
-        <button @click=${() => this.store?.engine.pause()} ?disabled=${!training}>Pause</button>
-        <button @click=${() => this.store?.engine.stop()} ?disabled=${!training}>Stop</button>
+        <button class="primary" @click=${() => this.train()} ?disabled=${training || !!this.configError || (this.memory !== undefined && !this.memory.fits)}>Train</button>
       </div>
-      ${this.store?.error ? html`<div class="error" role="alert">${this.store.error}</div>` : nothing}
+      ${this.expectationLine()}
+      ${this.store?.errorOf('train') ? html`<div class="error" role="alert">${this.store.errorOf('train')}</div>` : nothing}
+      ${this.store?.noteOf('train') ? html`<div class="note" role="status">${this.store.noteOf('train')}</div>` : nothing}
     </section>`;
+  }
+
+  /**
+   * What the run will cost against what the recipe needs, at the rate measured here (this session's
+   * run, else the latest stored run's), and the settings that cannot work.
+   */
+  private expectationLine() {
+    const p = this.store?.isRunning('training') ? this.progress : undefined;
+    const rate = (p && p.imagesPerSecond > 0 ? p.imagesPerSecond : undefined) ?? this.runs.find((r) => r.imagesPerSecond)?.imagesPerSecond;
+    const e = runExpectation(p?.targetSteps ?? this.steps, p ? this.shownRun?.batch ?? this.options.batch : this.options.batch, p?.step ?? 0, rate);
+    const count = this.data === 'user' ? this.images.length : undefined;
+    const warnings = runWarnings(this.steps, this.options, count);
+    return html`<p class="muted" data-testid="train-expectation">${e.text}</p>
+      ${warnings.length ? html`<div class="note" role="status" data-testid="train-warnings">${warnings.map((w) => html`<div>${w}</div>`)}</div>` : nothing}`;
+  }
+
+  /** The preview's caption: when it was drawn, and whether noise is what to expect there. */
+  private previewCaption(): string {
+    const evals = this.previewStep * (this.shownRun?.batch ?? this.options.batch);
+    const at = `EMA samples at step ${this.previewStep.toLocaleString('en-US')} (${evals.toLocaleString('en-US')} image evaluations; 10 DDIM steps, x0 clipped)`;
+    return evals < RECIPE_MILESTONES.noiseUntil
+      ? `${at}: noise is expected this early; with the recipe, samples take shape after ~${RECIPE_MILESTONES.noiseUntil.toLocaleString('en-US')} evaluations and are recognisable at ~${RECIPE_MILESTONES.recognisable.toLocaleString('en-US')}`
+      : at;
   }
 
   private livePanel() {
@@ -266,34 +336,38 @@ export class TrainStudio extends LitElement {
     if (!p && this.losses.length === 0) return nothing;
     const last = this.losses.slice(-20);
     const recent = last.reduce((a, b) => a + b, 0) / Math.max(1, last.length);
+    const live = this.store?.isRunning('training') ?? false;
+    const status = !p ? '' : live && p.state === 'running' && p.imagesPerSecond === 0
+      ? `starting at step ${p.step}/${p.targetSteps}: building the model and compiling its kernels…`
+      : `${p.state} · step ${p.step}/${p.targetSteps} · saved at step ${p.savedStep}${p.imagesPerSecond > 0 ? ` · ${p.imagesPerSecond.toFixed(2)} images/s` : ''}${!live && p.state !== 'done' ? ' · Resume continues it' : ''}`;
     return html`<section><h2>Progress</h2>
+      <job-panel .store=${this.store} tab="train"></job-panel>
       <div class="row">
         <div>
-          <p class="numbers" data-testid="train-status">${p ? html`${p.state} · step ${p.step}/${p.targetSteps} · saved at step ${p.savedStep} · ${p.imagesPerSecond.toFixed(2)} images/s` : ''}
-            ${this.losses.length ? html` · loss (last 20) ${recent.toFixed(2)}` : ''}</p>
+          <p class="numbers" data-testid="train-status">${status}${this.losses.length ? ` · loss (last 20) ${recent.toFixed(2)}` : ''}</p>
           <line-chart data-testid="loss-chart" .points=${this.losses.map((y, i) => ({ x: i + 1, y }))} smoothing=${this.smoothing} xLabel="step" yLabel="loss" logY></line-chart>
           <label class="inline">Smoothing <input type="range" aria-label="Smoothing" min="0" max="0.99" step="0.01" .value=${String(this.smoothing)} @input=${(e: Event) => (this.smoothing = this.num(e))} /></label>
         </div>
-        ${this.preview ? html`<div class="figure">EMA samples (10 DDIM steps, x0 clipped)<pixel-grid data-testid="train-preview" label="EMA preview samples" .pixels=${this.preview} cols="2" width="160"></pixel-grid></div>` : nothing}
+        ${this.preview ? html`<div class="figure" style="max-width:260px"><span data-testid="preview-caption">${this.previewCaption()}</span><pixel-grid data-testid="train-preview" label="EMA preview samples" .pixels=${this.preview} cols="2" width="160"></pixel-grid></div>` : nothing}
       </div>
     </section>`;
   }
 
   private runsPanel() {
     if (this.runs.length === 0) return nothing;
-    const job = this.store?.job;
+    const busy = this.store?.isRunning('training') ?? false;
     return html`<section><h2>Runs in this browser</h2>
       <table data-testid="runs"><tr><th>name</th><th>step</th><th>model</th><th>data</th><th>saved</th><th></th></tr>
         ${this.runs.map((r) => html`<tr>
           <td>${r.name}</td><td class="numbers">${r.step}/${r.targetSteps}</td>
-          <td>ch ${r.config.ch} [${r.config.ch_mult}] ${r.config.resolution}px</td><td>${r.dataset}</td>
+          <td>ch ${r.config.ch}, ch_mult [${r.config.ch_mult.join(', ')}], ${r.config.resolution} px</td><td>${r.dataset}</td>
           <td>${new Date(r.updated).toLocaleString()}</td>
           <td>
-            <button @click=${() => this.resume(r)} ?disabled=${!!job || !r.checkpointKey}>Resume</button>
+            <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey}>Resume</button>
             <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey}>Save as model</button>
-            <button @click=${async () => { await this.store?.engine.deleteRun(r.id); await this.refresh(); }} ?disabled=${!!job}>Delete</button>
+            <button @click=${() => this.deleteRun(r)} ?disabled=${busy && this.progress?.runId === r.id}>Delete</button>
           </td></tr>`)}
-      </table>${this.runMessage ? html`<div role="status" data-testid="run-message">${this.runMessage}</div>` : nothing}</section>`;
+      </table>${this.runMessage.text ? html`<div role="status" data-testid="run-message">${this.runMessage.text}</div>` : nothing}</section>`;
   }
 
   override render() {

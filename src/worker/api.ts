@@ -8,6 +8,7 @@ import type { TrainerOptions } from '../train/trainer';
 import type { OneShotRow } from '../research/experiments';
 import type { BudgetPoint } from '../research/budget';
 import type { BudgetRunEntry, BudgetSpec } from '../store/research';
+import type { ProgressReading } from '../app/progress';
 
 export type { ModelEntry, RunEntry, BudgetRunEntry, BudgetSpec, BudgetPoint, OneShotRow };
 
@@ -15,9 +16,21 @@ export type { ModelEntry, RunEntry, BudgetRunEntry, BudgetSpec, BudgetPoint, One
 export const JOBS = {
   sampling: 'sampling', interpolation: 'interpolation', denoising: 'denoising', inversion: 'inversion', training: 'training',
   oneShot: 'the one-shot experiment', firstStep: 'the first-step experiment', budget: 'the budget comparison',
-  grid: 'the comparison grid', deletingRun: 'deleting a research run',
+  grid: 'the comparison grid',
 } as const;
 export type Job = keyof typeof JOBS;
+
+/** What the running job has done, sent to the page as it goes (at most ~10 a second, and at its start and end). */
+export interface JobEvent extends ProgressReading {
+  job: Job;
+  /** 'ended' once, when the job returns, fails or stops. */
+  phase: 'running' | 'ended';
+  /** What it is doing now, in words ("t = 500", "arm layer", "compiling kernels"). */
+  detail?: string;
+}
+
+/** A job that Stop ended before it had a result to give (the page says "stopped", not an error). */
+export const STOPPED = 'JobStopped';
 
 /** What happened to the GPU, for the page to say: a device loss (the engine reconnects on its own),
  *  the reconnection, or an error no operation caught (validation, out of memory). */
@@ -225,12 +238,15 @@ export interface FirstStepStudyResult {
 
 /** The engine itself: start-up, device-loss recovery, the stop of whatever job runs, storage. */
 export interface EngineCore {
-  /** Starts the engine; `onGpuEvent` (a comlink proxy) hears of device losses and uncaught GPU errors. */
-  init(onGpuEvent?: (e: GpuEvent) => void): Promise<EngineInfo>;
+  /**
+   * Starts the engine; `onGpuEvent` (a comlink proxy) hears of device losses and uncaught GPU errors,
+   * `onJob` of the progress of every long job.
+   */
+  init(onGpuEvent?: (e: GpuEvent) => void, onJob?: (e: JobEvent) => void): Promise<EngineInfo>;
   /** Destroys the GPU device as a driver reset would, to see the app recover (the e2e test does). */
   loseDevice(): Promise<void>;
-  /** Stops the running chain, training, interpolation or experiment after its current step. */
-  stop(): Promise<void>;
+  /** Stops `job` after its current step if it is the one running (false when it is not). */
+  stop(job: Job): Promise<boolean>;
   storage(): Promise<{ usage: number; quota: number; persisted: boolean }>;
 }
 
@@ -251,6 +267,12 @@ export interface SamplingApi {
   sample(settings: SampleSettings, onFrame: (f: StepFrame) => void, maxSteps?: number): Promise<SampleResult>;
   /** Runs the last chain on from where Step or Stop left it, to the end or `maxSteps` steps. */
   continueSample(onFrame: (f: StepFrame) => void, maxSteps?: number): Promise<SampleResult>;
+  /**
+   * The comparison grid: one chain per cell (each planned and checked before the first runs), every
+   * finished cell's result to `onCell` as it lands; Stop ends it after the step that runs. Its chains
+   * are its own: the Sample tab's chain (Continue, filmstrip, first step) stays as it was.
+   */
+  sampleGrid(cells: SampleSettings[], onCell: (index: number, result: SampleResult) => void): Promise<void>;
   filmstrip(sample: number): Promise<Filmstrip>;
   firstStep(): Promise<FirstStepReport>;
   interpolate(settings: SampleSettings, seedB: number, frames: number): Promise<Pixels>;

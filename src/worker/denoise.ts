@@ -14,6 +14,7 @@ import { readTensor, upload } from '../gpu/tensor';
 import type { ReferenceModel } from '../io/convert';
 import { gaussian } from '../host/rng';
 import type { DenoiseResult, InversionRequest, InversionResult, Pixels } from './api';
+import { chainSteps, type JobContext } from './engine-core';
 import { toPixels } from './pixels';
 import type { NetCache } from './sampling';
 
@@ -46,6 +47,7 @@ export async function denoise(
   t: number,
   steps: number,
   seed: number,
+  job: JobContext,
 ): Promise<DenoiseResult> {
   const cfg = model.config;
   const abar = alphaBars(betaSchedule(model.diffusion));
@@ -65,7 +67,9 @@ export async function denoise(
   submitDispatches(device, one.forward, 'denoise one-shot');
   const oneShot = x0FromEps(xt, await readTensor(device, one.eps), abar[t]!);
   const seq = chainFrom(t, steps);
-  const chain = await runChain(device, one, planChain(model.diffusion, ddimSpec(seq.length), seq).coefficients, { kind: 'rng', seed }, xt);
+  // Units: the one-shot forward, the chain's steps, the curve's batched forward.
+  job.progress(1, seq.length + 2, 'the chain from t');
+  const chain = await runChain(device, one, planChain(model.diffusion, ddimSpec(seq.length), seq).coefficients, { kind: 'rng', seed }, xt, chainSteps(device, job, 1));
 
   // One-shot error across t, one batched forward.
   const ts = curveTimesteps(T);
@@ -76,6 +80,7 @@ export async function denoise(
   upload(device, net.t, Float32Array.from(ts));
   submitDispatches(device, net.forward, 'denoise curve');
   const eps = await readTensor(device, net.eps);
+  job.progress(seq.length + 2);
   const curve = ts.map((tt, i) => ({ t: tt, mse: clippedMse(x0FromEps(batch.subarray(i * n, (i + 1) * n), eps.subarray(i * n, (i + 1) * n), abar[tt]!), clean) }));
 
   const px = (x: Float32Array): Pixels => toPixels(x, cfg.in_channels, cfg.resolution);
@@ -86,14 +91,18 @@ export async function denoise(
   };
 }
 
-export async function invert(device: GPUDevice, nets: NetCache, id: string, model: ReferenceModel, clean: Float32Array, req: InversionRequest): Promise<InversionResult> {
+/** Units: the inversion's steps up, its steps down, the re-sampling's steps. */
+export async function invert(device: GPUDevice, nets: NetCache, id: string, model: ReferenceModel, clean: Float32Array, req: InversionRequest, job: JobContext): Promise<InversionResult> {
   const cfg = model.config;
   const plan = planInversion(model.diffusion, req.steps);
   const resample = planChain(model.diffusion, ddimSpec(req.resampleSteps, req.resampleEta), undefined, 're-sampling');
   checkSeed(req.seed);
+  const up = plan.up.length;
+  job.progress(0, 2 * up + resample.coefficients.length, 'up to x_T');
   const net = nets.get(id, model, 1);
-  const { xT, reconstruction, psnr: [reconstructionPsnr] } = await invertImages(device, net, plan, clean);
-  const resampled = await runChain(device, net, resample.coefficients, { kind: 'rng', seed: req.seed }, xT);
+  const { xT, reconstruction, psnr: [reconstructionPsnr] } = await invertImages(device, net, plan, clean, chainSteps(device, job));
+  job.progress(2 * up, undefined, 're-sampling');
+  const resampled = await runChain(device, net, resample.coefficients, { kind: 'rng', seed: req.seed }, xT, chainSteps(device, job, 2 * up));
   const px = (x: Float32Array): Pixels => toPixels(x, cfg.in_channels, cfg.resolution);
   return {
     clean: px(clean), xT: px(xT), reconstruction: px(reconstruction), resampled: px(resampled),

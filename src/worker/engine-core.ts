@@ -1,12 +1,45 @@
 // What every part of the worker's engine shares: the GPUDevice (acquired on first use, dropped and
-// reacquired after a loss), the one-long-job-at-a-time rule with its typed busy state, the stop of
-// that job, and the transfer of pixels to the page. The concerns (models, sampling, training,
-// images, research: the *-api.ts modules) are built over one WorkerCore; engine.ts joins them.
+// reacquired after a loss), the one-long-job-at-a-time rule with its typed busy state, the progress
+// of that job (sent to the page with its rate and ETA) and its Stop, and the transfer of pixels to
+// the page. The concerns (models, sampling, training, images, research: the *-api.ts modules) are
+// built over one WorkerCore; engine.ts joins them.
 import { transfer } from 'comlink';
+import { ProgressMeter } from '../app/progress';
 import { acquireDevice } from '../gpu/device';
 import { removeOrphanWeights } from '../store/models';
 import * as runs from '../store/runs';
-import { JOBS, type EngineCore, type EngineInfo, type GpuEvent, type Job, type Pixels } from './api';
+import { JOBS, STOPPED, type EngineCore, type EngineInfo, type GpuEvent, type Job, type JobEvent, type Pixels } from './api';
+
+/** Progress events go to the page at most this often (the first and the last always). */
+const REPORT_MS = 100;
+
+/** What a running job reports through: its progress, and whether Stop was asked. */
+export interface JobContext {
+  /** `done` of `total` units (the unit was named when the job started); `detail` says what it does now. */
+  progress(done: number, total?: number, detail?: string): void;
+  readonly stopped: boolean;
+  /** Ends a job that has no partial result to give when Stop was asked (the page says "stopped"). */
+  checkStop(): void;
+}
+
+/**
+ * runChain's onStep for a job's chain: waits for the step on the GPU (so the count and Stop are per
+ * step), counts it after `offset` units of the job's earlier phases, and ends the job on Stop.
+ */
+export function chainSteps(device: GPUDevice, job: JobContext, offset = 0): (k: number) => Promise<void> {
+  return async (k) => {
+    await device.queue.onSubmittedWorkDone();
+    job.progress(offset + k + 1);
+    job.checkStop();
+  };
+}
+
+/** The error a stopped job ends with; comlink keeps its name across the worker boundary. */
+export function stoppedError(job: Job): Error {
+  const e = new Error(`${JOBS[job]} stopped`);
+  e.name = STOPPED;
+  return e;
+}
 
 /** Pixels cross to the page by transfer, not copy. */
 export function sendPixels<T extends object>(value: T, pixels: Pixels[]): T {
@@ -23,6 +56,7 @@ export class WorkerCore implements EngineCore {
   private state: DeviceState | undefined;
   private acquiring: Promise<DeviceState> | undefined;
   private onGpuEvent: ((e: GpuEvent) => void) | undefined;
+  private onJob: ((e: JobEvent) => void) | undefined;
   private cleaned: Promise<number[]> | undefined;
   private running: Job | undefined;
   private stopRequested = false;
@@ -30,8 +64,9 @@ export class WorkerCore implements EngineCore {
   private readonly lossHooks: (() => void)[] = [];
   private readonly stopHooks: (() => void)[] = [];
 
-  async init(onGpuEvent?: (e: GpuEvent) => void): Promise<EngineInfo> {
+  async init(onGpuEvent?: (e: GpuEvent) => void, onJob?: (e: JobEvent) => void): Promise<EngineInfo> {
     if (onGpuEvent) this.onGpuEvent = onGpuEvent;
+    if (onJob) this.onJob = onJob;
     // Once per worker: weights and checkpoints a crash left without an entry take space for nothing.
     this.cleaned ??= Promise.all([removeOrphanWeights(), runs.removeOrphanCheckpoints()]).catch(() => [0, 0]);
     return (await this.current()).info;
@@ -87,26 +122,49 @@ export class WorkerCore implements EngineCore {
     return this.running;
   }
 
-  /** Whether Stop was asked since the running job started. */
-  get stopped(): boolean {
-    return this.stopRequested;
-  }
-
-  /** Runs one long job at a time; a second is refused with what is running. */
-  async exclusive<T>(what: Job, job: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one long job at a time (a second is refused with what is running), counting `unit`s of
+   * `total` (a first guess the job may correct) through its JobContext; the page hears of its start,
+   * its progress with rate and ETA, and its end.
+   */
+  async exclusive<T>(what: Job, unit: string, total: number, job: (ctx: JobContext) => Promise<T>): Promise<T> {
     if (this.running) throw new Error(`the engine is busy with ${JOBS[this.running]}; stop it first`);
     this.running = what;
     this.stopRequested = false;
+    const meter = new ProgressMeter(total, unit);
+    let sent = -Infinity, detail: string | undefined;
+    const send = (phase: JobEvent['phase']): void => {
+      sent = performance.now();
+      this.onJob?.({ ...meter.reading, job: what, phase, ...(detail !== undefined ? { detail } : {}) });
+    };
+    const isStopped = (): boolean => this.stopRequested;
+    const ctx: JobContext = {
+      progress: (done, n, d) => {
+        const reading = meter.update(done, n);
+        if (d !== undefined) detail = d;
+        if (performance.now() - sent >= REPORT_MS || reading.done >= reading.total) send('running');
+      },
+      get stopped() {
+        return isStopped();
+      },
+      checkStop: () => {
+        if (this.stopRequested) throw stoppedError(what);
+      },
+    };
+    send('running');
     try {
-      return await job();
+      return await job(ctx);
     } finally {
       this.running = undefined;
+      send('ended');
     }
   }
 
-  async stop(): Promise<void> {
+  async stop(job: Job): Promise<boolean> {
+    if (this.running !== job) return false;
     this.stopRequested = true;
     for (const stop of this.stopHooks) stop();
+    return true;
   }
 
   async storage(): Promise<{ usage: number; quota: number; persisted: boolean }> {

@@ -26,9 +26,9 @@ function modelsApi(): ModelsApi {
 export function createEngine(): EngineApi {
   const core = new WorkerCore();
   return {
-    init: (onGpuEvent) => core.init(onGpuEvent),
+    init: (onGpuEvent, onJob) => core.init(onGpuEvent, onJob),
     loseDevice: () => core.loseDevice(),
-    stop: () => core.stop(),
+    stop: (job) => core.stop(job),
     storage: () => core.storage(),
     ...modelsApi(),
     ...samplingApi(core),

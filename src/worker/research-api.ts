@@ -10,14 +10,14 @@ export function researchApi(core: WorkerCore): ResearchApi {
   return {
     researchModels: () => research.researchModels(),
 
-    researchOneShot: (r) => core.exclusive('oneShot', async () => research.oneShot(await core.gpu(), r)),
+    researchOneShot: (r) => core.exclusive('oneShot', 'evaluation', 1, async (job) => research.oneShot(await core.gpu(), r, job)),
 
-    researchFirstStep: (r) => core.exclusive('firstStep', async () => {
-      const out = await research.firstStep(await core.gpu(), r);
+    researchFirstStep: (r) => core.exclusive('firstStep', 'evaluation', 1, async (job) => {
+      const out = await research.firstStep(await core.gpu(), r, job);
       return sendPixels(out, out.models.flatMap((m) => [m.firstX0, m.final]));
     }),
 
-    researchBudget: (spec, onUpdate) => core.exclusive('budget', async () => research.runBudget(await core.gpu(), spec, () => core.stopped, onUpdate)),
+    researchBudget: (spec, onUpdate) => core.exclusive('budget', 'step', 1, async (job) => research.runBudget(await core.gpu(), spec, job, onUpdate)),
 
     async listBudgetRuns() {
       const live = core.busy === 'budget';

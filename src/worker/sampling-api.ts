@@ -1,11 +1,11 @@
 // The Sample and Denoise tabs' side of the engine (SamplingApi) over the shared WorkerCore: chains
 // kept for Step/Continue, the filmstrip and the first-step question, interpolation, the Denoise
 // chain, inversion and the held-out images.
-import { interpolationStart } from '../app/sampling';
+import { checkGridCells, interpolationStart, planSampling } from '../app/sampling';
 import { datasetFromRgb } from '../train/data';
 import type { loadEmoji } from '../train/emoji';
 import type { DenoiseRequest, SampleResult, SamplingApi, StepFrame } from './api';
-import { sendPixels, type WorkerCore } from './engine-core';
+import { sendPixels, type JobContext, type WorkerCore } from './engine-core';
 import { denoise, invert } from './denoise';
 import * as models from './models';
 import { toPixels } from './pixels';
@@ -15,7 +15,10 @@ import { bundledEmoji } from './training';
 /** UNets with a model's weights, per use, on one device. */
 interface Nets {
   device: GPUDevice;
+  /** The Sample tab's chain. */
   sample: NetCache;
+  /** The comparison grid's and the interpolation's chains (other batches: they would evict the Sample tab's net). */
+  grid: NetCache;
   one: NetCache;
   curve: NetCache;
 }
@@ -31,14 +34,17 @@ export function samplingApi(core: WorkerCore): SamplingApi {
   });
 
   const netsOn = (device: GPUDevice): Nets => {
-    if (nets?.device !== device) nets = { device, sample: new NetCache(device), one: new NetCache(device), curve: new NetCache(device) };
+    if (nets?.device !== device) nets = { device, sample: new NetCache(device), grid: new NetCache(device), one: new NetCache(device), curve: new NetCache(device) };
     return nets;
   };
 
-  const advance = async (run: SampleRun, onFrame: (f: StepFrame) => void, maxSteps = Infinity): Promise<SampleResult> => {
-    const result = await run.advance((f) => onFrame(f.xt && f.x0 ? sendPixels(f, [f.xt, f.x0]) : f), () => core.stopped, maxSteps);
+  const advance = async (run: SampleRun, onFrame: (f: StepFrame) => void, job: JobContext, maxSteps = Infinity): Promise<SampleResult> => {
+    const result = await run.advance((f) => onFrame(f.xt && f.x0 ? sendPixels(f, [f.xt, f.x0]) : f), job, maxSteps);
     return sendPixels(result, [result.final]);
   };
+
+  /** Steps a sampling job will run: the rest of the chain, or `maxSteps` of it. */
+  const stepsOf = (chainSteps: number, done: number, maxSteps = Infinity): number => Math.min(chainSteps - done, maxSteps);
 
   const heldOut = (size: number): ReturnType<typeof loadEmoji> => {
     let p = heldOutCache.get(size);
@@ -59,17 +65,44 @@ export function samplingApi(core: WorkerCore): SamplingApi {
   };
 
   return {
-    sample: (settings, onFrame, maxSteps) => core.exclusive('sampling', async () => {
+    sample: (settings, onFrame, maxSteps) => core.exclusive('sampling', 'step', 1, async (job) => {
       const device = await core.gpu();
       const { model } = await models.getModel(settings.modelId);
       lastRun?.destroy();
-      lastRun = new SampleRun(device, netsOn(device).sample.get(settings.modelId, model, settings.batch), model, settings);
-      return advance(lastRun, onFrame, maxSteps);
+      lastRun = undefined;
+      const run = new SampleRun(device, netsOn(device).sample.get(settings.modelId, model, settings.batch), model, settings);
+      lastRun = run;
+      job.progress(0, stepsOf(run.seq.length, 0, maxSteps));
+      return advance(run, onFrame, job, maxSteps);
     }),
 
-    continueSample: (onFrame, maxSteps) => core.exclusive('sampling', async () => {
-      if (!lastRun || lastRun.done === lastRun.seq.length) throw new Error('no chain is waiting to continue; press Sample or Step to start one');
-      return advance(lastRun, onFrame, maxSteps);
+    continueSample: (onFrame, maxSteps) => core.exclusive('sampling', 'step', 1, async (job) => {
+      const run = lastRun;
+      if (!run || run.done === run.seq.length) throw new Error('no chain is waiting to continue; press Sample or Step to start one');
+      job.progress(0, stepsOf(run.seq.length, run.done, maxSteps));
+      return advance(run, onFrame, job, maxSteps);
+    }),
+
+    sampleGrid: (cells, onCell) => core.exclusive('grid', 'step', 1, async (job) => {
+      checkGridCells(cells.length);
+      const device = await core.gpu();
+      // Every cell's chain is planned (and checked) before the first runs, so the total is known.
+      const planned = await Promise.all(cells.map(async (settings) => ({ settings, ...(await models.getModel(settings.modelId)) })));
+      const runs = planned.map((c) => planSampling(c.model.diffusion, c.settings).coefficients.length);
+      job.progress(0, runs.reduce((a, b) => a + b, 0));
+      let offset = 0;
+      for (const [i, c] of planned.entries()) {
+        if (job.stopped) break;
+        // The grid's chains are its own: the Sample tab's chain (Continue, the filmstrip) stays.
+        const run = new SampleRun(device, netsOn(device).grid.get(c.settings.modelId, c.model, c.settings.batch), c.model, c.settings);
+        try {
+          const result = await run.advance(() => undefined, job, Infinity, offset);
+          if (result.completed) onCell(i, sendPixels(result, [result.final]));
+        } finally {
+          run.destroy();
+        }
+        offset += runs[i]!;
+      }
     }),
 
     async filmstrip(sample) {
@@ -84,30 +117,35 @@ export function samplingApi(core: WorkerCore): SamplingApi {
       return sendPixels(r, [r.firstX0, r.final, r.difference]);
     },
 
-    interpolate: (settings, seedB, frames) => core.exclusive('interpolation', async () => {
+    interpolate: (settings, seedB, frames) => core.exclusive('interpolation', 'step', 1, async (job) => {
       const { model } = await models.getModel(settings.modelId);
       const xT = interpolationStart(model.config, settings.seed, seedB, frames);
       const device = await core.gpu();
-      const run = new SampleRun(device, netsOn(device).sample.get(settings.modelId, model, frames), model, { ...settings, batch: frames }, xT);
-      const result = await run.advance(() => undefined, () => core.stopped);
-      run.destroy();
-      return sendPixels(result.final, [result.final]);
+      const run = new SampleRun(device, netsOn(device).grid.get(settings.modelId, model, frames), model, { ...settings, batch: frames }, xT);
+      try {
+        job.progress(0, run.seq.length);
+        const result = await run.advance(() => undefined, job);
+        job.checkStop();
+        return sendPixels(result.final, [result.final]);
+      } finally {
+        run.destroy();
+      }
     }),
 
-    denoise: (req) => core.exclusive('denoising', async () => {
+    denoise: (req) => core.exclusive('denoising', 'step', 1, async (job) => {
       const { model } = await models.getModel(req.modelId);
       const clean = await cleanImage(req.image, model.config.resolution);
       const device = await core.gpu();
       const n = netsOn(device);
-      const r = await denoise(device, { one: n.one, curve: n.curve }, req.modelId, model, clean, req.t, req.steps, req.seed);
+      const r = await denoise(device, { one: n.one, curve: n.curve }, req.modelId, model, clean, req.t, req.steps, req.seed, job);
       return sendPixels(r, [r.clean, r.xt, r.oneShot, r.chain]);
     }),
 
-    invert: (req) => core.exclusive('inversion', async () => {
+    invert: (req) => core.exclusive('inversion', 'step', 1, async (job) => {
       const { model } = await models.getModel(req.modelId);
       const clean = await cleanImage(req.image, model.config.resolution);
       const device = await core.gpu();
-      const r = await invert(device, netsOn(device).one, req.modelId, model, clean, req);
+      const r = await invert(device, netsOn(device).one, req.modelId, model, clean, req, job);
       return sendPixels(r, [r.clean, r.xT, r.reconstruction, r.resampled]);
     }),
 

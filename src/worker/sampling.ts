@@ -9,6 +9,7 @@ import { Sampler } from '../engine/sampler';
 import { weightsFile, type ReferenceModel } from '../io/convert';
 import { UNet } from '../nn/unet';
 import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from './api';
+import type { JobContext } from './engine-core';
 
 const FRAME_MS = 16;
 
@@ -65,8 +66,10 @@ export class SampleRun {
   /**
    * Runs the chain on from where it stands, at most `maxSteps` steps (all by default: Step runs one,
    * Continue the rest); `onFrame` gets x_t and x0 at most once per animation frame and at the last step.
+   * The job hears of every step this call runs (after `offset` steps of other chains, for the grid),
+   * and its Stop ends the chain after the step that runs.
    */
-  async advance(onFrame: (f: StepFrame) => void, stopped: () => boolean, maxSteps = Infinity): Promise<SampleResult> {
+  async advance(onFrame: (f: StepFrame) => void, job: Pick<JobContext, 'progress' | 'stopped'>, maxSteps = Infinity, offset = 0): Promise<SampleResult> {
     if (!(maxSteps >= 1)) throw new Error(`a chain advances by at least one step, got ${maxSteps}`);
     // Every call runs at least one step, so a chain with none done has not started.
     if (this.stepsDone === 0) this.sampler.start(this.xT, (encoder) => this.film.encode(encoder, this.net.x, 0));
@@ -82,8 +85,9 @@ export class SampleRun {
         // Paces the loop (a queue fence, not a readback) so Stop and the progress are per step.
         await this.device.queue.onSubmittedWorkDone();
         this.stepsDone = k + 1;
+        job.progress(offset + k + 1 - first, undefined, `t = ${this.seq[this.steps - 1 - k]}`);
         const now = performance.now();
-        const last = k === end - 1 || stopped();
+        const last = k === end - 1 || job.stopped;
         if (now - lastFrame >= FRAME_MS || last) {
           lastFrame = now;
           const progress = { step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (now - t0) / (k + 1 - first) };
@@ -94,7 +98,7 @@ export class SampleRun {
             onFrame(progress);
           }
         }
-        return !stopped();
+        return !job.stopped;
       },
     });
     this.elapsedMs += performance.now() - t0;

@@ -3,7 +3,7 @@
 import { memoryProblem, trainingMemory } from '../train/memory';
 import * as runs from '../store/runs';
 import type { TrainProgress, TrainingApi } from './api';
-import { sendPixels, type WorkerCore } from './engine-core';
+import { sendPixels, type JobContext, type WorkerCore } from './engine-core';
 import * as models from './models';
 import { TrainSession } from './training';
 
@@ -12,10 +12,10 @@ export function trainingApi(core: WorkerCore): TrainingApi {
   core.onStop(() => training?.stop());
   core.onDeviceLost(() => training?.stop());
 
-  const run = async (session: TrainSession, onProgress: (p: TrainProgress) => void) => {
+  const run = async (session: TrainSession, onProgress: (p: TrainProgress) => void, job: JobContext) => {
     training = session;
     try {
-      return await session.loop((p) => onProgress(p.preview ? sendPixels(p, [p.preview]) : p));
+      return await session.loop((p) => onProgress(p.preview ? sendPixels(p, [p.preview]) : p), job);
     } finally {
       session.destroy();
       training = undefined;
@@ -37,9 +37,9 @@ export function trainingApi(core: WorkerCore): TrainingApi {
       await runs.deleteRun(id);
     },
 
-    train: (spec, onProgress) => core.exclusive('training', async () => run(await TrainSession.start(await core.gpu(), spec), onProgress)),
+    train: (spec, onProgress) => core.exclusive('training', 'step', spec.steps, async (job) => run(await TrainSession.start(await core.gpu(), spec), onProgress, job)),
 
-    resumeRun: (id, onProgress) => core.exclusive('training', async () => run(await TrainSession.resume(await core.gpu(), id), onProgress)),
+    resumeRun: (id, onProgress) => core.exclusive('training', 'step', 1, async (job) => run(await TrainSession.resume(await core.gpu(), id), onProgress, job)),
 
     async pause() {
       if (!training) throw new Error('no training is running');

@@ -14,6 +14,7 @@ import type { ImageDataset } from '../train/data';
 import { bundledEmojiSize, loadEmoji, type EmojiSplit } from '../train/emoji';
 import { checkTrainerOptions, type Trainer } from '../train/trainer';
 import type { Pixels, RunEntry, TrainProgress, TrainSpec } from './api';
+import type { JobContext } from './engine-core';
 import { fetchBytes } from './models';
 import { toPixels } from './pixels';
 
@@ -116,25 +117,40 @@ export class TrainSession {
     return toPixels(x, cfg.in_channels, cfg.resolution);
   }
 
-  /** Trains to the target step, or until paused/stopped; reports after every chunk. */
-  async loop(onProgress: (p: TrainProgress) => void): Promise<RunEntry> {
+  /**
+   * Trains to the target step, or until paused/stopped; reports after every chunk, to the page's
+   * Train tab (`onProgress`) and to the job (steps of this session, with the rate and ETA).
+   */
+  async loop(onProgress: (p: TrainProgress) => void, job: JobContext): Promise<RunEntry> {
     const report = (state: TrainProgress['state'], losses: number[], imagesPerSecond: number, extra: Partial<TrainProgress> = {}): void =>
       onProgress({ runId: this.run.id, step: this.trainer.step, targetSteps: this.run.targetSteps, losses, imagesPerSecond, state, savedStep: this.run.step, ...extra });
-    report('running', [], 0);
-    let ips = 0;
-    // Chunks end on checkpoint steps (and are at most 10 steps, so Pause and Stop answer quickly).
+    const target = this.run.targetSteps;
+    const count = (): void => job.progress(this.trainer.step, target);
+    report('running', [], this.run.imagesPerSecond ?? 0);
+    count();
+    let ips = this.run.imagesPerSecond ?? 0;
+    // Chunks end on checkpoint steps and last about half a second (one step where a step takes longer),
+    // so Pause and Stop land within a step's time on a slow adapter and a fast GPU still batches readbacks.
     const every = this.checkpointEvery;
-    await trainUntil(this.trainer, this.run.targetSteps, (step) => Math.min(every - (step % every), 10), async ({ losses, steps, seconds }) => {
+    await trainUntil(this.trainer, target, { most: (step) => every - (step % every), seconds: 0.5 }, async ({ losses, steps, seconds }) => {
       ips = (steps * this.trainer.options.batch) / seconds;
-      this.run = { ...this.run, losses: [...this.run.losses, ...losses] };
+      this.run = { ...this.run, losses: [...this.run.losses, ...losses], imagesPerSecond: ips };
+      count();
       if (this.trainer.step % every === 0) await this.save();
-      const preview = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await this.preview() : undefined;
+      const preview = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await this.showPreview() : undefined;
       report('running', Array.from(losses), ips, preview ? { preview } : {});
     }, () => this.pauseRequested || this.stopRequested);
     if (this.run.step !== this.trainer.step && !this.stopRequested) await this.save();
     else await runs.putRun({ ...this.run, losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
     const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
-    report(state, [], ips, state === 'done' ? { preview: await this.preview() } : {});
+    report(state, [], ips, state === 'done' ? { preview: await this.showPreview() } : {});
     return this.run;
+  }
+
+  /** A preview, kept with the run's entry (stored at the next save) so a reload shows the last one. */
+  private async showPreview(): Promise<Pixels> {
+    const preview = await this.preview();
+    this.run = { ...this.run, preview: { ...preview, rgba: preview.rgba.slice() }, previewStep: this.trainer.step };
+    return preview;
   }
 }

@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
 import { stepCoefficients } from '../../src/diffusion/samplers';
 import { alphaBars, betaSchedule } from '../../src/diffusion/schedule';
 import { toReferenceLayout } from '../../src/io/convert';
 import { readPngText } from '../../src/io/png';
 import { parseSafetensors } from '../../src/io/safetensors';
 import { PNG_SETTINGS_KEY } from '../../src/ui/sample-link';
-import { LONG, canvasData, setValue, useStudio } from './studio-page';
+import { LONG, canvasData, download, idle, setValue, useStudio } from './studio-page';
 
 const studio = useStudio();
 const bundled = toReferenceLayout(parseSafetensors(readFileSync('public/models/emoji16.safetensors'), 'emoji16'), 'emoji16');
@@ -24,16 +23,6 @@ const abar = alphaBars(betaSchedule(bundled.diffusion));
 // SCREENSHOTS=docs/screenshots refreshes the README's screenshots; otherwise they go to a temporary folder.
 const SHOTS = process.env.SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'ddim-shots-'));
 
-async function download(page: Page, button: string): Promise<{ name: string; bytes: Buffer }> {
-  const event = page.waitForEvent('download');
-  await page.getByRole('button', { name: button, exact: true }).click();
-  const d = await event;
-  return { name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) };
-}
-
-async function idle(page: Page): Promise<void> {
-  await expect.poll(() => page.getByTestId('job').count(), LONG).toBe(0);
-}
 
 describe("the learner's studio", () => {
   it('steps through a chain with its numbers, exports a GIF and a PNG whose settings a drop restores, and reproduces the pixels from a copied link', { timeout: 480_000 }, async () => {
@@ -74,6 +63,8 @@ describe("the learner's studio", () => {
     // The exported PNG carries the settings; dropped back on the page, it restores them.
     const png = await download(page, 'Export grid PNG');
     expect(readPngText(png.bytes, png.name).get(PNG_SETTINGS_KEY)).toBe('model=emoji16&sampler=generalized&steps=2&eta=0&skip=uniform&seed=7&batch=1&clip=0');
+    // One 16 px sample, scaled up (nearest neighbour) to a usable size.
+    expect((await sharp(png.bytes).metadata()).width).toBe(256);
     await setValue(page, 'Seed', '99');
     await setValue(page, 'Steps', '5');
     const drop = await page.evaluateHandle((bytes) => {

@@ -1,5 +1,6 @@
 // The helpers the studio's end-to-end tests share: the built app and Chromium for a test file, a
 // fresh page on the engine, setting a control as a user does, reading a canvas, sampling and waiting.
+import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -62,9 +63,22 @@ export async function frameCount(page: Page, testId: string): Promise<number> {
   return Number(await page.getByTestId(testId).getAttribute('data-frame'));
 }
 
+/** Waits until the engine runs no job (the app's data-job attribute names the running one). */
+export async function idle(page: Page): Promise<void> {
+  await expect.poll(() => page.locator('ddim-app').getAttribute('data-job'), LONG).toBe(null);
+}
+
 /** Samples and waits for the result whose description matches `done`. */
 export async function sample(page: Page, done: RegExp): Promise<void> {
   await page.getByRole('button', { name: 'Sample', exact: true }).click();
   await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(done);
-  await expect.poll(() => page.getByTestId('job').count(), LONG).toBe(0);
+  await idle(page);
+}
+
+/** Clicks a button that downloads a file, and returns the file. */
+export async function download(page: Page, button: string): Promise<{ name: string; bytes: Buffer }> {
+  const event = page.waitForEvent('download');
+  await page.getByRole('button', { name: button, exact: true }).click();
+  const d = await event;
+  return { name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) };
 }

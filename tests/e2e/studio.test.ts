@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { LONG, canvasData, frameCount, sample, setValue, useStudio } from './studio-page';
+import { LONG, canvasData, download, frameCount, idle, sample, setValue, useStudio } from './studio-page';
 
 const studio = useStudio();
 const open = (query = '') => studio.open(query);
@@ -16,6 +16,14 @@ async function watchClicks(page: Page): Promise<void> {
     const w = window as unknown as { clickLatency: number[] };
     w.clickLatency = [];
     document.addEventListener('click', (e) => w.clickLatency.push(performance.now() - e.timeStamp), true);
+  });
+}
+
+/** The RGBA bytes a pixel-grid shows (its canvas at 1:1). */
+async function canvasPixels(page: Page, testId: string): Promise<number[]> {
+  return page.getByTestId(testId).evaluate((el) => {
+    const c = el.shadowRoot!.querySelector('canvas') as HTMLCanvasElement;
+    return [...c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data];
   });
 }
 
@@ -46,20 +54,48 @@ describe('sample studio', () => {
     // An idle slider change re-renders with the same seed, the previous result beside it.
     await setValue(page, 'eta', '1');
     await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(/eta 1\.00/);
-    await expect.poll(() => page.getByTestId('job').count(), LONG).toBe(0);
+    await idle(page);
     expect(await canvasData(page, 'final')).not.toBe(first);
     expect(await canvasData(page, 'previous')).toBe(first);
     expect(await page.getByTestId('first-step-table').locator('tr').count()).toBe(2);
 
-    // A longer chain: the page answers clicks while it runs, and Stop ends it early.
+    // A longer chain: the page answers clicks while it runs, shows an ETA from its first step on, and Stop ends it early.
     await watchClicks(page);
     await setValue(page, 'Steps', '10');
-    await expect.poll(() => page.getByTestId('progress').textContent(), LONG).toMatch(/step [1-9]\/10/);
+    const status = page.getByTestId('job-sample').getByTestId('job-status');
+    await expect.poll(() => status.textContent(), LONG).toMatch(/ETA/);
+    // The ETA shows within the first 3 steps (from the first, here).
+    expect(Number((await status.textContent())!.match(/^step (\d+) of 10 · t = \d+ · [\d.]+ (s\/step|steps\/s) · ETA \d/)![1])).toBeLessThanOrEqual(3);
     for (let i = 0; i < 5; i++) await page.getByRole('heading', { name: 'Sample' }).click();
-    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await page.getByRole('button', { name: 'Stop sampling', exact: true }).click();
     await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(/10 steps \(uniform\), seed 0 \(stopped\)/);
     const done = Number((await page.getByTestId('progress').textContent())!.match(/step (\d+)\/10/)![1]);
     expect(done).toBeLessThan(10);
+    await idle(page);
+
+    // The tab's state outlives the view: every other tab, then back; the same results and film, the
+    // stopped chain still waiting, and the grid exported from them without sampling again.
+    const shown = { final: await canvasPixels(page, 'final'), film: await canvasData(page, 'filmstrip'), progress: await page.getByTestId('progress').textContent() };
+    for (const tab of ['Denoise', 'Train', 'Research', 'Models', 'Sample']) {
+      await page.getByRole('tab', { name: tab }).click();
+      await expect.poll(() => page.getByRole('tab', { name: tab }).getAttribute('aria-selected')).toBe('true');
+    }
+    expect(await canvasPixels(page, 'final')).toEqual(shown.final);
+    expect(await canvasData(page, 'filmstrip')).toBe(shown.film);
+    expect(await page.getByTestId('progress').textContent()).toBe(shown.progress);
+    expect(shown.progress).toMatch(/paused at step \d+ of 10/);
+    expect(await page.getByTestId('settings-notes').count()).toBe(0); // no link set anything
+    const png = await download(page, 'Export grid PNG');
+    const { data, info } = await sharp(png.bytes).raw().toBuffer({ resolveWithObject: true });
+    expect(info.width).toBeGreaterThanOrEqual(256);
+    // Every pixel of the 16 px sample is an info.width / 16 square of the export.
+    const scale = info.width / 16;
+    for (let y = 0; y < 16; y++) {
+      for (let x = 0; x < 16; x++) {
+        const e = ((y * scale + scale / 2) * info.width + x * scale + scale / 2) * info.channels;
+        expect([data[e], data[e + 1], data[e + 2]]).toEqual(shown.final.slice((y * 16 + x) * 4, (y * 16 + x) * 4 + 3));
+      }
+    }
     const latencies = await clickLatencies(page);
     expect(latencies.length).toBeGreaterThanOrEqual(5);
     expect(Math.max(...latencies)).toBeLessThan(100);
@@ -118,32 +154,59 @@ describe('train studio', () => {
     await setValue(page, 'attn_resolutions', '');
     await setValue(page, 'Training batch size', '2');
     await setValue(page, 'Learning rate', '0.003');
+    await setValue(page, 'Training steps', '8');
+    // Settings that cannot work are named before anything runs; the run is measured against the recipe.
+    await setValue(page, 'Warmup steps', '200');
+    expect(await page.getByTestId('train-warnings').textContent()).toMatch(/Warmup \(200 steps\) is as long as the run \(8 steps\)/);
     await setValue(page, 'Warmup steps', '0');
-    await setValue(page, 'Training steps', '4');
+    expect(await page.getByTestId('train-warnings').count()).toBe(0);
     await setValue(page, 'Checkpoint every', '2');
     await setValue(page, 'Preview every', '0');
     await setValue(page, 'Run name', 'e2e run');
     await expect.poll(() => page.getByTestId('model-size').textContent(), LONG).toMatch(/[\d,]+ parameters · [\d.]+ MiB of GPU memory at batch 2 \(16 px\)/);
+    expect(await page.getByTestId('train-expectation').textContent()).toMatch(/needs ~72,000 image evaluations.*This run: 8 steps x batch 2 = 16, 0% of what a recognisable model needs: expect noise/);
     await watchClicks(page);
     await page.getByRole('button', { name: 'Train', exact: true }).click();
-    // Pause lands between chunks: the first chunk ends at the first checkpoint.
-    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/running · step 0\/4/);
+    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/starting at step 0\/8|running · step [1-7]\/8/);
     for (let i = 0; i < 3; i++) await page.getByRole('heading', { name: 'Model' }).click();
-    await page.getByRole('button', { name: 'Pause' }).click();
-    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/paused · step 2\/4 · saved at step 2/);
+
+    // The job belongs to its tab: the Sample tab has no Stop for it, the header names it with its own
+    // Stop and an ETA from its first step, and starting a chain asks first (Cancel leaves training alone).
+    await page.getByRole('tab', { name: 'Sample' }).click();
+    const header = page.getByTestId('job');
+    await expect.poll(() => header.textContent(), LONG).toMatch(/Training\s*\(Train tab\).*step [1-7] of 8 · [\d.]+ (s\/step|steps\/s) · ETA \d/s);
+    expect(await page.getByTestId('job-sample').count()).toBe(0);
+    await page.getByRole('button', { name: 'Sample', exact: true }).click();
+    const ask = page.getByTestId('job-conflict');
+    await expect.poll(() => ask.textContent()).toMatch(/training \(Train tab\) is running\. Start sampling anyway\?/);
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    expect(await ask.count()).toBe(0);
+    expect(await page.locator('ddim-app').getAttribute('data-job')).toBe('training');
+
+    // Pause is acknowledged at once and lands at the next step, with a checkpoint there.
+    await page.getByRole('tab', { name: 'Train' }).click();
+    await page.getByRole('button', { name: 'Pause training', exact: true }).click();
+    expect(await page.getByTestId('job-train').getByTestId('job-status').textContent()).toMatch(/^pausing after step \d of 8…$/);
+    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/paused · step [1-7]\/8 · saved at step [1-7]/);
+    const paused = Number((await page.getByTestId('train-status').textContent())!.match(/paused · step (\d)\/8 · saved at step \1/)![1]);
     expect(Math.max(...(await clickLatencies(page)))).toBeLessThan(100);
 
     await page.reload();
     await page.getByTestId('adapter').filter({ hasText: 'Adapter' }).waitFor(LONG);
     await page.getByRole('tab', { name: 'Train' }).click();
     const row = page.getByTestId('runs').locator('tr', { hasText: 'e2e run' });
-    await expect.poll(() => row.textContent(), LONG).toMatch(/2\/4/);
+    await expect.poll(() => row.textContent(), LONG).toMatch(new RegExp(`${paused}/8`));
+    // After the reload the run is shown as it was left: its losses and its saved step.
+    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(new RegExp(`paused · step ${paused}/8 · saved at step ${paused} .*Resume continues it`));
+    expect(await page.getByTestId('loss-chart').evaluate((el) => (el as unknown as { points: unknown[] }).points.length)).toBe(paused);
     await row.getByRole('button', { name: 'Resume' }).click();
-    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/done · step 4\/4 · saved at step 4/);
+    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/done · step 8\/8 · saved at step 8/);
     const losses = await page.getByTestId('loss-chart').evaluate((el) => (el as unknown as { points: { y: number }[] }).points.map((p) => p.y));
-    expect(losses).toHaveLength(4);
+    expect(losses).toHaveLength(8);
     const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
-    expect(mean(losses.slice(-2))).toBeLessThan(mean(losses.slice(0, 2)));
+    expect(mean(losses.slice(-3))).toBeLessThan(mean(losses.slice(0, 3)));
+    // The done run's preview says that noise is what 16 evaluations give.
+    expect(await page.getByTestId('preview-caption').textContent()).toMatch(/EMA samples at step 8 \(16 image evaluations.*noise is expected this early/);
     expect(errors).toEqual([]);
     await page.context().close();
   });

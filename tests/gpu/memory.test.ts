@@ -119,7 +119,7 @@ describe('GPU memory ownership', () => {
         // The sample tab: two models (or batch sizes) in turn, each run replacing the last.
         for (const [id, batch] of [['a', 1], ['b', 2]] as const) {
           const run = new SampleRun(d, nets.get(id, model, batch), model, { ...settings, modelId: id, batch });
-          await run.advance(() => undefined, () => false);
+          await run.advance(() => undefined, { progress: () => undefined, stopped: false });
           run.destroy();
         }
         // A denoise chain on the cached net.

@@ -2,7 +2,9 @@
 // limit (app/sampling.ts, app/training.ts), each naming the setting and its bounds.
 import { describe, expect, it } from 'vitest';
 import { MAX_SAMPLE_BATCH, interpolationStart, planChain, planSampling, type ChainSettings } from '../../src/app/sampling';
-import { checkRunSteps } from '../../src/app/training';
+import { checkRunSteps, runExpectation, runWarnings } from '../../src/app/training';
+import { RECIPE_MILESTONES } from '../../src/train/recipe';
+import { readFileSync } from 'node:fs';
 import { checkBudget, checkExperiment } from '../../src/app/research';
 import { DEFAULT_BUDGET } from '../../src/research/budget';
 import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
@@ -96,5 +98,37 @@ describe('model files, by __metadata__.format', () => {
     expect(() => readModelFile(inversion, 'x.st')).toThrow(/^x\.st: the x_T of inverted images \(ddim invert\), not a model; give it to ddim sample --init$/);
     expect(() => readModelFile(layered, 'l.st', { text: '{}', name: 'c.json' })).toThrow(/^l\.st: a layered model carries its own config/);
     expect(() => readModelFile(tiny, 'tiny.st', { text: '{"ch": ', name: 'c.json' })).toThrow(/^c\.json: not valid JSON/);
+  });
+});
+
+describe('what a training run costs', () => {
+  it('holds the recipe search\'s milestones: where its FD curve crosses 20, 10 and 5', () => {
+    // docs/recipes/fast_minsnr/curve.csv: FD of DDIM eta 1 at 20 steps against evaluations.
+    const rows = readFileSync('docs/recipes/fast_minsnr/curve.csv', 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    const crossing = (fd: number): number => {
+      const i = rows.findIndex((r) => r[2]! <= fd);
+      const [a, b] = [rows[i - 1]!, rows[i]!];
+      return a[1]! + ((a[2]! - fd) / (a[2]! - b[2]!)) * (b[1]! - a[1]!);
+    };
+    expect(crossing(20) / RECIPE_MILESTONES.noiseUntil).toBeCloseTo(1, 1);
+    expect(crossing(10) / RECIPE_MILESTONES.recognisable).toBeCloseTo(1, 1);
+    expect(crossing(5) / RECIPE_MILESTONES.good).toBeCloseTo(1, 1);
+  });
+
+  it('says what a run is worth against them, and its time at a measured rate', () => {
+    const short = runExpectation(20, 32);
+    expect(short.evals).toBe(640);
+    expect(short.text).toMatch(/needs ~72,000 image evaluations.*This run: 20 steps x batch 32 = 640, 1% of what a recognisable model needs: expect noise\..*once the first steps are measured/);
+    const timed = runExpectation(3000, 32, 1000, 16);
+    expect(timed.secondsForRun).toBeCloseTo((2000 * 32) / 16, 9);
+    expect(timed.secondsToRecognisable).toBeCloseTo((72_000 - 32_000) / 16, 9);
+    expect(timed.text).toMatch(/At 16\.0 images\/s on this adapter the rest of the run takes 1 h 06 min; 72,000 evaluations would take 41 min 40 s\./);
+    expect(runExpectation(3000, 32, 2500, 16).text).toMatch(/the rest of the run takes 16 min 40 s\.$/);
+  });
+
+  it('warns of settings that cannot work', () => {
+    expect(runWarnings(20, { warmupSteps: 200, batch: 32 })).toEqual([expect.stringMatching(/^Warmup \(200 steps\) is as long as the run \(20 steps\)/)]);
+    expect(runWarnings(1000, { warmupSteps: 200, batch: 32 }, 12)).toEqual([expect.stringMatching(/batch \(32\) is larger than the data set \(12 images\)/)]);
+    expect(runWarnings(1000, { warmupSteps: 200, batch: 32 }, 3408)).toEqual([]);
   });
 });

@@ -1,11 +1,13 @@
 // The studio's page-side formats: the Sample settings as a link and as a PNG text chunk (one parser,
 // malformed values fall back with a note), the denoising GIF (one frame per step, decodable), frame
-// statistics, and the comparison grid's axes.
+// statistics, the filmstrip's columns, exports scaled up to a usable size, the charts' ticks, and
+// the comparison grid's axes.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { encodePng, readPngText } from '../../src/io/png';
 import { cellSettings, parseAxis } from '../../src/ui/compare-axes';
-import { denoisingGif, frameStats } from '../../src/ui/film-media';
+import { tickLabel, ticks } from '../../src/ui/chart-axes';
+import { denoisingGif, exportScale, filmColumns, frameStats, tile } from '../../src/ui/film-media';
 import { PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery, type SharedSettings } from '../../src/ui/sample-link';
 import type { SampleSettings } from '../../src/worker/api';
 
@@ -104,5 +106,46 @@ describe('comparison grid axes', () => {
   it('makes one-sample cells from the base settings', () => {
     const base: SampleSettings = { ...settings, previews: true };
     expect(cellSettings(base, ['steps', 10], ['eta', 1])).toEqual({ ...base, steps: 10, eta: 1, batch: 1, previews: false });
+  });
+});
+
+describe('the filmstrip\'s columns', () => {
+  it('shows every step when they fit, else the same stride in both rows with the last step', () => {
+    expect(filmColumns(4, 25)).toEqual({ columns: [0, 1, 2, 3], stride: 1 });
+    expect(filmColumns(25, 25).stride).toBe(1);
+    const { columns, stride } = filmColumns(50, 25);
+    expect(stride).toBe(3);
+    expect(columns.length).toBeLessThanOrEqual(25);
+    expect(columns[0]).toBe(0);
+    expect(columns.at(-1)).toBe(49);
+    expect(columns.slice(0, -1).every((k, i) => k === i * 3)).toBe(true);
+    expect(filmColumns(1000, 25).columns.length).toBeLessThanOrEqual(25);
+    expect(filmColumns(0, 25)).toEqual({ columns: [], stride: 1 });
+  });
+});
+
+describe('exports at a usable size', () => {
+  it('scales each image to at least 128 px, nearest neighbour, the grid white between', () => {
+    expect([exportScale(16), exportScale(32), exportScale(256)]).toEqual([8, 4, 1]);
+    const size = 2, red = Uint8Array.of(255, 0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 255, 0, 0, 255, 255);
+    const r = tile([red, red, red, red], size, 2, 3, 1);
+    expect([r.width, r.height]).toEqual([2 * 6 + 1, 2 * 6 + 1]);
+    const px = (x: number, y: number): number[] => [...r.rgba.subarray((y * r.width + x) * 4, (y * r.width + x) * 4 + 4)];
+    expect(px(0, 0)).toEqual([255, 0, 0, 255]);
+    expect(px(5, 5)).toEqual([0, 0, 255, 255]); // the image's bottom-right pixel, 3x3 wide
+    expect(px(6, 0)).toEqual([255, 255, 255, 255]); // the gap
+    // A 2x2 grid of 16 px samples exports at least 256 px wide.
+    expect(tile(Array.from({ length: 4 }, () => new Uint8Array(16 * 16 * 4)), 16, 2, exportScale(16), 4).width).toBeGreaterThanOrEqual(256);
+  });
+});
+
+describe('chart ticks', () => {
+  it('labels whole numbers as such and places round ticks with both ends', () => {
+    expect([tickLabel(0), tickLabel(20), tickLabel(1000), tickLabel(0.0123), tickLabel(2.5)]).toEqual(['0', '20', '1,000', '0.012', '2.50']);
+    expect(ticks(1, 20, false)).toEqual([1, 5, 10, 15, 20]);
+    expect(ticks(0, 999, false)).toEqual([0, 200, 400, 600, 800, 999]);
+    expect(ticks(-3.2, -0.4, true)).toEqual([-3.2, -2, -1, -0.4]); // -3 would crowd the end
+    expect(ticks(-3, 0.5, true)).toEqual([-3, -2, -1, 0, 0.5]);
+    expect(ticks(5, 5, false)).toEqual([5]);
   });
 });
