@@ -10,6 +10,12 @@ export const CSP = [
   "img-src 'self' data: blob:", "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'",
 ].join('; ');
 
+// The benchmark page (bench/page, `npm run bench`) runs ONNX Runtime Web beside the engine, and ORT
+// compiles its WebAssembly at run time: its page gets the app's policy plus 'wasm-unsafe-eval' (which
+// allows compiling WebAssembly and nothing else: no eval of JavaScript). The app's policy stays strict.
+export const BENCH_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'");
+const BENCH_PAGES = '/bench/';
+
 // The app (index.html) and the test runner share this config. SwiftShader is CPU-bound, so at most
 // two files run at once; the files of a worker share its modules (isolate: false), so the GPU tests
 // share one Dawn device and its compiled pipelines per worker (tests/gpu/harness.ts).
@@ -18,7 +24,9 @@ export default defineConfig({
   preview: { headers: { 'Content-Security-Policy': CSP } },
   plugins: [{
     name: 'content-security-policy',
-    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }],
+    transformIndexHtml: (_html, ctx) => [{
+      tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: ctx.path.startsWith(BENCH_PAGES) ? BENCH_CSP : CSP }, injectTo: 'head-prepend',
+    }],
   }],
   build: { target: 'es2022', outDir: 'dist/app' },
   worker: { format: 'es' },

@@ -4,8 +4,10 @@
 # recipe and parameter names) that measures the EMA weights every EVAL_EVERY steps into
 # RUNS/<arm>/curve.csv (DDIM eta 1 at 20 steps; plain DDIM at 20 and 50 steps with the share of
 # noise samples every PLAIN_EVERY steps). Rerun to continue every arm where it stopped; an arm with no
-# run folder yet starts from its committed state in docs/recipes/<arm>/ (checkpoint, loss log, curve)
-# when there is one, so the search continues across machines.
+# run folder yet starts from its last state in the repository: its loss log and curve in
+# docs/recipes/<arm>/, and its checkpoint from the git history (STATE_COMMIT, the last commit that
+# held docs/recipes/<arm>/checkpoint.pt: 18 MB each, kept out of the working tree since issue 22), so
+# the search continues across machines without the checkouts carrying them.
 #
 #   bench/recipes.sh [RUNS] [STEPS]        (defaults: /work/runs/recipes, 3000)
 #   python3 tools/plot_recipes.py RUNS docs/recipes/recipes.png > docs/recipes/table.md
@@ -18,6 +20,9 @@ PLAIN_EVERY=${PLAIN_EVERY:-1000}
 THREADS=${THREADS:-1}
 PY=${PYTHON:-/usr/bin/python3}
 ARMS=${ARMS:-"baseline emawarm emawarm_minsnr fast fast_minsnr fast_minsnr_cosine"}
+# The commit whose docs/recipes/<arm>/checkpoint.pt is each arm's last state (baseline: step 5,750;
+# emawarm: step 3,000; fast_minsnr: step 31,000, the bundled model's branch point).
+STATE_COMMIT=${STATE_COMMIT:-513b8b0}
 
 B32_EVAL="--eval-every 500 --eval-plain-every 2000 --save-every 500"
 flags_of() {
@@ -40,8 +45,9 @@ flags_of() {
 
 for arm in $ARMS; do
   echo "== $arm to step $STEPS"
-  if [ ! -e "$RUNS/$arm/checkpoint.pt" ] && [ -e "docs/recipes/$arm/checkpoint.pt" ]; then
-    mkdir -p "$RUNS/$arm" && cp docs/recipes/"$arm"/* "$RUNS/$arm/"
+  if [ ! -e "$RUNS/$arm/checkpoint.pt" ] && git cat-file -e "$STATE_COMMIT:docs/recipes/$arm/checkpoint.pt" 2>/dev/null; then
+    mkdir -p "$RUNS/$arm" && cp docs/recipes/"$arm"/*.csv "$RUNS/$arm/"
+    git show "$STATE_COMMIT:docs/recipes/$arm/checkpoint.pt" > "$RUNS/$arm/checkpoint.pt"
   fi
   # shellcheck disable=SC2046
   nice -n 10 "$PY" tools/train_torch.py --run-dir "$RUNS/$arm" --steps "$STEPS" --threads "$THREADS" \

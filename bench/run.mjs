@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- options]: this engine's UNet forward vs ONNX Runtime Web's WebGPU execution
+// npm run bench [-- options] (tsx bench/run.mjs): this engine's UNet forward vs ONNX Runtime Web's WebGPU execution
 // provider, same models, inputs and adapter, in ONE headless Chromium page (bench/page).
 //
 // Serves the repository with Vite (the page imports the engine's TypeScript as the app does), plus,
@@ -117,12 +117,14 @@ function staticDir(prefix, dir) {
 async function startServer(opts, request) {
   const { createServer } = await import('vite');
   const ortDist = join(repo, 'node_modules', 'onnxruntime-web', 'dist');
+  // The bench page's own policy (vite.config.ts BENCH_CSP: the app's plus 'wasm-unsafe-eval' for ORT's WebAssembly).
+  const { BENCH_CSP } = await import(join(repo, 'vite.config.ts')); // run.mjs runs under tsx (npm run bench)
   const server = await createServer({
     root: repo,
     configFile: join(repo, 'vite.config.ts'), // the app's config: the engine's imports resolve as in the app
     logLevel: 'warn',
     clearScreen: false,
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null, fs: { allow: [repo, opts.shared] } },
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null, fs: { allow: [repo, opts.shared] }, headers: { 'Content-Security-Policy': BENCH_CSP } },
     optimizeDeps: { entries: ['bench/page/index.html'], noDiscovery: true, include: [] },
     plugins: [{
       name: 'bench-files',

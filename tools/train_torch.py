@@ -131,6 +131,7 @@ class UNet(nn.Module):
         self.levels, self.nblocks = len(ch_mult), cfg['num_res_blocks']
         dropout, conv = cfg.get('dropout', 0.0), cfg.get('resamp_with_conv', True)
         g = cfg.get('norm_groups', 32)
+        g = g if g == 'auto' else int(g)
         if self.use_time:
             self.temb = nn.Module()
             self.temb.dense = nn.ModuleList([nn.Linear(ch, self.temb_ch), nn.Linear(self.temb_ch, self.temb_ch)])

@@ -2,11 +2,11 @@
 // deterministic chain (eta 0 run backwards, inversionCoefficients) to their x_T, then back down the
 // same timesteps, with each round trip's PSNR: how well the x_T stands for its image.
 import { clippedMse, psnr } from '../diffusion/forward';
-import type { DiffusionConfig } from '../diffusion/schedule';
 import { inversionCoefficients, type StepCoefficients } from '../diffusion/samplers';
 import type { SkipType } from '../diffusion/timesteps';
 import { runChain } from '../engine/sampler';
-import type { UNet } from '../nn/unet';
+import type { StepModel } from '../engine/step-model';
+import { fixedChainText, type ModelFile } from './model-files';
 import { ddimSpec, planChain } from './sampling';
 
 export interface InversionPlan {
@@ -24,9 +24,14 @@ export interface Inversion {
   psnr: number[];
 }
 
-/** Checks `steps` and `skip` (errors say "inversion: …") and plans both directions. */
-export function planInversion(diffusion: DiffusionConfig, steps: number, skip: SkipType = 'uniform'): InversionPlan {
-  const down = planChain(diffusion, ddimSpec(steps, 0, skip), undefined, 'inversion');
+/**
+ * Checks `steps` and `skip` (errors say "inversion: …") and plans both directions on a model's
+ * schedule. A model that fixes its chain (a layered one) is refused: the inversion starts with eps
+ * at t = 0, where a layered model has no sub-model.
+ */
+export function planInversion(m: ModelFile, steps: number, skip: SkipType = 'uniform'): InversionPlan {
+  if (m.fixedChain) throw new Error(`${m.source}: ${fixedChainText(m.fixedChain)}, and DDIM inversion starts with the model's eps at t = 0, where it has no sub-model: it cannot be inverted`);
+  const down = planChain(m.diffusion, ddimSpec(steps, 0, skip), { context: 'inversion', source: m.source });
   return { seq: down.seq, up: inversionCoefficients(down.seq, down.abar), down: down.coefficients };
 }
 
@@ -34,7 +39,7 @@ export function planInversion(diffusion: DiffusionConfig, steps: number, skip: S
  * Inverts `images` (as many as `net`'s batch, in [-1, 1]) and reconstructs them; `onStep(k)` after
  * each of the 2 x steps (up, then down), as runChain's.
  */
-export async function invertImages(device: GPUDevice, net: UNet, plan: InversionPlan, images: Float32Array, onStep?: (k: number) => void | Promise<void>): Promise<Inversion> {
+export async function invertImages(device: GPUDevice, net: StepModel, plan: InversionPlan, images: Float32Array, onStep?: (k: number) => void | Promise<void>): Promise<Inversion> {
   const still = { kind: 'rng', seed: 0 } as const; // eta 0 draws no noise
   const xT = await runChain(device, net, plan.up, still, images, onStep);
   const reconstruction = await runChain(device, net, plan.down, still, xT, onStep && ((k) => onStep(plan.up.length + k)));

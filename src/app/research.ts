@@ -1,12 +1,10 @@
 // The research experiments' use cases, the same for the Research tab (worker/research.ts) and
 // `ddim research` (cli/experiments.ts): a model as a step denoiser over its chain, and the limits of
 // each experiment, checked in one place before anything runs.
-import { alphaBars, betaSchedule } from '../diffusion/schedule';
-import { weightsFile } from '../io/convert';
 import type { BudgetSettings } from '../research/budget';
-import { LayeredDenoiser, TimeDenoiser, chainSeq, type StepDenoiser } from '../research/experiments';
+import { ChainDenoiser, chainSeq, type StepDenoiser } from '../research/experiments';
 import { MAX_TRAIN_BATCH } from '../train/trainer';
-import type { ModelFile } from './model-files';
+import { modelAbar, type ModelFile } from './model-files';
 import { MAX_SAMPLE_BATCH, checkSeed } from './sampling';
 
 /** Images of experiment 1 (one batch of held-out images), samples of experiment 2 (in batches of MAX_SAMPLE_BATCH). */
@@ -17,18 +15,11 @@ export const NUM_BLOCK_RANGE = [2, 100] as const;
 
 /**
  * A model file as a denoiser of `batch` images over its chain, weights loaded: a layered model over
- * its own, a time-conditioned one over range(0, T, T // numBlock). `source` names it in errors.
+ * its own, any other over range(0, T, T // numBlock).
  */
-export function experimentDenoiser(device: GPUDevice, m: ModelFile, source: string, numBlock: number, batch: number): StepDenoiser {
-  if (m.kind === 'layered') {
-    const d = new LayeredDenoiser(device, m.model, batch);
-    d.load(m.file, source);
-    return d;
-  }
-  const abar = alphaBars(betaSchedule(m.model.diffusion));
-  const d = new TimeDenoiser(device, m.model.config, abar, chainSeq(abar.length, numBlock), batch);
-  d.net.params.load(weightsFile(m.model), source);
-  return d;
+export function experimentDenoiser(device: GPUDevice, m: ModelFile, numBlock: number, batch: number): StepDenoiser {
+  const abar = modelAbar(m);
+  return new ChainDenoiser(device, m.plan(device, batch), abar, m.fixedChain?.seq ?? chainSeq(abar.length, numBlock));
 }
 
 /** The one image size of the compared models; refuses models of different sizes. */

@@ -61,11 +61,22 @@ export interface ChainPlan {
   coefficients: StepCoefficients[];
 }
 
+/** How a chain is planned, besides its settings. */
+export interface ChainOptions {
+  /** Replays this sequence (ascending) instead of `skip` and `steps`. */
+  seq?: number[];
+  /** Prefixes the errors of a request that holds several chains ("inversion", "re-sampling"). */
+  context?: string;
+  /** The model file whose schedule the chain runs on, named when the schedule is what refuses it. */
+  source?: string;
+}
+
 /**
- * The chain `s` describes on a model's schedule (checked first; `context` prefixes the errors of a
- * request that holds several chains); `seq` replays a given sequence instead of `s.skip`/`s.steps`.
+ * The chain `s` describes on a model's schedule, checked first (settings and the finiteness of every
+ * step, with a chain that works when one does not).
  */
-export function planChain(diffusion: DiffusionConfig, s: ChainSpec, seq?: number[], context?: string): ChainPlan {
+export function planChain(diffusion: DiffusionConfig, s: ChainSpec, options: ChainOptions = {}): ChainPlan {
+  const { seq, context, source } = options;
   const abar = alphaBars(betaSchedule(diffusion));
   try {
     checkChainSpec(s, abar.length);
@@ -74,14 +85,44 @@ export function planChain(diffusion: DiffusionConfig, s: ChainSpec, seq?: number
   }
   const chain = seq ?? timestepSequence(s.skip, s.steps, abar.length);
   const coefficients = stepCoefficients(chain, abar, { sampler: s.sampler, eta: s.eta, clipX0: s.clipX0, useClippedModelOutput: s.useClippedModelOutput ?? false });
+  const bad = coefficients.find((c) => ![c.k0, c.k1, c.a, c.b, c.c, c.d].every(Number.isFinite));
+  if (bad) {
+    // The reference divides by sqrt(abar_t) there too (its x0 is inf/NaN): refused, with a chain that works.
+    const fix = seq ? '' : ` ${finiteAlternative(s, abar) ?? 'Use a schedule whose alpha-bar stays above 0'}`;
+    const problem = `${source ?? 'the model'}: the ${diffusion.beta_schedule} schedule has alpha-bar ${abar[bad.t]} at t = ${bad.t}, and a step there divides by sqrt(alpha-bar) (x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)): its values would not be finite.${fix}`;
+    throw new Error(context ? `${context}: ${problem}` : problem);
+  }
   return { abar, seq: chain, coefficients };
 }
 
-/** A sampling run's chain: its batch and seed checked too (the Sample tab, `ddim sample`). */
-export function planSampling(diffusion: DiffusionConfig, s: ChainSettings, seq?: number[]): ChainPlan {
+/** A chain like `s` whose every step is finite (another skip, else fewer steps), in words, if there is one. */
+function finiteAlternative(s: ChainSpec, abar: Float64Array): string | undefined {
+  const ok = (skip: SkipType, steps: number): boolean => {
+    try {
+      return timestepSequence(skip, steps, abar.length).every((t) => abar[t]! > 0);
+    } catch {
+      return false; // a skip that cannot make this many steps
+    }
+  };
+  for (const skip of SKIP_TYPES) {
+    if (skip !== s.skip && ok(skip, s.steps)) return `The same ${s.steps} step${s.steps === 1 ? '' : 's'} with skip "${skip}" stay finite.`;
+  }
+  for (let steps = s.steps - 1; steps >= 1; steps--) {
+    if (ok(s.skip, steps)) return `Skip "${s.skip}" with ${steps} step${steps === 1 ? '' : 's'} stays finite.`;
+  }
+  return undefined;
+}
+
+/** A sampling run's batch and seed (the Sample tab, `ddim sample`). */
+export function checkRun(s: Pick<ChainSettings, 'batch' | 'seed'>): void {
   checkSampleBatch(s.batch, 'batch size');
   checkSeed(s.seed);
-  return planChain(diffusion, s, seq);
+}
+
+/** A sampling run's chain: its batch and seed checked too (the Sample tab, `ddim sample`). */
+export function planSampling(diffusion: DiffusionConfig, s: ChainSettings, options: ChainOptions = {}): ChainPlan {
+  checkRun(s);
+  return planChain(diffusion, s, options);
 }
 
 /** Plain DDIM (generalized steps, no clipping) with `steps` steps and `eta`. */
@@ -93,7 +134,7 @@ export function ddimSpec(steps: number, eta = 0, skip: SkipType = 'uniform'): Ch
  * The x_T of an interpolation: `frames` noises spherically between the x_T of `seedA` and of `seedB`
  * (the first image the seeded GPU RNG draws, made here by its CPU twin), one after the other.
  */
-export function interpolationStart(config: UNetConfig, seedA: number, seedB: number, frames: number): Float32Array {
+export function interpolationStart(config: Pick<UNetConfig, 'in_channels' | 'resolution'>, seedA: number, seedB: number, frames: number): Float32Array {
   checkSampleBatch(frames, 'frames', 2);
   const n = config.in_channels * config.resolution * config.resolution;
   const xT = new Float32Array(frames * n);

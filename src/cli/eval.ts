@@ -3,14 +3,13 @@
 // held-out emoji, and the nearest training image of each sample (memorisation shows as RMS ~ 0).
 // With --samples, scores a given set instead (the last frame of a `ddim sample` .safetensors, or a
 // `samples` tensor): how the engine's measure is compared with tools/eval_torch.py's on one set.
-import { checkSeed, ddimSpec, planChain, type ChainPlan } from '../app/sampling';
+import { checkSeed, ddimSpec, type ChainPlan } from '../app/sampling';
+import { modelChain } from '../app/model-files';
 import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures, type GaussianFit } from '../eval/frechet';
 import type { ImageDataset } from '../train/data';
-import { weightsFile } from '../io/convert';
-import { UNet } from '../nn/unet';
 import { runChain } from '../engine/sampler';
 import { numberArg, numberListArg, parseArgs } from './args';
-import { loadData, openModel, readSafetensors } from './files';
+import { loadData, openModelFile, readSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim eval';
@@ -52,28 +51,30 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
   }
   const wPath = args.values.get('weights');
   if (wPath === undefined) throw new Error(`${CMD}: give --weights (or --samples)`);
-  const model = openModel(wPath, args.values.get('config'));
-  const config = model.config;
+  const model = openModelFile(wPath, args.values.get('config'));
   const dataName = args.values.get('data')!;
-  const [train, held] = [await loadData(dataName, 'train', config.resolution, `${CMD}: --data`), await loadData(dataName, 'eval', config.resolution, `${CMD}: --data`)];
+  const [train, held] = [await loadData(dataName, 'train', model.resolution, `${CMD}: --data`), await loadData(dataName, 'eval', model.resolution, `${CMD}: --data`)];
   const size = train.resolution;
-  if (config.resolution !== size) throw new Error(`${CMD}: ${wPath} is a ${config.resolution} px model, --data is ${size} px`);
+  if (model.resolution !== size) throw new Error(`${CMD}: ${wPath} is a ${model.resolution} px model, --data is ${size} px`);
   const N = numberArg(args, 'n', 64, CMD);
   if (!Number.isInteger(N) || N < 2) throw new Error(`${CMD}: --n must be an integer >= 2 (a covariance needs two samples), got ${N}`);
   const seed = numberArg(args, 'seed', 0, CMD);
   checkSeed(seed);
-  const steps = numberListArg(args, 'steps', [10, 20, 50, 100], CMD);
-  const etas = numberListArg(args, 'eta', [0, 1], CMD);
-  // Every chain planned (and so checked, as the page's are) before the GPU is acquired.
+  // Every chain planned (and so checked, as the page's are) before the GPU is acquired; a layered
+  // model has its one chain (the steps and eta given for it are refused, naming the file).
   const chains: [string, number, ChainPlan][] = [];
-  for (const s of steps) {
-    for (const eta of etas) chains.push([`ddim eta=${eta}`, s, planChain(model.diffusion, ddimSpec(s, eta))]);
-    if (!args.flags.has('no-ddpm')) chains.push(['ddpm_noisy', s, planChain(model.diffusion, { sampler: 'ddpm_noisy', steps: s, eta: 1, skip: 'uniform', clipX0: true })]);
+  if (model.fixedChain) {
+    const fixed = modelChain(model, ddimSpec(1), ['steps', 'eta'].filter((o) => args.values.has(o)).map((o) => `--${o}`));
+    chains.push(['layered chain', fixed.coefficients.length, fixed]);
+  } else {
+    for (const s of numberListArg(args, 'steps', [10, 20, 50, 100], CMD)) {
+      for (const eta of numberListArg(args, 'eta', [0, 1], CMD)) chains.push([`ddim eta=${eta}`, s, modelChain(model, ddimSpec(s, eta))]);
+      if (!args.flags.has('no-ddpm')) chains.push(['ddpm_noisy', s, modelChain(model, { sampler: 'ddpm_noisy', steps: s, eta: 1, skip: 'uniform', clipX0: true })]);
+    }
   }
   const reference = fitGaussian(pooledFeatures(held.images, 3, size));
   const { device } = await ctx.gpu();
-  const net = new UNet(device, config, { batch: N });
-  net.params.load(weightsFile(model), wPath);
+  const net = model.plan(device, N);
   ctx.log(`Fréchet distance of 8x8 pooled pixels: ${N} samples vs ${held.count} held-out images; nearest neighbours among ${train.count} training images`);
   ctx.log(HEADER);
   for (const [name, s, plan] of chains) {

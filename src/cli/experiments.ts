@@ -53,7 +53,7 @@ function named(cmd: string, check: () => void): void {
 
 /** The denoisers of `batch` images, of one image size, and the held-out images at that size. */
 async function denoisers(device: GPUDevice, args: ParsedArgs, e: ReturnType<typeof experiment>, batch: number, cmd: string): Promise<{ models: { name: string; d: StepDenoiser }[]; held: ImageDataset }> {
-  const models = e.models.map(({ path, m }) => ({ name: basename(path), d: experimentDenoiser(device, m, path, e.numBlock, batch) }));
+  const models = e.models.map(({ path, m }) => ({ name: basename(path), d: experimentDenoiser(device, m, e.numBlock, batch) }));
   const size = commonResolution(models.map((m) => m.d));
   return { models, held: await loadData(args.values.get('data')!, 'eval', size, `${cmd}: --data`) };
 }

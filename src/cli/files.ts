@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { ReferenceModel } from '../io/convert';
-import { readUNetFile } from '../app/model-files';
+import { readModelFile, readUNetFile, type ConfigText, type ModelFile } from '../app/model-files';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import type { ImageDataset } from '../train/data';
@@ -40,21 +40,28 @@ export function writeSafetensors(path: string, tensors: Map<string, HostTensor>,
   }
 }
 
-/**
- * The time-conditioned UNet of a model file, read as the page's import reads it (app/model-files.ts:
- * the reference layout, diffusers' UNet2DModel with or without a config.json, a training
- * checkpoint's EMA weights); `configPath` is a config.json chosen with it. Errors name the file.
- */
-export function openModel(path: string, configPath?: string, file?: SafetensorsFile): ReferenceModel {
-  let text: string | undefined;
-  if (configPath !== undefined) {
-    try {
-      text = readFileSync(configPath, 'utf8');
-    } catch (e) {
-      throw new Error(`${configPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
+/** A config.json named on the command line, read. */
+function configText(configPath?: string): ConfigText | undefined {
+  if (configPath === undefined) return undefined;
+  try {
+    return { text: readFileSync(configPath, 'utf8'), name: configPath };
+  } catch (e) {
+    throw new Error(`${configPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return readUNetFile(file ?? readSafetensors(path), path, 'this command', text === undefined ? undefined : { text, name: configPath! }).model;
+}
+
+/**
+ * Any model file, read as the page's import reads it (app/model-files.ts: a UNet in the reference
+ * layout, diffusers' UNet2DModel with or without a config.json, a training checkpoint's EMA weights,
+ * or a layered model), validated completely; `configPath` is a config.json chosen with it.
+ */
+export function openModelFile(path: string, configPath?: string): ModelFile {
+  return readModelFile(readSafetensors(path), path, configText(configPath));
+}
+
+/** The time-conditioned UNet of a model file (the commands that take only that: forward, train-step, convert). */
+export function openModel(path: string, configPath?: string, file?: SafetensorsFile): ReferenceModel {
+  return readUNetFile(file ?? readSafetensors(path), path, 'this command', configText(configPath)).model;
 }
 
 const DATA_DIR = new URL('../../public/data/', import.meta.url);

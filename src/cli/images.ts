@@ -27,7 +27,12 @@ export function listImages(dir: string): string[] {
 async function decode(path: string, size: number): Promise<Buffer> {
   const sharp = (await import('sharp')).default;
   const header = Buffer.alloc(IMAGE_HEADER_BYTES);
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   try {
     checkImageSize(header.subarray(0, readSync(fd, header, 0, header.length, 0)), path);
   } finally {

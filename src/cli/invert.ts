@@ -5,10 +5,8 @@ import { invertImages, planInversion } from '../app/inversion';
 import type { SkipType } from '../diffusion/timesteps';
 import type { HostTensor } from '../host/tensor';
 import { FILE_FORMATS } from '../host/metadata';
-import { weightsFile } from '../io/convert';
-import { UNet } from '../nn/unet';
 import { numberArg, parseArgs } from './args';
-import { openModel, writeSafetensors } from './files';
+import { openModelFile, writeSafetensors } from './files';
 import { imagesFromFiles, isDirectory, listImages } from './images';
 import type { CommandContext } from './commands';
 
@@ -18,18 +16,16 @@ export async function invertCommand(argv: readonly string[], ctx: CommandContext
   const args = parseArgs(argv, { values: ['weights', 'config', 'image', 'steps', 'skip', 'out'], required: ['weights', 'image', 'out'] }, CMD);
   const wPath = args.values.get('weights')!, image = args.values.get('image')!, out = args.values.get('out')!;
   if (!out.endsWith('.safetensors')) throw new Error(`${CMD}: --out must end in .safetensors, got "${out}"`);
-  const model = openModel(wPath, args.values.get('config'));
-  const config = model.config;
-  const plan = planInversion(model.diffusion, numberArg(args, 'steps', 50, CMD), (args.values.get('skip') ?? 'uniform') as SkipType);
+  const model = openModelFile(wPath, args.values.get('config'));
+  const plan = planInversion(model, numberArg(args, 'steps', 50, CMD), (args.values.get('skip') ?? 'uniform') as SkipType);
   const files = isDirectory(image) ? listImages(image) : [image];
   if (files.length === 0) throw new Error(`${image}: no PNG, JPEG or WebP images in this folder`);
-  const data = await imagesFromFiles(files, config.resolution, image);
+  const data = await imagesFromFiles(files, model.resolution, image);
 
   const { device } = await ctx.gpu();
-  const net = new UNet(device, config, { batch: data.count });
-  net.params.load(weightsFile(model), wPath);
+  const net = model.plan(device, data.count);
   const { seq, xT, psnr } = await invertImages(device, net, plan, data.images);
-  const shape = [data.count, config.in_channels, config.resolution, config.resolution];
+  const shape = [data.count, model.channels, model.resolution, model.resolution];
   writeSafetensors(out, new Map<string, HostTensor>([
     ['xT', { shape, data: xT }], ['seq', { shape: [seq.length], data: Float32Array.from(seq) }], ['x0', { shape, data: data.images }],
   ]), { format: FILE_FORMATS.inversion, source: wPath });

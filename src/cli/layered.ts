@@ -1,6 +1,5 @@
-// The layered model's command-line contracts (research mode):
-//   ddim sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
-//     IN holds xT; OUT gets xs [num_block, N, C, H, W] (xs[0] = xT, then after each step down to t = 0).
+// The layered model's command-line contracts (research mode); sampling goes through `ddim sample`
+// like any model file (its chain fixed by the file):
 //   ddim train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
 //                   [--loss-weights] [--correction [--detach]] [--seed S] --out OUT.safetensors
 //     IN holds x0 and noise; OUT gets losses [num_block - 1] (end2end: per step of the chain, largest t
@@ -56,29 +55,6 @@ function images(file: SafetensorsFile, name: string, m: LayeredModel, source: st
   return t;
 }
 
-/** `weights`: the file --weights names, already read (by peekWeights). */
-export async function layeredSample(argv: readonly string[], ctx: CommandContext, weights: SafetensorsFile): Promise<void> {
-  const cmd = 'ddim sample (layered)';
-  const args = parseArgs(argv, { values: ['weights', 'init', 'out'], required: ['weights', 'init', 'out'] }, cmd);
-  const wPath = args.values.get('weights')!, inPath = args.values.get('init')!, out = args.values.get('out')!;
-  if (!out.endsWith('.safetensors')) throw new Error(`${cmd}: --out must end in .safetensors, got "${out}"`);
-  const model = parseLayered(weights, wPath);
-  const xT = images(readSafetensors(inPath), 'xT', model, inPath);
-  const N = xT.shape[0]!;
-  const { device } = await ctx.gpu();
-  const chain = new LayeredChain(device, model, N, false);
-  chain.load(weights, wPath);
-  upload(device, chain.xs[0]!, xT.data);
-  const encoder = device.createCommandEncoder({ label: 'layered sample' });
-  chain.encodeSample(encoder);
-  device.queue.submit([encoder.finish()]);
-  const xs = await readTensors(device, chain.xs);
-  const all = new Float32Array(xs.length * xT.data.length);
-  xs.forEach((x, k) => all.set(x, k * x.length));
-  writeSafetensors(out, new Map([['xs', { shape: [xs.length, ...xT.shape], data: all }]]));
-  ctx.log(`chain ${[...model.seq].reverse().join(' -> ')} for ${N} samples; wrote xs [${xs.length},${xT.shape}] to ${out}`);
-}
-
 export async function layeredTrainStep(argv: readonly string[], ctx: CommandContext, weights: SafetensorsFile): Promise<void> {
   const cmd = 'ddim train-step (layered)';
   const args = parseArgs(argv, { values: ['weights', 'batch', 'out', 'seed', ...OBJECTIVE_VALUES], flags: OBJECTIVE_FLAGS, required: ['weights', 'batch', 'out', 'mode'] }, cmd);
@@ -104,7 +80,7 @@ export async function layeredTrainStep(argv: readonly string[], ctx: CommandCont
     d.queue.submit([encoder.finish()]);
     [losses, grads] = [await readTensors(d, layer.losses), await layer.readGrads()];
   } else {
-    const chain = new LayeredChain(d, model, B, true, {
+    const chain = new LayeredChain(d, model, B, {
       teacherForcing: objective.useTrueXAsX, correction: objective.correction, lossWeights: objective.lossWeights ? abarLossWeights(model) : undefined,
     });
     chain.load(weights, wPath);

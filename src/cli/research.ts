@@ -22,12 +22,13 @@ import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 import { OBJECTIVE_FLAGS, OBJECTIVE_VALUES, layeredConfigFile, objectiveArgs } from './layered';
 import { EXPERIMENTS } from './experiments';
+import { own } from '../host/own';
 
 const CMD = 'ddim research train';
 
 export async function researchCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const [sub, ...rest] = argv;
-  const run = SUBCOMMANDS[sub ?? ''];
+  const run = own(SUBCOMMANDS, sub ?? '');
   if (!run) throw new Error(`ddim research: unknown subcommand "${sub ?? ''}" (known: ${Object.keys(SUBCOMMANDS).join(', ')})`);
   await run(rest, ctx);
 }

@@ -9,6 +9,7 @@ import { convertCommand } from './convert';
 import { invertCommand } from './invert';
 import { researchCommand } from './research';
 import { benchCommand } from './bench';
+import { own } from '../host/own';
 
 const COMMANDS: Record<string, (argv: readonly string[], ctx: CommandContext) => Promise<void>> = {
   forward: forwardCommand,
@@ -36,8 +37,9 @@ const USAGE = `usage: ddim <command> [options]
               [--no-flip] [--resume CKPT.safetensors] [--log-every 10]   (defaults: the recipe of docs/recipes)
   eval        --weights W.safetensors [--config config.json] --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
   eval        --samples S.safetensors --data emoji16|emoji32|DIR [--size 16]   (scores a given set: samples, or the last frame of xs)
-  (layered)   sample --weights L.safetensors --init IN.safetensors --out OUT.safetensors
-              train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
+  W.safetensors may also be a layered model (research mode): sample, eval and the research commands run its own
+  chain (--steps, --skip, --eta and --sampler do not apply), invert refuses it.
+  (layered)   train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
   research train --config L.json|--init L.safetensors|--resume CKPT.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
               [--loss-weights] [--correction [--detach]] --data emoji16|DIR --steps N --out CKPT.safetensors [--batch 16] [--lr 2e-4]
               [--ema 0.9999] [--grad-clip 1] [--seed 0]
@@ -63,9 +65,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.log(USAGE);
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  const command = own(COMMANDS, name);
   if (!command) {
-    io.error(`ddim: unknown command "${name}"\n${USAGE}`);
+    io.error(`ddim: unknown command "${name}"; \`ddim --help\` lists the commands`);
     return 2;
   }
   try {

@@ -1,4 +1,5 @@
-// `ddim sample`: generate images with the DDIM/DDPM samplers; PNG grids or full trajectories.
+// `ddim sample`: generate images with the DDIM/DDPM samplers, from any model file (a UNet, or a
+// layered model, whose chain the file fixes); PNG grids or full trajectories.
 import { writeFileSync } from 'node:fs';
 import { readTensors } from '../gpu/tensor';
 import { getTensor } from '../io/safetensors';
@@ -7,21 +8,16 @@ import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
 import type { SamplerKind } from '../diffusion/samplers';
 import { checkSequence, type SkipType } from '../diffusion/timesteps';
-import { checkSeed, interpolationStart, planChain, planSampling, type ChainSettings } from '../app/sampling';
-import { weightsFile } from '../io/convert';
-import { UNet } from '../nn/unet';
+import { checkRun, checkSeed, interpolationStart, type ChainSettings } from '../app/sampling';
+import { CHAIN_CHOICES, fixedChainText, modelChain } from '../app/model-files';
 import { Sampler, type NoiseSource } from '../engine/sampler';
 import { numberArg, parseArgs } from './args';
-import { openModel, readSafetensors, writeSafetensors } from './files';
-import { peekWeights, type CommandContext } from './commands';
-import { layeredSample } from './layered';
-import { isLayeredFile } from '../app/model-files';
+import { openModelFile, readSafetensors, writeSafetensors } from './files';
+import type { CommandContext } from './commands';
 
 const CMD = 'ddim sample';
 
 export async function sampleCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
-  const file = peekWeights(argv);
-  if (file && isLayeredFile(file)) return layeredSample(argv, ctx, file);
   const args = parseArgs(argv, {
     values: ['weights', 'config', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
     flags: ['x0-grid', 'clip-x0', 'use-clipped-model-output'],
@@ -29,11 +25,10 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   }, CMD);
   const wPath = args.values.get('weights')!, out = args.values.get('out')!;
   if (!/\.(png|safetensors)$/.test(out)) throw new Error(`${CMD}: --out must end in .png or .safetensors, got "${out}"`);
-  const model = openModel(wPath, args.values.get('config'), file);
-  const { config, diffusion } = model;
-  const T = diffusion.num_diffusion_timesteps;
-  const shape = [config.in_channels, config.resolution, config.resolution];
-  // The flags as the page's settings; app/sampling.ts checks them (below, in planSampling) for both.
+  const model = openModelFile(wPath, args.values.get('config'));
+  const T = model.diffusion.num_diffusion_timesteps;
+  const shape = [model.channels, model.resolution, model.resolution];
+  // The flags as the page's settings; app/sampling.ts checks them (below, in modelChain) for both.
   const settings: ChainSettings = {
     sampler: (args.values.get('sampler') ?? 'generalized') as SamplerKind,
     skip: (args.values.get('skip') ?? 'uniform') as SkipType,
@@ -44,6 +39,8 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
     clipX0: args.flags.has('clip-x0'),
     useClippedModelOutput: args.flags.has('use-clipped-model-output'),
   };
+  // What a model with a fixed chain (a layered one) cannot take, if given.
+  const chosen = [...CHAIN_CHOICES.filter((c) => args.values.has(c)), ...['clip-x0', 'use-clipped-model-output'].filter((f) => args.flags.has(f))].map((c) => `--${c}`);
 
   // --init: x_T and optionally the sequence and the exact noises of a trajectory to replay.
   const initPath = args.values.get('init');
@@ -60,31 +57,36 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   if (args.values.has('interpolate')) {
     if (init) throw new Error(`${CMD}: --interpolate draws its own two noises; it cannot be combined with --init`);
     // Frames between the x_T of --seed and of --seed + 1.
-    xT = { shape: [frames, ...shape], data: interpolationStart(config, settings.seed, settings.seed + 1, frames) };
+    xT = { shape: [frames, ...shape], data: interpolationStart({ in_channels: model.channels, resolution: model.resolution }, settings.seed, settings.seed + 1, frames) };
     settings.batch = frames;
   }
+  if (init?.tensors.has('seq') && model.fixedChain) throw new Error(`${initPath}: holds a chain to replay (seq), but ${wPath}: ${fixedChainText(model.fixedChain)}`);
   const replay = init?.tensors.has('seq') ? checkSequence(Array.from(init.tensors.get('seq')!.data), T, `${initPath} seq`) : undefined;
   if (replay) settings.steps = replay.length;
   // An --init file brings its own batch (ddim invert's x_T of a whole folder): the page's batch limit
   // applies to --n and --interpolate only.
   if (init) checkSeed(settings.seed);
-  const { seq, coefficients } = init ? planChain(diffusion, settings, replay) : planSampling(diffusion, settings);
+  else checkRun(settings);
+  const { seq, coefficients } = modelChain(model, settings, chosen, replay);
   const { sampler, eta, seed, batch: N } = settings;
   let noise: NoiseSource = { kind: 'rng', seed };
   if (init?.tensors.has('noises')) {
-    noise = { kind: 'replay', noises: getTensor(init, 'noises', [seq.length, N, ...shape], initPath).data };
+    noise = { kind: 'replay', noises: getTensor(init, 'noises', [coefficients.length, N, ...shape], initPath).data };
   }
 
   const { device } = await ctx.gpu();
-  const net = new UNet(device, config, { batch: N });
-  net.params.load(weightsFile(model), wPath);
+  const net = model.plan(device, N);
   const record = out.endsWith('.safetensors') || args.flags.has('x0-grid');
   const run = new Sampler(device, net, coefficients, noise, record);
   const t0 = performance.now();
   await run.run(xT?.data, (k) => {
     if (k % 10 === 9 || k === run.steps - 1) ctx.log(`step ${k + 1}/${run.steps}`);
   });
-  ctx.log(`${run.steps} steps of ${sampler} (eta ${eta}) for ${N} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  ctx.log(`${run.steps} steps of ${model.fixedChain ? 'the layered chain' : `${sampler} (eta ${eta})`} for ${N} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const [final] = await readTensors(device, [net.x]);
+  // Nothing non-finite leaves the engine silently (the planned coefficients are finite; this is the model's output).
+  const bad = final!.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${wPath}: the chain ended with a non-finite value (${final![bad]}) in sample ${Math.floor(bad / (final!.length / N))}; nothing was written`);
 
   const per = N * shape.reduce((a, b) => a * b, 1);
   if (out.endsWith('.safetensors')) {
@@ -97,7 +99,6 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
     ctx.log(`wrote xs [${run.steps + 1},${N},${shape}] and x0_preds to ${out}`);
     return;
   }
-  const [final] = await readTensors(device, [net.x]);
   const cols = frames ? N : Math.ceil(Math.sqrt(N)); // an interpolation is one strip
   const grid = imageGrid(final!, shape[0]!, shape[1]!, Math.ceil(N / cols), cols);
   writeFileSync(out, await encodePng(grid.width, grid.height, grid.data));
@@ -116,3 +117,4 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
     ctx.log(`wrote the per-step x0 filmstrip to ${stripPath}`);
   }
 }
+

@@ -1,17 +1,19 @@
-// Sampling on the GPU, the one loop of every time-conditioned chain (ddim sample, eval and invert;
-// the Sample tab's stepped chains with their film; the Denoise chain; training previews): a chain of
-// diffusion steps given by their coefficients (a sampler's reverse chain from stepCoefficients, or
-// DDIM inversion from inversionCoefficients), every step one compute pass (UNet forward, noise draw,
-// update kernel) plus buffer copies, with no readback inside the loop. Step k (k = 0 the noisiest)
-// yields x_t and the predicted x0; with `record`, both are kept for every step (the CLI's xs /
-// x0_preds). The layered model's chain is research/chain.ts (one UNet per step, with gradients).
+// Sampling on the GPU, the one loop of every chain (ddim sample, eval and invert; the Sample tab's
+// stepped chains with their film; the Denoise chain; training previews), on any step model: a
+// time-conditioned UNet, a layered model's sub-models, the ideal denoiser (engine/step-model.ts). A
+// chain of diffusion steps is given by their coefficients (a sampler's reverse chain from
+// stepCoefficients, or DDIM inversion from inversionCoefficients); every step is one compute pass
+// (the model's eps at the step's t, noise draw, update kernel) plus buffer copies, with no readback
+// inside the loop. Step k (k = 0 the noisiest) yields x_t and the predicted x0; with `record`, both
+// are kept for every step (the CLI's xs / x0_preds). Training through a layered chain is
+// research/chain.ts (with gradients).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { createTensor, numel, readTensor, upload, type Tensor } from '../gpu/tensor';
 import { denoiseStep } from '../kernels/diffusion';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
 import type { StepCoefficients } from '../diffusion/samplers';
-import type { UNet } from '../nn/unet';
+import type { StepModel } from './step-model';
 
 /** Where the noise comes from: the seeded GPU RNG, or replayed exactly (noises [steps, N, C, H, W]). */
 export type NoiseSource = { kind: 'rng'; seed: number } | { kind: 'replay'; noises: Float32Array };
@@ -37,7 +39,8 @@ export class Sampler {
   private readonly xNext: Tensor;
   private readonly noise: Tensor;
   private readonly noiseTable: Tensor | null;
-  private readonly tTable: Tensor;
+  /** t of every step for a time-conditioned model (copied into its t before the step), else null. */
+  private readonly tTable: Tensor | null;
   private readonly rng: Tensor;
   private readonly stepDispatches: Dispatch[][];
   private readonly xTDraw: Dispatch;
@@ -48,7 +51,7 @@ export class Sampler {
 
   constructor(
     private readonly device: GPUDevice,
-    readonly net: UNet,
+    readonly model: StepModel,
     readonly coefficients: StepCoefficients[],
     noise: NoiseSource,
     record: boolean,
@@ -56,7 +59,7 @@ export class Sampler {
     this.owner = new GpuOwner('sampler');
     const scope = this.owner.open();
     try {
-      const shape = net.x.shape;
+      const shape = model.x.shape;
       const n = numel(shape);
       const N = shape[0]!;
       this.imageBytes = n * 4;
@@ -66,9 +69,9 @@ export class Sampler {
       this.noise = createTensor(device, shape, 'sampler.noise');
       this.xs = record ? createTensor(device, [this.steps + 1, ...shape], 'sampler.xs') : null;
       this.x0s = record ? createTensor(device, [this.steps, ...shape], 'sampler.x0s') : null;
-      // t for every step, copied into the UNet's t before its forward.
-      this.tTable = createTensor(device, [this.steps, N], 'sampler.t');
-      upload(device, this.tTable, Float32Array.from({ length: this.steps * N }, (_, i) => this.coefficients[Math.floor(i / N)]!.t));
+      // t for every step, copied into the model's t before its forward (a layered model has none: t picks its sub-model).
+      this.tTable = model.t ? createTensor(device, [this.steps, N], 'sampler.t') : null;
+      if (this.tTable) upload(device, this.tTable, Float32Array.from({ length: this.steps * N }, (_, i) => this.coefficients[Math.floor(i / N)]!.t));
       this.rng = createRngState(device, 'sampler.rng');
       if (noise.kind === 'rng') {
         setRngState(device, this.rng, noise.seed, 0);
@@ -80,15 +83,16 @@ export class Sampler {
         this.noiseTable = createTensor(device, [this.steps, ...shape], 'sampler.noises');
         upload(device, this.noiseTable, noise.noises);
       }
-      this.xTDraw = gaussianFill(device, { out: net.x, state: this.rng, stream: XT_STREAM, label: 'sampler.x_T' });
+      this.xTDraw = gaussianFill(device, { out: model.x, state: this.rng, stream: XT_STREAM, label: 'sampler.x_T' });
       this.stepDispatches = this.coefficients.map((coef, k) => {
         const draws = coef.c !== 0 && !this.noiseTable
           ? [gaussianFill(device, { out: this.noise, state: this.rng, stream: k + 1, label: `sampler.noise.${k}` })]
           : [];
+        const { forward, eps } = model.at(coef.t);
         return [
-          ...net.forward,
+          ...forward,
           ...draws,
-          denoiseStep(device, { xt: net.x, eps: net.eps, noise: this.noise, xNext: this.xNext, x0: this.x0, coef, label: `sampler.step.${k}` }),
+          denoiseStep(device, { xt: model.x, eps, noise: this.noise, xNext: this.xNext, x0: this.x0, coef, label: `sampler.step.${k}` }),
         ];
       });
       scope.keep();
@@ -97,7 +101,7 @@ export class Sampler {
     }
   }
 
-  /** Frees the sampler's buffers (tables, noise, x0, recordings); the UNet stays its owner's. */
+  /** Frees the sampler's buffers (tables, noise, x0, recordings); the model stays its owner's. */
   destroy(): void {
     this.owner.destroy();
   }
@@ -105,26 +109,29 @@ export class Sampler {
   /** Starts from the given x_T (or clean image, for inversion), or from a draw of the seeded RNG when `xT` is absent. */
   private encodeStart(encoder: GPUCommandEncoder, xT?: Float32Array): void {
     if (xT) {
-      upload(this.device, this.net.x, xT);
+      upload(this.device, this.model.x, xT);
     } else {
       const pass = encoder.beginComputePass({ label: 'sampler x_T' });
       recordDispatches(pass, [this.xTDraw]);
       pass.end();
     }
-    if (this.xs) encoder.copyBufferToBuffer(this.net.x.buffer, this.net.x.offset, this.xs.buffer, this.xs.offset, this.imageBytes);
+    if (this.xs) encoder.copyBufferToBuffer(this.model.x.buffer, this.model.x.offset, this.xs.buffer, this.xs.offset, this.imageBytes);
   }
 
-  /** Records step k: afterwards net.x holds x_{t_next} and x0 the prediction made at t. */
+  /** Records step k: afterwards model.x holds x_{t_next} and x0 the prediction made at t. */
   private encodeStep(encoder: GPUCommandEncoder, k: number): void {
-    const N = this.net.t.shape[0]!;
-    encoder.copyBufferToBuffer(this.tTable.buffer, this.tTable.offset + k * N * 4, this.net.t.buffer, this.net.t.offset, N * 4);
+    const t = this.model.t;
+    if (t && this.tTable) {
+      const N = t.shape[0]!;
+      encoder.copyBufferToBuffer(this.tTable.buffer, this.tTable.offset + k * N * 4, t.buffer, t.offset, N * 4);
+    }
     if (this.noiseTable && this.coefficients[k]!.c !== 0) {
       encoder.copyBufferToBuffer(this.noiseTable.buffer, this.noiseTable.offset + k * this.imageBytes, this.noise.buffer, this.noise.offset, this.imageBytes);
     }
     const pass = encoder.beginComputePass({ label: `sampler step ${k}` });
     recordDispatches(pass, this.stepDispatches[k]!);
     pass.end();
-    const x = this.net.x;
+    const x = this.model.x;
     encoder.copyBufferToBuffer(this.xNext.buffer, this.xNext.offset, x.buffer, x.offset, this.imageBytes);
     if (this.xs && this.x0s) {
       encoder.copyBufferToBuffer(x.buffer, x.offset, this.xs.buffer, this.xs.offset + (k + 1) * this.imageBytes, this.imageBytes);
@@ -164,14 +171,14 @@ export class Sampler {
 }
 
 /**
- * Runs a whole chain on `net` from `start` (or the RNG's x_T) and returns where it ends; the sampler
+ * Runs a whole chain on `model` from `start` (or the RNG's x_T) and returns where it ends; the sampler
  * is freed. `onStep(k)` runs after step k's submit (a job's progress and Stop; it may throw).
  */
-export async function runChain(device: GPUDevice, net: UNet, coefficients: StepCoefficients[], noise: NoiseSource, start?: Float32Array, onStep?: StepHooks['after']): Promise<Float32Array> {
-  const sampler = new Sampler(device, net, coefficients, noise, false);
+export async function runChain(device: GPUDevice, model: StepModel, coefficients: StepCoefficients[], noise: NoiseSource, start?: Float32Array, onStep?: StepHooks['after']): Promise<Float32Array> {
+  const sampler = new Sampler(device, model, coefficients, noise, false);
   try {
     await sampler.run(start, onStep);
-    return await readTensor(device, net.x);
+    return await readTensor(device, model.x);
   } finally {
     sampler.destroy();
   }

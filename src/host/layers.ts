@@ -20,13 +20,14 @@ export function convOutSize(inSize: number, k: number, stride: number, padA: num
 }
 
 /**
- * Number of groups for C channels. '32': the reference UNet (GroupNorm(32, C)); 'auto': the
- * layered research variant, which narrows to 16, then 8, then one channel per group.
+ * Number of groups for C channels. A number: that many (the reference UNet's GroupNorm(32, C); the
+ * config checks at load that it divides every width); 'auto': the layered research variant, which
+ * narrows to 16, then 8, then one channel per group.
  */
-export function normGroups(C: number, rule: '32' | 'auto'): number {
-  if (rule === '32') {
-    if (C % 32 !== 0) throw new Error(`normGroups: C=${C} channels is not divisible by 32 groups`);
-    return 32;
+export function normGroups(C: number, rule: number | 'auto'): number {
+  if (rule !== 'auto') {
+    if (C % rule !== 0) throw new Error(`normGroups: C=${C} channels is not divisible by ${rule} groups`);
+    return rule;
   }
   if (C % 16 === 0) return 16;
   if (C % 8 === 0) return 8;

@@ -8,6 +8,7 @@ import { configFromMetadata, parseConfig, type UNetConfig } from '../nn/config';
 import { DEFAULT_DIFFUSION, diffusionFromMetadata, type DiffusionConfig } from '../diffusion/schedule';
 import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import { expectFinite, type HostTensor, type SafetensorsFile } from '../host/tensor';
+import { own } from '../host/own';
 
 export type ModelLayout = 'reference' | 'diffusers';
 
@@ -53,18 +54,20 @@ export function referenceName(name: string, levels: number): string | undefined 
   const m = /^(.*)\.(weight|bias)$/.exec(name);
   if (!m) return undefined;
   const [, path, kind] = m as unknown as [string, string, string];
-  if (simple[path]) return `${simple[path]}.${kind}`;
+  const top = own(simple, path);
+  if (top) return `${top}.${kind}`;
   let r: RegExpExecArray | null;
-  if ((r = /^(down|up)_blocks\.(\d+)\.resnets\.(\d+)\.(\w+)$/.exec(path)) && RESNET_PARTS[r[4]!]) {
-    return `${r[1]}.${level(r[1]!, r[2]!, levels)}.block.${r[3]}.${RESNET_PARTS[r[4]!]}.${kind}`;
+  let part: string | undefined;
+  if ((r = /^(down|up)_blocks\.(\d+)\.resnets\.(\d+)\.(\w+)$/.exec(path)) && (part = own(RESNET_PARTS, r[4]!))) {
+    return `${r[1]}.${level(r[1]!, r[2]!, levels)}.block.${r[3]}.${part}.${kind}`;
   }
-  if ((r = /^(down|up)_blocks\.(\d+)\.attentions\.(\d+)\.([\w.]+)$/.exec(path)) && ATTN_PARTS[r[4]!]) {
-    return `${r[1]}.${level(r[1]!, r[2]!, levels)}.attn.${r[3]}.${ATTN_PARTS[r[4]!]}.${kind}`;
+  if ((r = /^(down|up)_blocks\.(\d+)\.attentions\.(\d+)\.([\w.]+)$/.exec(path)) && (part = own(ATTN_PARTS, r[4]!))) {
+    return `${r[1]}.${level(r[1]!, r[2]!, levels)}.attn.${r[3]}.${part}.${kind}`;
   }
   if ((r = /^down_blocks\.(\d+)\.downsamplers\.0\.conv$/.exec(path))) return `down.${r[1]}.downsample.conv.${kind}`;
   if ((r = /^up_blocks\.(\d+)\.upsamplers\.0\.conv$/.exec(path))) return `up.${level('up', r[1]!, levels)}.upsample.conv.${kind}`;
-  if ((r = /^mid_block\.resnets\.([01])\.(\w+)$/.exec(path)) && RESNET_PARTS[r[2]!]) return `mid.block_${Number(r[1]) + 1}.${RESNET_PARTS[r[2]!]}.${kind}`;
-  if ((r = /^mid_block\.attentions\.0\.([\w.]+)$/.exec(path)) && ATTN_PARTS[r[1]!]) return `mid.attn_1.${ATTN_PARTS[r[1]!]}.${kind}`;
+  if ((r = /^mid_block\.resnets\.([01])\.(\w+)$/.exec(path)) && (part = own(RESNET_PARTS, r[2]!))) return `mid.block_${Number(r[1]) + 1}.${part}.${kind}`;
+  if ((r = /^mid_block\.attentions\.0\.([\w.]+)$/.exec(path)) && (part = own(ATTN_PARTS, r[1]!))) return `mid.attn_1.${part}.${kind}`;
   return undefined;
 }
 

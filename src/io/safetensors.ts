@@ -5,6 +5,7 @@
 // Every tensor is widened to f32 on read: the engine computes in f32, and the integer tensors in the
 // reference files are small timesteps that f32 holds exactly.
 import { shapeSize, type HostTensor, type SafetensorsFile } from '../host/tensor';
+import { own } from '../host/own';
 
 const DEFAULT_SOURCE = 'safetensors';
 /** Whether typed arrays on this machine are little-endian, as safetensors data is. */
@@ -98,7 +99,8 @@ function parseHeader(bytes: Uint8Array, fail: (msg: string) => never): { json: R
 function parseMetadata(raw: unknown, fail: (msg: string) => never): Record<string, string> {
   if (raw === undefined) return {};
   if (!isRecord(raw)) fail('__metadata__ is not an object');
-  const metadata: Record<string, string> = {};
+  // No prototype: a key such as "__proto__" or "constructor" is the file's own entry, nothing else.
+  const metadata = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(raw)) {
     if (typeof value !== 'string') fail(`__metadata__ value "${key}" is not a string`);
     metadata[key] = value;
@@ -124,7 +126,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string = DEFAULT_SOU
     if (typeof dtype !== 'string') fail(`tensor "${name}" has no string dtype`);
     if (!isNaturalArray(shape)) fail(`tensor "${name}" has no shape (an array of non-negative integers)`);
     if (!isNaturalArray(offsets, 2)) fail(`tensor "${name}" has no data_offsets (two non-negative integers)`);
-    const codec = CODECS[dtype];
+    const codec = own(CODECS, dtype);
     if (codec === undefined) fail(`tensor "${name}" has unsupported dtype ${dtype}`);
     const [begin, end] = offsets;
     if (begin > end) fail(`tensor "${name}" has data_offsets [${begin},${end}] with begin after end`);

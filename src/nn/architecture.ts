@@ -137,3 +137,8 @@ export function parameterSpecs(cfg: UNetConfig): ParamSpec[] {
 export function parameterCount(cfg: UNetConfig): number {
   return parameterSpecs(cfg).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
 }
+
+/** Every GroupNorm of the model, by name, with the channels it normalizes (state_dict order). */
+export function normalizedWidths(cfg: UNetConfig): { where: string; channels: number }[] {
+  return parameterSpecs(cfg).filter((s) => /(^|\.)norm(1|2|_out)?\.weight$/.test(s.name)).map((s) => ({ where: s.name.slice(0, -'.weight'.length), channels: s.shape[0]! }));
+}

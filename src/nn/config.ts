@@ -1,7 +1,7 @@
 // The UNet configuration of Ho et al. / Song et al. (the ermongroup/ddim `Model`), with the
 // fields and defaults of the reference files' `__metadata__.model`.
 import { metadataJson } from '../host/metadata';
-import { parameterCount } from './architecture';
+import { normalizedWidths, parameterCount } from './architecture';
 
 export interface UNetConfig {
   /** Base width: level i has ch * ch_mult[i] channels. */
@@ -23,16 +23,16 @@ export interface UNetConfig {
   resamp_with_conv: boolean;
   /** false: the time-free per-step model of the research variant (no temb.* or temb_proj weights). */
   use_time_embed: boolean;
-  /** GroupNorm groups: "32" (the reference) or "auto" (16, else 8, else one channel per group). */
-  norm_groups: '32' | 'auto';
+  /** GroupNorm groups: a number that divides every width (32, the reference's), or "auto" (16, else 8, else one channel per group). */
+  norm_groups: number | 'auto';
 }
 
-const DEFAULTS = { dropout: 0, resamp_with_conv: true, use_time_embed: true, norm_groups: '32' as const, in_channels: 3, out_ch: 3 };
+const DEFAULTS = { dropout: 0, resamp_with_conv: true, use_time_embed: true, norm_groups: 32, in_channels: 3, out_ch: 3 };
 
 /** The CIFAR-10 model of the DDPM paper (35,746,307 parameters). */
 export const CIFAR10_CONFIG: UNetConfig = {
   ch: 128, out_ch: 3, ch_mult: [1, 2, 2, 2], num_res_blocks: 2, attn_resolutions: [16], dropout: 0.1,
-  in_channels: 3, resolution: 32, resamp_with_conv: true, use_time_embed: true, norm_groups: '32',
+  in_channels: 3, resolution: 32, resamp_with_conv: true, use_time_embed: true, norm_groups: 32,
 };
 
 /**
@@ -66,14 +66,32 @@ function bool(v: unknown, field: string, source: string): boolean {
   return v;
 }
 
+/** "auto", or a group count given as a positive integer or a string of one ("32", as older files write it). */
+function parseNormGroups(v: unknown, source: string): number | 'auto' {
+  if (v === 'auto') return 'auto';
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > CONFIG_LIMITS.channels) {
+    throw new Error(`${source}: model config field "norm_groups" must be "auto" or a positive integer (a number or a string of digits), got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** Every GroupNorm of the model must split its channels into whole groups: checked at load, with the first width that does not. */
+function checkNormGroups(cfg: UNetConfig, source: string): void {
+  const groups = cfg.norm_groups;
+  if (groups === 'auto') return;
+  const bad = normalizedWidths(cfg).find(({ channels }) => channels % groups !== 0);
+  if (bad) {
+    throw new Error(`${source}: model config field "norm_groups" is ${groups}, which does not divide the ${bad.channels} channels of ${bad.where} (GroupNorm needs whole groups); use "auto" or a group count that divides every width`);
+  }
+}
+
 /** Validates a config object (e.g. parsed from `__metadata__.model`), filling the documented defaults. */
 export function parseConfig(raw: unknown, source = 'model config'): UNetConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: model config must be a JSON object`);
   const o: Record<string, unknown> = { ...DEFAULTS, ...(raw as Record<string, unknown>) };
   const L = CONFIG_LIMITS;
-  if (o.norm_groups !== '32' && o.norm_groups !== 'auto') {
-    throw new Error(`${source}: model config field "norm_groups" must be "32" or "auto", got ${JSON.stringify(o.norm_groups)}`);
-  }
+  const normGroupsField = parseNormGroups(o.norm_groups, source);
   if (typeof o.dropout !== 'number' || !(o.dropout >= 0 && o.dropout < 1)) {
     throw new Error(`${source}: model config field "dropout" must be a number in [0, 1), got ${JSON.stringify(o.dropout)}`);
   }
@@ -88,7 +106,7 @@ export function parseConfig(raw: unknown, source = 'model config'): UNetConfig {
     resolution: positiveInt(o.resolution, 'resolution', source, L.resolution),
     resamp_with_conv: bool(o.resamp_with_conv, 'resamp_with_conv', source),
     use_time_embed: bool(o.use_time_embed, 'use_time_embed', source),
-    norm_groups: o.norm_groups,
+    norm_groups: normGroupsField,
   };
   const widest = cfg.ch * Math.max(...cfg.ch_mult);
   if (widest > L.channels) throw new Error(`${source}: ch * max(ch_mult) = ${widest} channels, over the limit of ${L.channels}`);
@@ -96,6 +114,7 @@ export function parseConfig(raw: unknown, source = 'model config'): UNetConfig {
   if (cfg.resolution % 2 ** (levels - 1) !== 0) {
     throw new Error(`${source}: resolution ${cfg.resolution} is not divisible by 2^${levels - 1} (ch_mult has ${levels} levels)`);
   }
+  checkNormGroups(cfg, source);
   const parameters = parameterCount(cfg);
   if (parameters > L.parameters) {
     throw new Error(`${source}: the model config has ${parameters.toLocaleString('en-US')} parameters, over the limit of ${L.parameters.toLocaleString('en-US')} (1 GiB of f32 weights)`);

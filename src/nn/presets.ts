@@ -1,5 +1,6 @@
 // Named model configurations: the sizes people pick in the app and on the command line.
 import { CIFAR10_CONFIG, parseConfig, type UNetConfig } from './config';
+import { own } from '../host/own';
 
 export const PRESETS: Record<string, UNetConfig> = {
   /** The reference test model (shared/reference/unet-tiny): 16 px, 0.7M parameters. */
@@ -14,7 +15,7 @@ export const PRESETS: Record<string, UNetConfig> = {
 export const BUNDLED_ARCHITECTURE: UNetConfig = { ...PRESETS.tiny!, ch_mult: [1, 2, 2] };
 
 export function preset(name: string): UNetConfig {
-  const cfg = PRESETS[name];
+  const cfg = own(PRESETS, name);
   if (!cfg) throw new Error(`unknown model preset "${name}" (known: ${Object.keys(PRESETS).join(', ')})`);
   return cfg;
 }

@@ -16,7 +16,10 @@ import { trainUntil, type SteppedTrainer } from '../train/loop';
 import { DEFAULT_RECIPE, PLAIN_SCHEDULES } from '../train/recipe';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from './memory';
-import { LayeredDenoiser, TimeDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
+import { ChainDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
+import { unetStepModel } from '../engine/step-model';
+import { UNet } from '../nn/unet';
+import { LayeredStepModel } from './layered-step';
 import { parseLayered, type LayeredModel } from './layered';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { LayeredTrainer, initLayered } from './trainer';
@@ -94,7 +97,7 @@ export function budgetArm(
       get step() {
         return trainer.step;
       },
-      denoiser: new TimeDenoiser(device, models.time, abar, layered.seq, Math.min(s.samples, 64), trainer.train.ema),
+      denoiser: new ChainDenoiser(device, unetStepModel(new UNet(device, models.time, { batch: Math.min(s.samples, 64), params: trainer.train.ema, label: 'time denoiser' })), abar, layered.seq),
       checkpoint: () => trainer.checkpoint(),
     };
   }
@@ -108,7 +111,7 @@ export function budgetArm(
     get step() {
       return trainer.step;
     },
-    denoiser: new LayeredDenoiser(device, layered, Math.min(s.samples, 64), (t) => trainer.emaStore(t)),
+    denoiser: new ChainDenoiser(device, new LayeredStepModel(device, layered, Math.min(s.samples, 64), (t) => trainer.emaStore(t)), layered.abar, layered.seq),
     checkpoint: () => trainer.checkpoint(models.layered.metadata),
   };
 }

@@ -1,5 +1,6 @@
-// The layered model on the GPU: the chain of sub-models (sampling, and end-to-end training through
-// it) and the per-step ("layer") noise-prediction losses. Every sub-model is a UNet plan whose input
+// The layered model's training on the GPU: end-to-end through the chain of sub-models, and the
+// per-step ("layer") noise-prediction losses. (Sampling runs the chain through the one Sampler:
+// research/layered-step.ts.) Every sub-model is a UNet plan whose input
 // is the previous step's output tensor, so the chain is one dispatch list with no copies; its
 // backward runs the steps in reverse, carrying d(loss)/dx from each step's input to the one before.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
@@ -62,23 +63,22 @@ export class LayeredChain {
   readonly xs: Tensor[];
   readonly nets: { t: number; net: UNet }[];
   readonly forward: Dispatch[] = [];
-  /** With grad: the ground-truth trajectory (xs[0] is the chain's own input) and one loss per step. */
+  /** The ground-truth trajectory (xs[0] is the chain's own input) and one loss per step. */
   readonly trueXs: Tensor[] = [];
   readonly losses: Tensor[] = [];
   private readonly training: Dispatch[] = [];
 
-  /** `training` (with `grad` only) configures the end-to-end losses; see ChainTraining. */
-  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly grad: boolean, readonly options: ChainTraining = {}) {
-    const { teacherForcing = false, lossWeights, correction } = options;
-    if (!grad && (teacherForcing || lossWeights || correction)) throw new Error('layered chain: teacher forcing, loss weights and the correction term are training options (need grad)');
+  /** `options` configures the end-to-end losses; see ChainTraining. */
+  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, readonly options: ChainTraining = {}) {
+    const { teacherForcing = false, lossWeights } = options;
     this.steps = chainSteps(model);
     if (lossWeights && lossWeights.length !== this.steps.length) throw new Error(`layered chain: ${lossWeights.length} loss weights for ${this.steps.length} steps`);
     const shape = imageShape(model, batch);
     this.xs = [createTensor(device, shape, 'layered.x_T')];
-    if (grad) for (let k = 0; k <= this.steps.length; k++) this.trueXs.push(createTensor(device, shape, `layered.true_x.${k}`));
+    for (let k = 0; k <= this.steps.length; k++) this.trueXs.push(createTensor(device, shape, `layered.true_x.${k}`));
     this.nets = this.steps.map((s, k) => {
       const input = teacherForcing && k > 0 ? this.trueXs[k]! : this.xs[k]!;
-      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad, input, label: `models.${s.t}`, ...storesFor(options.stores, s.t) });
+      const net = new UNet(device, model.configs.get(s.t)!, { batch, grad: true, input, label: `models.${s.t}`, ...storesFor(options.stores, s.t) });
       const out = createTensor(device, shape, `layered.x_${s.next}`);
       this.forward.push(
         ...net.forward,
@@ -88,7 +88,7 @@ export class LayeredChain {
       this.xs.push(out);
       return { t: s.t, net };
     });
-    if (grad) this.planEndToEnd(shape);
+    this.planEndToEnd(shape);
   }
 
   /**
@@ -146,16 +146,8 @@ export class LayeredChain {
     loadSubModels(this.device, this.nets, file, source);
   }
 
-  /** Runs the chain from x_T. */
-  encodeSample(encoder: GPUCommandEncoder): void {
-    const pass = encoder.beginComputePass({ label: 'layered chain' });
-    recordDispatches(pass, this.forward);
-    pass.end();
-  }
-
   /** Chain from trueXs[0], losses against trueXs[1..], gradients (zeroed first) of their sum. */
   encodeEndToEnd(encoder: GPUCommandEncoder): void {
-    if (!this.grad) throw new Error('layered chain: planned without grad');
     for (const { net } of this.nets) encoder.clearBuffer(net.grads!.flat.buffer);
     encoder.copyBufferToBuffer(this.trueXs[0]!.buffer, this.trueXs[0]!.offset, this.xs[0]!.buffer, this.xs[0]!.offset, this.trueXs[0]!.shape.reduce((a, b) => a * b, 4));
     const pass = encoder.beginComputePass({ label: 'layered end2end' });

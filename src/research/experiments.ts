@@ -13,17 +13,12 @@ import { timestepSequence } from '../diffusion/timesteps';
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, upload } from '../gpu/tensor';
 import { fitGaussian, frechetDistance, pooledFeatures, type GaussianFit } from '../eval/frechet';
-import type { UNetConfig } from '../nn/config';
-import type { ParamStore } from '../nn/params';
-import { UNet } from '../nn/unet';
 import { gaussian } from '../host/rng';
-import type { SafetensorsFile } from '../host/tensor';
-import { loadSubModels } from './chain';
-import type { LayeredModel } from './layered';
+import type { StepModel } from '../engine/step-model';
 
 /** Noise prediction at the timesteps of one chain, for up to `batch` images at a time. */
 export interface StepDenoiser {
-  readonly kind: 'time' | 'layered';
+  readonly kind: 'time' | 'layered' | 'ideal';
   /** The chain's timesteps, ascending, seq[0] = 0. */
   readonly seq: readonly number[];
   readonly abar: Float64Array;
@@ -41,67 +36,37 @@ export function chainSeq(T: number, numBlock: number): number[] {
   return timestepSequence('uniform', numBlock, T);
 }
 
-abstract class PlannedDenoiser {
-  constructor(protected readonly device: GPUDevice, readonly batch: number, readonly channels: number, readonly resolution: number) {}
+const KINDS = { unet: 'time', layered: 'layered', ideal: 'ideal' } as const;
 
-  protected async run(net: UNet, x: Float32Array, t?: number): Promise<Float32Array> {
+/**
+ * Any step model (a time-conditioned UNet, a layered model, the ideal denoiser) evaluated host-driven
+ * at each t of `seq` above 0: x uploaded, one forward, eps read back.
+ */
+export class ChainDenoiser implements StepDenoiser {
+  readonly kind: StepDenoiser['kind'];
+  readonly batch: number;
+  readonly channels: number;
+  readonly resolution: number;
+  readonly parameters: number;
+
+  constructor(private readonly device: GPUDevice, readonly model: StepModel, readonly abar: Float64Array, readonly seq: readonly number[]) {
+    this.kind = KINDS[model.kind];
+    [this.batch, this.channels, this.resolution] = model.x.shape as [number, number, number];
+    this.parameters = model.parameters;
+  }
+
+  async eps(t: number, x: Float32Array): Promise<Float32Array> {
+    if (!this.seq.includes(t) || t === 0) throw new Error(`denoiser: t = ${t} is not a step of the chain (${this.seq.join(', ')})`);
     const per = this.channels * this.resolution * this.resolution;
     const n = x.length / per;
     if (!Number.isInteger(n) || n < 1 || n > this.batch) throw new Error(`denoiser: ${x.length} values is not 1..${this.batch} images of ${per}`);
     const padded = n === this.batch ? x : new Float32Array(this.batch * per);
     if (padded !== x) padded.set(x);
-    upload(this.device, net.x, padded);
-    if (t !== undefined) upload(this.device, net.t, new Float32Array(this.batch).fill(t));
-    submitDispatches(this.device, net.forward, 'denoiser');
-    return (await readTensor(this.device, net.eps)).slice(0, n * per);
-  }
-}
-
-/** A time-conditioned UNet evaluated at each t of `seq`; `params` may be shared (a trainer's EMA). */
-export class TimeDenoiser extends PlannedDenoiser implements StepDenoiser {
-  readonly kind = 'time';
-  readonly net: UNet;
-  readonly parameters: number;
-
-  constructor(device: GPUDevice, config: UNetConfig, readonly abar: Float64Array, readonly seq: readonly number[], batch: number, params?: ParamStore) {
-    super(device, batch, config.in_channels, config.resolution);
-    this.net = new UNet(device, config, { batch, ...(params ? { params } : {}), label: 'time denoiser' });
-    this.parameters = this.net.layout.count;
-  }
-
-  eps(t: number, x: Float32Array): Promise<Float32Array> {
-    if (!this.seq.includes(t) || t === 0) throw new Error(`time denoiser: t = ${t} is not a step of the chain (${this.seq.join(', ')})`);
-    return this.run(this.net, x, t);
-  }
-}
-
-/** A layered model: one time-free UNet per t of its seq; `params` may come from a trainer's EMA. */
-export class LayeredDenoiser extends PlannedDenoiser implements StepDenoiser {
-  readonly kind = 'layered';
-  readonly seq: readonly number[];
-  readonly abar: Float64Array;
-  readonly nets = new Map<number, UNet>();
-  readonly parameters: number;
-
-  constructor(device: GPUDevice, model: LayeredModel, batch: number, params?: (t: number) => ParamStore) {
-    const c = model.configs.get(model.seq[0]!)!;
-    super(device, batch, c.in_channels, c.resolution);
-    [this.seq, this.abar] = [model.seq, model.abar];
-    for (const t of model.seq.slice(1)) {
-      this.nets.set(t, new UNet(device, model.configs.get(t)!, { batch, ...(params ? { params: params(t) } : {}), label: `models.${t}` }));
-    }
-    this.parameters = [...this.nets.values()].reduce((s, n) => s + n.layout.count, 0);
-  }
-
-  /** Loads `models.<t>.*` of a layered file into every sub-model (all validated before any is written). */
-  load(file: SafetensorsFile, source: string): void {
-    loadSubModels(this.device, [...this.nets].map(([t, net]) => ({ t, net })), file, source);
-  }
-
-  eps(t: number, x: Float32Array): Promise<Float32Array> {
-    const net = this.nets.get(t);
-    if (!net) throw new Error(`layered denoiser: no sub-model at t = ${t} (seq ${this.seq.join(', ')})`);
-    return this.run(net, x);
+    upload(this.device, this.model.x, padded);
+    if (this.model.t) upload(this.device, this.model.t, new Float32Array(this.batch).fill(t));
+    const { forward, eps } = this.model.at(t);
+    submitDispatches(this.device, forward, 'denoiser');
+    return (await readTensor(this.device, eps)).slice(0, n * per);
   }
 }
 

@@ -91,7 +91,7 @@ export class LayeredTrainer {
     this.stores = new LayeredStores(device, model, ts);
     this.plan = options.mode === 'layer'
       ? new LayerLosses(device, model, options.batch, this.stores.sub())
-      : new LayeredChain(device, model, options.batch, true, {
+      : new LayeredChain(device, model, options.batch, {
         stores: this.stores.sub(), teacherForcing: options.useTrueXAsX, correction: options.correction,
         lossWeights: options.lossWeights ? abarLossWeights(model) : undefined,
       });

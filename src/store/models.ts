@@ -9,6 +9,11 @@ import type { UNetConfig } from '../nn/config';
 export interface ModelEntry {
   id: string;
   name: string;
+  /** A time-conditioned UNet, or a layered model (one time-free UNet per step of its fixed chain). Absent in entries stored before layered models: a UNet. */
+  kind?: 'unet' | 'layered';
+  /** A layered model's chain: its timesteps, ascending (t = 0 first, where no sub-model runs). */
+  chain?: number[];
+  /** The UNet's config; a layered model's sub-model config at the chain's first step. */
   config: UNetConfig;
   diffusion: DiffusionConfig;
   parameters: number;

@@ -71,7 +71,7 @@ export function imagesOf(p: Pixels): Uint8Array[] {
 /**
  * The steps a filmstrip shows, the same for its x_t and x0 rows: every step when they fit in
  * `most` columns, else every `stride`-th from the first, always with the last step. Column j shows
- * the x_t that goes into step columns[j] (x_t at t = seq[steps - 1 - k]) and the x0 predicted there.
+ * the x_t that goes into step columns[j] and the x0 predicted there.
  */
 export function filmColumns(steps: number, most: number): { columns: number[]; stride: number } {
   if (steps <= 0) return { columns: [], stride: 1 };

@@ -6,7 +6,6 @@
 // settings in its text chunk) and as an animated GIF.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { StepCoefficients } from '../diffusion/samplers';
 import type { Filmstrip, Pixels } from '../worker/api';
 import { denoisingGif, exportScale, filmColumns, imagesOf, tile } from './film-media';
 import { downloadBytes, downloadPng } from './pixel-grid';
@@ -42,7 +41,7 @@ function filmCanvas(f: Filmstrip): HTMLCanvasElement {
       const k = b * cols + c;
       if (k > steps) break;
       const x = 44 + c * (cell + gap);
-      ctx.fillText(k < steps ? `t=${f.seq[f.seq.length - 1 - k]}` : 'final', x, top + 12);
+      ctx.fillText(k < steps ? `t=${f.coefficients[k]!.t}` : 'final', x, top + 12);
       const put = (img: Uint8Array, y: number): void => {
         const r = tile([img], size, 1, scale, 0);
         ctx.putImageData(new ImageData(new Uint8ClampedArray(r.rgba.buffer as ArrayBuffer), r.width, r.height), x, y);
@@ -59,7 +58,6 @@ export class FilmstripView extends LitElement {
   static override styles = [panelStyles, css`pixel-grid { cursor: crosshair; }`];
 
   @property({ attribute: false }) film: Filmstrip | undefined;
-  @property({ attribute: false }) coefficients: readonly StepCoefficients[] = [];
   @property({ attribute: false }) abar: Float64Array | undefined;
   /** tEXt entries for the exported PNG (the settings that made the chain). */
   @property({ attribute: false }) pngText: Record<string, string> = {};
@@ -91,22 +89,22 @@ export class FilmstripView extends LitElement {
   override render() {
     const f = this.film;
     if (!f) return nothing;
-    const steps = f.x0s.count, complete = steps === f.seq.length;
+    const steps = f.x0s.count, total = f.coefficients.length, complete = steps === total;
     const k = Math.min(this.step, steps);
-    const t = k < steps ? f.seq[f.seq.length - 1 - k] : undefined;
+    const t = k < steps ? f.coefficients[k]!.t : undefined;
     const { columns, stride } = filmColumns(steps, MAX_COLUMNS);
     const shown = stride === 1 ? `every step (${steps})` : `one step in ${stride} (${columns.length} of ${steps}, the last included)`;
     const strips = this.strips(f, columns);
     return html`
       <div class="controls">
-        <label>Step: <span class="numbers" data-testid="film-step">${k < steps ? `${k + 1} of ${steps} (t = ${t})` : complete ? `final sample (after ${steps} steps)` : `x_t after step ${steps} of ${f.seq.length} (not final)`}</span>
+        <label>Step: <span class="numbers" data-testid="film-step">${k < steps ? `${k + 1} of ${steps} (t = ${t})` : complete ? `final sample (after ${steps} steps)` : `x_t after step ${steps} of ${total} (not final)`}</span>
           <input type="range" aria-label="Filmstrip step" min="0" max=${steps} .value=${String(k)} @input=${(e: Event) => (this.step = Number((e.target as HTMLInputElement).value))} />
         </label>
-        <button @click=${() => downloadPng(filmCanvas(f), 'filmstrip.png', { ...this.pngText, 'ddim-webgpu-film': `x_t (row 1) and predicted x0 (row 2) at t = ${[...f.seq].reverse().slice(0, steps).join(', ')}` })}>Export filmstrip PNG</button>
+        <button @click=${() => downloadPng(filmCanvas(f), 'filmstrip.png', { ...this.pngText, 'ddim-webgpu-film': `x_t (row 1) and predicted x0 (row 2) at t = ${f.coefficients.slice(0, steps).map((c) => c.t).join(', ')}` })}>Export filmstrip PNG</button>
         <button @click=${() => downloadBytes(denoisingGif(f), 'denoising.gif', 'image/gif')} ?disabled=${steps === 0}>Export denoising GIF</button>
       </div>
-      <step-details style="margin-top:8px" .film=${f} .coefficients=${this.coefficients} .abar=${this.abar} step=${k}></step-details>
-      <p class="muted" data-testid="film-shown">Row 1: x_t going into the step (${complete ? 'the final sample' : `x_t after step ${steps} of ${f.seq.length}`} last); row 2: the x0 predicted at that step. Shown: ${shown}.
+      <step-details style="margin-top:8px" .film=${f} .abar=${this.abar} step=${k}></step-details>
+      <p class="muted" data-testid="film-shown">Row 1: x_t going into the step (${complete ? 'the final sample' : `x_t after step ${steps} of ${total}`} last); row 2: the x0 predicted at that step. Shown: ${shown}.
         ${touch ? 'Tap a column' : 'Point at a column'} (or move the slider) for its step's numbers.</p>
       <div class="figure scroll">
         <pixel-grid data-testid="filmstrip" label=${`x_t and predicted x0 at ${shown}`} .pixels=${strips} cols=${columns.length + 1} width=${Math.min(900, (columns.length < 12 ? 56 : 34) * (columns.length + 1))}

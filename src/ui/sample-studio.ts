@@ -7,7 +7,7 @@ import { LitElement, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { proxy } from 'comlink';
 import { SKIP_TYPES, describeChain, timestepSequence, type SkipType } from '../diffusion/timesteps';
-import { SAMPLERS, stepCoefficients, type SamplerKind, type StepCoefficients } from '../diffusion/samplers';
+import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
 import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
 import { readPngText } from '../io/png';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
@@ -175,7 +175,7 @@ export class SampleStudio extends LitElement {
     const maxSteps = mode === 'step' ? 1 : undefined;
     const result: SampleResult | undefined = await store.run('sampling', 'sample', () => (resume ? store.engine.continueSample(onFrame, maxSteps) : store.engine.sample(settings, onFrame, maxSteps)));
     if (!result) return;
-    this.paused = result.completed ? undefined : { settings, done: result.stepsDone, total: result.seq.length };
+    this.paused = result.completed ? undefined : { settings, done: result.stepsDone, total: result.steps };
     if (mode !== 'step' || result.completed) {
       this.results = [{ settings, final: result.final, msPerStep: result.msPerStep, completed: result.completed }, ...this.results].slice(0, 2);
     }
@@ -187,8 +187,6 @@ export class SampleStudio extends LitElement {
   }
 
   private readonly scheduleOf = lastOf((d: DiffusionConfig) => alphaBars(betaSchedule(d)));
-  private readonly coefficientsOf = lastOf((seq: readonly number[], abar: Float64Array, s: SampleSettings) =>
-    stepCoefficients(seq, abar, { sampler: s.sampler, eta: s.eta, clipX0: s.clipX0, useClippedModelOutput: false }));
   /** The timesteps the controls' chain will run, or why there are none. */
   private readonly chainOf = lastOf((skip: SkipType, steps: number, T: number): { seq: number[] } | { error: string } => {
     try {
@@ -204,14 +202,10 @@ export class SampleStudio extends LitElement {
     return d ? this.scheduleOf(d) : undefined;
   }
 
-  /** The coefficients of the chain the film shows (the settings it ran with). */
-  private filmCoefficients(abar: Float64Array | undefined): StepCoefficients[] {
-    const s = this.paused?.settings ?? this.results[0]?.settings;
-    return this.film && abar && s ? this.coefficientsOf(this.film.seq, abar, s) : [];
-  }
-
+  /** The chain the controls will run: the selected model's own when it fixes it (a layered model), else the settings'. */
   private chain(): { seq: number[] } | { error: string } {
-    return this.chainOf(this.settings.skip, this.settings.steps, this.store?.selected?.diffusion.num_diffusion_timesteps ?? 1000);
+    const fixed = this.store?.selected?.chain;
+    return fixed ? { seq: fixed } : this.chainOf(this.settings.skip, this.settings.steps, this.store?.selected?.diffusion.num_diffusion_timesteps ?? 1000);
   }
 
   private async showFilm(i: number): Promise<void> {
@@ -233,6 +227,8 @@ export class SampleStudio extends LitElement {
 
   /** The chain the controls will run, in words (or why there is none), for the selected model's T. */
   private chainText(): string {
+    const fixed = this.store?.selected?.chain;
+    if (fixed) return `runs ${describeChain(fixed.slice(1))}: the layered model's own chain, one sub-model per step (steps, eta, skip and sampler do not apply)`;
     const c = this.chain();
     return 'seq' in c ? `runs ${describeChain(c.seq)}` : c.error;
   }
@@ -381,14 +377,13 @@ export class SampleStudio extends LitElement {
     if (!abar) return nothing;
     const c = this.chain();
     const seq = 'seq' in c ? c.seq : []; // else chainText() says why these settings give no chain
-    const current = this.running ? this.frame?.t : this.stepShown !== undefined ? this.film?.seq[this.film.seq.length - 1 - this.stepShown] : undefined;
+    const current = this.running ? this.frame?.t : this.stepShown !== undefined ? this.film?.coefficients[this.stepShown]?.t : undefined;
     return html`<details class="explain" open><summary>The noise schedule</summary>
       <schedule-chart .abar=${abar} .seq=${seq} current=${current ?? nothing}></schedule-chart></details>`;
   }
 
   override render() {
     const abar = this.abar();
-    const coefficients = this.filmCoefficients(abar);
     const shownSettings = this.paused?.settings ?? this.results[0]?.settings;
     return html`
       <section @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${(e: DragEvent) => this.dropPng(e)}><h2>Sample</h2>${this.controls()}
@@ -402,7 +397,7 @@ export class SampleStudio extends LitElement {
       ${this.film ? html`<section><h2>${this.stepShown !== undefined && this.paused ? `Step ${this.stepShown + 1} of ${this.paused.total}` : 'Filmstrip'}</h2>
         <label class="inline">Sample <input type="number" aria-label="Filmstrip sample" min="0" max=${this.settings.batch - 1} .value=${String(this.filmIndex)}
           @change=${(e: Event) => this.showFilm(Math.floor(Number((e.target as HTMLInputElement).value)))} /></label>
-        <filmstrip-view .film=${this.film} .coefficients=${coefficients} .abar=${abar} .selected=${this.stepShown}
+        <filmstrip-view .film=${this.film} .abar=${abar} .selected=${this.stepShown}
           .pngText=${shownSettings ? { [PNG_SETTINGS_KEY]: settingsToQuery(shownSettings) } : {}}></filmstrip-view></section>` : nothing}
       ${this.firstStepPanel()}
       <section><h2>Comparison grid</h2>

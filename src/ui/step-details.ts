@@ -4,7 +4,6 @@
 // and simple statistics of each image.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { StepCoefficients } from '../diffusion/samplers';
 import { alphaBarAt } from '../diffusion/schedule';
 import type { Filmstrip } from '../worker/api';
 import { frameStats, type FrameStats } from './film-media';
@@ -24,8 +23,6 @@ export class StepDetails extends LitElement {
   `];
 
   @property({ attribute: false }) film: Filmstrip | undefined;
-  /** The coefficients of every step of the chain the film shows. */
-  @property({ attribute: false }) coefficients: readonly StepCoefficients[] = [];
   @property({ attribute: false }) abar: Float64Array | undefined;
   /** The step to show (0 = the noisiest); steps = the final sample. */
   @property({ type: Number }) step = 0;
@@ -40,11 +37,12 @@ export class StepDetails extends LitElement {
     const steps = f.x0s.count, k = Math.min(this.step, steps);
     if (k === steps) {
       // Before the chain's end (Step, Stop) the last frame is an x_t on the way, not a sample.
-      const what = steps === f.seq.length ? `final sample (after ${steps} steps)` : `x_t after step ${steps} of ${f.seq.length} (not final)`;
+      const total = f.coefficients.length;
+      const what = steps === total ? `final sample (after ${steps} steps)` : `x_t after step ${steps} of ${total} (not final)`;
       return html`<div class="row"><div class="figure">${what}<pixel-grid label=${what} .pixels=${frameOf(f.xs, k)} cols="1" width="96"></pixel-grid></div>
-        <table><tr><th></th><th>mean</th><th>std</th><th>at 0/255</th></tr>${this.stats(steps === f.seq.length ? 'sample' : 'x_t', frameStats(f.xs, k))}</table></div>`;
+        <table><tr><th></th><th>mean</th><th>std</th><th>at 0/255</th></tr>${this.stats(steps === total ? 'sample' : 'x_t', frameStats(f.xs, k))}</table></div>`;
     }
-    const c = this.coefficients[k];
+    const c = f.coefficients[k];
     const at = c ? alphaBarAt(abar, c.t) : NaN, an = c ? alphaBarAt(abar, c.tNext) : NaN;
     return html`<div data-testid="step-details" data-step=${k} data-t=${c?.t ?? ''}>
       <div class="row">
@@ -55,7 +53,7 @@ export class StepDetails extends LitElement {
           ${this.stats('x_t in', frameStats(f.xs, k))}${this.stats('x0', frameStats(f.x0s, k))}${this.stats('x_t out', frameStats(f.xs, k + 1))}</table>
       </div>
       ${c ? html`<p class="numbers" data-testid="step-numbers" data-coefficients=${JSON.stringify([c.t, c.tNext, c.a, c.b, c.c, c.d])}>
-        step ${k + 1}/${this.coefficients.length}: t = ${c.t} → ${c.tNext >= 0 ? c.tNext : 'the end'}; abar_t = ${fmt(at)}, abar_next = ${fmt(an)}</p>
+        step ${k + 1}/${f.coefficients.length}: t = ${c.t} → ${c.tNext >= 0 ? c.tNext : 'the end'}; abar_t = ${fmt(at)}, abar_next = ${fmt(an)}</p>
         <p class="eq">x0 = ${fmt(c.k0)}·x_t − ${fmt(c.k1)}·eps${c.clip ? ', clipped to [-1, 1]' : ''}</p>
         <p class="eq">x_next = ${fmt(c.a)}·x0 + ${fmt(c.b)}·x_t + ${fmt(c.c)}·noise + ${fmt(c.d)}·eps</p>` : nothing}
     </div>`;

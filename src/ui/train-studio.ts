@@ -21,6 +21,7 @@ import { panelStyles } from './styles';
 import './pixel-grid';
 import './line-chart';
 import './job-panel';
+import { own } from '../host/own';
 
 type Dataset = TrainSpec['dataset'];
 
@@ -111,7 +112,7 @@ export class TrainStudio extends LitElement {
   }
 
   private setPreset(name: string): void {
-    const p = PRESETS[name];
+    const p = own(PRESETS, name);
     if (p) this.fields = { preset: name, ch: p.ch, ch_mult: p.ch_mult.join(','), num_res_blocks: p.num_res_blocks, attn_resolutions: p.attn_resolutions.join(','), dropout: p.dropout };
     else this.fields = { ...this.fields, preset: 'custom' };
     this.scheduleEstimate();

@@ -1,6 +1,7 @@
 // The engine interface the UI codes against: implemented once, in the worker (engine.ts), reached
 // through comlink. Pixels cross as RGBA8 bytes (N, S, S, 4), transferred, never as GPU buffers.
 import type { ChainSettings } from '../app/sampling';
+import type { StepCoefficients } from '../diffusion/samplers';
 import type { UNetConfig } from '../nn/config';
 import type { ModelEntry } from '../store/models';
 import type { RunEntry } from '../store/runs';
@@ -76,6 +77,8 @@ export interface SampleResult {
   /** false when Stop ended the chain early. */
   completed: boolean;
   stepsDone: number;
+  /** Steps of the whole chain. */
+  steps: number;
   /** Timesteps of the chain, noisiest first. */
   seq: number[];
   msPerStep: number;
@@ -84,7 +87,10 @@ export interface SampleResult {
 
 /** x_t before every step and the final sample (steps+1 images), and the x0 of every step, for one sample. */
 export interface Filmstrip {
+  /** The chain's timesteps, ascending. */
   seq: number[];
+  /** Its steps, noisiest first, with the sampler's own coefficients: step k runs at coefficients[k].t. */
+  coefficients: StepCoefficients[];
   xs: Pixels;
   x0s: Pixels;
 }
@@ -194,7 +200,7 @@ export interface StoredImageInfo {
 export interface ResearchModelInfo {
   id: string;
   name: string;
-  kind: 'time' | 'layered';
+  kind: 'time' | 'layered' | 'ideal';
   parameters: number;
   resolution: number;
   /** Layered: its own num_block (time-conditioned models take the request's). */
@@ -213,7 +219,7 @@ export interface ResearchRequest {
 export interface OneShotCurve {
   modelId: string;
   name: string;
-  kind: 'time' | 'layered';
+  kind: 'time' | 'layered' | 'ideal';
   parameters: number;
   rows: OneShotRow[];
 }
@@ -225,7 +231,7 @@ export interface FirstStepStudyResult {
   models: {
     modelId: string;
     name: string;
-    kind: 'time' | 'layered';
+    kind: 'time' | 'layered' | 'ideal';
     parameters: number;
     fdFirst: number;
     fdFinal: number;

@@ -1,16 +1,20 @@
-// Models as the worker sees them: the bundled model (fetched from public/models, never stored) and
-// the library in IndexedDB, parsed into the reference layout once and cached.
-import type { ReferenceModel } from '../io/convert';
-import { readUNetFile } from '../app/model-files';
+// Models as the worker sees them: the bundled models (fetched from public/models, never stored) and
+// the library in IndexedDB, each opened once through the one registry of model files
+// (app/model-files.ts: a UNet or a layered model, validated completely) and cached.
+import { readModelFile, type ModelFile } from '../app/model-files';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
-import { parameterCount } from '../nn/architecture';
 import * as library from '../store/models';
 import type { ModelEntry } from '../store/models';
 
 /** Models shipped with the app (public/models), listed first and read-only. */
-const BUNDLED: { id: string; name: string; file: string }[] = [{ id: 'bundled:emoji16', name: 'Emoji 16 px (bundled)', file: 'models/emoji16.safetensors' }];
+const BUNDLED: { id: string; name: string; file: string }[] = [
+  { id: 'bundled:emoji16', name: 'Emoji 16 px (bundled)', file: 'models/emoji16.safetensors' },
+  // The layered models (the seed's research variant), trained by tools/train_layered_torch.py (README, Answers).
+  { id: 'bundled:layer16', name: 'Layered 16 px, layer loss (bundled)', file: 'models/layer16.safetensors' },
+  { id: 'bundled:end2end16', name: 'Layered 16 px, end to end (bundled)', file: 'models/end2end16.safetensors' },
+];
 
-const parsed = new Map<string, Promise<{ entry: ModelEntry; model: ReferenceModel }>>();
+const opened = new Map<string, Promise<{ entry: ModelEntry; model: ModelFile }>>();
 
 function assetUrl(file: string): string {
   return new URL(`${import.meta.env.BASE_URL}${file}`, self.location.origin).href;
@@ -23,20 +27,28 @@ export async function fetchBytes(file: string): Promise<ArrayBuffer> {
   return res.arrayBuffer();
 }
 
-function entryFor(id: string, name: string, model: ReferenceModel, bytes: number, source: ModelEntry['source'], trainingSteps: number): ModelEntry {
-  return { id, name, config: model.config, diffusion: model.diffusion, parameters: parameterCount(model.config), trainingSteps, bytes, created: Date.now(), source };
+function entryFor(id: string, name: string, model: ModelFile, bytes: number, source: ModelEntry['source'], trainingSteps: number): ModelEntry {
+  const base = { id, name, diffusion: model.diffusion, parameters: model.parameters, trainingSteps, bytes, created: Date.now(), source };
+  return model.kind === 'unet'
+    ? { ...base, kind: 'unet', config: model.model.config }
+    : { ...base, kind: 'layered', chain: model.model.seq, config: model.model.configs.get(model.model.seq[1]!)! };
 }
 
-/** Parses a model file as the library holds it (a time-conditioned UNet, app/model-files.ts); errors name the file. */
-export function parseModel(bytes: ArrayBuffer, source: string, configJson?: string): { model: ReferenceModel; steps: number } {
+/** Opens a model file as the library holds it (app/model-files.ts); errors name the file. */
+export function parseModel(bytes: ArrayBuffer, source: string, configJson?: string): ModelFile {
   const config = configJson === undefined ? undefined : { text: configJson, name: `the config.json chosen with ${source}` };
-  return readUNetFile(parseSafetensors(new Uint8Array(bytes), source), source, 'the model library', config);
+  return readModelFile(parseSafetensors(new Uint8Array(bytes), source), source, config);
 }
 
-async function loadBundled(b: (typeof BUNDLED)[number]): Promise<{ entry: ModelEntry; model: ReferenceModel }> {
+/** The file the library stores for a model: a UNet in the reference layout, a layered model as it came. */
+function storedFile(model: ModelFile): Uint8Array {
+  return model.kind === 'unet' ? serializeSafetensors(model.model.tensors, model.model.metadata) : serializeSafetensors(model.file.tensors, model.file.metadata);
+}
+
+async function loadBundled(b: (typeof BUNDLED)[number]): Promise<{ entry: ModelEntry; model: ModelFile }> {
   const bytes = await fetchBytes(b.file);
-  const { model, steps } = parseModel(bytes, b.file);
-  return { entry: entryFor(b.id, b.name, model, bytes.byteLength, 'bundled', steps), model };
+  const model = parseModel(bytes, b.file);
+  return { entry: entryFor(b.id, b.name, model, bytes.byteLength, 'bundled', model.trainedSteps), model };
 }
 
 export async function listAll(): Promise<ModelEntry[]> {
@@ -44,46 +56,46 @@ export async function listAll(): Promise<ModelEntry[]> {
   return [...bundled, ...(await library.listModels())];
 }
 
-export function getModel(id: string): Promise<{ entry: ModelEntry; model: ReferenceModel }> {
-  let p = parsed.get(id);
+export function getModel(id: string): Promise<{ entry: ModelEntry; model: ModelFile }> {
+  let p = opened.get(id);
   if (!p) {
     const b = BUNDLED.find((x) => x.id === id);
     p = b ? loadBundled(b) : (async () => {
       const entry = await library.getModel(id);
       if (!entry) throw new Error(`model ${id} is not in the library`);
-      const { model } = parseModel(await library.modelWeights(id), entry.name);
-      return { entry, model };
+      return { entry, model: parseModel(await library.modelWeights(id), entry.name) };
     })();
-    p.catch(() => parsed.delete(id));
-    parsed.set(id, p);
+    p.catch(() => opened.delete(id));
+    opened.set(id, p);
   }
   return p;
 }
 
-/** Validates, converts to the reference layout and stores; the library is untouched on any error. */
+/** Validates (and converts a UNet to the reference layout) and stores; the library is untouched on any error. */
 export async function importModel(name: string, bytes: ArrayBuffer, configJson?: string, source: ModelEntry['source'] = 'imported', steps?: number): Promise<ModelEntry> {
-  const { model, steps: fileSteps } = parseModel(bytes, name, configJson);
-  const weights = serializeSafetensors(model.tensors, model.metadata);
+  const model = parseModel(bytes, name, configJson);
+  const weights = storedFile(model);
   const id = `m-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-  const entry = entryFor(id, name.replace(/\.safetensors$/, ''), model, weights.byteLength, source, steps ?? fileSteps);
+  const entry = entryFor(id, name.replace(/\.safetensors$/, ''), model, weights.byteLength, source, steps ?? model.trainedSteps);
   await library.saveModel(entry, weights.buffer as ArrayBuffer);
   return entry;
 }
 
+/** The model as a file: a UNet in the reference layout (F32, PyTorch loads it with strict=True), a layered model in its own format. */
 export async function exportModel(id: string): Promise<ArrayBuffer> {
   const { model } = await getModel(id);
-  return serializeSafetensors(model.tensors, model.metadata).buffer as ArrayBuffer;
+  return storedFile(model).buffer as ArrayBuffer;
 }
 
 export async function renameModel(id: string, name: string): Promise<ModelEntry> {
-  if (BUNDLED.some((b) => b.id === id)) throw new Error('the bundled model cannot be renamed');
+  if (BUNDLED.some((b) => b.id === id)) throw new Error('a bundled model cannot be renamed');
   const e = await library.renameModel(id, name);
-  parsed.delete(id);
+  opened.delete(id);
   return e;
 }
 
 export async function deleteModel(id: string): Promise<void> {
-  if (BUNDLED.some((b) => b.id === id)) throw new Error('the bundled model cannot be deleted');
+  if (BUNDLED.some((b) => b.id === id)) throw new Error('a bundled model cannot be deleted');
   await library.deleteModel(id);
-  parsed.delete(id);
+  opened.delete(id);
 }

@@ -1,16 +1,14 @@
-// The Research tab's side of the worker: the models the experiments can compare (time-conditioned
-// ones from the library, and the bundled layered models), experiments 1 and 2 on held-out emoji, and
+// The Research tab's side of the worker: the models the experiments can compare (every model of the
+// library, time-conditioned or layered, bundled or not), experiments 1 and 2 on held-out emoji, and
 // budget-comparison runs (experiment 3) kept in IndexedDB after every point.
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { checkBudget, checkExperiment, commonResolution, experimentDenoiser } from '../app/research';
-import type { ModelFile } from '../app/model-files';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
-import { parseSafetensors } from '../io/safetensors';
 import type { SafetensorsFile } from '../host/tensor';
 import { armSteps, budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, evalsPerStep, runArm, type BudgetSettings } from '../research/budget';
 import { firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
-import { layeredFile, parseLayered, type LayeredModel } from '../research/layered';
+import { layeredFile, parseLayered } from '../research/layered';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { spreadImages } from '../train/data';
 import * as store from '../store/research';
@@ -21,53 +19,11 @@ import * as models from './models';
 import { toPixels } from './pixels';
 import { bundledEmoji } from './training';
 
-/** Layered models shipped in public/models (trained by bench/research.sh; see the README). */
-const BUNDLED_LAYERED: { id: string; name: string; file: string }[] = [
-  { id: 'bundled:layer16', name: 'Layered 16 px, layer loss (bundled)', file: 'models/layer16.safetensors' },
-  { id: 'bundled:end2end16', name: 'Layered 16 px, end to end (bundled)', file: 'models/end2end16.safetensors' },
-];
-
-const layered = new Map<string, Promise<{ file: SafetensorsFile; model: LayeredModel }>>();
-
-function getLayered(id: string): Promise<{ file: SafetensorsFile; model: LayeredModel }> {
-  let p = layered.get(id);
-  if (!p) {
-    const b = BUNDLED_LAYERED.find((x) => x.id === id);
-    if (!b) throw new Error(`no layered model ${id}`);
-    p = models.fetchBytes(b.file).then((bytes) => {
-      const file = parseSafetensors(new Uint8Array(bytes), b.file);
-      return { file, model: parseLayered(file, b.file) };
-    });
-    p.catch(() => layered.delete(id));
-    layered.set(id, p);
-  }
-  return p;
-}
-
-function layeredParameters(m: LayeredModel, file: SafetensorsFile): number {
-  let n = 0;
-  for (const [name, t] of file.tensors) if (name.startsWith('models.') && !name.startsWith(`models.${m.seq[0]}.`)) n += t.data.length;
-  return n;
-}
-
 export async function researchModels(): Promise<ResearchModelInfo[]> {
-  const time = (await models.listAll()).map((e): ResearchModelInfo => ({ id: e.id, name: e.name, kind: 'time', parameters: e.parameters, resolution: e.config.resolution }));
-  const lay = await Promise.all(BUNDLED_LAYERED.map(async (b): Promise<ResearchModelInfo> => {
-    const { file, model } = await getLayered(b.id);
-    return { id: b.id, name: b.name, kind: 'layered', parameters: layeredParameters(model, file), resolution: model.configs.get(model.seq[0]!)!.resolution, numBlock: model.numBlock };
+  return (await models.listAll()).map((e): ResearchModelInfo => ({
+    id: e.id, name: e.name, kind: e.kind === 'layered' ? 'layered' : 'time', parameters: e.parameters, resolution: e.config.resolution,
+    ...(e.chain ? { numBlock: e.chain.length } : {}),
   }));
-  return [...time, ...lay];
-}
-
-/** A library or bundled layered model, by id, as the experiments take it. */
-async function experimentModel(id: string): Promise<{ name: string; m: ModelFile }> {
-  const bundled = BUNDLED_LAYERED.find((b) => b.id === id);
-  if (bundled) {
-    const { file, model } = await getLayered(id);
-    return { name: bundled.name, m: { kind: 'layered', file, model } };
-  }
-  const { entry, model } = await models.getModel(id);
-  return { name: entry.name, m: { kind: 'unet', model, steps: entry.trainingSteps } };
 }
 
 /**
@@ -93,8 +49,8 @@ async function modelsOf(device: GPUDevice, kind: 'oneshot' | 'firststep', r: Res
   const out = [];
   const count = { done: 0 };
   for (const id of r.modelIds) {
-    const { name, m } = await experimentModel(id);
-    out.push({ id, name, d: counted(experimentDenoiser(device, m, name, r.numBlock, batch), job, count) });
+    const { entry, model } = await models.getModel(id);
+    out.push({ id, name: entry.name, d: counted(experimentDenoiser(device, model, r.numBlock, batch), job, count) });
   }
   commonResolution(out.map((m) => m.d));
   // Evaluations: experiment 1 runs a chain of k steps from every step k of seq; experiment 2 a whole chain per batch of samples.

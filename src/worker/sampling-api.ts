@@ -1,7 +1,8 @@
 // The Sample and Denoise tabs' side of the engine (SamplingApi) over the shared WorkerCore: chains
 // kept for Step/Continue, the filmstrip and the first-step question, interpolation, the Denoise
 // chain, inversion and the held-out images.
-import { checkGridCells, interpolationStart, planSampling } from '../app/sampling';
+import { checkGridCells, checkRun, interpolationStart } from '../app/sampling';
+import { modelChain } from '../app/model-files';
 import { datasetFromRgb } from '../train/data';
 import type { loadEmoji } from '../train/emoji';
 import type { DenoiseRequest, SampleResult, SamplingApi, StepFrame } from './api';
@@ -88,7 +89,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
       const device = await core.gpu();
       // Every cell's chain is planned (and checked) before the first runs, so the total is known.
       const planned = await Promise.all(cells.map(async (settings) => ({ settings, ...(await models.getModel(settings.modelId)) })));
-      const runs = planned.map((c) => planSampling(c.model.diffusion, c.settings).coefficients.length);
+      const runs = planned.map((c) => (checkRun(c.settings), modelChain(c.model, c.settings).coefficients.length));
       job.progress(0, runs.reduce((a, b) => a + b, 0));
       let offset = 0;
       for (const [i, c] of planned.entries()) {
@@ -119,11 +120,11 @@ export function samplingApi(core: WorkerCore): SamplingApi {
 
     interpolate: (settings, seedB, frames) => core.exclusive('interpolation', 'step', 1, async (job) => {
       const { model } = await models.getModel(settings.modelId);
-      const xT = interpolationStart(model.config, settings.seed, seedB, frames);
+      const xT = interpolationStart({ in_channels: model.channels, resolution: model.resolution }, settings.seed, seedB, frames);
       const device = await core.gpu();
       const run = new SampleRun(device, netsOn(device).grid.get(settings.modelId, model, frames), model, { ...settings, batch: frames }, xT);
       try {
-        job.progress(0, run.seq.length);
+        job.progress(0, run.coefficients.length);
         const result = await run.advance(() => undefined, job);
         job.checkStop();
         return sendPixels(result.final, [result.final]);
@@ -134,7 +135,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
 
     denoise: (req) => core.exclusive('denoising', 'step', 1, async (job) => {
       const { model } = await models.getModel(req.modelId);
-      const clean = await cleanImage(req.image, model.config.resolution);
+      const clean = await cleanImage(req.image, model.resolution);
       const device = await core.gpu();
       const n = netsOn(device);
       const r = await denoise(device, { one: n.one, curve: n.curve }, req.modelId, model, clean, req.t, req.steps, req.seed, job);
@@ -143,7 +144,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
 
     invert: (req) => core.exclusive('inversion', 'step', 1, async (job) => {
       const { model } = await models.getModel(req.modelId);
-      const clean = await cleanImage(req.image, model.config.resolution);
+      const clean = await cleanImage(req.image, model.resolution);
       const device = await core.gpu();
       const r = await invert(device, netsOn(device).one, req.modelId, model, clean, req, job);
       return sendPixels(r, [r.clean, r.xT, r.reconstruction, r.resampled]);

@@ -3,39 +3,40 @@
 // (~16 ms), each a readback of a few KB; the whole film stays on the GPU for the filmstrip and the
 // first-step question.
 import { psnr as psnrOf } from '../diffusion/forward';
-import { planSampling } from '../app/sampling';
+import { checkRun } from '../app/sampling';
+import { modelChain, type ModelFile } from '../app/model-files';
 import { PixelFilm } from '../engine/film';
 import { Sampler } from '../engine/sampler';
-import { weightsFile, type ReferenceModel } from '../io/convert';
-import { UNet } from '../nn/unet';
+import type { StepModel } from '../engine/step-model';
+import type { StepCoefficients } from '../diffusion/samplers';
 import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from './api';
 import type { JobContext } from './engine-core';
 
 const FRAME_MS = 16;
 
-/** A UNet with a model's weights at one batch size, reused while neither changes. */
+/** A model on the GPU, its weights loaded, at one batch size: reused while neither changes. */
 export class NetCache {
   private key = '';
-  private net: UNet | undefined;
+  private net: StepModel | undefined;
 
   constructor(private readonly device: GPUDevice) {}
 
-  get(id: string, model: ReferenceModel, batch: number): UNet {
+  get(id: string, model: ModelFile, batch: number): StepModel {
     const key = `${id}/${batch}`;
     if (this.net && this.key === key) return this.net;
-    // The net it replaces is freed first: its buffers would otherwise live as long as the device.
+    // The plan it replaces is freed first: its buffers would otherwise live as long as the device.
     this.net?.destroy();
     this.net = undefined;
-    const net = new UNet(this.device, model.config, { batch });
-    net.params.load(weightsFile(model), id);
-    this.net = net;
+    this.net = model.plan(this.device, batch);
     this.key = key;
-    return net;
+    return this.net;
   }
 }
 
 export class SampleRun {
   readonly seq: number[];
+  /** The chain's steps, noisiest first: step k runs the model at coefficients[k].t. */
+  readonly coefficients: StepCoefficients[];
   private readonly sampler: Sampler;
   private readonly film: PixelFilm;
   private readonly steps: number;
@@ -43,13 +44,18 @@ export class SampleRun {
   private stepsDone = 0;
   private elapsedMs = 0;
 
-  /** x_T is the seeded RNG's draw unless given (interpolation frames). */
-  constructor(private readonly device: GPUDevice, readonly net: UNet, model: ReferenceModel, readonly settings: SampleSettings, private readonly xT?: Float32Array) {
-    const { seq, coefficients } = planSampling(model.diffusion, settings);
+  /**
+   * x_T is the seeded RNG's draw unless given (interpolation frames). A model that fixes its chain (a
+   * layered one) runs its own, whatever the settings' steps, skip and eta say (the page greys them out).
+   */
+  constructor(private readonly device: GPUDevice, readonly net: StepModel, model: ModelFile, readonly settings: SampleSettings, private readonly xT?: Float32Array) {
+    checkRun(settings);
+    const { seq, coefficients } = modelChain(model, settings);
     this.seq = seq;
+    this.coefficients = coefficients;
     this.sampler = new Sampler(device, net, coefficients, { kind: 'rng', seed: settings.seed }, false);
     this.steps = coefficients.length;
-    this.size = model.config.resolution;
+    this.size = model.resolution;
     // Frames 0..steps: x_T and x_t after each step; frames steps+1..2 steps: the x0 of each step.
     this.film = new PixelFilm(device, 2 * this.steps + 1, settings.batch, this.size, 'sample.film');
   }
@@ -85,12 +91,12 @@ export class SampleRun {
         // Paces the loop (a queue fence, not a readback) so Stop and the progress are per step.
         await this.device.queue.onSubmittedWorkDone();
         this.stepsDone = k + 1;
-        job.progress(offset + k + 1 - first, undefined, `t = ${this.seq[this.steps - 1 - k]}`);
+        job.progress(offset + k + 1 - first, undefined, `t = ${this.coefficients[k]!.t}`);
         const now = performance.now();
         const last = k === end - 1 || job.stopped;
         if (now - lastFrame >= FRAME_MS || last) {
           lastFrame = now;
-          const progress = { step: k + 1, total: this.steps, t: this.seq[this.steps - 1 - k]!, msPerStep: (now - t0) / (k + 1 - first) };
+          const progress = { step: k + 1, total: this.steps, t: this.coefficients[k]!.t, msPerStep: (now - t0) / (k + 1 - first) };
           if (this.settings.previews) {
             const [xt, x0] = await Promise.all([this.film.read(k + 1, 1), this.film.read(this.steps + 1 + k, 1)]);
             onFrame({ ...progress, xt: this.pixels(xt), x0: this.pixels(x0) });
@@ -105,6 +111,7 @@ export class SampleRun {
     return {
       completed: this.stepsDone === this.steps,
       stepsDone: this.stepsDone,
+      steps: this.steps,
       seq: this.seq,
       msPerStep: this.elapsedMs / Math.max(1, this.stepsDone),
       final: this.pixels(await this.film.read(this.stepsDone, 1)),
@@ -121,7 +128,7 @@ export class SampleRun {
       for (let f = 0; f < n; f++) out.set(all.subarray(((first + f) * this.settings.batch + i) * per, ((first + f) * this.settings.batch + i + 1) * per), f * per);
       return out;
     };
-    return { seq: this.seq, xs: this.pixels(pick(0, this.stepsDone + 1), this.stepsDone + 1), x0s: this.pixels(pick(this.steps + 1, this.stepsDone), this.stepsDone) };
+    return { seq: this.seq, coefficients: this.coefficients, xs: this.pixels(pick(0, this.stepsDone + 1), this.stepsDone + 1), x0s: this.pixels(pick(this.steps + 1, this.stepsDone), this.stepsDone) };
   }
 
   /** The first-step question: the x0 predicted at the first (noisiest) step against the final sample. */

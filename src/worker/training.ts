@@ -8,6 +8,7 @@ import { checkRunSteps, resumeTraining, startTraining } from '../app/training';
 import { runChain } from '../engine/sampler';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { UNet } from '../nn/unet';
+import { unetStepModel, type StepModel } from '../engine/step-model';
 import * as runs from '../store/runs';
 import { userDataset } from '../store/images';
 import type { ImageDataset } from '../train/data';
@@ -43,7 +44,7 @@ export function checkSpec(spec: TrainSpec): void {
 export class TrainSession {
   private pauseRequested = false;
   private stopRequested = false;
-  private previewNet: UNet | undefined;
+  private previewNet: StepModel | undefined;
 
   private constructor(private readonly device: GPUDevice, private run: RunEntry, private readonly trainer: Trainer) {}
 
@@ -104,14 +105,10 @@ export class TrainSession {
     this.previewNet = undefined;
   }
 
-  /** EMA samples (PREVIEW_SAMPLES images, PREVIEW_STEPS DDIM steps, seed 0). */
+  /** EMA samples (PREVIEW_SAMPLES images, PREVIEW_STEPS DDIM steps, seed 0), on a plan that reads the trainer's EMA weights. */
   private async preview(): Promise<Pixels> {
     const cfg = this.trainer.config;
-    this.previewNet ??= new UNet(this.device, cfg, { batch: PREVIEW_SAMPLES });
-    const ema = this.trainer.train.ema.flat;
-    const encoder = this.device.createCommandEncoder({ label: 'preview weights' });
-    encoder.copyBufferToBuffer(ema.buffer, ema.offset, this.previewNet.params.flat.buffer, this.previewNet.params.flat.offset, this.previewNet.layout.totalFloats * 4);
-    this.device.queue.submit([encoder.finish()]);
+    this.previewNet ??= unetStepModel(new UNet(this.device, cfg, { batch: PREVIEW_SAMPLES, params: this.trainer.train.ema, label: 'preview' }));
     const { coefficients } = planChain(this.trainer.diffusion, { ...ddimSpec(PREVIEW_STEPS), clipX0: true });
     const x = await runChain(this.device, this.previewNet, coefficients, { kind: 'rng', seed: 0 });
     return toPixels(x, cfg.in_channels, cfg.resolution);

@@ -126,9 +126,19 @@ describe("the learner's studio", () => {
     const grid = await download(page, 'Export comparison PNG');
     expect(readPngText(grid.bytes, grid.name).get('ddim-webgpu-grid')).toBe('rows=steps:1,2; columns=clipX0:false,true');
 
-    // Inversion in the Denoise tab, on a held-out emoji.
-    await page.getByRole('tab', { name: 'Denoise' }).focus();
-    await page.keyboard.press('Enter');
+    // Inversion in the Denoise tab, on a held-out emoji. The tabs follow the ARIA pattern: the arrow
+    // keys move between them (End and Home to the ends).
+    await page.getByRole('tab', { name: 'Sample' }).focus();
+    await page.keyboard.press('End');
+    await expect.poll(() => page.getByRole('tab', { name: 'Models' }).getAttribute('aria-selected')).toBe('true');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.getByRole('tab', { name: 'Denoise' }).getAttribute('aria-selected')).toBe('true');
+    // At 390 px every tab's name is whole (none cut off).
+    for (const name of ['Sample', 'Denoise', 'Train', 'Research', 'Models']) {
+      const box = (await page.getByRole('tab', { name }).boundingBox())!;
+      expect(box.x + box.width, name).toBeLessThanOrEqual(390);
+    }
     // The held-out picker works by keyboard too.
     const picker = page.getByTestId('picker');
     await picker.focus();

@@ -102,6 +102,7 @@ describe('sample studio', () => {
     expect(errors).toEqual([]);
     // Page and worker run under the Content-Security-Policy: a connection elsewhere is refused.
     expect(await workerCsp).toMatch(/connect-src 'self'/);
+    expect(await workerCsp).not.toMatch(/unsafe-eval/); // the bench page's allowance stays the bench page's
     expect(await page.evaluate(() => fetch('http://127.0.0.2:9/').then(() => 'sent', (e: unknown) => String(e)))).toMatch(/Failed to fetch/);
     await expect.poll(() => errors.some((e) => /Refused to connect/.test(e))).toBe(true);
     await page.context().close();

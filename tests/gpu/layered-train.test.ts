@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
-import { LayeredChain } from '../../src/research/chain';
+import { readModelFile } from '../../src/app/model-files';
 import { parseLayered } from '../../src/research/layered';
 import { LayeredTrainer, initLayered, type LayeredTrainOptions } from '../../src/research/trainer';
 import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
@@ -39,12 +39,13 @@ describe('layered training', () => {
       expect(totals.every(Number.isFinite)).toBe(true);
       expect(mean(totals.slice(-2))).toBeLessThan(0.9 * mean(totals.slice(0, 2)));
 
-      // The EMA weights make a layered file the chain samples from.
+      // The EMA weights make a layered file that opens as a model and plans its chain.
       const w = await trainer.weights(metadata);
       const file = parseSafetensors(serializeSafetensors(w.tensors, w.metadata), 'trained');
       expect(file.tensors.size).toBe(reference.tensors.size);
-      const chain = new LayeredChain(gpu.device, parseLayered(file, 'trained'), 1, false);
-      chain.load(file, 'trained');
+      const opened = readModelFile(file, 'trained');
+      expect(opened.fixedChain?.coefficients.map((c) => c.t)).toEqual([750, 500, 250]);
+      opened.plan(gpu.device, 1).destroy();
     });
   }
 

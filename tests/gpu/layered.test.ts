@@ -47,7 +47,7 @@ describe('layered model', () => {
 
   it('end to end (ground truth D): losses and the gradients of their sum through the chain', async () => {
     const d = gpu.device;
-    const chain = new LayeredChain(d, model, 2, true);
+    const chain = new LayeredChain(d, model, 2);
     chain.load(weights, 'layered4');
     const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
     chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, (k + 1) * per)));
@@ -67,7 +67,7 @@ describe('layered model', () => {
   it('end to end with teacher forcing (use_true_x_as_x) on ground truth D is the layer loss scaled by b^2 per step', async () => {
     // With D, true_j = a true_i + b noise exactly, so step i's loss is b^2 |eps_i(true_i) - noise|^2.
     const d = gpu.device;
-    const chain = new LayeredChain(d, model, 2, true, { teacherForcing: true });
+    const chain = new LayeredChain(d, model, 2, { teacherForcing: true });
     chain.load(weights, 'layered4');
     const trueXs = getTensor(golden, 'e2e/true_xs', [4, 2, 3, 16, 16]).data;
     chain.trueXs.forEach((t, k) => upload(d, t, trueXs.subarray(k * per, (k + 1) * per)));
@@ -90,7 +90,7 @@ describe('layered model', () => {
   it('end to end with loss weights: the gradient is the weighted sum of each step\'s own gradient', async () => {
     const d = gpu.device; // linearity needs no golden: the small model
     const gradsWith = async (lossWeights: number[]) => {
-      const chain = new LayeredChain(d, smallModel, 1, true, { lossWeights });
+      const chain = new LayeredChain(d, smallModel, 1, { lossWeights });
       chain.load(smallWeights, 'small layered');
       chain.trueXs.forEach((t, k) => upload(d, t, smallTruths[k]!));
       const e = d.createCommandEncoder();
@@ -112,7 +112,7 @@ describe('layered model', () => {
   it('the correction term (use_adv_loss): residuals, the detached gradient, and the full gradient by finite differences', { timeout: 300_000 }, async () => {
     const d = gpu.device, truths = smallTruths;
     const run = async (options: ChainTraining, file: SafetensorsFile = smallWeights, targets?: (k: number) => Float32Array) => {
-      const chain = new LayeredChain(d, smallModel, 1, true, options);
+      const chain = new LayeredChain(d, smallModel, 1, options);
       chain.load(file, 'small layered');
       chain.trueXs.forEach((t, k) => upload(d, t, targets && k > 0 ? targets(k) : truths[k]!));
       const e = d.createCommandEncoder();

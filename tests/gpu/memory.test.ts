@@ -2,6 +2,7 @@
 // training step then allocates, scratch and uniforms included, and names the limit a configuration
 // exceeds. And GPU memory has one owner: a long stay in the page (switching models and batch sizes, sampling,
 // denoise chains, training runs, memory estimates) holds a constant number of live GPU buffers.
+import { unetModelFile } from '../../src/app/model-files';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PRESETS } from '../../src/nn/presets';
 import { memoryProblem, trainingMemory } from '../../src/train/memory';
@@ -104,8 +105,9 @@ function countLiveBuffers(device: GPUDevice): { live: () => number; stop: () => 
 describe('GPU memory ownership', () => {
   it('holds a constant number of live buffers across model switches, samples, denoise chains and training runs', async () => {
     const d = gpu.device;
-    const model = toReferenceLayout(loadReference('unet-tiny.safetensors'), 'unet-tiny');
-    const abar = alphaBars(betaSchedule(model.diffusion));
+    const reference = toReferenceLayout(loadReference('unet-tiny.safetensors'), 'unet-tiny');
+    const model = unetModelFile(reference, 'unet-tiny');
+    const abar = alphaBars(betaSchedule(reference.diffusion));
     const nets = new NetCache(d);
     const counter = countLiveBuffers(d);
     onTestFinished(() => counter.stop()); // the device serves the worker's other test files too
@@ -128,8 +130,8 @@ describe('GPU memory ownership', () => {
         await chain.run();
         chain.destroy();
         // The train tab: a memory estimate, then a run that ends.
-        trainingMemory(d, model.config, 2);
-        const step = new TrainStep(d, model.config, 2, DEFAULT_OPTIMIZER);
+        trainingMemory(d, reference.config, 2);
+        const step = new TrainStep(d, reference.config, 2, DEFAULT_OPTIMIZER);
         expect(step.owner.bytes).toBeGreaterThanOrEqual(step.memoryBytes);
         step.destroy();
         expect(step.owner.bytes).toBe(0);

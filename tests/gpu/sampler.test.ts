@@ -8,6 +8,7 @@ import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../../src/diffusion/
 import { inversionCoefficients, stepCoefficients, type SamplerOptions } from '../../src/diffusion/samplers';
 import { configFromMetadata } from '../../src/nn/config';
 import { UNet } from '../../src/nn/unet';
+import { unetStepModel } from '../../src/engine/step-model';
 import { Sampler } from '../../src/engine/sampler';
 import { denoiseStep as refStep } from '../../src/ref/diffusion';
 import { denoiseStep } from '../../src/kernels/diffusion';
@@ -55,7 +56,7 @@ describe('samplers on WebGPU', () => {
       const net = new UNet(d, configFromMetadata(weights.metadata, 'unet-tiny'), { batch: 1 });
       net.params.load(weights, 'unet-tiny');
       const seq = Array.from(getTensor(golden, `${name}/seq`).data);
-      const sampler = new Sampler(d, net, stepCoefficients(seq, abar, options), { kind: 'replay', noises: oneSample(getTensor(golden, `${name}/noises`), 1).data }, true);
+      const sampler = new Sampler(d, unetStepModel(net), stepCoefficients(seq, abar, options), { kind: 'replay', noises: oneSample(getTensor(golden, `${name}/noises`), 1).data }, true);
       await withErrorScopes(d, name, () => sampler.run(xT.data));
       const [xs, x0s] = await readTensors(d, [sampler.xs!, sampler.x0s!]);
       const refXs = oneSample(getTensor(golden, `${name}/xs`), 1), refX0 = oneSample(getTensor(golden, `${name}/x0_preds`), 1);
@@ -80,7 +81,7 @@ describe('samplers on WebGPU', () => {
     const seq = Array.from(getTensor(golden, 'ddim_uniform10_eta0/seq').data);
     const net = new UNet(d, configFromMetadata(weights.metadata, 'unet-tiny'), { batch: 1 });
     net.params.load(weights, 'unet-tiny');
-    const inversion = new Sampler(d, net, inversionCoefficients(seq, abar), { kind: 'rng', seed: 0 }, true);
+    const inversion = new Sampler(d, unetStepModel(net), inversionCoefficients(seq, abar), { kind: 'rng', seed: 0 }, true);
     await withErrorScopes(d, 'inversion', () => inversion.run(sample));
     const [inverted] = await readTensors(d, [inversion.xs!]);
     // The forward trajectory visited the same states in reverse: compare each with the reference's.

@@ -1,7 +1,7 @@
 // The application layer's limits, the same for the page and the command line: one function per
 // limit (app/sampling.ts, app/training.ts), each naming the setting and its bounds.
 import { describe, expect, it } from 'vitest';
-import { MAX_SAMPLE_BATCH, interpolationStart, planChain, planSampling, type ChainSettings } from '../../src/app/sampling';
+import { MAX_SAMPLE_BATCH, ddimSpec, interpolationStart, planChain, planSampling, type ChainSettings } from '../../src/app/sampling';
 import { checkRunSteps, runExpectation, runWarnings } from '../../src/app/training';
 import { RECIPE_MILESTONES } from '../../src/train/recipe';
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,8 @@ import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { stepCoefficients } from '../../src/diffusion/samplers';
 import { gaussian } from '../../src/host/rng';
 import { preset } from '../../src/nn/presets';
-import { readModelFile, readUNetFile } from '../../src/app/model-files';
+import { modelChain, readModelFile, readUNetFile } from '../../src/app/model-files';
+import { planInversion } from '../../src/app/inversion';
 import { FILE_FORMATS } from '../../src/host/metadata';
 import { loadReference } from './ref-helpers';
 
@@ -39,7 +40,7 @@ describe('chain settings', () => {
     const plan = planChain(DEFAULT_DIFFUSION, { ...ok, steps: 4, eta: 0.5 });
     expect(plan.seq).toEqual([0, 250, 500, 750]);
     expect(plan.coefficients).toEqual(stepCoefficients(plan.seq, plan.abar, { sampler: 'generalized', eta: 0.5, clipX0: false, useClippedModelOutput: false }));
-    expect(planChain(DEFAULT_DIFFUSION, { ...ok, steps: 3 }, [0, 10, 999]).coefficients.map((c) => c.t)).toEqual([999, 10, 0]);
+    expect(planChain(DEFAULT_DIFFUSION, { ...ok, steps: 3 }, { seq: [0, 10, 999] }).coefficients.map((c) => c.t)).toEqual([999, 10, 0]);
     expect(() => planChain(DEFAULT_DIFFUSION, { ...ok, eta: 2 })).toThrow(/eta must be in \[0, 1\]/);
   });
 
@@ -90,6 +91,33 @@ describe('model files, by __metadata__.format', () => {
     expect(readModelFile(tiny, 'tiny.st').kind).toBe('unet');
     const l = readModelFile(layered, 'l.st');
     expect(l.kind === 'layered' && l.model.seq.length).toBeGreaterThan(1);
+  });
+
+  it('gives one interface for both families: image shape, schedule, and a chain fixed by the file or chosen', () => {
+    const u = readModelFile(tiny, 'tiny.st'), l = readModelFile(layered, 'l.st');
+    expect([u.channels, u.resolution, u.fixedChain]).toEqual([3, 16, undefined]);
+    expect([l.channels, l.resolution, l.fixedChain?.seq]).toEqual([3, 16, [0, 250, 500, 750]]);
+    // The layered chain stops at t = 0, where no sub-model runs: DDIM's steps over seq but the last.
+    expect(l.fixedChain!.coefficients.map((c) => [c.t, c.tNext])).toEqual([[750, 500], [500, 250], [250, 0]]);
+    expect(modelChain(u, ddimSpec(4)).seq).toEqual([0, 250, 500, 750]);
+    expect(modelChain(l, ddimSpec(50))).toBe(l.fixedChain);
+    expect(() => modelChain(l, ddimSpec(2), ['--steps', '--eta'])).toThrow(/^l\.st: a layered model's chain is fixed at 3 steps: t = 750, 500, 250, one sub-model each; --steps, --eta do not apply$/);
+    expect(() => planInversion(l, 10)).toThrow(/^l\.st: .*it cannot be inverted$/);
+  });
+
+  it('refuses a layered file whose sub-models do not fit its config, before anything is planned', () => {
+    const md = { ...layered.metadata, model: JSON.stringify({ ...JSON.parse(layered.metadata.model!), out_ch: 4 }) };
+    expect(() => readModelFile({ ...layered, metadata: md }, 'l4.st')).toThrow(/^l4\.st: the config of models\.0 has out_ch 4 and in_channels 3; a denoiser predicts noise of the image's own 3 channels$/);
+    const extra = new Map(layered.tensors);
+    extra.set('models.250.junk', { shape: [1], data: new Float32Array(1) });
+    expect(() => readModelFile({ ...layered, tensors: extra }, 'lx.st')).toThrow(/^lx\.st: unexpected tensor "models\.250\.junk"/);
+  });
+
+  it('refuses a chain that would divide by sqrt(alpha-bar) = 0 (the jsd schedule ends at beta 1), naming the file, the schedule, t and a chain that works', () => {
+    const jsd = { ...DEFAULT_DIFFUSION, beta_schedule: 'jsd' as const };
+    expect(() => planChain(jsd, { ...ok, steps: 1, skip: 'trailing' }, { source: 'j.st' })).toThrow(/^j\.st: the jsd schedule has alpha-bar 0 at t = 999, and a step there divides by sqrt\(alpha-bar\).*The same 1 step with skip "uniform" stays? finite\.$/);
+    expect(() => planChain(jsd, { ...ok, steps: 1000 }, { source: 'j.st' })).toThrow(/The same 1000 steps with skip "quad" stay finite\./);
+    expect(planChain(jsd, { ...ok, steps: 10 }).coefficients.every((c) => [c.k0, c.k1, c.a, c.d].every(Number.isFinite))).toBe(true);
   });
 
   it('refuses a layered model where a UNet is taken, an inversion anywhere, and a config.json beside a layered model', () => {

@@ -33,4 +33,12 @@ describe('UNet architecture', () => {
     expect(() => parseConfig({ ch: 32, ch_mult: [1, 2, 2], num_res_blocks: 1, attn_resolutions: [], resolution: 18 })).toThrow(/resolution 18 is not divisible by 2\^2/);
     expect(() => parseConfig({ ch: 32, ch_mult: [1], num_res_blocks: 1, attn_resolutions: [], resolution: 16, norm_groups: 'x' })).toThrow(/norm_groups/);
   });
+
+  it('takes norm_groups as "auto", a number or a string of digits, checked against every width at load', () => {
+    const base = { ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [], resolution: 16 };
+    expect(parseConfig({ ...base, ch: 32, norm_groups: '32' }, 'a.st').norm_groups).toBe(32);
+    expect(parseConfig({ ...base, ch: 32, norm_groups: 16 }, 'a.st').norm_groups).toBe(16);
+    expect(() => parseConfig({ ...base, ch: 16, norm_groups: '32' }, 'a.st')).toThrow(/^a\.st: model config field "norm_groups" is 32, which does not divide the 16 channels of down\.0\.block\.0\.norm1 \(GroupNorm needs whole groups\); use "auto"/);
+    for (const bad of ['3.5', -2, 0, 'constructor', null]) expect(() => parseConfig({ ...base, ch: 32, norm_groups: bad }, 'a.st'), String(bad)).toThrow(/^a\.st: model config field "norm_groups" must be "auto" or a positive integer/);
+  });
 });

@@ -104,10 +104,10 @@ const HOSTILE: Record<string, unknown[]> = {
   use_time_embed: ['false', 0, 1, null, 'true'],
   resamp_with_conv: ['false', 0, 1, null],
   dropout: [-0.1, 1, '0.1', null, 2],
-  norm_groups: ['16', 32, null],
+  norm_groups: [7, '7', 'abc', 0, -32, '3.5', null, 'constructor'],
   beta_start: [-1, 0, 2, 'abc', null, 1e9], beta_end: [-1, 0, 2, 'abc', null, 1e9],
   num_diffusion_timesteps: [0, -5, 1.5, 1e9, '1000', null],
-  beta_schedule: ['cosin', 3, null],
+  beta_schedule: ['cosin', 3, null, '__proto__', 'constructor', 'toString'],
   num_block: [0, 1, 1e9, '4', null, 1.5],
 };
 const WHOLE = ['not json', 'null', '[]', '42', '"x"', '{'];
@@ -122,7 +122,7 @@ function mutate(base: Base, r: () => number): Mutant {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const s = split(base.bytes);
   const tensors = Object.keys(s.header).filter((k) => k !== '__metadata__');
-  const kinds = ['truncate', 'header-length', 'header-byte', 'data-byte', 'nan', 'entry'];
+  const kinds = ['truncate', 'header-length', 'header-byte', 'data-byte', 'nan', 'entry', 'prototype'];
   if (base.kind !== 'diffusers') kinds.push('meta-field', 'meta-field', 'meta-whole');
   else kinds.push('config', 'config');
   const kind = pick(kinds);
@@ -173,6 +173,24 @@ function mutate(base: Base, r: () => number): Mutant {
       else if (how === 'shape') e.shape = e.shape.length ? e.shape.map((d, i) => (i === 0 ? d + 1 : d)) : [2];
       else e.data_offsets = e.data_offsets.map((o) => o + pick([-4, 4, 2, 1e12]));
       return { bytes: join({ header: { ...s.header, [name]: e }, data: s.data }), config: base.config, what: `tensor "${name}" ${how} changed`, mustReject: true };
+    }
+    case 'prototype': {
+      // Strings that name Object.prototype's members, where the file supplies a string that is looked up.
+      const word = pick(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']);
+      const where = pick(base.kind === 'diffusers' ? ['dtype', 'tensor name', 'metadata key'] : ['dtype', 'metadata key']);
+      if (where === 'metadata key') {
+        // An extra metadata entry is harmless: the file stays valid.
+        const md = (s.header.__metadata__ ?? {}) as Record<string, string>;
+        return { bytes: join({ header: { ...s.header, __metadata__: { ...md, [word]: 'x' } }, data: s.data }), config: base.config, what: `__metadata__ key ${word}`, mustReject: false };
+      }
+      const name = pick(tensors);
+      if (where === 'dtype') {
+        return { bytes: join({ header: { ...s.header, [name]: { ...s.header[name]!, dtype: word } }, data: s.data }), config: base.config, what: `tensor "${name}" dtype ${word}`, mustReject: true };
+      }
+      const part = name.replace(/\.(\w+)\.(weight|bias)$/, `.${word}.$2`);
+      const renamed = part !== name ? part : name.replace(/^(\w+)\./, `${word}.`);
+      const { [name]: entry, ...rest } = s.header;
+      return { bytes: join({ header: { ...rest, [renamed]: entry! }, data: s.data }), config: base.config, what: `tensor "${name}" renamed "${renamed}"`, mustReject: true };
     }
     case 'config': {
       const key = pick(Object.keys(DIFFUSERS_HOSTILE));

@@ -122,10 +122,19 @@ describe('parseSafetensors dtypes', () => {
     }
   });
 
-  it('names the tensor and dtype when the dtype is unknown', () => {
+  it('names the tensor and dtype when the dtype is unknown, Object.prototype\'s names included', () => {
     expect(() => parseSafetensors(single('F8_E4M3', [2], new Uint8Array(2)), 'q.st')).toThrow(
       /^q\.st: tensor "x" has unsupported dtype F8_E4M3/,
     );
+    for (const dtype of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      expect(() => parseSafetensors(single(dtype, [128, 32], new Uint8Array(8192)), 'p.st'), dtype).toThrow(new RegExp(`^p\\.st: tensor "x" has unsupported dtype ${dtype}$`));
+    }
+  });
+
+  it('keeps metadata keys that name Object.prototype\'s members as the file\'s own entries', () => {
+    const file = parseSafetensors(build('{"__metadata__": {"__proto__": "a", "constructor": "b"}}'), 'm.st');
+    expect(Object.getPrototypeOf(file.metadata)).toBeNull();
+    expect([file.metadata['__proto__'], file.metadata.constructor, file.metadata.toString]).toEqual(['a', 'b', undefined]);
   });
 });
 

@@ -67,7 +67,7 @@ describe('the denoising GIF', () => {
   it('has one frame per step, x_t beside x0, and decodes', async () => {
     const size = 4, steps = 5, per = size * size * 4;
     const ramp = (n: number, seed: number) => Uint8Array.from({ length: n * per }, (_, i) => (i % 4 === 3 ? 255 : (i * seed) % 256));
-    const film = { seq: [0, 200, 400, 600, 800], xs: { count: steps + 1, size, rgba: ramp(steps + 1, 7) }, x0s: { count: steps, size, rgba: ramp(steps, 13) } };
+    const film = { seq: [0, 200, 400, 600, 800], coefficients: [], xs: { count: steps + 1, size, rgba: ramp(steps + 1, 7) }, x0s: { count: steps, size, rgba: ramp(steps, 13) } };
     const gif = denoisingGif(film, 3);
     const meta = await sharp(gif, { pages: -1 }).metadata();
     expect(meta.format).toBe('gif');
