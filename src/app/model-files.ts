@@ -23,6 +23,8 @@ import { packParameters, paramLayout } from '../nn/params';
 import { UNet } from '../nn/unet';
 import { parseLayered, type LayeredModel } from '../research/layered';
 import { LayeredStepModel, layeredCoefficients } from '../research/layered-step';
+import { IdealStepModel } from '../engine/ideal';
+import type { ImageDataset } from '../train/data';
 
 /** What every model file gives, whatever its family. */
 interface ModelFacts {
@@ -43,7 +45,8 @@ interface ModelFacts {
 
 export type ModelFile =
   | (ModelFacts & { kind: 'unet'; model: ReferenceModel })
-  | (ModelFacts & { kind: 'layered'; file: SafetensorsFile; model: LayeredModel });
+  | (ModelFacts & { kind: 'layered'; file: SafetensorsFile; model: LayeredModel })
+  | (ModelFacts & { kind: 'ideal'; data: ImageDataset });
 
 /** A config.json chosen with a model file: its text, and its name for errors. */
 export interface ConfigText {
@@ -104,6 +107,19 @@ export function layeredModelFile(file: SafetensorsFile, model: LayeredModel, sou
       m.load(file, source);
       return m;
     },
+  };
+}
+
+/**
+ * The ideal denoiser of a data set as a model (engine/ideal.ts): the exact posterior mean under the
+ * data's empirical distribution on `diffusion`'s schedule. Not a file: `source` names the data set.
+ */
+export function idealModel(data: ImageDataset, diffusion: DiffusionConfig, source = `the ideal denoiser of ${data.id}`): ModelFile {
+  const abar = alphaBars(betaSchedule(diffusion));
+  return {
+    kind: 'ideal', data, source, trainedSteps: 0, parameters: 0,
+    channels: data.channels, resolution: data.resolution, diffusion, fixedChain: undefined,
+    plan: (device, batch) => new IdealStepModel(device, data.images, data.count, [data.channels, data.resolution, data.resolution], abar, batch),
   };
 }
 

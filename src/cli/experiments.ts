@@ -6,12 +6,13 @@
 //             [--points 5] [--samples 64] [--time-batch 64] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] [--seed 0]
 //             --csv OUT.csv [--out-dir DIR]
 // A weights file is a time-conditioned model (its chain: range(0, T, T // K), K from --num-block, else
-// the layered model's, else 10) or a layered file (its own seq).
+// the layered model's, else 10) or a layered file (its own seq); `ideal:DATA` (emoji16, emoji32, a
+// folder) is the ideal denoiser of that data set's training images, on the time-conditioned chain.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { checkBudget, checkExperiment, commonResolution, experimentDenoiser } from '../app/research';
-import { readModelFile, type ModelFile } from '../app/model-files';
+import type { ModelFile } from '../app/model-files';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { imageGrid } from '../io/grid';
@@ -22,7 +23,7 @@ import { parseLayered } from '../research/layered';
 import { spreadImages, type ImageDataset } from '../train/data';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
 import type { CommandContext } from './commands';
-import { loadData, readSafetensors, writeSafetensors } from './files';
+import { loadData, openModelArg, writeSafetensors } from './files';
 import { layeredConfigFile } from './layered';
 import { loadConfig } from './train';
 
@@ -31,8 +32,9 @@ import { loadConfig } from './train';
  * time-conditioned ones: --num-block, else the layered models' own, else 10; the request checked as
  * the Research tab's is (app/research.ts).
  */
-function experiment(args: ParsedArgs, kind: 'oneshot' | 'firststep', n: number, cmd: string): { models: { path: string; m: ModelFile }[]; numBlock: number; seed: number } {
-  const models = args.values.get('weights')!.split(',').filter(Boolean).map((path) => ({ path, m: readModelFile(readSafetensors(path), path) }));
+async function experiment(args: ParsedArgs, kind: 'oneshot' | 'firststep', n: number, cmd: string): Promise<{ models: { path: string; m: ModelFile }[]; numBlock: number; seed: number }> {
+  const models: { path: string; m: ModelFile }[] = [];
+  for (const path of args.values.get('weights')!.split(',').filter(Boolean)) models.push({ path, m: await openModelArg(path, `${cmd}: --weights ${path}`) });
   const blocks = new Set(models.flatMap(({ m }) => (m.kind === 'layered' ? [m.model.numBlock] : [])));
   const given = args.values.has('num-block') ? numberArg(args, 'num-block', 10, cmd) : undefined;
   if (given === undefined && blocks.size > 1) throw new Error(`${cmd}: the layered models have different num_block; give --num-block for the time-conditioned ones`);
@@ -52,8 +54,8 @@ function named(cmd: string, check: () => void): void {
 }
 
 /** The denoisers of `batch` images, of one image size, and the held-out images at that size. */
-async function denoisers(device: GPUDevice, args: ParsedArgs, e: ReturnType<typeof experiment>, batch: number, cmd: string): Promise<{ models: { name: string; d: StepDenoiser }[]; held: ImageDataset }> {
-  const models = e.models.map(({ path, m }) => ({ name: basename(path), d: experimentDenoiser(device, m, e.numBlock, batch) }));
+async function denoisers(device: GPUDevice, args: ParsedArgs, e: Awaited<ReturnType<typeof experiment>>, batch: number, cmd: string): Promise<{ models: { name: string; d: StepDenoiser }[]; held: ImageDataset }> {
+  const models = e.models.map(({ path, m }) => ({ name: path.startsWith('ideal:') ? path : basename(path), d: experimentDenoiser(device, m, e.numBlock, batch) }));
   const size = commonResolution(models.map((m) => m.d));
   return { models, held: await loadData(args.values.get('data')!, 'eval', size, `${cmd}: --data`) };
 }
@@ -62,7 +64,7 @@ async function oneShot(argv: readonly string[], ctx: CommandContext): Promise<vo
   const cmd = 'ddim research oneshot';
   const args = parseArgs(argv, { values: ['weights', 'data', 'n', 'seed', 'num-block', 'csv'], required: ['weights', 'data'] }, cmd);
   const n = numberArg(args, 'n', 32, cmd);
-  const e = experiment(args, 'oneshot', n, cmd);
+  const e = await experiment(args, 'oneshot', n, cmd);
   const { device } = await ctx.gpu();
   const { models, held } = await denoisers(device, args, e, n, cmd);
   if (n > held.count) throw new Error(`${cmd}: --n ${n} is more than the ${held.count} held-out images`);
@@ -84,7 +86,7 @@ async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<
   const cmd = 'ddim research firststep';
   const args = parseArgs(argv, { values: ['weights', 'data', 'n', 'seed', 'num-block', 'csv', 'png'], required: ['weights', 'data'] }, cmd);
   const n = numberArg(args, 'n', 128, cmd);
-  const e = experiment(args, 'firststep', n, cmd);
+  const e = await experiment(args, 'firststep', n, cmd);
   const { device } = await ctx.gpu();
   const { models, held } = await denoisers(device, args, e, Math.min(n, MAX_SAMPLE_BATCH), cmd);
   const train = await loadData(args.values.get('data')!, 'train', held.resolution, `${cmd}: --data`);

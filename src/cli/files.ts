@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { ReferenceModel } from '../io/convert';
-import { readModelFile, readUNetFile, type ConfigText, type ModelFile } from '../app/model-files';
+import { idealModel, readModelFile, readUNetFile, type ConfigText, type ModelFile } from '../app/model-files';
+import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import type { ImageDataset } from '../train/data';
@@ -62,6 +63,23 @@ export function openModelFile(path: string, configPath?: string): ModelFile {
 /** The time-conditioned UNet of a model file (the commands that take only that: forward, train-step, convert). */
 export function openModel(path: string, configPath?: string, file?: SafetensorsFile): ReferenceModel {
   return readUNetFile(file ?? readSafetensors(path), path, 'this command', configText(configPath)).model;
+}
+
+/** Side of the images of a folder the ideal denoiser reads (the Train tab's size for your images). */
+const FOLDER_SIZE = 32;
+
+/**
+ * The ideal denoiser of a data set named on the command line (emoji16, emoji32, or a folder of images
+ * at 32 px): the exact posterior mean of its training images, on the reference schedule.
+ */
+export async function openIdeal(name: string, what: string): Promise<ModelFile> {
+  const data = await loadData(name, 'train', bundledEmojiSize(name) ?? FOLDER_SIZE, what);
+  return idealModel(data, DEFAULT_DIFFUSION, `the ideal denoiser of ${name}`);
+}
+
+/** A model named on the command line: a file, or `ideal:DATA` for the ideal denoiser of a data set. */
+export async function openModelArg(arg: string, what: string): Promise<ModelFile> {
+  return arg.startsWith('ideal:') ? openIdeal(arg.slice('ideal:'.length), what) : openModelFile(arg);
 }
 
 const DATA_DIR = new URL('../../public/data/', import.meta.url);

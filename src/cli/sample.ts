@@ -12,20 +12,23 @@ import { checkRun, checkSeed, interpolationStart, type ChainSettings } from '../
 import { CHAIN_CHOICES, fixedChainText, modelChain } from '../app/model-files';
 import { Sampler, type NoiseSource } from '../engine/sampler';
 import { numberArg, parseArgs } from './args';
-import { openModelFile, readSafetensors, writeSafetensors } from './files';
+import { openIdeal, openModelFile, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
 const CMD = 'ddim sample';
 
 export async function sampleCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['weights', 'config', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
+    values: ['weights', 'ideal', 'config', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
     flags: ['x0-grid', 'clip-x0', 'use-clipped-model-output'],
-    required: ['weights', 'out'],
+    required: ['out'],
   }, CMD);
-  const wPath = args.values.get('weights')!, out = args.values.get('out')!;
+  const out = args.values.get('out')!;
   if (!/\.(png|safetensors)$/.test(out)) throw new Error(`${CMD}: --out must end in .png or .safetensors, got "${out}"`);
-  const model = openModelFile(wPath, args.values.get('config'));
+  const ideal = args.values.get('ideal');
+  if ((ideal === undefined) === !args.values.has('weights')) throw new Error(`${CMD}: give --weights W.safetensors or --ideal DATA (the ideal denoiser of a data set), one of them`);
+  const model = ideal !== undefined ? await openIdeal(ideal, `${CMD}: --ideal`) : openModelFile(args.values.get('weights')!, args.values.get('config'));
+  const wPath = model.source;
   const T = model.diffusion.num_diffusion_timesteps;
   const shape = [model.channels, model.resolution, model.resolution];
   // The flags as the page's settings; app/sampling.ts checks them (below, in modelChain) for both.
@@ -82,7 +85,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   await run.run(xT?.data, (k) => {
     if (k % 10 === 9 || k === run.steps - 1) ctx.log(`step ${k + 1}/${run.steps}`);
   });
-  ctx.log(`${run.steps} steps of ${model.fixedChain ? 'the layered chain' : `${sampler} (eta ${eta})`} for ${N} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  ctx.log(`${run.steps} steps of ${model.fixedChain ? 'the layered chain' : `${sampler} (eta ${eta})`}${ideal !== undefined ? ' with the ideal denoiser' : ''} for ${N} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const [final] = await readTensors(device, [net.x]);
   // Nothing non-finite leaves the engine silently (the planned coefficients are finite; this is the model's output).
   const bad = final!.findIndex((v) => !Number.isFinite(v));

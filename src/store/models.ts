@@ -9,12 +9,15 @@ import type { UNetConfig } from '../nn/config';
 export interface ModelEntry {
   id: string;
   name: string;
-  /** A time-conditioned UNet, or a layered model (one time-free UNet per step of its fixed chain). Absent in entries stored before layered models: a UNet. */
-  kind?: 'unet' | 'layered';
+  /** A time-conditioned UNet, a layered model (one time-free UNet per step of its fixed chain), or the
+   *  ideal denoiser of a data set (no weights). Absent in entries stored before layered models: a UNet. */
+  kind?: 'unet' | 'layered' | 'ideal';
   /** A layered model's chain: its timesteps, ascending (t = 0 first, where no sub-model runs). */
   chain?: number[];
-  /** The UNet's config; a layered model's sub-model config at the chain's first step. */
-  config: UNetConfig;
+  /** Side of the images it denoises, in pixels. */
+  resolution: number;
+  /** The UNet's config; a layered model's sub-model config at the chain's first step; none for the ideal denoiser. */
+  config?: UNetConfig;
   diffusion: DiffusionConfig;
   parameters: number;
   /** Optimisation steps the weights were trained for (0 if unknown). */
@@ -44,7 +47,8 @@ export async function keysWithPrefix(store: UseStore, prefix: string): Promise<s
 /** The library's entries, without reading a single weights file. */
 export async function listModels(): Promise<ModelEntry[]> {
   const entries = await getMany<ModelEntry>(await keysWithPrefix(db(), 'model:'), db());
-  return entries.filter((e) => e !== undefined).sort((a, b) => b.created - a.created);
+  // Entries stored before `resolution` was kept read it from their config.
+  return entries.filter((e) => e !== undefined).map((e) => ({ ...e, resolution: e.resolution ?? e.config!.resolution })).sort((a, b) => b.created - a.created);
 }
 
 /** Deletes weights whose entry is gone (a crash between the two writes or deletes); returns how many. */

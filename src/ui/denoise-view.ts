@@ -13,6 +13,11 @@ import './line-chart';
 import './job-panel';
 
 const PICKER = 24;
+
+/** The t slider's [min, max, step]: any t of T, or a layered model's chain (its t above 0, evenly spaced). */
+function tRange(seq: readonly number[] | undefined, T: number): [number, number, number] {
+  return seq ? [seq[1]!, seq[seq.length - 1]!, seq[1]! - seq[0]!] : [0, T - 1, 1];
+}
 const PICKER_COLS = 12;
 
 @customElement('denoise-view')
@@ -42,11 +47,20 @@ export class DenoiseView extends LitElement {
     return this.store?.selected;
   }
 
+  /** A layered model's t snaps to its chain's timesteps. */
+  protected override willUpdate(): void {
+    const seq = this.model?.chain;
+    if (!seq) return;
+    const [lo, hi, step] = tRange(seq, 0);
+    const t = Math.min(hi, Math.max(lo, Math.round(this.t / step) * step));
+    if (t !== this.t) this.t = t;
+  }
+
   override async updated(): Promise<void> {
     const m = this.model;
-    if (m && (!this.choices || (this.choices.count > 0 && this.choices.size !== m.config.resolution)) && this.store) {
-      this.choices = { count: 0, size: m.config.resolution, rgba: new Uint8Array() }; // loading
-      const { pixels, indices } = await this.store.engine.datasetImages(m.config.resolution, PICKER);
+    if (m && (!this.choices || (this.choices.count > 0 && this.choices.size !== m.resolution)) && this.store) {
+      this.choices = { count: 0, size: m.resolution, rgba: new Uint8Array() }; // loading
+      const { pixels, indices } = await this.store.engine.datasetImages(m.resolution, PICKER);
       this.indices = indices;
       this.choices = pixels;
     }
@@ -58,7 +72,7 @@ export class DenoiseView extends LitElement {
     if (!file || !m) return;
     this.ownError = undefined;
     try {
-      const size = m.config.resolution;
+      const size = m.resolution;
       const rgb = await decodeImageFile(file, size);
       const rgba = new Uint8Array(size * size * 4);
       for (let p = 0; p < size * size; p++) rgba.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
@@ -97,7 +111,8 @@ export class DenoiseView extends LitElement {
         <label>Inversion steps<input type="number" aria-label="Inversion steps" min="1" max="1000" .value=${String(v.steps)} @change=${(e: Event) => (this.inversion = { ...v, steps: Math.floor(num(e)) })} /></label>
         <label>Re-sample steps<input type="number" aria-label="Re-sample steps" min="1" max="1000" .value=${String(v.resampleSteps)} @change=${(e: Event) => (this.inversion = { ...v, resampleSteps: Math.floor(num(e)) })} /></label>
         <label>Re-sample eta<input type="number" aria-label="Re-sample eta" min="0" max="1" step="0.1" .value=${String(v.resampleEta)} @change=${(e: Event) => (this.inversion = { ...v, resampleEta: num(e) })} /></label>
-        <button class="primary" @click=${() => this.invert()} ?disabled=${this.store?.current?.tab === 'denoise' || !this.model}>Invert</button>
+        <button class="primary" @click=${() => this.invert()} ?disabled=${this.store?.current?.tab === 'denoise' || !this.model || this.model.chain !== undefined}>Invert</button>
+        ${this.model?.chain ? html`<span class="muted">A layered model cannot be inverted: the inversion starts with eps at t = 0, where it has no sub-model.</span>` : nothing}
       </div>
       ${r ? html`<div class="row" style="margin-top:10px">
         <div class="figure">image<pixel-grid label="image to invert" .pixels=${r.clean} cols="1" width="112"></pixel-grid></div>
@@ -139,6 +154,9 @@ export class DenoiseView extends LitElement {
   override render() {
     const m = this.model;
     const T = m?.diffusion.num_diffusion_timesteps ?? 1000;
+    // A layered model denoises at its chain's timesteps only (one sub-model each): t moves among them.
+    const seq = m?.chain;
+    const [tMin, tMax, tStep] = tRange(seq, T);
     const shown = this.result, r = shown?.result;
     const busy = this.store?.current?.tab === 'denoise';
     return html`
@@ -157,9 +175,9 @@ export class DenoiseView extends LitElement {
         </div>
         <div class="controls" style="margin-top:10px">
           <label>t: <span class="numbers">${this.t}</span>
-            <input type="range" aria-label="t" min="0" max=${T - 1} .value=${String(this.t)} @input=${(e: Event) => (this.t = Number((e.target as HTMLInputElement).value))}
+            <input type="range" aria-label="t" min=${tMin} max=${tMax} step=${tStep} .value=${String(this.t)} @input=${(e: Event) => (this.t = Number((e.target as HTMLInputElement).value))}
               @change=${() => this.result && !this.store?.current && this.run()} /></label>
-          <label>Chain steps<input type="number" aria-label="Chain steps" min="1" max="1000" .value=${String(this.steps)} @change=${(e: Event) => (this.steps = Math.max(1, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
+          <label title=${seq ? 'a layered model runs its own chain from t' : ''}>Chain steps<input type="number" aria-label="Chain steps" min="1" max="1000" ?disabled=${seq !== undefined} .value=${String(this.steps)} @change=${(e: Event) => (this.steps = Math.max(1, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
           <label>Noise seed<input type="number" aria-label="Noise seed" min="0" .value=${String(this.seed)} @change=${(e: Event) => (this.seed = Math.max(0, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
           <button class="primary" @click=${() => this.run()} ?disabled=${busy || !m}>Denoise</button>
         </div>

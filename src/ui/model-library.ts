@@ -3,11 +3,20 @@
 // the reference layout, rename, delete; storage use and quota.
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import type { ModelEntry } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { atTime } from './flash';
 import { panelStyles } from './styles';
 
 const MB = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MB`;
+
+/** A model's structure in words: its config, a layered model's sub-models, or the ideal denoiser's data. */
+function describeModel(m: ModelEntry): string {
+  const c = m.config;
+  if (!c) return `the exact posterior mean of the training images, ${m.resolution} px (no weights)`;
+  const unet = `ch ${c.ch}, ch_mult [${c.ch_mult.join(', ')}] · ${c.num_res_blocks} res block${c.num_res_blocks === 1 ? '' : 's'} · attention at [${c.attn_resolutions.join(', ')}] px · ${c.resolution} px`;
+  return m.chain ? `layered: ${m.chain.length - 1} time-free sub-models (t = ${[...m.chain].slice(1).reverse().join(', ')}), each ${unet}` : unet;
+}
 
 @customElement('model-library')
 export class ModelLibrary extends LitElement {
@@ -76,7 +85,8 @@ export class ModelLibrary extends LitElement {
     return html`
       <section><h2>Import weights</h2>
         <p class="muted">A .safetensors file in this project's reference layout (ermongroup/ddim names) or diffusers' UNet2DModel layout
-          (e.g. google/ddpm-cifar10-32). Its config comes from the file's metadata, from a config.json you choose with it, or from the tensor shapes.</p>
+          (e.g. google/ddpm-cifar10-32), or a layered model (one UNet per step, as <code>ddim research train</code> writes). Its config comes from the
+          file's metadata, from a config.json you choose with it, or from the tensor shapes.</p>
         <div class="controls">
           <label>config.json (optional)<input type="file" aria-label="Model config.json" accept=".json,application/json" @change=${(e: Event) => (this.configFile = (e.target as HTMLInputElement).files?.[0])} /></label>
           <label>Weights<input type="file" aria-label="Import weights" accept=".safetensors" @change=${(e: Event) => this.importFile(e.target as HTMLInputElement)} /></label>
@@ -89,7 +99,7 @@ export class ModelLibrary extends LitElement {
           <tr><th>name</th><th>config</th><th>parameters</th><th>trained steps</th><th>size</th><th>added</th><th></th></tr>
           ${models.map((m) => html`<tr>
             <td>${m.name}</td>
-            <td>ch ${m.config.ch}, ch_mult [${m.config.ch_mult.join(', ')}] · ${m.config.num_res_blocks} res block${m.config.num_res_blocks === 1 ? '' : 's'} · attention at [${m.config.attn_resolutions.join(', ')}] px · ${m.config.resolution} px</td>
+            <td>${describeModel(m)}</td>
             <td class="numbers">${m.parameters.toLocaleString('en-US')}</td>
             <td class="numbers">${m.trainingSteps || '—'}</td>
             <td class="numbers">${MB(m.bytes)}</td>

@@ -237,6 +237,8 @@ export class SampleStudio extends LitElement {
     const s = this.settings;
     const models = this.store?.models ?? [];
     const num = (e: Event): number => Number((e.target as HTMLInputElement).value);
+    // A layered model runs its own chain: the chain's settings do not apply (chainText says so).
+    const fixed = this.store?.selected?.chain !== undefined;
     return html`
       <div class="controls">
         <label>Model
@@ -245,20 +247,20 @@ export class SampleStudio extends LitElement {
           </select>
         </label>
         <label>Sampler
-          <select aria-label="Sampler" @change=${(e: Event) => this.set('sampler', (e.target as HTMLSelectElement).value as SamplerKind, true)}>
+          <select aria-label="Sampler" ?disabled=${fixed} @change=${(e: Event) => this.set('sampler', (e.target as HTMLSelectElement).value as SamplerKind, true)}>
             ${SAMPLERS.map((k) => html`<option value=${k} ?selected=${k === s.sampler}>${k}</option>`)}
           </select>
         </label>
         <label>Steps: <span class="numbers">${s.steps}</span>
-          <input type="range" aria-label="Steps" min="1" max="1000" .value=${String(s.steps)} @input=${(e: Event) => this.set('steps', num(e))} @change=${(e: Event) => this.set('steps', num(e), true)} />
+          <input type="range" aria-label="Steps" min="1" max="1000" .value=${String(s.steps)} ?disabled=${fixed} @input=${(e: Event) => this.set('steps', num(e))} @change=${(e: Event) => this.set('steps', num(e), true)} />
           <span class="muted" data-testid="chain" title="The timesteps the model sees, noisiest first (the reference's skip rules)">${this.chainText()}</span>
         </label>
         <label>eta: <span class="numbers">${s.eta.toFixed(2)}</span>
-          <input type="range" aria-label="eta" min="0" max="1" step="0.01" .value=${String(s.eta)} ?disabled=${s.sampler === 'ddpm_noisy'}
+          <input type="range" aria-label="eta" min="0" max="1" step="0.01" .value=${String(s.eta)} ?disabled=${fixed || s.sampler === 'ddpm_noisy'}
             @input=${(e: Event) => this.set('eta', num(e))} @change=${(e: Event) => this.set('eta', num(e), true)} />
         </label>
         <label>Skip
-          <select aria-label="Skip" @change=${(e: Event) => this.set('skip', (e.target as HTMLSelectElement).value as SkipType, true)}>
+          <select aria-label="Skip" ?disabled=${fixed} @change=${(e: Event) => this.set('skip', (e.target as HTMLSelectElement).value as SkipType, true)}>
             ${SKIP_TYPES.map((k) => html`<option value=${k} ?selected=${k === s.skip}>${k}</option>`)}
           </select>
         </label>
@@ -270,7 +272,7 @@ export class SampleStudio extends LitElement {
           <input type="number" aria-label="Batch size" min="1" max=${MAX_SAMPLE_BATCH} .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', Math.min(MAX_SAMPLE_BATCH, Math.max(1, Math.floor(num(e)))))} />
         </label>
         <label class="inline"><input type="checkbox" aria-label="Live preview" .checked=${s.previews} @change=${(e: Event) => this.set('previews', (e.target as HTMLInputElement).checked)} />Live preview</label>
-        <label class="inline"><input type="checkbox" aria-label="Clip x0" .checked=${s.clipX0} @change=${(e: Event) => this.set('clipX0', (e.target as HTMLInputElement).checked, true)} />Clip x0</label>
+        <label class="inline"><input type="checkbox" aria-label="Clip x0" .checked=${s.clipX0} ?disabled=${fixed} @change=${(e: Event) => this.set('clipX0', (e.target as HTMLInputElement).checked, true)} />Clip x0</label>
         <label>Show
           <select aria-label="Show" @change=${(e: Event) => (this.view = (e.target as HTMLSelectElement).value as 'both')}>
             <option value="both">x_t and x0 side by side</option><option value="xt">x_t</option><option value="x0">predicted x0</option>

@@ -1,7 +1,10 @@
-// Models as the worker sees them: the bundled models (fetched from public/models, never stored) and
-// the library in IndexedDB, each opened once through the one registry of model files
-// (app/model-files.ts: a UNet or a layered model, validated completely) and cached.
-import { readModelFile, type ModelFile } from '../app/model-files';
+// Models as the worker sees them: the bundled models (fetched from public/models, never stored), the
+// ideal denoiser of each bundled data set, and the library in IndexedDB, each opened once through the
+// one registry of model files (app/model-files.ts: a UNet, a layered model or the ideal denoiser,
+// validated completely) and cached.
+import { idealModel, readModelFile, type ModelFile } from '../app/model-files';
+import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { loadEmoji, type EmojiSplit } from '../train/emoji';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import * as library from '../store/models';
 import type { ModelEntry } from '../store/models';
@@ -13,6 +16,25 @@ const BUNDLED: { id: string; name: string; file: string }[] = [
   { id: 'bundled:layer16', name: 'Layered 16 px, layer loss (bundled)', file: 'models/layer16.safetensors' },
   { id: 'bundled:end2end16', name: 'Layered 16 px, end to end (bundled)', file: 'models/end2end16.safetensors' },
 ];
+
+/** The ideal denoiser of each bundled data set (engine/ideal.ts), on the bundled model's schedule. */
+const IDEAL: { id: string; name: string; size: number }[] = [
+  { id: 'ideal:emoji16', name: 'Ideal denoiser of the 16 px emoji (3,408 training images)', size: 16 },
+];
+
+const emoji = new Map<string, ReturnType<typeof loadEmoji>>();
+
+/** The bundled emoji of one split, fetched from public/data once per worker. */
+export function bundledEmoji(size: number, split: EmojiSplit): ReturnType<typeof loadEmoji> {
+  const key = `${size}/${split}`;
+  let p = emoji.get(key);
+  if (!p) {
+    p = loadEmoji(size, split, async (f) => new Uint8Array(await fetchBytes(`data/${f}`)));
+    p.catch(() => emoji.delete(key));
+    emoji.set(key, p);
+  }
+  return p;
+}
 
 const opened = new Map<string, Promise<{ entry: ModelEntry; model: ModelFile }>>();
 
@@ -28,10 +50,12 @@ export async function fetchBytes(file: string): Promise<ArrayBuffer> {
 }
 
 function entryFor(id: string, name: string, model: ModelFile, bytes: number, source: ModelEntry['source'], trainingSteps: number): ModelEntry {
-  const base = { id, name, diffusion: model.diffusion, parameters: model.parameters, trainingSteps, bytes, created: Date.now(), source };
-  return model.kind === 'unet'
-    ? { ...base, kind: 'unet', config: model.model.config }
-    : { ...base, kind: 'layered', chain: model.model.seq, config: model.model.configs.get(model.model.seq[1]!)! };
+  const base = { id, name, diffusion: model.diffusion, parameters: model.parameters, trainingSteps, bytes, created: Date.now(), source, resolution: model.resolution };
+  switch (model.kind) {
+    case 'unet': return { ...base, kind: 'unet', config: model.model.config };
+    case 'layered': return { ...base, kind: 'layered', chain: model.model.seq, config: model.model.configs.get(model.model.seq[1]!)! };
+    case 'ideal': return { ...base, kind: 'ideal' };
+  }
 }
 
 /** Opens a model file as the library holds it (app/model-files.ts); errors name the file. */
@@ -42,7 +66,16 @@ export function parseModel(bytes: ArrayBuffer, source: string, configJson?: stri
 
 /** The file the library stores for a model: a UNet in the reference layout, a layered model as it came. */
 function storedFile(model: ModelFile): Uint8Array {
-  return model.kind === 'unet' ? serializeSafetensors(model.model.tensors, model.model.metadata) : serializeSafetensors(model.file.tensors, model.file.metadata);
+  switch (model.kind) {
+    case 'unet': return serializeSafetensors(model.model.tensors, model.model.metadata);
+    case 'layered': return serializeSafetensors(model.file.tensors, model.file.metadata);
+    case 'ideal': throw new Error(`${model.source}: has no weights to store or export (it is computed from its data set)`);
+  }
+}
+
+async function loadIdeal(i: (typeof IDEAL)[number]): Promise<{ entry: ModelEntry; model: ModelFile }> {
+  const model = idealModel(await bundledEmoji(i.size, 'train'), DEFAULT_DIFFUSION, i.name);
+  return { entry: entryFor(i.id, i.name, model, 0, 'bundled', 0), model };
 }
 
 async function loadBundled(b: (typeof BUNDLED)[number]): Promise<{ entry: ModelEntry; model: ModelFile }> {
@@ -52,15 +85,15 @@ async function loadBundled(b: (typeof BUNDLED)[number]): Promise<{ entry: ModelE
 }
 
 export async function listAll(): Promise<ModelEntry[]> {
-  const bundled = await Promise.all(BUNDLED.map((b) => getModel(b.id).then((m) => m.entry)));
+  const bundled = await Promise.all([...BUNDLED, ...IDEAL].map((b) => getModel(b.id).then((m) => m.entry)));
   return [...bundled, ...(await library.listModels())];
 }
 
 export function getModel(id: string): Promise<{ entry: ModelEntry; model: ModelFile }> {
   let p = opened.get(id);
   if (!p) {
-    const b = BUNDLED.find((x) => x.id === id);
-    p = b ? loadBundled(b) : (async () => {
+    const b = BUNDLED.find((x) => x.id === id), i = IDEAL.find((x) => x.id === id);
+    p = b ? loadBundled(b) : i ? loadIdeal(i) : (async () => {
       const entry = await library.getModel(id);
       if (!entry) throw new Error(`model ${id} is not in the library`);
       return { entry, model: parseModel(await library.modelWeights(id), entry.name) };
@@ -88,14 +121,14 @@ export async function exportModel(id: string): Promise<ArrayBuffer> {
 }
 
 export async function renameModel(id: string, name: string): Promise<ModelEntry> {
-  if (BUNDLED.some((b) => b.id === id)) throw new Error('a bundled model cannot be renamed');
+  if ([...BUNDLED, ...IDEAL].some((b) => b.id === id)) throw new Error('a bundled model cannot be renamed');
   const e = await library.renameModel(id, name);
   opened.delete(id);
   return e;
 }
 
 export async function deleteModel(id: string): Promise<void> {
-  if (BUNDLED.some((b) => b.id === id)) throw new Error('a bundled model cannot be deleted');
+  if ([...BUNDLED, ...IDEAL].some((b) => b.id === id)) throw new Error('a bundled model cannot be deleted');
   await library.deleteModel(id);
   opened.delete(id);
 }

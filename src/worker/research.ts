@@ -16,12 +16,13 @@ import type { BudgetRunEntry, BudgetSpec } from '../store/research';
 import type { FirstStepStudyResult, OneShotCurve, ResearchModelInfo, ResearchRequest } from './api';
 import type { JobContext } from './engine-core';
 import * as models from './models';
+import { bundledEmoji } from './models';
 import { toPixels } from './pixels';
-import { bundledEmoji } from './training';
+
 
 export async function researchModels(): Promise<ResearchModelInfo[]> {
   return (await models.listAll()).map((e): ResearchModelInfo => ({
-    id: e.id, name: e.name, kind: e.kind === 'layered' ? 'layered' : 'time', parameters: e.parameters, resolution: e.config.resolution,
+    id: e.id, name: e.name, kind: e.kind === 'layered' || e.kind === 'ideal' ? e.kind : 'time', parameters: e.parameters, resolution: e.resolution,
     ...(e.chain ? { numBlock: e.chain.length } : {}),
   }));
 }

@@ -4,14 +4,14 @@
 import { checkGridCells, checkRun, interpolationStart } from '../app/sampling';
 import { modelChain } from '../app/model-files';
 import { datasetFromRgb } from '../train/data';
-import type { loadEmoji } from '../train/emoji';
 import type { DenoiseRequest, SampleResult, SamplingApi, StepFrame } from './api';
 import { sendPixels, type JobContext, type WorkerCore } from './engine-core';
 import { denoise, invert } from './denoise';
 import * as models from './models';
+import { bundledEmoji } from './models';
 import { toPixels } from './pixels';
 import { NetCache, SampleRun } from './sampling';
-import { bundledEmoji } from './training';
+
 
 /** UNets with a model's weights, per use, on one device. */
 interface Nets {
@@ -27,7 +27,6 @@ interface Nets {
 export function samplingApi(core: WorkerCore): SamplingApi {
   let nets: Nets | undefined;
   let lastRun: SampleRun | undefined;
-  const heldOutCache = new Map<number, ReturnType<typeof loadEmoji>>();
   // A lost device takes its nets and the kept chain with it (a new device gets new nets).
   core.onDeviceLost(() => {
     nets = undefined;
@@ -47,14 +46,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
   /** Steps a sampling job will run: the rest of the chain, or `maxSteps` of it. */
   const stepsOf = (chainSteps: number, done: number, maxSteps = Infinity): number => Math.min(chainSteps - done, maxSteps);
 
-  const heldOut = (size: number): ReturnType<typeof loadEmoji> => {
-    let p = heldOutCache.get(size);
-    if (!p) {
-      p = bundledEmoji(size, 'eval');
-      heldOutCache.set(size, p);
-    }
-    return p;
-  };
+  const heldOut = (size: number): ReturnType<typeof bundledEmoji> => bundledEmoji(size, 'eval');
 
   /** The clean image of a Denoise-tab request, in [-1, 1] at the model's size. */
   const cleanImage = async (image: DenoiseRequest['image'], size: number): Promise<Float32Array> => {

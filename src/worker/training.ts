@@ -12,20 +12,15 @@ import { unetStepModel, type StepModel } from '../engine/step-model';
 import * as runs from '../store/runs';
 import { userDataset } from '../store/images';
 import type { ImageDataset } from '../train/data';
-import { bundledEmojiSize, loadEmoji, type EmojiSplit } from '../train/emoji';
+import { bundledEmojiSize } from '../train/emoji';
 import { checkTrainerOptions, type Trainer } from '../train/trainer';
 import type { Pixels, RunEntry, TrainProgress, TrainSpec } from './api';
 import type { JobContext } from './engine-core';
-import { fetchBytes } from './models';
+import { bundledEmoji } from './models';
 import { toPixels } from './pixels';
 
 const PREVIEW_SAMPLES = 4;
 const PREVIEW_STEPS = 10;
-
-/** The bundled emoji of one split, fetched from public/data. */
-export function bundledEmoji(size: number, split: EmojiSplit): ReturnType<typeof loadEmoji> {
-  return loadEmoji(size, split, async (f) => new Uint8Array(await fetchBytes(`data/${f}`)));
-}
 
 export async function loadDataset(id: string, size: number): Promise<ImageDataset> {
   if (id === 'user') return userDataset(size);

@@ -258,11 +258,11 @@ describe('model library', () => {
     await page.getByLabel('Import weights').setInputFiles({ name: 'roundtrip.safetensors', mimeType: 'application/octet-stream', buffer: readFileSync(file) });
     await expect.poll(() => page.getByTestId('library-message').textContent(), LONG).toMatch(/imported "roundtrip"/);
     const rows = page.getByTestId('models').locator('tr');
-    await expect.poll(() => rows.count(), LONG).toBe(3); // header, bundled, imported
+    await expect.poll(() => rows.count(), LONG).toBe(5); // header, the three bundled models, imported
 
     await page.getByLabel('Import weights').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a safetensors file at all') });
     await expect.poll(() => page.getByTestId('library-error').textContent(), LONG).toMatch(/broken\.safetensors: /);
-    expect(await rows.count()).toBe(3);
+    expect(await rows.count()).toBe(5);
 
     await page.getByRole('tab', { name: 'Sample' }).click();
     await page.getByLabel('Model', { exact: true }).selectOption({ label: 'roundtrip' });

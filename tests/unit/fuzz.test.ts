@@ -63,6 +63,7 @@ function load(bytes: Uint8Array, source: string, config?: unknown): HostTensor[]
     if (!m.abar.every((a) => Number.isFinite(a) && a >= 0 && a <= 1)) throw new Error(`${source}: invariant: alpha-bar out of [0, 1]`);
     return [...file.tensors.values()].filter((_, i) => [...file.tensors.keys()][i]!.startsWith('models.'));
   }
+  if (opened.kind !== 'unet') throw new Error(`${source}: invariant: a model file opened as ${opened.kind}`);
   const { model } = opened;
   const abar = alphaBars(betaSchedule(model.diffusion));
   if (!abar.every((a) => Number.isFinite(a) && a >= 0 && a <= 1)) throw new Error(`${source}: invariant: alpha-bar out of [0, 1]`);

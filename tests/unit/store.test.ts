@@ -12,7 +12,7 @@ import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
 import { PLAIN_SCHEDULES } from '../../src/train/recipe';
 
 const entry = (id: string): ModelEntry => ({
-  id, name: id, config: PRESETS.tiny!, diffusion: DEFAULT_DIFFUSION, parameters: 1, trainingSteps: 0, bytes: 8, created: Date.now(), source: 'imported',
+  id, name: id, config: PRESETS.tiny!, resolution: 16, diffusion: DEFAULT_DIFFUSION, parameters: 1, trainingSteps: 0, bytes: 8, created: Date.now(), source: 'imported',
 });
 
 describe('model library', () => {
