@@ -158,6 +158,9 @@ def check():
 
 
 def fd_of_chain(lay, n, seed, ref, size):
+    """FD of the chain's final samples and of its first-step x0 from n noises, and the samples' spread:
+    the per-value standard deviation across samples, averaged (real emoji: about 0.5; a chain that
+    collapses to one image: 0)."""
     from eval_torch import features, frechet
     gen = torch.Generator().manual_seed(seed)
     xT = torch.randn(n, 3, size, size, generator=gen)
@@ -165,7 +168,7 @@ def fd_of_chain(lay, n, seed, ref, size):
         outs = [lay.chain(xT[i:i + 128], keep=True) for i in range(0, n, 128)]
     final = torch.cat([xs[-1] for xs, _ in outs]).clamp(-1, 1)
     first = torch.cat([f for _, f in outs]).clamp(-1, 1)
-    return frechet(features(final), ref), frechet(features(first), ref)
+    return frechet(features(final), ref), frechet(features(first), ref), final.std(dim=0).mean().item()
 
 
 def main():
@@ -242,7 +245,7 @@ def main():
         ref = features(load_emoji_split(size, 'eval'))
         curve_path = os.path.join(args.run_dir, 'curve.csv')
         if not os.path.exists(curve_path):
-            open(curve_path, 'w').write('step,evals,fd_final,fd_first,loss,seconds\n')
+            open(curve_path, 'w').write('step,evals,fd_final,fd_first,spread,loss,seconds\n')
     weights = [1 / lay.abar[t].item() for t, *_ in lay.steps] if recipe['loss_weights'] else [1.0] * K
     gen = torch.Generator().manual_seed(recipe['seed'] + 1 + step)
     log = open(os.path.join(args.run_dir, 'loss.csv'), 'a')
@@ -291,9 +294,9 @@ def main():
             t1 = time.time()
             for m in ema.models.values():
                 m.eval()
-            fd_final, fd_first = fd_of_chain(ema, args.eval_n, 0, ref, size)
-            open(curve_path, 'a').write(f'{step},{evals},{fd_final:.4f},{fd_first:.4f},{value:.4f},{time.time() - t1:.0f}\n')
-            print(f'step {step} ({evals} evaluations): FD final {fd_final:.2f}, first-step x0 {fd_first:.2f}', flush=True)
+            fd_final, fd_first, spread = fd_of_chain(ema, args.eval_n, 0, ref, size)
+            open(curve_path, 'a').write(f'{step},{evals},{fd_final:.4f},{fd_first:.4f},{spread:.4f},{value:.4f},{time.time() - t1:.0f}\n')
+            print(f'step {step} ({evals} evaluations): FD final {fd_final:.2f}, first-step x0 {fd_first:.2f}, spread {spread:.3f}', flush=True)
 
 
 if __name__ == '__main__':

@@ -33,12 +33,17 @@ const intIn = (v: number, lo: number, hi: number, what: string): void => {
   if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${what} must be an integer in [${lo}, ${hi}], got ${v}`);
 };
 
-/** Experiments 1 and 2: how many images, and the time-conditioned chain's steps. */
-export function checkExperiment(kind: 'oneshot' | 'firststep', n: number, numBlock: number, seed: number): void {
-  if (kind === 'oneshot') intIn(n, 1, MAX_ONE_SHOT_IMAGES, 'the number of held-out images');
+/** Seeds an experiment may repeat over (for the spread of its numbers). */
+export const MAX_SEEDS = 5;
+
+/** Experiments 1 and 2: how many images, the time-conditioned chain's steps, the seeds. */
+export function checkExperiment(kind: 'oneshot' | 'firststep', n: number, numBlock: number, seed: number, seeds = 1): void {
+  if (kind === 'oneshot') intIn(n, 2, MAX_ONE_SHOT_IMAGES, 'the number of held-out images (a covariance needs two)');
   else intIn(n, 2, MAX_FIRST_STEP_SAMPLES, 'the number of samples (a covariance needs two)');
   intIn(numBlock, NUM_BLOCK_RANGE[0], NUM_BLOCK_RANGE[1], 'steps of the chain (num_block)');
+  intIn(seeds, 1, MAX_SEEDS, 'the number of seeds');
   checkSeed(seed);
+  checkSeed(seed + seeds - 1);
 }
 
 /** Experiment 3's settings: the budget, its points and samples, every arm's batch and the shared optimizer. */

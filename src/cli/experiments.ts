@@ -14,11 +14,11 @@ import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { checkBudget, checkExperiment, commonResolution, experimentDenoiser } from '../app/research';
 import type { ModelFile } from '../app/model-files';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
-import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
 import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, budgetArm, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
-import { firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
+import { firstStepStudy, oneShotVsChain, scoreBounds, type StepDenoiser } from '../research/experiments';
+import { RELIABLE_FD_N, SetMeasure, type SetScores } from '../eval/sets';
 import { parseLayered } from '../research/layered';
 import { spreadImages, type ImageDataset } from '../train/data';
 import { numberArg, parseArgs, type ParsedArgs } from './args';
@@ -69,13 +69,18 @@ async function oneShot(argv: readonly string[], ctx: CommandContext): Promise<vo
   const { models, held } = await denoisers(device, args, e, n, cmd);
   if (n > held.count) throw new Error(`${cmd}: --n ${n} is more than the ${held.count} held-out images`);
   const clean = spreadImages(held, n);
-  const csv = ['model,kind,t,chain_steps,one_shot_mse,chain_mse'];
+  const measure = new SetMeasure(held.images, held.channels, held.resolution);
+  const train = await loadData(args.values.get('data')!, 'train', held.resolution, `${cmd}: --data`);
+  const bounds = scoreBounds(measure, train, n, [e.seed]);
+  ctx.log(`MSE per value vs the clean image; FD of the ${n} predictions vs the ${held.count} held-out images (at n = ${n}: ${n} training images score ${bounds.real.fd.mean.toFixed(2)}, ${n} noises ${bounds.noise.fd.mean.toFixed(2)}${n < RELIABLE_FD_N ? `; below n = ${RELIABLE_FD_N} the FD is biased upwards: compare with these only` : ''}); roughness 1 = as sharp as the held-out images`);
+  const csv = ['model,kind,t,chain_steps,one_shot_mse,chain_mse,one_shot_fd,chain_fd,one_shot_roughness,chain_roughness,fd_real,fd_noise'];
   for (const { name, d } of models) {
-    ctx.log(`${name} (${d.kind}, ${d.parameters.toLocaleString('en-US')} parameters): MSE per value vs the clean image, ${n} held-out images`);
-    ctx.log('     t  steps   one-shot x0      chain');
-    for (const r of await oneShotVsChain(d, clean, e.seed)) {
-      ctx.log(`${String(r.t).padStart(6)} ${String(r.steps).padStart(6)} ${r.oneShot.toFixed(5).padStart(13)} ${r.chain.toFixed(5).padStart(10)}`);
-      csv.push([name, d.kind, r.t, r.steps, r.oneShot, r.chain].join(','));
+    ctx.log(`${name} (${d.kind}, ${d.parameters.toLocaleString('en-US')} parameters)`);
+    ctx.log('     t  steps   one-shot MSE    FD  rough     chain MSE    FD  rough');
+    for (const r of await oneShotVsChain(d, clean, e.seed, measure)) {
+      const cells = (mse: number, s: SetScores): string => `${mse.toFixed(5).padStart(14)}${s.fd.toFixed(1).padStart(6)}${s.roughness.toFixed(2).padStart(7)}`;
+      ctx.log(`${String(r.t).padStart(6)} ${String(r.steps).padStart(6)}${cells(r.oneShot, r.oneShotSet)}${cells(r.chain, r.chainSet)}`);
+      csv.push([name, d.kind, r.t, r.steps, r.oneShot, r.chain, r.oneShotSet.fd, r.chainSet.fd, r.oneShotSet.roughness, r.chainSet.roughness, bounds.real.fd.mean, bounds.noise.fd.mean].join(','));
     }
   }
   const out = args.values.get('csv');
@@ -90,17 +95,18 @@ async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<
   const { device } = await ctx.gpu();
   const { models, held } = await denoisers(device, args, e, Math.min(n, MAX_SAMPLE_BATCH), cmd);
   const train = await loadData(args.values.get('data')!, 'train', held.resolution, `${cmd}: --data`);
-  const reference = fitGaussian(pooledFeatures(held.images, held.channels, held.resolution));
-  const real = imagesFd(spreadImages(train, Math.min(n, train.count)), held.channels, held.resolution, reference);
-  ctx.log(`Fréchet distance of 8x8 pooled pixels vs ${held.count} held-out images (${Math.min(n, train.count)} training images score ${real.toFixed(2)})`);
+  const measure = new SetMeasure(held.images, held.channels, held.resolution);
+  const { real, noise } = scoreBounds(measure, train, n, [e.seed]);
+  ctx.log(`Fréchet distance of 8x8 pooled pixels vs ${held.count} held-out images; at n = ${n}, ${Math.min(n, train.count)} training images score ${real.fd.mean.toFixed(2)} and ${n} noises ${noise.fd.mean.toFixed(2)}${n < RELIABLE_FD_N ? ` (below n = ${RELIABLE_FD_N} the FD is biased upwards: compare with these only)` : ''}`);
+  ctx.log('roughness: 1 = as sharp as the held-out images (below: blurred, above: noisy); spread: per-value std across samples (0: one picture)');
   const w = Math.max(6, ...models.map((m) => m.name.length)) + 2;
-  ctx.log(`${'model'.padEnd(w)}kind      first-step x0   final   MSE(first, final)`);
-  const csv = ['model,kind,parameters,n,fd_first_x0,fd_final,mse_first_final,fd_real'];
+  ctx.log(`${'model'.padEnd(w)}kind      FD first x0   final   rough first  final   spread first  final   MSE(first, final)`);
+  const csv = ['model,kind,parameters,n,fd_first_x0,fd_final,mse_first_final,fd_real,fd_noise,roughness_first,roughness_final,spread_first,spread_final'];
   const grids: Float32Array[] = [];
   for (const { name, d } of models) {
-    const r = await firstStepStudy(d, n, e.seed, reference);
-    ctx.log(`${name.padEnd(w)}${d.kind.padEnd(10)}${r.fdFirst.toFixed(2).padStart(13)}${r.fdFinal.toFixed(2).padStart(8)}${r.mseFirstFinal.toFixed(4).padStart(20)}`);
-    csv.push([name, d.kind, d.parameters, n, r.fdFirst, r.fdFinal, r.mseFirstFinal, real].join(','));
+    const r = await firstStepStudy(d, n, e.seed, measure);
+    ctx.log(`${name.padEnd(w)}${d.kind.padEnd(10)}${r.first.fd.toFixed(2).padStart(11)}${r.last.fd.toFixed(2).padStart(8)}${r.first.roughness.toFixed(2).padStart(13)}${r.last.roughness.toFixed(2).padStart(7)}${r.first.spread.toFixed(3).padStart(14)}${r.last.spread.toFixed(3).padStart(7)}${r.mseFirstFinal.toFixed(4).padStart(20)}`);
+    csv.push([name, d.kind, d.parameters, n, r.first.fd, r.last.fd, r.mseFirstFinal, real.fd.mean, noise.fd.mean, r.first.roughness, r.last.roughness, r.first.spread, r.last.spread].join(','));
     const per = d.channels * d.resolution * d.resolution, cols = Math.min(n, 16);
     grids.push(r.firstX0.slice(0, cols * per), r.final.slice(0, cols * per));
   }
@@ -142,7 +148,7 @@ async function budget(argv: readonly string[], ctx: CommandContext): Promise<voi
   if (time.resolution !== c.resolution) throw new Error(`${cmd}: the time-conditioned model is ${time.resolution} px, the layered model ${c.resolution} px`);
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${cmd}: --data`);
   const held = await loadData(args.values.get('data')!, 'eval', c.resolution, `${cmd}: --data`);
-  const reference = fitGaussian(pooledFeatures(held.images, held.channels, held.resolution));
+  const measure = new SetMeasure(held.images, held.channels, held.resolution);
   const csvPath = args.values.get('csv')!;
   writeFileSync(csvPath, BUDGET_CSV_HEADER + '\n');
   ctx.log(`budget: ${s.evals.toLocaleString('en-US')} image-gradient evaluations per arm, ${s.points} points, FD of ${s.samples} samples over the chain ${[...layered.seq].reverse().join(' -> ')}`);
@@ -152,7 +158,7 @@ async function budget(argv: readonly string[], ctx: CommandContext): Promise<voi
   const { device } = await ctx.gpu();
   for (const kind of arms) {
     const arm = budgetArm(device, kind, s, data, { time, diffusion: DEFAULT_DIFFUSION, layered: layeredFile });
-    await runArm(arm, s, reference, (p) => {
+    await runArm(arm, s, measure, (p) => {
       appendFileSync(csvPath, budgetCsvRow(p) + '\n');
       ctx.log(`${p.arm.padEnd(8)}${p.parameters.toLocaleString('en-US').padStart(10)}${String(p.step).padStart(9)}${p.evals.toLocaleString('en-US').padStart(11)}${p.trainSeconds.toFixed(1).padStart(9)}${(p.loss < 1e5 ? p.loss.toFixed(3) : p.loss.toExponential(3)).padStart(11)}${p.fd.toFixed(2).padStart(9)}`);
     });
@@ -160,6 +166,7 @@ async function budget(argv: readonly string[], ctx: CommandContext): Promise<voi
       const ckpt = await arm.checkpoint();
       writeSafetensors(join(outDir, `${kind}.safetensors`), ckpt.tensors, ckpt.metadata);
     }
+    arm.destroy();
   }
   ctx.log(`wrote ${csvPath}`);
 }

@@ -7,7 +7,7 @@
 // (seq of the layered model, eta 0) and are scored by the Fréchet distance of pooled pixels against
 // held-out images; training time is the wall time of its steps alone (sampling not counted).
 import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
-import type { GaussianFit } from '../eval/frechet';
+import type { SetMeasure } from '../eval/sets';
 import type { UNetConfig } from '../nn/config';
 import type { ImageDataset } from '../train/data';
 import { DEFAULT_OPTIMIZER, type OptimizerOptions } from '../train/optimizer';
@@ -16,7 +16,7 @@ import { trainUntil, type SteppedTrainer } from '../train/loop';
 import { DEFAULT_RECIPE, PLAIN_SCHEDULES } from '../train/recipe';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from './memory';
-import { ChainDenoiser, imagesFd, sampleWithFirstStep, type StepDenoiser } from './experiments';
+import { ChainDenoiser, sampleWithFirstStep, type StepDenoiser } from './experiments';
 import { unetStepModel } from '../engine/step-model';
 import { UNet } from '../nn/unet';
 import { LayeredStepModel } from './layered-step';
@@ -37,6 +37,8 @@ export interface BudgetArm extends SteppedTrainer<number> {
   denoiser: StepDenoiser;
   /** The run as a file: a training checkpoint (time) or a layered checkpoint. */
   checkpoint(): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }>;
+  /** Frees the arm's GPU buffers (its trainer and its sampling plan). */
+  destroy(): void;
 }
 
 export interface BudgetSettings {
@@ -91,28 +93,38 @@ export function budgetArm(
       : { ...s.optimizer, ...DEFAULT_RECIPE, batch, seed: s.seed, randomFlip: true, decaySteps: Math.max(1, Math.floor(s.evals / batch)) };
     const trainer = Trainer.fresh(device, models.time, models.diffusion, options, data);
     const abar = alphaBars(betaSchedule(models.diffusion));
+    const denoiser = new ChainDenoiser(device, unetStepModel(new UNet(device, models.time, { batch: Math.min(s.samples, 64), params: trainer.train.ema, label: 'time denoiser' })), abar, layered.seq);
     return {
       kind, parameters: trainer.train.net.layout.count, evalsPerStep: evalsPerStep(kind, s, layered),
       trainSteps: async (n) => (await trainer.trainSteps(n)).reduce((a, b) => a + b, 0) / n,
       get step() {
         return trainer.step;
       },
-      denoiser: new ChainDenoiser(device, unetStepModel(new UNet(device, models.time, { batch: Math.min(s.samples, 64), params: trainer.train.ema, label: 'time denoiser' })), abar, layered.seq),
+      denoiser,
       checkpoint: () => trainer.checkpoint(),
+      destroy: () => {
+        denoiser.model.destroy();
+        trainer.destroy();
+      },
     };
   }
   const options = { ...s.optimizer, mode: kind, groundTruth: 'D' as const, useTrueXAsX: false, lossWeights: false, batch: s.layeredBatch, seed: s.seed, randomFlip: true };
   const initial = initLayered(layered, s.seed);
   refuse(layeredTrainingMemory(device, layered, options, initial), s.layeredBatch);
   const trainer = new LayeredTrainer(device, layered, options, data, initial);
+  const denoiser = new ChainDenoiser(device, new LayeredStepModel(device, layered, Math.min(s.samples, 64), (t) => trainer.emaStore(t)), layered.abar, layered.seq);
   return {
     kind, parameters: trainer.parameters, evalsPerStep: evalsPerStep(kind, s, layered),
     trainSteps: async (n) => (await trainer.trainSteps(n)).reduce((a, l) => a + l.reduce((x, y) => x + y, 0), 0) / n,
     get step() {
       return trainer.step;
     },
-    denoiser: new ChainDenoiser(device, new LayeredStepModel(device, layered, Math.min(s.samples, 64), (t) => trainer.emaStore(t)), layered.abar, layered.seq),
+    denoiser,
     checkpoint: () => trainer.checkpoint(models.layered.metadata),
+    destroy: () => {
+      denoiser.model.destroy();
+      trainer.destroy();
+    },
   };
 }
 
@@ -132,7 +144,7 @@ export function armSteps(s: BudgetSettings, evalsPerStep: number): number {
 }
 
 /** Trains the arm through the budget, scoring it at each point; `onPoint` sees every point as it lands. */
-export async function runArm(arm: BudgetArm, s: BudgetSettings, reference: GaussianFit, onPoint: (p: BudgetPoint) => void | Promise<void>, watch: ArmWatch = {}): Promise<BudgetPoint[]> {
+export async function runArm(arm: BudgetArm, s: BudgetSettings, measure: SetMeasure, onPoint: (p: BudgetPoint) => void | Promise<void>, watch: ArmWatch = {}): Promise<BudgetPoint[]> {
   const { stopped = () => false, onSteps, chunkSeconds } = watch;
   const totalSteps = armSteps(s, arm.evalsPerStep);
   if (totalSteps < s.points) throw new Error(`budget: ${s.evals} evaluations are ${totalSteps} steps of the ${arm.kind} arm (${arm.evalsPerStep} per step), fewer than ${s.points} points`);
@@ -151,7 +163,7 @@ export async function runArm(arm: BudgetArm, s: BudgetSettings, reference: Gauss
     const { final } = await sampleWithFirstStep(arm.denoiser, s.samples, s.seed + 1);
     const point: BudgetPoint = {
       arm: arm.kind, parameters: arm.parameters, step: arm.step, evals: arm.step * arm.evalsPerStep, trainSeconds: seconds,
-      loss: lossSum / steps, fd: imagesFd(final, arm.denoiser.channels, arm.denoiser.resolution, reference),
+      loss: lossSum / steps, fd: measure.fd(final),
     };
     out.push(point);
     await onPoint(point);

@@ -4,15 +4,18 @@
 //   1. one-shot x0 vs the chain: noise held-out images to x_t (t in seq), predict x0 in one step,
 //      or run the chain from x_t down to t = 0; the error of each against the clean image, per t;
 //   2. the first step from pure noise: the x0 predicted at the largest t of seq next to the chain's
-//      final sample from the same noise, each set scored by the Fréchet distance of pooled pixels
-//      against held-out images (the measure of `ddim eval`).
+//      final sample from the same noise.
+// Every set of images is scored against held-out images (eval/sets.ts): the Fréchet distance of
+// pooled pixels (the measure of `ddim eval`), roughness (sharp, blurred or noisy) and spread (one
+// picture or many).
 // Both run host-driven (one forward per step, read back): a chain is at most num_block steps.
 import { clippedMse, noised, x0FromEps } from '../diffusion/forward';
 import { ddimUpdate } from '../diffusion/samplers';
 import { timestepSequence } from '../diffusion/timesteps';
 import { submitDispatches } from '../gpu/kernel';
 import { readTensor, upload } from '../gpu/tensor';
-import { fitGaussian, frechetDistance, pooledFeatures, type GaussianFit } from '../eval/frechet';
+import { RELIABLE_FD_N, setStats, type SetMeasure, type SetScores, type SetStats } from '../eval/sets';
+import { spreadImages, type ImageDataset } from '../train/data';
 import { gaussian } from '../host/rng';
 import type { StepModel } from '../engine/step-model';
 
@@ -28,6 +31,8 @@ export interface StepDenoiser {
   readonly parameters: number;
   /** eps(x_t, t) for N <= batch images (N, C, H, W); t must be in seq (and > 0). */
   eps(t: number, x: Float32Array): Promise<Float32Array>;
+  /** Frees its plan on the GPU. */
+  destroy(): void;
 }
 
 /** The chain's timesteps for a model of T steps and num_block K: range(0, T, T // K). */
@@ -68,6 +73,10 @@ export class ChainDenoiser implements StepDenoiser {
     submitDispatches(this.device, forward, 'denoiser');
     return (await readTensor(this.device, eps)).slice(0, n * per);
   }
+
+  destroy(): void {
+    this.model.destroy();
+  }
 }
 
 /** Runs the chain from x at `t` (a step of seq) down to t = 0; also returns the x0 predicted by its first step. */
@@ -90,19 +99,26 @@ export interface OneShotRow {
   t: number;
   /** Chain steps from t to 0. */
   steps: number;
+  /** MSE per value against the clean images. */
   oneShot: number;
   chain: number;
+  /** The sets' scores against the held-out images (FD only for two or more images). */
+  oneShotSet: SetScores;
+  chainSet: SetScores;
 }
 
-/** Experiment 1 on `clean` (N <= batch held-out images): the one-shot and chain errors at every t of seq above 0. */
-export async function oneShotVsChain(d: StepDenoiser, clean: Float32Array, seed: number): Promise<OneShotRow[]> {
+/**
+ * Experiment 1 on `clean` (N <= batch held-out images): at every t of seq above 0, the one-shot x0 and
+ * the chain from the same x_t, each scored against the clean images (MSE) and as a set (`measure`).
+ */
+export async function oneShotVsChain(d: StepDenoiser, clean: Float32Array, seed: number, measure: SetMeasure): Promise<OneShotRow[]> {
   const noise = gaussian(seed, 0, 0, clean.length);
   const rows: OneShotRow[] = [];
   for (let k = 1; k < d.seq.length; k++) {
     const t = d.seq[k]!;
     const xt = noised(clean, noise, d.abar[t]!);
     const { final, firstX0 } = await chainFrom(d, xt, t);
-    rows.push({ t, steps: k, oneShot: clippedMse(firstX0, clean), chain: clippedMse(final, clean) });
+    rows.push({ t, steps: k, oneShot: clippedMse(firstX0, clean), chain: clippedMse(final, clean), oneShotSet: measure.score(firstX0), chainSet: measure.score(final) });
   }
   return rows;
 }
@@ -112,8 +128,9 @@ export interface FirstStepResult {
   /** From the largest t of seq, pure noise in (N, C, H, W). */
   firstX0: Float32Array;
   final: Float32Array;
-  fdFirst: number;
-  fdFinal: number;
+  /** Each set scored against the held-out images: FD, roughness, spread. */
+  first: SetScores;
+  last: SetScores;
   /** Mean squared difference between each first-step x0 and its final sample. */
   mseFirstFinal: number;
 }
@@ -132,21 +149,36 @@ export async function sampleWithFirstStep(d: StepDenoiser, n: number, seed: numb
   return { firstX0, final };
 }
 
-/** The Fréchet distance of images (clipped to [-1, 1]) against a reference fit, on 8x8 pooled pixels. */
-export function imagesFd(images: Float32Array, channels: number, resolution: number, reference: GaussianFit): number {
-  return frechetDistance(fitGaussian(pooledFeatures(images.map((v) => Math.min(1, Math.max(-1, v))), channels, resolution)), reference);
+/** What n training images (the floor) and n clamped noises (the ceiling) score at an experiment's n. */
+export interface SetBounds {
+  n: number;
+  real: SetStats;
+  noise: SetStats;
+  /** Below this n the FD is biased upwards (RELIABLE_FD_N): compare with the bounds only. */
+  reliableN: number;
 }
 
-/** Experiment 2: n samples from pure noise; FD of the first-step x0 set and of the final set against `reference`. */
-export async function firstStepStudy(d: StepDenoiser, n: number, seed: number, reference: GaussianFit): Promise<FirstStepResult> {
+/**
+ * What a perfect and a useless set of n images score against `measure`'s reference: n training images
+ * spread over the set (the floor) and n clamped Gaussian noises, one draw per seed (the ceiling), so
+ * every number of an experiment stands beside the two at its own n.
+ */
+export function scoreBounds(measure: SetMeasure, train: ImageDataset, n: number, seeds: readonly number[]): SetBounds {
+  const per = train.channels * train.resolution * train.resolution;
+  const real = measure.score(spreadImages(train, Math.min(n, train.count)));
+  return { n, real: setStats([real]), noise: setStats(seeds.map((s) => measure.score(gaussian(s, 99, 0, n * per)))), reliableN: RELIABLE_FD_N };
+}
+
+/** Experiment 2: n samples from pure noise; the first-step x0 set and the final set scored by `measure`. */
+export async function firstStepStudy(d: StepDenoiser, n: number, seed: number, measure: SetMeasure): Promise<FirstStepResult> {
   if (!Number.isInteger(n) || n < 2) throw new Error(`first-step study: n must be an integer >= 2 (a covariance needs two samples), got ${n}`);
   const { firstX0, final } = await sampleWithFirstStep(d, n, seed);
   let se = 0;
   for (let i = 0; i < final.length; i++) se += (Math.min(1, Math.max(-1, firstX0[i]!)) - Math.min(1, Math.max(-1, final[i]!))) ** 2;
   return {
     n, firstX0, final,
-    fdFirst: imagesFd(firstX0, d.channels, d.resolution, reference),
-    fdFinal: imagesFd(final, d.channels, d.resolution, reference),
+    first: measure.score(firstX0),
+    last: measure.score(final),
     mseFirstFinal: se / final.length,
   };
 }

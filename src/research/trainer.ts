@@ -8,6 +8,7 @@
 // One FlatOptimizer (Adam and the EMA of the weights) runs over flat buffers that hold every
 // sub-model; batches, flips and noise are a function of (seed, step), drawn as train/draws.ts says.
 import { recordDispatches } from '../gpu/kernel';
+import { GpuOwner } from '../gpu/owner';
 import { createTensor, upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { FILE_FORMATS, metadataJson } from '../host/metadata';
@@ -81,36 +82,49 @@ export class LayeredTrainer {
   private readonly perImage: number;
   /** Sub-models that are never run (t = 0), kept to be written back unchanged. */
   private readonly untrained: Map<string, HostTensor>;
+  /** Every buffer of the run (state, plan, optimizer, loss ring), freed by destroy(). */
+  private readonly owner = new GpuOwner('layered trainer');
 
   constructor(private readonly device: GPUDevice, readonly model: LayeredModel, readonly options: LayeredTrainOptions, readonly data: ImageDataset, initial: Map<string, HostTensor>) {
     const c = model.configs.get(model.seq[0]!)!;
     if (data.channels !== c.in_channels || data.resolution !== c.resolution) {
       throw new Error(`${data.id}: images are ${data.channels}x${data.resolution}x${data.resolution}, the layered model takes ${c.in_channels}x${c.resolution}x${c.resolution}`);
     }
-    const ts = model.seq.filter((t) => t > 0);
-    this.stores = new LayeredStores(device, model, ts);
-    this.plan = options.mode === 'layer'
-      ? new LayerLosses(device, model, options.batch, this.stores.sub())
-      : new LayeredChain(device, model, options.batch, {
-        stores: this.stores.sub(), teacherForcing: options.useTrueXAsX, correction: options.correction,
-        lossWeights: options.lossWeights ? abarLossWeights(model) : undefined,
+    const scope = this.owner.open();
+    try {
+      const ts = model.seq.filter((t) => t > 0);
+      this.stores = new LayeredStores(device, model, ts);
+      this.plan = options.mode === 'layer'
+        ? new LayerLosses(device, model, options.batch, this.stores.sub())
+        : new LayeredChain(device, model, options.batch, {
+          stores: this.stores.sub(), teacherForcing: options.useTrueXAsX, correction: options.correction,
+          lossWeights: options.lossWeights ? abarLossWeights(model) : undefined,
+        });
+      this.perImage = c.in_channels * c.resolution * c.resolution;
+      // Named as the losses come: per sub-model by ascending t (layer), per chain step noisiest first (end2end).
+      const lossTs = options.mode === 'layer' ? ts : chainSteps(model).map((s) => s.t);
+      this.lossRing = new LossRing(device, lossTs.map((t) => `loss at t = ${t}`), 'layered');
+      // Initial weights (validated, then uploaded), EMA from the same; the t = 0 sub-model passes through.
+      const file = { tensors: initial, metadata: {}, dtypes: new Map<string, string>() };
+      const packed = ts.map((t) => this.stores.views.params.get(t)!.pack(file, 'initial weights', `models.${t}.`));
+      ts.forEach((t, i) => {
+        upload(device, this.stores.views.params.get(t)!.flat, packed[i]!);
+        upload(device, this.stores.views.ema.get(t)!.flat, packed[i]!);
       });
-    this.perImage = c.in_channels * c.resolution * c.resolution;
-    // Named as the losses come: per sub-model by ascending t (layer), per chain step noisiest first (end2end).
-    const lossTs = options.mode === 'layer' ? ts : chainSteps(model).map((s) => s.t);
-    this.lossRing = new LossRing(device, lossTs.map((t) => `loss at t = ${t}`), 'layered');
-    // Initial weights (validated, then uploaded), EMA from the same; the t = 0 sub-model passes through.
-    const file = { tensors: initial, metadata: {}, dtypes: new Map<string, string>() };
-    const packed = ts.map((t) => this.stores.views.params.get(t)!.pack(file, 'initial weights', `models.${t}.`));
-    ts.forEach((t, i) => {
-      upload(device, this.stores.views.params.get(t)!.flat, packed[i]!);
-      upload(device, this.stores.views.ema.get(t)!.flat, packed[i]!);
-    });
-    this.untrained = new Map([...initial].filter(([n]) => n.startsWith(`models.${model.seq[0]}.`)));
-    // end2end: one global clip over the chain, as the seed; layer: one clip per sub-model.
-    const f = this.stores.flats, v = this.stores.views;
-    const groups = options.mode === 'layer' ? ts.map((t) => ({ label: `models.${t}`, params: v.params.get(t)!.flat, grads: v.grads.get(t)!.flat, m: v.m.get(t)!.flat, v: v.v.get(t)!.flat })) : undefined;
-    this.optimizer = new FlatOptimizer(device, f, options, 'layered', groups);
+      this.untrained = new Map([...initial].filter(([n]) => n.startsWith(`models.${model.seq[0]}.`)));
+      // end2end: one global clip over the chain, as the seed; layer: one clip per sub-model.
+      const f = this.stores.flats, v = this.stores.views;
+      const groups = options.mode === 'layer' ? ts.map((t) => ({ label: `models.${t}`, params: v.params.get(t)!.flat, grads: v.grads.get(t)!.flat, m: v.m.get(t)!.flat, v: v.v.get(t)!.flat })) : undefined;
+      this.optimizer = new FlatOptimizer(device, f, options, 'layered', groups);
+      scope.keep();
+    } finally {
+      scope.close();
+    }
+  }
+
+  /** Frees the run's GPU buffers. */
+  destroy(): void {
+    this.owner.destroy();
   }
 
   /** Bytes of one of the five flat state buffers (parameters, gradients, Adam m and v, EMA). */

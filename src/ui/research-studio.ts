@@ -5,13 +5,14 @@
 // (3) a budget comparison, training a time-conditioned UNet and layered models (layer loss, end to
 // end) for the same number of image-gradient evaluations, sample quality against training time.
 import { proxy } from 'comlink';
+import { formatDuration } from '../app/progress';
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { BUNDLED_ARCHITECTURE, PRESETS } from '../nn/presets';
 import type { UNetConfig } from '../nn/config';
 import { ARM_KINDS, DEFAULT_BUDGET, type ArmKind } from '../research/budget';
-import { MAX_FIRST_STEP_SAMPLES, MAX_ONE_SHOT_IMAGES, NUM_BLOCK_RANGE } from '../app/research';
-import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, OneShotCurve, ResearchModelInfo } from '../worker/api';
+import { MAX_FIRST_STEP_SAMPLES, MAX_ONE_SHOT_IMAGES, MAX_SEEDS, NUM_BLOCK_RANGE } from '../app/research';
+import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, OneShotStudy, ResearchModelInfo, ResearchRequest, SetBounds, Stat } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { SERIES_COLORS, type Series } from './line-chart';
 import { panelStyles } from './styles';
@@ -26,6 +27,11 @@ const TIME_MODELS: Record<string, { label: string; config: UNetConfig }> = {
 };
 
 const ARM_LABELS: Record<ArmKind, string> = { time: 'time-conditioned', recipe: 'time-conditioned, new recipe', layer: 'layered, layer loss', end2end: 'layered, end to end' };
+
+/** A measured number: "3.94", or "3.94 ± 0.21" over several seeds. */
+function fmtStat(s: Stat, digits = 2): string {
+  return s.sd > 0 ? `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}` : s.mean.toFixed(digits);
+}
 
 function csvDownload(name: string, text: string): void {
   const a = document.createElement('a');
@@ -51,12 +57,17 @@ export class ResearchStudio extends LitElement {
   @state() private n = 16;
   @state() private samples = 64;
   @state() private seed = 0;
-  @state() private oneShot: OneShotCurve[] | undefined;
+  @state() private oneShot: OneShotStudy | undefined;
+  /** Seeds the experiments repeat over (their numbers as mean ± sd). */
+  @state() private seeds = 1;
   @state() private first: FirstStepStudyResult | undefined;
   @state() private runs: BudgetRunEntry[] = [];
+  /** Experiment 3's measured rates, for the settings (rateKey) they were measured with. */
+  @state() private rates: { key: string; rates: { arm: ArmKind; evalsPerSecond: number }[] } | undefined;
+  @state() private fitMinutes = 5;
   @state() private shown: BudgetRunEntry | undefined;
   @state() private budget = {
-    name: 'budget comparison', evals: DEFAULT_BUDGET.evals, points: DEFAULT_BUDGET.points, samples: DEFAULT_BUDGET.samples, seed: 0,
+    name: 'budget comparison', evals: 4_000, points: DEFAULT_BUDGET.points, samples: DEFAULT_BUDGET.samples, seed: 0,
     lr: DEFAULT_BUDGET.optimizer.lr, emaRate: DEFAULT_BUDGET.optimizer.emaRate, timeBatch: DEFAULT_BUDGET.timeBatch, recipeBatch: DEFAULT_BUDGET.recipeBatch, layeredBatch: DEFAULT_BUDGET.layeredBatch,
     arms: new Set<ArmKind>(ARM_KINDS), timeModel: 'emoji16', numBlock: 10, layeredCh: 16,
   };
@@ -81,8 +92,8 @@ export class ResearchStudio extends LitElement {
     }
   }
 
-  private request(n: number) {
-    return { modelIds: this.models.filter((m) => this.chosen.has(m.id)).map((m) => m.id), n, seed: this.seed, numBlock: this.numBlock };
+  private request(n: number): ResearchRequest {
+    return { modelIds: this.models.filter((m) => this.chosen.has(m.id)).map((m) => m.id), n, seed: this.seed, seeds: this.seeds, numBlock: this.numBlock };
   }
 
   private async runOneShot(): Promise<void> {
@@ -99,14 +110,54 @@ export class ResearchStudio extends LitElement {
     if (r) this.first = r;
   }
 
-  private async runBudget(): Promise<void> {
-    const s = this.store;
-    if (!s || s.isRunning('budget')) return;
+  private budgetSpec(): BudgetSpec {
     const b = this.budget;
-    const spec: BudgetSpec = {
+    return {
       name: b.name, evals: b.evals, points: b.points, samples: b.samples, seed: b.seed, lr: b.lr, emaRate: b.emaRate, timeBatch: b.timeBatch, recipeBatch: b.recipeBatch, layeredBatch: b.layeredBatch,
       arms: ARM_KINDS.filter((a) => b.arms.has(a)), timeConfig: TIME_MODELS[b.timeModel]!.config, numBlock: b.numBlock, layeredCh: b.layeredCh,
     };
+  }
+
+  /** What the measured rates belong to: the arms and every setting that changes a step's cost. */
+  private rateKey(): string {
+    const { arms, timeModel, timeBatch, recipeBatch, layeredBatch, layeredCh, numBlock } = this.budget;
+    return JSON.stringify([[...arms].sort(), timeModel, timeBatch, recipeBatch, layeredBatch, layeredCh, numBlock]);
+  }
+
+  private async measureRates(): Promise<void> {
+    const s = this.store;
+    if (!s || s.isRunning('calibration')) return;
+    const key = this.rateKey();
+    const rates = await s.run('calibration', 'research', () => s.engine.researchBudgetRates(this.budgetSpec()));
+    if (rates) {
+      this.rates = { key, rates };
+      this.fitBudget();
+    }
+  }
+
+  /** Evaluations per arm that make the comparison's training last `fitMinutes` at the measured rates. */
+  private fitBudget(): void {
+    const r = this.rates;
+    if (!r || r.key !== this.rateKey()) return;
+    const secondsPerEval = r.rates.reduce((a, x) => a + 1 / x.evalsPerSecond, 0);
+    this.budget = { ...this.budget, evals: Math.max(1, Math.floor((this.fitMinutes * 60) / secondsPerEval)) };
+  }
+
+  /** The comparison's training time at the measured rates, or how to get them. */
+  private estimate() {
+    const r = this.rates;
+    if (!r || r.key !== this.rateKey()) {
+      return html`Not measured for these settings on this adapter yet: <b>Measure</b> trains each arm for two steps and times the second. On a CPU adapter (SwiftShader) a step takes seconds to minutes, so keep the budget to a few thousand evaluations.`;
+    }
+    const seconds = r.rates.reduce((a, x) => a + this.budget.evals / x.evalsPerSecond, 0);
+    return html`On this adapter: ${r.rates.map((x) => `${ARM_LABELS[x.arm]} ${x.evalsPerSecond.toPrecision(3)}`).join(', ')} evaluations/s, so ${this.budget.evals.toLocaleString('en-US')} evaluations per arm train in about
+      <b>${formatDuration(seconds)}</b>, plus the sampling at each of the ${this.budget.points} points.`;
+  }
+
+  private async runBudget(): Promise<void> {
+    const s = this.store;
+    if (!s || s.isRunning('budget')) return;
+    const spec = this.budgetSpec();
     await s.run('budget', 'research', () => s.engine.researchBudget(spec, proxy((run: BudgetRunEntry) => {
       this.shown = run;
       this.runs = [run, ...this.runs.filter((r) => r.id !== run.id)];
@@ -138,22 +189,31 @@ export class ResearchStudio extends LitElement {
       @change=${(e: Event) => set(Number((e.target as HTMLInputElement).value))} /></label>`;
   }
 
+  /** "at n = 16: training images 19.5, noise 95.8 (FD below n = 192 is biased upwards: compare with these only)". */
+  private boundsNote(b: SetBounds) {
+    return html`<p class="muted" data-testid="fd-bounds">At n = ${b.n}, ${b.n} training images score FD ${fmtStat(b.real.fd)} (the floor) and ${b.n} clamped noises ${fmtStat(b.noise.fd, 1)} (the ceiling).
+      ${b.n < b.reliableN ? html`<b>Below n = ${b.reliableN} the FD is biased upwards</b> (the 192 pooled features' covariance cannot be full rank): compare these numbers with each other and with the floor at this n, not with the README's at 384.` : ''}
+      Roughness 1 is as sharp as the held-out emoji (below: blurred, above: noisy); spread is the per-value deviation across a set (0: every image the same).</p>`;
+  }
+
   private oneShotSection() {
-    const curves = this.oneShot;
+    const study = this.oneShot, curves = study?.curves;
     const series: Series[] = curves ? curves.flatMap((c, i) => [
-      { label: `${c.name}: one-shot`, points: c.rows.map((r) => ({ x: r.t, y: r.oneShot })), color: SERIES_COLORS[i % SERIES_COLORS.length]!, dashed: true },
-      { label: `${c.name}: chain`, points: c.rows.map((r) => ({ x: r.t, y: r.chain })), color: SERIES_COLORS[i % SERIES_COLORS.length]! },
+      { label: `${c.name}: one-shot`, points: c.rows.map((r) => ({ x: r.t, y: r.oneShot.mean })), color: SERIES_COLORS[i % SERIES_COLORS.length]!, dashed: true },
+      { label: `${c.name}: chain`, points: c.rows.map((r) => ({ x: r.t, y: r.chain.mean })), color: SERIES_COLORS[i % SERIES_COLORS.length]! },
     ]) : [];
     return html`<section><h2>1 · One-shot x0 against the chain</h2>
-      <p class="muted">${this.n} held-out emoji are noised to x_t at every t of the chain; each model predicts x0 in one step (dashed) or runs its chain from x_t down to t = 0 (solid). Error: MSE per value against the clean image.</p>
+      <p class="muted">${this.n} held-out emoji are noised to x_t at every t of the chain; each model predicts x0 in one step (dashed) or runs its chain from x_t down to t = 0 (solid).
+        MSE per value against the clean image rewards a blurry average; the FD of the set of predictions against the held-out emoji and its roughness tell whether they look like emoji.</p>
       <div class="controls">
-        ${this.num('Held-out images', this.n, (v) => (this.n = Math.max(1, Math.min(MAX_ONE_SHOT_IMAGES, Math.floor(v)))), { min: 1, max: MAX_ONE_SHOT_IMAGES })}
+        ${this.num('Held-out images', this.n, (v) => (this.n = Math.max(2, Math.min(MAX_ONE_SHOT_IMAGES, Math.floor(v)))), { min: 2, max: MAX_ONE_SHOT_IMAGES })}
         <button class="primary" @click=${() => this.runOneShot()} ?disabled=${!!this.store?.isRunning('oneShot') || this.chosen.size === 0}>Run experiment 1</button>
       </div>
-      ${curves ? html`<div class="row" style="margin-top:10px">
+      ${study && curves ? html`${this.boundsNote(study.bounds)}<div class="row" style="margin-top:10px">
         <line-chart data-testid="oneshot-chart" .series=${series} xLabel="t" yLabel="MSE" logY width="620" height="280"></line-chart>
-        <table class="numbers" data-testid="oneshot-table"><tr><th>model</th><th>t</th><th>one-shot</th><th>chain</th></tr>
-          ${curves.flatMap((c) => c.rows.map((r) => html`<tr><td>${c.name}</td><td>${r.t}</td><td>${r.oneShot.toFixed(4)}</td><td>${r.chain.toFixed(4)}</td></tr>`))}</table>
+        <div class="scroll"><table class="numbers" data-testid="oneshot-table"><tr><th>model</th><th>t</th><th>one-shot MSE</th><th>chain MSE</th><th>one-shot FD</th><th>chain FD</th><th>one-shot roughness</th><th>chain roughness</th></tr>
+          ${curves.flatMap((c) => c.rows.map((r) => html`<tr><td>${c.name}</td><td>${r.t}</td><td>${fmtStat(r.oneShot, 4)}</td><td>${fmtStat(r.chain, 4)}</td>
+            <td>${fmtStat(r.oneShotSet.fd, 1)}</td><td>${fmtStat(r.chainSet.fd, 1)}</td><td>${fmtStat(r.oneShotSet.roughness)}</td><td>${fmtStat(r.chainSet.roughness)}</td></tr>`))}</table></div>
       </div>` : nothing}
     </section>`;
   }
@@ -161,16 +221,19 @@ export class ResearchStudio extends LitElement {
   private firstStepSection() {
     const f = this.first;
     return html`<section><h2>2 · The first step from pure noise</h2>
-      <p class="muted">From the same pure noise: the x0 each model predicts at its first step (the largest t) and its final sample. The Fréchet distance of 8x8-pooled pixels against the held-out emoji scores each set; real training images give the floor.</p>
+      <p class="muted">From the same pure noise: the x0 each model predicts at its first step (the largest t) and its final sample, each set scored against the held-out emoji.
+        The ideal denoiser (the exact posterior mean of the training images) shows what a perfect model of the data would do at both ends.</p>
       <div class="controls">
         ${this.num('Samples', this.samples, (v) => (this.samples = Math.max(2, Math.min(MAX_FIRST_STEP_SAMPLES, Math.floor(v)))), { min: 2, max: MAX_FIRST_STEP_SAMPLES })}
         <button class="primary" @click=${() => this.runFirstStep()} ?disabled=${!!this.store?.isRunning('firstStep') || this.chosen.size === 0}>Run experiment 2</button>
       </div>
-      ${f ? html`<table class="numbers" data-testid="firststep-table" style="margin-top:10px">
-          <tr><th>model</th><th>parameters</th><th>FD first-step x0</th><th>FD final</th><th>MSE(first, final)</th></tr>
-          ${f.models.map((m) => html`<tr><td>${m.name}</td><td>${m.parameters.toLocaleString('en-US')}</td><td>${m.fdFirst.toFixed(2)}</td><td>${m.fdFinal.toFixed(2)}</td><td>${m.mseFirstFinal.toFixed(4)}</td></tr>`)}
-          <tr><td>real training images</td><td></td><td></td><td>${f.fdReal.toFixed(2)}</td><td></td></tr>
-        </table>
+      ${f ? html`${this.boundsNote(f.bounds)}<div class="scroll"><table class="numbers" data-testid="firststep-table" style="margin-top:10px">
+          <tr><th>model</th><th>parameters</th><th>FD first-step x0</th><th>FD final</th><th>roughness first</th><th>roughness final</th><th>spread first</th><th>spread final</th><th>MSE(first, final)</th></tr>
+          ${f.models.map((m) => html`<tr><td>${m.name}</td><td>${m.parameters.toLocaleString('en-US')}</td><td>${fmtStat(m.first.fd)}</td><td>${fmtStat(m.last.fd)}</td>
+            <td>${fmtStat(m.first.roughness)}</td><td>${fmtStat(m.last.roughness)}</td><td>${fmtStat(m.first.spread, 3)}</td><td>${fmtStat(m.last.spread, 3)}</td><td>${fmtStat(m.mseFirstFinal, 4)}</td></tr>`)}
+          <tr><td>real training images (floor)</td><td></td><td></td><td>${fmtStat(f.bounds.real.fd)}</td><td></td><td>${fmtStat(f.bounds.real.roughness)}</td><td></td><td>${fmtStat(f.bounds.real.spread, 3)}</td><td></td></tr>
+          <tr><td>clamped Gaussian noise (ceiling)</td><td></td><td></td><td>${fmtStat(f.bounds.noise.fd, 1)}</td><td></td><td>${fmtStat(f.bounds.noise.roughness)}</td><td></td><td>${fmtStat(f.bounds.noise.spread, 3)}</td><td></td></tr>
+        </table></div>
         <div class="row" style="margin-top:10px">${f.models.map((m) => html`<div class="figure">${m.name}
           <div class="pair">first x0<pixel-grid label=${`${m.name}: first-step x0`} .pixels=${m.firstX0} cols="8" width="256"></pixel-grid>
           final<pixel-grid label=${`${m.name}: final samples`} .pixels=${m.final} cols="8" width="256"></pixel-grid></div></div>`)}</div>` : nothing}
@@ -205,8 +268,11 @@ export class ResearchStudio extends LitElement {
         ${this.num('EMA rate', b.emaRate, (v) => set({ emaRate: v }), { step: 'any' })}
         <fieldset><legend>Arms</legend>${ARM_KINDS.map((a) => html`<label class="inline"><input type="checkbox" aria-label=${`arm ${ARM_LABELS[a]}`} .checked=${b.arms.has(a)}
           @change=${(e: Event) => { const arms = new Set(b.arms); if ((e.target as HTMLInputElement).checked) arms.add(a); else arms.delete(a); set({ arms }); }} />${ARM_LABELS[a]}</label>`)}</fieldset>
+        <button @click=${() => this.measureRates()} ?disabled=${!!this.store?.isRunning('calibration') || b.arms.size === 0}>Measure</button>
+        ${this.num('Fit to minutes', this.fitMinutes, (v) => { this.fitMinutes = Math.max(1, v); this.fitBudget(); }, { min: 1, max: 600, title: 'With the rates measured: set the evaluations per arm so that the training takes this long' })}
         <button class="primary" @click=${() => this.runBudget()} ?disabled=${busy || b.arms.size === 0}>Run experiment 3</button>
       </div>
+      <p class="muted" data-testid="budget-estimate">${this.estimate()}</p>
       ${run ? html`<h3 style="margin-top:12px">${run.spec.name} · ${run.state}${run.message ? `: ${run.message}` : ''} · ${run.spec.evals.toLocaleString('en-US')} evaluations per arm</h3>
         <div class="row">
           <line-chart data-testid="budget-time-chart" .series=${byArm((p) => p.trainSeconds)} xLabel="training seconds" yLabel="FD" width="460" height="240"></line-chart>
@@ -229,9 +295,10 @@ export class ResearchStudio extends LitElement {
         <div class="controls">
           <fieldset><legend>Models</legend><div class="models">${this.models.map((m) => html`<label class="inline"><input type="checkbox" aria-label=${`model ${m.name}`} .checked=${this.chosen.has(m.id)}
             @change=${(e: Event) => { const c = new Set(this.chosen); if ((e.target as HTMLInputElement).checked) c.add(m.id); else c.delete(m.id); this.chosen = c; }} />
-            ${m.name} <span class="muted">(${m.kind === 'time' ? 'time-conditioned' : `layered, num_block ${m.numBlock}`}, ${m.parameters.toLocaleString('en-US')} parameters)</span></label>`)}</div></fieldset>
+            ${m.name} <span class="muted">(${m.kind === 'time' ? 'time-conditioned' : m.kind === 'ideal' ? 'the exact posterior mean of the training images, no parameters' : `layered, num_block ${m.numBlock}`}${m.kind === 'ideal' ? '' : `, ${m.parameters.toLocaleString('en-US')} parameters`})</span></label>`)}</div></fieldset>
           ${this.num('Chain steps (num_block) for time-conditioned models', this.numBlock, (v) => (this.numBlock = Math.max(NUM_BLOCK_RANGE[0], Math.min(NUM_BLOCK_RANGE[1], Math.floor(v)))), { min: NUM_BLOCK_RANGE[0], max: NUM_BLOCK_RANGE[1] })}
           ${this.num('Seed', this.seed, (v) => (this.seed = Math.max(0, Math.floor(v))))}
+          ${this.num('Seeds', this.seeds, (v) => (this.seeds = Math.max(1, Math.min(MAX_SEEDS, Math.floor(v)))), { min: 1, max: MAX_SEEDS, title: 'Repeat experiments 1 and 2 over this many seeds (seed, seed + 1, ...): every number becomes mean ± sd' })}
         </div>
         <job-panel .store=${s} tab="research"></job-panel>
         ${s?.errorOf('research') ? html`<div class="error" role="alert">${s.errorOf('research')}</div>` : nothing}

@@ -24,6 +24,7 @@ import './schedule-chart';
 import './step-details';
 import './compare-grid';
 import './job-panel';
+import { firstStepText, fmtK } from './first-step';
 
 /** The last result of `f` while its arguments are the same objects: values derived at render time
  *  (a schedule, a chain's coefficients) are computed when their inputs change, not on every frame. */
@@ -347,14 +348,16 @@ export class SampleStudio extends LitElement {
         (step ${this.paused.done} of ${this.paused.total} done: Continue runs the rest).</p></section>`;
     }
     const cols = Math.ceil(Math.sqrt(r.final.count));
+    const ideal = r.ideal;
     return html`<section><h2>The first-step question</h2>
-      <p class="muted">Why can't the x0 predicted at the first step be the result? The model's first guess is the mean of everything x_T could become: a blurry average. The chain commits to details step by step.</p>
+      <p data-testid="first-step-text">${firstStepText(r)}</p>
       <div class="row">
-        <div class="figure">x0 predicted at the first step<pixel-grid label="x0 at the first step" .pixels=${r.firstX0} cols=${cols} width="180"></pixel-grid></div>
+        <div class="figure">x0 the model predicts at the first step<pixel-grid label="x0 at the first step" .pixels=${r.firstX0} cols=${cols} width="180"></pixel-grid></div>
+        ${ideal ? html`<div class="figure">the ideal denoiser's x0 for the same x_T<pixel-grid data-testid="first-step-ideal" label="ideal denoiser's x0 at the first step" .pixels=${ideal.x0} cols=${cols} width="180"></pixel-grid></div>` : nothing}
         <div class="figure">final sample<pixel-grid label="final sample" .pixels=${r.final} cols=${cols} width="180"></pixel-grid></div>
-        <div class="figure">|difference| (scaled)<pixel-grid label="difference" .pixels=${r.difference} cols=${cols} width="180"></pixel-grid></div>
-        <table data-testid="first-step-table"><tr><th>sample</th><th>MSE</th><th>PSNR</th></tr>
-          ${r.mse.map((m, i) => html`<tr><td>${i}</td><td class="numbers">${m.toFixed(4)}</td><td class="numbers">${r.psnr[i]!.toFixed(1)} dB</td></tr>`)}
+        <div class="figure">|first x0 − final| (scaled)<pixel-grid label="difference" .pixels=${r.difference} cols=${cols} width="180"></pixel-grid></div>
+        <table data-testid="first-step-table"><tr><th>sample</th>${ideal ? html`<th title="RMS per value of the model's eps minus the ideal denoiser's (eps itself has RMS about 1)">eps error</th><th title="the eps error times ${fmtK(r.k1)}">x0 error</th>` : nothing}<th>MSE(first, final)</th><th>PSNR</th></tr>
+          ${r.mse.map((m, i) => html`<tr><td>${i}</td>${ideal ? html`<td class="numbers">${ideal.epsRms[i]!.toFixed(4)}</td><td class="numbers">${ideal.x0Rms[i]!.toFixed(2)}</td>` : nothing}<td class="numbers">${m.toFixed(4)}</td><td class="numbers">${r.psnr[i]!.toFixed(1)} dB</td></tr>`)}
         </table>
       </div></section>`;
   }

@@ -6,18 +6,19 @@ import type { UNetConfig } from '../nn/config';
 import type { ModelEntry } from '../store/models';
 import type { RunEntry } from '../store/runs';
 import type { TrainerOptions } from '../train/trainer';
-import type { OneShotRow } from '../research/experiments';
+import type { SetStats, Stat } from '../eval/sets';
+import type { SetBounds } from '../research/experiments';
 import type { BudgetPoint } from '../research/budget';
 import type { BudgetRunEntry, BudgetSpec } from '../store/research';
 import type { ProgressReading } from '../app/progress';
 
-export type { ModelEntry, RunEntry, BudgetRunEntry, BudgetSpec, BudgetPoint, OneShotRow };
+export type { ModelEntry, RunEntry, BudgetRunEntry, BudgetSpec, BudgetPoint, Stat, SetStats, SetBounds };
 
 /** The engine's long jobs (one runs at a time), each with the words the page shows for it. */
 export const JOBS = {
   sampling: 'sampling', interpolation: 'interpolation', denoising: 'denoising', inversion: 'inversion', training: 'training',
   oneShot: 'the one-shot experiment', firstStep: 'the first-step experiment', budget: 'the budget comparison',
-  grid: 'the comparison grid',
+  grid: 'the comparison grid', calibration: 'measuring this adapter\'s training speed',
 } as const;
 export type Job = keyof typeof JOBS;
 
@@ -104,6 +105,26 @@ export interface FirstStepReport {
   /** Per sample: MSE (images in [-1, 1]) and PSNR (dB, peak-to-peak 2) of first x0 against the final sample. */
   mse: number[];
   psnr: number[];
+  /** The first step's update x0 = k0 x_T - k1 eps at its t: every error in eps reaches x0 times k1. */
+  t: number;
+  k0: number;
+  k1: number;
+  /** The same x_T through the ideal denoiser of the model's data set (absent where there is none: other sizes, or the ideal itself). */
+  ideal?: FirstStepIdeal;
+}
+
+/** What the ideal denoiser (the exact posterior mean of the training images) says at the first step, for the same x_T. */
+export interface FirstStepIdeal {
+  /** Its name ("the ideal denoiser of the 16 px emoji"). */
+  name: string;
+  /** The posterior mean E[x0 | x_T]. */
+  x0: Pixels;
+  /** Per sample: RMS of the model's eps minus the ideal's, per value (eps itself has RMS about 1). */
+  epsRms: number[];
+  /** Per sample: RMS of the model's first x0 minus the ideal's (k1 x epsRms). */
+  x0Rms: number[];
+  /** MSE of the ideal first x0 from the training images' mean image (0: it is the blurry average). */
+  meanMse: number[];
 }
 
 export interface DenoiseRequest {
@@ -211,9 +232,22 @@ export interface ResearchRequest {
   modelIds: string[];
   /** Held-out images (one-shot) or samples (first step). */
   n: number;
+  /** The first seed; with `seeds` > 1 the experiment runs on seeds seed .. seed + seeds - 1 and reports their mean and spread. */
   seed: number;
+  seeds: number;
   /** Steps of the chain for time-conditioned models: seq = range(0, T, T // numBlock). */
   numBlock: number;
+}
+
+export interface OneShotPoint {
+  t: number;
+  /** Chain steps from t to 0. */
+  steps: number;
+  /** MSE per value against the clean image, one-shot x0 and the chain's end. */
+  oneShot: Stat;
+  chain: Stat;
+  oneShotSet: SetStats;
+  chainSet: SetStats;
 }
 
 export interface OneShotCurve {
@@ -221,22 +255,28 @@ export interface OneShotCurve {
   name: string;
   kind: 'time' | 'layered' | 'ideal';
   parameters: number;
-  rows: OneShotRow[];
+  rows: OneShotPoint[];
+}
+
+export interface OneShotStudy {
+  seeds: number;
+  bounds: SetBounds;
+  curves: OneShotCurve[];
 }
 
 export interface FirstStepStudyResult {
   n: number;
-  /** FD of n training images against the held-out set: the floor. */
-  fdReal: number;
+  seeds: number;
+  bounds: SetBounds;
   models: {
     modelId: string;
     name: string;
     kind: 'time' | 'layered' | 'ideal';
     parameters: number;
-    fdFirst: number;
-    fdFinal: number;
-    mseFirstFinal: number;
-    /** The first 8 of each set. */
+    first: SetStats;
+    last: SetStats;
+    mseFirstFinal: Stat;
+    /** The first 8 of each set (the first seed). */
     firstX0: Pixels;
     final: Pixels;
   }[];
@@ -312,9 +352,14 @@ export interface ImagesApi {
 export interface ResearchApi {
   researchModels(): Promise<ResearchModelInfo[]>;
   /** Experiment 1: one-shot x0 vs the chain from x_t, per t, on held-out emoji. */
-  researchOneShot(request: ResearchRequest): Promise<OneShotCurve[]>;
+  researchOneShot(request: ResearchRequest): Promise<OneShotStudy>;
   /** Experiment 2: first-step x0 vs the final sample from the same noise, with FD. */
   researchFirstStep(request: ResearchRequest): Promise<FirstStepStudyResult>;
+  /**
+   * Experiment 3's cost on this adapter before it runs: each chosen arm of `spec` built and trained for
+   * two steps (the first compiles), the second timed, in image-gradient evaluations per second.
+   */
+  researchBudgetRates(spec: BudgetSpec): Promise<{ arm: BudgetSpec['arms'][number]; evalsPerSecond: number }[]>;
   /** Experiment 3: trains the arms for the same evaluation budget; `onUpdate` sees the stored run after every point. */
   researchBudget(spec: BudgetSpec, onUpdate: (run: BudgetRunEntry) => void): Promise<BudgetRunEntry>;
   listBudgetRuns(): Promise<BudgetRunEntry[]>;

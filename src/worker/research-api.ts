@@ -17,6 +17,8 @@ export function researchApi(core: WorkerCore): ResearchApi {
       return sendPixels(out, out.models.flatMap((m) => [m.firstX0, m.final]));
     }),
 
+    researchBudgetRates: (spec) => core.exclusive('calibration', 'arm', spec.arms.length, async (job) => research.budgetRates(await core.gpu(), spec, job)),
+
     researchBudget: (spec, onUpdate) => core.exclusive('budget', 'step', 1, async (job) => research.runBudget(await core.gpu(), spec, job, onUpdate)),
 
     async listBudgetRuns() {

@@ -4,16 +4,17 @@
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { checkBudget, checkExperiment, commonResolution, experimentDenoiser } from '../app/research';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
-import { fitGaussian, pooledFeatures } from '../eval/frechet';
 import type { SafetensorsFile } from '../host/tensor';
-import { armSteps, budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, evalsPerStep, runArm, type BudgetSettings } from '../research/budget';
-import { firstStepStudy, imagesFd, oneShotVsChain, type StepDenoiser } from '../research/experiments';
+import { armSteps, budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, evalsPerStep, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
+import { firstStepStudy, oneShotVsChain, scoreBounds, type FirstStepResult, type OneShotRow, type SetBounds, type StepDenoiser } from '../research/experiments';
+import { SetMeasure, setStats, stat } from '../eval/sets';
+import type { ImageDataset } from '../train/data';
 import { layeredFile, parseLayered } from '../research/layered';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { spreadImages } from '../train/data';
 import * as store from '../store/research';
 import type { BudgetRunEntry, BudgetSpec } from '../store/research';
-import type { FirstStepStudyResult, OneShotCurve, ResearchModelInfo, ResearchRequest } from './api';
+import type { FirstStepStudyResult, OneShotCurve, OneShotPoint, OneShotStudy, ResearchModelInfo, ResearchRequest } from './api';
 import type { JobContext } from './engine-core';
 import * as models from './models';
 import { bundledEmoji } from './models';
@@ -40,13 +41,14 @@ function counted(d: StepDenoiser, job: JobContext, count: { done: number }): Ste
       job.progress(++count.done, undefined, `t = ${t}`);
       return out;
     },
+    destroy: () => d.destroy(),
   };
 }
 
 /** The request checked (app/research.ts), then its models as denoisers of `batch` images, counted for the job. */
 async function modelsOf(device: GPUDevice, kind: 'oneshot' | 'firststep', r: ResearchRequest, batch: number, job: JobContext): Promise<{ id: string; name: string; d: StepDenoiser }[]> {
   if (r.modelIds.length === 0) throw new Error('choose at least one model');
-  checkExperiment(kind, r.n, r.numBlock, r.seed);
+  checkExperiment(kind, r.n, r.numBlock, r.seed, r.seeds);
   const out = [];
   const count = { done: 0 };
   for (const id of r.modelIds) {
@@ -54,39 +56,72 @@ async function modelsOf(device: GPUDevice, kind: 'oneshot' | 'firststep', r: Res
     out.push({ id, name: entry.name, d: counted(experimentDenoiser(device, model, r.numBlock, batch), job, count) });
   }
   commonResolution(out.map((m) => m.d));
-  // Evaluations: experiment 1 runs a chain of k steps from every step k of seq; experiment 2 a whole chain per batch of samples.
+  // Evaluations per seed: experiment 1 runs a chain of k steps from every step k of seq; experiment 2 a whole chain per batch of samples.
   const K = (d: StepDenoiser): number => d.seq.length - 1;
-  job.progress(0, out.reduce((s, { d }) => s + (kind === 'oneshot' ? (K(d) * (K(d) + 1)) / 2 : Math.ceil(r.n / d.batch) * K(d)), 0));
+  job.progress(0, r.seeds * out.reduce((s, { d }) => s + (kind === 'oneshot' ? (K(d) * (K(d) + 1)) / 2 : Math.ceil(r.n / d.batch) * K(d)), 0));
   return out;
 }
 
-/** Experiment 1: one-shot x0 vs the chain from x_t, against t, on n held-out emoji. */
-export async function oneShot(device: GPUDevice, r: ResearchRequest, job: JobContext): Promise<OneShotCurve[]> {
-  const ms = await modelsOf(device, 'oneshot', r, r.n, job);
-  const held = await bundledEmoji(ms[0]!.d.resolution, 'eval');
-  const clean = spreadImages(held, r.n);
-  const out: OneShotCurve[] = [];
-  for (const m of ms) out.push({ modelId: m.id, name: m.name, kind: m.d.kind, parameters: m.d.parameters, rows: await oneShotVsChain(m.d, clean, r.seed) });
-  return out;
-}
-
-/** Experiment 2: first-step x0 vs final sample from the same noise, FD of each set, and the first 8 of each. */
-export async function firstStep(device: GPUDevice, r: ResearchRequest, job: JobContext): Promise<FirstStepStudyResult> {
-  const ms = await modelsOf(device, 'firststep', r, Math.min(r.n, MAX_SAMPLE_BATCH), job);
-  const size = ms[0]!.d.resolution;
+/** The request's seeds, and its data: the held-out images (the reference of every score) and the training images (the floor). */
+async function setting(r: ResearchRequest, size: number): Promise<{ seeds: number[]; held: ImageDataset; measure: SetMeasure; bounds: SetBounds }> {
+  const seeds = Array.from({ length: r.seeds }, (_, i) => r.seed + i);
   const [held, train] = [await bundledEmoji(size, 'eval'), await bundledEmoji(size, 'train')];
-  const reference = fitGaussian(pooledFeatures(held.images, 3, size));
-  const shown = Math.min(8, r.n), per = 3 * size * size;
-  const results: FirstStepStudyResult['models'] = [];
-  for (const m of ms) {
-    const s = await firstStepStudy(m.d, r.n, r.seed, reference);
-    results.push({
-      modelId: m.id, name: m.name, kind: m.d.kind, parameters: m.d.parameters, fdFirst: s.fdFirst, fdFinal: s.fdFinal, mseFirstFinal: s.mseFirstFinal,
-      firstX0: toPixels(s.firstX0.subarray(0, shown * per), 3, size),
-      final: toPixels(s.final.subarray(0, shown * per), 3, size),
-    });
+  const measure = new SetMeasure(held.images, held.channels, size);
+  return { seeds, held, measure, bounds: scoreBounds(measure, train, r.n, seeds) };
+}
+
+/** Runs an experiment on the request's models, freeing their plans after it. */
+async function withModels<T>(device: GPUDevice, kind: 'oneshot' | 'firststep', r: ResearchRequest, batch: number, job: JobContext, run: (ms: { id: string; name: string; d: StepDenoiser }[]) => Promise<T>): Promise<T> {
+  const ms = await modelsOf(device, kind, r, batch, job);
+  try {
+    return await run(ms);
+  } finally {
+    for (const m of ms) m.d.destroy();
   }
-  return { n: r.n, fdReal: imagesFd(spreadImages(train, Math.min(r.n, train.count)), 3, size, reference), models: results };
+}
+
+/** Experiment 1: one-shot x0 vs the chain from x_t, against t, on n held-out emoji, over the seeds' noises. */
+export function oneShot(device: GPUDevice, r: ResearchRequest, job: JobContext): Promise<OneShotStudy> {
+  return withModels(device, 'oneshot', r, r.n, job, async (ms) => {
+    const { seeds, held, measure, bounds } = await setting(r, ms[0]!.d.resolution);
+    const clean = spreadImages(held, r.n);
+    const curves: OneShotCurve[] = [];
+    for (const m of ms) {
+      const runs: OneShotRow[][] = [];
+      for (const seed of seeds) runs.push(await oneShotVsChain(m.d, clean, seed, measure));
+      const rows = runs[0]!.map((row, i): OneShotPoint => {
+        const at = runs.map((run) => run[i]!);
+        return {
+          t: row.t, steps: row.steps, oneShot: stat(at.map((x) => x.oneShot)), chain: stat(at.map((x) => x.chain)),
+          oneShotSet: setStats(at.map((x) => x.oneShotSet)), chainSet: setStats(at.map((x) => x.chainSet)),
+        };
+      });
+      curves.push({ modelId: m.id, name: m.name, kind: m.d.kind, parameters: m.d.parameters, rows });
+    }
+    return { seeds: r.seeds, bounds, curves };
+  });
+}
+
+/** Experiment 2: first-step x0 vs final sample from the same noise, each set scored, over the seeds; the first 8 of each (first seed). */
+export function firstStep(device: GPUDevice, r: ResearchRequest, job: JobContext): Promise<FirstStepStudyResult> {
+  return withModels(device, 'firststep', r, Math.min(r.n, MAX_SAMPLE_BATCH), job, async (ms) => {
+    const size = ms[0]!.d.resolution;
+    const { seeds, measure, bounds } = await setting(r, size);
+    const shown = Math.min(8, r.n), per = 3 * size * size;
+    const results: FirstStepStudyResult['models'] = [];
+    for (const m of ms) {
+      const runs: FirstStepResult[] = [];
+      for (const seed of seeds) runs.push(await firstStepStudy(m.d, r.n, seed, measure));
+      const s = runs[0]!;
+      results.push({
+        modelId: m.id, name: m.name, kind: m.d.kind, parameters: m.d.parameters,
+        first: setStats(runs.map((x) => x.first)), last: setStats(runs.map((x) => x.last)), mseFirstFinal: stat(runs.map((x) => x.mseFirstFinal)),
+        firstX0: toPixels(s.firstX0.subarray(0, shown * per), 3, size),
+        final: toPixels(s.final.subarray(0, shown * per), 3, size),
+      });
+    }
+    return { n: r.n, seeds: r.seeds, bounds, models: results };
+  });
 }
 
 /** The layered model of a budget spec, as a layered file's metadata: the time model's structure at width layeredCh, time-free. */
@@ -106,6 +141,32 @@ function settingsOf(spec: BudgetSpec): BudgetSettings {
   };
 }
 
+/** Experiment 3's rate on this adapter: every chosen arm trained for two steps, the second timed. */
+export async function budgetRates(device: GPUDevice, spec: BudgetSpec, job: JobContext): Promise<{ arm: ArmKind; evalsPerSecond: number }[]> {
+  if (spec.arms.length === 0) throw new Error('choose at least one arm');
+  const settings = settingsOf(spec);
+  checkBudget(settings);
+  const layeredSpecFile = layeredDescription(spec);
+  parseLayered(layeredSpecFile, 'the layered model');
+  const data = await bundledEmoji(spec.timeConfig.resolution, 'train');
+  const out: { arm: ArmKind; evalsPerSecond: number }[] = [];
+  job.progress(0, spec.arms.length);
+  for (const kind of spec.arms) {
+    job.checkStop();
+    const arm = budgetArm(device, kind, settings, data, { time: spec.timeConfig, diffusion: DEFAULT_DIFFUSION, layered: layeredSpecFile });
+    try {
+      await arm.trainSteps(1);
+      const t0 = performance.now();
+      await arm.trainSteps(1);
+      out.push({ arm: kind, evalsPerSecond: arm.evalsPerStep / ((performance.now() - t0) / 1000) });
+    } finally {
+      arm.destroy();
+    }
+    job.progress(out.length, undefined, `arm ${kind}`);
+  }
+  return out;
+}
+
 /** Experiment 3: each arm in turn on the bundled emoji, every point saved to IndexedDB as it lands. */
 export async function runBudget(device: GPUDevice, spec: BudgetSpec, job: JobContext, onUpdate: (run: BudgetRunEntry) => void): Promise<BudgetRunEntry> {
   if (spec.arms.length === 0) throw new Error('choose at least one arm');
@@ -119,7 +180,7 @@ export async function runBudget(device: GPUDevice, spec: BudgetSpec, job: JobCon
   const steps = spec.arms.map((kind) => armSteps(settings, evalsPerStep(kind, settings, layered)));
   job.progress(0, steps.reduce((a, b) => a + b, 0));
   const [data, held] = [await bundledEmoji(size, 'train'), await bundledEmoji(size, 'eval')];
-  const reference = fitGaussian(pooledFeatures(held.images, 3, size));
+  const measure = new SetMeasure(held.images, held.channels, size);
   let run = await store.saveBudgetRun({ id: `b-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, spec, points: [], state: 'running', created: Date.now(), updated: Date.now() });
   onUpdate(run);
   try {
@@ -127,10 +188,14 @@ export async function runBudget(device: GPUDevice, spec: BudgetSpec, job: JobCon
     for (const [i, kind] of spec.arms.entries()) {
       if (job.stopped) break;
       const arm = budgetArm(device, kind, settings, data, { time: spec.timeConfig, diffusion: DEFAULT_DIFFUSION, layered: layeredSpecFile });
-      await runArm(arm, settings, reference, async (p) => {
-        run = await store.saveBudgetRun({ ...run, points: [...run.points, p] });
-        onUpdate(run);
-      }, { stopped: () => job.stopped, onSteps: (step) => job.progress(before + step, undefined, `arm ${kind}, step ${step}/${steps[i]}`), chunkSeconds: 0.5 });
+      try {
+        await runArm(arm, settings, measure, async (p) => {
+          run = await store.saveBudgetRun({ ...run, points: [...run.points, p] });
+          onUpdate(run);
+        }, { stopped: () => job.stopped, onSteps: (step) => job.progress(before + step, undefined, `arm ${kind}, step ${step}/${steps[i]}`), chunkSeconds: 0.5 });
+      } finally {
+        arm.destroy();
+      }
       before += steps[i]!;
     }
     run = await store.saveBudgetRun({ ...run, state: job.stopped ? 'stopped' : 'done' });

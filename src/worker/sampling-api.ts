@@ -11,6 +11,8 @@ import * as models from './models';
 import { bundledEmoji } from './models';
 import { toPixels } from './pixels';
 import { NetCache, SampleRun } from './sampling';
+import { IdealStepModel } from '../engine/ideal';
+import { alphaBars, betaSchedule } from '../diffusion/schedule';
 
 
 /** UNets with a model's weights, per use, on one device. */
@@ -32,6 +34,25 @@ export function samplingApi(core: WorkerCore): SamplingApi {
     nets = undefined;
     lastRun = undefined;
   });
+
+  /** The ideal denoiser of the bundled emoji at the run's size, on its model's schedule (none for other sizes or for the ideal itself). */
+  let ideal: { key: string; model: IdealStepModel; mean: Float32Array } | undefined;
+  core.onDeviceLost(() => (ideal = undefined));
+  const idealFor = async (run: SampleRun): Promise<{ model: IdealStepModel; name: string; mean: Float32Array } | undefined> => {
+    const m = run.model, size = m.resolution;
+    if (m.kind === 'ideal' || (size !== 16 && size !== 32)) return undefined;
+    const data = await bundledEmoji(size, 'train');
+    const key = `${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}`;
+    if (ideal?.key !== key) {
+      ideal?.model.destroy();
+      const per = data.channels * size * size;
+      const mean = new Float32Array(per);
+      for (let i = 0; i < data.count; i++) for (let d = 0; d < per; d++) mean[d]! += data.images[i * per + d]! / data.count;
+      const abar = alphaBars(betaSchedule(m.diffusion));
+      ideal = { key, model: new IdealStepModel(await core.gpu(), data.images, data.count, [data.channels, size, size], abar, run.settings.batch), mean };
+    }
+    return { model: ideal.model, name: `the ideal denoiser of the ${size} px emoji's ${data.count.toLocaleString('en-US')} training images`, mean: ideal.mean };
+  };
 
   const netsOn = (device: GPUDevice): Nets => {
     if (nets?.device !== device) nets = { device, sample: new NetCache(device), grid: new NetCache(device), one: new NetCache(device), curve: new NetCache(device) };
@@ -105,9 +126,10 @@ export function samplingApi(core: WorkerCore): SamplingApi {
     },
 
     async firstStep() {
-      if (!lastRun) throw new Error('nothing has been sampled yet');
-      const r = await lastRun.firstStep();
-      return sendPixels(r, [r.firstX0, r.final, r.difference]);
+      const run = lastRun;
+      if (!run) throw new Error('nothing has been sampled yet');
+      const r = await run.firstStep(await idealFor(run));
+      return sendPixels(r, [r.firstX0, r.final, r.difference, ...(r.ideal ? [r.ideal.x0] : [])]);
     },
 
     interpolate: (settings, seedB, frames) => core.exclusive('interpolation', 'step', 1, async (job) => {

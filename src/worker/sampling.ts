@@ -8,8 +8,13 @@ import { modelChain, type ModelFile } from '../app/model-files';
 import { PixelFilm } from '../engine/film';
 import { Sampler } from '../engine/sampler';
 import type { StepModel } from '../engine/step-model';
+import type { IdealStepModel } from '../engine/ideal';
+import { GpuOwner } from '../gpu/owner';
+import { createTensor, readTensors, upload, type Tensor } from '../gpu/tensor';
+import { submitDispatches } from '../gpu/kernel';
 import type { StepCoefficients } from '../diffusion/samplers';
-import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from './api';
+import type { Filmstrip, FirstStepIdeal, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from './api';
+import { toPixels } from './pixels';
 import type { JobContext } from './engine-core';
 
 const FRAME_MS = 16;
@@ -43,12 +48,16 @@ export class SampleRun {
   private readonly size: number;
   private stepsDone = 0;
   private elapsedMs = 0;
+  /** x_T and the eps of the first step, kept for the first-step question. */
+  private readonly owner = new GpuOwner('sample run');
+  private readonly xT0!: Tensor;
+  private readonly eps0!: Tensor;
 
   /**
    * x_T is the seeded RNG's draw unless given (interpolation frames). A model that fixes its chain (a
    * layered one) runs its own, whatever the settings' steps, skip and eta say (the page greys them out).
    */
-  constructor(private readonly device: GPUDevice, readonly net: StepModel, model: ModelFile, readonly settings: SampleSettings, private readonly xT?: Float32Array) {
+  constructor(private readonly device: GPUDevice, readonly net: StepModel, readonly model: ModelFile, readonly settings: SampleSettings, private readonly xT?: Float32Array) {
     checkRun(settings);
     const { seq, coefficients } = modelChain(model, settings);
     this.seq = seq;
@@ -58,6 +67,14 @@ export class SampleRun {
     this.size = model.resolution;
     // Frames 0..steps: x_T and x_t after each step; frames steps+1..2 steps: the x0 of each step.
     this.film = new PixelFilm(device, 2 * this.steps + 1, settings.batch, this.size, 'sample.film');
+    const scope = this.owner.open();
+    try {
+      this.xT0 = createTensor(device, net.x.shape, 'sample.x_T');
+      this.eps0 = createTensor(device, net.x.shape, 'sample.first_eps');
+      scope.keep();
+    } finally {
+      scope.close();
+    }
   }
 
   private pixels(rgba: Uint8Array, count = this.settings.batch): Pixels {
@@ -78,7 +95,12 @@ export class SampleRun {
   async advance(onFrame: (f: StepFrame) => void, job: Pick<JobContext, 'progress' | 'stopped'>, maxSteps = Infinity, offset = 0): Promise<SampleResult> {
     if (!(maxSteps >= 1)) throw new Error(`a chain advances by at least one step, got ${maxSteps}`);
     // Every call runs at least one step, so a chain with none done has not started.
-    if (this.stepsDone === 0) this.sampler.start(this.xT, (encoder) => this.film.encode(encoder, this.net.x, 0));
+    if (this.stepsDone === 0) {
+      this.sampler.start(this.xT, (encoder) => {
+        this.film.encode(encoder, this.net.x, 0);
+        encoder.copyBufferToBuffer(this.net.x.buffer, this.net.x.offset, this.xT0.buffer, this.xT0.offset, this.net.x.shape.reduce((a, b) => a * b, 4));
+      });
+    }
     const first = this.stepsDone, end = Math.min(this.steps, first + maxSteps);
     const t0 = performance.now();
     let lastFrame = -Infinity;
@@ -86,6 +108,10 @@ export class SampleRun {
       record: (encoder, k) => {
         this.film.encode(encoder, this.net.x, k + 1);
         this.film.encode(encoder, this.sampler.x0, this.steps + 1 + k);
+        if (k === 0) {
+          const eps = this.net.at(this.coefficients[0]!.t).eps;
+          encoder.copyBufferToBuffer(eps.buffer, eps.offset, this.eps0.buffer, this.eps0.offset, eps.shape.reduce((a, b) => a * b, 4));
+        }
       },
       after: async (k) => {
         // Paces the loop (a queue fence, not a readback) so Stop and the progress are per step.
@@ -131,8 +157,13 @@ export class SampleRun {
     return { seq: this.seq, coefficients: this.coefficients, xs: this.pixels(pick(0, this.stepsDone + 1), this.stepsDone + 1), x0s: this.pixels(pick(this.steps + 1, this.stepsDone), this.stepsDone) };
   }
 
-  /** The first-step question: the x0 predicted at the first (noisiest) step against the final sample. */
-  async firstStep(): Promise<FirstStepReport> {
+  /**
+   * The first-step question: the x0 predicted at the first (noisiest) step against the final sample,
+   * the amplification of eps there, and (with `ideal`) the ideal denoiser's x0 and eps for the same
+   * x_T: how far the model's eps is from the best any denoiser of the data can do, and what that
+   * distance becomes in x0.
+   */
+  async firstStep(ideal?: { model: IdealStepModel; name: string; mean: Float32Array }): Promise<FirstStepReport> {
     if (this.stepsDone === 0) throw new Error('no step has run yet');
     const [first, final] = await Promise.all([this.film.read(this.steps + 1, 1), this.film.read(this.stepsDone, 1)]);
     const N = this.settings.batch, per = this.size * this.size;
@@ -154,11 +185,36 @@ export class SampleRun {
       mse.push(m);
       psnr.push(psnrOf(m));
     }
-    return { firstX0: this.pixels(first), final: this.pixels(final), difference: this.pixels(diff), mse, psnr };
+    const c = this.coefficients[0]!;
+    const report: FirstStepReport = { firstX0: this.pixels(first), final: this.pixels(final), difference: this.pixels(diff), mse, psnr, t: c.t, k0: c.k0, k1: c.k1 };
+    if (ideal) report.ideal = await this.compareIdeal(ideal);
+    return report;
+  }
+
+  /** The ideal denoiser at the first step's t on the chain's own x_T, against the model's eps there. */
+  private async compareIdeal(ideal: { model: IdealStepModel; name: string; mean: Float32Array }): Promise<FirstStepIdeal> {
+    const c = this.coefficients[0]!, m = ideal.model, N = this.settings.batch;
+    const [xT, eps] = await readTensors(this.device, [this.xT0, this.eps0]);
+    upload(this.device, m.x, xT!);
+    upload(this.device, m.t, new Float32Array(N).fill(c.t));
+    submitDispatches(this.device, m.at().forward, 'first step, ideal');
+    const [x0, epsIdeal] = await readTensors(this.device, [m.x0, m.eps]);
+    const per = xT!.length / N;
+    const rms = (a: Float32Array, b: Float32Array | ((i: number) => number), n: number): number => {
+      let s = 0;
+      for (let i = n * per; i < (n + 1) * per; i++) s += (a[i]! - (typeof b === 'function' ? b(i) : b[i]!)) ** 2;
+      return Math.sqrt(s / per);
+    };
+    const epsRms = Array.from({ length: N }, (_, n) => rms(eps!, epsIdeal!, n));
+    return {
+      name: ideal.name, x0: toPixels(x0!, this.net.x.shape[1]!, this.size), epsRms, x0Rms: epsRms.map((e) => c.k1 * e),
+      meanMse: Array.from({ length: N }, (_, n) => rms(x0!, (i) => ideal.mean[i % per]!, n) ** 2),
+    };
   }
 
   destroy(): void {
     this.sampler.destroy();
     this.film.destroy();
+    this.owner.destroy();
   }
 }

@@ -66,9 +66,10 @@ describe('training runs', () => {
 });
 
 describe('research experiments', () => {
-  it('one-shot takes 1..64 held-out images, first-step 2..1024 samples, chains of 2..100 steps', () => {
+  it('one-shot takes 2..64 held-out images, first-step 2..1024 samples, chains of 2..100 steps, 1..5 seeds', () => {
     expect(() => checkExperiment('oneshot', 64, 10, 0)).not.toThrow();
-    expect(() => checkExperiment('oneshot', 65, 10, 0)).toThrow(/^the number of held-out images must be an integer in \[1, 64\], got 65$/);
+    expect(() => checkExperiment('oneshot', 65, 10, 0)).toThrow(/^the number of held-out images \(a covariance needs two\) must be an integer in \[2, 64\], got 65$/);
+    expect(() => checkExperiment('oneshot', 16, 10, 0, 6)).toThrow(/^the number of seeds must be an integer in \[1, 5\], got 6$/);
     expect(() => checkExperiment('firststep', 1, 10, 0)).toThrow(/^the number of samples \(a covariance needs two\) must be an integer in \[2, 1024\], got 1$/);
     expect(() => checkExperiment('firststep', 384, 1, 0)).toThrow(/^steps of the chain \(num_block\) must be an integer in \[2, 100\], got 1$/);
     expect(() => checkExperiment('firststep', 384, 10, -3)).toThrow(/^seed must be/);
