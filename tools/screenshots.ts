@@ -1,10 +1,11 @@
-// README screenshots of the built app (Sample, Denoise, Train, Research tabs) in headless Chromium.
-//   npx tsx tools/screenshots.ts docs/ [sample,denoise,train,research]
+// README screenshots of the built app (Sample, Denoise, Train, Research tabs; the Train tab's cost
+// line with a running job, and the question when a second job starts) in headless Chromium.
+//   npx tsx tools/screenshots.ts docs/ [sample,denoise,train,research,jobs]
 import { join } from 'node:path';
 import { launchChromium, startApp } from '../tests/e2e/browser';
 
 const out = process.argv[2] ?? 'docs';
-const only = new Set((process.argv[3] ?? 'sample,denoise,train,research').split(','));
+const only = new Set((process.argv[3] ?? 'sample,denoise,train,research,jobs').split(','));
 const { server, url } = await startApp();
 const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1240, height: 900 } });
@@ -15,15 +16,18 @@ const set = async (label: string, v: string): Promise<void> => {
   await el.fill(v);
   await el.dispatchEvent('change');
 };
+const running = async (): Promise<void> => {
+  await page.locator('ddim-app[data-job]').waitFor({ timeout: 120_000 });
+};
 const idle = async (): Promise<void> => {
-  await page.getByTestId('job').waitFor({ state: 'detached', timeout: 1_800_000 });
+  await page.locator('ddim-app:not([data-job])').waitFor({ timeout: 1_800_000 });
 };
 
 if (only.has('sample')) {
 await set('Batch size', '9');
 await set('Steps', '20');
 await page.getByRole('button', { name: 'Sample', exact: true }).click();
-await page.getByTestId('job').waitFor({ state: 'attached' });
+await running();
 await idle();
 await page.getByTestId('first-step-table').waitFor();
 await page.screenshot({ path: join(out, 'sample-studio.png'), fullPage: true });
@@ -48,9 +52,30 @@ await set('Preview every', '6');
 await set('Learning rate', '0.002');
 await set('Run name', 'screenshot run');
 await page.getByRole('button', { name: 'Train', exact: true }).click();
-await page.getByTestId('job').waitFor({ state: 'attached' });
+await running();
 await idle();
 await page.screenshot({ path: join(out, 'train-studio.png'), fullPage: true });
+}
+
+if (only.has('jobs')) {
+  // A run long enough to be running while the screenshots are taken: its cost line and job panel with
+  // the ETA, then the Sample tab's question when a chain is started while it trains.
+  await page.getByRole('tab', { name: 'Train' }).click();
+  await set('Training batch size', '4');
+  await set('Training steps', '400');
+  await set('Checkpoint every', '400');
+  await set('Preview every', '0');
+  await set('Run name', 'screenshot: a longer run');
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
+  await page.getByTestId('job-train').getByTestId('job-status').filter({ hasText: 'ETA' }).waitFor({ timeout: 600_000 });
+  await page.locator('train-studio').locator('section', { hasText: 'Training' }).first().screenshot({ path: join(out, 'screenshots/train-expectation.png') });
+  await page.getByRole('tab', { name: 'Sample' }).click();
+  await page.getByRole('button', { name: 'Sample', exact: true }).click();
+  await page.getByTestId('job-conflict').waitFor();
+  await page.screenshot({ path: join(out, 'screenshots/job-conflict.png') });
+  await page.getByTestId('job-conflict').getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('button', { name: 'Stop training', exact: true }).click();
+  await idle();
 }
 
 if (only.has('research')) {

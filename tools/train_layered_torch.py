@@ -19,7 +19,9 @@ costs batch x K for K trained sub-models):
            makes each step's residual the noise loss on the chain's own input (the seed's use_adv_loss),
            --teacher-forcing runs every step on the ground truth of its t (no chain in between).
 The recipe is the engine's (src/train/recipe.ts): Adam, lr warmup then cosine decay, EMA with warmup,
-gradient clipping per sub-model, random flips. The run lives in --run-dir (checkpoint.pt, loss.csv,
+random flips; gradients are clipped per sub-model (--clip-scope model, the engine's layer mode; the
+bundled end2end16 was trained so too) or over the whole chain (--clip-scope global, the engine's end2end
+mode; bench/answers.sh's e2e_globalclip checks that the end-to-end result does not depend on it). The run lives in --run-dir (checkpoint.pt, loss.csv,
 curve.csv with the FD of the EMA chain's samples) and resumes from it.
 
   python3 tools/train_layered_torch.py --run-dir RUN --mode layer --evals 1000000 --eval-every 100000
@@ -188,6 +190,8 @@ def main():
     p.add_argument('--lr-min', type=float, default=0.1)
     p.add_argument('--ema', type=float, default=0.999)
     p.add_argument('--grad-clip', type=float, default=1.0)
+    p.add_argument('--clip-scope', choices=['model', 'global'], default='model',
+                   help='clip each sub-model\'s gradient norm (the engine\'s layer mode) or the whole chain\'s (the engine\'s end2end mode)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--eval-every', type=int, default=0, help='FD of the EMA chain every this many evaluations (curve.csv)')
     p.add_argument('--eval-n', type=int, default=384)
@@ -212,7 +216,7 @@ def main():
             desc['ch_num'] = [{'value': args.ch, 'num': desc['diffusion']['num_block']}]
         recipe = {'mode': args.mode, 'ground_truth': args.ground_truth, 'correction': args.correction, 'teacher_forcing': args.teacher_forcing,
                   'loss_weights': args.loss_weights, 'batch': args.batch, 'lr': args.lr, 'warmup': args.warmup, 'lr_decay': 'cosine', 'lr_min': args.lr_min,
-                  'ema': args.ema, 'ema_warmup': True, 'grad_clip': args.grad_clip, 'seed': args.seed, 'flip': True}
+                  'ema': args.ema, 'ema_warmup': True, 'grad_clip': args.grad_clip, 'clip_scope': args.clip_scope, 'seed': args.seed, 'flip': True}
     torch.manual_seed(recipe['seed'])
     lay, ema = Layered(desc), Layered(desc)
     K = len(lay.seq) - 1
@@ -269,8 +273,11 @@ def main():
             g['lr'] = lr
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        for _, m in lay.trained():  # one clipping norm per sub-model, as the engine's groups models.<t>
-            torch.nn.utils.clip_grad_norm_(m.parameters(), recipe['grad_clip'])
+        if recipe.get('clip_scope', 'model') == 'global':  # one norm over the chain (the engine's end2end mode)
+            torch.nn.utils.clip_grad_norm_(params, recipe['grad_clip'])
+        else:  # one norm per sub-model (the engine's groups models.<t>, its layer mode)
+            for _, m in lay.trained():
+                torch.nn.utils.clip_grad_norm_(m.parameters(), recipe['grad_clip'])
         opt.step()
         rate = ema_rate(recipe, step)
         with torch.no_grad():

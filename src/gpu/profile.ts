@@ -41,6 +41,7 @@ const FAMILIES: readonly (readonly [RegExp, string])[] = [
   [/^(linear|timestep)\./, 'linear, time embedding'],
   [/^(adam|reduce)\./, 'optimizer (clip, Adam, EMA)'],
   [/^(elementwise|resample|rng|loss|diffusion|pixels)\./, 'elementwise, resample, loss'],
+  [/^ideal\./, 'ideal denoiser'],
 ];
 
 export function kernelFamily(kernel: string): string {

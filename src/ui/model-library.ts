@@ -105,7 +105,7 @@ export class ModelLibrary extends LitElement {
             <td class="numbers">${MB(m.bytes)}</td>
             <td>${m.source === 'bundled' ? 'bundled' : new Date(m.created).toLocaleDateString()}</td>
             <td>
-              <button aria-label=${`Export ${m.name}`} @click=${() => this.download(m.id, m.name)}>Export</button>
+              ${m.kind === 'ideal' ? nothing : html`<button aria-label=${`Export ${m.name}`} @click=${() => this.download(m.id, m.name)}>Export</button>`}
               ${m.source !== 'bundled' ? html`
                 <button aria-label=${`Rename ${m.name}`} @click=${() => { const n = prompt('New name', m.name); if (n) void this.act(async () => { await this.store!.engine.renameModel(m.id, n); return `renamed to "${n}"`; }); }}>Rename</button>
                 <button aria-label=${`Delete ${m.name}`} @click=${() => this.act(async () => { await this.store!.engine.deleteModel(m.id); return `deleted "${m.name}"`; })}>Delete</button>` : nothing}

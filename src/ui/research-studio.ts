@@ -19,6 +19,7 @@ import { panelStyles } from './styles';
 import './line-chart';
 import './pixel-grid';
 import './job-panel';
+import './research-answers';
 
 /** Time-conditioned architectures for the budget comparison (16 px, the bundled emoji). */
 const TIME_MODELS: Record<string, { label: string; config: UNetConfig }> = {
@@ -291,7 +292,14 @@ export class ResearchStudio extends LitElement {
     const s = this.store;
     return html`
       <section><h2>Research: why can't the first step's x0 be the result?</h2>
-        <p class="muted">A UNet is a good denoiser when its input is a noised real image, but from pure noise its first x0 prediction is an average; the chain refines it. Layered models (one time-free UNet per DDIM step) test whether per-step or end-to-end training changes that. Time-conditioned models run the same chain: seq = range(0, T, T // num_block).</p>
+        <p class="muted">The seed's view: a diffusion model is a denoiser plus a generator. Each UNet denoises a·x0 + b·ε well (H1); from pure noise its first x0 is not a sample and a chain is needed (H2);
+          training the chain end to end fails, because of (1) parameters, (2) supervision on x0 instead of the noise, or (3) DDIM in between (H3); a smaller model can still be trained as a denoiser end to end (H4).
+          Layered models (one time-free UNet per DDIM step, trained per step or end to end through the chain) and the ideal denoiser (the exact posterior mean of the training images) test these.</p>
+        <h3>The answers, measured</h3>
+        <research-answers></research-answers>
+      </section>
+      <section><h2>Run the experiments on this adapter</h2>
+        <p class="muted">Every model runs the same chain: a layered model its own, the others seq = range(0, T, T // num_block).</p>
         <div class="controls">
           <fieldset><legend>Models</legend><div class="models">${this.models.map((m) => html`<label class="inline"><input type="checkbox" aria-label=${`model ${m.name}`} .checked=${this.chosen.has(m.id)}
             @change=${(e: Event) => { const c = new Set(this.chosen); if ((e.target as HTMLInputElement).checked) c.add(m.id); else c.delete(m.id); this.chosen = c; }} />

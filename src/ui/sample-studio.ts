@@ -183,7 +183,12 @@ export class SampleStudio extends LitElement {
     this.stepShown = mode === 'step' ? result.stepsDone - 1 : undefined;
     if (result.stepsDone > 0) {
       this.filmIndex = Math.min(this.filmIndex, settings.batch - 1);
-      [this.film, this.first] = await Promise.all([store.engine.filmstrip(this.filmIndex), store.engine.firstStep()]);
+      try {
+        [this.film, this.first] = await Promise.all([store.engine.filmstrip(this.filmIndex), store.engine.firstStep()]);
+      } catch (e) {
+        // The GPU can go away between the chain and these reads (a device loss): say so, keep the result.
+        store.setError('sample', `the chain's filmstrip could not be read: ${(e as Error).message}`);
+      }
     }
   }
 

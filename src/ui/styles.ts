@@ -12,6 +12,7 @@ export const panelStyles = css`
   label.inline { flex-direction: row; align-items: center; gap: 6px; }
   input[type='number'] { width: 84px; }
   input, select, button { font: inherit; color: inherit; }
+  label, select { max-width: 100%; }
   input[type='number'], input[type='text'], select { padding: 4px 6px; border: 1px solid var(--border); border-radius: 6px; background: var(--panel); }
   button { padding: 6px 14px; border-radius: 6px; border: 1px solid var(--border); background: var(--button); cursor: pointer; }
   button.primary { background: var(--accent); border-color: var(--accent); color: var(--accent-text); }

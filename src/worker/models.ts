@@ -19,7 +19,7 @@ const BUNDLED: { id: string; name: string; file: string }[] = [
 
 /** The ideal denoiser of each bundled data set (engine/ideal.ts), on the bundled model's schedule. */
 const IDEAL: { id: string; name: string; size: number }[] = [
-  { id: 'ideal:emoji16', name: 'Ideal denoiser of the 16 px emoji (3,408 training images)', size: 16 },
+  { id: 'ideal:emoji16', name: 'Ideal denoiser (16 px emoji)', size: 16 },
 ];
 
 const emoji = new Map<string, ReturnType<typeof loadEmoji>>();

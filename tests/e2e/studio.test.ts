@@ -258,11 +258,11 @@ describe('model library', () => {
     await page.getByLabel('Import weights').setInputFiles({ name: 'roundtrip.safetensors', mimeType: 'application/octet-stream', buffer: readFileSync(file) });
     await expect.poll(() => page.getByTestId('library-message').textContent(), LONG).toMatch(/imported "roundtrip"/);
     const rows = page.getByTestId('models').locator('tr');
-    await expect.poll(() => rows.count(), LONG).toBe(5); // header, the three bundled models, imported
+    await expect.poll(() => rows.count(), LONG).toBe(6); // header, the three bundled models, the ideal denoiser, imported
 
     await page.getByLabel('Import weights').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a safetensors file at all') });
     await expect.poll(() => page.getByTestId('library-error').textContent(), LONG).toMatch(/broken\.safetensors: /);
-    expect(await rows.count()).toBe(5);
+    expect(await rows.count()).toBe(6);
 
     await page.getByRole('tab', { name: 'Sample' }).click();
     await page.getByLabel('Model', { exact: true }).selectOption({ label: 'roundtrip' });
@@ -281,7 +281,7 @@ describe('research tab', () => {
     const { page, errors } = await open();
     await page.getByRole('tab', { name: 'Research' }).click();
     const models = page.getByRole('group', { name: 'Models' });
-    await expect.poll(() => models.getByRole('checkbox').count(), LONG).toBe(3); // the bundled time-conditioned and the two layered models
+    await expect.poll(() => models.getByRole('checkbox').count(), LONG).toBe(4); // the bundled time-conditioned model, the two layered models, the ideal denoiser
     // Small settings: SwiftShader runs every UNet on the CPU.
     await models.getByLabel(/model Layered 16 px, end to end/).uncheck();
     await models.getByLabel(/model Layered 16 px, layer loss/).uncheck();

@@ -204,7 +204,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     const one = await ddim('research', 'oneshot', '--weights', `${out},${REF}unet-tiny.safetensors`, '--data', 'emoji16', '--n', '2', '--csv', csv);
     expect(one.code, one.stderr).toBe(0);
     const rows = readFileSync(csv, 'utf8').trim().split('\n');
-    expect(rows[0]).toBe('model,kind,t,chain_steps,one_shot_mse,chain_mse');
+    expect(rows[0]).toBe('model,kind,t,chain_steps,one_shot_mse,chain_mse,one_shot_fd,chain_fd,one_shot_roughness,chain_roughness,fd_real,fd_noise');
     expect(rows.slice(1).map((l) => l.split(',').slice(1, 4).join(','))).toEqual(['layered,250,1', 'layered,500,2', 'layered,750,3', 'time,250,1', 'time,500,2', 'time,750,3']);
     // One step from t = 250 is the same update either way: the chain's x at 0 and the one-shot x0 are nearly equal.
     const timeRow = rows.find((l) => l.includes(',time,250,'))!.split(',').map(Number);

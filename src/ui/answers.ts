@@ -1,0 +1,173 @@
+// The seed question's answers (the Research tab's first section, the README's Answers), written from
+// the numbers tools/answers_torch.py measured (public/answers/answers.json): each hypothesis gets a
+// verdict and the numbers, budget and uncertainty behind it, and may come out "not supported". The
+// words follow the numbers: the same function, with other numbers, says something else.
+
+/** A number measured over several seeds. */
+export interface Measured {
+  mean: number;
+  sd: number;
+  values: number[];
+}
+
+export interface GenerationRow {
+  model: string;
+  parameters: number;
+  first_fd: Measured;
+  final_fd: Measured;
+  first_rough: Measured;
+  final_rough: Measured;
+  first_spread: Measured;
+  final_spread: Measured;
+  nn_rms: Measured;
+}
+
+export interface DenoisingRow {
+  t: number;
+  model: string;
+  oneshot_mse: Measured;
+  chain_mse: Measured;
+  oneshot_fd: Measured;
+  chain_fd: Measured;
+  oneshot_rough: Measured;
+  chain_rough: Measured;
+}
+
+export interface CurvePoint {
+  step: number;
+  evals: number;
+  fd_final: number;
+  fd_first: number;
+  spread?: number;
+}
+
+export interface Answers {
+  measured: string;
+  /** The chain every model runs (its timesteps, ascending). */
+  chain: number[];
+  held_out: number;
+  training_images: number;
+  models: Record<string, { parameters: number; trainer?: { evals?: number; mode?: string } }>;
+  h2: { rows: GenerationRow[]; floors: { n: number; real: Measured; noise: Measured; real_spread: number }; grid_rows: string[] };
+  h1: { rows: DenoisingRow[]; n: number; seeds: number[] };
+  curves: Record<string, CurvePoint[]>;
+}
+
+export interface Verdict {
+  id: 'H1' | 'H2' | 'H3' | 'H4';
+  claim: string;
+  verdict: 'supported' | 'not supported' | 'partly supported' | 'not measured';
+  /** The numbers behind it, in words. */
+  evidence: string[];
+}
+
+/** The model names of answers.json (tools/answers_torch.py). */
+export const TIME = 'time-conditioned (bundled)';
+
+const f = (m: Measured | undefined, d = 2): string => (m === undefined ? '—' : m.sd > 0 ? `${m.mean.toFixed(d)} ± ${m.sd.toFixed(d)}` : m.mean.toFixed(d));
+const k = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(n % 1e6 ? 1 : 0)}M` : `${Math.round(n / 1000)}k`);
+
+/** A collapsed set: its images barely differ (spread under a fifth of the real images'). */
+function collapsed(r: GenerationRow, realSpread: number): boolean {
+  return r.final_spread.mean < 0.2 * realSpread;
+}
+
+function evalsOf(a: Answers, name: string): string {
+  const e = a.models[name]?.trainer?.evals;
+  return e ? `${k(e)} image-gradient evaluations` : 'its bundled training';
+}
+
+export function verdicts(a: Answers): Verdict[] {
+  const gen = new Map(a.h2.rows.map((r) => [r.model, r]));
+  const den = (model: string, t: number): DenoisingRow | undefined => a.h1.rows.find((r) => r.model === model && r.t === t);
+  const { floors } = a.h2, n = floors.n, realSpread = floors.real_spread;
+  const out: Verdict[] = [];
+
+  // H1: from a noised real image, a UNet's one-shot x0 is already good (as good as its chain), at the t where the input still holds the image.
+  {
+    const models = [TIME, 'layer'].filter((m) => den(m, a.chain[1]!));
+    const ts = a.chain.slice(1);
+    const good = (m: string, t: number): boolean => {
+      const r = den(m, t)!;
+      return r.oneshot_mse.mean <= 1.25 * r.chain_mse.mean;
+    };
+    const until = (m: string): number => ts.filter((t) => ts.filter((u) => u <= t).every((u) => good(m, u))).at(-1) ?? 0;
+    const reach = models.map(until);
+    const ev = models.map((m, i) => {
+      const lo = den(m, ts[0]!)!, mid = den(m, 500) ?? lo, hi = den(m, ts.at(-1)!)!, ideal = den('ideal', ts[0]!);
+      return `${m}: one-shot x0 MSE ${f(lo.oneshot_mse, 4)} at t = ${lo.t} (chain ${f(lo.chain_mse, 4)}${ideal ? `; the ideal denoiser of the training set, which recalls the nearest training image, ${f(ideal.oneshot_mse, 4)}` : ''}), ${f(mid.oneshot_mse, 4)} at t = ${mid.t} (chain ${f(mid.chain_mse, 4)}), `
+        + `as good as its chain up to t = ${reach[i]}; at t = ${hi.t} the one-shot x0 is a blur (roughness ${f(hi.oneshot_rough)}, MSE ${f(hi.oneshot_mse, 3)}) and the chain from the same x_t does better (MSE ${f(hi.chain_mse, 3)}, roughness ${f(hi.chain_rough)}).`;
+    });
+    out.push({
+      id: 'H1', claim: 'Each UNet is a good denoiser: given a·x0 + b·ε of a real image, its x0 is good.',
+      verdict: models.length === 0 ? 'not measured' : reach.every((t) => t >= 500) ? 'supported' : reach.some((t) => t >= 300) ? 'partly supported' : 'not supported',
+      evidence: [...ev, `${a.h1.n} held-out emoji, ${a.h1.seeds.length} noise seeds; MSE per value against the clean image (pixels in [-1, 1]).`],
+    });
+  }
+
+  // H2: from pure noise the first x0 is not a sample; the chain is what makes one.
+  {
+    const models = [TIME, 'layer'].map((m) => gen.get(m)).filter((r): r is GenerationRow => r !== undefined);
+    const ideal = gen.get('ideal');
+    const ok = models.length > 0 && models.every((r) => r.first_fd.mean > 2 * r.final_fd.mean);
+    const ev = models.map((r) => `${r.model}: FD ${f(r.first_fd)} for the first step's x0 (roughness ${f(r.first_rough)}: noise, not a blur) against ${f(r.final_fd)} for the final samples (roughness ${f(r.final_rough)}).`);
+    if (ideal) {
+      ev.push(`The ideal denoiser (the exact posterior mean of the ${a.training_images.toLocaleString('en-US')} training images): its first x0 is the blurry average (spread ${f(ideal.first_spread, 3)}, roughness ${f(ideal.first_rough)}, FD ${f(ideal.first_fd)}); its chain ends on training images (FD ${f(ideal.final_fd)}, distance to the nearest training image ${f(ideal.nn_rms, 3)} RMS).`);
+    }
+    ev.push(`${n} samples from the same noises, ${floors.real.values.length} seeds; at this n, ${n} training images score FD ${f(floors.real)} and ${n} noises ${f(floors.noise, 1)}.`);
+    out.push({
+      id: 'H2', claim: 'From pure noise, the first x0 is not a sample: a chain is needed.',
+      verdict: models.length === 0 ? 'not measured' : ok ? 'supported' : 'not supported', evidence: ev,
+    });
+  }
+
+  // H3: end to end fails, and why: (1) parameters, (2) supervision on x instead of the noise, (3) the DDIM chain in between.
+  {
+    const e2e = gen.get('end2end'), layer = gen.get('layer');
+    const ev: string[] = [];
+    if (e2e && layer) {
+      ev.push(`At ${evalsOf(a, 'end2end')} each, the end-to-end chain's samples all look alike (spread ${f(e2e.final_spread, 3)}, real images ${realSpread.toFixed(3)}; FD ${f(e2e.final_fd)}), where the layer loss makes varied samples (spread ${f(layer.final_spread, 3)}, FD ${f(layer.final_fd)}).`);
+    }
+    const arm = (name: string, what: string): string | undefined => {
+      const r = gen.get(name);
+      return r ? `${what}: FD ${f(r.final_fd)}, spread ${f(r.final_spread, 3)} (${collapsed(r, realSpread) ? 'collapsed' : 'varied'}), at ${evalsOf(a, name)}.` : undefined;
+    };
+    const widths = ['e2e_ch8', 'end2end', 'e2e_ch32'].map((m) => gen.get(m)).filter((r): r is GenerationRow => r !== undefined);
+    const p1 = widths.length >= 2 ? (widths.every((r) => collapsed(r, realSpread)) ? 'not supported' : 'supported') : 'not measured';
+    const noise = gen.get('e2e_correction');
+    const p2 = noise ? (collapsed(noise, realSpread) ? 'not supported' : 'supported') : 'not measured';
+    const teacher = gen.get('e2e_teacher'), markov = gen.get('e2e_gtA');
+    ev.push(...[
+      arm('e2e_ch8', '(1) 4x fewer parameters per sub-model (ch 8)'), arm('e2e_ch32', '(1) 4x more parameters (ch 32)'),
+      arm('e2e_correction', '(2) the same chain supervised on the noise (the correction term: each step\'s residual is the noise loss on the chain\'s own input)'),
+      arm('e2e_teacher', '(3) no chain in between (teacher forcing: every step on the true x_t)'), arm('e2e_gtA', '(3) DDPM\'s Markov forward process as the ground truth (A) instead of DDIM\'s (D)'),
+    ].filter((x): x is string => x !== undefined));
+    if (e2e && collapsed(e2e, realSpread)) {
+      ev.push('Why it collapses: trained to land on its training image, the deterministic chain from x_T learns E[x0 | x_T], the least-squares answer, and x_T tells almost nothing about which image it was noised from: it learns the average, the ideal denoiser\'s first-step x0, as one picture.');
+    }
+    const p3 = teacher && markov ? (!collapsed(teacher, realSpread) && collapsed(markov, realSpread) ? 'not supported' : 'partly supported') : 'not measured';
+    out.push({
+      id: 'H3', claim: 'End-to-end training fails because of (1) too many parameters, (2) supervision on x0 instead of the noise, (3) DDIM sampling in between.',
+      verdict: !e2e ? 'not measured' : !collapsed(e2e, realSpread) ? 'not supported' : p2 === 'supported' && p1 !== 'supported' ? 'partly supported' : p1 === 'supported' || p2 === 'supported' ? 'partly supported' : 'not supported',
+      evidence: [`(1) parameters: ${p1}; (2) x0 instead of noise supervision: ${p2}; (3) DDIM in between: ${p3}.`, ...ev],
+    });
+  }
+
+  // H4: a smaller model, trained end to end, is a denoiser (even if not a generator).
+  {
+    const small = 'e2e_ch8';
+    const mid = (m: string): DenoisingRow | undefined => den(m, 500) ?? den(m, a.chain[Math.floor(a.chain.length / 2)]!);
+    const s = mid(small), ref = mid('layer_ch8') ?? mid('layer'), sg = gen.get(small);
+    const ev: string[] = [];
+    if (s && ref) {
+      ev.push(`From x_t at t = ${s.t} of a held-out emoji, the small end-to-end chain (ch 8) ends at MSE ${f(s.chain_mse, 4)} (roughness ${f(s.chain_rough)}), the layer loss at the same size ${f(ref.chain_mse, 4)} (roughness ${f(ref.chain_rough)}).`);
+    }
+    if (sg) ev.push(`From pure noise it ${collapsed(sg, realSpread) ? 'collapses to one picture' : 'makes varied samples'} (spread ${f(sg.final_spread, 3)}, FD ${f(sg.final_fd)}).`);
+    const denoises = s && ref ? s.chain_mse.mean <= 1.5 * ref.chain_mse.mean : undefined;
+    out.push({
+      id: 'H4', claim: 'A smaller model can be trained end to end as a denoiser.',
+      verdict: denoises === undefined ? 'not measured' : denoises ? 'supported' : 'not supported', evidence: ev,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+// The Research tab's verdicts (ui/answers.ts) follow the numbers: the same words with other numbers
+// come out otherwise, including "not supported".
+import { describe, expect, it } from 'vitest';
+import { TIME, verdicts, type Answers, type DenoisingRow, type GenerationRow, type Measured } from '../../src/ui/answers';
+
+const m = (mean: number, sd = 0): Measured => ({ mean, sd, values: [mean] });
+const CHAIN = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900];
+
+function gen(model: string, finalFd: number, spread: number, firstFd = 40): GenerationRow {
+  return { model, parameters: 1, first_fd: m(firstFd), final_fd: m(finalFd), first_rough: m(3.8), final_rough: m(1), first_spread: m(0.9), final_spread: m(spread), nn_rms: m(0.28) };
+}
+
+function den(model: string, oneshot: (t: number) => number, chain: (t: number) => number): DenoisingRow[] {
+  return CHAIN.slice(1).map((t) => ({ t, model, oneshot_mse: m(oneshot(t)), chain_mse: m(chain(t)), oneshot_fd: m(5), chain_fd: m(5), oneshot_rough: m(t > 600 ? 0.4 : 1), chain_rough: m(1) }));
+}
+
+function answers(over: { e2e?: number; correction?: number; ch32?: number; oneshotLate?: number; smallChain?: number } = {}): Answers {
+  const rows = [gen(TIME, 3.9, 0.44), gen('layer', 3.9, 0.43), gen('end2end', 35, over.e2e ?? 0.04, 77), gen('e2e_ch8', 36, 0.03), gen('e2e_ch32', 34, over.ch32 ?? 0.05),
+    gen('e2e_correction', 6, over.correction ?? 0.42), gen('e2e_teacher', 5, 0.41), gen('e2e_gtA', 38, 0.003), gen('ideal', 1.5, 0.45, 34)];
+  const h1 = [
+    ...den(TIME, (t) => (t <= (over.oneshotLate ?? 500) ? 0.01 * (t / 100) : 0.5), (t) => 0.01 * (t / 100)),
+    ...den('layer', (t) => (t <= 600 ? 0.01 * (t / 100) : 0.5), (t) => 0.01 * (t / 100)),
+    ...den('ideal', () => 0.07, () => 0.07), ...den('e2e_ch8', () => 0.1, () => over.smallChain ?? 0.05), ...den('layer_ch8', () => 0.1, () => 0.04),
+  ];
+  return {
+    measured: '2026-12-04', chain: CHAIN, held_out: 378, training_images: 3408,
+    models: { end2end: { parameters: 2.3e6, trainer: { evals: 999_936 } } },
+    h2: { rows, floors: { n: 384, real: m(1.4), noise: m(95.8), real_spread: 0.47 }, grid_rows: [] },
+    h1: { rows: h1, n: 378, seeds: [0, 1] }, curves: {},
+  };
+}
+
+describe('the measured answers', () => {
+  it('give each hypothesis a verdict from its numbers', () => {
+    const v = new Map(verdicts(answers()).map((x) => [x.id, x]));
+    expect(v.get('H1')!.verdict).toBe('supported');
+    expect(v.get('H1')!.evidence.join(' ')).toMatch(/as good as its chain up to t = 500/);
+    expect(v.get('H2')!.verdict).toBe('supported');
+    expect(v.get('H2')!.evidence.join(' ')).toMatch(/ideal denoiser .* first x0 is the blurry average/);
+    expect(v.get('H3')!.verdict).toBe('partly supported');
+    expect(v.get('H3')!.evidence[0]).toBe('(1) parameters: not supported; (2) x0 instead of noise supervision: supported; (3) DDIM in between: not supported.');
+    expect(v.get('H3')!.evidence.join(' ')).toMatch(/learns E\[x0 \| x_T\]/);
+    expect(v.get('H4')!.verdict).toBe('supported'); // its chain's MSE 0.05 against the layer loss's 0.04 at the same size
+  });
+
+  it('say otherwise when the numbers do', () => {
+    // An end-to-end chain that does not collapse: H3's premise fails.
+    expect(verdicts(answers({ e2e: 0.4 })).find((x) => x.id === 'H3')!.verdict).toBe('not supported');
+    // More parameters rescuing it: (1) supported.
+    expect(verdicts(answers({ ch32: 0.4 })).find((x) => x.id === 'H3')!.evidence[0]).toMatch(/^\(1\) parameters: supported; \(2\) x0 instead of noise supervision: supported/);
+    // Noise supervision collapsing too: (2) not supported.
+    expect(verdicts(answers({ correction: 0.01 })).find((x) => x.id === 'H3')!.evidence[0]).toMatch(/\(2\) x0 instead of noise supervision: not supported/);
+    // One model's one-shot x0 worse than its chain from t = 200 on: H1 only partly holds.
+    expect(verdicts(answers({ oneshotLate: 100 })).find((x) => x.id === 'H1')!.verdict).toBe('partly supported');
+    // A small end-to-end chain that denoises far worse than the layer loss: H4 not supported.
+    expect(verdicts(answers({ smallChain: 0.1 })).find((x) => x.id === 'H4')!.verdict).toBe('not supported');
+  });
+});
