@@ -14,9 +14,9 @@ ending at t = 0 (research/experiments.ts does the same on the engine). The measu
              real emoji; below: blurred; above: noisy);
   spread     per-value standard deviation across samples (real emoji about 0.5; 0 when every sample is
              the same image).
-Writes OUT/answers.json (read by the Research tab: public/answers.json) and OUT/samples.png.
+Writes OUT/answers.json (read by the Research tab) and OUT/samples.png.
 
-  /usr/bin/python3 tools/answers_torch.py --runs /work/runs --out docs/answers
+  /usr/bin/python3 tools/answers_torch.py --runs /work/runs        (writes public/answers/)
 """
 import argparse
 import json
@@ -191,7 +191,7 @@ def curves(runs):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--runs', default='/work/runs', help='bench/answers.sh\'s run folders (checkpoints and curves)')
-    p.add_argument('--out', default=os.path.join(ROOT, 'docs/answers'))
+    p.add_argument('--out', default=os.path.join(ROOT, 'public/answers'), help='where the Research tab reads them')
     p.add_argument('--n', type=int, default=384)
     p.add_argument('--seeds', type=int, default=3)
     p.add_argument('--threads', type=int, default=2)
@@ -205,7 +205,7 @@ def main():
     time_model = TimeChain(os.path.join(ROOT, 'public/models/emoji16.safetensors'))
     models = {'time-conditioned (bundled)': time_model}
     # The layered runs, exported to a safetensors file each (their EMA weights).
-    for name in ['layer', 'end2end', 'e2e_correction', 'e2e_teacher', 'e2e_gtA', 'e2e_ch8', 'e2e_ch32', 'layer_ch8']:
+    for name in ['layer', 'end2end', 'e2e_correction', 'e2e_teacher', 'e2e_gtA', 'e2e_ch8', 'layer_ch8', 'e2e_globalclip']:
         if os.path.exists(os.path.join(args.runs, name, 'checkpoint.pt')):
             path = os.path.join(args.runs, name, 'ema.safetensors')
             os.system(f'/usr/bin/python3 {os.path.join(ROOT, "tools/train_layered_torch.py")} --run-dir {os.path.join(args.runs, name)} --export {path} > /dev/null')

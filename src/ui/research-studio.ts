@@ -66,6 +66,8 @@ export class ResearchStudio extends LitElement {
   /** Experiment 3's measured rates, for the settings (rateKey) they were measured with. */
   @state() private rates: { key: string; rates: { arm: ArmKind; evalsPerSecond: number }[] } | undefined;
   @state() private fitMinutes = 5;
+  /** Image evaluations per second of the last experiment 1 or 2 on this adapter. */
+  @state() private evalRate: number | undefined;
   @state() private shown: BudgetRunEntry | undefined;
   @state() private budget = {
     name: 'budget comparison', evals: 4_000, points: DEFAULT_BUDGET.points, samples: DEFAULT_BUDGET.samples, seed: 0,
@@ -87,7 +89,8 @@ export class ResearchStudio extends LitElement {
       } catch (e) {
         this.store.setError('research', (e as Error).message);
       }
-      this.chosen = new Set(this.models.filter((m) => m.id.startsWith('bundled:')).map((m) => m.id));
+      // The bundled models and the ideal denoiser (the reference every model is measured against).
+      this.chosen = new Set(this.models.filter((m) => m.id.startsWith('bundled:') || m.kind === 'ideal').map((m) => m.id));
       this.runs = await this.store.engine.listBudgetRuns();
       this.shown = this.runs[0];
     }
@@ -97,17 +100,43 @@ export class ResearchStudio extends LitElement {
     return { modelIds: this.models.filter((m) => this.chosen.has(m.id)).map((m) => m.id), n, seed: this.seed, seeds: this.seeds, numBlock: this.numBlock };
   }
 
+  /** Image evaluations (one image through one UNet forward) an experiment runs on the chosen models. */
+  private evaluations(kind: 'oneshot' | 'firststep'): number {
+    const chosen = this.models.filter((m) => this.chosen.has(m.id));
+    return this.seeds * chosen.reduce((sum, m) => {
+      const K = (m.numBlock ?? this.numBlock) - 1;
+      return sum + (kind === 'oneshot' ? ((K * (K + 1)) / 2) * this.n : K * this.samples);
+    }, 0);
+  }
+
+  /** What an experiment will run, and how long that takes at the rate the last experiment measured here. */
+  private cost(kind: 'oneshot' | 'firststep') {
+    const evals = this.evaluations(kind);
+    return html`<p class="muted" data-testid=${`${kind}-cost`}>${evals.toLocaleString('en-US')} image evaluations (UNet forwards of one image)${this.evalRate
+      ? html`: about <b>${formatDuration(evals / this.evalRate)}</b> at the ${this.evalRate.toPrecision(3)} per second the last experiment measured here.`
+      : '; the time shows once an experiment has run here (its job panel gives the ETA from its first steps).'}</p>`;
+  }
+
+  /** Runs experiment 1 or 2 and keeps its rate of image evaluations for the next estimate. */
+  private async runExperiment<T>(kind: 'oneshot' | 'firststep', job: 'oneShot' | 'firstStep', call: () => Promise<T>): Promise<T | undefined> {
+    const s = this.store!;
+    const evals = this.evaluations(kind), t0 = performance.now();
+    const r = await s.run(job, 'research', call);
+    if (r) this.evalRate = evals / ((performance.now() - t0) / 1000);
+    return r;
+  }
+
   private async runOneShot(): Promise<void> {
     const s = this.store;
     if (!s || s.isRunning('oneShot')) return;
-    const r = await s.run('oneShot', 'research', () => s.engine.researchOneShot(this.request(this.n)));
+    const r = await this.runExperiment('oneshot', 'oneShot', () => s.engine.researchOneShot(this.request(this.n)));
     if (r) this.oneShot = r;
   }
 
   private async runFirstStep(): Promise<void> {
     const s = this.store;
     if (!s || s.isRunning('firstStep')) return;
-    const r = await s.run('firstStep', 'research', () => s.engine.researchFirstStep(this.request(this.samples)));
+    const r = await this.runExperiment('firststep', 'firstStep', () => s.engine.researchFirstStep(this.request(this.samples)));
     if (r) this.first = r;
   }
 
@@ -210,6 +239,7 @@ export class ResearchStudio extends LitElement {
         ${this.num('Held-out images', this.n, (v) => (this.n = Math.max(2, Math.min(MAX_ONE_SHOT_IMAGES, Math.floor(v)))), { min: 2, max: MAX_ONE_SHOT_IMAGES })}
         <button class="primary" @click=${() => this.runOneShot()} ?disabled=${!!this.store?.isRunning('oneShot') || this.chosen.size === 0}>Run experiment 1</button>
       </div>
+      ${this.cost('oneshot')}
       ${study && curves ? html`${this.boundsNote(study.bounds)}<div class="row" style="margin-top:10px">
         <line-chart data-testid="oneshot-chart" .series=${series} xLabel="t" yLabel="MSE" logY width="620" height="280"></line-chart>
         <div class="scroll"><table class="numbers" data-testid="oneshot-table"><tr><th>model</th><th>t</th><th>one-shot MSE</th><th>chain MSE</th><th>one-shot FD</th><th>chain FD</th><th>one-shot roughness</th><th>chain roughness</th></tr>
@@ -228,6 +258,7 @@ export class ResearchStudio extends LitElement {
         ${this.num('Samples', this.samples, (v) => (this.samples = Math.max(2, Math.min(MAX_FIRST_STEP_SAMPLES, Math.floor(v)))), { min: 2, max: MAX_FIRST_STEP_SAMPLES })}
         <button class="primary" @click=${() => this.runFirstStep()} ?disabled=${!!this.store?.isRunning('firstStep') || this.chosen.size === 0}>Run experiment 2</button>
       </div>
+      ${this.cost('firststep')}
       ${f ? html`${this.boundsNote(f.bounds)}<div class="scroll"><table class="numbers" data-testid="firststep-table" style="margin-top:10px">
           <tr><th>model</th><th>parameters</th><th>FD first-step x0</th><th>FD final</th><th>roughness first</th><th>roughness final</th><th>spread first</th><th>spread final</th><th>MSE(first, final)</th></tr>
           ${f.models.map((m) => html`<tr><td>${m.name}</td><td>${m.parameters.toLocaleString('en-US')}</td><td>${fmtStat(m.first.fd)}</td><td>${fmtStat(m.last.fd)}</td>

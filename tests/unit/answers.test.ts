@@ -14,9 +14,11 @@ function den(model: string, oneshot: (t: number) => number, chain: (t: number) =
   return CHAIN.slice(1).map((t) => ({ t, model, oneshot_mse: m(oneshot(t)), chain_mse: m(chain(t)), oneshot_fd: m(5), chain_fd: m(5), oneshot_rough: m(t > 600 ? 0.4 : 1), chain_rough: m(1) }));
 }
 
-function answers(over: { e2e?: number; correction?: number; ch32?: number; oneshotLate?: number; smallChain?: number } = {}): Answers {
-  const rows = [gen(TIME, 3.9, 0.44), gen('layer', 3.9, 0.43), gen('end2end', 35, over.e2e ?? 0.04, 77), gen('e2e_ch8', 36, 0.03), gen('e2e_ch32', 34, over.ch32 ?? 0.05),
-    gen('e2e_correction', 6, over.correction ?? 0.42), gen('e2e_teacher', 5, 0.41), gen('e2e_gtA', 38, 0.003), gen('ideal', 1.5, 0.45, 34)];
+interface Over { e2e?: number; e2eFd?: number; ch8?: number; correction?: number; correctionFd?: number; teacherFd?: number; oneshotLate?: number; smallChain?: number }
+
+function answers(over: Over = {}): Answers {
+  const rows = [gen(TIME, 3.9, 0.44), gen('layer', 3.9, 0.43), gen('end2end', over.e2eFd ?? 35, over.e2e ?? 0.04, 77), gen('e2e_ch8', 6, over.ch8 ?? 0.03),
+    gen('e2e_correction', over.correctionFd ?? 6, over.correction ?? 0.42), gen('e2e_teacher', over.teacherFd ?? 5, 0.41), gen('e2e_gtA', 38, 0.003), gen('ideal', 1.5, 0.45, 34)];
   const h1 = [
     ...den(TIME, (t) => (t <= (over.oneshotLate ?? 500) ? 0.01 * (t / 100) : 0.5), (t) => 0.01 * (t / 100)),
     ...den('layer', (t) => (t <= 600 ? 0.01 * (t / 100) : 0.5), (t) => 0.01 * (t / 100)),
@@ -38,18 +40,27 @@ describe('the measured answers', () => {
     expect(v.get('H2')!.verdict).toBe('supported');
     expect(v.get('H2')!.evidence.join(' ')).toMatch(/ideal denoiser .* first x0 is the blurry average/);
     expect(v.get('H3')!.verdict).toBe('partly supported');
-    expect(v.get('H3')!.evidence[0]).toBe('(1) parameters: not supported; (2) x0 instead of noise supervision: supported; (3) DDIM in between: not supported.');
+    expect(v.get('H3')!.evidence[0]).toBe('(1) parameters: not supported; (2) x0 instead of noise supervision: supported; (3) DDIM in between: supported.');
     expect(v.get('H3')!.evidence.join(' ')).toMatch(/learns E\[x0 \| x_T\]/);
+    expect(v.get('H3')!.evidence.join(' ')).toMatch(/teacher forcing.*: varied samples \(FD 5\.00/);
     expect(v.get('H4')!.verdict).toBe('supported'); // its chain's MSE 0.05 against the layer loss's 0.04 at the same size
   });
 
   it('say otherwise when the numbers do', () => {
-    // An end-to-end chain that does not collapse: H3's premise fails.
-    expect(verdicts(answers({ e2e: 0.4 })).find((x) => x.id === 'H3')!.verdict).toBe('not supported');
-    // More parameters rescuing it: (1) supported.
-    expect(verdicts(answers({ ch32: 0.4 })).find((x) => x.id === 'H3')!.evidence[0]).toMatch(/^\(1\) parameters: supported; \(2\) x0 instead of noise supervision: supported/);
+    // An end-to-end chain that makes varied, good samples: H3's premise fails.
+    expect(verdicts(answers({ e2e: 0.4, e2eFd: 5 })).find((x) => x.id === 'H3')!.verdict).toBe('not supported');
+    // Fewer parameters rescuing it, with the other two: all three parts hold.
+    const all = verdicts(answers({ ch8: 0.4 })).find((x) => x.id === 'H3')!;
+    expect(all.evidence[0]).toMatch(/^\(1\) parameters: supported; \(2\) x0 instead of noise supervision: supported/);
+    expect(all.verdict).toBe('supported');
     // Noise supervision collapsing too: (2) not supported.
     expect(verdicts(answers({ correction: 0.01 })).find((x) => x.id === 'H3')!.evidence[0]).toMatch(/\(2\) x0 instead of noise supervision: not supported/);
+    // Noise supervision staying noise (varied, but at the noise floor): (2) not supported, and said so.
+    const noisy = verdicts(answers({ correction: 0.99, correctionFd: 102 })).find((x) => x.id === 'H3')!;
+    expect(noisy.evidence[0]).toMatch(/\(2\) x0 instead of noise supervision: not supported/);
+    expect(noisy.evidence.join(' ')).toMatch(/noise supervision.*: noise \(FD 102\.00.*samples stay noise/);
+    // Nothing rescuing it: H3 not supported.
+    expect(verdicts(answers({ correction: 0.99, correctionFd: 102, teacherFd: 30 })).find((x) => x.id === 'H3')!.verdict).toBe('not supported');
     // One model's one-shot x0 worse than its chain from t = 200 on: H1 only partly holds.
     expect(verdicts(answers({ oneshotLate: 100 })).find((x) => x.id === 'H1')!.verdict).toBe('partly supported');
     // A small end-to-end chain that denoises far worse than the layer loss: H4 not supported.
