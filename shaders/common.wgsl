@@ -12,10 +12,22 @@ fn thread_index(wid: vec3u, nwg: vec3u, wg: u32, li: u32) -> u32 {
   return workgroup_index(wid, nwg) * wg + li;
 }
 
-// The sum over a workgroup of 256 threads, in a fixed pairing, so the result does not depend on
-// thread timing (loss, reduce). A workgroup array's size is part of its type and WGSL has no
+// The sum (max) over a workgroup of 256 threads, in a fixed pairing, so the result does not depend
+// on thread timing (loss, reduce, ideal). A workgroup array's size is part of its type and WGSL has no
 // generics, so families with another workgroup size (attention, groupnorm: 64) keep their own.
 var<workgroup> lanes256: array<f32, 256>;
+
+fn workgroup_max256(li: u32, x: f32) -> f32 {
+  lanes256[li] = x;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (li < s) { lanes256[li] = max(lanes256[li], lanes256[li + s]); }
+    workgroupBarrier();
+  }
+  let top = lanes256[0];
+  workgroupBarrier(); // as below
+  return top;
+}
 
 fn workgroup_sum256(li: u32, x: f32) -> f32 {
   lanes256[li] = x;

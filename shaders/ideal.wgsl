@@ -49,10 +49,7 @@ fn scores(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
 @group(0) @binding(1) var<storage, read> sm_scores: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sm_weights: array<f32>;
 
-var<workgroup> lanes_max: array<f32, 256>;
-
-// One workgroup per sample b: the max over i (a tree, like workgroup_sum256), then the sum of
-// exp(score - max), then the weights.
+// One workgroup per sample b: the max over i, then the sum of exp(score - max), then the weights.
 @compute @workgroup_size(256)
 fn softmax(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
   let b = workgroup_index(wid, nwg);
@@ -60,13 +57,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let row = b * P.count;
   var m = -3.4e38;
   for (var i = li; i < P.count; i += 256u) { m = max(m, sm_scores[row + i]); }
-  lanes_max[li] = m;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (li < s) { lanes_max[li] = max(lanes_max[li], lanes_max[li + s]); }
-    workgroupBarrier();
-  }
-  let top = lanes_max[0];
+  let top = workgroup_max256(li, m);
   var z = 0.0;
   for (var i = li; i < P.count; i += 256u) { z += exp(sm_scores[row + i] - top); }
   let total = workgroup_sum256(li, z);

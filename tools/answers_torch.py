@@ -52,7 +52,7 @@ class LayeredChain:
     def __init__(self, path):
         w, meta = read_safetensors(path)
         self.lay = Layered({k: json.loads(meta[k]) for k in ('model', 'ch_num', 'diffusion')})
-        self.lay.load(w)
+        self.lay.load_state_dict(w)
         for m in self.lay.models.values():
             m.eval()
         self.abar = self.lay.abar

@@ -37,7 +37,7 @@ import time
 import numpy as np
 import torch
 
-from train_torch import UNet, alpha_bars, learning_rate, ema_rate, load_emoji_split, read_safetensors, write_safetensors, ROOT
+from train_torch import UNet, alpha_bars, restore, learning_rate, ema_rate, load_emoji_split, read_safetensors, write_safetensors, ROOT
 
 DEFAULT_CONFIG = os.path.join(ROOT, 'bench/research/layered16.json')
 
@@ -89,7 +89,7 @@ class Layered:
     def state_dict(self):
         return {f'models.{t}.{k}': v for t, m in self.models.items() for k, v in m.state_dict().items()}
 
-    def load(self, tensors):
+    def load_state_dict(self, tensors):
         for t, m in self.models.items():
             m.load_state_dict({k[len(f'models.{t}.'):]: v for k, v in tensors.items() if k.startswith(f'models.{t}.')}, strict=True)
 
@@ -140,7 +140,7 @@ def check():
     g, _ = read_safetensors(os.path.join(ROOT, '../shared/reference/layered4.golden.safetensors'))
     desc = {k: json.loads(meta[k]) for k in ('model', 'ch_num', 'diffusion')}
     lay = Layered(desc)
-    lay.load(w)
+    lay.load_state_dict(w)
     assert torch.allclose(lay.chain(g['xT']), g['sample/xs'][-1], atol=1e-4), 'chain'
     for mode in ('layer', 'e2e'):
         for m in lay.models.values():
@@ -225,15 +225,7 @@ def main():
     recipe['decay_steps'] = recipe.get('decay_steps') or total_steps
     params = [q for _, m in lay.trained() for q in m.parameters()]
     opt = torch.optim.Adam(params, lr=recipe['lr'], betas=(0.9, 0.999), eps=1e-8)
-    step = 0
-    if state:
-        lay.load(state['model'])
-        ema.load(state['ema'])
-        opt.load_state_dict(state['optimizer'])
-        torch.set_rng_state(state['rng'])
-        step = state['step']
-    else:
-        ema.load(lay.state_dict())
+    step = restore(state, lay, ema, opt)
     meta = lambda s: {'format': 'ddim-layered', **{k: json.dumps(desc[k]) for k in ('model', 'ch_num', 'diffusion')},
                       'trainer': json.dumps({**recipe, 'tool': 'tools/train_layered_torch.py', 'data': 'emoji16/train', 'step': s, 'evals': s * evals_per_step}), 'step': str(s)}
     if args.export:

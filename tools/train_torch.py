@@ -326,6 +326,18 @@ class Curve:
 
 # ---------------------------------------------------------------- the run
 
+def restore(state, model, ema, opt):
+    """A run's state from its checkpoint (weights, EMA, optimizer, RNG), or a new run's (the EMA starts
+    as the weights); returns the step it resumes at. model and ema: anything with state_dict/load_state_dict."""
+    if not state:
+        ema.load_state_dict(model.state_dict())
+        return 0
+    model.load_state_dict(state['model'])
+    ema.load_state_dict(state['ema'])
+    opt.load_state_dict(state['optimizer'])
+    torch.set_rng_state(state['rng'])
+    return state['step']
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -370,15 +382,7 @@ def main():
     model = UNet(cfg)
     ema = UNet(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=recipe['lr'], betas=(0.9, 0.999), eps=1e-8)
-    step = 0
-    if state:
-        model.load_state_dict(state['model'])
-        ema.load_state_dict(state['ema'])
-        opt.load_state_dict(state['optimizer'])
-        torch.set_rng_state(state['rng'])
-        step = state['step']
-    else:
-        ema.load_state_dict(model.state_dict())
+    step = restore(state, model, ema, opt)
     meta = {
         'format': 'ddim-unet', 'model': json.dumps(cfg), 'diffusion': json.dumps(diffusion),
         'trainer': json.dumps({**recipe, 'tool': 'tools/train_torch.py', 'data': 'emoji16/train', 'step': step}),
