@@ -205,7 +205,7 @@ def main():
     time_model = TimeChain(os.path.join(ROOT, 'public/models/emoji16.safetensors'))
     models = {'time-conditioned (bundled)': time_model}
     # The layered runs, exported to a safetensors file each (their EMA weights).
-    for name in ['layer', 'end2end', 'e2e_correction', 'e2e_teacher', 'e2e_gtA', 'e2e_ch8', 'layer_ch8', 'e2e_globalclip']:
+    for name in ['layer', 'end2end', 'e2e_correction', 'e2e_teacher', 'e2e_gtA', 'e2e_gtB', 'e2e_ch8', 'layer_ch8', 'e2e_globalclip']:
         if os.path.exists(os.path.join(args.runs, name, 'checkpoint.pt')):
             path = os.path.join(args.runs, name, 'ema.safetensors')
             os.system(f'/usr/bin/python3 {os.path.join(ROOT, "tools/train_layered_torch.py")} --run-dir {os.path.join(args.runs, name)} --export {path} > /dev/null')

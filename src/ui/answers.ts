@@ -145,7 +145,8 @@ export function verdicts(a: Answers): Verdict[] {
       arm('e2e_ch8', '(1) 4x fewer parameters per sub-model (ch 8)'),
       arm('e2e_correction', '(2) the same chain supervised on the noise (the correction term: each step\'s residual is the noise loss on the chain\'s own input)'),
       arm('e2e_teacher', '(3) no chain in between (teacher forcing: every step on the true x_t, the loss still on x0 at the end)'),
-      arm('e2e_gtA', 'DDPM\'s Markov forward process as the ground truth (A) instead of DDIM\'s (D), the chain kept'),
+      arm('e2e_gtA', 'DDPM\'s Markov forward process as the ground truth (A) instead of DDIM\'s one shared noise (D), the chain kept'),
+      arm('e2e_gtB', 'independent noise at every t as the ground truth (B), the chain kept'),
       arm('e2e_globalclip', 'one gradient-norm clip over the whole chain (the engine\'s end-to-end mode) instead of one per sub-model'),
     ].filter((x): x is string => x !== undefined));
     if (e2e && collapsed(e2e, realSpread)) {

@@ -14,7 +14,7 @@ const asset = (file: string): string => `${import.meta.env.BASE_URL}answers/${fi
 /** The curves worth a line: the bundled layered models and the ablations, by their run names. */
 const CURVE_LABELS: Record<string, string> = {
   layer: 'layer loss', end2end: 'end to end', e2e_correction: 'end to end, noise supervision', e2e_teacher: 'end to end, teacher forcing',
-  e2e_gtA: 'end to end, ground truth A', e2e_ch8: 'end to end, ch 8', e2e_globalclip: 'end to end, one clip', layer_ch8: 'layer loss, ch 8',
+  e2e_gtA: 'end to end, ground truth A', e2e_gtB: 'end to end, ground truth B', e2e_ch8: 'end to end, ch 8', e2e_globalclip: 'end to end, one clip', layer_ch8: 'layer loss, ch 8',
 };
 
 @customElement('research-answers')
