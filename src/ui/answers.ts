@@ -122,13 +122,17 @@ export function verdicts(a: Answers): Verdict[] {
   }
 
   // H3: end to end fails, and why: (1) parameters, (2) supervision on x instead of the noise, (3) the DDIM chain in between.
-  // An arm "works" when its samples are as varied as real images and score within 2x the layer loss's FD
-  // at its budget; it fails by collapsing to one picture or by staying noise.
+  // An arm "works" when its samples are as varied as real images and score within 2x the FD the layer
+  // loss had reached at the same budget (its curve); it fails by collapsing to one picture or by staying noise.
   {
     const e2e = gen.get('end2end'), layer = gen.get('layer');
-    const bar = layer ? 2 * layer.final_fd.mean : floors.noise.mean / 4;
+    const bar = (r: GenerationRow): number => {
+      const evals = a.models[r.model]?.trainer?.evals, curve = a.curves['layer'] ?? [];
+      const at = evals === undefined ? undefined : curve.reduce<CurvePoint | undefined>((best, p) => (!best || Math.abs(p.evals - evals) < Math.abs(best.evals - evals) ? p : best), undefined);
+      return 2 * (at?.fd_final ?? layer?.final_fd.mean ?? floors.noise.mean / 8);
+    };
     const noiseLike = (r: GenerationRow): boolean => r.final_fd.mean > 0.5 * floors.noise.mean;
-    const works = (r: GenerationRow): boolean => !collapsed(r, realSpread) && r.final_fd.mean <= bar;
+    const works = (r: GenerationRow): boolean => !collapsed(r, realSpread) && r.final_fd.mean <= bar(r);
     const looks = (r: GenerationRow): string => (collapsed(r, realSpread) ? 'collapsed to one picture' : noiseLike(r) ? 'noise' : works(r) ? 'varied samples' : 'varied but poor samples');
     const part = (r: GenerationRow | undefined): Verdict['verdict'] => (r === undefined ? 'not measured' : works(r) ? 'supported' : 'not supported');
     const ev: string[] = [];
@@ -137,12 +141,12 @@ export function verdicts(a: Answers): Verdict[] {
     }
     const arm = (name: string, what: string): string | undefined => {
       const r = gen.get(name);
-      return r ? `${what}: ${looks(r)} (FD ${f(r.final_fd)}, spread ${f(r.final_spread, 3)}) at ${evalsOf(a, name)}.` : undefined;
+      return r ? `${what}: ${looks(r)} (FD ${f(r.final_fd)}, spread ${f(r.final_spread, 3)}) at ${evalsOf(a, name)}; the layer loss had FD ${(bar(r) / 2).toFixed(2)} at that budget.` : undefined;
     };
     const small = gen.get('e2e_ch8'), noise = gen.get('e2e_correction'), teacher = gen.get('e2e_teacher');
     const parts = [part(small), part(noise), part(teacher)];
     ev.push(...[
-      arm('e2e_ch8', '(1) 4x fewer parameters per sub-model (ch 8)'),
+      arm('e2e_ch8', '(1) 4x fewer parameters per sub-model (ch 8)'), arm('layer_ch8', 'the layer loss at ch 8, for comparison'),
       arm('e2e_correction', '(2) the same chain supervised on the noise (the correction term: each step\'s residual is the noise loss on the chain\'s own input)'),
       arm('e2e_teacher', '(3) no chain in between (teacher forcing: every step on the true x_t, the loss still on x0 at the end)'),
       arm('e2e_gtA', 'DDPM\'s Markov forward process as the ground truth (A) instead of DDIM\'s one shared noise (D), the chain kept'),

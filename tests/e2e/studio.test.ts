@@ -282,6 +282,11 @@ describe('research tab', () => {
     await page.getByRole('tab', { name: 'Research' }).click();
     const models = page.getByRole('group', { name: 'Models' });
     await expect.poll(() => models.getByRole('checkbox').count(), LONG).toBe(4); // the bundled time-conditioned model, the two layered models, the ideal denoiser
+    // The measured answers first: a verdict per hypothesis, from public/answers, with its figure.
+    for (const id of ['H1', 'H2', 'H3', 'H4']) {
+      await expect.poll(() => page.getByTestId(`verdict-${id}`).getAttribute('data-verdict'), LONG).toMatch(/^(supported|partly supported|not supported)$/);
+    }
+    await expect.poll(() => page.locator('research-answers img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), LONG).toBeGreaterThan(0);
     // Small settings: SwiftShader runs every UNet on the CPU.
     await models.getByLabel(/model Layered 16 px, end to end/).uncheck();
     await models.getByLabel(/model Layered 16 px, layer loss/).uncheck();

@@ -59,6 +59,14 @@ describe('the measured answers', () => {
     const noisy = verdicts(answers({ correction: 0.99, correctionFd: 102 })).find((x) => x.id === 'H3')!;
     expect(noisy.evidence[0]).toMatch(/\(2\) x0 instead of noise supervision: not supported/);
     expect(noisy.evidence.join(' ')).toMatch(/noise supervision.*: noise \(FD 102\.00.*samples stay noise/);
+    // An arm is judged against the layer loss at its own budget (the layer curve), not at the layer's final one.
+    const budgeted = answers({ teacherFd: 12 });
+    budgeted.models.e2e_teacher = { parameters: 2.3e6, trainer: { evals: 500_000 } };
+    expect(verdicts(budgeted).find((x) => x.id === 'H3')!.evidence[0]).toMatch(/\(3\) DDIM in between: not supported/); // 12 > 2 x 3.9
+    budgeted.curves.layer = [{ step: 1, evals: 100_000, fd_final: 140, fd_first: 110 }, { step: 2, evals: 500_256, fd_final: 7.5, fd_first: 46 }, { step: 3, evals: 999_936, fd_final: 3.9, fd_first: 33 }];
+    const h3 = verdicts(budgeted).find((x) => x.id === 'H3')!;
+    expect(h3.evidence[0]).toMatch(/\(3\) DDIM in between: supported/); // 12 <= 2 x 7.5
+    expect(h3.evidence.join(' ')).toMatch(/teacher forcing.*FD 12\.00.*the layer loss had FD 7\.50 at that budget/);
     // Nothing rescuing it: H3 not supported.
     expect(verdicts(answers({ correction: 0.99, correctionFd: 102, teacherFd: 30 })).find((x) => x.id === 'H3')!.verdict).toBe('not supported');
     // One model's one-shot x0 worse than its chain from t = 200 on: H1 only partly holds.
