@@ -224,7 +224,9 @@ def main():
         'chain': SEQ, 'held_out': len(held), 'training_images': len(train),
         'models': {k: {'parameters': m.parameters, **({'trainer': m.trainer} if isinstance(m, LayeredChain) else {})} for k, m in models.items()},
         'h2': {'rows': h2, 'floors': floors, 'grid_rows': [f'{k}: first-step x0, then final samples' for k in names]},
-        'h1': {'rows': h1, 'n': len(held), 'seeds': seeds[:2], 'floor_real_fd': scores.floors(len(held), 0)[0]},
+        # The mean training image scored against the held-out ones: the MSE of a denoiser that ignores its input.
+        'h1': {'rows': h1, 'n': len(held), 'seeds': seeds[:2], 'floor_real_fd': scores.floors(len(held), 0)[0],
+               'mean_image_mse': ((train.mean(dim=0, keepdim=True) - held) ** 2).mean().item()},
         'curves': curves(args.runs),
     }
     json.dump(result, open(os.path.join(args.out, 'answers.json'), 'w'), indent=1)

@@ -49,7 +49,7 @@ export interface Answers {
   training_images: number;
   models: Record<string, { parameters: number; trainer?: { evals?: number; mode?: string } }>;
   h2: { rows: GenerationRow[]; floors: { n: number; real: Measured; noise: Measured; real_spread: number }; grid_rows: string[] };
-  h1: { rows: DenoisingRow[]; n: number; seeds: number[] };
+  h1: { rows: DenoisingRow[]; n: number; seeds: number[]; mean_image_mse?: number };
   curves: Record<string, CurvePoint[]>;
 }
 
@@ -65,7 +65,13 @@ export interface Verdict {
 export const TIME = 'time-conditioned (bundled)';
 
 const f = (m: Measured | undefined, d = 2): string => (m === undefined ? '—' : m.sd > 0 ? `${m.mean.toFixed(d)} ± ${m.sd.toFixed(d)}` : m.mean.toFixed(d));
-const k = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(n % 1e6 ? 1 : 0)}M` : `${Math.round(n / 1000)}k`);
+/** Evaluations in thousands or millions, rounded to the thousand (999,936 reads 1M). */
+const k = (n: number): string => {
+  const r = Math.round(n / 1000) * 1000;
+  return r >= 1e6 ? `${(r / 1e6).toFixed(r % 1e6 ? 1 : 0)}M` : `${r / 1000}k`;
+};
+/** What a set's roughness (its neighbour differences against real images') says it looks like. */
+const texture = (rough: Measured): string => (rough.mean > 1.5 ? 'noisy' : rough.mean < 0.7 ? 'a blur' : 'as sharp as real images');
 
 /** A collapsed set: its images barely differ (spread under a fifth of the real images'). */
 function collapsed(r: GenerationRow, realSpread: number): boolean {
@@ -96,7 +102,7 @@ export function verdicts(a: Answers): Verdict[] {
     const ev = models.map((m, i) => {
       const lo = den(m, ts[0]!)!, mid = den(m, 500) ?? lo, hi = den(m, ts.at(-1)!)!, ideal = den('ideal', ts[0]!);
       return `${m}: one-shot x0 MSE ${f(lo.oneshot_mse, 4)} at t = ${lo.t} (chain ${f(lo.chain_mse, 4)}${ideal ? `; the ideal denoiser of the training set, which recalls the nearest training image, ${f(ideal.oneshot_mse, 4)}` : ''}), ${f(mid.oneshot_mse, 4)} at t = ${mid.t} (chain ${f(mid.chain_mse, 4)}), `
-        + `as good as its chain up to t = ${reach[i]}; at t = ${hi.t} the one-shot x0 is a blur (roughness ${f(hi.oneshot_rough)}, MSE ${f(hi.oneshot_mse, 3)}) and the chain from the same x_t does better (MSE ${f(hi.chain_mse, 3)}, roughness ${f(hi.chain_rough)}).`;
+        + `as good as its chain up to t = ${reach[i]}; at t = ${hi.t} the one-shot x0 is ${texture(hi.oneshot_rough)} (roughness ${f(hi.oneshot_rough)}, MSE ${f(hi.oneshot_mse, 3)}) and the chain from the same x_t does ${hi.chain_mse.mean < hi.oneshot_mse.mean ? 'better' : 'no better'} (MSE ${f(hi.chain_mse, 3)}, roughness ${f(hi.chain_rough)}).`;
     });
     out.push({
       id: 'H1', claim: 'Each UNet is a good denoiser: given a·x0 + b·ε of a real image, its x0 is good.',
@@ -110,9 +116,9 @@ export function verdicts(a: Answers): Verdict[] {
     const models = [TIME, 'layer'].map((m) => gen.get(m)).filter((r): r is GenerationRow => r !== undefined);
     const ideal = gen.get('ideal');
     const ok = models.length > 0 && models.every((r) => r.first_fd.mean > 2 * r.final_fd.mean);
-    const ev = models.map((r) => `${r.model}: FD ${f(r.first_fd)} for the first step's x0 (roughness ${f(r.first_rough)}: noise, not a blur) against ${f(r.final_fd)} for the final samples (roughness ${f(r.final_rough)}).`);
+    const ev = models.map((r) => `${r.model}: FD ${f(r.first_fd)} for the first step's x0 (roughness ${f(r.first_rough)}: ${texture(r.first_rough)}) against ${f(r.final_fd)} for the final samples (roughness ${f(r.final_rough)}).`);
     if (ideal) {
-      ev.push(`The ideal denoiser (the exact posterior mean of the ${a.training_images.toLocaleString('en-US')} training images): its first x0 is the blurry average (spread ${f(ideal.first_spread, 3)}, roughness ${f(ideal.first_rough)}, FD ${f(ideal.first_fd)}); its chain ends on training images (FD ${f(ideal.final_fd)}, distance to the nearest training image ${f(ideal.nn_rms, 3)} RMS).`);
+      ev.push(`The ideal denoiser (the exact posterior mean of the ${a.training_images.toLocaleString('en-US')} training images): its first x0 is ${ideal.first_spread.mean < 0.2 * realSpread ? 'the average, one picture,' : 'varied,'} and ${texture(ideal.first_rough)} (spread ${f(ideal.first_spread, 3)}, roughness ${f(ideal.first_rough)}, FD ${f(ideal.first_fd)}); its chain ends ${ideal.nn_rms.mean < 0.05 ? 'on training images' : 'away from the training images'} (FD ${f(ideal.final_fd)}, distance to the nearest training image ${f(ideal.nn_rms, 3)} RMS).`);
     }
     ev.push(`${n} samples from the same noises, ${floors.real.values.length} seeds; at this n, ${n} training images score FD ${f(floors.real)} and ${n} noises ${f(floors.noise, 1)}.`);
     out.push({
@@ -146,12 +152,12 @@ export function verdicts(a: Answers): Verdict[] {
     const small = gen.get('e2e_ch8'), noise = gen.get('e2e_correction'), teacher = gen.get('e2e_teacher');
     const parts = [part(small), part(noise), part(teacher)];
     ev.push(...[
-      arm('e2e_ch8', '(1) 4x fewer parameters per sub-model (ch 8)'), arm('layer_ch8', 'the layer loss at ch 8, for comparison'),
+      arm('e2e_ch8', '(1) 4x fewer parameters per sub-model (ch 8)'), arm('layer_ch8', 'For comparison, the layer loss at ch 8'),
       arm('e2e_correction', '(2) the same chain supervised on the noise (the correction term: each step\'s residual is the noise loss on the chain\'s own input)'),
       arm('e2e_teacher', '(3) no chain in between (teacher forcing: every step on the true x_t, the loss still on x0 at the end)'),
       arm('e2e_gtA', 'DDPM\'s Markov forward process as the ground truth (A) instead of DDIM\'s one shared noise (D), the chain kept'),
-      arm('e2e_gtB', 'independent noise at every t as the ground truth (B), the chain kept'),
-      arm('e2e_globalclip', 'one gradient-norm clip over the whole chain (the engine\'s end-to-end mode) instead of one per sub-model'),
+      arm('e2e_gtB', 'Independent noise at every t as the ground truth (B), the chain kept'),
+      arm('e2e_globalclip', 'One gradient-norm clip over the whole chain (the engine\'s end-to-end mode) instead of one per sub-model'),
     ].filter((x): x is string => x !== undefined));
     if (e2e && collapsed(e2e, realSpread)) {
       ev.push('Why it collapses: trained to land on its training image, the deterministic chain from x_T learns E[x0 | x_T], the least-squares answer, and x_T tells almost nothing about which image it was noised from: it learns the average, the ideal denoiser\'s first-step x0, as one picture.');
@@ -171,17 +177,31 @@ export function verdicts(a: Answers): Verdict[] {
     });
   }
 
-  // H4: a smaller model, trained end to end, is a denoiser (even if not a generator).
+  // H4: a smaller model, trained end to end, is a denoiser (even if not a generator): at every t of the
+  // chain's lower half, where x_t still holds the image, its chain ends near the clean image, about as near
+  // as the layer loss at the same size and far nearer than the mean image, which ignores its input.
   {
-    const small = 'e2e_ch8';
-    const mid = (m: string): DenoisingRow | undefined => den(m, 500) ?? den(m, a.chain[Math.floor(a.chain.length / 2)]!);
-    const s = mid(small), ref = mid('layer_ch8') ?? mid('layer'), sg = gen.get(small);
+    const small = 'e2e_ch8', ref = den('layer_ch8', a.chain[1]!) ? 'layer_ch8' : 'layer';
+    const ts = a.chain.slice(1).filter((t) => t <= 500 && den(small, t) && den(ref, t));
+    const meanMse = a.h1.mean_image_mse;
     const ev: string[] = [];
-    if (s && ref) {
-      ev.push(`From x_t at t = ${s.t} of a held-out emoji, the small end-to-end chain (ch 8) ends at MSE ${f(s.chain_mse, 4)} (roughness ${f(s.chain_rough)}), the layer loss at the same size ${f(ref.chain_mse, 4)} (roughness ${f(ref.chain_rough)}).`);
+    const at = (t: number): string => {
+      const s = den(small, t)!, r = den(ref, t)!;
+      return `at t = ${t} MSE ${f(s.chain_mse, 4)} (roughness ${f(s.chain_rough)}), the layer loss at ${ref === 'layer_ch8' ? 'the same size' : 'full size'} ${f(r.chain_mse, 4)} (the end-to-end error is ${(s.chain_mse.mean / r.chain_mse.mean).toFixed(1)}x that)`;
+    };
+    if (ts.length) {
+      ev.push(`From x_t of a held-out emoji, the small end-to-end chain (ch 8, ${evalsOf(a, small)}) ends ${at(ts[0]!)}; ${at(ts.at(-1)!)}.`);
+      if (meanMse !== undefined) ev.push(`The mean training image, which ignores x_t, scores MSE ${meanMse.toFixed(4)}.`);
+      const big = den('end2end', ts[0]!);
+      if (big) {
+        const same = big.chain_mse.mean <= 1.5 * den(small, ts[0]!)!.chain_mse.mean && den(small, ts[0]!)!.chain_mse.mean <= 1.5 * big.chain_mse.mean;
+        ev.push(`The full-size end-to-end chain (ch 16) at t = ${ts[0]}: MSE ${f(big.chain_mse, 4)}${same ? '; the size changes little' : ''}.`);
+      }
     }
+    const sg = gen.get(small);
     if (sg) ev.push(`From pure noise it ${collapsed(sg, realSpread) ? 'collapses to one picture' : 'makes varied samples'} (spread ${f(sg.final_spread, 3)}, FD ${f(sg.final_fd)}).`);
-    const denoises = s && ref ? s.chain_mse.mean <= 1.5 * ref.chain_mse.mean : undefined;
+    const denoises = ts.length === 0 || meanMse === undefined ? undefined
+      : ts.every((t) => den(small, t)!.chain_mse.mean <= Math.min(1.5 * den(ref, t)!.chain_mse.mean, 0.5 * meanMse));
     out.push({
       id: 'H4', claim: 'A smaller model can be trained end to end as a denoiser.',
       verdict: denoises === undefined ? 'not measured' : denoises ? 'supported' : 'not supported', evidence: ev,

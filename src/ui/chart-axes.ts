@@ -9,9 +9,10 @@ export function tickLabel(v: number): string {
 
 /**
  * Tick values for an axis from lo to hi: round steps (1, 2 or 5 x 10^k) on a linear axis, powers of
- * ten on a log one (values given as log10), always with both ends.
+ * ten on a log one (values given as log10), always with both ends. `gap` (a share of the range) keeps
+ * inner ticks off the ends: a tenth, or more where the labels are wide.
  */
-export function ticks(lo: number, hi: number, log: boolean, most = 5): number[] {
+export function ticks(lo: number, hi: number, log: boolean, most = 5, gap = 0.1): number[] {
   if (!(hi > lo)) return [lo];
   const inner: number[] = [];
   if (log) {
@@ -21,7 +22,7 @@ export function ticks(lo: number, hi: number, log: boolean, most = 5): number[] 
     const step = [1, 2, 5, 10].map((m) => m * mag).find((st) => st >= raw)!;
     for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) inner.push(Number(v.toPrecision(12)));
   }
-  // The ends, and no inner tick crowding them (within a tenth of the range).
-  const gap = (hi - lo) / 10;
-  return [lo, ...inner.filter((v) => v - lo > gap && hi - v > gap), hi];
+  // The ends, and no inner tick crowding them.
+  const room = (hi - lo) * gap;
+  return [lo, ...inner.filter((v) => v - lo > room && hi - v > room), hi];
 }

@@ -66,7 +66,10 @@ export class LineChart extends LitElement {
     const path = (ps: Point[]): string => ps.map((p, i) => `${i ? 'L' : 'M'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join('');
     const yTick = (v: number): number => (this.logY ? 10 ** v : v);
     // Ticks in data units: x linear; y in its plotted units (log10 for logY), labelled in data units.
-    const xTicks = ticks(x0, x1, false), yTicks = ticks(y0, y1, this.logY, 4);
+    // An inner x label (centred) must clear an end label (anchored at the end): one and a half label
+    // widths at about 6 px a character.
+    const xLabelPx = 1.5 * 6 * Math.max(tickLabel(x0).length, tickLabel(x1).length) + 4;
+    const xTicks = ticks(x0, x1, false, 5, Math.max(0.1, xLabelPx / (W - L - R))), yTicks = ticks(y0, y1, this.logY, 4);
     const syPlot = (v: number): number => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
     const smoothed = this.smoothing > 0 ? smooth(pts, this.smoothing) : null;
     return html`<svg width=${W} height=${H} viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${`${this.yLabel} against ${this.xLabel}`}>

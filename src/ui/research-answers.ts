@@ -4,7 +4,7 @@
 // samples of every model from the same noises, and the training curves of the layered variants.
 import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { verdicts, type Answers } from './answers';
+import { TIME, verdicts, type Answers } from './answers';
 import { SERIES_COLORS, type Series } from './line-chart';
 import { panelStyles } from './styles';
 import './line-chart';
@@ -16,6 +16,9 @@ const CURVE_LABELS: Record<string, string> = {
   layer: 'layer loss', end2end: 'end to end', e2e_correction: 'end to end, noise supervision', e2e_teacher: 'end to end, teacher forcing',
   e2e_gtA: 'end to end, ground truth A', e2e_gtB: 'end to end, ground truth B', e2e_ch8: 'end to end, ch 8', e2e_globalclip: 'end to end, one clip', layer_ch8: 'layer loss, ch 8',
 };
+const MODEL_LABELS: Record<string, string> = { ...CURVE_LABELS, [TIME]: 'time-conditioned (bundled)', ideal: 'ideal denoiser' };
+/** The figure's models, top to bottom (answers.json names each pair of rows "<model>: ..."). */
+const figureModels = (a: Answers): string[] => a.h2.grid_rows.map((r) => r.slice(0, r.lastIndexOf(': ')));
 
 @customElement('research-answers')
 export class ResearchAnswers extends LitElement {
@@ -27,6 +30,11 @@ export class ResearchAnswers extends LitElement {
     .verdict b.v { text-transform: uppercase; font-size: 11px; letter-spacing: 0.04em; }
     .verdict ul { margin: 4px 0; padding-left: 18px; font-size: 12px; color: var(--label); }
     img { image-rendering: pixelated; max-width: 100%; border-radius: 4px; box-shadow: 0 0 0 1px var(--edge); }
+    /* One label per pair of image rows: the label column stretches to the image's height and shares it out. */
+    .samples { display: grid; grid-template-columns: max-content minmax(0, 420px); gap: 8px; }
+    .samples .labels { display: flex; flex-direction: column; font-size: 12px; color: var(--label); }
+    .samples .labels span { flex: 1 1 0; display: flex; flex-direction: column; justify-content: center; text-align: right; }
+    .samples .labels small { font-size: 10px; }
   `];
 
   @state() private answers: Answers | undefined;
@@ -65,8 +73,11 @@ export class ResearchAnswers extends LitElement {
         <ul>${v.evidence.map((e) => html`<li>${e}</li>`)}</ul></div>`)}
       <div class="row" style="margin-top:10px">
         <figure class="figure" style="margin:0">
-          <img src=${asset('samples.png')} width="480" alt="For each model, a row of first-step x0 and a row of final samples from the same noises" />
-          <figcaption>Two rows per model, from the same noises: ${a.h2.grid_rows.join('; ')}.</figcaption>
+          <div class="samples">
+            <div class="labels">${figureModels(a).map((m) => html`<span>${MODEL_LABELS[m] ?? m}<small>first-step x0 / final</small></span>`)}</div>
+            <img src=${asset('samples.png')} width="420" alt="For each model, a row of first-step x0 and a row of final samples from the same noises" />
+          </div>
+          <figcaption>Per model, from the same noises: the x0 it predicts at the first step (top row) and its final samples (bottom row).</figcaption>
         </figure>
         <line-chart .series=${this.curves(a)} xLabel="image-gradient evaluations" yLabel="FD of final samples" logY width="460" height="280"></line-chart>
       </div>`;

@@ -174,22 +174,30 @@ export class SampleStudio extends LitElement {
       this.stepShown = undefined;
     }
     const maxSteps = mode === 'step' ? 1 : undefined;
-    const result: SampleResult | undefined = await store.run('sampling', 'sample', () => (resume ? store.engine.continueSample(onFrame, maxSteps) : store.engine.sample(settings, onFrame, maxSteps)));
-    if (!result) return;
+    // The filmstrip and the first-step panel are read inside the job: a queued job that starts when
+    // this one ends would otherwise replace the chain they are read from.
+    const filmIndex = Math.min(this.filmIndex, settings.batch - 1);
+    const done = await store.run('sampling', 'sample', async () => {
+      const result: SampleResult = await (resume ? store.engine.continueSample(onFrame, maxSteps) : store.engine.sample(settings, onFrame, maxSteps));
+      if (result.stepsDone === 0) return { result };
+      try {
+        const [film, first] = await Promise.all([store.engine.filmstrip(filmIndex), store.engine.firstStep()]);
+        return { result, film, first };
+      } catch (e) {
+        // The GPU can go away between the chain and these reads (a device loss): say so, keep the result.
+        return { result, readError: (e as Error).message };
+      }
+    });
+    if (!done) return;
+    const { result } = done;
     this.paused = result.completed ? undefined : { settings, done: result.stepsDone, total: result.steps };
     if (mode !== 'step' || result.completed) {
       this.results = [{ settings, final: result.final, msPerStep: result.msPerStep, completed: result.completed }, ...this.results].slice(0, 2);
     }
     this.stepShown = mode === 'step' ? result.stepsDone - 1 : undefined;
-    if (result.stepsDone > 0) {
-      this.filmIndex = Math.min(this.filmIndex, settings.batch - 1);
-      try {
-        [this.film, this.first] = await Promise.all([store.engine.filmstrip(this.filmIndex), store.engine.firstStep()]);
-      } catch (e) {
-        // The GPU can go away between the chain and these reads (a device loss): say so, keep the result.
-        store.setError('sample', `the chain's filmstrip could not be read: ${(e as Error).message}`);
-      }
-    }
+    if (result.stepsDone > 0) this.filmIndex = filmIndex;
+    if ('film' in done) [this.film, this.first] = [done.film, done.first];
+    if ('readError' in done) store.setError('sample', `the chain's filmstrip could not be read: ${done.readError}`);
   }
 
   private readonly scheduleOf = lastOf((d: DiffusionConfig) => alphaBars(betaSchedule(d)));

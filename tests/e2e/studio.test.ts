@@ -287,6 +287,12 @@ describe('research tab', () => {
       await expect.poll(() => page.getByTestId(`verdict-${id}`).getAttribute('data-verdict'), LONG).toMatch(/^(supported|partly supported|not supported)$/);
     }
     await expect.poll(() => page.locator('research-answers img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), LONG).toBeGreaterThan(0);
+    // Every pair of the figure's rows is labelled with its model, the labels as tall as the image.
+    const labels = page.locator('research-answers .labels span');
+    expect(await labels.count()).toBeGreaterThanOrEqual(4);
+    expect(await labels.first().textContent()).toMatch(/^time-conditioned \(bundled\)first-step x0 \/ final$/);
+    const [labelBox, imgBox] = await Promise.all([page.locator('research-answers .labels').boundingBox(), page.locator('research-answers img').boundingBox()]);
+    expect(Math.abs(labelBox!.height - imgBox!.height)).toBeLessThan(2);
     // Small settings: SwiftShader runs every UNet on the CPU.
     await models.getByLabel(/model Layered 16 px, end to end/).uncheck();
     await models.getByLabel(/model Layered 16 px, layer loss/).uncheck();

@@ -14,21 +14,21 @@ function den(model: string, oneshot: (t: number) => number, chain: (t: number) =
   return CHAIN.slice(1).map((t) => ({ t, model, oneshot_mse: m(oneshot(t)), chain_mse: m(chain(t)), oneshot_fd: m(5), chain_fd: m(5), oneshot_rough: m(t > 600 ? 0.4 : 1), chain_rough: m(1) }));
 }
 
-interface Over { e2e?: number; e2eFd?: number; ch8?: number; correction?: number; correctionFd?: number; teacherFd?: number; oneshotLate?: number; smallChain?: number }
+interface Over { e2e?: number; e2eFd?: number; ch8?: number; correction?: number; correctionFd?: number; teacherFd?: number; oneshotLate?: number; smallChain?: number; layerCh8?: number; meanImage?: number }
 
 function answers(over: Over = {}): Answers {
   const rows = [gen(TIME, 3.9, 0.44), gen('layer', 3.9, 0.43), gen('end2end', over.e2eFd ?? 35, over.e2e ?? 0.04, 77), gen('e2e_ch8', 6, over.ch8 ?? 0.03),
-    gen('e2e_correction', over.correctionFd ?? 6, over.correction ?? 0.42), gen('e2e_teacher', over.teacherFd ?? 5, 0.41), gen('e2e_gtA', 38, 0.003), gen('ideal', 1.5, 0.45, 34)];
+    gen('e2e_correction', over.correctionFd ?? 6, over.correction ?? 0.42), gen('e2e_teacher', over.teacherFd ?? 5, 0.41), gen('e2e_gtA', 38, 0.003), { ...gen('ideal', 1.5, 0.45, 34), first_spread: m(0.03), first_rough: m(0.45), nn_rms: m(0.01) }];
   const h1 = [
     ...den(TIME, (t) => (t <= (over.oneshotLate ?? 500) ? 0.01 * (t / 100) : 0.5), (t) => 0.01 * (t / 100)),
     ...den('layer', (t) => (t <= 600 ? 0.01 * (t / 100) : 0.5), (t) => 0.01 * (t / 100)),
-    ...den('ideal', () => 0.07, () => 0.07), ...den('e2e_ch8', () => 0.1, () => over.smallChain ?? 0.05), ...den('layer_ch8', () => 0.1, () => 0.04),
+    ...den('ideal', () => 0.07, () => 0.07), ...den('e2e_ch8', () => 0.1, () => over.smallChain ?? 0.05), ...den('layer_ch8', () => 0.1, () => over.layerCh8 ?? 0.04),
   ];
   return {
     measured: '2026-12-04', chain: CHAIN, held_out: 378, training_images: 3408,
     models: { end2end: { parameters: 2.3e6, trainer: { evals: 999_936 } } },
     h2: { rows, floors: { n: 384, real: m(1.4), noise: m(95.8), real_spread: 0.47 }, grid_rows: [] },
-    h1: { rows: h1, n: 378, seeds: [0, 1] }, curves: {},
+    h1: { rows: h1, n: 378, seeds: [0, 1], mean_image_mse: over.meanImage ?? 0.24 }, curves: {},
   };
 }
 
@@ -38,10 +38,12 @@ describe('the measured answers', () => {
     expect(v.get('H1')!.verdict).toBe('supported');
     expect(v.get('H1')!.evidence.join(' ')).toMatch(/as good as its chain up to t = 500/);
     expect(v.get('H2')!.verdict).toBe('supported');
-    expect(v.get('H2')!.evidence.join(' ')).toMatch(/ideal denoiser .* first x0 is the blurry average/);
+    expect(v.get('H2')!.evidence.join(' ')).toMatch(/ideal denoiser .* first x0 is the average, one picture, and a blur .* chain ends on training images/);
+    expect(v.get('H2')!.evidence[0]).toMatch(/roughness 3\.80: noisy\)/);
     expect(v.get('H3')!.verdict).toBe('partly supported');
     expect(v.get('H3')!.evidence[0]).toBe('(1) parameters: not supported; (2) x0 instead of noise supervision: supported; (3) DDIM in between: supported.');
     expect(v.get('H3')!.evidence.join(' ')).toMatch(/learns E\[x0 \| x_T\]/);
+    expect(v.get('H3')!.evidence[1]).toMatch(/^At 1M image-gradient evaluations each/); // 999,936 rounds to 1M
     expect(v.get('H3')!.evidence.join(' ')).toMatch(/teacher forcing.*: varied samples \(FD 5\.00/);
     expect(v.get('H4')!.verdict).toBe('supported'); // its chain's MSE 0.05 against the layer loss's 0.04 at the same size
   });
@@ -73,5 +75,13 @@ describe('the measured answers', () => {
     expect(verdicts(answers({ oneshotLate: 100 })).find((x) => x.id === 'H1')!.verdict).toBe('partly supported');
     // A small end-to-end chain that denoises far worse than the layer loss: H4 not supported.
     expect(verdicts(answers({ smallChain: 0.1 })).find((x) => x.id === 'H4')!.verdict).toBe('not supported');
+    // One that stays near the mean image, beside a weak layer loss: no denoiser either, and the baseline is said.
+    const meanLike = verdicts(answers({ smallChain: 0.2, layerCh8: 0.16 })).find((x) => x.id === 'H4')!;
+    expect(meanLike.verdict).toBe('not supported');
+    expect(meanLike.evidence.join(' ')).toMatch(/mean training image, which ignores x_t, scores MSE 0\.2400/);
+    // Without the baseline measured, H4 is not judged.
+    const old = answers();
+    delete old.h1.mean_image_mse;
+    expect(verdicts(old).find((x) => x.id === 'H4')!.verdict).toBe('not measured');
   });
 });

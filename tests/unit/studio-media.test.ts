@@ -148,6 +148,9 @@ describe('chart ticks', () => {
     expect(ticks(-3.2, -0.4, true)).toEqual([-3.2, -2, -1, -0.4]); // -3 would crowd the end
     expect(ticks(-3, 0.5, true)).toEqual([-3, -2, -1, 0, 0.5]);
     expect(ticks(5, 5, false)).toEqual([5]);
+    // Wide labels ("100,224" at the start) keep a wider gap: 200,000 would overlap it.
+    expect(ticks(100_224, 999_936, false)).toEqual([100_224, 200_000, 400_000, 600_000, 800_000, 999_936]);
+    expect(ticks(100_224, 999_936, false, 5, 0.17)).toEqual([100_224, 400_000, 600_000, 800_000, 999_936]);
   });
 });
 
