@@ -1,7 +1,13 @@
-// attention.wgsl — the row-softmax kernels of the single-head attention core; its GEMMs
-// (scores = q^T k / sqrt(C), y = v p^T and the backward products) run in matmul.wgsl.
+// attention.wgsl — the single-head attention core: the fused forward, and the row-softmax kernels
+// of the unfused forward and of the backward, whose GEMMs (scores = q^T k / sqrt(C), y = v p^T and
+// the backward products) run in matmul.wgsl.
 //
-// Shapes: p, ds (B, N, N) row-major, seen here as B*N rows of N; one workgroup per row.
+// Shapes: q, k, v, y (B, C, N); p, ds (B, N, N) row-major, seen as B*N rows of N.
+//   forward_fused     scores, softmax and y = v p^T in one dispatch: one workgroup per ROWS query
+//                     rows of one sample, the rows' q and probabilities held in workgroup memory
+//                     (ROWS * (C + N) <= FUSED_FLOATS; the launcher picks ROWS, or the unfused path).
+//                     A latency win: the UNet's attention runs at N = 64..256, where three dispatches
+//                     with a grid of a few workgroups each cost more than the arithmetic.
 //   softmax_forward   p = softmax(p) over each row, in place: p holds the scaled scores on entry
 //                     and the probabilities on exit. The row max is subtracted before exp so
 //                     large scores cannot overflow.
@@ -65,6 +71,75 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   for (var j = li; j < P.cols; j += WG) { s += exp(sf_p[base + j] - m); }
   let inv = 1.0 / workgroup_sum(li, s);
   for (var j = li; j < P.cols; j += WG) { sf_p[base + j] = exp(sf_p[base + j] - m) * inv; }
+}
+
+// ---- forward_fused: p = softmax(q^T k * scale), y = v p^T, ROWS query rows per workgroup ----------
+
+struct FusedParams {
+  batch: u32, c: u32, n: u32, rows: u32, blocks: u32, scale: f32,
+}
+
+const FUSED_FLOATS: u32 = 3072u;   // 12 KiB of the 16 KiB every adapter gives a workgroup
+
+@group(0) @binding(0) var<uniform> F: FusedParams;
+@group(0) @binding(1) var<storage, read> ff_q: array<f32>;
+@group(0) @binding(2) var<storage, read> ff_k: array<f32>;
+@group(0) @binding(3) var<storage, read> ff_v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ff_p: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ff_y: array<f32>;
+
+// The block's q columns (rows x C) first, then its score / probability rows (rows x N).
+var<workgroup> fused: array<f32, FUSED_FLOATS>;
+
+@compute @workgroup_size(WG)
+fn forward_fused(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) li: u32) {
+  let block = workgroup_index(wid, nwg);
+  if (block >= F.batch * F.blocks) { return; }   // uniform per workgroup: the barriers below stay uniform
+  let b = block / F.blocks;
+  let i0 = (block % F.blocks) * F.rows;
+  let rows = min(F.rows, F.n - i0);
+  let C = F.c;
+  let N = F.n;
+  let qkv = b * C * N;
+  let pbase = F.rows * C;
+  for (var e = li; e < rows * C; e += WG) {
+    let r = e / C;
+    fused[e] = ff_q[qkv + (e % C) * N + i0 + r];
+  }
+  workgroupBarrier();
+  for (var e = li; e < rows * N; e += WG) {
+    let r = e / N;
+    let j = e % N;
+    var s = 0.0;
+    for (var c = 0u; c < C; c++) { s = fma(fused[r * C + c], ff_k[qkv + c * N + j], s); }
+    fused[pbase + e] = s * F.scale;
+  }
+  workgroupBarrier();
+  for (var r = 0u; r < rows; r++) {
+    let row = pbase + r * N;
+    var m = -3.402823e38;
+    for (var j = li; j < N; j += WG) { m = max(m, fused[row + j]); }
+    m = workgroup_max(li, m);
+    var s = 0.0;
+    for (var j = li; j < N; j += WG) { s += exp(fused[row + j] - m); }
+    let inv = 1.0 / workgroup_sum(li, s);
+    let out = (b * N + i0 + r) * N;
+    for (var j = li; j < N; j += WG) {
+      let pj = exp(fused[row + j] - m) * inv;
+      fused[row + j] = pj;
+      ff_p[out + j] = pj;
+    }
+  }
+  workgroupBarrier();
+  // y[c, i0 + r] = sum_j v[c, j] p[r, j]
+  for (var e = li; e < rows * C; e += WG) {
+    let c = e / rows;
+    let r = e % rows;
+    var s = 0.0;
+    for (var j = 0u; j < N; j++) { s = fma(ff_v[qkv + c * N + j], fused[pbase + r * N + j], s); }
+    ff_y[qkv + c * N + i0 + r] = s;
+  }
 }
 
 // ---- softmax_backward: ds = p * (ds - rowsum(p * ds)), in place on ds ----------------------------

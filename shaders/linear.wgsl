@@ -1,8 +1,11 @@
-// linear.wgsl — fully connected layer (PyTorch nn.Linear layout) with an optional SiLU fused on
-// its input: the time-embedding MLP (temb.dense.0/1) and every ResBlock's temb_proj.
+// linear.wgsl — fully connected layers (PyTorch nn.Linear layout) with an optional SiLU fused on
+// their input: the time-embedding MLP (temb.dense.0/1) and every ResBlock's temb_proj.
 //
 // Shapes: x (N, In), w (Out, In), b (Out), y (N, Out); a(x) = FLAG_SILU ? silu(x) : x.
-//   forward           y[n, o]  = b[o] + sum_i w[o, i] a(x[n, i])                     y =
+//   forward           y[n, o]  = b[o] + sum_i w[o, i] a(x[n, i]), for several layers that share x
+//                     in one dispatch: the table lists each layer's (w, b, y) offsets in the bound
+//                     weight, bias and output ranges, its Out and its first column of the stacked
+//                     outputs (every ResBlock's temb_proj is one dispatch, not one per block)
 //   backward_input    dx[n, i] = a'(x[n, i]) sum_o dy[n, o] w[o, i]                  dx = (+= with FLAG_ACC:
 //                     the time embedding fans out to every ResBlock)
 //   backward_params   dw[o, i] += sum_n dy[n, o] a(x[n, i]),  db[o] += sum_n dy[n, o]  (parameter
@@ -11,7 +14,7 @@
 // Sizes are small (N = batch, In/Out <= 512): one thread per output, looping over the reduced axis.
 
 struct Params {
-  n: u32, in_f: u32, out_f: u32, flags: u32,
+  n: u32, in_f: u32, out_f: u32, flags: u32, layers: u32,
 }
 
 const FLAG_SILU: u32 = 1u;
@@ -37,8 +40,17 @@ fn act(v: f32) -> f32 {
 
 // ---- forward ------------------------------------------------------------------------------------
 
+// out_f is the layers' Out summed; the table holds TABLE_WORDS words per layer.
+const TABLE_WORDS: u32 = 5u;
+const T_W: u32 = 0u;       // float offset of w in `weight`
+const T_B: u32 = 1u;       // of b in `bias`
+const T_Y: u32 = 2u;       // of y in `y`
+const T_OUT: u32 = 3u;     // Out
+const T_FIRST: u32 = 4u;   // its first column among the stacked outputs
+
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> table: array<u32>;
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -46,10 +58,16 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let idx = thread_index(wid, nwg, WG, lid.x);
   if (idx >= P.n * P.out_f) { return; }
   let n = idx / P.out_f;
-  let o = idx % P.out_f;
-  var s = bias[o];
-  for (var i = 0u; i < P.in_f; i++) { s = fma(weight[o * P.in_f + i], act(x[n * P.in_f + i]), s); }
-  y[idx] = s;
+  let col = idx % P.out_f;
+  var l = 0u;
+  while (l + 1u < P.layers && col >= table[(l + 1u) * TABLE_WORDS + T_FIRST]) { l++; }
+  let t = l * TABLE_WORDS;
+  let out_f = table[t + T_OUT];
+  let o = col - table[t + T_FIRST];
+  let w0 = table[t + T_W] + o * P.in_f;
+  var s = bias[table[t + T_B] + o];
+  for (var i = 0u; i < P.in_f; i++) { s = fma(weight[w0 + i], act(x[n * P.in_f + i]), s); }
+  y[table[t + T_Y] + n * out_f + o] = s;
 }
 
 // ---- backward_input -----------------------------------------------------------------------------

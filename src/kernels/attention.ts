@@ -1,5 +1,6 @@
-// Launcher for shaders/attention.wgsl: the single-head attention core on (B, C, N), N = H*W,
-// as strided GEMMs (matmul.ts) around the row-softmax kernels. See src/ref/attention.ts for the spec.
+// Launcher for shaders/attention.wgsl: the single-head attention core on (B, C, N), N = H*W: the
+// forward fused into one dispatch where a block of query rows fits in workgroup memory, else (and the
+// backward) strided GEMMs (matmul.ts) around the row-softmax kernels. See src/ref/attention.ts for the spec.
 import code from '../../shaders/attention.wgsl?raw';
 import { grid, makeDispatch, type Access, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
@@ -38,13 +39,41 @@ export interface AttentionForwardArgs {
   v: Tensor;   // (B, C, N)
   p: Tensor;   // (B, N, N) = softmax_j(q^T k / sqrt(C)), saved for backward
   y: Tensor;   // (B, C, N) = v p^T
+  /** The three-dispatch path whatever the shape: what wider rows take, checked by the tests at any size. */
+  unfused?: boolean;
   label: string;
 }
 
-/** p =, y =. Three dispatches: scores into p, softmax of p in place, y. */
+/** The fused forward's workgroup memory in floats (attention.wgsl's FUSED_FLOATS) and its rows cap. */
+const FUSED_FLOATS = 3072;
+const FUSED_MAX_ROWS = 8;
+
+/**
+ * Query rows per workgroup of the fused forward, or 0 when even one row's q and scores do not fit
+ * (N + C > 3072: 64 px attention and wider), which takes the three-dispatch path. More rows per
+ * workgroup read k and v fewer times; at most 8, so a sample still spreads over N / 8 workgroups.
+ */
+export function fusedAttentionRows(C: number, N: number): number {
+  let rows = 0;
+  for (let r = 1; r <= FUSED_MAX_ROWS && r * (C + N) <= FUSED_FLOATS; r *= 2) rows = r;
+  return rows;
+}
+
+/** p =, y =. One fused dispatch (fusedAttentionRows), else three: scores into p, softmax of p in place, y. */
 export function attentionForward(device: GPUDevice, a: AttentionForwardArgs): Dispatch[] {
   const [B, C, N] = dims(a.q, [a.k, a.v, a.y], a.label);
   expectShape(a.p, [B, N, N], a.label);
+  const rows = a.unfused ? 0 : fusedAttentionRows(C, N);
+  if (rows > 0) {
+    const blocks = Math.ceil(N / rows);
+    return [makeDispatch(device, {
+      shader, entry: 'forward_fused', label: a.label, uniformStruct: 'FusedParams',
+      uniforms: { batch: B, c: C, n: N, rows, blocks, scale: 1 / Math.sqrt(C) },
+      tensors: [[a.q, 'read'], [a.k, 'read'], [a.v, 'read'], [a.p, 'write'], [a.y, 'write']],
+      workgroups: grid(B * blocks),
+      flops: 4 * B * N * N * C,   // the two products; the softmax is not counted, as in the unfused path
+    })];
+  }
   return [
     // p[i,j] = sum_c q[c,i] k[c,j] / sqrt(C)
     batchedMatmul(device, {

@@ -10,18 +10,18 @@
 // planner tracks per tensor (a tensor that fans out, like a skip connection, gets several writers).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { createTensor, reshape, type Tensor } from '../gpu/tensor';
+import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward } from '../kernels/attention';
 import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit } from '../kernels/conv2d';
 import { addInto, concatBackward, concatForward } from '../kernels/elementwise';
 import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../kernels/groupnorm';
-import { linearBackward, linearForward } from '../kernels/linear';
+import { linearBackward, linearForward, linearLayersForward } from '../kernels/linear';
 import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../kernels/resample';
 import { createRngState, dropoutBackward, dropoutForward } from '../kernels/rng';
 import { timestepEmbedding } from '../kernels/timestep';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../host/layers';
 import { normGroups } from '../host/layers';
-import { architecture, parameterSpecs, type ResBlockSpec } from './architecture';
+import { architecture, parameterSpecs, type Architecture, type ResBlockSpec } from './architecture';
 import type { UNetConfig } from './config';
 import { ParamStore, paramLayout, type ParamLayout } from './params';
 
@@ -73,6 +73,8 @@ export class UNet {
   private readonly backwardSteps: (() => void)[] = [];
   private readonly gradSlots = new Map<Tensor, GradSlot>();
   private temb: Tensor | null = null;
+  /** Every ResBlock's temb_proj output (B, cout), by block name: views of one tensor, one dispatch. */
+  private readonly tembProj = new Map<string, Tensor>();
   private dropoutStream = 0;
   /** The backward's one scratch buffer (split-K partial weight gradients, per-(sample, channel)
    *  partials of bias and GroupNorm gradients), shared by its kernels in turn: the most any needs. */
@@ -222,15 +224,19 @@ export class UNet {
 
   private linear(x: Tensor, name: string, out: number, siluInput: boolean, inputGrad: boolean): Tensor {
     const y = this.act([x.shape[0]!, out], name);
-    const w = this.p(`${name}.weight`), b = this.p(`${name}.bias`);
-    this.forward.push(linearForward(this.device, { x, w, b, y, siluInput, label: name }));
+    this.forward.push(linearForward(this.device, { x, w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), y, siluInput, label: name }));
+    this.linearGrad(x, name, y, siluInput, inputGrad);
+    return y;
+  }
+
+  /** Plans the backward of the linear layer `name` (y = b + w a(x)), whatever dispatch ran its forward. */
+  private linearGrad(x: Tensor, name: string, y: Tensor, siluInput: boolean, inputGrad: boolean): void {
     this.onBackward(() => {
       const dx = inputGrad ? { dx: this.grad(x), accumulateDx: this.acc(x) } : {};
       this.backward.push(...linearBackward(this.device, {
-        x, w, dy: this.grad(y), ...dx, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), siluInput, label: name,
+        x, w: this.p(`${name}.weight`), dy: this.grad(y), ...dx, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), siluInput, label: name,
       }));
     });
-    return y;
   }
 
   private dropout(x: Tensor, name: string): Tensor {
@@ -249,7 +255,8 @@ export class UNet {
   private resBlock(x: Tensor, s: ResBlockSpec): Tensor {
     const n = s.name;
     const h1 = this.norm(x, `${n}.norm1`, true);
-    const chan = this.temb ? this.linear(this.temb, `${n}.temb_proj`, s.cout, true, true) : undefined;
+    const chan = this.tembProj.get(n);
+    if (chan) this.linearGrad(this.temb!, `${n}.temb_proj`, chan, true, true);
     const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan } : {});
     const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true), `${n}.dropout`);
     const residual = s.cin !== s.cout ? this.conv(x, `${n}.nin_shortcut`, s.cout, CONV1X1) : x;
@@ -316,19 +323,32 @@ export class UNet {
     return y;
   }
 
-  private timeEmbedding(): void {
+  private timeEmbedding(arch: Architecture): void {
     if (!this.config.use_time_embed) return;
-    const sinusoid = this.act([this.options.batch, this.config.ch], 'temb_sinusoid');
+    const B = this.options.batch;
+    const sinusoid = this.act([B, this.config.ch], 'temb_sinusoid');
     this.forward.push(timestepEmbedding(this.device, { t: this.t, y: sinusoid, label: 'temb_sinusoid' }));
     this.activations.set('temb_sinusoid', sinusoid);
     const t4 = this.config.ch * 4;
     const h = this.linear(sinusoid, 'temb.dense.0', t4, false, false);
     this.temb = this.linear(h, 'temb.dense.1', t4, true, true);
+    // Every ResBlock's temb_proj reads silu(temb): all of them in one dispatch, each output an aligned
+    // view of one tensor (the backward stays per block, planned where the block is).
+    const blocks = [...arch.down.flatMap((l) => l.blocks), arch.mid.block1, arch.mid.block2, ...arch.up.flatMap((l) => l.blocks)];
+    const all = this.act([blocks.reduce((sum, b) => sum + alignFloats(B * b.cout), 0)], 'temb_proj');
+    let offset = 0;
+    const layers = blocks.map((b) => {
+      const y = viewTensor(all, offset, [B, b.cout], `${this.label}.${b.name}.temb_proj`);
+      offset += alignFloats(B * b.cout);
+      this.tembProj.set(b.name, y);
+      return { w: this.p(`${b.name}.temb_proj.weight`), b: this.p(`${b.name}.temb_proj.bias`), y };
+    });
+    this.forward.push(linearLayersForward(this.device, { x: this.temb, layers, siluInput: true, label: 'temb_proj' }));
   }
 
   private build(): Tensor {
     const arch = architecture(this.config);
-    this.timeEmbedding();
+    this.timeEmbedding(arch);
     let h = this.conv(this.x, 'conv_in', this.config.ch, CONV3X3);
     this.activations.set('conv_in', h);
     const skips = [h];

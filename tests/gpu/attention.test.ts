@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
-import { attentionBackward, attentionForward } from '../../src/kernels/attention';
+import { attentionBackward, attentionForward, fusedAttentionRows } from '../../src/kernels/attention';
 import { batchedMatmul, type Strides } from '../../src/kernels/matmul';
 import { attentionCore, attentionCoreBackward } from '../../src/ref/attention';
 import { expectClose, loadReference } from '../unit/ref-helpers';
@@ -11,14 +11,14 @@ import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } fr
 
 const gpu = useGpu();
 
-async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: HostTensor) {
+async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: HostTensor, unfused = false) {
   const d = gpu.device;
   const [B, , N] = q.shape as [number, number, number];
   const tq = toGpu(d, q, 'q'), tk = toGpu(d, k, 'k'), tv = toGpu(d, v, 'v'), tdy = toGpu(d, dy, 'dy');
   const p = gpuZeros(d, [B, N, N], 'p'), scratch = gpuZeros(d, [B, N, N], 'scratch');
   const y = gpuZeros(d, q.shape, 'y'), dq = gpuZeros(d, q.shape, 'dq'), dk = gpuZeros(d, q.shape, 'dk'), dv = gpuZeros(d, q.shape, 'dv');
   const [gy, gp, gdq, gdk, gdv] = await run(d, [
-    ...attentionForward(d, { q: tq, k: tk, v: tv, p, y, label: 'attn' }),
+    ...attentionForward(d, { q: tq, k: tk, v: tv, p, y, unfused, label: 'attn' }),
     ...attentionBackward(d, { q: tq, k: tk, v: tv, p, dy: tdy, dq, dk, dv, scratch, label: 'attn' }),
   ], [y, p, dq, dk, dv]);
   return { y: gy!, p: gp!, dq: gdq!, dk: gdk!, dv: gdv! };
@@ -54,14 +54,25 @@ describe('attention core on WebGPU', () => {
     expectClose(out.dv, t('grad_v').data, BWD.atol, BWD.rtol, 'attention_core grad_v');
   });
 
-  // N = 300 gives rows longer than the 256-thread softmax workgroup.
-  for (const [B, C, N] of [[1, 13, 70], [3, 13, 5], [1, 4, 300]] as const) {
-    it(`B=${B} C=${C} N=${N} matches the CPU reference`, async () => {
+  it('fuses the forward where a block of query rows fits in workgroup memory', () => {
+    expect(fusedAttentionRows(64, 64)).toBe(8);     // the bundled model's 8x8 attention
+    expect(fusedAttentionRows(256, 256)).toBe(4);   // cifar10's 16x16 attention at ch 256
+    expect(fusedAttentionRows(512, 1024)).toBe(2);
+    expect(fusedAttentionRows(3, 3100)).toBe(0);    // one row's scores alone overflow: three dispatches
+    const d = gpu.device;
+    const t = (shape: number[]) => gpuZeros(d, shape);
+    expect(attentionForward(d, { q: t([2, 64, 64]), k: t([2, 64, 64]), v: t([2, 64, 64]), p: t([2, 64, 64]), y: t([2, 64, 64]), label: 'a' })).toHaveLength(1);
+  });
+
+  // Fused: 8 rows per workgroup with a ragged last block (N = 70, 300), more rows than N (N = 5), and
+  // N = 300, longer than the 64-thread softmax workgroup; and the unfused GEMM-softmax-GEMM path.
+  for (const [B, C, N, unfused] of [[1, 13, 70, false], [3, 13, 5, false], [1, 4, 300, false], [3, 13, 70, true], [1, 4, 300, true]] as const) {
+    it(`B=${B} C=${C} N=${N} matches the CPU reference${unfused ? ', unfused' : ''}`, async () => {
       const q = randomTensor([B, C, N], 1), k = randomTensor([B, C, N], 2), v = randomTensor([B, C, N], 3);
       const dy = randomTensor([B, C, N], 4);
       const fwd = attentionCore(q, k, v);
       const bwd = attentionCoreBackward(q, k, v, fwd.p, dy);
-      const out = await gpuAttention(q, k, v, dy);
+      const out = await gpuAttention(q, k, v, dy, unfused);
       expectClose(out.y, fwd.y.data, FWD.atol, FWD.rtol, 'y');
       expectClose(out.p, fwd.p, FWD.atol, FWD.rtol, 'p');
       expectClose(out.dq, bwd.dq.data, BWD.atol, BWD.rtol, 'dq');

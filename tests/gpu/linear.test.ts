@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
-import { linearBackward, linearForward } from '../../src/kernels/linear';
+import { linearBackward, linearForward, linearLayersForward } from '../../src/kernels/linear';
+import { alignFloats, upload, viewTensor } from '../../src/gpu/tensor';
 import { silu, siluBackward } from '../../src/ref/activation';
 import { linear, linearBackward as linearBackwardRef } from '../../src/ref/linear';
 import { expectClose, loadReference } from '../unit/ref-helpers';
@@ -68,6 +69,40 @@ describe('linear on WebGPU', () => {
     }
   }
 
+  // Every ResBlock's temb_proj in one dispatch: three layers of one input, their w and b at aligned
+  // offsets of one flat buffer in another order (as parameters lie), their outputs views of one tensor.
+  it('runs several layers sharing their input in one dispatch, each exactly as on its own', async () => {
+    const d = gpu.device;
+    const [N, In] = [3, 37];
+    const outs = [70, 9, 1];
+    const x = randomTensor([N, In], 1, 3);
+    const ws = outs.map((o, i) => randomTensor([o, In], 10 + i, 0.3)), bs = outs.map((o, i) => randomTensor([o], 20 + i));
+    const order = [2, 0, 1];   // where each layer's w, b pair lies in the flat buffer
+    const at: number[] = [];
+    let floats = 0;
+    for (const i of order) { at[i] = floats; floats += alignFloats(ws[i]!.data.length) + alignFloats(bs[i]!.data.length); }
+    const flat = gpuZeros(d, [floats], 'params'), host = new Float32Array(floats);
+    outs.forEach((_, i) => { host.set(ws[i]!.data, at[i]!); host.set(bs[i]!.data, at[i]! + alignFloats(ws[i]!.data.length)); });
+    upload(d, flat, host);
+    const all = gpuZeros(d, [outs.reduce((s, o) => s + alignFloats(N * o), 0)], 'y');
+    let off = 0;
+    const layers = outs.map((o, i) => {
+      const y = viewTensor(all, off, [N, o], `y${i}`);
+      off += alignFloats(N * o);
+      return { w: viewTensor(flat, at[i]!, [o, In], `w${i}`), b: viewTensor(flat, at[i]! + alignFloats(ws[i]!.data.length), [o], `b${i}`), y };
+    });
+    const tx = toGpu(d, x, 'x');
+    const [got] = await run(d, [linearLayersForward(d, { x: tx, layers, siluInput: true, label: 'temb_proj' })], [all]);
+    off = 0;
+    for (const [i, o] of outs.entries()) {
+      const alone = gpuZeros(d, [N, o], 'alone');
+      const [want] = await run(d, [linearForward(d, { x: tx, w: toGpu(d, ws[i]!), b: toGpu(d, bs[i]!), y: alone, siluInput: true, label: 'one' })], [alone]);
+      expect(got!.subarray(off, off + N * o)).toEqual(want);   // the same sums in the same order
+      expectClose(want!, refLinear(x, ws[i]!, bs[i]!, randomTensor([N, o], 4), true).y, FWD.atol, FWD.rtol, `layer ${i}`);
+      off += alignFloats(N * o);
+    }
+  });
+
   it('skips dx without a dx tensor', () => {
     const d = gpu.device;
     const dispatches = linearBackward(d, {
@@ -81,5 +116,8 @@ describe('linear on WebGPU', () => {
     expect(() => linearForward(d, {
       x: gpuZeros(d, [2, 4], 'x'), w: gpuZeros(d, [3, 5], 'w'), b: gpuZeros(d, [3]), y: gpuZeros(d, [2, 3]), label: 'bad',
     })).toThrow(/bad: linear input "x" \[2,4\] does not fit weight "w" \[3,5\]/);
+    const layer = () => ({ w: gpuZeros(d, [3, 4], 'w'), b: gpuZeros(d, [3]), y: gpuZeros(d, [2, 3]) });
+    expect(() => linearLayersForward(d, { x: gpuZeros(d, [2, 4], 'x'), layers: [layer(), layer()], label: 'two' }))
+      .toThrow(/two: the layers' weight tensors must share one buffer/);
   });
 });
