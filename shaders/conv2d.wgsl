@@ -25,6 +25,9 @@
 //          backward_weight dw += (parameter gradients accumulate), or partial[z] = per slice;
 //          backward_chan dchan = .
 // Forward saves nothing: backward reads the forward input x again.
+// FLAG_UP2 (forward, backward_weight): x is (B, Ci, H/2, W/2) and the convolution runs over its nearest
+// 2x upsampling (the UNet's upsample, never written out); H, W are the upsampled sizes, and
+// backward_input's dx is the gradient wrt the upsampled input (resample.wgsl sums it down).
 //
 // No runtime integer division in a GEMM's K loop (GPUs have no divide instruction; one costs ~20
 // instructions): kernel size and stride are pipeline constants, so the forward's and backward_input's
@@ -53,6 +56,7 @@ const FLAG_BIAS: u32 = 1u;
 const FLAG_CHAN: u32 = 2u;
 const FLAG_RES: u32 = 4u;
 const FLAG_ACC: u32 = 8u;
+const FLAG_UP2: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> P: Params;
 
@@ -134,6 +138,9 @@ fn decode_slot(mode: u32, n: u32) -> Slot {
 
 fn x_at(b: u32, ci: u32, iy: i32, ix: i32) -> f32 {
   if (iy < 0 || ix < 0 || iy >= i32(P.h) || ix >= i32(P.w)) { return 0.0; }   // zero padding
+  if ((P.flags & FLAG_UP2) != 0u) {
+    return op_b[((b * P.cin + ci) * (P.h >> 1u) + (u32(iy) >> 1u)) * (P.w >> 1u) + (u32(ix) >> 1u)];
+  }
   return op_b[((b * P.cin + ci) * P.h + u32(iy)) * P.w + u32(ix)];
 }
 

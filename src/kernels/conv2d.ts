@@ -13,6 +13,14 @@ const FLAG_BIAS = 1;
 const FLAG_CHAN = 2;
 const FLAG_RES = 4;
 const FLAG_ACC = 8;
+const FLAG_UP2 = 16;
+
+/** The input a convolution sees: x itself, or with `upsample` its nearest 2x upsampling (B, C, 2H, 2W). */
+export function convInputShape(x: readonly number[], upsample = false): number[] {
+  if (!upsample) return [...x];
+  const [B, C, H, W] = x as [number, number, number, number];
+  return [B, C, 2 * H, 2 * W];
+}
 
 interface ConvDims {
   B: number; Ci: number; H: number; W: number; Co: number; OH: number; OW: number; K: number;
@@ -101,7 +109,9 @@ function gemmFlops(d: ConvDims): number {
 }
 
 export interface Conv2dForwardArgs {
-  x: Tensor;        // (B, Ci, H, W)
+  x: Tensor;        // (B, Ci, H, W), or (B, Ci, H/2, W/2) with upsample
+  /** Convolve x's nearest 2x upsampling, read on the fly (the UNet's upsample + conv). */
+  upsample?: boolean;
   w: Tensor;        // (Co, Ci, K, K)
   bias?: Tensor;    // (Co)
   chan?: Tensor;    // (B, Co): added per (sample, channel), the time-embedding projection
@@ -112,12 +122,12 @@ export interface Conv2dForwardArgs {
 }
 
 export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch {
-  const d = dims(a.x.shape, a.w.shape, a.geometry, a.label);
+  const d = dims(convInputShape(a.x.shape, a.upsample), a.w.shape, a.geometry, a.label);
   expectShape(a.y, [d.B, d.Co, d.OH, d.OW], a.label);
   if (a.bias) expectShape(a.bias, [d.Co], a.label);
   if (a.chan) expectShape(a.chan, [d.B, d.Co], a.label);
   if (a.residual) expectShape(a.residual, [d.B, d.Co, d.OH, d.OW], a.label);
-  const flags = (a.bias ? FLAG_BIAS : 0) | (a.chan ? FLAG_CHAN : 0) | (a.residual ? FLAG_RES : 0);
+  const flags = (a.bias ? FLAG_BIAS : 0) | (a.chan ? FLAG_CHAN : 0) | (a.residual ? FLAG_RES : 0) | (a.upsample ? FLAG_UP2 : 0);
   const none = placeholder(device);
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
@@ -129,7 +139,9 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
 }
 
 export interface Conv2dBackwardArgs {
-  x: Tensor;   // forward input (B, Ci, H, W)
+  x: Tensor;   // forward input (B, Ci, H, W), or (B, Ci, H/2, W/2) with upsample
+  /** The forward convolved x's nearest 2x upsampling: dx is then the gradient wrt that (B, Ci, H, W). */
+  upsample?: boolean;
   w: Tensor;   // (Co, Ci, K, K)
   dy: Tensor;  // (B, Co, OH, OW)
   geometry: ConvGeometry;
@@ -138,7 +150,7 @@ export interface Conv2dBackwardArgs {
 
 /** dx = (or += with `accumulate`, where x fans out) the gradient wrt the input. */
 export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & { dx: Tensor; accumulate: boolean }): Dispatch {
-  const d = dims(a.x.shape, a.w.shape, a.geometry, a.label);
+  const d = dims(convInputShape(a.x.shape, a.upsample), a.w.shape, a.geometry, a.label);
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
   expectShape(a.dx, [d.B, d.Ci, d.H, d.W], a.label);
   return makeDispatch(device, {
@@ -169,7 +181,7 @@ export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
  * over the batch.
  */
 export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Dispatch[] {
-  const d = dims(a.x.shape, a.w.shape, a.geometry, a.label);
+  const d = dims(convInputShape(a.x.shape, a.upsample), a.w.shape, a.geometry, a.label);
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
   expectShape(a.dw, a.w.shape, a.label);
   const split = a.split ?? unsplit(d.B * d.OH * d.OW);
@@ -182,7 +194,7 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Di
   const out = [
     makeDispatch(device, {
       shader, entry: 'backward_weight', label: `${a.label}.dw`,
-      uniforms: uniforms(d, a.geometry, 0, split),
+      uniforms: uniforms(d, a.geometry, a.upsample ? FLAG_UP2 : 0, split),
       ...launch(device, d, a.geometry, d.Co, ncols, split.splits),
       flops: gemmFlops(d),
       tensors: [[a.dy, 'read'], [a.x, 'read'], [partialDw, 'write']],

@@ -12,7 +12,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward } from '../kernels/attention';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit } from '../kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, weightGradSplit } from '../kernels/conv2d';
 import { addInto, concatBackward, concatForward } from '../kernels/elementwise';
 import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../kernels/groupnorm';
 import { linearBackward, linearForward, linearLayersForward } from '../kernels/linear';
@@ -175,20 +175,29 @@ export class UNet {
     this.backwardSteps.push(step);
   }
 
-  private conv(x: Tensor, name: string, cout: number, g: ConvGeometry, extra: { chan?: Tensor; residual?: Tensor } = {}): Tensor {
-    const [B, , H, W] = x.shape as [number, number, number, number];
+  /** A convolution of x (with `upsample`, of x's nearest 2x upsampling, never written out). */
+  private conv(x: Tensor, name: string, cout: number, g: ConvGeometry, extra: { chan?: Tensor; residual?: Tensor; upsample?: boolean } = {}): Tensor {
+    const xs = convInputShape(x.shape, extra.upsample);
+    const [B, , H, W] = xs as [number, number, number, number];
     const k = g === CONV1X1 ? 1 : 3;
     const OH = (H + g.pad[0] + g.pad[2] - k) / g.stride + 1;
     const OW = (W + g.pad[1] + g.pad[3] - k) / g.stride + 1;
     const y = this.act([B, cout, OH, OW], name);
     const w = this.p(`${name}.weight`), bias = this.p(`${name}.bias`);
     this.forward.push(conv2dForward(this.device, { x, w, bias, ...extra, y, geometry: g, label: name }));
-    const split = weightGradSplit(x.shape, w.shape, g, this.device.limits);
-    this.needScratch(conv2dParamsScratchFloats(x.shape, w.shape, split, !extra.chan));
+    const split = weightGradSplit(xs, w.shape, g, this.device.limits);
+    this.needScratch(conv2dParamsScratchFloats(xs, w.shape, split, !extra.chan));
     this.onBackward(() => {
       const dy = this.grad(y);
-      const args = { x, w, dy, geometry: g, label: name };
-      this.backward.push(conv2dBackwardInput(this.device, { ...args, dx: this.grad(x), accumulate: this.acc(x) }));
+      const args = { x, w, dy, geometry: g, upsample: extra.upsample, label: name };
+      if (extra.upsample) {
+        // The gradient wrt the upsampled input, summed over each 2x2 block into x's.
+        const du = this.act(xs, `d(${name}.nearest)`);
+        this.backward.push(conv2dBackwardInput(this.device, { ...args, dx: du, accumulate: false }));
+        this.backward.push(upsampleBackward(this.device, { dy: du, dx: this.grad(x), accumulate: this.acc(x), label: name }));
+      } else {
+        this.backward.push(conv2dBackwardInput(this.device, { ...args, dx: this.grad(x), accumulate: this.acc(x) }));
+      }
       // The time-embedding add's gradient is the per-(sample, channel) sum of dy: the bias
       // gradient's first stage too.
       const dchan = extra.chan ? this.fresh(extra.chan) : undefined;
@@ -303,10 +312,16 @@ export class UNet {
 
   private upsample(x: Tensor, name: string): Tensor {
     const [B, C, H, W] = x.shape as [number, number, number, number];
-    const u = this.act([B, C, H * 2, W * 2], `${name}.nearest`);
-    this.forward.push(upsampleForward(this.device, { x, y: u, label: name }));
-    this.onBackward(() => this.backward.push(upsampleBackward(this.device, { dy: this.grad(u), dx: this.grad(x), accumulate: this.acc(x), label: name })));
-    const y = this.config.resamp_with_conv ? this.conv(u, `${name}.conv`, C, CONV3X3) : u;
+    let y: Tensor;
+    if (this.config.resamp_with_conv) {
+      // The conv reads x's nearest upsampling as it gathers: no dispatch, no tensor for it.
+      y = this.conv(x, `${name}.conv`, C, CONV3X3, { upsample: true });
+    } else {
+      y = this.act([B, C, H * 2, W * 2], `${name}.nearest`);
+      const out = y;
+      this.forward.push(upsampleForward(this.device, { x, y: out, label: name }));
+      this.onBackward(() => this.backward.push(upsampleBackward(this.device, { dy: this.grad(out), dx: this.grad(x), accumulate: this.acc(x), label: name })));
+    }
     this.activations.set(name, y);
     return y;
   }

@@ -1,7 +1,8 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
+import { upsampleNearest2x } from '../../src/ref/resample';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, convOutSize, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
@@ -16,20 +17,21 @@ function forcedSplit(x: readonly number[], k: number, splits: number, w: readonl
   return sliceReduction(w[0]! * w[1]! * w[2]! * w[3]!, x[0]! * k, splits);
 }
 
-async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor) {
+async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor, upsample = false) {
   const d = gpu.device;
-  const [B, , H, W] = x.shape as [number, number, number, number];
+  const xs = convInputShape(x.shape, upsample);
+  const [B, , H, W] = xs as [number, number, number, number];
   const [Co, , K] = w.shape as [number, number, number];
   const OH = convOutSize(H, K, g.stride, g.pad[0], g.pad[2]);
   const OW = convOutSize(W, K, g.stride, g.pad[1], g.pad[3]);
   const tx = toGpu(d, x, 'x'), tw = toGpu(d, w, 'w'), tb = toGpu(d, b, 'b'), tdy = toGpu(d, dy, 'dy');
   const y = gpuZeros(d, [B, Co, OH, OW], 'y');
-  const dx = gpuZeros(d, x.shape, 'dx'), dw = dwInit ? toGpu(d, dwInit, 'dw') : gpuZeros(d, w.shape, 'dw'), db = gpuZeros(d, [Co], 'db');
-  const args = { x: tx, w: tw, dy: tdy, geometry: g, label: 'conv' };
-  const sp = split ?? weightGradSplit(x.shape, w.shape, g, d.limits);
+  const dx = gpuZeros(d, xs, 'dx'), dw = dwInit ? toGpu(d, dwInit, 'dw') : gpuZeros(d, w.shape, 'dw'), db = gpuZeros(d, [Co], 'db');
+  const args = { x: tx, w: tw, dy: tdy, geometry: g, upsample, label: 'conv' };
+  const sp = split ?? weightGradSplit(xs, w.shape, g, d.limits);
   const scratch = gpuZeros(d, [Math.max(1, conv2dParamsScratchFloats(x.shape, w.shape, sp, true))], 'scratch');
   const [gy, gdx, gdw, gdb] = await run(d, [
-    conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, label: 'conv' }),
+    conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, upsample, label: 'conv' }),
     conv2dBackwardInput(d, { ...args, dx, accumulate: false }),
     ...conv2dBackwardParams(d, { ...args, dw, db, split: sp, scratch }),
   ], [y, dx, dw, db]);
@@ -69,6 +71,23 @@ describe('conv2d on WebGPU', () => {
       expectClose(out.db, ref.db.data, BWD.atol, BWD.rtol, 'db');
     });
   }
+
+  // The UNet's upsample: the conv gathers x's nearest 2x upsampling (never written), dx is the
+  // gradient wrt the upsampled input; against the reference's upsample then conv.
+  it('convolves the nearest 2x upsampling of its input read on the fly (batch 3, 5x7 -> 10x14), split or not', async () => {
+    const x = randomTensor([3, 5, 5, 7], 31), w = randomTensor([9, 5, 3, 3], 32, 0.3), b = randomTensor([9], 33);
+    const u = upsampleNearest2x(x);
+    const y = conv2d(u, w, b, CONV3X3);
+    const dy = randomTensor(y.shape, 34);
+    const ref = conv2dBackward(u, w, dy, CONV3X3);
+    for (const split of [undefined, forcedSplit(u.shape, 10 * 14, 3, w.shape)]) {
+      const out = await gpuConv(x, w, b, dy, CONV3X3, split, undefined, true);
+      expectClose(out.y, y.data, FWD.atol, FWD.rtol, 'y');
+      expectClose(out.dx, ref.dx.data, BWD.atol, BWD.rtol, 'd(upsampled x)');
+      expectClose(out.dw, ref.dw.data, BWD.atol, BWD.rtol, 'dw');
+      expectClose(out.db, ref.db.data, BWD.atol, BWD.rtol, 'db');
+    }
+  });
 
   it('split-K weight gradients (3, 5 and 7 slices of odd length) equal the CPU reference and add into dw', async () => {
     const xs = [3, 5, 11, 13], ws = [70, 5, 3, 3];
