@@ -7,6 +7,8 @@
 // values). `iters` steps are submitted back to back and timed from the first submit to the
 // completion of the last (queue.onSubmittedWorkDone), after 3 untimed warm-up runs that build the
 // pipelines: steady-state GPU throughput, host uploads excluded, as PyTorch's side is timed.
+// Every row also counts the dispatches of a forward and of a training step, and the megabytes the
+// forward's dispatches write (whole output bindings): what kernel fusion removes, on any adapter.
 // --profile adds, per (config, batch), the time of each kernel family in the forward and in the
 // training step (gpu/profile.ts: GPU timestamps where the adapter has them, shares only otherwise).
 // --gemm-rows forces every GEMM's row tile (shaders/gemm.wgsl; default: per shape, kernels/gemm.ts
@@ -47,6 +49,9 @@ export interface BenchRow {
   batch: number;
   forward_ms: number;
   train_step_ms: number;
+  forward_dispatches: number;
+  train_step_dispatches: number;
+  forward_mb_written: number;
   profile?: { forward: Profile; train_step: Profile };
 }
 
@@ -66,7 +71,7 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
   const abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION));
   const rows: BenchRow[] = [];
   ctx.log(`adapter: ${adapter}${gemmRows ? `; every GEMM on ${gemmRows}-row tiles` : ''}`);
-  ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s');
+  ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s   dispatches fwd/step   fwd MB written');
   for (const name of configs) {
     const config = benchConfig(name);
     for (const B of batches) {
@@ -87,9 +92,14 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
         step.encode(e, i + 1);
         d.queue.submit([e.finish()]);
       });
-      const row: BenchRow = { config: name, parameters: net.layout.count, batch: B, forward_ms: forward, train_step_ms: train };
+      const written = net.forward.reduce((sum, x) => sum + x.bytesWritten, 0) / 2 ** 20;
+      const row: BenchRow = {
+        config: name, parameters: net.layout.count, batch: B, forward_ms: forward, train_step_ms: train,
+        forward_dispatches: net.forward.length, train_step_dispatches: step.dispatches.length, forward_mb_written: Number(written.toFixed(3)),
+      };
       rows.push(row);
-      ctx.log(`${name.padEnd(8)}${net.layout.count.toLocaleString('en-US').padStart(10)}${String(B).padStart(7)}${forward.toFixed(3).padStart(13)}${((1000 * B) / forward).toFixed(0).padStart(8)}${train.toFixed(3).padStart(16)}${((1000 * B) / train).toFixed(0).padStart(8)}`);
+      ctx.log(`${name.padEnd(8)}${net.layout.count.toLocaleString('en-US').padStart(10)}${String(B).padStart(7)}${forward.toFixed(3).padStart(13)}${((1000 * B) / forward).toFixed(0).padStart(8)}${train.toFixed(3).padStart(16)}${((1000 * B) / train).toFixed(0).padStart(8)}`
+        + `${`${net.forward.length}/${step.dispatches.length}`.padStart(21)}${written.toFixed(2).padStart(17)}`);
       if (args.flags.has('profile')) {
         const profileIters = Math.min(iters, 5);
         row.profile = { forward: await profileDispatches(d, net.forward, profileIters), train_step: await profileDispatches(d, step.dispatches, profileIters) };

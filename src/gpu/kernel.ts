@@ -5,7 +5,7 @@
 // A Dispatch is built once (at plan time, when shapes are known) and recorded many
 // times: a model's forward pass is a list of Dispatches replayed into one encoder.
 import { allocateBuffer, limitExceeded, planningDry, sharedOutsideOwners, uncountedPlaceholder } from './owner';
-import { binding, type Tensor } from './tensor';
+import { binding, byteSize, type Tensor } from './tensor';
 import { packUniforms, type UniformValues } from './uniforms';
 import commonCode from '../../shaders/common.wgsl?raw';
 
@@ -25,6 +25,8 @@ export interface Dispatch {
   readonly kernel: string;
   /** Floating-point operations of one run where known (GEMMs: 2 M N K), else 0. */
   readonly flops: number;
+  /** Bytes of the tensors it writes (whole bindings): what a fusion saves shows here. */
+  readonly bytesWritten: number;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly workgroups: readonly [number, number, number];
@@ -128,7 +130,8 @@ export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
       limitExceeded(`${label}: ${n} workgroups exceed maxComputeWorkgroupsPerDimension (${device.limits.maxComputeWorkgroupsPerDimension}); use a smaller batch or model`);
     }
   }
-  const common = { label, kernel: `${spec.shader.name}.${spec.entry}`, flops: spec.flops ?? 0, workgroups: spec.workgroups };
+  const bytesWritten = spec.tensors.reduce((sum, [t, access]) => sum + (access === 'write' ? byteSize(t) : 0), 0);
+  const common = { label, kernel: `${spec.shader.name}.${spec.entry}`, flops: spec.flops ?? 0, bytesWritten, workgroups: spec.workgroups };
   const words = hasUniforms ? new Uint32Array(Math.max(4, Math.ceil(packed.length / 4) * 4)) : undefined;
   const uniforms = words ? allocateBuffer(device, { label: `${label}.uniforms`, size: words.byteLength, usage: UNIFORM_USAGE }) : undefined;
   if (planningDry()) {

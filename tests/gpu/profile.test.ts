@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { kernelFamily, profileDispatches } from '../../src/gpu/profile';
 import { upload } from '../../src/gpu/tensor';
 import { initParameters } from '../../src/nn/init';
-import { PRESETS } from '../../src/nn/presets';
+import { BUNDLED_ARCHITECTURE, PRESETS } from '../../src/nn/presets';
 import { UNet } from '../../src/nn/unet';
 import { useGpu } from './harness';
 
@@ -34,5 +34,19 @@ describe('per-kernel profile', () => {
     expect(conv.flops).toBe(net.forward.filter((x) => x.kernel === 'conv2d.forward').reduce((s, x) => s + x.flops, 0));
     expect(conv.gflops).toBeGreaterThan(0);
     expect(p.families.find((f) => f.family === 'groupnorm')!.gflops).toBeNull();
+  });
+
+  // What `ddim bench` counts: the bundled forward at batch 1 was 112 dispatches (51 conv, 27 GroupNorm,
+  // 12 attention, 14 linear, 8 concat and upsample). Fused since: the attention core (3 -> 1 per
+  // block), every temb_proj in one dispatch, the upsample read inside its conv.
+  it('plans the bundled forward in 92 dispatches, none of them an upsample, one for all temb_proj', () => {
+    const net = new UNet(gpu.device, BUNDLED_ARCHITECTURE, { batch: 1, label: 'count' });
+    const count = (kernel: string) => net.forward.filter((x) => x.kernel === kernel).length;
+    expect(net.forward.length).toBe(92);
+    expect(count('resample.expand2x2')).toBe(0);   // the nearest upsampling's kernel
+    expect(count('attention.forward_fused')).toBe(4);
+    expect(count('linear.forward')).toBe(3);   // temb.dense.0, temb.dense.1, every temb_proj
+    expect(net.forward.reduce((s, x) => s + x.bytesWritten, 0)).toBeGreaterThan(0);
+    net.destroy();
   });
 });
