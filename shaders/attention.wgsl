@@ -8,6 +8,10 @@
 //                     (ROWS * (C + N) <= FUSED_FLOATS; the launcher picks ROWS, or the unfused path).
 //                     A latency win: the UNet's attention runs at N = 64..256, where three dispatches
 //                     with a grid of a few workgroups each cost more than the arithmetic.
+//                     q, k and v are read from one binding (qkv, at q_off, k_off, v_off: the UNet's
+//                     stacked q/k/v GEMM writes them into one tensor). With FLAG_PROJ it also applies
+//                     the block's proj_out and residual: out = x + b + W y, W (C, C) and b (C) at
+//                     w_off and b_off of one binding, y's rows staged where q's were.
 //   softmax_forward   p = softmax(p) over each row, in place: p holds the scaled scores on entry
 //                     and the probabilities on exit. The row max is subtracted before exp so
 //                     large scores cannot overflow.
@@ -77,16 +81,20 @@ fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 
 struct FusedParams {
   batch: u32, c: u32, n: u32, rows: u32, blocks: u32, scale: f32,
+  q_off: u32, k_off: u32, v_off: u32, w_off: u32, b_off: u32, flags: u32,
 }
+
+const FLAG_PROJ: u32 = 1u;
 
 const FUSED_FLOATS: u32 = 3072u;   // 12 KiB of the 16 KiB every adapter gives a workgroup
 
 @group(0) @binding(0) var<uniform> F: FusedParams;
-@group(0) @binding(1) var<storage, read> ff_q: array<f32>;
-@group(0) @binding(2) var<storage, read> ff_k: array<f32>;
-@group(0) @binding(3) var<storage, read> ff_v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ff_p: array<f32>;
-@group(0) @binding(5) var<storage, read_write> ff_y: array<f32>;
+@group(0) @binding(1) var<storage, read> ff_qkv: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ff_p: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ff_y: array<f32>;
+@group(0) @binding(4) var<storage, read> ff_wb: array<f32>;         // proj_out's W and b (FLAG_PROJ)
+@group(0) @binding(5) var<storage, read> ff_res: array<f32>;        // x, (B, C, N) (FLAG_PROJ)
+@group(0) @binding(6) var<storage, read_write> ff_out: array<f32>;  // (B, C, N) (FLAG_PROJ)
 
 // The block's q columns (rows x C) first, then its score / probability rows (rows x N).
 var<workgroup> fused: array<f32, FUSED_FLOATS>;
@@ -105,14 +113,14 @@ fn forward_fused(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let pbase = F.rows * C;
   for (var e = li; e < rows * C; e += WG) {
     let r = e / C;
-    fused[e] = ff_q[qkv + (e % C) * N + i0 + r];
+    fused[e] = ff_qkv[F.q_off + qkv + (e % C) * N + i0 + r];
   }
   workgroupBarrier();
   for (var e = li; e < rows * N; e += WG) {
     let r = e / N;
     let j = e % N;
     var s = 0.0;
-    for (var c = 0u; c < C; c++) { s = fma(fused[r * C + c], ff_k[qkv + c * N + j], s); }
+    for (var c = 0u; c < C; c++) { s = fma(fused[r * C + c], ff_qkv[F.k_off + qkv + c * N + j], s); }
     fused[pbase + e] = s * F.scale;
   }
   workgroupBarrier();
@@ -132,13 +140,26 @@ fn forward_fused(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     }
   }
   workgroupBarrier();
-  // y[c, i0 + r] = sum_j v[c, j] p[r, j]
+  // y[c, i0 + r] = sum_j v[c, j] p[r, j]; with FLAG_PROJ also into q's place, as fused[r * C + c]
+  let proj = (F.flags & FLAG_PROJ) != 0u;
   for (var e = li; e < rows * C; e += WG) {
     let c = e / rows;
     let r = e % rows;
     var s = 0.0;
-    for (var j = 0u; j < N; j++) { s = fma(ff_v[qkv + c * N + j], fused[pbase + r * N + j], s); }
+    for (var j = 0u; j < N; j++) { s = fma(ff_qkv[F.v_off + qkv + c * N + j], fused[pbase + r * N + j], s); }
     ff_y[qkv + c * N + i0 + r] = s;
+    if (proj) { fused[r * C + c] = s; }
+  }
+  if (!proj) { return; }
+  workgroupBarrier();
+  // out[c, i0 + r] = x[c, i0 + r] + b[c] + sum_c' W[c, c'] y[c', i0 + r]
+  for (var e = li; e < rows * C; e += WG) {
+    let c = e / rows;
+    let r = e % rows;
+    var s = ff_wb[F.b_off + c];
+    for (var k = 0u; k < C; k++) { s = fma(ff_wb[F.w_off + c * C + k], fused[r * C + k], s); }
+    let at = qkv + c * N + i0 + r;
+    ff_out[at] = ff_res[at] + s;
   }
 }
 

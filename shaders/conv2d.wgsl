@@ -25,6 +25,15 @@
 //          backward_weight dw += (parameter gradients accumulate), or partial[z] = per slice;
 //          backward_chan dchan = .
 // Forward saves nothing: backward reads the forward input x again.
+// Two more fusions in the forward GEMM (the backward runs per convolution, on views):
+//   stacked   G convolutions of the same x (the attention's q, k and v) as one GEMM of M = G*Co rows:
+//             convolution g's weights and bias sit w_gstride and b_gstride floats after the first
+//             (w and bias bind spans of the flat parameters) and its output is the y view at
+//             g * y_gstride: y is (G, B, Co, OH, OW), each slot aligned.
+//   shortcut  a 1x1 convolution of another input sc_x (B, sc_cin, OH, OW) summed into the same
+//             outputs (the ResBlock's nin_shortcut added to conv2): K grows by sc_cin, whose A
+//             columns are the shortcut's weights (at sc_w_off in w's span) and whose B rows are sc_x's
+//             pixels; its bias (at sc_b_off in bias's span) is added in the epilogue. Stride 1 only.
 // FLAG_UP2 (forward, backward_weight): x is (B, Ci, H/2, W/2) and the convolution runs over its nearest
 // 2x upsampling (the UNet's upsample, never written out); H, W are the upsampled sizes, and
 // backward_input's dx is the gradient wrt the upsampled input (resample.wgsl sums it down).
@@ -46,6 +55,9 @@ struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
   cout: u32, oh: u32, ow: u32, pad_t: u32,
   pad_l: u32, flags: u32, k_chunk: u32, splits: u32,
+  groups: u32, y_gstride: u32, w_off: u32, w_gstride: u32,
+  b_off: u32, b_gstride: u32, sc_cin: u32, sc_w_off: u32,
+  sc_b_off: u32,
 }
 
 override KSIZE: u32 = 3u;
@@ -57,6 +69,7 @@ const FLAG_CHAN: u32 = 2u;
 const FLAG_RES: u32 = 4u;
 const FLAG_ACC: u32 = 8u;
 const FLAG_UP2: u32 = 16u;
+const FLAG_SHORTCUT: u32 = 32u;
 
 @group(0) @binding(0) var<uniform> P: Params;
 
@@ -68,13 +81,16 @@ const BACKWARD_WEIGHT: u32 = 2u;
 
 @group(0) @binding(1) var<storage, read> op_a: array<f32>;
 @group(0) @binding(2) var<storage, read> op_b: array<f32>;
+// The forward's shortcut input (FLAG_SHORTCUT). The loop below names it for every GEMM, so the
+// backward GEMMs bind a placeholder there (their outputs follow at binding 4).
+@group(0) @binding(3) var<storage, read> sc_x: array<f32>;
 
 // The output extent (m, n) and the reduction range [k0, k1) of one workgroup (split z of backward_weight).
 struct Gemm { m: u32, n: u32, k0: u32, k1: u32 }
 
 fn gemm_dims(mode: u32, z: u32) -> Gemm {
   switch (mode) {
-    case FORWARD: { return Gemm(P.cout, P.batch * P.oh * P.ow, 0u, P.cin * KK); }
+    case FORWARD: { return Gemm(P.groups * P.cout, P.batch * P.oh * P.ow, 0u, P.cin * KK + P.sc_cin); }
     case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, 0u, P.cout * KK); }
     default: {
       let k = P.batch * P.oh * P.ow;
@@ -104,7 +120,13 @@ fn kpos_advance(q: KPos) -> KPos {
 // A[m, k] (caller checks bounds); q is k's position (read by backward_weight only).
 fn load_a(mode: u32, m: u32, k: u32, q: KPos) -> f32 {
   switch (mode) {
-    case FORWARD: { return op_a[m * P.cin * KK + k]; }                          // w[co, (ci, ky, kx)]
+    case FORWARD: {                                                             // w_g[co, (ci, ky, kx)]
+      let ck = P.cin * KK;
+      if (k >= ck) { return op_a[P.sc_w_off + m * P.sc_cin + k - ck]; }        // w_sc[co, ci]
+      var row = P.w_off + m * ck;
+      if (P.groups > 1u) { row = P.w_off + (m / P.cout) * P.w_gstride + (m % P.cout) * ck; }   // stacked: 1x1 only
+      return op_a[row + k];
+    }
     case BACKWARD_INPUT: { return op_a[((k / KK) * P.cin + m) * KK + k % KK]; } // w[co, ci, ky, kx], m = ci
     default: { return op_a[((q.b * P.cout + m) * P.oh + q.oy) * P.ow + q.ox]; } // dy[b, co, oy, ox]
   }
@@ -148,6 +170,10 @@ fn x_at(b: u32, ci: u32, iy: i32, ix: i32) -> f32 {
 fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
   switch (mode) {
     case FORWARD: {                                   // im2col(x): k = (ci, ky, kx)
+      let ck = P.cin * KK;
+      if (k >= ck) {                                  // sc_x[b, k - ck, oy, ox]: stride 1
+        return sc_x[((s.b * P.sc_cin + k - ck) * P.oh + u32(s.y + i32(P.pad_t))) * P.ow + u32(s.x + i32(P.pad_l))];
+      }
       let r = k % KK;
       return x_at(s.b, k / KK, s.y + i32(r / KSIZE), s.x + i32(r % KSIZE));
     }
@@ -216,10 +242,10 @@ fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
 
 // ---- forward: y = conv(x) + bias (+ chan) (+ residual) ------------------------------------------
 
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> chan: array<f32>;       // (B, Co), read with FLAG_CHAN
-@group(0) @binding(5) var<storage, read> residual: array<f32>;   // like y, read with FLAG_RES
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read> chan: array<f32>;       // (B, Co), read with FLAG_CHAN
+@group(0) @binding(6) var<storage, read> residual: array<f32>;   // like y, read with FLAG_RES
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(16, 16)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
@@ -228,22 +254,25 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   let ohw = P.oh * P.ow;
   for (var e = 0u; e < ROWS / 4u; e++) {
     let o = gemm_output(lid.xy, e);
-    let co = wid.y * ROWS + o.x;
+    let row = wid.y * ROWS + o.x;                   // (g, co)
     let n = wid.x * TN + o.y;
-    if (co >= P.cout || n >= P.batch * ohw) { continue; }
+    if (row >= P.groups * P.cout || n >= P.batch * ohw) { continue; }
+    let g = row / P.cout;
+    let co = row % P.cout;
     let b = n / ohw;
     let out = (b * P.cout + co) * ohw + n % ohw;
     var v = gemm_result(acc, e);
-    if ((P.flags & FLAG_BIAS) != 0u) { v += bias[co]; }
+    if ((P.flags & FLAG_BIAS) != 0u) { v += bias[P.b_off + g * P.b_gstride + co]; }
+    if ((P.flags & FLAG_SHORTCUT) != 0u) { v += bias[P.sc_b_off + co]; }
     if ((P.flags & FLAG_CHAN) != 0u) { v += chan[b * P.cout + co]; }
     if ((P.flags & FLAG_RES) != 0u) { v += residual[out]; }
-    y[out] = v;
+    y[g * P.y_gstride + out] = v;
   }
 }
 
 // ---- backward_input: dx[b, ci, iy, ix] = sum_{co, ky, kx} w[co, ci, ky, kx] dy[b, co, oy, ox] -----
 
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(16, 16)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
@@ -264,7 +293,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 // ---- backward_weight: dw[co, (ci, ky, kx)] += sum_{(b, oy, ox)} dy[b, co, oy, ox] x[b, ci, iy, ix] --
 //      (one split: += into dw; several: partial[z, co, (ci, ky, kx)] = the sum over split z's range)
 
-@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
 
 @compute @workgroup_size(16, 16)
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,

@@ -194,16 +194,27 @@ export async function withErrorScopes<T>(device: GPUDevice, what: string, fn: ()
   return result;
 }
 
-const placeholders = new WeakMap<GPUDevice, Tensor>();
+const placeholders = { read: new WeakMap<GPUDevice, Tensor>(), write: new WeakMap<GPUDevice, Tensor>() };
+
+function sharedPlaceholder(device: GPUDevice, kind: 'read' | 'write'): Tensor {
+  const label = kind === 'read' ? 'placeholder' : 'placeholder sink';
+  let t = placeholders[kind].get(device);
+  if (!t) {
+    const buffer = sharedOutsideOwners(() => device.createBuffer({ label, size: 16, usage: 0x80 /* STORAGE */ }));
+    if (!buffer) return { buffer: uncountedPlaceholder(16, label), offset: 0, shape: [4], label };
+    t = { buffer, offset: 0, shape: [4], label };
+    placeholders[kind].set(device, t);
+  }
+  return t;
+}
 
 /** A 16-byte zero tensor bound where an entry point declares an input that this dispatch does not read. */
 export function placeholder(device: GPUDevice): Tensor {
-  let t = placeholders.get(device);
-  if (!t) {
-    const buffer = sharedOutsideOwners(() => device.createBuffer({ label: 'placeholder', size: 16, usage: 0x80 /* STORAGE */ }));
-    if (!buffer) return { buffer: uncountedPlaceholder(16, 'placeholder'), offset: 0, shape: [4], label: 'placeholder' };
-    t = { buffer, offset: 0, shape: [4], label: 'placeholder' };
-    placeholders.set(device, t);
-  }
-  return t;
+  return sharedPlaceholder(device, 'read');
+}
+
+/** A 16-byte tensor bound where an entry point declares an output that this dispatch does not write
+ *  (its own buffer: a writable binding may not alias the read placeholder). */
+export function placeholderSink(device: GPUDevice): Tensor {
+  return sharedPlaceholder(device, 'write');
 }

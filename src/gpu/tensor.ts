@@ -53,6 +53,19 @@ export function viewTensor(base: Tensor, floatOffset: number, shape: readonly nu
   return { buffer: base.buffer, offset, shape: [...shape], label };
 }
 
+/** One binding over tensors of one buffer (views of the flat parameters, of one activation): the
+ *  range from the lowest tensor's first float to the highest one's last, and each tensor's float
+ *  offset inside it. */
+export function spanOf(parts: readonly Tensor[], label: string): { span: Tensor; offsets: number[] } {
+  const first = parts[0];
+  if (!first) throw new Error(`${label}: a span of no tensors`);
+  const other = parts.find((t) => t.buffer !== first.buffer);
+  if (other) throw new Error(`${label}: ${other.label} and ${first.label} must lie in one buffer to share a binding`);
+  const start = Math.min(...parts.map((t) => t.offset));
+  const end = Math.max(...parts.map((t) => t.offset + byteSize(t)));
+  return { span: { buffer: first.buffer, offset: start, shape: [(end - start) / 4], label }, offsets: parts.map((t) => (t.offset - start) / 4) };
+}
+
 /** Same storage, another shape with the same element count (a reshape). */
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   if (numel(shape) !== numel(t.shape)) {

@@ -2,12 +2,13 @@
 // forward fused into one dispatch where a block of query rows fits in workgroup memory, else (and the
 // backward) strided GEMMs (matmul.ts) around the row-softmax kernels. See src/ref/attention.ts for the spec.
 import code from '../../shaders/attention.wgsl?raw';
-import { grid, makeDispatch, type Access, type Dispatch, type KernelSource } from '../gpu/kernel';
-import type { Tensor } from '../gpu/tensor';
+import { grid, makeDispatch, placeholder, placeholderSink, type Access, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { spanOf, type Tensor } from '../gpu/tensor';
 import { batchedMatmul, type Strides } from './matmul';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'attention', code };
+const FLAG_PROJ = 1;
 
 /** A stored (B, R, Cc) tensor seen as B matrices [R, Cc], or transposed as [Cc, R] (free: strides only). */
 function asIs(r: number, c: number): Strides {
@@ -41,7 +42,22 @@ export interface AttentionForwardArgs {
   y: Tensor;   // (B, C, N) = v p^T
   /** The three-dispatch path whatever the shape: what wider rows take, checked by the tests at any size. */
   unfused?: boolean;
+  /** The attention block's proj_out and residual in the same dispatch: out = residual + bias + w y
+   *  (w (C, C, 1, 1) and bias in one buffer, the flat parameters); only where attentionFusesProjection.
+   *  q, k and v must then share one buffer (the fused path reads them through one binding). */
+  proj?: { w: Tensor; bias: Tensor; residual: Tensor; out: Tensor };
   label: string;
+}
+
+/** Widest C whose projection the fused forward applies: every workgroup reads all of W (C*C floats)
+ *  once, so at C = 256 (cifar10's 16 px attention, 64 workgroups per sample) it would read W 64 times
+ *  where the 1x1 conv GEMM reads it once per tile; up to 128 (64 KiB, cache-resident) a dispatch saved
+ *  is worth more at the batch sizes the page samples at. */
+export const PROJ_MAX_CHANNELS = 128;
+
+/** Whether attentionForward can apply the block's proj_out in its own dispatch at this shape. */
+export function attentionFusesProjection(C: number, N: number): boolean {
+  return fusedAttentionRows(C, N) > 0 && C <= PROJ_MAX_CHANNELS;
 }
 
 /** The fused forward's workgroup memory in floats (attention.wgsl's FUSED_FLOATS) and its rows cap. */
@@ -59,19 +75,39 @@ export function fusedAttentionRows(C: number, N: number): number {
   return rows;
 }
 
-/** p =, y =. One fused dispatch (fusedAttentionRows), else three: scores into p, softmax of p in place, y. */
+/** p =, y = (and with `proj`, out =). One fused dispatch (fusedAttentionRows), else three: scores
+ *  into p, softmax of p in place, y. */
 export function attentionForward(device: GPUDevice, a: AttentionForwardArgs): Dispatch[] {
   const [B, C, N] = dims(a.q, [a.k, a.v, a.y], a.label);
   expectShape(a.p, [B, N, N], a.label);
   const rows = a.unfused ? 0 : fusedAttentionRows(C, N);
+  if (a.proj && (rows === 0 || C > PROJ_MAX_CHANNELS)) {
+    throw new Error(`${a.label}: the projection fuses only into the fused forward with C <= ${PROJ_MAX_CHANNELS} (C = ${C}, N = ${N}); check attentionFusesProjection`);
+  }
   if (rows > 0) {
     const blocks = Math.ceil(N / rows);
+    const qkv = spanOf([a.q, a.k, a.v], `${a.label}.qkv`);
+    const pr = a.proj;
+    if (pr) {
+      expectShape(pr.w, [C, C, 1, 1], a.label);
+      expectShape(pr.bias, [C], a.label);
+      dims(a.q, [pr.residual, pr.out], a.label);
+    }
+    const wb = pr ? spanOf([pr.w, pr.bias], `${a.label}.proj`) : null;
+    const [q_off, k_off, v_off] = qkv.offsets as [number, number, number];
     return [makeDispatch(device, {
       shader, entry: 'forward_fused', label: a.label, uniformStruct: 'FusedParams',
-      uniforms: { batch: B, c: C, n: N, rows, blocks, scale: 1 / Math.sqrt(C) },
-      tensors: [[a.q, 'read'], [a.k, 'read'], [a.v, 'read'], [a.p, 'write'], [a.y, 'write']],
+      uniforms: {
+        batch: B, c: C, n: N, rows, blocks, scale: 1 / Math.sqrt(C), q_off, k_off, v_off,
+        w_off: wb?.offsets[0] ?? 0, b_off: wb?.offsets[1] ?? 0, flags: pr ? FLAG_PROJ : 0,
+      },
+      tensors: [
+        [qkv.span, 'read'], [a.p, 'write'], [a.y, 'write'],
+        [wb?.span ?? placeholder(device), 'read'], [pr?.residual ?? placeholder(device), 'read'], [pr?.out ?? placeholderSink(device), 'write'],
+      ],
       workgroups: grid(B * blocks),
-      flops: 4 * B * N * N * C,   // the two products; the softmax is not counted, as in the unfused path
+      // the two products (the softmax is not counted, as in the unfused path), and the projection's
+      flops: 4 * B * N * N * C + (pr ? 2 * B * N * C * C : 0),
     })];
   }
   return [

@@ -2,7 +2,7 @@
 import code from '../../shaders/conv2d.wgsl?raw';
 import { makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
-import { numel, reshape, viewTensor, type Tensor } from '../gpu/tensor';
+import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto } from './reduce';
 import { expectShape } from './shapes';
@@ -14,6 +14,7 @@ const FLAG_CHAN = 2;
 const FLAG_RES = 4;
 const FLAG_ACC = 8;
 const FLAG_UP2 = 16;
+const FLAG_SHORTCUT = 32;
 
 /** The input a convolution sees: x itself, or with `upsample` its nearest 2x upsampling (B, C, 2H, 2W). */
 export function convInputShape(x: readonly number[], upsample = false): number[] {
@@ -37,11 +38,34 @@ function dims(x: readonly number[], w: readonly number[], g: ConvGeometry, label
   return { B, Ci, H, W, Co, OH, OW, K };
 }
 
-function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0)): UniformValues {
+/** The forward's fusions (stacked convolutions, a 1x1 shortcut): offsets into its weight and bias spans. */
+interface ForwardFusion {
+  groups: number; y_gstride: number; w_off: number; w_gstride: number; b_off: number; b_gstride: number;
+  sc_cin: number; sc_w_off: number; sc_b_off: number;
+}
+
+const UNFUSED: ForwardFusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off: 0, b_gstride: 0, sc_cin: 0, sc_w_off: 0, sc_b_off: 0 };
+
+function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0), fusion = UNFUSED): UniformValues {
   return {
     batch: d.B, cin: d.Ci, h: d.H, w: d.W, cout: d.Co, oh: d.OH, ow: d.OW, pad_t: g.pad[0], pad_l: g.pad[1], flags,
-    k_chunk: split.kChunk, splits: split.splits,
+    k_chunk: split.kChunk, splits: split.splits, ...fusion,
   };
+}
+
+/** Binding 3 (the forward's shortcut input) as the backward GEMMs see it: their shared loop
+ *  (conv2d.wgsl gemm) names it statically, so their layouts hold it too, never read. */
+function unusedShortcut(device: GPUDevice): [Tensor, 'read'] {
+  return [placeholder(device), 'read'];
+}
+
+/** The common distance between consecutive offsets (0 for one); the stacked kernel indexes by it. */
+function regularStride(offsets: readonly number[], what: string, label: string): number {
+  const stride = offsets.length > 1 ? offsets[1]! - offsets[0]! : 0;
+  if (offsets.some((o, i) => o !== offsets[0]! + i * stride) || stride < 0) {
+    throw new Error(`${label}: stacked convolutions need their ${what} at one regular stride in one buffer, got offsets ${offsets.join(', ')}`);
+  }
+  return stride;
 }
 
 /** Kernel size, stride and the GEMM's row tile are baked into the pipeline (WGSL overrides). */
@@ -117,6 +141,13 @@ export interface Conv2dForwardArgs {
   chan?: Tensor;    // (B, Co): added per (sample, channel), the time-embedding projection
   residual?: Tensor; // (B, Co, OH, OW): added elementwise, the residual connection
   y: Tensor;        // (B, Co, OH, OW) =
+  /** More convolutions of the same x with w's shape, in the same GEMM (the attention's k and v after
+   *  q): each writes its own y. The ws (with w), the biases (with bias) and the ys (with y) must each
+   *  lie in one buffer at one regular stride: views of the flat parameters and of one activation. */
+  stacked?: readonly { w: Tensor; bias: Tensor; y: Tensor }[];
+  /** y += the 1x1 convolution of another input x (B, Ci', OH, OW) with w (Co, Ci', 1, 1) and bias, in
+   *  the same GEMM (the ResBlock's nin_shortcut). w and bias must share w's and bias's buffers. */
+  shortcut?: { x: Tensor; w: Tensor; bias: Tensor };
   geometry: ConvGeometry;
   label: string;
 }
@@ -127,14 +158,46 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
   if (a.bias) expectShape(a.bias, [d.Co], a.label);
   if (a.chan) expectShape(a.chan, [d.B, d.Co], a.label);
   if (a.residual) expectShape(a.residual, [d.B, d.Co, d.OH, d.OW], a.label);
-  const flags = (a.bias ? FLAG_BIAS : 0) | (a.chan ? FLAG_CHAN : 0) | (a.residual ? FLAG_RES : 0) | (a.upsample ? FLAG_UP2 : 0);
+  const stacked = a.stacked ?? [];
+  const sc = a.shortcut;
+  if (stacked.length > 0 && (!a.bias || a.chan || a.residual || sc || d.K !== 1)) {
+    throw new Error(`${a.label}: stacked convolutions are 1x1 with biases and no chan, residual or shortcut`);
+  }
+  for (const s of stacked) {
+    expectShape(s.w, a.w.shape, a.label);
+    expectShape(s.bias, [d.Co], a.label);
+    expectShape(s.y, a.y.shape, a.label);
+  }
+  const ws = spanOf([a.w, ...stacked.map((s) => s.w), ...(sc ? [sc.w] : [])], `${a.label}.weights`);
+  const bs = a.bias ? spanOf([a.bias, ...stacked.map((s) => s.bias), ...(sc ? [sc.bias] : [])], `${a.label}.biases`) : null;
+  const ys = spanOf([a.y, ...stacked.map((s) => s.y)], `${a.label}.outputs`);
+  const G = 1 + stacked.length;
+  const fusion: ForwardFusion = {
+    ...UNFUSED,
+    groups: G,
+    y_gstride: regularStride(ys.offsets, 'outputs', a.label),
+    w_off: ws.offsets[0]!,
+    w_gstride: regularStride(ws.offsets.slice(0, G), 'weights', a.label),
+    b_off: bs?.offsets[0] ?? 0,
+    b_gstride: bs ? regularStride(bs.offsets.slice(0, G), 'biases', a.label) : 0,
+  };
+  if (sc) {
+    const Cs = sc.x.shape[1]!;
+    if (!a.bias || a.geometry.stride !== 1 || a.upsample) throw new Error(`${a.label}: a fused shortcut needs a bias and a stride-1 convolution of x itself`);
+    expectShape(sc.x, [d.B, Cs, d.OH, d.OW], a.label);
+    expectShape(sc.w, [d.Co, Cs, 1, 1], a.label);
+    expectShape(sc.bias, [d.Co], a.label);
+    Object.assign(fusion, { sc_cin: Cs, sc_w_off: ws.offsets[G]!, sc_b_off: bs!.offsets[G]! });
+  }
+  const flags = (a.bias ? FLAG_BIAS : 0) | (a.chan ? FLAG_CHAN : 0) | (a.residual ? FLAG_RES : 0) | (a.upsample ? FLAG_UP2 : 0) | (sc ? FLAG_SHORTCUT : 0);
   const none = placeholder(device);
+  const outputs = d.B * d.OH * d.OW;
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
-    uniforms: uniforms(d, a.geometry, flags),
-    ...launch(device, d, a.geometry, d.Co, d.B * d.OH * d.OW, 1),
-    flops: gemmFlops(d),
-    tensors: [[a.w, 'read'], [a.x, 'read'], [a.bias ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [a.y, 'write']],
+    uniforms: uniforms(d, a.geometry, flags, unsplit(0), fusion),
+    ...launch(device, d, a.geometry, G * d.Co, outputs, 1),
+    flops: G * gemmFlops(d) + (sc ? 2 * d.Co * outputs * fusion.sc_cin : 0),
+    tensors: [[ws.span, 'read'], [a.x, 'read'], [sc?.x ?? none, 'read'], [bs?.span ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [ys.span, 'write']],
   });
 }
 
@@ -158,7 +221,7 @@ export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & {
     uniforms: uniforms(d, a.geometry, a.accumulate ? FLAG_ACC : 0),
     ...launch(device, d, a.geometry, d.Ci, d.B * d.H * d.W, 1),
     flops: gemmFlops(d),
-    tensors: [[a.w, 'read'], [a.dy, 'read'], [a.dx, 'write']],
+    tensors: [[a.w, 'read'], [a.dy, 'read'], unusedShortcut(device), [a.dx, 'write']],
   });
 }
 
@@ -197,7 +260,7 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Di
       uniforms: uniforms(d, a.geometry, a.upsample ? FLAG_UP2 : 0, split),
       ...launch(device, d, a.geometry, d.Co, ncols, split.splits),
       flops: gemmFlops(d),
-      tensors: [[a.dy, 'read'], [a.x, 'read'], [partialDw, 'write']],
+      tensors: [[a.dy, 'read'], [a.x, 'read'], unusedShortcut(device), [partialDw, 'write']],
     }),
   ];
   if (split.splits > 1) {
@@ -223,7 +286,7 @@ export function conv2dBackwardChan(device: GPUDevice, a: { dy: Tensor; dchan: Te
   expectShape(a.dchan, [B, Co], a.label);
   return makeDispatch(device, {
     shader, entry: 'backward_chan', label: `${a.label}.dchan`,
-    uniforms: { batch: B, cin: 0, h: 0, w: 0, cout: Co, oh: OH, ow: OW, pad_t: 0, pad_l: 0, flags: 0, k_chunk: 0, splits: 1 },
+    uniforms: { batch: B, cin: 0, h: 0, w: 0, cout: Co, oh: OH, ow: OW, pad_t: 0, pad_l: 0, flags: 0, k_chunk: 0, splits: 1, ...UNFUSED },
     tensors: [[a.dy, 'read'], [a.dchan, 'write']],
     workgroups: [B * Co, 1, 1],
   });

@@ -11,7 +11,7 @@
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
-import { attentionBackward, attentionForward } from '../kernels/attention';
+import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
 import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, weightGradSplit } from '../kernels/conv2d';
 import { addInto, concatBackward, concatForward } from '../kernels/elementwise';
 import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../kernels/groupnorm';
@@ -40,6 +40,13 @@ export interface UNetOptions {
   /** RNG state for dropout masks (seed, offset); created when dropout is on and none is given. */
   rngState?: Tensor;
   label?: string;
+}
+
+/** What a convolution adds to its GEMM (conv2d.ts Conv2dForwardArgs) and its backward must undo. */
+interface ConvExtras {
+  chan?: Tensor;
+  residual?: Tensor;
+  upsample?: boolean;
 }
 
 interface GradSlot {
@@ -175,16 +182,30 @@ export class UNet {
     this.backwardSteps.push(step);
   }
 
-  /** A convolution of x (with `upsample`, of x's nearest 2x upsampling, never written out). */
-  private conv(x: Tensor, name: string, cout: number, g: ConvGeometry, extra: { chan?: Tensor; residual?: Tensor; upsample?: boolean } = {}): Tensor {
-    const xs = convInputShape(x.shape, extra.upsample);
-    const [B, , H, W] = xs as [number, number, number, number];
+  /** The output shape of a convolution of x (with `upsample`, of x's nearest 2x upsampling). */
+  private convOutShape(x: Tensor, cout: number, g: ConvGeometry, upsample?: boolean): number[] {
+    const [B, , H, W] = convInputShape(x.shape, upsample) as [number, number, number, number];
     const k = g === CONV1X1 ? 1 : 3;
-    const OH = (H + g.pad[0] + g.pad[2] - k) / g.stride + 1;
-    const OW = (W + g.pad[1] + g.pad[3] - k) / g.stride + 1;
-    const y = this.act([B, cout, OH, OW], name);
-    const w = this.p(`${name}.weight`), bias = this.p(`${name}.bias`);
-    this.forward.push(conv2dForward(this.device, { x, w, bias, ...extra, y, geometry: g, label: name }));
+    return [B, cout, (H + g.pad[0] + g.pad[2] - k) / g.stride + 1, (W + g.pad[1] + g.pad[3] - k) / g.stride + 1];
+  }
+
+  /** A convolution of x (with `upsample`, of x's nearest 2x upsampling, never written out); with
+   *  `shortcut`, plus the 1x1 convolution `shortcut.name` of shortcut.x in the same GEMM. */
+  private conv(x: Tensor, name: string, cout: number, g: ConvGeometry, extra: ConvExtras & { shortcut?: { x: Tensor; name: string } } = {}): Tensor {
+    const { shortcut, ...own } = extra;
+    const y = this.act(this.convOutShape(x, cout, g, extra.upsample), name);
+    const sc = shortcut && { x: shortcut.x, w: this.p(`${shortcut.name}.weight`), bias: this.p(`${shortcut.name}.bias`) };
+    this.forward.push(conv2dForward(this.device, { x, w: this.p(`${name}.weight`), bias: this.p(`${name}.bias`), ...own, shortcut: sc, y, geometry: g, label: name }));
+    this.convGrad(x, name, y, g, own);
+    if (shortcut) this.convGrad(shortcut.x, shortcut.name, y, CONV1X1);
+    return y;
+  }
+
+  /** Plans the backward of convolution `name` of x into y, whichever forward dispatch computed it
+   *  (its own, or a GEMM it shares: the forward saves nothing the backward needs). */
+  private convGrad(x: Tensor, name: string, y: Tensor, g: ConvGeometry, extra: ConvExtras = {}): void {
+    const xs = convInputShape(x.shape, extra.upsample);
+    const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
     this.needScratch(conv2dParamsScratchFloats(xs, w.shape, split, !extra.chan));
     this.onBackward(() => {
@@ -207,7 +228,6 @@ export class UNet {
       }));
       if (extra.residual) this.addGrad(dy, extra.residual);
     });
-    return y;
   }
 
   /** grad(target) += dy, or = when nothing has written it yet (a residual connection's gradient). */
@@ -268,8 +288,8 @@ export class UNet {
     if (chan) this.linearGrad(this.temb!, `${n}.temb_proj`, chan, true, true);
     const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan } : {});
     const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true), `${n}.dropout`);
-    const residual = s.cin !== s.cout ? this.conv(x, `${n}.nin_shortcut`, s.cout, CONV1X1) : x;
-    const out = this.conv(h3, `${n}.conv2`, s.cout, CONV3X3, { residual });
+    // A nin_shortcut (channel counts differ) runs inside conv2's GEMM; else x is added in its epilogue.
+    const out = this.conv(h3, `${n}.conv2`, s.cout, CONV3X3, s.cin !== s.cout ? { shortcut: { x, name: `${n}.nin_shortcut` } } : { residual: x });
     this.activations.set(n, out);
     return out;
   }
@@ -278,11 +298,15 @@ export class UNet {
     const [B, C, H, W] = x.shape as [number, number, number, number];
     const N = H * W;
     const hn = this.norm(x, `${name}.norm`, false);
-    const [q, k, v] = (['q', 'k', 'v'] as const).map((p) => this.conv(hn, `${name}.${p}`, C, CONV1X1));
+    const [q, k, v] = this.stackedConv1x1(hn, name, ['q', 'k', 'v'], C);
     const p = this.act([B, N, N], `${name}.softmax`);
     const a = this.act([B, C, H, W], `${name}.attended`);
     const flat = (t: Tensor) => reshape(t, [B, C, N]);
-    this.forward.push(...attentionForward(this.device, { q: flat(q!), k: flat(k!), v: flat(v!), p, y: flat(a), label: name }));
+    // proj_out and the residual inside the attention's own dispatch where the rule allows, else a 1x1 conv
+    const fuseProj = attentionFusesProjection(C, N);
+    const out = fuseProj ? this.act(x.shape, `${name}.proj_out`) : null;
+    const proj = out ? { w: this.p(`${name}.proj_out.weight`), bias: this.p(`${name}.proj_out.bias`), residual: flat(x), out: flat(out) } : undefined;
+    this.forward.push(...attentionForward(this.device, { q: flat(q!), k: flat(k!), v: flat(v!), p, y: flat(a), proj, label: name }));
     this.onBackward(() => {
       const scratch = this.act([B, N, N], `${name}.dsoftmax`);
       this.backward.push(...attentionBackward(this.device, {
@@ -290,9 +314,29 @@ export class UNet {
         dq: flat(this.fresh(q!)), dk: flat(this.fresh(k!)), dv: flat(this.fresh(v!)), scratch, label: name,
       }));
     });
-    const out = this.conv(a, `${name}.proj_out`, C, CONV1X1, { residual: x });
-    this.activations.set(name, out);
-    return out;
+    let y: Tensor;
+    if (out) {
+      this.convGrad(a, `${name}.proj_out`, out, CONV1X1, { residual: x });
+      y = out;
+    } else {
+      y = this.conv(a, `${name}.proj_out`, C, CONV1X1, { residual: x });
+    }
+    this.activations.set(name, y);
+    return y;
+  }
+
+  /** The 1x1 convolutions `name.part` of x in one GEMM, their outputs views of one tensor. */
+  private stackedConv1x1(x: Tensor, name: string, parts: readonly string[], cout: number): Tensor[] {
+    const shape = this.convOutShape(x, cout, CONV1X1);
+    const slot = alignFloats(shape.reduce((a, b) => a * b, 1));
+    const all = this.act([parts.length * slot], `${name}.${parts.join('')}`);
+    const convs = parts.map((p, i) => ({
+      name: `${name}.${p}`, w: this.p(`${name}.${p}.weight`), bias: this.p(`${name}.${p}.bias`), y: viewTensor(all, i * slot, shape, `${this.label}.${name}.${p}`),
+    }));
+    const [first, ...rest] = convs as [typeof convs[0], ...typeof convs];
+    this.forward.push(conv2dForward(this.device, { x, ...first, stacked: rest, geometry: CONV1X1, label: `${name}.${parts.join('')}` }));
+    for (const c of convs) this.convGrad(x, c.name, c.y, CONV1X1);
+    return convs.map((c) => c.y);
   }
 
   private downsample(x: Tensor, name: string): Tensor {

@@ -3,18 +3,23 @@
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
-import { attentionBackward, attentionForward, fusedAttentionRows } from '../../src/kernels/attention';
+import { attentionBackward, attentionForward, attentionFusesProjection, fusedAttentionRows } from '../../src/kernels/attention';
 import { batchedMatmul, type Strides } from '../../src/kernels/matmul';
 import { attentionCore, attentionCoreBackward } from '../../src/ref/attention';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { conv2d } from '../../src/ref/conv2d';
+import { CONV1X1 } from '../../src/host/layers';
+import type { Tensor } from '../../src/gpu/tensor';
 
 const gpu = useGpu();
 
 async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: HostTensor, unfused = false) {
   const d = gpu.device;
   const [B, , N] = q.shape as [number, number, number];
-  const tq = toGpu(d, q, 'q'), tk = toGpu(d, k, 'k'), tv = toGpu(d, v, 'v'), tdy = toGpu(d, dy, 'dy');
+  // q, k and v in one buffer, as the UNet's stacked q/k/v GEMM writes them
+  const [tq, tk, tv] = packOnGpu(d, [q, k, v], 'qkv') as [Tensor, Tensor, Tensor];
+  const tdy = toGpu(d, dy, 'dy');
   const p = gpuZeros(d, [B, N, N], 'p'), scratch = gpuZeros(d, [B, N, N], 'scratch');
   const y = gpuZeros(d, q.shape, 'y'), dq = gpuZeros(d, q.shape, 'dq'), dk = gpuZeros(d, q.shape, 'dk'), dv = gpuZeros(d, q.shape, 'dv');
   const [gy, gp, gdq, gdk, gdv] = await run(d, [
@@ -61,7 +66,11 @@ describe('attention core on WebGPU', () => {
     expect(fusedAttentionRows(3, 3100)).toBe(0);    // one row's scores alone overflow: three dispatches
     const d = gpu.device;
     const t = (shape: number[]) => gpuZeros(d, shape);
-    expect(attentionForward(d, { q: t([2, 64, 64]), k: t([2, 64, 64]), v: t([2, 64, 64]), p: t([2, 64, 64]), y: t([2, 64, 64]), label: 'a' })).toHaveLength(1);
+    const zeros = { shape: [2, 64, 64], data: new Float32Array(2 * 64 * 64) };
+    const [q, k, v] = packOnGpu(d, [zeros, zeros, zeros], 'qkv') as [Tensor, Tensor, Tensor];
+    expect(attentionForward(d, { q, k, v, p: t([2, 64, 64]), y: t([2, 64, 64]), label: 'a' })).toHaveLength(1);
+    expect(() => attentionForward(d, { q: t([2, 64, 64]), k: t([2, 64, 64]), v: t([2, 64, 64]), p: t([2, 64, 64]), y: t([2, 64, 64]), label: 'a' }))
+      .toThrow(/a\.qkv: .* must lie in one buffer/);
   });
 
   // Fused: 8 rows per workgroup with a ragged last block (N = 70, 300), more rows than N (N = 5), and
@@ -80,6 +89,27 @@ describe('attention core on WebGPU', () => {
       expectClose(out.dv, bwd.dv.data, BWD.atol, BWD.rtol, 'dv');
     });
   }
+
+  // The attention block's proj_out (1x1 conv) and residual applied by the fused forward: against
+  // the reference core, then its conv1x1, plus x. C = 13 and N = 70: ragged blocks of 8 rows.
+  it('applies the block projection and residual in the fused dispatch (B=3, C=13, N=70)', async () => {
+    const d = gpu.device;
+    const [B, C, N] = [3, 13, 70];
+    const q = randomTensor([B, C, N], 61), k = randomTensor([B, C, N], 62), v = randomTensor([B, C, N], 63), x = randomTensor([B, C, N], 64);
+    const w = randomTensor([C, C, 1, 1], 65, 0.3), bias = randomTensor([C], 66);
+    const [tq, tk, tv] = packOnGpu(d, [q, k, v], 'qkv') as [Tensor, Tensor, Tensor];
+    const [tw, tb] = packOnGpu(d, [w, bias], 'proj') as [Tensor, Tensor];
+    const p = gpuZeros(d, [B, N, N], 'p'), y = gpuZeros(d, [B, C, N], 'y'), out = gpuZeros(d, [B, C, N], 'out');
+    expect(attentionFusesProjection(C, N)).toBe(true);
+    const [gy, gout] = await run(d, attentionForward(d, {
+      q: tq, k: tk, v: tv, p, y, proj: { w: tw, bias: tb, residual: toGpu(d, x, 'x'), out }, label: 'attn',
+    }), [y, out]);
+    const ref = attentionCore(q, k, v);
+    const projected = conv2d({ shape: [B, C, N, 1], data: ref.y.data }, w, bias, CONV1X1);
+    expectClose(gy!, ref.y.data, FWD.atol, FWD.rtol, 'y');
+    expectClose(gout!, projected.data.map((s, i) => s + x.data[i]!), FWD.atol, FWD.rtol, 'x + proj_out(y)');
+    expect(attentionFusesProjection(256, 256)).toBe(false);   // cifar10's 16 px attention: W read per workgroup
+  });
 
   it('rejects [B, C, H, W] inputs that were not reshaped', () => {
     const d = gpu.device;

@@ -6,9 +6,10 @@ import { upsampleNearest2x } from '../../src/ref/resample';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, convOutSize, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
 import { gemmLaunch, gemmRows } from '../../src/kernels/gemm';
 import type { HostTensor } from '../../src/host/tensor';
+import type { Tensor } from '../../src/gpu/tensor';
 
 const gpu = useGpu();
 
@@ -87,6 +88,35 @@ describe('conv2d on WebGPU', () => {
       expectClose(out.dw, ref.dw.data, BWD.atol, BWD.rtol, 'dw');
       expectClose(out.db, ref.db.data, BWD.atol, BWD.rtol, 'db');
     }
+  });
+
+  // The attention's q, k and v: three 1x1 convolutions of one input in one GEMM, weights, biases
+  // and outputs each at a regular stride in one buffer (parameter views, one activation).
+  it('stacks 1x1 convolutions of one input into one GEMM (batch 2, 67 in channels, 3 x 70 out)', async () => {
+    const d = gpu.device;
+    const x = randomTensor([2, 67, 5, 3], 41);
+    const host = [0, 1, 2].flatMap((g) => [randomTensor([70, 67, 1, 1], 42 + g, 0.3), randomTensor([70], 45 + g)]);
+    const params = packOnGpu(d, host, 'qkv.params');
+    const ys = packOnGpu(d, [0, 1, 2].map(() => ({ shape: [2, 70, 5, 3], data: new Float32Array(2 * 70 * 15) })), 'qkv.out');
+    const [w0, b0, w1, b1, w2, b2] = params as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+    const got = await run(d, [conv2dForward(d, {
+      x: toGpu(d, x, 'x'), w: w0, bias: b0, y: ys[0]!, stacked: [{ w: w1, bias: b1, y: ys[1]! }, { w: w2, bias: b2, y: ys[2]! }], geometry: CONV1X1, label: 'qkv',
+    })], ys);
+    for (let g = 0; g < 3; g++) expectClose(got[g]!, conv2d(x, host[2 * g]!, host[2 * g + 1]!, CONV1X1).data, FWD.atol, FWD.rtol, `stacked output ${g}`);
+  });
+
+  // The ResBlock's conv2 with its nin_shortcut added in the same GEMM: K = 9 Ci + Ci'.
+  it('adds a fused 1x1 shortcut of another input (batch 3, 3x3 over 5 channels + 1x1 over 9, 70 out, 11x13)', async () => {
+    const d = gpu.device;
+    const h = randomTensor([3, 5, 11, 13], 51), xs = randomTensor([3, 9, 11, 13], 52);
+    const host = [randomTensor([70, 5, 3, 3], 53, 0.3), randomTensor([70], 54), randomTensor([70, 9, 1, 1], 55, 0.3), randomTensor([70], 56)];
+    const [w, b, wsc, bsc] = packOnGpu(d, host, 'block.params') as [Tensor, Tensor, Tensor, Tensor];
+    const y = gpuZeros(d, [3, 70, 11, 13], 'y');
+    const [got] = await run(d, [conv2dForward(d, {
+      x: toGpu(d, h, 'h'), w, bias: b, y, shortcut: { x: toGpu(d, xs, 'xs'), w: wsc, bias: bsc }, geometry: CONV3X3, label: 'conv2+shortcut',
+    })], [y]);
+    const main = conv2d(h, host[0]!, host[1]!, CONV3X3), short = conv2d(xs, host[2]!, host[3]!, CONV1X1);
+    expectClose(got!, main.data.map((v, i) => v + short.data[i]!), FWD.atol, FWD.rtol, 'conv2 + shortcut');
   });
 
   it('split-K weight gradients (3, 5 and 7 slices of odd length) equal the CPU reference and add into dw', async () => {

@@ -7,7 +7,7 @@ import { beforeAll } from 'vitest';
 import type { HostTensor } from '../../src/host/tensor';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { submitDispatches, withErrorScopes, type Dispatch } from '../../src/gpu/kernel';
-import { createTensor, createTensorFrom, readTensors, type Tensor } from '../../src/gpu/tensor';
+import { alignFloats, createTensor, createTensorFrom, readTensors, upload, viewTensor, type Tensor } from '../../src/gpu/tensor';
 import { forceGemmRows, type GemmRows } from '../../src/kernels/gemm';
 
 export interface GpuFixture {
@@ -33,6 +33,22 @@ export function toGpu(device: GPUDevice, t: HostTensor, label = 'input'): Tensor
 
 export function gpuZeros(device: GPUDevice, shape: readonly number[], label = 'output'): Tensor {
   return createTensor(device, shape, label);
+}
+
+/** Host tensors as aligned views of one GPU buffer, in order (as the flat parameters hold them). */
+export function packOnGpu(device: GPUDevice, parts: readonly HostTensor[], label = 'packed'): Tensor[] {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const t of parts) {
+    offsets.push(total);
+    total += alignFloats(t.data.length);
+  }
+  const flat = createTensor(device, [total], label);
+  return parts.map((t, i) => {
+    const v = viewTensor(flat, offsets[i]!, t.shape, `${label}[${i}]`);
+    upload(device, v, t.data);
+    return v;
+  });
 }
 
 /** Runs the dispatches (one submit) and reads `outputs` back. */
