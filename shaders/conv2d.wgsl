@@ -34,6 +34,11 @@
 //             outputs (the ResBlock's nin_shortcut added to conv2): K grows by sc_cin, whose A
 //             columns are the shortcut's weights (at sc_w_off in w's span) and whose B rows are sc_x's
 //             pixels; its bias (at sc_b_off in bias's span) is added in the epilogue. Stride 1 only.
+// Two-part inputs: the UNet's skip concatenation is never written out. An input concatenated along
+// channels is read from two tensors: channels below ca (sc_ca for the shortcut's input) from the
+// first binding, the rest from op_b2. That is backward_weight's x (op_b, op_b2) and the forward
+// shortcut's sc_x (sc_x, op_b2); backward_input's dx then goes to dx and dx2 alike. With one tensor,
+// ca = cin (sc_ca = sc_cin) and op_b2 (dx2) is a placeholder.
 // FLAG_UP2 (forward, backward_weight): x is (B, Ci, H/2, W/2) and the convolution runs over its nearest
 // 2x upsampling (the UNet's upsample, never written out); H, W are the upsampled sizes, and
 // backward_input's dx is the gradient wrt the upsampled input (resample.wgsl sums it down).
@@ -57,7 +62,7 @@ struct Params {
   pad_l: u32, flags: u32, k_chunk: u32, splits: u32,
   groups: u32, y_gstride: u32, w_off: u32, w_gstride: u32,
   b_off: u32, b_gstride: u32, sc_cin: u32, sc_w_off: u32,
-  sc_b_off: u32,
+  sc_b_off: u32, ca: u32, sc_ca: u32,
 }
 
 override KSIZE: u32 = 3u;
@@ -81,9 +86,11 @@ const BACKWARD_WEIGHT: u32 = 2u;
 
 @group(0) @binding(1) var<storage, read> op_a: array<f32>;
 @group(0) @binding(2) var<storage, read> op_b: array<f32>;
-// The forward's shortcut input (FLAG_SHORTCUT). The loop below names it for every GEMM, so the
-// backward GEMMs bind a placeholder there (their outputs follow at binding 4).
+// The forward's shortcut input (FLAG_SHORTCUT) and the second part of a two-part input. The loop
+// below names both for every GEMM, so the backward GEMMs bind placeholders where they have none
+// (their outputs follow at binding 5).
 @group(0) @binding(3) var<storage, read> sc_x: array<f32>;
+@group(0) @binding(4) var<storage, read> op_b2: array<f32>;
 
 // The output extent (m, n) and the reduction range [k0, k1) of one workgroup (split z of backward_weight).
 struct Gemm { m: u32, n: u32, k0: u32, k1: u32 }
@@ -160,10 +167,18 @@ fn decode_slot(mode: u32, n: u32) -> Slot {
 
 fn x_at(b: u32, ci: u32, iy: i32, ix: i32) -> f32 {
   if (iy < 0 || ix < 0 || iy >= i32(P.h) || ix >= i32(P.w)) { return 0.0; }   // zero padding
+  var y = u32(iy);
+  var x = u32(ix);
+  var h = P.h;
+  var w = P.w;
   if ((P.flags & FLAG_UP2) != 0u) {
-    return op_b[((b * P.cin + ci) * (P.h >> 1u) + (u32(iy) >> 1u)) * (P.w >> 1u) + (u32(ix) >> 1u)];
+    y >>= 1u;
+    x >>= 1u;
+    h >>= 1u;
+    w >>= 1u;
   }
-  return op_b[((b * P.cin + ci) * P.h + u32(iy)) * P.w + u32(ix)];
+  if (ci < P.ca) { return op_b[((b * P.ca + ci) * h + y) * w + x]; }
+  return op_b2[((b * (P.cin - P.ca) + ci - P.ca) * h + y) * w + x];
 }
 
 // Bm[k, n] for the slot s decoded from n (caller checks bounds); q as in load_a.
@@ -172,7 +187,10 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
     case FORWARD: {                                   // im2col(x): k = (ci, ky, kx)
       let ck = P.cin * KK;
       if (k >= ck) {                                  // sc_x[b, k - ck, oy, ox]: stride 1
-        return sc_x[((s.b * P.sc_cin + k - ck) * P.oh + u32(s.y + i32(P.pad_t))) * P.ow + u32(s.x + i32(P.pad_l))];
+        let c = k - ck;
+        let p = u32(s.y + i32(P.pad_t)) * P.ow + u32(s.x + i32(P.pad_l));
+        if (c < P.sc_ca) { return sc_x[(s.b * P.sc_ca + c) * P.oh * P.ow + p]; }
+        return op_b2[(s.b * (P.sc_cin - P.sc_ca) + c - P.sc_ca) * P.oh * P.ow + p];
       }
       let r = k % KK;
       return x_at(s.b, k / KK, s.y + i32(r / KSIZE), s.x + i32(r % KSIZE));
@@ -242,10 +260,10 @@ fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
 
 // ---- forward: y = conv(x) + bias (+ chan) (+ residual) ------------------------------------------
 
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> chan: array<f32>;       // (B, Co), read with FLAG_CHAN
-@group(0) @binding(6) var<storage, read> residual: array<f32>;   // like y, read with FLAG_RES
-@group(0) @binding(7) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+@group(0) @binding(6) var<storage, read> chan: array<f32>;       // (B, Co), read with FLAG_CHAN
+@group(0) @binding(7) var<storage, read> residual: array<f32>;   // like y, read with FLAG_RES
+@group(0) @binding(8) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(16, 16)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
@@ -272,7 +290,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 
 // ---- backward_input: dx[b, ci, iy, ix] = sum_{co, ky, kx} w[co, ci, ky, kx] dy[b, co, oy, ox] -----
 
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx2: array<f32>;   // channels from ca on, of a two-part x
 
 @compute @workgroup_size(16, 16)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
@@ -284,16 +303,22 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
     let ci = wid.y * ROWS + o.x;
     let n = wid.x * TN + o.y;
     if (ci >= P.cin || n >= P.batch * hw) { continue; }
-    let out = ((n / hw) * P.cin + ci) * hw + n % hw;
     let v = gemm_result(acc, e);
-    if ((P.flags & FLAG_ACC) != 0u) { dx[out] += v; } else { dx[out] = v; }
+    let acc_on = (P.flags & FLAG_ACC) != 0u;
+    if (ci < P.ca) {
+      let out = ((n / hw) * P.ca + ci) * hw + n % hw;
+      if (acc_on) { dx[out] += v; } else { dx[out] = v; }
+    } else {
+      let out = ((n / hw) * (P.cin - P.ca) + ci - P.ca) * hw + n % hw;
+      if (acc_on) { dx2[out] += v; } else { dx2[out] = v; }
+    }
   }
 }
 
 // ---- backward_weight: dw[co, (ci, ky, kx)] += sum_{(b, oy, ox)} dy[b, co, oy, ox] x[b, ci, iy, ix] --
 //      (one split: += into dw; several: partial[z, co, (ci, ky, kx)] = the sum over split z's range)
 
-@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dw: array<f32>;
 
 @compute @workgroup_size(16, 16)
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,

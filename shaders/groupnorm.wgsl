@@ -1,11 +1,14 @@
 // groupnorm.wgsl — GroupNorm (affine, eps from the uniforms) with an optional fused SiLU.
 //
-// Shapes: x, y (B, C, H, W); w, b (C); G groups of Cg = C / G channels; mean, rstd (B, G).
+// Shapes: x, y (B, C, H, W); w, b (C); G groups of Cg = C / G channels; stats (2, B, G): mean, rstd.
+// x may come from two tensors, the UNet's skip concatenation read in place: channels c < ca from x
+// (B, ca, H, W), the rest from x2 (B, C - ca, H, W); dx then goes to dx and dx2 alike. With one
+// tensor ca = C (x2 and dx2 are placeholders).
 //   z = (x - mean[b, g]) * rstd[b, g] * w[c] + b[c]        y = FLAG_SILU ? z * sigmoid(z) : z
 // Statistics use two passes over the group (mean, then the centred variance): float32 stays
 // accurate when |mean| >> std. Biased variance, as torch.nn.GroupNorm.
 //
-// Forward saves mean and rstd (B, G) for backward; backward recomputes xhat (and z) from x.
+// Forward saves stats (mean and rstd) for backward; backward recomputes xhat (and z) from x.
 //   forward          one workgroup per (b, g):  y =, mean =, rstd =
 //   backward_input   one workgroup per (b, g):  dx = (+= with FLAG_ACC: x fans out)
 //                    dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = dz * w[c]
@@ -17,7 +20,7 @@
 
 struct Params {
   batch: u32, channels: u32, hw: u32, groups: u32,
-  flags: u32, eps: f32,
+  flags: u32, eps: f32, ca: u32,
 }
 
 const FLAG_SILU: u32 = 1u;
@@ -29,8 +32,21 @@ const WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(2) var<storage, read> x2: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+
+// Where element (b, c, p) of the (possibly two-part) input lives: in x (first) or x2 (second).
+fn part_index(b: u32, c: u32, p: u32) -> vec2u {
+  if (c < P.ca) { return vec2u(0u, (b * P.ca + c) * P.hw + p); }
+  return vec2u(1u, (b * (P.channels - P.ca) + c - P.ca) * P.hw + p);
+}
+
+fn x_at(b: u32, c: u32, p: u32) -> f32 {
+  let at = part_index(b, c, p);
+  if (at.x == 0u) { return x[at.y]; }
+  return x2[at.y];
+}
 
 var<workgroup> red: array<f32, WG>;
 var<workgroup> red2: array<f32, WG>;
@@ -59,50 +75,50 @@ fn silu_grad(z: f32) -> f32 {
 
 // ---- forward --------------------------------------------------------------------------------------
 
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> mean_out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> rstd_out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> stats_out: array<f32>;
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let bg = wid.x;                       // b * G + g
+  let b = bg / P.groups;
   let cg = P.channels / P.groups;
   let n = cg * P.hw;
-  let base = bg * n;                    // the group is contiguous in NCHW
+  let base = bg * n;                    // the group is contiguous in NCHW (in y; in x unless split)
+  let c0 = (bg % P.groups) * cg;
   var s = 0.0;
-  for (var i = li; i < n; i += WG) { s += x[base + i]; }
+  for (var i = li; i < n; i += WG) { s += x_at(b, c0 + i / P.hw, i % P.hw); }
   let mean = workgroup_sum2(li, s, 0.0).x / f32(n);
   var v = 0.0;
   for (var i = li; i < n; i += WG) {
-    let d = x[base + i] - mean;
+    let d = x_at(b, c0 + i / P.hw, i % P.hw) - mean;
     v += d * d;
   }
   let rstd = inverseSqrt(workgroup_sum2(li, v, 0.0).x / f32(n) + P.eps);
-  let c0 = (bg % P.groups) * cg;
   for (var i = li; i < n; i += WG) {
     let c = c0 + i / P.hw;
-    var z = (x[base + i] - mean) * rstd * gamma[c] + beta[c];
+    var z = (x_at(b, c, i % P.hw) - mean) * rstd * gamma[c] + beta[c];
     if ((P.flags & FLAG_SILU) != 0u) { z = z / (1.0 + exp(-z)); }
     y[base + i] = z;
   }
   if (li == 0u) {
-    mean_out[bg] = mean;
-    rstd_out[bg] = rstd;
+    stats_out[bg] = mean;
+    stats_out[P.batch * P.groups + bg] = rstd;
   }
 }
 
 // ---- backward -------------------------------------------------------------------------------------
 
-@group(0) @binding(4) var<storage, read> mean_in: array<f32>;
-@group(0) @binding(5) var<storage, read> rstd_in: array<f32>;
+@group(0) @binding(5) var<storage, read> stats_in: array<f32>;
 @group(0) @binding(6) var<storage, read> dy: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dx2: array<f32>;
 @group(0) @binding(7) var<storage, read_write> pgamma: array<f32>;   // (B, C) =
 @group(0) @binding(8) var<storage, read_write> pbeta: array<f32>;    // (B, C) =
 
-// dz at flat index i of channel c in group bg, and xhat there.
-fn dz_xhat(i: u32, c: u32, bg: u32) -> vec2f {
-  let xhat = (x[i] - mean_in[bg]) * rstd_in[bg];
+// dz at (b, c, p) (flat index i = (b * C + c) * hw + p of dy) in group bg, and xhat there.
+fn dz_xhat(i: u32, b: u32, c: u32, p: u32, bg: u32) -> vec2f {
+  let xhat = (x_at(b, c, p) - stats_in[bg]) * stats_in[P.batch * P.groups + bg];
   var d = dy[i];
   if ((P.flags & FLAG_SILU) != 0u) { d *= silu_grad(xhat * gamma[c] + beta[c]); }
   return vec2f(d, xhat);
@@ -111,6 +127,7 @@ fn dz_xhat(i: u32, c: u32, bg: u32) -> vec2f {
 @compute @workgroup_size(WG)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let bg = wid.x;
+  let b = bg / P.groups;
   let cg = P.channels / P.groups;
   let n = cg * P.hw;
   let base = bg * n;
@@ -119,18 +136,25 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   var s2 = 0.0;
   for (var i = li; i < n; i += WG) {
     let c = c0 + i / P.hw;
-    let dzx = dz_xhat(base + i, c, bg);
+    let dzx = dz_xhat(base + i, b, c, i % P.hw, bg);
     let dxhat = dzx.x * gamma[c];
     s1 += dxhat;
     s2 += dxhat * dzx.y;
   }
   let sums = workgroup_sum2(li, s1, s2) / f32(n);
-  let rstd = rstd_in[bg];
+  let rstd = stats_in[P.batch * P.groups + bg];
+  let acc = (P.flags & FLAG_ACC) != 0u;
   for (var i = li; i < n; i += WG) {
     let c = c0 + i / P.hw;
-    let dzx = dz_xhat(base + i, c, bg);
+    let p = i % P.hw;
+    let dzx = dz_xhat(base + i, b, c, p, bg);
     let g = rstd * (dzx.x * gamma[c] - sums.x - dzx.y * sums.y);
-    if ((P.flags & FLAG_ACC) != 0u) { dx[base + i] += g; } else { dx[base + i] = g; }
+    let at = part_index(b, c, p);
+    if (at.x == 0u) {
+      if (acc) { dx[at.y] += g; } else { dx[at.y] = g; }
+    } else {
+      if (acc) { dx2[at.y] += g; } else { dx2[at.y] = g; }
+    }
   }
 }
 
@@ -140,11 +164,12 @@ fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let plane = workgroup_index(wid, nwg);    // b * C + c
   if (plane >= P.batch * P.channels) { return; }
   let c = plane % P.channels;
-  let bg = (plane / P.channels) * P.groups + c / (P.channels / P.groups);
+  let b = plane / P.channels;
+  let bg = b * P.groups + c / (P.channels / P.groups);
   var sw = 0.0;
   var sb = 0.0;
   for (var i = li; i < P.hw; i += WG) {
-    let dzx = dz_xhat(plane * P.hw + i, c, bg);
+    let dzx = dz_xhat(plane * P.hw + i, b, c, i, bg);
     sw += dzx.x * dzx.y;
     sb += dzx.x;
   }

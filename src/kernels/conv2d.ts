@@ -1,6 +1,6 @@
 // Launcher for shaders/conv2d.wgsl: implicit-GEMM convolution, forward and backward.
 import code from '../../shaders/conv2d.wgsl?raw';
-import { makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
 import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
@@ -16,11 +16,17 @@ const FLAG_ACC = 8;
 const FLAG_UP2 = 16;
 const FLAG_SHORTCUT = 32;
 
-/** The input a convolution sees: x itself, or with `upsample` its nearest 2x upsampling (B, C, 2H, 2W). */
-export function convInputShape(x: readonly number[], upsample = false): number[] {
-  if (!upsample) return [...x];
+/** The input a convolution sees: x itself, or with `upsample` its nearest 2x upsampling (B, C, 2H, 2W);
+ *  with x2, x and x2 concatenated along channels (read in place, never written out). */
+export function convInputShape(x: readonly number[], upsample = false, x2?: readonly number[]): number[] {
   const [B, C, H, W] = x as [number, number, number, number];
-  return [B, C, 2 * H, 2 * W];
+  const Ci = C + (x2 ? x2[1]! : 0);
+  if (x2) expectSameShape(x2, [B, x2[1]!, H, W], 'the second part of a two-part convolution input');
+  return upsample ? [B, Ci, 2 * H, 2 * W] : [B, Ci, H, W];
+}
+
+function expectSameShape(got: readonly number[], want: readonly number[], what: string): void {
+  if (got.length !== want.length || got.some((v, i) => v !== want[i])) throw new Error(`conv2d: ${what} has shape [${got}], expected [${want}]`);
 }
 
 interface ConvDims {
@@ -41,15 +47,16 @@ function dims(x: readonly number[], w: readonly number[], g: ConvGeometry, label
 /** The forward's fusions (stacked convolutions, a 1x1 shortcut): offsets into its weight and bias spans. */
 interface ForwardFusion {
   groups: number; y_gstride: number; w_off: number; w_gstride: number; b_off: number; b_gstride: number;
-  sc_cin: number; sc_w_off: number; sc_b_off: number;
+  sc_cin: number; sc_w_off: number; sc_b_off: number; sc_ca: number;
 }
 
-const UNFUSED: ForwardFusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off: 0, b_gstride: 0, sc_cin: 0, sc_w_off: 0, sc_b_off: 0 };
+const UNFUSED: ForwardFusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off: 0, b_gstride: 0, sc_cin: 0, sc_w_off: 0, sc_b_off: 0, sc_ca: 0 };
 
-function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0), fusion = UNFUSED): UniformValues {
+/** `ca`: channels of the input's first part (all of them unless it has two). */
+function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0), fusion = UNFUSED, ca = d.Ci): UniformValues {
   return {
     batch: d.B, cin: d.Ci, h: d.H, w: d.W, cout: d.Co, oh: d.OH, ow: d.OW, pad_t: g.pad[0], pad_l: g.pad[1], flags,
-    k_chunk: split.kChunk, splits: split.splits, ...fusion,
+    k_chunk: split.kChunk, splits: split.splits, ...fusion, ca,
   };
 }
 
@@ -57,6 +64,11 @@ function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGrad
  *  (conv2d.wgsl gemm) names it statically, so their layouts hold it too, never read. */
 function unusedShortcut(device: GPUDevice): [Tensor, 'read'] {
   return [placeholder(device), 'read'];
+}
+
+/** Binding 4: the second part of a two-part input, or a placeholder. */
+function secondPart(device: GPUDevice, x2: Tensor | undefined): [Tensor, 'read'] {
+  return [x2 ?? placeholder(device), 'read'];
 }
 
 /** The common distance between consecutive offsets (0 for one); the stacked kernel indexes by it. */
@@ -146,8 +158,9 @@ export interface Conv2dForwardArgs {
    *  lie in one buffer at one regular stride: views of the flat parameters and of one activation. */
   stacked?: readonly { w: Tensor; bias: Tensor; y: Tensor }[];
   /** y += the 1x1 convolution of another input x (B, Ci', OH, OW) with w (Co, Ci', 1, 1) and bias, in
-   *  the same GEMM (the ResBlock's nin_shortcut). w and bias must share w's and bias's buffers. */
-  shortcut?: { x: Tensor; w: Tensor; bias: Tensor };
+   *  the same GEMM (the ResBlock's nin_shortcut). w and bias must share w's and bias's buffers. With
+   *  x2, the input is x and x2 concatenated along channels (the up path's skip concatenation). */
+  shortcut?: { x: Tensor; x2?: Tensor; w: Tensor; bias: Tensor };
   geometry: ConvGeometry;
   label: string;
 }
@@ -182,12 +195,12 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
     b_gstride: bs ? regularStride(bs.offsets.slice(0, G), 'biases', a.label) : 0,
   };
   if (sc) {
-    const Cs = sc.x.shape[1]!;
+    const Cs = convInputShape(sc.x.shape, false, sc.x2?.shape)[1]!;
     if (!a.bias || a.geometry.stride !== 1 || a.upsample) throw new Error(`${a.label}: a fused shortcut needs a bias and a stride-1 convolution of x itself`);
-    expectShape(sc.x, [d.B, Cs, d.OH, d.OW], a.label);
+    expectShape(sc.x, [d.B, sc.x.shape[1]!, d.OH, d.OW], a.label);
     expectShape(sc.w, [d.Co, Cs, 1, 1], a.label);
     expectShape(sc.bias, [d.Co], a.label);
-    Object.assign(fusion, { sc_cin: Cs, sc_w_off: ws.offsets[G]!, sc_b_off: bs!.offsets[G]! });
+    Object.assign(fusion, { sc_cin: Cs, sc_w_off: ws.offsets[G]!, sc_b_off: bs!.offsets[G]!, sc_ca: sc.x.shape[1]! });
   }
   const flags = (a.bias ? FLAG_BIAS : 0) | (a.chan ? FLAG_CHAN : 0) | (a.residual ? FLAG_RES : 0) | (a.upsample ? FLAG_UP2 : 0) | (sc ? FLAG_SHORTCUT : 0);
   const none = placeholder(device);
@@ -197,12 +210,17 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
     uniforms: uniforms(d, a.geometry, flags, unsplit(0), fusion),
     ...launch(device, d, a.geometry, G * d.Co, outputs, 1),
     flops: G * gemmFlops(d) + (sc ? 2 * d.Co * outputs * fusion.sc_cin : 0),
-    tensors: [[ws.span, 'read'], [a.x, 'read'], [sc?.x ?? none, 'read'], [bs?.span ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [ys.span, 'write']],
+    tensors: [
+      [ws.span, 'read'], [a.x, 'read'], [sc?.x ?? none, 'read'], secondPart(device, sc?.x2),
+      [bs?.span ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [ys.span, 'write'],
+    ],
   });
 }
 
 export interface Conv2dBackwardArgs {
-  x: Tensor;   // forward input (B, Ci, H, W), or (B, Ci, H/2, W/2) with upsample
+  x: Tensor;   // forward input (B, Ci, H, W), or (B, Ci, H/2, W/2) with upsample; with x2 its first channels
+  /** The forward input's remaining channels: it was x and x2 concatenated (a fused shortcut's input). */
+  x2?: Tensor;
   /** The forward convolved x's nearest 2x upsampling: dx is then the gradient wrt that (B, Ci, H, W). */
   upsample?: boolean;
   w: Tensor;   // (Co, Ci, K, K)
@@ -211,17 +229,21 @@ export interface Conv2dBackwardArgs {
   label: string;
 }
 
-/** dx = (or += with `accumulate`, where x fans out) the gradient wrt the input. */
-export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & { dx: Tensor; accumulate: boolean }): Dispatch {
-  const d = dims(convInputShape(a.x.shape, a.upsample), a.w.shape, a.geometry, a.label);
+/** dx = (or += with `accumulate`, where x fans out) the gradient wrt the input; with x2, dx2 likewise
+ *  for x2's channels. */
+export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & { dx: Tensor; dx2?: Tensor; accumulate: boolean }): Dispatch {
+  const d = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
+  const ca = a.x.shape[1]!;
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
-  expectShape(a.dx, [d.B, d.Ci, d.H, d.W], a.label);
+  expectShape(a.dx, [d.B, ca, d.H, d.W], a.label);
+  if (!a.x2 !== !a.dx2) throw new Error(`${a.label}: conv2d backward takes dx2 exactly when the input has x2`);
+  if (a.dx2) expectShape(a.dx2, [d.B, d.Ci - ca, d.H, d.W], a.label);
   return makeDispatch(device, {
     shader, entry: 'backward_input', label: `${a.label}.dx`,
-    uniforms: uniforms(d, a.geometry, a.accumulate ? FLAG_ACC : 0),
+    uniforms: uniforms(d, a.geometry, a.accumulate ? FLAG_ACC : 0, unsplit(0), UNFUSED, ca),
     ...launch(device, d, a.geometry, d.Ci, d.B * d.H * d.W, 1),
     flops: gemmFlops(d),
-    tensors: [[a.w, 'read'], [a.dy, 'read'], unusedShortcut(device), [a.dx, 'write']],
+    tensors: [[a.w, 'read'], [a.dy, 'read'], unusedShortcut(device), secondPart(device, undefined), [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write']],
   });
 }
 
@@ -244,11 +266,11 @@ export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
  * over the batch.
  */
 export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Dispatch[] {
-  const d = dims(convInputShape(a.x.shape, a.upsample), a.w.shape, a.geometry, a.label);
+  const d = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
   expectShape(a.dw, a.w.shape, a.label);
   const split = a.split ?? unsplit(d.B * d.OH * d.OW);
-  const need = conv2dParamsScratchFloats(a.x.shape, a.w.shape, split, a.db !== undefined && a.dbPartials === undefined);
+  const need = conv2dParamsScratchFloats([d.B, d.Ci, d.H, d.W], a.w.shape, split, a.db !== undefined && a.dbPartials === undefined);
   if (need > 0 && (!a.scratch || a.scratch.shape[0]! < need)) {
     throw new Error(`${a.label}: conv2d parameter gradients need ${need} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);
   }
@@ -257,10 +279,10 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Di
   const out = [
     makeDispatch(device, {
       shader, entry: 'backward_weight', label: `${a.label}.dw`,
-      uniforms: uniforms(d, a.geometry, a.upsample ? FLAG_UP2 : 0, split),
+      uniforms: uniforms(d, a.geometry, a.upsample ? FLAG_UP2 : 0, split, UNFUSED, a.x.shape[1]!),
       ...launch(device, d, a.geometry, d.Co, ncols, split.splits),
       flops: gemmFlops(d),
-      tensors: [[a.dy, 'read'], [a.x, 'read'], unusedShortcut(device), [partialDw, 'write']],
+      tensors: [[a.dy, 'read'], [a.x, 'read'], unusedShortcut(device), secondPart(device, a.x2), [partialDw, 'write']],
     }),
   ];
   if (split.splits > 1) {
@@ -286,7 +308,7 @@ export function conv2dBackwardChan(device: GPUDevice, a: { dy: Tensor; dchan: Te
   expectShape(a.dchan, [B, Co], a.label);
   return makeDispatch(device, {
     shader, entry: 'backward_chan', label: `${a.label}.dchan`,
-    uniforms: { batch: B, cin: 0, h: 0, w: 0, cout: Co, oh: OH, ow: OW, pad_t: 0, pad_l: 0, flags: 0, k_chunk: 0, splits: 1, ...UNFUSED },
+    uniforms: { batch: B, cin: 0, h: 0, w: 0, cout: Co, oh: OH, ow: OW, pad_t: 0, pad_l: 0, flags: 0, k_chunk: 0, splits: 1, ...UNFUSED, ca: 0 },
     tensors: [[a.dy, 'read'], [a.dchan, 'write']],
     workgroups: [B * Co, 1, 1],
   });

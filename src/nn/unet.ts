@@ -13,7 +13,7 @@ import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
 import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, weightGradSplit } from '../kernels/conv2d';
-import { addInto, concatBackward, concatForward } from '../kernels/elementwise';
+import { addInto } from '../kernels/elementwise';
 import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../kernels/groupnorm';
 import { linearBackward, linearForward, linearLayersForward } from '../kernels/linear';
 import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../kernels/resample';
@@ -40,6 +40,26 @@ export interface UNetOptions {
   /** RNG state for dropout masks (seed, offset); created when dropout is on and none is given. */
   rngState?: Tensor;
   label?: string;
+}
+
+/** Two tensors concatenated along channels, read in place by the kernels that consume them (the up
+ *  path's skip concatenation: its GroupNorm and its ResBlock's shortcut), never written out. */
+interface Concat {
+  readonly a: Tensor;
+  readonly b: Tensor;
+  readonly shape: readonly number[];
+}
+
+/** A module input: a tensor, or a concatenation of two. */
+type Input = Tensor | Concat;
+
+function isConcat(x: Input): x is Concat {
+  return 'a' in x;
+}
+
+/** An input as the kernels take it: x, and x2 for a concatenation's second part. */
+function parts(x: Input): { x: Tensor; x2?: Tensor } {
+  return isConcat(x) ? { x: x.a, x2: x.b } : { x };
 }
 
 /** What a convolution adds to its GEMM (conv2d.ts Conv2dForwardArgs) and its backward must undo. */
@@ -183,7 +203,7 @@ export class UNet {
   }
 
   /** The output shape of a convolution of x (with `upsample`, of x's nearest 2x upsampling). */
-  private convOutShape(x: Tensor, cout: number, g: ConvGeometry, upsample?: boolean): number[] {
+  private convOutShape(x: Input, cout: number, g: ConvGeometry, upsample?: boolean): number[] {
     const [B, , H, W] = convInputShape(x.shape, upsample) as [number, number, number, number];
     const k = g === CONV1X1 ? 1 : 3;
     return [B, cout, (H + g.pad[0] + g.pad[2] - k) / g.stride + 1, (W + g.pad[1] + g.pad[3] - k) / g.stride + 1];
@@ -191,10 +211,10 @@ export class UNet {
 
   /** A convolution of x (with `upsample`, of x's nearest 2x upsampling, never written out); with
    *  `shortcut`, plus the 1x1 convolution `shortcut.name` of shortcut.x in the same GEMM. */
-  private conv(x: Tensor, name: string, cout: number, g: ConvGeometry, extra: ConvExtras & { shortcut?: { x: Tensor; name: string } } = {}): Tensor {
+  private conv(x: Tensor, name: string, cout: number, g: ConvGeometry, extra: ConvExtras & { shortcut?: { x: Input; name: string } } = {}): Tensor {
     const { shortcut, ...own } = extra;
     const y = this.act(this.convOutShape(x, cout, g, extra.upsample), name);
-    const sc = shortcut && { x: shortcut.x, w: this.p(`${shortcut.name}.weight`), bias: this.p(`${shortcut.name}.bias`) };
+    const sc = shortcut && { ...parts(shortcut.x), w: this.p(`${shortcut.name}.weight`), bias: this.p(`${shortcut.name}.bias`) };
     this.forward.push(conv2dForward(this.device, { x, w: this.p(`${name}.weight`), bias: this.p(`${name}.bias`), ...own, shortcut: sc, y, geometry: g, label: name }));
     this.convGrad(x, name, y, g, own);
     if (shortcut) this.convGrad(shortcut.x, shortcut.name, y, CONV1X1);
@@ -203,21 +223,22 @@ export class UNet {
 
   /** Plans the backward of convolution `name` of x into y, whichever forward dispatch computed it
    *  (its own, or a GEMM it shares: the forward saves nothing the backward needs). */
-  private convGrad(x: Tensor, name: string, y: Tensor, g: ConvGeometry, extra: ConvExtras = {}): void {
+  private convGrad(x: Input, name: string, y: Tensor, g: ConvGeometry, extra: ConvExtras = {}): void {
     const xs = convInputShape(x.shape, extra.upsample);
     const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
     this.needScratch(conv2dParamsScratchFloats(xs, w.shape, split, !extra.chan));
     this.onBackward(() => {
       const dy = this.grad(y);
-      const args = { x, w, dy, geometry: g, upsample: extra.upsample, label: name };
+      const args = { ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name };
       if (extra.upsample) {
+        if (isConcat(x)) throw new Error(`${this.label}: planner bug: ${name} upsamples a concatenation`);
         // The gradient wrt the upsampled input, summed over each 2x2 block into x's.
         const du = this.act(xs, `d(${name}.nearest)`);
         this.backward.push(conv2dBackwardInput(this.device, { ...args, dx: du, accumulate: false }));
         this.backward.push(upsampleBackward(this.device, { dy: du, dx: this.grad(x), accumulate: this.acc(x), label: name }));
       } else {
-        this.backward.push(conv2dBackwardInput(this.device, { ...args, dx: this.grad(x), accumulate: this.acc(x) }));
+        this.backward.push(conv2dBackwardInput(this.device, { ...args, ...this.inputGrads(x) }));
       }
       // The time-embedding add's gradient is the per-(sample, channel) sum of dy: the bias
       // gradient's first stage too.
@@ -235,20 +256,29 @@ export class UNet {
     this.backward.push(addInto(this.device, { x: dy, y: this.grad(target), accumulate: this.acc(target), label: `${target.label}.residual` }));
   }
 
-  private norm(x: Tensor, name: string, silu: boolean): Tensor {
+  private norm(x: Input, name: string, silu: boolean): Tensor {
     const [B, C] = x.shape as [number, number];
     const groups = normGroups(C, this.config.norm_groups);
     const y = this.act(x.shape, `${name}${silu ? '.silu' : ''}`);
-    const mean = this.act([B, groups], `${name}.mean`), rstd = this.act([B, groups], `${name}.rstd`);
-    const args = { x, w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), mean, rstd, groups, silu, label: name };
+    const stats = this.act([2, B, groups], `${name}.stats`);
+    const args = { ...parts(x), w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), stats, groups, silu, label: name };
     this.forward.push(groupNormForward(this.device, { ...args, y }));
     this.needScratch(groupNormScratchFloats(x.shape));
     this.onBackward(() => {
       this.backward.push(...groupNormBackward(this.device, {
-        ...args, dy: this.grad(y), dx: this.grad(x), accumulate: this.acc(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), scratch: this.scratch!,
+        ...args, dy: this.grad(y), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), scratch: this.scratch!,
       }));
     });
     return y;
+  }
+
+  /** Where a kernel writes the gradient of input x (dx2: a concatenation's second part), and
+   *  whether it accumulates there. */
+  private inputGrads(x: Input): { dx: Tensor; dx2?: Tensor; accumulate: boolean } {
+    if (!isConcat(x)) return { dx: this.grad(x), accumulate: this.acc(x) };
+    const accumulate = this.acc(x.a);
+    if (this.acc(x.b) !== accumulate) throw new Error(`${this.label}: planner bug: the parts of a concatenation have different gradient states`);
+    return { dx: this.grad(x.a), dx2: this.grad(x.b), accumulate };
   }
 
   private linear(x: Tensor, name: string, out: number, siluInput: boolean, inputGrad: boolean): Tensor {
@@ -281,7 +311,7 @@ export class UNet {
 
   // ---- modules ------------------------------------------------------------------------------------
 
-  private resBlock(x: Tensor, s: ResBlockSpec): Tensor {
+  private resBlock(x: Input, s: ResBlockSpec): Tensor {
     const n = s.name;
     const h1 = this.norm(x, `${n}.norm1`, true);
     const chan = this.tembProj.get(n);
@@ -289,7 +319,11 @@ export class UNet {
     const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan } : {});
     const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true), `${n}.dropout`);
     // A nin_shortcut (channel counts differ) runs inside conv2's GEMM; else x is added in its epilogue.
-    const out = this.conv(h3, `${n}.conv2`, s.cout, CONV3X3, s.cin !== s.cout ? { shortcut: { x, name: `${n}.nin_shortcut` } } : { residual: x });
+    let extra: { shortcut: { x: Input; name: string } } | { residual: Tensor };
+    if (s.cin !== s.cout) extra = { shortcut: { x, name: `${n}.nin_shortcut` } };
+    else if (isConcat(x)) throw new Error(`${this.label}: planner bug: ${n} adds a concatenation as its residual`);
+    else extra = { residual: x };
+    const out = this.conv(h3, `${n}.conv2`, s.cout, CONV3X3, extra);
     this.activations.set(n, out);
     return out;
   }
@@ -370,16 +404,10 @@ export class UNet {
     return y;
   }
 
-  private concat(a: Tensor, b: Tensor, name: string): Tensor {
+  /** a and b concatenated along channels: no dispatch, the consumers read both (Concat). */
+  private concat(a: Tensor, b: Tensor): Concat {
     const [B, Ca, H, W] = a.shape as [number, number, number, number];
-    const y = this.act([B, Ca + b.shape[1]!, H, W], name);
-    this.forward.push(concatForward(this.device, { a, b, y, label: name }));
-    this.onBackward(() => {
-      const accumulate = this.acc(a);
-      if (this.acc(b) !== accumulate) throw new Error(`${this.label}: planner bug: ${name} inputs have different gradient states`);
-      this.backward.push(concatBackward(this.device, { dy: this.grad(y), da: this.grad(a), db: this.grad(b), accumulate, label: name }));
-    });
-    return y;
+    return { a, b, shape: [B, Ca + b.shape[1]!, H, W] };
   }
 
   private timeEmbedding(arch: Architecture): void {
@@ -428,7 +456,7 @@ export class UNet {
     h = this.resBlock(h, arch.mid.block2);
     for (const level of arch.up) {
       level.blocks.forEach((b, j) => {
-        h = this.resBlock(this.concat(h, skips.pop()!, `${b.name}.concat`), b);
+        h = this.resBlock(this.concat(h, skips.pop()!), b);
         const attn = level.attn[j];
         if (attn) h = this.attnBlock(h, attn);
       });

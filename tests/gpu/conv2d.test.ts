@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
 import { upsampleNearest2x } from '../../src/ref/resample';
+import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, convOutSize, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
@@ -117,6 +118,43 @@ describe('conv2d on WebGPU', () => {
     })], [y]);
     const main = conv2d(h, host[0]!, host[1]!, CONV3X3), short = conv2d(xs, host[2]!, host[3]!, CONV1X1);
     expectClose(got!, main.data.map((v, i) => v + short.data[i]!), FWD.atol, FWD.rtol, 'conv2 + shortcut');
+  });
+
+  // The up path's skip concatenation read in place by the ResBlock's fused nin_shortcut (forward)
+  // and by that 1x1 convolution's backward (dx split in two, = then +=; dw over both parts, split).
+  it('reads a two-part input as its channel concatenation: the fused shortcut, dx into two, dw (batch 2, 40 + 27 channels)', async () => {
+    const d = gpu.device;
+    const xa = randomTensor([2, 40, 5, 7], 71), xb = randomTensor([2, 27, 5, 7], 72), cat = concatChannels(xa, xb);
+    const h = randomTensor([2, 6, 5, 7], 73);
+    const host = [randomTensor([9, 6, 3, 3], 74, 0.3), randomTensor([9], 75), randomTensor([9, 67, 1, 1], 76, 0.3), randomTensor([9], 77)];
+    const [w, b, wsc, bsc] = packOnGpu(d, host, 'block.params') as [Tensor, Tensor, Tensor, Tensor];
+    const ta = toGpu(d, xa, 'xa'), tb = toGpu(d, xb, 'xb');
+    const y = gpuZeros(d, [2, 9, 5, 7], 'y');
+    const [got] = await run(d, [conv2dForward(d, {
+      x: toGpu(d, h, 'h'), w, bias: b, y, shortcut: { x: ta, x2: tb, w: wsc, bias: bsc }, geometry: CONV3X3, label: 'conv2+shortcut',
+    })], [y]);
+    const short = conv2d(cat, host[2]!, host[3]!, CONV1X1);
+    expectClose(got!, conv2d(h, host[0]!, host[1]!, CONV3X3).data.map((v, i) => v + short.data[i]!), FWD.atol, FWD.rtol, 'conv2 + shortcut of a ++ b');
+
+    const dy = randomTensor([2, 9, 5, 7], 78);
+    const ref = conv2dBackward(cat, host[2]!, dy, CONV1X1);
+    const split = concatChannelsBackward(ref.dx, 40);
+    for (const [accumulate, sp] of [[false, undefined], [true, forcedSplit(cat.shape, 35, 3, [9, 67, 1, 1])]] as const) {
+      const dxa = gpuZeros(d, xa.shape, 'dxa'), dxb = gpuZeros(d, xb.shape, 'dxb'), dw = gpuZeros(d, [9, 67, 1, 1], 'dw'), db = gpuZeros(d, [9], 'db');
+      const args = { x: ta, x2: tb, w: wsc, dy: toGpu(d, dy, 'dy'), geometry: CONV1X1, label: 'shortcut' };
+      const spl = sp ?? weightGradSplit(cat.shape, [9, 67, 1, 1], CONV1X1, d.limits);
+      const scratch = gpuZeros(d, [Math.max(1, conv2dParamsScratchFloats(cat.shape, [9, 67, 1, 1], spl, true))], 'scratch');
+      const twice = accumulate ? [conv2dBackwardInput(d, { ...args, dx: dxa, dx2: dxb, accumulate: false })] : [];
+      const [ga, gb, gw, gdb] = await run(d, [
+        ...twice, conv2dBackwardInput(d, { ...args, dx: dxa, dx2: dxb, accumulate }),
+        ...conv2dBackwardParams(d, { ...args, dw, db, split: spl, scratch }),
+      ], [dxa, dxb, dw, db]);
+      const k = accumulate ? 2 : 1;
+      expectClose(ga!, split.da.data.map((v) => k * v), BWD.atol, BWD.rtol, `dx of a${accumulate ? ', +=' : ''}`);
+      expectClose(gb!, split.db.data.map((v) => k * v), BWD.atol, BWD.rtol, `dx of b${accumulate ? ', +=' : ''}`);
+      expectClose(gw!, ref.dw.data, BWD.atol, BWD.rtol, `dw over a ++ b, ${spl.splits} slices`);
+      expectClose(gdb!, ref.db.data, BWD.atol, BWD.rtol, 'db');
+    }
   });
 
   it('split-K weight gradients (3, 5 and 7 slices of odd length) equal the CPU reference and add into dw', async () => {

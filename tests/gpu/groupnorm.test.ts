@@ -4,25 +4,35 @@ import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
 import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../../src/kernels/groupnorm';
 import { groupNorm, groupNormBackward as refBackward } from '../../src/ref/groupnorm';
+import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
 
 const gpu = useGpu();
 
-async function gpuNorm(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, groups: number, silu: boolean, dxInit?: HostTensor) {
+/** GroupNorm forward and backward of x on the GPU; with `ca`, x is given as two tensors (its first
+ *  ca channels and the rest, the UNet's skip concatenation read in place) and dx comes back in two. */
+async function gpuNorm(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, groups: number, silu: boolean, dxInit?: HostTensor, ca?: number) {
   const d = gpu.device;
   const B = x.shape[0]!;
-  const args = {
-    x: toGpu(d, x), w: toGpu(d, w), b: toGpu(d, b), groups, silu, label: 'gn',
-    mean: gpuZeros(d, [B, groups]), rstd: gpuZeros(d, [B, groups]),
+  const split = (t: HostTensor) => {
+    if (ca === undefined) return [t];
+    const { da, db } = concatChannelsBackward(t, ca);   // the channel split, as the concat's backward
+    return [da, db];
   };
-  const y = gpuZeros(d, x.shape), dx = dxInit ? toGpu(d, dxInit) : gpuZeros(d, x.shape);
+  const parts = split(x);
+  const dxParts = dxInit ? split(dxInit) : parts.map((p) => ({ shape: p.shape, data: new Float32Array(p.data.length) }));
+  const [tx, tx2] = parts.map((p) => toGpu(d, p, 'x'));
+  const [dx, dx2] = dxParts.map((p) => toGpu(d, p, 'dx'));
+  const args = { x: tx!, x2: tx2, w: toGpu(d, w), b: toGpu(d, b), groups, silu, label: 'gn', stats: gpuZeros(d, [2, B, groups]) };
+  const y = gpuZeros(d, x.shape);
   const dw = gpuZeros(d, w.shape), db = gpuZeros(d, b.shape);
-  const [gy, gdx, gdw, gdb] = await run(d, [
+  const [gy, gdw, gdb, gdx, gdx2] = await run(d, [
     groupNormForward(d, { ...args, y }),
-    ...groupNormBackward(d, { ...args, dy: toGpu(d, dy), dx, dw, db, scratch: gpuZeros(d, [groupNormScratchFloats(x.shape)]), accumulate: dxInit !== undefined }),
-  ], [y, dx, dw, db]);
-  return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
+    ...groupNormBackward(d, { ...args, dy: toGpu(d, dy), dx: dx!, dx2, dw, db, scratch: gpuZeros(d, [groupNormScratchFloats(x.shape)]), accumulate: dxInit !== undefined }),
+  ], [y, dw, db, dx!, ...(dx2 ? [dx2] : [])]);
+  const dxAll = gdx2 ? concatChannels({ shape: parts[0]!.shape, data: gdx! }, { shape: parts[1]!.shape, data: gdx2 }).data : gdx!;
+  return { y: gy!, dx: dxAll, dw: gdw!, db: gdb! };
 }
 
 describe('groupnorm on WebGPU', () => {
@@ -53,6 +63,22 @@ describe('groupnorm on WebGPU', () => {
       expectClose(out.db, grads.db.data, BWD.atol, BWD.rtol, 'db');
     });
   }
+
+  // The UNet's skip concatenation read in place: 96 = 40 + 56 channels in 32 groups of 3, so one
+  // group straddles the two tensors; dx assigned, then accumulated, into both.
+  it('normalises two tensors as their channel concatenation (batch 2, 40 + 56 channels, a group across both)', async () => {
+    const shape = [2, 96, 5, 3];
+    const x = randomTensor(shape, 11, 2), w = randomTensor([96], 12), b = randomTensor([96], 13), dy = randomTensor(shape, 14), prior = randomTensor(shape, 15);
+    const ref = groupNorm(x, w, b, 32, 1e-6, true);
+    const grads = refBackward(x, w, b, ref.mean, ref.rstd, dy, 32, true);
+    const out = await gpuNorm(x, w, b, dy, 32, true, undefined, 40);
+    expectClose(out.y, ref.y.data, FWD.atol, FWD.rtol, 'y of x ++ x2');
+    expectClose(out.dx, grads.dx.data, BWD.atol, BWD.rtol, 'dx, dx2');
+    expectClose(out.dw, grads.dw.data, BWD.atol, BWD.rtol, 'dw');
+    expectClose(out.db, grads.db.data, BWD.atol, BWD.rtol, 'db');
+    const acc = await gpuNorm(x, w, b, dy, 32, true, prior, 40);
+    expectClose(acc.dx, grads.dx.data.map((v, i) => v + prior.data[i]!), BWD.atol, BWD.rtol, 'dx, dx2 +=');
+  });
 
   it('accumulates dx into an existing gradient', async () => {
     const shape = [2, 8, 3, 5];

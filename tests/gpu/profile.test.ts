@@ -39,13 +39,15 @@ describe('per-kernel profile', () => {
   // What `ddim bench` counts: the bundled forward at batch 1 was 112 dispatches (51 conv, 27 GroupNorm,
   // 12 attention, 14 linear, 8 concat and upsample). Fused since: the attention core (3 -> 1 per
   // block), every temb_proj in one dispatch, the upsample read inside its conv, q/k/v in one GEMM,
-  // each nin_shortcut inside its conv2's GEMM, proj_out and the residual inside the attention.
-  it('plans the bundled forward in 73 dispatches: no upsample, shortcut or proj_out of its own', () => {
+  // each nin_shortcut inside its conv2's GEMM, proj_out and the residual inside the attention, the
+  // skip concatenation read in place by its GroupNorm and shortcut.
+  it('plans the bundled forward in 67 dispatches: no upsample, concat, shortcut or proj_out of its own', () => {
     const net = new UNet(gpu.device, BUNDLED_ARCHITECTURE, { batch: 1, label: 'count' });
     const count = (kernel: string) => net.forward.filter((x) => x.kernel === kernel).length;
     const named = (suffix: string) => net.forward.filter((x) => x.label.includes(`${suffix} (`)).length;   // "mid.attn_1.qkv (conv2d.forward)"
-    expect(net.forward.length).toBe(73);
+    expect(net.forward.length).toBe(67);
     expect(count('resample.expand2x2')).toBe(0);   // the nearest upsampling's kernel
+    expect(net.forward.filter((x) => x.kernel.startsWith('elementwise.')).length).toBe(0);   // concat's was there
     expect(count('attention.forward_fused')).toBe(4);
     expect(named('.qkv')).toBe(4);
     expect(named('.nin_shortcut') + named('.proj_out')).toBe(0);
