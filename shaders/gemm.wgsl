@@ -27,6 +27,13 @@
 // (an operand contiguous along k) then stores to different memory banks (row strides of 17 and
 // 33 vec4s are 1 mod 8: the 8 stores of a quarter warp hit 8 different 16-byte bank groups).
 //
+// Operand precision (src/gpu/tier.ts): a tier's variant (src/kernels/gemm.ts gemmOperandCode) declares
+// GemmOperand, the vec4 type a tile holds, and gemm_operand(v), what a staged vec4 becomes:
+//   fp32             vec4f, v itself (the engine before tiers, bit for bit);
+//   matrix-emulated  vec4f, f16_round4(v): f16 values held in f32;
+//   f16              vec4h (`enable f16`), the same values: both tiers give the same bits.
+// The multiply widens them to f32 and accumulates in f32 in every tier. Epilogues stay f32.
+//
 // The accumulators are indexed by constants only (gemm_multiply spells its FMAs out, gemm_result
 // selects by switch): a driver compiler that does not unroll a loop indexing them by its counter
 // would otherwise move the whole array from registers to local memory.
@@ -36,8 +43,8 @@ const TK: u32 = 16u;
 override ROWS: u32 = 64u;
 
 const B_ROW: u32 = TN / 4u + 1u;                     // vec4s per tileB row, one of them padding
-var<workgroup> tileA: array<vec4f, TK * (ROWS / 4u + 1u)>;
-var<workgroup> tileB: array<vec4f, TK * B_ROW>;
+var<workgroup> tileA: array<GemmOperand, TK * (ROWS / 4u + 1u)>;
+var<workgroup> tileB: array<GemmOperand, TK * B_ROW>;
 
 // One thread's outputs, acc[4r + i][j]: room for ROWS = 128; with ROWS = 64, acc[4..7] stay zero
 // and unread.
@@ -58,24 +65,36 @@ fn gemm_a_row(g: u32, i: u32) -> u32 { return 64u * (g / 16u) + g % 16u + 16u * 
 fn gemm_b_col(g: u32, j: u32) -> u32 { return g + 16u * j; }
 
 fn gemm_store_a(s: vec2u, v: vec4f) {
-  tileA[s.x * (ROWS / 4u + 1u) + s.y] = v;
+  tileA[s.x * (ROWS / 4u + 1u) + s.y] = gemm_operand(v);
 }
 
 fn gemm_store_b(s: vec2u, v: vec4f) {
-  tileB[s.x * B_ROW + s.y] = v;
+  tileB[s.x * B_ROW + s.y] = gemm_operand(v);
+}
+
+// v rounded to the nearest f16 (ties to even), held in f32. pack2x16float's result is indeterminate
+// beyond f16's range, so overflow is made explicit: +-inf (the dynamic loss scale watches for it).
+// NaN stays NaN. The infinity is read from a private variable: a constant expression may not be one.
+var<private> f16_inf_bits: u32 = 0x7f800000u;
+
+fn f16_round4(v: vec4f) -> vec4f {
+  let r = vec4f(unpack2x16float(pack2x16float(v.xy)), unpack2x16float(pack2x16float(v.zw)));
+  let inf = bitcast<f32>(f16_inf_bits);
+  let rounded = select(r, sign(v) * inf, abs(v) >= vec4f(65520.0));   // 65520 and up round past 65504
+  return select(rounded, v, v != v);
 }
 
 // acc += this slice's tileA^T tileB block of thread t = (tx, ty).
 fn gemm_multiply(acc: ptr<function, GemmAcc>, t: vec2u) {
   for (var kk = 0u; kk < TK; kk++) {
-    let b = tileB[kk * B_ROW + t.x];
-    let a = tileA[kk * (ROWS / 4u + 1u) + t.y];
+    let b = vec4f(tileB[kk * B_ROW + t.x]);
+    let a = vec4f(tileA[kk * (ROWS / 4u + 1u) + t.y]);
     (*acc)[0] = fma(vec4f(a.x), b, (*acc)[0]);
     (*acc)[1] = fma(vec4f(a.y), b, (*acc)[1]);
     (*acc)[2] = fma(vec4f(a.z), b, (*acc)[2]);
     (*acc)[3] = fma(vec4f(a.w), b, (*acc)[3]);
     if (ROWS == 128u) {
-      let a2 = tileA[kk * (ROWS / 4u + 1u) + 16u + t.y];
+      let a2 = vec4f(tileA[kk * (ROWS / 4u + 1u) + 16u + t.y]);
       (*acc)[4] = fma(vec4f(a2.x), b, (*acc)[4]);
       (*acc)[5] = fma(vec4f(a2.y), b, (*acc)[5]);
       (*acc)[6] = fma(vec4f(a2.z), b, (*acc)[6]);

@@ -3,6 +3,7 @@
 // (--out, --json, --csv, --png in every command) are checked here too, before any work is done.
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { parsePrecision, type PrecisionRequest } from '../gpu/tier';
 
 /** Options that name a file a command writes. */
 const OUTPUT_OPTIONS = ['out', 'json', 'csv', 'png'];
@@ -80,6 +81,12 @@ export function numberArg(args: ParsedArgs, name: string, fallback: number, comm
   const n = Number(v);
   if (!DECIMAL.test(v) || !Number.isFinite(n)) throw new Error(`${command}: --${name} must be a decimal number, got "${v}"`);
   return n;
+}
+
+/** `--precision` (default auto): the tier the command's device is acquired with (gpu/tier.ts). */
+export function precisionArg(args: ParsedArgs, command: string): PrecisionRequest {
+  const v = args.values.get('precision');
+  return v === undefined ? 'auto' : parsePrecision(v, `${command}: --precision`);
 }
 
 /** A comma-separated list of decimal numbers ("10,20,50"). */

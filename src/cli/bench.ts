@@ -26,7 +26,7 @@ import { TrainStep } from '../train/step';
 import { forceGemmRows, type GemmRows } from '../kernels/gemm';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { numberArg, numberListArg, parseArgs } from './args';
+import { numberArg, numberListArg, parseArgs, precisionArg } from './args';
 import type { CommandContext } from './commands';
 import { loadConfig } from './train';
 
@@ -57,7 +57,7 @@ export interface BenchRow {
 
 export async function benchCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim bench';
-  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json', 'gemm-rows'], flags: ['profile'] }, cmd);
+  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json', 'gemm-rows', 'precision'], flags: ['profile'] }, cmd);
   const configs = (args.values.get('configs') ?? 'tiny,bundled').split(',');
   const batches = numberListArg(args, 'batches', [1, 8], cmd);
   if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${cmd}: --batches must be positive integers, got "${args.values.get('batches')}"`);
@@ -66,11 +66,11 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
   const rowsArg = args.values.get('gemm-rows');
   if (rowsArg !== undefined && rowsArg !== '64' && rowsArg !== '128') throw new Error(`${cmd}: --gemm-rows must be 64 or 128, got "${rowsArg}"`);
   const gemmRows = rowsArg === undefined ? undefined : (Number(rowsArg) as GemmRows);
-  const { device: d, adapter } = await ctx.gpu();
+  const { device: d, adapter, tier } = await ctx.gpu(precisionArg(args, cmd));
   forceGemmRows(d, gemmRows);
   const abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION));
   const rows: BenchRow[] = [];
-  ctx.log(`adapter: ${adapter}${gemmRows ? `; every GEMM on ${gemmRows}-row tiles` : ''}`);
+  ctx.log(`adapter: ${adapter}; precision ${tier}${gemmRows ? `; every GEMM on ${gemmRows}-row tiles` : ''}`);
   ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s   dispatches fwd/step   fwd MB written');
   for (const name of configs) {
     const config = benchConfig(name);
@@ -109,5 +109,5 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
     }
   }
   const out = args.values.get('json');
-  if (out) writeFileSync(out, JSON.stringify({ adapter, iters, gemm_rows: gemmRows ?? 'per shape', rows }, null, 1) + '\n');
+  if (out) writeFileSync(out, JSON.stringify({ adapter, precision: tier, iters, gemm_rows: gemmRows ?? 'per shape', rows }, null, 1) + '\n');
 }

@@ -9,7 +9,8 @@ import { UNet } from '../nn/unet';
 import { alphaBars, betaSchedule } from '../diffusion/schedule';
 import { TrainStep } from '../train/step';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
-import { numberArg, parseArgs } from './args';
+import { numberArg, parseArgs, precisionArg } from './args';
+import type { PrecisionRequest, Tier } from '../gpu/tier';
 import { openModel, readSafetensors, writeSafetensors } from './files';
 import { layeredTrainStep } from './layered';
 import { isLayeredFile } from '../app/model-files';
@@ -28,12 +29,15 @@ export interface Gpu {
   device: GPUDevice;
   /** The adapter, in words ("swiftshader (google)"). */
   adapter: string;
+  /** The precision tier the device was acquired with. */
+  tier: Tier;
 }
 
 export interface CommandContext {
   /** The GPU, acquired on the first call: commands check their arguments and read their input files
-   *  first, so a bad command line fails at once and never waits for a device. */
-  gpu: () => Promise<Gpu>;
+   *  first, so a bad command line fails at once and never waits for a device. `precision` (default
+   *  auto) picks its tier; an adapter that cannot run it is an error naming the missing feature. */
+  gpu: (precision?: PrecisionRequest) => Promise<Gpu>;
   log: (line: string) => void;
 }
 
@@ -59,7 +63,8 @@ function timesteps(file: SafetensorsFile, batch: number, source: string, integer
 }
 
 export async function forwardCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
-  const args = parseArgs(argv, { values: ['weights', 'config', 'input', 'out'], required: ['weights', 'input', 'out'] }, 'ddim forward');
+  const args = parseArgs(argv, { values: ['weights', 'config', 'input', 'out', 'precision'], required: ['weights', 'input', 'out'] }, 'ddim forward');
+  const precision = precisionArg(args, 'ddim forward');
   const wPath = args.values.get('weights')!, inPath = args.values.get('input')!, outPath = args.values.get('out')!;
   const model = openModel(wPath, args.values.get('config'));
   const config = model.config;
@@ -67,7 +72,7 @@ export async function forwardCommand(argv: readonly string[], ctx: CommandContex
   const x = imageBatch(input, 'x', config, inPath);
   const B = x.shape[0]!;
   const t = timesteps(input, B, inPath, false, 0);
-  const { device } = await ctx.gpu();
+  const { device, tier } = await ctx.gpu(precision);
   const net = new UNet(device, config, { batch: B });
   net.params.load(weightsFile(model), wPath);
   upload(device, net.x, x.data);
@@ -75,14 +80,15 @@ export async function forwardCommand(argv: readonly string[], ctx: CommandContex
   submitDispatches(device, net.forward, 'forward');
   const eps = await readTensor(device, net.eps);
   writeSafetensors(outPath, new Map([['eps', { shape: [...net.eps.shape], data: eps }]]));
-  ctx.log(`wrote eps [${net.eps.shape}] to ${outPath}`);
+  ctx.log(`wrote eps [${net.eps.shape}] to ${outPath} (precision ${tier})`);
 }
 
 export async function trainStepCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim train-step';
   const file = peekWeights(argv);
   if (file && isLayeredFile(file)) return layeredTrainStep(argv, ctx, file);
-  const args = parseArgs(argv, { values: ['weights', 'config', 'batch', 'out', 'lr', 'grad-clip', 'ema'], required: ['weights', 'batch', 'out'] }, cmd);
+  const args = parseArgs(argv, { values: ['weights', 'config', 'batch', 'out', 'lr', 'grad-clip', 'ema', 'precision'], required: ['weights', 'batch', 'out'] }, cmd);
+  const precision = precisionArg(args, cmd);
   const wPath = args.values.get('weights')!, inPath = args.values.get('batch')!, outPath = args.values.get('out')!;
   const opt = {
     ...DEFAULT_OPTIMIZER,
@@ -102,7 +108,7 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
   const noise = imageBatch(batch, 'noise', config, inPath, B);
   const t = timesteps(batch, B, inPath, true, abar.length);
 
-  const { device: d } = await ctx.gpu();
+  const { device: d, tier } = await ctx.gpu(precision);
   const step = new TrainStep(d, config, B, opt);
   const initial = step.net.params.pack(weightsFile(model), wPath);
   upload(d, step.net.params.flat, initial);
@@ -123,5 +129,5 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
     for (const [name, tensor] of await store.read()) out.set(prefix + name, tensor);
   }
   writeSafetensors(outPath, out);
-  ctx.log(`loss ${loss![0]!.toPrecision(7)}, grad norm ${norm![0]!.toPrecision(7)}; wrote ${out.size} tensors to ${outPath}`);
+  ctx.log(`loss ${loss![0]!.toPrecision(7)}, grad norm ${norm![0]!.toPrecision(7)}; wrote ${out.size} tensors to ${outPath} (precision ${tier})`);
 }

@@ -1,7 +1,7 @@
 // `ddim <command>` as a function: the command table, the usage text and the error handling, over a
 // GPU given by the caller (the process entry, main.ts, acquires one on first use; the tests pass
 // theirs, so the commands run in-process without a process and pipeline compiles per command).
-import { forwardCommand, trainStepCommand, type CommandContext, type Gpu } from './commands';
+import { forwardCommand, trainStepCommand, type CommandContext } from './commands';
 import { sampleCommand } from './sample';
 import { trainCommand } from './train';
 import { evalCommand } from './eval';
@@ -49,11 +49,15 @@ const USAGE = `usage: ddim <command> [options]
   invert      --weights W.safetensors [--config config.json] --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
   convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
   bench       [--configs tiny,bundled,small|config.json] [--batches 1,8] [--iters 20] [--json OUT.json] [--profile]   (forward and train-step throughput; --profile: ms per kernel family)
-Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU).`;
+  --precision auto|fp32|f16|matrix|matrix-emulated   (forward, train-step, sample, train, bench) the GEMMs' arithmetic: fp32 (auto);
+              f16 operands in f16 tiles (shader-f16); matrix: subgroup matrices; matrix-emulated: the matrix tier's rounding on any adapter
+usage: ddim [--gpu-features default|unsafe] <command> ...   unsafe: Dawn's toggles that expose shader-f16 and subgroup matrices
+Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU); DDIM_GPU_FEATURES=unsafe as --gpu-features.`;
 
 export interface CliIo {
-  /** The GPU, acquired on the first call (after the command has checked its arguments). */
-  gpu: () => Promise<Gpu>;
+  /** The GPU, acquired on the first call (after the command has checked its arguments) with the
+   *  precision the command asks for. */
+  gpu: CommandContext['gpu'];
   log: (line: string) => void;
   error: (line: string) => void;
 }

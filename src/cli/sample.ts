@@ -11,7 +11,7 @@ import { checkSequence, type SkipType } from '../diffusion/timesteps';
 import { checkRun, checkSeed, interpolationStart, type ChainSettings } from '../app/sampling';
 import { CHAIN_CHOICES, fixedChainText, modelChain } from '../app/model-files';
 import { Sampler, type NoiseSource } from '../engine/sampler';
-import { numberArg, parseArgs } from './args';
+import { numberArg, parseArgs, precisionArg } from './args';
 import { openIdeal, openModelFile, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
@@ -19,7 +19,7 @@ const CMD = 'ddim sample';
 
 export async function sampleCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['weights', 'ideal', 'config', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate'],
+    values: ['weights', 'ideal', 'config', 'steps', 'eta', 'sampler', 'skip', 'seed', 'n', 'init', 'out', 'interpolate', 'precision'],
     flags: ['x0-grid', 'clip-x0', 'use-clipped-model-output'],
     required: ['out'],
   }, CMD);
@@ -77,7 +77,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
     noise = { kind: 'replay', noises: getTensor(init, 'noises', [coefficients.length, N, ...shape], initPath).data };
   }
 
-  const { device } = await ctx.gpu();
+  const { device } = await ctx.gpu(precisionArg(args, CMD));
   const net = model.plan(device, N);
   const record = out.endsWith('.safetensors') || args.flags.has('x0-grid');
   const run = new Sampler(device, net, coefficients, noise, record);

@@ -11,7 +11,7 @@ import { describeMemory, type TrainingMemory } from '../train/memory';
 import { checkRunSteps, resumeTraining, runExpectation, runWarnings, startTraining } from '../app/training';
 import { ProgressMeter, formatDuration } from '../app/progress';
 import { bundledEmojiSize } from '../train/emoji';
-import { numberArg, parseArgs } from './args';
+import { numberArg, parseArgs, precisionArg } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
@@ -31,7 +31,7 @@ export function loadConfig(spec: string): UNetConfig {
 
 export async function trainCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['data', 'config', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'warmup', 'lr-decay', 'decay-steps', 'lr-min', 'loss-weight', 'snr-gamma', 'seed', 'resume', 'out', 'log-every'],
+    values: ['data', 'config', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'warmup', 'lr-decay', 'decay-steps', 'lr-min', 'loss-weight', 'snr-gamma', 'seed', 'resume', 'out', 'log-every', 'precision'],
     flags: ['no-flip', 'no-ema-warmup'],
     required: ['data', 'out', 'steps'],
   }, CMD);
@@ -63,7 +63,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     snrGamma: numberArg(args, 'snr-gamma', r.snrGamma, CMD),
     randomFlip: !args.flags.has('no-flip'),
   }, CMD);
-  const { device } = await ctx.gpu();
+  const { device } = await ctx.gpu(precisionArg(args, CMD));
   const onPlan = (memory: TrainingMemory, batch: number): void => ctx.log(`model: ${describeMemory(memory, batch)}`);
   const { trainer } = checkpoint
     ? resumeTraining(device, checkpoint, resume!, data, onPlan)

@@ -1,17 +1,23 @@
 // Acquires a GPUDevice the same way in the browser (navigator.gpu) and in Node
 // (the `webgpu` npm package, Dawn). Requests the adapter's own buffer limits:
-// the defaults (128 MiB bindings) are too small for CIFAR-size models.
+// the defaults (128 MiB bindings) are too small for CIFAR-size models. The precision tier
+// (gpu/tier.ts) is chosen here, once, and the features it needs are requested with the device.
+import { chooseTier, setDeviceTier, type PrecisionRequest, type SubgroupMatrixConfig, type Tier } from './tier';
 
 export interface DeviceOptions {
   /** Use the software adapter (SwiftShader) even where a hardware one exists. */
   forceFallbackAdapter?: boolean;
   powerPreference?: GPUPowerPreference;
+  /** The precision tier (default 'auto': fp32). A tier the adapter cannot run is an error. */
+  precision?: PrecisionRequest;
 }
 
 export interface AcquiredDevice {
   device: GPUDevice;
   /** Human-readable adapter description, e.g. "swiftshader (google)". */
   adapterName: string;
+  /** The precision tier every GEMM planned on the device uses. */
+  tier: Tier;
 }
 
 /** Limits worth raising to the adapter's maximum. */
@@ -41,12 +47,17 @@ export async function acquireDevice(gpu: GPU | undefined, opts: DeviceOptions = 
   }
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
-  // Timestamps let `ddim bench --profile` time each kernel on the GPU; nothing else depends on them.
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
-  const device = await adapter.requestDevice({ label: 'ddim-webgpu', requiredLimits, requiredFeatures });
   const info = adapter.info;
   const adapterName = [info.description || info.device || info.architecture || 'unknown adapter', info.vendor ? `(${info.vendor})` : '']
     .filter(Boolean)
     .join(' ');
-  return { device, adapterName };
+  // Dawn lists the subgroup-matrix shapes on the adapter info; @webgpu/types does not declare them yet.
+  const subgroupMatrixConfigs = (info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[] }).subgroupMatrixConfigs ?? [];
+  const choice = chooseTier(opts.precision ?? 'auto', { features: adapter.features, subgroupMatrixConfigs, name: adapterName });
+  // Timestamps let `ddim bench --profile` time each kernel on the GPU; nothing else depends on them.
+  const requiredFeatures: GPUFeatureName[] = [...choice.features];
+  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({ label: 'ddim-webgpu', requiredLimits, requiredFeatures });
+  setDeviceTier(device, choice);
+  return { device, adapterName, tier: choice.tier };
 }

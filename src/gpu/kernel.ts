@@ -16,7 +16,16 @@ export interface KernelSource {
   readonly name: string;
   readonly code: string;
   /** Shared device code the family builds on, appended to `code` (kernels/gemm.ts: the GEMM microkernel). */
-  readonly library?: string;
+  readonly library?: KernelLibrary;
+}
+
+/** Device code several families build on, in the form the device's precision tier asks for. */
+export interface KernelLibrary {
+  readonly code: string;
+  /** What the device's tier adds: `enable` directives (first in the module; they shift a compiler
+   *  message's line numbers by one line), declarations appended after the code, and the variant's
+   *  name in the module and pipeline caches ('' for the plain one). */
+  variant(device: GPUDevice): { key: string; enables: string; declarations: string };
 }
 
 export interface Dispatch {
@@ -88,6 +97,16 @@ function bindGroupLayout(device: GPUDevice, key: string): GPUBindGroupLayout {
   return layout;
 }
 
+type LibraryVariant = ReturnType<KernelLibrary['variant']>;
+const PLAIN: LibraryVariant = { key: '', enables: '', declarations: '' };
+
+/** The WGSL of a family's module: the variant's enables, the family, its library and the variant's
+ *  declarations, then common.wgsl. */
+export function moduleCode(shader: KernelSource, variant: LibraryVariant = PLAIN): string {
+  const enables = variant.enables ? `${variant.enables}\n` : '';
+  return `${enables}${shader.code}\n${shader.library?.code ?? ''}\n${variant.declarations}\n${commonCode}`;
+}
+
 export function getPipeline(
   device: GPUDevice,
   shader: KernelSource,
@@ -100,13 +119,15 @@ export function getPipeline(
     .sort()
     .map((k) => `${k}=${constants[k]}`)
     .join(',');
-  const key = `${shader.name}:${entry}:${constKey}:${layoutKeyStr}`;
+  const variant = shader.library?.variant(device) ?? PLAIN;
+  const moduleKey = variant.key ? `${shader.name}/${variant.key}` : shader.name;
+  const key = `${moduleKey}:${entry}:${constKey}:${layoutKeyStr}`;
   let pipeline = c.pipelines.get(key);
   if (!pipeline) {
-    let module = c.modules.get(shader.name);
+    let module = c.modules.get(moduleKey);
     if (!module) {
-      module = device.createShaderModule({ label: `${shader.name}.wgsl`, code: `${shader.code}\n${shader.library ?? ''}\n${commonCode}` });
-      c.modules.set(shader.name, module);
+      module = device.createShaderModule({ label: `${moduleKey}.wgsl`, code: moduleCode(shader, variant) });
+      c.modules.set(moduleKey, module);
     }
     pipeline = device.createComputePipeline({
       label: `${shader.name}.${entry}.pipeline`,

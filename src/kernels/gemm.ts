@@ -1,8 +1,44 @@
-// The GEMM microkernel (shaders/gemm.wgsl) the GEMM families build on, and its tile shape per GEMM.
+// The GEMM microkernel (shaders/gemm.wgsl) the GEMM families build on, its operands per precision
+// tier, and its tile shape per GEMM.
 import code from '../../shaders/gemm.wgsl?raw';
+import type { KernelLibrary } from '../gpu/kernel';
+import { deviceTier, type Tier } from '../gpu/tier';
 
-/** gemm.wgsl's code, a KernelSource's `library` for the families that use it (conv2d, matmul). */
-export const gemmLibrary = code;
+/** How a GEMM's operands are staged (gemm.wgsl, "Operand precision"). */
+export type GemmOperands = 'fp32' | 'f16-emulated' | 'f16';
+
+/** The operands of each tier's GEMMs. The matrix tier's builtin backend is not built: its tiles
+ *  would be these f16 operands, read by subgroupMatrixLoad. */
+export function gemmOperands(tier: Tier): GemmOperands {
+  switch (tier) {
+    case 'fp32': return 'fp32';
+    case 'f16': return 'f16';
+    case 'matrix-emulated': return 'f16-emulated';
+    case 'matrix': throw new Error('precision matrix: the subgroup-matrix GEMM backend has not run on a real adapter yet, so it is not offered; precision matrix-emulated computes the same arithmetic on any adapter, f16 uses f16 tiles');
+  }
+}
+
+/** Each variant's part of the module: gemm.wgsl's GemmOperand and gemm_operand. */
+const OPERAND_CODE: Record<GemmOperands, { enables: string; declarations: string }> = {
+  fp32: { enables: '', declarations: 'alias GemmOperand = vec4f;\nfn gemm_operand(v: vec4f) -> vec4f { return v; }' },
+  'f16-emulated': { enables: '', declarations: 'alias GemmOperand = vec4f;\nfn gemm_operand(v: vec4f) -> vec4f { return f16_round4(v); }' },
+  f16: { enables: 'enable f16;', declarations: 'alias GemmOperand = vec4h;\nfn gemm_operand(v: vec4f) -> vec4h { return vec4h(f16_round4(v)); }' },
+};
+
+/** gemm.wgsl's code for `operands`, as a module would hold it (the naga check of the f16 variant). */
+export function gemmOperandCode(operands: GemmOperands): { enables: string; declarations: string } {
+  return OPERAND_CODE[operands];
+}
+
+/** gemm.wgsl, a KernelSource's `library` for the families that use it (conv2d, matmul), in the
+ *  variant of the device's tier. */
+export const gemmLibrary: KernelLibrary = {
+  code,
+  variant(device) {
+    const operands = gemmOperands(deviceTier(device).tier);
+    return { key: operands === 'fp32' ? '' : operands, ...OPERAND_CODE[operands] };
+  },
+};
 
 /** Output rows of a workgroup tile (gemm.wgsl ROWS): 64 (4x4 outputs per thread) or 128 (8x4). */
 export type GemmRows = 64 | 128;

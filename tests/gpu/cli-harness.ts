@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { runCli } from '../../src/cli/run';
 import { parseSafetensors } from '../../src/io/safetensors';
 import type { SafetensorsFile } from '../../src/host/tensor';
-import type { GpuFixture } from './harness';
+import { gpuOfTier, type GpuFixture } from './harness';
 
 export interface CliResult { code: number; stdout: string; stderr: string }
 
@@ -12,7 +12,12 @@ export function inProcessCli(gpu: GpuFixture): (...args: string[]) => Promise<Cl
   return async (...args) => {
     const out: string[] = [], err: string[] = [];
     const code = await runCli(args, {
-      gpu: async () => ({ device: gpu.device, adapter: gpu.adapterName }), log: (l) => out.push(l), error: (l) => err.push(l),
+      // A command that asks for another precision than the fixture's gets the worker's device of that tier.
+      gpu: async (precision) => {
+        const fx = precision === undefined || precision === 'auto' || precision === gpu.tier ? gpu : await gpuOfTier(precision);
+        return { device: fx.device, adapter: fx.adapterName, tier: fx.tier };
+      },
+      log: (l) => out.push(l), error: (l) => err.push(l),
     });
     return { code, stdout: out.join('\n'), stderr: err.join('\n') };
   };

@@ -1,44 +1,18 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit } from '../../src/kernels/conv2d';
 import { upsampleNearest2x } from '../../src/ref/resample';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
-import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, convOutSize, type ConvGeometry } from '../../src/host/layers';
+import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { forcedSplit, gpuConv } from './conv-harness';
 import { gemmLaunch, gemmRows } from '../../src/kernels/gemm';
-import type { HostTensor } from '../../src/host/tensor';
 import type { Tensor } from '../../src/gpu/tensor';
 
 const gpu = useGpu();
-
-/** A split of the weight-gradient GEMM into `splits` slices of the reduction (forced, for tests). */
-function forcedSplit(x: readonly number[], k: number, splits: number, w: readonly number[]): WeightGradSplit {
-  return sliceReduction(w[0]! * w[1]! * w[2]! * w[3]!, x[0]! * k, splits);
-}
-
-async function gpuConv(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor, upsample = false) {
-  const d = gpu.device;
-  const xs = convInputShape(x.shape, upsample);
-  const [B, , H, W] = xs as [number, number, number, number];
-  const [Co, , K] = w.shape as [number, number, number];
-  const OH = convOutSize(H, K, g.stride, g.pad[0], g.pad[2]);
-  const OW = convOutSize(W, K, g.stride, g.pad[1], g.pad[3]);
-  const tx = toGpu(d, x, 'x'), tw = toGpu(d, w, 'w'), tb = toGpu(d, b, 'b'), tdy = toGpu(d, dy, 'dy');
-  const y = gpuZeros(d, [B, Co, OH, OW], 'y');
-  const dx = gpuZeros(d, xs, 'dx'), dw = dwInit ? toGpu(d, dwInit, 'dw') : gpuZeros(d, w.shape, 'dw'), db = gpuZeros(d, [Co], 'db');
-  const args = { x: tx, w: tw, dy: tdy, geometry: g, upsample, label: 'conv' };
-  const sp = split ?? weightGradSplit(xs, w.shape, g, d.limits);
-  const scratch = gpuZeros(d, [Math.max(1, conv2dParamsScratchFloats(x.shape, w.shape, sp, true))], 'scratch');
-  const [gy, gdx, gdw, gdb] = await run(d, [
-    conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, upsample, label: 'conv' }),
-    conv2dBackwardInput(d, { ...args, dx, accumulate: false }),
-    ...conv2dBackwardParams(d, { ...args, dw, db, split: sp, scratch }),
-  ], [y, dx, dw, db]);
-  return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
-}
 
 const GOLDEN: [string, ConvGeometry][] = [['conv3x3_s1_p1', CONV3X3], ['conv3x3_s2_pad01', DOWNSAMPLE3X3], ['conv1x1', CONV1X1]];
 
@@ -47,7 +21,7 @@ describe('conv2d on WebGPU', () => {
     it(`${op} matches the PyTorch golden`, async () => {
       const ref = loadReference('ops.safetensors');
       const t = (n: string) => getTensor(ref, `${op}/${n}`);
-      const out = await gpuConv(t('x'), t('w'), t('b'), t('grad_y'), g);
+      const out = await gpuConv(gpu.device, t('x'), t('w'), t('b'), t('grad_y'), g);
       expectClose(out.y, t('y').data, FWD.atol, FWD.rtol, `${op} y`);
       expectClose(out.dx, t('grad_x').data, BWD.atol, BWD.rtol, `${op} grad_x`);
       expectClose(out.dw, t('grad_w').data, BWD.atol, BWD.rtol, `${op} grad_w`);
@@ -66,7 +40,7 @@ describe('conv2d on WebGPU', () => {
       const y = conv2d(x, w, b, g);
       const dy = randomTensor(y.shape, 4);
       const ref = conv2dBackward(x, w, dy, g);
-      const out = await gpuConv(x, w, b, dy, g);
+      const out = await gpuConv(gpu.device, x, w, b, dy, g);
       expectClose(out.y, y.data, FWD.atol, FWD.rtol, 'y');
       expectClose(out.dx, ref.dx.data, BWD.atol, BWD.rtol, 'dx');
       expectClose(out.dw, ref.dw.data, BWD.atol, BWD.rtol, 'dw');
@@ -83,7 +57,7 @@ describe('conv2d on WebGPU', () => {
     const dy = randomTensor(y.shape, 34);
     const ref = conv2dBackward(u, w, dy, CONV3X3);
     for (const split of [undefined, forcedSplit(u.shape, 10 * 14, 3, w.shape)]) {
-      const out = await gpuConv(x, w, b, dy, CONV3X3, split, undefined, true);
+      const out = await gpuConv(gpu.device, x, w, b, dy, CONV3X3, split, undefined, true);
       expectClose(out.y, y.data, FWD.atol, FWD.rtol, 'y');
       expectClose(out.dx, ref.dx.data, BWD.atol, BWD.rtol, 'd(upsampled x)');
       expectClose(out.dw, ref.dw.data, BWD.atol, BWD.rtol, 'dw');
@@ -167,13 +141,13 @@ describe('conv2d on WebGPU', () => {
     for (const splits of [3, 5, 7]) {
       const sp = forcedSplit(xs, 11 * 13, splits, ws);
       expect(sp.splits).toBeGreaterThan(1);
-      const out = await gpuConv(x, w, b, dy, CONV3X3, sp, dw0);
+      const out = await gpuConv(gpu.device, x, w, b, dy, CONV3X3, sp, dw0);
       expectClose(out.dw, want, BWD.atol, BWD.rtol, `dw with ${sp.splits} slices`);
       expectClose(out.db, ref.db.data, BWD.atol, BWD.rtol, `db with ${sp.splits} slices`);
     }
     const downsample = forcedSplit([2, 7, 10, 14], 5 * 7, 4, [9, 7, 3, 3]);
     const xd = randomTensor([2, 7, 10, 14], 16), wd = randomTensor([9, 7, 3, 3], 17), dyd = randomTensor([2, 9, 5, 7], 18);
-    const outd = await gpuConv(xd, wd, randomTensor([9], 19), dyd, DOWNSAMPLE3X3, downsample);
+    const outd = await gpuConv(gpu.device, xd, wd, randomTensor([9], 19), dyd, DOWNSAMPLE3X3, downsample);
     expectClose(outd.dw, conv2dBackward(xd, wd, dyd, DOWNSAMPLE3X3).dw.data, BWD.atol, BWD.rtol, 'stride-2 dw, split');
   });
 
@@ -184,7 +158,7 @@ describe('conv2d on WebGPU', () => {
     const ref = conv2dBackward(x, w, dy, CONV3X3);
     const want = conv2d(x, w, b, CONV3X3);
     for (const sp of [forcedSplit([2, 130, 5, 7], 35, 1, [133, 130, 3, 3]), forcedSplit([2, 130, 5, 7], 35, 3, [133, 130, 3, 3])]) {
-      const out = await withGemmRows(gpu.device, 128, () => gpuConv(x, w, b, dy, CONV3X3, sp));
+      const out = await withGemmRows(gpu.device, 128, () => gpuConv(gpu.device, x, w, b, dy, CONV3X3, sp));
       expectClose(out.y, want.data, FWD.atol, FWD.rtol, 'y, 128 rows');
       expectClose(out.dx, ref.dx.data, BWD.atol, BWD.rtol, 'dx, 128 rows');
       expectClose(out.dw, ref.dw.data, BWD.atol, BWD.rtol, `dw, 128 rows, ${sp.splits} slices`);
@@ -204,7 +178,7 @@ describe('conv2d on WebGPU', () => {
     const x = randomTensor([4, 8, 9, 9], 21), w = randomTensor([16, 8, 3, 3], 22), b = randomTensor([16], 23);
     const dy = randomTensor([4, 16, 9, 9], 24);
     for (const sp of [undefined, forcedSplit([4, 8, 9, 9], 81, 5, [16, 8, 3, 3])]) {
-      const a = await gpuConv(x, w, b, dy, CONV3X3, sp), c = await gpuConv(x, w, b, dy, CONV3X3, sp);
+      const a = await gpuConv(gpu.device, x, w, b, dy, CONV3X3, sp), c = await gpuConv(gpu.device, x, w, b, dy, CONV3X3, sp);
       expect(Buffer.from(a.dw.buffer).equals(Buffer.from(c.dw.buffer))).toBe(true);
       expect(Buffer.from(a.db.buffer).equals(Buffer.from(c.db.buffer))).toBe(true);
     }

@@ -9,20 +9,32 @@ import { acquireNodeDevice } from '../../src/gpu/node';
 import { submitDispatches, withErrorScopes, type Dispatch } from '../../src/gpu/kernel';
 import { alignFloats, createTensor, createTensorFrom, readTensors, upload, viewTensor, type Tensor } from '../../src/gpu/tensor';
 import { forceGemmRows, type GemmRows } from '../../src/kernels/gemm';
+import type { Tier } from '../../src/gpu/tier';
 
 export interface GpuFixture {
   device: GPUDevice;
   adapterName: string;
+  tier: Tier;
 }
 
-let shared: Promise<GpuFixture> | undefined;
+const shared = new Map<Tier, Promise<GpuFixture>>();
+
+/** The worker's device of precision tier `tier` (fp32: the one every file shares), acquired once. */
+export function gpuOfTier(tier: Tier): Promise<GpuFixture> {
+  let fx = shared.get(tier);
+  if (!fx) {
+    fx = acquireNodeDevice({ precision: tier });
+    shared.set(tier, fx);
+  }
+  return fx;
+}
 
 /** Call at the top of a test file: the returned object's fields are filled in beforeAll. */
-export function useGpu(): GpuFixture {
+export function useGpu(tier: Tier = 'fp32'): GpuFixture {
   const fx = {} as GpuFixture;
   beforeAll(async () => {
-    shared ??= acquireNodeDevice().then(({ device, adapterName }) => ({ device, adapterName }));
-    Object.assign(fx, await shared);
+    const { device, adapterName } = await gpuOfTier(tier);
+    Object.assign(fx, { device, adapterName, tier });
   });
   return fx;
 }

@@ -1,0 +1,32 @@
+// One convolution's forward, input gradient and parameter gradients on the GPU, for the conv2d
+// kernel tests of every precision tier (tests/gpu/conv2d.test.ts, tests/gpu/tier.test.ts).
+import { conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
+import { convOutSize, type ConvGeometry } from '../../src/host/layers';
+import type { HostTensor } from '../../src/host/tensor';
+import { gpuZeros, run, toGpu } from './harness';
+
+/** A split of the weight-gradient GEMM into `splits` slices of the reduction (forced, for tests). */
+export function forcedSplit(x: readonly number[], k: number, splits: number, w: readonly number[]): WeightGradSplit {
+  return sliceReduction(w[0]! * w[1]! * w[2]! * w[3]!, x[0]! * k, splits);
+}
+
+export async function gpuConv(d: GPUDevice, x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor, upsample = false) {
+  const xs = convInputShape(x.shape, upsample);
+  const [B, , H, W] = xs as [number, number, number, number];
+  const [Co, , K] = w.shape as [number, number, number];
+  const OH = convOutSize(H, K, g.stride, g.pad[0], g.pad[2]);
+  const OW = convOutSize(W, K, g.stride, g.pad[1], g.pad[3]);
+  const tx = toGpu(d, x, 'x'), tw = toGpu(d, w, 'w'), tb = toGpu(d, b, 'b'), tdy = toGpu(d, dy, 'dy');
+  const y = gpuZeros(d, [B, Co, OH, OW], 'y');
+  const dx = gpuZeros(d, xs, 'dx'), dw = dwInit ? toGpu(d, dwInit, 'dw') : gpuZeros(d, w.shape, 'dw'), db = gpuZeros(d, [Co], 'db');
+  const args = { x: tx, w: tw, dy: tdy, geometry: g, upsample, label: 'conv' };
+  const sp = split ?? weightGradSplit(xs, w.shape, g, d.limits);
+  const scratch = gpuZeros(d, [Math.max(1, conv2dParamsScratchFloats(x.shape, w.shape, sp, true))], 'scratch');
+  const [gy, gdx, gdw, gdb] = await run(d, [
+    conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, upsample, label: 'conv' }),
+    conv2dBackwardInput(d, { ...args, dx, accumulate: false }),
+    ...conv2dBackwardParams(d, { ...args, dw, db, split: sp, scratch }),
+  ], [y, dx, dw, db]);
+  return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
+}
+

@@ -1,0 +1,133 @@
+// The reduced-precision tiers on the emulated backend (the matrix tier's arithmetic in core WGSL, so
+// SwiftShader runs it): the GEMM operands are the CPU's f16 rounding, every conv GEMM (ragged edges,
+// split-K, both row tiles) and the attention's matmul match a CPU reference with f16-rounded operands,
+// and whole models keep the precision contract of the README ("Precision tiers") against fp32.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { getTensor } from '../../src/io/safetensors';
+import { batchedMatmul } from '../../src/kernels/matmul';
+import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
+import { f16Round, f16RoundTensor } from '../../src/ref/f16';
+import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../../src/host/layers';
+import type { HostTensor } from '../../src/host/tensor';
+import { expectClose, loadReference } from '../unit/ref-helpers';
+import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { forcedSplit, gpuConv } from './conv-harness';
+import { inProcessCli, readOutput } from './cli-harness';
+
+const REF = new URL('../../../shared/reference/', import.meta.url).pathname;
+const emulated = useGpu('matrix-emulated');
+const ddim = inProcessCli(useGpu());
+
+/** ||got - ref|| / ||ref||, over all elements. */
+function relativeL2(got: Float32Array, ref: Float32Array): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (got[i]! - ref[i]!) ** 2;
+    den += ref[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+describe('matrix-emulated GEMMs', () => {
+  it('stage every operand as the CPU rounds it to f16: ties to even, subnormals, overflow to inf, NaN', async () => {
+    const d = emulated.device;
+    // A (37 x 19) times the identity: each output is one operand value times one (plus exact zeros).
+    const special = [1 + 2 ** -11, 1 + 3 * 2 ** -11, -0.1, 65519.99, 65520, -7e4, 2 ** -25, 3 * 2 ** -25, 5e-8, 6.1e-5, 1e-9, NaN, 2 ** -24 * 1023];
+    const a = randomTensor([37, 19], 5, 3);
+    special.forEach((v, i) => (a.data[i * 41] = v)); // one per row
+    const eye: HostTensor = { shape: [19, 19], data: Float32Array.from({ length: 361 }, (_, i) => (i % 20 === 0 ? 1 : 0)) };
+    const c = gpuZeros(d, [37, 19], 'c');
+    const args = { batch: 1, m: 37, n: 19, k: 19, aStrides: [0, 19, 1] as const, bStrides: [0, 19, 1] as const, accumulate: false, label: 'a x I' };
+    const [got] = await run(d, [batchedMatmul(d, { ...args, a: toGpu(d, a), b: toGpu(d, eye), c })], [c]);
+    const want = new Float32Array(37 * 19);
+    for (let m = 0; m < 37; m++) {
+      for (let n = 0; n < 19; n++) {
+        let s = 0;
+        for (let k = 0; k < 19; k++) s += f16Round(a.data[m * 19 + k]!) * eye.data[k * 19 + n]!;
+        want[m * 19 + n] = s;
+      }
+    }
+    expect(got).toEqual(want);
+    expect(got!.filter((v) => v === Infinity).length).toBe(1);
+  });
+
+  const CASES: [string, number[], number[], ConvGeometry][] = [
+    ['3x3 batch 3, 70 out channels, 11x13', [3, 5, 11, 13], [70, 5, 3, 3], CONV3X3],
+    ['3x3 stride 2 batch 1, 10x14', [1, 7, 10, 14], [9, 7, 3, 3], DOWNSAMPLE3X3],
+    ['1x1 batch 3, 67 in channels', [3, 67, 5, 3], [6, 67, 1, 1], CONV1X1],
+  ];
+  for (const [name, xs, ws, g] of CASES) {
+    it(`conv ${name}: forward and both gradients match the reference on f16-rounded operands, split-K and 128-row tiles too`, async () => {
+      const x = randomTensor(xs, 11), w = randomTensor(ws, 12, 0.3), b = randomTensor([ws[0]!], 13);
+      const y32 = conv2d(x, w, b, g);
+      const dy = randomTensor(y32.shape, 14);
+      // Forward rounds w and x; the input gradient w and dy; the weight gradient dy and x. The bias
+      // is added in the f32 epilogue, and its gradient is a plain f32 sum of dy (no GEMM).
+      const xr = f16RoundTensor(x), wr = f16RoundTensor(w), dyr = f16RoundTensor(dy);
+      const y = conv2d(xr, wr, b, g);
+      const { dx, dw } = conv2dBackward(xr, wr, dyr, g);
+      const { db } = conv2dBackward(x, w, dy, g);
+      const split = forcedSplit(xs, y.shape[2]! * y.shape[3]!, 3, ws);
+      for (const rows of [64, 128] as const) {
+        const out = await withGemmRows(emulated.device, rows, () => gpuConv(emulated.device, x, w, b, dy, g, split));
+        expectClose(out.y, y.data, FWD.atol, FWD.rtol, `${rows} rows y`);
+        expectClose(out.dx, dx.data, BWD.atol, BWD.rtol, `${rows} rows dx`);
+        expectClose(out.dw, dw.data, BWD.atol, BWD.rtol, `${rows} rows dw`);
+        expectClose(out.db, db.data, BWD.atol, BWD.rtol, `${rows} rows db`);
+        // The rounding is real: fp32 operands give a result outside those tolerances.
+        expect(() => expectClose(out.y, y32.data, FWD.atol, FWD.rtol, 'y vs fp32')).toThrow();
+      }
+    });
+  }
+});
+
+// README, "Precision tiers": forward eps within relative L2 3e-3 of fp32; a training step's loss and
+// every gradient within 1e-2 (a gradient's error relative to the larger of its own norm and 1e-3 of
+// the largest gradient norm: some are zero in exact arithmetic, as in the golden's contract).
+const FORWARD_CONTRACT = 3e-3;
+const TRAIN_CONTRACT = 1e-2;
+
+describe('the precision contract on the reference UNets (matrix-emulated)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ddim-tier-'));
+  for (const [weights, golden] of [['unet-tiny', 'unet-tiny.forward'], ['unet-layered', 'unet-layered.forward']]) {
+    it(`ddim forward --precision matrix-emulated on ${weights}: eps within ${FORWARD_CONTRACT} of fp32, and not identical`, async () => {
+      const eps: Float32Array[] = [];
+      for (const precision of ['fp32', 'matrix-emulated']) {
+        const out = join(dir, `${weights}.${precision}.safetensors`);
+        const r = await ddim('forward', '--weights', `${REF}${weights}.safetensors`, '--input', `${REF}${golden}.safetensors`, '--out', out, '--precision', precision);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain(`(precision ${precision})`);
+        eps.push(getTensor(readOutput(out), 'eps').data);
+      }
+      const ref = getTensor(loadReference(`${golden}.safetensors`), 'eps').data;
+      const err = relativeL2(eps[1]!, eps[0]!);
+      console.log(`${weights} eps, matrix-emulated vs fp32: relative L2 ${err.toExponential(2)} (contract ${FORWARD_CONTRACT})`);
+      expect(err).toBeLessThanOrEqual(FORWARD_CONTRACT);
+      expect(err).toBeGreaterThan(0);
+      expect(relativeL2(eps[1]!, ref)).toBeLessThanOrEqual(FORWARD_CONTRACT);
+    });
+  }
+
+  it(`ddim train-step --precision matrix-emulated: loss and every gradient within ${TRAIN_CONTRACT} of the fp32 golden`, async () => {
+    const out = join(dir, 'train.safetensors');
+    const r = await ddim('train-step', '--weights', `${REF}unet-tiny.safetensors`, '--batch', `${REF}unet-tiny.train.safetensors`, '--out', out, '--precision', 'matrix-emulated');
+    expect(r.code, r.stderr).toBe(0);
+    const f = readOutput(out);
+    const golden = loadReference('unet-tiny.train.safetensors');
+    const loss = getTensor(f, 'loss').data[0]!, refLoss = getTensor(golden, 'loss').data[0]!;
+    expect(Math.abs(loss - refLoss) / refLoss).toBeLessThanOrEqual(TRAIN_CONTRACT);
+    expect(loss).not.toBe(refLoss);
+    const grads = [...f.tensors].filter(([n]) => n.startsWith('grad/'));
+    const norm = (a: Float32Array) => Math.sqrt(a.reduce((s, v) => s + v * v, 0));
+    const floor = 1e-3 * Math.max(...grads.map(([n]) => norm(getTensor(golden, n).data)));
+    const worst = grads.map(([n, t]) => {
+      const ref = getTensor(golden, n).data;
+      return [n, norm(t.data.map((v, i) => v - ref[i]!)) / Math.max(norm(ref), floor)] as const;
+    }).sort((p, q) => q[1] - p[1]);
+    console.log(`train step, matrix-emulated vs the fp32 golden: loss ${(Math.abs(loss - refLoss) / refLoss).toExponential(2)}, worst gradient ${worst[0]![0]} ${worst[0]![1].toExponential(2)} (contract ${TRAIN_CONTRACT})`);
+    expect(worst[0]![1], `worst gradient ${worst[0]![0]}`).toBeLessThanOrEqual(TRAIN_CONTRACT);
+  });
+});
