@@ -2,19 +2,19 @@
 // tier, and its tile shape per GEMM.
 import code from '../../shaders/gemm.wgsl?raw';
 import type { KernelLibrary } from '../gpu/kernel';
-import { deviceTier, type Tier } from '../gpu/tier';
+import { deviceTier, MATRIX_NOT_BUILT, type Tier } from '../gpu/tier';
 
 /** How a GEMM's operands are staged (gemm.wgsl, "Operand precision"). */
 export type GemmOperands = 'fp32' | 'f16-emulated' | 'f16';
 
-/** The operands of each tier's GEMMs. The matrix tier's builtin backend is not built: its tiles
- *  would be these f16 operands, read by subgroupMatrixLoad. */
+/** The operands of each tier's GEMMs. The matrix tier's builtin backend is not built (chooseTier
+ *  refuses the tier): its tiles would hold these f16 operands, read by subgroupMatrixLoad. */
 export function gemmOperands(tier: Tier): GemmOperands {
   switch (tier) {
     case 'fp32': return 'fp32';
     case 'f16': return 'f16';
     case 'matrix-emulated': return 'f16-emulated';
-    case 'matrix': throw new Error('precision matrix: the subgroup-matrix GEMM backend has not run on a real adapter yet, so it is not offered; precision matrix-emulated computes the same arithmetic on any adapter, f16 uses f16 tiles');
+    case 'matrix': throw new Error(MATRIX_NOT_BUILT);
   }
 }
 

@@ -10,7 +10,7 @@ import { AXES, cellSettings, formatValue, parseAxis, type AxisKey, type AxisValu
 import { StoreController, type EngineStore } from './engine-store';
 import { exportScale } from './film-media';
 import { downloadPng, gridCanvas } from './pixel-grid';
-import { PNG_SETTINGS_KEY, settingsToQuery } from './sample-link';
+import { PNG_SETTINGS_KEY, settingsToQuery, sharedSettings } from './sample-link';
 import { panelStyles } from './styles';
 import './pixel-grid';
 
@@ -123,7 +123,7 @@ export class CompareGrid extends LitElement {
   }
 
   private export(g: Grid): void {
-    const text = { [PNG_SETTINGS_KEY]: settingsToQuery(g.base), 'ddim-webgpu-grid': `rows=${g.rows[0]}:${g.rows[1].join(',')}; columns=${g.cols[0]}:${g.cols[1].join(',')}` };
+    const text = { [PNG_SETTINGS_KEY]: settingsToQuery(sharedSettings(g.base, this.store?.info?.tier)), 'ddim-webgpu-grid': `rows=${g.rows[0]}:${g.rows[1].join(',')}; columns=${g.cols[0]}:${g.cols[1].join(',')}` };
     void downloadPng(this.canvas(g), 'comparison.png', text);
   }
 

@@ -16,6 +16,18 @@ import './train-studio';
 import './model-library';
 import './research-studio';
 import './job-panel';
+import { parsePrecision, type PrecisionRequest } from '../gpu/tier';
+
+/** The tier `?precision=` asks for (auto when absent), with a note when the value is not one. */
+function askedPrecision(search: string): { precision: PrecisionRequest; note?: string } {
+  const raw = new URLSearchParams(search).get('precision');
+  if (raw === null) return { precision: 'auto' };
+  try {
+    return { precision: parsePrecision(raw, '?precision') };
+  } catch (e) {
+    return { precision: 'auto', note: `${(e as Error).message}; running in auto` };
+  }
+}
 
 @customElement('ddim-app')
 export class DdimApp extends LitElement {
@@ -66,7 +78,9 @@ export class DdimApp extends LitElement {
   private async start(): Promise<void> {
     const store = new EngineStore(startEngine());
     try {
-      store.info = await store.engine.init(proxy((e: GpuEvent) => store.gpuEvent(e)), proxy((e: JobEvent) => store.jobEvent(e)));
+      const { precision, note } = askedPrecision(location.search);
+      store.info = await store.engine.init(proxy((e: GpuEvent) => store.gpuEvent(e)), proxy((e: JobEvent) => store.jobEvent(e)), precision);
+      if (note) store.info = { ...store.info, tierNote: note };
       await navigator.storage?.persist?.().catch(() => false);
       await store.refreshModels();
       this.store = store;
@@ -153,7 +167,9 @@ export class DdimApp extends LitElement {
     const s = this.store;
     return html`
       <header><h1>ddim-webgpu</h1>
-        <span class="adapter" data-testid="adapter">${s?.info ? `Adapter: ${s.info.adapter}` : 'starting the GPU engine…'}</span>
+        <span class="adapter" data-testid="adapter">${s?.info ? html`Adapter: ${s.info.adapter} · <span data-testid="tier"
+          title="The GEMMs' arithmetic (README, Precision tiers); ?precision=fp32|f16|matrix|matrix-emulated chooses it">precision ${s.info.tier}</span>` : 'starting the GPU engine…'}</span>
+        ${s?.info?.tierNote ? html`<span class="adapter" role="note" data-testid="tier-note">${s.info.tierNote}</span>` : nothing}
         <job-panel class="jobbar" .store=${s} except=${this.tab}></job-panel>
       </header>
       ${s?.gpuNotices.length ? html`<div class="gpu-notice" role="alert" data-testid="gpu-notice">

@@ -5,14 +5,21 @@ import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
 import { SKIP_TYPES, type SkipType } from '../diffusion/timesteps';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import type { SampleSettings } from '../worker/api';
+import { isTier, TIERS, type Tier } from '../gpu/tier';
 
-/** The settings a link carries (not the model unless it is bundled: library ids are this browser's). */
-export type SharedSettings = Omit<SampleSettings, 'previews'>;
+/** The settings a link carries (not the model unless it is bundled: library ids are this browser's),
+ *  and the precision tier the engine ran in (a link opens the page in it; a PNG records it). */
+export type SharedSettings = Omit<SampleSettings, 'previews'> & { precision?: Tier };
 
 /** The PNG tEXt keyword of exported images. */
 export const PNG_SETTINGS_KEY = 'ddim-webgpu';
 
 const MAX_STEPS = 1000;
+
+/** Sample settings as a link and a PNG carry them: with the precision tier of the engine that ran them. */
+export function sharedSettings(s: SampleSettings, tier: Tier | undefined): SharedSettings {
+  return { ...s, ...(tier ? { precision: tier } : {}) };
+}
 
 export function settingsToQuery(s: SharedSettings): string {
   const q = new URLSearchParams();
@@ -24,6 +31,7 @@ export function settingsToQuery(s: SharedSettings): string {
   q.set('seed', String(s.seed));
   q.set('batch', String(s.batch));
   q.set('clip', s.clipX0 ? '1' : '0');
+  if (s.precision) q.set('precision', s.precision);
   return q.toString();
 }
 
@@ -66,11 +74,12 @@ export function settingsFromQuery(text: string, models: readonly string[]): Pars
   read('seed', (v) => integerIn(v, 0, 0xffffffff), 'an integer in [0, 2^32)', (v) => (settings.seed = v));
   read('batch', (v) => integerIn(v, 1, MAX_SAMPLE_BATCH), `an integer in [1, ${MAX_SAMPLE_BATCH}]`, (v) => (settings.batch = v));
   read('clip', (v) => (v === '1' ? true : v === '0' ? false : undefined), '0 or 1', (v) => (settings.clipX0 = v));
+  read('precision', (v) => (isTier(v) ? v : undefined), TIERS.join(', '), (v) => (settings.precision = v));
   return { settings, notes };
 }
 
 /** The query keys a link uses (other parameters of the page, such as ?debug, are left alone). */
-export const LINK_KEYS = ['model', 'sampler', 'steps', 'eta', 'skip', 'seed', 'batch', 'clip'] as const;
+export const LINK_KEYS = ['model', 'sampler', 'steps', 'eta', 'skip', 'seed', 'batch', 'clip', 'precision'] as const;
 
 /** True when the query names any sample setting (a shared link, not a plain visit). */
 export function hasSettings(text: string): boolean {

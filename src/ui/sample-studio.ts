@@ -16,7 +16,7 @@ import { StoreController, type EngineStore } from './engine-store';
 import { Flash, atTime } from './flash';
 import { diceIcon } from './icons';
 import { downloadPng, exportGrid, frameOf } from './pixel-grid';
-import { LINK_KEYS, PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery } from './sample-link';
+import { LINK_KEYS, PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery, sharedSettings, type SharedSettings } from './sample-link';
 import { panelStyles } from './styles';
 import './pixel-grid';
 import './filmstrip-view';
@@ -113,7 +113,7 @@ export class SampleStudio extends LitElement {
     if (!this.linkRead) return;
     const q = new URLSearchParams(location.search);
     for (const k of LINK_KEYS) q.delete(k);
-    const query = [settingsToQuery({ ...this.settings, modelId: this.modelId() }), q.toString()].filter((p) => p).join('&');
+    const query = [settingsToQuery(this.shared({ ...this.settings, modelId: this.modelId() })), q.toString()].filter((p) => p).join('&');
     if (location.search !== `?${query}`) history.replaceState(history.state, '', `${location.pathname}?${query}${location.hash}`);
   }
 
@@ -124,14 +124,23 @@ export class SampleStudio extends LitElement {
   private restore(text: string, source: string): void {
     const bundled = (this.store?.models ?? []).filter((m) => m.source === 'bundled').map((m) => m.id);
     const { settings, notes } = settingsFromQuery(text, bundled);
-    const { modelId, ...rest } = settings;
-    const before = settingsToQuery({ ...this.settings, modelId: this.modelId() });
+    const { modelId, precision, ...rest } = settings;
+    const before = settingsToQuery(this.shared({ ...this.settings, modelId: this.modelId() }));
     if (modelId) this.store?.select(modelId);
     this.settings = { ...this.settings, ...rest };
-    const changed = settingsToQuery({ ...this.settings, modelId: this.modelId() }) !== before;
+    const changed = settingsToQuery(this.shared({ ...this.settings, modelId: this.modelId() })) !== before;
     if (changed) this.paused = undefined;
     this.notes = notes.length ? [`Some settings of ${source} were not used (${atTime()}); their defaults stand:`, ...notes]
       : changed ? [`Settings restored from ${source} ${atTime()}.`] : [];
+    // The tier is the engine's, chosen when the page opened: a different one is reported, not applied.
+    const info = this.store?.info;
+    if (precision && info && precision !== info.tier) {
+      this.notes = [...this.notes, `${source} was made in precision ${precision}; this page runs in ${info.tier}${info.tierNote ? ` (${info.tierNote})` : ''}. Open the page with ?precision=${precision} to use it.`];
+    }
+  }
+
+  private shared(s: SampleSettings): SharedSettings {
+    return sharedSettings(s, this.store?.info?.tier);
   }
 
   private async dropPng(e: DragEvent): Promise<void> {
@@ -346,7 +355,7 @@ export class SampleStudio extends LitElement {
         <pixel-grid data-testid=${i === 0 ? 'final' : 'previous'} label="sample grid" .pixels=${r.final} cols=${Math.ceil(Math.sqrt(r.final.count))} width="200"></pixel-grid>
         <span>${i === 0 ? 'latest' : 'previous'}: ${this.describe(r.settings)}${r.completed ? '' : ' (stopped)'}</span>
         <span class="numbers">${r.msPerStep.toFixed(1)} ms/step</span>
-        ${i === 0 ? html`<button @click=${() => downloadPng(exportGrid(r.final, Math.ceil(Math.sqrt(r.final.count))), 'samples.png', { [PNG_SETTINGS_KEY]: settingsToQuery(r.settings) })}
+        ${i === 0 ? html`<button @click=${() => downloadPng(exportGrid(r.final, Math.ceil(Math.sqrt(r.final.count))), 'samples.png', { [PNG_SETTINGS_KEY]: settingsToQuery(this.shared(r.settings)) })}
           title="Each sample scaled up (nearest neighbour) to at least 128 px, the settings in the PNG">Export grid PNG</button>` : nothing}
       </div>`)}
     </div></section>`;
@@ -416,7 +425,7 @@ export class SampleStudio extends LitElement {
         <label class="inline">Sample <input type="number" aria-label="Filmstrip sample" min="0" max=${this.settings.batch - 1} .value=${String(this.filmIndex)}
           @change=${(e: Event) => this.showFilm(Math.floor(Number((e.target as HTMLInputElement).value)))} /></label>
         <filmstrip-view .film=${this.film} .abar=${abar} .selected=${this.stepShown}
-          .pngText=${shownSettings ? { [PNG_SETTINGS_KEY]: settingsToQuery(shownSettings) } : {}}></filmstrip-view></section>` : nothing}
+          .pngText=${shownSettings ? { [PNG_SETTINGS_KEY]: settingsToQuery(this.shared(shownSettings)) } : {}}></filmstrip-view></section>` : nothing}
       ${this.firstStepPanel()}
       <section><h2>Comparison grid</h2>
         <compare-grid .store=${this.store} .base=${{ ...this.settings, modelId: this.modelId() }} timesteps=${abar?.length ?? 1000}></compare-grid></section>

@@ -11,6 +11,7 @@ import type { SetBounds } from '../research/experiments';
 import type { BudgetPoint } from '../research/budget';
 import type { BudgetRunEntry, BudgetSpec } from '../store/research';
 import type { ProgressReading } from '../app/progress';
+import type { PrecisionRequest, Tier } from '../gpu/tier';
 
 export type { ModelEntry, RunEntry, BudgetRunEntry, BudgetSpec, BudgetPoint, Stat, SetStats, SetBounds };
 
@@ -43,6 +44,10 @@ export interface GpuEvent {
 
 export interface EngineInfo {
   adapter: string;
+  /** The precision tier the engine runs in (gpu/tier.ts). */
+  tier: Tier;
+  /** Why the tier differs from the one the page asked for (the adapter lacks a feature), if it does. */
+  tierNote?: string;
   maxBufferSize: number;
   maxStorageBufferBindingSize: number;
 }
@@ -286,9 +291,10 @@ export interface FirstStepStudyResult {
 export interface EngineCore {
   /**
    * Starts the engine; `onGpuEvent` (a comlink proxy) hears of device losses and uncaught GPU errors,
-   * `onJob` of the progress of every long job.
+   * `onJob` of the progress of every long job. `precision` (default auto) is the tier the device is
+   * acquired in; one the adapter cannot run falls back to auto, and the info says why.
    */
-  init(onGpuEvent?: (e: GpuEvent) => void, onJob?: (e: JobEvent) => void): Promise<EngineInfo>;
+  init(onGpuEvent?: (e: GpuEvent) => void, onJob?: (e: JobEvent) => void, precision?: PrecisionRequest): Promise<EngineInfo>;
   /** Destroys the GPU device as a driver reset would, to see the app recover (the e2e test does). */
   loseDevice(): Promise<void>;
   /** Stops `job` after its current step if it is the one running (false when it is not). */

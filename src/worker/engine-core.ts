@@ -6,6 +6,7 @@
 import { transfer } from 'comlink';
 import { ProgressMeter } from '../app/progress';
 import { acquireDevice } from '../gpu/device';
+import type { PrecisionRequest } from '../gpu/tier';
 import { removeOrphanWeights } from '../store/models';
 import * as runs from '../store/runs';
 import { JOBS, STOPPED, type EngineCore, type EngineInfo, type GpuEvent, type Job, type JobEvent, type Pixels } from './api';
@@ -55,6 +56,8 @@ export class WorkerCore implements EngineCore {
   /** The live device; undefined after a loss until the next acquisition. */
   private state: DeviceState | undefined;
   private acquiring: Promise<DeviceState> | undefined;
+  /** The tier the page asked for (?precision=), kept for a reacquisition after a device loss. */
+  private precision: PrecisionRequest = 'auto';
   private onGpuEvent: ((e: GpuEvent) => void) | undefined;
   private onJob: ((e: JobEvent) => void) | undefined;
   private cleaned: Promise<number[]> | undefined;
@@ -64,7 +67,8 @@ export class WorkerCore implements EngineCore {
   private readonly lossHooks: (() => void)[] = [];
   private readonly stopHooks: (() => void)[] = [];
 
-  async init(onGpuEvent?: (e: GpuEvent) => void, onJob?: (e: JobEvent) => void): Promise<EngineInfo> {
+  async init(onGpuEvent?: (e: GpuEvent) => void, onJob?: (e: JobEvent) => void, precision?: PrecisionRequest): Promise<EngineInfo> {
+    if (precision) this.precision = precision;
     if (onGpuEvent) this.onGpuEvent = onGpuEvent;
     if (onJob) this.onJob = onJob;
     // Once per worker: weights and checkpoints a crash left without an entry take space for nothing.
@@ -93,11 +97,18 @@ export class WorkerCore implements EngineCore {
   }
 
   private async acquire(): Promise<DeviceState> {
-    const { device, adapterName } = await acquireDevice(navigator.gpu);
+    // A tier this adapter cannot run (a link made on another machine) falls back to auto, saying why.
+    let tierNote: string | undefined;
+    const acquired = await acquireDevice(navigator.gpu, { precision: this.precision }).catch((e: unknown) => {
+      if (this.precision === 'auto' || !(e as Error).message.startsWith('precision ')) throw e;
+      tierNote = (e as Error).message;
+      return acquireDevice(navigator.gpu);
+    });
+    const { device, adapterName, tier } = acquired;
     // Validation and out-of-memory errors nobody scoped would otherwise be silent in a page.
     device.addEventListener('uncapturederror', (ev) => this.onGpuEvent?.({ kind: 'error', message: `GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}` }));
     void device.lost.then((info) => this.deviceLost(device, info));
-    this.state = { device, info: { adapter: adapterName, maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize } };
+    this.state = { device, info: { adapter: adapterName, tier, ...(tierNote ? { tierNote } : {}), maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize } };
     return this.state;
   }
 

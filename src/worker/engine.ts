@@ -26,7 +26,7 @@ function modelsApi(): ModelsApi {
 export function createEngine(): EngineApi {
   const core = new WorkerCore();
   return {
-    init: (onGpuEvent, onJob) => core.init(onGpuEvent, onJob),
+    init: (onGpuEvent, onJob, precision) => core.init(onGpuEvent, onJob, precision),
     loseDevice: () => core.loseDevice(),
     stop: (job) => core.stop(job),
     storage: () => core.storage(),

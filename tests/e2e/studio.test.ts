@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { readPngText } from '../../src/io/png';
 import { LONG, canvasData, download, frameCount, idle, sample, setValue, useStudio } from './studio-page';
 
 const studio = useStudio();
@@ -106,6 +107,25 @@ describe('sample studio', () => {
     expect(await page.evaluate(() => fetch('http://127.0.0.2:9/').then(() => 'sent', (e: unknown) => String(e)))).toMatch(/Failed to fetch/);
     await expect.poll(() => errors.some((e) => /Refused to connect/.test(e))).toBe(true);
     await page.context().close();
+  });
+});
+
+describe('precision tiers in the page', () => {
+  it('runs the tier a link asks for, carries it in the link and the exported PNG, and says why it cannot run one', { timeout: 480_000 }, async () => {
+    const { page, errors } = await open('?precision=matrix-emulated&steps=2&batch=1');
+    await expect.poll(() => page.getByTestId('tier').textContent()).toBe('precision matrix-emulated');
+    await sample(page, /latest: generalized, eta 0\.00, 2 steps \(uniform\), seed 0/);
+    expect(new URL(page.url()).searchParams.get('precision')).toBe('matrix-emulated');
+    const png = await download(page, 'Export grid PNG');
+    expect(readPngText(new Uint8Array(png.bytes), png.name).get('ddim-webgpu')).toMatch(/(^|&)precision=matrix-emulated(&|$)/);
+    expect(errors).toEqual([]);
+    await page.context().close();
+
+    // SwiftShader has no shader-f16: the page runs in fp32 and names the missing feature.
+    const f16 = await open('?precision=f16');
+    await expect.poll(() => f16.page.getByTestId('tier').textContent()).toBe('precision fp32');
+    expect(await f16.page.getByTestId('tier-note').textContent()).toMatch(/precision f16 needs the adapter feature shader-f16, which swiftshader/);
+    await f16.page.context().close();
   });
 });
 

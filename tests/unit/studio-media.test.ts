@@ -8,7 +8,7 @@ import { encodePng, readPngText } from '../../src/io/png';
 import { cellSettings, parseAxis } from '../../src/ui/compare-axes';
 import { tickLabel, ticks } from '../../src/ui/chart-axes';
 import { denoisingGif, exportScale, filmColumns, frameStats, tile } from '../../src/ui/film-media';
-import { PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery, type SharedSettings } from '../../src/ui/sample-link';
+import { PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery, sharedSettings, type SharedSettings } from '../../src/ui/sample-link';
 import type { FirstStepReport, SampleSettings } from '../../src/worker/api';
 import { firstStepText } from '../../src/ui/first-step';
 
@@ -16,10 +16,13 @@ const BUNDLED = ['bundled:emoji16'];
 const settings: SharedSettings = { modelId: 'bundled:emoji16', sampler: 'generalized', steps: 20, eta: 0.35, skip: 'quad', seed: 4242, batch: 9, clipX0: false };
 
 describe('settings as a link', () => {
-  it('round-trips every shared setting', () => {
+  it('round-trips every shared setting, the precision tier included', () => {
     const q = settingsToQuery(settings);
     expect(hasSettings(q)).toBe(true);
     expect(settingsFromQuery(q, BUNDLED)).toEqual({ settings, notes: [] });
+    const tiered = sharedSettings({ ...settings, previews: true }, 'matrix-emulated');
+    expect(settingsFromQuery(settingsToQuery(tiered), BUNDLED).settings.precision).toBe('matrix-emulated');
+    expect(settingsFromQuery('precision=bf16', BUNDLED).notes).toEqual(['precision="bf16" ignored: expected fp32, f16, matrix, matrix-emulated']);
   });
 
   it('leaves out a model of this browser\'s library (its id means nothing elsewhere)', () => {

@@ -1,7 +1,7 @@
 // The precision tiers: what each asks of the adapter and how a missing feature is reported
 // (gpu/tier.ts), and the CPU's f16 rounding the reduced tiers are checked against (ref/f16.ts).
 import { describe, expect, it } from 'vitest';
-import { chooseTier, parsePrecision, type AdapterOffer } from '../../src/gpu/tier';
+import { chooseTier, f16MatrixConfigs, parsePrecision, type AdapterOffer } from '../../src/gpu/tier';
 import { f16Round } from '../../src/ref/f16';
 
 const swiftshader: AdapterOffer = { features: new Set(['subgroups', 'timestamp-query']), subgroupMatrixConfigs: [], name: 'SwiftShader' };
@@ -20,9 +20,11 @@ describe('precision tiers', () => {
     expect(chooseTier('auto', h200)).toEqual({ tier: 'fp32', features: [], matrixConfigs: [] });
     expect(chooseTier('matrix-emulated', swiftshader)).toEqual({ tier: 'matrix-emulated', features: [], matrixConfigs: [] });
     expect(chooseTier('f16', h200).features).toEqual(['shader-f16']);
-    const matrix = chooseTier('matrix', h200);
-    expect(matrix.features).toEqual(['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix']);
-    expect(matrix.matrixConfigs).toEqual([{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }]);
+  });
+
+  it('refuses the matrix tier on an adapter that has it, until its builtin backend is built', () => {
+    expect(() => chooseTier('matrix', h200)).toThrow(/precision matrix: the subgroup-matrix GEMM backend has not been built/);
+    expect(f16MatrixConfigs(h200)).toEqual([{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }]);
   });
 
   it('refuses a tier the adapter cannot run, naming the missing features and the way out', () => {
