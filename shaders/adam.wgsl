@@ -2,10 +2,11 @@
 // elementwise pass over the flat parameter buffer.
 //
 // Shapes: p, g, m, v, ema (n): all parameters (gradients, moments, EMA) of the model in flat buffers of
-// one layout; clip (2) = (norm, scale) from reduce.wgsl; step (2) = (lr / bc1, sqrt(bc2)) with
+// one layout; clip (4) = (norm, scale, skipped, loss scale) from reduce.wgsl; step (2) = (lr / bc1, sqrt(bc2)) with
 // bc_k = 1 - beta_k^step, rewritten by the launcher's setStep before each step; rate (2) = (rate,
 // 1 - rate) of the EMA, rewritten by setRate (a fixed rate, or one that warms up with the step).
-//   adam        gc = g * clip[1] (+ weight_decay * p)                  g is not modified
+//   adam        nothing when clip[2] != 0 (a step the loss scale skips: an f16 operand overflowed)
+//               gc = g * clip[1] (+ weight_decay * p)                  g is not modified
 //               m = lerp(m, gc, 1 - beta1)                             m =
 //               v = v * beta2 + (1 - beta2) * gc * gc                  v =
 //               p = p - (step[0] * m) / (sqrt(v) / step[1] + eps)      p =
@@ -43,7 +44,7 @@ const WG: u32 = 256u;
 fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
   let i = thread_index(wid, nwg, WG, li);
-  if (i >= A.n) { return; }
+  if (i >= A.n || ad_clip[2] != 0.0) { return; }
   let p = ad_p[i];
   var g = ad_g[i] * ad_clip[1];
   // torch adds the decay term only when weight_decay != 0 (0 * p would turn an inf p into NaN).

@@ -9,7 +9,8 @@
 //   loss_final     loss[0] = (sum of partials) * (1 / B): the mean over the batch of the per-sample
 //                  weighted sum over (C, H, W), as ermongroup/ddim's noise_estimation_loss       loss =
 //   loss_backward  deps = (eps - noise) * (2 / B) * w[b] * weight (weight 1 but for the layered  deps =
-//                  chain's optional per-step loss weights)
+//                  chain's optional per-step loss weights), times the dynamic loss scale
+//                  scaler[0] with `scaled` (reduce.wgsl FLAG_LOSS_SCALE: the reduced-precision tiers)
 // The loss is summed in a fixed order (16 sequential terms per thread, a fixed tree over 256 threads,
 // then the partials the same way in one workgroup), so it is bit-identical run to run.
 // Nothing is saved for backward: it reads eps and noise again.
@@ -20,6 +21,7 @@ struct Params {
   nparts: u32,     // partial sums
   inv_batch: f32,  // 1 / B rounded to f32 (times 2 is exact)
   weight: f32,     // loss_backward only
+  scaled: u32,     // loss_backward only: 1 multiplies by the loss scale
 }
 
 const WG: u32 = 256u;
@@ -85,11 +87,13 @@ fn loss_final(@builtin(local_invocation_index) li: u32) {
 @group(0) @binding(2) var<storage, read> lb_noise: array<f32>;
 @group(0) @binding(3) var<storage, read> lb_w: array<f32>;
 @group(0) @binding(4) var<storage, read_write> lb_deps: array<f32>;
+@group(0) @binding(5) var<storage, read> lb_scaler: array<f32>;
 
 @compute @workgroup_size(256)
 fn loss_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) li: u32) {
   let i = thread_index(wid, nwg, WG, li);
   if (i >= P.n) { return; }
-  lb_deps[i] = (lb_eps[i] - lb_noise[i]) * (2.0 * P.inv_batch) * (lb_w[i / P.per] * P.weight);
+  let d = (lb_eps[i] - lb_noise[i]) * (2.0 * P.inv_batch) * (lb_w[i / P.per] * P.weight);
+  lb_deps[i] = select(d, d * lb_scaler[0], P.scaled != 0u);
 }

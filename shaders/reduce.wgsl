@@ -3,11 +3,22 @@
 //
 // Shapes: g (n): every gradient tensor of the model in one flat buffer (256-byte-aligned views; the
 // padding between them must hold zeros, which it does when the trainer clears the whole buffer);
-// partials (ceil(n / CHUNK)), scratch owned by the launcher; out (2) = (norm, scale).
+// partials (ceil(n / CHUNK)), scratch owned by the launcher; out (4) = (norm, scale, skipped, loss scale).
 //   sumsq_partial  partials[w] = sum of g^2 over elements [w CHUNK, (w+1) CHUNK)          partials =
 //   norm_clip      norm = sqrt(sum of partials)                                           out[0] =
 //                  scale = max_norm > 0 ? min(1, max_norm / (norm + 1e-6)) : 1, in f32      out[1] =
+//                  skipped = 0, loss scale = 1 (without FLAG_LOSS_SCALE)                  out[2], out[3] =
 // The optimizer multiplies gradients by out[1] as it reads them: no CPU readback, grads unchanged.
+//
+// FLAG_LOSS_SCALE: the dynamic loss scale of the reduced-precision tiers (torch.cuda.amp.GradScaler's
+// rule, decided on the GPU). The gradients were computed from the loss times S = scaler[0] (so that
+// small ones survive f16 operands); scaler (4) = (S, good steps since the last change, -, steps
+// skipped in all). out[3] = the S this step used. If the scaled norm is not finite and S > 1, an
+// f16 operand overflowed: the step is skipped (out[2] = 1, out[0] = 0, out[1] = 0; Adam leaves every
+// parameter and moment alone) and S halves. Otherwise out[0] = norm / S, out[1] = scale / S (the
+// optimizer sees the unscaled, clipped gradient), and after `growth_interval` good steps in a row S
+// doubles. S is a power of two, so the divisions are exact. At S = 1 a non-finite norm is reported
+// as it is: the gradients overflow unscaled, and the trainer stops the run (its NaN guard).
 //   sum_rows       out[i] += sum over r < rows of src[r * count + i], r in order, one thread per i:
 //                  the second stage of the split-K weight gradients (rows = splits) and of the
 //                  per-(sample, channel) bias and GroupNorm parameter gradients (rows = batch). Given
@@ -23,7 +34,11 @@ struct Params {
   n: u32,
   nparts: u32,
   max_norm: f32,
+  flags: u32,
+  growth_interval: u32,
 }
+
+const FLAG_LOSS_SCALE: u32 = 1u;
 
 struct RowParams {
   rows: u32,
@@ -57,15 +72,51 @@ fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 
 @group(0) @binding(1) var<storage, read> nc_partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> nc_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> nc_scaler: array<f32>;   // FLAG_LOSS_SCALE only
+
+fn clip_factor(norm: f32) -> f32 {
+  return select(1.0, min(1.0, P.max_norm / (norm + 1e-6)), P.max_norm > 0.0);
+}
+
+// Not inf or NaN, by the exponent bits (a compiler that assumes finite math may fold comparisons).
+fn is_finite(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
 
 @compute @workgroup_size(256)
 fn norm_clip(@builtin(local_invocation_index) li: u32) {
   var s = 0.0;
   for (var i = li; i < P.nparts; i += WG) { s += nc_partials[i]; }
   let norm = sqrt(workgroup_sum256(li, s));
-  if (li == 0u) {
+  if (li != 0u) { return; }
+  if ((P.flags & FLAG_LOSS_SCALE) == 0u) {
     nc_out[0] = norm;
-    nc_out[1] = select(1.0, min(1.0, P.max_norm / (norm + 1e-6)), P.max_norm > 0.0);
+    nc_out[1] = clip_factor(norm);
+    nc_out[2] = 0.0;
+    nc_out[3] = 1.0;
+    return;
+  }
+  let scale = nc_scaler[0];
+  nc_out[3] = scale;
+  if (!is_finite(norm) && scale > 1.0) {
+    nc_out[0] = 0.0;
+    nc_out[1] = 0.0;
+    nc_out[2] = 1.0;
+    nc_scaler[0] = scale * 0.5;
+    nc_scaler[1] = 0.0;
+    nc_scaler[3] += 1.0;
+    return;
+  }
+  let unscaled = norm / scale;
+  nc_out[0] = unscaled;
+  nc_out[1] = clip_factor(unscaled) / scale;
+  nc_out[2] = 0.0;
+  let good = nc_scaler[1] + 1.0;
+  if (good >= f32(P.growth_interval)) {
+    nc_scaler[0] = scale * 2.0;
+    nc_scaler[1] = 0.0;
+  } else {
+    nc_scaler[1] = good;
   }
 }
 

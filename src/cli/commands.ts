@@ -125,9 +125,11 @@ export async function trainStepCommand(argv: readonly string[], ctx: CommandCont
     ['loss', { shape: [1], data: loss! }],
     ['grad_norm_before_clip', { shape: [1], data: norm!.slice(0, 1) }],
   ]);
+  // The reduced tiers' gradients hold the loss scale S the step used (a power of two): divided out exactly.
+  const lossScale = norm![3]!;
   for (const [prefix, store] of [['grad/', step.net.grads!], ['step1/', step.net.params], ['ema1/', step.ema]] as const) {
-    for (const [name, tensor] of await store.read()) out.set(prefix + name, tensor);
+    for (const [name, t] of await store.read()) out.set(prefix + name, prefix === 'grad/' && lossScale !== 1 ? { shape: t.shape, data: t.data.map((v) => v / lossScale) } : t);
   }
   writeSafetensors(outPath, out);
-  ctx.log(`loss ${loss![0]!.toPrecision(7)}, grad norm ${norm![0]!.toPrecision(7)}; wrote ${out.size} tensors to ${outPath} (precision ${tier})`);
+  ctx.log(`loss ${loss![0]!.toPrecision(7)}, grad norm ${norm![0]!.toPrecision(7)}; wrote ${out.size} tensors to ${outPath} (precision ${tier}${lossScale !== 1 ? `, loss scale ${lossScale}${norm![2] ? ', step skipped: the scaled gradients overflowed' : ''}` : ''})`);
 }

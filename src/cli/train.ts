@@ -63,7 +63,8 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     snrGamma: numberArg(args, 'snr-gamma', r.snrGamma, CMD),
     randomFlip: !args.flags.has('no-flip'),
   }, CMD);
-  const { device } = await ctx.gpu(precisionArg(args, CMD));
+  const { device, tier } = await ctx.gpu(precisionArg(args, CMD));
+  if (tier !== 'fp32') ctx.log(`precision ${tier}: f16 GEMM operands, f32 master weights, Adam and EMA, a dynamic loss scale`);
   const onPlan = (memory: TrainingMemory, batch: number): void => ctx.log(`model: ${describeMemory(memory, batch)}`);
   const { trainer } = checkpoint
     ? resumeTraining(device, checkpoint, resume!, data, onPlan)
@@ -83,7 +84,8 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     const p = meter.update(trainer.step - first);
     const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
     const ips = p.rate !== undefined ? `  ${(p.rate * trainer.options.batch).toFixed(2)} img/s  ETA ${formatDuration(p.etaSeconds!)}` : '';
-    ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}${ips}`);
+    const skipped = trainer.skippedSteps ? `  (${trainer.skippedSteps} skipped by the loss scale)` : '';
+    ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}${ips}${skipped}`);
   });
   const ckpt = await trainer.checkpoint();
   writeSafetensors(out, ckpt.tensors, ckpt.metadata);

@@ -18,7 +18,7 @@ export interface AdamArgs {
   grads: Tensor;   // (n) flat raw gradients, read only
   m: Tensor;       // (n) first moment, zeros before step 1
   v: Tensor;       // (n) second moment, zeros before step 1
-  clip: Tensor;    // (2) (norm, scale) from gradNormAndClip: gradients are multiplied by clip[1]
+  clip: Tensor;    // (4) (norm, scale, skipped, loss scale) from gradNormAndClip: gradients are multiplied by clip[1]; a skipped step changes nothing
   lr: number;
   beta1: number;
   beta2: number;
@@ -46,7 +46,7 @@ export interface AdamStep {
 export function adamStep(device: GPUDevice, a: AdamArgs): AdamStep {
   const n = flatSize(a.params, a.label);
   for (const t of [a.grads, a.m, a.v]) expectShape(t, [n], a.label);
-  expectShape(a.clip, [2], a.label);
+  expectShape(a.clip, [4], a.label);
   const step = createTensor(device, [2], `${a.label}.step`);
   const dispatch = makeDispatch(device, {
     shader, entry: 'adam', label: a.label,

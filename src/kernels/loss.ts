@@ -1,6 +1,6 @@
 // Launcher for shaders/loss.wgsl: q(x_t | x_0), the DDPM loss and its gradient.
 import code from '../../shaders/loss.wgsl?raw';
-import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
 import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
@@ -9,10 +9,10 @@ const shader: KernelSource = { name: 'loss', code };
 const WG = 256;
 const CHUNK = 4096; // elements per loss_partial workgroup (WG * PER_THREAD in the shader)
 
-function uniforms(x: Tensor, nparts: number, label: string, weight = 1): UniformValues & { n: number } {
+function uniforms(x: Tensor, nparts: number, label: string, weight = 1, scaled = false): UniformValues & { n: number } {
   const [B, ...rest] = x.shape;
   if (x.shape.length !== 4 || !B) throw new Error(`${label}: tensor "${x.label}" has shape [${x.shape}], expected (B, C, H, W)`);
-  return { n: numel(x.shape), per: numel(rest), nparts, inv_batch: 1 / B, weight };
+  return { n: numel(x.shape), per: numel(rest), nparts, inv_batch: 1 / B, weight, scaled: scaled ? 1 : 0 };
 }
 
 export interface QSampleArgs {
@@ -80,14 +80,17 @@ export function ddpmLossForward(device: GPUDevice, a: LossArgs & { loss: Tensor 
   ];
 }
 
-/** deps = weight * weights[b] * 2 (eps - noise) / B, d loss / d eps (weight default 1: a weighted sum of losses back-propagates each with its weight). */
-export function ddpmLossBackward(device: GPUDevice, a: LossArgs & { deps: Tensor; weight?: number }): Dispatch {
+/** deps = weight * weights[b] * 2 (eps - noise) / B, d loss / d eps (weight default 1: a weighted sum
+ *  of losses back-propagates each with its weight), times the loss scale scaler[0] when a (4) scaler
+ *  is given (kernels/reduce.ts LossScaleState). */
+export function ddpmLossBackward(device: GPUDevice, a: LossArgs & { deps: Tensor; weight?: number; scaler?: Tensor }): Dispatch {
   checkLossArgs(a);
   expectShape(a.deps, a.eps.shape, a.label);
-  const u = uniforms(a.eps, 0, a.label, a.weight);
+  if (a.scaler) expectShape(a.scaler, [4], a.label);
+  const u = uniforms(a.eps, 0, a.label, a.weight, a.scaler !== undefined);
   return makeDispatch(device, {
     shader, entry: 'loss_backward', label: `${a.label}.deps`, uniforms: u,
-    tensors: [[a.eps, 'read'], [a.noise, 'read'], [a.weights, 'read'], [a.deps, 'write']],
+    tensors: [[a.eps, 'read'], [a.noise, 'read'], [a.weights, 'read'], [a.deps, 'write'], [a.scaler ?? placeholder(device), 'read']],
     workgroups: grid(Math.ceil(u.n / WG)),
   });
 }

@@ -1,18 +1,28 @@
 // Launcher for shaders/reduce.wgsl: global gradient norm and clip factor over the flat gradient buffer.
 import code from '../../shaders/reduce.wgsl?raw';
-import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { createTensor, numel, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'reduce', code };
 const CHUNK = 4096; // elements per sumsq_partial workgroup (WG * PER_THREAD in the shader)
+const FLAG_LOSS_SCALE = 1;
 
 export interface GradNormArgs {
   grads: Tensor;    // (n) every gradient in one flat buffer, zeros between the views
-  out: Tensor;      // (2) = (norm, scale)
+  out: Tensor;      // (4) = (norm, scale, skipped, loss scale used)
   /** Clip threshold; <= 0 leaves scale at 1 (the norm is still computed, for logging). */
   maxNorm: number;
+  /** The dynamic loss scale the gradients were computed with (reduce.wgsl FLAG_LOSS_SCALE): its
+   *  state (4) = (S, good steps, -, skipped steps), updated by the step. */
+  lossScale?: LossScaleState;
   label: string;
+}
+
+export interface LossScaleState {
+  scaler: Tensor;
+  /** Good steps in a row after which S doubles. */
+  growthInterval: number;
 }
 
 /**
@@ -23,10 +33,11 @@ export interface GradNormArgs {
 export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): Dispatch[] {
   const n = numel(a.grads.shape);
   expectShape(a.grads, [n], a.label);
-  expectShape(a.out, [2], a.label);
+  expectShape(a.out, [4], a.label);
+  if (a.lossScale) expectShape(a.lossScale.scaler, [4], a.label);
   const nparts = Math.ceil(n / CHUNK);
   const partials = createTensor(device, [nparts], `${a.label}.partials`);
-  const uniforms = { n, nparts, max_norm: a.maxNorm };
+  const uniforms = { n, nparts, max_norm: a.maxNorm, flags: a.lossScale ? FLAG_LOSS_SCALE : 0, growth_interval: a.lossScale?.growthInterval ?? 0 };
   return [
     makeDispatch(device, {
       shader, entry: 'sumsq_partial', label: `${a.label}.partial`, uniforms,
@@ -35,7 +46,7 @@ export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): Dispatch[] 
     }),
     makeDispatch(device, {
       shader, entry: 'norm_clip', label: a.label, uniforms,
-      tensors: [[partials, 'read'], [a.out, 'write']],
+      tensors: [[partials, 'read'], [a.out, 'write'], [a.lossScale?.scaler ?? placeholderSink(device), 'write']],
       workgroups: [1, 1, 1],
     }),
   ];

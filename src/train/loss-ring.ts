@@ -29,10 +29,10 @@ export class LossRing {
     if (!Number.isInteger(n) || n < 1 || n > MAX_STEPS_PER_CALL) throw new Error(`${who}: steps per call must be in [1, ${MAX_STEPS_PER_CALL}], got ${n}`);
   }
 
-  /** Records row `i` of this call: the first float of each tensor, in the order of `names`. */
-  record(encoder: GPUCommandEncoder, i: number, values: readonly Tensor[]): void {
+  /** Records row `i` of this call: float at[j] (default the first) of each tensor j, in the order of `names`. */
+  record(encoder: GPUCommandEncoder, i: number, values: readonly Tensor[], at: readonly number[] = []): void {
     const K = this.names.length;
-    values.forEach((t, j) => encoder.copyBufferToBuffer(t.buffer, t.offset, this.ring.buffer, this.ring.offset + (i * K + j) * 4, 4));
+    values.forEach((t, j) => encoder.copyBufferToBuffer(t.buffer, t.offset + 4 * (at[j] ?? 0), this.ring.buffer, this.ring.offset + (i * K + j) * 4, 4));
   }
 
   /** The `n` rows of this call (its first step is `firstStep`); throws TrainingDiverged at the first non-finite value. */

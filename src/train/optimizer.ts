@@ -5,7 +5,7 @@
 import type { Dispatch } from '../gpu/kernel';
 import { createTensor, type Tensor } from '../gpu/tensor';
 import { adamStep, emaUpdate } from '../kernels/adam';
-import { gradNormAndClip } from '../kernels/reduce';
+import { gradNormAndClip, type LossScaleState } from '../kernels/reduce';
 
 export interface OptimizerOptions {
   lr: number;
@@ -44,24 +44,27 @@ export interface OptimizerGroup extends AdamState {
 export class FlatOptimizer {
   /** Clip (one global norm, or per group), Adam, EMA: in order, for one command buffer. */
   readonly dispatches: Dispatch[] = [];
-  /** (2) per clip group: the gradient norm before clipping, and the scale applied. */
+  /** (4) per clip group: the gradient norm before clipping, the scale applied, whether the step was
+   *  skipped (the loss scale's overflow) and the loss scale it used (reduce.wgsl). */
   readonly clips: Tensor[] = [];
   private readonly adamSteps: ((step: number, lr?: number) => void)[] = [];
   /** Sets the EMA decay of the next step (EMA warmup); a queue write, no new dispatch. */
   readonly setEmaRate: (rate: number) => void;
 
-  /** `groups` given: one clip norm per group; left out: one global norm over the whole state. */
-  constructor(device: GPUDevice, state: OptimizerState, readonly opt: OptimizerOptions, label: string, groups?: readonly OptimizerGroup[]) {
+  /** `groups` given: one clip norm per group; left out: one global norm over the whole state.
+   *  `lossScale`: the gradients are scaled by its S (one global norm only). */
+  constructor(device: GPUDevice, state: OptimizerState, readonly opt: OptimizerOptions, label: string, groups?: readonly OptimizerGroup[], lossScale?: LossScaleState) {
+    if (lossScale && groups) throw new Error(`${label}: a dynamic loss scale needs one global gradient norm, not one per group`);
     (groups ?? [{ ...state, label }]).forEach((g) => {
       const name = g.label;
-      const clip = createTensor(device, [2], `${name}.clip`);
+      const clip = createTensor(device, [4], `${name}.clip`);
       const adam = adamStep(device, {
         params: g.params, grads: g.grads, m: g.m, v: g.v, clip,
         lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, label: `${name}.adam`,
       });
       this.clips.push(clip);
       this.adamSteps.push(adam.setStep);
-      this.dispatches.push(...gradNormAndClip(device, { grads: g.grads, out: clip, maxNorm: opt.gradClip, label: `${name}.clip` }), adam.dispatch);
+      this.dispatches.push(...gradNormAndClip(device, { grads: g.grads, out: clip, maxNorm: opt.gradClip, lossScale, label: `${name}.clip` }), adam.dispatch);
     });
     const ema = emaUpdate(device, { ema: state.ema, params: state.params, rate: opt.emaRate, label: `${label}.ema` });
     this.setEmaRate = ema.setRate;

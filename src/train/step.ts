@@ -1,16 +1,28 @@
 // One optimisation step of the DDPM objective, planned once and replayed:
 //   xt = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise;  loss = mean_b sum_chw (noise - eps(xt, t))^2
 //   grads (zeroed, then accumulated by backward) -> FlatOptimizer (global-norm clip, Adam, EMA).
+// In the reduced-precision tiers (gpu/tier.ts) the loss gradient is multiplied by a dynamic loss
+// scale S first, so that small gradients survive the GEMMs' f16 operands; the clip unscales, and a
+// step whose scaled gradients overflow is skipped with S halved (reduce.wgsl FLAG_LOSS_SCALE).
 // Everything runs in one command buffer; the host only writes t, the per-sample coefficients
 // and Adam's bias corrections before submitting.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { createTensor, upload, type Tensor } from '../gpu/tensor';
+import { createTensor, createTensorFrom, upload, type Tensor } from '../gpu/tensor';
+import { deviceTier } from '../gpu/tier';
 import { ddpmLossBackward, ddpmLossForward, qSample, unitLossWeights } from '../kernels/loss';
 import type { UNetConfig } from '../nn/config';
 import { ParamStore } from '../nn/params';
 import { UNet } from '../nn/unet';
 import { FlatOptimizer, type OptimizerOptions } from './optimizer';
+
+/** The loss scale starts at 2^10 and doubles after 2000 good steps in a row (GradScaler's interval).
+ *  Not GradScaler's 2^16: this loss sums over (C, H, W), so d loss / d eps is O(1), not O(1/n) as
+ *  for a mean, and 2^16 times it already overflows f16 at the first GEMM of the backward; 2^10 keeps
+ *  the reference UNets' activation gradients under 65504 and lifts small ones out of f16's
+ *  subnormals. An overflow halves it anyway. */
+export const INITIAL_LOSS_SCALE = Float32Array.of(2 ** 10, 0, 0, 0);
+export const LOSS_SCALE_GROWTH_INTERVAL = 2000;
 
 export class TrainStep {
   readonly net: UNet;
@@ -22,8 +34,10 @@ export class TrainStep {
   readonly lossWeights: Tensor;
   /** (1): the loss of the last step. */
   readonly loss: Tensor;
-  /** (2): gradient norm before clipping, and the clip scale applied. */
+  /** (4): gradient norm before clipping, the clip scale applied, skipped (1) or not (0), the loss scale used. */
   readonly gradNorm: Tensor;
+  /** (4) the dynamic loss scale's state (S, good steps, -, skipped steps), in the reduced tiers only. */
+  readonly lossScale: Tensor | undefined;
   readonly m: ParamStore;
   readonly v: ParamStore;
   readonly ema: ParamStore;
@@ -52,14 +66,16 @@ export class TrainStep {
       this.v = new ParamStore(device, layout, `${label}.adam_v`);
       this.ema = new ParamStore(device, layout, `${label}.ema`);
       const grads = this.net.grads!.flat;
-      this.optimizer = new FlatOptimizer(device, { params: this.net.params.flat, grads, m: this.m.flat, v: this.v.flat, ema: this.ema.flat }, opt, label);
+      this.lossScale = deviceTier(device).tier === 'fp32' ? undefined : createTensorFrom(device, [4], INITIAL_LOSS_SCALE, `${label}.loss_scale`);
+      const lossScale = this.lossScale ? { scaler: this.lossScale, growthInterval: LOSS_SCALE_GROWTH_INTERVAL } : undefined;
+      this.optimizer = new FlatOptimizer(device, { params: this.net.params.flat, grads, m: this.m.flat, v: this.v.flat, ema: this.ema.flat }, opt, label, undefined, lossScale);
       this.gradNorm = this.optimizer.clips[0]!;
       const lossArgs = { eps: this.net.eps, noise: this.noise, weights: this.lossWeights };
       this.dispatches = [
         qSample(device, { x0: this.x0, noise: this.noise, coef: this.coef, xt, label: `${label}.q_sample` }),
         ...this.net.forward,
         ...ddpmLossForward(device, { ...lossArgs, loss: this.loss, label: `${label}.loss` }),
-        ddpmLossBackward(device, { ...lossArgs, deps: this.net.deps!, label: `${label}.dloss` }),
+        ddpmLossBackward(device, { ...lossArgs, deps: this.net.deps!, scaler: this.lossScale, label: `${label}.dloss` }),
         ...this.net.backward,
         ...this.optimizer.dispatches,
       ];

@@ -7,7 +7,8 @@
 // LossRing on the GPU, read once at the end of the call.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { upload, type Tensor } from '../gpu/tensor';
+import { readTensor, upload, type Tensor } from '../gpu/tensor';
+import { getTensor } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
@@ -22,6 +23,9 @@ import { readStores, restoreStores } from './stores';
 import { PLAIN_SCHEDULES, emaRateAt, learningRate, lossWeightOfT, type RecipeOptions } from './recipe';
 import { TrainStep } from './step';
 import type { OptimizerOptions } from './optimizer';
+
+/** A checkpoint's tensor of the dynamic loss scale's state (reduced precision tiers only). */
+const LOSS_SCALE_TENSOR = 'loss_scale';
 
 export interface TrainerOptions extends OptimizerOptions, RecipeOptions {
   batch: number;
@@ -95,7 +99,9 @@ export class Trainer {
   private readonly batchImages: Float32Array;
   private readonly noiseState: Tensor;
   private readonly noiseDraw: Dispatch;
-  /** Each step's loss and gradient norm, read once per call. */
+  /** Steps the dynamic loss scale skipped (their f16 operands overflowed) since this trainer started. */
+  skippedSteps = 0;
+  /** Each step's loss, gradient norm and whether the loss scale skipped it, read once per call. */
   private readonly lossRing: LossRing;
   /** The trainer's buffers, its training step's included. */
   private readonly owner: GpuOwner;
@@ -121,7 +127,7 @@ export class Trainer {
       this.batchImages = new Float32Array(this.train.x0.shape.reduce((a, b) => a * b, 1));
       this.noiseState = createRngState(device, 'trainer.noise_rng');
       this.noiseDraw = gaussianFill(device, { out: this.train.noise, state: this.noiseState, stream: NOISE_STREAM, label: 'trainer.noise' });
-      this.lossRing = new LossRing(device, ['loss', 'gradient norm'], 'trainer');
+      this.lossRing = new LossRing(device, ['loss', 'gradient norm', 'loss-scale skip'], 'trainer');
       scope.keep();
     } finally {
       scope.close();
@@ -169,10 +175,11 @@ export class Trainer {
       recordDispatches(pass, [this.noiseDraw]);
       pass.end();
       this.train.encode(encoder, k, this.learningRate(k));
-      this.lossRing.record(encoder, i, [this.train.loss, this.train.gradNorm]);
+      this.lossRing.record(encoder, i, [this.train.loss, this.train.gradNorm, this.train.gradNorm], [0, 0, 2]);
       this.device.queue.submit([encoder.finish()]);
     }
     const rows = await this.lossRing.read(this.device, n, this.step - n + 1);
+    for (const r of rows) this.skippedSteps += r[2]!;
     return Float32Array.from(rows, (r) => r[0]!);
   }
 
@@ -185,6 +192,8 @@ export class Trainer {
   /** Everything needed to continue exactly: weights, EMA, Adam moments, step, seed, configs. */
   async checkpoint(): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
     const tensors = await readStores(this.stores, `checkpoint at step ${this.step}`);
+    // The dynamic loss scale's state, so that a resumed run continues with the same scale.
+    if (this.train.lossScale) tensors.set(LOSS_SCALE_TENSOR, { shape: [4], data: await readTensor(this.device, this.train.lossScale) });
     const metadata = {
       format: FILE_FORMATS.checkpoint,
       model: JSON.stringify(this.config),
@@ -213,6 +222,11 @@ export class Trainer {
     const { config, diffusion, options, step } = saved;
     const trainer = new Trainer(device, config, diffusion, options, data);
     restoreStores(file, source, trainer.stores);
+    const scale = file.tensors.get(LOSS_SCALE_TENSOR) ? getTensor(file, LOSS_SCALE_TENSOR, [4], source) : undefined;
+    if (scale && trainer.train.lossScale) {
+      if (!scale.data.every(Number.isFinite) || !(scale.data[0]! >= 1)) throw new Error(`${source}: tensor "${LOSS_SCALE_TENSOR}" holds [${scale.data}]; expected a finite loss scale >= 1 first`);
+      upload(device, trainer.train.lossScale, scale.data);
+    }
     trainer.step = step;
     return trainer;
   }

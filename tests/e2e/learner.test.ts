@@ -62,7 +62,7 @@ describe("the learner's studio", () => {
 
     // The exported PNG carries the settings; dropped back on the page, it restores them.
     const png = await download(page, 'Export grid PNG');
-    expect(readPngText(png.bytes, png.name).get(PNG_SETTINGS_KEY)).toBe('model=emoji16&sampler=generalized&steps=2&eta=0&skip=uniform&seed=7&batch=1&clip=0');
+    expect(readPngText(png.bytes, png.name).get(PNG_SETTINGS_KEY)).toBe('model=emoji16&sampler=generalized&steps=2&eta=0&skip=uniform&seed=7&batch=1&clip=0&precision=fp32');
     // One 16 px sample, scaled up (nearest neighbour) to a usable size.
     expect((await sharp(png.bytes).metadata()).width).toBe(256);
     await setValue(page, 'Seed', '99');
@@ -82,7 +82,7 @@ describe("the learner's studio", () => {
     await page.getByRole('button', { name: 'Copy link' }).click();
     await expect.poll(() => page.getByTestId('link-state').textContent()).toMatch(/Link copied|Copy this link/);
     const link = new URL(page.url());
-    expect(Object.fromEntries(link.searchParams)).toEqual({ model: 'emoji16', sampler: 'generalized', steps: '2', eta: '0', skip: 'uniform', seed: '7', batch: '1', clip: '0' });
+    expect(Object.fromEntries(link.searchParams)).toEqual({ model: 'emoji16', sampler: 'generalized', steps: '2', eta: '0', skip: 'uniform', seed: '7', batch: '1', clip: '0', precision: 'fp32' });
     expect(errors).toEqual([]);
     await page.context().close();
 

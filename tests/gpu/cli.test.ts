@@ -260,6 +260,11 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['research', 'budget', '--data', 'emoji16', '--evals', '1000', '--layered-config', bad, '--csv', join(dir, 'b.csv'), '--lr', '2'], /ddim research budget: lr must be a number in \(0, 1\), got 2/],
       [['bench', '--configs', 'tiny', '--gemm-rows', '96'], /ddim bench: --gemm-rows must be 64 or 128, got "96"/],
       [['sample-all'], /^ddim: unknown command "sample-all"; `ddim --help` lists the commands$/m],
+      // Precision tiers: a typo is named; a tier SwiftShader lacks names the missing feature.
+      [['forward', '--weights', w, '--input', bad, '--out', join(dir, 'o.safetensors'), '--precision', 'bf16'], /ddim forward: --precision: unknown precision "bf16" \(choose auto, fp32, f16, matrix, matrix-emulated\)/],
+      [['--gpu-features', 'fast', 'forward'], /^ddim: --gpu-features: unknown GPU feature set "fast" \(choose default or unsafe\)$/m],
+      [['--gpu-features', 'unsafe', 'forward', '--weights', w, '--input', REF + 'unet-tiny.forward.safetensors', '--out', join(dir, 'o.safetensors'), '--precision', 'f16'],
+        /^ddim forward: precision f16 needs the adapter feature shader-f16, which SwiftShader.* does not offer/m],
       // One denoiser path: a layered file's chain is its own, and says so with the file's name.
       [['sample', '--weights', layered, '--out', join(dir, 's.png'), '--steps', '2'], /^ddim sample: .*layered4\.safetensors: a layered model's chain is fixed at 3 steps: t = 750, 500, 250, one sub-model each; --steps does not apply$/m],
       [['eval', '--weights', layered, '--data', 'emoji16', '--eta', '1'], /^ddim eval: .*layered4\.safetensors: a layered model's chain is fixed at 3 steps.*--eta does not apply$/m],

@@ -23,7 +23,7 @@ function flatOptimizer(n: number, params: Float32Array, opts: AdamOptions & { ma
   const p = createTensorFrom(d, [n], params, 'params');
   const ema = createTensorFrom(d, [n], params, 'ema');
   const grads = gpuZeros(d, [n], 'grads'), m = gpuZeros(d, [n], 'adam.m'), v = gpuZeros(d, [n], 'adam.v');
-  const clip = gpuZeros(d, [2], 'clip');
+  const clip = gpuZeros(d, [4], 'clip');
   const adam = adamStep(d, { params: p, grads, m, v, clip, ...opts, label: 'adam' });
   const dispatches = [
     ...gradNormAndClip(d, { grads, out: clip, maxNorm: opts.maxNorm, label: 'clip' }),
@@ -102,11 +102,39 @@ describe('optimizer on WebGPU', () => {
   it('leaves the scale at 1 when maxNorm <= 0, and sums over 2^20 + 12345 floats', async () => {
     const d = gpu.device;
     const g = randomTensor([(1 << 20) + 12345], 7);
-    const out = gpuZeros(d, [2], 'clip');
+    const out = gpuZeros(d, [4], 'clip');
     const [got] = await run(d, gradNormAndClip(d, { grads: toGpu(d, g, 'grads'), out, maxNorm: 0, label: 'norm' }), [out]);
     const norm = globalNorm([g.data]);
     expect(Math.abs(got![0]! - norm) / norm).toBeLessThanOrEqual(1e-6);
     expect(got![1]).toBe(1);
+  });
+
+  // The reduced tiers' dynamic loss scale (reduce.wgsl FLAG_LOSS_SCALE), on gradients made with S.
+  it('unscales the norm and clip by S, skips a step whose scaled norm overflows (halving S), and reports an overflow at S = 1 as it is', async () => {
+    const d = gpu.device;
+    const g = randomTensor([5000], 9);
+    const norm = globalNorm([g.data]);
+    const clipOf = async (grads: Float32Array, scaler: number[], growthInterval = 3) => {
+      const out = gpuZeros(d, [4], 'clip'), state = toGpu(d, { shape: [4], data: Float32Array.from(scaler) }, 'scaler');
+      const [o, st] = await run(d, gradNormAndClip(d, { grads: toGpu(d, { shape: [grads.length], data: grads }, 'g'), out, maxNorm: 1, lossScale: { scaler: state, growthInterval }, label: 'clip' }), [out, state]);
+      return { out: Array.from(o!), state: Array.from(st!) };
+    };
+    const scaled = g.data.map((v) => v * 1024);
+    const good = await clipOf(scaled, [1024, 0, 0, 5]);
+    expect(Math.abs(good.out[0]! - norm) / norm).toBeLessThanOrEqual(1e-6);
+    expect(good.out[1]).toBe(Math.fround(1 / Math.fround(good.out[0]! + Math.fround(1e-6))) / 1024); // f32 as the kernel, S exact
+    expect(good.out.slice(2)).toEqual([0, 1024]);
+    expect(good.state).toEqual([1024, 1, 0, 5]);
+    expect((await clipOf(scaled, [1024, 2, 0, 5])).state).toEqual([2048, 0, 0, 5]); // the third good step in a row doubles S
+    const overflowed = scaled.slice();
+    overflowed[77] = Infinity;
+    expect(await clipOf(overflowed, [1024, 2, 0, 5])).toEqual({ out: [0, 0, 1, 1024], state: [512, 0, 0, 6] });
+    overflowed[77] = NaN;
+    expect((await clipOf(overflowed, [8, 0, 0, 0])).out.slice(1)).toEqual([0, 1, 8]);
+    // At S = 1 the gradients overflow unscaled: the norm says so and the trainer's guard stops the run.
+    const atOne = await clipOf(g.data.map((v, i) => (i === 3 ? Infinity : v)), [1, 0, 0, 0]);
+    expect(atOne.out[0]).toBe(Infinity);
+    expect(atOne.out[2]).toBe(0);
   });
 
   it('covers every element of a launch split over more than 65535 workgroups (EMA of 2^24 + 4097 floats)', async () => {
@@ -142,7 +170,7 @@ describe('optimizer on WebGPU', () => {
     expect(() => gradNormAndClip(d, { grads: gpuZeros(d, [4, 4], 'g'), out: gpuZeros(d, [2]), maxNorm: 1, label: 'bad' }))
       .toThrow(/bad: tensor "g" has shape \[4,4\], expected \[16\]/);
     const t = () => gpuZeros(d, [8]);
-    const adam = adamStep(d, { params: t(), grads: t(), m: t(), v: t(), clip: gpuZeros(d, [2]), lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, label: 'adam' });
+    const adam = adamStep(d, { params: t(), grads: t(), m: t(), v: t(), clip: gpuZeros(d, [4]), lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, label: 'adam' });
     expect(() => adam.setStep(0)).toThrow(/adam: Adam step=0/);
   });
 });

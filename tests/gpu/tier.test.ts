@@ -1,7 +1,8 @@
 // The reduced-precision tiers on the emulated backend (the matrix tier's arithmetic in core WGSL, so
 // SwiftShader runs it): the GEMM operands are the CPU's f16 rounding, every conv GEMM (ragged edges,
 // split-K, both row tiles) and the attention's matmul match a CPU reference with f16-rounded operands,
-// and whole models keep the precision contract of the README ("Precision tiers") against fp32.
+// whole models keep the precision contract of the README ("Precision tiers") against fp32, and the
+// training step's dynamic loss scale skips a step whose f16 operands overflow.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,11 @@ import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
 import { forcedSplit, gpuConv } from './conv-harness';
 import { inProcessCli, readOutput } from './cli-harness';
+import { configFromMetadata } from '../../src/nn/config';
+import { readTensors, upload } from '../../src/gpu/tensor';
+import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
+import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
+import { INITIAL_LOSS_SCALE, LOSS_SCALE_GROWTH_INTERVAL, TrainStep } from '../../src/train/step';
 
 const REF = new URL('../../../shared/reference/', import.meta.url).pathname;
 const emulated = useGpu('matrix-emulated');
@@ -129,5 +135,46 @@ describe('the precision contract on the reference UNets (matrix-emulated)', () =
     }).sort((p, q) => q[1] - p[1]);
     console.log(`train step, matrix-emulated vs the fp32 golden: loss ${(Math.abs(loss - refLoss) / refLoss).toExponential(2)}, worst gradient ${worst[0]![0]} ${worst[0]![1].toExponential(2)} (contract ${TRAIN_CONTRACT})`);
     expect(worst[0]![1], `worst gradient ${worst[0]![0]}`).toBeLessThanOrEqual(TRAIN_CONTRACT);
+  });
+});
+
+describe('the dynamic loss scale of a training step (matrix-emulated)', () => {
+  it('skips a step whose scaled gradients overflow the f16 operands (nothing moves, S halves), then steps at a workable S, doubling it after the growth interval', async () => {
+    const d = emulated.device;
+    const weights = loadReference('unet-tiny.safetensors'), golden = loadReference('unet-tiny.train.safetensors');
+    const config = configFromMetadata(weights.metadata, 'unet-tiny.safetensors');
+    const step = new TrainStep(d, config, 2, DEFAULT_OPTIMIZER, 'scaled');
+    try {
+      const initial = step.net.params.pack(weights, 'unet-tiny.safetensors');
+      upload(d, step.net.params.flat, initial);
+      upload(d, step.ema.flat, initial);
+      upload(d, step.x0, getTensor(golden, 'x0').data);
+      upload(d, step.noise, getTensor(golden, 'noise').data);
+      step.setTimesteps(getTensor(golden, 't').data, alphaBars(betaSchedule(DEFAULT_DIFFUSION)));
+      const runStep = async (k: number, scaler: number[]) => {
+        upload(d, step.lossScale!, Float32Array.from(scaler));
+        const encoder = d.createCommandEncoder();
+        step.encode(encoder, k);
+        d.queue.submit([encoder.finish()]);
+        const [clip, state, params, m] = await readTensors(d, [step.gradNorm, step.lossScale!, step.net.params.flat, step.m.flat]);
+        return { clip: Array.from(clip!), state: Array.from(state!), params: params!, m: m! };
+      };
+      // 2^40 times d loss / d eps is far beyond f16's 65504: the backward GEMMs' operands overflow.
+      const skipped = await runStep(1, [2 ** 40, 5, 0, 0]);
+      expect(skipped.clip).toEqual([0, 0, 1, 2 ** 40]);
+      expect(skipped.state).toEqual([2 ** 39, 0, 0, 1]);
+      expect(skipped.params).toEqual(initial);
+      expect(skipped.m.every((v) => v === 0)).toBe(true);
+      // The initial S: the step is taken, its norm is the unscaled one, and the interval's last good step doubles S.
+      const taken = await runStep(1, [2 ** 10, LOSS_SCALE_GROWTH_INTERVAL - 1, 0, 1]);
+      expect(taken.clip.slice(2)).toEqual([0, 2 ** 10]);
+      const refNorm = getTensor(golden, 'grad_norm_before_clip').data[0]!;
+      expect(Math.abs(taken.clip[0]! - refNorm) / refNorm).toBeLessThanOrEqual(TRAIN_CONTRACT);
+      expect(taken.state).toEqual([2 ** 11, 0, 0, 1]);
+      expect(taken.params).not.toEqual(initial);
+      expect(Array.from(INITIAL_LOSS_SCALE)).toEqual([2 ** 10, 0, 0, 0]);
+    } finally {
+      step.destroy();
+    }
   });
 });

@@ -18,6 +18,7 @@ import { TrainingDiverged } from '../../src/train/loss-ring';
 import { randomTensor, useGpu } from './harness';
 
 const gpu = useGpu();
+const emulated = useGpu('matrix-emulated');
 const CONFIG = parseConfig({
   ch: 16, out_ch: 3, ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [4], dropout: 0.1,
   in_channels: 3, resolution: 8, norm_groups: 'auto',
@@ -29,32 +30,43 @@ const OPTIONS: TrainerOptions = {
 };
 const DATA = datasetFromTensor('synthetic', randomTensor([6, 3, 8, 8], 5));
 
-function fresh(): Trainer {
-  const t = new Trainer(gpu.device, CONFIG, DEFAULT_DIFFUSION, OPTIONS, DATA);
+function fresh(device = gpu.device): Trainer {
+  const t = new Trainer(device, CONFIG, DEFAULT_DIFFUSION, OPTIONS, DATA);
   t.loadWeights(initParameters(paramLayout(parameterSpecs(CONFIG)), 3));
   return t;
 }
 
+/** Four steps straight, and two, a checkpoint, two more: the same losses and EMA weights. */
+async function expectExactResume(device: GPUDevice) {
+  const straight = fresh(device);
+  const all = await straight.trainSteps(4);
+  expect(all.every(Number.isFinite)).toBe(true);
+  // The recipe reached the GPU: the last step's per-sample min-SNR weights of its timesteps.
+  const weightOfT = lossWeightOfT(OPTIONS, alphaBars(betaSchedule(DEFAULT_DIFFUSION)))!;
+  const [ts, w] = [await readTensor(device, straight.train.net.t), await readTensor(device, straight.train.lossWeights)];
+  expect(Array.from(w)).toEqual(Array.from(ts, (tb) => Math.fround(weightOfT[tb]!)));
+  expect(straight.learningRate(3)).toBeCloseTo(1e-3 * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * 0.5))), 12);
+
+  const first = fresh(device);
+  expect(await first.trainSteps(2)).toEqual(all.slice(0, 2));
+  const ckpt = await first.checkpoint();
+  const file = parseSafetensors(serializeSafetensors(ckpt.tensors, ckpt.metadata), 'ckpt');
+  const resumed = Trainer.fromCheckpoint(device, file, 'ckpt.safetensors', DATA);
+  expect(resumed.step).toBe(2);
+  expect(await resumed.trainSteps(2)).toEqual(all.slice(2));
+  const [a, b] = [await straight.train.ema.read(), await resumed.train.ema.read()];
+  for (const [name, t] of a) expect(b.get(name)!.data, name).toEqual(t.data);
+  return ckpt;
+}
+
 describe('trainer', () => {
   it('resumes from a checkpoint exactly (the recipe\'s schedules and loss weights included): same loss sequence and weights as the uninterrupted run', async () => {
-    const straight = fresh();
-    const all = await straight.trainSteps(4);
-    expect(all.every(Number.isFinite)).toBe(true);
-    // The recipe reached the GPU: the last step's per-sample min-SNR weights of its timesteps.
-    const weightOfT = lossWeightOfT(OPTIONS, alphaBars(betaSchedule(DEFAULT_DIFFUSION)))!;
-    const [ts, w] = [await readTensor(gpu.device, straight.train.net.t), await readTensor(gpu.device, straight.train.lossWeights)];
-    expect(Array.from(w)).toEqual(Array.from(ts, (tb) => Math.fround(weightOfT[tb]!)));
-    expect(straight.learningRate(3)).toBeCloseTo(1e-3 * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * 0.5))), 12);
+    await expectExactResume(gpu.device);
+  }, 300_000);
 
-    const first = fresh();
-    expect(await first.trainSteps(2)).toEqual(all.slice(0, 2));
-    const ckpt = await first.checkpoint();
-    const file = parseSafetensors(serializeSafetensors(ckpt.tensors, ckpt.metadata), 'ckpt');
-    const resumed = Trainer.fromCheckpoint(gpu.device, file, 'ckpt.safetensors', DATA);
-    expect(resumed.step).toBe(2);
-    expect(await resumed.trainSteps(2)).toEqual(all.slice(2));
-    const [a, b] = [await straight.train.ema.read(), await resumed.train.ema.read()];
-    for (const [name, t] of a) expect(b.get(name)!.data, name).toEqual(t.data);
+  it('in precision matrix-emulated too, the loss scale\'s state travelling in the checkpoint', async () => {
+    const ckpt = await expectExactResume(emulated.device);
+    expect(Array.from(ckpt.tensors.get('loss_scale')!.data)).toEqual([2 ** 10, 2, 0, 0]); // two good steps, none skipped
   }, 300_000);
 
   it('refuses a checkpoint with a wrong tensor shape, naming it', async () => {
@@ -76,7 +88,7 @@ describe('trainer', () => {
     const err = await t.trainSteps(3).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(TrainingDiverged);
     expect((err as TrainingDiverged).step).toBeGreaterThan(1);
-    expect((err as Error).message).toMatch(/^training diverged at step \d+: loss (NaN|-?Infinity|[\d.e+-]+), gradient norm (NaN|Infinity|[\d.e+-]+); nothing after the last checkpoint is saved/);
+    expect((err as Error).message).toMatch(/^training diverged at step \d+: loss (NaN|-?Infinity|[\d.e+-]+), gradient norm (NaN|Infinity|[\d.e+-]+), loss-scale skip 0; nothing after the last checkpoint is saved/);
     await expect(t.checkpoint()).rejects.toThrow(/^checkpoint at step \d+: tensor "model\/[\w.]+" holds (NaN|-?Infinity) at index \d+; weights must be finite/);
     t.destroy();
   });

@@ -25,11 +25,12 @@ describe('uniform blocks from the WGSL structs', () => {
 
   it('packs by name in declaration order, floats as their bits, and names every mistake', () => {
     const reduce = shaders.find((s) => s.name === 'reduce')!;
-    expect(packUniforms(reduce, 'Params', { max_norm: 1, nparts: 3, n: 7 })).toEqual([7, 3, 0x3f800000]);
-    expect(() => packUniforms(reduce, 'Params', { n: 7, nparts: 3 })).toThrow(/reduce\.wgsl Params: field "max_norm" not given/);
-    expect(() => packUniforms(reduce, 'Params', { n: 7, nparts: 3, max_norm: 1, maxnorm: 1 })).toThrow(/reduce\.wgsl Params: no field "maxnorm"/);
-    expect(() => packUniforms(reduce, 'Params', { n: -1, nparts: 3, max_norm: 1 })).toThrow(/reduce\.wgsl Params: field "n" is u32, got -1/);
-    expect(() => packUniforms(reduce, 'Params', { n: 1.5, nparts: 3, max_norm: 1 })).toThrow(/field "n" is u32, got 1\.5/);
+    const rest = { flags: 1, growth_interval: 2000 };
+    expect(packUniforms(reduce, 'Params', { ...rest, max_norm: 1, nparts: 3, n: 7 })).toEqual([7, 3, 0x3f800000, 1, 2000]);
+    expect(() => packUniforms(reduce, 'Params', { ...rest, n: 7, nparts: 3 })).toThrow(/reduce\.wgsl Params: field "max_norm" not given/);
+    expect(() => packUniforms(reduce, 'Params', { ...rest, n: 7, nparts: 3, max_norm: 1, maxnorm: 1 })).toThrow(/reduce\.wgsl Params: no field "maxnorm"/);
+    expect(() => packUniforms(reduce, 'Params', { ...rest, n: -1, nparts: 3, max_norm: 1 })).toThrow(/reduce\.wgsl Params: field "n" is u32, got -1/);
+    expect(() => packUniforms(reduce, 'Params', { ...rest, n: 1.5, nparts: 3, max_norm: 1 })).toThrow(/field "n" is u32, got 1\.5/);
     expect(() => structFields(reduce, 'Nope')).toThrow(/reduce\.wgsl: no struct Nope/);
   });
 });
