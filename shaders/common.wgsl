@@ -12,6 +12,14 @@ fn thread_index(wid: vec3u, nwg: vec3u, wg: u32, li: u32) -> u32 {
   return workgroup_index(wid, nwg) * wg + li;
 }
 
+// The logistic function, numerically safe for any v: exp of a large argument is never formed (WGSL
+// leaves overflow to infinity implementation-defined). SiLU is v * sigmoid(v) (linear, timestep).
+fn sigmoid(v: f32) -> f32 {
+  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
+  let e = exp(v);
+  return e / (1.0 + e);
+}
+
 // The sum (max) over a workgroup of 256 threads, in a fixed pairing, so the result does not depend
 // on thread timing (loss, reduce, ideal). A workgroup array's size is part of its type and WGSL has no
 // generics, so families with another workgroup size (attention, groupnorm: 64) keep their own.

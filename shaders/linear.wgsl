@@ -25,14 +25,6 @@ const WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 
-// Numerically safe for any v: exp of a large argument is never formed (WGSL leaves overflow
-// to infinity implementation-defined).
-fn sigmoid(v: f32) -> f32 {
-  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
-  let e = exp(v);
-  return e / (1.0 + e);
-}
-
 fn act(v: f32) -> f32 {
   if ((P.flags & FLAG_SILU) != 0u) { return v * sigmoid(v); }
   return v;

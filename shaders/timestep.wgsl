@@ -4,6 +4,13 @@
 //   y[b, i] = sin(t[b] freq[i]),  y[b, half + i] = cos(t[b] freq[i]),  y[b, dim - 1] = 0 for odd dim.
 // y = ; one thread per element of y. No backward: t is not a trained input.
 //
+// embed_mlp: the whole time-embedding MLP of the UNet in one dispatch, one workgroup per sample n:
+//   y[n] = the embedding above (dim = ch),  h[n] = b0 + w0 y[n],  temb[n] = b1 + w1 silu(h[n])
+// (temb.dense.0 and temb.dense.1, hid = 4 ch), each stage in workgroup memory, y and h written for
+// the backward (linear.wgsl's, per layer) to read. The products are linear.wgsl's forward, fma for
+// fma in the same order, so the bits are those of the three dispatches it replaces. Up to
+// MLP_DIM_MAX and MLP_HID_MAX (the launcher falls back to those dispatches beyond).
+//
 // Matching PyTorch to 1e-5 at t up to 999 needs the same float32 argument and an accurate sin/cos:
 // - freq comes from the host (src/ref/timestep.ts timestepFrequencies, float32 as PyTorch rounds it),
 //   and the argument is the one correctly rounded f32 product t * freq, as in PyTorch.
@@ -56,17 +63,59 @@ fn sincos(a: f32) -> vec2f {
   }
 }
 
+// Column c of the embedding of timestep tn: sin, then cos, then (odd dim) a zero.
+fn embedding_at(tn: f32, c: u32, half: u32) -> f32 {
+  if (c >= 2u * half) { return 0.0; }
+  let sc = sincos(tn * freq[c % half]);
+  return select(sc.y, sc.x, c < half);
+}
+
+// ---- embed_mlp ------------------------------------------------------------------------------------
+
+struct MlpParams {
+  dim: u32, half: u32, hid: u32,
+  w0: u32, b0: u32, w1: u32, b1: u32,   // float offsets of the layers' weights and biases in mlp_params
+}
+
+const MLP_DIM_MAX: u32 = 256u;
+const MLP_HID_MAX: u32 = 1024u;
+
+@group(0) @binding(0) var<uniform> M: MlpParams;
+@group(0) @binding(4) var<storage, read> mlp_params: array<f32>;
+@group(0) @binding(5) var<storage, read_write> mlp_h: array<f32>;
+@group(0) @binding(6) var<storage, read_write> mlp_temb: array<f32>;
+var<workgroup> mlp_emb: array<f32, MLP_DIM_MAX>;
+var<workgroup> mlp_act: array<f32, MLP_HID_MAX>;
+
+@compute @workgroup_size(WG)
+fn embed_mlp(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let n = wid.x;
+  for (var c = li; c < M.dim; c += WG) {
+    let v = embedding_at(t[n], c, M.half);
+    mlp_emb[c] = v;
+    y[n * M.dim + c] = v;
+  }
+  workgroupBarrier();
+  for (var o = li; o < M.hid; o += WG) {
+    var s = mlp_params[M.b0 + o];
+    for (var i = 0u; i < M.dim; i++) { s = fma(mlp_params[M.w0 + o * M.dim + i], mlp_emb[i], s); }
+    mlp_h[n * M.hid + o] = s;
+    mlp_act[o] = s * sigmoid(s);
+  }
+  workgroupBarrier();
+  for (var o = li; o < M.hid; o += WG) {
+    var s = mlp_params[M.b1 + o];
+    for (var i = 0u; i < M.hid; i++) { s = fma(mlp_params[M.w1 + o * M.hid + i], mlp_act[i], s); }
+    mlp_temb[n * M.hid + o] = s;
+  }
+}
+
+// ---- forward ------------------------------------------------------------------------------------
+
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
   let idx = thread_index(wid, nwg, WG, lid.x);
   if (idx >= P.n) { return; }
-  let b = idx / P.dim;
-  let c = idx % P.dim;
-  var v = 0.0;
-  if (c < 2u * P.half) {
-    let sc = sincos(t[b] * freq[c % P.half]);
-    v = select(sc.y, sc.x, c < P.half);
-  }
-  y[idx] = v;
+  y[idx] = embedding_at(t[idx / P.dim], idx % P.dim, P.half);
 }

@@ -18,7 +18,7 @@ import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../
 import { linearBackward, linearForward, linearLayersForward } from '../kernels/linear';
 import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../kernels/resample';
 import { createRngState, dropoutBackward, dropoutForward } from '../kernels/rng';
-import { timestepEmbedding } from '../kernels/timestep';
+import { fusesTimeEmbeddingMlp, timeEmbeddingMlp, timestepEmbedding } from '../kernels/timestep';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../host/layers';
 import { normGroups } from '../host/layers';
 import { architecture, parameterSpecs, type Architecture, type ResBlockSpec } from './architecture';
@@ -414,11 +414,23 @@ export class UNet {
     if (!this.config.use_time_embed) return;
     const B = this.options.batch;
     const sinusoid = this.act([B, this.config.ch], 'temb_sinusoid');
-    this.forward.push(timestepEmbedding(this.device, { t: this.t, y: sinusoid, label: 'temb_sinusoid' }));
     this.activations.set('temb_sinusoid', sinusoid);
     const t4 = this.config.ch * 4;
-    const h = this.linear(sinusoid, 'temb.dense.0', t4, false, false);
-    this.temb = this.linear(h, 'temb.dense.1', t4, true, true);
+    if (fusesTimeEmbeddingMlp(this.config.ch, t4)) {
+      // The embedding and both dense layers in one dispatch; the backward per layer, as unfused.
+      const h = this.act([B, t4], 'temb.dense.0');
+      this.temb = this.act([B, t4], 'temb.dense.1');
+      const p = (name: string) => this.p(`temb.${name}`);
+      this.forward.push(timeEmbeddingMlp(this.device, {
+        t: this.t, y: sinusoid, w0: p('dense.0.weight'), b0: p('dense.0.bias'), w1: p('dense.1.weight'), b1: p('dense.1.bias'), h, temb: this.temb, label: 'temb',
+      }));
+      this.linearGrad(sinusoid, 'temb.dense.0', h, false, false);
+      this.linearGrad(h, 'temb.dense.1', this.temb, true, true);
+    } else {
+      this.forward.push(timestepEmbedding(this.device, { t: this.t, y: sinusoid, label: 'temb_sinusoid' }));
+      const h = this.linear(sinusoid, 'temb.dense.0', t4, false, false);
+      this.temb = this.linear(h, 'temb.dense.1', t4, true, true);
+    }
     // Every ResBlock's temb_proj reads silu(temb): all of them in one dispatch, each output an aligned
     // view of one tensor (the backward stays per block, planned where the block is).
     const blocks = [...arch.down.flatMap((l) => l.blocks), arch.mid.block1, arch.mid.block2, ...arch.up.flatMap((l) => l.blocks)];

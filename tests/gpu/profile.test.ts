@@ -40,18 +40,19 @@ describe('per-kernel profile', () => {
   // 12 attention, 14 linear, 8 concat and upsample). Fused since: the attention core (3 -> 1 per
   // block), every temb_proj in one dispatch, the upsample read inside its conv, q/k/v in one GEMM,
   // each nin_shortcut inside its conv2's GEMM, proj_out and the residual inside the attention, the
-  // skip concatenation read in place by its GroupNorm and shortcut.
-  it('plans the bundled forward in 67 dispatches: no upsample, concat, shortcut or proj_out of its own', () => {
+  // skip concatenation read in place by its GroupNorm and shortcut, the time-embedding MLP in one.
+  it('plans the bundled forward in 65 dispatches: no upsample, concat, shortcut, proj_out or dense layer of its own', () => {
     const net = new UNet(gpu.device, BUNDLED_ARCHITECTURE, { batch: 1, label: 'count' });
     const count = (kernel: string) => net.forward.filter((x) => x.kernel === kernel).length;
     const named = (suffix: string) => net.forward.filter((x) => x.label.includes(`${suffix} (`)).length;   // "mid.attn_1.qkv (conv2d.forward)"
-    expect(net.forward.length).toBe(67);
+    expect(net.forward.length).toBe(65);
     expect(count('resample.expand2x2')).toBe(0);   // the nearest upsampling's kernel
     expect(net.forward.filter((x) => x.kernel.startsWith('elementwise.')).length).toBe(0);   // concat's was there
     expect(count('attention.forward_fused')).toBe(4);
     expect(named('.qkv')).toBe(4);
     expect(named('.nin_shortcut') + named('.proj_out')).toBe(0);
-    expect(count('linear.forward')).toBe(3);   // temb.dense.0, temb.dense.1, every temb_proj
+    expect(count('linear.forward')).toBe(1);   // every temb_proj
+    expect(count('timestep.embed_mlp')).toBe(1);   // the embedding, temb.dense.0 and temb.dense.1
     expect(net.forward.reduce((s, x) => s + x.bytesWritten, 0)).toBeGreaterThan(0);
     net.destroy();
   });

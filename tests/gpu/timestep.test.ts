@@ -2,10 +2,11 @@
 // for every t in 0..999: the kernel's own range reduction must hold where WGSL's sin/cos are unspecified.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { timestepEmbedding } from '../../src/kernels/timestep';
+import { fusesTimeEmbeddingMlp, timeEmbeddingMlp, timestepEmbedding } from '../../src/kernels/timestep';
+import { linearForward } from '../../src/kernels/linear';
 import { timestepEmbedding as timestepEmbeddingRef } from '../../src/ref/timestep';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { FWD, gpuZeros, run, toGpu, useGpu } from './harness';
+import { FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu } from './harness';
 
 const gpu = useGpu();
 
@@ -41,5 +42,35 @@ describe('timestep embedding on WebGPU', () => {
     const d = gpu.device;
     expect(() => timestepEmbedding(d, { t: gpuZeros(d, [2, 1], 't'), y: gpuZeros(d, [2, 32]), label: 'temb' }))
       .toThrow(/temb: timesteps "t" have shape \[2,1\], expected \(B\)/);
+  });
+});
+
+describe('the time-embedding MLP in one dispatch (embed_mlp)', () => {
+  // Against the embedding and two linear.wgsl forwards (the unfused path): the same bits, at the
+  // bundled model's widths, an odd embedding width, and the largest embed_mlp holds.
+  for (const [dim, hid, B] of [[32, 128, 3], [33, 132, 2], [256, 1024, 2]] as const) {
+    it(`dim ${dim} -> ${hid}, batch ${B}: the same bits as the three dispatches it replaces`, async () => {
+      const d = gpu.device;
+      const t = toGpu(d, { shape: [B], data: Float32Array.from({ length: B }, (_, i) => 999 - 431 * i) }, 't');
+      const [w0, b0, w1, b1] = packOnGpu(d, [randomTensor([hid, dim], 1, 0.2), randomTensor([hid], 2), randomTensor([hid, hid], 3, 0.1), randomTensor([hid], 4)], 'params');
+      const out = () => [gpuZeros(d, [B, dim], 'y'), gpuZeros(d, [B, hid], 'h'), gpuZeros(d, [B, hid], 'temb')] as const;
+      const [y, h, temb] = out(), [y2, h2, temb2] = out();
+      const fused = await run(d, [timeEmbeddingMlp(d, { t, y, w0: w0!, b0: b0!, w1: w1!, b1: b1!, h, temb, label: 'temb' })], [y, h, temb]);
+      const apart = await run(d, [
+        timestepEmbedding(d, { t, y: y2, label: 'sinusoid' }),
+        linearForward(d, { x: y2, w: w0!, b: b0!, y: h2, siluInput: false, label: 'dense.0' }),
+        linearForward(d, { x: h2, w: w1!, b: b1!, y: temb2, siluInput: true, label: 'dense.1' }),
+      ], [y2, h2, temb2]);
+      expect(fused).toEqual(apart);
+      expect(fusesTimeEmbeddingMlp(dim, hid)).toBe(true);
+    });
+  }
+
+  it('refuses widths beyond its workgroup arrays (the UNet runs those unfused)', () => {
+    expect(fusesTimeEmbeddingMlp(512, 2048)).toBe(false);
+    const d = gpu.device;
+    const [w0, b0, w1, b1] = packOnGpu(d, [randomTensor([2048, 512], 1), randomTensor([2048], 2), randomTensor([2048, 2048], 3), randomTensor([2048], 4)], 'params');
+    expect(() => timeEmbeddingMlp(d, { t: gpuZeros(d, [1]), y: gpuZeros(d, [1, 512]), w0: w0!, b0: b0!, w1: w1!, b1: b1!, h: gpuZeros(d, [1, 2048]), temb: gpuZeros(d, [1, 2048]), label: 'temb' }))
+      .toThrow(/temb: an MLP of width 512 -> 2048 exceeds embed_mlp's 256 -> 1024/);
   });
 });
