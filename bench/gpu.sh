@@ -9,9 +9,10 @@
 #                               PROFILE=small:64 for the per-kernel profile of one config at one batch, "" for none,
 #                               TILES=small:64 to time that config and batch with every GEMM on 64- and on 128-row
 #                               tiles (shaders/gemm.wgsl), "" for none,
-#                               TIERS="f16 matrix-emulated": the precision tiers to check against fp32 on the adapter
-#                               (Dawn's unsafe feature toggles on): eps of the bundled model per tier, relative L2
-#                               to fp32 and f16 against matrix-emulated (the same values by design), then
+#                               TIERS="f16 matrix-emulated matrix": the precision tiers to check on the adapter (Dawn's
+#                               unsafe feature toggles on): the bundled model's eps and one training step per tier,
+#                               each against fp32 (relative L2), f16 and matrix against matrix-emulated (f16: the
+#                               same values by design; matrix: the same operands, another summation order), then
 #                               `ddim bench --precision` per tier into tiers/; "" for none,
 #                               TTQ_STEPS=4000 to also train emoji16 from scratch per tier (fp32 and TIERS) and
 #                               score it (time-to-quality), "" (default) for none)
@@ -29,7 +30,7 @@ BATCHES=${BATCHES:-1,8,64}
 ITERS=${ITERS:-20}
 PROFILE=${PROFILE-small:64}
 TILES=${TILES-small:64}
-TIERS=${TIERS-f16 matrix-emulated}
+TIERS=${TIERS-f16 matrix-emulated matrix}
 TTQ_STEPS=${TTQ_STEPS-}
 torch_flags() {
   case $1 in
@@ -52,47 +53,72 @@ if [ -n "$TILES" ]; then
 fi
 if [ -n "$TIERS" ]; then
   mkdir -p "$OUT/tiers"
-  # One input for every tier: x ~ N(0, 1) [8, 3, 16, 16] and t spread over [0, 1000), as safetensors.
-  "$PYTHON" - "$OUT/tiers/input.safetensors" <<'PY'
+  # One forward input and one training batch for every tier, as safetensors: x and noise ~ N(0, 1),
+  # x0 uniform in [-1, 1], t spread over [0, 1000) (integers, as train-step wants them).
+  "$PYTHON" - "$OUT/tiers" <<'PY'
 import json, struct, sys, random
 random.seed(0)
-x = [random.gauss(0, 1) for _ in range(8 * 3 * 16 * 16)]
+def write(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, (shape, values) in tensors.items():
+        header[name] = {'dtype': 'F32', 'shape': shape, 'data_offsets': [offset, offset + 4 * len(values)]}
+        blobs.append(struct.pack(f'<{len(values)}f', *values))
+        offset += 4 * len(values)
+    h = json.dumps(header).encode()
+    h += b' ' * (-len(h) % 8)
+    open(path, 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+n = 8 * 3 * 16 * 16
 t = [float(37 + 125 * i) for i in range(8)]
-header = {'x': {'dtype': 'F32', 'shape': [8, 3, 16, 16], 'data_offsets': [0, 4 * len(x)]},
-          't': {'dtype': 'F32', 'shape': [8], 'data_offsets': [4 * len(x), 4 * (len(x) + len(t))]}}
-h = json.dumps(header).encode()
-h += b' ' * (-len(h) % 8)
-with open(sys.argv[1], 'wb') as f:
-    f.write(struct.pack('<Q', len(h)) + h + struct.pack(f'<{len(x) + len(t)}f', *x, *t))
+write(f'{sys.argv[1]}/input.safetensors', {'x': ([8, 3, 16, 16], [random.gauss(0, 1) for _ in range(n)]), 't': ([8], t)})
+write(f'{sys.argv[1]}/batch.safetensors', {'x0': ([8, 3, 16, 16], [random.uniform(-1, 1) for _ in range(n)]),
+                                           'noise': ([8, 3, 16, 16], [random.gauss(0, 1) for _ in range(n)]), 't': ([8], t)})
 PY
+  # A tier that fails (the matrix backend's first run on a GPU) is reported, and the rest goes on.
   for T in fp32 $TIERS; do
-    DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs --gpu-features unsafe forward --weights public/models/emoji16.safetensors \
-      --input "$OUT/tiers/input.safetensors" --out "$OUT/tiers/eps-$T.safetensors" --precision "$T"
-    DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs --gpu-features unsafe bench --configs "$CONFIGS" --batches "$BATCHES" \
-      --iters "$ITERS" --precision "$T" --json "$OUT/tiers/engine-$T.json"
+    run() { DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs --gpu-features unsafe "$@" --precision "$T" || echo "tier $T: ddim $1 failed"; }
+    run forward --weights public/models/emoji16.safetensors --input "$OUT/tiers/input.safetensors" --out "$OUT/tiers/eps-$T.safetensors"
+    run train-step --weights public/models/emoji16.safetensors --batch "$OUT/tiers/batch.safetensors" --out "$OUT/tiers/step-$T.safetensors"
+    run bench --configs "$CONFIGS" --batches "$BATCHES" --iters "$ITERS" --json "$OUT/tiers/engine-$T.json"
   done
   "$PYTHON" - "$OUT/tiers" fp32 $TIERS <<'PY'
-import json, math, struct, sys
-def eps(path):
+import json, math, os, struct, sys
+def tensors(path, prefix):
+    if not os.path.exists(path): return None
     b = open(path, 'rb').read()
     n = struct.unpack('<Q', b[:8])[0]
-    meta = json.loads(b[8:8 + n])['eps']
-    lo, hi = meta['data_offsets']
-    return struct.unpack(f'<{(hi - lo) // 4}f', b[8 + n + lo:8 + n + hi])
+    out = {}
+    for name, meta in json.loads(b[8:8 + n]).items():
+        if name.startswith(prefix) and name != '__metadata__':
+            lo, hi = meta['data_offsets']
+            out[name] = struct.unpack(f'<{(hi - lo) // 4}f', b[8 + n + lo:8 + n + hi])
+    return out
+def norm(a):
+    return math.sqrt(sum(x * x for x in a))
+def rel(a, b, floor=0.0):
+    return norm([x - y for x, y in zip(a, b)]) / max(norm(b), floor)
 d, tiers = sys.argv[1], sys.argv[2:]
-ref = eps(f'{d}/eps-fp32.safetensors')
-got = {t: eps(f'{d}/eps-{t}.safetensors') for t in tiers}
-print('\nprecision tiers on this adapter, bundled model, eps of 8 inputs (README contract: relative L2 <= 3e-3):')
-for t in tiers[1:]:
-    e = got[t]
-    rel = math.sqrt(sum((a - b) ** 2 for a, b in zip(e, ref)) / sum(b * b for b in ref))
-    print(f'  {t:<16} relative L2 to fp32 {rel:.3e}')
-if 'f16' in got and 'matrix-emulated' in got:
-    diff = max(abs(a - b) for a, b in zip(got['f16'], got['matrix-emulated']))
-    print(f'  f16 vs matrix-emulated: max |diff| {diff:.3e} (the same values by design: 0 expected)')
+eps = {t: tensors(f'{d}/eps-{t}.safetensors', 'eps') for t in tiers}
+grads = {t: tensors(f'{d}/step-{t}.safetensors', 'grad/') for t in tiers}
+loss = {t: tensors(f'{d}/step-{t}.safetensors', 'loss') for t in tiers}
+print('\nprecision tiers on this adapter, the bundled model (README contract: eps relative L2 <= 3e-3 of fp32,')
+print('loss and every gradient <= 1e-2), 8 inputs:')
+pairs = [(t, 'fp32') for t in tiers[1:]] + [(a, b) for a, b in [('f16', 'matrix-emulated'), ('matrix', 'matrix-emulated')] if a in tiers and b in tiers]
+for a, b in pairs:
+    if not (eps[a] and eps[b] and grads[a] and grads[b]):
+        print(f'  {a} vs {b}: missing output (see the errors above)')
+        continue
+    # A gradient's error relative to the larger of its norm and 1e-3 of the largest (some are zero in
+    # exact arithmetic, such as the attention's key biases), as the suite's contract.
+    floor = 1e-3 * max(norm(v) for v in grads[b].values())
+    g = max((rel(grads[a][k], grads[b][k], floor), k) for k in grads[b])
+    same = all(eps[a]['eps'][i] == eps[b]['eps'][i] for i in range(len(eps[b]['eps'])))
+    print(f"  {a:<16} vs {b:<16} eps {rel(eps[a]['eps'], eps[b]['eps']):.3e}{' (identical)' if same else ''}, "
+          f"loss {rel(loss[a]['loss'], loss[b]['loss']):.3e}, worst gradient {g[0]:.3e} ({g[1]})")
 for t in tiers:
-    rows = json.load(open(f'{d}/engine-{t}.json'))['rows']
-    print(f'  {t:<16} ' + '  '.join(f"{r['config']} b{r['batch']}: fwd {r['forward_ms']:.3f} ms, step {r['train_step_ms']:.3f} ms" for r in rows))
+    p = f'{d}/engine-{t}.json'
+    if os.path.exists(p):
+        rows = json.load(open(p))['rows']
+        print(f'  {t:<16} ' + '  '.join(f"{r['config']} b{r['batch']}: fwd {r['forward_ms']:.3f} ms, step {r['train_step_ms']:.3f} ms" for r in rows))
 PY
 fi
 if [ -n "$TTQ_STEPS" ]; then

@@ -255,6 +255,7 @@ fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
     gemm_multiply(&acc, lid);
     workgroupBarrier();
   }
+  gemm_finish(&acc, lid);
   return acc;
 }
 
@@ -265,13 +266,13 @@ fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
 @group(0) @binding(7) var<storage, read> residual: array<f32>;   // like y, read with FLAG_RES
 @group(0) @binding(8) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(16, 16)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
-           @builtin(local_invocation_id) lid: vec3u) {
-  let acc = gemm(FORWARD, wid, li, lid.xy);
+@compute @workgroup_size(GEMM_THREADS)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let lid = gemm_thread(li);
+  let acc = gemm(FORWARD, wid, li, lid);
   let ohw = P.oh * P.ow;
   for (var e = 0u; e < ROWS / 4u; e++) {
-    let o = gemm_output(lid.xy, e);
+    let o = gemm_output(lid, e);
     let row = wid.y * ROWS + o.x;                   // (g, co)
     let n = wid.x * TN + o.y;
     if (row >= P.groups * P.cout || n >= P.batch * ohw) { continue; }
@@ -293,13 +294,13 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx2: array<f32>;   // channels from ca on, of a two-part x
 
-@compute @workgroup_size(16, 16)
-fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
-                  @builtin(local_invocation_id) lid: vec3u) {
-  let acc = gemm(BACKWARD_INPUT, wid, li, lid.xy);
+@compute @workgroup_size(GEMM_THREADS)
+fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let lid = gemm_thread(li);
+  let acc = gemm(BACKWARD_INPUT, wid, li, lid);
   let hw = P.h * P.w;
   for (var e = 0u; e < ROWS / 4u; e++) {
-    let o = gemm_output(lid.xy, e);
+    let o = gemm_output(lid, e);
     let ci = wid.y * ROWS + o.x;
     let n = wid.x * TN + o.y;
     if (ci >= P.cin || n >= P.batch * hw) { continue; }
@@ -320,14 +321,14 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 
 @group(0) @binding(5) var<storage, read_write> dw: array<f32>;
 
-@compute @workgroup_size(16, 16)
-fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
-                   @builtin(local_invocation_id) lid: vec3u) {
-  let acc = gemm(BACKWARD_WEIGHT, wid, li, lid.xy);
+@compute @workgroup_size(GEMM_THREADS)
+fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let lid = gemm_thread(li);
+  let acc = gemm(BACKWARD_WEIGHT, wid, li, lid);
   let ncols = P.cin * KK;
   let slice = wid.z * P.cout * ncols;
   for (var e = 0u; e < ROWS / 4u; e++) {
-    let o = gemm_output(lid.xy, e);
+    let o = gemm_output(lid, e);
     let co = wid.y * ROWS + o.x;
     let n = wid.x * TN + o.y;
     if (co >= P.cout || n >= ncols) { continue; }

@@ -6,7 +6,7 @@
 //   B[b, k, n] = mat_b[b*b_sb + k*b_sk + n*b_sn]      (batch, K, N)
 //   C[b, m, n] = mat_c[b*c_sb + m*c_sm + n*c_sn]      (batch, M, N)
 // Any M, N, K: loads outside the matrices read 0 and stores outside are skipped.
-// One workgroup (16x16 threads) per ROWS x 64 output tile of one batch item (grid z = batch), on
+// One workgroup (256 threads, 16x16 as gemm_thread numbers them) per ROWS x 64 output tile of one batch item (grid z = batch), on
 // gemm.wgsl's microkernel (16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4 outputs per thread).
 //
 // Output: c = (+= with FLAG_ACC). Saves nothing: a building block (attention.ts runs its GEMMs here).
@@ -26,9 +26,9 @@ const FLAG_ACC: u32 = 1u;
 @group(0) @binding(2) var<storage, read> mat_b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> mat_c: array<f32>;
 
-@compute @workgroup_size(16, 16)
-fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
-          @builtin(local_invocation_id) lid: vec3u) {
+@compute @workgroup_size(GEMM_THREADS)
+fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let lid = gemm_thread(li);
   let m0 = wid.y * ROWS;
   let n0 = wid.x * TN;
   let a_base = wid.z * P.a_sb;
@@ -59,12 +59,13 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     }
     gemm_store_b(bs, b);
     workgroupBarrier();
-    gemm_multiply(&acc, lid.xy);
+    gemm_multiply(&acc, lid);
     workgroupBarrier();
   }
+  gemm_finish(&acc, lid);
   let c_base = wid.z * P.c_sb;
   for (var e = 0u; e < ROWS / 4u; e++) {
-    let o = gemm_output(lid.xy, e);
+    let o = gemm_output(lid, e);
     let m = m0 + o.x;
     let n = n0 + o.y;
     if (m >= P.m || n >= P.n) { continue; }

@@ -53,7 +53,9 @@ export async function acquireDevice(gpu: GPU | undefined, opts: DeviceOptions = 
     .join(' ');
   // Dawn lists the subgroup-matrix shapes on the adapter info; @webgpu/types does not declare them yet.
   const subgroupMatrixConfigs = (info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[] }).subgroupMatrixConfigs ?? [];
-  const choice = chooseTier(opts.precision ?? 'auto', { features: adapter.features, subgroupMatrixConfigs, name: adapterName });
+  const choice = chooseTier(opts.precision ?? 'auto', {
+    features: adapter.features, subgroupMatrixConfigs, name: adapterName, subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize,
+  });
   // Timestamps let `ddim bench --profile` time each kernel on the GPU; nothing else depends on them.
   const requiredFeatures: GPUFeatureName[] = [...choice.features];
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');

@@ -42,7 +42,7 @@ export async function acquireNodeDevice(opts: DeviceOptions & { gpuFeatures?: Gp
   try {
     return await acquireDevice(instance, { ...opts, forceFallbackAdapter: software });
   } catch (e) {
-    const hint = software
+    const hint = software && !(e as Error).message.startsWith('precision ')
       ? ` (software adapter: needs Debian's chromium for ${SWIFTSHADER_ICD} and libvulkan1; set DDIM_GPU=hardware for a real GPU)`
       : '';
     throw new Error(`${(e as Error).message}${hint}`);

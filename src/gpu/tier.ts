@@ -8,12 +8,10 @@
 //                    accumulation. Needs `shader-f16`.
 //   matrix           the subgroup-matrix builtins (tensor cores), f16 operands, f32 results. Needs
 //                    `shader-f16`, `subgroups` and `chromium-experimental-subgroup-matrix` with an
-//                    f16 x f16 -> f32 config.
+//                    f16 x f16 -> f32 16x16x16 config, and subgroups of 32. Not yet run on a GPU.
 //   matrix-emulated  the matrix tier's arithmetic in core WGSL: the same staged tiles, operands rounded
 //                    to f16 through pack2x16float / unpack2x16float, f32 accumulation. Any adapter:
 //                    how the suite checks the precision contract without a GPU.
-// The matrix tier's builtin backend is not built yet (it needs a GPU with subgroup matrices to check):
-// the tier is described and selected here, and refused with that reason after the feature checks.
 // Nothing picks a reduced tier by itself: 'auto' is fp32 until a GPU run has matched the builtin and
 // f16 backends against the emulated one (README, "Precision tiers").
 
@@ -46,7 +44,13 @@ export interface AdapterOffer {
   subgroupMatrixConfigs: readonly SubgroupMatrixConfig[];
   /** The adapter in words, for the messages. */
   name: string;
+  /** GPUAdapterInfo's subgroup sizes, where the adapter reports them. */
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
 }
+
+/** The subgroup size shaders/gemm_matrix.wgsl is written for. */
+const MATRIX_SUBGROUP = 32;
 
 export interface TierChoice {
   tier: Tier;
@@ -83,18 +87,15 @@ export function chooseTier(request: PrecisionRequest, offer: AdapterOffer): Tier
     throw new Error(`precision ${tier} needs the adapter feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${offer.name} does not offer (${HOW_TO_ENABLE}); precision matrix-emulated runs the matrix tier's arithmetic on any adapter`);
   }
   const matrixConfigs = tier === 'matrix' ? f16MatrixConfigs(offer) : [];
-  if (tier === 'matrix' && matrixConfigs.length === 0) {
+  if (tier === 'matrix' && !matrixConfigs.some((c) => c.M === 16 && c.N === 16 && c.K === 16)) {
     const have = offer.subgroupMatrixConfigs.map((c) => `${c.componentType}->${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ') || 'none';
-    throw new Error(`precision matrix needs an f16 x f16 -> f32 subgroup-matrix configuration; ${offer.name} offers ${have}`);
+    throw new Error(`precision matrix needs an f16 x f16 -> f32 subgroup-matrix configuration of 16x16x16 (the shape its GEMM tiles with); ${offer.name} offers ${have}`);
   }
-  if (tier === 'matrix' && !MATRIX_BUILTIN_BUILT) throw new Error(MATRIX_NOT_BUILT);
+  if (tier === 'matrix' && !(offer.subgroupMinSize === MATRIX_SUBGROUP && offer.subgroupMaxSize === MATRIX_SUBGROUP)) {
+    throw new Error(`precision matrix needs subgroups of exactly ${MATRIX_SUBGROUP} invocations (its GEMM gives each of 8 subgroups two blocks); ${offer.name} has ${offer.subgroupMinSize ?? '?'} to ${offer.subgroupMaxSize ?? '?'}`);
+  }
   return { tier, features: [...NEEDS[tier]] as GPUFeatureName[], matrixConfigs };
 }
-
-/** Whether the subgroup-matrix GEMM backend exists. It needs a GPU with the feature to be written and
- *  checked against the emulated backend (issue 25); until then precision matrix is refused by name. */
-const MATRIX_BUILTIN_BUILT = false;
-export const MATRIX_NOT_BUILT = 'precision matrix: the subgroup-matrix GEMM backend has not been built and matched against the emulated one on a real adapter yet; precision matrix-emulated computes its arithmetic on any adapter, and f16 uses f16 tiles';
 
 const tiers = new WeakMap<GPUDevice, TierChoice>();
 

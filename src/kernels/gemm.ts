@@ -1,33 +1,35 @@
-// The GEMM microkernel (shaders/gemm.wgsl) the GEMM families build on, its operands per precision
-// tier, and its tile shape per GEMM.
+// The GEMM microkernel (shaders/gemm.wgsl) the GEMM families build on, its backend per precision tier
+// (gemm_tiles.wgsl with the tier's operands, or gemm_matrix.wgsl), and its tile shape per GEMM.
 import code from '../../shaders/gemm.wgsl?raw';
+import tilesCode from '../../shaders/gemm_tiles.wgsl?raw';
+import matrixCode from '../../shaders/gemm_matrix.wgsl?raw';
 import type { KernelLibrary } from '../gpu/kernel';
-import { deviceTier, MATRIX_NOT_BUILT, type Tier } from '../gpu/tier';
+import { deviceTier, type Tier } from '../gpu/tier';
 
-/** How a GEMM's operands are staged (gemm.wgsl, "Operand precision"). */
-export type GemmOperands = 'fp32' | 'f16-emulated' | 'f16';
+/** How a GEMM's operands are staged and multiplied: gemm_tiles.wgsl with f32, f16-rounded (in f32)
+ *  or f16 tiles, or gemm_matrix.wgsl's subgroup matrices. */
+export type GemmOperands = 'fp32' | 'f16-emulated' | 'f16' | 'matrix';
 
-/** The operands of each tier's GEMMs. The matrix tier's builtin backend is not built (chooseTier
- *  refuses the tier): its tiles would hold these f16 operands, read by subgroupMatrixLoad. */
 export function gemmOperands(tier: Tier): GemmOperands {
-  switch (tier) {
-    case 'fp32': return 'fp32';
-    case 'f16': return 'f16';
-    case 'matrix-emulated': return 'f16-emulated';
-    case 'matrix': throw new Error(MATRIX_NOT_BUILT);
-  }
+  return tier === 'matrix-emulated' ? 'f16-emulated' : tier;
 }
 
-/** Each variant's part of the module: gemm.wgsl's GemmOperand and gemm_operand. */
-const OPERAND_CODE: Record<GemmOperands, { enables: string; declarations: string }> = {
-  fp32: { enables: '', declarations: 'alias GemmOperand = vec4f;\nfn gemm_operand(v: vec4f) -> vec4f { return v; }' },
-  'f16-emulated': { enables: '', declarations: 'alias GemmOperand = vec4f;\nfn gemm_operand(v: vec4f) -> vec4f { return f16_round4(v); }' },
-  f16: { enables: 'enable f16;', declarations: 'alias GemmOperand = vec4h;\nfn gemm_operand(v: vec4f) -> vec4h { return vec4h(f16_round4(v)); }' },
+/** gemm_tiles.wgsl with a tier's GemmOperand and gemm_operand. */
+function tiles(operand: string, convert: string): string {
+  return `${tilesCode}\nalias GemmOperand = ${operand};\nfn gemm_operand(v: vec4f) -> ${operand} { return ${convert}; }`;
+}
+
+/** Each backend's part of the module: its enables, and its code appended after gemm.wgsl. */
+const BACKEND_CODE: Record<GemmOperands, { enables: string; declarations: string }> = {
+  fp32: { enables: '', declarations: tiles('vec4f', 'v') },
+  'f16-emulated': { enables: '', declarations: tiles('vec4f', 'f16_round4(v)') },
+  f16: { enables: 'enable f16;', declarations: tiles('vec4h', 'vec4h(f16_round4(v))') },
+  matrix: { enables: 'enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;', declarations: matrixCode },
 };
 
-/** gemm.wgsl's code for `operands`, as a module would hold it (the naga check of the f16 variant). */
+/** The backend's part of a module for `operands` (the naga check of every variant builds on it). */
 export function gemmOperandCode(operands: GemmOperands): { enables: string; declarations: string } {
-  return OPERAND_CODE[operands];
+  return BACKEND_CODE[operands];
 }
 
 /** gemm.wgsl, a KernelSource's `library` for the families that use it (conv2d, matmul), in the
@@ -36,7 +38,7 @@ export const gemmLibrary: KernelLibrary = {
   code,
   variant(device) {
     const operands = gemmOperands(deviceTier(device).tier);
-    return { key: operands === 'fp32' ? '' : operands, ...OPERAND_CODE[operands] };
+    return { key: operands === 'fp32' ? '' : operands, ...BACKEND_CODE[operands] };
   },
 };
 
@@ -80,6 +82,8 @@ export interface GemmLaunch {
  *  `device`: the row tile from gemmRows unless forceGemmRows set one. */
 export function gemmLaunch(device: GPUDevice, m: number, n: number, z: number): GemmLaunch {
   const columnTiles = Math.ceil(n / GEMM_COLUMNS);
-  const rows = forcedRows.get(device) ?? gemmRows(m, columnTiles * z);
+  // gemm_matrix.wgsl tiles 64 rows only.
+  const matrix = deviceTier(device).tier === 'matrix';
+  const rows = matrix ? GEMM_DEFAULT_ROWS : forcedRows.get(device) ?? gemmRows(m, columnTiles * z);
   return { constants: { ROWS: rows }, workgroups: [columnTiles, Math.ceil(m / rows), z] };
 }

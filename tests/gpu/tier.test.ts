@@ -65,8 +65,10 @@ describe('matrix-emulated GEMMs', () => {
     ['3x3 stride 2 batch 1, 10x14', [1, 7, 10, 14], [9, 7, 3, 3], DOWNSAMPLE3X3],
     ['1x1 batch 3, 67 in channels', [3, 67, 5, 3], [6, 67, 1, 1], CONV1X1],
   ];
-  for (const [name, xs, ws, g] of CASES) {
-    it(`conv ${name}: forward and both gradients match the reference on f16-rounded operands, split-K and 128-row tiles too`, async () => {
+  // The 128-row tile (its own pipelines) on the case with enough rows for it.
+  CASES.forEach(([name, xs, ws, g], c) => {
+    const tiles = c === 0 ? [64, 128] as const : [64] as const;
+    it(`conv ${name}: forward and both gradients match the reference on f16-rounded operands, split-K${c === 0 ? ' and 128-row tiles' : ''} too`, async () => {
       const x = randomTensor(xs, 11), w = randomTensor(ws, 12, 0.3), b = randomTensor([ws[0]!], 13);
       const y32 = conv2d(x, w, b, g);
       const dy = randomTensor(y32.shape, 14);
@@ -77,7 +79,7 @@ describe('matrix-emulated GEMMs', () => {
       const { dx, dw } = conv2dBackward(xr, wr, dyr, g);
       const { db } = conv2dBackward(x, w, dy, g);
       const split = forcedSplit(xs, y.shape[2]! * y.shape[3]!, 3, ws);
-      for (const rows of [64, 128] as const) {
+      for (const rows of tiles) {
         const out = await withGemmRows(emulated.device, rows, () => gpuConv(emulated.device, x, w, b, dy, g, split));
         expectClose(out.y, y.data, FWD.atol, FWD.rtol, `${rows} rows y`);
         expectClose(out.dx, dx.data, BWD.atol, BWD.rtol, `${rows} rows dx`);
@@ -87,7 +89,7 @@ describe('matrix-emulated GEMMs', () => {
         expect(() => expectClose(out.y, y32.data, FWD.atol, FWD.rtol, 'y vs fp32')).toThrow();
       }
     });
-  }
+  });
 });
 
 // README, "Precision tiers": forward eps within relative L2 3e-3 of fp32; a training step's loss and

@@ -1,6 +1,7 @@
 // Every precision tier's variant of the GEMM families' modules is valid WGSL, checked by a second
 // compiler (naga, wgpu's): SwiftShader has no shader-f16, so Dawn cannot compile the f16 tier's
-// module here; the fp32 and emulated variants also run on it (tests/gpu).
+// module here; the fp32 and emulated variants also run on it (tests/gpu). The matrix tier's module
+// (chromium_experimental_subgroup_matrix) only Tint knows, on an adapter with the feature: bench/gpu.sh.
 import { validate, parseWgsl, NagaError } from 'naga-wasm';
 import { describe, expect, it } from 'vitest';
 import conv2dCode from '../../shaders/conv2d.wgsl?raw';

@@ -13,6 +13,8 @@ const h200: AdapterOffer = {
     { componentType: 'i8', resultComponentType: 'i32', M: 16, N: 16, K: 32 },
   ],
   name: 'NVIDIA H200',
+  subgroupMinSize: 32,
+  subgroupMaxSize: 32,
 };
 
 describe('precision tiers', () => {
@@ -22,16 +24,19 @@ describe('precision tiers', () => {
     expect(chooseTier('f16', h200).features).toEqual(['shader-f16']);
   });
 
-  it('refuses the matrix tier on an adapter that has it, until its builtin backend is built', () => {
-    expect(() => chooseTier('matrix', h200)).toThrow(/precision matrix: the subgroup-matrix GEMM backend has not been built/);
+  it('takes the matrix tier where the adapter has an f16 -> f32 16x16x16 configuration and subgroups of 32', () => {
+    const matrix = chooseTier('matrix', h200);
+    expect(matrix.features).toEqual(['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix']);
+    expect(matrix.matrixConfigs).toEqual(f16MatrixConfigs(h200));
     expect(f16MatrixConfigs(h200)).toEqual([{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }]);
+    expect(() => chooseTier('matrix', { ...h200, subgroupMinSize: 16, subgroupMaxSize: 64 })).toThrow(/needs subgroups of exactly 32 invocations .*NVIDIA H200 has 16 to 64/);
   });
 
   it('refuses a tier the adapter cannot run, naming the missing features and the way out', () => {
     expect(() => chooseTier('f16', swiftshader)).toThrow(/precision f16 needs the adapter feature shader-f16, which SwiftShader does not offer .*--gpu-features unsafe.*matrix-emulated/);
     expect(() => chooseTier('matrix', swiftshader)).toThrow(/features shader-f16, chromium-experimental-subgroup-matrix, which SwiftShader/);
     const noF32Result = { ...h200, subgroupMatrixConfigs: h200.subgroupMatrixConfigs.filter((c) => c.resultComponentType !== 'f32') };
-    expect(() => chooseTier('matrix', noF32Result)).toThrow(/needs an f16 x f16 -> f32 subgroup-matrix configuration; NVIDIA H200 offers f16->f16 16x16x16, i8->i32 16x16x32/);
+    expect(() => chooseTier('matrix', noF32Result)).toThrow(/needs an f16 x f16 -> f32 subgroup-matrix configuration of 16x16x16 .*; NVIDIA H200 offers f16->f16 16x16x16, i8->i32 16x16x32/);
   });
 
   it('reads a typed precision or names the choices', () => {
