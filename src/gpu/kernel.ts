@@ -23,8 +23,9 @@ export interface KernelSource {
 export interface KernelLibrary {
   readonly code: string;
   /** What the device's tier adds: `enable` directives (first in the module; they shift a compiler
-   *  message's line numbers by one line), declarations appended after the code, and the variant's
-   *  name in the module and pipeline caches ('' for the plain one). */
+   *  message's line numbers by as many lines), the declarations appended after the code (the GEMM's
+   *  backend for that tier), and the variant's name in the module and pipeline caches ('' for the
+   *  plain one). */
   variant(device: GPUDevice): { key: string; enables: string; declarations: string };
 }
 
