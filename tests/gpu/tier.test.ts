@@ -16,6 +16,7 @@ import type { HostTensor } from '../../src/host/tensor';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
 import { forcedSplit, gpuConv } from './conv-harness';
+import { expectExactResume } from './trainer-resume';
 import { inProcessCli, readOutput } from './cli-harness';
 import { configFromMetadata } from '../../src/nn/config';
 import { readTensors, upload } from '../../src/gpu/tensor';
@@ -141,6 +142,11 @@ describe('the precision contract on the reference UNets (matrix-emulated)', () =
 });
 
 describe('the dynamic loss scale of a training step (matrix-emulated)', () => {
+  it('a run resumes exactly from its checkpoint, the loss scale\'s state travelling in it', async () => {
+    const ckpt = await expectExactResume(emulated.device);
+    expect(Array.from(ckpt.tensors.get('loss_scale')!.data)).toEqual([2 ** 10, 2, 0, 0]); // two good steps, none skipped
+  }, 300_000);
+
   it('skips a step whose scaled gradients overflow the f16 operands (nothing moves, S halves), then steps at a workable S, doubling it after the growth interval', async () => {
     const d = emulated.device;
     const weights = loadReference('unet-tiny.safetensors'), golden = loadReference('unet-tiny.train.safetensors');
