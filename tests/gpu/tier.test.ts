@@ -143,8 +143,8 @@ describe('the precision contract on the reference UNets (matrix-emulated)', () =
 
 describe('the dynamic loss scale of a training step (matrix-emulated)', () => {
   it('a run resumes exactly from its checkpoint, the loss scale\'s state travelling in it', async () => {
-    const ckpt = await expectExactResume(emulated.device);
-    expect(Array.from(ckpt.tensors.get('loss_scale')!.data)).toEqual([2 ** 10, 2, 0, 0]); // two good steps, none skipped
+    const ckpt = await expectExactResume(emulated.device, 1);
+    expect(Array.from(ckpt.tensors.get('loss_scale')!.data)).toEqual([2 ** 10, 1, 0, 0]); // one good step, none skipped
   }, 300_000);
 
   it('skips a step whose scaled gradients overflow the f16 operands (nothing moves, S halves), then steps at a workable S, doubling it after the growth interval', async () => {
