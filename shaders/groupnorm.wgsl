@@ -1,6 +1,7 @@
 // groupnorm.wgsl — GroupNorm (affine, eps from the uniforms) with an optional fused SiLU.
 //
-// Shapes: x, y (B, C, H, W); w, b (C); G groups of Cg = C / G channels; stats (2, B, G): mean, rstd.
+// Shapes: x, y (B, C, H, W); w, b (C), one binding (affine: a span of the flat parameters, w at
+// gamma_off and b at beta_off); G groups of Cg = C / G channels; stats (2, B, G): mean, rstd.
 // x may come from two tensors, the UNet's skip concatenation read in place: channels c < ca from x
 // (B, ca, H, W), the rest from x2 (B, C - ca, H, W); dx then goes to dx and dx2 alike. With one
 // tensor ca = C (x2 and dx2 are placeholders).
@@ -9,18 +10,23 @@
 // accurate when |mean| >> std. Biased variance, as torch.nn.GroupNorm.
 //
 // Forward saves stats (mean and rstd) for backward; backward recomputes xhat (and z) from x.
-//   forward          one workgroup per (b, g):  y =, mean =, rstd =
-//   backward_input   one workgroup per (b, g):  dx = (+= with FLAG_ACC: x fans out)
-//                    dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = dz * w[c]
-//   backward_params  one workgroup per (b, c):  pw[b, c] = sum_hw dz * xhat,  pb[b, c] = sum_hw dz
-//                    the first stage of dw[c] += sum_b pw[b, c], db[c] += sum_b pb[b, c] (the second is
-//                    reduce.wgsl's sum_rows): B*C workgroups over contiguous planes instead of C
-//                    workgroups each looping over the whole batch.
-// where dz = dy, or dy * silu'(z) with FLAG_SILU.
+//   forward    one workgroup per (b, g):  y =, mean =, rstd =
+//   backward   one workgroup per (b, g), one pass over the group per stage:
+//              1. per channel c of the group: pw[b, c] = sum_hw dz * xhat,  pb[b, c] = sum_hw dz
+//                 (partials (B, 2C): row b is pw[b, :] then pb[b, :]), the first stage of
+//                 dw[c] += sum_b pw[b, c], db[c] += sum_b pb[b, c]; the second is one reduce.wgsl
+//                 sum_rows into dw and db. The same sums give dx's two group means:
+//                 sum_g dxhat = sum_c w[c] pb[b, c],  sum_g dxhat * xhat = sum_c w[c] pw[b, c].
+//              2. dx = (+= with FLAG_ACC: x fans out)
+//                 dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = dz * w[c]
+// where dz = dy, or dy * silu'(z) with FLAG_SILU. Three dispatches per GroupNorm backward were four
+// (dx, the partials, a sum_rows each for dw and db): the partials came from a B*C-workgroup pass
+// that read x and dy once more.
 
 struct Params {
   batch: u32, channels: u32, hw: u32, groups: u32,
-  flags: u32, eps: f32, ca: u32,
+  flags: u32, eps: f32, ca: u32, gamma_off: u32,
+  beta_off: u32,
 }
 
 const FLAG_SILU: u32 = 1u;
@@ -33,8 +39,10 @@ const WG: u32 = 64u;
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> x2: array<f32>;
-@group(0) @binding(3) var<storage, read> gamma: array<f32>;
-@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(3) var<storage, read> affine: array<f32>;
+
+fn gamma(c: u32) -> f32 { return affine[P.gamma_off + c]; }
+fn beta(c: u32) -> f32 { return affine[P.beta_off + c]; }
 
 // Where element (b, c, p) of the (possibly two-part) input lives: in x (first) or x2 (second).
 fn part_index(b: u32, c: u32, p: u32) -> vec2u {
@@ -75,8 +83,8 @@ fn silu_grad(z: f32) -> f32 {
 
 // ---- forward --------------------------------------------------------------------------------------
 
+@group(0) @binding(4) var<storage, read_write> stats_out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
-@group(0) @binding(6) var<storage, read_write> stats_out: array<f32>;
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -97,7 +105,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   let rstd = inverseSqrt(workgroup_sum2(li, v, 0.0).x / f32(n) + P.eps);
   for (var i = li; i < n; i += WG) {
     let c = c0 + i / P.hw;
-    var z = (x_at(b, c, i % P.hw) - mean) * rstd * gamma[c] + beta[c];
+    var z = (x_at(b, c, i % P.hw) - mean) * rstd * gamma(c) + beta(c);
     if ((P.flags & FLAG_SILU) != 0u) { z = z / (1.0 + exp(-z)); }
     y[base + i] = z;
   }
@@ -109,73 +117,61 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 
 // ---- backward -------------------------------------------------------------------------------------
 
-@group(0) @binding(5) var<storage, read> stats_in: array<f32>;
-@group(0) @binding(6) var<storage, read> dy: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dx2: array<f32>;
-@group(0) @binding(7) var<storage, read_write> pgamma: array<f32>;   // (B, C) =
-@group(0) @binding(8) var<storage, read_write> pbeta: array<f32>;    // (B, C) =
+@group(0) @binding(4) var<storage, read> stats_in: array<f32>;
+@group(0) @binding(5) var<storage, read> dy: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx2: array<f32>;
+@group(0) @binding(8) var<storage, read_write> partials: array<f32>;   // (B, 2C) =
 
 // dz at (b, c, p) (flat index i = (b * C + c) * hw + p of dy) in group bg, and xhat there.
 fn dz_xhat(i: u32, b: u32, c: u32, p: u32, bg: u32) -> vec2f {
   let xhat = (x_at(b, c, p) - stats_in[bg]) * stats_in[P.batch * P.groups + bg];
   var d = dy[i];
-  if ((P.flags & FLAG_SILU) != 0u) { d *= silu_grad(xhat * gamma[c] + beta[c]); }
+  if ((P.flags & FLAG_SILU) != 0u) { d *= silu_grad(xhat * gamma(c) + beta(c)); }
   return vec2f(d, xhat);
 }
 
 @compute @workgroup_size(WG)
-fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let bg = wid.x;
   let b = bg / P.groups;
   let cg = P.channels / P.groups;
   let n = cg * P.hw;
   let base = bg * n;
   let c0 = (bg % P.groups) * cg;
-  var s1 = 0.0;
-  var s2 = 0.0;
-  for (var i = li; i < n; i += WG) {
-    let c = c0 + i / P.hw;
-    let dzx = dz_xhat(base + i, b, c, i % P.hw, bg);
-    let dxhat = dzx.x * gamma[c];
-    s1 += dxhat;
-    s2 += dxhat * dzx.y;
+  var s1 = 0.0;                         // sum over the group of dxhat
+  var s2 = 0.0;                         // and of dxhat * xhat
+  for (var j = 0u; j < cg; j++) {
+    let c = c0 + j;
+    let plane = b * P.channels + c;
+    var sw = 0.0;
+    var sb = 0.0;
+    for (var p = li; p < P.hw; p += WG) {
+      let dzx = dz_xhat(plane * P.hw + p, b, c, p, bg);
+      sw += dzx.x * dzx.y;
+      sb += dzx.x;
+    }
+    let sums = workgroup_sum2(li, sw, sb);
+    if (li == 0u) {
+      partials[b * 2u * P.channels + c] = sums.x;
+      partials[(b * 2u + 1u) * P.channels + c] = sums.y;
+    }
+    s1 += gamma(c) * sums.y;
+    s2 += gamma(c) * sums.x;
   }
-  let sums = workgroup_sum2(li, s1, s2) / f32(n);
+  let means = vec2f(s1, s2) / f32(n);
   let rstd = stats_in[P.batch * P.groups + bg];
   let acc = (P.flags & FLAG_ACC) != 0u;
   for (var i = li; i < n; i += WG) {
     let c = c0 + i / P.hw;
     let p = i % P.hw;
     let dzx = dz_xhat(base + i, b, c, p, bg);
-    let g = rstd * (dzx.x * gamma[c] - sums.x - dzx.y * sums.y);
+    let g = rstd * (dzx.x * gamma(c) - means.x - dzx.y * means.y);
     let at = part_index(b, c, p);
     if (at.x == 0u) {
       if (acc) { dx[at.y] += g; } else { dx[at.y] = g; }
     } else {
       if (acc) { dx2[at.y] += g; } else { dx2[at.y] = g; }
     }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                   @builtin(local_invocation_index) li: u32) {
-  let plane = workgroup_index(wid, nwg);    // b * C + c
-  if (plane >= P.batch * P.channels) { return; }
-  let c = plane % P.channels;
-  let b = plane / P.channels;
-  let bg = b * P.groups + c / (P.channels / P.groups);
-  var sw = 0.0;
-  var sb = 0.0;
-  for (var i = li; i < P.hw; i += WG) {
-    let dzx = dz_xhat(plane * P.hw + i, b, c, i, bg);
-    sw += dzx.x * dzx.y;
-    sb += dzx.x;
-  }
-  let sums = workgroup_sum2(li, sw, sb);
-  if (li == 0u) {
-    pgamma[plane] = sums.x;
-    pbeta[plane] = sums.y;
   }
 }

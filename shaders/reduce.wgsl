@@ -22,7 +22,9 @@
 //   sum_rows       out[i] += sum over r < rows of src[r * count + i], r in order, one thread per i:
 //                  the second stage of the split-K weight gradients (rows = splits) and of the
 //                  per-(sample, channel) bias and GroupNorm parameter gradients (rows = batch). Given
-//                  the same partials it gives the same bits every run.
+//                  the same partials it gives the same bits every run. Columns from `split` on go to
+//                  a second output, out2[i - split] (GroupNorm's dw and db in one dispatch); with one
+//                  output split = count.
 //
 // Precision: all f32, in a fixed order (bit-identical run to run): each thread adds 16 squares in
 // sequence, a workgroup adds its 256 threads as a tree, then one workgroup adds the partials the same
@@ -43,6 +45,7 @@ const FLAG_LOSS_SCALE: u32 = 1u;
 struct RowParams {
   rows: u32,
   count: u32,
+  split: u32,
 }
 
 const WG: u32 = 256u;
@@ -122,6 +125,7 @@ fn norm_clip(@builtin(local_invocation_index) li: u32) {
 
 @group(0) @binding(1) var<storage, read> sr_src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sr_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sr_out2: array<f32>;
 
 // Launches of more than 65535 workgroups are split over x and y (kernel.ts grid()).
 @compute @workgroup_size(256)
@@ -131,5 +135,5 @@ fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   if (i >= R.count) { return; }
   var s = 0.0;
   for (var r = 0u; r < R.rows; r++) { s += sr_src[r * R.count + i]; }
-  sr_out[i] += s;
+  if (i < R.split) { sr_out[i] += s; } else { sr_out2[i - R.split] += s; }
 }

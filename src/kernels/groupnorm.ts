@@ -1,8 +1,8 @@
 // Launcher for shaders/groupnorm.wgsl: GroupNorm with optional fused SiLU, forward and backward.
 import code from '../../shaders/groupnorm.wgsl?raw';
-import { grid, makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
-import { alignFloats, viewTensor, type Tensor } from '../gpu/tensor';
+import { spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { sumRowsInto } from './reduce';
 import { expectShape } from './shapes';
 
@@ -31,7 +31,7 @@ export function normInputShape(x: readonly number[], x2?: readonly number[]): nu
   return [B, Ca + x2[1]!, H, W];
 }
 
-function uniforms(a: NormArgs, extraFlags: number): UniformValues {
+function uniforms(a: NormArgs, extraFlags: number, affineOffsets: readonly number[]): UniformValues {
   const shape = normInputShape(a.x.shape, a.x2?.shape);
   const [B, C, H, W] = shape as [number, number, number, number];
   if (a.x.shape.length !== 4 || C % a.groups !== 0) {
@@ -41,34 +41,39 @@ function uniforms(a: NormArgs, extraFlags: number): UniformValues {
   expectShape(a.w, [C], a.label);
   expectShape(a.b, [C], a.label);
   expectShape(a.stats, [2, B, a.groups], a.label);
-  return { batch: B, channels: C, hw: H * W, groups: a.groups, flags: (a.silu ? FLAG_SILU : 0) | extraFlags, eps: GROUPNORM_EPS, ca: a.x.shape[1]! };
+  return { batch: B, channels: C, hw: H * W, groups: a.groups, flags: (a.silu ? FLAG_SILU : 0) | extraFlags, eps: GROUPNORM_EPS, ca: a.x.shape[1]!,
+    gamma_off: affineOffsets[0]!, beta_off: affineOffsets[1]! };
 }
 
-/** x and x2 (or a placeholder) as bindings 1 and 2. */
-function inputs(device: GPUDevice, a: NormArgs): [Tensor, 'read'][] {
-  return [[a.x, 'read'], [a.x2 ?? placeholder(device), 'read']];
+/** x, x2 (or a placeholder) and the affine parameters as bindings 1 to 3, and the uniforms. */
+function inputs(device: GPUDevice, a: NormArgs, extraFlags: number): { tensors: [Tensor, 'read'][]; uniforms: UniformValues } {
+  const affine = spanOf([a.w, a.b], `${a.label}.affine`);
+  return {
+    tensors: [[a.x, 'read'], [a.x2 ?? placeholder(device), 'read'], [affine.span, 'read']],
+    uniforms: uniforms(a, extraFlags, affine.offsets),
+  };
 }
 
-/** Scratch floats groupNormBackward needs for input shape x: the (B, C) partials of dw and of db. */
+/** Scratch floats groupNormBackward needs for input shape x: the (B, 2C) partials of dw and db. */
 export function groupNormScratchFloats(x: readonly number[]): number {
-  const planes = x[0]! * x[1]!;
-  return alignFloats(planes) + planes;
+  return 2 * x[0]! * x[1]!;
 }
 
-/** y = groupnorm(x) (then SiLU when `silu`); saves mean and rstd. */
+/** y = groupnorm(x) (then SiLU when `silu`); saves mean and rstd. w and b lie in one buffer (the flat
+ *  parameters), bound as one span. */
 export function groupNormForward(device: GPUDevice, a: NormArgs & { y: Tensor }): Dispatch {
   expectShape(a.y, normInputShape(a.x.shape, a.x2?.shape), a.label);
+  const { tensors, uniforms } = inputs(device, a, 0);
   return makeDispatch(device, {
-    shader, entry: 'forward', label: a.label,
-    uniforms: uniforms(a, 0),
-    tensors: [...inputs(device, a), [a.w, 'read'], [a.b, 'read'], [a.y, 'write'], [a.stats, 'write']],
+    shader, entry: 'forward', label: a.label, uniforms,
+    tensors: [...tensors, [a.stats, 'write'], [a.y, 'write']],
     workgroups: [a.x.shape[0]! * a.groups, 1, 1],
   });
 }
 
 /** dx = (+= with `accumulate`; with x2, dx2 likewise for its channels), dw +=, db += (through
  *  per-(sample, channel) partials in `scratch`, a flat tensor of at least groupNormScratchFloats
- *  floats whose contents are overwritten). */
+ *  floats whose contents are overwritten): two dispatches. */
 export function groupNormBackward(
   device: GPUDevice,
   a: NormArgs & { dy: Tensor; dx: Tensor; dx2?: Tensor; dw: Tensor; db: Tensor; scratch: Tensor; accumulate: boolean },
@@ -83,23 +88,14 @@ export function groupNormBackward(
   const [B, C] = shape as [number, number];
   const need = groupNormScratchFloats(shape);
   if (a.scratch.shape[0]! < need) throw new Error(`${a.label}: groupnorm backward needs ${need} scratch floats, got ${a.scratch.shape[0]}`);
-  const pw = viewTensor(a.scratch, 0, [B, C], `${a.label}.dw_partials`);
-  const pb = viewTensor(a.scratch, alignFloats(B * C), [B, C], `${a.label}.db_partials`);
-  const saved: (readonly [Tensor, 'read'])[] = [...inputs(device, a), [a.w, 'read'], [a.b, 'read'], [a.stats, 'read'], [a.dy, 'read']];
+  const partials = viewTensor(a.scratch, 0, [B, 2 * C], `${a.label}.param_partials`);
+  const { tensors, uniforms } = inputs(device, a, a.accumulate ? FLAG_ACC : 0);
   return [
     makeDispatch(device, {
-      shader, entry: 'backward_input', label: `${a.label}.dx`,
-      uniforms: uniforms(a, a.accumulate ? FLAG_ACC : 0),
-      tensors: [...saved, [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write']],
+      shader, entry: 'backward', label: `${a.label}.backward`, uniforms,
+      tensors: [...tensors, [a.stats, 'read'], [a.dy, 'read'], [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write'], [partials, 'write']],
       workgroups: [B * a.groups, 1, 1],
     }),
-    makeDispatch(device, {
-      shader, entry: 'backward_params', label: `${a.label}.dparams`,
-      uniforms: uniforms(a, 0),
-      tensors: [...saved, [pw, 'write'], [pb, 'write']],
-      workgroups: grid(B * C),
-    }),
-    sumRowsInto(device, { src: pw, out: a.dw, label: `${a.label}.dw` }),
-    sumRowsInto(device, { src: pb, out: a.db, label: `${a.label}.db` }),
+    sumRowsInto(device, { src: partials, out: a.dw, out2: a.db, label: `${a.label}.dparams` }),
   ];
 }

@@ -54,20 +54,23 @@ export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): Dispatch[] 
 
 export interface SumRowsArgs {
   src: Tensor;      // (rows, count): partial sums, one row per split or per sample
-  out: Tensor;      // (count) +=
+  out: Tensor;      // (count) +=; with out2, (count - n2) +=
+  /** Where the last n2 columns' sums go (+=), when a row holds two reductions side by side. */
+  out2?: Tensor;    // (n2)
   label: string;
 }
 
-/** out += the sum of src's rows, in row order: the second stage of a split reduction. */
+/** out (and out2) += the sum of src's rows, in row order: the second stage of a split reduction. */
 export function sumRowsInto(device: GPUDevice, a: SumRowsArgs): Dispatch {
   const [rows, count] = a.src.shape as [number, number];
   expectShape(a.src, [rows, count], a.label);
-  expectShape(a.out, [count], a.label);
+  const split = count - (a.out2 ? numel(a.out2.shape) : 0);
+  expectShape(a.out, [split], a.label);
   return makeDispatch(device, {
     shader, entry: 'sum_rows', label: `${a.label}.sum_rows`,
     uniformStruct: 'RowParams',
-    uniforms: { rows, count },
-    tensors: [[a.src, 'read'], [a.out, 'write']],
+    uniforms: { rows, count, split },
+    tensors: [[a.src, 'read'], [a.out, 'write'], [a.out2 ?? placeholderSink(device), 'write']],
     workgroups: grid(Math.ceil(count / 256)),
   });
 }

@@ -6,7 +6,7 @@ import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../
 import { groupNorm, groupNormBackward as refBackward } from '../../src/ref/groupnorm';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu } from './harness';
 
 const gpu = useGpu();
 
@@ -24,7 +24,8 @@ async function gpuNorm(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTens
   const dxParts = dxInit ? split(dxInit) : parts.map((p) => ({ shape: p.shape, data: new Float32Array(p.data.length) }));
   const [tx, tx2] = parts.map((p) => toGpu(d, p, 'x'));
   const [dx, dx2] = dxParts.map((p) => toGpu(d, p, 'dx'));
-  const args = { x: tx!, x2: tx2, w: toGpu(d, w), b: toGpu(d, b), groups, silu, label: 'gn', stats: gpuZeros(d, [2, B, groups]) };
+  const [tw, tb] = packOnGpu(d, [w, b], 'gn.affine');   // the flat parameters: w and b in one buffer
+  const args = { x: tx!, x2: tx2, w: tw!, b: tb!, groups, silu, label: 'gn', stats: gpuZeros(d, [2, B, groups]) };
   const y = gpuZeros(d, x.shape);
   const dw = gpuZeros(d, w.shape), db = gpuZeros(d, b.shape);
   const [gy, gdw, gdb, gdx, gdx2] = await run(d, [
