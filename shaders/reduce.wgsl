@@ -23,8 +23,13 @@
 //                  the second stage of the split-K weight gradients (rows = splits) and of the
 //                  per-(sample, channel) bias and GroupNorm parameter gradients (rows = batch). Given
 //                  the same partials it gives the same bits every run. Columns from `split` on go to
-//                  a second output, out2[i - split] (GroupNorm's dw and db in one dispatch); with one
+//                  a second output, out2[i - split] (GroupNorm's dw and db side by side); with one
 //                  output split = count.
+//   sum_rows_table the sums of many sum_rows in one dispatch: a backward's bias and GroupNorm
+//                  parameter gradients, deferred to its end (kernels/reduce.ts RowSums). Workgroup row
+//                  y is table entry y = (src, rows, count, split, out, out2), float offsets into
+//                  sr_src and sr_out; its threads compute the entry's columns in sum_rows' order, so
+//                  the bits are those of one sum_rows per entry.
 //
 // Precision: all f32, in a fixed order (bit-identical run to run): each thread adds 16 squares in
 // sequence, a workgroup adds its 256 threads as a tree, then one workgroup adds the partials the same
@@ -136,4 +141,33 @@ fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   var s = 0.0;
   for (var r = 0u; r < R.rows; r++) { s += sr_src[r * R.count + i]; }
   if (i < R.split) { sr_out[i] += s; } else { sr_out2[i - R.split] += s; }
+}
+
+const T_SRC: u32 = 0u;
+const T_ROWS: u32 = 1u;
+const T_COUNT: u32 = 2u;
+const T_SPLIT: u32 = 3u;
+const T_OUT: u32 = 4u;
+const T_OUT2: u32 = 5u;
+const TABLE_WORDS: u32 = 6u;   // the launcher's TABLE_WORDS
+
+struct TableParams {
+  entries: u32,
+}
+
+@group(0) @binding(0) var<uniform> T: TableParams;
+@group(0) @binding(3) var<storage, read> st_table: array<u32>;
+
+@compute @workgroup_size(256)
+fn sum_rows_table(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  if (wid.y >= T.entries) { return; }
+  let t = wid.y * TABLE_WORDS;
+  let count = st_table[t + T_COUNT];
+  let i = wid.x * WG + li;
+  if (i >= count) { return; }
+  let src = st_table[t + T_SRC];
+  var s = 0.0;
+  for (var r = 0u; r < st_table[t + T_ROWS]; r++) { s += sr_src[src + r * count + i]; }
+  let split = st_table[t + T_SPLIT];
+  if (i < split) { sr_out[st_table[t + T_OUT] + i] += s; } else { sr_out[st_table[t + T_OUT2] + i - split] += s; }
 }

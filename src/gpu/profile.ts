@@ -34,7 +34,7 @@ const FAMILIES: readonly (readonly [RegExp, string])[] = [
   [/^conv2d\.forward$/, 'conv forward GEMM'],
   [/^conv2d\.backward_input$/, 'conv input-gradient GEMM'],
   [/^conv2d\.backward_weight$/, 'conv weight-gradient GEMM'],
-  [/^reduce\.sum_rows$/, 'split-reduction sums'],
+  [/^reduce\.sum_rows(_table)?$/, 'split-reduction sums'],
   [/^conv2d\.backward_chan$/, 'bias and channel sums'],
   [/^groupnorm\./, 'groupnorm'],
   [/^(attention|matmul)\./, 'attention'],

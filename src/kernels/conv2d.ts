@@ -4,7 +4,7 @@ import { makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelS
 import type { UniformValues } from '../gpu/uniforms';
 import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
-import { sumRowsInto } from './reduce';
+import { sumRowsInto, type RowSums } from './reduce';
 import { expectShape } from './shapes';
 import { GEMM_COLUMNS, GEMM_DEFAULT_ROWS, GEMM_K_SLICE, gemmLaunch, gemmLibrary } from './gemm';
 
@@ -133,11 +133,6 @@ export function sliceReduction(outputs: number, K: number, want: number): Weight
   return splits === 1 ? unsplit(K) : { splits, kChunk, scratchFloats: splits * outputs };
 }
 
-/** Scratch floats conv2dBackwardParams needs for this split (and a bias without given partials). */
-export function conv2dParamsScratchFloats(x: readonly number[], w: readonly number[], split: WeightGradSplit, biasPartials: boolean): number {
-  return Math.max(split.scratchFloats, biasPartials ? x[0]! * w[0]! : 0);
-}
-
 /** 2 M N K of the convolution as a GEMM (the same for its three GEMMs; stride 2's backward_input
  *  gathers zeros that are not counted). */
 function gemmFlops(d: ConvDims): number {
@@ -249,30 +244,36 @@ export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & {
 
 export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
   dw: Tensor;            // (Co, Ci, K, K) +=
-  db?: Tensor;           // (Co) +=
-  /** (B, Co) per-(sample, channel) sums of dy, when the planner already has them (the backward of a
-   *  FLAG_CHAN add computes exactly these): db is then their sum over the batch. */
+  db?: Tensor;           // (Co) +=, through rowSums
+  /** (B, Co) per-(sample, channel) sums of dy, a take of rowSums, when the planner already has them
+   *  (the backward of a FLAG_CHAN add computes exactly these): db is then their sum over the batch. */
   dbPartials?: Tensor;
+  /** Where db's second stage goes (needed with db). */
+  rowSums?: RowSums;
   /** From weightGradSplit (default: no split). */
   split?: WeightGradSplit;
-  /** Flat scratch of at least conv2dParamsScratchFloats floats; its contents are overwritten. */
+  /** Flat scratch of at least split.scratchFloats floats (with a split); its contents are overwritten. */
   scratch?: Tensor;
+}
+
+/** The rows a bias gradient's partials take of a RowSums: (B, Co). */
+export function conv2dBiasPartialsShape(x: readonly number[], w: readonly number[]): [number, number] {
+  return [x[0]!, w[0]!];
 }
 
 /**
  * dw += and db += (parameter gradients accumulate; the trainer zeroes them per step). With a split
  * the weight gradient is a split-K GEMM into scratch plus an in-order sum; the bias gradient is
- * always two-stage: per-(sample, channel) sums (given, or computed into scratch), then their sum
- * over the batch.
+ * always two-stage: per-(sample, channel) sums (given, or computed into a take of rowSums), then
+ * their sum over the batch, queued in rowSums (one dispatch for the whole backward).
  */
 export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Dispatch[] {
   const d = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
   expectShape(a.dw, a.w.shape, a.label);
   const split = a.split ?? unsplit(d.B * d.OH * d.OW);
-  const need = conv2dParamsScratchFloats([d.B, d.Ci, d.H, d.W], a.w.shape, split, a.db !== undefined && a.dbPartials === undefined);
-  if (need > 0 && (!a.scratch || a.scratch.shape[0]! < need)) {
-    throw new Error(`${a.label}: conv2d parameter gradients need ${need} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);
+  if (split.scratchFloats > 0 && (!a.scratch || a.scratch.shape[0]! < split.scratchFloats)) {
+    throw new Error(`${a.label}: conv2d weight gradient split ${split.splits} ways needs ${split.scratchFloats} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);
   }
   const ncols = d.Ci * d.K * d.K;
   const partialDw = split.splits > 1 ? viewTensor(a.scratch!, 0, [split.splits, d.Co * ncols], `${a.label}.dw_partials`) : a.dw;
@@ -290,14 +291,15 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Di
   }
   if (a.db) {
     expectShape(a.db, [d.Co], a.label);
+    if (!a.rowSums) throw new Error(`${a.label}: conv2d bias gradient needs rowSums`);
     let partials = a.dbPartials;
     if (partials) {
       expectShape(partials, [d.B, d.Co], a.label);
     } else {
-      partials = viewTensor(a.scratch!, 0, [d.B, d.Co], `${a.label}.db_partials`);
+      partials = a.rowSums.take([d.B, d.Co], `${a.label}.db_partials`);
       out.push(conv2dBackwardChan(device, { dy: a.dy, dchan: partials, label: `${a.label}.db` }));
     }
-    out.push(sumRowsInto(device, { src: partials, out: a.db, label: `${a.label}.db` }));
+    a.rowSums.add(partials, a.db);
   }
   return out;
 }

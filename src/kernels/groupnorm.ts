@@ -2,8 +2,8 @@
 import code from '../../shaders/groupnorm.wgsl?raw';
 import { makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
-import { spanOf, viewTensor, type Tensor } from '../gpu/tensor';
-import { sumRowsInto } from './reduce';
+import { spanOf, type Tensor } from '../gpu/tensor';
+import type { RowSums } from './reduce';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'groupnorm', code };
@@ -54,9 +54,9 @@ function inputs(device: GPUDevice, a: NormArgs, extraFlags: number): { tensors: 
   };
 }
 
-/** Scratch floats groupNormBackward needs for input shape x: the (B, 2C) partials of dw and db. */
-export function groupNormScratchFloats(x: readonly number[]): number {
-  return 2 * x[0]! * x[1]!;
+/** The rows groupNormBackward's parameter partials take of a RowSums: (B, 2C), pw then pb per row. */
+export function groupNormPartialsShape(x: readonly number[]): [number, number] {
+  return [x[0]!, 2 * x[1]!];
 }
 
 /** y = groupnorm(x) (then SiLU when `silu`); saves mean and rstd. w and b lie in one buffer (the flat
@@ -71,13 +71,12 @@ export function groupNormForward(device: GPUDevice, a: NormArgs & { y: Tensor })
   });
 }
 
-/** dx = (+= with `accumulate`; with x2, dx2 likewise for its channels), dw +=, db += (through
- *  per-(sample, channel) partials in `scratch`, a flat tensor of at least groupNormScratchFloats
- *  floats whose contents are overwritten): two dispatches. */
+/** dx = (+= with `accumulate`; with x2, dx2 likewise for its channels), and dw +=, db += through
+ *  per-(sample, channel) partials in a take of rowSums, summed when rowSums dispatches: one dispatch. */
 export function groupNormBackward(
   device: GPUDevice,
-  a: NormArgs & { dy: Tensor; dx: Tensor; dx2?: Tensor; dw: Tensor; db: Tensor; scratch: Tensor; accumulate: boolean },
-): Dispatch[] {
+  a: NormArgs & { dy: Tensor; dx: Tensor; dx2?: Tensor; dw: Tensor; db: Tensor; rowSums: RowSums; accumulate: boolean },
+): Dispatch {
   const shape = normInputShape(a.x.shape, a.x2?.shape);
   expectShape(a.dy, shape, a.label);
   expectShape(a.dx, a.x.shape, a.label);
@@ -85,17 +84,12 @@ export function groupNormBackward(
   if (a.x2 && a.dx2) expectShape(a.dx2, a.x2.shape, a.label);
   expectShape(a.dw, a.w.shape, a.label);
   expectShape(a.db, a.b.shape, a.label);
-  const [B, C] = shape as [number, number];
-  const need = groupNormScratchFloats(shape);
-  if (a.scratch.shape[0]! < need) throw new Error(`${a.label}: groupnorm backward needs ${need} scratch floats, got ${a.scratch.shape[0]}`);
-  const partials = viewTensor(a.scratch, 0, [B, 2 * C], `${a.label}.param_partials`);
+  const partials = a.rowSums.take(groupNormPartialsShape(shape), `${a.label}.param_partials`);
+  a.rowSums.add(partials, a.dw, a.db);
   const { tensors, uniforms } = inputs(device, a, a.accumulate ? FLAG_ACC : 0);
-  return [
-    makeDispatch(device, {
-      shader, entry: 'backward', label: `${a.label}.backward`, uniforms,
-      tensors: [...tensors, [a.stats, 'read'], [a.dy, 'read'], [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write'], [partials, 'write']],
-      workgroups: [B * a.groups, 1, 1],
-    }),
-    sumRowsInto(device, { src: partials, out: a.dw, out2: a.db, label: `${a.label}.dparams` }),
-  ];
+  return makeDispatch(device, {
+    shader, entry: 'backward', label: `${a.label}.backward`, uniforms,
+    tensors: [...tensors, [a.stats, 'read'], [a.dy, 'read'], [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write'], [partials, 'write']],
+    workgroups: [shape[0]! * a.groups, 1, 1],
+  });
 }

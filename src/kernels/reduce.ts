@@ -1,7 +1,7 @@
 // Launcher for shaders/reduce.wgsl: global gradient norm and clip factor over the flat gradient buffer.
 import code from '../../shaders/reduce.wgsl?raw';
 import { grid, makeDispatch, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
-import { createTensor, numel, type Tensor } from '../gpu/tensor';
+import { alignFloats, createTensor, numel, spanOf, upload, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'reduce', code };
@@ -73,4 +73,72 @@ export function sumRowsInto(device: GPUDevice, a: SumRowsArgs): Dispatch {
     tensors: [[a.src, 'read'], [a.out, 'write'], [a.out2 ?? placeholderSink(device), 'write']],
     workgroups: grid(Math.ceil(count / 256)),
   });
+}
+
+const TABLE_WORDS = 6;   // reduce.wgsl sum_rows_table: (src, rows, count, split, out, out2)
+
+/**
+ * The second stage of a backward's per-sample partial sums (its bias and GroupNorm parameter
+ * gradients), deferred to one dispatch at the backward's end instead of one sum_rows per layer.
+ * Each reduction's (rows, count) partials get their own rows of one buffer (`take`), so no later
+ * kernel overwrites them before they are summed; `add` queues a sum into its outputs (all in one
+ * buffer, the flat gradients), and `dispatch` adds every queued sum, with sum_rows' bits.
+ */
+export class RowSums {
+  readonly partials: Tensor;
+  private used = 0;
+  private readonly sums: { src: Tensor; out: Tensor; out2?: Tensor }[] = [];
+
+  /** `floats`: the sum of RowSums.floats over every take to come. */
+  constructor(device: GPUDevice, floats: number, readonly label: string) {
+    this.partials = createTensor(device, [Math.max(floats, 1)], `${label}.row_partials`);
+  }
+
+  /** The floats a take of `shape` uses (its views stay aligned). */
+  static floats(shape: readonly number[]): number {
+    return alignFloats(numel(shape));
+  }
+
+  /** Rows of partials (rows, count) of their own, to be written by one kernel and summed by `add`. */
+  take(shape: readonly [number, number], label: string): Tensor {
+    const offset = this.used;
+    this.used += RowSums.floats(shape);
+    if (this.used > this.partials.shape[0]!) {
+      throw new Error(`${this.label}: planner bug: partials ${label} [${shape}] overrun the ${this.partials.shape[0]} floats reserved`);
+    }
+    return { buffer: this.partials.buffer, offset: this.partials.offset + offset * 4, shape: [...shape], label };
+  }
+
+  /** Queues out (and out2) += the sum of src's rows (as sumRowsInto); src is a take. */
+  add(src: Tensor, out: Tensor, out2?: Tensor): void {
+    const [rows, count] = src.shape as [number, number];
+    expectShape(src, [rows, count], src.label);
+    if (src.buffer !== this.partials.buffer) throw new Error(`${this.label}: ${src.label} is not a take of these row sums`);
+    expectShape(out, [count - (out2 ? numel(out2.shape) : 0)], out.label);
+    this.sums.push({ src, out, out2 });
+  }
+
+  /** The one dispatch of every queued sum (none when nothing was queued). */
+  dispatch(device: GPUDevice): Dispatch[] {
+    if (this.sums.length === 0) return [];
+    const outs = spanOf(this.sums.flatMap((e) => (e.out2 ? [e.out, e.out2] : [e.out])), `${this.label}.row_sum_outputs`);
+    const table = new Uint32Array(this.sums.length * TABLE_WORDS);
+    let k = 0;
+    this.sums.forEach((e, i) => {
+      const [rows, count] = e.src.shape as [number, number];
+      const out = outs.offsets[k++]!;
+      const out2 = e.out2 ? outs.offsets[k++]! : 0;
+      table.set([(e.src.offset - this.partials.offset) / 4, rows, count, numel(e.out.shape), out, out2], i * TABLE_WORDS);
+    });
+    const tableTensor = createTensor(device, [table.length], `${this.label}.row_sum_table`);
+    upload(device, tableTensor, new Float32Array(table.buffer));
+    const widest = Math.max(...this.sums.map((e) => e.src.shape[1]!));
+    return [makeDispatch(device, {
+      shader, entry: 'sum_rows_table', label: `${this.label}.row_sums`,
+      uniformStruct: 'TableParams',
+      uniforms: { entries: this.sums.length },
+      tensors: [[this.partials, 'read'], [outs.span, 'write'], [tableTensor, 'read']],
+      workgroups: [Math.ceil(widest / 256), this.sums.length, 1],
+    })];
+  }
 }

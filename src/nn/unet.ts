@@ -12,9 +12,10 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, weightGradSplit } from '../kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dBiasPartialsShape, convInputShape, weightGradSplit } from '../kernels/conv2d';
 import { addInto } from '../kernels/elementwise';
-import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../kernels/groupnorm';
+import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../kernels/groupnorm';
+import { RowSums } from '../kernels/reduce';
 import { linearBackward, linearForward, linearLayersForward } from '../kernels/linear';
 import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../kernels/resample';
 import { createRngState, dropoutBackward, dropoutForward } from '../kernels/rng';
@@ -103,10 +104,14 @@ export class UNet {
   /** Every ResBlock's temb_proj output (B, cout), by block name: views of one tensor, one dispatch. */
   private readonly tembProj = new Map<string, Tensor>();
   private dropoutStream = 0;
-  /** The backward's one scratch buffer (split-K partial weight gradients, per-(sample, channel)
-   *  partials of bias and GroupNorm gradients), shared by its kernels in turn: the most any needs. */
+  /** The backward's one scratch buffer (split-K partial weight gradients), shared by its kernels in
+   *  turn: the most any needs. */
   private scratchFloats = 0;
   private scratch: Tensor | null = null;
+  /** The per-(sample, channel) partials of every bias and GroupNorm gradient, summed in one dispatch
+   *  at the backward's end: the floats they take, counted while the forward is planned. */
+  private rowSumFloats = 0;
+  private rowSums: RowSums | null = null;
 
   constructor(device: GPUDevice, readonly config: UNetConfig, readonly options: UNetOptions) {
     this.device = device;
@@ -128,9 +133,11 @@ export class UNet {
       if (wantGrad) {
         this.grads = options.grads ?? new ParamStore(device, this.layout, `${this.label}.grads`);
         if (this.scratchFloats > 0) this.scratch = createTensor(device, [this.scratchFloats], `${this.label}.scratch`);
+        this.rowSums = new RowSums(device, this.rowSumFloats, this.label);
         this.deps = this.grad(this.eps);
         this.gradSlots.get(this.eps)!.written = true;
         for (const step of this.backwardSteps.reverse()) step();
+        this.backward.push(...this.rowSums.dispatch(device));
         this.dx = this.grad(this.x);
       }
       scope.keep();
@@ -193,9 +200,21 @@ export class UNet {
     return this.grad(t);
   }
 
+  /** Makes `tensor` the gradient of activation t, written by an assigning kernel (fresh(t), placed). */
+  private gradAt(t: Tensor, tensor: Tensor): Tensor {
+    if (this.gradSlots.has(t)) throw new Error(`${this.label}: planner bug: the gradient of ${t.label} exists before it is placed`);
+    this.gradSlots.set(t, { tensor, written: true });
+    return tensor;
+  }
+
   /** Records that a backward kernel will need `floats` of the shared scratch. */
   private needScratch(floats: number): void {
     if (this.options.grad) this.scratchFloats = Math.max(this.scratchFloats, floats);
+  }
+
+  /** Records that the backward will take partials of `shape` from the row sums. */
+  private needRowSums(shape: readonly number[]): void {
+    if (this.options.grad) this.rowSumFloats += RowSums.floats(shape);
   }
 
   private onBackward(step: () => void): void {
@@ -227,7 +246,8 @@ export class UNet {
     const xs = convInputShape(x.shape, extra.upsample);
     const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
-    this.needScratch(conv2dParamsScratchFloats(xs, w.shape, split, !extra.chan));
+    this.needScratch(split.scratchFloats);
+    this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
     this.onBackward(() => {
       const dy = this.grad(y);
       const args = { ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name };
@@ -242,10 +262,11 @@ export class UNet {
       }
       // The time-embedding add's gradient is the per-(sample, channel) sum of dy: the bias
       // gradient's first stage too.
-      const dchan = extra.chan ? this.fresh(extra.chan) : undefined;
+      // That gradient is a take of the row sums (it lives until they are summed at the end).
+      const dchan = extra.chan ? this.gradAt(extra.chan, this.rowSums!.take(conv2dBiasPartialsShape(xs, w.shape), `d(${name}.chan)`)) : undefined;
       if (dchan) this.backward.push(conv2dBackwardChan(this.device, { dy, dchan, label: name }));
       this.backward.push(...conv2dBackwardParams(this.device, {
-        ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, split, scratch: this.scratch ?? undefined,
+        ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, rowSums: this.rowSums!, split, scratch: this.scratch ?? undefined,
       }));
       if (extra.residual) this.addGrad(dy, extra.residual);
     });
@@ -263,10 +284,10 @@ export class UNet {
     const stats = this.act([2, B, groups], `${name}.stats`);
     const args = { ...parts(x), w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), stats, groups, silu, label: name };
     this.forward.push(groupNormForward(this.device, { ...args, y }));
-    this.needScratch(groupNormScratchFloats(x.shape));
+    this.needRowSums(groupNormPartialsShape(x.shape));
     this.onBackward(() => {
-      this.backward.push(...groupNormBackward(this.device, {
-        ...args, dy: this.grad(y), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), scratch: this.scratch!,
+      this.backward.push(groupNormBackward(this.device, {
+        ...args, dy: this.grad(y), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), rowSums: this.rowSums!,
       }));
     });
     return y;

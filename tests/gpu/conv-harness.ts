@@ -1,8 +1,9 @@
 // One convolution's forward, input gradient and parameter gradients on the GPU, for the conv2d
 // kernel tests of every precision tier (tests/gpu/conv2d.test.ts, tests/gpu/tier.test.ts).
-import { conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, convInputShape, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackwardInput, conv2dBackwardParams, conv2dBiasPartialsShape, conv2dForward, convInputShape, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
 import { convOutSize, type ConvGeometry } from '../../src/host/layers';
 import type { HostTensor } from '../../src/host/tensor';
+import { RowSums } from '../../src/kernels/reduce';
 import { gpuZeros, run, toGpu } from './harness';
 
 /** A split of the weight-gradient GEMM into `splits` slices of the reduction (forced, for tests). */
@@ -21,11 +22,13 @@ export async function gpuConv(d: GPUDevice, x: HostTensor, w: HostTensor, b: Hos
   const dx = gpuZeros(d, xs, 'dx'), dw = dwInit ? toGpu(d, dwInit, 'dw') : gpuZeros(d, w.shape, 'dw'), db = gpuZeros(d, [Co], 'db');
   const args = { x: tx, w: tw, dy: tdy, geometry: g, upsample, label: 'conv' };
   const sp = split ?? weightGradSplit(xs, w.shape, g, d.limits);
-  const scratch = gpuZeros(d, [Math.max(1, conv2dParamsScratchFloats(x.shape, w.shape, sp, true))], 'scratch');
+  const scratch = gpuZeros(d, [Math.max(1, sp.scratchFloats)], 'scratch');
+  const rowSums = new RowSums(d, RowSums.floats(conv2dBiasPartialsShape(xs, w.shape)), 'conv');
   const [gy, gdx, gdw, gdb] = await run(d, [
     conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, upsample, label: 'conv' }),
     conv2dBackwardInput(d, { ...args, dx, accumulate: false }),
-    ...conv2dBackwardParams(d, { ...args, dw, db, split: sp, scratch }),
+    ...conv2dBackwardParams(d, { ...args, dw, db, split: sp, scratch, rowSums }),
+    ...rowSums.dispatch(d),
   ], [y, dx, dw, db]);
   return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };
 }

@@ -1,7 +1,8 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dParamsScratchFloats, weightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dBiasPartialsShape, weightGradSplit } from '../../src/kernels/conv2d';
+import { RowSums } from '../../src/kernels/reduce';
 import { upsampleNearest2x } from '../../src/ref/resample';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
@@ -117,11 +118,13 @@ describe('conv2d on WebGPU', () => {
       const dxa = gpuZeros(d, xa.shape, 'dxa'), dxb = gpuZeros(d, xb.shape, 'dxb'), dw = gpuZeros(d, [9, 67, 1, 1], 'dw'), db = gpuZeros(d, [9], 'db');
       const args = { x: ta, x2: tb, w: wsc, dy: toGpu(d, dy, 'dy'), geometry: CONV1X1, label: 'shortcut' };
       const spl = sp ?? weightGradSplit(cat.shape, [9, 67, 1, 1], CONV1X1, d.limits);
-      const scratch = gpuZeros(d, [Math.max(1, conv2dParamsScratchFloats(cat.shape, [9, 67, 1, 1], spl, true))], 'scratch');
+      const scratch = gpuZeros(d, [Math.max(1, spl.scratchFloats)], 'scratch');
+      const rowSums = new RowSums(d, RowSums.floats(conv2dBiasPartialsShape(cat.shape, [9, 67, 1, 1])), 'shortcut');
       const twice = accumulate ? [conv2dBackwardInput(d, { ...args, dx: dxa, dx2: dxb, accumulate: false })] : [];
       const [ga, gb, gw, gdb] = await run(d, [
         ...twice, conv2dBackwardInput(d, { ...args, dx: dxa, dx2: dxb, accumulate }),
-        ...conv2dBackwardParams(d, { ...args, dw, db, split: spl, scratch }),
+        ...conv2dBackwardParams(d, { ...args, dw, db, split: spl, scratch, rowSums }),
+        ...rowSums.dispatch(d),
       ], [dxa, dxb, dw, db]);
       const k = accumulate ? 2 : 1;
       expectClose(ga!, split.da.data.map((v) => k * v), BWD.atol, BWD.rtol, `dx of a${accumulate ? ', +=' : ''}`);

@@ -2,7 +2,8 @@
 import { describe, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
-import { groupNormBackward, groupNormForward, groupNormScratchFloats } from '../../src/kernels/groupnorm';
+import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../../src/kernels/groupnorm';
+import { RowSums } from '../../src/kernels/reduce';
 import { groupNorm, groupNormBackward as refBackward } from '../../src/ref/groupnorm';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { expectClose, loadReference } from '../unit/ref-helpers';
@@ -27,10 +28,12 @@ async function gpuNorm(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTens
   const [tw, tb] = packOnGpu(d, [w, b], 'gn.affine');   // the flat parameters: w and b in one buffer
   const args = { x: tx!, x2: tx2, w: tw!, b: tb!, groups, silu, label: 'gn', stats: gpuZeros(d, [2, B, groups]) };
   const y = gpuZeros(d, x.shape);
-  const dw = gpuZeros(d, w.shape), db = gpuZeros(d, b.shape);
+  const [dw, db] = packOnGpu(d, [w, b].map((t) => ({ shape: t.shape, data: new Float32Array(t.data.length) })), 'gn.grads');
+  const rowSums = new RowSums(d, RowSums.floats(groupNormPartialsShape(x.shape)), 'gn');
   const [gy, gdw, gdb, gdx, gdx2] = await run(d, [
     groupNormForward(d, { ...args, y }),
-    ...groupNormBackward(d, { ...args, dy: toGpu(d, dy), dx: dx!, dx2, dw, db, scratch: gpuZeros(d, [groupNormScratchFloats(x.shape)]), accumulate: dxInit !== undefined }),
+    groupNormBackward(d, { ...args, dy: toGpu(d, dy), dx: dx!, dx2, dw, db, rowSums, accumulate: dxInit !== undefined }),
+    ...rowSums.dispatch(d),
   ], [y, dw, db, dx!, ...(dx2 ? [dx2] : [])]);
   const dxAll = gdx2 ? concatChannels({ shape: parts[0]!.shape, data: gdx! }, { shape: parts[1]!.shape, data: gdx2 }).data : gdx!;
   return { y: gy!, dx: dxAll, dw: gdw!, db: gdb! };

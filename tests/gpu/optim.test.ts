@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import { adamStep, emaUpdate } from '../../src/kernels/adam';
-import { gradNormAndClip } from '../../src/kernels/reduce';
+import { gradNormAndClip, RowSums, sumRowsInto } from '../../src/kernels/reduce';
 import { alignFloats, createTensorFrom, upload } from '../../src/gpu/tensor';
 import { adamStep as refAdamStep, clipScale, emaUpdate as refEmaUpdate, globalNorm, type AdamOptions } from '../../src/ref/optim';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+import { gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu } from './harness';
 
 const gpu = useGpu();
 
@@ -163,6 +163,47 @@ describe('optimizer on WebGPU', () => {
     const [got] = await run(d, [], [ema]);
     expectClose(got!, want, 1e-6, 2e-7, 'ema');
     expect(() => update.setRate(1)).toThrow(/ema: EMA rate 1 is outside \[0, 1\)/);
+  });
+
+  // A backward's bias and GroupNorm gradients: (rows, count) partials per layer, one with two
+  // outputs (GroupNorm's dw and db), one wider than a workgroup, summed in one dispatch.
+  it('sums every queued set of row partials in one dispatch, with the bits of one sum_rows each, into one or two outputs', async () => {
+    const d = gpu.device;
+    const shapes = [[3, 7], [1, 300], [5, 2 * 40], [64, 33]] as const;
+    const partials = shapes.map((s, i) => randomTensor(s, 40 + i));
+    const outShapes = [[7], [300], [40], [40], [33]];
+    const start = outShapes.map((s, i) => randomTensor(s, 50 + i));
+    const sums = new RowSums(d, shapes.reduce((n, s) => n + RowSums.floats(s), 0), 'rows');
+    const outs = packOnGpu(d, start, 'grads');
+    const takes = shapes.map((s, i) => sums.take(s, `p${i}`));
+    takes.forEach((t, i) => upload(d, t, partials[i]!.data));
+    sums.add(takes[0]!, outs[0]!);
+    sums.add(takes[1]!, outs[1]!);
+    sums.add(takes[2]!, outs[2]!, outs[3]!);
+    sums.add(takes[3]!, outs[4]!);
+    const [dispatch, ...more] = sums.dispatch(d);
+    expect(more).toHaveLength(0);
+    const got = await run(d, [dispatch!], outs);
+
+    const singles = start.map((t) => toGpu(d, t, 'single'));
+    const want = await run(d, [
+      sumRowsInto(d, { src: toGpu(d, partials[0]!), out: singles[0]!, label: 'a' }),
+      sumRowsInto(d, { src: toGpu(d, partials[1]!), out: singles[1]!, label: 'b' }),
+      sumRowsInto(d, { src: toGpu(d, partials[2]!), out: singles[2]!, out2: singles[3]!, label: 'c' }),
+      sumRowsInto(d, { src: toGpu(d, partials[3]!), out: singles[4]!, label: 'd' }),
+    ], singles);
+    got.forEach((g, i) => expect(g, `output ${i}`).toEqual(want[i]));
+    // and those are the row sums, added to what the outputs held
+    const [rows, count] = shapes[3];
+    const sum0 = Array.from({ length: count }, (_, c) => {
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += partials[3]!.data[r * count + c]!;
+      return start[4]!.data[c]! + s;
+    });
+    expectClose(got[4]!, Float32Array.from(sum0), 1e-5, 1e-5, 'row sums');
+
+    expect(() => sums.take([1, 1], 'extra')).toThrow(/rows: planner bug: partials extra \[1,1\] overrun the \d+ floats reserved/);
+    expect(() => sums.add(toGpu(d, partials[0]!, 'stray'), outs[0]!)).toThrow(/rows: stray is not a take of these row sums/);
   });
 
   it('rejects a non-flat gradient buffer and step 0', () => {
