@@ -1,15 +1,15 @@
-// Launcher for shaders/linear.wgsl: fully connected layers with an optional SiLU on their input; the
-// forward runs several layers that share their input in one dispatch.
+// Launcher for shaders/linear.wgsl: fully connected layers with an optional SiLU on their input;
+// several layers that share their input run in one dispatch each way.
 import code from '../../shaders/linear.wgsl?raw';
 import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
-import { byteSize, createTensor, upload, type Tensor } from '../gpu/tensor';
+import { createTensor, spanOf, upload, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'linear', code };
 const WG = 64;
 const FLAG_SILU = 1;
 const FLAG_ACC = 2;
-const TABLE_WORDS = 5;   // linear.wgsl's table: w, b and y offsets, Out, first column
+const TABLE_WORDS = 6;   // linear.wgsl's table: w, b (or db), y (or dy) and dw offsets, Out, first row
 
 /** [N, In, Out] of x (N, In) and w (Out, In). */
 function dims(x: Tensor, w: Tensor, label: string): [number, number, number] {
@@ -44,44 +44,42 @@ export interface LinearLayersForwardArgs {
   label: string;
 }
 
-/** The range of one buffer that holds every tensor of `ts`, as a tensor to bind, and each one's float offset in it. */
-function span(ts: readonly Tensor[], what: string, label: string): { range: Tensor; offsets: number[] } {
-  const buffer = ts[0]!.buffer;
-  if (ts.some((t) => t.buffer !== buffer)) throw new Error(`${label}: the layers' ${what} tensors must share one buffer`);
-  const start = Math.min(...ts.map((t) => t.offset));
-  const end = Math.max(...ts.map((t) => t.offset + byteSize(t)));
-  return {
-    range: { buffer, offset: start, shape: [(end - start) / 4], label: `${label}.${what}` },
-    offsets: ts.map((t) => (t.offset - start) / 4),
-  };
+/** One row of linear.wgsl's layer table per layer: its offsets in the bound ranges, Out, first row. */
+function layerTable(device: GPUDevice, rows: readonly { w: number; b: number; y: number; dw: number; Out: number }[], label: string): { table: Tensor; outF: number } {
+  const table = new Uint32Array(rows.length * TABLE_WORDS);
+  let first = 0;
+  rows.forEach((r, i) => {
+    table.set([r.w, r.b, r.y, r.dw, r.Out, first], i * TABLE_WORDS);
+    first += r.Out;
+  });
+  const tensor = createTensor(device, [table.length], `${label}.table`);
+  upload(device, tensor, new Float32Array(table.buffer));
+  return { table: tensor, outF: first };
+}
+
+/** The layers' [N, In] (they share x) and each one's Out, checked against x. */
+function layerDims(x: Tensor, ws: readonly Tensor[], label: string): { N: number; In: number; outs: number[] } {
+  if (ws.length === 0) throw new Error(`${label}: no layers`);
+  const dimsOf = ws.map((w) => dims(x, w, label));
+  return { N: dimsOf[0]![0], In: dimsOf[0]![1], outs: dimsOf.map((d) => d[2]) };
 }
 
 /** Every layer's y = b + w a(x), in one dispatch (a table of the layers' offsets, written at plan time). */
 export function linearLayersForward(device: GPUDevice, a: LinearLayersForwardArgs): Dispatch {
-  if (a.layers.length === 0) throw new Error(`${a.label}: no layers`);
-  const shapes = a.layers.map((l) => {
-    const [N, In, Out] = dims(a.x, l.w, a.label);
-    expectShape(l.b, [Out], a.label);
-    expectShape(l.y, [N, Out], a.label);
-    return { N, In, Out };
+  const { N, In, outs } = layerDims(a.x, a.layers.map((l) => l.w), a.label);
+  a.layers.forEach((l, i) => {
+    expectShape(l.b, [outs[i]!], a.label);
+    expectShape(l.y, [N, outs[i]!], a.label);
   });
-  const { N, In } = shapes[0]!;
-  const w = span(a.layers.map((l) => l.w), 'weight', a.label);
-  const b = span(a.layers.map((l) => l.b), 'bias', a.label);
-  const y = span(a.layers.map((l) => l.y), 'y', a.label);
-  const table = new Uint32Array(a.layers.length * TABLE_WORDS);
-  let first = 0;
-  shapes.forEach(({ Out }, i) => {
-    table.set([w.offsets[i]!, b.offsets[i]!, y.offsets[i]!, Out, first], i * TABLE_WORDS);
-    first += Out;
-  });
-  const tableTensor = createTensor(device, [table.length], `${a.label}.table`);
-  upload(device, tableTensor, new Float32Array(table.buffer));
+  const w = spanOf(a.layers.map((l) => l.w), `${a.label}.weights`);
+  const b = spanOf(a.layers.map((l) => l.b), `${a.label}.biases`);
+  const y = spanOf(a.layers.map((l) => l.y), `${a.label}.outputs`);
+  const { table, outF } = layerTable(device, outs.map((Out, i) => ({ w: w.offsets[i]!, b: b.offsets[i]!, y: y.offsets[i]!, dw: 0, Out })), a.label);
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
-    uniforms: { n: N, in_f: In, out_f: first, flags: a.siluInput ? FLAG_SILU : 0, layers: a.layers.length },
-    tensors: [[a.x, 'read'], [w.range, 'read'], [b.range, 'read'], [y.range, 'write'], [tableTensor, 'read']],
-    workgroups: grid(Math.ceil((N * first) / WG)),
+    uniforms: { n: N, in_f: In, out_f: outF, flags: a.siluInput ? FLAG_SILU : 0, layers: a.layers.length },
+    tensors: [[table, 'read'], [a.x, 'read'], [w.span, 'read'], [b.span, 'read'], [y.span, 'write']],
+    workgroups: grid(Math.ceil((N * outF) / WG)),
   });
 }
 
@@ -100,25 +98,49 @@ export interface LinearBackwardArgs {
 
 /** dw += and db += (parameter gradients accumulate; the trainer zeroes them per step), then dx. */
 export function linearBackward(device: GPUDevice, a: LinearBackwardArgs): Dispatch[] {
-  const [N, In, Out] = dims(a.x, a.w, a.label);
-  expectShape(a.dy, [N, Out], a.label);
-  expectShape(a.dw, [Out, In], a.label);
-  expectShape(a.db, [Out], a.label);
+  return linearLayersBackward(device, { ...a, layers: [{ w: a.w, dy: a.dy, dw: a.dw, db: a.db }] });
+}
+
+export interface LinearLayersBackwardArgs {
+  x: Tensor;    // the forward input (N, In) every layer shares, before the SiLU
+  /** Each layer's w (Out, In), dy (N, Out), dw +=, db +=: the w share one buffer, the dy one, and
+   *  the dw and db one (the flat gradients). */
+  layers: readonly { w: Tensor; dy: Tensor; dw: Tensor; db: Tensor }[];
+  /** (N, In) = (+= with accumulateDx) the sum of every layer's input gradient; skipped when absent. */
+  dx?: Tensor;
+  accumulateDx?: boolean;
+  siluInput?: boolean;
+  label: string;
+}
+
+/** Every layer's dw += and db += in one dispatch, then dx in one (the layers' terms added in order). */
+export function linearLayersBackward(device: GPUDevice, a: LinearLayersBackwardArgs): Dispatch[] {
+  const { N, In, outs } = layerDims(a.x, a.layers.map((l) => l.w), a.label);
+  a.layers.forEach((l, i) => {
+    expectShape(l.dy, [N, outs[i]!], a.label);
+    expectShape(l.dw, [outs[i]!, In], a.label);
+    expectShape(l.db, [outs[i]!], a.label);
+  });
+  const w = spanOf(a.layers.map((l) => l.w), `${a.label}.weights`);
+  const dy = spanOf(a.layers.map((l) => l.dy), `${a.label}.output_grads`);
+  const grads = spanOf(a.layers.flatMap((l) => [l.dw, l.db]), `${a.label}.param_grads`);
+  const { table, outF } = layerTable(device, outs.map((Out, i) => ({ w: w.offsets[i]!, b: grads.offsets[2 * i + 1]!, y: dy.offsets[i]!, dw: grads.offsets[2 * i]!, Out })), a.label);
   const silu = a.siluInput ? FLAG_SILU : 0;
+  const uniforms = { n: N, in_f: In, out_f: outF, layers: a.layers.length };
   const out = [
     makeDispatch(device, {
       shader, entry: 'backward_params', label: `${a.label}.dparams`,
-      uniforms: { n: N, in_f: In, out_f: Out, flags: silu, layers: 1 },
-      tensors: [[a.x, 'read'], [a.dy, 'read'], [a.dw, 'write'], [a.db, 'write']],
-      workgroups: grid(Math.ceil((Out * (In + 1)) / WG)),
+      uniforms: { ...uniforms, flags: silu },
+      tensors: [[table, 'read'], [a.x, 'read'], [dy.span, 'read'], [grads.span, 'write']],
+      workgroups: grid(Math.ceil((outF * (In + 1)) / WG)),
     }),
   ];
   if (a.dx) {
     expectShape(a.dx, [N, In], a.label);
     out.push(makeDispatch(device, {
       shader, entry: 'backward_input', label: `${a.label}.dx`,
-      uniforms: { n: N, in_f: In, out_f: Out, flags: silu | (a.accumulateDx ? FLAG_ACC : 0), layers: 1 },
-      tensors: [[a.x, 'read'], [a.w, 'read'], [a.dy, 'read'], [a.dx, 'write']],
+      uniforms: { ...uniforms, flags: silu | (a.accumulateDx ? FLAG_ACC : 0) },
+      tensors: [[table, 'read'], [a.x, 'read'], [w.span, 'read'], [dy.span, 'read'], [a.dx, 'write']],
       workgroups: grid(Math.ceil((N * In) / WG)),
     }));
   }

@@ -16,7 +16,7 @@ import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dFo
 import { addInto } from '../kernels/elementwise';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../kernels/groupnorm';
 import { RowSums } from '../kernels/reduce';
-import { linearBackward, linearForward, linearLayersForward } from '../kernels/linear';
+import { linearBackward, linearForward, linearLayersBackward, linearLayersForward } from '../kernels/linear';
 import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../kernels/resample';
 import { createRngState, dropoutBackward, dropoutForward } from '../kernels/rng';
 import { fusesTimeEmbeddingMlp, timeEmbeddingMlp, timestepEmbedding } from '../kernels/timestep';
@@ -336,7 +336,6 @@ export class UNet {
     const n = s.name;
     const h1 = this.norm(x, `${n}.norm1`, true);
     const chan = this.tembProj.get(n);
-    if (chan) this.linearGrad(this.temb!, `${n}.temb_proj`, chan, true, true);
     const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan } : {});
     const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true), `${n}.dropout`);
     // A nin_shortcut (channel counts differ) runs inside conv2's GEMM; else x is added in its epilogue.
@@ -453,7 +452,7 @@ export class UNet {
       this.temb = this.linear(h, 'temb.dense.1', t4, true, true);
     }
     // Every ResBlock's temb_proj reads silu(temb): all of them in one dispatch, each output an aligned
-    // view of one tensor (the backward stays per block, planned where the block is).
+    // view of one tensor; the backward too (after every block's, which write the output gradients).
     const blocks = [...arch.down.flatMap((l) => l.blocks), arch.mid.block1, arch.mid.block2, ...arch.up.flatMap((l) => l.blocks)];
     const all = this.act([blocks.reduce((sum, b) => sum + alignFloats(B * b.cout), 0)], 'temb_proj');
     let offset = 0;
@@ -464,6 +463,12 @@ export class UNet {
       return { w: this.p(`${b.name}.temb_proj.weight`), b: this.p(`${b.name}.temb_proj.bias`), y };
     });
     this.forward.push(linearLayersForward(this.device, { x: this.temb, layers, siluInput: true, label: 'temb_proj' }));
+    const temb = this.temb;
+    this.onBackward(() => {
+      // The blocks in backward order: d(temb) sums their terms as one dispatch per block would.
+      const grads = blocks.map((b, i) => ({ w: layers[i]!.w, dy: this.grad(layers[i]!.y), dw: this.g(`${b.name}.temb_proj.weight`), db: this.g(`${b.name}.temb_proj.bias`) })).reverse();
+      this.backward.push(...linearLayersBackward(this.device, { x: temb, layers: grads, dx: this.grad(temb), accumulateDx: this.acc(temb), siluInput: true, label: 'temb_proj' }));
+    });
   }
 
   private build(): Tensor {

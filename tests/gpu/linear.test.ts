@@ -3,12 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
-import { linearBackward, linearForward, linearLayersForward } from '../../src/kernels/linear';
+import { linearBackward, linearForward, linearLayersBackward, linearLayersForward } from '../../src/kernels/linear';
 import { alignFloats, upload, viewTensor } from '../../src/gpu/tensor';
 import { silu, siluBackward } from '../../src/ref/activation';
 import { linear, linearBackward as linearBackwardRef } from '../../src/ref/linear';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu } from './harness';
+import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu } from './harness';
 
 const gpu = useGpu();
 const golden = (name: string): HostTensor => getTensor(loadReference('ops.safetensors'), name);
@@ -23,8 +23,8 @@ async function gpuLinear(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTe
   const [Out] = w.shape as [number];
   const tx = toGpu(d, x, 'x'), tw = toGpu(d, w, 'w'), y = gpuZeros(d, [N, Out], 'y');
   const dx = pre ? toGpu(d, pre.dx, 'dx') : gpuZeros(d, x.shape, 'dx');
-  const dw = pre ? toGpu(d, pre.dw, 'dw') : gpuZeros(d, w.shape, 'dw');
-  const db = pre ? toGpu(d, pre.db, 'db') : gpuZeros(d, [Out], 'db');
+  const zeros = (t: HostTensor): HostTensor => ({ shape: t.shape, data: new Float32Array(t.data.length) });
+  const [dw, db] = packOnGpu(d, pre ? [pre.dw, pre.db] : [zeros(w), zeros(b)], 'grads');   // the flat gradients
   const [gy, gdx, gdw, gdb] = await run(d, [
     linearForward(d, { x: tx, w: tw, b: toGpu(d, b, 'b'), y, siluInput, label: 'lin' }),
     ...linearBackward(d, { x: tx, w: tw, dy: toGpu(d, dy, 'dy'), dx, dw, db, siluInput, accumulateDx: pre !== undefined, label: 'lin' }),
@@ -103,10 +103,43 @@ describe('linear on WebGPU', () => {
     }
   });
 
+  // Their backward in two dispatches: every layer's dw and db, then dx summed over the layers, with
+  // the bits of one pair of dispatches per layer in table order (dx assigned by the first, then +=).
+  it('runs several layers\' backward in one dispatch each way, with the bits of one layer at a time', async () => {
+    const d = gpu.device;
+    const [N, In] = [3, 37];
+    const outs = [70, 9, 1];
+    const x = randomTensor([N, In], 1, 3);
+    const ws = outs.map((o, i) => randomTensor([o, In], 10 + i, 0.3)), dys = outs.map((o, i) => randomTensor([N, o], 30 + i));
+    const pre = outs.flatMap((o, i) => [randomTensor([o, In], 40 + i), randomTensor([o], 50 + i)]);
+    const tx = toGpu(d, x, 'x');
+    const tw = packOnGpu(d, ws, 'w'), tdy = packOnGpu(d, dys, 'dy');
+    for (const accumulate of [false, true]) {
+      const grads = packOnGpu(d, pre, 'grads');
+      const dx = toGpu(d, randomTensor([N, In], 60), 'dx');
+      const layers = outs.map((_, i) => ({ w: tw[i]!, dy: tdy[i]!, dw: grads[2 * i]!, db: grads[2 * i + 1]! }));
+      const all = linearLayersBackward(d, { x: tx, layers, dx, accumulateDx: accumulate, siluInput: true, label: 'temb_proj' });
+      expect(all).toHaveLength(2);
+      const got = await run(d, all, [dx, ...grads]);
+
+      const alone = packOnGpu(d, pre, 'alone');
+      const dxAlone = toGpu(d, randomTensor([N, In], 60), 'dx');
+      const one = outs.flatMap((_, i) => linearBackward(d, {
+        x: tx, w: tw[i]!, dy: tdy[i]!, dw: alone[2 * i]!, db: alone[2 * i + 1]!, dx: dxAlone, accumulateDx: accumulate || i > 0, siluInput: true, label: `one${i}`,
+      }));
+      const want = await run(d, one, [dxAlone, ...alone]);
+      got.forEach((g, i) => expect(g, i === 0 ? 'dx' : `grad ${i - 1}`).toEqual(want[i]));
+    }
+  });
+
   it('skips dx without a dx tensor', () => {
     const d = gpu.device;
+    const gradsOf = (o: number, i: number) => {
+      const [dw, db] = packOnGpu(d, [randomTensor([o, i], 1), randomTensor([o], 2)], 'grads');
+      return { dw: dw!, db: db! };
+    };
     const dispatches = linearBackward(d, {
-      x: gpuZeros(d, [2, 4]), w: gpuZeros(d, [3, 4]), dy: gpuZeros(d, [2, 3]), dw: gpuZeros(d, [3, 4]), db: gpuZeros(d, [3]), label: 'temb.dense.0',
+      x: gpuZeros(d, [2, 4]), w: gpuZeros(d, [3, 4]), dy: gpuZeros(d, [2, 3]), ...gradsOf(3, 4), label: 'temb.dense.0',
     });
     expect(dispatches.map((x) => x.label)).toEqual(['temb.dense.0.dparams (linear.backward_params)']);
   });
@@ -118,6 +151,6 @@ describe('linear on WebGPU', () => {
     })).toThrow(/bad: linear input "x" \[2,4\] does not fit weight "w" \[3,5\]/);
     const layer = () => ({ w: gpuZeros(d, [3, 4], 'w'), b: gpuZeros(d, [3]), y: gpuZeros(d, [2, 3]) });
     expect(() => linearLayersForward(d, { x: gpuZeros(d, [2, 4], 'x'), layers: [layer(), layer()], label: 'two' }))
-      .toThrow(/two: the layers' weight tensors must share one buffer/);
+      .toThrow(/two\.weights: w and w must lie in one buffer to share a binding/);
   });
 });
