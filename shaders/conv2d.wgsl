@@ -11,18 +11,22 @@
 // outputs per thread):
 //   forward          M = Co, N = B*OH*OW, K = Ci*K*K    A = w,            Bm = im2col(x)
 //   backward_input   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
-//   backward_weight  M = Co, N = Ci*K*K,  K = B*OH*OW   A = dy,           Bm = im2col(x) transposed
+//   backward_weight  M = Co, N = Ci*K*K (+1: FLAG_DB), K = B*OH*OW   A = dy,   Bm = im2col(x) transposed
 // backward_weight's output is small (dozens of tiles) and its K long (B*OH*OW, 16k at batch 64, 16 px),
 // so it is split-K: grid z = `splits` slices of `k_chunk` reduction indices each; with one split it
 // adds into dw directly, with more each slice writes its partial dw to `partial[z]` and reduce.wgsl's
 // sum_rows adds the slices into dw in a fixed order (deterministic; no float atomics).
+// FLAG_DB (backward_weight): the bias gradient db[co] = sum over (b, oy, ox) of dy is the same GEMM's
+// column N = Ci*K*K, a column of ones in Bm: no pass of its own over dy. (The 64-column tiles have
+// room for it unless Ci*K*K is a multiple of 64, which then takes one more column of tiles.)
 // backward_chan sums dy over (OH, OW) per (sample, channel): the gradient of the time-embedding add,
-// and the first stage of the bias gradient (db = sum over the batch of these, reduce.wgsl sum_rows).
+// whose sum over the batch is that convolution's bias gradient (kernels/reduce.ts RowSums).
 //
 // Outputs: forward y  = conv + bias (+ chan[b, co] if FLAG_CHAN, the time embedding projection)
 //                        (+ res[same index] if FLAG_RES, the residual connection);
 //          backward_input dx  = (+= with FLAG_ACC: x fans out elsewhere too);
-//          backward_weight dw += (parameter gradients accumulate), or partial[z] = per slice;
+//          backward_weight dw += (parameter gradients accumulate), db += with FLAG_DB, or with
+//                          several splits partial[z] = per slice: dw's Co*Ci*K*K values, then db's Co;
 //          backward_chan dchan = .
 // Forward saves nothing: backward reads the forward input x again.
 // Two more fusions in the forward GEMM (the backward runs per convolution, on views):
@@ -75,6 +79,7 @@ const FLAG_RES: u32 = 4u;
 const FLAG_ACC: u32 = 8u;
 const FLAG_UP2: u32 = 16u;
 const FLAG_SHORTCUT: u32 = 32u;
+const FLAG_DB: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> P: Params;
 
@@ -101,7 +106,7 @@ fn gemm_dims(mode: u32, z: u32) -> Gemm {
     case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, 0u, P.cout * KK); }
     default: {
       let k = P.batch * P.oh * P.ow;
-      return Gemm(P.cout, P.cin * KK, z * P.k_chunk, min(k, (z + 1u) * P.k_chunk));
+      return Gemm(P.cout, P.cin * KK + db_columns(), z * P.k_chunk, min(k, (z + 1u) * P.k_chunk));
     }
   }
 }
@@ -196,6 +201,7 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
       return x_at(s.b, k / KK, s.y + i32(r / KSIZE), s.x + i32(r % KSIZE));
     }
     case BACKWARD_WEIGHT: {                           // im2col(x) transposed: k = (b, oy, ox)
+      if (s.b == P.cin) { return 1.0; }               // FLAG_DB's column of ones
       return x_at(q.b, s.b, i32(q.oy * STRIDE) + s.y, i32(q.ox * STRIDE) + s.x);
     }
     default: {
@@ -320,20 +326,30 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 //      (one split: += into dw; several: partial[z, co, (ci, ky, kx)] = the sum over split z's range)
 
 @group(0) @binding(5) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(6) var<storage, read_write> db: array<f32>;   // FLAG_DB with one split
+
+// backward_weight's column of ones for the bias gradient: 1 with FLAG_DB, else 0.
+fn db_columns() -> u32 {
+  return select(0u, 1u, (P.flags & FLAG_DB) != 0u);
+}
 
 @compute @workgroup_size(GEMM_THREADS)
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let lid = gemm_thread(li);
   let acc = gemm(BACKWARD_WEIGHT, wid, li, lid);
   let ncols = P.cin * KK;
-  let slice = wid.z * P.cout * ncols;
+  let slice = wid.z * P.cout * (ncols + db_columns());
   for (var e = 0u; e < ROWS / 4u; e++) {
     let o = gemm_output(lid, e);
     let co = wid.y * ROWS + o.x;
     let n = wid.x * TN + o.y;
-    if (co >= P.cout || n >= ncols) { continue; }
+    if (co >= P.cout || n > ncols || (n == ncols && db_columns() == 0u)) { continue; }
     let v = gemm_result(acc, e);
-    if (P.splits == 1u) { dw[co * ncols + n] += v; } else { dw[slice + co * ncols + n] = v; }
+    if (n == ncols) {
+      if (P.splits == 1u) { db[co] += v; } else { dw[slice + P.cout * ncols + co] = v; }
+    } else {
+      if (P.splits == 1u) { dw[co * ncols + n] += v; } else { dw[slice + co * ncols + n] = v; }
+    }
   }
 }
 

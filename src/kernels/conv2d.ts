@@ -6,7 +6,7 @@ import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto, type RowSums } from './reduce';
 import { expectShape } from './shapes';
-import { GEMM_COLUMNS, GEMM_DEFAULT_ROWS, GEMM_K_SLICE, gemmLaunch, gemmLibrary } from './gemm';
+import { GEMM_COLUMNS, GEMM_DEFAULT_ROWS, GEMM_K_SLICE, gemmLaunch, gemmLibrary, gemmOperandsExact } from './gemm';
 
 const shader: KernelSource = { name: 'conv2d', code, library: gemmLibrary };
 const FLAG_BIAS = 1;
@@ -15,6 +15,7 @@ const FLAG_RES = 4;
 const FLAG_ACC = 8;
 const FLAG_UP2 = 16;
 const FLAG_SHORTCUT = 32;
+const FLAG_DB = 64;
 
 /** The input a convolution sees: x itself, or with `upsample` its nearest 2x upsampling (B, C, 2H, 2W);
  *  with x2, x and x2 concatenated along channels (read in place, never written out). */
@@ -117,15 +118,21 @@ function unsplit(K: number): WeightGradSplit {
  *  shape, the workgroup target and the scratch budget (bounded by the adapter's binding limit). */
 export function weightGradSplit(x: readonly number[], w: readonly number[], g: ConvGeometry, limits: { maxStorageBufferBindingSize: number }): WeightGradSplit {
   const d = dims(x, w, g, 'weightGradSplit');
-  const M = d.Co, N = d.Ci * d.K * d.K, K = d.B * d.OH * d.OW;
+  const M = d.Co, N = d.Ci * d.K * d.K + 1, K = d.B * d.OH * d.OW;
   const tiles = Math.ceil(M / GEMM_DEFAULT_ROWS) * Math.ceil(N / GEMM_COLUMNS);
   const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
-  return sliceReduction(M * N, K, want);
+  return sliceReduction(weightGradOutputs(w), K, want);
 }
 
-/** K reduction indices in about `want` slices of a multiple of the K tile (16) each, for a dW of
- *  `outputs` values (the scratch holds one partial copy per slice). */
+/** The values one slice of a weight gradient writes: dW (Co, Ci, K, K) and db (Co), the GEMM's
+ *  extra column (FLAG_DB). */
+export function weightGradOutputs(w: readonly number[]): number {
+  return w[0]! * (w[1]! * w[2]! * w[3]! + 1);
+}
+
+/** K reduction indices in about `want` slices of a multiple of the K tile (16) each, for a dW and db
+ *  of `outputs` values (weightGradOutputs: the scratch holds one partial copy per slice). */
 export function sliceReduction(outputs: number, K: number, want: number): WeightGradSplit {
   if (want <= 1) return unsplit(K);
   const kChunk = Math.ceil(K / want / GEMM_K_SLICE) * GEMM_K_SLICE;
@@ -244,11 +251,12 @@ export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & {
 
 export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
   dw: Tensor;            // (Co, Ci, K, K) +=
-  db?: Tensor;           // (Co) +=, through rowSums
-  /** (B, Co) per-(sample, channel) sums of dy, a take of rowSums, when the planner already has them
-   *  (the backward of a FLAG_CHAN add computes exactly these): db is then their sum over the batch. */
+  db?: Tensor;           // (Co) +=
+  /** (B, Co) per-(sample, channel) sums of dy, a take of rowSums, when the planner has them (the
+   *  backward of a FLAG_CHAN add computes exactly these): db is then their sum over the batch, queued
+   *  in rowSums. Without them, db is the weight-gradient GEMM's extra column where conv2dBiasInGemm,
+   *  else such sums computed here into a take of rowSums. */
   dbPartials?: Tensor;
-  /** Where db's second stage goes (needed with db). */
   rowSums?: RowSums;
   /** From weightGradSplit (default: no split). */
   split?: WeightGradSplit;
@@ -256,50 +264,61 @@ export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
   scratch?: Tensor;
 }
 
-/** The rows a bias gradient's partials take of a RowSums: (B, Co). */
+/** Whether a bias gradient without given per-sample sums is the weight-gradient GEMM's column of
+ *  ones: with exact (fp32) operands it is the same f32 sum of dy. The reduced tiers would sum dy
+ *  rounded to f16 (small gradients lose most of their bits), so they sum it in f32 instead:
+ *  backward_chan into rows of a RowSums. */
+export function conv2dBiasInGemm(device: GPUDevice): boolean {
+  return gemmOperandsExact(device);
+}
+
+/** The rows a bias gradient's per-sample partials take of a RowSums: (B, Co). */
 export function conv2dBiasPartialsShape(x: readonly number[], w: readonly number[]): [number, number] {
   return [x[0]!, w[0]!];
 }
 
 /**
  * dw += and db += (parameter gradients accumulate; the trainer zeroes them per step). With a split
- * the weight gradient is a split-K GEMM into scratch plus an in-order sum; the bias gradient is
- * always two-stage: per-(sample, channel) sums (given, or computed into a take of rowSums), then
- * their sum over the batch, queued in rowSums (one dispatch for the whole backward).
+ * the weight gradient is a split-K GEMM into scratch plus an in-order sum. The bias gradient is the
+ * GEMM's extra column (a column of ones: dy summed over the batch's pixels), or the sum over the
+ * batch of per-sample sums (dbPartials, or computed here), queued in rowSums.
  */
 export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Dispatch[] {
   const d = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
   expectShape(a.dw, a.w.shape, a.label);
+  if (a.db) expectShape(a.db, [d.Co], a.label);
   const split = a.split ?? unsplit(d.B * d.OH * d.OW);
   if (split.scratchFloats > 0 && (!a.scratch || a.scratch.shape[0]! < split.scratchFloats)) {
     throw new Error(`${a.label}: conv2d weight gradient split ${split.splits} ways needs ${split.scratchFloats} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);
   }
   const ncols = d.Ci * d.K * d.K;
-  const partialDw = split.splits > 1 ? viewTensor(a.scratch!, 0, [split.splits, d.Co * ncols], `${a.label}.dw_partials`) : a.dw;
+  const gemmDb = a.db !== undefined && a.dbPartials === undefined && conv2dBiasInGemm(device);
+  const width = d.Co * ncols + (gemmDb ? d.Co : 0);
+  const partials = split.splits > 1 ? viewTensor(a.scratch!, 0, [split.splits, width], `${a.label}.dw_partials`) : a.dw;
   const out = [
     makeDispatch(device, {
       shader, entry: 'backward_weight', label: `${a.label}.dw`,
-      uniforms: uniforms(d, a.geometry, a.upsample ? FLAG_UP2 : 0, split, UNFUSED, a.x.shape[1]!),
-      ...launch(device, d, a.geometry, d.Co, ncols, split.splits),
+      uniforms: uniforms(d, a.geometry, (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0), split, UNFUSED, a.x.shape[1]!),
+      ...launch(device, d, a.geometry, d.Co, ncols + (gemmDb ? 1 : 0), split.splits),
       flops: gemmFlops(d),
-      tensors: [[a.dy, 'read'], [a.x, 'read'], unusedShortcut(device), secondPart(device, a.x2), [partialDw, 'write']],
+      tensors: [[a.dy, 'read'], [a.x, 'read'], unusedShortcut(device), secondPart(device, a.x2), [partials, 'write'],
+        [gemmDb && split.splits === 1 ? a.db! : placeholderSink(device), 'write']],
     }),
   ];
   if (split.splits > 1) {
-    out.push(sumRowsInto(device, { src: partialDw, out: reshape(a.dw, [numel(a.dw.shape)]), label: `${a.label}.dw` }));
+    out.push(sumRowsInto(device, { src: partials, out: reshape(a.dw, [numel(a.dw.shape)]), out2: gemmDb ? a.db : undefined, label: `${a.label}.dw` }));
   }
-  if (a.db) {
-    expectShape(a.db, [d.Co], a.label);
-    if (!a.rowSums) throw new Error(`${a.label}: conv2d bias gradient needs rowSums`);
-    let partials = a.dbPartials;
-    if (partials) {
-      expectShape(partials, [d.B, d.Co], a.label);
+  if (a.db && !gemmDb) {
+    if (!a.rowSums) throw new Error(`${a.label}: conv2d bias gradient from per-sample sums needs rowSums`);
+    let sums = a.dbPartials;
+    if (sums) {
+      expectShape(sums, [d.B, d.Co], a.label);
     } else {
-      partials = a.rowSums.take([d.B, d.Co], `${a.label}.db_partials`);
-      out.push(conv2dBackwardChan(device, { dy: a.dy, dchan: partials, label: `${a.label}.db` }));
+      sums = a.rowSums.take([d.B, d.Co], `${a.label}.db_partials`);
+      out.push(conv2dBackwardChan(device, { dy: a.dy, dchan: sums, label: `${a.label}.db` }));
     }
-    a.rowSums.add(partials, a.db);
+    a.rowSums.add(sums, a.db);
   }
   return out;
 }

@@ -27,6 +27,11 @@ const BACKEND_CODE: Record<GemmOperands, { enables: string; declarations: string
   matrix: { enables: 'enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;', declarations: matrixCode },
 };
 
+/** Whether the device's GEMMs multiply f32 operands as they are (the fp32 tier), not rounded to f16. */
+export function gemmOperandsExact(device: GPUDevice): boolean {
+  return gemmOperands(deviceTier(device).tier) === 'fp32';
+}
+
 /** The backend's part of a module for `operands` (the naga check of every variant builds on it). */
 export function gemmOperandCode(operands: GemmOperands): { enables: string; declarations: string } {
   return BACKEND_CODE[operands];

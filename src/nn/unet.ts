@@ -12,7 +12,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dBiasPartialsShape, convInputShape, weightGradSplit } from '../kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, convInputShape, weightGradSplit } from '../kernels/conv2d';
 import { addInto } from '../kernels/elementwise';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../kernels/groupnorm';
 import { RowSums } from '../kernels/reduce';
@@ -247,7 +247,7 @@ export class UNet {
     const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
     this.needScratch(split.scratchFloats);
-    this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
+    if (extra.chan || !conv2dBiasInGemm(this.device)) this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
     this.onBackward(() => {
       const dy = this.grad(y);
       const args = { ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name };

@@ -1,6 +1,6 @@
 // One convolution's forward, input gradient and parameter gradients on the GPU, for the conv2d
 // kernel tests of every precision tier (tests/gpu/conv2d.test.ts, tests/gpu/tier.test.ts).
-import { conv2dBackwardInput, conv2dBackwardParams, conv2dBiasPartialsShape, conv2dForward, convInputShape, sliceReduction, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackwardInput, conv2dBackwardParams, conv2dBiasPartialsShape, conv2dForward, convInputShape, sliceReduction, weightGradOutputs, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
 import { convOutSize, type ConvGeometry } from '../../src/host/layers';
 import type { HostTensor } from '../../src/host/tensor';
 import { RowSums } from '../../src/kernels/reduce';
@@ -8,7 +8,7 @@ import { gpuZeros, run, toGpu } from './harness';
 
 /** A split of the weight-gradient GEMM into `splits` slices of the reduction (forced, for tests). */
 export function forcedSplit(x: readonly number[], k: number, splits: number, w: readonly number[]): WeightGradSplit {
-  return sliceReduction(w[0]! * w[1]! * w[2]! * w[3]!, x[0]! * k, splits);
+  return sliceReduction(weightGradOutputs(w), x[0]! * k, splits);
 }
 
 export async function gpuConv(d: GPUDevice, x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor, upsample = false) {
@@ -23,7 +23,7 @@ export async function gpuConv(d: GPUDevice, x: HostTensor, w: HostTensor, b: Hos
   const args = { x: tx, w: tw, dy: tdy, geometry: g, upsample, label: 'conv' };
   const sp = split ?? weightGradSplit(xs, w.shape, g, d.limits);
   const scratch = gpuZeros(d, [Math.max(1, sp.scratchFloats)], 'scratch');
-  const rowSums = new RowSums(d, RowSums.floats(conv2dBiasPartialsShape(xs, w.shape)), 'conv');
+  const rowSums = new RowSums(d, RowSums.floats(conv2dBiasPartialsShape(xs, w.shape)), 'conv');   // the reduced tiers' db
   const [gy, gdx, gdw, gdb] = await run(d, [
     conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, upsample, label: 'conv' }),
     conv2dBackwardInput(d, { ...args, dx, accumulate: false }),

@@ -74,7 +74,8 @@ describe('matrix-emulated GEMMs', () => {
       const y32 = conv2d(x, w, b, g);
       const dy = randomTensor(y32.shape, 14);
       // Forward rounds w and x; the input gradient w and dy; the weight gradient dy and x. The bias
-      // is added in the f32 epilogue, and its gradient is a plain f32 sum of dy (no GEMM).
+      // is added in the f32 epilogue, and its gradient is an f32 sum of dy (not the fp32 tier's
+      // GEMM column of ones, which would round dy).
       const xr = f16RoundTensor(x), wr = f16RoundTensor(w), dyr = f16RoundTensor(dy);
       const y = conv2d(xr, wr, b, g);
       const { dx, dw } = conv2dBackward(xr, wr, dyr, g);
