@@ -17,8 +17,8 @@
 // adds into dw directly, with more each slice writes its partial dw to `partial[z]` and reduce.wgsl's
 // sum_rows adds the slices into dw in a fixed order (deterministic; no float atomics).
 // FLAG_DB (backward_weight): the bias gradient db[co] = sum over (b, oy, ox) of dy is the same GEMM's
-// column N = Ci*K*K, a column of ones in Bm: no pass of its own over dy. (The 64-column tiles have
-// room for it unless Ci*K*K is a multiple of 64, which then takes one more column of tiles.)
+// column N = Ci*K*K, a column of ones in Bm: no pass of its own over dy. The launcher sets it where
+// the last 64-column tile has room (Ci*K*K not a multiple of 64) in the fp32 tier.
 // backward_chan sums dy over (OH, OW) per (sample, channel): the gradient of the time-embedding add,
 // whose sum over the batch is that convolution's bias gradient (kernels/reduce.ts RowSums).
 //

@@ -118,7 +118,7 @@ function unsplit(K: number): WeightGradSplit {
  *  shape, the workgroup target and the scratch budget (bounded by the adapter's binding limit). */
 export function weightGradSplit(x: readonly number[], w: readonly number[], g: ConvGeometry, limits: { maxStorageBufferBindingSize: number }): WeightGradSplit {
   const d = dims(x, w, g, 'weightGradSplit');
-  const M = d.Co, N = d.Ci * d.K * d.K + 1, K = d.B * d.OH * d.OW;
+  const M = d.Co, N = d.Ci * d.K * d.K, K = d.B * d.OH * d.OW;
   const tiles = Math.ceil(M / GEMM_DEFAULT_ROWS) * Math.ceil(N / GEMM_COLUMNS);
   const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
@@ -264,12 +264,14 @@ export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
   scratch?: Tensor;
 }
 
-/** Whether a bias gradient without given per-sample sums is the weight-gradient GEMM's column of
- *  ones: with exact (fp32) operands it is the same f32 sum of dy. The reduced tiers would sum dy
- *  rounded to f16 (small gradients lose most of their bits), so they sum it in f32 instead:
- *  backward_chan into rows of a RowSums. */
-export function conv2dBiasInGemm(device: GPUDevice): boolean {
-  return gemmOperandsExact(device);
+/** Whether the bias gradient of a convolution with weight shape w (without given per-sample sums)
+ *  is its weight-gradient GEMM's column of ones: where the last column tile has room for it (Ci*K*K
+ *  not a multiple of 64; else the column would add a whole column of tiles, measured at +15% of the
+ *  bundled model's weight-gradient time on SwiftShader), and with exact (fp32) operands, where it is
+ *  the same f32 sum of dy. The reduced tiers would sum dy rounded to f16 (small gradients lose most
+ *  of their bits). Otherwise backward_chan sums dy per sample into rows of a RowSums. */
+export function conv2dBiasInGemm(device: GPUDevice, w: readonly number[]): boolean {
+  return gemmOperandsExact(device) && (w[1]! * w[2]! * w[3]!) % GEMM_COLUMNS !== 0;
 }
 
 /** The rows a bias gradient's per-sample partials take of a RowSums: (B, Co). */
@@ -293,7 +295,7 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Di
     throw new Error(`${a.label}: conv2d weight gradient split ${split.splits} ways needs ${split.scratchFloats} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);
   }
   const ncols = d.Ci * d.K * d.K;
-  const gemmDb = a.db !== undefined && a.dbPartials === undefined && conv2dBiasInGemm(device);
+  const gemmDb = a.db !== undefined && a.dbPartials === undefined && conv2dBiasInGemm(device, a.w.shape);
   const width = d.Co * ncols + (gemmDb ? d.Co : 0);
   const partials = split.splits > 1 ? viewTensor(a.scratch!, 0, [split.splits, width], `${a.label}.dw_partials`) : a.dw;
   const out = [
