@@ -19,6 +19,9 @@
 //                 sum_g dxhat = sum_c w[c] pb[b, c],  sum_g dxhat * xhat = sum_c w[c] pw[b, c].
 //              2. dx = (+= with FLAG_ACC: x fans out)
 //                 dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = dz * w[c]
+//                 With FLAG_RES (a one-part x), binding 2 holds r, the gradient of the block's
+//                 output, which its identity shortcut passes to x: dx = ((dx +) r) + that, the sum
+//                 an add of its own would have made first, without the dispatch.
 // where dz = dy, or dy * silu'(z) with FLAG_SILU. Three dispatches per GroupNorm backward were four
 // (dx, the partials, a sum_rows each for dw and db): the partials came from a B*C-workgroup pass
 // that read x and dy once more.
@@ -31,6 +34,7 @@ struct Params {
 
 const FLAG_SILU: u32 = 1u;
 const FLAG_ACC: u32 = 2u;
+const FLAG_RES: u32 = 4u;
 // 64 threads per group: UNet groups hold a few thousand values, so 64 threads with 16+ values each
 // keep loads coalesced while the reductions need 6 barrier rounds instead of 8, and CPU
 // implementations (SwiftShader) schedule 4x fewer invocations through each barrier.
@@ -162,6 +166,7 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
   let means = vec2f(s1, s2) / f32(n);
   let rstd = stats_in[P.batch * P.groups + bg];
   let acc = (P.flags & FLAG_ACC) != 0u;
+  let res = (P.flags & FLAG_RES) != 0u;
   for (var i = li; i < n; i += WG) {
     let c = c0 + i / P.hw;
     let p = i % P.hw;
@@ -169,7 +174,11 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
     let g = rstd * (dzx.x * gamma(c) - means.x - dzx.y * means.y);
     let at = part_index(b, c, p);
     if (at.x == 0u) {
-      if (acc) { dx[at.y] += g; } else { dx[at.y] = g; }
+      if (res) {
+        var prior = x2[at.y];                          // r
+        if (acc) { prior = dx[at.y] + prior; }
+        dx[at.y] = prior + g;
+      } else if (acc) { dx[at.y] += g; } else { dx[at.y] = g; }
     } else {
       if (acc) { dx2[at.y] += g; } else { dx2[at.y] = g; }
     }

@@ -9,6 +9,7 @@ import { expectShape } from './shapes';
 const shader: KernelSource = { name: 'groupnorm', code };
 const FLAG_SILU = 1;
 const FLAG_ACC = 2;
+const FLAG_RES = 4;
 export const GROUPNORM_EPS = 1e-6;
 
 interface NormArgs {
@@ -45,11 +46,12 @@ function uniforms(a: NormArgs, extraFlags: number, affineOffsets: readonly numbe
     gamma_off: affineOffsets[0]!, beta_off: affineOffsets[1]! };
 }
 
-/** x, x2 (or a placeholder) and the affine parameters as bindings 1 to 3, and the uniforms. */
-function inputs(device: GPUDevice, a: NormArgs, extraFlags: number): { tensors: [Tensor, 'read'][]; uniforms: UniformValues } {
+/** x, x2 (or the backward's residual gradient, or a placeholder) and the affine parameters as
+ *  bindings 1 to 3, and the uniforms. */
+function inputs(device: GPUDevice, a: NormArgs, extraFlags: number, second = a.x2): { tensors: [Tensor, 'read'][]; uniforms: UniformValues } {
   const affine = spanOf([a.w, a.b], `${a.label}.affine`);
   return {
-    tensors: [[a.x, 'read'], [a.x2 ?? placeholder(device), 'read'], [affine.span, 'read']],
+    tensors: [[a.x, 'read'], [second ?? placeholder(device), 'read'], [affine.span, 'read']],
     uniforms: uniforms(a, extraFlags, affine.offsets),
   };
 }
@@ -72,10 +74,12 @@ export function groupNormForward(device: GPUDevice, a: NormArgs & { y: Tensor })
 }
 
 /** dx = (+= with `accumulate`; with x2, dx2 likewise for its channels), and dw +=, db += through
- *  per-(sample, channel) partials in a take of rowSums, summed when rowSums dispatches: one dispatch. */
+ *  per-(sample, channel) partials in a take of rowSums, summed when rowSums dispatches: one dispatch.
+ *  With residualGrad (like x, which must be one tensor), dx also gets that gradient added: the
+ *  identity shortcut of a block whose input x feeds this GroupNorm. */
 export function groupNormBackward(
   device: GPUDevice,
-  a: NormArgs & { dy: Tensor; dx: Tensor; dx2?: Tensor; dw: Tensor; db: Tensor; rowSums: RowSums; accumulate: boolean },
+  a: NormArgs & { dy: Tensor; dx: Tensor; dx2?: Tensor; dw: Tensor; db: Tensor; rowSums: RowSums; accumulate: boolean; residualGrad?: Tensor },
 ): Dispatch {
   const shape = normInputShape(a.x.shape, a.x2?.shape);
   expectShape(a.dy, shape, a.label);
@@ -86,7 +90,12 @@ export function groupNormBackward(
   expectShape(a.db, a.b.shape, a.label);
   const partials = a.rowSums.take(groupNormPartialsShape(shape), `${a.label}.param_partials`);
   a.rowSums.add(partials, a.dw, a.db);
-  const { tensors, uniforms } = inputs(device, a, a.accumulate ? FLAG_ACC : 0);
+  if (a.residualGrad) {
+    if (a.x2) throw new Error(`${a.label}: groupnorm backward adds a residual gradient only into a one-tensor input`);
+    expectShape(a.residualGrad, a.x.shape, a.label);
+  }
+  const flags = (a.accumulate ? FLAG_ACC : 0) | (a.residualGrad ? FLAG_RES : 0);
+  const { tensors, uniforms } = inputs(device, a, flags, a.x2 ?? a.residualGrad);
   return makeDispatch(device, {
     shader, entry: 'backward', label: `${a.label}.backward`, uniforms,
     tensors: [...tensors, [a.stats, 'read'], [a.dy, 'read'], [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write'], [partials, 'write']],

@@ -13,7 +13,6 @@ import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
 import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, convInputShape, weightGradSplit } from '../kernels/conv2d';
-import { addInto } from '../kernels/elementwise';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../kernels/groupnorm';
 import { RowSums } from '../kernels/reduce';
 import { linearBackward, linearForward, linearLayersBackward, linearLayersForward } from '../kernels/linear';
@@ -66,8 +65,17 @@ function parts(x: Input): { x: Tensor; x2?: Tensor } {
 /** What a convolution adds to its GEMM (conv2d.ts Conv2dForwardArgs) and its backward must undo. */
 interface ConvExtras {
   chan?: Tensor;
+  /** Added in the forward's epilogue; its gradient is added by the GroupNorm that reads the same
+   *  input (a Residual given to norm()). */
   residual?: Tensor;
   upsample?: boolean;
+}
+
+/** A block's identity shortcut out = x + f(x), where x also feeds the block's first GroupNorm: that
+ *  GroupNorm's backward adds out's gradient into x's (no dispatch of its own). `out` is set once the
+ *  block is planned. */
+interface Residual {
+  out?: Tensor;
 }
 
 interface GradSlot {
@@ -268,16 +276,12 @@ export class UNet {
       this.backward.push(...conv2dBackwardParams(this.device, {
         ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, rowSums: this.rowSums!, split, scratch: this.scratch ?? undefined,
       }));
-      if (extra.residual) this.addGrad(dy, extra.residual);
     });
   }
 
-  /** grad(target) += dy, or = when nothing has written it yet (a residual connection's gradient). */
-  private addGrad(dy: Tensor, target: Tensor): void {
-    this.backward.push(addInto(this.device, { x: dy, y: this.grad(target), accumulate: this.acc(target), label: `${target.label}.residual` }));
-  }
-
-  private norm(x: Input, name: string, silu: boolean): Tensor {
+  /** GroupNorm (then SiLU) of x; with `residual`, its backward also adds the gradient of the block
+   *  output into x's. */
+  private norm(x: Input, name: string, silu: boolean, residual?: Residual): Tensor {
     const [B, C] = x.shape as [number, number];
     const groups = normGroups(C, this.config.norm_groups);
     const y = this.act(x.shape, `${name}${silu ? '.silu' : ''}`);
@@ -286,8 +290,10 @@ export class UNet {
     this.forward.push(groupNormForward(this.device, { ...args, y }));
     this.needRowSums(groupNormPartialsShape(x.shape));
     this.onBackward(() => {
+      if (residual && !residual.out) throw new Error(`${this.label}: planner bug: ${name}'s block has no output for its residual`);
       this.backward.push(groupNormBackward(this.device, {
         ...args, dy: this.grad(y), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), rowSums: this.rowSums!,
+        residualGrad: residual && this.grad(residual.out!),
       }));
     });
     return y;
@@ -334,16 +340,16 @@ export class UNet {
 
   private resBlock(x: Input, s: ResBlockSpec): Tensor {
     const n = s.name;
-    const h1 = this.norm(x, `${n}.norm1`, true);
+    if (s.cin === s.cout && isConcat(x)) throw new Error(`${this.label}: planner bug: ${n} adds a concatenation as its residual`);
+    const residual: Residual | undefined = s.cin === s.cout ? {} : undefined;
+    const h1 = this.norm(x, `${n}.norm1`, true, residual);
     const chan = this.tembProj.get(n);
     const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan } : {});
     const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true), `${n}.dropout`);
     // A nin_shortcut (channel counts differ) runs inside conv2's GEMM; else x is added in its epilogue.
-    let extra: { shortcut: { x: Input; name: string } } | { residual: Tensor };
-    if (s.cin !== s.cout) extra = { shortcut: { x, name: `${n}.nin_shortcut` } };
-    else if (isConcat(x)) throw new Error(`${this.label}: planner bug: ${n} adds a concatenation as its residual`);
-    else extra = { residual: x };
+    const extra = residual ? { residual: x as Tensor } : { shortcut: { x, name: `${n}.nin_shortcut` } };
     const out = this.conv(h3, `${n}.conv2`, s.cout, CONV3X3, extra);
+    if (residual) residual.out = out;
     this.activations.set(n, out);
     return out;
   }
@@ -351,7 +357,8 @@ export class UNet {
   private attnBlock(x: Tensor, name: string): Tensor {
     const [B, C, H, W] = x.shape as [number, number, number, number];
     const N = H * W;
-    const hn = this.norm(x, `${name}.norm`, false);
+    const residual: Residual = {};
+    const hn = this.norm(x, `${name}.norm`, false, residual);
     const [q, k, v] = this.stackedConv1x1(hn, name, ['q', 'k', 'v'], C);
     const p = this.act([B, N, N], `${name}.softmax`);
     const a = this.act([B, C, H, W], `${name}.attended`);
@@ -375,6 +382,7 @@ export class UNet {
     } else {
       y = this.conv(a, `${name}.proj_out`, C, CONV1X1, { residual: x });
     }
+    residual.out = y;
     this.activations.set(name, y);
     return y;
   }

@@ -1,5 +1,5 @@
 // groupnorm kernels (with and without fused SiLU) vs the CPU reference and the PyTorch golden.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../../src/kernels/groupnorm';
@@ -13,7 +13,7 @@ const gpu = useGpu();
 
 /** GroupNorm forward and backward of x on the GPU; with `ca`, x is given as two tensors (its first
  *  ca channels and the rest, the UNet's skip concatenation read in place) and dx comes back in two. */
-async function gpuNorm(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, groups: number, silu: boolean, dxInit?: HostTensor, ca?: number) {
+async function gpuNorm(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, groups: number, silu: boolean, dxInit?: HostTensor, ca?: number, residualGrad?: HostTensor) {
   const d = gpu.device;
   const B = x.shape[0]!;
   const split = (t: HostTensor) => {
@@ -32,7 +32,7 @@ async function gpuNorm(x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTens
   const rowSums = new RowSums(d, RowSums.floats(groupNormPartialsShape(x.shape)), 'gn');
   const [gy, gdw, gdb, gdx, gdx2] = await run(d, [
     groupNormForward(d, { ...args, y }),
-    groupNormBackward(d, { ...args, dy: toGpu(d, dy), dx: dx!, dx2, dw, db, rowSums, accumulate: dxInit !== undefined }),
+    groupNormBackward(d, { ...args, dy: toGpu(d, dy), dx: dx!, dx2, dw, db, rowSums, accumulate: dxInit !== undefined, residualGrad: residualGrad && toGpu(d, residualGrad, 'r') }),
     ...rowSums.dispatch(d),
   ], [y, dw, db, dx!, ...(dx2 ? [dx2] : [])]);
   const dxAll = gdx2 ? concatChannels({ shape: parts[0]!.shape, data: gdx! }, { shape: parts[1]!.shape, data: gdx2 }).data : gdx!;
@@ -91,5 +91,18 @@ describe('groupnorm on WebGPU', () => {
     const grads = refBackward(x, w, b, ref.mean, ref.rstd, dy, 4, true);
     const out = await gpuNorm(x, w, b, dy, 4, true, prior);
     expectClose(out.dx, grads.dx.data.map((v, i) => v + prior.data[i]!), BWD.atol, BWD.rtol, 'dx += ');
+  });
+
+  // A block out = x + f(groupnorm(x)): the GroupNorm's backward adds out's gradient r into x's.
+  it('adds the identity shortcut\'s gradient into dx, assigned and accumulated, and only into a one-tensor input', async () => {
+    const shape = [2, 8, 3, 5];
+    const x = randomTensor(shape, 5), w = randomTensor([8], 6), b = randomTensor([8], 7), dy = randomTensor(shape, 8), prior = randomTensor(shape, 9), r = randomTensor(shape, 10);
+    const ref = groupNorm(x, w, b, 4, 1e-6, true);
+    const grads = refBackward(x, w, b, ref.mean, ref.rstd, dy, 4, true);
+    const out = await gpuNorm(x, w, b, dy, 4, true, undefined, undefined, r);
+    expectClose(out.dx, grads.dx.data.map((v, i) => v + r.data[i]!), BWD.atol, BWD.rtol, 'dx = r + ');
+    const acc = await gpuNorm(x, w, b, dy, 4, true, prior, undefined, r);
+    expectClose(acc.dx, grads.dx.data.map((v, i) => v + prior.data[i]! + r.data[i]!), BWD.atol, BWD.rtol, 'dx += r + ');
+    await expect(gpuNorm(x, w, b, dy, 4, true, undefined, 3, r)).rejects.toThrow(/gn: groupnorm backward adds a residual gradient only into a one-tensor input/);
   });
 });
