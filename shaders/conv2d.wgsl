@@ -343,7 +343,7 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     let o = gemm_output(lid, e);
     let co = wid.y * ROWS + o.x;
     let n = wid.x * TN + o.y;
-    if (co >= P.cout || n > ncols || (n == ncols && db_columns() == 0u)) { continue; }
+    if (co >= P.cout || n >= ncols + db_columns()) { continue; }
     let v = gemm_result(acc, e);
     if (n == ncols) {
       if (P.splits == 1u) { db[co] += v; } else { dw[slice + P.cout * ncols + co] = v; }

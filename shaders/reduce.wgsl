@@ -132,14 +132,20 @@ fn norm_clip(@builtin(local_invocation_index) li: u32) {
 @group(0) @binding(2) var<storage, read_write> sr_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sr_out2: array<f32>;
 
+// Column i of the (rows, count) partials at float offset src of sr_src, summed over the rows in order.
+fn sum_column(src: u32, rows: u32, count: u32, i: u32) -> f32 {
+  var s = 0.0;
+  for (var r = 0u; r < rows; r++) { s += sr_src[src + r * count + i]; }
+  return s;
+}
+
 // Launches of more than 65535 workgroups are split over x and y (kernel.ts grid()).
 @compute @workgroup_size(256)
 fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) li: u32) {
   let i = thread_index(wid, nwg, WG, li);
   if (i >= R.count) { return; }
-  var s = 0.0;
-  for (var r = 0u; r < R.rows; r++) { s += sr_src[r * R.count + i]; }
+  let s = sum_column(0u, R.rows, R.count, i);
   if (i < R.split) { sr_out[i] += s; } else { sr_out2[i - R.split] += s; }
 }
 
@@ -165,9 +171,7 @@ fn sum_rows_table(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let count = st_table[t + T_COUNT];
   let i = wid.x * WG + li;
   if (i >= count) { return; }
-  let src = st_table[t + T_SRC];
-  var s = 0.0;
-  for (var r = 0u; r < st_table[t + T_ROWS]; r++) { s += sr_src[src + r * count + i]; }
+  let s = sum_column(st_table[t + T_SRC], st_table[t + T_ROWS], count, i);
   let split = st_table[t + T_SPLIT];
   if (i < split) { sr_out[st_table[t + T_OUT] + i] += s; } else { sr_out[st_table[t + T_OUT2] + i - split] += s; }
 }

@@ -2,7 +2,7 @@
 // several layers that share their input run in one dispatch each way.
 import code from '../../shaders/linear.wgsl?raw';
 import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
-import { createTensor, spanOf, upload, type Tensor } from '../gpu/tensor';
+import { createTensorFrom, spanOf, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'linear', code };
@@ -52,9 +52,7 @@ function layerTable(device: GPUDevice, rows: readonly { w: number; b: number; y:
     table.set([r.w, r.b, r.y, r.dw, r.Out, first], i * TABLE_WORDS);
     first += r.Out;
   });
-  const tensor = createTensor(device, [table.length], `${label}.table`);
-  upload(device, tensor, new Float32Array(table.buffer));
-  return { table: tensor, outF: first };
+  return { table: createTensorFrom(device, [table.length], new Float32Array(table.buffer), `${label}.table`), outF: first };
 }
 
 /** The layers' [N, In] (they share x) and each one's Out, checked against x. */

@@ -1,7 +1,7 @@
 // Launcher for shaders/reduce.wgsl: global gradient norm and clip factor over the flat gradient buffer.
 import code from '../../shaders/reduce.wgsl?raw';
 import { grid, makeDispatch, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
-import { alignFloats, createTensor, numel, spanOf, upload, type Tensor } from '../gpu/tensor';
+import { alignFloats, createTensor, createTensorFrom, numel, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'reduce', code };
@@ -106,7 +106,7 @@ export class RowSums {
     if (this.used > this.partials.shape[0]!) {
       throw new Error(`${this.label}: planner bug: partials ${label} [${shape}] overrun the ${this.partials.shape[0]} floats reserved`);
     }
-    return { buffer: this.partials.buffer, offset: this.partials.offset + offset * 4, shape: [...shape], label };
+    return viewTensor(this.partials, offset, shape, label);
   }
 
   /** Queues out (and out2) += the sum of src's rows (as sumRowsInto); src is a take. */
@@ -130,8 +130,7 @@ export class RowSums {
       const out2 = e.out2 ? outs.offsets[k++]! : 0;
       table.set([(e.src.offset - this.partials.offset) / 4, rows, count, numel(e.out.shape), out, out2], i * TABLE_WORDS);
     });
-    const tableTensor = createTensor(device, [table.length], `${this.label}.row_sum_table`);
-    upload(device, tableTensor, new Float32Array(table.buffer));
+    const tableTensor = createTensorFrom(device, [table.length], new Float32Array(table.buffer), `${this.label}.row_sum_table`);
     const widest = Math.max(...this.sums.map((e) => e.src.shape[1]!));
     return [makeDispatch(device, {
       shader, entry: 'sum_rows_table', label: `${this.label}.row_sums`,
