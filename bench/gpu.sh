@@ -7,8 +7,8 @@
 #   bench/gpu.sh OUTDIR        (env: NODE, PYTHON, CONFIGS=tiny,bundled,small,cifar10, BATCHES=1,8,64, ITERS=20,
 #                               MODES="eager graphs graphs-bf16",
 #                               PROFILE=small:64 for the per-kernel profile of one config at one batch, "" for none,
-#                               TILES=small:64 to time that config and batch with every GEMM on 64- and on 128-row
-#                               tiles (shaders/gemm.wgsl), "" for none,
+#                               TILES="small:64 bundled:1 cifar10:1" to time each config:batch with the tiles chosen
+#                               per shape and with every GEMM on each tile of shaders/gemm.wgsl (GEMM_TILES), "" for none,
 #                               TIERS="f16 matrix-emulated matrix": the precision tiers to check on the adapter (Dawn's
 #                               unsafe feature toggles on): the bundled model's eps and one training step per tier,
 #                               each against fp32 (relative L2), f16 and matrix against matrix-emulated (f16: the
@@ -29,7 +29,8 @@ MODES=${MODES:-eager graphs graphs-bf16}
 BATCHES=${BATCHES:-1,8,64}
 ITERS=${ITERS:-20}
 PROFILE=${PROFILE-small:64}
-TILES=${TILES-small:64}
+TILES=${TILES-small:64 bundled:1 cifar10:1}
+TILE_SHAPES="32x32 64x64 128x64"
 TIERS=${TIERS-f16 matrix-emulated matrix}
 TTQ_STEPS=${TTQ_STEPS-}
 torch_flags() {
@@ -47,8 +48,12 @@ if [ -n "$PROFILE" ]; then
   DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${PROFILE%%:*}" --batches "${PROFILE##*:}" --iters 5 --profile --json "$OUT/profile.json"
 fi
 if [ -n "$TILES" ]; then
-  for R in 64 128; do
-    DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${TILES%%:*}" --batches "${TILES##*:}" --iters "$ITERS" --gemm-rows "$R" --json "$OUT/engine-rows$R.json"
+  mkdir -p "$OUT/tiles"
+  for CB in $TILES; do
+    DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${CB%%:*}" --batches "${CB##*:}" --iters "$ITERS" --json "$OUT/tiles/${CB/:/-}-per-shape.json"
+    for T in $TILE_SHAPES; do
+      DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${CB%%:*}" --batches "${CB##*:}" --iters "$ITERS" --gemm-tile "$T" --json "$OUT/tiles/${CB/:/-}-$T.json"
+    done
   done
 fi
 if [ -n "$TIERS" ]; then
@@ -149,11 +154,18 @@ for r in engine['rows']:
 PY
 done
 if [ -n "$TILES" ]; then
-  "$PYTHON" - "$OUT"/engine-rows64.json "$OUT"/engine-rows128.json <<'PY'
+  "$PYTHON" - "$OUT/tiles" $TILES -- $TILE_SHAPES <<'PY'
 import json, sys
-r64, r128 = (json.load(open(p))['rows'][0] for p in sys.argv[1:3])
-print(f"\nGEMM row tiles, {r64['config']} at batch {r64['batch']}: forward 64 rows {r64['forward_ms']:.3f} ms, 128 rows {r128['forward_ms']:.3f} ms "
-      f"({r64['forward_ms'] / r128['forward_ms']:.2f}x); training step {r64['train_step_ms']:.3f} / {r128['train_step_ms']:.3f} ms "
-      f"({r64['train_step_ms'] / r128['train_step_ms']:.2f}x)")
+out, rest = sys.argv[1], sys.argv[2:]
+pairs, shapes = rest[:rest.index('--')], rest[rest.index('--') + 1:]
+print('\nGEMM tiles (ms; in brackets the per-shape choice over that tile everywhere: above 1, the rule wins)')
+for cb in pairs:
+    key = cb.replace(':', '-')
+    base = json.load(open(f'{out}/{key}-per-shape.json'))['rows'][0]
+    cells = []
+    for t in shapes:
+        r = json.load(open(f'{out}/{key}-{t}.json'))['rows'][0]
+        cells.append(f"{t}: fwd {r['forward_ms']:.3f} ({r['forward_ms'] / base['forward_ms']:.2f}x) step {r['train_step_ms']:.3f} ({r['train_step_ms'] / base['train_step_ms']:.2f}x)")
+    print(f"{cb:<12} per shape: fwd {base['forward_ms']:.3f} step {base['train_step_ms']:.3f} | " + ' | '.join(cells))
 PY
 fi

@@ -7,7 +7,7 @@
 // (the downsample: padT = padL = 0, OH = H/2); 1x1 (K = 1, pad 0).
 //
 // Every GEMM entry point is one tiled GEMM  C[M, N] = sum_k A[M, k] * Bm[k, N]  on gemm.wgsl's
-// microkernel (ROWS x 64 output tiles, 16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4
+// microkernel (ROWS x TN output tiles, 16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4
 // outputs per thread):
 //   forward          M = Co, N = B*OH*OW, K = Ci*K*K    A = w,            Bm = im2col(x)
 //   backward_input   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
@@ -17,8 +17,9 @@
 // adds into dw directly, with more each slice writes its partial dw to `partial[z]` and reduce.wgsl's
 // sum_rows adds the slices into dw in a fixed order (deterministic; no float atomics).
 // FLAG_DB (backward_weight): the bias gradient db[co] = sum over (b, oy, ox) of dy is the same GEMM's
-// column N = Ci*K*K, a column of ones in Bm: no pass of its own over dy. The launcher sets it where
-// the last 64-column tile has room (Ci*K*K not a multiple of 64) in the fp32 tier.
+// column N = Ci*K*K, a column of ones in Bm: no pass of its own over dy. The launcher sets it in the
+// fp32 tier where the last 64-column tile has room (Ci*K*K not a multiple of 64) or the grid is small
+// enough for a column of tiles more (kernels/conv2d.ts conv2dBiasInGemm).
 // backward_chan sums dy over (OH, OW) per (sample, channel): the gradient of the time-embedding add,
 // whose sum over the batch is that convolution's bias gradient (kernels/reduce.ts RowSums).
 //
@@ -220,25 +221,29 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
 }
 
 // The outputs of thread lid in workgroup tile wid (gemm.wgsl: output e is gemm_result(acc, e), at
-// row and column (m0, n0) + gemm_output(lid, e)). Per K slice each thread loads ROWS/64 vec4s of A
-// (4 rows at one k) and one of B (4 columns at one k); consecutive threads walk the operand's
+// row and column (m0, n0) + gemm_output(lid, e)). Per K slice each thread loads A_LOADS vec4s of A
+// (4 rows at one k) and B_LOADS of B (4 columns at one k); consecutive threads walk the operand's
 // contiguous axis: k for A (w along (ci, ky, kx) or runs of KK taps; dy along pixels) except
 // backward_input's 1x1 weight (w[co, ci] with k = co: contiguous along m = ci), k for
 // backward_weight's B (pixels of x), columns (pixels) for the other Bs. backward_weight's loads
-// all read k offset li % TK of the slice (256 is a multiple of TK), so one KPos serves them.
+// all read k offset li % TK of the slice (gemm_loader_slot), so one KPos serves them.
 fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
   let g = gemm_dims(mode, wid.z);
   let m0 = wid.y * ROWS;
   let n0 = wid.x * TN;
   let a_kfast = !(mode == BACKWARD_INPUT && KK == 1u);
-  let bs = gemm_loader_slot(li, 0u, TN / 4u, mode == BACKWARD_WEIGHT);
-  var slots: array<Slot, 4>;
-  for (var j = 0u; j < 4u; j++) { slots[j] = decode_slot(mode, n0 + gemm_b_col(bs.y, j)); }
+  let b_kfast = mode == BACKWARD_WEIGHT;
+  // The B columns of each of the thread's B loads, decoded once: slots[4r + j] (B_LOADS <= 2).
+  var slots: array<Slot, 8>;
+  for (var r = 0u; r < B_LOADS; r++) {
+    let bs = gemm_loader_slot(li, r, TN / 4u, b_kfast);
+    for (var j = 0u; j < 4u; j++) { slots[4u * r + j] = decode_slot(mode, n0 + gemm_b_col(bs.y, j)); }
+  }
   var q = KPos(0u, 0u, 0u);
   if (mode == BACKWARD_WEIGHT) { q = kpos_at(g.k0 + li % TK); }
   var acc: GemmAcc;
   for (var k0 = g.k0; k0 < g.k1; k0 += TK) {
-    for (var r = 0u; r < ROWS / 64u; r++) {
+    for (var r = 0u; r < A_LOADS; r++) {
       let s = gemm_loader_slot(li, r, ROWS / 4u, a_kfast);
       var a = vec4f();
       if (k0 + s.x < g.k1) {
@@ -249,13 +254,16 @@ fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
       }
       gemm_store_a(s, a);
     }
-    var b = vec4f();
-    if (k0 + bs.x < g.k1) {
-      for (var j = 0u; j < 4u; j++) {
-        if (n0 + gemm_b_col(bs.y, j) < g.n) { b[j] = load_b(mode, k0 + bs.x, slots[j], q); }
+    for (var r = 0u; r < B_LOADS; r++) {
+      let bs = gemm_loader_slot(li, r, TN / 4u, b_kfast);
+      var b = vec4f();
+      if (k0 + bs.x < g.k1) {
+        for (var j = 0u; j < 4u; j++) {
+          if (n0 + gemm_b_col(bs.y, j) < g.n) { b[j] = load_b(mode, k0 + bs.x, slots[4u * r + j], q); }
+        }
       }
+      gemm_store_b(bs, b);
     }
-    gemm_store_b(bs, b);
     if (mode == BACKWARD_WEIGHT) { q = kpos_advance(q); }
     workgroupBarrier();
     gemm_multiply(&acc, lid);
@@ -277,7 +285,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   let lid = gemm_thread(li);
   let acc = gemm(FORWARD, wid, li, lid);
   let ohw = P.oh * P.ow;
-  for (var e = 0u; e < ROWS / 4u; e++) {
+  for (var e = 0u; e < GEMM_OUTPUTS; e++) {
     let o = gemm_output(lid, e);
     let row = wid.y * ROWS + o.x;                   // (g, co)
     let n = wid.x * TN + o.y;
@@ -305,7 +313,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let lid = gemm_thread(li);
   let acc = gemm(BACKWARD_INPUT, wid, li, lid);
   let hw = P.h * P.w;
-  for (var e = 0u; e < ROWS / 4u; e++) {
+  for (var e = 0u; e < GEMM_OUTPUTS; e++) {
     let o = gemm_output(lid, e);
     let ci = wid.y * ROWS + o.x;
     let n = wid.x * TN + o.y;
@@ -339,7 +347,7 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   let acc = gemm(BACKWARD_WEIGHT, wid, li, lid);
   let ncols = P.cin * KK;
   let slice = wid.z * P.cout * (ncols + db_columns());
-  for (var e = 0u; e < ROWS / 4u; e++) {
+  for (var e = 0u; e < GEMM_OUTPUTS; e++) {
     let o = gemm_output(lid, e);
     let co = wid.y * ROWS + o.x;
     let n = wid.x * TN + o.y;

@@ -4,7 +4,7 @@
 // Not yet run on a GPU: opt-in (--precision matrix), to be matched against matrix-emulated, which
 // stages the same f16 operands (bench/gpu.sh TIERS).
 //
-// A 64 x 64 tile (ROWS = 64 only: the launcher forces it) is 16 blocks of 16 x 16. The workgroup's
+// A 64 x 64 tile (ROWS = TN = 64 only: the launcher forces it) is 16 blocks of 16 x 16. The workgroup's
 // 256 threads are 8 subgroups of 32 (the tier needs that subgroup size, gpu/tier.ts); subgroup s owns
 // rows 16 (s % 4) .. +16 and columns 32 (s / 4) .. +32: two result matrices, each K slice one left
 // matrix (its 16 rows of A) and two right ones (its 2 x 16 columns of Bm).
@@ -35,7 +35,7 @@ fn gemm_store_b(s: vec2u, v: vec4f) {
 
 // The (first row, first column) of the blocks of thread t's subgroup.
 fn gemm_subgroup_origin(t: vec2u) -> vec2u {
-  let s = subgroupBroadcastFirst(t.y * 16u + t.x) / SUBGROUP;
+  let s = subgroupBroadcastFirst(t.y * TX + t.x) / SUBGROUP;
   return vec2u(16u * (s % 4u), 32u * (s / 4u));
 }
 

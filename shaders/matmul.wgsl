@@ -6,8 +6,8 @@
 //   B[b, k, n] = mat_b[b*b_sb + k*b_sk + n*b_sn]      (batch, K, N)
 //   C[b, m, n] = mat_c[b*c_sb + m*c_sm + n*c_sn]      (batch, M, N)
 // Any M, N, K: loads outside the matrices read 0 and stores outside are skipped.
-// One workgroup (256 threads, 16x16 as gemm_thread numbers them) per ROWS x 64 output tile of one batch item (grid z = batch), on
-// gemm.wgsl's microkernel (16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4 outputs per thread).
+// One workgroup per ROWS x TN output tile of one batch item (grid z = batch), on gemm.wgsl's
+// microkernel (16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4 outputs per thread).
 //
 // Output: c = (+= with FLAG_ACC). Saves nothing: a building block (attention.ts runs its GEMMs here).
 
@@ -36,10 +36,10 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
   // Each loader walks its operand's smaller-stride axis, so that consecutive threads read
   // consecutive addresses (coalesced) whether or not the operand is transposed.
   let a_kfast = P.a_sk < P.a_sm;
-  let bs = gemm_loader_slot(li, 0u, TN / 4u, P.b_sk < P.b_sn);
+  let b_kfast = P.b_sk < P.b_sn;
   var acc: GemmAcc;
   for (var k0 = 0u; k0 < P.k; k0 += TK) {
-    for (var r = 0u; r < ROWS / 64u; r++) {
+    for (var r = 0u; r < A_LOADS; r++) {
       let s = gemm_loader_slot(li, r, ROWS / 4u, a_kfast);
       var a = vec4f();
       if (k0 + s.x < P.k) {
@@ -50,21 +50,24 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
       }
       gemm_store_a(s, a);
     }
-    var b = vec4f();
-    if (k0 + bs.x < P.k) {
-      for (var j = 0u; j < 4u; j++) {
-        let n = n0 + gemm_b_col(bs.y, j);
-        if (n < P.n) { b[j] = mat_b[b_base + (k0 + bs.x) * P.b_sk + n * P.b_sn]; }
+    for (var r = 0u; r < B_LOADS; r++) {
+      let bs = gemm_loader_slot(li, r, TN / 4u, b_kfast);
+      var b = vec4f();
+      if (k0 + bs.x < P.k) {
+        for (var j = 0u; j < 4u; j++) {
+          let n = n0 + gemm_b_col(bs.y, j);
+          if (n < P.n) { b[j] = mat_b[b_base + (k0 + bs.x) * P.b_sk + n * P.b_sn]; }
+        }
       }
+      gemm_store_b(bs, b);
     }
-    gemm_store_b(bs, b);
     workgroupBarrier();
     gemm_multiply(&acc, lid);
     workgroupBarrier();
   }
   gemm_finish(&acc, lid);
   let c_base = wid.z * P.c_sb;
-  for (var e = 0u; e < ROWS / 4u; e++) {
+  for (var e = 0u; e < GEMM_OUTPUTS; e++) {
     let o = gemm_output(lid, e);
     let m = m0 + o.x;
     let n = n0 + o.y;

@@ -1,7 +1,7 @@
 // `ddim bench`: the engine's throughput on this machine's adapter, for comparison with PyTorch
 // (tools/bench_torch.py times the same models; bench/gpu.sh runs both and prints the ratios).
 //   ddim bench [--configs tiny,bundled,small] [--batches 1,8,64] [--iters 20] [--json OUT.json] [--profile]
-//              [--gemm-rows 64|128]
+//              [--gemm-tile 32x32|64x64|128x64]
 // Per (config, batch): the UNet forward (eps from x, t) and one full training step (forward,
 // backward, gradient clip, Adam, EMA). Weights are freshly initialised (the time is the same for any
 // values). `iters` steps are submitted back to back and timed from the first submit to the
@@ -11,8 +11,8 @@
 // forward's dispatches write (whole output bindings): what kernel fusion removes, on any adapter.
 // --profile adds, per (config, batch), the time of each kernel family in the forward and in the
 // training step (gpu/profile.ts: GPU timestamps where the adapter has them, shares only otherwise).
-// --gemm-rows forces every GEMM's row tile (shaders/gemm.wgsl; default: per shape, kernels/gemm.ts
-// gemmRows), to measure where the 128-row tile pays.
+// --gemm-tile forces every GEMM's output tile (shaders/gemm.wgsl; default: per shape, kernels/gemm.ts
+// gemmTile; the weight gradient keeps 64 columns), to measure where each tile pays.
 import { writeFileSync } from 'node:fs';
 import { submitDispatches } from '../gpu/kernel';
 import { formatProfile, profileDispatches, type Profile } from '../gpu/profile';
@@ -23,7 +23,7 @@ import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { UNet } from '../nn/unet';
 import { gaussian } from '../host/rng';
 import { TrainStep } from '../train/step';
-import { forceGemmRows, type GemmRows } from '../kernels/gemm';
+import { forceGemmTile, GEMM_TILES } from '../kernels/gemm';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { numberArg, numberListArg, parseArgs, precisionArg } from './args';
@@ -57,20 +57,20 @@ export interface BenchRow {
 
 export async function benchCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim bench';
-  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json', 'gemm-rows', 'precision'], flags: ['profile'] }, cmd);
+  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json', 'gemm-tile', 'precision'], flags: ['profile'] }, cmd);
   const configs = (args.values.get('configs') ?? 'tiny,bundled').split(',');
   const batches = numberListArg(args, 'batches', [1, 8], cmd);
   if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${cmd}: --batches must be positive integers, got "${args.values.get('batches')}"`);
   const iters = numberArg(args, 'iters', 20, cmd);
   if (!Number.isInteger(iters) || iters < 1) throw new Error(`${cmd}: --iters must be a positive integer, got ${iters}`);
-  const rowsArg = args.values.get('gemm-rows');
-  if (rowsArg !== undefined && rowsArg !== '64' && rowsArg !== '128') throw new Error(`${cmd}: --gemm-rows must be 64 or 128, got "${rowsArg}"`);
-  const gemmRows = rowsArg === undefined ? undefined : (Number(rowsArg) as GemmRows);
+  const tileArg = args.values.get('gemm-tile');
+  const tile = tileArg === undefined ? undefined : Object.hasOwn(GEMM_TILES, tileArg) ? GEMM_TILES[tileArg] : undefined;
+  if (tileArg !== undefined && !tile) throw new Error(`${cmd}: --gemm-tile must be one of ${Object.keys(GEMM_TILES).join(', ')}, got "${tileArg}"`);
   const { device: d, adapter, tier } = await ctx.gpu(precisionArg(args, cmd));
-  forceGemmRows(d, gemmRows);
+  forceGemmTile(d, tile);
   const abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION));
   const rows: BenchRow[] = [];
-  ctx.log(`adapter: ${adapter}; precision ${tier}${gemmRows ? `; every GEMM on ${gemmRows}-row tiles` : ''}`);
+  ctx.log(`adapter: ${adapter}; precision ${tier}${tileArg ? `; every GEMM on ${tileArg} tiles` : ''}`);
   ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s   dispatches fwd/step   fwd MB written');
   for (const name of configs) {
     const config = benchConfig(name);
@@ -109,5 +109,5 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
     }
   }
   const out = args.values.get('json');
-  if (out) writeFileSync(out, JSON.stringify({ adapter, precision: tier, iters, gemm_rows: gemmRows ?? 'per shape', rows }, null, 1) + '\n');
+  if (out) writeFileSync(out, JSON.stringify({ adapter, precision: tier, iters, gemm_tile: tileArg ?? 'per shape', rows }, null, 1) + '\n');
 }

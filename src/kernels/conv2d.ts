@@ -6,7 +6,7 @@ import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto, type RowSums } from './reduce';
 import { expectShape } from './shapes';
-import { GEMM_COLUMNS, GEMM_DEFAULT_ROWS, GEMM_K_SLICE, gemmLaunch, gemmLibrary, gemmOperandsExact } from './gemm';
+import { GEMM_COLUMNS, GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmLaunch, gemmLibrary, gemmOperandsExact, SMALL_TILE_MAX_WORKGROUPS, type GemmTileOptions } from './gemm';
 
 const shader: KernelSource = { name: 'conv2d', code, library: gemmLibrary };
 const FLAG_BIAS = 1;
@@ -81,9 +81,9 @@ function regularStride(offsets: readonly number[], what: string, label: string):
   return stride;
 }
 
-/** Kernel size, stride and the GEMM's row tile are baked into the pipeline (WGSL overrides). */
-function launch(device: GPUDevice, d: ConvDims, g: ConvGeometry, m: number, n: number, z: number) {
-  const l = gemmLaunch(device, m, n, z);
+/** Kernel size, stride and the GEMM's tile are baked into the pipeline (WGSL overrides). */
+function launch(device: GPUDevice, d: ConvDims, g: ConvGeometry, m: number, n: number, z: number, options?: GemmTileOptions) {
+  const l = gemmLaunch(device, m, n, z, options);
   return { constants: { KSIZE: d.K, STRIDE: g.stride, ...l.constants }, workgroups: l.workgroups };
 }
 
@@ -119,7 +119,7 @@ function unsplit(K: number): WeightGradSplit {
 export function weightGradSplit(x: readonly number[], w: readonly number[], g: ConvGeometry, limits: { maxStorageBufferBindingSize: number }): WeightGradSplit {
   const d = dims(x, w, g, 'weightGradSplit');
   const M = d.Co, N = d.Ci * d.K * d.K, K = d.B * d.OH * d.OW;
-  const tiles = Math.ceil(M / GEMM_DEFAULT_ROWS) * Math.ceil(N / GEMM_COLUMNS);
+  const tiles = Math.ceil(M / GEMM_DEFAULT_TILE.rows) * Math.ceil(N / GEMM_COLUMNS);
   const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
   return sliceReduction(weightGradOutputs(w), K, want);
@@ -264,14 +264,21 @@ export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
   scratch?: Tensor;
 }
 
-/** Whether the bias gradient of a convolution with weight shape w (without given per-sample sums)
- *  is its weight-gradient GEMM's column of ones: where the last column tile has room for it (Ci*K*K
- *  not a multiple of 64; else the column would add a whole column of tiles, measured at +15% of the
- *  bundled model's weight-gradient time on SwiftShader), and with exact (fp32) operands, where it is
- *  the same f32 sum of dy. The reduced tiers would sum dy rounded to f16 (small gradients lose most
- *  of their bits). Otherwise backward_chan sums dy per sample into rows of a RowSums. */
-export function conv2dBiasInGemm(device: GPUDevice, w: readonly number[]): boolean {
-  return gemmOperandsExact(device) && (w[1]! * w[2]! * w[3]!) % GEMM_COLUMNS !== 0;
+/** Whether the bias gradient of a convolution with weight shape w (without given per-sample sums),
+ *  whose weight gradient is split as `split`, is its weight-gradient GEMM's column of ones: with exact
+ *  (fp32) operands, where it is the same f32 sum of dy (the reduced tiers would sum dy rounded to
+ *  f16: small gradients lose most of their bits), and
+ *  - where the last column tile has room for it (Ci*K*K not a multiple of 64), or
+ *  - where the column of tiles it adds keeps the grid below SMALL_TILE_MAX_WORKGROUPS (batch 1 and
+ *    8): a large GPU runs those workgroups on SMs that sat idle, and the step has one dependent
+ *    dispatch fewer. In large grids the extra column is real work (+15% of the bundled model's
+ *    weight-gradient time when SwiftShader ran it everywhere), more than one pass over dy.
+ *  Otherwise backward_chan sums dy per sample into rows of a RowSums. */
+export function conv2dBiasInGemm(device: GPUDevice, w: readonly number[], split: WeightGradSplit): boolean {
+  const ncols = w[1]! * w[2]! * w[3]!;
+  if (!gemmOperandsExact(device)) return false;
+  if (ncols % GEMM_COLUMNS !== 0) return true;
+  return Math.ceil(w[0]! / GEMM_DEFAULT_TILE.rows) * (ncols / GEMM_COLUMNS + 1) * split.splits < SMALL_TILE_MAX_WORKGROUPS;
 }
 
 /** The rows a bias gradient's per-sample partials take of a RowSums: (B, Co). */
@@ -295,14 +302,14 @@ export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Di
     throw new Error(`${a.label}: conv2d weight gradient split ${split.splits} ways needs ${split.scratchFloats} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);
   }
   const ncols = d.Ci * d.K * d.K;
-  const gemmDb = a.db !== undefined && a.dbPartials === undefined && conv2dBiasInGemm(device, a.w.shape);
+  const gemmDb = a.db !== undefined && a.dbPartials === undefined && conv2dBiasInGemm(device, a.w.shape, split);
   const width = d.Co * ncols + (gemmDb ? d.Co : 0);
   const partials = split.splits > 1 ? viewTensor(a.scratch!, 0, [split.splits, width], `${a.label}.dw_partials`) : a.dw;
   const out = [
     makeDispatch(device, {
       shader, entry: 'backward_weight', label: `${a.label}.dw`,
       uniforms: uniforms(d, a.geometry, (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0), split, UNFUSED, a.x.shape[1]!),
-      ...launch(device, d, a.geometry, d.Co, ncols + (gemmDb ? 1 : 0), split.splits),
+      ...launch(device, d, a.geometry, d.Co, ncols + (gemmDb ? 1 : 0), split.splits, { fullColumns: true }),
       flops: gemmFlops(d),
       tensors: [[a.dy, 'read'], [a.x, 'read'], unusedShortcut(device), secondPart(device, a.x2), [partials, 'write'],
         [gemmDb && split.splits === 1 ? a.db! : placeholderSink(device), 'write']],

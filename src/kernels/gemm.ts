@@ -47,13 +47,25 @@ export const gemmLibrary: KernelLibrary = {
   },
 };
 
-/** Output rows of a workgroup tile (gemm.wgsl ROWS): 64 (4x4 outputs per thread) or 128 (8x4). */
-export type GemmRows = 64 | 128;
+/** A workgroup's output tile (gemm.wgsl ROWS x TN): 64 x 64 (256 threads of 4x4 outputs), 128 x 64
+ *  (8x4) or 32 x 32 (64 threads of 4x4). */
+export interface GemmTile {
+  rows: 32 | 64 | 128;
+  cols: 32 | 64;
+}
 
-/** The row tile every GEMM takes unless gemmRows finds the larger one pays. */
-export const GEMM_DEFAULT_ROWS: GemmRows = 64;
+/** Every tile the microkernel can run, by name ("64x64"), for `ddim bench --gemm-tile` and the tests. */
+export const GEMM_TILES: Readonly<Record<string, GemmTile>> = {
+  '32x32': { rows: 32, cols: 32 },
+  '64x64': { rows: 64, cols: 64 },
+  '128x64': { rows: 128, cols: 64 },
+};
 
-/** Output columns of a workgroup tile (gemm.wgsl TN) and the depth of one K slice (TK). */
+/** The tile every GEMM takes unless gemmTile finds another pays. */
+export const GEMM_DEFAULT_TILE: GemmTile = { rows: 64, cols: 64 };
+
+/** Output columns of the default tile (the weight-gradient GEMM's always: FLAG_DB's rule counts on
+ *  them) and the depth of one K slice (gemm.wgsl TK). */
 export const GEMM_COLUMNS = 64;
 export const GEMM_K_SLICE = 16;
 
@@ -62,33 +74,52 @@ export const GEMM_K_SLICE = 16;
  *  tile's twice as many workgroups hide latency better than the larger tile's operand reuse pays. */
 export const WIDE_TILE_MIN_WORKGROUPS = 1024;
 
-/** The row tile for a GEMM with M rows whose grid has `others` workgroups per row of tiles (column
- *  tiles times batch or split slices). */
-export function gemmRows(m: number, others: number): GemmRows {
-  return m >= 128 && Math.ceil(m / 128) * others >= WIDE_TILE_MIN_WORKGROUPS ? 128 : GEMM_DEFAULT_ROWS;
+/** Below this many 64 x 64 workgroups a GEMM takes 32 x 32 tiles: two per SM of a 132-SM GPU, the
+ *  fewest that keep every SM busy while one waits on memory. Fewer (batch 1 and 8: 4 to 64) leave
+ *  most SMs idle, each busy one running a whole 64 x 64 tile's K loop; the 32 x 32 tile's four times
+ *  the workgroups divide that latency by up to four. An estimate from the grid arithmetic, not yet a
+ *  measurement: `bench/gpu.sh` TILES times the tiles side by side on the next GPU. */
+export const SMALL_TILE_MAX_WORKGROUPS = 264;
+
+export interface GemmTileOptions {
+  /** The GEMM keeps 64 columns (the weight gradient: its grid is filled by split-K, and FLAG_DB's
+   *  column of ones needs room in the last column tile). */
+  fullColumns?: boolean;
 }
 
-const forcedRows = new WeakMap<GPUDevice, GemmRows>();
+function workgroups(m: number, columnTiles: number, others: number, rows: number): number {
+  return Math.ceil(m / rows) * columnTiles * others;
+}
 
-/** Makes every GEMM planned on `device` from now on use `rows` (undefined: gemmRows again). For
- *  measuring and testing each tile on whole models (`ddim bench --gemm-rows`, the kernel tests);
- *  plans made before keep their tiles. */
-export function forceGemmRows(device: GPUDevice, rows: GemmRows | undefined): void {
-  if (rows === undefined) forcedRows.delete(device);
-  else forcedRows.set(device, rows);
+/** The tile for an M x N GEMM repeated over z (batch items or K slices). */
+export function gemmTile(m: number, n: number, z: number, options: GemmTileOptions = {}): GemmTile {
+  const columnTiles = Math.ceil(n / GEMM_COLUMNS);
+  if (m >= 128 && workgroups(m, columnTiles, z, 128) >= WIDE_TILE_MIN_WORKGROUPS) return GEMM_TILES['128x64']!;
+  if (!options.fullColumns && workgroups(m, columnTiles, z, 64) < SMALL_TILE_MAX_WORKGROUPS) return GEMM_TILES['32x32']!;
+  return GEMM_DEFAULT_TILE;
+}
+
+const forcedTiles = new WeakMap<GPUDevice, GemmTile>();
+
+/** Makes every GEMM planned on `device` from now on use `tile` (undefined: gemmTile again; a GEMM
+ *  that keeps full columns takes the tile's rows only). For measuring and testing each tile on whole
+ *  models (`ddim bench --gemm-tile`, the kernel tests); plans made before keep their tiles. */
+export function forceGemmTile(device: GPUDevice, tile: GemmTile | undefined): void {
+  if (tile === undefined) forcedTiles.delete(device);
+  else forcedTiles.set(device, tile);
 }
 
 export interface GemmLaunch {
-  constants: { ROWS: GemmRows };
+  constants: { ROWS: number; TN: number };
   workgroups: [number, number, number];
 }
 
-/** Pipeline constants and grid of an M x N GEMM repeated over z (batch items or K slices) on
- *  `device`: the row tile from gemmRows unless forceGemmRows set one. */
-export function gemmLaunch(device: GPUDevice, m: number, n: number, z: number): GemmLaunch {
-  const columnTiles = Math.ceil(n / GEMM_COLUMNS);
-  // gemm_matrix.wgsl tiles 64 rows only.
-  const matrix = deviceTier(device).tier === 'matrix';
-  const rows = matrix ? GEMM_DEFAULT_ROWS : forcedRows.get(device) ?? gemmRows(m, columnTiles * z);
-  return { constants: { ROWS: rows }, workgroups: [columnTiles, Math.ceil(m / rows), z] };
+/** Pipeline constants and grid of an M x N GEMM repeated over z on `device`: the tile from gemmTile
+ *  unless forceGemmTile set one; the matrix tier's backend tiles 64 x 64 only. */
+export function gemmLaunch(device: GPUDevice, m: number, n: number, z: number, options: GemmTileOptions = {}): GemmLaunch {
+  const forced = forcedTiles.get(device);
+  let tile = forced ?? gemmTile(m, n, z, options);
+  if (deviceTier(device).tier === 'matrix') tile = GEMM_DEFAULT_TILE;
+  else if (options.fullColumns) tile = { rows: tile.rows, cols: GEMM_COLUMNS };
+  return { constants: { ROWS: tile.rows, TN: tile.cols }, workgroups: [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), z] };
 }

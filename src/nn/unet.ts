@@ -255,7 +255,7 @@ export class UNet {
     const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
     this.needScratch(split.scratchFloats);
-    if (extra.chan || !conv2dBiasInGemm(this.device, w.shape)) this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
+    if (extra.chan || !conv2dBiasInGemm(this.device, w.shape, split)) this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
     this.onBackward(() => {
       const dy = this.grad(y);
       const args = { ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name };

@@ -5,9 +5,10 @@ import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection, fusedAttentionRows } from '../../src/kernels/attention';
 import { batchedMatmul, type Strides } from '../../src/kernels/matmul';
+import { GEMM_TILES } from '../../src/kernels/gemm';
 import { attentionCore, attentionCoreBackward } from '../../src/ref/attention';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmTile } from './harness';
 import { conv2d } from '../../src/ref/conv2d';
 import { CONV1X1 } from '../../src/host/layers';
 import type { Tensor } from '../../src/gpu/tensor';
@@ -120,35 +121,35 @@ describe('attention core on WebGPU', () => {
 });
 
 describe('batched strided matmul on WebGPU', () => {
-  // 2 x (70 x 67) outputs from K = 35: two tile rows (of 64; one ragged tile of 128) and columns,
-  // three K slices, all ragged.
+  // 2 x (70 x 67) outputs from K = 35: ragged row and column tiles of every size, three K slices,
+  // the last ragged.
   const [batch, m, n, k] = [2, 70, 67, 35];
 
-  it('reads transposed A and B and writes a transposed C, with either row tile', async () => {
+  it('reads transposed A and B and writes a transposed C, with every tile', async () => {
     const d = gpu.device;
     const a = randomTensor([batch, k, m], 5), b = randomTensor([batch, n, k], 6);
     const as: Strides = [k * m, 1, m], bs: Strides = [n * k, 1, k], cs: Strides = [m * n, 1, m];
     const want = matmulLoop(a.data, b.data, new Float32Array(batch * m * n), [batch, m, n, k], as, bs, cs, 1, false);
-    for (const rows of [64, 128] as const) {
+    for (const tile of Object.keys(GEMM_TILES)) {
       const c = gpuZeros(d, [batch, n, m], 'c');
-      const [got] = await withGemmRows(d, rows, () => run(d, [batchedMatmul(d, {
+      const [got] = await withGemmTile(d, tile, () => run(d, [batchedMatmul(d, {
         a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, cStrides: cs, accumulate: false, label: 'mm.t',
       })], [c]));
-      expectClose(got!, want, FWD.atol, FWD.rtol, `transposed matmul, ${rows} rows`);
+      expectClose(got!, want, FWD.atol, FWD.rtol, `transposed matmul, ${tile} tiles`);
     }
   });
 
-  it('accumulates alpha * A B into C, with B broadcast over the batch (stride 0), with either row tile', async () => {
+  it('accumulates alpha * A B into C, with B broadcast over the batch (stride 0), with every tile', async () => {
     const d = gpu.device;
     const a = randomTensor([batch, m, k], 7), b = randomTensor([k, n], 8), c0 = randomTensor([batch, m, n], 9);
     const as: Strides = [m * k, k, 1], bs: Strides = [0, n, 1], cs: Strides = [m * n, n, 1];
     const want = matmulLoop(a.data, b.data, c0.data, [batch, m, n, k], as, bs, cs, -0.5, true);
-    for (const rows of [64, 128] as const) {
+    for (const tile of Object.keys(GEMM_TILES)) {
       const c = toGpu(d, c0, 'c');
-      const [got] = await withGemmRows(d, rows, () => run(d, [batchedMatmul(d, {
+      const [got] = await withGemmTile(d, tile, () => run(d, [batchedMatmul(d, {
         a: toGpu(d, a), b: toGpu(d, b), c, batch, m, n, k, aStrides: as, bStrides: bs, alpha: -0.5, accumulate: true, label: 'mm.acc',
       })], [c]));
-      expectClose(got!, want, FWD.atol, FWD.rtol, `accumulated matmul, ${rows} rows`);
+      expectClose(got!, want, FWD.atol, FWD.rtol, `accumulated matmul, ${tile} tiles`);
     }
   });
 

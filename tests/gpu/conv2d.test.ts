@@ -1,15 +1,15 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, weightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dBiasInGemm, conv2dForward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
 import { upsampleNearest2x } from '../../src/ref/resample';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmTile } from './harness';
 import { forcedSplit, gpuConv } from './conv-harness';
-import { gemmLaunch, gemmRows } from '../../src/kernels/gemm';
+import { GEMM_TILES, gemmLaunch, gemmTile } from '../../src/kernels/gemm';
 import type { Tensor } from '../../src/gpu/tensor';
 
 const gpu = useGpu();
@@ -151,27 +151,63 @@ describe('conv2d on WebGPU', () => {
     expectClose(outd.dw, conv2dBackward(xd, wd, dyd, DOWNSAMPLE3X3).dw.data, BWD.atol, BWD.rtol, 'stride-2 dw, split');
   });
 
-  it('the 128-row tile (8x4 outputs per thread) equals the CPU reference: partial row tiles, split or not', async () => {
-    // M = 133 output and 130 input channels: a full and a 5- or 2-row tile of 128 rows.
-    const x = randomTensor([2, 130, 5, 7], 31), w = randomTensor([133, 130, 3, 3], 32, 0.05), b = randomTensor([133], 33);
-    const dy = randomTensor([2, 133, 5, 7], 34);
-    const ref = conv2dBackward(x, w, dy, CONV3X3);
-    const want = conv2d(x, w, b, CONV3X3);
-    for (const sp of [forcedSplit([2, 130, 5, 7], 35, 1, [133, 130, 3, 3]), forcedSplit([2, 130, 5, 7], 35, 3, [133, 130, 3, 3])]) {
-      const out = await withGemmRows(gpu.device, 128, () => gpuConv(gpu.device, x, w, b, dy, CONV3X3, sp));
-      expectClose(out.y, want.data, FWD.atol, FWD.rtol, 'y, 128 rows');
-      expectClose(out.dx, ref.dx.data, BWD.atol, BWD.rtol, 'dx, 128 rows');
-      expectClose(out.dw, ref.dw.data, BWD.atol, BWD.rtol, `dw, 128 rows, ${sp.splits} slices`);
+  it('every tile shape gives the 64x64 tile\'s bits, on ragged tiles of each, split or not; 1x1 too', async () => {
+    // M = 133 output and 130 input channels: full and ragged row tiles of 32, 64 and 128; 35 pixels a
+    // sample, so every column tile is ragged.
+    // Every tile on the 3x3 case; the 1x1 case's input gradient loads its weights along m (not k).
+    // (The gathers themselves do not depend on the tile: stride 2 runs on 32x32 in its golden.)
+    const all = Object.keys(GEMM_TILES).filter((t) => t !== '64x64');
+    const cases: [number[], number[], ConvGeometry, string[]][] = [
+      [[2, 130, 5, 7], [133, 130, 3, 3], CONV3X3, all],
+      [[1, 37, 9, 11], [40, 37, 1, 1], CONV1X1, ['32x32']],
+    ];
+    for (const [xs, ws, g, tiles] of cases) {
+      const x = randomTensor(xs, 31), w = randomTensor(ws, 32, 0.05), b = randomTensor([ws[0]!], 33);
+      const want = conv2d(x, w, b, g);
+      const dy = randomTensor(want.shape, 34);
+      const ref = conv2dBackward(x, w, dy, g);
+      const pixels = want.shape[2]! * want.shape[3]!;
+      for (const sp of [forcedSplit(xs, pixels, 1, ws), forcedSplit(xs, pixels, 3, ws)]) {
+        const base = await withGemmTile(gpu.device, '64x64', () => gpuConv(gpu.device, x, w, b, dy, g, sp));
+        expectClose(base.y, want.data, FWD.atol, FWD.rtol, 'y');
+        expectClose(base.dx, ref.dx.data, BWD.atol, BWD.rtol, 'dx');
+        expectClose(base.dw, ref.dw.data, BWD.atol, BWD.rtol, `dw, ${sp.splits} slices`);
+        for (const tile of tiles) {
+          const out = await withGemmTile(gpu.device, tile, () => gpuConv(gpu.device, x, w, b, dy, g, sp));
+          for (const k of ['y', 'dx', 'dw', 'db'] as const) {
+            expect(out[k], `${k} on ${tile} tiles, ${xs} * ${ws}, ${sp.splits} slices`).toEqual(base[k]);
+          }
+        }
+      }
     }
   });
 
-  it('takes the 128-row tile only for large grids of at least 128 rows', () => {
+  it('picks the tile from the grid: 128x64 for large grids of at least 128 rows, 32x32 where 64x64 tiles leave a large GPU idle', () => {
     const d = gpu.device;
-    expect(gemmLaunch(d, 192, 64 * 32 * 32, 1)).toEqual({ constants: { ROWS: 128 }, workgroups: [1024, 2, 1] });
-    expect(gemmRows(128, 256)).toBe(64);     // batch 64 at 16 px: 256 column tiles, 512 workgroups of 64 rows
-    expect(gemmRows(64, 4096)).toBe(64);     // fewer than 128 rows
-    expect(gemmRows(256, 4 * 64)).toBe(64);  // attention at batch 64, 16x16 positions: 4 column tiles x 64 items
-    expect(gemmRows(256, 512)).toBe(128);
+    expect(gemmLaunch(d, 192, 64 * 32 * 32, 1)).toEqual({ constants: { ROWS: 128, TN: 64 }, workgroups: [1024, 2, 1] });
+    expect(gemmTile(128, 256 * 64, 1)).toEqual(GEMM_TILES['64x64']);   // batch 64 at 16 px: 512 workgroups of 64 rows
+    expect(gemmTile(64, 4096 * 64, 1)).toEqual(GEMM_TILES['64x64']);    // fewer than 128 rows
+    expect(gemmTile(256, 4 * 64, 64)).toEqual(GEMM_TILES['64x64']);     // attention at batch 64, 16x16 positions: 4 column tiles x 64 items
+    expect(gemmTile(256, 512 * 64, 1)).toEqual(GEMM_TILES['128x64']);
+    // Batch 1: the bundled model's 16 px convolutions (64 channels, 256 pixels: 4 workgroups of 64 x 64)
+    // and the cifar10 model's 32 px ones (256 channels, 1024 pixels: 64).
+    expect(gemmTile(64, 256, 1)).toEqual(GEMM_TILES['32x32']);
+    expect(gemmTile(256, 1024, 1)).toEqual(GEMM_TILES['32x32']);
+    expect(gemmLaunch(d, 64, 256, 1)).toEqual({ constants: { ROWS: 32, TN: 32 }, workgroups: [8, 2, 1] });
+    // 264 workgroups of 64 x 64 fill two per SM of a 132-SM GPU; one fewer does not.
+    expect(gemmTile(64, 264 * 64, 1)).toEqual(GEMM_TILES['64x64']);
+    expect(gemmTile(64, 263 * 64, 1)).toEqual(GEMM_TILES['32x32']);
+    // The weight gradient keeps 64 columns (split-K fills its grid; FLAG_DB counts on them).
+    expect(gemmTile(64, 576, 1, { fullColumns: true })).toEqual(GEMM_TILES['64x64']);
+    expect(gemmLaunch(d, 64, 576, 1, { fullColumns: true }).constants).toEqual({ ROWS: 64, TN: 64 });
+  });
+
+  it('takes the bias gradient into the weight-gradient GEMM where its last tile has room or its grid is small', () => {
+    const d = gpu.device;
+    const w = [64, 64, 3, 3];   // Ci*K*K = 576: nine full column tiles, the column of ones a tenth
+    expect(conv2dBiasInGemm(d, w, sliceReduction(weightGradOutputs(w), 256, 1))).toBe(true);    // 10 workgroups
+    expect(conv2dBiasInGemm(d, w, sliceReduction(weightGradOutputs(w), 65536, 32))).toBe(false); // 320 workgroups
+    expect(conv2dBiasInGemm(d, [64, 3, 3, 3], sliceReduction(weightGradOutputs([64, 3, 3, 3]), 65536, 32))).toBe(true); // 27 columns: room
   });
 
   it('gives identical bits from run to run, split or not', async () => {

@@ -8,7 +8,7 @@ import type { HostTensor } from '../../src/host/tensor';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { submitDispatches, withErrorScopes, type Dispatch } from '../../src/gpu/kernel';
 import { alignFloats, createTensor, createTensorFrom, readTensors, upload, viewTensor, type Tensor } from '../../src/gpu/tensor';
-import { forceGemmRows, type GemmRows } from '../../src/kernels/gemm';
+import { forceGemmTile, GEMM_TILES } from '../../src/kernels/gemm';
 import type { Tier } from '../../src/gpu/tier';
 
 export interface GpuFixture {
@@ -70,13 +70,15 @@ export async function run(device: GPUDevice, dispatches: readonly Dispatch[], ou
   return withErrorScopes(device, `readback after ${what}`, () => readTensors(device, outputs));
 }
 
-/** Runs `fn` with every GEMM it plans on `device` forced to the `rows` row tile. */
-export async function withGemmRows<T>(device: GPUDevice, rows: GemmRows, fn: () => Promise<T>): Promise<T> {
-  forceGemmRows(device, rows);
+/** Runs `fn` with every GEMM it plans on `device` forced to the tile named `tile` ("32x32"). */
+export async function withGemmTile<T>(device: GPUDevice, tile: string, fn: () => Promise<T>): Promise<T> {
+  const t = GEMM_TILES[tile];
+  if (!t) throw new Error(`no GEMM tile ${tile}`);
+  forceGemmTile(device, t);
   try {
     return await fn();
   } finally {
-    forceGemmRows(device, undefined);
+    forceGemmTile(device, undefined);
   }
 }
 

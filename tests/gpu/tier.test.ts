@@ -14,7 +14,7 @@ import { f16Round, f16RoundTensor } from '../../src/ref/f16';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../../src/host/layers';
 import type { HostTensor } from '../../src/host/tensor';
 import { expectClose, loadReference } from '../unit/ref-helpers';
-import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmRows } from './harness';
+import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmTile } from './harness';
 import { forcedSplit, gpuConv } from './conv-harness';
 import { expectExactResume } from './trainer-resume';
 import { inProcessCli, readOutput } from './cli-harness';
@@ -66,10 +66,10 @@ describe('matrix-emulated GEMMs', () => {
     ['3x3 stride 2 batch 1, 10x14', [1, 7, 10, 14], [9, 7, 3, 3], DOWNSAMPLE3X3],
     ['1x1 batch 3, 67 in channels', [3, 67, 5, 3], [6, 67, 1, 1], CONV1X1],
   ];
-  // The 128-row tile (its own pipelines) on the case with enough rows for it.
+  // The 128- and 32-row tiles (their own pipelines) on the case with enough rows for them.
   CASES.forEach(([name, xs, ws, g], c) => {
-    const tiles = c === 0 ? [64, 128] as const : [64] as const;
-    it(`conv ${name}: forward and both gradients match the reference on f16-rounded operands, split-K${c === 0 ? ' and 128-row tiles' : ''} too`, async () => {
+    const tiles = c === 0 ? ['64x64', '128x64', '32x32'] : ['64x64'];
+    it(`conv ${name}: forward and both gradients match the reference on f16-rounded operands, split-K${c === 0 ? ' and every tile shape' : ''} too`, async () => {
       const x = randomTensor(xs, 11), w = randomTensor(ws, 12, 0.3), b = randomTensor([ws[0]!], 13);
       const y32 = conv2d(x, w, b, g);
       const dy = randomTensor(y32.shape, 14);
@@ -81,12 +81,12 @@ describe('matrix-emulated GEMMs', () => {
       const { dx, dw } = conv2dBackward(xr, wr, dyr, g);
       const { db } = conv2dBackward(x, w, dy, g);
       const split = forcedSplit(xs, y.shape[2]! * y.shape[3]!, 3, ws);
-      for (const rows of tiles) {
-        const out = await withGemmRows(emulated.device, rows, () => gpuConv(emulated.device, x, w, b, dy, g, split));
-        expectClose(out.y, y.data, FWD.atol, FWD.rtol, `${rows} rows y`);
-        expectClose(out.dx, dx.data, BWD.atol, BWD.rtol, `${rows} rows dx`);
-        expectClose(out.dw, dw.data, BWD.atol, BWD.rtol, `${rows} rows dw`);
-        expectClose(out.db, db.data, BWD.atol, BWD.rtol, `${rows} rows db`);
+      for (const tile of tiles) {
+        const out = await withGemmTile(emulated.device, tile, () => gpuConv(emulated.device, x, w, b, dy, g, split));
+        expectClose(out.y, y.data, FWD.atol, FWD.rtol, `${tile} tiles y`);
+        expectClose(out.dx, dx.data, BWD.atol, BWD.rtol, `${tile} tiles dx`);
+        expectClose(out.dw, dw.data, BWD.atol, BWD.rtol, `${tile} tiles dw`);
+        expectClose(out.db, db.data, BWD.atol, BWD.rtol, `${tile} tiles db`);
         // The rounding is real: fp32 operands give a result outside those tolerances.
         expect(() => expectClose(out.y, y32.data, FWD.atol, FWD.rtol, 'y vs fp32')).toThrow();
       }
