@@ -1,11 +1,12 @@
 // Launcher for shaders/adam.wgsl: Adam and the weight EMA over the flat parameter buffers.
 import code from '../../shaders/adam.wgsl?raw';
-import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { createTensor, numel, upload, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'adam', code };
 const WG = 256;
+const FLAG_SKIPS = 1;
 
 function flatSize(t: Tensor, label: string): number {
   const n = numel(t.shape);
@@ -25,6 +26,9 @@ export interface AdamArgs {
   eps: number;
   /** L2 penalty added to the gradient (torch Adam's weight_decay, not AdamW), 0 for none. */
   weightDecay: number;
+  /** The dynamic loss scale's state (4) (reduce.wgsl: S, good steps, -, skipped steps), when steps
+   *  may be skipped: Adam then counts only the steps it takes (adam.wgsl FLAG_SKIPS). */
+  scaler?: Tensor;
   label: string;
 }
 
@@ -41,25 +45,30 @@ export interface AdamStep {
 /**
  * One Adam step as torch.optim.Adam. The step-dependent bias corrections cannot live in the uniform
  * block (makeDispatch owns that buffer), so they sit in a `${label}.step` tensor of 2 floats,
- * allocated here at plan time: (lr / (1 - beta1^step), sqrt(1 - beta2^step)), computed in float64.
+ * allocated here at plan time: (lr / (1 - beta1^step), sqrt(1 - beta2^step)), computed in float64;
+ * with a scaler, (lr, step), and the kernel corrects for the steps taken (adam.wgsl FLAG_SKIPS).
  */
 export function adamStep(device: GPUDevice, a: AdamArgs): AdamStep {
   const n = flatSize(a.params, a.label);
   for (const t of [a.grads, a.m, a.v]) expectShape(t, [n], a.label);
   expectShape(a.clip, [4], a.label);
+  if (a.scaler) expectShape(a.scaler, [4], a.label);
   const step = createTensor(device, [2], `${a.label}.step`);
   const dispatch = makeDispatch(device, {
     shader, entry: 'adam', label: a.label,
     uniformStruct: 'AdamParams',
-    uniforms: { n, one_minus_beta1: 1 - a.beta1, beta2: a.beta2, one_minus_beta2: 1 - a.beta2, eps: a.eps, weight_decay: a.weightDecay },
-    tensors: [[a.params, 'write'], [a.grads, 'read'], [a.m, 'write'], [a.v, 'write'], [a.clip, 'read'], [step, 'read']],
+    uniforms: {
+      n, one_minus_beta1: 1 - a.beta1, beta2: a.beta2, one_minus_beta2: 1 - a.beta2, eps: a.eps, weight_decay: a.weightDecay,
+      beta1: a.beta1, flags: a.scaler ? FLAG_SKIPS : 0,
+    },
+    tensors: [[a.params, 'write'], [a.grads, 'read'], [a.m, 'write'], [a.v, 'write'], [a.clip, 'read'], [step, 'read'], [a.scaler ?? placeholder(device), 'read']],
     workgroups: grid(Math.ceil(n / WG)),
   });
   return {
     dispatch,
     setStep(k: number, lr = a.lr): void {
       if (!Number.isInteger(k) || k < 1) throw new Error(`${a.label}: Adam step=${k}, expected an integer >= 1`);
-      upload(device, step, Float32Array.of(lr / (1 - a.beta1 ** k), Math.sqrt(1 - a.beta2 ** k)));
+      upload(device, step, a.scaler ? Float32Array.of(lr, k) : Float32Array.of(lr / (1 - a.beta1 ** k), Math.sqrt(1 - a.beta2 ** k)));
     },
   };
 }

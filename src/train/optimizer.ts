@@ -60,7 +60,7 @@ export class FlatOptimizer {
       const clip = createTensor(device, [4], `${name}.clip`);
       const adam = adamStep(device, {
         params: g.params, grads: g.grads, m: g.m, v: g.v, clip,
-        lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, label: `${name}.adam`,
+        lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, scaler: lossScale?.scaler, label: `${name}.adam`,
       });
       this.clips.push(clip);
       this.adamSteps.push(adam.setStep);
@@ -71,7 +71,8 @@ export class FlatOptimizer {
     this.dispatches.push(ema.dispatch);
   }
 
-  /** Sets the (1-based) step for Adam's bias corrections and its learning rate (default: the planned one). */
+  /** Sets the (1-based) step for Adam's bias corrections and its learning rate (default: the planned one).
+   *  With a loss scale, Adam's count leaves out the steps it skipped (adam.wgsl FLAG_SKIPS). */
   setStep(step: number, lr = this.opt.lr): void {
     for (const set of this.adamSteps) set(step, lr);
   }

@@ -89,6 +89,17 @@ function checkSchedules(o: Record<string, unknown>, source: string, num: (name: 
   };
 }
 
+/** A checkpoint's loss-scale state (S, good steps, -, skipped steps), checked before anything is
+ *  written: S finite and >= 1, and the skipped steps a count Adam can subtract from the step
+ *  (adam.wgsl FLAG_SKIPS). */
+function checkLossScale(state: Float32Array, step: number, source: string): Float32Array {
+  const where = `${source}: tensor "${LOSS_SCALE_TENSOR}"`;
+  if (!state.every(Number.isFinite) || !(state[0]! >= 1)) throw new Error(`${where} holds [${state}]; expected a finite loss scale >= 1 first`);
+  const skipped = state[3]!;
+  if (!Number.isInteger(skipped) || skipped < 0 || skipped > step) throw new Error(`${where} counts ${skipped} skipped steps; expected an integer from 0 to the checkpoint's step ${step}`);
+  return state;
+}
+
 export class Trainer {
   /** Optimisation steps taken so far. */
   step = 0;
@@ -220,13 +231,10 @@ export class Trainer {
   /** Rebuilds a trainer from a checkpoint file; every tensor is validated before anything is written. */
   static fromCheckpoint(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset, saved = Trainer.saved(file, source)): Trainer {
     const { config, diffusion, options, step } = saved;
+    const scale = file.tensors.get(LOSS_SCALE_TENSOR) ? checkLossScale(getTensor(file, LOSS_SCALE_TENSOR, [4], source).data, step, source) : undefined;
     const trainer = new Trainer(device, config, diffusion, options, data);
     restoreStores(file, source, trainer.stores);
-    const scale = file.tensors.get(LOSS_SCALE_TENSOR) ? getTensor(file, LOSS_SCALE_TENSOR, [4], source) : undefined;
-    if (scale && trainer.train.lossScale) {
-      if (!scale.data.every(Number.isFinite) || !(scale.data[0]! >= 1)) throw new Error(`${source}: tensor "${LOSS_SCALE_TENSOR}" holds [${scale.data}]; expected a finite loss scale >= 1 first`);
-      upload(device, trainer.train.lossScale, scale.data);
-    }
+    if (scale && trainer.train.lossScale) upload(device, trainer.train.lossScale, scale);
     trainer.step = step;
     return trainer;
   }

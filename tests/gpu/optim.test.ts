@@ -99,6 +99,33 @@ describe('optimizer on WebGPU', () => {
     expectClose(gema!, ema, 1e-6, 0, 'ema');
   });
 
+  it('with a loss scale, Adam counts the steps taken: trainer step k after s skipped ones corrects as step k - s', async () => {
+    const d = gpu.device;
+    const n = 4099;
+    const opts = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+    const p0 = randomTensor([n], 3).data, g = randomTensor([n], 4).data;
+    const m0 = randomTensor([n], 5, 0.1).data, v0 = randomTensor([n], 6, 0.01).data.map(Math.abs);
+    // Trainer step k after `skipped` overflows; clip (1, 1, 0, S): a taken step, gradients unscaled.
+    const adamAt = async (k: number, skipped: number) => {
+      const params = toGpu(d, { shape: [n], data: p0 }, 'p'), m = toGpu(d, { shape: [n], data: m0 }, 'm'), v = toGpu(d, { shape: [n], data: v0 }, 'v');
+      const scaler = toGpu(d, { shape: [4], data: Float32Array.of(1024, 0, 0, skipped) }, 'scaler');
+      const clip = toGpu(d, { shape: [4], data: Float32Array.of(1, 1, 0, 1024) }, 'clip');
+      const adam = adamStep(d, { params, grads: toGpu(d, { shape: [n], data: g }, 'g'), m, v, clip, ...opts, scaler, label: 'adam' });
+      adam.setStep(k);
+      return (await run(d, [adam.dispatch], [params]))[0]!;
+    };
+    const want = Float32Array.from(p0);
+    refAdamStep(want, g, Float32Array.from(m0), Float32Array.from(v0), 3, opts);
+    const afterSkips = await adamAt(5, 2);
+    // The bias corrections in f32 on the GPU (as torch's capturable Adam) against float64: within 1e-6.
+    expectClose(afterSkips, want, 1e-6, 0, 'step 5 after 2 skips = Adam step 3');
+    expect(afterSkips).toEqual(await adamAt(3, 0));
+    // Counting the skipped steps too (Adam step 5) moves the parameters elsewhere.
+    const step5 = Float32Array.from(p0);
+    refAdamStep(step5, g, Float32Array.from(m0), Float32Array.from(v0), 5, opts);
+    expect(() => expectClose(afterSkips, step5, 1e-6, 0, 'as step 5')).toThrow();
+  });
+
   it('leaves the scale at 1 when maxNorm <= 0, and sums over 2^20 + 12345 floats', async () => {
     const d = gpu.device;
     const g = randomTensor([(1 << 20) + 12345], 7);

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { getTensor } from '../../src/io/safetensors';
+import { getTensor, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
 import { batchedMatmul } from '../../src/kernels/matmul';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
 import { f16Round, f16RoundTensor } from '../../src/ref/f16';
@@ -16,7 +16,8 @@ import type { HostTensor } from '../../src/host/tensor';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, randomTensor, run, toGpu, useGpu, withGemmTile } from './harness';
 import { forcedSplit, gpuConv } from './conv-harness';
-import { expectExactResume } from './trainer-resume';
+import { DATA, expectExactResume } from './trainer-resume';
+import { Trainer } from '../../src/train/trainer';
 import { inProcessCli, readOutput } from './cli-harness';
 import { configFromMetadata } from '../../src/nn/config';
 import { readTensors, upload } from '../../src/gpu/tensor';
@@ -146,6 +147,11 @@ describe('the dynamic loss scale of a training step (matrix-emulated)', () => {
   it('a run resumes exactly from its checkpoint, the loss scale\'s state travelling in it', async () => {
     const ckpt = await expectExactResume(emulated.device, 1);
     expect(Array.from(ckpt.tensors.get('loss_scale')!.data)).toEqual([2 ** 10, 1, 0, 0]); // one good step, none skipped
+    // Adam's count is the step minus the skipped steps: a count beyond the step is refused by name.
+    const bad = new Map(ckpt.tensors).set('loss_scale', { shape: [4], data: Float32Array.of(2 ** 10, 1, 0, 2) });
+    const file = parseSafetensors(serializeSafetensors(bad, ckpt.metadata), 'bad');
+    expect(() => Trainer.fromCheckpoint(emulated.device, file, 'bad.safetensors', DATA))
+      .toThrow('bad.safetensors: tensor "loss_scale" counts 2 skipped steps; expected an integer from 0 to the checkpoint\'s step 1');
   }, 300_000);
 
   it('skips a step whose scaled gradients overflow the f16 operands (nothing moves, S halves), then steps at a workable S, doubling it after the growth interval', async () => {
@@ -160,7 +166,10 @@ describe('the dynamic loss scale of a training step (matrix-emulated)', () => {
       upload(d, step.x0, getTensor(golden, 'x0').data);
       upload(d, step.noise, getTensor(golden, 'noise').data);
       step.setTimesteps(getTensor(golden, 't').data, alphaBars(betaSchedule(DEFAULT_DIFFUSION)));
+      // Step k from the initial weights and zero moments, with the loss scale's state `scaler`.
       const runStep = async (k: number, scaler: number[]) => {
+        upload(d, step.net.params.flat, initial);
+        for (const t of [step.m.flat, step.v.flat]) upload(d, t, new Float32Array(initial.length));
         upload(d, step.lossScale!, Float32Array.from(scaler));
         const encoder = d.createCommandEncoder();
         step.encode(encoder, k);
@@ -174,13 +183,17 @@ describe('the dynamic loss scale of a training step (matrix-emulated)', () => {
       expect(skipped.state).toEqual([2 ** 39, 0, 0, 1]);
       expect(skipped.params).toEqual(initial);
       expect(skipped.m.every((v) => v === 0)).toBe(true);
-      // The initial S: the step is taken, its norm is the unscaled one, and the interval's last good step doubles S.
-      const taken = await runStep(1, [2 ** 10, LOSS_SCALE_GROWTH_INTERVAL - 1, 0, 1]);
+      // Step 2 at the initial S: taken, its norm the unscaled one, and the interval's last good step
+      // doubles S. It is Adam's first step (the skipped one is not counted, as under torch's
+      // GradScaler): the same bits as step 1 of a run that skipped nothing.
+      const taken = await runStep(2, [2 ** 10, LOSS_SCALE_GROWTH_INTERVAL - 1, 0, 1]);
       expect(taken.clip.slice(2)).toEqual([0, 2 ** 10]);
       const refNorm = getTensor(golden, 'grad_norm_before_clip').data[0]!;
       expect(Math.abs(taken.clip[0]! - refNorm) / refNorm).toBeLessThanOrEqual(TRAIN_CONTRACT);
       expect(taken.state).toEqual([2 ** 11, 0, 0, 1]);
+      expect(taken.params.every(Number.isFinite)).toBe(true);
       expect(taken.params).not.toEqual(initial);
+      expect(taken.params).toEqual((await runStep(1, [2 ** 10, 0, 0, 0])).params);
       expect(Array.from(INITIAL_LOSS_SCALE)).toEqual([2 ** 10, 0, 0, 0]);
     } finally {
       step.destroy();
