@@ -6,28 +6,32 @@
 // Geometries used by the UNet: 3x3 stride 1 pad 1; 3x3 stride 2 after a (0,1,0,1) zero pad
 // (the downsample: padT = padL = 0, OH = H/2); 1x1 (K = 1, pad 0).
 //
-// Every GEMM entry point is one tiled GEMM  C[M, N] = sum_k A[M, k] * Bm[k, N]  on gemm.wgsl's
-// microkernel (ROWS x TN output tiles, 16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4
-// outputs per thread):
+// Three tiled GEMMs  C[M, N] = sum_k A[M, k] * Bm[k, N]  on gemm.wgsl's microkernel (ROWS x TN output
+// tiles, 16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4 outputs per thread):
 //   forward          M = Co, N = B*OH*OW, K = Ci*K*K    A = w,            Bm = im2col(x)
-//   backward_input   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
-//   backward_weight  M = Co, N = Ci*K*K (+1: FLAG_DB), K = B*OH*OW   A = dy,   Bm = im2col(x) transposed
-// backward_weight's output is small (dozens of tiles) and its K long (B*OH*OW, 16k at batch 64, 16 px),
-// so it is split-K: grid z = `splits` slices of `k_chunk` reduction indices each; with one split it
+//   input gradient   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
+//   weight gradient  M = Co, N = Ci*K*K (+1: FLAG_DB), K = B*OH*OW   A = dy,   Bm = im2col(x) transposed
+// Entry points: `forward`, and `backward`, whose grid holds both backward GEMMs of a convolution side by
+// side (they read the same dy and are independent): workgroups below `input_tiles` compute tiles of
+// the input gradient, the next `weight_tiles` those of the weight gradient; either count may be 0.
+// One dispatch where there were two: at batch 1 the backward is a chain of small dependent dispatches,
+// and the two grids together fill more of a GPU than either.
+// The weight gradient's output is small (dozens of tiles) and its K long (B*OH*OW, 16k at batch 64,
+// 16 px), so it is split-K: `splits` slices of `k_chunk` reduction indices each; with one split it
 // adds into dw directly, with more each slice writes its partial dw to `partial[z]` and reduce.wgsl's
 // sum_rows adds the slices into dw in a fixed order (deterministic; no float atomics).
-// FLAG_DB (backward_weight): the bias gradient db[co] = sum over (b, oy, ox) of dy is the same GEMM's
+// FLAG_DB (weight gradient): the bias gradient db[co] = sum over (b, oy, ox) of dy is the same GEMM's
 // column N = Ci*K*K, a column of ones in Bm: no pass of its own over dy. The launcher sets it in the
-// fp32 tier where the last 64-column tile has room (Ci*K*K not a multiple of 64) or the grid is small
+// fp32 tier where the last column tile has room (Ci*K*K not a multiple of TN) or the grid is small
 // enough for a column of tiles more (kernels/conv2d.ts conv2dBiasInGemm).
 // backward_chan sums dy over (OH, OW) per (sample, channel): the gradient of the time-embedding add,
 // whose sum over the batch is that convolution's bias gradient (kernels/reduce.ts RowSums).
 //
-// Outputs: forward y  = conv + bias (+ chan[b, co] if FLAG_CHAN, the time embedding projection)
-//                        (+ res[same index] if FLAG_RES, the residual connection);
-//          backward_input dx  = (+= with FLAG_ACC: x fans out elsewhere too);
-//          backward_weight dw += (parameter gradients accumulate), db += with FLAG_DB, or with
-//                          several splits partial[z] = per slice: dw's Co*Ci*K*K values, then db's Co;
+// Outputs: forward   y  = conv + bias (+ chan[b, co] if FLAG_CHAN, the time embedding projection)
+//                         (+ res[same index] if FLAG_RES, the residual connection);
+//          backward  dx = (+= with FLAG_ACC: x fans out elsewhere too);
+//                    dw += (parameter gradients accumulate), db += with FLAG_DB, or with several
+//                    splits partial[z] = per slice: dw's Co*Ci*K*K values, then db's Co;
 //          backward_chan dchan = .
 // Forward saves nothing: backward reads the forward input x again.
 // Two more fusions in the forward GEMM (the backward runs per convolution, on views):
@@ -41,23 +45,23 @@
 //             pixels; its bias (at sc_b_off in bias's span) is added in the epilogue. Stride 1 only.
 // Two-part inputs: the UNet's skip concatenation is never written out. An input concatenated along
 // channels is read from two tensors: channels below ca (sc_ca for the shortcut's input) from the
-// first binding, the rest from op_b2. That is backward_weight's x (op_b, op_b2) and the forward
-// shortcut's sc_x (sc_x, op_b2); backward_input's dx then goes to dx and dx2 alike. With one tensor,
-// ca = cin (sc_ca = sc_cin) and op_b2 (dx2) is a placeholder.
-// FLAG_UP2 (forward, backward_weight): x is (B, Ci, H/2, W/2) and the convolution runs over its nearest
-// 2x upsampling (the UNet's upsample, never written out); H, W are the upsampled sizes, and
-// backward_input's dx is the gradient wrt the upsampled input (resample.wgsl sums it down).
+// first binding, the rest from in_x2. That is the weight gradient's x (in_x, in_x2) and the forward
+// shortcut's sc_x (in_c, in_x2); the input gradient then goes to dx and dx2 alike. With one tensor,
+// ca = cin (sc_ca = sc_cin) and in_x2 (dx2) is a placeholder.
+// FLAG_UP2 (forward, backward): x is (B, Ci, H/2, W/2) and the convolution runs over its nearest 2x
+// upsampling (the UNet's upsample, never written out); H, W are the upsampled sizes, and the input
+// gradient dx is the gradient wrt the upsampled input (resample.wgsl sums it down).
 //
 // No runtime integer division in a GEMM's K loop (GPUs have no divide instruction; one costs ~20
-// instructions): kernel size and stride are pipeline constants, so the forward's and backward_input's
-// divisions by them (and by KK) are multiplies; backward_weight's K index (b, oy, ox) walks the
-// batch's pixels, so each thread carries its position from one K slice to the next (kpos_advance)
-// instead of dividing by runtime sizes. Divisions by runtime sizes happen once per thread, before the
+// instructions): kernel size and stride are pipeline constants, so the forward's and the input
+// gradient's divisions by them (and by KK) are multiplies; the weight gradient's K index (b, oy, ox)
+// walks the batch's pixels, so each thread carries its position from one K slice to the next
+// (kpos_advance) instead of dividing by runtime sizes. Divisions by runtime sizes happen once per thread, before the
 // loop. (Spatial sizes as pipeline constants would do too, but would multiply the pipelines to compile
 // by the number of resolutions.)
 //
 // The three GEMMs share one main loop (gemm); they differ in which tensors feed operands A and B
-// (bindings 1 and 2: forward (w, x), backward_input (w, dy), backward_weight (dy, x)), in how an
+// (forward (w, x), input gradient (w, dy), weight gradient (dy, x), from bindings 1 to 4), in how an
 // element of each operand is gathered (load_a, load_b: `mode` is a constant at every call site),
 // and in their epilogues.
 
@@ -67,7 +71,8 @@ struct Params {
   pad_l: u32, flags: u32, k_chunk: u32, splits: u32,
   groups: u32, y_gstride: u32, w_off: u32, w_gstride: u32,
   b_off: u32, b_gstride: u32, sc_cin: u32, sc_w_off: u32,
-  sc_b_off: u32, ca: u32, sc_ca: u32,
+  sc_b_off: u32, ca: u32, sc_ca: u32, input_tiles: u32,
+  weight_tiles: u32,
 }
 
 override KSIZE: u32 = 3u;
@@ -90,15 +95,14 @@ const FORWARD: u32 = 0u;
 const BACKWARD_INPUT: u32 = 1u;
 const BACKWARD_WEIGHT: u32 = 2u;
 
-@group(0) @binding(1) var<storage, read> op_a: array<f32>;
-@group(0) @binding(2) var<storage, read> op_b: array<f32>;
-// The forward's shortcut input (FLAG_SHORTCUT) and the second part of a two-part input. The loop
-// below names both for every GEMM, so the backward GEMMs bind placeholders where they have none
-// (their outputs follow at binding 5).
-@group(0) @binding(3) var<storage, read> sc_x: array<f32>;
-@group(0) @binding(4) var<storage, read> op_b2: array<f32>;
+// The GEMMs' inputs, by role (the loop below names all four for every GEMM; the outputs follow at
+// binding 5). A two-part input's second part is in_x2, or a placeholder.
+@group(0) @binding(1) var<storage, read> in_w: array<f32>;    // w (the forward: a span of the weights)
+@group(0) @binding(2) var<storage, read> in_x: array<f32>;    // x, or its first part
+@group(0) @binding(3) var<storage, read> in_c: array<f32>;    // forward: the shortcut's sc_x (FLAG_SHORTCUT); backward: dy
+@group(0) @binding(4) var<storage, read> in_x2: array<f32>;
 
-// The output extent (m, n) and the reduction range [k0, k1) of one workgroup (split z of backward_weight).
+// The output extent (m, n) and the reduction range [k0, k1) of one workgroup (split z of the weight gradient).
 struct Gemm { m: u32, n: u32, k0: u32, k1: u32 }
 
 fn gemm_dims(mode: u32, z: u32) -> Gemm {
@@ -112,7 +116,7 @@ fn gemm_dims(mode: u32, z: u32) -> Gemm {
   }
 }
 
-// backward_weight's reduction index k = (b, oy, ox), carried by each thread from one K slice to the
+// The weight gradient's reduction index k = (b, oy, ox), carried by each thread from one K slice to the
 // next (k += TK) with compares and subtractions only.
 struct KPos { b: u32, oy: u32, ox: u32 }
 
@@ -130,26 +134,26 @@ fn kpos_advance(q: KPos) -> KPos {
   return r;
 }
 
-// A[m, k] (caller checks bounds); q is k's position (read by backward_weight only).
+// A[m, k] (caller checks bounds); q is k's position (read by the weight gradient only).
 fn load_a(mode: u32, m: u32, k: u32, q: KPos) -> f32 {
   switch (mode) {
     case FORWARD: {                                                             // w_g[co, (ci, ky, kx)]
       let ck = P.cin * KK;
-      if (k >= ck) { return op_a[P.sc_w_off + m * P.sc_cin + k - ck]; }        // w_sc[co, ci]
+      if (k >= ck) { return in_w[P.sc_w_off + m * P.sc_cin + k - ck]; }        // w_sc[co, ci]
       var row = P.w_off + m * ck;
       if (P.groups > 1u) { row = P.w_off + (m / P.cout) * P.w_gstride + (m % P.cout) * ck; }   // stacked: 1x1 only
-      return op_a[row + k];
+      return in_w[row + k];
     }
-    case BACKWARD_INPUT: { return op_a[((k / KK) * P.cin + m) * KK + k % KK]; } // w[co, ci, ky, kx], m = ci
-    default: { return op_a[((q.b * P.cout + m) * P.oh + q.oy) * P.ow + q.ox]; } // dy[b, co, oy, ox]
+    case BACKWARD_INPUT: { return in_w[((k / KK) * P.cin + m) * KK + k % KK]; } // w[co, ci, ky, kx], m = ci
+    default: { return in_c[((q.b * P.cout + m) * P.oh + q.oy) * P.ow + q.ox]; } // dy[b, co, oy, ox]
   }
 }
 
-// The fixed coordinate of one B-tile slot of a thread (its column n, or for backward_weight its
+// The fixed coordinate of one B-tile slot of a thread (its column n, or for the weight gradient its
 // tap), decoded once before the K loop so that the loop itself divides only by constants.
 //   forward:          n = (b, oy, ox)  -> b, y = oy*STRIDE - padT, x = ox*STRIDE - padL
-//   backward_input:   n = (b, iy, ix)  -> b, y = iy + padT,        x = ix + padL
-//   backward_weight:  n = (ci, ky, kx) -> b = ci, y = ky - padT,   x = kx - padL
+//   input gradient:   n = (b, iy, ix)  -> b, y = iy + padT,        x = ix + padL
+//   weight gradient:  n = (ci, ky, kx) -> b = ci, y = ky - padT,   x = kx - padL
 struct Slot { b: u32, y: i32, x: i32 }
 
 fn decode_slot(mode: u32, n: u32) -> Slot {
@@ -183,8 +187,8 @@ fn x_at(b: u32, ci: u32, iy: i32, ix: i32) -> f32 {
     h >>= 1u;
     w >>= 1u;
   }
-  if (ci < P.ca) { return op_b[((b * P.ca + ci) * h + y) * w + x]; }
-  return op_b2[((b * (P.cin - P.ca) + ci - P.ca) * h + y) * w + x];
+  if (ci < P.ca) { return in_x[((b * P.ca + ci) * h + y) * w + x]; }
+  return in_x2[((b * (P.cin - P.ca) + ci - P.ca) * h + y) * w + x];
 }
 
 // Bm[k, n] for the slot s decoded from n (caller checks bounds); q as in load_a.
@@ -195,8 +199,8 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
       if (k >= ck) {                                  // sc_x[b, k - ck, oy, ox]: stride 1
         let c = k - ck;
         let p = u32(s.y + i32(P.pad_t)) * P.ow + u32(s.x + i32(P.pad_l));
-        if (c < P.sc_ca) { return sc_x[(s.b * P.sc_ca + c) * P.oh * P.ow + p]; }
-        return op_b2[(s.b * (P.sc_cin - P.sc_ca) + c - P.sc_ca) * P.oh * P.ow + p];
+        if (c < P.sc_ca) { return in_c[(s.b * P.sc_ca + c) * P.oh * P.ow + p]; }
+        return in_x2[(s.b * (P.sc_cin - P.sc_ca) + c - P.sc_ca) * P.oh * P.ow + p];
       }
       let r = k % KK;
       return x_at(s.b, k / KK, s.y + i32(r / KSIZE), s.x + i32(r % KSIZE));
@@ -215,7 +219,7 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
       let oy = u32(ty) / STRIDE;
       let ox = u32(tx) / STRIDE;
       if (oy >= P.oh || ox >= P.ow) { return 0.0; }
-      return op_b[((s.b * P.cout + k / KK) * P.oh + oy) * P.ow + ox];
+      return in_c[((s.b * P.cout + k / KK) * P.oh + oy) * P.ow + ox];
     }
   }
 }
@@ -224,8 +228,8 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
 // row and column (m0, n0) + gemm_output(lid, e)). Per K slice each thread loads A_LOADS vec4s of A
 // (4 rows at one k) and B_LOADS of B (4 columns at one k); consecutive threads walk the operand's
 // contiguous axis: k for A (w along (ci, ky, kx) or runs of KK taps; dy along pixels) except
-// backward_input's 1x1 weight (w[co, ci] with k = co: contiguous along m = ci), k for
-// backward_weight's B (pixels of x), columns (pixels) for the other Bs. backward_weight's loads
+// the input gradient's 1x1 weight (w[co, ci] with k = co: contiguous along m = ci), k for
+// the weight gradient's B (pixels of x), columns (pixels) for the other Bs. The weight gradient's loads
 // all read k offset li % TK of the slice (gemm_loader_slot), so one KPos serves them.
 fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
   let g = gemm_dims(mode, wid.z);
@@ -303,13 +307,22 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   }
 }
 
-// ---- backward_input: dx[b, ci, iy, ix] = sum_{co, ky, kx} w[co, ci, ky, kx] dy[b, co, oy, ox] -----
+// ---- backward: the input gradient's tiles, then the weight gradient's --------------------------------
+//   dx[b, ci, iy, ix] = sum_{co, ky, kx} w[co, ci, ky, kx] dy[b, co, oy, ox]
+//   dw[co, (ci, ky, kx)] += sum_{(b, oy, ox)} dy[b, co, oy, ox] x[b, ci, iy, ix]
+//   (one split: += into dw; several: partial[z, co, (ci, ky, kx)] = the sum over split z's range)
 
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx2: array<f32>;   // channels from ca on, of a two-part x
+@group(0) @binding(7) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(8) var<storage, read_write> db: array<f32>;    // FLAG_DB with one split
 
-@compute @workgroup_size(GEMM_THREADS)
-fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+// The weight gradient's column of ones for the bias gradient: 1 with FLAG_DB, else 0.
+fn db_columns() -> u32 {
+  return select(0u, 1u, (P.flags & FLAG_DB) != 0u);
+}
+
+fn input_gradient(wid: vec3u, li: u32) {
   let lid = gemm_thread(li);
   let acc = gemm(BACKWARD_INPUT, wid, li, lid);
   let hw = P.h * P.w;
@@ -330,19 +343,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   }
 }
 
-// ---- backward_weight: dw[co, (ci, ky, kx)] += sum_{(b, oy, ox)} dy[b, co, oy, ox] x[b, ci, iy, ix] --
-//      (one split: += into dw; several: partial[z, co, (ci, ky, kx)] = the sum over split z's range)
-
-@group(0) @binding(5) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(6) var<storage, read_write> db: array<f32>;   // FLAG_DB with one split
-
-// backward_weight's column of ones for the bias gradient: 1 with FLAG_DB, else 0.
-fn db_columns() -> u32 {
-  return select(0u, 1u, (P.flags & FLAG_DB) != 0u);
-}
-
-@compute @workgroup_size(GEMM_THREADS)
-fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+fn weight_gradient(wid: vec3u, li: u32) {
   let lid = gemm_thread(li);
   let acc = gemm(BACKWARD_WEIGHT, wid, li, lid);
   let ncols = P.cin * KK;
@@ -358,6 +359,23 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     } else {
       if (P.splits == 1u) { dw[co * ncols + n] += v; } else { dw[slice + co * ncols + n] = v; }
     }
+  }
+}
+
+// Workgroup t of the flat grid (split over x and y beyond 65535, kernel.ts grid()) is tile
+// (column, row) of the input gradient below input_tiles, then tile (column, row, split) of the
+// weight gradient. The branch depends on the workgroup alone: uniform, as its barriers need.
+@compute @workgroup_size(GEMM_THREADS)
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let t = workgroup_index(wid, nwg);
+  if (t < P.input_tiles) {
+    let columns = (P.batch * P.h * P.w + TN - 1u) / TN;
+    input_gradient(vec3u(t % columns, t / columns, 0u), li);
+  } else if (t - P.input_tiles < P.weight_tiles) {
+    let u = t - P.input_tiles;
+    let columns = (P.cin * KK + db_columns() + TN - 1u) / TN;
+    let rows = (P.cout + ROWS - 1u) / ROWS;
+    weight_gradient(vec3u(u % columns, (u / columns) % rows, u / (columns * rows)), li);
   }
 }
 

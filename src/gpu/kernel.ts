@@ -31,7 +31,7 @@ export interface KernelLibrary {
 
 export interface Dispatch {
   readonly label: string;
-  /** The entry point it runs, "conv2d.backward_weight": what the profile groups by. */
+  /** The entry point it runs, "conv2d.backward": what the profile groups by. */
   readonly kernel: string;
   /** Floating-point operations of one run where known (GEMMs: 2 M N K), else 0. */
   readonly flops: number;
@@ -218,12 +218,19 @@ export async function withErrorScopes<T>(device: GPUDevice, what: string, fn: ()
 
 const placeholders = { read: new WeakMap<GPUDevice, Tensor>(), write: new WeakMap<GPUDevice, Tensor>() };
 
+/** Outputs one dispatch may leave unwritten, each in a sink of its own (writable bindings may not
+ *  overlap), 256 bytes apart (the storage offset alignment WebGPU guarantees). */
+export const PLACEHOLDER_SINKS = 4;
+const SINK_STRIDE = 256;
+
+/** The read placeholder (16 bytes), or the sinks' buffer (PLACEHOLDER_SINKS slots); 16 bytes seen. */
 function sharedPlaceholder(device: GPUDevice, kind: 'read' | 'write'): Tensor {
   const label = kind === 'read' ? 'placeholder' : 'placeholder sink';
+  const size = kind === 'read' ? 16 : PLACEHOLDER_SINKS * SINK_STRIDE;
   let t = placeholders[kind].get(device);
   if (!t) {
-    const buffer = sharedOutsideOwners(() => device.createBuffer({ label, size: 16, usage: 0x80 /* STORAGE */ }));
-    if (!buffer) return { buffer: uncountedPlaceholder(16, label), offset: 0, shape: [4], label };
+    const buffer = sharedOutsideOwners(() => device.createBuffer({ label, size, usage: 0x80 /* STORAGE */ }));
+    if (!buffer) return { buffer: uncountedPlaceholder(size, label), offset: 0, shape: [4], label };
     t = { buffer, offset: 0, shape: [4], label };
     placeholders[kind].set(device, t);
   }
@@ -236,7 +243,10 @@ export function placeholder(device: GPUDevice): Tensor {
 }
 
 /** A 16-byte tensor bound where an entry point declares an output that this dispatch does not write
- *  (its own buffer: a writable binding may not alias the read placeholder). */
-export function placeholderSink(device: GPUDevice): Tensor {
-  return sharedPlaceholder(device, 'write');
+ *  (its own buffer: a writable binding may not alias the read placeholder). A dispatch that leaves
+ *  several outputs unwritten gives each its own `slot` (< PLACEHOLDER_SINKS). */
+export function placeholderSink(device: GPUDevice, slot = 0): Tensor {
+  if (!(Number.isInteger(slot) && slot >= 0 && slot < PLACEHOLDER_SINKS)) throw new Error(`placeholder sink slot ${slot}: expected 0 to ${PLACEHOLDER_SINKS - 1}`);
+  const sinks = sharedPlaceholder(device, 'write');
+  return { ...sinks, offset: slot * SINK_STRIDE };
 }

@@ -32,8 +32,7 @@ export interface Profile {
 /** Kernel families, first match wins (entry points as "shader.entry"). */
 const FAMILIES: readonly (readonly [RegExp, string])[] = [
   [/^conv2d\.forward$/, 'conv forward GEMM'],
-  [/^conv2d\.backward_input$/, 'conv input-gradient GEMM'],
-  [/^conv2d\.backward_weight$/, 'conv weight-gradient GEMM'],
+  [/^conv2d\.backward$/, 'conv backward GEMMs (input and weight gradients)'],
   [/^reduce\.sum_rows(_table)?$/, 'split-reduction sums'],
   [/^conv2d\.backward_chan$/, 'bias and channel sums'],
   [/^groupnorm\./, 'groupnorm'],

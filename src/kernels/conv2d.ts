@@ -1,12 +1,12 @@
 // Launcher for shaders/conv2d.wgsl: implicit-GEMM convolution, forward and backward.
 import code from '../../shaders/conv2d.wgsl?raw';
-import { makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
 import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto, type RowSums } from './reduce';
 import { expectShape } from './shapes';
-import { GEMM_COLUMNS, GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmLaunch, gemmLibrary, gemmOperandsExact, SMALL_TILE_MAX_WORKGROUPS, type GemmTileOptions } from './gemm';
+import { GEMM_COLUMNS, GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
 
 const shader: KernelSource = { name: 'conv2d', code, library: gemmLibrary };
 const FLAG_BIAS = 1;
@@ -54,17 +54,12 @@ interface ForwardFusion {
 const UNFUSED: ForwardFusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off: 0, b_gstride: 0, sc_cin: 0, sc_w_off: 0, sc_b_off: 0, sc_ca: 0 };
 
 /** `ca`: channels of the input's first part (all of them unless it has two). */
-function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0), fusion = UNFUSED, ca = d.Ci): UniformValues {
+function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0), fusion = UNFUSED, ca = d.Ci,
+  tiles = { input_tiles: 0, weight_tiles: 0 }): UniformValues {
   return {
     batch: d.B, cin: d.Ci, h: d.H, w: d.W, cout: d.Co, oh: d.OH, ow: d.OW, pad_t: g.pad[0], pad_l: g.pad[1], flags,
-    k_chunk: split.kChunk, splits: split.splits, ...fusion, ca,
+    k_chunk: split.kChunk, splits: split.splits, ...fusion, ca, ...tiles,
   };
-}
-
-/** Binding 3 (the forward's shortcut input) as the backward GEMMs see it: their shared loop
- *  (conv2d.wgsl gemm) names it statically, so their layouts hold it too, never read. */
-function unusedShortcut(device: GPUDevice): [Tensor, 'read'] {
-  return [placeholder(device), 'read'];
 }
 
 /** Binding 4: the second part of a two-part input, or a placeholder. */
@@ -82,8 +77,8 @@ function regularStride(offsets: readonly number[], what: string, label: string):
 }
 
 /** Kernel size, stride and the GEMM's tile are baked into the pipeline (WGSL overrides). */
-function launch(device: GPUDevice, d: ConvDims, g: ConvGeometry, m: number, n: number, z: number, options?: GemmTileOptions) {
-  const l = gemmLaunch(device, m, n, z, options);
+function launch(device: GPUDevice, d: ConvDims, g: ConvGeometry, m: number, n: number, z: number) {
+  const l = gemmLaunch(device, m, n, z);
   return { constants: { KSIZE: d.K, STRIDE: g.stride, ...l.constants }, workgroups: l.workgroups };
 }
 
@@ -228,28 +223,15 @@ export interface Conv2dBackwardArgs {
   w: Tensor;   // (Co, Ci, K, K)
   dy: Tensor;  // (B, Co, OH, OW)
   geometry: ConvGeometry;
+  /** The input gradient: dx = (or += with `accumulate`, where x fans out); with x2, dx2 likewise for
+   *  x2's channels. Left out: the parameter gradients only. */
+  input?: { dx: Tensor; dx2?: Tensor; accumulate: boolean };
+  /** The parameter gradients. Left out: the input gradient only. */
+  params?: Conv2dParamGrads;
   label: string;
 }
 
-/** dx = (or += with `accumulate`, where x fans out) the gradient wrt the input; with x2, dx2 likewise
- *  for x2's channels. */
-export function conv2dBackwardInput(device: GPUDevice, a: Conv2dBackwardArgs & { dx: Tensor; dx2?: Tensor; accumulate: boolean }): Dispatch {
-  const d = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
-  const ca = a.x.shape[1]!;
-  expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
-  expectShape(a.dx, [d.B, ca, d.H, d.W], a.label);
-  if (!a.x2 !== !a.dx2) throw new Error(`${a.label}: conv2d backward takes dx2 exactly when the input has x2`);
-  if (a.dx2) expectShape(a.dx2, [d.B, d.Ci - ca, d.H, d.W], a.label);
-  return makeDispatch(device, {
-    shader, entry: 'backward_input', label: `${a.label}.dx`,
-    uniforms: uniforms(d, a.geometry, a.accumulate ? FLAG_ACC : 0, unsplit(0), UNFUSED, ca),
-    ...launch(device, d, a.geometry, d.Ci, d.B * d.H * d.W, 1),
-    flops: gemmFlops(d),
-    tensors: [[a.w, 'read'], [a.dy, 'read'], unusedShortcut(device), secondPart(device, undefined), [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write']],
-  });
-}
-
-export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
+export interface Conv2dParamGrads {
   dw: Tensor;            // (Co, Ci, K, K) +=
   db?: Tensor;           // (Co) +=
   /** (B, Co) per-(sample, channel) sums of dy, a take of rowSums, when the planner has them (the
@@ -260,25 +242,37 @@ export interface Conv2dParamsArgs extends Conv2dBackwardArgs {
   rowSums?: RowSums;
   /** From weightGradSplit (default: no split). */
   split?: WeightGradSplit;
-  /** Flat scratch of at least split.scratchFloats floats (with a split); its contents are overwritten. */
+  /** (>= split.scratchFloats) partial copies of dW when split. */
   scratch?: Tensor;
 }
 
-/** Whether the bias gradient of a convolution with weight shape w (without given per-sample sums),
- *  whose weight gradient is split as `split`, is its weight-gradient GEMM's column of ones: with exact
- *  (fp32) operands, where it is the same f32 sum of dy (the reduced tiers would sum dy rounded to
- *  f16: small gradients lose most of their bits), and
- *  - where the last column tile has room for it (Ci*K*K not a multiple of 64), or
- *  - where the column of tiles it adds keeps the grid below SMALL_TILE_MAX_WORKGROUPS (batch 1 and
- *    8): a large GPU runs those workgroups on SMs that sat idle, and the step has one dependent
- *    dispatch fewer. In large grids the extra column is real work (+15% of the bundled model's
- *    weight-gradient time when SwiftShader ran it everywhere), more than one pass over dy.
+/** The GEMMs of a convolution's backward dispatch (conv2d.wgsl `backward`): the input gradient's
+ *  (M = Ci, N = B*H*W) with `input`, and the weight gradient's (M = Co, N = Ci*K*K plus `dbColumn`,
+ *  one per split) with a split. */
+function backwardGemms(d: ConvDims, input: boolean, split: WeightGradSplit | undefined, dbColumn: boolean): GemmShape[] {
+  const gemms: GemmShape[] = [];
+  if (input) gemms.push({ m: d.Ci, n: d.B * d.H * d.W, z: 1 });
+  if (split) gemms.push({ m: d.Co, n: d.Ci * d.K * d.K + (dbColumn ? 1 : 0), z: split.splits });
+  return gemms;
+}
+
+/** Whether the bias gradient of a convolution (input shape x, weight shape w, without given
+ *  per-sample sums), whose weight gradient is split as `split` and shares its dispatch with the input
+ *  gradient when `withInput`, is its weight-gradient GEMM's column of ones. With exact (fp32)
+ *  operands only, where it is the same f32 sum of dy (the reduced tiers would sum dy rounded to f16:
+ *  small gradients lose most of their bits), and
+ *  - where the last column tile has room for it (Ci*K*K not a multiple of the tile's columns), or
+ *  - where the column of tiles it adds keeps the dispatch's grid below SMALL_TILE_MAX_WORKGROUPS
+ *    (batch 1 and 8): a large GPU runs those workgroups on SMs that sat idle, and the step has one
+ *    dependent dispatch fewer. In large grids the extra column is real work (+15% of the bundled
+ *    model's weight-gradient time when SwiftShader ran it everywhere), more than one pass over dy.
  *  Otherwise backward_chan sums dy per sample into rows of a RowSums. */
-export function conv2dBiasInGemm(device: GPUDevice, w: readonly number[], split: WeightGradSplit): boolean {
-  const ncols = w[1]! * w[2]! * w[3]!;
+export function conv2dBiasInGemm(device: GPUDevice, x: readonly number[], w: readonly number[], g: ConvGeometry, split: WeightGradSplit, withInput: boolean): boolean {
   if (!gemmOperandsExact(device)) return false;
-  if (ncols % GEMM_COLUMNS !== 0) return true;
-  return Math.ceil(w[0]! / GEMM_DEFAULT_TILE.rows) * (ncols / GEMM_COLUMNS + 1) * split.splits < SMALL_TILE_MAX_WORKGROUPS;
+  const d = dims(x, w, g, 'conv2dBiasInGemm');
+  const tile = gemmTileOn(device, backwardGemms(d, withInput, split, false));
+  if ((d.Ci * d.K * d.K) % tile.cols !== 0) return true;
+  return gemmWorkgroups(backwardGemms(d, withInput, split, true), GEMM_DEFAULT_TILE) < SMALL_TILE_MAX_WORKGROUPS;
 }
 
 /** The rows a bias gradient's per-sample partials take of a RowSums: (B, Co). */
@@ -287,47 +281,67 @@ export function conv2dBiasPartialsShape(x: readonly number[], w: readonly number
 }
 
 /**
- * dw += and db += (parameter gradients accumulate; the trainer zeroes them per step). With a split
+ * A convolution's backward, its two GEMMs in one dispatch (conv2d.wgsl `backward`): dx = (or +=),
+ * and dw +=, db += (parameter gradients accumulate; the trainer zeroes them per step). With a split
  * the weight gradient is a split-K GEMM into scratch plus an in-order sum. The bias gradient is the
  * GEMM's extra column (a column of ones: dy summed over the batch's pixels), or the sum over the
  * batch of per-sample sums (dbPartials, or computed here), queued in rowSums.
  */
-export function conv2dBackwardParams(device: GPUDevice, a: Conv2dParamsArgs): Dispatch[] {
+export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispatch[] {
   const d = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
+  const ca = a.x.shape[1]!;
   expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
-  expectShape(a.dw, a.w.shape, a.label);
-  if (a.db) expectShape(a.db, [d.Co], a.label);
-  const split = a.split ?? unsplit(d.B * d.OH * d.OW);
-  if (split.scratchFloats > 0 && (!a.scratch || a.scratch.shape[0]! < split.scratchFloats)) {
-    throw new Error(`${a.label}: conv2d weight gradient split ${split.splits} ways needs ${split.scratchFloats} scratch floats, got ${a.scratch?.shape[0] ?? 0}`);
+  const { input, params } = a;
+  if (!input && !params) throw new Error(`${a.label}: conv2d backward with neither the input nor the parameter gradients`);
+  if (input) {
+    expectShape(input.dx, [d.B, ca, d.H, d.W], a.label);
+    if (!a.x2 !== !input.dx2) throw new Error(`${a.label}: conv2d backward takes dx2 exactly when the input has x2`);
+    if (input.dx2) expectShape(input.dx2, [d.B, d.Ci - ca, d.H, d.W], a.label);
   }
+  const split = params ? params.split ?? unsplit(d.B * d.OH * d.OW) : undefined;
+  if (params) {
+    expectShape(params.dw, a.w.shape, a.label);
+    if (params.db) expectShape(params.db, [d.Co], a.label);
+    if (split!.scratchFloats > 0 && (!params.scratch || params.scratch.shape[0]! < split!.scratchFloats)) {
+      throw new Error(`${a.label}: conv2d weight gradient split ${split!.splits} ways needs ${split!.scratchFloats} scratch floats, got ${params.scratch?.shape[0] ?? 0}`);
+    }
+  }
+  const gemmDb = params?.db !== undefined && params.dbPartials === undefined
+    && conv2dBiasInGemm(device, convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, split!, input !== undefined);
+  const tile = gemmTileOn(device, backwardGemms(d, input !== undefined, split, false));
+  const [inputGemm, weightGemm] = [backwardGemms(d, input !== undefined, undefined, false), backwardGemms(d, false, split, gemmDb)];
+  const tiles = { input_tiles: gemmWorkgroups(inputGemm, tile), weight_tiles: gemmWorkgroups(weightGemm, tile) };
   const ncols = d.Ci * d.K * d.K;
-  const gemmDb = a.db !== undefined && a.dbPartials === undefined && conv2dBiasInGemm(device, a.w.shape, split);
   const width = d.Co * ncols + (gemmDb ? d.Co : 0);
-  const partials = split.splits > 1 ? viewTensor(a.scratch!, 0, [split.splits, width], `${a.label}.dw_partials`) : a.dw;
+  const partials = params && split!.splits > 1 ? viewTensor(params.scratch!, 0, [split!.splits, width], `${a.label}.dw_partials`) : params?.dw;
+  // Outputs this dispatch does not write, each in a sink of its own (writable bindings may not alias).
+  const sink = (t: Tensor | undefined, slot: number): [Tensor, 'write'] => [t ?? placeholderSink(device, slot), 'write'];
+  const flags = (input?.accumulate ? FLAG_ACC : 0) | (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0);
   const out = [
     makeDispatch(device, {
-      shader, entry: 'backward_weight', label: `${a.label}.dw`,
-      uniforms: uniforms(d, a.geometry, (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0), split, UNFUSED, a.x.shape[1]!),
-      ...launch(device, d, a.geometry, d.Co, ncols + (gemmDb ? 1 : 0), split.splits, { fullColumns: true }),
-      flops: gemmFlops(d),
-      tensors: [[a.dy, 'read'], [a.x, 'read'], unusedShortcut(device), secondPart(device, a.x2), [partials, 'write'],
-        [gemmDb && split.splits === 1 ? a.db! : placeholderSink(device), 'write']],
+      shader, entry: 'backward', label: `${a.label}.${input ? 'dx' : ''}${input && params ? '+' : ''}${params ? 'dw' : ''}`,
+      uniforms: uniforms(d, a.geometry, flags, split ?? unsplit(0), UNFUSED, ca, tiles),
+      constants: { KSIZE: d.K, STRIDE: a.geometry.stride, ...gemmConstants(tile) },
+      workgroups: grid(tiles.input_tiles + tiles.weight_tiles),
+      flops: (input ? gemmFlops(d) : 0) + (params ? gemmFlops(d) : 0),
+      tensors: [[a.w, 'read'], [a.x, 'read'], [a.dy, 'read'], secondPart(device, a.x2),
+        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 ? params!.db : undefined, 3)],
     }),
   ];
-  if (split.splits > 1) {
-    out.push(sumRowsInto(device, { src: partials, out: reshape(a.dw, [numel(a.dw.shape)]), out2: gemmDb ? a.db : undefined, label: `${a.label}.dw` }));
+  if (!params) return out;
+  if (split!.splits > 1) {
+    out.push(sumRowsInto(device, { src: partials!, out: reshape(params.dw, [numel(params.dw.shape)]), out2: gemmDb ? params.db : undefined, label: `${a.label}.dw` }));
   }
-  if (a.db && !gemmDb) {
-    if (!a.rowSums) throw new Error(`${a.label}: conv2d bias gradient from per-sample sums needs rowSums`);
-    let sums = a.dbPartials;
+  if (params.db && !gemmDb) {
+    if (!params.rowSums) throw new Error(`${a.label}: conv2d bias gradient from per-sample sums needs rowSums`);
+    let sums = params.dbPartials;
     if (sums) {
       expectShape(sums, [d.B, d.Co], a.label);
     } else {
-      sums = a.rowSums.take([d.B, d.Co], `${a.label}.db_partials`);
+      sums = params.rowSums.take([d.B, d.Co], `${a.label}.db_partials`);
       out.push(conv2dBackwardChan(device, { dy: a.dy, dchan: sums, label: `${a.label}.db` }));
     }
-    a.rowSums.add(sums, a.db);
+    params.rowSums.add(sums, params.db);
   }
   return out;
 }
@@ -338,7 +352,7 @@ export function conv2dBackwardChan(device: GPUDevice, a: { dy: Tensor; dchan: Te
   expectShape(a.dchan, [B, Co], a.label);
   return makeDispatch(device, {
     shader, entry: 'backward_chan', label: `${a.label}.dchan`,
-    uniforms: { batch: B, cin: 0, h: 0, w: 0, cout: Co, oh: OH, ow: OW, pad_t: 0, pad_l: 0, flags: 0, k_chunk: 0, splits: 1, ...UNFUSED, ca: 0 },
+    uniforms: { batch: B, cin: 0, h: 0, w: 0, cout: Co, oh: OH, ow: OW, pad_t: 0, pad_l: 0, flags: 0, k_chunk: 0, splits: 1, ...UNFUSED, ca: 0, input_tiles: 0, weight_tiles: 0 },
     tensors: [[a.dy, 'read'], [a.dchan, 'write']],
     workgroups: [B * Co, 1, 1],
   });

@@ -61,11 +61,10 @@ export const GEMM_TILES: Readonly<Record<string, GemmTile>> = {
   '128x64': { rows: 128, cols: 64 },
 };
 
-/** The tile every GEMM takes unless gemmTile finds another pays. */
+/** The tile a dispatch takes unless gemmTile finds another pays. */
 export const GEMM_DEFAULT_TILE: GemmTile = { rows: 64, cols: 64 };
 
-/** Output columns of the default tile (the weight-gradient GEMM's always: FLAG_DB's rule counts on
- *  them) and the depth of one K slice (gemm.wgsl TK). */
+/** Output columns of the default tile and the depth of one K slice (gemm.wgsl TK). */
 export const GEMM_COLUMNS = 64;
 export const GEMM_K_SLICE = 16;
 
@@ -74,39 +73,56 @@ export const GEMM_K_SLICE = 16;
  *  tile's twice as many workgroups hide latency better than the larger tile's operand reuse pays. */
 export const WIDE_TILE_MIN_WORKGROUPS = 1024;
 
-/** Below this many 64 x 64 workgroups a GEMM takes 32 x 32 tiles: two per SM of a 132-SM GPU, the
- *  fewest that keep every SM busy while one waits on memory. Fewer (batch 1 and 8: 4 to 64) leave
- *  most SMs idle, each busy one running a whole 64 x 64 tile's K loop; the 32 x 32 tile's four times
- *  the workgroups divide that latency by up to four. An estimate from the grid arithmetic, not yet a
- *  measurement: `bench/gpu.sh` TILES times the tiles side by side on the next GPU. */
+/** Below this many 64 x 64 workgroups a dispatch takes 32 x 32 tiles: two per SM of a 132-SM GPU,
+ *  the fewest that keep every SM busy while one waits on memory. Fewer (batch 1 and 8: 4 to 64 for a
+ *  forward convolution) leave most SMs idle, each busy one running a whole 64 x 64 tile's K loop; the
+ *  32 x 32 tile's four times the workgroups divide that latency by up to four. An estimate from the
+ *  grid arithmetic, not yet a measurement: `bench/gpu.sh` TILES times the tiles side by side on the
+ *  next GPU. */
 export const SMALL_TILE_MAX_WORKGROUPS = 264;
 
-export interface GemmTileOptions {
-  /** The GEMM keeps 64 columns (the weight gradient: its grid is filled by split-K, and FLAG_DB's
-   *  column of ones needs room in the last column tile). */
-  fullColumns?: boolean;
+/** One GEMM of a dispatch: M x N outputs, repeated z times (batch items or K slices). */
+export interface GemmShape {
+  m: number;
+  n: number;
+  z: number;
 }
 
-function workgroups(m: number, columnTiles: number, others: number, rows: number): number {
-  return Math.ceil(m / rows) * columnTiles * others;
+/** Workgroups of a dispatch running these GEMMs side by side on `tile`. */
+export function gemmWorkgroups(gemms: readonly GemmShape[], tile: GemmTile): number {
+  return gemms.reduce((sum, g) => sum + Math.ceil(g.m / tile.rows) * Math.ceil(g.n / tile.cols) * g.z, 0);
 }
 
-/** The tile for an M x N GEMM repeated over z (batch items or K slices). */
-export function gemmTile(m: number, n: number, z: number, options: GemmTileOptions = {}): GemmTile {
-  const columnTiles = Math.ceil(n / GEMM_COLUMNS);
-  if (m >= 128 && workgroups(m, columnTiles, z, 128) >= WIDE_TILE_MIN_WORKGROUPS) return GEMM_TILES['128x64']!;
-  if (!options.fullColumns && workgroups(m, columnTiles, z, 64) < SMALL_TILE_MAX_WORKGROUPS) return GEMM_TILES['32x32']!;
+/** The tile for a dispatch of these GEMMs (one, or a convolution's two backward GEMMs side by side):
+ *  128 x 64 where every GEMM has 128 rows or more and the grid keeps WIDE_TILE_MIN_WORKGROUPS, 32 x 32
+ *  where the 64 x 64 grid is below SMALL_TILE_MAX_WORKGROUPS, else 64 x 64. */
+export function gemmTile(gemms: readonly GemmShape[]): GemmTile {
+  const wide = GEMM_TILES['128x64']!;
+  if (gemms.every((g) => g.m >= 128) && gemmWorkgroups(gemms, wide) >= WIDE_TILE_MIN_WORKGROUPS) return wide;
+  if (gemmWorkgroups(gemms, GEMM_DEFAULT_TILE) < SMALL_TILE_MAX_WORKGROUPS) return GEMM_TILES['32x32']!;
   return GEMM_DEFAULT_TILE;
 }
 
 const forcedTiles = new WeakMap<GPUDevice, GemmTile>();
 
-/** Makes every GEMM planned on `device` from now on use `tile` (undefined: gemmTile again; a GEMM
- *  that keeps full columns takes the tile's rows only). For measuring and testing each tile on whole
- *  models (`ddim bench --gemm-tile`, the kernel tests); plans made before keep their tiles. */
+/** Makes every GEMM planned on `device` from now on use `tile` (undefined: gemmTile again). For
+ *  measuring and testing each tile on whole models (`ddim bench --gemm-tile`, the kernel tests);
+ *  plans made before keep their tiles. */
 export function forceGemmTile(device: GPUDevice, tile: GemmTile | undefined): void {
   if (tile === undefined) forcedTiles.delete(device);
   else forcedTiles.set(device, tile);
+}
+
+/** The tile of a dispatch of these GEMMs on `device`: gemmTile unless forceGemmTile set one; the
+ *  matrix tier's backend tiles 64 x 64 only. */
+export function gemmTileOn(device: GPUDevice, gemms: readonly GemmShape[]): GemmTile {
+  if (deviceTier(device).tier === 'matrix') return GEMM_DEFAULT_TILE;
+  return forcedTiles.get(device) ?? gemmTile(gemms);
+}
+
+/** A tile as the pipeline constants of gemm.wgsl. */
+export function gemmConstants(tile: GemmTile): { ROWS: number; TN: number } {
+  return { ROWS: tile.rows, TN: tile.cols };
 }
 
 export interface GemmLaunch {
@@ -114,12 +130,8 @@ export interface GemmLaunch {
   workgroups: [number, number, number];
 }
 
-/** Pipeline constants and grid of an M x N GEMM repeated over z on `device`: the tile from gemmTile
- *  unless forceGemmTile set one; the matrix tier's backend tiles 64 x 64 only. */
-export function gemmLaunch(device: GPUDevice, m: number, n: number, z: number, options: GemmTileOptions = {}): GemmLaunch {
-  const forced = forcedTiles.get(device);
-  let tile = forced ?? gemmTile(m, n, z, options);
-  if (deviceTier(device).tier === 'matrix') tile = GEMM_DEFAULT_TILE;
-  else if (options.fullColumns) tile = { rows: tile.rows, cols: GEMM_COLUMNS };
-  return { constants: { ROWS: tile.rows, TN: tile.cols }, workgroups: [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), z] };
+/** Pipeline constants and grid (columns, rows, z) of one M x N GEMM repeated over z on `device`. */
+export function gemmLaunch(device: GPUDevice, m: number, n: number, z: number): GemmLaunch {
+  const tile = gemmTileOn(device, [{ m, n, z }]);
+  return { constants: gemmConstants(tile), workgroups: [Math.ceil(n / tile.cols), Math.ceil(m / tile.rows), z] };
 }

@@ -12,7 +12,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, convInputShape, weightGradSplit } from '../kernels/conv2d';
+import { conv2dBackward, conv2dBackwardChan, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, convInputShape, weightGradSplit } from '../kernels/conv2d';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../kernels/groupnorm';
 import { RowSums } from '../kernels/reduce';
 import { linearBackward, linearForward, linearLayersBackward, linearLayersForward } from '../kernels/linear';
@@ -255,27 +255,28 @@ export class UNet {
     const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
     this.needScratch(split.scratchFloats);
-    if (extra.chan || !conv2dBiasInGemm(this.device, w.shape, split)) this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
+    if (extra.chan || !conv2dBiasInGemm(this.device, xs, w.shape, g, split, true)) this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
     this.onBackward(() => {
       const dy = this.grad(y);
-      const args = { ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name };
+      // With upsample, the gradient wrt the upsampled input, summed over each 2x2 block into x's after.
+      let du: Tensor | undefined;
+      let downsum: Dispatch | undefined;
       if (extra.upsample) {
         if (isConcat(x)) throw new Error(`${this.label}: planner bug: ${name} upsamples a concatenation`);
-        // The gradient wrt the upsampled input, summed over each 2x2 block into x's.
-        const du = this.act(xs, `d(${name}.nearest)`);
-        this.backward.push(conv2dBackwardInput(this.device, { ...args, dx: du, accumulate: false }));
-        this.backward.push(upsampleBackward(this.device, { dy: du, dx: this.grad(x), accumulate: this.acc(x), label: name }));
-      } else {
-        this.backward.push(conv2dBackwardInput(this.device, { ...args, ...this.inputGrads(x) }));
+        du = this.act(xs, `d(${name}.nearest)`);
+        downsum = upsampleBackward(this.device, { dy: du, dx: this.grad(x), accumulate: this.acc(x), label: name });
       }
       // The time-embedding add's gradient is the per-(sample, channel) sum of dy: the bias
       // gradient's first stage too.
       // That gradient is a take of the row sums (it lives until they are summed at the end).
       const dchan = extra.chan ? this.gradAt(extra.chan, this.rowSums!.take(conv2dBiasPartialsShape(xs, w.shape), `d(${name}.chan)`)) : undefined;
       if (dchan) this.backward.push(conv2dBackwardChan(this.device, { dy, dchan, label: name }));
-      this.backward.push(...conv2dBackwardParams(this.device, {
-        ...args, dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, rowSums: this.rowSums!, split, scratch: this.scratch ?? undefined,
+      this.backward.push(...conv2dBackward(this.device, {
+        ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name,
+        input: du ? { dx: du, accumulate: false } : this.inputGrads(x),
+        params: { dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, rowSums: this.rowSums!, split, scratch: this.scratch ?? undefined },
       }));
+      if (downsum) this.backward.push(downsum);
     });
   }
 

@@ -1,6 +1,6 @@
 // One convolution's forward, input gradient and parameter gradients on the GPU, for the conv2d
 // kernel tests of every precision tier (tests/gpu/conv2d.test.ts, tests/gpu/tier.test.ts).
-import { conv2dBackwardInput, conv2dBackwardParams, conv2dBiasPartialsShape, conv2dForward, convInputShape, sliceReduction, weightGradOutputs, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackward, conv2dBiasPartialsShape, conv2dForward, convInputShape, sliceReduction, weightGradOutputs, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
 import { convOutSize, type ConvGeometry } from '../../src/host/layers';
 import type { HostTensor } from '../../src/host/tensor';
 import { RowSums } from '../../src/kernels/reduce';
@@ -11,7 +11,9 @@ export function forcedSplit(x: readonly number[], k: number, splits: number, w: 
   return sliceReduction(weightGradOutputs(w), x[0]! * k, splits);
 }
 
-export async function gpuConv(d: GPUDevice, x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor, upsample = false) {
+/** y, dx, dw and db of one convolution; the backward as one dispatch, or with `separate` as one for
+ *  the input gradient and one for the parameters'. */
+export async function gpuConv(d: GPUDevice, x: HostTensor, w: HostTensor, b: HostTensor, dy: HostTensor, g: ConvGeometry, split?: WeightGradSplit, dwInit?: HostTensor, upsample = false, separate = false) {
   const xs = convInputShape(x.shape, upsample);
   const [B, , H, W] = xs as [number, number, number, number];
   const [Co, , K] = w.shape as [number, number, number];
@@ -24,10 +26,12 @@ export async function gpuConv(d: GPUDevice, x: HostTensor, w: HostTensor, b: Hos
   const sp = split ?? weightGradSplit(xs, w.shape, g, d.limits);
   const scratch = gpuZeros(d, [Math.max(1, sp.scratchFloats)], 'scratch');
   const rowSums = new RowSums(d, RowSums.floats(conv2dBiasPartialsShape(xs, w.shape)), 'conv');   // the reduced tiers' db
+  const input = { dx, accumulate: false }, params = { dw, db, split: sp, scratch, rowSums };
   const [gy, gdx, gdw, gdb] = await run(d, [
     conv2dForward(d, { x: tx, w: tw, bias: tb, y, geometry: g, upsample, label: 'conv' }),
-    conv2dBackwardInput(d, { ...args, dx, accumulate: false }),
-    ...conv2dBackwardParams(d, { ...args, dw, db, split: sp, scratch, rowSums }),
+    ...(separate
+      ? [...conv2dBackward(d, { ...args, input }), ...conv2dBackward(d, { ...args, params })]
+      : conv2dBackward(d, { ...args, input, params })),
     ...rowSums.dispatch(d),
   ], [y, dx, dw, db]);
   return { y: gy!, dx: gdx!, dw: gdw!, db: gdb! };

@@ -1,7 +1,7 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackwardChan, conv2dBackwardInput, conv2dBackwardParams, conv2dBiasInGemm, conv2dForward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackward as conv2dBackwardGpu, conv2dBackwardChan, conv2dBiasInGemm, conv2dForward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
 import { upsampleNearest2x } from '../../src/ref/resample';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
@@ -118,10 +118,9 @@ describe('conv2d on WebGPU', () => {
       const args = { x: ta, x2: tb, w: wsc, dy: toGpu(d, dy, 'dy'), geometry: CONV1X1, label: 'shortcut' };
       const spl = sp ?? weightGradSplit(cat.shape, [9, 67, 1, 1], CONV1X1, d.limits);
       const scratch = gpuZeros(d, [Math.max(1, spl.scratchFloats)], 'scratch');
-      const twice = accumulate ? [conv2dBackwardInput(d, { ...args, dx: dxa, dx2: dxb, accumulate: false })] : [];
+      const twice = accumulate ? conv2dBackwardGpu(d, { ...args, input: { dx: dxa, dx2: dxb, accumulate: false } }) : [];
       const [ga, gb, gw, gdb] = await run(d, [
-        ...twice, conv2dBackwardInput(d, { ...args, dx: dxa, dx2: dxb, accumulate }),
-        ...conv2dBackwardParams(d, { ...args, dw, db, split: spl, scratch }),
+        ...twice, ...conv2dBackwardGpu(d, { ...args, input: { dx: dxa, dx2: dxb, accumulate }, params: { dw, db, split: spl, scratch } }),
       ], [dxa, dxb, dw, db]);
       const k = accumulate ? 2 : 1;
       expectClose(ga!, split.da.data.map((v) => k * v), BWD.atol, BWD.rtol, `dx of a${accumulate ? ', +=' : ''}`);
@@ -184,30 +183,55 @@ describe('conv2d on WebGPU', () => {
 
   it('picks the tile from the grid: 128x64 for large grids of at least 128 rows, 32x32 where 64x64 tiles leave a large GPU idle', () => {
     const d = gpu.device;
+    const one = (m: number, n: number, z: number) => gemmTile([{ m, n, z }]);
     expect(gemmLaunch(d, 192, 64 * 32 * 32, 1)).toEqual({ constants: { ROWS: 128, TN: 64 }, workgroups: [1024, 2, 1] });
-    expect(gemmTile(128, 256 * 64, 1)).toEqual(GEMM_TILES['64x64']);   // batch 64 at 16 px: 512 workgroups of 64 rows
-    expect(gemmTile(64, 4096 * 64, 1)).toEqual(GEMM_TILES['64x64']);    // fewer than 128 rows
-    expect(gemmTile(256, 4 * 64, 64)).toEqual(GEMM_TILES['64x64']);     // attention at batch 64, 16x16 positions: 4 column tiles x 64 items
-    expect(gemmTile(256, 512 * 64, 1)).toEqual(GEMM_TILES['128x64']);
+    expect(one(128, 256 * 64, 1)).toEqual(GEMM_TILES['64x64']);   // batch 64 at 16 px: 512 workgroups of 64 rows
+    expect(one(64, 4096 * 64, 1)).toEqual(GEMM_TILES['64x64']);    // fewer than 128 rows
+    expect(one(256, 4 * 64, 64)).toEqual(GEMM_TILES['64x64']);     // attention at batch 64, 16x16 positions: 4 column tiles x 64 items
+    expect(one(256, 512 * 64, 1)).toEqual(GEMM_TILES['128x64']);
     // Batch 1: the bundled model's 16 px convolutions (64 channels, 256 pixels: 4 workgroups of 64 x 64)
     // and the cifar10 model's 32 px ones (256 channels, 1024 pixels: 64).
-    expect(gemmTile(64, 256, 1)).toEqual(GEMM_TILES['32x32']);
-    expect(gemmTile(256, 1024, 1)).toEqual(GEMM_TILES['32x32']);
+    expect(one(64, 256, 1)).toEqual(GEMM_TILES['32x32']);
+    expect(one(256, 1024, 1)).toEqual(GEMM_TILES['32x32']);
     expect(gemmLaunch(d, 64, 256, 1)).toEqual({ constants: { ROWS: 32, TN: 32 }, workgroups: [8, 2, 1] });
     // 264 workgroups of 64 x 64 fill two per SM of a 132-SM GPU; one fewer does not.
-    expect(gemmTile(64, 264 * 64, 1)).toEqual(GEMM_TILES['64x64']);
-    expect(gemmTile(64, 263 * 64, 1)).toEqual(GEMM_TILES['32x32']);
-    // The weight gradient keeps 64 columns (split-K fills its grid; FLAG_DB counts on them).
-    expect(gemmTile(64, 576, 1, { fullColumns: true })).toEqual(GEMM_TILES['64x64']);
-    expect(gemmLaunch(d, 64, 576, 1, { fullColumns: true }).constants).toEqual({ ROWS: 64, TN: 64 });
+    expect(one(64, 264 * 64, 1)).toEqual(GEMM_TILES['64x64']);
+    expect(one(64, 263 * 64, 1)).toEqual(GEMM_TILES['32x32']);
+    // A convolution's two backward GEMMs share a dispatch, and the tile is chosen from both grids:
+    // 200 + 100 workgroups of 64 x 64 fill the GPU, either alone would not.
+    expect(gemmTile([{ m: 64, n: 200 * 64, z: 1 }, { m: 64, n: 100 * 64, z: 1 }])).toEqual(GEMM_TILES['64x64']);
+    // 128 rows only where every GEMM has them.
+    expect(gemmTile([{ m: 256, n: 512 * 64, z: 1 }, { m: 64, n: 576, z: 8 }])).toEqual(GEMM_TILES['64x64']);
   });
 
   it('takes the bias gradient into the weight-gradient GEMM where its last tile has room or its grid is small', () => {
     const d = gpu.device;
     const w = [64, 64, 3, 3];   // Ci*K*K = 576: nine full column tiles, the column of ones a tenth
-    expect(conv2dBiasInGemm(d, w, sliceReduction(weightGradOutputs(w), 256, 1))).toBe(true);    // 10 workgroups
-    expect(conv2dBiasInGemm(d, w, sliceReduction(weightGradOutputs(w), 65536, 32))).toBe(false); // 320 workgroups
-    expect(conv2dBiasInGemm(d, [64, 3, 3, 3], sliceReduction(weightGradOutputs([64, 3, 3, 3]), 65536, 32))).toBe(true); // 27 columns: room
+    const split = (x: number[], s: number, ws = w) => sliceReduction(weightGradOutputs(ws), x[0]! * x[2]! * x[3]!, s);
+    // Batch 1 at 16 px: 4 input-gradient workgroups and 10 weight-gradient ones.
+    expect(conv2dBiasInGemm(d, [1, 64, 16, 16], w, CONV3X3, split([1, 64, 16, 16], 1), true)).toBe(true);
+    // Batch 64: 256 + 10 x 32 slices.
+    expect(conv2dBiasInGemm(d, [64, 64, 16, 16], w, CONV3X3, split([64, 64, 16, 16], 32), true)).toBe(false);
+    // 27 columns: room in the last tile at any batch.
+    expect(conv2dBiasInGemm(d, [64, 3, 16, 16], [64, 3, 3, 3], CONV3X3, split([64, 3, 16, 16], 32, [64, 3, 3, 3]), true)).toBe(true);
+  });
+
+  it('computes both backward GEMMs in one dispatch with the bits of one dispatch each: split or not, upsampled too', async () => {
+    const x = randomTensor([2, 9, 6, 5], 41), w = randomTensor([12, 9, 3, 3], 42, 0.2), b = randomTensor([12], 43);
+    const dy = randomTensor([2, 12, 6, 5], 44), dyUp = randomTensor([2, 12, 12, 10], 45);
+    for (const [upsample, g, sp] of [
+      [false, CONV3X3, forcedSplit([2, 9, 6, 5], 30, 1, [12, 9, 3, 3])],
+      [false, CONV3X3, forcedSplit([2, 9, 6, 5], 30, 3, [12, 9, 3, 3])],
+      [true, CONV3X3, forcedSplit([2, 9, 12, 10], 120, 2, [12, 9, 3, 3])],
+    ] as const) {
+      const grad = upsample ? dyUp : dy;
+      const one = await gpuConv(gpu.device, x, w, b, grad, g, sp, undefined, upsample);
+      const two = await gpuConv(gpu.device, x, w, b, grad, g, sp, undefined, upsample, true);
+      for (const k of ['dx', 'dw', 'db'] as const) expect(one[k], `${k}, ${sp.splits} slices${upsample ? ', upsampled' : ''}`).toEqual(two[k]);
+      const ref = conv2dBackward(upsample ? upsampleNearest2x(x) : x, w, grad, g);
+      expectClose(one.dx, ref.dx.data, BWD.atol, BWD.rtol, 'dx');
+      expectClose(one.dw, ref.dw.data, BWD.atol, BWD.rtol, 'dw');
+    }
   });
 
   it('gives identical bits from run to run, split or not', async () => {
