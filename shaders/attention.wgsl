@@ -17,6 +17,11 @@
 //                     large scores cannot overflow.
 //   softmax_backward  ds = p * (ds - sum_j p * ds) over each row, in place: ds holds
 //                     dP = dy^T v on entry and the gradient wrt the scaled scores on exit.
+//   backward_ds_fused dP = dy^T v and softmax_backward in one dispatch, ROWS query rows of one sample
+//                     per workgroup as forward_fused (their dy columns and dP rows in workgroup
+//                     memory): ds = p * (dP - sum_j p dP). The same sums in the same order as the GEMM
+//                     and softmax_backward (c in order, one fma each; the row sum's 64 strided
+//                     partials, then the tree), so the same bits, one dispatch fewer per block.
 // Forward saves p (B, N, N): backward reads it here and for dv = dy p.
 
 struct Params {
@@ -160,6 +165,51 @@ fn forward_fused(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     for (var k = 0u; k < C; k++) { s = fma(ff_wb[F.w_off + c * C + k], fused[r * C + k], s); }
     let at = qkv + c * N + i0 + r;
     ff_out[at] = ff_res[at] + s;
+  }
+}
+
+// ---- backward_ds_fused: ds = p * (dP - rowsum(p * dP)), dP = dy^T v, ROWS query rows per workgroup ---
+
+struct DsParams {
+  batch: u32, c: u32, n: u32, rows: u32, blocks: u32,
+}
+
+@group(0) @binding(0) var<uniform> D: DsParams;
+@group(0) @binding(1) var<storage, read> bd_dy: array<f32>;         // (B, C, N)
+@group(0) @binding(2) var<storage, read> bd_v: array<f32>;          // (B, C, N)
+@group(0) @binding(3) var<storage, read> bd_p: array<f32>;          // (B, N, N)
+@group(0) @binding(4) var<storage, read_write> bd_ds: array<f32>;   // (B, N, N)
+
+@compute @workgroup_size(WG)
+fn backward_ds_fused(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                     @builtin(local_invocation_index) li: u32) {
+  let block = workgroup_index(wid, nwg);
+  if (block >= D.batch * D.blocks) { return; }   // uniform per workgroup: the barriers below stay uniform
+  let b = block / D.blocks;
+  let i0 = (block % D.blocks) * D.rows;
+  let rows = min(D.rows, D.n - i0);
+  let C = D.c;
+  let N = D.n;
+  let base = b * C * N;
+  let dpbase = D.rows * C;
+  // The block's dy columns, then its dP rows: dP[r, j] = sum_c dy[c, i0 + r] v[c, j].
+  for (var e = li; e < rows * C; e += WG) { fused[e] = bd_dy[base + (e % C) * N + i0 + e / C]; }
+  workgroupBarrier();
+  for (var e = li; e < rows * N; e += WG) {
+    let r = e / N;
+    let j = e % N;
+    var s = 0.0;
+    for (var c = 0u; c < C; c++) { s = fma(fused[r * C + c], bd_v[base + c * N + j], s); }
+    fused[dpbase + e] = s;
+  }
+  workgroupBarrier();
+  for (var r = 0u; r < rows; r++) {
+    let row = dpbase + r * N;
+    let out = (b * N + i0 + r) * N;
+    var d = 0.0;
+    for (var j = li; j < N; j += WG) { d += bd_p[out + j] * fused[row + j]; }
+    d = workgroup_sum(li, d);
+    for (var j = li; j < N; j += WG) { bd_ds[out + j] = bd_p[out + j] * (fused[row + j] - d); }
   }
 }
 

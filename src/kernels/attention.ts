@@ -134,28 +134,44 @@ export interface AttentionBackwardArgs {
   dq: Tensor;       // (B, C, N) =
   dk: Tensor;       // (B, C, N) =
   dv: Tensor;       // (B, C, N) =
-  scratch: Tensor;  // (B, N, N): dP, then dS (the gradient wrt the scaled scores)
+  scratch: Tensor;  // (B, N, N): dS (the gradient wrt the scaled scores; dP first, unfused)
+  /** dP and its softmax backward as two dispatches whatever the shape (the tests' check of the fused one). */
+  unfused?: boolean;
   label: string;
 }
 
-/** dq =, dk =, dv =. Five dispatches: dP into scratch, dv, dS in place on scratch, dq, dk. */
+/** dq =, dk =, dv =. dS into scratch (one fused dispatch where fusedAttentionRows, else dP and the
+ *  softmax backward in place), then dv, dq and dk. */
 export function attentionBackward(device: GPUDevice, a: AttentionBackwardArgs): Dispatch[] {
   const [B, C, N] = dims(a.q, [a.k, a.v, a.dy, a.dq, a.dk, a.dv], a.label);
   expectShape(a.p, [B, N, N], a.label);
   expectShape(a.scratch, [B, N, N], a.label);
   const scale = 1 / Math.sqrt(C);
+  const rows = a.unfused ? 0 : fusedAttentionRows(C, N);
+  const blocks = rows > 0 ? Math.ceil(N / rows) : 0;
+  const ds = rows > 0
+    ? [makeDispatch(device, {
+      shader, entry: 'backward_ds_fused', label: `${a.label}.ds`, uniformStruct: 'DsParams',
+      uniforms: { batch: B, c: C, n: N, rows, blocks },
+      tensors: [[a.dy, 'read'], [a.v, 'read'], [a.p, 'read'], [a.scratch, 'write']],
+      workgroups: grid(B * blocks),
+      flops: 2 * B * N * N * C,
+    })]
+    : [
+      // dP[i,j] = sum_c dy[c,i] v[c,j]
+      batchedMatmul(device, {
+        a: a.dy, b: a.v, c: a.scratch, batch: B, m: N, n: N, k: C,
+        aStrides: transposed(C, N), bStrides: asIs(C, N), accumulate: false, label: `${a.label}.dp`,
+      }),
+      rowKernel(device, 'softmax_backward', B, N, [[a.p, 'read'], [a.scratch, 'write']], `${a.label}.ds`),
+    ];
   return [
-    // dP[i,j] = sum_c dy[c,i] v[c,j]
-    batchedMatmul(device, {
-      a: a.dy, b: a.v, c: a.scratch, batch: B, m: N, n: N, k: C,
-      aStrides: transposed(C, N), bStrides: asIs(C, N), accumulate: false, label: `${a.label}.dp`,
-    }),
+    ...ds,
     // dv[c,j] = sum_i dy[c,i] p[i,j]
     batchedMatmul(device, {
       a: a.dy, b: a.p, c: a.dv, batch: B, m: C, n: N, k: N,
       aStrides: asIs(C, N), bStrides: asIs(N, N), accumulate: false, label: `${a.label}.dv`,
     }),
-    rowKernel(device, 'softmax_backward', B, N, [[a.p, 'read'], [a.scratch, 'write']], `${a.label}.ds`),
     // dq[c,i] = sum_j k[c,j] dS[i,j] / sqrt(C)
     batchedMatmul(device, {
       a: a.k, b: a.scratch, c: a.dq, batch: B, m: C, n: N, k: N,

@@ -15,7 +15,7 @@ import type { Tensor } from '../../src/gpu/tensor';
 
 const gpu = useGpu();
 
-async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: HostTensor, unfused = false) {
+async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: HostTensor, unfused = false, unfusedBackward = unfused) {
   const d = gpu.device;
   const [B, , N] = q.shape as [number, number, number];
   // q, k and v in one buffer, as the UNet's stacked q/k/v GEMM writes them
@@ -25,7 +25,7 @@ async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: Hos
   const y = gpuZeros(d, q.shape, 'y'), dq = gpuZeros(d, q.shape, 'dq'), dk = gpuZeros(d, q.shape, 'dk'), dv = gpuZeros(d, q.shape, 'dv');
   const [gy, gp, gdq, gdk, gdv] = await run(d, [
     ...attentionForward(d, { q: tq, k: tk, v: tv, p, y, unfused, label: 'attn' }),
-    ...attentionBackward(d, { q: tq, k: tk, v: tv, p, dy: tdy, dq, dk, dv, scratch, label: 'attn' }),
+    ...attentionBackward(d, { q: tq, k: tk, v: tv, p, dy: tdy, dq, dk, dv, scratch, unfused: unfusedBackward, label: 'attn' }),
   ], [y, p, dq, dk, dv]);
   return { y: gy!, p: gp!, dq: gdq!, dk: gdk!, dv: gdv! };
 }
@@ -88,6 +88,17 @@ describe('attention core on WebGPU', () => {
       expectClose(out.dq, bwd.dq.data, BWD.atol, BWD.rtol, 'dq');
       expectClose(out.dk, bwd.dk.data, BWD.atol, BWD.rtol, 'dk');
       expectClose(out.dv, bwd.dv.data, BWD.atol, BWD.rtol, 'dv');
+    });
+  }
+
+  // dP and the softmax backward in one dispatch: the same sums in the same order as the GEMM and the
+  // row kernel, so the same bits (ragged blocks of 8 rows; a row longer than the 64-thread workgroup).
+  for (const [B, C, N] of [[3, 13, 70], [1, 4, 300]] as const) {
+    it(`B=${B} C=${C} N=${N}: the fused dS gives the two dispatches' bits`, async () => {
+      const q = randomTensor([B, C, N], 11), k = randomTensor([B, C, N], 12), v = randomTensor([B, C, N], 13);
+      const dy = randomTensor([B, C, N], 14);
+      const [fused, unfused] = [await gpuAttention(q, k, v, dy, true, false), await gpuAttention(q, k, v, dy, true, true)];
+      for (const g of ['dq', 'dk', 'dv'] as const) expect(fused[g], g).toEqual(unfused[g]);
     });
   }
 
