@@ -97,3 +97,10 @@ function plan(device: GPUDevice, config: UNetConfig, batch: number, onPlan?: OnP
   checkFits(memory, device.limits, 'this model', batch);
   return memory;
 }
+
+/** The steps of a run the dynamic loss scale skipped (reduced tiers: their scaled gradients overflowed
+ *  f16), as the Train tab and `ddim train` say it; '' for none. */
+export function lossScaleSkipsText(skipped: number): string {
+  if (skipped <= 0) return '';
+  return `${skipped.toLocaleString('en-US')} step${skipped === 1 ? '' : 's'} skipped by the loss scale (f16 overflow)`;
+}

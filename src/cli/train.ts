@@ -8,7 +8,7 @@ import { DEFAULT_RECIPE } from '../train/recipe';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { Trainer, checkTrainerOptions } from '../train/trainer';
 import { describeMemory, type TrainingMemory } from '../train/memory';
-import { checkRunSteps, resumeTraining, runExpectation, runWarnings, startTraining } from '../app/training';
+import { checkRunSteps, lossScaleSkipsText, resumeTraining, runExpectation, runWarnings, startTraining } from '../app/training';
 import { ProgressMeter, formatDuration } from '../app/progress';
 import { bundledEmojiSize } from '../train/emoji';
 import { numberArg, parseArgs, precisionArg } from './args';
@@ -84,7 +84,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     const p = meter.update(trainer.step - first);
     const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
     const ips = p.rate !== undefined ? `  ${(p.rate * trainer.options.batch).toFixed(2)} img/s  ETA ${formatDuration(p.etaSeconds!)}` : '';
-    const skipped = trainer.skippedSteps ? `  (${trainer.skippedSteps} skipped by the loss scale)` : '';
+    const skipped = trainer.skippedSteps ? `  (${lossScaleSkipsText(trainer.skippedSteps)})` : '';
     ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}${ips}${skipped}`);
   });
   const ckpt = await trainer.checkpoint();

@@ -110,7 +110,8 @@ export class Trainer {
   private readonly batchImages: Float32Array;
   private readonly noiseState: Tensor;
   private readonly noiseDraw: Dispatch;
-  /** Steps the dynamic loss scale skipped (their f16 operands overflowed) since this trainer started. */
+  /** Steps of the run the dynamic loss scale skipped (their f16 operands overflowed), a resumed
+   *  checkpoint's included. */
   skippedSteps = 0;
   /** Each step's loss, gradient norm and whether the loss scale skipped it, read once per call. */
   private readonly lossRing: LossRing;
@@ -234,7 +235,10 @@ export class Trainer {
     const scale = file.tensors.get(LOSS_SCALE_TENSOR) ? checkLossScale(getTensor(file, LOSS_SCALE_TENSOR, [4], source).data, step, source) : undefined;
     const trainer = new Trainer(device, config, diffusion, options, data);
     restoreStores(file, source, trainer.stores);
-    if (scale && trainer.train.lossScale) upload(device, trainer.train.lossScale, scale);
+    if (scale && trainer.train.lossScale) {
+      upload(device, trainer.train.lossScale, scale);
+      trainer.skippedSteps = scale[3]!;
+    }
     trainer.step = step;
     return trainer;
   }

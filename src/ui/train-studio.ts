@@ -10,7 +10,7 @@ import { proxy } from 'comlink';
 import { parseConfig, type UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
 import { DEFAULT_RECIPE, RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
-import { runExpectation, runWarnings } from '../app/training';
+import { lossScaleSkipsText, runExpectation, runWarnings } from '../app/training';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import type { TrainerOptions } from '../train/trainer';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
@@ -340,7 +340,7 @@ export class TrainStudio extends LitElement {
     const live = this.store?.isRunning('training') ?? false;
     const status = !p ? '' : live && p.state === 'running' && p.imagesPerSecond === 0
       ? `starting at step ${p.step}/${p.targetSteps}: building the model and compiling its kernels…`
-      : `${p.state} · step ${p.step}/${p.targetSteps} · saved at step ${p.savedStep}${p.imagesPerSecond > 0 ? ` · ${p.imagesPerSecond.toFixed(2)} images/s` : ''}${!live && p.state !== 'done' ? ' · Resume continues it' : ''}`;
+      : `${p.state} · step ${p.step}/${p.targetSteps} · saved at step ${p.savedStep}${p.imagesPerSecond > 0 ? ` · ${p.imagesPerSecond.toFixed(2)} images/s` : ''}${p.lossScaleSkips ? ` · ${lossScaleSkipsText(p.lossScaleSkips)}` : ''}${!live && p.state !== 'done' ? ' · Resume continues it' : ''}`;
     return html`<section><h2>Progress</h2>
       <job-panel .store=${this.store} tab="train"></job-panel>
       <div class="row">

@@ -205,6 +205,8 @@ export interface TrainProgress {
   savedStep: number;
   message?: string;
   preview?: Pixels;
+  /** Steps of the run the dynamic loss scale skipped (reduced tiers; absent or 0 in fp32). */
+  lossScaleSkips?: number;
 }
 
 export interface MemoryEstimate {

@@ -115,7 +115,10 @@ export class TrainSession {
    */
   async loop(onProgress: (p: TrainProgress) => void, job: JobContext): Promise<RunEntry> {
     const report = (state: TrainProgress['state'], losses: number[], imagesPerSecond: number, extra: Partial<TrainProgress> = {}): void =>
-      onProgress({ runId: this.run.id, step: this.trainer.step, targetSteps: this.run.targetSteps, losses, imagesPerSecond, state, savedStep: this.run.step, ...extra });
+      onProgress({
+        runId: this.run.id, step: this.trainer.step, targetSteps: this.run.targetSteps, losses, imagesPerSecond, state, savedStep: this.run.step,
+        lossScaleSkips: this.trainer.skippedSteps, ...extra,
+      });
     const target = this.run.targetSteps;
     const count = (): void => job.progress(this.trainer.step, target);
     report('running', [], this.run.imagesPerSecond ?? 0);

@@ -147,11 +147,15 @@ describe('the dynamic loss scale of a training step (matrix-emulated)', () => {
   it('a run resumes exactly from its checkpoint, the loss scale\'s state travelling in it', async () => {
     const ckpt = await expectExactResume(emulated.device, 1);
     expect(Array.from(ckpt.tensors.get('loss_scale')!.data)).toEqual([2 ** 10, 1, 0, 0]); // one good step, none skipped
-    // Adam's count is the step minus the skipped steps: a count beyond the step is refused by name.
-    const bad = new Map(ckpt.tensors).set('loss_scale', { shape: [4], data: Float32Array.of(2 ** 10, 1, 0, 2) });
-    const file = parseSafetensors(serializeSafetensors(bad, ckpt.metadata), 'bad');
-    expect(() => Trainer.fromCheckpoint(emulated.device, file, 'bad.safetensors', DATA))
+    // Adam's count is the step minus the skipped steps: a count beyond the step is refused by name;
+    // one within it is the run's count of skipped steps (the Train tab and `ddim train` show it).
+    const withSkips = (skipped: number) => parseSafetensors(serializeSafetensors(
+      new Map(ckpt.tensors).set('loss_scale', { shape: [4], data: Float32Array.of(2 ** 10, 1, 0, skipped) }), ckpt.metadata), 'ckpt');
+    expect(() => Trainer.fromCheckpoint(emulated.device, withSkips(2), 'bad.safetensors', DATA))
       .toThrow('bad.safetensors: tensor "loss_scale" counts 2 skipped steps; expected an integer from 0 to the checkpoint\'s step 1');
+    const resumed = Trainer.fromCheckpoint(emulated.device, withSkips(1), 'ckpt.safetensors', DATA);
+    expect(resumed.skippedSteps).toBe(1);
+    resumed.destroy();
   }, 300_000);
 
   it('skips a step whose scaled gradients overflow the f16 operands (nothing moves, S halves), then steps at a workable S, doubling it after the growth interval', async () => {

@@ -2,7 +2,7 @@
 // limit (app/sampling.ts, app/training.ts), each naming the setting and its bounds.
 import { describe, expect, it } from 'vitest';
 import { MAX_SAMPLE_BATCH, ddimSpec, interpolationStart, planChain, planSampling, type ChainSettings } from '../../src/app/sampling';
-import { checkRunSteps, runExpectation, runWarnings } from '../../src/app/training';
+import { checkRunSteps, lossScaleSkipsText, runExpectation, runWarnings } from '../../src/app/training';
 import { RECIPE_MILESTONES } from '../../src/train/recipe';
 import { readFileSync } from 'node:fs';
 import { checkBudget, checkExperiment } from '../../src/app/research';
@@ -62,6 +62,12 @@ describe('training runs', () => {
     expect(checkRunSteps(5)).toBe(5);
     expect(() => checkRunSteps(0)).toThrow(/^steps must be an integer in \[1, 10\^8\], got 0$/);
     expect(() => checkRunSteps(1.5, 'checkpoint interval')).toThrow(/^checkpoint interval must be an integer/);
+  });
+
+  it('says how many steps the loss scale skipped, and nothing when none', () => {
+    expect(lossScaleSkipsText(0)).toBe('');
+    expect(lossScaleSkipsText(1)).toBe('1 step skipped by the loss scale (f16 overflow)');
+    expect(lossScaleSkipsText(1234)).toBe('1,234 steps skipped by the loss scale (f16 overflow)');
   });
 });
 
