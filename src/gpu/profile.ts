@@ -32,7 +32,7 @@ export interface Profile {
 /** Kernel families, first match wins (entry points as "shader.entry"). */
 const FAMILIES: readonly (readonly [RegExp, string])[] = [
   [/^conv2d\.forward$/, 'conv forward GEMM'],
-  [/^conv2d\.backward$/, 'conv backward GEMMs (input and weight gradients)'],
+  [/^conv2d\.backward$/, 'conv backward GEMMs'],
   [/^reduce\.sum_rows(_table)?$/, 'split-reduction sums'],
   [/^conv2d\.backward_chan$/, 'bias and channel sums'],
   [/^groupnorm\./, 'groupnorm'],
