@@ -30,8 +30,8 @@
 //            loaded from memory feeds twice the rows, for twice the accumulators per thread. The
 //            forward and input-gradient GEMMs of the large models at batch 64.
 //   32 x 32  64 threads, 4x4 each, two vec4 loads of A and of B per slice (gemm_tiles.wgsl only):
-//            when a forward or input-gradient GEMM's grid of 64 x 64 tiles cannot fill a large GPU
-//            (batch 1 and 8: 4 to 64 workgroups for 132 SMs). Four times the workgroups, each a
+//            when a dispatch's grid of 64 x 64 tiles cannot fill a large GPU (batch 1 and 8: 4 to
+//            64 workgroups for 132 SMs in a forward convolution). Four times the workgroups, each a
 //            quarter of the K loop's work, so the GEMM's latency falls where SMs sat idle.
 // The matrix backend tiles 64 x 64 only.
 //
