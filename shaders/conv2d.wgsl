@@ -11,8 +11,8 @@
 //   forward          M = Co, N = B*OH*OW, K = Ci*K*K    A = w,            Bm = im2col(x)
 //   input gradient   M = Ci, N = B*H*W,   K = Co*K*K    A = w (permuted), Bm = col2im gather of dy
 //   weight gradient  M = Co, N = Ci*K*K (+1: FLAG_DB), K = B*OH*OW   A = dy,   Bm = im2col(x) transposed
-// Entry points: `forward`, and `backward`, whose grid holds both backward GEMMs of a convolution side by
-// side (they read the same dy and are independent): workgroups below `input_tiles` compute tiles of
+// Entry points: `forward`, and `backward`, whose grid holds both backward GEMMs of a convolution side
+// by side (they read the same dy and are independent): workgroups below `input_tiles` compute tiles of
 // the input gradient, the next `weight_tiles` those of the weight gradient; either count may be 0.
 // One dispatch where there were two: at batch 1 the backward is a chain of small dependent dispatches,
 // and the two grids together fill more of a GPU than either.
@@ -56,9 +56,9 @@
 // instructions): kernel size and stride are pipeline constants, so the forward's and the input
 // gradient's divisions by them (and by KK) are multiplies; the weight gradient's K index (b, oy, ox)
 // walks the batch's pixels, so each thread carries its position from one K slice to the next
-// (kpos_advance) instead of dividing by runtime sizes. Divisions by runtime sizes happen once per thread, before the
-// loop. (Spatial sizes as pipeline constants would do too, but would multiply the pipelines to compile
-// by the number of resolutions.)
+// (kpos_advance) instead of dividing by runtime sizes. Divisions by runtime sizes happen once per
+// thread, before the loop. (Spatial sizes as pipeline constants would do too, but would multiply
+// the pipelines to compile by the number of resolutions.)
 //
 // The three GEMMs share one main loop (gemm); they differ in which tensors feed operands A and B
 // (forward (w, x), input gradient (w, dy), weight gradient (dy, x), from bindings 1 to 4), in how an
@@ -99,10 +99,12 @@ const BACKWARD_WEIGHT: u32 = 2u;
 // binding 5). A two-part input's second part is in_x2, or a placeholder.
 @group(0) @binding(1) var<storage, read> in_w: array<f32>;    // w (the forward: a span of the weights)
 @group(0) @binding(2) var<storage, read> in_x: array<f32>;    // x, or its first part
-@group(0) @binding(3) var<storage, read> in_c: array<f32>;    // forward: the shortcut's sc_x (FLAG_SHORTCUT); backward: dy
+// Binding 3: the forward's shortcut input sc_x (FLAG_SHORTCUT); the backward's dy.
+@group(0) @binding(3) var<storage, read> in_c: array<f32>;
 @group(0) @binding(4) var<storage, read> in_x2: array<f32>;
 
-// The output extent (m, n) and the reduction range [k0, k1) of one workgroup (split z of the weight gradient).
+// The output extent (m, n) and the reduction range [k0, k1) of one workgroup (split z of the weight
+// gradient).
 struct Gemm { m: u32, n: u32, k0: u32, k1: u32 }
 
 fn gemm_dims(mode: u32, z: u32) -> Gemm {
@@ -229,8 +231,8 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
 // (4 rows at one k) and B_LOADS of B (4 columns at one k); consecutive threads walk the operand's
 // contiguous axis: k for A (w along (ci, ky, kx) or runs of KK taps; dy along pixels) except
 // the input gradient's 1x1 weight (w[co, ci] with k = co: contiguous along m = ci), k for
-// the weight gradient's B (pixels of x), columns (pixels) for the other Bs. The weight gradient's loads
-// all read k offset li % TK of the slice (gemm_loader_slot), so one KPos serves them.
+// the weight gradient's B (pixels of x), columns (pixels) for the other Bs. The weight gradient's
+// loads all read k offset li % TK of the slice (gemm_loader_slot), so one KPos serves them.
 fn gemm(mode: u32, wid: vec3u, li: u32, lid: vec2u) -> GemmAcc {
   let g = gemm_dims(mode, wid.z);
   let m0 = wid.y * ROWS;
@@ -366,7 +368,8 @@ fn weight_gradient(wid: vec3u, li: u32) {
 // (column, row) of the input gradient below input_tiles, then tile (column, row, split) of the
 // weight gradient. The branch depends on the workgroup alone: uniform, as its barriers need.
 @compute @workgroup_size(GEMM_THREADS)
-fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) li: u32) {
   let t = workgroup_index(wid, nwg);
   if (t < P.input_tiles) {
     let columns = (P.batch * P.h * P.w + TN - 1u) / TN;

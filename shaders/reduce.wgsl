@@ -15,8 +15,9 @@
 // small ones survive f16 operands); scaler (4) = (S, good steps since the last change, -, steps
 // skipped in all). out[3] = the S this step used. If the scaled norm is not finite and S > 1, an
 // f16 operand overflowed: the step is skipped (out[2] = 1, out[0] = 0, out[1] = 0; Adam leaves every
-// parameter and moment alone, and counts only the steps it takes: adam.wgsl FLAG_SKIPS) and S halves. Otherwise out[0] = norm / S, out[1] = scale / S (the
-// optimizer sees the unscaled, clipped gradient), and after `growth_interval` good steps in a row S
+// parameter and moment alone, and counts only the steps it takes: adam.wgsl FLAG_SKIPS) and S
+// halves. Otherwise out[0] = norm / S, out[1] = scale / S (the optimizer sees the unscaled, clipped
+// gradient), and after `growth_interval` good steps in a row S
 // doubles. S is a power of two, so the divisions are exact. At S = 1 a non-finite norm is reported
 // as it is: the gradients overflow unscaled, and the trainer stops the run (its NaN guard).
 //   sum_rows       out[i] += sum over r < rows of src[r * count + i], r in order, one thread per i:

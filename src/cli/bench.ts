@@ -11,8 +11,8 @@
 // forward's dispatches write (whole output bindings): what kernel fusion removes, on any adapter.
 // --profile adds, per (config, batch), the time of each kernel family in the forward and in the
 // training step (gpu/profile.ts: GPU timestamps where the adapter has them, shares only otherwise).
-// --gemm-tile forces every GEMM's output tile (shaders/gemm.wgsl; default: per shape, kernels/gemm.ts
-// gemmTile; the weight gradient keeps 64 columns), to measure where each tile pays.
+// --gemm-tile forces every GEMM's output tile (shaders/gemm.wgsl; default: per dispatch,
+// kernels/gemm.ts gemmTile), to measure where each tile pays.
 import { writeFileSync } from 'node:fs';
 import { submitDispatches } from '../gpu/kernel';
 import { formatProfile, profileDispatches, type Profile } from '../gpu/profile';

@@ -6,7 +6,7 @@ import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
 import { convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto, type RowSums } from './reduce';
 import { expectShape } from './shapes';
-import { GEMM_COLUMNS, GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
+import { GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
 
 const shader: KernelSource = { name: 'conv2d', code, library: gemmLibrary };
 const FLAG_BIAS = 1;
@@ -114,7 +114,7 @@ function unsplit(K: number): WeightGradSplit {
 export function weightGradSplit(x: readonly number[], w: readonly number[], g: ConvGeometry, limits: { maxStorageBufferBindingSize: number }): WeightGradSplit {
   const d = dims(x, w, g, 'weightGradSplit');
   const M = d.Co, N = d.Ci * d.K * d.K, K = d.B * d.OH * d.OW;
-  const tiles = Math.ceil(M / GEMM_DEFAULT_TILE.rows) * Math.ceil(N / GEMM_COLUMNS);
+  const tiles = gemmWorkgroups([{ m: M, n: N, z: 1 }], GEMM_DEFAULT_TILE);
   const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
   return sliceReduction(weightGradOutputs(w), K, want);
@@ -268,8 +268,11 @@ function backwardGemms(d: ConvDims, input: boolean, split: WeightGradSplit | und
  *    model's weight-gradient time when SwiftShader ran it everywhere), more than one pass over dy.
  *  Otherwise backward_chan sums dy per sample into rows of a RowSums. */
 export function conv2dBiasInGemm(device: GPUDevice, x: readonly number[], w: readonly number[], g: ConvGeometry, split: WeightGradSplit, withInput: boolean): boolean {
+  return biasInGemm(device, dims(x, w, g, 'conv2dBiasInGemm'), split, withInput);
+}
+
+function biasInGemm(device: GPUDevice, d: ConvDims, split: WeightGradSplit, withInput: boolean): boolean {
   if (!gemmOperandsExact(device)) return false;
-  const d = dims(x, w, g, 'conv2dBiasInGemm');
   const tile = gemmTileOn(device, backwardGemms(d, withInput, split, false));
   if ((d.Ci * d.K * d.K) % tile.cols !== 0) return true;
   return gemmWorkgroups(backwardGemms(d, withInput, split, true), GEMM_DEFAULT_TILE) < SMALL_TILE_MAX_WORKGROUPS;
@@ -306,8 +309,7 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
       throw new Error(`${a.label}: conv2d weight gradient split ${split!.splits} ways needs ${split!.scratchFloats} scratch floats, got ${params.scratch?.shape[0] ?? 0}`);
     }
   }
-  const gemmDb = params?.db !== undefined && params.dbPartials === undefined
-    && conv2dBiasInGemm(device, convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, split!, input !== undefined);
+  const gemmDb = params?.db !== undefined && params.dbPartials === undefined && biasInGemm(device, d, split!, input !== undefined);
   const tile = gemmTileOn(device, backwardGemms(d, input !== undefined, split, false));
   const [inputGemm, weightGemm] = [backwardGemms(d, input !== undefined, undefined, false), backwardGemms(d, false, split, gemmDb)];
   const tiles = { input_tiles: gemmWorkgroups(inputGemm, tile), weight_tiles: gemmWorkgroups(weightGemm, tile) };

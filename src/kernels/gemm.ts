@@ -64,8 +64,7 @@ export const GEMM_TILES: Readonly<Record<string, GemmTile>> = {
 /** The tile a dispatch takes unless gemmTile finds another pays. */
 export const GEMM_DEFAULT_TILE: GemmTile = { rows: 64, cols: 64 };
 
-/** Output columns of the default tile and the depth of one K slice (gemm.wgsl TK). */
-export const GEMM_COLUMNS = 64;
+/** The depth of one K slice (gemm.wgsl TK). */
 export const GEMM_K_SLICE = 16;
 
 /** The fewest workgroups a grid of 128-row tiles must keep for them to be chosen: several waves on
