@@ -2,7 +2,9 @@
 // engine worker and shows the Sample, Denoise, Train, Research and Models tabs (the ARIA tabs pattern:
 // arrow keys, Home and End move between them). A tab is built the first time it is shown and kept for
 // the whole visit, hidden while another is shown, so its settings, its results and the live view of
-// its job are there when it is shown again. The header shows the running job wherever it was started,
+// its job are there when it is shown again. Each tab has a fixed place in the list: Lit matches an
+// unkeyed list by position, so a list of the visited tabs alone would rebuild a tab's element when a
+// tab before it is first shown. The header shows the running job wherever it was started,
 // with its progress, ETA and Stop, and asks what to do when a job is started while another runs.
 import { proxy } from 'comlink';
 import { LitElement, css, html, nothing } from 'lit';
@@ -177,7 +179,7 @@ export class DdimApp extends LitElement {
         <button @click=${() => s.dismissGpuNotices()}>Dismiss</button></div>` : nothing}
       <nav role="tablist" aria-label="Studio" @keydown=${(e: KeyboardEvent) => this.tabKey(e)}>${TABS.map(([id, label]) => html`<button role="tab" id=${`tab-${id}`}
         aria-selected=${String(this.tab === id)} aria-controls=${`panel-${id}`} tabindex=${this.tab === id ? 0 : -1} @click=${() => this.show(id)}>${label}</button>`)}</nav>
-      ${!s ? nothing : TABS.filter(([id]) => this.visited.has(id)).map(([id]) => html`<div role="tabpanel" id=${`panel-${id}`} aria-labelledby=${`tab-${id}`} ?hidden=${this.tab !== id}>${this.panel(id)}</div>`)}
+      ${!s ? nothing : TABS.map(([id]) => this.visited.has(id) ? html`<div role="tabpanel" id=${`panel-${id}`} aria-labelledby=${`tab-${id}`} ?hidden=${this.tab !== id}>${this.panel(id)}</div>` : nothing)}
       ${this.conflictDialog()}
       <footer data-testid="privacy">Your images, models and training runs stay in this browser (IndexedDB): nothing is uploaded, and
         the page may connect only to the server it came from, for its own files (its Content-Security-Policy).</footer>`;

@@ -204,8 +204,15 @@ describe('train studio', () => {
     expect(await ask.count()).toBe(0);
     expect(await page.locator('ddim-app').getAttribute('data-job')).toBe('training');
 
-    // Pause is acknowledged at once and lands at the next step, with a checkpoint there.
+    // A tab first shown mid-job (Denoise sits before Train) leaves the Train tab as it was: its
+    // fields, and the live view of its job.
+    await page.getByRole('tab', { name: 'Denoise' }).click();
+    await page.getByTestId('picker').waitFor(LONG);
     await page.getByRole('tab', { name: 'Train' }).click();
+    expect(await page.getByLabel('Run name', { exact: true }).inputValue()).toBe('e2e run');
+    await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/running · step [1-7]\/8/);
+
+    // Pause is acknowledged at once and lands at the next step, with a checkpoint there.
     await page.getByRole('button', { name: 'Pause training', exact: true }).click();
     expect(await page.getByTestId('job-train').getByTestId('job-status').textContent()).toMatch(/^pausing after step \d of 8…$/);
     await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/paused · step [1-7]\/8 · saved at step [1-7]/);
