@@ -1,25 +1,33 @@
-// reduce.wgsl — reductions of the training step: the global L2 norm of all gradients with the clip
-// factor of torch.nn.utils.clip_grad_norm_, and the second stage of split reductions (sum_rows).
+// reduce.wgsl — reductions of the training step: the L2 norm of the gradients with the clip factor of
+// torch.nn.utils.clip_grad_norm_, for one group or several (the layered model's per-sub-model
+// clipping), and the second stage of split reductions (sum_rows).
 //
-// Shapes: g (n): every gradient tensor of the model in one flat buffer (256-byte-aligned views; the
+// Shapes: g (n): the gradient tensors of one clip group in one flat buffer (256-byte-aligned views; the
 // padding between them must hold zeros, which it does when the trainer clears the whole buffer);
-// partials (ceil(n / CHUNK)), scratch owned by the launcher; out (4) = (norm, scale, skipped, loss scale).
-//   sumsq_partial  partials[w] = sum of g^2 over elements [w CHUNK, (w+1) CHUNK)          partials =
-//   norm_clip      norm = sqrt(sum of partials)                                           out[0] =
-//                  scale = max_norm > 0 ? min(1, max_norm / (norm + 1e-6)) : 1, in f32      out[1] =
-//                  skipped = 0, loss scale = 1 (without FLAG_LOSS_SCALE)                  out[2], out[3] =
-// The optimizer multiplies gradients by out[1] as it reads them: no CPU readback, grads unchanged.
+// partials (groups, nparts), scratch owned by the launcher: group k's ceil(n_k / CHUNK) partials, then
+// zeros (never written) up to nparts; out (groups, out_stride), of which each group's first 4 floats
+// (norm, scale, skipped, loss scale) are used: a 256-byte-aligned view per group.
+//   sumsq_partial  partials[w] = sum of g^2 over elements [w CHUNK, (w+1) CHUNK), one   partials[k] =
+//                  dispatch per group (bound to its row of partials)
+//   norm_clip      per group k: norm = sqrt(sum of its partials)                        out[k, 0] =
+//                  scale = max_norm > 0 ? min(1, max_norm / (norm + 1e-6)) : 1, in f32      out[k, 1] =
+//                  skipped = 0, loss scale = 1 (without FLAG_LOSS_SCALE)                  out[k, 2..3] =
+//                  One dispatch for every group. The zeros after a group's partials leave its sum's
+//                  bits as they are (x + 0 = x), so a group's norm is the one it has alone.
+// The optimizer multiplies gradients by out[k, 1] as it reads them: no CPU readback, grads unchanged.
 //
 // FLAG_LOSS_SCALE: the dynamic loss scale of the reduced-precision tiers (torch.cuda.amp.GradScaler's
 // rule, decided on the GPU). The gradients were computed from the loss times S = scaler[0] (so that
 // small ones survive f16 operands); scaler (4) = (S, good steps since the last change, -, steps
-// skipped in all). out[3] = the S this step used. If the scaled norm is not finite and S > 1, an
-// f16 operand overflowed: the step is skipped (out[2] = 1, out[0] = 0, out[1] = 0; Adam leaves every
-// parameter and moment alone, and counts only the steps it takes: adam.wgsl FLAG_SKIPS) and S
-// halves. Otherwise out[0] = norm / S, out[1] = scale / S (the optimizer sees the unscaled, clipped
-// gradient), and after `growth_interval` good steps in a row S
-// doubles. S is a power of two, so the divisions are exact. At S = 1 a non-finite norm is reported
-// as it is: the gradients overflow unscaled, and the trainer stops the run (its NaN guard).
+// skipped in all). out[k, 3] = the S this step used. If the scaled norm of any group is not finite
+// and S > 1, an f16 operand overflowed: the step is skipped for every group (out[k] = (0, 0, 1, S);
+// Adam leaves every parameter and moment alone, and counts only the steps it takes: adam.wgsl
+// FLAG_SKIPS) and S halves. One decision for the whole step, as GradScaler's one found_inf: the
+// layered model's sub-models share the step and its count. Otherwise out[k, 0] = norm_k / S,
+// out[k, 1] = scale_k / S (the optimizer sees the unscaled, clipped gradient), and after
+// `growth_interval` good steps in a row S doubles. S is a power of two, so the divisions are exact.
+// At S = 1 a non-finite norm is reported as it is: the gradients overflow unscaled, and the trainer
+// stops the run (its NaN guard).
 //   sum_rows       out[i] += sum over r < rows of src[r * count + i], r in order, one thread per i:
 //                  the second stage of the split-K weight gradients (rows = splits) and of the
 //                  per-(sample, channel) bias and GroupNorm parameter gradients (rows = batch). Given
@@ -44,6 +52,8 @@ struct Params {
   max_norm: f32,
   flags: u32,
   growth_interval: u32,
+  groups: u32,
+  out_stride: u32,
 }
 
 const FLAG_LOSS_SCALE: u32 = 1u;
@@ -94,32 +104,34 @@ fn is_finite(x: f32) -> bool {
 
 @compute @workgroup_size(256)
 fn norm_clip(@builtin(local_invocation_index) li: u32) {
-  var s = 0.0;
-  for (var i = li; i < P.nparts; i += WG) { s += nc_partials[i]; }
-  let norm = sqrt(workgroup_sum256(li, s));
-  if (li != 0u) { return; }
-  if ((P.flags & FLAG_LOSS_SCALE) == 0u) {
-    nc_out[0] = norm;
-    nc_out[1] = clip_factor(norm);
-    nc_out[2] = 0.0;
-    nc_out[3] = 1.0;
-    return;
+  // Every group's norm first (thread 0 keeps them in out[k, 0]), then one decision for the step.
+  var finite = true;
+  for (var k = 0u; k < P.groups; k++) {
+    var s = 0.0;
+    for (var i = li; i < P.nparts; i += WG) { s += nc_partials[k * P.nparts + i]; }
+    let norm = sqrt(workgroup_sum256(li, s));
+    if (li == 0u) { nc_out[k * P.out_stride] = norm; }
+    finite = finite && is_finite(norm);
   }
-  let scale = nc_scaler[0];
-  nc_out[3] = scale;
-  if (!is_finite(norm) && scale > 1.0) {
-    nc_out[0] = 0.0;
-    nc_out[1] = 0.0;
-    nc_out[2] = 1.0;
+  if (li != 0u) { return; }
+  var scale = 1.0;
+  if ((P.flags & FLAG_LOSS_SCALE) != 0u) { scale = nc_scaler[0]; }
+  let skip = (P.flags & FLAG_LOSS_SCALE) != 0u && !finite && scale > 1.0;
+  for (var k = 0u; k < P.groups; k++) {
+    let o = k * P.out_stride;
+    let unscaled = nc_out[o] / scale;
+    nc_out[o] = select(unscaled, 0.0, skip);
+    nc_out[o + 1u] = select(clip_factor(unscaled) / scale, 0.0, skip);
+    nc_out[o + 2u] = select(0.0, 1.0, skip);
+    nc_out[o + 3u] = scale;
+  }
+  if ((P.flags & FLAG_LOSS_SCALE) == 0u) { return; }
+  if (skip) {
     nc_scaler[0] = scale * 0.5;
     nc_scaler[1] = 0.0;
     nc_scaler[3] += 1.0;
     return;
   }
-  let unscaled = norm / scale;
-  nc_out[0] = unscaled;
-  nc_out[1] = clip_factor(unscaled) / scale;
-  nc_out[2] = 0.0;
   let good = nc_scaler[1] + 1.0;
   if (good >= f32(P.growth_interval)) {
     nc_scaler[0] = scale * 2.0;

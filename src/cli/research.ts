@@ -3,21 +3,22 @@
 // ground truth D, A or B), and writes its EMA weights as a layered file.
 //   ddim research train --config L.json | --init L.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--loss-weights]
 //                       [--correction [--detach]] --data emoji16|DIR --steps N [--batch 16] [--lr 2e-4] [--ema 0.9999] [--grad-clip 1]
-//                       [--seed 0] --out CKPT.safetensors
+//                       [--seed 0] [--precision fp32|f16|matrix|matrix-emulated] --out CKPT.safetensors
 //   ddim research train --resume CKPT.safetensors --data emoji16|DIR --steps N --out CKPT.safetensors   (N more steps, same settings)
+// In the reduced-precision tiers the run has a dynamic loss scale (train/loss-scale.ts), as `ddim train`.
 // The output is a layered file of EMA weights (it samples as it is) that also holds the optimizer state.
 // L.json: {"model": {...fields shared by the sub-models}, "ch_num": [...], "diffusion": {..., "num_block": 4}}
 // (ch_num and the optional ch_mult_num per step, plainly or run-length: [{"value": 32, "num": 50}, ...]).
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import type { HostTensor } from '../host/tensor';
 import { trainUntil } from '../train/loop';
-import { checkRunSteps } from '../app/training';
+import { checkRunSteps, lossScaleSkipsText } from '../app/training';
 import { parseLayered } from '../research/layered';
 import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOptions } from '../research/trainer';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { checkFits, describeMemory, type TrainingMemory } from '../train/memory';
 import { layeredTrainingMemory } from '../research/memory';
-import { numberArg, parseArgs, type ParsedArgs } from './args';
+import { numberArg, parseArgs, precisionArg, type ParsedArgs } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 import { OBJECTIVE_FLAGS, OBJECTIVE_VALUES, layeredConfigFile, objectiveArgs } from './layered';
@@ -35,7 +36,7 @@ export async function researchCommand(argv: readonly string[], ctx: CommandConte
 
 async function researchTrain(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, {
-    values: ['config', 'init', 'resume', 'data', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'seed', 'out', ...OBJECTIVE_VALUES],
+    values: ['config', 'init', 'resume', 'data', 'steps', 'batch', 'lr', 'ema', 'grad-clip', 'seed', 'out', 'precision', ...OBJECTIVE_VALUES],
     flags: ['no-flip', ...OBJECTIVE_FLAGS],
     required: ['data', 'steps', 'out'],
   }, CMD);
@@ -44,6 +45,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
     throw new Error(`${CMD}: give one of --config L.json (a new model), --init L.safetensors (new training from its weights) or --resume CKPT.safetensors (continue a run)`);
   }
   const steps = checkRunSteps(numberArg(args, 'steps', 0, CMD), '--steps');
+  const precision = precisionArg(args, CMD);
   // A new run's flags are checked before any file, data or GPU work.
   const fresh = resumePath ? undefined : newRunOptions(args);
   const source = (configPath ?? initPath ?? resumePath)!;
@@ -52,7 +54,8 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   const c = model.configs.get(model.seq[0]!)!;
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${CMD}: --data`);
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
-  const { device } = await ctx.gpu();
+  const { device, tier } = await ctx.gpu(precision);
+  if (tier !== 'fp32') ctx.log(`precision ${tier}: f16 GEMM operands, f32 master weights, Adam and EMA, a dynamic loss scale`);
   const checkMemory = (o: LayeredTrainOptions, initial: Map<string, HostTensor>): TrainingMemory => {
     const memory = layeredTrainingMemory(device, model, o, initial);
     checkFits(memory, device.limits, 'this layered model', o.batch);
@@ -61,7 +64,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   let trainer: LayeredTrainer;
   let memory: TrainingMemory;
   if (resumePath) {
-    const given = [...args.values.keys()].filter((k) => !['resume', 'data', 'steps', 'out'].includes(k)).concat([...args.flags]);
+    const given = [...args.values.keys()].filter((k) => !['resume', 'data', 'steps', 'out', 'precision'].includes(k)).concat([...args.flags]);
     if (given.length > 0) throw new Error(`${CMD}: --resume continues with the run's own settings; drop ${given.map((k) => `--${k}`).join(', ')}`);
     memory = checkMemory(LayeredTrainer.saved(file, resumePath).options, file.tensors);
     trainer = LayeredTrainer.resume(device, file, resumePath, data);
@@ -85,7 +88,8 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
     appendFileSync(logPath, losses.map((l, i) => `${s0 + i + 1},${Array.from(l).join(',')},${l.reduce((a, b) => a + b, 0)}\n`).join(''));
     const total = losses.map((l) => l.reduce((a, b) => a + b, 0));
     const secs = (performance.now() - start) / 1000;
-    ctx.log(`step ${trainer.step}/${end}  loss ${(total.reduce((a, b) => a + b, 0) / total.length).toFixed(3)}  ${(((trainer.step - first) * o.batch) / secs).toFixed(2)} img/s`);
+    const skipped = trainer.skippedSteps ? `  (${lossScaleSkipsText(trainer.skippedSteps)})` : '';
+    ctx.log(`step ${trainer.step}/${end}  loss ${(total.reduce((a, b) => a + b, 0) / total.length).toFixed(3)}  ${(((trainer.step - first) * o.batch) / secs).toFixed(2)} img/s${skipped}`);
   });
   const ckpt = await trainer.checkpoint(file.metadata);
   writeSafetensors(out, ckpt.tensors, ckpt.metadata);

@@ -42,14 +42,14 @@ const USAGE = `usage: ddim <command> [options]
   (layered)   train-step --weights L.safetensors --batch IN.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x] [--seed 0] --out OUT.safetensors
   research train --config L.json|--init L.safetensors|--resume CKPT.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
               [--loss-weights] [--correction [--detach]] --data emoji16|DIR --steps N --out CKPT.safetensors [--batch 16] [--lr 2e-4]
-              [--ema 0.9999] [--grad-clip 1] [--seed 0]
+              [--ema 0.9999] [--grad-clip 1] [--seed 0] [--precision fp32|f16|matrix|matrix-emulated]
   research oneshot|firststep --weights A.safetensors[,B.safetensors] --data emoji16|DIR [--n N] [--num-block K] [--csv OUT.csv] [--png OUT.png]
   research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,recipe,layer,end2end]
               [--points 5] [--samples 64] [--time-batch 64] [--recipe-batch 32] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
   invert      --weights W.safetensors [--config config.json] --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
   convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
   bench       [--configs tiny,bundled,small|config.json] [--batches 1,8] [--iters 20] [--json OUT.json] [--profile] [--gemm-tile 32x32|64x64|128x64]   (forward and train-step throughput; --profile: ms per kernel family; --gemm-tile: one GEMM tile everywhere)
-  --precision auto|fp32|f16|matrix|matrix-emulated   (forward, train-step, sample, train, bench) the GEMMs' arithmetic: fp32 (auto);
+  --precision auto|fp32|f16|matrix|matrix-emulated   (forward, train-step, sample, train, research train, bench) the GEMMs' arithmetic: fp32 (auto);
               f16 operands in f16 tiles (shader-f16); matrix: subgroup matrices; matrix-emulated: the matrix tier's rounding on any adapter
 usage: ddim [--gpu-features default|unsafe] <command> ...   unsafe: Dawn's toggles that expose shader-f16 and subgroup matrices
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU); DDIM_GPU_FEATURES=unsafe as --gpu-features.`;

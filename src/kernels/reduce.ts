@@ -1,4 +1,5 @@
-// Launcher for shaders/reduce.wgsl: global gradient norm and clip factor over the flat gradient buffer.
+// Launcher for shaders/reduce.wgsl: the gradients' norms and clip factors (one per clip group), and the
+// second stage of split reductions.
 import code from '../../shaders/reduce.wgsl?raw';
 import { grid, makeDispatch, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { alignFloats, createTensor, createTensorFrom, numel, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
@@ -8,13 +9,20 @@ const shader: KernelSource = { name: 'reduce', code };
 const CHUNK = 4096; // elements per sumsq_partial workgroup (WG * PER_THREAD in the shader)
 const FLAG_LOSS_SCALE = 1;
 
+/** One clip group: its gradients in one flat buffer, zeros between the views. */
+export interface GradGroup {
+  grads: Tensor;    // (n)
+  label: string;
+}
+
 export interface GradNormArgs {
-  grads: Tensor;    // (n) every gradient in one flat buffer, zeros between the views
-  out: Tensor;      // (4) = (norm, scale, skipped, loss scale used)
+  /** One norm and clip factor per group (the layered model clips each sub-model alone). */
+  groups: readonly GradGroup[];
   /** Clip threshold; <= 0 leaves scale at 1 (the norm is still computed, for logging). */
   maxNorm: number;
   /** The dynamic loss scale the gradients were computed with (reduce.wgsl FLAG_LOSS_SCALE): its
-   *  state (4) = (S, good steps, -, skipped steps), updated by the step. */
+   *  state (4) = (S, good steps, -, skipped steps), updated by the step, which it skips for every
+   *  group or none. */
   lossScale?: LossScaleState;
   label: string;
 }
@@ -25,31 +33,47 @@ export interface LossScaleState {
   growthInterval: number;
 }
 
+export interface GradNorms {
+  /** One sumsq_partial per group, then one norm_clip for them all. */
+  dispatches: Dispatch[];
+  /** (4) per group, as `groups`: (norm, scale, skipped, loss scale used). */
+  outs: Tensor[];
+}
+
 /**
- * out = (sqrt(sum g^2), min(1, maxNorm / (norm + 1e-6))), as torch.nn.utils.clip_grad_norm_ computes
- * them; adamStep applies the scale. Allocates its scratch here, at plan time: a `${label}.partials`
- * tensor of ceil(n / 4096) floats.
+ * Per group, (sqrt(sum g^2), min(1, maxNorm / (norm + 1e-6))), as torch.nn.utils.clip_grad_norm_
+ * computes them; adamStep applies the scale. Allocates at plan time the outputs (a
+ * `${label}.norms` buffer, one aligned (4) view per group) and the scratch (`${label}.partials`,
+ * ceil(n / 4096) floats per group, padded to the largest).
  */
-export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): Dispatch[] {
-  const n = numel(a.grads.shape);
-  expectShape(a.grads, [n], a.label);
-  expectShape(a.out, [4], a.label);
+export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): GradNorms {
+  if (a.groups.length === 0) throw new Error(`${a.label}: no gradient groups to clip`);
+  const sizes = a.groups.map((g) => {
+    const n = numel(g.grads.shape);
+    expectShape(g.grads, [n], a.label);
+    return n;
+  });
   if (a.lossScale) expectShape(a.lossScale.scaler, [4], a.label);
-  const nparts = Math.ceil(n / CHUNK);
-  const partials = createTensor(device, [nparts], `${a.label}.partials`);
-  const uniforms = { n, nparts, max_norm: a.maxNorm, flags: a.lossScale ? FLAG_LOSS_SCALE : 0, growth_interval: a.lossScale?.growthInterval ?? 0 };
-  return [
-    makeDispatch(device, {
-      shader, entry: 'sumsq_partial', label: `${a.label}.partial`, uniforms,
-      tensors: [[a.grads, 'read'], [partials, 'write']],
+  const stride = alignFloats(Math.max(...sizes.map((n) => Math.ceil(n / CHUNK))));
+  const outStride = alignFloats(4);
+  const partials = createTensor(device, [a.groups.length * stride], `${a.label}.partials`);
+  const norms = createTensor(device, [a.groups.length * outStride], `${a.label}.norms`);
+  const outs = a.groups.map((g, k) => viewTensor(norms, k * outStride, [4], `${g.label}.clip`));
+  const common = { max_norm: a.maxNorm, flags: a.lossScale ? FLAG_LOSS_SCALE : 0, growth_interval: a.lossScale?.growthInterval ?? 0, groups: a.groups.length, out_stride: outStride };
+  const dispatches = a.groups.map((g, k) => {
+    const nparts = Math.ceil(sizes[k]! / CHUNK);
+    return makeDispatch(device, {
+      shader, entry: 'sumsq_partial', label: `${g.label}.clip.partial`, uniforms: { ...common, n: sizes[k]!, nparts },
+      tensors: [[g.grads, 'read'], [viewTensor(partials, k * stride, [nparts], `${g.label}.clip.partials`), 'write']],
       workgroups: grid(nparts),
-    }),
-    makeDispatch(device, {
-      shader, entry: 'norm_clip', label: a.label, uniforms,
-      tensors: [[partials, 'read'], [a.out, 'write'], [a.lossScale?.scaler ?? placeholderSink(device), 'write']],
-      workgroups: [1, 1, 1],
-    }),
-  ];
+    });
+  });
+  dispatches.push(makeDispatch(device, {
+    shader, entry: 'norm_clip', label: a.label, uniforms: { ...common, n: 0, nparts: stride },
+    tensors: [[partials, 'read'], [norms, 'write'], [a.lossScale?.scaler ?? placeholderSink(device), 'write']],
+    workgroups: [1, 1, 1],
+  }));
+  return { dispatches, outs };
 }
 
 export interface SumRowsArgs {

@@ -55,6 +55,8 @@ export interface ChainTraining {
    * the subtracted a_k x_k is a constant to the gradient.
    */
   correction?: { detach: boolean };
+  /** The dynamic loss scale's state (reduced-precision tiers): every loss gradient is multiplied by its S. */
+  scaler?: Tensor;
 }
 
 export class LayeredChain {
@@ -97,7 +99,7 @@ export class LayeredChain {
    */
   private planEndToEnd(shape: number[]): void {
     const d = this.device, K = this.steps.length;
-    const { teacherForcing = false, lossWeights, correction } = this.options;
+    const { teacherForcing = false, lossWeights, correction, scaler } = this.options;
     const targets = this.steps.map((s, k) => {
       if (!correction || k === 0) return this.trueXs[k + 1]!; // x_0 of the chain is true_0: nothing to correct
       const target = createTensor(d, shape, `layered.target.${k}`);
@@ -116,7 +118,7 @@ export class LayeredChain {
     // d loss_k / d x_{k+1} = 2/B (x_{k+1} - target_k) w_k: the DDPM loss gradient with eps := x, noise := target.
     // With the full correction, loss_k also reaches x_k, with the factor -a_k.
     const w = (k: number): number => lossWeights?.[k] ?? 1;
-    const residualGrad = (k: number, into: Tensor): Dispatch => ddpmLossBackward(d, { eps: this.xs[k + 1]!, noise: targets[k]!, weights, deps: into, weight: w(k), label: `layered.dloss.${k}` });
+    const residualGrad = (k: number, into: Tensor): Dispatch => ddpmLossBackward(d, { eps: this.xs[k + 1]!, noise: targets[k]!, weights, deps: into, weight: w(k), scaler, label: `layered.dloss.${k}` });
     const through = correction && !correction.detach;
     const g = this.xs.map((_, k) => (k === 0 ? null : createTensor(d, shape, `layered.dx.${k}`)));
     const r = this.steps.map((_, k) => (through && k > 0 ? createTensor(d, shape, `layered.dresidual.${k}`) : null));
@@ -171,7 +173,8 @@ export class LayerLosses {
   readonly losses: Tensor[] = [];
   private readonly dispatches: Dispatch[] = [];
 
-  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, stores?: SubModelStores) {
+  /** `scaler`: the dynamic loss scale's state (reduced-precision tiers); the loss gradients are multiplied by its S. */
+  constructor(private readonly device: GPUDevice, readonly model: LayeredModel, batch: number, stores?: SubModelStores, scaler?: Tensor) {
     const shape = imageShape(model, batch);
     this.x0 = createTensor(device, shape, 'layer.x0');
     this.noise = createTensor(device, shape, 'layer.noise');
@@ -188,7 +191,7 @@ export class LayerLosses {
         qSample(device, { x0: this.x0, noise: this.noise, coef, xt, label: `layer.q_sample_${t}` }),
         ...net.forward,
         ...ddpmLossForward(device, { eps: net.eps, noise: this.noise, weights, loss, label: `layer.loss_${t}` }),
-        ddpmLossBackward(device, { eps: net.eps, noise: this.noise, weights, deps: net.deps!, label: `layer.dloss_${t}` }),
+        ddpmLossBackward(device, { eps: net.eps, noise: this.noise, weights, deps: net.deps!, scaler, label: `layer.dloss_${t}` }),
         ...net.backward,
       );
       return { t, net };

@@ -5,11 +5,14 @@
 //   end2end  the chain runs from the ground truth at the largest t, every step's output supervised
 //            with the ground-truth trajectory (D, A or B), backpropagated through the whole chain;
 //            one global gradient-norm clip over all sub-models.
+// In the reduced-precision tiers the loss gradients are scaled by the dynamic loss scale
+// (train/loss-scale.ts), as the DDPM trainer's; a step whose scaled gradients overflow in any
+// sub-model is skipped for all of them (reduce.wgsl FLAG_LOSS_SCALE), so they keep one step count.
 // One FlatOptimizer (Adam and the EMA of the weights) runs over flat buffers that hold every
 // sub-model; batches, flips and noise are a function of (seed, step), drawn as train/draws.ts says.
 import { recordDispatches } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { createTensor, upload, type Tensor } from '../gpu/tensor';
+import { createTensor, readTensor, upload, type Tensor } from '../gpu/tensor';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import { parameterSpecs } from '../nn/architecture';
@@ -21,6 +24,7 @@ import { NOISE_STREAM, drawBatch } from '../train/draws';
 import { LossRing } from '../train/loss-ring';
 import { FlatOptimizer, type OptimizerOptions } from '../train/optimizer';
 import { readStores, restoreStores } from '../train/stores';
+import { LOSS_SCALE_TENSOR, createLossScale, restoreLossScale, savedLossScale } from '../train/loss-scale';
 import { LayerLosses, LayeredChain, type SubModelStores } from './chain';
 import { abarLossWeights, chainSteps, parseLayered, type LayeredModel } from './layered';
 import { groundTruth, type GroundTruth } from './truth';
@@ -78,6 +82,10 @@ export class LayeredTrainer {
   private readonly stores: LayeredStores;
   private readonly plan: LayerLosses | LayeredChain;
   private readonly optimizer: FlatOptimizer;
+  /** (4) the dynamic loss scale's state (S, good steps, -, skipped steps), in the reduced tiers only. */
+  readonly lossScale: Tensor | undefined;
+  /** Steps of the run the loss scale skipped, a resumed checkpoint's included (read after each trainSteps). */
+  skippedSteps = 0;
   private readonly lossRing: LossRing;
   private readonly perImage: number;
   /** Sub-models that are never run (t = 0), kept to be written back unchanged. */
@@ -94,11 +102,13 @@ export class LayeredTrainer {
     try {
       const ts = model.seq.filter((t) => t > 0);
       this.stores = new LayeredStores(device, model, ts);
+      const lossScale = createLossScale(device, 'layered');
+      this.lossScale = lossScale?.scaler;
       this.plan = options.mode === 'layer'
-        ? new LayerLosses(device, model, options.batch, this.stores.sub())
+        ? new LayerLosses(device, model, options.batch, this.stores.sub(), this.lossScale)
         : new LayeredChain(device, model, options.batch, {
           stores: this.stores.sub(), teacherForcing: options.useTrueXAsX, correction: options.correction,
-          lossWeights: options.lossWeights ? abarLossWeights(model) : undefined,
+          lossWeights: options.lossWeights ? abarLossWeights(model) : undefined, scaler: this.lossScale,
         });
       this.perImage = c.in_channels * c.resolution * c.resolution;
       // Named as the losses come: per sub-model by ascending t (layer), per chain step noisiest first (end2end).
@@ -115,7 +125,7 @@ export class LayeredTrainer {
       // end2end: one global clip over the chain, as the seed; layer: one clip per sub-model.
       const f = this.stores.flats, v = this.stores.views;
       const groups = options.mode === 'layer' ? ts.map((t) => ({ label: `models.${t}`, params: v.params.get(t)!.flat, grads: v.grads.get(t)!.flat, m: v.m.get(t)!.flat, v: v.v.get(t)!.flat })) : undefined;
-      this.optimizer = new FlatOptimizer(device, f, options, 'layered', groups);
+      this.optimizer = new FlatOptimizer(device, f, options, 'layered', groups, lossScale);
       scope.keep();
     } finally {
       scope.close();
@@ -169,7 +179,9 @@ export class LayeredTrainer {
       this.lossRing.record(encoder, i, this.plan.losses);
       this.device.queue.submit([encoder.finish()]);
     }
-    return this.lossRing.read(this.device, n, this.step - n + 1);
+    const losses = await this.lossRing.read(this.device, n, this.step - n + 1);
+    if (this.lossScale) this.skippedSteps = (await readTensor(this.device, this.lossScale))[3]!;
+    return losses;
   }
 
   /** The EMA weights as a layered file (`models.<t>.*`, the t = 0 sub-model as it came). */
@@ -185,6 +197,8 @@ export class LayeredTrainer {
   async checkpoint(metadata: Record<string, string>): Promise<{ tensors: Map<string, HostTensor>; metadata: Record<string, string> }> {
     const out = await this.weights(metadata);
     for (const [name, v] of await readStores(this.resumeStores(RESUME_STATE), `layered checkpoint at step ${this.step}`)) out.tensors.set(name, v);
+    // The loss scale's state, so that a resumed run continues with the same scale and step count.
+    if (this.lossScale) out.tensors.set(LOSS_SCALE_TENSOR, { shape: [4], data: await readTensor(this.device, this.lossScale) });
     return out;
   }
 
@@ -207,10 +221,12 @@ export class LayeredTrainer {
   static resume(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset): LayeredTrainer {
     const { options, step } = LayeredTrainer.saved(file, source);
     const model = parseLayered(file, source);
+    const scale = savedLossScale(file, step, source);
     const emaOnly = new Map([...file.tensors].filter(([n]) => n.startsWith('models.')));
     const trainer = new LayeredTrainer(device, model, options, data, emaOnly);
     restoreStores(file, source, trainer.resumeStores(RESUME_STATE));
     // The constructor set the EMA from `models.<t>.*`, which is the EMA: nothing else to restore.
+    trainer.skippedSteps = restoreLossScale(device, trainer.lossScale, scale);
     trainer.step = step;
     return trainer;
   }

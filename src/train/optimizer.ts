@@ -3,7 +3,7 @@
 // Adam, then the EMA of the weights. Adam and the EMA are elementwise, so a whole buffer is one
 // dispatch each; the clip is one global norm, or one per group (the seed's per-sub-model clipping).
 import type { Dispatch } from '../gpu/kernel';
-import { createTensor, type Tensor } from '../gpu/tensor';
+import type { Tensor } from '../gpu/tensor';
 import { adamStep, emaUpdate } from '../kernels/adam';
 import { gradNormAndClip, type LossScaleState } from '../kernels/reduce';
 
@@ -46,25 +46,25 @@ export class FlatOptimizer {
   readonly dispatches: Dispatch[] = [];
   /** (4) per clip group: the gradient norm before clipping, the scale applied, whether the step was
    *  skipped (the loss scale's overflow) and the loss scale it used (reduce.wgsl). */
-  readonly clips: Tensor[] = [];
+  readonly clips: readonly Tensor[];
   private readonly adamSteps: ((step: number, lr?: number) => void)[] = [];
   /** Sets the EMA decay of the next step (EMA warmup); a queue write, no new dispatch. */
   readonly setEmaRate: (rate: number) => void;
 
   /** `groups` given: one clip norm per group; left out: one global norm over the whole state.
-   *  `lossScale`: the gradients are scaled by its S (one global norm only). */
+   *  `lossScale`: the gradients are scaled by its S, and a step it skips is skipped for every group. */
   constructor(device: GPUDevice, state: OptimizerState, readonly opt: OptimizerOptions, label: string, groups?: readonly OptimizerGroup[], lossScale?: LossScaleState) {
-    if (lossScale && groups) throw new Error(`${label}: a dynamic loss scale needs one global gradient norm, not one per group`);
-    (groups ?? [{ ...state, label }]).forEach((g) => {
-      const name = g.label;
-      const clip = createTensor(device, [4], `${name}.clip`);
+    const gs = groups ?? [{ ...state, label }];
+    const norms = gradNormAndClip(device, { groups: gs, maxNorm: opt.gradClip, lossScale, label: `${label}.clip` });
+    this.clips = norms.outs;
+    this.dispatches.push(...norms.dispatches);
+    gs.forEach((g, k) => {
       const adam = adamStep(device, {
-        params: g.params, grads: g.grads, m: g.m, v: g.v, clip,
-        lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, scaler: lossScale?.scaler, label: `${name}.adam`,
+        params: g.params, grads: g.grads, m: g.m, v: g.v, clip: this.clips[k]!,
+        lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, scaler: lossScale?.scaler, label: `${g.label}.adam`,
       });
-      this.clips.push(clip);
       this.adamSteps.push(adam.setStep);
-      this.dispatches.push(...gradNormAndClip(device, { grads: g.grads, out: clip, maxNorm: opt.gradClip, lossScale, label: `${name}.clip` }), adam.dispatch);
+      this.dispatches.push(adam.dispatch);
     });
     const ema = emaUpdate(device, { ema: state.ema, params: state.params, rate: opt.emaRate, label: `${label}.ema` });
     this.setEmaRate = ema.setRate;

@@ -8,21 +8,13 @@
 // and Adam's bias corrections before submitting.
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { createTensor, createTensorFrom, upload, type Tensor } from '../gpu/tensor';
-import { deviceTier } from '../gpu/tier';
+import { createTensor, upload, type Tensor } from '../gpu/tensor';
 import { ddpmLossBackward, ddpmLossForward, qSample, unitLossWeights } from '../kernels/loss';
 import type { UNetConfig } from '../nn/config';
 import { ParamStore } from '../nn/params';
 import { UNet } from '../nn/unet';
 import { FlatOptimizer, type OptimizerOptions } from './optimizer';
-
-/** The loss scale starts at 2^10 and doubles after 2000 good steps in a row (GradScaler's interval).
- *  Not GradScaler's 2^16: this loss sums over (C, H, W), so d loss / d eps is O(1), not O(1/n) as
- *  for a mean, and 2^16 times it already overflows f16 at the first GEMM of the backward; 2^10 keeps
- *  the reference UNets' activation gradients under 65504 and lifts small ones out of f16's
- *  subnormals. An overflow halves it anyway. */
-export const INITIAL_LOSS_SCALE = Float32Array.of(2 ** 10, 0, 0, 0);
-export const LOSS_SCALE_GROWTH_INTERVAL = 2000;
+import { createLossScale } from './loss-scale';
 
 export class TrainStep {
   readonly net: UNet;
@@ -66,8 +58,8 @@ export class TrainStep {
       this.v = new ParamStore(device, layout, `${label}.adam_v`);
       this.ema = new ParamStore(device, layout, `${label}.ema`);
       const grads = this.net.grads!.flat;
-      this.lossScale = deviceTier(device).tier === 'fp32' ? undefined : createTensorFrom(device, [4], INITIAL_LOSS_SCALE, `${label}.loss_scale`);
-      const lossScale = this.lossScale ? { scaler: this.lossScale, growthInterval: LOSS_SCALE_GROWTH_INTERVAL } : undefined;
+      const lossScale = createLossScale(device, label);
+      this.lossScale = lossScale?.scaler;
       this.optimizer = new FlatOptimizer(device, { params: this.net.params.flat, grads, m: this.m.flat, v: this.v.flat, ema: this.ema.flat }, opt, label, undefined, lossScale);
       this.gradNorm = this.optimizer.clips[0]!;
       const lossArgs = { eps: this.net.eps, noise: this.noise, weights: this.lossWeights };

@@ -8,7 +8,6 @@
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { readTensor, upload, type Tensor } from '../gpu/tensor';
-import { getTensor } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import { FILE_FORMATS, metadataJson } from '../host/metadata';
 import { createRngState, gaussianFill, setRngState } from '../kernels/rng';
@@ -22,10 +21,8 @@ import { LossRing } from './loss-ring';
 import { readStores, restoreStores } from './stores';
 import { PLAIN_SCHEDULES, emaRateAt, learningRate, lossWeightOfT, type RecipeOptions } from './recipe';
 import { TrainStep } from './step';
+import { LOSS_SCALE_TENSOR, restoreLossScale, savedLossScale } from './loss-scale';
 import type { OptimizerOptions } from './optimizer';
-
-/** A checkpoint's tensor of the dynamic loss scale's state (reduced precision tiers only). */
-const LOSS_SCALE_TENSOR = 'loss_scale';
 
 export interface TrainerOptions extends OptimizerOptions, RecipeOptions {
   batch: number;
@@ -87,17 +84,6 @@ function checkSchedules(o: Record<string, unknown>, source: string, num: (name: 
     lossWeight: choice('lossWeight', ['none', 'min_snr'] as const),
     snrGamma: has('snrGamma') ? num('snrGamma', (v) => v > 0 && v <= 1e4, 'a number in (0, 10^4]') : PLAIN_SCHEDULES.snrGamma,
   };
-}
-
-/** A checkpoint's loss-scale state (S, good steps, -, skipped steps), checked before anything is
- *  written: S finite and >= 1, and the skipped steps a count Adam can subtract from the step
- *  (adam.wgsl FLAG_SKIPS). */
-function checkLossScale(state: Float32Array, step: number, source: string): Float32Array {
-  const where = `${source}: tensor "${LOSS_SCALE_TENSOR}"`;
-  if (!state.every(Number.isFinite) || !(state[0]! >= 1)) throw new Error(`${where} holds [${state}]; expected a finite loss scale >= 1 first`);
-  const skipped = state[3]!;
-  if (!Number.isInteger(skipped) || skipped < 0 || skipped > step) throw new Error(`${where} counts ${skipped} skipped steps; expected an integer from 0 to the checkpoint's step ${step}`);
-  return state;
 }
 
 export class Trainer {
@@ -232,13 +218,10 @@ export class Trainer {
   /** Rebuilds a trainer from a checkpoint file; every tensor is validated before anything is written. */
   static fromCheckpoint(device: GPUDevice, file: SafetensorsFile, source: string, data: ImageDataset, saved = Trainer.saved(file, source)): Trainer {
     const { config, diffusion, options, step } = saved;
-    const scale = file.tensors.get(LOSS_SCALE_TENSOR) ? checkLossScale(getTensor(file, LOSS_SCALE_TENSOR, [4], source).data, step, source) : undefined;
+    const scale = savedLossScale(file, step, source);
     const trainer = new Trainer(device, config, diffusion, options, data);
     restoreStores(file, source, trainer.stores);
-    if (scale && trainer.train.lossScale) {
-      upload(device, trainer.train.lossScale, scale);
-      trainer.skippedSteps = scale[3]!;
-    }
+    trainer.skippedSteps = restoreLossScale(device, trainer.train.lossScale, scale);
     trainer.step = step;
     return trainer;
   }

@@ -1,31 +1,14 @@
 // Training the layered model on the bundled emoji: each mode lowers its loss in a few steps, and the
 // written file is a layered model the chain samples from.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
 import { readModelFile } from '../../src/app/model-files';
-import { parseLayered } from '../../src/research/layered';
 import { LayeredTrainer, initLayered, type LayeredTrainOptions } from '../../src/research/trainer';
 import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
-import { loadEmoji } from '../../src/train/emoji';
-import { datasetFromTensor } from '../../src/train/data';
-import { loadReference } from '../unit/ref-helpers';
 import { useGpu } from './harness';
+import { data, metadata, model, reference } from './layered-small';
 
 const gpu = useGpu();
-// layered4's structure at 8 px and ch 8 (SwiftShader runs it ~3x faster), on the emoji pooled to 8 px.
-const reference = loadReference('layered4.safetensors');
-const metadata = { ...reference.metadata, model: JSON.stringify({ ...JSON.parse(reference.metadata.model!), ch: 8, resolution: 8, attn_resolutions: [4] }), ch_num: '[8, 8, 8, 8]' };
-const model = parseLayered({ tensors: new Map(), metadata, dtypes: new Map() }, 'small layered');
-const data = loadEmoji(16, 'train', async (f) => new Uint8Array(readFileSync(new URL(`../../public/data/${f}`, import.meta.url)))).then((d) => {
-  const pooled = new Float32Array(d.images.length / 4);
-  for (let i = 0; i < pooled.length; i++) {
-    const [plane, y, x] = [Math.floor(i / 64), Math.floor((i % 64) / 8), i % 8];
-    const at = (dy: number, dx: number): number => d.images[plane * 256 + (2 * y + dy) * 16 + 2 * x + dx]!;
-    pooled[i] = (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4;
-  }
-  return datasetFromTensor('emoji8', { shape: [d.count, 3, 8, 8], data: pooled });
-});
 
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
 

@@ -23,10 +23,11 @@ function flatOptimizer(n: number, params: Float32Array, opts: AdamOptions & { ma
   const p = createTensorFrom(d, [n], params, 'params');
   const ema = createTensorFrom(d, [n], params, 'ema');
   const grads = gpuZeros(d, [n], 'grads'), m = gpuZeros(d, [n], 'adam.m'), v = gpuZeros(d, [n], 'adam.v');
-  const clip = gpuZeros(d, [4], 'clip');
+  const norms = gradNormAndClip(d, { groups: [{ grads, label: 'grads' }], maxNorm: opts.maxNorm, label: 'clip' });
+  const clip = norms.outs[0]!;
   const adam = adamStep(d, { params: p, grads, m, v, clip, ...opts, label: 'adam' });
   const dispatches = [
-    ...gradNormAndClip(d, { grads, out: clip, maxNorm: opts.maxNorm, label: 'clip' }),
+    ...norms.dispatches,
     adam.dispatch,
     emaUpdate(d, { ema, params: p, rate: opts.rate, label: 'ema' }).dispatch,
   ];
@@ -129,8 +130,8 @@ describe('optimizer on WebGPU', () => {
   it('leaves the scale at 1 when maxNorm <= 0, and sums over 2^20 + 12345 floats', async () => {
     const d = gpu.device;
     const g = randomTensor([(1 << 20) + 12345], 7);
-    const out = gpuZeros(d, [4], 'clip');
-    const [got] = await run(d, gradNormAndClip(d, { grads: toGpu(d, g, 'grads'), out, maxNorm: 0, label: 'norm' }), [out]);
+    const norms = gradNormAndClip(d, { groups: [{ grads: toGpu(d, g, 'grads'), label: 'grads' }], maxNorm: 0, label: 'norm' });
+    const [got] = await run(d, norms.dispatches, norms.outs);
     const norm = globalNorm([g.data]);
     expect(Math.abs(got![0]! - norm) / norm).toBeLessThanOrEqual(1e-6);
     expect(got![1]).toBe(1);
@@ -142,8 +143,9 @@ describe('optimizer on WebGPU', () => {
     const g = randomTensor([5000], 9);
     const norm = globalNorm([g.data]);
     const clipOf = async (grads: Float32Array, scaler: number[], growthInterval = 3) => {
-      const out = gpuZeros(d, [4], 'clip'), state = toGpu(d, { shape: [4], data: Float32Array.from(scaler) }, 'scaler');
-      const [o, st] = await run(d, gradNormAndClip(d, { grads: toGpu(d, { shape: [grads.length], data: grads }, 'g'), out, maxNorm: 1, lossScale: { scaler: state, growthInterval }, label: 'clip' }), [out, state]);
+      const state = toGpu(d, { shape: [4], data: Float32Array.from(scaler) }, 'scaler');
+      const norms = gradNormAndClip(d, { groups: [{ grads: toGpu(d, { shape: [grads.length], data: grads }, 'g'), label: 'g' }], maxNorm: 1, lossScale: { scaler: state, growthInterval }, label: 'clip' });
+      const [o, st] = await run(d, norms.dispatches, [norms.outs[0]!, state]);
       return { out: Array.from(o!), state: Array.from(st!) };
     };
     const scaled = g.data.map((v) => v * 1024);
@@ -162,6 +164,30 @@ describe('optimizer on WebGPU', () => {
     const atOne = await clipOf(g.data.map((v, i) => (i === 3 ? Infinity : v)), [1, 0, 0, 0]);
     expect(atOne.out[0]).toBe(Infinity);
     expect(atOne.out[2]).toBe(0);
+  });
+
+  // The layered model clips each sub-model alone, in one norm_clip dispatch; under a loss scale the
+  // step is skipped for all of them or none, and the scale's state moves once per step.
+  it('clips groups in one dispatch with the bits each has alone, and skips every group when one overflows', async () => {
+    const d = gpu.device;
+    const gs = [randomTensor([5000], 21), randomTensor([70000], 22), randomTensor([300], 23)].map((t) => t.data.map((v) => v * 1024));
+    const clipGroups = async (grads: Float32Array[], scaler: number[]) => {
+      const state = toGpu(d, { shape: [4], data: Float32Array.from(scaler) }, 'scaler');
+      const norms = gradNormAndClip(d, { groups: grads.map((g, k) => ({ grads: toGpu(d, { shape: [g.length], data: g }, `g${k}`), label: `group${k}` })), maxNorm: 1, lossScale: { scaler: state, growthInterval: 10 }, label: 'clip' });
+      expect(norms.dispatches.map((x) => x.kernel)).toEqual([...grads.map(() => 'reduce.sumsq_partial'), 'reduce.norm_clip']);
+      const got = await run(d, norms.dispatches, [...norms.outs, state]);
+      return { outs: got.slice(0, -1).map((o) => Array.from(o)), state: Array.from(got.at(-1)!) };
+    };
+    const together = await clipGroups(gs, [1024, 3, 0, 2]);
+    for (let k = 0; k < gs.length; k++) {
+      const alone = await clipGroups([gs[k]!], [1024, 3, 0, 2]);
+      expect(together.outs[k]).toEqual(alone.outs[0]);
+      expect(together.outs[k]![0]! / globalNorm([gs[k]!.map((v) => v / 1024)])).toBeCloseTo(1, 5);
+    }
+    expect(together.state).toEqual([1024, 4, 0, 2]); // one good step, not three
+    const overflowed = gs.map((g) => g.slice());
+    overflowed[2]![9] = Infinity;
+    expect(await clipGroups(overflowed, [1024, 3, 0, 2])).toEqual({ outs: gs.map(() => [0, 0, 1, 1024]), state: [512, 0, 0, 3] });
   });
 
   it('covers every element of a launch split over more than 65535 workgroups (EMA of 2^24 + 4097 floats)', async () => {
@@ -235,8 +261,9 @@ describe('optimizer on WebGPU', () => {
 
   it('rejects a non-flat gradient buffer and step 0', () => {
     const d = gpu.device;
-    expect(() => gradNormAndClip(d, { grads: gpuZeros(d, [4, 4], 'g'), out: gpuZeros(d, [2]), maxNorm: 1, label: 'bad' }))
+    expect(() => gradNormAndClip(d, { groups: [{ grads: gpuZeros(d, [4, 4], 'g'), label: 'g' }], maxNorm: 1, label: 'bad' }))
       .toThrow(/bad: tensor "g" has shape \[4,4\], expected \[16\]/);
+    expect(() => gradNormAndClip(d, { groups: [], maxNorm: 1, label: 'none' })).toThrow('none: no gradient groups to clip');
     const t = () => gpuZeros(d, [8]);
     const adam = adamStep(d, { params: t(), grads: t(), m: t(), v: t(), clip: gpuZeros(d, [4]), lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, label: 'adam' });
     expect(() => adam.setStep(0)).toThrow(/adam: Adam step=0/);

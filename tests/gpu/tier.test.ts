@@ -23,7 +23,10 @@ import { configFromMetadata } from '../../src/nn/config';
 import { readTensors, upload } from '../../src/gpu/tensor';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer';
-import { INITIAL_LOSS_SCALE, LOSS_SCALE_GROWTH_INTERVAL, TrainStep } from '../../src/train/step';
+import { TrainStep } from '../../src/train/step';
+import { LayeredTrainer, initLayered, type LayeredTrainOptions } from '../../src/research/trainer';
+import { data as layeredData, metadata as layeredMetadata, model as layeredModel } from './layered-small';
+import { INITIAL_LOSS_SCALE, LOSS_SCALE_GROWTH_INTERVAL } from '../../src/train/loss-scale';
 
 const REF = new URL('../../../shared/reference/', import.meta.url).pathname;
 const emulated = useGpu('matrix-emulated');
@@ -201,6 +204,59 @@ describe('the dynamic loss scale of a training step (matrix-emulated)', () => {
       expect(Array.from(INITIAL_LOSS_SCALE)).toEqual([2 ** 10, 0, 0, 0]);
     } finally {
       step.destroy();
+    }
+  });
+});
+
+describe('the dynamic loss scale of the layered trainer (matrix-emulated)', () => {
+  const options = (mode: 'layer' | 'end2end'): LayeredTrainOptions => ({ ...DEFAULT_OPTIMIZER, lr: 2e-3, emaRate: 0.9, mode, groundTruth: 'D', useTrueXAsX: false, lossWeights: false, batch: 2, seed: 1, randomFlip: true });
+  const raw = async (trainer: LayeredTrainer) => new Map([...(await trainer.checkpoint(layeredMetadata)).tensors].filter(([n]) => n.startsWith('model/') || n.startsWith('adam_m/')));
+
+  // The chain's loss gradients are scaled too: S = 2^40 overflows there as well.
+  it('end2end: skips a step whose scaled gradients overflow', { timeout: 300_000 }, async () => {
+    const trainer = new LayeredTrainer(emulated.device, layeredModel, options('end2end'), await layeredData, initLayered(layeredModel, 3));
+    try {
+      const before = await raw(trainer);
+      upload(emulated.device, trainer.lossScale!, Float32Array.of(2 ** 40, 0, 0, 0));
+      await trainer.trainSteps(1);
+      expect(trainer.skippedSteps).toBe(1);
+      for (const [name, t] of await raw(trainer)) expect(t.data, name).toEqual(before.get(name)!.data);
+    } finally {
+      trainer.destroy();
+    }
+  });
+
+  // The per-sub-model clip ("layer") has one norm per sub-model and one skip decision for them all.
+  it('layer: skips an overflowing step for every sub-model, counts it, and carries its state through a checkpoint', { timeout: 300_000 }, async () => {
+    const d = emulated.device;
+    const trainer = new LayeredTrainer(d, layeredModel, options('layer'), await layeredData, initLayered(layeredModel, 3));
+    try {
+      const before = await raw(trainer);
+      // 2^40 times the loss gradient overflows the f16 operands: no sub-model moves, S halves once.
+      upload(d, trainer.lossScale!, Float32Array.of(2 ** 40, 0, 0, 0));
+      expect((await trainer.trainSteps(1))[0]!.every(Number.isFinite)).toBe(true);
+      expect(trainer.skippedSteps).toBe(1);
+      for (const [name, t] of await raw(trainer)) expect(t.data, name).toEqual(before.get(name)!.data);
+      // At the initial S the next step is taken by every sub-model.
+      upload(d, trainer.lossScale!, Float32Array.of(2 ** 10, 0, 0, 1));
+      await trainer.trainSteps(1);
+      const taken = await raw(trainer);
+      for (const t of layeredModel.seq.filter((t) => t > 0)) {
+        const name = `model/models.${t}.conv_in.weight`;
+        expect(taken.get(name)!.data, name).not.toEqual(before.get(name)!.data);
+      }
+      const ckpt = await trainer.checkpoint(layeredMetadata);
+      expect(Array.from(ckpt.tensors.get('loss_scale')!.data)).toEqual([2 ** 10, 1, 0, 1]);
+      const file = (skipped: number) => parseSafetensors(serializeSafetensors(
+        new Map(ckpt.tensors).set('loss_scale', { shape: [4], data: Float32Array.of(2 ** 10, 1, 0, skipped) }), ckpt.metadata), 'ckpt');
+      const data = await layeredData;
+      expect(() => LayeredTrainer.resume(d, file(3), 'bad.safetensors', data))
+        .toThrow('bad.safetensors: tensor "loss_scale" counts 3 skipped steps; expected an integer from 0 to the checkpoint\'s step 2');
+      const resumed = LayeredTrainer.resume(d, file(1), 'ckpt.safetensors', data);
+      expect(resumed.skippedSteps).toBe(1);
+      resumed.destroy();
+    } finally {
+      trainer.destroy();
     }
   });
 });

@@ -25,8 +25,8 @@ describe('uniform blocks from the WGSL structs', () => {
 
   it('packs by name in declaration order, floats as their bits, and names every mistake', () => {
     const reduce = shaders.find((s) => s.name === 'reduce')!;
-    const rest = { flags: 1, growth_interval: 2000 };
-    expect(packUniforms(reduce, 'Params', { ...rest, max_norm: 1, nparts: 3, n: 7 })).toEqual([7, 3, 0x3f800000, 1, 2000]);
+    const rest = { flags: 1, growth_interval: 2000, groups: 2, out_stride: 64 };
+    expect(packUniforms(reduce, 'Params', { ...rest, max_norm: 1, nparts: 3, n: 7 })).toEqual([7, 3, 0x3f800000, 1, 2000, 2, 64]);
     expect(() => packUniforms(reduce, 'Params', { ...rest, n: 7, nparts: 3 })).toThrow(/reduce\.wgsl Params: field "max_norm" not given/);
     expect(() => packUniforms(reduce, 'Params', { ...rest, n: 7, nparts: 3, max_norm: 1, maxnorm: 1 })).toThrow(/reduce\.wgsl Params: no field "maxnorm"/);
     expect(() => packUniforms(reduce, 'Params', { ...rest, n: -1, nparts: 3, max_norm: 1 })).toThrow(/reduce\.wgsl Params: field "n" is u32, got -1/);
