@@ -364,7 +364,7 @@ export class TrainStudio extends LitElement {
           <td>ch ${r.config.ch}, ch_mult [${r.config.ch_mult.join(', ')}], ${r.config.resolution} px</td><td>${r.dataset}</td>
           <td>${new Date(r.updated).toLocaleString()}</td>
           <td>
-            <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey}>Resume</button>
+            <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey || r.step >= r.targetSteps} title=${r.step >= r.targetSteps ? 'The run has reached its last step' : nothing}>Resume</button>
             <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey}>Save as model</button>
             <button @click=${() => this.deleteRun(r)} ?disabled=${busy && this.progress?.runId === r.id}>Delete</button>
           </td></tr>`)}

@@ -229,6 +229,8 @@ describe('train studio', () => {
     expect(await page.getByTestId('loss-chart').evaluate((el) => (el as unknown as { points: unknown[] }).points.length)).toBe(paused);
     await row.getByRole('button', { name: 'Resume' }).click();
     await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/done · step 8\/8 · saved at step 8/);
+    // A finished run has nothing to resume.
+    await expect.poll(() => row.getByRole('button', { name: 'Resume' }).isDisabled(), LONG).toBe(true);
     const losses = await page.getByTestId('loss-chart').evaluate((el) => (el as unknown as { points: { y: number }[] }).points.map((p) => p.y));
     expect(losses).toHaveLength(8);
     const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
