@@ -12,7 +12,7 @@
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import type { HostTensor } from '../host/tensor';
 import { trainUntil } from '../train/loop';
-import { checkRunSteps, lossScaleSkipsText } from '../app/training';
+import { checkRunSteps } from '../app/training';
 import { parseLayered } from '../research/layered';
 import { LayeredTrainer, initLayered, type LayeredObjective, type LayeredTrainOptions } from '../research/trainer';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
@@ -23,6 +23,7 @@ import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 import { OBJECTIVE_FLAGS, OBJECTIVE_VALUES, layeredConfigFile, objectiveArgs } from './layered';
 import { EXPERIMENTS } from './experiments';
+import { logTier, skipsNote } from './train';
 import { own } from '../host/own';
 
 const CMD = 'ddim research train';
@@ -55,7 +56,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${CMD}: --data`);
   // Known before the big buffers exist: refuse here rather than fail inside the allocation.
   const { device, tier } = await ctx.gpu(precision);
-  if (tier !== 'fp32') ctx.log(`precision ${tier}: f16 GEMM operands, f32 master weights, Adam and EMA, a dynamic loss scale`);
+  logTier(ctx, tier);
   const checkMemory = (o: LayeredTrainOptions, initial: Map<string, HostTensor>): TrainingMemory => {
     const memory = layeredTrainingMemory(device, model, o, initial);
     checkFits(memory, device.limits, 'this layered model', o.batch);
@@ -88,8 +89,7 @@ async function researchTrain(argv: readonly string[], ctx: CommandContext): Prom
     appendFileSync(logPath, losses.map((l, i) => `${s0 + i + 1},${Array.from(l).join(',')},${l.reduce((a, b) => a + b, 0)}\n`).join(''));
     const total = losses.map((l) => l.reduce((a, b) => a + b, 0));
     const secs = (performance.now() - start) / 1000;
-    const skipped = trainer.skippedSteps ? `  (${lossScaleSkipsText(trainer.skippedSteps)})` : '';
-    ctx.log(`step ${trainer.step}/${end}  loss ${(total.reduce((a, b) => a + b, 0) / total.length).toFixed(3)}  ${(((trainer.step - first) * o.batch) / secs).toFixed(2)} img/s${skipped}`);
+    ctx.log(`step ${trainer.step}/${end}  loss ${(total.reduce((a, b) => a + b, 0) / total.length).toFixed(3)}  ${(((trainer.step - first) * o.batch) / secs).toFixed(2)} img/s${skipsNote(trainer.skippedSteps)}`);
   });
   const ckpt = await trainer.checkpoint(file.metadata);
   writeSafetensors(out, ckpt.tensors, ckpt.metadata);

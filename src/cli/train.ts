@@ -14,6 +14,7 @@ import { bundledEmojiSize } from '../train/emoji';
 import { numberArg, parseArgs, precisionArg } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
+import type { Tier } from '../gpu/tier';
 
 const CMD = 'ddim train';
 
@@ -64,7 +65,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     randomFlip: !args.flags.has('no-flip'),
   }, CMD);
   const { device, tier } = await ctx.gpu(precisionArg(args, CMD));
-  if (tier !== 'fp32') ctx.log(`precision ${tier}: f16 GEMM operands, f32 master weights, Adam and EMA, a dynamic loss scale`);
+  logTier(ctx, tier);
   const onPlan = (memory: TrainingMemory, batch: number): void => ctx.log(`model: ${describeMemory(memory, batch)}`);
   const { trainer } = checkpoint
     ? resumeTraining(device, checkpoint, resume!, data, onPlan)
@@ -84,10 +85,19 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     const p = meter.update(trainer.step - first);
     const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
     const ips = p.rate !== undefined ? `  ${(p.rate * trainer.options.batch).toFixed(2)} img/s  ETA ${formatDuration(p.etaSeconds!)}` : '';
-    const skipped = trainer.skippedSteps ? `  (${lossScaleSkipsText(trainer.skippedSteps)})` : '';
-    ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}${ips}${skipped}`);
+    ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}${ips}${skipsNote(trainer.skippedSteps)}`);
   });
   const ckpt = await trainer.checkpoint();
   writeSafetensors(out, ckpt.tensors, ckpt.metadata);
   ctx.log(`wrote checkpoint (step ${trainer.step}) to ${out}; losses in ${logPath}`);
+}
+
+/** What a training run's log says of its tier, in the reduced-precision tiers (`ddim train`, `ddim research train`). */
+export function logTier(ctx: CommandContext, tier: Tier): void {
+  if (tier !== 'fp32') ctx.log(`precision ${tier}: f16 GEMM operands, f32 master weights, Adam and EMA, a dynamic loss scale`);
+}
+
+/** The steps the loss scale skipped, as a progress line ends ('' for none). */
+export function skipsNote(skipped: number): string {
+  return skipped ? `  (${lossScaleSkipsText(skipped)})` : '';
 }

@@ -84,9 +84,12 @@ export class LayeredTrainer {
   private readonly optimizer: FlatOptimizer;
   /** (4) the dynamic loss scale's state (S, good steps, -, skipped steps), in the reduced tiers only. */
   readonly lossScale: Tensor | undefined;
-  /** Steps of the run the loss scale skipped, a resumed checkpoint's included (read after each trainSteps). */
+  /** Steps of the run the loss scale skipped, a resumed checkpoint's included. */
   skippedSteps = 0;
+  /** Each step's losses and whether the loss scale skipped it, read once per call. */
   private readonly lossRing: LossRing;
+  private readonly ringValues: Tensor[];
+  private readonly ringAt: number[];
   private readonly perImage: number;
   /** Sub-models that are never run (t = 0), kept to be written back unchanged. */
   private readonly untrained: Map<string, HostTensor>;
@@ -113,7 +116,7 @@ export class LayeredTrainer {
       this.perImage = c.in_channels * c.resolution * c.resolution;
       // Named as the losses come: per sub-model by ascending t (layer), per chain step noisiest first (end2end).
       const lossTs = options.mode === 'layer' ? ts : chainSteps(model).map((s) => s.t);
-      this.lossRing = new LossRing(device, lossTs.map((t) => `loss at t = ${t}`), 'layered');
+      this.lossRing = new LossRing(device, [...lossTs.map((t) => `loss at t = ${t}`), ...(lossScale ? ['skipped by the loss scale'] : [])], 'layered');
       // Initial weights (validated, then uploaded), EMA from the same; the t = 0 sub-model passes through.
       const file = { tensors: initial, metadata: {}, dtypes: new Map<string, string>() };
       const packed = ts.map((t) => this.stores.views.params.get(t)!.pack(file, 'initial weights', `models.${t}.`));
@@ -126,6 +129,9 @@ export class LayeredTrainer {
       const f = this.stores.flats, v = this.stores.views;
       const groups = options.mode === 'layer' ? ts.map((t) => ({ label: `models.${t}`, params: v.params.get(t)!.flat, grads: v.grads.get(t)!.flat, m: v.m.get(t)!.flat, v: v.v.get(t)!.flat })) : undefined;
       this.optimizer = new FlatOptimizer(device, f, options, 'layered', groups, lossScale);
+      // Each step's losses, then (reduced tiers) whether it was skipped: clip[2], the same in every group.
+      this.ringValues = [...this.plan.losses, ...(lossScale ? [this.optimizer.clips[0]!] : [])];
+      this.ringAt = [...this.plan.losses.map(() => 0), 2];
       scope.keep();
     } finally {
       scope.close();
@@ -176,12 +182,13 @@ export class LayeredTrainer {
       const pass = encoder.beginComputePass({ label: 'layered update' });
       recordDispatches(pass, this.optimizer.dispatches);
       pass.end();
-      this.lossRing.record(encoder, i, this.plan.losses);
+      this.lossRing.record(encoder, i, this.ringValues, this.ringAt);
       this.device.queue.submit([encoder.finish()]);
     }
-    const losses = await this.lossRing.read(this.device, n, this.step - n + 1);
-    if (this.lossScale) this.skippedSteps = (await readTensor(this.device, this.lossScale))[3]!;
-    return losses;
+    const rows = await this.lossRing.read(this.device, n, this.step - n + 1);
+    const K = this.plan.losses.length;
+    for (const r of rows) this.skippedSteps += r[K] ?? 0;
+    return rows.map((r) => r.subarray(0, K));
   }
 
   /** The EMA weights as a layered file (`models.<t>.*`, the t = 0 sub-model as it came). */

@@ -34,6 +34,9 @@ interface ModelFields {
   dropout: number;
 }
 
+/** A stored run that reached its steps: nothing to resume. */
+const finished = (run: RunEntry): boolean => run.step >= run.targetSteps;
+
 const list = (s: string): number[] => s.split(',').map((v) => v.trim()).filter(Boolean).map(Number);
 
 @customElement('train-studio')
@@ -94,7 +97,7 @@ export class TrainStudio extends LitElement {
     this.previewStep = run.previewStep ?? 0;
     this.progress = {
       runId: run.id, step: run.step, targetSteps: run.targetSteps, losses: [], imagesPerSecond: run.imagesPerSecond ?? 0,
-      state: run.step >= run.targetSteps ? 'done' : 'paused', savedStep: run.step,
+      state: finished(run) ? 'done' : 'paused', savedStep: run.step,
     };
   }
 
@@ -364,7 +367,7 @@ export class TrainStudio extends LitElement {
           <td>ch ${r.config.ch}, ch_mult [${r.config.ch_mult.join(', ')}], ${r.config.resolution} px</td><td>${r.dataset}</td>
           <td>${new Date(r.updated).toLocaleString()}</td>
           <td>
-            <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey || r.step >= r.targetSteps} title=${r.step >= r.targetSteps ? 'The run has reached its last step' : nothing}>Resume</button>
+            <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey || finished(r)} title=${finished(r) ? 'The run has reached its last step' : nothing}>Resume</button>
             <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey}>Save as model</button>
             <button @click=${() => this.deleteRun(r)} ?disabled=${busy && this.progress?.runId === r.id}>Delete</button>
           </td></tr>`)}
