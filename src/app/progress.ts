@@ -3,8 +3,9 @@
 // units done of a total, the rate measured from the job's own progress, and the time left at that
 // rate. The rate is taken from the first finished unit on, so start-up (pipeline compilation, data
 // loading, the first submit) does not count against the steps; until a second unit lands, the one
-// measurement there is (the first unit, start-up included) gives a cautious first estimate. A job
-// that starts part-way (a resumed training run) counts from where its first report says it is.
+// measurement there is (the first unit, start-up included) gives a provisional estimate, an upper
+// bound that the page and the CLI show as such. A job that starts part-way (a resumed training run)
+// counts from where its first report says it is.
 
 export interface ProgressReading {
   done: number;
@@ -15,6 +16,9 @@ export interface ProgressReading {
   rate?: number;
   /** Seconds left at `rate`; absent until one unit is done. */
   etaSeconds?: number;
+  /** The rate comes from the first unit alone, start-up included: slower than the steps will be,
+   *  so `etaSeconds` is an upper bound (true until a second unit is done). */
+  provisional?: boolean;
   elapsedSeconds: number;
 }
 
@@ -35,15 +39,17 @@ export class ProgressMeter {
   update(done: number, total: number = this.last.total, now: number = performance.now()): ProgressReading {
     const elapsedSeconds = (now - this.started) / 1000;
     this.base ??= done;
-    let rate: number | undefined;
+    let rate: number | undefined, provisional = false;
     if (done > this.base) {
       if (!this.first) this.first = { done, at: now };
       const steady = done - this.first.done;
-      rate = steady > 0 && now > this.first.at ? (steady * 1000) / (now - this.first.at) : elapsedSeconds > 0 ? (done - this.base) / elapsedSeconds : undefined;
+      if (steady > 0 && now > this.first.at) rate = (steady * 1000) / (now - this.first.at);
+      else if (elapsedSeconds > 0) [rate, provisional] = [(done - this.base) / elapsedSeconds, true];
     }
     this.last = {
       done, total, unit: this.unit, elapsedSeconds,
       ...(rate !== undefined ? { rate, etaSeconds: Math.max(0, total - done) / rate } : {}),
+      ...(provisional ? { provisional } : {}),
     };
     return this.last;
   }

@@ -70,7 +70,8 @@ export function runExpectation(steps: number, batch: number, done = 0, imagesPer
 export function runWarnings(steps: number, options: Pick<TrainerOptions, 'warmupSteps' | 'batch'>, dataCount?: number): string[] {
   const w: string[] = [];
   if (options.warmupSteps >= steps) w.push(`Warmup (${options.warmupSteps} steps) is as long as the run (${steps} steps): the learning rate never reaches its value. Lower the warmup or train longer.`);
-  if (dataCount !== undefined && dataCount < options.batch) w.push(`The batch (${options.batch}) is larger than the data set (${dataCount} images): every step repeats images.`);
+  if (dataCount === 0) w.push('There are no images of yours yet: add PNG, JPEG or WebP files, or train on the bundled emoji.');
+  else if (dataCount !== undefined && dataCount < options.batch) w.push(`The batch (${options.batch}) is larger than the data set (${dataCount} images): every step repeats images.`);
   return w;
 }
 

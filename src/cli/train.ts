@@ -84,7 +84,8 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     appendFileSync(logPath, Array.from(losses, (l, i) => `${s0 + i + 1},${l}\n`).join(''));
     const p = meter.update(trainer.step - first);
     const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
-    const ips = p.rate !== undefined ? `  ${(p.rate * trainer.options.batch).toFixed(2)} img/s  ETA ${formatDuration(p.etaSeconds!)}` : '';
+    const ips = p.rate === undefined ? '' : p.provisional ? `  ETA ≤ ${formatDuration(p.etaSeconds!)} (start-up included)`
+      : `  ${(p.rate * trainer.options.batch).toFixed(2)} img/s  ETA ${formatDuration(p.etaSeconds!)}`;
     ctx.log(`step ${trainer.step}/${end}  loss ${mean.toFixed(4)}${ips}${skipsNote(trainer.skippedSteps)}`);
   });
   const ckpt = await trainer.checkpoint();

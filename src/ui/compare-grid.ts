@@ -76,7 +76,7 @@ export class CompareGrid extends LitElement {
 
   private async run(): Promise<void> {
     const store = this.store, base = this.base;
-    if (!store || !base) return;
+    if (!store || !base || store.isPending('grid')) return;
     this.problem = undefined;
     let grid: Grid;
     try {
@@ -129,7 +129,7 @@ export class CompareGrid extends LitElement {
 
   override render() {
     const g = this.grid;
-    const running = this.store?.isRunning('grid') ?? false;
+    const running = this.store?.isPending('grid') ?? false;
     return html`
       <p class="muted">One seed (${this.base?.seed ?? 0}), one sample per cell; the other settings are the Sample tab's.</p>
       <div class="controls">

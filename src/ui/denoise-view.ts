@@ -84,7 +84,7 @@ export class DenoiseView extends LitElement {
 
   private async run(): Promise<void> {
     const store = this.store, m = this.model;
-    if (!store || !m || store.isRunning('denoising')) return;
+    if (!store || !m || store.tabPending('denoise')) return;
     const request = { modelId: m.id, image: this.image(), t: this.t, steps: this.steps, seed: this.seed };
     const r = await store.run('denoising', 'denoise', () => store.engine.denoise(request));
     if (r) this.result = { result: r, t: request.t, steps: request.steps };
@@ -96,7 +96,7 @@ export class DenoiseView extends LitElement {
 
   private async invert(): Promise<void> {
     const store = this.store, m = this.model;
-    if (!store || !m || store.isRunning('inversion')) return;
+    if (!store || !m || store.tabPending('denoise')) return;
     const r = await store.run('inversion', 'denoise', () => store.engine.invert({ modelId: m.id, image: this.image(), ...this.inversion, seed: this.seed }));
     if (r) this.inverted = { result: r, resampleSteps: this.inversion.resampleSteps, resampleEta: this.inversion.resampleEta };
   }
@@ -111,7 +111,7 @@ export class DenoiseView extends LitElement {
         <label>Inversion steps<input type="number" aria-label="Inversion steps" min="1" max="1000" .value=${String(v.steps)} @change=${(e: Event) => (this.inversion = { ...v, steps: Math.floor(num(e)) })} /></label>
         <label>Re-sample steps<input type="number" aria-label="Re-sample steps" min="1" max="1000" .value=${String(v.resampleSteps)} @change=${(e: Event) => (this.inversion = { ...v, resampleSteps: Math.floor(num(e)) })} /></label>
         <label>Re-sample eta<input type="number" aria-label="Re-sample eta" min="0" max="1" step="0.1" .value=${String(v.resampleEta)} @change=${(e: Event) => (this.inversion = { ...v, resampleEta: num(e) })} /></label>
-        <button class="primary" @click=${() => this.invert()} ?disabled=${this.store?.current?.tab === 'denoise' || !this.model || this.model.chain !== undefined}>Invert</button>
+        <button class="primary" @click=${() => this.invert()} ?disabled=${!!this.store?.tabPending('denoise') || !this.model || this.model.chain !== undefined}>Invert</button>
         ${this.model?.chain ? html`<span class="muted">A layered model cannot be inverted: the inversion starts with eps at t = 0, where it has no sub-model.</span>` : nothing}
       </div>
       ${r ? html`<div class="row" style="margin-top:10px">
@@ -158,7 +158,7 @@ export class DenoiseView extends LitElement {
     const seq = m?.chain;
     const [tMin, tMax, tStep] = tRange(seq, T);
     const shown = this.result, r = shown?.result;
-    const busy = this.store?.current?.tab === 'denoise';
+    const busy = this.store?.tabPending('denoise') ?? false;
     return html`
       <section><h2>Denoise</h2>
         <p class="muted">Noise a clean image to x_t, then compare the model's one-shot x0 prediction at t with the DDIM chain from t (eta 0). Model: ${m?.name ?? '…'}.</p>

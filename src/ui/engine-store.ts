@@ -27,6 +27,8 @@ export interface RunningJob {
   receivedAt: number;
   /** Stop or Pause asked: shown at once, landing at the job's next step boundary. */
   request: 'stop' | 'pause' | undefined;
+  /** The units done when it was asked (the step it lands after is the next one, not one past each later report). */
+  requestedAt?: number;
 }
 
 /**
@@ -41,10 +43,17 @@ export function jobStatus(c: RunningJob, now: number = performance.now()): strin
     return `starting (${formatDuration((now - c.startedAt) / 1000)}): ${p?.detail ?? 'preparing the model and compiling its kernels'}…`;
   }
   const unit = p.unit;
-  if (c.request) return `${c.request === 'stop' ? 'stopping' : 'pausing'} after ${unit} ${Math.min(p.total, p.done + 1)} of ${p.total}…`;
+  if (c.request) {
+    // The unit in flight when it was asked, or a later one a report has already counted (a chunk of several).
+    const after = Math.min(p.total, Math.max(p.done, (c.requestedAt ?? p.done) + 1));
+    return `${c.request === 'stop' ? 'stopping' : 'pausing'} after ${unit} ${after} of ${p.total}…`;
+  }
   const parts = [`${unit} ${p.done} of ${p.total}`];
   if (p.detail) parts.push(p.detail);
-  if (p.rate !== undefined) parts.push(formatRate(p.rate, unit), `ETA ${formatDuration(Math.max(0, (p.etaSeconds ?? 0) - since))}`);
+  const eta = formatDuration(Math.max(0, (p.etaSeconds ?? 0) - since));
+  // One unit measured, start-up included: an upper bound, and no rate worth showing yet.
+  if (p.provisional) parts.push(`ETA ≤ ${eta} (the first ${unit} included start-up)`);
+  else parts.push(formatRate(p.rate, unit), `ETA ${eta}`);
   return parts.join(' · ');
 }
 
@@ -143,6 +152,17 @@ export class EngineStore extends EventTarget {
     return this.current?.job === job;
   }
 
+  /** Whether `job` runs, waits in the queue, or waits for the answer to starting it: its buttons stay
+   *  disabled until it ends, so one click never queues it twice. */
+  isPending(job: Job): boolean {
+    return this.isRunning(job) || this.waiting.some((q) => q.job === job) || this.conflict?.wanted.job === job;
+  }
+
+  /** Whether a job of `tab` runs, waits in the queue, or waits for the answer to starting it. */
+  tabPending(tab: TabId): boolean {
+    return this.current?.tab === tab || this.waiting.some((q) => q.tab === tab) || this.conflict?.wanted.tab === tab;
+  }
+
   /**
    * Runs a long job for `tab`, keeping `current` and the tab's error current. While another job
    * runs, asks first: stop it and start this one, queue this one after it, or cancel (undefined).
@@ -219,7 +239,7 @@ export class EngineStore extends EventTarget {
   async stop(): Promise<void> {
     const c = this.current;
     if (!c) return;
-    this.current = { ...c, request: 'stop' };
+    this.current = { ...c, request: 'stop', requestedAt: c.requestedAt ?? c.progress?.done };
     this.changed();
     await this.engine.stop(c.job);
   }
@@ -228,7 +248,7 @@ export class EngineStore extends EventTarget {
   async pause(): Promise<void> {
     const c = this.current;
     if (c?.job !== 'training') return;
-    this.current = { ...c, request: 'pause' };
+    this.current = { ...c, request: 'pause', requestedAt: c.progress?.done };
     this.changed();
     await this.engine.pause();
   }

@@ -5,7 +5,11 @@ import type { FirstStepReport } from '../worker/api';
 
 /** A coefficient as the panel prints it: "157.4", "2.31". */
 export const fmtK = (k: number): string => (k >= 10 ? k.toFixed(1) : k.toPrecision(3));
-const median = (v: readonly number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+/** The median: the middle value, or the mean of the two middle ones for an even count. */
+export function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
 
 /** The first-step panel's explanation, written from the numbers of this chain's first step. */
 export function firstStepText(r: FirstStepReport): string {

@@ -67,7 +67,7 @@ export class JobPanel extends LitElement {
         ${mine.job === 'training' ? html`<button @click=${() => s!.pause()} ?disabled=${mine.request !== undefined} aria-label="Pause training">Pause</button>` : nothing}
         <button @click=${() => s!.stop()} ?disabled=${mine.request === 'stop'} aria-label=${`Stop ${JOBS[mine.job]}`}>Stop</button>
       </div>` : nothing}
-      ${queued.map((q) => html`<div class="queued">then ${JOBS[q.job]} (${tabName(q.tab)} tab)
+      ${queued.map((q) => html`<div class="queued" data-testid="queued">then ${JOBS[q.job]} (${tabName(q.tab)} tab)
         <button aria-label=${`Remove ${JOBS[q.job]} from the queue`} @click=${() => s!.unqueue(q.i)}>Cancel</button></div>`)}`;
   }
 }

@@ -12,7 +12,7 @@ import { BUNDLED_ARCHITECTURE, PRESETS } from '../nn/presets';
 import type { UNetConfig } from '../nn/config';
 import { ARM_KINDS, DEFAULT_BUDGET, type ArmKind } from '../research/budget';
 import { MAX_FIRST_STEP_SAMPLES, MAX_ONE_SHOT_IMAGES, MAX_SEEDS, NUM_BLOCK_RANGE } from '../app/research';
-import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, OneShotStudy, ResearchModelInfo, ResearchRequest, SetBounds, Stat } from '../worker/api';
+import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, ModelEntry, OneShotStudy, ResearchModelInfo, ResearchRequest, SetBounds, Stat } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { SERIES_COLORS, type Series } from './line-chart';
 import { panelStyles } from './styles';
@@ -75,6 +75,9 @@ export class ResearchStudio extends LitElement {
     arms: new Set<ArmKind>(ARM_KINDS), timeModel: 'emoji16', numBlock: 10, layeredCh: 16,
   };
   private loaded = false;
+  /** The page's model list the experiments' list was read for: a new one (a model saved, imported or
+   *  deleted in another tab) is read again. */
+  private modelsOf: readonly ModelEntry[] | undefined;
 
   constructor() {
     super();
@@ -82,18 +85,36 @@ export class ResearchStudio extends LitElement {
   }
 
   override async updated(): Promise<void> {
-    if (this.store && !this.loaded) {
+    const s = this.store;
+    if (!s) return;
+    if (s.models !== this.modelsOf) {
+      this.modelsOf = s.models;
+      await this.readModels(s);
+    }
+    if (!this.loaded) {
       this.loaded = true;
-      try {
-        this.models = await this.store.engine.researchModels();
-      } catch (e) {
-        this.store.setError('research', (e as Error).message);
-      }
-      // The bundled models and the ideal denoiser (the reference every model is measured against).
-      this.chosen = new Set(this.models.filter((m) => m.id.startsWith('bundled:') || m.kind === 'ideal').map((m) => m.id));
-      this.runs = await this.store.engine.listBudgetRuns();
+      this.runs = await s.engine.listBudgetRuns();
       this.shown = this.runs[0];
     }
+  }
+
+  /** The models the experiments can run; the first time, the bundled ones and the ideal denoiser (the
+   *  reference every model is measured against) are chosen; later, the choice stays, less deleted models. */
+  private async readModels(s: EngineStore): Promise<void> {
+    const first = this.models.length === 0, of = this.modelsOf;
+    let models: ResearchModelInfo[];
+    try {
+      models = await s.engine.researchModels();
+    } catch (e) {
+      s.setError('research', (e as Error).message);
+      return;
+    }
+    if (of !== this.modelsOf) return; // a newer list is being read
+    this.models = models;
+    const ids = new Set(models.map((m) => m.id));
+    this.chosen = first
+      ? new Set(models.filter((m) => m.id.startsWith('bundled:') || m.kind === 'ideal').map((m) => m.id))
+      : new Set([...this.chosen].filter((id) => ids.has(id)));
   }
 
   private request(n: number): ResearchRequest {
@@ -120,22 +141,24 @@ export class ResearchStudio extends LitElement {
   /** Runs experiment 1 or 2 and keeps its rate of image evaluations for the next estimate. */
   private async runExperiment<T>(kind: 'oneshot' | 'firststep', job: 'oneShot' | 'firstStep', call: () => Promise<T>): Promise<T | undefined> {
     const s = this.store!;
-    const evals = this.evaluations(kind), t0 = performance.now();
-    const r = await s.run(job, 'research', call);
+    // Timed from the job's start: the question asked before it and its wait in the queue do not count.
+    const evals = this.evaluations(kind);
+    let t0 = 0;
+    const r = await s.run(job, 'research', () => ((t0 = performance.now()), call()));
     if (r) this.evalRate = evals / ((performance.now() - t0) / 1000);
     return r;
   }
 
   private async runOneShot(): Promise<void> {
     const s = this.store;
-    if (!s || s.isRunning('oneShot')) return;
+    if (!s || s.isPending('oneShot')) return;
     const r = await this.runExperiment('oneshot', 'oneShot', () => s.engine.researchOneShot(this.request(this.n)));
     if (r) this.oneShot = r;
   }
 
   private async runFirstStep(): Promise<void> {
     const s = this.store;
-    if (!s || s.isRunning('firstStep')) return;
+    if (!s || s.isPending('firstStep')) return;
     const r = await this.runExperiment('firststep', 'firstStep', () => s.engine.researchFirstStep(this.request(this.samples)));
     if (r) this.first = r;
   }
@@ -156,7 +179,7 @@ export class ResearchStudio extends LitElement {
 
   private async measureRates(): Promise<void> {
     const s = this.store;
-    if (!s || s.isRunning('calibration')) return;
+    if (!s || s.isPending('calibration')) return;
     const key = this.rateKey();
     const rates = await s.run('calibration', 'research', () => s.engine.researchBudgetRates(this.budgetSpec()));
     if (rates) {
@@ -186,7 +209,7 @@ export class ResearchStudio extends LitElement {
 
   private async runBudget(): Promise<void> {
     const s = this.store;
-    if (!s || s.isRunning('budget')) return;
+    if (!s || s.isPending('budget')) return;
     const spec = this.budgetSpec();
     await s.run('budget', 'research', () => s.engine.researchBudget(spec, proxy((run: BudgetRunEntry) => {
       this.shown = run;
@@ -237,7 +260,7 @@ export class ResearchStudio extends LitElement {
         MSE per value against the clean image rewards a blurry average; the FD of the set of predictions against the held-out emoji and its roughness tell whether they look like emoji.</p>
       <div class="controls">
         ${this.num('Held-out images', this.n, (v) => (this.n = Math.max(2, Math.min(MAX_ONE_SHOT_IMAGES, Math.floor(v)))), { min: 2, max: MAX_ONE_SHOT_IMAGES })}
-        <button class="primary" @click=${() => this.runOneShot()} ?disabled=${!!this.store?.isRunning('oneShot') || this.chosen.size === 0}>Run experiment 1</button>
+        <button class="primary" @click=${() => this.runOneShot()} ?disabled=${!!this.store?.isPending('oneShot') || this.chosen.size === 0}>Run experiment 1</button>
       </div>
       ${this.cost('oneshot')}
       ${study && curves ? html`${this.boundsNote(study.bounds)}<div class="row" style="margin-top:10px">
@@ -256,7 +279,7 @@ export class ResearchStudio extends LitElement {
         The ideal denoiser (the exact posterior mean of the training images) shows what a perfect model of the data would do at both ends.</p>
       <div class="controls">
         ${this.num('Samples', this.samples, (v) => (this.samples = Math.max(2, Math.min(MAX_FIRST_STEP_SAMPLES, Math.floor(v)))), { min: 2, max: MAX_FIRST_STEP_SAMPLES })}
-        <button class="primary" @click=${() => this.runFirstStep()} ?disabled=${!!this.store?.isRunning('firstStep') || this.chosen.size === 0}>Run experiment 2</button>
+        <button class="primary" @click=${() => this.runFirstStep()} ?disabled=${!!this.store?.isPending('firstStep') || this.chosen.size === 0}>Run experiment 2</button>
       </div>
       ${this.cost('firststep')}
       ${f ? html`${this.boundsNote(f.bounds)}<div class="scroll"><table class="numbers" data-testid="firststep-table" style="margin-top:10px">
@@ -281,7 +304,7 @@ export class ResearchStudio extends LitElement {
     const byArm = (x: (p: BudgetRunEntry['points'][number]) => number): Series[] => run ? ARM_KINDS.filter((a) => run.points.some((p) => p.arm === a)).map((a, i) => ({
       label: ARM_LABELS[a], color: SERIES_COLORS[i]!, points: run.points.filter((p) => p.arm === a).map((p) => ({ x: x(p), y: p.fd })),
     })) : [];
-    const busy = !!this.store?.isRunning('budget');
+    const busy = !!this.store?.isPending('budget');
     return html`<section><h2>3 · Budget comparison</h2>
       <p class="muted">Each arm trains on the bundled emoji for the same number of image-gradient evaluations (one UNet forward and backward for one image: a time-conditioned step costs its batch, a layered step its batch times its sub-models), then samples over the same chain (num_block steps, eta 0) at evenly spaced points; FD of pooled pixels against the held-out emoji. Runs are kept in this browser.</p>
       <div class="controls">
@@ -300,7 +323,7 @@ export class ResearchStudio extends LitElement {
         ${this.num('EMA rate', b.emaRate, (v) => set({ emaRate: v }), { step: 'any' })}
         <fieldset><legend>Arms</legend>${ARM_KINDS.map((a) => html`<label class="inline"><input type="checkbox" aria-label=${`arm ${ARM_LABELS[a]}`} .checked=${b.arms.has(a)}
           @change=${(e: Event) => { const arms = new Set(b.arms); if ((e.target as HTMLInputElement).checked) arms.add(a); else arms.delete(a); set({ arms }); }} />${ARM_LABELS[a]}</label>`)}</fieldset>
-        <button @click=${() => this.measureRates()} ?disabled=${!!this.store?.isRunning('calibration') || b.arms.size === 0}>Measure</button>
+        <button @click=${() => this.measureRates()} ?disabled=${!!this.store?.isPending('calibration') || b.arms.size === 0}>Measure</button>
         ${this.num('Fit to minutes', this.fitMinutes, (v) => { this.fitMinutes = Math.max(1, v); this.fitBudget(); }, { min: 1, max: 600, title: 'With the rates measured: set the evaluations per arm so that the training takes this long' })}
         <button class="primary" @click=${() => this.runBudget()} ?disabled=${busy || b.arms.size === 0}>Run experiment 3</button>
       </div>

@@ -86,6 +86,11 @@ export class SampleStudio extends LitElement {
     return this.store?.current?.tab === 'sample';
   }
 
+  /** Whether a job of this tab runs, waits in the queue, or waits for the answer to starting it. */
+  private get pending(): boolean {
+    return this.store?.tabPending('sample') ?? false;
+  }
+
   private modelId(): string {
     return this.store?.selected?.id ?? '';
   }
@@ -101,6 +106,9 @@ export class SampleStudio extends LitElement {
 
   /** The settings of a shared link, read once when the models are known; others are left as they are. */
   protected override willUpdate(): void {
+    // A chain left part-way belongs to its model: picking another one (here or in the Models tab), or
+    // deleting it, ends it, so Continue never runs a model the controls no longer show.
+    if (this.paused && this.paused.settings.modelId !== this.modelId()) this.paused = undefined;
     const models = this.store?.models;
     if (this.linkRead || !models?.length) return;
     this.linkRead = true;
@@ -171,7 +179,7 @@ export class SampleStudio extends LitElement {
   /** Sample runs a whole new chain, Step one step (of the paused chain, or of a new one), Continue the rest. */
   private async advance(mode: 'sample' | 'step' | 'continue'): Promise<void> {
     const store = this.store;
-    if (!store || this.running) return;
+    if (!store || this.pending) return;
     const resume = mode !== 'sample' && this.paused !== undefined;
     const settings = resume ? this.paused!.settings : { ...this.settings, modelId: this.modelId() };
     const onFrame = proxy((f: StepFrame) => {
@@ -238,7 +246,7 @@ export class SampleStudio extends LitElement {
 
   private async interpolate(): Promise<void> {
     const store = this.store;
-    if (!store || this.running) return;
+    if (!store || this.pending) return;
     const settings = { ...this.settings, modelId: this.modelId() };
     const strip = await store.run('interpolation', 'sample', () => store.engine.interpolate(settings, this.seedB, this.frames));
     if (!strip) return;
@@ -301,10 +309,10 @@ export class SampleStudio extends LitElement {
             <option value="both">x_t and x0 side by side</option><option value="xt">x_t</option><option value="x0">predicted x0</option>
           </select>
         </label>
-        <button class="primary" @click=${() => this.advance('sample')} ?disabled=${this.running || models.length === 0}>Sample</button>
-        <button @click=${() => this.advance('step')} ?disabled=${this.running || models.length === 0}
+        <button class="primary" @click=${() => this.advance('sample')} ?disabled=${this.pending || models.length === 0}>Sample</button>
+        <button @click=${() => this.advance('step')} ?disabled=${this.pending || models.length === 0}
           title="Run one step of the chain and show its numbers">${this.paused ? `Step ${this.paused.done + 1}/${this.paused.total}` : 'Step'}</button>
-        <button @click=${() => this.advance('continue')} ?disabled=${this.running || !this.paused}>Continue</button>
+        <button @click=${() => this.advance('continue')} ?disabled=${this.pending || !this.paused}>Continue</button>
         <button @click=${() => this.copyLink()} title="A link with these settings: opening it samples the same pixels">Copy link</button>
         <label class="inline" title="Restore the settings of a PNG exported here (or drop it on this panel)">Open PNG settings
           <input type="file" aria-label="Open PNG settings" accept="image/png" @change=${(e: Event) => {
@@ -344,6 +352,11 @@ export class SampleStudio extends LitElement {
       </div>`;
   }
 
+  /** A result's model by name (results outlive a model deleted from the library). */
+  private modelName(id: string): string {
+    return this.store?.models.find((m) => m.id === id)?.name ?? 'a model no longer in the library';
+  }
+
   private describe(s: SampleSettings): string {
     return `${s.sampler}${s.sampler === 'generalized' ? `, eta ${s.eta.toFixed(2)}` : ''}, ${s.steps} steps (${s.skip}), seed ${s.seed}${s.clipX0 ? ', x0 clipped' : ''}`;
   }
@@ -354,6 +367,7 @@ export class SampleStudio extends LitElement {
       ${this.results.map((r, i) => html`<div class="figure">
         <pixel-grid data-testid=${i === 0 ? 'final' : 'previous'} label="sample grid" .pixels=${r.final} cols=${Math.ceil(Math.sqrt(r.final.count))} width="200"></pixel-grid>
         <span>${i === 0 ? 'latest' : 'previous'}: ${this.describe(r.settings)}${r.completed ? '' : ' (stopped)'}</span>
+        <span class="muted" data-testid=${`${i === 0 ? 'final' : 'previous'}-model`}>${this.modelName(r.settings.modelId)}</span>
         <span class="numbers">${r.msPerStep.toFixed(1)} ms/step</span>
         ${i === 0 ? html`<button @click=${() => downloadPng(exportGrid(r.final, Math.ceil(Math.sqrt(r.final.count))), 'samples.png', { [PNG_SETTINGS_KEY]: settingsToQuery(this.shared(r.settings)) })}
           title="Each sample scaled up (nearest neighbour) to at least 128 px, the settings in the PNG">Export grid PNG</button>` : nothing}
@@ -391,7 +405,7 @@ export class SampleStudio extends LitElement {
         <span class="muted">From seed ${this.settings.seed} to</span>
         <label>Seed B<input type="number" aria-label="Seed B" min="0" .value=${String(this.seedB)} @change=${(e: Event) => (this.seedB = Math.max(0, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
         <label>Frames<input type="number" aria-label="Frames" min="2" max=${MAX_SAMPLE_BATCH} .value=${String(this.frames)} @change=${(e: Event) => (this.frames = Math.min(MAX_SAMPLE_BATCH, Math.max(2, Math.floor(Number((e.target as HTMLInputElement).value)))))} /></label>
-        <button @click=${() => this.interpolate()} ?disabled=${this.running}>Interpolate</button>
+        <button @click=${() => this.interpolate()} ?disabled=${this.pending}>Interpolate</button>
       </div>
       ${p ? html`<div class="row" style="margin-top:10px">
         <pixel-grid data-testid="interpolation" label="interpolation strip" .pixels=${p} cols=${p.count} width=${Math.min(900, 64 * p.count)}></pixel-grid>

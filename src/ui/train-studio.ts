@@ -10,7 +10,7 @@ import { proxy } from 'comlink';
 import { parseConfig, type UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
 import { DEFAULT_RECIPE, RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
-import { lossScaleSkipsText, runExpectation, runWarnings } from '../app/training';
+import { checkRunSteps, lossScaleSkipsText, runExpectation, runWarnings } from '../app/training';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import type { TrainerOptions } from '../train/trainer';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
@@ -149,14 +149,25 @@ export class TrainStudio extends LitElement {
     }
   };
 
+  /** Whether training runs, waits in the queue, or waits for the answer to starting it. */
+  private get pending(): boolean {
+    return this.store?.isPending('training') ?? false;
+  }
+
   private async train(): Promise<void> {
     const store = this.store;
-    if (!store || store.isRunning('training')) return;
+    if (!store || this.pending) return;
     let config: UNetConfig;
     try {
       config = this.config();
     } catch (e) {
       this.configError = (e as Error).message;
+      return;
+    }
+    try {
+      checkRunSteps(this.steps, 'Training steps');
+    } catch (e) {
+      store.setError('train', (e as Error).message);
       return;
     }
     const options = { ...this.options, decaySteps: this.steps };
@@ -173,7 +184,7 @@ export class TrainStudio extends LitElement {
 
   private async resume(run: RunEntry): Promise<void> {
     const store = this.store;
-    if (!store || store.isRunning('training')) return;
+    if (!store || this.pending) return;
     await store.run('training', 'train', () => {
       this.showStored(run);
       return store.engine.resumeRun(run.id, proxy(this.onProgress));
@@ -282,7 +293,7 @@ export class TrainStudio extends LitElement {
       this.options = { ...this.options, [k]: v };
       if (k === 'batch') this.scheduleEstimate();
     };
-    const training = this.store?.isRunning('training') ?? false;
+    const noImages = this.data === 'user' && this.images.length === 0;
     return html`<section><h2>Training</h2>
       <div class="controls">
         <label>Run name<input type="text" aria-label="Run name" .value=${this.name} @change=${(e: Event) => (this.name = (e.target as HTMLInputElement).value)} /></label>
@@ -304,7 +315,7 @@ export class TrainStudio extends LitElement {
           </select></label>
         <label class="inline" title="EMA decay min(rate, (1 + n) / (10 + n)) after n steps: the average forgets the random start quickly"><input type="checkbox" aria-label="EMA warmup" .checked=${o.emaWarmup} @change=${(e: Event) => set('emaWarmup', (e.target as HTMLInputElement).checked)} />EMA warmup</label>
         <label class="inline"><input type="checkbox" aria-label="Random flip" .checked=${o.randomFlip} @change=${(e: Event) => set('randomFlip', (e.target as HTMLInputElement).checked)} />Random flip</label>
-        <button class="primary" @click=${() => this.train()} ?disabled=${training || !!this.configError || (this.memory !== undefined && !this.memory.fits)}>Train</button>
+        <button class="primary" @click=${() => this.train()} ?disabled=${this.pending || noImages || !!this.configError || (this.memory !== undefined && !this.memory.fits)}>Train</button>
       </div>
       ${this.expectationLine()}
       ${this.store?.errorOf('train') ? html`<div class="error" role="alert">${this.store.errorOf('train')}</div>` : nothing}
@@ -337,7 +348,8 @@ export class TrainStudio extends LitElement {
 
   private livePanel() {
     const p = this.progress;
-    if (!p && this.losses.length === 0) return nothing;
+    // Before any run: the job panel alone, which shows a Train that waits in the queue.
+    if (!p && this.losses.length === 0) return html`<job-panel .store=${this.store} tab="train"></job-panel>`;
     const last = this.losses.slice(-20);
     const recent = last.reduce((a, b) => a + b, 0) / Math.max(1, last.length);
     const live = this.store?.isRunning('training') ?? false;
@@ -359,7 +371,7 @@ export class TrainStudio extends LitElement {
 
   private runsPanel() {
     if (this.runs.length === 0) return nothing;
-    const busy = this.store?.isRunning('training') ?? false;
+    const busy = this.pending;
     return html`<section><h2>Runs in this browser</h2>
       <table data-testid="runs"><tr><th>name</th><th>step</th><th>model</th><th>data</th><th>saved</th><th></th></tr>
         ${this.runs.map((r) => html`<tr>

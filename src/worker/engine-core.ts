@@ -152,8 +152,10 @@ export class WorkerCore implements EngineCore {
     const ctx: JobContext = {
       progress: (done, n, d) => {
         const reading = meter.update(done, n);
+        // A new phase ("saving a checkpoint") is said at once, not at the next report.
+        const phase = d !== undefined && d !== detail;
         if (d !== undefined) detail = d;
-        if (performance.now() - sent >= REPORT_MS || reading.done >= reading.total) send('running');
+        if (phase || performance.now() - sent >= REPORT_MS || reading.done >= reading.total) send('running');
       },
       get stopped() {
         return isStopped();

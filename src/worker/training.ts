@@ -120,8 +120,18 @@ export class TrainSession {
         lossScaleSkips: this.trainer.skippedSteps, ...extra,
       });
     const target = this.run.targetSteps;
-    const count = (): void => job.progress(this.trainer.step, target);
-    report('running', [], this.run.imagesPerSecond ?? 0);
+    // The steps done, and what the job does between steps when that takes a while (saving, the preview).
+    const count = (phase = ''): void => job.progress(this.trainer.step, target, phase);
+    const save = async (): Promise<void> => {
+      count('saving a checkpoint');
+      await this.save();
+    };
+    const preview = async (): Promise<Pixels> => {
+      count('drawing the EMA preview');
+      return this.showPreview();
+    };
+    // No rate until this session's first chunk is measured (a resumed run's stored rate is another session's).
+    report('running', [], 0);
     count();
     let ips = this.run.imagesPerSecond ?? 0;
     // Chunks end on checkpoint steps and last about half a second (one step where a step takes longer),
@@ -131,14 +141,15 @@ export class TrainSession {
       ips = (steps * this.trainer.options.batch) / seconds;
       this.run = { ...this.run, losses: [...this.run.losses, ...losses], imagesPerSecond: ips };
       count();
-      if (this.trainer.step % every === 0) await this.save();
-      const preview = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await this.showPreview() : undefined;
-      report('running', Array.from(losses), ips, preview ? { preview } : {});
+      if (this.trainer.step % every === 0) await save();
+      const shown = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await preview() : undefined;
+      report('running', Array.from(losses), ips, shown ? { preview: shown } : {});
+      count();
     }, () => this.pauseRequested || this.stopRequested);
-    if (this.run.step !== this.trainer.step && !this.stopRequested) await this.save();
+    if (this.run.step !== this.trainer.step && !this.stopRequested) await save();
     else await runs.putRun({ ...this.run, losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
     const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
-    report(state, [], ips, state === 'done' ? { preview: await this.showPreview() } : {});
+    report(state, [], ips, state === 'done' ? { preview: await preview() } : {});
     return this.run;
   }
 

@@ -47,6 +47,17 @@ describe("the learner's studio", () => {
     await expect.poll(() => page.locator('schedule-chart').getByTestId('schedule-current').getAttribute('data-t')).toBe('500');
     expect(await page.getByRole('button', { name: 'Step 2/2' }).count()).toBe(1);
 
+    // Another model ends the paused chain (Continue would run a model the controls no longer show);
+    // back on this one, Step starts the chain again.
+    const model = page.getByLabel('Model', { exact: true });
+    await model.selectOption({ label: 'Layered 16 px, layer loss (bundled)' });
+    await expect.poll(() => page.getByRole('button', { name: 'Continue' }).isDisabled()).toBe(true);
+    await model.selectOption({ label: 'Emoji 16 px (bundled)' });
+    expect(await page.getByRole('button', { name: 'Continue' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Step', exact: true }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Step 2/2' }).count(), LONG).toBe(1);
+    await idle(page);
+
     // Continue runs the rest; the result is the chain's.
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(/latest: generalized, eta 0\.00, 2 steps \(uniform\), seed 7$/m);

@@ -165,5 +165,7 @@ describe('what a training run costs', () => {
     expect(runWarnings(20, { warmupSteps: 200, batch: 32 })).toEqual([expect.stringMatching(/^Warmup \(200 steps\) is as long as the run \(20 steps\)/)]);
     expect(runWarnings(1000, { warmupSteps: 200, batch: 32 }, 12)).toEqual([expect.stringMatching(/batch \(32\) is larger than the data set \(12 images\)/)]);
     expect(runWarnings(1000, { warmupSteps: 200, batch: 32 }, 3408)).toEqual([]);
+    // No images at all is said as such (not as a batch larger than the data).
+    expect(runWarnings(1000, { warmupSteps: 200, batch: 32 }, 0)).toEqual([expect.stringMatching(/^There are no images of yours yet/)]);
   });
 });

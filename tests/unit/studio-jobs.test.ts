@@ -63,15 +63,19 @@ describe('the page\'s jobs', () => {
     let started = false;
     const queued = store.run('sampling', 'sample', async () => ((started = true), 'sampled'));
     await tick();
+    // Asked about, then queued: pending for its buttons either way (a second click would queue it twice).
+    expect([store.isPending('sampling'), store.tabPending('sample'), store.isPending('denoising'), store.tabPending('denoise')]).toEqual([true, true, false, false]);
     store.conflict!.answer('queue');
     await tick();
     expect(store.queued).toEqual([{ job: 'sampling', tab: 'sample' }]);
+    expect([store.isPending('sampling'), store.tabPending('sample'), store.isRunning('sampling')]).toEqual([true, true, false]);
     expect(started).toBe(false);
     training.resolve('trained');
     expect(await run1).toBe('trained');
     expect(await queued).toBe('sampled');
     expect(started).toBe(true);
     expect(store.queued).toEqual([]);
+    expect([store.isPending('sampling'), store.tabPending('sample')]).toEqual([false, false]);
 
     // Stop: the first is asked to stop (acknowledged at once), the second runs when it has.
     const denoise = deferred<string>();
@@ -125,15 +129,17 @@ describe('progress, rate and ETA', () => {
   it('measures the rate from the first finished unit on, so start-up does not count', () => {
     const m = new ProgressMeter(10, 'step', 0);
     expect(m.update(0, 10, 5000)).toEqual({ done: 0, total: 10, unit: 'step', elapsedSeconds: 5 });
-    // The first step lands after 8 s of start-up: a cautious first estimate from it alone.
+    // The first step lands after 8 s of start-up: a provisional estimate from it alone, an upper bound.
     const first = m.update(1, 10, 8000);
     expect(first.rate).toBeCloseTo(1 / 8, 12);
     expect(first.etaSeconds).toBeCloseTo(72, 9);
-    // Then 2 more steps in 1 s: 2 steps/s, 3.5 s left for 7 steps.
+    expect(first.provisional).toBe(true);
+    // Then 2 more steps in 1 s: 2 steps/s, 3.5 s left for 7 steps, no longer provisional.
     const later = m.update(3, 10, 9000);
     expect(later.rate).toBeCloseTo(2, 12);
     expect(later.etaSeconds).toBeCloseTo(3.5, 9);
     expect(later.elapsedSeconds).toBe(9);
+    expect(later.provisional).toBeUndefined();
   });
 
   it('writes durations and rates for people', () => {
@@ -147,7 +153,13 @@ describe('progress, rate and ETA', () => {
     expect(jobStatus(c, 20_000)).toBe('step 12 of 50 · t = 760 · 2.00 s/step · ETA 1 min 16 s');
     expect(jobStatus(c, 30_000)).toBe('step 12 of 50 · t = 760 · 2.00 s/step · ETA 1 min 06 s');
     expect(jobStatus({ ...c, request: 'stop' }, 30_000)).toBe('stopping after step 13 of 50…');
-    expect(jobStatus({ ...c, job: 'training', request: 'pause' }, 30_000)).toBe('pausing after step 13 of 50…');
+    expect(jobStatus({ ...c, job: 'training', request: 'pause', requestedAt: 12 }, 30_000)).toBe('pausing after step 13 of 50…');
+    // The report of the step in flight does not move the step the Pause lands after; a chunk that ran past it does.
+    const at = (done: number): RunningJob => ({ ...c, job: 'training', request: 'pause', requestedAt: 12, progress: { ...progress, done } });
+    expect([jobStatus(at(13), 30_000), jobStatus(at(16), 30_000)]).toEqual(['pausing after step 13 of 50…', 'pausing after step 16 of 50…']);
+    // After one step, start-up included: the ETA is an upper bound and no rate is shown.
+    expect(jobStatus({ ...c, progress: { ...progress, done: 1, rate: 1 / 8, etaSeconds: 392, provisional: true } }, 20_000))
+      .toBe('step 1 of 50 · t = 760 · ETA ≤ 6 min 32 s (the first step included start-up)');
     expect(jobStatus({ ...c, progress: undefined }, 3_000)).toBe('starting (3 s): preparing the model and compiling its kernels…');
   });
 });

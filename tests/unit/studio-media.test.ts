@@ -10,7 +10,7 @@ import { tickLabel, ticks } from '../../src/ui/chart-axes';
 import { denoisingGif, exportScale, filmColumns, frameStats, tile } from '../../src/ui/film-media';
 import { PNG_SETTINGS_KEY, hasSettings, settingsFromQuery, settingsToQuery, sharedSettings, type SharedSettings } from '../../src/ui/sample-link';
 import type { FirstStepReport, SampleSettings } from '../../src/worker/api';
-import { firstStepText } from '../../src/ui/first-step';
+import { firstStepText, median } from '../../src/ui/first-step';
 
 const BUNDLED = ['bundled:emoji16'];
 const settings: SharedSettings = { modelId: 'bundled:emoji16', sampler: 'generalized', steps: 20, eta: 0.35, skip: 'quad', seed: 4242, batch: 9, clipX0: false };
@@ -167,11 +167,13 @@ describe('the first-step panel\'s words', () => {
     const ideal = { name: 'the ideal denoiser of D', x0: base.firstX0, epsRms: [0.02, 0.04], x0Rms: [3.15, 6.3], meanMse: [0.0004, 0.0006] };
     const text = firstStepText({ ...base, ideal });
     expect(text).toMatch(/^At the first step \(t = 999\) the chain computes x0 = 157\.4·x_t − 157\.4·eps: any error in the model's eps reaches x0 multiplied by 157\.4\./);
-    expect(text).toMatch(/the ideal denoiser of D .* predicts the blurry average .* within MSE 0\.0006 of the training images' mean image/);
-    expect(text).toMatch(/differs from the ideal's by RMS 0\.0400 per value .* becomes RMS 6\.30 in x0.*saturated noise rather than a blur/);
+    // Medians over the batch of two: the mean of the two values.
+    expect(text).toMatch(/the ideal denoiser of D .* predicts the blurry average .* within MSE 0\.0005 of the training images' mean image/);
+    expect(text).toMatch(/differs from the ideal's by RMS 0\.0300 per value .* becomes RMS 4\.72 in x0.*saturated noise rather than a blur/);
     // A model whose eps is close to the ideal's: its first x0 is the average too.
     expect(firstStepText({ ...base, ideal: { ...ideal, epsRms: [0.001, 0.001], x0Rms: [0.16, 0.16] } })).toMatch(/looks like the ideal's average/);
     // Without an ideal (another image size): the amplification and the chain, no claim about the average.
     expect(firstStepText(base)).not.toMatch(/average|ideal/);
+    expect([median([3, 1, 2]), median([4, 1, 3, 2]), median([5])]).toEqual([2, 2.5, 5]);
   });
 });
