@@ -34,11 +34,15 @@
 //                    splits partial[z] = per slice: dw's Co*Ci*K*K values, then db's Co;
 //          backward_chan dchan = .
 // Forward saves nothing: backward reads the forward input x again.
-// Two more fusions in the forward GEMM (the backward runs per convolution, on views):
+// Two more fusions in the forward GEMM:
 //   stacked   G convolutions of the same x (the attention's q, k and v) as one GEMM of M = G*Co rows:
 //             convolution g's weights and bias sit w_gstride and b_gstride floats after the first
 //             (w and bias bind spans of the flat parameters) and its output is the y view at
-//             g * y_gstride: y is (G, B, Co, OH, OW), each slot aligned.
+//             g * y_gstride: y is (G, B, Co, OH, OW), each slot aligned. Their backward is one dispatch
+//             too, with one split: the input gradient's K runs over all G*Co output channels (dy bound
+//             as a span, convolution g's at g * y_gstride), the weight gradient has G*Co rows (dw and
+//             db in one span of the flat gradients at binding 7, convolution g's at w_off +
+//             g * w_gstride and b_off + g * b_gstride: writable bindings may not overlap).
 //   shortcut  a 1x1 convolution of another input sc_x (B, sc_cin, OH, OW) summed into the same
 //             outputs (the ResBlock's nin_shortcut added to conv2): K grows by sc_cin, whose A
 //             columns are the shortcut's weights (at sc_w_off in w's span) and whose B rows are sc_x's
@@ -110,12 +114,27 @@ struct Gemm { m: u32, n: u32, k0: u32, k1: u32 }
 fn gemm_dims(mode: u32, z: u32) -> Gemm {
   switch (mode) {
     case FORWARD: { return Gemm(P.groups * P.cout, P.batch * P.oh * P.ow, 0u, P.cin * KK + P.sc_cin); }
-    case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, 0u, P.cout * KK); }
+    case BACKWARD_INPUT: { return Gemm(P.cin, P.batch * P.h * P.w, 0u, P.groups * P.cout * KK); }
     default: {
       let k = P.batch * P.oh * P.ow;
-      return Gemm(P.cout, P.cin * KK + db_columns(), z * P.k_chunk, min(k, (z + 1u) * P.k_chunk));
+      return Gemm(P.groups * P.cout, P.cin * KK + db_columns(), z * P.k_chunk, min(k, (z + 1u) * P.k_chunk));
     }
   }
+}
+
+// (convolution, output channel) of channel gco of G stacked convolutions' G*Co: compares and
+// subtractions (G <= 3), no division.
+fn group_of(gco: u32) -> vec2u {
+  var g = 0u;
+  var co = gco;
+  while (co >= P.cout) { co -= P.cout; g += 1u; }
+  return vec2u(g, co);
+}
+
+// dy[b, gco, oy, ox] of the (stacked) convolutions' output gradients (binding 3, in_c).
+fn dy_at(b: u32, gco: u32, oy: u32, ox: u32) -> f32 {
+  let gc = group_of(gco);
+  return in_c[gc.x * P.y_gstride + ((b * P.cout + gc.y) * P.oh + oy) * P.ow + ox];
 }
 
 // The weight gradient's reduction index k = (b, oy, ox), carried by each thread from one K slice to the
@@ -146,8 +165,11 @@ fn load_a(mode: u32, m: u32, k: u32, q: KPos) -> f32 {
       if (P.groups > 1u) { row = P.w_off + (m / P.cout) * P.w_gstride + (m % P.cout) * ck; }   // stacked: 1x1 only
       return in_w[row + k];
     }
-    case BACKWARD_INPUT: { return in_w[((k / KK) * P.cin + m) * KK + k % KK]; } // w[co, ci, ky, kx], m = ci
-    default: { return in_c[((q.b * P.cout + m) * P.oh + q.oy) * P.ow + q.ox]; } // dy[b, co, oy, ox]
+    case BACKWARD_INPUT: {                                                      // w_g[co, ci, ky, kx], m = ci
+      let gc = group_of(k / KK);
+      return in_w[gc.x * P.w_gstride + (gc.y * P.cin + m) * KK + k % KK];
+    }
+    default: { return dy_at(q.b, m, q.oy, q.ox); }                              // dy[b, co, oy, ox], m = (g, co)
   }
 }
 
@@ -221,7 +243,7 @@ fn load_b(mode: u32, k: u32, s: Slot, q: KPos) -> f32 {
       let oy = u32(ty) / STRIDE;
       let ox = u32(tx) / STRIDE;
       if (oy >= P.oh || ox >= P.ow) { return 0.0; }
-      return in_c[((s.b * P.cout + k / KK) * P.oh + oy) * P.ow + ox];
+      return dy_at(s.b, k / KK, oy, ox);
     }
   }
 }
@@ -352,14 +374,17 @@ fn weight_gradient(wid: vec3u, li: u32) {
   let slice = wid.z * P.cout * (ncols + db_columns());
   for (var e = 0u; e < GEMM_OUTPUTS; e++) {
     let o = gemm_output(lid, e);
-    let co = wid.y * ROWS + o.x;
+    let co = wid.y * ROWS + o.x;                    // (g, co) of stacked convolutions: one split only
     let n = wid.x * TN + o.y;
-    if (co >= P.cout || n >= ncols + db_columns()) { continue; }
+    if (co >= P.groups * P.cout || n >= ncols + db_columns()) { continue; }
     let v = gemm_result(acc, e);
+    let gc = group_of(co);
     if (n == ncols) {
-      if (P.splits == 1u) { db[co] += v; } else { dw[slice + P.cout * ncols + co] = v; }
+      if (P.splits > 1u) { dw[slice + P.cout * ncols + co] = v; }
+      else if (P.groups == 1u) { db[co] += v; }
+      else { dw[P.b_off + gc.x * P.b_gstride + gc.y] += v; }   // stacked: db in dw's span
     } else {
-      if (P.splits == 1u) { dw[co * ncols + n] += v; } else { dw[slice + co * ncols + n] = v; }
+      if (P.splits == 1u) { dw[P.w_off + gc.x * P.w_gstride + gc.y * ncols + n] += v; } else { dw[slice + co * ncols + n] = v; }
     }
   }
 }
@@ -377,7 +402,7 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   } else if (t - P.input_tiles < P.weight_tiles) {
     let u = t - P.input_tiles;
     let columns = (P.cin * KK + db_columns() + TN - 1u) / TN;
-    let rows = (P.cout + ROWS - 1u) / ROWS;
+    let rows = (P.groups * P.cout + ROWS - 1u) / ROWS;
     weight_gradient(vec3u(u % columns, (u / columns) % rows, u / (columns * rows)), li);
   }
 }

@@ -9,6 +9,9 @@
 // One workgroup per ROWS x TN output tile of one batch item (grid z = batch), on gemm.wgsl's
 // microkernel (16-deep K slices of vec4s in workgroup memory, 4x4 or 8x4 outputs per thread).
 //
+// Two GEMMs of one shape and one B in one dispatch (grid z = pairs * batch; the attention backward's
+// dq = k dS^T and dk = q dS): pair 1 reads A from a_off2, B with the strides (b_sk2, b_sn2) and writes C
+// at c_off2 (A and C bind spans holding both). The same sums as two dispatches, so the same bits.
 // Output: c = (+= with FLAG_ACC). Saves nothing: a building block (attention.ts runs its GEMMs here).
 
 struct Params {
@@ -17,6 +20,7 @@ struct Params {
   b_sb: u32, b_sk: u32, b_sn: u32,
   c_sb: u32, c_sm: u32, c_sn: u32,
   alpha: f32, flags: u32,
+  a_off: u32, a_off2: u32, c_off: u32, c_off2: u32, b_sk2: u32, b_sn2: u32,
 }
 
 const FLAG_ACC: u32 = 1u;
@@ -31,12 +35,16 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
   let lid = gemm_thread(li);
   let m0 = wid.y * ROWS;
   let n0 = wid.x * TN;
-  let a_base = wid.z * P.a_sb;
-  let b_base = wid.z * P.b_sb;
+  let second = wid.z >= P.batch;                    // pair 1 (per workgroup: uniform)
+  let z = select(wid.z, wid.z - P.batch, second);
+  let a_base = select(P.a_off, P.a_off2, second) + z * P.a_sb;
+  let b_base = z * P.b_sb;
+  let b_sk = select(P.b_sk, P.b_sk2, second);
+  let b_sn = select(P.b_sn, P.b_sn2, second);
   // Each loader walks its operand's smaller-stride axis, so that consecutive threads read
   // consecutive addresses (coalesced) whether or not the operand is transposed.
   let a_kfast = P.a_sk < P.a_sm;
-  let b_kfast = P.b_sk < P.b_sn;
+  let b_kfast = b_sk < b_sn;
   var acc: GemmAcc;
   for (var k0 = 0u; k0 < P.k; k0 += TK) {
     for (var r = 0u; r < A_LOADS; r++) {
@@ -56,7 +64,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
       if (k0 + bs.x < P.k) {
         for (var j = 0u; j < 4u; j++) {
           let n = n0 + gemm_b_col(bs.y, j);
-          if (n < P.n) { b[j] = mat_b[b_base + (k0 + bs.x) * P.b_sk + n * P.b_sn]; }
+          if (n < P.n) { b[j] = mat_b[b_base + (k0 + bs.x) * b_sk + n * b_sn]; }
         }
       }
       gemm_store_b(bs, b);
@@ -66,7 +74,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
     workgroupBarrier();
   }
   gemm_finish(&acc, lid);
-  let c_base = wid.z * P.c_sb;
+  let c_base = select(P.c_off, P.c_off2, second) + z * P.c_sb;
   for (var e = 0u; e < GEMM_OUTPUTS; e++) {
     let o = gemm_output(lid, e);
     let m = m0 + o.x;

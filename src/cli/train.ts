@@ -79,6 +79,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   const first = trainer.step;
   const end = first + steps;
   const meter = new ProgressMeter(steps, 'step');
+  meter.update(0);   // the run's start: the first chunk's time includes the start-up
   await trainUntil(trainer, end, { most: () => chunk }, ({ losses }) => {
     const s0 = trainer.step - losses.length;
     appendFileSync(logPath, Array.from(losses, (l, i) => `${s0 + i + 1},${l}\n`).join(''));

@@ -172,15 +172,18 @@ export function attentionBackward(device: GPUDevice, a: AttentionBackwardArgs): 
       a: a.dy, b: a.p, c: a.dv, batch: B, m: C, n: N, k: N,
       aStrides: asIs(C, N), bStrides: asIs(N, N), accumulate: false, label: `${a.label}.dv`,
     }),
-    // dq[c,i] = sum_j k[c,j] dS[i,j] / sqrt(C)
-    batchedMatmul(device, {
-      a: a.k, b: a.scratch, c: a.dq, batch: B, m: C, n: N, k: N,
-      aStrides: asIs(C, N), bStrides: transposed(N, N), alpha: scale, accumulate: false, label: `${a.label}.dq`,
-    }),
-    // dk[c,j] = sum_i q[c,i] dS[i,j] / sqrt(C)
-    batchedMatmul(device, {
-      a: a.q, b: a.scratch, c: a.dk, batch: B, m: C, n: N, k: N,
-      aStrides: asIs(C, N), bStrides: asIs(N, N), alpha: scale, accumulate: false, label: `${a.label}.dk`,
-    }),
+    ...queryKeyGrads(device, a, B, C, N, scale),
   ];
+}
+
+/**
+ * dq[c,i] = sum_j k[c,j] dS[i,j] / sqrt(C) and dk[c,j] = sum_i q[c,i] dS[i,j] / sqrt(C): two GEMMs of
+ * one shape over the same dS, in one dispatch where q and k are views of one tensor and so are dq and
+ * dk (the UNet's stacked q/k/v and their gradients), else in two.
+ */
+function queryKeyGrads(device: GPUDevice, a: AttentionBackwardArgs, B: number, C: number, N: number, scale: number): Dispatch[] {
+  const dq = { a: a.k, b: a.scratch, c: a.dq, batch: B, m: C, n: N, k: N, aStrides: asIs(C, N), bStrides: transposed(N, N), alpha: scale, accumulate: false };
+  const dk = { a: a.q, bStrides: asIs(N, N), c: a.dk };
+  if (a.q.buffer === a.k.buffer && a.dq.buffer === a.dk.buffer) return [batchedMatmul(device, { ...dq, second: dk, label: `${a.label}.dq+dk` })];
+  return [batchedMatmul(device, { ...dq, label: `${a.label}.dq` }), batchedMatmul(device, { ...dq, ...dk, label: `${a.label}.dk` })];
 }

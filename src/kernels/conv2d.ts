@@ -3,7 +3,7 @@ import code from '../../shaders/conv2d.wgsl?raw';
 import { grid, makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
 import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
-import { convOutSize, type ConvGeometry } from '../host/layers';
+import { CONV1X1, convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto, type RowSums } from './reduce';
 import { expectShape } from './shapes';
 import { GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
@@ -228,6 +228,12 @@ export interface Conv2dBackwardArgs {
   input?: { dx: Tensor; dx2?: Tensor; accumulate: boolean };
   /** The parameter gradients. Left out: the input gradient only. */
   params?: Conv2dParamGrads;
+  /** More 1x1 convolutions of the same x whose backward joins this one (the forward's `stacked`: the
+   *  attention's k and v after q): dx sums all of them, and each gets its dw and db. Their w, dy, dw
+   *  and db must each lie in one buffer at one regular stride with this convolution's (views of the
+   *  flat parameters, of one activation gradient, of the flat gradients; dw's stride that of w). Needs
+   *  conv2dStackedBackward: one split, the bias gradients in the GEMM. */
+  stacked?: readonly { w: Tensor; dy: Tensor; dw: Tensor; db: Tensor }[];
   label: string;
 }
 
@@ -271,6 +277,14 @@ export function conv2dBiasInGemm(device: GPUDevice, x: readonly number[], w: rea
   return biasInGemm(device, dims(x, w, g, 'conv2dBiasInGemm'), split, withInput);
 }
 
+/** Whether the backwards of `groups` stacked 1x1 convolutions of one input (shape x, each weight of
+ *  shape w; the forward's `stacked`), their weight gradients split as `split`, can be one dispatch:
+ *  unsplit (the slices' in-order sum writes one contiguous dW), with the bias gradients in the GEMM. */
+export function conv2dStackedBackward(device: GPUDevice, x: readonly number[], w: readonly number[], groups: number, split: WeightGradSplit): boolean {
+  const d = dims(x, w, CONV1X1, 'conv2dStackedBackward');
+  return d.K === 1 && split.splits === 1 && biasInGemm(device, { ...d, Co: groups * d.Co }, split, true);
+}
+
 function biasInGemm(device: GPUDevice, d: ConvDims, split: WeightGradSplit, withInput: boolean): boolean {
   if (!gemmOperandsExact(device)) return false;
   const tile = gemmTileOn(device, backwardGemms(d, withInput, split, false));
@@ -291,11 +305,15 @@ export function conv2dBiasPartialsShape(x: readonly number[], w: readonly number
  * batch of per-sample sums (dbPartials, or computed here), queued in rowSums.
  */
 export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispatch[] {
-  const d = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
+  const one = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
   const ca = a.x.shape[1]!;
-  expectShape(a.dy, [d.B, d.Co, d.OH, d.OW], a.label);
+  expectShape(a.dy, [one.B, one.Co, one.OH, one.OW], a.label);
   const { input, params } = a;
   if (!input && !params) throw new Error(`${a.label}: conv2d backward with neither the input nor the parameter gradients`);
+  const stacked = a.stacked ?? [];
+  const G = 1 + stacked.length;
+  // The GEMMs run over all G convolutions' output channels.
+  const d = { ...one, Co: G * one.Co };
   if (input) {
     expectShape(input.dx, [d.B, ca, d.H, d.W], a.label);
     if (!a.x2 !== !input.dx2) throw new Error(`${a.label}: conv2d backward takes dx2 exactly when the input has x2`);
@@ -304,30 +322,56 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   const split = params ? params.split ?? unsplit(d.B * d.OH * d.OW) : undefined;
   if (params) {
     expectShape(params.dw, a.w.shape, a.label);
-    if (params.db) expectShape(params.db, [d.Co], a.label);
+    if (params.db) expectShape(params.db, [one.Co], a.label);
     if (split!.scratchFloats > 0 && (!params.scratch || params.scratch.shape[0]! < split!.scratchFloats)) {
       throw new Error(`${a.label}: conv2d weight gradient split ${split!.splits} ways needs ${split!.scratchFloats} scratch floats, got ${params.scratch?.shape[0] ?? 0}`);
     }
   }
   const gemmDb = params?.db !== undefined && params.dbPartials === undefined && biasInGemm(device, d, split!, input !== undefined);
+  if (stacked.length > 0) {
+    if (one.K !== 1 || a.geometry.stride !== 1 || a.upsample || a.x2 || !input || !params || !gemmDb || split!.splits !== 1) {
+      throw new Error(`${a.label}: a stacked conv2d backward is 1x1 stride 1 with dx, unsplit, its bias gradients in the GEMM (conv2dStackedBackward)`);
+    }
+    for (const t of stacked) {
+      expectShape(t.w, a.w.shape, a.label);
+      expectShape(t.dy, a.dy.shape, a.label);
+      expectShape(t.dw, a.w.shape, a.label);
+      expectShape(t.db, [one.Co], a.label);
+    }
+  }
+  const ws = spanOf([a.w, ...stacked.map((t) => t.w)], `${a.label}.weights`);
+  const dys = spanOf([a.dy, ...stacked.map((t) => t.dy)], `${a.label}.dys`);
+  const fusion: ForwardFusion = {
+    ...UNFUSED, groups: G, y_gstride: regularStride(dys.offsets, 'output gradients', a.label), w_gstride: regularStride(ws.offsets, 'weights', a.label),
+  };
+  // Stacked: every dw and db in one writable span (bindings may not overlap), placed by offsets.
+  let grads: Tensor | undefined;
+  if (stacked.length > 0) {
+    const all = spanOf([params!.dw, ...stacked.map((t) => t.dw), params!.db!, ...stacked.map((t) => t.db)], `${a.label}.grads`);
+    if (regularStride(all.offsets.slice(0, G), 'weight gradients', a.label) !== fusion.w_gstride) {
+      throw new Error(`${a.label}: stacked weight gradients must lie at the weights' stride (${fusion.w_gstride})`);
+    }
+    Object.assign(fusion, { w_off: all.offsets[0]!, b_off: all.offsets[G]!, b_gstride: regularStride(all.offsets.slice(G), 'bias gradients', a.label) });
+    grads = all.span;
+  }
   const tile = gemmTileOn(device, backwardGemms(d, input !== undefined, split, false));
   const [inputGemm, weightGemm] = [backwardGemms(d, input !== undefined, undefined, false), backwardGemms(d, false, split, gemmDb)];
   const tiles = { input_tiles: gemmWorkgroups(inputGemm, tile), weight_tiles: gemmWorkgroups(weightGemm, tile) };
   const ncols = d.Ci * d.K * d.K;
   const width = d.Co * ncols + (gemmDb ? d.Co : 0);
-  const partials = params && split!.splits > 1 ? viewTensor(params.scratch!, 0, [split!.splits, width], `${a.label}.dw_partials`) : params?.dw;
+  const partials = params && split!.splits > 1 ? viewTensor(params.scratch!, 0, [split!.splits, width], `${a.label}.dw_partials`) : grads ?? params?.dw;
   // Outputs this dispatch does not write, each in a sink of its own (writable bindings may not alias).
   const sink = (t: Tensor | undefined, slot: number): [Tensor, 'write'] => [t ?? placeholderSink(device, slot), 'write'];
   const flags = (input?.accumulate ? FLAG_ACC : 0) | (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0);
   const out = [
     makeDispatch(device, {
       shader, entry: 'backward', label: `${a.label}.${input ? 'dx' : ''}${input && params ? '+' : ''}${params ? 'dw' : ''}`,
-      uniforms: uniforms(d, a.geometry, flags, split ?? unsplit(0), UNFUSED, ca, tiles),
+      uniforms: uniforms(one, a.geometry, flags, split ?? unsplit(0), fusion, ca, tiles),
       constants: { KSIZE: d.K, STRIDE: a.geometry.stride, ...gemmConstants(tile) },
       workgroups: grid(tiles.input_tiles + tiles.weight_tiles),
       flops: (input ? gemmFlops(d) : 0) + (params ? gemmFlops(d) : 0),
-      tensors: [[a.w, 'read'], [a.x, 'read'], [a.dy, 'read'], secondPart(device, a.x2),
-        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 ? params!.db : undefined, 3)],
+      tensors: [[ws.span, 'read'], [a.x, 'read'], [dys.span, 'read'], secondPart(device, a.x2),
+        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 && !grads ? params!.db : undefined, 3)],
     }),
   ];
   if (!params) return out;

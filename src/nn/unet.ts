@@ -10,9 +10,9 @@
 // planner tracks per tensor (a tensor that fans out, like a skip connection, gets several writers).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { alignFloats, createTensor, reshape, viewTensor, type Tensor } from '../gpu/tensor';
+import { alignFloats, createTensor, numel, reshape, viewTensor, type Tensor } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
-import { conv2dBackward, conv2dBackwardChan, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, convInputShape, weightGradSplit } from '../kernels/conv2d';
+import { conv2dBackward, conv2dBackwardChan, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, conv2dStackedBackward, convInputShape, weightGradSplit } from '../kernels/conv2d';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../kernels/groupnorm';
 import { RowSums } from '../kernels/reduce';
 import { linearBackward, linearForward, linearLayersBackward, linearLayersForward } from '../kernels/linear';
@@ -202,13 +202,7 @@ export class UNet {
     return was;
   }
 
-  /** Marks grad(t) as written by a kernel that always assigns; it must not have had a writer yet. */
-  private fresh(t: Tensor): Tensor {
-    if (this.acc(t)) throw new Error(`${this.label}: planner bug: gradient of ${t.label} written twice by an assigning kernel`);
-    return this.grad(t);
-  }
-
-  /** Makes `tensor` the gradient of activation t, written by an assigning kernel (fresh(t), placed). */
+  /** Makes `tensor` the gradient of activation t, written by an assigning kernel (before any other writer). */
   private gradAt(t: Tensor, tensor: Tensor): Tensor {
     if (this.gradSlots.has(t)) throw new Error(`${this.label}: planner bug: the gradient of ${t.label} exists before it is placed`);
     this.gradSlots.set(t, { tensor, written: true });
@@ -371,9 +365,10 @@ export class UNet {
     this.forward.push(...attentionForward(this.device, { q: flat(q!), k: flat(k!), v: flat(v!), p, y: flat(a), proj, label: name }));
     this.onBackward(() => {
       const scratch = this.act([B, N, N], `${name}.dsoftmax`);
+      // Stacked as q, k and v are: dq and dk are one GEMM dispatch, and the three convolutions' backward one more.
+      const [dq, dk, dv] = this.stackedGrads([q!, k!, v!], `${name}.qkv`);
       this.backward.push(...attentionBackward(this.device, {
-        q: flat(q!), k: flat(k!), v: flat(v!), p, dy: flat(this.grad(a)),
-        dq: flat(this.fresh(q!)), dk: flat(this.fresh(k!)), dv: flat(this.fresh(v!)), scratch, label: name,
+        q: flat(q!), k: flat(k!), v: flat(v!), p, dy: flat(this.grad(a)), dq: flat(dq!), dk: flat(dk!), dv: flat(dv!), scratch, label: name,
       }));
     });
     let y: Tensor;
@@ -398,8 +393,29 @@ export class UNet {
     }));
     const [first, ...rest] = convs as [typeof convs[0], ...typeof convs];
     this.forward.push(conv2dForward(this.device, { x, ...first, stacked: rest, geometry: CONV1X1, label: `${name}.${parts.join('')}` }));
-    for (const c of convs) this.convGrad(x, c.name, c.y, CONV1X1);
+    const split = weightGradSplit(x.shape, first.w.shape, CONV1X1, this.device.limits);
+    if (!conv2dStackedBackward(this.device, x.shape, first.w.shape, convs.length, split)) {
+      for (const c of convs) this.convGrad(x, c.name, c.y, CONV1X1);
+      return convs.map((c) => c.y);
+    }
+    // One backward dispatch for all of them (their output gradients stacked as the outputs are).
+    this.onBackward(() => {
+      const grads = (c: typeof first) => ({ dw: this.g(`${c.name}.weight`), db: this.g(`${c.name}.bias`) });
+      this.backward.push(...conv2dBackward(this.device, {
+        x, w: first.w, dy: this.grad(first.y), geometry: CONV1X1, label: `${name}.${parts.join('')}`,
+        input: this.inputGrads(x), params: { ...grads(first), split },
+        stacked: rest.map((c) => ({ w: c.w, dy: this.grad(c.y), ...grads(c) })),
+      }));
+    });
     return convs.map((c) => c.y);
+  }
+
+  /** The gradients of `ts`, views of one tensor at regular slots (stacked outputs), as views of one
+   *  tensor at the same slots, each to be written by an assigning kernel. */
+  private stackedGrads(ts: readonly Tensor[], name: string): Tensor[] {
+    const slot = alignFloats(numel(ts[0]!.shape));
+    const all = this.act([ts.length * slot], `d(${name})`);
+    return ts.map((t, i) => this.gradAt(t, viewTensor(all, i * slot, t.shape, `${this.label}.d(${t.label.slice(this.label.length + 1)})`)));
   }
 
   private downsample(x: Tensor, name: string): Tensor {

@@ -15,19 +15,21 @@ import type { Tensor } from '../../src/gpu/tensor';
 
 const gpu = useGpu();
 
-async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: HostTensor, unfused = false, unfusedBackward = unfused) {
+/** The attention core forward and backward; with `stackedGrads`, dq, dk and dv are views of one
+ *  tensor, as the UNet's are (dq and dk then come from one dispatch). */
+async function gpuAttention(q: HostTensor, k: HostTensor, v: HostTensor, dy: HostTensor, unfused = false, unfusedBackward = unfused, stackedGrads = false) {
   const d = gpu.device;
   const [B, , N] = q.shape as [number, number, number];
   // q, k and v in one buffer, as the UNet's stacked q/k/v GEMM writes them
   const [tq, tk, tv] = packOnGpu(d, [q, k, v], 'qkv') as [Tensor, Tensor, Tensor];
   const tdy = toGpu(d, dy, 'dy');
   const p = gpuZeros(d, [B, N, N], 'p'), scratch = gpuZeros(d, [B, N, N], 'scratch');
-  const y = gpuZeros(d, q.shape, 'y'), dq = gpuZeros(d, q.shape, 'dq'), dk = gpuZeros(d, q.shape, 'dk'), dv = gpuZeros(d, q.shape, 'dv');
-  const [gy, gp, gdq, gdk, gdv] = await run(d, [
-    ...attentionForward(d, { q: tq, k: tk, v: tv, p, y, unfused, label: 'attn' }),
-    ...attentionBackward(d, { q: tq, k: tk, v: tv, p, dy: tdy, dq, dk, dv, scratch, unfused: unfusedBackward, label: 'attn' }),
-  ], [y, p, dq, dk, dv]);
-  return { y: gy!, p: gp!, dq: gdq!, dk: gdk!, dv: gdv! };
+  const zero = { shape: q.shape, data: new Float32Array(q.data.length) };
+  const y = gpuZeros(d, q.shape, 'y');
+  const [dq, dk, dv] = (stackedGrads ? packOnGpu(d, [zero, zero, zero], 'dqkv') : ['dq', 'dk', 'dv'].map((n) => gpuZeros(d, q.shape, n))) as [Tensor, Tensor, Tensor];
+  const backward = attentionBackward(d, { q: tq, k: tk, v: tv, p, dy: tdy, dq, dk, dv, scratch, unfused: unfusedBackward, label: 'attn' });
+  const [gy, gp, gdq, gdk, gdv] = await run(d, [...attentionForward(d, { q: tq, k: tk, v: tv, p, y, unfused, label: 'attn' }), ...backward], [y, p, dq, dk, dv]);
+  return { y: gy!, p: gp!, dq: gdq!, dk: gdk!, dv: gdv!, backwardDispatches: backward.length };
 }
 
 /** Plain-loop C (= or +=) alpha * A B over strided views, in float64. */
@@ -101,6 +103,16 @@ describe('attention core on WebGPU', () => {
       for (const g of ['dq', 'dk', 'dv'] as const) expect(fused[g], g).toEqual(unfused[g]);
     });
   }
+
+  // dq and dk as one GEMM dispatch of two where their tensors are views of one (the UNet's): the same
+  // sums, so the same bits as two dispatches (ragged tiles: C = 13, N = 70).
+  it('computes dq and dk in one dispatch when they are views of one tensor, with the bits of two', async () => {
+    const [B, C, N] = [3, 13, 70];
+    const q = randomTensor([B, C, N], 21), k = randomTensor([B, C, N], 22), v = randomTensor([B, C, N], 23), dy = randomTensor([B, C, N], 24);
+    const [two, one] = [await gpuAttention(q, k, v, dy), await gpuAttention(q, k, v, dy, false, false, true)];
+    for (const g of ['dq', 'dk', 'dv'] as const) expect(one[g], g).toEqual(two[g]);
+    expect([two.backwardDispatches, one.backwardDispatches]).toEqual([4, 3]);
+  });
 
   // The attention block's proj_out (1x1 conv) and residual applied by the fused forward: against
   // the reference core, then its conv1x1, plus x. C = 13 and N = 70: ragged blocks of 8 rows.

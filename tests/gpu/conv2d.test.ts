@@ -1,7 +1,7 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackward as conv2dBackwardGpu, conv2dBackwardChan, conv2dBiasInGemm, conv2dForward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackward as conv2dBackwardGpu, conv2dBackwardChan, conv2dBiasInGemm, conv2dForward, conv2dStackedBackward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
 import { upsampleNearest2x } from '../../src/ref/resample';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
@@ -78,6 +78,42 @@ describe('conv2d on WebGPU', () => {
       x: toGpu(d, x, 'x'), w: w0, bias: b0, y: ys[0]!, stacked: [{ w: w1, bias: b1, y: ys[1]! }, { w: w2, bias: b2, y: ys[2]! }], geometry: CONV1X1, label: 'qkv',
     })], ys);
     for (let g = 0; g < 3; g++) expectClose(got[g]!, conv2d(x, host[2 * g]!, host[2 * g + 1]!, CONV1X1).data, FWD.atol, FWD.rtol, `stacked output ${g}`);
+  });
+
+  // Their backward in one dispatch: dx sums the three convolutions' input gradients (K = 3 Co), and
+  // each gets its dw and db (3 Co rows of one GEMM, written into one span of the flat gradients).
+  it('computes the backward of stacked 1x1 convolutions in one dispatch (batch 2, 67 in channels, 3 x 70 out)', async () => {
+    const d = gpu.device;
+    const x = randomTensor([2, 67, 5, 3], 61);
+    const ws = [0, 1, 2].map((g) => randomTensor([70, 67, 1, 1], 62 + g, 0.3));
+    const dys = [0, 1, 2].map((g) => randomTensor([2, 70, 5, 3], 65 + g));
+    const params = packOnGpu(d, ws.flatMap((w) => [w, { shape: [70], data: new Float32Array(70) }]), 'qkv.params');
+    // The gradients start non-zero: parameter gradients accumulate (+=).
+    const before = ws.flatMap((w, g) => [randomTensor(w.shape, 70 + g), randomTensor([70], 73 + g)]);
+    const grads = packOnGpu(d, before, 'qkv.grads');
+    const dy = packOnGpu(d, dys, 'qkv.dy');
+    const dx = gpuZeros(d, x.shape, 'dx');
+    const split = weightGradSplit(x.shape, ws[0]!.shape, CONV1X1, d.limits);
+    expect(conv2dStackedBackward(d, x.shape, ws[0]!.shape, 3, split)).toBe(true);
+    const at = (i: number) => params[i]!, gr = (i: number) => grads[i]!;
+    const dispatches = conv2dBackwardGpu(d, {
+      x: toGpu(d, x, 'x'), w: at(0), dy: dy[0]!, geometry: CONV1X1, label: 'qkv', input: { dx, accumulate: false },
+      params: { dw: gr(0), db: gr(1), split }, stacked: [1, 2].map((g) => ({ w: at(2 * g), dy: dy[g]!, dw: gr(2 * g), db: gr(2 * g + 1) })),
+    });
+    expect(dispatches).toHaveLength(1);
+    const got = await run(d, dispatches, [dx, ...grads]);
+    const refs = [0, 1, 2].map((g) => conv2dBackward(x, ws[g]!, dys[g]!, CONV1X1));
+    expectClose(got[0]!, refs[0]!.dx.data.map((v, i) => v + refs[1]!.dx.data[i]! + refs[2]!.dx.data[i]!), BWD.atol, BWD.rtol, 'dx of the three');
+    for (let g = 0; g < 3; g++) {
+      expectClose(got[1 + 2 * g]!, refs[g]!.dw.data.map((v, i) => v + before[2 * g]!.data[i]!), BWD.atol, BWD.rtol, `dw ${g}`);
+      expectClose(got[2 + 2 * g]!, refs[g]!.db.data.map((v, i) => v + before[2 * g + 1]!.data[i]!), BWD.atol, BWD.rtol, `db ${g}`);
+    }
+    // Split, or the views out of stride: refused by name, not computed wrongly.
+    const args = { x: toGpu(d, x, 'x2'), w: at(0), dy: dy[0]!, geometry: CONV1X1, label: 'qkv', input: { dx, accumulate: false }, stacked: [{ w: at(2), dy: dy[1]!, dw: gr(2), db: gr(3) }] };
+    expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), db: gr(1), split: forcedSplit(x.shape, 15, 2, ws[0]!.shape), scratch: gpuZeros(d, [1 << 16], 's') } }))
+      .toThrow(/qkv: a stacked conv2d backward is 1x1 stride 1 with dx, unsplit/);
+    expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), db: gr(1), split }, stacked: [{ w: at(2), dy: dy[1]!, dw: gr(4), db: gr(5) }] }))
+      .toThrow(/qkv: stacked weight gradients must lie at the weights' stride/);
   });
 
   // The ResBlock's conv2 with its nin_shortcut added in the same GEMM: K = 9 Ci + Ci'.
