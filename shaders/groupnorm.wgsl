@@ -22,6 +22,12 @@
 //                 With FLAG_RES (a one-part x), binding 2 holds r, the gradient of the block's
 //                 output, which its identity shortcut passes to x: dx = ((dx +) r) + that, the sum
 //                 an add of its own would have made first, without the dispatch.
+//              3. with FLAG_PLANE (dx assigned, one-part x): sums[b, c] = sum_hw dx per channel, the
+//                 (B, C) plane sums of x's gradient, which the ResBlock's conv1 (whose output x is,
+//                 and only this GroupNorm reads) needs for its time-embedding add and bias: the order
+//                 of conv2d.wgsl backward_chan (64 strided partials, then the tree), so its bits,
+//                 without its dispatch. partials and sums are takes of one RowSums, bound as one span
+//                 (part_off, plane_off).
 // where dz = dy, or dy * silu'(z) with FLAG_SILU. Three dispatches per GroupNorm backward were four
 // (dx, the partials, a sum_rows each for dw and db): the partials came from a B*C-workgroup pass
 // that read x and dy once more.
@@ -29,12 +35,13 @@
 struct Params {
   batch: u32, channels: u32, hw: u32, groups: u32,
   flags: u32, eps: f32, ca: u32, gamma_off: u32,
-  beta_off: u32,
+  beta_off: u32, part_off: u32, plane_off: u32,
 }
 
 const FLAG_SILU: u32 = 1u;
 const FLAG_ACC: u32 = 2u;
 const FLAG_RES: u32 = 4u;
+const FLAG_PLANE: u32 = 8u;
 // 64 threads per group: UNet groups hold a few thousand values, so 64 threads with 16+ values each
 // keep loads coalesced while the reductions need 6 barrier rounds instead of 8, and CPU
 // implementations (SwiftShader) schedule 4x fewer invocations through each barrier.
@@ -125,7 +132,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 @group(0) @binding(5) var<storage, read> dy: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx2: array<f32>;
-@group(0) @binding(8) var<storage, read_write> partials: array<f32>;   // (B, 2C) =
+@group(0) @binding(8) var<storage, read_write> partials: array<f32>;   // (B, 2C) = at part_off; sums (B, C) = at plane_off
 
 // dz at (b, c, p) (flat index i = (b * C + c) * hw + p of dy) in group bg, and xhat there.
 fn dz_xhat(i: u32, b: u32, c: u32, p: u32, bg: u32) -> vec2f {
@@ -157,8 +164,8 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
     }
     let sums = workgroup_sum2(li, sw, sb);
     if (li == 0u) {
-      partials[b * 2u * P.channels + c] = sums.x;
-      partials[(b * 2u + 1u) * P.channels + c] = sums.y;
+      partials[P.part_off + b * 2u * P.channels + c] = sums.x;
+      partials[P.part_off + (b * 2u + 1u) * P.channels + c] = sums.y;
     }
     s1 += gamma(c) * sums.y;
     s2 += gamma(c) * sums.x;
@@ -181,6 +188,16 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) 
       } else if (acc) { dx[at.y] += g; } else { dx[at.y] = g; }
     } else {
       if (acc) { dx2[at.y] += g; } else { dx2[at.y] = g; }
+    }
+  }
+  if ((P.flags & FLAG_PLANE) != 0u) {
+    storageBarrier();                   // every thread's dx of the group, visible to the others
+    for (var j = 0u; j < cg; j++) {
+      let plane = b * P.channels + c0 + j;
+      var sp = 0.0;
+      for (var p = li; p < P.hw; p += WG) { sp += dx[plane * P.hw + p]; }
+      let total = workgroup_sum2(li, sp, 0.0).x;
+      if (li == 0u) { partials[P.plane_off + plane] = total; }
     }
   }
 }

@@ -10,6 +10,7 @@ const shader: KernelSource = { name: 'groupnorm', code };
 const FLAG_SILU = 1;
 const FLAG_ACC = 2;
 const FLAG_RES = 4;
+const FLAG_PLANE = 8;
 export const GROUPNORM_EPS = 1e-6;
 
 interface NormArgs {
@@ -43,7 +44,7 @@ function uniforms(a: NormArgs, extraFlags: number, affineOffsets: readonly numbe
   expectShape(a.b, [C], a.label);
   expectShape(a.stats, [2, B, a.groups], a.label);
   return { batch: B, channels: C, hw: H * W, groups: a.groups, flags: (a.silu ? FLAG_SILU : 0) | extraFlags, eps: GROUPNORM_EPS, ca: a.x.shape[1]!,
-    gamma_off: affineOffsets[0]!, beta_off: affineOffsets[1]! };
+    gamma_off: affineOffsets[0]!, beta_off: affineOffsets[1]!, part_off: 0, plane_off: 0 };
 }
 
 /** x, x2 (or the backward's residual gradient, or a placeholder) and the affine parameters as
@@ -76,10 +77,12 @@ export function groupNormForward(device: GPUDevice, a: NormArgs & { y: Tensor })
 /** dx = (+= with `accumulate`; with x2, dx2 likewise for its channels), and dw +=, db += through
  *  per-(sample, channel) partials in a take of rowSums, summed when rowSums dispatches: one dispatch.
  *  With residualGrad (like x, which must be one tensor), dx also gets that gradient added: the
- *  identity shortcut of a block whose input x feeds this GroupNorm. */
+ *  identity shortcut of a block whose input x feeds this GroupNorm. With planeSums (B, C), a take of
+ *  the same rowSums, also dx summed over each (sample, channel) plane, where dx is assigned and is
+ *  x's whole gradient (this GroupNorm is x's only reader: the ResBlock's conv1 output). */
 export function groupNormBackward(
   device: GPUDevice,
-  a: NormArgs & { dy: Tensor; dx: Tensor; dx2?: Tensor; dw: Tensor; db: Tensor; rowSums: RowSums; accumulate: boolean; residualGrad?: Tensor },
+  a: NormArgs & { dy: Tensor; dx: Tensor; dx2?: Tensor; dw: Tensor; db: Tensor; rowSums: RowSums; accumulate: boolean; residualGrad?: Tensor; planeSums?: Tensor },
 ): Dispatch {
   const shape = normInputShape(a.x.shape, a.x2?.shape);
   expectShape(a.dy, shape, a.label);
@@ -94,11 +97,17 @@ export function groupNormBackward(
     if (a.x2) throw new Error(`${a.label}: groupnorm backward adds a residual gradient only into a one-tensor input`);
     expectShape(a.residualGrad, a.x.shape, a.label);
   }
-  const flags = (a.accumulate ? FLAG_ACC : 0) | (a.residualGrad ? FLAG_RES : 0);
+  if (a.planeSums) {
+    if (a.x2 || a.accumulate || a.residualGrad) throw new Error(`${a.label}: groupnorm plane sums need an assigned dx of a one-tensor input, its whole gradient`);
+    expectShape(a.planeSums, [shape[0]!, shape[1]!], a.label);
+  }
+  const flags = (a.accumulate ? FLAG_ACC : 0) | (a.residualGrad ? FLAG_RES : 0) | (a.planeSums ? FLAG_PLANE : 0);
   const { tensors, uniforms } = inputs(device, a, flags, a.x2 ?? a.residualGrad);
+  // The parameter partials and the plane sums in one writable binding (takes of one RowSums).
+  const out = spanOf(a.planeSums ? [partials, a.planeSums] : [partials], `${a.label}.partials`);
   return makeDispatch(device, {
-    shader, entry: 'backward', label: `${a.label}.backward`, uniforms,
-    tensors: [...tensors, [a.stats, 'read'], [a.dy, 'read'], [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write'], [partials, 'write']],
+    shader, entry: 'backward', label: `${a.label}.backward`, uniforms: { ...uniforms, part_off: out.offsets[0]!, plane_off: out.offsets[1] ?? 0 },
+    tensors: [...tensors, [a.stats, 'read'], [a.dy, 'read'], [a.dx, 'write'], [a.dx2 ?? placeholderSink(device), 'write'], [out.span, 'write']],
     workgroups: [shape[0]! * a.groups, 1, 1],
   });
 }

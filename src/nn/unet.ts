@@ -65,6 +65,9 @@ function parts(x: Input): { x: Tensor; x2?: Tensor } {
 /** What a convolution adds to its GEMM (conv2d.ts Conv2dForwardArgs) and its backward must undo. */
 interface ConvExtras {
   chan?: Tensor;
+  /** chan's gradient (the per-(sample, channel) sums of dy) is made by the backward of the GroupNorm
+   *  that alone reads this convolution's output (norm(..., planeSumsOf)), not by a dispatch here. */
+  chanGradByNorm?: boolean;
   /** Added in the forward's epilogue; its gradient is added by the GroupNorm that reads the same
    *  input (a Residual given to norm()). */
   residual?: Tensor;
@@ -262,9 +265,16 @@ export class UNet {
       }
       // The time-embedding add's gradient is the per-(sample, channel) sum of dy: the bias
       // gradient's first stage too.
-      // That gradient is a take of the row sums (it lives until they are summed at the end).
-      const dchan = extra.chan ? this.gradAt(extra.chan, this.rowSums!.take(conv2dBiasPartialsShape(xs, w.shape), `d(${name}.chan)`)) : undefined;
-      if (dchan) this.backward.push(conv2dBackwardChan(this.device, { dy, dchan, label: name }));
+      // That gradient is a take of the row sums (it lives until they are summed at the end), made
+      // here or by the backward of the GroupNorm that reads y.
+      let dchan: Tensor | undefined;
+      if (extra.chan && extra.chanGradByNorm) {
+        dchan = this.gradSlots.get(extra.chan)?.tensor;
+        if (!dchan) throw new Error(`${this.label}: planner bug: ${name}'s chan gradient was not made by its GroupNorm`);
+      } else if (extra.chan) {
+        dchan = this.gradAt(extra.chan, this.rowSums!.take(conv2dBiasPartialsShape(xs, w.shape), `d(${name}.chan)`));
+        this.backward.push(conv2dBackwardChan(this.device, { dy, dchan, label: name }));
+      }
       this.backward.push(...conv2dBackward(this.device, {
         ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name,
         input: du ? { dx: du, accumulate: false } : this.inputGrads(x),
@@ -275,8 +285,10 @@ export class UNet {
   }
 
   /** GroupNorm (then SiLU) of x; with `residual`, its backward also adds the gradient of the block
-   *  output into x's. */
-  private norm(x: Input, name: string, silu: boolean, residual?: Residual): Tensor {
+   *  output into x's; with `planeSumsOf` (the chan added into x by the convolution that made it,
+   *  whose output only this GroupNorm reads), it also makes chan's gradient: x's gradient summed per
+   *  (sample, channel). */
+  private norm(x: Input, name: string, silu: boolean, residual?: Residual, planeSumsOf?: Tensor): Tensor {
     const [B, C] = x.shape as [number, number];
     const groups = normGroups(C, this.config.norm_groups);
     const y = this.act(x.shape, `${name}${silu ? '.silu' : ''}`);
@@ -286,9 +298,10 @@ export class UNet {
     this.needRowSums(groupNormPartialsShape(x.shape));
     this.onBackward(() => {
       if (residual && !residual.out) throw new Error(`${this.label}: planner bug: ${name}'s block has no output for its residual`);
+      const planeSums = planeSumsOf && this.gradAt(planeSumsOf, this.rowSums!.take([B, C], `d(${name}.input planes)`));
       this.backward.push(groupNormBackward(this.device, {
         ...args, dy: this.grad(y), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), rowSums: this.rowSums!,
-        residualGrad: residual && this.grad(residual.out!),
+        residualGrad: residual && this.grad(residual.out!), planeSums,
       }));
     });
     return y;
@@ -339,8 +352,9 @@ export class UNet {
     const residual: Residual | undefined = s.cin === s.cout ? {} : undefined;
     const h1 = this.norm(x, `${n}.norm1`, true, residual);
     const chan = this.tembProj.get(n);
-    const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan } : {});
-    const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true), `${n}.dropout`);
+    const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan, chanGradByNorm: true } : {});
+    // norm2 alone reads h2: its backward also sums h2's gradient per plane, the time embedding's.
+    const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true, undefined, chan), `${n}.dropout`);
     // A nin_shortcut (channel counts differ) runs inside conv2's GEMM; else x is added in its epilogue.
     const extra = residual ? { residual: x as Tensor } : { shortcut: { x, name: `${n}.nin_shortcut` } };
     const out = this.conv(h3, `${n}.conv2`, s.cout, CONV3X3, extra);

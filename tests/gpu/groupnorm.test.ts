@@ -4,6 +4,7 @@ import { getTensor } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../../src/kernels/groupnorm';
 import { RowSums } from '../../src/kernels/reduce';
+import { conv2dBackwardChan } from '../../src/kernels/conv2d';
 import { groupNorm, groupNormBackward as refBackward } from '../../src/ref/groupnorm';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { expectClose, loadReference } from '../unit/ref-helpers';
@@ -104,5 +105,37 @@ describe('groupnorm on WebGPU', () => {
     const acc = await gpuNorm(x, w, b, dy, 4, true, prior, undefined, r);
     expectClose(acc.dx, grads.dx.data.map((v, i) => v + prior.data[i]! + r.data[i]!), BWD.atol, BWD.rtol, 'dx += r + ');
     await expect(gpuNorm(x, w, b, dy, 4, true, undefined, 3, r)).rejects.toThrow(/gn: groupnorm backward adds a residual gradient only into a one-tensor input/);
+  });
+
+  // The ResBlock's norm2 also sums its dx per (sample, channel) plane, the gradient of conv1's
+  // time-embedding add: the bits of conv2d's backward_chan over the same dx, without its dispatch.
+  // Planes of 16, 70 (ragged against 64 threads) and 256 pixels.
+  for (const [B, C, H, W, groups] of [[2, 64, 4, 4, 32], [3, 12, 7, 10, 3], [1, 32, 16, 16, 8]] as const) {
+    it(`sums dx per plane with backward_chan's bits (${B}x${C}x${H}x${W}, ${groups} groups)`, async () => {
+      const d = gpu.device, shape = [B, C, H, W];
+      const x = toGpu(d, randomTensor(shape, 21), 'x'), dy = toGpu(d, randomTensor(shape, 22), 'dy');
+      const [w, b] = packOnGpu(d, [randomTensor([C], 23), randomTensor([C], 24)], 'gn.affine');
+      const [dw, db] = packOnGpu(d, [{ shape: [C], data: new Float32Array(C) }, { shape: [C], data: new Float32Array(C) }], 'gn.grads');
+      const args = { x, w: w!, b: b!, groups, silu: true, label: 'gn', stats: gpuZeros(d, [2, B, groups]) };
+      const rowSums = new RowSums(d, RowSums.floats(groupNormPartialsShape(shape)) + RowSums.floats([B, C]), 'gn');
+      const planeSums = rowSums.take([B, C], 'planes');
+      const dx = gpuZeros(d, shape, 'dx'), chan = gpuZeros(d, [B, C], 'chan');
+      const [sums, direct] = await run(d, [
+        groupNormForward(d, { ...args, y: gpuZeros(d, shape) }),
+        groupNormBackward(d, { ...args, dy, dx, dw: dw!, db: db!, rowSums, accumulate: false, planeSums }),
+        conv2dBackwardChan(d, { dy: dx, dchan: chan, label: 'chan' }),
+      ], [planeSums, chan]);
+      expect(sums).toEqual(direct);
+      expect([...sums!].some((v) => v !== 0)).toBe(true);
+    });
+  }
+
+  it('refuses plane sums where dx is not the input\'s whole gradient', () => {
+    const d = gpu.device, shape = [1, 8, 2, 2];
+    const [w, b] = packOnGpu(d, [randomTensor([8], 1), randomTensor([8], 2)], 'gn.affine');
+    const rowSums = new RowSums(d, 64, 'gn');
+    const args = { x: gpuZeros(d, shape), w: w!, b: b!, groups: 4, silu: true, label: 'gn', stats: gpuZeros(d, [2, 1, 4]) };
+    expect(() => groupNormBackward(d, { ...args, dy: gpuZeros(d, shape), dx: gpuZeros(d, shape), dw: gpuZeros(d, [8]), db: gpuZeros(d, [8]), rowSums, accumulate: true, planeSums: gpuZeros(d, [1, 8]) }))
+      .toThrow(/gn: groupnorm plane sums need an assigned dx of a one-tensor input/);
   });
 });
