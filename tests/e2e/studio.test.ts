@@ -65,8 +65,9 @@ describe('sample studio', () => {
     await setValue(page, 'Steps', '10');
     const status = page.getByTestId('job-sample').getByTestId('job-status');
     await expect.poll(() => status.textContent(), LONG).toMatch(/ETA/);
-    // The ETA shows within the first 3 steps (from the first, here).
-    expect(Number((await status.textContent())!.match(/^step (\d+) of 10 · t = \d+ · [\d.]+ (s\/step|steps\/s) · ETA \d/)![1])).toBeLessThanOrEqual(3);
+    // The ETA shows within the first 3 steps (from the first, here: an upper bound while the one
+    // step measured includes the start-up, then with the rate).
+    expect(Number((await status.textContent())!.match(/^step (\d+) of 10 · t = \d+ · ([\d.]+ (s\/step|steps\/s) · ETA \d|ETA ≤ \d.* \(the first step included start-up\))/)![1])).toBeLessThanOrEqual(3);
     for (let i = 0; i < 5; i++) await page.getByRole('heading', { name: 'Sample' }).click();
     await page.getByRole('button', { name: 'Stop sampling', exact: true }).click();
     await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(/10 steps \(uniform\), seed 0 \(stopped\)/);
