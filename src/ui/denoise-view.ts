@@ -32,8 +32,8 @@ export class DenoiseView extends LitElement {
   @state() private t = 500;
   @state() private steps = 10;
   @state() private seed = 0;
-  /** The last result, with the t and chain steps it was made with (the controls may have moved since). */
-  @state() private result: { result: DenoiseResult; t: number; steps: number } | undefined;
+  /** The last result, with the t it was made at (the controls may have moved since; the result names its chain's steps). */
+  @state() private result: { result: DenoiseResult; t: number } | undefined;
   @state() private ownError: string | undefined;
   @state() private inversion = { steps: 50, resampleSteps: 20, resampleEta: 0 };
   @state() private inverted: { result: InversionResult; resampleSteps: number; resampleEta: number } | undefined;
@@ -87,7 +87,7 @@ export class DenoiseView extends LitElement {
     if (!store || !m || store.tabPending('denoise')) return;
     const request = { modelId: m.id, image: this.image(), t: this.t, steps: this.steps, seed: this.seed };
     const r = await store.run('denoising', 'denoise', () => store.engine.denoise(request));
-    if (r) this.result = { result: r, t: request.t, steps: request.steps };
+    if (r) this.result = { result: r, t: request.t };
   }
 
   private image() {
@@ -121,7 +121,7 @@ export class DenoiseView extends LitElement {
         <div class="figure">re-sampled<pixel-grid label="re-sampled from x_T" .pixels=${r.resampled} cols="1" width="112"></pixel-grid></div>
         <table data-testid="inversion-scores"><tr><th></th><th>PSNR</th></tr>
           <tr><td>reconstruction (${r.seq.length} steps, eta 0)</td><td class="numbers" data-testid="inversion-psnr">${r.reconstructionPsnr.toFixed(2)} dB</td></tr>
-          <tr><td>re-sampled (${used?.resampleSteps} steps, eta ${used?.resampleEta})</td><td class="numbers">${r.resampledPsnr.toFixed(2)} dB</td></tr></table>
+          <tr><td>re-sampled (${r.resampledSteps} steps, eta ${used?.resampleEta})</td><td class="numbers">${r.resampledPsnr.toFixed(2)} dB</td></tr></table>
       </div>` : nothing}
     </section>`;
   }
@@ -194,7 +194,7 @@ export class DenoiseView extends LitElement {
           <table data-testid="denoise-scores">
             <tr><th></th><th>MSE</th><th>PSNR</th></tr>
             <tr><td>one-shot x0</td><td class="numbers">${r.oneShotMse.toFixed(4)}</td><td class="numbers">${r.oneShotPsnr.toFixed(2)} dB</td></tr>
-            <tr><td>chain (${shown.steps} steps)</td><td class="numbers">${r.chainMse.toFixed(4)}</td><td class="numbers">${r.chainPsnr.toFixed(2)} dB</td></tr>
+            <tr><td title=${`t = ${r.chainTimesteps.join(', ')}`}>chain (${r.chainTimesteps.length} step${r.chainTimesteps.length === 1 ? '' : 's'})</td><td class="numbers">${r.chainMse.toFixed(4)}</td><td class="numbers">${r.chainPsnr.toFixed(2)} dB</td></tr>
           </table>
         </div>
         <h3 style="margin-top:12px">One-shot x0 error against t, this image and noise</h3>

@@ -151,6 +151,9 @@ export interface DenoiseResult {
   oneShotPsnr: number;
   chainMse: number;
   chainPsnr: number;
+  /** The timesteps the chain from t ran, noisiest first (its steps: the requested count where t allows,
+   *  a layered model's own chain from t). */
+  chainTimesteps: number[];
   /** One-shot x0 MSE for this image at t = 0, 50, ..., T-1 (same noise). */
   curve: { t: number; mse: number }[];
 }
@@ -179,6 +182,8 @@ export interface InversionResult {
   /** PSNR (dB, peak-to-peak 2) against the clean image. */
   reconstructionPsnr: number;
   resampledPsnr: number;
+  /** The steps the re-sampling ran (the reference's skip rule can run more than asked). */
+  resampledSteps: number;
 }
 
 export interface TrainSpec {

@@ -115,7 +115,7 @@ export async function denoise(
   const s1 = score(oneShot, clean), s2 = score(chain, clean);
   return {
     clean: px(clean), xt: px(xt), oneShot: px(oneShot), chain: px(chain),
-    oneShotMse: s1.mse, oneShotPsnr: s1.psnr, chainMse: s2.mse, chainPsnr: s2.psnr, curve,
+    oneShotMse: s1.mse, oneShotPsnr: s1.psnr, chainMse: s2.mse, chainPsnr: s2.psnr, chainTimesteps: coefficients.map((c) => c.t), curve,
   };
 }
 
@@ -133,6 +133,6 @@ export async function invert(device: GPUDevice, nets: NetCache, id: string, mode
   const px = (x: Float32Array): Pixels => toPixels(x, model.channels, model.resolution);
   return {
     clean: px(clean), xT: px(xT), reconstruction: px(reconstruction), resampled: px(resampled),
-    seq: plan.seq, reconstructionPsnr: reconstructionPsnr!, resampledPsnr: score(resampled, clean).psnr,
+    seq: plan.seq, reconstructionPsnr: reconstructionPsnr!, resampledPsnr: score(resampled, clean).psnr, resampledSteps: resample.coefficients.length,
   };
 }

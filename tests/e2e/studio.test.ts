@@ -163,6 +163,12 @@ describe('denoise view', () => {
     const text = (await table.textContent())!;
     expect(text).toMatch(/one-shot x0\d\.\d{4}\d+\.\d{2} dB/);
     expect(text).toMatch(/chain \(2 steps\)\d\.\d{4}\d+\.\d{2} dB/);
+    // The label counts the steps the chain ran: from t = 3, 10 asked are 4 (t = 3, 2, 1, 0).
+    await setValue(page, 't', '3');
+    await setValue(page, 'Chain steps', '10');
+    await page.getByRole('button', { name: 'Denoise', exact: true }).click();
+    await expect.poll(() => table.textContent(), LONG).toMatch(/chain \(4 steps\)/);
+    expect(await table.locator('td', { hasText: 'chain (4 steps)' }).getAttribute('title')).toBe('t = 3, 2, 1, 0');
     expect(errors).toEqual([]);
     await page.context().close();
   });
