@@ -45,13 +45,14 @@ function dims(x: readonly number[], w: readonly number[], g: ConvGeometry, label
   return { B, Ci, H, W, Co, OH, OW, K };
 }
 
-/** The forward's fusions (stacked convolutions, a 1x1 shortcut): offsets into its weight and bias spans. */
-interface ForwardFusion {
+/** The fusions' places in their spans: stacked convolutions (forward: weights, biases, outputs; backward:
+ *  weights, output gradients, and dw and db in the gradients' span) and a 1x1 shortcut (forward). */
+interface Fusion {
   groups: number; y_gstride: number; w_off: number; w_gstride: number; b_off: number; b_gstride: number;
   sc_cin: number; sc_w_off: number; sc_b_off: number; sc_ca: number;
 }
 
-const UNFUSED: ForwardFusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off: 0, b_gstride: 0, sc_cin: 0, sc_w_off: 0, sc_b_off: 0, sc_ca: 0 };
+const UNFUSED: Fusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off: 0, b_gstride: 0, sc_cin: 0, sc_w_off: 0, sc_b_off: 0, sc_ca: 0 };
 
 /** `ca`: channels of the input's first part (all of them unless it has two). */
 function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0), fusion = UNFUSED, ca = d.Ci,
@@ -182,7 +183,7 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
   const bs = a.bias ? spanOf([a.bias, ...stacked.map((s) => s.bias), ...(sc ? [sc.bias] : [])], `${a.label}.biases`) : null;
   const ys = spanOf([a.y, ...stacked.map((s) => s.y)], `${a.label}.outputs`);
   const G = 1 + stacked.length;
-  const fusion: ForwardFusion = {
+  const fusion: Fusion = {
     ...UNFUSED,
     groups: G,
     y_gstride: regularStride(ys.offsets, 'outputs', a.label),
@@ -341,7 +342,7 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   }
   const ws = spanOf([a.w, ...stacked.map((t) => t.w)], `${a.label}.weights`);
   const dys = spanOf([a.dy, ...stacked.map((t) => t.dy)], `${a.label}.dys`);
-  const fusion: ForwardFusion = {
+  const fusion: Fusion = {
     ...UNFUSED, groups: G, y_gstride: regularStride(dys.offsets, 'output gradients', a.label), w_gstride: regularStride(ws.offsets, 'weights', a.label),
   };
   // Stacked: every dw and db in one writable span (bindings may not overlap), placed by offsets.
