@@ -7,17 +7,21 @@
 // layer's offsets in the bound ranges (w, b or db, y or dy, dw), its Out and its first row among the
 // stacked outputs.
 //   forward           y[n, o]  = b[o] + sum_i w[o, i] a(x[n, i])
-//   backward_input    dx[n, i] = sum over the layers in table order of a'(x[n, i]) sum_o dy[n, o] w[o, i]
+//   backward          both gradients, independent of each other, in one dispatch: workgroups below
+//                     param_groups compute the parameters', the rest (none without dx) the input's:
+//     parameters      dw[o, i] += sum_n dy[n, o] a(x[n, i]),  db[o] += sum_n dy[n, o]  (parameter
+//                     gradients accumulate); one thread per element of each layer's (Out, In+1) [dw | db]
+//     input           dx[n, i] = sum over the layers in table order of a'(x[n, i]) sum_o dy[n, o] w[o, i]
 //                     dx = (+= with FLAG_ACC: the time embedding fans out elsewhere too); each
 //                     layer's term added as its own dispatch would add it, so the bits are those of
 //                     one dispatch per layer in table order
-//   backward_params   dw[o, i] += sum_n dy[n, o] a(x[n, i]),  db[o] += sum_n dy[n, o]  (parameter
-//                     gradients accumulate); one thread per element of each layer's (Out, In+1) [dw | db]
+//                     One dispatch where there were two: the time-embedding MLP's backward is a chain of
+//                     tiny dependent dispatches at any batch.
 // Forward saves nothing: backward reads the pre-activation input x again.
 // Sizes are small (N = batch, In/Out <= 512): one thread per output, looping over the reduced axis.
 
 struct Params {
-  n: u32, in_f: u32, out_f: u32, flags: u32, layers: u32,
+  n: u32, in_f: u32, out_f: u32, flags: u32, layers: u32, param_groups: u32,
 }
 
 const FLAG_SILU: u32 = 1u;
@@ -73,49 +77,15 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   y[table[t + T_Y] + n * out_f + o] = s;
 }
 
-// ---- backward_input -----------------------------------------------------------------------------
+// ---- backward: the parameter gradients' workgroups, then the input gradient's ------------------------
 
-@group(0) @binding(4) var<storage, read> bi_dy: array<f32>;
-@group(0) @binding(5) var<storage, read_write> bi_dx: array<f32>;
-
-@compute @workgroup_size(WG)
-fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                  @builtin(local_invocation_id) lid: vec3u) {
-  let idx = thread_index(wid, nwg, WG, lid.x);
-  if (idx >= P.n * P.in_f) { return; }
-  let n = idx / P.in_f;
-  let i = idx % P.in_f;
-  var da = 1.0;
-  if ((P.flags & FLAG_SILU) != 0u) {
-    let v = x[idx];
-    let sg = sigmoid(v);
-    da = sg * (1.0 + v * (1.0 - sg));
-  }
-  var acc = 0.0;
-  if ((P.flags & FLAG_ACC) != 0u) { acc = bi_dx[idx]; }
-  for (var l = 0u; l < P.layers; l++) {
-    let t = l * TABLE_WORDS;
-    let out_f = table[t + T_OUT];
-    let dy0 = table[t + T_Y] + n * out_f;
-    let w0 = table[t + T_W] + i;
-    var s = 0.0;
-    for (var o = 0u; o < out_f; o++) { s = fma(bi_dy[dy0 + o], weight[w0 + o * P.in_f], s); }
-    acc += s * da;
-  }
-  bi_dx[idx] = acc;
-}
-
-// ---- backward_params ----------------------------------------------------------------------------
-
+@group(0) @binding(4) var<storage, read> b_dy: array<f32>;
 // dw and db in one binding (the flat gradients: a layer's dw and db are neighbours, and writable
 // bindings must not overlap).
-@group(0) @binding(3) var<storage, read> bp_dy: array<f32>;
-@group(0) @binding(4) var<storage, read_write> bp_grads: array<f32>;
+@group(0) @binding(5) var<storage, read_write> b_grads: array<f32>;
+@group(0) @binding(6) var<storage, read_write> b_dx: array<f32>;
 
-@compute @workgroup_size(WG)
-fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                   @builtin(local_invocation_id) lid: vec3u) {
-  let idx = thread_index(wid, nwg, WG, lid.x);
+fn param_gradient(idx: u32) {
   let cols = P.in_f + 1u;
   if (idx >= P.out_f * cols) { return; }
   let row = idx / cols;
@@ -126,10 +96,41 @@ fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let dy0 = table[t + T_Y] + o;
   var s = 0.0;
   if (i == P.in_f) {
-    for (var n = 0u; n < P.n; n++) { s += bp_dy[dy0 + n * out_f]; }
-    bp_grads[table[t + T_B] + o] += s;
+    for (var n = 0u; n < P.n; n++) { s += b_dy[dy0 + n * out_f]; }
+    b_grads[table[t + T_B] + o] += s;
   } else {
-    for (var n = 0u; n < P.n; n++) { s = fma(bp_dy[dy0 + n * out_f], act(x[n * P.in_f + i]), s); }
-    bp_grads[table[t + T_DW] + o * P.in_f + i] += s;
+    for (var n = 0u; n < P.n; n++) { s = fma(b_dy[dy0 + n * out_f], act(x[n * P.in_f + i]), s); }
+    b_grads[table[t + T_DW] + o * P.in_f + i] += s;
   }
+}
+
+fn input_gradient(idx: u32) {
+  if (idx >= P.n * P.in_f) { return; }
+  let n = idx / P.in_f;
+  let i = idx % P.in_f;
+  var da = 1.0;
+  if ((P.flags & FLAG_SILU) != 0u) {
+    let v = x[idx];
+    let sg = sigmoid(v);
+    da = sg * (1.0 + v * (1.0 - sg));
+  }
+  var acc = 0.0;
+  if ((P.flags & FLAG_ACC) != 0u) { acc = b_dx[idx]; }
+  for (var l = 0u; l < P.layers; l++) {
+    let t = l * TABLE_WORDS;
+    let out_f = table[t + T_OUT];
+    let dy0 = table[t + T_Y] + n * out_f;
+    let w0 = table[t + T_W] + i;
+    var s = 0.0;
+    for (var o = 0u; o < out_f; o++) { s = fma(b_dy[dy0 + o], weight[w0 + o * P.in_f], s); }
+    acc += s * da;
+  }
+  b_dx[idx] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_id) lid: vec3u) {
+  let w = workgroup_index(wid, nwg);
+  if (w < P.param_groups) { param_gradient(w * WG + lid.x); } else { input_gradient((w - P.param_groups) * WG + lid.x); }
 }

@@ -1,7 +1,7 @@
 // Launcher for shaders/linear.wgsl: fully connected layers with an optional SiLU on their input;
 // several layers that share their input run in one dispatch each way.
 import code from '../../shaders/linear.wgsl?raw';
-import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { createTensorFrom, spanOf, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
@@ -75,7 +75,7 @@ export function linearLayersForward(device: GPUDevice, a: LinearLayersForwardArg
   const { table, outF } = layerTable(device, outs.map((Out, i) => ({ w: w.offsets[i]!, b: b.offsets[i]!, y: y.offsets[i]!, dw: 0, Out })), a.label);
   return makeDispatch(device, {
     shader, entry: 'forward', label: a.label,
-    uniforms: { n: N, in_f: In, out_f: outF, flags: a.siluInput ? FLAG_SILU : 0, layers: a.layers.length },
+    uniforms: { n: N, in_f: In, out_f: outF, flags: a.siluInput ? FLAG_SILU : 0, layers: a.layers.length, param_groups: 0 },
     tensors: [[table, 'read'], [a.x, 'read'], [w.span, 'read'], [b.span, 'read'], [y.span, 'write']],
     workgroups: grid(Math.ceil((N * outF) / WG)),
   });
@@ -111,7 +111,8 @@ export interface LinearLayersBackwardArgs {
   label: string;
 }
 
-/** Every layer's dw += and db += in one dispatch, then dx in one (the layers' terms added in order). */
+/** Every layer's dw += and db += and, with dx, the input gradient (the layers' terms added in order),
+ *  in one dispatch. */
 export function linearLayersBackward(device: GPUDevice, a: LinearLayersBackwardArgs): Dispatch[] {
   const { N, In, outs } = layerDims(a.x, a.layers.map((l) => l.w), a.label);
   a.layers.forEach((l, i) => {
@@ -119,28 +120,17 @@ export function linearLayersBackward(device: GPUDevice, a: LinearLayersBackwardA
     expectShape(l.dw, [outs[i]!, In], a.label);
     expectShape(l.db, [outs[i]!], a.label);
   });
+  if (a.dx) expectShape(a.dx, [N, In], a.label);
   const w = spanOf(a.layers.map((l) => l.w), `${a.label}.weights`);
   const dy = spanOf(a.layers.map((l) => l.dy), `${a.label}.output_grads`);
   const grads = spanOf(a.layers.flatMap((l) => [l.dw, l.db]), `${a.label}.param_grads`);
   const { table, outF } = layerTable(device, outs.map((Out, i) => ({ w: w.offsets[i]!, b: grads.offsets[2 * i + 1]!, y: dy.offsets[i]!, dw: grads.offsets[2 * i]!, Out })), a.label);
-  const silu = a.siluInput ? FLAG_SILU : 0;
-  const uniforms = { n: N, in_f: In, out_f: outF, layers: a.layers.length };
-  const out = [
-    makeDispatch(device, {
-      shader, entry: 'backward_params', label: `${a.label}.dparams`,
-      uniforms: { ...uniforms, flags: silu },
-      tensors: [[table, 'read'], [a.x, 'read'], [dy.span, 'read'], [grads.span, 'write']],
-      workgroups: grid(Math.ceil((outF * (In + 1)) / WG)),
-    }),
-  ];
-  if (a.dx) {
-    expectShape(a.dx, [N, In], a.label);
-    out.push(makeDispatch(device, {
-      shader, entry: 'backward_input', label: `${a.label}.dx`,
-      uniforms: { ...uniforms, flags: silu | (a.accumulateDx ? FLAG_ACC : 0) },
-      tensors: [[table, 'read'], [a.x, 'read'], [w.span, 'read'], [dy.span, 'read'], [a.dx, 'write']],
-      workgroups: grid(Math.ceil((N * In) / WG)),
-    }));
-  }
-  return out;
+  const paramGroups = Math.ceil((outF * (In + 1)) / WG);
+  const inputGroups = a.dx ? Math.ceil((N * In) / WG) : 0;
+  return [makeDispatch(device, {
+    shader, entry: 'backward', label: `${a.label}.${a.dx ? 'dparams+dx' : 'dparams'}`,
+    uniforms: { n: N, in_f: In, out_f: outF, layers: a.layers.length, param_groups: paramGroups, flags: (a.siluInput ? FLAG_SILU : 0) | (a.accumulateDx ? FLAG_ACC : 0) },
+    tensors: [[table, 'read'], [a.x, 'read'], [w.span, 'read'], [dy.span, 'read'], [grads.span, 'write'], [a.dx ?? placeholderSink(device), 'write']],
+    workgroups: grid(paramGroups + inputGroups),
+  })];
 }
