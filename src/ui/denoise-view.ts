@@ -36,7 +36,7 @@ export class DenoiseView extends LitElement {
   @state() private result: { result: DenoiseResult; t: number } | undefined;
   @state() private ownError: string | undefined;
   @state() private inversion = { steps: 50, resampleSteps: 20, resampleEta: 0 };
-  @state() private inverted: { result: InversionResult; resampleSteps: number; resampleEta: number } | undefined;
+  @state() private inverted: { result: InversionResult; resampleEta: number } | undefined;
 
   constructor() {
     super();
@@ -98,7 +98,7 @@ export class DenoiseView extends LitElement {
     const store = this.store, m = this.model;
     if (!store || !m || store.tabPending('denoise')) return;
     const r = await store.run('inversion', 'denoise', () => store.engine.invert({ modelId: m.id, image: this.image(), ...this.inversion, seed: this.seed }));
-    if (r) this.inverted = { result: r, resampleSteps: this.inversion.resampleSteps, resampleEta: this.inversion.resampleEta };
+    if (r) this.inverted = { result: r, resampleEta: this.inversion.resampleEta };
   }
 
   private inversionPanel() {

@@ -155,12 +155,17 @@ export class EngineStore extends EventTarget {
   /** Whether `job` runs, waits in the queue, or waits for the answer to starting it: its buttons stay
    *  disabled until it ends, so one click never queues it twice. */
   isPending(job: Job): boolean {
-    return this.isRunning(job) || this.waiting.some((q) => q.job === job) || this.conflict?.wanted.job === job;
+    return this.pendingWhere((q) => q.job === job);
   }
 
   /** Whether a job of `tab` runs, waits in the queue, or waits for the answer to starting it. */
   tabPending(tab: TabId): boolean {
-    return this.current?.tab === tab || this.waiting.some((q) => q.tab === tab) || this.conflict?.wanted.tab === tab;
+    return this.pendingWhere((q) => q.tab === tab);
+  }
+
+  /** Whether the running job, a queued one or the one asked about matches. */
+  private pendingWhere(match: (q: { job: Job; tab: TabId }) => boolean): boolean {
+    return [this.current, ...this.waiting, this.conflict?.wanted].some((q) => q !== undefined && match(q));
   }
 
   /**

@@ -120,16 +120,19 @@ export class TrainSession {
         lossScaleSkips: this.trainer.skippedSteps, ...extra,
       });
     const target = this.run.targetSteps;
-    // The steps done, and what the job does between steps when that takes a while (saving, the preview).
+    // The steps done, and what the job does between steps when that takes a while (saving, the
+    // preview): said when it starts, and cleared when it ends.
     const count = (phase = ''): void => job.progress(this.trainer.step, target, phase);
-    const save = async (): Promise<void> => {
-      count('saving a checkpoint');
-      await this.save();
+    const during = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+      count(phase);
+      try {
+        return await work();
+      } finally {
+        count();
+      }
     };
-    const preview = async (): Promise<Pixels> => {
-      count('drawing the EMA preview');
-      return this.showPreview();
-    };
+    const save = (): Promise<void> => during('saving a checkpoint', () => this.save());
+    const preview = (): Promise<Pixels> => during('drawing the EMA preview', () => this.showPreview());
     // No rate until this session's first chunk is measured (a resumed run's stored rate is another session's).
     report('running', [], 0);
     count();
@@ -144,7 +147,6 @@ export class TrainSession {
       if (this.trainer.step % every === 0) await save();
       const shown = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await preview() : undefined;
       report('running', Array.from(losses), ips, shown ? { preview: shown } : {});
-      count();
     }, () => this.pauseRequested || this.stopRequested);
     if (this.run.step !== this.trainer.step && !this.stopRequested) await save();
     else await runs.putRun({ ...this.run, losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
