@@ -102,7 +102,9 @@ const BACKWARD_WEIGHT: u32 = 2u;
 // The GEMMs' inputs, by role (the loop below names all four for every GEMM; the outputs follow at
 // binding 5). A two-part input's second part is in_x2, or a placeholder.
 @group(0) @binding(1) var<storage, read> in_w: array<f32>;    // w (the forward: a span of the weights)
-@group(0) @binding(2) var<storage, read> in_x: array<f32>;    // x, or its first part
+// Binding 2, in_x: x, or its first part. Its declaration comes from the launcher (kernels/conv2d.ts),
+// with in_x_at(i), its element i: array<f32>, or f16 pairs in u32 words where x is stored as f16 (a
+// GroupNorm's output in the reduced tiers, whose GEMMs round it to f16 as they stage it anyway).
 // Binding 3: the forward's shortcut input sc_x (FLAG_SHORTCUT); the backward's dy.
 @group(0) @binding(3) var<storage, read> in_c: array<f32>;
 @group(0) @binding(4) var<storage, read> in_x2: array<f32>;
@@ -211,7 +213,7 @@ fn x_at(b: u32, ci: u32, iy: i32, ix: i32) -> f32 {
     h >>= 1u;
     w >>= 1u;
   }
-  if (ci < P.ca) { return in_x[((b * P.ca + ci) * h + y) * w + x]; }
+  if (ci < P.ca) { return in_x_at(((b * P.ca + ci) * h + y) * w + x); }
   return in_x2[((b * (P.cin - P.ca) + ci - P.ca) * h + y) * w + x];
 }
 

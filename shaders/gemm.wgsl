@@ -74,18 +74,6 @@ fn gemm_loader_slot(li: u32, r: u32, groups: u32, k_fast: bool) -> vec2u {
 fn gemm_a_row(g: u32, i: u32) -> u32 { return 4u * TY * (g / TY) + g % TY + TY * i; }
 fn gemm_b_col(g: u32, j: u32) -> u32 { return g + TX * j; }
 
-// v rounded to the nearest f16 (ties to even), held in f32. pack2x16float's result is indeterminate
-// beyond f16's range, so overflow is made explicit: +-inf (the dynamic loss scale watches for it).
-// NaN stays NaN. The infinity is read from a private variable: a constant expression may not be one.
-var<private> f16_inf_bits: u32 = 0x7f800000u;
-
-fn f16_round4(v: vec4f) -> vec4f {
-  let r = vec4f(unpack2x16float(pack2x16float(v.xy)), unpack2x16float(pack2x16float(v.zw)));
-  let inf = bitcast<f32>(f16_inf_bits);
-  let rounded = select(r, sign(v) * inf, abs(v) >= vec4f(65520.0));   // 65520 and up round past 65504
-  return select(rounded, v, v != v);
-}
-
 // Output e (< GEMM_OUTPUTS) of thread t sits at this (row, column) of the tile; its value is
 // gemm_result(acc, e).
 fn gemm_output(t: vec2u, e: u32) -> vec2u {

@@ -11,6 +11,7 @@
 //
 // Forward saves stats (mean and rstd) for backward; backward recomputes xhat (and z) from x.
 //   forward    one workgroup per (b, g):  y =, mean =, rstd =
+//              (forward_f16: y stored as f16 pairs, gpu/tensor.ts TensorStorage)
 //   backward   one workgroup per (b, g), one pass over the group per stage:
 //              1. per channel c of the group: pw[b, c] = sum_hw dz * xhat,  pb[b, c] = sum_hw dz
 //                 (partials (B, 2C): row b is pw[b, :] then pb[b, :]), the first stage of
@@ -95,15 +96,14 @@ fn silu_grad(z: f32) -> f32 {
 // ---- forward --------------------------------------------------------------------------------------
 
 @group(0) @binding(4) var<storage, read_write> stats_out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let bg = wid.x;                       // b * G + g
+// Group bg = b * G + g of the forward: where it lies and its statistics (thread 0 saves them).
+struct NormGroup { b: u32, c0: u32, n: u32, base: u32, mean: f32, rstd: f32 }
+
+fn forward_group(bg: u32, li: u32) -> NormGroup {
   let b = bg / P.groups;
   let cg = P.channels / P.groups;
   let n = cg * P.hw;
-  let base = bg * n;                    // the group is contiguous in NCHW (in y; in x unless split)
   let c0 = (bg % P.groups) * cg;
   var s = 0.0;
   for (var i = li; i < n; i += WG) { s += x_at(b, c0 + i / P.hw, i % P.hw); }
@@ -114,15 +114,39 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
     v += d * d;
   }
   let rstd = inverseSqrt(workgroup_sum2(li, v, 0.0).x / f32(n) + P.eps);
-  for (var i = li; i < n; i += WG) {
-    let c = c0 + i / P.hw;
-    var z = (x_at(b, c, i % P.hw) - mean) * rstd * gamma(c) + beta(c);
-    if ((P.flags & FLAG_SILU) != 0u) { z = z / (1.0 + exp(-z)); }
-    y[base + i] = z;
-  }
   if (li == 0u) {
     stats_out[bg] = mean;
     stats_out[P.batch * P.groups + bg] = rstd;
+  }
+  // The group is contiguous in NCHW (in y; in x unless split): it starts at bg * n.
+  return NormGroup(b, c0, n, bg * n, mean, rstd);
+}
+
+// Element i of the group, normalised (then SiLU'd).
+fn forward_value(g: NormGroup, i: u32) -> f32 {
+  let c = g.c0 + i / P.hw;
+  let z = (x_at(g.b, c, i % P.hw) - g.mean) * g.rstd * gamma(c) + beta(c);
+  if ((P.flags & FLAG_SILU) != 0u) { return z / (1.0 + exp(-z)); }
+  return z;
+}
+
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let g = forward_group(wid.x, li);
+  for (var i = li; i < g.n; i += WG) { y[g.base + i] = forward_value(g, i); }
+}
+
+// forward_f16: y stored as f16 pairs (u32 words), for a reduced tier's convolution to read (the
+// launcher checks that a group holds an even number of values, so no word straddles two groups).
+@group(0) @binding(5) var<storage, read_write> y16: array<u32>;
+
+@compute @workgroup_size(WG)
+fn forward_f16(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let g = forward_group(wid.x, li);
+  for (var j = li; 2u * j < g.n; j += WG) {
+    y16[g.base / 2u + j] = f16_pair(forward_value(g, 2u * j), forward_value(g, 2u * j + 1u));
   }
 }
 

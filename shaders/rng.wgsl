@@ -11,6 +11,7 @@
 //                  r = sqrt(-2 ln u_a),  z_a = r cos(2 pi u_b),  z_b = r sin(2 pi u_b)
 //   dropout        y = u_e >= p ? x * scale : 0 with scale = 1 / (1 - p) (f32, from the CPU)
 //                  forward: y = x;  backward: dx = dy (+= with FLAG_ACC)              y = / dx = (+=)
+//   dropout_f16    the forward with y stored as f16 pairs (gpu/tensor.ts TensorStorage)   y =
 // Dropout saves nothing: backward regenerates the mask from the same state, stream and element index.
 //
 // Reproducibility across devices: Philox is u32 arithmetic (mulhi from 16-bit halves, as WGSL has no
@@ -150,6 +151,13 @@ fn gaussian_fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 // ---- dropout (forward and backward) --------------------------------------------------------------
 
 @group(0) @binding(2) var<storage, read> do_src: array<f32>;        // x, or dy in backward
+
+// Element e (< n) of the output: the source kept and scaled, or dropped. q = e / 4 indexes the
+// uniform block u of its lane.
+fn dropped(e: u32, u: vec4f) -> f32 {
+  return select(0.0, do_src[e] * P.scale, u[e % 4u] >= P.p);
+}
+
 @group(0) @binding(3) var<storage, read_write> do_dst: array<f32>;  // y, or dx in backward
 
 @compute @workgroup_size(256)
@@ -161,7 +169,24 @@ fn dropout(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   for (var lane = 0u; lane < 4u; lane++) {
     let e = 4u * q + lane;
     if (e >= P.n) { break; }
-    let val = select(0.0, do_src[e] * P.scale, u[lane] >= P.p);
+    let val = dropped(e, u);
     if ((P.flags & FLAG_ACC) != 0u) { do_dst[e] += val; } else { do_dst[e] = val; }
+  }
+}
+
+// dropout_f16: the forward with y stored as f16 pairs (u32 words; n is even), for a reduced tier's
+// convolution to read.
+@group(0) @binding(3) var<storage, read_write> do_dst16: array<u32>;
+
+@compute @workgroup_size(256)
+fn dropout_f16(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) li: u32) {
+  let q = thread_index(wid, nwg, WG, li);
+  if (4u * q >= P.n) { return; }
+  let u = uniform_block(q);
+  for (var pair = 0u; pair < 2u; pair++) {
+    let e = 4u * q + 2u * pair;
+    if (e >= P.n) { break; }
+    do_dst16[e / 2u] = f16_pair(dropped(e, u), dropped(e + 1u, u));
   }
 }

@@ -17,6 +17,9 @@ export interface KernelSource {
   readonly code: string;
   /** Shared device code the family builds on, appended to `code` (kernels/gemm.ts: the GEMM microkernel). */
   readonly library?: KernelLibrary;
+  /** Declarations a launcher picks per dispatch, appended after the library, and their name in the
+   *  module cache (kernels/conv2d.ts: its input x as f32, or as f16 pairs). */
+  readonly declarations?: { key: string; code: string };
 }
 
 /** Device code several families build on, in the form the device's precision tier asks for. */
@@ -54,6 +57,9 @@ export interface DispatchSpec {
   uniformStruct?: string;
   /** Storage bindings, in binding order after the uniform block. */
   tensors: readonly (readonly [Tensor, Access])[];
+  /** Indices into `tensors` of the bindings the entry point reads or writes as f16 pairs (u32 words):
+   *  a tensor stored as f16 anywhere else is refused, by name. */
+  packedF16?: readonly number[];
   workgroups: readonly [number, number, number];
   /** What this dispatch is in the model ("down.0.block.0.conv1"): shows up in validation errors. */
   label: string;
@@ -101,11 +107,11 @@ function bindGroupLayout(device: GPUDevice, key: string): GPUBindGroupLayout {
 type LibraryVariant = ReturnType<KernelLibrary['variant']>;
 const PLAIN: LibraryVariant = { key: '', enables: '', declarations: '' };
 
-/** The WGSL of a family's module: the variant's enables, the family, its library and the variant's
- *  declarations, then common.wgsl. */
+/** The WGSL of a family's module: the variant's enables, the family, its library, the variant's and
+ *  the launcher's declarations, then common.wgsl. */
 export function moduleCode(shader: KernelSource, variant: LibraryVariant = PLAIN): string {
   const enables = variant.enables ? `${variant.enables}\n` : '';
-  return `${enables}${shader.code}\n${shader.library?.code ?? ''}\n${variant.declarations}\n${commonCode}`;
+  return `${enables}${shader.code}\n${shader.library?.code ?? ''}\n${variant.declarations}\n${shader.declarations?.code ?? ''}\n${commonCode}`;
 }
 
 export function getPipeline(
@@ -121,7 +127,7 @@ export function getPipeline(
     .map((k) => `${k}=${constants[k]}`)
     .join(',');
   const variant = shader.library?.variant(device) ?? PLAIN;
-  const moduleKey = variant.key ? `${shader.name}/${variant.key}` : shader.name;
+  const moduleKey = [shader.name, shader.declarations?.key, variant.key].filter(Boolean).join('/');
   const key = `${moduleKey}:${entry}:${constKey}:${layoutKeyStr}`;
   let pipeline = c.pipelines.get(key);
   if (!pipeline) {
@@ -152,6 +158,11 @@ export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
       limitExceeded(`${label}: ${n} workgroups exceed maxComputeWorkgroupsPerDimension (${device.limits.maxComputeWorkgroupsPerDimension}); use a smaller batch or model`);
     }
   }
+  spec.tensors.forEach(([t], i) => {
+    if ((t.storage === 'f16') !== (spec.packedF16 ?? []).includes(i)) {
+      throw new Error(`${label}: binding ${i + 1} (${t.label}) is ${t.storage === 'f16' ? 'stored as f16 pairs, which this entry point reads as f32' : 'f32, where this entry point reads f16 pairs'}`);
+    }
+  });
   const bytesWritten = spec.tensors.reduce((sum, [t, access]) => sum + (access === 'write' ? byteSize(t) : 0), 0);
   const common = { label, kernel: `${spec.shader.name}.${spec.entry}`, flops: spec.flops ?? 0, bytesWritten, workgroups: spec.workgroups };
   const words = hasUniforms ? new Uint32Array(Math.max(4, Math.ceil(packed.length / 4) * 4)) : undefined;

@@ -3,6 +3,13 @@
 // grad-norm, Adam and EMA are single dispatches); offsets are 256-byte aligned
 // because storage bindings must start at minStorageBufferOffsetAlignment.
 import { allocateBuffer, isPlaceholder, limitExceeded } from './owner';
+import { unpackF16Pairs } from '../host/f16';
+
+/** How a tensor's elements are stored: f32, or f16 values packed two to a u32 word (element 2i in
+ *  word i's low half). f16 holds activations that only a reduced tier's GEMMs read, which round their
+ *  operands to f16 anyway (nn/unet.ts); a launcher binds one only where its shader reads f16 pairs
+ *  (kernel.ts DispatchSpec.packedF16). */
+export type TensorStorage = 'f32' | 'f16';
 
 export interface Tensor {
   readonly buffer: GPUBuffer;
@@ -10,6 +17,8 @@ export interface Tensor {
   readonly offset: number;
   readonly shape: readonly number[];
   readonly label: string;
+  /** Absent: f32. */
+  readonly storage?: TensorStorage;
 }
 
 export const TENSOR_ALIGN_BYTES = 256;
@@ -26,8 +35,18 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
+/** The u32 words of n elements stored as `storage`. */
+function storedWords(n: number, storage: TensorStorage): number {
+  return storage === 'f16' ? Math.ceil(n / 2) : n;
+}
+
 export function byteSize(t: Tensor): number {
-  return numel(t.shape) * 4;
+  return storedWords(numel(t.shape), t.storage ?? 'f32') * 4;
+}
+
+/** Refuses a tensor stored as f16 where `what` reads or writes f32 values. */
+function expectF32(t: Tensor, what: string): void {
+  if (t.storage === 'f16') throw new Error(`${t.label}: stored as f16 pairs; ${what} takes f32 tensors only`);
 }
 
 export function alignFloats(n: number): number {
@@ -35,19 +54,20 @@ export function alignFloats(n: number): number {
 }
 
 /** Allocates a zero-filled tensor in its own buffer. */
-export function createTensor(device: GPUDevice, shape: readonly number[], label: string): Tensor {
-  const size = alignFloats(Math.max(numel(shape), 1)) * 4;
+export function createTensor(device: GPUDevice, shape: readonly number[], label: string, storage: TensorStorage = 'f32'): Tensor {
+  const size = alignFloats(Math.max(storedWords(numel(shape), storage), 1)) * 4;
   // WebGPU reports an oversized buffer only as an asynchronous validation error; refuse up front.
   const limit = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
   if (size > limit) {
     limitExceeded(`${label}: tensor [${shape}] needs ${size} bytes, more than this adapter allows in one buffer (${limit} bytes); use a smaller batch or model`);
   }
   const buffer = allocateBuffer(device, { label, size, usage: STORAGE_USAGE });
-  return { buffer, offset: 0, shape: [...shape], label };
+  return { buffer, offset: 0, shape: [...shape], label, storage };
 }
 
 /** A view of `count`-element `shape` inside another tensor's buffer at `floatOffset` (aligned). */
 export function viewTensor(base: Tensor, floatOffset: number, shape: readonly number[], label: string): Tensor {
+  expectF32(base, 'a view');
   const offset = base.offset + floatOffset * 4;
   if (offset % TENSOR_ALIGN_BYTES !== 0) throw new Error(`${label}: view offset ${offset} is not ${TENSOR_ALIGN_BYTES}-byte aligned`);
   return { buffer: base.buffer, offset, shape: [...shape], label };
@@ -59,6 +79,7 @@ export function viewTensor(base: Tensor, floatOffset: number, shape: readonly nu
 export function spanOf(parts: readonly Tensor[], label: string): { span: Tensor; offsets: number[] } {
   const first = parts[0];
   if (!first) throw new Error(`${label}: a span of no tensors`);
+  for (const t of parts) expectF32(t, `the span ${label}`);
   const other = parts.find((t) => t.buffer !== first.buffer);
   if (other) throw new Error(`${label}: ${other.label} and ${first.label} must lie in one buffer to share a binding`);
   const start = Math.min(...parts.map((t) => t.offset));
@@ -82,6 +103,7 @@ export function upload(device: GPUDevice, t: Tensor, data: Float32Array): void {
   if (data.length !== numel(t.shape)) {
     throw new Error(`${t.label}: upload of ${data.length} values into a tensor of shape [${t.shape}]`);
   }
+  expectF32(t, 'upload');
   if (isPlaceholder(t.buffer)) return; // constants a launcher writes while a dry run plans
   device.queue.writeBuffer(t.buffer, t.offset, data.buffer, data.byteOffset, data.byteLength);
 }
@@ -92,7 +114,8 @@ export function createTensorFrom(device: GPUDevice, shape: readonly number[], da
   return t;
 }
 
-/** Copies tensors back to the host (one submit for all of them). Never call inside a sampling/training loop. */
+/** Copies tensors back to the host (one submit for all of them), f16 ones widened to f32. Never call
+ *  inside a sampling/training loop. */
 export async function readTensors(device: GPUDevice, tensors: readonly Tensor[]): Promise<Float32Array[]> {
   const encoder = device.createCommandEncoder({ label: 'readback' });
   const staging = tensors.map((t) => {
@@ -104,7 +127,9 @@ export async function readTensors(device: GPUDevice, tensors: readonly Tensor[])
   const out = await Promise.all(
     staging.map(async (buf, i) => {
       await buf.mapAsync(MAP_MODE_READ);
-      const data = new Float32Array(buf.getMappedRange().slice(0, byteSize(tensors[i]!)));
+      const t = tensors[i]!;
+      const bytes = buf.getMappedRange().slice(0, byteSize(t));
+      const data = t.storage === 'f16' ? unpackF16Pairs(new Uint32Array(bytes), numel(t.shape)) : new Float32Array(bytes);
       buf.unmap();
       buf.destroy();
       return data;

@@ -1,7 +1,9 @@
 // Precision tiers: which arithmetic the GEMMs (conv2d's three implicit GEMMs, matmul's attention
 // products) use on a device. Decided once, when the device is acquired, from what the adapter offers
 // and what the user asked for; every GEMM planned on the device then builds on that tier's variant of
-// shaders/gemm.wgsl (src/kernels/gemm.ts). Tensors stay f32 in storage in every tier.
+// shaders/gemm.wgsl (src/kernels/gemm.ts). Tensors stay f32 in storage in every tier, but for the
+// reduced tiers' f16 activations: those only their GEMMs read, which round them to f16 anyway
+// (nn/unet.ts UNetOptions.halfActivations).
 //
 //   fp32             f32 operands, f32 accumulation. Every adapter. Bit for bit the engine before tiers.
 //   f16              operands rounded to f16 as they are staged into workgroup memory (f16 tiles), f32

@@ -6,6 +6,7 @@
 // reference files are small timesteps that f32 holds exactly.
 import { shapeSize, type HostTensor, type SafetensorsFile } from '../host/tensor';
 import { own } from '../host/own';
+import { f16Values } from '../host/f16';
 
 const DEFAULT_SOURCE = 'safetensors';
 /** Whether typed arrays on this machine are little-endian, as safetensors data is. */
@@ -22,26 +23,6 @@ const scratch = new DataView(new ArrayBuffer(4));
 function bf16ToF32(bits: number): number {
   scratch.setUint32(0, bits << 16, true);
   return scratch.getFloat32(0, true);
-}
-
-function f16ToF32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24; // zero and subnormals
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-/** All 65536 half floats as f32, built on first use: decoding a table lookup per element keeps an F16
- *  model's load (the bundled one) a few milliseconds instead of ~75 ms of arithmetic. */
-let f16Table: Float32Array | undefined;
-function f16Values(): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let bits = 0; bits < 65536; bits++) f16Table[bits] = f16ToF32(bits);
-  }
-  return f16Table;
 }
 
 const CODECS: Record<string, DtypeCodec> = {

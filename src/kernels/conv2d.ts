@@ -2,13 +2,30 @@
 import code from '../../shaders/conv2d.wgsl?raw';
 import { grid, makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
-import { numel, reshape, spanOf, viewTensor, type Tensor } from '../gpu/tensor';
+import { numel, reshape, spanOf, viewTensor, type Tensor, type TensorStorage } from '../gpu/tensor';
 import { CONV1X1, convOutSize, type ConvGeometry } from '../host/layers';
 import { sumRowsInto, type RowSums } from './reduce';
 import { expectShape } from './shapes';
 import { GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
 
-const shader: KernelSource = { name: 'conv2d', code, library: gemmLibrary };
+/** conv2d.wgsl with its input x (binding 2) as f32, or as f16 pairs (u32 words). */
+const X_DECLARATIONS: Record<TensorStorage, string> = {
+  f32: '@group(0) @binding(2) var<storage, read> in_x: array<f32>;\nfn in_x_at(i: u32) -> f32 { return in_x[i]; }',
+  f16: '@group(0) @binding(2) var<storage, read> in_x: array<u32>;\nfn in_x_at(i: u32) -> f32 { return f16_element(in_x[i >> 1u], i); }',
+};
+export const CONV2D_SOURCES: Readonly<Record<TensorStorage, KernelSource>> = {
+  f32: { name: 'conv2d', code, library: gemmLibrary, declarations: { key: '', code: X_DECLARATIONS.f32 } },
+  f16: { name: 'conv2d', code, library: gemmLibrary, declarations: { key: 'x16', code: X_DECLARATIONS.f16 } },
+};
+const shader = CONV2D_SOURCES.f32;
+
+/** The module for a convolution of x, and the binding that reads x (tensors[1]) as f16 pairs where x
+ *  is stored so. A two-part input's first part is f32 (a concatenation is never a GroupNorm's output). */
+function forInput(x: Tensor, x2: Tensor | undefined, label: string): { shader: KernelSource; packedF16: number[] } {
+  if (x.storage !== 'f16') return { shader, packedF16: [] };
+  if (x2) throw new Error(`${label}: a two-part convolution input is f32; ${x.label} is stored as f16`);
+  return { shader: CONV2D_SOURCES.f16, packedF16: [1] };
+}
 const FLAG_BIAS = 1;
 const FLAG_CHAN = 2;
 const FLAG_RES = 4;
@@ -204,7 +221,7 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
   const none = placeholder(device);
   const outputs = d.B * d.OH * d.OW;
   return makeDispatch(device, {
-    shader, entry: 'forward', label: a.label,
+    ...forInput(a.x, undefined, a.label), entry: 'forward', label: a.label,
     uniforms: uniforms(d, a.geometry, flags, unsplit(0), fusion),
     ...launch(device, d, a.geometry, G * d.Co, outputs, 1),
     flops: G * gemmFlops(d) + (sc ? 2 * d.Co * outputs * fusion.sc_cin : 0),
@@ -366,7 +383,7 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   const flags = (input?.accumulate ? FLAG_ACC : 0) | (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0);
   const out = [
     makeDispatch(device, {
-      shader, entry: 'backward', label: `${a.label}.${input ? 'dx' : ''}${input && params ? '+' : ''}${params ? 'dw' : ''}`,
+      ...forInput(a.x, a.x2, a.label), entry: 'backward', label: `${a.label}.${input ? 'dx' : ''}${input && params ? '+' : ''}${params ? 'dw' : ''}`,
       uniforms: uniforms(one, a.geometry, flags, split ?? unsplit(0), fusion, ca, tiles),
       constants: { KSIZE: d.K, STRIDE: a.geometry.stride, ...gemmConstants(tile) },
       workgroups: grid(tiles.input_tiles + tiles.weight_tiles),

@@ -63,15 +63,28 @@ export function groupNormPartialsShape(x: readonly number[]): [number, number] {
 }
 
 /** y = groupnorm(x) (then SiLU when `silu`); saves mean and rstd. w and b lie in one buffer (the flat
- *  parameters), bound as one span. */
+ *  parameters), bound as one span. y may be stored as f16 (forward_f16) where each group holds an
+ *  even number of values (groupNormStoresF16). */
 export function groupNormForward(device: GPUDevice, a: NormArgs & { y: Tensor }): Dispatch {
-  expectShape(a.y, normInputShape(a.x.shape, a.x2?.shape), a.label);
+  const shape = normInputShape(a.x.shape, a.x2?.shape);
+  expectShape(a.y, shape, a.label);
+  const half = a.y.storage === 'f16';
+  if (half && !groupNormStoresF16(shape, a.groups)) {
+    throw new Error(`${a.label}: a GroupNorm output stored as f16 needs an even number of values per group, [${shape}] in ${a.groups} groups has not`);
+  }
   const { tensors, uniforms } = inputs(device, a, 0);
   return makeDispatch(device, {
-    shader, entry: 'forward', label: a.label, uniforms,
-    tensors: [...tensors, [a.stats, 'write'], [a.y, 'write']],
+    shader, entry: half ? 'forward_f16' : 'forward', label: a.label, uniforms,
+    tensors: [...tensors, [a.stats, 'write'], [a.y, 'write']], packedF16: half ? [4] : [],
     workgroups: [a.x.shape[0]! * a.groups, 1, 1],
   });
+}
+
+/** Whether a GroupNorm of `shape` (B, C, H, W) in `groups` groups can write its output as f16 pairs:
+ *  each group's values are whole words. */
+export function groupNormStoresF16(shape: readonly number[], groups: number): boolean {
+  const [, C, H, W] = shape as [number, number, number, number];
+  return ((C / groups) * H * W) % 2 === 0;
 }
 
 /** dx = (+= with `accumulate`; with x2, dx2 likewise for its channels), and dw +=, db += through

@@ -40,6 +40,8 @@ function draw(device: GPUDevice, entry: string, a: DrawArgs, tensors: readonly (
     shader, entry, label: a.label,
     uniforms: { n, stream: u32Arg(a.stream, 'stream', a.label), p, scale: 1 / (1 - p), flags },
     tensors: [[a.state, 'read'], ...tensors],
+    // The output stored as f16 pairs: dropout_f16's binding 3.
+    packedF16: tensors[tensors.length - 1]![0].storage === 'f16' ? [tensors.length] : [],
     workgroups: grid(Math.ceil(n / 4 / WG)),
   });
 }
@@ -61,11 +63,14 @@ function dropoutP(p: number, label: string): number {
 
 /**
  * y = u >= p ? x / (1 - p) : 0, u = uniform(seed, stream, offset, n)[e]; the scale 1 / (1 - p) is
- * rounded to f32 once and multiplied (as torch's dropout does). Saves nothing.
+ * rounded to f32 once and multiplied (as torch's dropout does). Saves nothing. y may be stored as f16
+ * pairs (dropout_f16), of an even number of elements.
  */
 export function dropoutForward(device: GPUDevice, a: DrawArgs & { x: Tensor; y: Tensor; p: number }): Dispatch {
   expectShape(a.y, a.x.shape, a.label);
-  return draw(device, 'dropout', a, [[a.x, 'read'], [a.y, 'write']], dropoutP(a.p, a.label));
+  const half = a.y.storage === 'f16';
+  if (half && numel(a.y.shape) % 2 !== 0) throw new Error(`${a.label}: a dropout output stored as f16 needs an even number of values, [${a.y.shape}] has not`);
+  return draw(device, half ? 'dropout_f16' : 'dropout', a, [[a.x, 'read'], [a.y, 'write']], dropoutP(a.p, a.label));
 }
 
 /**

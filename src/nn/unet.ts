@@ -10,10 +10,11 @@
 // planner tracks per tensor (a tensor that fans out, like a skip connection, gets several writers).
 import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
-import { alignFloats, createTensor, numel, reshape, viewTensor, type Tensor } from '../gpu/tensor';
+import { alignFloats, createTensor, numel, reshape, viewTensor, type Tensor, type TensorStorage } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
 import { conv2dBackward, conv2dBackwardChan, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, conv2dStackedBackward, convInputShape, weightGradSplit } from '../kernels/conv2d';
-import { groupNormBackward, groupNormForward, groupNormPartialsShape } from '../kernels/groupnorm';
+import { groupNormBackward, groupNormForward, groupNormPartialsShape, groupNormStoresF16 } from '../kernels/groupnorm';
+import { gemmOperandsExact } from '../kernels/gemm';
 import { RowSums } from '../kernels/reduce';
 import { linearBackward, linearForward, linearLayersBackward, linearLayersForward } from '../kernels/linear';
 import { avgPoolBackward, avgPoolForward, upsampleBackward, upsampleForward } from '../kernels/resample';
@@ -39,6 +40,11 @@ export interface UNetOptions {
   grads?: ParamStore;
   /** RNG state for dropout masks (seed, offset); created when dropout is on and none is given. */
   rngState?: Tensor;
+  /** Store the activations that only convolutions read (the GroupNorm outputs, or the dropout after
+   *  one) as f16 pairs: half their bytes, written and read. Default: in the reduced precision tiers,
+   *  whose GEMMs round every operand to f16 as they stage it, so the results keep their bits; the fp32
+   *  tier stores f32 (an f16 activation there would round what its GEMMs use exactly). */
+  halfActivations?: boolean;
   label?: string;
 }
 
@@ -109,6 +115,8 @@ export class UNet {
   private readonly device: GPUDevice;
   private readonly label: string;
   private readonly dropoutOn: boolean;
+  /** How the activations that only convolutions read are stored (UNetOptions.halfActivations). */
+  private readonly convInputStorage: TensorStorage;
   private readonly backwardSteps: (() => void)[] = [];
   private readonly gradSlots = new Map<Tensor, GradSlot>();
   private temb: Tensor | null = null;
@@ -137,6 +145,7 @@ export class UNet {
       this.params = options.params ?? new ParamStore(device, this.layout, `${this.label}.params`);
       const wantGrad = options.grad ?? false;
       this.dropoutOn = (options.dropout ?? wantGrad) && config.dropout > 0;
+      this.convInputStorage = (options.halfActivations ?? !gemmOperandsExact(device)) ? 'f16' : 'f32';
       if (this.dropoutOn) this.rngState = options.rngState ?? createRngState(device, `${this.label}.rng`);
       this.x = options.input ?? this.act([B, C, R, R], 'x');
       this.t = createTensor(device, [B], `${this.label}.t`);
@@ -174,8 +183,8 @@ export class UNet {
 
   // ---- planning helpers -------------------------------------------------------------------------
 
-  private act(shape: readonly number[], name: string): Tensor {
-    return createTensor(this.device, shape, `${this.label}.${name}`);
+  private act(shape: readonly number[], name: string, storage: TensorStorage = 'f32'): Tensor {
+    return createTensor(this.device, shape, `${this.label}.${name}`, storage);
   }
 
   private p(name: string): Tensor {
@@ -287,11 +296,13 @@ export class UNet {
   /** GroupNorm (then SiLU) of x; with `residual`, its backward also adds the gradient of the block
    *  output into x's; with `planeSumsOf` (the chan added into x by the convolution that made it,
    *  whose output only this GroupNorm reads), it also makes chan's gradient: x's gradient summed per
-   *  (sample, channel). */
-  private norm(x: Input, name: string, silu: boolean, residual?: Residual, planeSumsOf?: Tensor): Tensor {
+   *  (sample, channel). Its output is read by convolutions alone (stored as convInputStorage), or with
+   *  `toDropout` by a dropout (f32; the dropout's output is then the convolution's input). */
+  private norm(x: Input, name: string, silu: boolean, residual?: Residual, planeSumsOf?: Tensor, toDropout = false): Tensor {
     const [B, C] = x.shape as [number, number];
     const groups = normGroups(C, this.config.norm_groups);
-    const y = this.act(x.shape, `${name}${silu ? '.silu' : ''}`);
+    const half = !toDropout && this.convInputStorage === 'f16' && groupNormStoresF16(x.shape, groups);
+    const y = this.act(x.shape, `${name}${silu ? '.silu' : ''}`, half ? 'f16' : 'f32');
     const stats = this.act([2, B, groups], `${name}.stats`);
     const args = { ...parts(x), w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), stats, groups, silu, label: name };
     this.forward.push(groupNormForward(this.device, { ...args, y }));
@@ -333,9 +344,10 @@ export class UNet {
     });
   }
 
+  /** Dropout of x, read by a convolution alone (stored as convInputStorage where it holds whole words). */
   private dropout(x: Tensor, name: string): Tensor {
     if (!this.dropoutOn) return x;
-    const y = this.act(x.shape, name);
+    const y = this.act(x.shape, name, numel(x.shape) % 2 === 0 ? this.convInputStorage : 'f32');
     const a = { state: this.rngState!, stream: this.dropoutStream++, p: this.config.dropout, label: name };
     this.forward.push(dropoutForward(this.device, { ...a, x, y }));
     this.onBackward(() => {
@@ -354,7 +366,7 @@ export class UNet {
     const chan = this.tembProj.get(n);
     const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan, chanGradByNorm: true } : {});
     // norm2 alone reads h2: its backward also sums h2's gradient per plane, the time embedding's.
-    const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true, undefined, chan), `${n}.dropout`);
+    const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true, undefined, chan, this.dropoutOn), `${n}.dropout`);
     // A nin_shortcut (channel counts differ) runs inside conv2's GEMM; else x is added in its epilogue.
     const extra = residual ? { residual: x as Tensor } : { shortcut: { x, name: `${n}.nin_shortcut` } };
     const out = this.conv(h3, `${n}.conv2`, s.cout, CONV3X3, extra);

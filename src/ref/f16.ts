@@ -1,5 +1,5 @@
 // IEEE binary16 rounding on the CPU: the reference for the reduced-precision tiers' GEMM operands
-// (shaders/gemm.wgsl f16_round4). A value becomes the nearest f16 (ties to even), subnormals included;
+// (shaders/common.wgsl f16_round4). A value becomes the nearest f16 (ties to even), subnormals included;
 // magnitudes from 65520 up overflow to +-inf; NaN stays NaN. The result is held in a float.
 import type { HostTensor } from '../host/tensor';
 
