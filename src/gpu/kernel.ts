@@ -127,7 +127,8 @@ export function getPipeline(
     .map((k) => `${k}=${constants[k]}`)
     .join(',');
   const variant = shader.library?.variant(device) ?? PLAIN;
-  const moduleKey = [shader.name, shader.declarations?.key, variant.key].filter(Boolean).join('/');
+  const parts = [shader.name, shader.declarations?.key && `decl:${shader.declarations.key}`, variant.key && `tier:${variant.key}`];
+  const moduleKey = parts.filter(Boolean).join('/');
   const key = `${moduleKey}:${entry}:${constKey}:${layoutKeyStr}`;
   let pipeline = c.pipelines.get(key);
   if (!pipeline) {
@@ -160,7 +161,7 @@ export function makeDispatch(device: GPUDevice, spec: DispatchSpec): Dispatch {
   }
   spec.tensors.forEach(([t], i) => {
     if ((t.storage === 'f16') !== (spec.packedF16 ?? []).includes(i)) {
-      throw new Error(`${label}: binding ${i + 1} (${t.label}) is ${t.storage === 'f16' ? 'stored as f16 pairs, which this entry point reads as f32' : 'f32, where this entry point reads f16 pairs'}`);
+      throw new Error(`${label}: binding ${hasUniforms ? i + 1 : i} (${t.label}) is ${t.storage === 'f16' ? 'stored as f16 pairs, which this entry point reads as f32' : 'f32, where this entry point reads f16 pairs'}`);
     }
   });
   const bytesWritten = spec.tensors.reduce((sum, [t, access]) => sum + (access === 'write' ? byteSize(t) : 0), 0);

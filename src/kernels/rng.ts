@@ -40,8 +40,8 @@ function draw(device: GPUDevice, entry: string, a: DrawArgs, tensors: readonly (
     shader, entry, label: a.label,
     uniforms: { n, stream: u32Arg(a.stream, 'stream', a.label), p, scale: 1 / (1 - p), flags },
     tensors: [[a.state, 'read'], ...tensors],
-    // The output stored as f16 pairs: dropout_f16's binding 3.
-    packedF16: tensors[tensors.length - 1]![0].storage === 'f16' ? [tensors.length] : [],
+    // dropout_f16 writes its output (binding 3) as f16 pairs; every other entry refuses an f16 tensor.
+    packedF16: entry === 'dropout_f16' ? [tensors.length] : [],
     workgroups: grid(Math.ceil(n / 4 / WG)),
   });
 }

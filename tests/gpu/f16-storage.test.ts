@@ -9,7 +9,7 @@ import { createTensor, readTensors, upload } from '../../src/gpu/tensor';
 import { conv2dBackward, conv2dBiasPartialsShape, conv2dForward, weightGradSplit } from '../../src/kernels/conv2d';
 import { groupNormForward } from '../../src/kernels/groupnorm';
 import { RowSums } from '../../src/kernels/reduce';
-import { createRngState, dropoutForward, setRngState } from '../../src/kernels/rng';
+import { createRngState, dropoutForward, gaussianFill, setRngState } from '../../src/kernels/rng';
 import { CONV3X3 } from '../../src/host/layers';
 import { f16Round } from '../../src/ref/f16';
 import { concatChannelsBackward } from '../../src/ref/concat';
@@ -108,6 +108,8 @@ describe('activations stored as f16 pairs', () => {
       .toThrow(/conv \(conv2d.forward\): binding 7 \(y16\) is stored as f16 pairs, which this entry point reads as f32/);
     expect(() => conv2dForward(d, { x, w: w!, bias: bias!, y, geometry: CONV3X3, label: 'conv' })).toThrow(/y16: stored as f16 pairs; the span conv.outputs takes f32 tensors only/);
     expect(() => upload(d, x, new Float32Array(32))).toThrow(/x: stored as f16 pairs; upload takes f32 tensors only/);
+    const state = createRngState(d, 'rng.state');
+    expect(() => gaussianFill(d, { state, stream: 0, out: y, label: 'noise' })).toThrow(/noise \(rng.gaussian_fill\): binding 2 \(y16\) is stored as f16 pairs/);
     const [gw, gb] = packOnGpu(d, [randomTensor([3], 1), randomTensor([3], 2)], 'gn.affine');
     expect(() => groupNormForward(d, { x: gpuZeros(d, [1, 3, 3, 3]), w: gw!, b: gb!, groups: 3, silu: false, stats: gpuZeros(d, [2, 1, 3]), y: createTensor(d, [1, 3, 3, 3], 'odd', 'f16'), label: 'gn' }))
       .toThrow(/gn: a GroupNorm output stored as f16 needs an even number of values per group, \[1,3,3,3\] in 3 groups has not/);
