@@ -18,8 +18,9 @@
 // and the two grids together fill more of a GPU than either.
 // The weight gradient's output is small (dozens of tiles) and its K long (B*OH*OW, 16k at batch 64,
 // 16 px), so it is split-K: `splits` slices of `k_chunk` reduction indices each; with one split it
-// adds into dw directly, with more each slice writes its partial dw to `partial[z]` and reduce.wgsl's
-// sum_rows adds the slices into dw in a fixed order (deterministic; no float atomics).
+// adds into dw directly, with more each slice writes its partial dw to `partial[z]` (a take of a
+// RowSums, kernels/reduce.ts) and reduce.wgsl's sum_rows_table adds the slices into dw in a fixed
+// order (deterministic; no float atomics), in one dispatch with the slices of other convolutions.
 // FLAG_DB (weight gradient): the bias gradient db[co] = sum over (b, oy, ox) of dy is the same GEMM's
 // column N = Ci*K*K, a column of ones in Bm: no pass of its own over dy. The launcher sets it in the
 // fp32 tier where the last column tile has room (Ci*K*K not a multiple of TN) or the grid is small

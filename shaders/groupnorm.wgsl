@@ -15,8 +15,8 @@
 //   backward   one workgroup per (b, g), one pass over the group per stage:
 //              1. per channel c of the group: pw[b, c] = sum_hw dz * xhat,  pb[b, c] = sum_hw dz
 //                 (partials (B, 2C): row b is pw[b, :] then pb[b, :]), the first stage of
-//                 dw[c] += sum_b pw[b, c], db[c] += sum_b pb[b, c]; the second is one reduce.wgsl
-//                 sum_rows into dw and db. The same sums give dx's two group means:
+//                 dw[c] += sum_b pw[b, c], db[c] += sum_b pb[b, c]; the second is reduce.wgsl's
+//                 sum_rows_table into dw and db. The same sums give dx's two group means:
 //                 sum_g dxhat = sum_c w[c] pb[b, c],  sum_g dxhat * xhat = sum_c w[c] pw[b, c].
 //              2. dx = (+= with FLAG_ACC: x fans out)
 //                 dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = dz * w[c]

@@ -1,6 +1,6 @@
 // reduce.wgsl — reductions of the training step: the L2 norm of the gradients with the clip factor of
 // torch.nn.utils.clip_grad_norm_, for one group or several (the layered model's per-sub-model
-// clipping), and the second stage of split reductions (sum_rows).
+// clipping), and the second stage of split reductions (sum_rows_table).
 //
 // Shapes: g (n): the gradient tensors of one clip group in one flat buffer (256-byte-aligned views; the
 // padding between them must hold zeros, which it does when the trainer clears the whole buffer);
@@ -28,17 +28,15 @@
 // `growth_interval` good steps in a row S doubles. S is a power of two, so the divisions are exact.
 // At S = 1 a non-finite norm is reported as it is: the gradients overflow unscaled, and the trainer
 // stops the run (its NaN guard).
-//   sum_rows       out[i] += sum over r < rows of src[r * count + i], r in order, one thread per i:
-//                  the second stage of the split-K weight gradients (rows = splits) and of the
-//                  per-(sample, channel) bias and GroupNorm parameter gradients (rows = batch). Given
-//                  the same partials it gives the same bits every run. Columns from `split` on go to
-//                  a second output, out2[i - split] (GroupNorm's dw and db side by side); with one
-//                  output split = count.
-//   sum_rows_table the sums of many sum_rows in one dispatch: a backward's bias and GroupNorm
-//                  parameter gradients, deferred to its end (kernels/reduce.ts RowSums). Workgroup row
-//                  y is table entry y = (src, rows, count, split, out, out2), float offsets into
-//                  sr_src and sr_out; its threads compute the entry's columns in sum_rows' order, so
-//                  the bits are those of one sum_rows per entry.
+//   sum_rows_table the second stage of many split reductions in one dispatch (kernels/reduce.ts
+//                  RowSums): the split-K weight gradients' (rows = splits) and the per-(sample,
+//                  channel) bias and GroupNorm parameter gradients' (rows = batch). Workgroup row y is
+//                  table entry y = (src, rows, count, split, out, out2), float offsets into sr_src
+//                  and sr_out, and its thread i computes column i of the entry:
+//                    out[i] += sum over r < rows of src[r * count + i], r in order
+//                  (columns from `split` on go to a second output, out2[i - split]: GroupNorm's dw
+//                  and db side by side; with one output split = count). Given the same partials it
+//                  gives the same bits every run, whatever else the table holds.
 //
 // Precision: all f32, in a fixed order (bit-identical run to run): each thread adds 16 squares in
 // sequence, a workgroup adds its 256 threads as a tree, then one workgroup adds the partials the same
@@ -58,18 +56,11 @@ struct Params {
 
 const FLAG_LOSS_SCALE: u32 = 1u;
 
-struct RowParams {
-  rows: u32,
-  count: u32,
-  split: u32,
-}
-
 const WG: u32 = 256u;
 const PER_THREAD: u32 = 16u;
 const CHUNK: u32 = WG * PER_THREAD;   // elements per sumsq_partial workgroup (the launcher's CHUNK)
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(0) var<uniform> R: RowParams;
 
 @group(0) @binding(1) var<storage, read> sp_g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sp_partials: array<f32>;
@@ -143,23 +134,12 @@ fn norm_clip(@builtin(local_invocation_index) li: u32) {
 
 @group(0) @binding(1) var<storage, read> sr_src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sr_out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sr_out2: array<f32>;
 
 // Column i of the (rows, count) partials at float offset src of sr_src, summed over the rows in order.
 fn sum_column(src: u32, rows: u32, count: u32, i: u32) -> f32 {
   var s = 0.0;
   for (var r = 0u; r < rows; r++) { s += sr_src[src + r * count + i]; }
   return s;
-}
-
-// Launches of more than 65535 workgroups are split over x and y (kernel.ts grid()).
-@compute @workgroup_size(256)
-fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-            @builtin(local_invocation_index) li: u32) {
-  let i = thread_index(wid, nwg, WG, li);
-  if (i >= R.count) { return; }
-  let s = sum_column(0u, R.rows, R.count, i);
-  if (i < R.split) { sr_out[i] += s; } else { sr_out2[i - R.split] += s; }
 }
 
 const T_SRC: u32 = 0u;

@@ -33,7 +33,7 @@ export interface Profile {
 const FAMILIES: readonly (readonly [RegExp, string])[] = [
   [/^conv2d\.forward$/, 'conv forward GEMM'],
   [/^conv2d\.backward$/, 'conv backward GEMMs'],
-  [/^reduce\.sum_rows(_table)?$/, 'split-reduction sums'],
+  [/^reduce\.sum_rows_table$/, 'split-reduction sums'],
   [/^conv2d\.backward_chan$/, 'bias and channel sums'],
   [/^groupnorm\./, 'groupnorm'],
   [/^(attention|matmul)\./, 'attention'],

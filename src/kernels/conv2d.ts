@@ -2,9 +2,9 @@
 import code from '../../shaders/conv2d.wgsl?raw';
 import { grid, makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
-import { numel, reshape, spanOf, viewTensor, type Tensor, type TensorStorage } from '../gpu/tensor';
+import { numel, reshape, spanOf, type Tensor, type TensorStorage } from '../gpu/tensor';
 import { CONV1X1, convOutSize, type ConvGeometry } from '../host/layers';
-import { sumRowsInto, type RowSums } from './reduce';
+import type { RowSums } from './reduce';
 import { expectShape } from './shapes';
 import { GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
 
@@ -103,15 +103,29 @@ function launch(device: GPUDevice, d: ConvDims, g: ConvGeometry, m: number, n: n
 // ---- split-K for the weight gradient ---------------------------------------------------------------
 // The dW GEMM has M = Co, N = Ci*K*K (a few dozen 64x64 tiles) and K = B*OH*OW (16,384 at batch 64,
 // 16 px): unsplit, a large GPU would run a few dozen workgroups each looping over the whole batch.
-// Splitting K into S slices gives S times the workgroups, at the cost of S partial dW copies in
-// scratch and one summing pass.
+// Splitting K into S slices gives S times the workgroups, at the cost of S partial dW copies and a
+// summing pass: the copies are takes of a RowSums (takeInTurn), whose one dispatch sums the copies of
+// every convolution whose backward ran since the last (as many as SPLIT_SCRATCH_BYTES holds).
 
 /** Workgroups a dW GEMM should have to fill a large GPU (an H100/H200 has 132-144 SMs; 4 per SM). */
 export const SPLIT_TARGET_WORKGROUPS = 512;
 /** Fewest reduction indices per slice: below this the partial sums cost more than the split wins. */
 export const SPLIT_MIN_K = 256;
-/** Scratch for partial dW copies, at most (and at most the adapter's binding limit). */
+/** The buffer of partial dW copies awaiting their sum, at most (and at most the adapter's binding
+ *  limit): it bounds one convolution's split, and how many convolutions' copies one dispatch sums. */
 export const SPLIT_SCRATCH_BYTES = 32 * 2 ** 20;
+
+/** The floats of SPLIT_SCRATCH_BYTES this adapter can bind. */
+function splitBudgetFloats(limits: { maxStorageBufferBindingSize: number }): number {
+  return Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
+}
+
+/** The floats of the RowSums that holds the split weight gradients' partial copies of a backward,
+ *  given the floats all of them take and the largest (RowSums.floats of each): all of them where they
+ *  fit in the budget (one summing dispatch), else the budget (one per filling). */
+export function splitSumsFloats(all: number, largest: number, limits: { maxStorageBufferBindingSize: number }): number {
+  return Math.min(all, Math.max(largest, splitBudgetFloats(limits)));
+}
 
 export interface WeightGradSplit {
   /** Slices of the reduction axis (1: no split, dW accumulates directly). */
@@ -133,7 +147,7 @@ export function weightGradSplit(x: readonly number[], w: readonly number[], g: C
   const d = dims(x, w, g, 'weightGradSplit');
   const M = d.Co, N = d.Ci * d.K * d.K, K = d.B * d.OH * d.OW;
   const tiles = gemmWorkgroups([{ m: M, n: N, z: 1 }], GEMM_DEFAULT_TILE);
-  const budget = Math.floor(Math.min(SPLIT_SCRATCH_BYTES, limits.maxStorageBufferBindingSize) / 4);
+  const budget = splitBudgetFloats(limits);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_K), Math.floor(budget / (M * N)));
   return sliceReduction(weightGradOutputs(w), K, want);
 }
@@ -145,7 +159,7 @@ export function weightGradOutputs(w: readonly number[]): number {
 }
 
 /** K reduction indices in about `want` slices of a multiple of the K tile (16) each, for a dW and db
- *  of `outputs` values (weightGradOutputs: the scratch holds one partial copy per slice). */
+ *  of `outputs` values (weightGradOutputs: one partial copy of them per slice). */
 export function sliceReduction(outputs: number, K: number, want: number): WeightGradSplit {
   if (want <= 1) return unsplit(K);
   const kChunk = Math.ceil(K / want / GEMM_K_SLICE) * GEMM_K_SLICE;
@@ -266,8 +280,9 @@ export interface Conv2dParamGrads {
   rowSums?: RowSums;
   /** From weightGradSplit (default: no split). */
   split?: WeightGradSplit;
-  /** (>= split.scratchFloats) partial copies of dW when split. */
-  scratch?: Tensor;
+  /** With several splits: where their partial copies of dW (and db) are taken (RowSums.takeInTurn),
+   *  their sum into dw (and db) queued there, to be added when it dispatches. */
+  splitSums?: RowSums;
 }
 
 /** The GEMMs of a convolution's backward dispatch (conv2d.wgsl `backward`): the input gradient's
@@ -318,7 +333,7 @@ export function conv2dBiasPartialsShape(x: readonly number[], w: readonly number
 /**
  * A convolution's backward, its two GEMMs in one dispatch (conv2d.wgsl `backward`): dx = (or +=),
  * and dw +=, db += (parameter gradients accumulate; the trainer zeroes them per step). With a split
- * the weight gradient is a split-K GEMM into scratch plus an in-order sum. The bias gradient is the
+ * the weight gradient is a split-K GEMM into partial copies plus an in-order sum, queued in splitSums. The bias gradient is the
  * GEMM's extra column (a column of ones: dy summed over the batch's pixels), or the sum over the
  * batch of per-sample sums (dbPartials, or computed here), queued in rowSums.
  */
@@ -341,9 +356,7 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   if (params) {
     expectShape(params.dw, a.w.shape, a.label);
     if (params.db) expectShape(params.db, [one.Co], a.label);
-    if (split!.scratchFloats > 0 && (!params.scratch || params.scratch.shape[0]! < split!.scratchFloats)) {
-      throw new Error(`${a.label}: conv2d weight gradient split ${split!.splits} ways needs ${split!.scratchFloats} scratch floats, got ${params.scratch?.shape[0] ?? 0}`);
-    }
+    if (split!.splits > 1 && !params.splitSums) throw new Error(`${a.label}: conv2d weight gradient split ${split!.splits} ways needs splitSums for its partial copies`);
   }
   const gemmDb = params?.db !== undefined && params.dbPartials === undefined && biasInGemm(device, d, split!, input !== undefined);
   if (stacked.length > 0) {
@@ -377,11 +390,13 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   const tiles = { input_tiles: gemmWorkgroups(inputGemm, tile), weight_tiles: gemmWorkgroups(weightGemm, tile) };
   const ncols = d.Ci * d.K * d.K;
   const width = d.Co * ncols + (gemmDb ? d.Co : 0);
-  const partials = params && split!.splits > 1 ? viewTensor(params.scratch!, 0, [split!.splits, width], `${a.label}.dw_partials`) : grads ?? params?.dw;
+  const taken = params && split!.splits > 1 ? params.splitSums!.takeInTurn(device, [split!.splits, width], `${a.label}.dw_partials`) : undefined;
+  const partials = taken?.partials ?? grads ?? params?.dw;
   // Outputs this dispatch does not write, each in a sink of its own (writable bindings may not alias).
   const sink = (t: Tensor | undefined, slot: number): [Tensor, 'write'] => [t ?? placeholderSink(device, slot), 'write'];
   const flags = (input?.accumulate ? FLAG_ACC : 0) | (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0);
   const out = [
+    ...(taken?.before ?? []),
     makeDispatch(device, {
       ...forInput(a.x, a.x2, a.label), entry: 'backward', label: `${a.label}.${input ? 'dx' : ''}${input && params ? '+' : ''}${params ? 'dw' : ''}`,
       uniforms: uniforms(one, a.geometry, flags, split ?? unsplit(0), fusion, ca, tiles),
@@ -393,9 +408,7 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
     }),
   ];
   if (!params) return out;
-  if (split!.splits > 1) {
-    out.push(sumRowsInto(device, { src: partials!, out: reshape(params.dw, [numel(params.dw.shape)]), out2: gemmDb ? params.db : undefined, label: `${a.label}.dw` }));
-  }
+  if (taken) params.splitSums!.add(taken.partials, reshape(params.dw, [numel(params.dw.shape)]), gemmDb ? params.db : undefined);
   if (params.db && !gemmDb) {
     if (!params.rowSums) throw new Error(`${a.label}: conv2d bias gradient from per-sample sums needs rowSums`);
     let sums = params.dbPartials;

@@ -76,41 +76,22 @@ export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): GradNorms {
   return { dispatches, outs };
 }
 
-export interface SumRowsArgs {
-  src: Tensor;      // (rows, count): partial sums, one row per split or per sample
-  out: Tensor;      // (count) +=; with out2, (count - n2) +=
-  /** Where the last n2 columns' sums go (+=), when a row holds two reductions side by side. */
-  out2?: Tensor;    // (n2)
-  label: string;
-}
-
-/** out (and out2) += the sum of src's rows, in row order: the second stage of a split reduction. */
-export function sumRowsInto(device: GPUDevice, a: SumRowsArgs): Dispatch {
-  const [rows, count] = a.src.shape as [number, number];
-  expectShape(a.src, [rows, count], a.label);
-  const split = count - (a.out2 ? numel(a.out2.shape) : 0);
-  expectShape(a.out, [split], a.label);
-  return makeDispatch(device, {
-    shader, entry: 'sum_rows', label: `${a.label}.sum_rows`,
-    uniformStruct: 'RowParams',
-    uniforms: { rows, count, split },
-    tensors: [[a.src, 'read'], [a.out, 'write'], [a.out2 ?? placeholderSink(device), 'write']],
-    workgroups: grid(Math.ceil(count / 256)),
-  });
-}
-
 const TABLE_WORDS = 6;   // reduce.wgsl sum_rows_table: (src, rows, count, split, out, out2)
 
 /**
- * The second stage of a backward's per-sample partial sums (its bias and GroupNorm parameter
- * gradients), deferred to one dispatch at the backward's end instead of one sum_rows per layer.
- * Each reduction's (rows, count) partials get their own rows of one buffer (`take`), so no later
- * kernel overwrites them before they are summed; `add` queues a sum into its outputs (all in one
- * buffer, the flat gradients), and `dispatch` adds every queued sum, with sum_rows' bits.
+ * The second stage of split reductions, deferred so that one dispatch sums many of them instead of
+ * a dispatch each: a backward's per-sample partial sums (its bias and GroupNorm parameter
+ * gradients), all summed at the backward's end, and its split-K weight gradients' partial copies,
+ * summed whenever the buffer is full (takeInTurn). Each reduction's (rows, count) partials get their
+ * own rows of one buffer (`take`), so no later kernel overwrites them before they are summed; `add`
+ * queues a sum into its outputs (all in one buffer, the flat gradients), and `dispatch` adds every
+ * queued sum (each in row order: its bits whatever else the dispatch sums), after which the buffer is
+ * free again.
  */
 export class RowSums {
   readonly partials: Tensor;
   private used = 0;
+  private takes = 0;
   private readonly sums: { src: Tensor; out: Tensor; out2?: Tensor }[] = [];
 
   /** `floats`: the sum of RowSums.floats over every take to come. */
@@ -125,6 +106,7 @@ export class RowSums {
 
   /** Rows of partials (rows, count) of their own, to be written by one kernel and summed by `add`. */
   take(shape: readonly [number, number], label: string): Tensor {
+    this.takes++;
     const offset = this.used;
     this.used += RowSums.floats(shape);
     if (this.used > this.partials.shape[0]!) {
@@ -133,7 +115,18 @@ export class RowSums {
     return viewTensor(this.partials, offset, shape, label);
   }
 
-  /** Queues out (and out2) += the sum of src's rows (as sumRowsInto); src is a take. */
+  /** A take whose sum is queued (add) before the next take of the buffer: the split-K weight
+   *  gradients', which together may need more floats than the buffer holds. Where these partials do
+   *  not fit behind those queued, `before` is the dispatch that sums those first (record it before the
+   *  partials' writer), after which the buffer starts over. */
+  takeInTurn(device: GPUDevice, shape: readonly [number, number], label: string): { partials: Tensor; before: Dispatch[] } {
+    const full = this.used > 0 && this.used + RowSums.floats(shape) > this.partials.shape[0]!;
+    const before = full ? this.dispatch(device) : [];
+    return { partials: this.take(shape, label), before };
+  }
+
+  /** Queues out (and out2) += the sum of src's rows, in row order (reduce.wgsl sum_rows_table); src
+   *  is a take. */
   add(src: Tensor, out: Tensor, out2?: Tensor): void {
     const [rows, count] = src.shape as [number, number];
     expectShape(src, [rows, count], src.label);
@@ -142,8 +135,10 @@ export class RowSums {
     this.sums.push({ src, out, out2 });
   }
 
-  /** The one dispatch of every queued sum (none when nothing was queued). */
+  /** The one dispatch of every queued sum (none when nothing was queued); every take must have been
+   *  queued, since the buffer is free for new takes after it. */
   dispatch(device: GPUDevice): Dispatch[] {
+    if (this.sums.length !== this.takes) throw new Error(`${this.label}: planner bug: ${this.takes - this.sums.length} partials taken but not queued for a sum`);
     if (this.sums.length === 0) return [];
     const outs = spanOf(this.sums.flatMap((e) => (e.out2 ? [e.out, e.out2] : [e.out])), `${this.label}.row_sum_outputs`);
     const table = new Uint32Array(this.sums.length * TABLE_WORDS);
@@ -156,12 +151,16 @@ export class RowSums {
     });
     const tableTensor = createTensorFrom(device, [table.length], new Float32Array(table.buffer), `${this.label}.row_sum_table`);
     const widest = Math.max(...this.sums.map((e) => e.src.shape[1]!));
+    const entries = this.sums.length;
+    this.sums.length = 0;
+    this.used = 0;
+    this.takes = 0;
     return [makeDispatch(device, {
       shader, entry: 'sum_rows_table', label: `${this.label}.row_sums`,
       uniformStruct: 'TableParams',
-      uniforms: { entries: this.sums.length },
+      uniforms: { entries },
       tensors: [[this.partials, 'read'], [outs.span, 'write'], [tableTensor, 'read']],
-      workgroups: [Math.ceil(widest / 256), this.sums.length, 1],
+      workgroups: [Math.ceil(widest / 256), entries, 1],
     })];
   }
 }

@@ -12,7 +12,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, numel, reshape, viewTensor, type Tensor, type TensorStorage } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
-import { conv2dBackward, conv2dBackwardChan, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, conv2dStackedBackward, convInputShape, weightGradSplit } from '../kernels/conv2d';
+import { conv2dBackward, conv2dBackwardChan, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, conv2dStackedBackward, convInputShape, splitSumsFloats, weightGradSplit, type WeightGradSplit } from '../kernels/conv2d';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape, groupNormStoresF16 } from '../kernels/groupnorm';
 import { gemmOperandsExact } from '../kernels/gemm';
 import { RowSums } from '../kernels/reduce';
@@ -45,6 +45,10 @@ export interface UNetOptions {
    *  whose GEMMs round every operand to f16 as they stage it, so the results keep their bits; the fp32
    *  tier stores f32 (an f16 activation there would round what its GEMMs use exactly). */
   halfActivations?: boolean;
+  /** With grad: the floats of the buffer that holds the split-K weight gradients' partial copies
+   *  until a dispatch sums them (one per filling). Default: splitSumsFloats, room for all of them up
+   *  to SPLIT_SCRATCH_BYTES; never less than the largest one takes. */
+  splitSumsFloats?: number;
   label?: string;
 }
 
@@ -123,10 +127,10 @@ export class UNet {
   /** Every ResBlock's temb_proj output (B, cout), by block name: views of one tensor, one dispatch. */
   private readonly tembProj = new Map<string, Tensor>();
   private dropoutStream = 0;
-  /** The backward's one scratch buffer (split-K partial weight gradients), shared by its kernels in
-   *  turn: the most any needs. */
-  private scratchFloats = 0;
-  private scratch: Tensor | null = null;
+  /** The split-K weight gradients' partial copies (RowSums.takeInTurn): the floats all of them and
+   *  the largest take, counted while the forward is planned, size their buffer (splitSumsFloats). */
+  private splitFloats = { all: 0, largest: 0 };
+  private splitSums: RowSums | null = null;
   /** The per-(sample, channel) partials of every bias and GroupNorm gradient, summed in one dispatch
    *  at the backward's end: the floats they take, counted while the forward is planned. */
   private rowSumFloats = 0;
@@ -152,12 +156,16 @@ export class UNet {
       this.eps = this.build();
       if (wantGrad) {
         this.grads = options.grads ?? new ParamStore(device, this.layout, `${this.label}.grads`);
-        if (this.scratchFloats > 0) this.scratch = createTensor(device, [this.scratchFloats], `${this.label}.scratch`);
+        if (this.splitFloats.all > 0) {
+          const { all, largest } = this.splitFloats;
+          const floats = Math.max(largest, options.splitSumsFloats ?? splitSumsFloats(all, largest, device.limits));
+          this.splitSums = new RowSums(device, floats, `${this.label}.split_sums`);
+        }
         this.rowSums = new RowSums(device, this.rowSumFloats, this.label);
         this.deps = this.grad(this.eps);
         this.gradSlots.get(this.eps)!.written = true;
         for (const step of this.backwardSteps.reverse()) step();
-        this.backward.push(...this.rowSums.dispatch(device));
+        this.backward.push(...(this.splitSums?.dispatch(device) ?? []), ...this.rowSums.dispatch(device));
         this.dx = this.grad(this.x);
       }
       scope.keep();
@@ -221,9 +229,11 @@ export class UNet {
     return tensor;
   }
 
-  /** Records that a backward kernel will need `floats` of the shared scratch. */
-  private needScratch(floats: number): void {
-    if (this.options.grad) this.scratchFloats = Math.max(this.scratchFloats, floats);
+  /** Records that a weight gradient split as `split` will take its partial copies from splitSums. */
+  private needSplitSums(split: WeightGradSplit): void {
+    if (!this.options.grad || split.splits === 1) return;
+    const floats = alignFloats(split.scratchFloats);
+    this.splitFloats = { all: this.splitFloats.all + floats, largest: Math.max(this.splitFloats.largest, floats) };
   }
 
   /** Records that the backward will take partials of `shape` from the row sums. */
@@ -260,7 +270,7 @@ export class UNet {
     const xs = convInputShape(x.shape, extra.upsample);
     const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
-    this.needScratch(split.scratchFloats);
+    this.needSplitSums(split);
     if (extra.chan || !conv2dBiasInGemm(this.device, xs, w.shape, g, split, true)) this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
     this.onBackward(() => {
       const dy = this.grad(y);
@@ -287,7 +297,7 @@ export class UNet {
       this.backward.push(...conv2dBackward(this.device, {
         ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name,
         input: du ? { dx: du, accumulate: false } : this.inputGrads(x),
-        params: { dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, rowSums: this.rowSums!, split, scratch: this.scratch ?? undefined },
+        params: { dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, rowSums: this.rowSums!, split, splitSums: this.splitSums ?? undefined },
       }));
       if (downsum) this.backward.push(downsum);
     });

@@ -8,7 +8,8 @@ import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
 import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../../src/host/layers';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmTile } from './harness';
-import { forcedSplit, gpuConv } from './conv-harness';
+import { forcedSplit, gpuConv, splitSumsFor } from './conv-harness';
+import { RowSums } from '../../src/kernels/reduce';
 import { GEMM_TILES, gemmLaunch, gemmTile } from '../../src/kernels/gemm';
 import type { Tensor } from '../../src/gpu/tensor';
 
@@ -110,7 +111,7 @@ describe('conv2d on WebGPU', () => {
     }
     // Split, or the views out of stride: refused by name, not computed wrongly.
     const args = { x: toGpu(d, x, 'x2'), w: at(0), dy: dy[0]!, geometry: CONV1X1, label: 'qkv', input: { dx, accumulate: false }, stacked: [{ w: at(2), dy: dy[1]!, dw: gr(2), db: gr(3) }] };
-    expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), db: gr(1), split: forcedSplit(x.shape, 15, 2, ws[0]!.shape), scratch: gpuZeros(d, [1 << 16], 's') } }))
+    expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), db: gr(1), split: forcedSplit(x.shape, 15, 2, ws[0]!.shape), splitSums: new RowSums(d, 1 << 16, 's') } }))
       .toThrow(/qkv: a stacked conv2d backward is 1x1 stride 1 with dx, unsplit/);
     expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), db: gr(1), split }, stacked: [{ w: at(2), dy: dy[1]!, dw: gr(4), db: gr(5) }] }))
       .toThrow(/qkv: stacked weight gradients must lie at the weights' stride/);
@@ -150,13 +151,14 @@ describe('conv2d on WebGPU', () => {
     const ref = conv2dBackward(cat, host[2]!, dy, CONV1X1);
     const split = concatChannelsBackward(ref.dx, 40);
     for (const [accumulate, sp] of [[false, undefined], [true, forcedSplit(cat.shape, 35, 3, [9, 67, 1, 1])]] as const) {
-      const dxa = gpuZeros(d, xa.shape, 'dxa'), dxb = gpuZeros(d, xb.shape, 'dxb'), dw = gpuZeros(d, [9, 67, 1, 1], 'dw'), db = gpuZeros(d, [9], 'db');
+      const dxa = gpuZeros(d, xa.shape, 'dxa'), dxb = gpuZeros(d, xb.shape, 'dxb');
+      const [dw, db] = packOnGpu(d, [{ shape: [9, 67, 1, 1], data: new Float32Array(603) }, { shape: [9], data: new Float32Array(9) }], 'grads') as [Tensor, Tensor];
       const args = { x: ta, x2: tb, w: wsc, dy: toGpu(d, dy, 'dy'), geometry: CONV1X1, label: 'shortcut' };
       const spl = sp ?? weightGradSplit(cat.shape, [9, 67, 1, 1], CONV1X1, d.limits);
-      const scratch = gpuZeros(d, [Math.max(1, spl.scratchFloats)], 'scratch');
+      const splitSums = splitSumsFor(d, spl);
       const twice = accumulate ? conv2dBackwardGpu(d, { ...args, input: { dx: dxa, dx2: dxb, accumulate: false } }) : [];
       const [ga, gb, gw, gdb] = await run(d, [
-        ...twice, ...conv2dBackwardGpu(d, { ...args, input: { dx: dxa, dx2: dxb, accumulate }, params: { dw, db, split: spl, scratch } }),
+        ...twice, ...conv2dBackwardGpu(d, { ...args, input: { dx: dxa, dx2: dxb, accumulate }, params: { dw, db, split: spl, splitSums } }), ...splitSums.dispatch(d),
       ], [dxa, dxb, dw, db]);
       const k = accumulate ? 2 : 1;
       expectClose(ga!, split.da.data.map((v) => k * v), BWD.atol, BWD.rtol, `dx of a${accumulate ? ', +=' : ''}`);

@@ -3,7 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
 import { adamStep, emaUpdate } from '../../src/kernels/adam';
-import { gradNormAndClip, RowSums, sumRowsInto } from '../../src/kernels/reduce';
+import { gradNormAndClip, RowSums } from '../../src/kernels/reduce';
+import { addInto } from '../../src/kernels/elementwise';
+import type { Dispatch } from '../../src/gpu/kernel';
+import type { HostTensor } from '../../src/host/tensor';
 import { alignFloats, createTensorFrom, upload } from '../../src/gpu/tensor';
 import { adamStep as refAdamStep, clipScale, emaUpdate as refEmaUpdate, globalNorm, type AdamOptions } from '../../src/ref/optim';
 import { expectClose, loadReference } from '../unit/ref-helpers';
@@ -220,12 +223,11 @@ describe('optimizer on WebGPU', () => {
 
   // A backward's bias and GroupNorm gradients: (rows, count) partials per layer, one with two
   // outputs (GroupNorm's dw and db), one wider than a workgroup, summed in one dispatch.
-  it('sums every queued set of row partials in one dispatch, with the bits of one sum_rows each, into one or two outputs', async () => {
+  it('sums every queued set of row partials in one dispatch, each in row order in f32, into one or two outputs', async () => {
     const d = gpu.device;
     const shapes = [[3, 7], [1, 300], [5, 2 * 40], [64, 33]] as const;
     const partials = shapes.map((s, i) => randomTensor(s, 40 + i));
-    const outShapes = [[7], [300], [40], [40], [33]];
-    const start = outShapes.map((s, i) => randomTensor(s, 50 + i));
+    const start = [[7], [300], [40], [40], [33]].map((s, i) => randomTensor(s, 50 + i));
     const sums = new RowSums(d, shapes.reduce((n, s) => n + RowSums.floats(s), 0), 'rows');
     const outs = packOnGpu(d, start, 'grads');
     const takes = shapes.map((s, i) => sums.take(s, `p${i}`));
@@ -237,26 +239,44 @@ describe('optimizer on WebGPU', () => {
     const [dispatch, ...more] = sums.dispatch(d);
     expect(more).toHaveLength(0);
     const got = await run(d, [dispatch!], outs);
-
-    const singles = start.map((t) => toGpu(d, t, 'single'));
-    const want = await run(d, [
-      sumRowsInto(d, { src: toGpu(d, partials[0]!), out: singles[0]!, label: 'a' }),
-      sumRowsInto(d, { src: toGpu(d, partials[1]!), out: singles[1]!, label: 'b' }),
-      sumRowsInto(d, { src: toGpu(d, partials[2]!), out: singles[2]!, out2: singles[3]!, label: 'c' }),
-      sumRowsInto(d, { src: toGpu(d, partials[3]!), out: singles[4]!, label: 'd' }),
-    ], singles);
+    const want = [
+      inOrderSums(partials[0]!, start[0]!), inOrderSums(partials[1]!, start[1]!),
+      ...splitAt(inOrderSums(partials[2]!, { shape: [80], data: Float32Array.from([...start[2]!.data, ...start[3]!.data]) }), 40),
+      inOrderSums(partials[3]!, start[4]!),
+    ];
     got.forEach((g, i) => expect(g, `output ${i}`).toEqual(want[i]));
-    // and those are the row sums, added to what the outputs held
-    const [rows, count] = shapes[3];
-    const sum0 = Array.from({ length: count }, (_, c) => {
-      let s = 0;
-      for (let r = 0; r < rows; r++) s += partials[3]!.data[r * count + c]!;
-      return start[4]!.data[c]! + s;
-    });
-    expectClose(got[4]!, Float32Array.from(sum0), 1e-5, 1e-5, 'row sums');
 
-    expect(() => sums.take([1, 1], 'extra')).toThrow(/rows: planner bug: partials extra \[1,1\] overrun the \d+ floats reserved/);
+    expect(() => sums.take([2, 2000], 'extra')).toThrow(/rows: planner bug: partials extra \[2,2000\] overrun the \d+ floats reserved/);
     expect(() => sums.add(toGpu(d, partials[0]!, 'stray'), outs[0]!)).toThrow(/rows: stray is not a take of these row sums/);
+  });
+
+  // The split-K weight gradients: more partial copies than the buffer holds, each queued as it is taken.
+  it('takes in turn: where partials do not fit, the queued ones are summed first and the buffer starts over', async () => {
+    const d = gpu.device;
+    const shapes = [[4, 100], [3, 120], [6, 64], [2, 500]] as const;
+    const partials = shapes.map((s, i) => randomTensor(s, 60 + i));
+    const start = shapes.map((s, i) => randomTensor([s[1]], 70 + i));
+    const outs = packOnGpu(d, start, 'grads');
+    // room for the first two together, or the last alone
+    const sums = new RowSums(d, RowSums.floats(shapes[3]), 'split');
+    expect(RowSums.floats(shapes[0]) + RowSums.floats(shapes[1])).toBeLessThanOrEqual(RowSums.floats(shapes[3]));
+    const recorded: Dispatch[] = [];
+    let flushes = 0;
+    shapes.forEach((s, i) => {
+      const { partials: take, before } = sums.takeInTurn(d, s, `p${i}`);
+      flushes += before.length;
+      // the partials' writer (a copy here; the weight gradient's GEMM in a backward), after `before`
+      recorded.push(...before, addInto(d, { x: toGpu(d, partials[i]!, `src${i}`), y: take, accumulate: false, label: `write p${i}` }));
+      sums.add(take, outs[i]!);
+    });
+    expect(flushes, 'sums before the third and the fourth partials').toBe(2);
+    recorded.push(...sums.dispatch(d));
+    expect(sums.dispatch(d), 'nothing left queued').toHaveLength(0);
+    const got = await run(d, recorded, outs);
+    got.forEach((g, i) => expect(g, `output ${i}`).toEqual(inOrderSums(partials[i]!, start[i]!)));
+    const lost = new RowSums(d, 64, 'lost');
+    lost.take([1, 4], 'unqueued');
+    expect(() => lost.dispatch(d)).toThrow(/lost: planner bug: 1 partials taken but not queued for a sum/);
   });
 
   it('rejects a non-flat gradient buffer and step 0', () => {
@@ -269,3 +289,17 @@ describe('optimizer on WebGPU', () => {
     expect(() => adam.setStep(0)).toThrow(/adam: Adam step=0/);
   });
 });
+
+/** start + the sum of t's rows, in row order, in f32: what sum_rows_table computes, bit for bit. */
+function inOrderSums(t: HostTensor, start: HostTensor): Float32Array {
+  const [rows, count] = t.shape as [number, number];
+  return Float32Array.from({ length: count }, (_, c) => {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s = Math.fround(s + t.data[r * count + c]!);
+    return Math.fround(start.data[c]! + s);
+  });
+}
+
+function splitAt(a: Float32Array, at: number): Float32Array[] {
+  return [a.slice(0, at), a.slice(at)];
+}

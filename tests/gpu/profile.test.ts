@@ -65,8 +65,7 @@ describe('per-kernel profile', () => {
     const count = (kernel: string) => net.backward.filter((x) => x.kernel === kernel).length;
     const norms = net.forward.filter((x) => x.kernel === 'groupnorm.forward').length;
     expect(count('groupnorm.backward')).toBe(norms);
-    expect(count('reduce.sum_rows_table')).toBe(1);
-    expect(count('reduce.sum_rows')).toBe(0);   // no split-K at batch 1
+    expect(count('reduce.sum_rows_table')).toBe(1);   // no split-K at batch 1: the per-sample sums alone
     // Plane sums where the time embedding needs them (one per ResBlock), made by norm2's backward (the
     // only reader of conv1's output); every other bias comes out of its weight-gradient GEMM: at batch
     // 1 the grids are small enough for a column of tiles more where Ci*K*K is a multiple of 64 (31 of
@@ -87,6 +86,17 @@ describe('per-kernel profile', () => {
     expect(count('attention.softmax_backward')).toBe(0);
     expect(count('matmul.matmul')).toBe(8);
     expect(net.backward.length).toBe(88);   // 367 before these fusions
+    net.destroy();
+  });
+
+  // At batch 8, 34 of the bundled model's convolutions split their weight gradient (K = 8 x 256
+  // pixels at 16 px), and each split once had its own sum: 128 backward dispatches.
+  it('plans the bundled backward at batch 8 with every split-K sum in one dispatch', () => {
+    const net = new UNet(gpu.device, BUNDLED_ARCHITECTURE, { batch: 8, grad: true, label: 'count' });
+    const tables = net.backward.filter((x) => x.kernel === 'reduce.sum_rows_table');
+    expect(tables.map((x) => x.label)).toEqual(['count.split_sums.row_sums (reduce.sum_rows_table)', 'count.row_sums (reduce.sum_rows_table)']);
+    expect(tables[0]!.workgroups[1]).toBe(34);   // a table entry (a workgroup row) per split convolution
+    expect(net.backward.length).toBe(95);
     net.destroy();
   });
 });

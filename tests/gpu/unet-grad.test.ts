@@ -67,4 +67,29 @@ describe('UNet backward on WebGPU', () => {
     const numericW = ((await perturbed(h)) - (await perturbed(-h))) / (2 * h);
     expect(Math.abs(numericW - grads![at]!)).toBeLessThanOrEqual(1e-2 * Math.abs(grads![at]!) + 1e-3);
   });
+
+  it('sums the split-K weight gradients in several dispatches with the bits of one', async () => {
+    const d = gpu.device;
+    // 16 px at batch 2: the 16 px convolutions' weight gradients are split in two (512 pixels each)
+    const config = { ...CONFIG, resolution: 16, attn_resolutions: [8] };
+    const B = 2;
+    // All partial copies in one buffer (one sum), or room for the largest alone (a sum per filling).
+    const nets = [undefined, 1].map((floats) => new UNet(d, config, { batch: B, grad: true, dropout: false, splitSumsFloats: floats, label: floats ? 'one at a time' : 'all at once' }));
+    const sums = nets.map((net) => net.backward.filter((k) => k.kernel === 'reduce.sum_rows_table').length);
+    expect(sums[0], 'the split copies\' sum and the per-sample sums').toBe(2);
+    expect(sums[1]).toBeGreaterThan(4);
+    const params = randomTensor([nets[0]!.layout.totalFloats], 21, 0.15).data;
+    const x = randomTensor([B, 3, 16, 16], 22).data, deps = randomTensor([B, 3, 16, 16], 23).data;
+    const grads: Float32Array[] = [];
+    for (const net of nets) {
+      upload(d, net.params.flat, params);
+      upload(d, net.x, x);
+      upload(d, net.t, new Float32Array([3, 900]));
+      upload(d, net.deps!, deps);
+      await withErrorScopes(d, net.options.label!, () => submitDispatches(d, [...net.forward, ...net.backward]));
+      grads.push(await readTensor(d, net.grads!.flat));
+      net.destroy();
+    }
+    expect(new Uint32Array(grads[1]!.buffer)).toEqual(new Uint32Array(grads[0]!.buffer));
+  });
 });
