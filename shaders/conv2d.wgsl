@@ -13,9 +13,10 @@
 //   weight gradient  M = Co, N = Ci*K*K (+1: FLAG_DB), K = B*OH*OW   A = dy,   Bm = im2col(x) transposed
 // Entry points: `forward`, and `backward`, whose grid holds both backward GEMMs of a convolution side
 // by side (they read the same dy and are independent): workgroups below `input_tiles` compute tiles of
-// the input gradient, the next `weight_tiles` those of the weight gradient; either count may be 0.
-// One dispatch where there were two: at batch 1 the backward is a chain of small dependent dispatches,
-// and the two grids together fill more of a GPU than either.
+// the input gradient, the next `weight_tiles` those of the weight gradient, and the last
+// `plane_groups` the bias gradient's per-sample sums where it is not in the GEMM (below); any count
+// may be 0. One dispatch where there were three: at batch 1 the backward is a chain of small
+// dependent dispatches, and the grids together fill more of a GPU than any of them.
 // The weight gradient's output is small (dozens of tiles) and its K long (B*OH*OW, 16k at batch 64,
 // 16 px), so it is split-K: `splits` slices of `k_chunk` reduction indices each; with one split it
 // adds into dw directly, with more each slice writes its partial dw to `partial[z]` (a take of a
@@ -25,15 +26,18 @@
 // column N = Ci*K*K, a column of ones in Bm: no pass of its own over dy. The launcher sets it in the
 // fp32 tier where the last column tile has room (Ci*K*K not a multiple of TN) or the grid is small
 // enough for a column of tiles more (kernels/conv2d.ts conv2dBiasInGemm).
-// backward_chan sums dy over (OH, OW) per (sample, channel): the gradient of the time-embedding add,
-// whose sum over the batch is that convolution's bias gradient (kernels/reduce.ts RowSums).
+// Plane sums (backward, where FLAG_DB does not apply: the reduced tiers, and large grids whose last
+// column tile has no room): sums[b, co] = dy summed over (OH, OW), the first stage of db, whose second
+// is the sum over the batch (kernels/reduce.ts RowSums), written to binding 8. Each plane is summed by
+// PLANE_LANES threads, strided partials then a pairwise tree: the order groupnorm.wgsl's FLAG_PLANE
+// uses too (src/ref/plane-sums.ts reproduces its bits).
 //
 // Outputs: forward   y  = conv + bias (+ chan[b, co] if FLAG_CHAN, the time embedding projection)
 //                         (+ res[same index] if FLAG_RES, the residual connection);
 //          backward  dx = (+= with FLAG_ACC: x fans out elsewhere too);
 //                    dw += (parameter gradients accumulate), db += with FLAG_DB, or with several
 //                    splits partial[z] = per slice: dw's Co*Ci*K*K values, then db's Co;
-//          backward_chan dchan = .
+//                    plane sums (B, Co) = with plane_groups.
 // Forward saves nothing: backward reads the forward input x again.
 // Two more fusions in the forward GEMM:
 //   stacked   G convolutions of the same x (the attention's q, k and v) as one GEMM of M = G*Co rows:
@@ -77,7 +81,7 @@ struct Params {
   groups: u32, y_gstride: u32, w_off: u32, w_gstride: u32,
   b_off: u32, b_gstride: u32, sc_cin: u32, sc_w_off: u32,
   sc_b_off: u32, ca: u32, sc_ca: u32, input_tiles: u32,
-  weight_tiles: u32,
+  weight_tiles: u32, plane_groups: u32,
 }
 
 override KSIZE: u32 = 3u;
@@ -342,7 +346,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx2: array<f32>;   // channels from ca on, of a two-part x
 @group(0) @binding(7) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(8) var<storage, read_write> db: array<f32>;    // FLAG_DB with one split
+@group(0) @binding(8) var<storage, read_write> db: array<f32>;    // FLAG_DB with one split; or the plane sums (B, Co)
 
 // The weight gradient's column of ones for the bias gradient: 1 with FLAG_DB, else 0.
 fn db_columns() -> u32 {
@@ -392,9 +396,33 @@ fn weight_gradient(wid: vec3u, li: u32) {
   }
 }
 
+// The plane sums of dy, GEMM_THREADS / PLANE_LANES planes (b * Co + co, contiguous in NCHW) per
+// workgroup, lane by lane in the order of the header.
+const PLANE_LANES: u32 = 64u;
+var<workgroup> plane_partial: array<f32, GEMM_THREADS>;
+
+fn plane_sums(q: u32, li: u32) {
+  let lane = li % PLANE_LANES;
+  let plane = q * (GEMM_THREADS / PLANE_LANES) + li / PLANE_LANES;
+  let ohw = P.oh * P.ow;
+  let real = plane < P.batch * P.cout;
+  var s = 0.0;
+  if (real) {
+    for (var i = lane; i < ohw; i += PLANE_LANES) { s += in_c[plane * ohw + i]; }
+  }
+  plane_partial[li] = s;
+  workgroupBarrier();
+  for (var stride = PLANE_LANES / 2u; stride > 0u; stride >>= 1u) {
+    if (lane < stride) { plane_partial[li] += plane_partial[li + stride]; }
+    workgroupBarrier();
+  }
+  if (real && lane == 0u) { db[plane] = plane_partial[li]; }
+}
+
 // Workgroup t of the flat grid (split over x and y beyond 65535, kernel.ts grid()) is tile
 // (column, row) of the input gradient below input_tiles, then tile (column, row, split) of the
-// weight gradient. The branch depends on the workgroup alone: uniform, as its barriers need.
+// weight gradient, then a group of plane sums. The branch depends on the workgroup alone: uniform, as
+// its barriers need.
 @compute @workgroup_size(GEMM_THREADS)
 fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) li: u32) {
@@ -407,30 +435,7 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     let columns = (P.cin * KK + db_columns() + TN - 1u) / TN;
     let rows = (P.groups * P.cout + ROWS - 1u) / ROWS;
     weight_gradient(vec3u(u % columns, (u / columns) % rows, u / (columns * rows)), li);
+  } else if (t - P.input_tiles - P.weight_tiles < P.plane_groups) {
+    plane_sums(t - P.input_tiles - P.weight_tiles, li);
   }
-}
-
-// ---- backward_chan: dchan[b, co] = sum_{oy, ox} dy[b, co, oy, ox]; one workgroup per (b, co) -----
-
-@group(0) @binding(1) var<storage, read> red_dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> red_out: array<f32>;
-
-// 64 threads: a (sample, channel) plane holds OH*OW values (16 to 1024 in these UNets), and a narrower
-// tree needs fewer barrier rounds.
-const RED_WG: u32 = 64u;
-var<workgroup> partial: array<f32, RED_WG>;
-
-@compute @workgroup_size(RED_WG)
-fn backward_chan(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let plane = wid.x;                    // b * Co + co: the plane is contiguous in NCHW
-  let ohw = P.oh * P.ow;
-  var s = 0.0;
-  for (var i = li; i < ohw; i += RED_WG) { s += red_dy[plane * ohw + i]; }
-  partial[li] = s;
-  workgroupBarrier();
-  for (var stride = RED_WG / 2u; stride > 0u; stride >>= 1u) {
-    if (li < stride) { partial[li] += partial[li + stride]; }
-    workgroupBarrier();
-  }
-  if (li == 0u) { red_out[plane] = partial[0]; }
 }

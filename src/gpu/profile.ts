@@ -34,7 +34,6 @@ const FAMILIES: readonly (readonly [RegExp, string])[] = [
   [/^conv2d\.forward$/, 'conv forward GEMM'],
   [/^conv2d\.backward$/, 'conv backward GEMMs'],
   [/^reduce\.sum_rows_table$/, 'split-reduction sums'],
-  [/^conv2d\.backward_chan$/, 'bias and channel sums'],
   [/^groupnorm\./, 'groupnorm'],
   [/^(attention|matmul)\./, 'attention'],
   [/^(linear|timestep)\./, 'linear, time embedding'],

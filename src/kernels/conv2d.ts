@@ -6,7 +6,7 @@ import { numel, reshape, spanOf, type Tensor, type TensorStorage } from '../gpu/
 import { CONV1X1, convOutSize, type ConvGeometry } from '../host/layers';
 import type { RowSums } from './reduce';
 import { expectShape } from './shapes';
-import { GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
+import { GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmThreads, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
 
 /** conv2d.wgsl with its input x (binding 2) as f32, or as f16 pairs (u32 words). */
 const X_DECLARATIONS: Record<TensorStorage, string> = {
@@ -33,6 +33,8 @@ const FLAG_ACC = 8;
 const FLAG_UP2 = 16;
 const FLAG_SHORTCUT = 32;
 const FLAG_DB = 64;
+/** Threads per plane sum (conv2d.wgsl PLANE_LANES). */
+const PLANE_LANES = 64;
 
 /** The input a convolution sees: x itself, or with `upsample` its nearest 2x upsampling (B, C, 2H, 2W);
  *  with x2, x and x2 concatenated along channels (read in place, never written out). */
@@ -73,7 +75,7 @@ const UNFUSED: Fusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off
 
 /** `ca`: channels of the input's first part (all of them unless it has two). */
 function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0), fusion = UNFUSED, ca = d.Ci,
-  tiles = { input_tiles: 0, weight_tiles: 0 }): UniformValues {
+  tiles = { input_tiles: 0, weight_tiles: 0, plane_groups: 0 }): UniformValues {
   return {
     batch: d.B, cin: d.Ci, h: d.H, w: d.W, cout: d.Co, oh: d.OH, ow: d.OW, pad_t: g.pad[0], pad_l: g.pad[1], flags,
     k_chunk: split.kChunk, splits: split.splits, ...fusion, ca, ...tiles,
@@ -305,7 +307,7 @@ function backwardGemms(d: ConvDims, input: boolean, split: WeightGradSplit | und
  *    (batch 1 and 8): a large GPU runs those workgroups on SMs that sat idle, and the step has one
  *    dependent dispatch fewer. In large grids the extra column is real work (+15% of the bundled
  *    model's weight-gradient time when SwiftShader ran it everywhere), more than one pass over dy.
- *  Otherwise backward_chan sums dy per sample into rows of a RowSums. */
+ *  Otherwise the backward's dispatch also sums dy per sample (its plane sums) into rows of a RowSums. */
 export function conv2dBiasInGemm(device: GPUDevice, x: readonly number[], w: readonly number[], g: ConvGeometry, split: WeightGradSplit, withInput: boolean): boolean {
   return biasInGemm(device, dims(x, w, g, 'conv2dBiasInGemm'), split, withInput);
 }
@@ -387,7 +389,18 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   }
   const tile = gemmTileOn(device, backwardGemms(d, input !== undefined, split, false));
   const [inputGemm, weightGemm] = [backwardGemms(d, input !== undefined, undefined, false), backwardGemms(d, false, split, gemmDb)];
-  const tiles = { input_tiles: gemmWorkgroups(inputGemm, tile), weight_tiles: gemmWorkgroups(weightGemm, tile) };
+  // The bias gradient from per-sample sums: given (dbPartials), or the plane sums this dispatch adds.
+  let planeSums: Tensor | undefined;
+  if (params?.db && !gemmDb) {
+    if (!params.rowSums) throw new Error(`${a.label}: conv2d bias gradient from per-sample sums needs rowSums`);
+    if (params.dbPartials) expectShape(params.dbPartials, [d.B, d.Co], a.label);
+    else planeSums = params.rowSums.take([d.B, d.Co], `${a.label}.db_partials`);   // one convolution: stacked ones have gemmDb
+    params.rowSums.add(params.dbPartials ?? planeSums!, params.db);
+  }
+  const tiles = {
+    input_tiles: gemmWorkgroups(inputGemm, tile), weight_tiles: gemmWorkgroups(weightGemm, tile),
+    plane_groups: planeSums ? Math.ceil((d.B * d.Co) / (gemmThreads(tile) / PLANE_LANES)) : 0,
+  };
   const ncols = d.Ci * d.K * d.K;
   const width = d.Co * ncols + (gemmDb ? d.Co : 0);
   const taken = params && split!.splits > 1 ? params.splitSums!.takeInTurn(device, [split!.splits, width], `${a.label}.dw_partials`) : undefined;
@@ -398,39 +411,15 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   const out = [
     ...(taken?.before ?? []),
     makeDispatch(device, {
-      ...forInput(a.x, a.x2, a.label), entry: 'backward', label: `${a.label}.${input ? 'dx' : ''}${input && params ? '+' : ''}${params ? 'dw' : ''}`,
+      ...forInput(a.x, a.x2, a.label), entry: 'backward', label: `${a.label}.${[input && 'dx', params && 'dw', planeSums && 'db'].filter(Boolean).join('+')}`,
       uniforms: uniforms(one, a.geometry, flags, split ?? unsplit(0), fusion, ca, tiles),
       constants: { KSIZE: d.K, STRIDE: a.geometry.stride, ...gemmConstants(tile) },
-      workgroups: grid(tiles.input_tiles + tiles.weight_tiles),
+      workgroups: grid(tiles.input_tiles + tiles.weight_tiles + tiles.plane_groups),
       flops: (input ? gemmFlops(d) : 0) + (params ? gemmFlops(d) : 0),
       tensors: [[ws.span, 'read'], [a.x, 'read'], [dys.span, 'read'], secondPart(device, a.x2),
-        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 && !grads ? params!.db : undefined, 3)],
+        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 && !grads ? params!.db : planeSums, 3)],
     }),
   ];
-  if (!params) return out;
-  if (taken) params.splitSums!.add(taken.partials, reshape(params.dw, [numel(params.dw.shape)]), gemmDb ? params.db : undefined);
-  if (params.db && !gemmDb) {
-    if (!params.rowSums) throw new Error(`${a.label}: conv2d bias gradient from per-sample sums needs rowSums`);
-    let sums = params.dbPartials;
-    if (sums) {
-      expectShape(sums, [d.B, d.Co], a.label);
-    } else {
-      sums = params.rowSums.take([d.B, d.Co], `${a.label}.db_partials`);
-      out.push(conv2dBackwardChan(device, { dy: a.dy, dchan: sums, label: `${a.label}.db` }));
-    }
-    params.rowSums.add(sums, params.db);
-  }
+  if (taken) params!.splitSums!.add(taken.partials, reshape(params!.dw, [numel(params!.dw.shape)]), gemmDb ? params!.db : undefined);
   return out;
-}
-
-/** dchan[b, co] = sum over pixels of dy: the gradient of the forward's `chan` add. */
-export function conv2dBackwardChan(device: GPUDevice, a: { dy: Tensor; dchan: Tensor; label: string }): Dispatch {
-  const [B, Co, OH, OW] = a.dy.shape as [number, number, number, number];
-  expectShape(a.dchan, [B, Co], a.label);
-  return makeDispatch(device, {
-    shader, entry: 'backward_chan', label: `${a.label}.dchan`,
-    uniforms: { batch: B, cin: 0, h: 0, w: 0, cout: Co, oh: OH, ow: OW, pad_t: 0, pad_l: 0, flags: 0, k_chunk: 0, splits: 1, ...UNFUSED, ca: 0, input_tiles: 0, weight_tiles: 0 },
-    tensors: [[a.dy, 'read'], [a.dchan, 'write']],
-    workgroups: [B * Co, 1, 1],
-  });
 }

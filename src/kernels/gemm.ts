@@ -119,6 +119,11 @@ export function gemmTileOn(device: GPUDevice, gemms: readonly GemmShape[]): Gemm
   return forcedTiles.get(device) ?? gemmTile(gemms);
 }
 
+/** The threads of a workgroup on `tile` (gemm.wgsl GEMM_THREADS): 256, or 64 for 32 x 32. */
+export function gemmThreads(tile: GemmTile): number {
+  return (tile.cols / 4) * (Math.min(tile.rows, 64) / 4);
+}
+
 /** A tile as the pipeline constants of gemm.wgsl. */
 export function gemmConstants(tile: GemmTile): { ROWS: number; TN: number } {
   return { ROWS: tile.rows, TN: tile.cols };

@@ -12,7 +12,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, numel, reshape, viewTensor, type Tensor, type TensorStorage } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
-import { conv2dBackward, conv2dBackwardChan, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, conv2dStackedBackward, convInputShape, splitSumsFloats, weightGradSplit, type WeightGradSplit } from '../kernels/conv2d';
+import { conv2dBackward, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, conv2dStackedBackward, convInputShape, splitSumsFloats, weightGradSplit, type WeightGradSplit } from '../kernels/conv2d';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape, groupNormStoresF16 } from '../kernels/groupnorm';
 import { gemmOperandsExact } from '../kernels/gemm';
 import { RowSums } from '../kernels/reduce';
@@ -74,10 +74,10 @@ function parts(x: Input): { x: Tensor; x2?: Tensor } {
 
 /** What a convolution adds to its GEMM (conv2d.ts Conv2dForwardArgs) and its backward must undo. */
 interface ConvExtras {
+  /** Added per (sample, channel): the time-embedding projection. Its gradient (the per-(sample,
+   *  channel) sums of dy) is made by the backward of the GroupNorm that alone reads this
+   *  convolution's output (norm(..., planeSumsOf)), not by a dispatch here. */
   chan?: Tensor;
-  /** chan's gradient (the per-(sample, channel) sums of dy) is made by the backward of the GroupNorm
-   *  that alone reads this convolution's output (norm(..., planeSumsOf)), not by a dispatch here. */
-  chanGradByNorm?: boolean;
   /** Added in the forward's epilogue; its gradient is added by the GroupNorm that reads the same
    *  input (a Residual given to norm()). */
   residual?: Tensor;
@@ -271,6 +271,8 @@ export class UNet {
     const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
     this.needSplitSums(split);
+    // Rows for the per-sample sums of dy: chan's gradient (taken by the GroupNorm that reads y), or
+    // the bias gradient's first stage where it is not in the GEMM.
     if (extra.chan || !conv2dBiasInGemm(this.device, xs, w.shape, g, split, true)) this.needRowSums(conv2dBiasPartialsShape(xs, w.shape));
     this.onBackward(() => {
       const dy = this.grad(y);
@@ -282,18 +284,11 @@ export class UNet {
         du = this.act(xs, `d(${name}.nearest)`);
         downsum = upsampleBackward(this.device, { dy: du, dx: this.grad(x), accumulate: this.acc(x), label: name });
       }
-      // The time-embedding add's gradient is the per-(sample, channel) sum of dy: the bias
-      // gradient's first stage too.
-      // That gradient is a take of the row sums (it lives until they are summed at the end), made
-      // here or by the backward of the GroupNorm that reads y.
-      let dchan: Tensor | undefined;
-      if (extra.chan && extra.chanGradByNorm) {
-        dchan = this.gradSlots.get(extra.chan)?.tensor;
-        if (!dchan) throw new Error(`${this.label}: planner bug: ${name}'s chan gradient was not made by its GroupNorm`);
-      } else if (extra.chan) {
-        dchan = this.gradAt(extra.chan, this.rowSums!.take(conv2dBiasPartialsShape(xs, w.shape), `d(${name}.chan)`));
-        this.backward.push(conv2dBackwardChan(this.device, { dy, dchan, label: name }));
-      }
+      // The time-embedding add's gradient is the per-(sample, channel) sum of dy, the bias gradient's
+      // first stage too: a take of the row sums (it lives until they are summed at the end), made by
+      // the backward of the GroupNorm that reads y.
+      const dchan = extra.chan && this.gradSlots.get(extra.chan)?.tensor;
+      if (extra.chan && !dchan) throw new Error(`${this.label}: planner bug: ${name}'s chan gradient was not made by its GroupNorm`);
       this.backward.push(...conv2dBackward(this.device, {
         ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name,
         input: du ? { dx: du, accumulate: false } : this.inputGrads(x),
@@ -374,7 +369,7 @@ export class UNet {
     const residual: Residual | undefined = s.cin === s.cout ? {} : undefined;
     const h1 = this.norm(x, `${n}.norm1`, true, residual);
     const chan = this.tembProj.get(n);
-    const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan, chanGradByNorm: true } : {});
+    const h2 = this.conv(h1, `${n}.conv1`, s.cout, CONV3X3, chan ? { chan } : {});
     // norm2 alone reads h2: its backward also sums h2's gradient per plane, the time embedding's.
     const h3 = this.dropout(this.norm(h2, `${n}.norm2`, true, undefined, chan, this.dropoutOn), `${n}.dropout`);
     // A nin_shortcut (channel counts differ) runs inside conv2's GEMM; else x is added in its epilogue.

@@ -1,7 +1,7 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackward as conv2dBackwardGpu, conv2dBackwardChan, conv2dBiasInGemm, conv2dForward, conv2dStackedBackward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackward as conv2dBackwardGpu, conv2dBiasInGemm, conv2dForward, conv2dStackedBackward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
 import { upsampleNearest2x } from '../../src/ref/resample';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
@@ -9,11 +9,13 @@ import { CONV1X1, CONV3X3, DOWNSAMPLE3X3, type ConvGeometry } from '../../src/ho
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmTile } from './harness';
 import { forcedSplit, gpuConv, splitSumsFor } from './conv-harness';
+import { planeSumsInOrder } from '../../src/ref/plane-sums';
 import { RowSums } from '../../src/kernels/reduce';
 import { GEMM_TILES, gemmLaunch, gemmTile } from '../../src/kernels/gemm';
 import type { Tensor } from '../../src/gpu/tensor';
 
 const gpu = useGpu();
+const emulated = useGpu('matrix-emulated');
 
 const GOLDEN: [string, ConvGeometry][] = [['conv3x3_s1_p1', CONV3X3], ['conv3x3_s2_pad01', DOWNSAMPLE3X3], ['conv1x1', CONV1X1]];
 
@@ -307,14 +309,30 @@ describe('conv2d on WebGPU', () => {
     expectClose(got!, want, FWD.atol, FWD.rtol, 'fused epilogue');
   });
 
-  it('sums dy per (sample, channel) for the channel-add gradient', async () => {
-    const d = gpu.device;
-    const dy = randomTensor([3, 5, 7, 9], 10);
-    const dchan = gpuZeros(d, [3, 5]);
-    const [got] = await run(d, [conv2dBackwardChan(d, { dy: toGpu(d, dy), dchan, label: 'chan' })], [dchan]);
-    const want = new Float32Array(15).map((_, i) => dy.data.slice(i * 63, (i + 1) * 63).reduce((a, b) => a + b, 0));
-    expectClose(got!, want, BWD.atol, BWD.rtol, 'dchan');
-  });
+  // Where the bias gradient is not the weight-gradient GEMM's column of ones (the reduced tiers; large
+  // grids), the backward's dispatch also sums dy per plane: 4 planes per 256-thread workgroup of the
+  // 64 x 64 tile, 1 per 64-thread workgroup of the 32 x 32 tile. Planes of 130 pixels (ragged against
+  // 64 lanes); db is their in-order sum over the batch, to the last bit.
+  for (const tile of ['64x64', '32x32']) {
+    it(`sums dy per plane inside the backward dispatch for the bias gradient, in order (matrix-emulated, ${tile})`, async () => {
+      const e = emulated.device;
+      const x = randomTensor([3, 4, 10, 13], 11), w = randomTensor([5, 4, 3, 3], 12, 0.3), dy = randomTensor([3, 5, 10, 13], 13);
+      const [tw, tdw, tdb] = [toGpu(e, w, 'w'), ...packOnGpu(e, [{ shape: [5, 4, 3, 3], data: new Float32Array(180) }, { shape: [5], data: new Float32Array(5) }], 'grads')] as Tensor[];
+      const rowSums = new RowSums(e, RowSums.floats([3, 5]), 'conv');
+      const [db] = await withGemmTile(e, tile, async () => {
+        const dispatches = conv2dBackwardGpu(e, { x: toGpu(e, x, 'x'), w: tw!, dy: toGpu(e, dy, 'dy'), geometry: CONV3X3, label: 'conv', input: { dx: gpuZeros(e, x.shape), accumulate: false }, params: { dw: tdw!, db: tdb!, rowSums } });
+        expect(dispatches.map((k) => k.label)).toEqual(['conv.dx+dw+db (conv2d.backward)']);
+        return run(e, [...dispatches, ...rowSums.dispatch(e)], [tdb!]);
+      });
+      const planes = planeSumsInOrder(dy).data;
+      const want = Float32Array.from({ length: 5 }, (_, co) => {
+        let s = 0;
+        for (let b = 0; b < 3; b++) s = Math.fround(s + planes[b * 5 + co]!);
+        return s;
+      });
+      expect(db).toEqual(want);
+    });
+  }
 
   it('rejects a weight that does not fit the input', () => {
     const d = gpu.device;

@@ -10,6 +10,7 @@ import { UNet } from '../../src/nn/unet';
 import { useGpu } from './harness';
 
 const gpu = useGpu();
+const emulated = useGpu('matrix-emulated');
 
 describe('per-kernel profile', () => {
   it('puts every entry point of every shader in a named family', () => {
@@ -72,7 +73,7 @@ describe('per-kernel profile', () => {
     // the 51 convolutions, which had a plane sum each).
     const resBlocks = net.forward.filter((x) => x.label.endsWith('.conv1 (conv2d.forward)')).length;
     expect(resBlocks).toBe(11);
-    expect(count('conv2d.backward_chan')).toBe(0);
+    expect(net.backward.filter((x) => x.label.endsWith('+db (conv2d.backward)')).length).toBe(0);   // no plane sums of a bias's own
     // Both GEMMs of each of the 51 convolutions in one dispatch, and each attention block's q, k and v
     // (stacked in the forward) in one: 51 - 4 * 2.
     expect(count('conv2d.backward')).toBe(43);
@@ -86,6 +87,16 @@ describe('per-kernel profile', () => {
     expect(count('attention.softmax_backward')).toBe(0);
     expect(count('matmul.matmul')).toBe(8);
     expect(net.backward.length).toBe(88);   // 367 before these fusions
+    net.destroy();
+  });
+
+  // The reduced tiers keep every bias gradient out of the GEMMs (f16 operands would round dy): their
+  // per-sample sums ride in the convolution's backward dispatch, where 40 dispatches of their own were.
+  it('plans the bundled backward in a reduced tier with each bias\'s plane sums in its convolution\'s dispatch', () => {
+    const net = new UNet(emulated.device, BUNDLED_ARCHITECTURE, { batch: 1, grad: true, label: 'count' });
+    expect(net.backward.filter((x) => x.label.endsWith('.dx+dw+db (conv2d.backward)')).length).toBe(40);
+    expect(net.backward.filter((x) => x.kernel === 'conv2d.backward').length).toBe(51);   // q, k and v apart: their bias is not in the GEMM
+    expect(net.backward.length).toBe(96);
     net.destroy();
   });
 
