@@ -28,7 +28,8 @@
 // enough for a column of tiles more (kernels/conv2d.ts conv2dBiasInGemm).
 // Plane sums (backward, where FLAG_DB does not apply: the reduced tiers, and large grids whose last
 // column tile has no room): sums[b, co] = dy summed over (OH, OW), the first stage of db, whose second
-// is the sum over the batch (kernels/reduce.ts RowSums), written to binding 8. Each plane is summed by
+// is the sum over the batch (kernels/reduce.ts RowSums), written to binding 8 (stacked convolution
+// g's at g * plane_gstride). Each plane is summed by
 // PLANE_LANES threads, strided partials then a pairwise tree: the order groupnorm.wgsl's FLAG_PLANE
 // uses too (src/ref/plane-sums.ts reproduces its bits).
 //
@@ -44,10 +45,12 @@
 //             convolution g's weights and bias sit w_gstride and b_gstride floats after the first
 //             (w and bias bind spans of the flat parameters) and its output is the y view at
 //             g * y_gstride: y is (G, B, Co, OH, OW), each slot aligned. Their backward is one dispatch
-//             too, with one split: the input gradient's K runs over all G*Co output channels (dy bound
-//             as a span, convolution g's at g * y_gstride), the weight gradient has G*Co rows (dw and
-//             db in one span of the flat gradients at binding 7, convolution g's at w_off +
-//             g * w_gstride and b_off + g * b_gstride: writable bindings may not overlap).
+//             too: the input gradient's K runs over all G*Co output channels (dy bound as a span,
+//             convolution g's at g * y_gstride), the weight gradient has G*Co rows (with one split,
+//             dw and db in one span of the flat gradients at binding 7, convolution g's at w_off +
+//             g * w_gstride and b_off + g * b_gstride: writable bindings may not overlap; with
+//             several, a slice's partial copy holds the G*Co rows of dw, then the G*Co of db), and
+//             the plane sums run over all G*B*Co planes (convolution g's at g * plane_gstride).
 //   shortcut  a 1x1 convolution of another input sc_x (B, sc_cin, OH, OW) summed into the same
 //             outputs (the ResBlock's nin_shortcut added to conv2): K grows by sc_cin, whose A
 //             columns are the shortcut's weights (at sc_w_off in w's span) and whose B rows are sc_x's
@@ -81,7 +84,7 @@ struct Params {
   groups: u32, y_gstride: u32, w_off: u32, w_gstride: u32,
   b_off: u32, b_gstride: u32, sc_cin: u32, sc_w_off: u32,
   sc_b_off: u32, ca: u32, sc_ca: u32, input_tiles: u32,
-  weight_tiles: u32, plane_groups: u32,
+  weight_tiles: u32, plane_groups: u32, plane_gstride: u32,
 }
 
 override KSIZE: u32 = 3u;
@@ -378,16 +381,17 @@ fn weight_gradient(wid: vec3u, li: u32) {
   let lid = gemm_thread(li);
   let acc = gemm(BACKWARD_WEIGHT, wid, li, lid);
   let ncols = P.cin * KK;
-  let slice = wid.z * P.cout * (ncols + db_columns());
+  let rows = P.groups * P.cout;
+  let slice = wid.z * rows * (ncols + db_columns());
   for (var e = 0u; e < GEMM_OUTPUTS; e++) {
     let o = gemm_output(lid, e);
-    let co = wid.y * ROWS + o.x;                    // (g, co) of stacked convolutions: one split only
+    let co = wid.y * ROWS + o.x;                    // (g, co) of stacked convolutions
     let n = wid.x * TN + o.y;
-    if (co >= P.groups * P.cout || n >= ncols + db_columns()) { continue; }
+    if (co >= rows || n >= ncols + db_columns()) { continue; }
     let v = gemm_result(acc, e);
     let gc = group_of(co);
     if (n == ncols) {
-      if (P.splits > 1u) { dw[slice + P.cout * ncols + co] = v; }
+      if (P.splits > 1u) { dw[slice + rows * ncols + co] = v; }
       else if (P.groups == 1u) { db[co] += v; }
       else { dw[P.b_off + gc.x * P.b_gstride + gc.y] += v; }   // stacked: db in dw's span
     } else {
@@ -396,8 +400,8 @@ fn weight_gradient(wid: vec3u, li: u32) {
   }
 }
 
-// The plane sums of dy, GEMM_THREADS / PLANE_LANES planes (b * Co + co, contiguous in NCHW) per
-// workgroup, lane by lane in the order of the header.
+// The plane sums of dy, GEMM_THREADS / PLANE_LANES planes per workgroup (plane (g * B + b) * Co + co:
+// (b, co) of stacked convolution g, contiguous in NCHW), lane by lane in the order of the header.
 const PLANE_LANES: u32 = 64u;
 var<workgroup> plane_partial: array<f32, GEMM_THREADS>;
 
@@ -405,10 +409,13 @@ fn plane_sums(q: u32, li: u32) {
   let lane = li % PLANE_LANES;
   let plane = q * (GEMM_THREADS / PLANE_LANES) + li / PLANE_LANES;
   let ohw = P.oh * P.ow;
-  let real = plane < P.batch * P.cout;
+  let per_group = P.batch * P.cout;
+  let real = plane < P.groups * per_group;
+  let g = plane / per_group;
+  let bc = plane % per_group;                       // b * Co + co
   var s = 0.0;
   if (real) {
-    for (var i = lane; i < ohw; i += PLANE_LANES) { s += in_c[plane * ohw + i]; }
+    for (var i = lane; i < ohw; i += PLANE_LANES) { s += in_c[g * P.y_gstride + bc * ohw + i]; }
   }
   plane_partial[li] = s;
   workgroupBarrier();
@@ -416,7 +423,7 @@ fn plane_sums(q: u32, li: u32) {
     if (lane < stride) { plane_partial[li] += plane_partial[li + stride]; }
     workgroupBarrier();
   }
-  if (real && lane == 0u) { db[plane] = plane_partial[li]; }
+  if (real && lane == 0u) { db[g * P.plane_gstride + bc] = plane_partial[li]; }
 }
 
 // Workgroup t of the flat grid (split over x and y beyond 65535, kernel.ts grid()) is tile

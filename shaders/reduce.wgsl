@@ -31,12 +31,14 @@
 //   sum_rows_table the second stage of many split reductions in one dispatch (kernels/reduce.ts
 //                  RowSums): the split-K weight gradients' (rows = splits) and the per-(sample,
 //                  channel) bias and GroupNorm parameter gradients' (rows = batch). Workgroup row y is
-//                  table entry y = (src, rows, count, split, out, out2), float offsets into sr_src
-//                  and sr_out, and its thread i computes column i of the entry:
-//                    out[i] += sum over r < rows of src[r * count + i], r in order
+//                  table entry y = (src, rows, count, split, out, out2, stride), float offsets into
+//                  sr_src and sr_out, and its thread i computes column i of the entry:
+//                    out[i] += sum over r < rows of src[r * stride + i], r in order
 //                  (columns from `split` on go to a second output, out2[i - split]: GroupNorm's dw
-//                  and db side by side; with one output split = count). Given the same partials it
-//                  gives the same bits every run, whatever else the table holds.
+//                  and db side by side; with one output split = count). The stride is count, or
+//                  wider for some columns of longer rows (a stacked convolution's share of the
+//                  partial copies of G). Given the same partials it gives the same bits every run,
+//                  whatever else the table holds.
 //
 // Precision: all f32, in a fixed order (bit-identical run to run): each thread adds 16 squares in
 // sequence, a workgroup adds its 256 threads as a tree, then one workgroup adds the partials the same
@@ -135,10 +137,10 @@ fn norm_clip(@builtin(local_invocation_index) li: u32) {
 @group(0) @binding(1) var<storage, read> sr_src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sr_out: array<f32>;
 
-// Column i of the (rows, count) partials at float offset src of sr_src, summed over the rows in order.
-fn sum_column(src: u32, rows: u32, count: u32, i: u32) -> f32 {
+// Column i of the partials at float offset src of sr_src, rows `stride` apart, summed over the rows in order.
+fn sum_column(src: u32, rows: u32, stride: u32, i: u32) -> f32 {
   var s = 0.0;
-  for (var r = 0u; r < rows; r++) { s += sr_src[src + r * count + i]; }
+  for (var r = 0u; r < rows; r++) { s += sr_src[src + r * stride + i]; }
   return s;
 }
 
@@ -148,7 +150,8 @@ const T_COUNT: u32 = 2u;
 const T_SPLIT: u32 = 3u;
 const T_OUT: u32 = 4u;
 const T_OUT2: u32 = 5u;
-const TABLE_WORDS: u32 = 6u;   // the launcher's TABLE_WORDS
+const T_STRIDE: u32 = 6u;
+const TABLE_WORDS: u32 = 7u;   // the launcher's TABLE_WORDS
 
 struct TableParams {
   entries: u32,
@@ -164,7 +167,7 @@ fn sum_rows_table(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let count = st_table[t + T_COUNT];
   let i = wid.x * WG + li;
   if (i >= count) { return; }
-  let s = sum_column(st_table[t + T_SRC], st_table[t + T_ROWS], count, i);
+  let s = sum_column(st_table[t + T_SRC], st_table[t + T_ROWS], st_table[t + T_STRIDE], i);
   let split = st_table[t + T_SPLIT];
   if (i < split) { sr_out[st_table[t + T_OUT] + i] += s; } else { sr_out[st_table[t + T_OUT2] + i - split] += s; }
 }

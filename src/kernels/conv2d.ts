@@ -3,7 +3,7 @@ import code from '../../shaders/conv2d.wgsl?raw';
 import { grid, makeDispatch, placeholder, placeholderSink, type Dispatch, type KernelSource } from '../gpu/kernel';
 import type { UniformValues } from '../gpu/uniforms';
 import { numel, reshape, spanOf, type Tensor, type TensorStorage } from '../gpu/tensor';
-import { CONV1X1, convOutSize, type ConvGeometry } from '../host/layers';
+import { convOutSize, type ConvGeometry } from '../host/layers';
 import type { RowSums } from './reduce';
 import { expectShape } from './shapes';
 import { GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmThreads, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
@@ -65,13 +65,14 @@ function dims(x: readonly number[], w: readonly number[], g: ConvGeometry, label
 }
 
 /** The fusions' places in their spans: stacked convolutions (forward: weights, biases, outputs; backward:
- *  weights, output gradients, and dw and db in the gradients' span) and a 1x1 shortcut (forward). */
+ *  weights, output gradients, dw and db in the gradients' span, and the plane sums) and a 1x1
+ *  shortcut (forward). */
 interface Fusion {
   groups: number; y_gstride: number; w_off: number; w_gstride: number; b_off: number; b_gstride: number;
-  sc_cin: number; sc_w_off: number; sc_b_off: number; sc_ca: number;
+  sc_cin: number; sc_w_off: number; sc_b_off: number; sc_ca: number; plane_gstride: number;
 }
 
-const UNFUSED: Fusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off: 0, b_gstride: 0, sc_cin: 0, sc_w_off: 0, sc_b_off: 0, sc_ca: 0 };
+const UNFUSED: Fusion = { groups: 1, y_gstride: 0, w_off: 0, w_gstride: 0, b_off: 0, b_gstride: 0, sc_cin: 0, sc_w_off: 0, sc_b_off: 0, sc_ca: 0, plane_gstride: 0 };
 
 /** `ca`: channels of the input's first part (all of them unless it has two). */
 function uniforms(d: ConvDims, g: ConvGeometry, flags: number, split: WeightGradSplit = unsplit(0), fusion = UNFUSED, ca = d.Ci,
@@ -265,8 +266,8 @@ export interface Conv2dBackwardArgs {
   /** More 1x1 convolutions of the same x whose backward joins this one (the forward's `stacked`: the
    *  attention's k and v after q): dx sums all of them, and each gets its dw and db. Their w, dy, dw
    *  and db must each lie in one buffer at one regular stride with this convolution's (views of the
-   *  flat parameters, of one activation gradient, of the flat gradients; dw's stride that of w). Needs
-   *  conv2dStackedBackward: one split, the bias gradients in the GEMM. */
+   *  flat parameters, of one activation gradient, of the flat gradients; dw's stride that of w). The
+   *  split and the bias rule are those of one convolution of G Co outputs (weight (G Co, Ci, 1, 1)). */
   stacked?: readonly { w: Tensor; dy: Tensor; dw: Tensor; db: Tensor }[];
   label: string;
 }
@@ -312,14 +313,6 @@ export function conv2dBiasInGemm(device: GPUDevice, x: readonly number[], w: rea
   return biasInGemm(device, dims(x, w, g, 'conv2dBiasInGemm'), split, withInput);
 }
 
-/** Whether the backwards of `groups` stacked 1x1 convolutions of one input (shape x, each weight of
- *  shape w; the forward's `stacked`), their weight gradients split as `split`, can be one dispatch:
- *  unsplit (the slices' in-order sum writes one contiguous dW), with the bias gradients in the GEMM. */
-export function conv2dStackedBackward(device: GPUDevice, x: readonly number[], w: readonly number[], groups: number, split: WeightGradSplit): boolean {
-  const d = dims(x, w, CONV1X1, 'conv2dStackedBackward');
-  return d.K === 1 && split.splits === 1 && biasInGemm(device, { ...d, Co: groups * d.Co }, split, true);
-}
-
 function biasInGemm(device: GPUDevice, d: ConvDims, split: WeightGradSplit, withInput: boolean): boolean {
   if (!gemmOperandsExact(device)) return false;
   const tile = gemmTileOn(device, backwardGemms(d, withInput, split, false));
@@ -362,8 +355,8 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   }
   const gemmDb = params?.db !== undefined && params.dbPartials === undefined && biasInGemm(device, d, split!, input !== undefined);
   if (stacked.length > 0) {
-    if (one.K !== 1 || a.geometry.stride !== 1 || a.upsample || a.x2 || !input || !params || !gemmDb || split!.splits !== 1) {
-      throw new Error(`${a.label}: a stacked conv2d backward is 1x1 stride 1 with dx, unsplit, its bias gradients in the GEMM (conv2dStackedBackward)`);
+    if (one.K !== 1 || a.geometry.stride !== 1 || a.upsample || a.x2 || !input || !params?.db || params.dbPartials) {
+      throw new Error(`${a.label}: a stacked conv2d backward is 1x1 stride 1 with dx and the parameter gradients, biases included`);
     }
     for (const t of stacked) {
       expectShape(t.w, a.w.shape, a.label);
@@ -372,30 +365,39 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
       expectShape(t.db, [one.Co], a.label);
     }
   }
+  // Each convolution's parameter gradients, the first's and the stacked ones'.
+  const grads = params ? [{ dw: params.dw, db: params.db }, ...stacked.map((t) => ({ dw: t.dw, db: t.db }))] : [];
   const ws = spanOf([a.w, ...stacked.map((t) => t.w)], `${a.label}.weights`);
   const dys = spanOf([a.dy, ...stacked.map((t) => t.dy)], `${a.label}.dys`);
   const fusion: Fusion = {
     ...UNFUSED, groups: G, y_gstride: regularStride(dys.offsets, 'output gradients', a.label), w_gstride: regularStride(ws.offsets, 'weights', a.label),
   };
-  // Stacked: every dw and db in one writable span (bindings may not overlap), placed by offsets.
-  let grads: Tensor | undefined;
-  if (stacked.length > 0) {
-    const all = spanOf([params!.dw, ...stacked.map((t) => t.dw), params!.db!, ...stacked.map((t) => t.db)], `${a.label}.grads`);
+  // Stacked and unsplit: every dw and db in one writable span (bindings may not overlap), placed by offsets.
+  let gradSpan: Tensor | undefined;
+  if (stacked.length > 0 && split!.splits === 1) {
+    const all = spanOf([...grads.map((g) => g.dw), ...grads.map((g) => g.db!)], `${a.label}.grads`);
     if (regularStride(all.offsets.slice(0, G), 'weight gradients', a.label) !== fusion.w_gstride) {
       throw new Error(`${a.label}: stacked weight gradients must lie at the weights' stride (${fusion.w_gstride})`);
     }
     Object.assign(fusion, { w_off: all.offsets[0]!, b_off: all.offsets[G]!, b_gstride: regularStride(all.offsets.slice(G), 'bias gradients', a.label) });
-    grads = all.span;
+    gradSpan = all.span;
   }
   const tile = gemmTileOn(device, backwardGemms(d, input !== undefined, split, false));
   const [inputGemm, weightGemm] = [backwardGemms(d, input !== undefined, undefined, false), backwardGemms(d, false, split, gemmDb)];
-  // The bias gradient from per-sample sums: given (dbPartials), or the plane sums this dispatch adds.
-  let planeSums: Tensor | undefined;
+  // The bias gradients from per-sample sums: given (dbPartials), or the plane sums this dispatch
+  // adds, one take of the row sums per convolution (consecutive, so one span).
+  let planeSums: { span: Tensor; offsets: number[] } | undefined;
   if (params?.db && !gemmDb) {
     if (!params.rowSums) throw new Error(`${a.label}: conv2d bias gradient from per-sample sums needs rowSums`);
-    if (params.dbPartials) expectShape(params.dbPartials, [d.B, d.Co], a.label);
-    else planeSums = params.rowSums.take([d.B, d.Co], `${a.label}.db_partials`);   // one convolution: stacked ones have gemmDb
-    params.rowSums.add(params.dbPartials ?? planeSums!, params.db);
+    if (params.dbPartials) {
+      expectShape(params.dbPartials, [one.B, one.Co], a.label);
+      params.rowSums.add(params.dbPartials, params.db);
+    } else {
+      const takes = grads.map((_, g) => params.rowSums!.take([one.B, one.Co], `${a.label}.db_partials${G > 1 ? `[${g}]` : ''}`));
+      takes.forEach((t, g) => params.rowSums!.add(t, grads[g]!.db!));
+      planeSums = spanOf(takes, `${a.label}.db_partials`);
+      fusion.plane_gstride = regularStride(planeSums.offsets, 'plane sums', a.label);
+    }
   }
   const tiles = {
     input_tiles: gemmWorkgroups(inputGemm, tile), weight_tiles: gemmWorkgroups(weightGemm, tile),
@@ -404,7 +406,7 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   const ncols = d.Ci * d.K * d.K;
   const width = d.Co * ncols + (gemmDb ? d.Co : 0);
   const taken = params && split!.splits > 1 ? params.splitSums!.takeInTurn(device, [split!.splits, width], `${a.label}.dw_partials`) : undefined;
-  const partials = taken?.partials ?? grads ?? params?.dw;
+  const partials = taken?.partials ?? gradSpan ?? params?.dw;
   // Outputs this dispatch does not write, each in a sink of its own (writable bindings may not alias).
   const sink = (t: Tensor | undefined, slot: number): [Tensor, 'write'] => [t ?? placeholderSink(device, slot), 'write'];
   const flags = (input?.accumulate ? FLAG_ACC : 0) | (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0);
@@ -417,9 +419,19 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
       workgroups: grid(tiles.input_tiles + tiles.weight_tiles + tiles.plane_groups),
       flops: (input ? gemmFlops(d) : 0) + (params ? gemmFlops(d) : 0),
       tensors: [[ws.span, 'read'], [a.x, 'read'], [dys.span, 'read'], secondPart(device, a.x2),
-        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 && !grads ? params!.db : planeSums, 3)],
+        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 && !gradSpan ? params!.db : planeSums?.span, 3)],
     }),
   ];
-  if (taken) params!.splitSums!.add(taken.partials, reshape(params!.dw, [numel(params!.dw.shape)]), gemmDb ? params!.db : undefined);
+  // The slices' in-order sums: a partial copy's rows hold the G convolutions' dw (G Co rows of
+  // Ci K K), then their db (G Co); one convolution's are one sum into dw and db, stacked ones' a sum
+  // of each one's share.
+  const flat = (t: Tensor) => reshape(t, [numel(t.shape)]);
+  if (taken && G === 1) params!.splitSums!.add(taken.partials, flat(params!.dw), gemmDb ? params!.db : undefined);
+  if (taken && G > 1) {
+    grads.forEach((g, i) => {
+      params!.splitSums!.addColumns(taken.partials, i * one.Co * ncols, one.Co * ncols, flat(g.dw));
+      if (gemmDb) params!.splitSums!.addColumns(taken.partials, d.Co * ncols + i * one.Co, one.Co, g.db!);
+    });
+  }
   return out;
 }

@@ -76,7 +76,7 @@ export function gradNormAndClip(device: GPUDevice, a: GradNormArgs): GradNorms {
   return { dispatches, outs };
 }
 
-const TABLE_WORDS = 6;   // reduce.wgsl sum_rows_table: (src, rows, count, split, out, out2)
+const TABLE_WORDS = 7;   // reduce.wgsl sum_rows_table: (src, rows, count, split, out, out2, stride)
 
 /**
  * The second stage of split reductions, deferred so that one dispatch sums many of them instead of
@@ -91,8 +91,10 @@ const TABLE_WORDS = 6;   // reduce.wgsl sum_rows_table: (src, rows, count, split
 export class RowSums {
   readonly partials: Tensor;
   private used = 0;
-  private takes = 0;
-  private readonly sums: { src: Tensor; out: Tensor; out2?: Tensor }[] = [];
+  /** Takes no sum has been queued for yet. */
+  private readonly unqueued = new Set<Tensor>();
+  /** Each queued sum: `count` columns from `first` of src's rows, into out (and out2). */
+  private readonly sums: { src: Tensor; first: number; count: number; out: Tensor; out2?: Tensor }[] = [];
 
   /** `floats`: the sum of RowSums.floats over every take to come. */
   constructor(device: GPUDevice, floats: number, readonly label: string) {
@@ -106,13 +108,14 @@ export class RowSums {
 
   /** Rows of partials (rows, count) of their own, to be written by one kernel and summed by `add`. */
   take(shape: readonly [number, number], label: string): Tensor {
-    this.takes++;
     const offset = this.used;
     this.used += RowSums.floats(shape);
     if (this.used > this.partials.shape[0]!) {
       throw new Error(`${this.label}: planner bug: partials ${label} [${shape}] overrun the ${this.partials.shape[0]} floats reserved`);
     }
-    return viewTensor(this.partials, offset, shape, label);
+    const t = viewTensor(this.partials, offset, shape, label);
+    this.unqueued.add(t);
+    return t;
   }
 
   /** A take whose sum is queued (add) before the next take of the buffer: the split-K weight
@@ -128,33 +131,40 @@ export class RowSums {
   /** Queues out (and out2) += the sum of src's rows, in row order (reduce.wgsl sum_rows_table); src
    *  is a take. */
   add(src: Tensor, out: Tensor, out2?: Tensor): void {
-    const [rows, count] = src.shape as [number, number];
-    expectShape(src, [rows, count], src.label);
+    this.addColumns(src, 0, src.shape[1]!, out, out2);
+  }
+
+  /** Queues out (and out2) += the sum over src's rows of their `count` columns from `first` (a
+   *  stacked convolution's share of partial copies that hold all of them). */
+  addColumns(src: Tensor, first: number, count: number, out: Tensor, out2?: Tensor): void {
+    const [rows, width] = src.shape as [number, number];
+    expectShape(src, [rows, width], src.label);
     if (src.buffer !== this.partials.buffer) throw new Error(`${this.label}: ${src.label} is not a take of these row sums`);
+    if (first < 0 || first + count > width) throw new Error(`${this.label}: columns ${first} to ${first + count} of ${src.label}, which has ${width}`);
     expectShape(out, [count - (out2 ? numel(out2.shape) : 0)], out.label);
-    this.sums.push({ src, out, out2 });
+    this.unqueued.delete(src);
+    this.sums.push({ src, first, count, out, out2 });
   }
 
   /** The one dispatch of every queued sum (none when nothing was queued); every take must have been
    *  queued, since the buffer is free for new takes after it. */
   dispatch(device: GPUDevice): Dispatch[] {
-    if (this.sums.length !== this.takes) throw new Error(`${this.label}: planner bug: ${this.takes - this.sums.length} partials taken but not queued for a sum`);
+    if (this.unqueued.size > 0) throw new Error(`${this.label}: planner bug: ${this.unqueued.size} partials taken but not queued for a sum`);
     if (this.sums.length === 0) return [];
     const outs = spanOf(this.sums.flatMap((e) => (e.out2 ? [e.out, e.out2] : [e.out])), `${this.label}.row_sum_outputs`);
     const table = new Uint32Array(this.sums.length * TABLE_WORDS);
     let k = 0;
     this.sums.forEach((e, i) => {
-      const [rows, count] = e.src.shape as [number, number];
+      const [rows, stride] = e.src.shape as [number, number];
       const out = outs.offsets[k++]!;
       const out2 = e.out2 ? outs.offsets[k++]! : 0;
-      table.set([(e.src.offset - this.partials.offset) / 4, rows, count, numel(e.out.shape), out, out2], i * TABLE_WORDS);
+      table.set([(e.src.offset - this.partials.offset) / 4 + e.first, rows, e.count, numel(e.out.shape), out, out2, stride], i * TABLE_WORDS);
     });
     const tableTensor = createTensorFrom(device, [table.length], new Float32Array(table.buffer), `${this.label}.row_sum_table`);
-    const widest = Math.max(...this.sums.map((e) => e.src.shape[1]!));
+    const widest = Math.max(...this.sums.map((e) => e.count));
     const entries = this.sums.length;
     this.sums.length = 0;
     this.used = 0;
-    this.takes = 0;
     return [makeDispatch(device, {
       shader, entry: 'sum_rows_table', label: `${this.label}.row_sums`,
       uniformStruct: 'TableParams',

@@ -12,7 +12,7 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, numel, reshape, viewTensor, type Tensor, type TensorStorage } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
-import { conv2dBackward, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, conv2dStackedBackward, convInputShape, splitSumsFloats, weightGradSplit, type WeightGradSplit } from '../kernels/conv2d';
+import { conv2dBackward, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, convInputShape, splitSumsFloats, weightGradSplit, type WeightGradSplit } from '../kernels/conv2d';
 import { groupNormBackward, groupNormForward, groupNormPartialsShape, groupNormStoresF16 } from '../kernels/groupnorm';
 import { gemmOperandsExact } from '../kernels/gemm';
 import { RowSums } from '../kernels/reduce';
@@ -424,17 +424,17 @@ export class UNet {
     }));
     const [first, ...rest] = convs as [typeof convs[0], ...typeof convs];
     this.forward.push(conv2dForward(this.device, { x, ...first, stacked: rest, geometry: CONV1X1, label: `${name}.${parts.join('')}` }));
-    const split = weightGradSplit(x.shape, first.w.shape, CONV1X1, this.device.limits);
-    if (!conv2dStackedBackward(this.device, x.shape, first.w.shape, convs.length, split)) {
-      for (const c of convs) this.convGrad(x, c.name, c.y, CONV1X1);
-      return convs.map((c) => c.y);
-    }
-    // One backward dispatch for all of them (their output gradients stacked as the outputs are).
+    // One backward dispatch for all of them (their output gradients stacked as the outputs are): a
+    // weight gradient of G Co rows, split and with its biases as one convolution of that shape.
+    const stackedW = [convs.length * cout, ...first.w.shape.slice(1)];
+    const split = weightGradSplit(x.shape, stackedW, CONV1X1, this.device.limits);
+    this.needSplitSums(split);
+    if (!conv2dBiasInGemm(this.device, x.shape, stackedW, CONV1X1, split, true)) convs.forEach(() => this.needRowSums(conv2dBiasPartialsShape(x.shape, first.w.shape)));
     this.onBackward(() => {
       const grads = (c: typeof first) => ({ dw: this.g(`${c.name}.weight`), db: this.g(`${c.name}.bias`) });
       this.backward.push(...conv2dBackward(this.device, {
         x, w: first.w, dy: this.grad(first.y), geometry: CONV1X1, label: `${name}.${parts.join('')}`,
-        input: this.inputGrads(x), params: { ...grads(first), split },
+        input: this.inputGrads(x), params: { ...grads(first), split, splitSums: this.splitSums ?? undefined, rowSums: this.rowSums! },
         stacked: rest.map((c) => ({ w: c.w, dy: this.grad(c.y), ...grads(c) })),
       }));
     });

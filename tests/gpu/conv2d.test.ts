@@ -1,7 +1,7 @@
 // conv2d kernels vs the CPU reference (odd shapes, batch 1 and 3) and vs the PyTorch goldens.
 import { describe, expect, it } from 'vitest';
 import { getTensor } from '../../src/io/safetensors';
-import { conv2dBackward as conv2dBackwardGpu, conv2dBiasInGemm, conv2dForward, conv2dStackedBackward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
+import { conv2dBackward as conv2dBackwardGpu, conv2dBiasInGemm, conv2dForward, sliceReduction, weightGradOutputs, weightGradSplit } from '../../src/kernels/conv2d';
 import { upsampleNearest2x } from '../../src/ref/resample';
 import { concatChannels, concatChannelsBackward } from '../../src/ref/concat';
 import { conv2d, conv2dBackward } from '../../src/ref/conv2d';
@@ -10,6 +10,7 @@ import { expectClose, loadReference } from '../unit/ref-helpers';
 import { BWD, FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, withGemmTile } from './harness';
 import { forcedSplit, gpuConv, splitSumsFor } from './conv-harness';
 import { planeSumsInOrder } from '../../src/ref/plane-sums';
+import { f16RoundTensor } from '../../src/ref/f16';
 import { RowSums } from '../../src/kernels/reduce';
 import { GEMM_TILES, gemmLaunch, gemmTile } from '../../src/kernels/gemm';
 import type { Tensor } from '../../src/gpu/tensor';
@@ -84,40 +85,77 @@ describe('conv2d on WebGPU', () => {
   });
 
   // Their backward in one dispatch: dx sums the three convolutions' input gradients (K = 3 Co), and
-  // each gets its dw and db (3 Co rows of one GEMM, written into one span of the flat gradients).
-  it('computes the backward of stacked 1x1 convolutions in one dispatch (batch 2, 67 in channels, 3 x 70 out)', async () => {
-    const d = gpu.device;
-    const x = randomTensor([2, 67, 5, 3], 61);
-    const ws = [0, 1, 2].map((g) => randomTensor([70, 67, 1, 1], 62 + g, 0.3));
-    const dys = [0, 1, 2].map((g) => randomTensor([2, 70, 5, 3], 65 + g));
-    const params = packOnGpu(d, ws.flatMap((w) => [w, { shape: [70], data: new Float32Array(70) }]), 'qkv.params');
-    // The gradients start non-zero: parameter gradients accumulate (+=).
-    const before = ws.flatMap((w, g) => [randomTensor(w.shape, 70 + g), randomTensor([70], 73 + g)]);
-    const grads = packOnGpu(d, before, 'qkv.grads');
-    const dy = packOnGpu(d, dys, 'qkv.dy');
-    const dx = gpuZeros(d, x.shape, 'dx');
-    const split = weightGradSplit(x.shape, ws[0]!.shape, CONV1X1, d.limits);
-    expect(conv2dStackedBackward(d, x.shape, ws[0]!.shape, 3, split)).toBe(true);
-    const at = (i: number) => params[i]!, gr = (i: number) => grads[i]!;
-    const dispatches = conv2dBackwardGpu(d, {
-      x: toGpu(d, x, 'x'), w: at(0), dy: dy[0]!, geometry: CONV1X1, label: 'qkv', input: { dx, accumulate: false },
-      params: { dw: gr(0), db: gr(1), split }, stacked: [1, 2].map((g) => ({ w: at(2 * g), dy: dy[g]!, dw: gr(2 * g), db: gr(2 * g + 1) })),
+  // each gets its dw and db (3 Co rows of one GEMM, written into one span of the flat gradients, or
+  // split into partial copies whose shares are summed into each).
+  for (const splits of [1, 2]) {
+    it(`computes the backward of stacked 1x1 convolutions in one dispatch (batch 2, 67 in channels, 3 x 70 out, ${splits} slice${splits > 1 ? 's' : ''})`, async () => {
+      const d = gpu.device;
+      const x = randomTensor([2, 67, 5, 3], 61);
+      const ws = [0, 1, 2].map((g) => randomTensor([70, 67, 1, 1], 62 + g, 0.3));
+      const dys = [0, 1, 2].map((g) => randomTensor([2, 70, 5, 3], 65 + g));
+      const params = packOnGpu(d, ws.flatMap((w) => [w, { shape: [70], data: new Float32Array(70) }]), 'qkv.params');
+      // The gradients start non-zero: parameter gradients accumulate (+=).
+      const before = ws.flatMap((w, g) => [randomTensor(w.shape, 70 + g), randomTensor([70], 73 + g)]);
+      const grads = packOnGpu(d, before, 'qkv.grads');
+      const dy = packOnGpu(d, dys, 'qkv.dy');
+      const dx = gpuZeros(d, x.shape, 'dx');
+      const split = splits === 1 ? weightGradSplit(x.shape, [210, 67, 1, 1], CONV1X1, d.limits) : forcedSplit(x.shape, 15, 2, [210, 67, 1, 1]);
+      expect(split.splits).toBe(splits);
+      const splitSums = splitSumsFor(d, split);
+      const at = (i: number) => params[i]!, gr = (i: number) => grads[i]!;
+      const dispatches = conv2dBackwardGpu(d, {
+        x: toGpu(d, x, 'x'), w: at(0), dy: dy[0]!, geometry: CONV1X1, label: 'qkv', input: { dx, accumulate: false },
+        params: { dw: gr(0), db: gr(1), split, splitSums }, stacked: [1, 2].map((g) => ({ w: at(2 * g), dy: dy[g]!, dw: gr(2 * g), db: gr(2 * g + 1) })),
+      });
+      expect(dispatches).toHaveLength(1);
+      const got = await run(d, [...dispatches, ...splitSums.dispatch(d)], [dx, ...grads]);
+      const refs = [0, 1, 2].map((g) => conv2dBackward(x, ws[g]!, dys[g]!, CONV1X1));
+      expectClose(got[0]!, refs[0]!.dx.data.map((v, i) => v + refs[1]!.dx.data[i]! + refs[2]!.dx.data[i]!), BWD.atol, BWD.rtol, 'dx of the three');
+      for (let g = 0; g < 3; g++) {
+        expectClose(got[1 + 2 * g]!, refs[g]!.dw.data.map((v, i) => v + before[2 * g]!.data[i]!), BWD.atol, BWD.rtol, `dw ${g}`);
+        expectClose(got[2 + 2 * g]!, refs[g]!.db.data.map((v, i) => v + before[2 * g + 1]!.data[i]!), BWD.atol, BWD.rtol, `db ${g}`);
+      }
+      // Unsplit, a gradient out of stride (split, each has its own sum); or no bias gradients: refused
+      // by name, not computed wrongly.
+      const args = { x: toGpu(d, x, 'x2'), w: at(0), dy: dy[0]!, geometry: CONV1X1, label: 'qkv', input: { dx, accumulate: false } };
+      if (splits === 1) {
+        expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), db: gr(1), split, splitSums }, stacked: [{ w: at(2), dy: dy[1]!, dw: gr(4), db: gr(5) }] }))
+          .toThrow(/qkv: stacked weight gradients must lie at the weights' stride/);
+      }
+      expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), split, splitSums }, stacked: [{ w: at(2), dy: dy[1]!, dw: gr(2), db: gr(3) }] }))
+        .toThrow(/qkv: a stacked conv2d backward is 1x1 stride 1 with dx and the parameter gradients, biases included/);
     });
-    expect(dispatches).toHaveLength(1);
-    const got = await run(d, dispatches, [dx, ...grads]);
-    const refs = [0, 1, 2].map((g) => conv2dBackward(x, ws[g]!, dys[g]!, CONV1X1));
-    expectClose(got[0]!, refs[0]!.dx.data.map((v, i) => v + refs[1]!.dx.data[i]! + refs[2]!.dx.data[i]!), BWD.atol, BWD.rtol, 'dx of the three');
-    for (let g = 0; g < 3; g++) {
-      expectClose(got[1 + 2 * g]!, refs[g]!.dw.data.map((v, i) => v + before[2 * g]!.data[i]!), BWD.atol, BWD.rtol, `dw ${g}`);
-      expectClose(got[2 + 2 * g]!, refs[g]!.db.data.map((v, i) => v + before[2 * g + 1]!.data[i]!), BWD.atol, BWD.rtol, `db ${g}`);
-    }
-    // Split, or the views out of stride: refused by name, not computed wrongly.
-    const args = { x: toGpu(d, x, 'x2'), w: at(0), dy: dy[0]!, geometry: CONV1X1, label: 'qkv', input: { dx, accumulate: false }, stacked: [{ w: at(2), dy: dy[1]!, dw: gr(2), db: gr(3) }] };
-    expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), db: gr(1), split: forcedSplit(x.shape, 15, 2, ws[0]!.shape), splitSums: new RowSums(d, 1 << 16, 's') } }))
-      .toThrow(/qkv: a stacked conv2d backward is 1x1 stride 1 with dx, unsplit/);
-    expect(() => conv2dBackwardGpu(d, { ...args, params: { dw: gr(0), db: gr(1), split }, stacked: [{ w: at(2), dy: dy[1]!, dw: gr(4), db: gr(5) }] }))
-      .toThrow(/qkv: stacked weight gradients must lie at the weights' stride/);
-  });
+  }
+
+  // In a reduced tier the stacked convolutions' biases come from the plane sums of their stacked dy
+  // (3 takes of the row sums, one span): in order, to the last bit, split or not.
+  for (const splits of [1, 2]) {
+    it(`sums the plane sums of stacked convolutions for their bias gradients (matrix-emulated, ${splits} slice${splits > 1 ? 's' : ''})`, async () => {
+      const e = emulated.device;
+      const x = randomTensor([2, 16, 9, 10], 81);
+      const ws = [0, 1, 2].map((g) => randomTensor([24, 16, 1, 1], 82 + g, 0.3));
+      const dys = [0, 1, 2].map((g) => randomTensor([2, 24, 9, 10], 85 + g));
+      const params = packOnGpu(e, ws.flatMap((w) => [w, { shape: [24], data: new Float32Array(24) }]), 'qkv.params');
+      const grads = packOnGpu(e, ws.flatMap((w) => [{ shape: w.shape, data: new Float32Array(w.data.length) }, { shape: [24], data: new Float32Array(24) }]), 'qkv.grads');
+      const dy = packOnGpu(e, dys, 'qkv.dy');
+      const split = splits === 1 ? weightGradSplit(x.shape, [72, 16, 1, 1], CONV1X1, e.limits) : forcedSplit(x.shape, 90, 2, [72, 16, 1, 1]);
+      expect(split.splits).toBe(splits);
+      const splitSums = splitSumsFor(e, split), rowSums = new RowSums(e, 3 * RowSums.floats([2, 24]), 'qkv');
+      const dispatches = conv2dBackwardGpu(e, {
+        x: toGpu(e, x, 'x'), w: params[0]!, dy: dy[0]!, geometry: CONV1X1, label: 'qkv', input: { dx: gpuZeros(e, x.shape), accumulate: false },
+        params: { dw: grads[0]!, db: grads[1]!, split, splitSums, rowSums }, stacked: [1, 2].map((g) => ({ w: params[2 * g]!, dy: dy[g]!, dw: grads[2 * g]!, db: grads[2 * g + 1]! })),
+      });
+      expect(dispatches.map((k) => k.label)).toEqual(['qkv.dx+dw+db (conv2d.backward)']);
+      const got = await run(e, [...dispatches, ...splitSums.dispatch(e), ...rowSums.dispatch(e)], grads);
+      for (let g = 0; g < 3; g++) {
+        const planes = planeSumsInOrder(dys[g]!).data;
+        const want = Float32Array.from({ length: 24 }, (_, co) => Math.fround(Math.fround(0 + planes[co]!) + planes[24 + co]!));
+        expect(got[2 * g + 1], `db ${g}`).toEqual(want);
+        const ref = conv2dBackward(f16RoundTensor(x), ws[g]!, f16RoundTensor(dys[g]!), CONV1X1);
+        expectClose(got[2 * g]!, ref.dw.data, BWD.atol, BWD.rtol, `dw ${g}`);
+      }
+    });
+  }
 
   // The ResBlock's conv2 with its nin_shortcut added in the same GEMM: K = 9 Ci + Ci'.
   it('adds a fused 1x1 shortcut of another input (batch 3, 3x3 over 5 channels + 1x1 over 9, 70 out, 11x13)', async () => {

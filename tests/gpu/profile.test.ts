@@ -91,23 +91,27 @@ describe('per-kernel profile', () => {
   });
 
   // The reduced tiers keep every bias gradient out of the GEMMs (f16 operands would round dy): their
-  // per-sample sums ride in the convolution's backward dispatch, where 40 dispatches of their own were.
+  // per-sample sums ride in the convolution's backward dispatch, where 40 dispatches of their own were,
+  // and the attention's q, k and v keep their one backward dispatch (plane sums of the three).
   it('plans the bundled backward in a reduced tier with each bias\'s plane sums in its convolution\'s dispatch', () => {
     const net = new UNet(emulated.device, BUNDLED_ARCHITECTURE, { batch: 1, grad: true, label: 'count' });
-    expect(net.backward.filter((x) => x.label.endsWith('.dx+dw+db (conv2d.backward)')).length).toBe(40);
-    expect(net.backward.filter((x) => x.kernel === 'conv2d.backward').length).toBe(51);   // q, k and v apart: their bias is not in the GEMM
-    expect(net.backward.length).toBe(96);
+    expect(net.backward.filter((x) => x.label.endsWith('.dx+dw+db (conv2d.backward)')).length).toBe(32);
+    expect(net.backward.filter((x) => x.label.endsWith('.qkv.dx+dw+db (conv2d.backward)')).length).toBe(4);
+    expect(net.backward.filter((x) => x.kernel === 'conv2d.backward').length).toBe(43);
+    expect(net.backward.length).toBe(88);
     net.destroy();
   });
 
   // At batch 8, 34 of the bundled model's convolutions split their weight gradient (K = 8 x 256
-  // pixels at 16 px), and each split once had its own sum: 128 backward dispatches.
-  it('plans the bundled backward at batch 8 with every split-K sum in one dispatch', () => {
+  // pixels at 16 px), and each split once had its own sum: 128 backward dispatches. The attention's
+  // q, k and v, split, keep their one dispatch: a table entry for each one's share of dw (and db).
+  it('plans the bundled backward at batch 8 with every split-K sum in one dispatch, q, k and v together', () => {
     const net = new UNet(gpu.device, BUNDLED_ARCHITECTURE, { batch: 8, grad: true, label: 'count' });
     const tables = net.backward.filter((x) => x.kernel === 'reduce.sum_rows_table');
     expect(tables.map((x) => x.label)).toEqual(['count.split_sums.row_sums (reduce.sum_rows_table)', 'count.row_sums (reduce.sum_rows_table)']);
-    expect(tables[0]!.workgroups[1]).toBe(34);   // a table entry (a workgroup row) per split convolution
-    expect(net.backward.length).toBe(95);
+    expect(tables[0]!.workgroups[1]).toBe(43);   // a table entry (a workgroup row) per split convolution or share
+    expect(net.backward.filter((x) => x.label.includes('.qkv.dx+dw')).length).toBe(4);
+    expect(net.backward.length).toBe(89);   // 95 with the three split attention blocks' q, k and v apart
     net.destroy();
   });
 });

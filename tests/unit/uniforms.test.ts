@@ -20,7 +20,7 @@ describe('uniform blocks from the WGSL structs', () => {
     expect(count).toBeGreaterThanOrEqual(15);
     const conv = shaders.find((s) => s.name === 'conv2d')!;
     expect(structFields(conv, 'Params').map((f) => f.name)).toEqual(['batch', 'cin', 'h', 'w', 'cout', 'oh', 'ow', 'pad_t', 'pad_l', 'flags', 'k_chunk', 'splits',
-      'groups', 'y_gstride', 'w_off', 'w_gstride', 'b_off', 'b_gstride', 'sc_cin', 'sc_w_off', 'sc_b_off', 'ca', 'sc_ca', 'input_tiles', 'weight_tiles', 'plane_groups']);
+      'groups', 'y_gstride', 'w_off', 'w_gstride', 'b_off', 'b_gstride', 'sc_cin', 'sc_w_off', 'sc_b_off', 'ca', 'sc_ca', 'input_tiles', 'weight_tiles', 'plane_groups', 'plane_gstride']);
   });
 
   it('packs by name in declaration order, floats as their bits, and names every mistake', () => {
