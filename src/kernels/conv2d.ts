@@ -352,6 +352,9 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
     expectShape(params.dw, a.w.shape, a.label);
     if (params.db) expectShape(params.db, [one.Co], a.label);
     if (split!.splits > 1 && !params.splitSums) throw new Error(`${a.label}: conv2d weight gradient split ${split!.splits} ways needs splitSums for its partial copies`);
+    // splitSums sums whenever it fills, rowSums at the backward's end: one buffer for both would sum
+    // partials before they are written.
+    if (params.splitSums && params.splitSums === params.rowSums) throw new Error(`${a.label}: conv2d splitSums and rowSums must be two RowSums`);
   }
   const gemmDb = params?.db !== undefined && params.dbPartials === undefined && biasInGemm(device, d, split!, input !== undefined);
   if (stacked.length > 0) {
