@@ -9,6 +9,8 @@
 #                               PROFILE=small:64 for the per-kernel profile of one config at one batch, "" for none,
 #                               TILES="small:64 bundled:1 cifar10:1" to time each config:batch with the tiles chosen
 #                               per shape and with every GEMM on each tile of shaders/gemm.wgsl (GEMM_TILES), "" for none,
+#                               NORM="small:64 bundled:1 cifar10:1" to time each config:batch with the GroupNorm
+#                               outputs normalised on load by their convolutions and written (--norm-on-load), "" for none,
 #                               TIERS="f16 matrix-emulated matrix": the precision tiers to check on the adapter (Dawn's
 #                               unsafe feature toggles on): the bundled model's eps and one training step per tier,
 #                               each against fp32 (relative L2), f16 and matrix against matrix-emulated (f16: the
@@ -31,6 +33,7 @@ ITERS=${ITERS:-20}
 PROFILE=${PROFILE-small:64}
 TILES=${TILES-small:64 bundled:1 cifar10:1}
 TILE_SHAPES="32x32 64x64 128x64"
+NORM=${NORM-small:64 bundled:1 cifar10:1}
 TIERS=${TIERS-f16 matrix-emulated matrix}
 TTQ_STEPS=${TTQ_STEPS-}
 torch_flags() {
@@ -53,6 +56,14 @@ if [ -n "$TILES" ]; then
     DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${CB%%:*}" --batches "${CB##*:}" --iters "$ITERS" --json "$OUT/tiles/${CB/:/-}-per-shape.json"
     for T in $TILE_SHAPES; do
       DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${CB%%:*}" --batches "${CB##*:}" --iters "$ITERS" --gemm-tile "$T" --json "$OUT/tiles/${CB/:/-}-$T.json"
+    done
+  done
+fi
+if [ -n "$NORM" ]; then
+  mkdir -p "$OUT/norm"
+  for CB in $NORM; do
+    for N in on off; do
+      DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs bench --configs "${CB%%:*}" --batches "${CB##*:}" --iters "$ITERS" --norm-on-load "$N" --json "$OUT/norm/${CB/:/-}-$N.json"
     done
   done
 fi
@@ -167,5 +178,18 @@ for cb in pairs:
         r = json.load(open(f'{out}/{key}-{t}.json'))['rows'][0]
         cells.append(f"{t}: fwd {r['forward_ms']:.3f} ({r['forward_ms'] / base['forward_ms']:.2f}x) step {r['train_step_ms']:.3f} ({r['train_step_ms'] / base['train_step_ms']:.2f}x)")
     print(f"{cb:<12} per shape: fwd {base['forward_ms']:.3f} step {base['train_step_ms']:.3f} | " + ' | '.join(cells))
+PY
+fi
+if [ -n "$NORM" ]; then
+  "$PYTHON" - "$OUT/norm" $NORM <<'PY'
+import json, sys
+out, pairs = sys.argv[1], sys.argv[2:]
+print('\nGroupNorm outputs normalised on load vs written (ms; in brackets written / on load: above 1, on load wins)')
+for cb in pairs:
+    key = cb.replace(':', '-')
+    on, off = (json.load(open(f'{out}/{key}-{n}.json'))['rows'][0] for n in ('on', 'off'))
+    print(f"{cb:<12} fwd {on['forward_ms']:.3f} vs {off['forward_ms']:.3f} ({off['forward_ms'] / on['forward_ms']:.2f}x)  "
+          f"step {on['train_step_ms']:.3f} vs {off['train_step_ms']:.3f} ({off['train_step_ms'] / on['train_step_ms']:.2f}x)  "
+          f"fwd MB written {on['forward_mb_written']:.2f} vs {off['forward_mb_written']:.2f}")
 PY
 fi

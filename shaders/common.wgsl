@@ -20,6 +20,15 @@ fn sigmoid(v: f32) -> f32 {
   return e / (1.0 + e);
 }
 
+// GroupNorm's affine normalisation of one value v of channel c, then SiLU where asked: t holds
+// (mean, rstd) of v's (sample, group) and (gamma, beta) of c. groupnorm.wgsl writes it, and
+// conv2d.wgsl applies it as it loads a normalised input (FLAG_NORM): one expression, so one result.
+fn group_norm_value(t: vec4f, v: f32, silu: bool) -> f32 {
+  let z = (v - t.x) * t.y * t.z + t.w;
+  if (silu) { return z / (1.0 + exp(-z)); }
+  return z;
+}
+
 // The sum (max) over a workgroup of 256 threads, in a fixed pairing, so the result does not depend
 // on thread timing (loss, reduce, ideal). A workgroup array's size is part of its type and WGSL has no
 // generics, so families with another workgroup size (attention, groupnorm: 64) keep their own.

@@ -57,9 +57,19 @@
 //             pixels; its bias (at sc_b_off in bias's span) is added in the epilogue. Stride 1 only.
 // Two-part inputs: the UNet's skip concatenation is never written out. An input concatenated along
 // channels is read from two tensors: channels below ca (sc_ca for the shortcut's input) from the
-// first binding, the rest from in_x2. That is the weight gradient's x (in_x, in_x2) and the forward
-// shortcut's sc_x (in_c, in_x2); the input gradient then goes to dx and dx2 alike. With one tensor,
-// ca = cin (sc_ca = sc_cin) and in_x2 (dx2) is a placeholder.
+// first binding, the rest from in_x2. That is the weight gradient's x (in_x, in_x2), the forward's
+// normalised x (FLAG_NORM, below; never with a two-part shortcut) and the forward shortcut's sc_x
+// (in_c, in_x2); the input gradient then goes to dx and dx2 alike (without FLAG_NORM). With one
+// tensor, ca = cin (sc_ca = sc_cin) and in_x2 (dx2) is a placeholder.
+// FLAG_NORM (forward, backward; with FLAG_NORM_SILU, then SiLU): the convolution's input is the
+// GroupNorm of x, normalised as it is loaded (common.wgsl group_norm_value, with the (mean, rstd,
+// gamma, beta) of norm_table[b * Ci + ci] that groupnorm.wgsl `statistics` wrote), never written out:
+// the same values as a GroupNorm dispatch's output, for the forward's and the weight gradient's
+// gathers. x may have two parts (the up path's skip concatenation, normalised by its ResBlock's
+// norm1); the input gradient is then the gradient wrt the normalised input, one tensor dx (B, Ci, H,
+// W), which the GroupNorm's backward takes. The table's binding (9) is declared by the launcher
+// (kernels/conv2d.ts) with x_value, the load's last step: identity without FLAG_NORM, so modules
+// without the table keep 8 storage bindings (the adapters whose limit is 8 run them).
 // FLAG_UP2 (forward, backward): x is (B, Ci, H/2, W/2) and the convolution runs over its nearest 2x
 // upsampling (the UNet's upsample, never written out); H, W are the upsampled sizes, and the input
 // gradient dx is the gradient wrt the upsampled input (resample.wgsl sums it down).
@@ -98,6 +108,8 @@ const FLAG_ACC: u32 = 8u;
 const FLAG_UP2: u32 = 16u;
 const FLAG_SHORTCUT: u32 = 32u;
 const FLAG_DB: u32 = 64u;
+const FLAG_NORM: u32 = 128u;
+const FLAG_NORM_SILU: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> P: Params;
 
@@ -221,8 +233,8 @@ fn x_at(b: u32, ci: u32, iy: i32, ix: i32) -> f32 {
     h >>= 1u;
     w >>= 1u;
   }
-  if (ci < P.ca) { return in_x_at(((b * P.ca + ci) * h + y) * w + x); }
-  return in_x2[((b * (P.cin - P.ca) + ci - P.ca) * h + y) * w + x];
+  if (ci < P.ca) { return x_value(b, ci, in_x_at(((b * P.ca + ci) * h + y) * w + x)); }
+  return x_value(b, ci, in_x2[((b * (P.cin - P.ca) + ci - P.ca) * h + y) * w + x]);
 }
 
 // Bm[k, n] for the slot s decoded from n (caller checks bounds); q as in load_a.
@@ -367,11 +379,12 @@ fn input_gradient(wid: vec3u, li: u32) {
     if (ci >= P.cin || n >= P.batch * hw) { continue; }
     let v = gemm_result(acc, e);
     let acc_on = (P.flags & FLAG_ACC) != 0u;
-    if (ci < P.ca) {
-      let out = ((n / hw) * P.ca + ci) * hw + n % hw;
+    let dca = select(P.ca, P.cin, (P.flags & FLAG_NORM) != 0u);   // a normalised input's gradient is one tensor
+    if (ci < dca) {
+      let out = ((n / hw) * dca + ci) * hw + n % hw;
       if (acc_on) { dx[out] += v; } else { dx[out] = v; }
     } else {
-      let out = ((n / hw) * (P.cin - P.ca) + ci - P.ca) * hw + n % hw;
+      let out = ((n / hw) * (P.cin - dca) + ci - dca) * hw + n % hw;
       if (acc_on) { dx2[out] += v; } else { dx2[out] = v; }
     }
   }

@@ -11,7 +11,9 @@
 //
 // Forward saves stats (mean and rstd) for backward; backward recomputes xhat (and z) from x.
 //   forward    one workgroup per (b, g):  y =, mean =, rstd =
-//              (forward_f16: y stored as f16 pairs, gpu/tensor.ts TensorStorage)
+//              (forward_f16: y stored as f16 pairs, gpu/tensor.ts TensorStorage;
+//               statistics: mean =, rstd =, and the per-channel table a convolution normalises its
+//               input with as it loads it, y never written)
 //   backward   one workgroup per (b, g), one pass over the group per stage:
 //              1. per channel c of the group: pw[b, c] = sum_hw dz * xhat,  pb[b, c] = sum_hw dz
 //                 (partials (B, 2C): row b is pw[b, :] then pb[b, :]), the first stage of
@@ -122,12 +124,15 @@ fn forward_group(bg: u32, li: u32) -> NormGroup {
   return NormGroup(b, c0, n, bg * n, mean, rstd);
 }
 
+// Channel c's normalisation in group g: (mean, rstd, gamma, beta).
+fn norm_entry(g: NormGroup, c: u32) -> vec4f {
+  return vec4f(g.mean, g.rstd, gamma(c), beta(c));
+}
+
 // Element i of the group, normalised (then SiLU'd).
 fn forward_value(g: NormGroup, i: u32) -> f32 {
   let c = g.c0 + i / P.hw;
-  let z = (x_at(g.b, c, i % P.hw) - g.mean) * g.rstd * gamma(c) + beta(c);
-  if ((P.flags & FLAG_SILU) != 0u) { return z / (1.0 + exp(-z)); }
-  return z;
+  return group_norm_value(norm_entry(g, c), x_at(g.b, c, i % P.hw), (P.flags & FLAG_SILU) != 0u);
 }
 
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
@@ -148,6 +153,19 @@ fn forward_f16(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
   for (var j = li; 2u * j < g.n; j += WG) {
     y16[g.base / 2u + j] = f16_pair(forward_value(g, 2u * j), forward_value(g, 2u * j + 1u));
   }
+}
+
+// statistics: the forward without y, for a convolution that normalises its input as it loads it
+// (conv2d.wgsl FLAG_NORM): stats as forward, and table (B, C) of vec4 = norm_entry per (b, c), the
+// same numbers forward_value uses, so the convolution computes y's values bit for bit. y is never
+// written (a GroupNorm output is as large as its input; the table is 16 bytes per channel).
+@group(0) @binding(5) var<storage, read_write> table: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn statistics(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let g = forward_group(wid.x, li);
+  let cg = P.channels / P.groups;
+  for (var j = li; j < cg; j += WG) { table[g.b * P.channels + g.c0 + j] = norm_entry(g, g.c0 + j); }
 }
 
 // ---- backward -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // `ddim bench`: the engine's throughput on this machine's adapter, for comparison with PyTorch
 // (tools/bench_torch.py times the same models; bench/gpu.sh runs both and prints the ratios).
 //   ddim bench [--configs tiny,bundled,small] [--batches 1,8,64] [--iters 20] [--json OUT.json] [--profile]
-//              [--gemm-tile 32x32|64x64|128x64]
+//              [--gemm-tile 32x32|64x64|128x64] [--norm-on-load on|off]
 // Per (config, batch): the UNet forward (eps from x, t) and one full training step (forward,
 // backward, gradient clip, Adam, EMA). Weights are freshly initialised (the time is the same for any
 // values). `iters` steps are submitted back to back and timed from the first submit to the
@@ -13,6 +13,9 @@
 // training step (gpu/profile.ts: GPU timestamps where the adapter has them, shares only otherwise).
 // --gemm-tile forces every GEMM's output tile (shaders/gemm.wgsl; default: per dispatch,
 // kernels/gemm.ts gemmTile), to measure where each tile pays.
+// --norm-on-load forces whether convolutions normalise the GroupNorm outputs they read as they load
+// them (on, the default where the adapter has 9 storage bindings) or read them written by the
+// GroupNorm (off): kernels/conv2d.ts forceNormaliseOnLoad, to measure which pays on a GPU.
 import { writeFileSync } from 'node:fs';
 import { submitDispatches } from '../gpu/kernel';
 import { formatProfile, profileDispatches, type Profile } from '../gpu/profile';
@@ -24,6 +27,7 @@ import { UNet } from '../nn/unet';
 import { gaussian } from '../host/rng';
 import { TrainStep } from '../train/step';
 import { forceGemmTile, GEMM_TILES } from '../kernels/gemm';
+import { conv2dNormalisesOnLoad, forceNormaliseOnLoad } from '../kernels/conv2d';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { alphaBars, betaSchedule, DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { numberArg, numberListArg, parseArgs, precisionArg } from './args';
@@ -57,7 +61,7 @@ export interface BenchRow {
 
 export async function benchCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const cmd = 'ddim bench';
-  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json', 'gemm-tile', 'precision'], flags: ['profile'] }, cmd);
+  const args = parseArgs(argv, { values: ['configs', 'batches', 'iters', 'json', 'gemm-tile', 'precision', 'norm-on-load'], flags: ['profile'] }, cmd);
   const configs = (args.values.get('configs') ?? 'tiny,bundled').split(',');
   const batches = numberListArg(args, 'batches', [1, 8], cmd);
   if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${cmd}: --batches must be positive integers, got "${args.values.get('batches')}"`);
@@ -66,11 +70,15 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
   const tileArg = args.values.get('gemm-tile');
   const tile = tileArg === undefined ? undefined : Object.hasOwn(GEMM_TILES, tileArg) ? GEMM_TILES[tileArg] : undefined;
   if (tileArg !== undefined && !tile) throw new Error(`${cmd}: --gemm-tile must be one of ${Object.keys(GEMM_TILES).join(', ')}, got "${tileArg}"`);
+  const normArg = args.values.get('norm-on-load');
+  if (normArg !== undefined && normArg !== 'on' && normArg !== 'off') throw new Error(`${cmd}: --norm-on-load must be on or off, got "${normArg}"`);
   const { device: d, adapter, tier } = await ctx.gpu(precisionArg(args, cmd));
   forceGemmTile(d, tile);
+  forceNormaliseOnLoad(d, normArg === undefined ? undefined : normArg === 'on');
+  const normOnLoad = conv2dNormalisesOnLoad(d);
   const abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION));
   const rows: BenchRow[] = [];
-  ctx.log(`adapter: ${adapter}; precision ${tier}${tileArg ? `; every GEMM on ${tileArg} tiles` : ''}`);
+  ctx.log(`adapter: ${adapter}; precision ${tier}${tileArg ? `; every GEMM on ${tileArg} tiles` : ''}; GroupNorm outputs ${normOnLoad ? 'normalised on load' : 'written'}`);
   ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s   dispatches fwd/step   fwd MB written');
   for (const name of configs) {
     const config = benchConfig(name);
@@ -109,5 +117,5 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
     }
   }
   const out = args.values.get('json');
-  if (out) writeFileSync(out, JSON.stringify({ adapter, precision: tier, iters, gemm_tile: tileArg ?? 'per shape', rows }, null, 1) + '\n');
+  if (out) writeFileSync(out, JSON.stringify({ adapter, precision: tier, iters, gemm_tile: tileArg ?? 'per shape', norm_on_load: normOnLoad, rows }, null, 1) + '\n');
 }

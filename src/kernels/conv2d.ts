@@ -8,23 +8,78 @@ import type { RowSums } from './reduce';
 import { expectShape } from './shapes';
 import { GEMM_DEFAULT_TILE, GEMM_K_SLICE, gemmConstants, gemmLaunch, gemmLibrary, gemmOperandsExact, gemmThreads, gemmTileOn, gemmWorkgroups, SMALL_TILE_MAX_WORKGROUPS, type GemmShape } from './gemm';
 
-/** conv2d.wgsl with its input x (binding 2) as f32, or as f16 pairs (u32 words). */
+/** conv2d.wgsl with its input x (binding 2) as f32, or as f16 pairs (u32 words); and x_value, a
+ *  load's last step: the value itself, or (FLAG_NORM) its GroupNorm with the table at binding 9. */
 const X_DECLARATIONS: Record<TensorStorage, string> = {
   f32: '@group(0) @binding(2) var<storage, read> in_x: array<f32>;\nfn in_x_at(i: u32) -> f32 { return in_x[i]; }',
   f16: '@group(0) @binding(2) var<storage, read> in_x: array<u32>;\nfn in_x_at(i: u32) -> f32 { return f16_element(in_x[i >> 1u], i); }',
 };
-export const CONV2D_SOURCES: Readonly<Record<TensorStorage, KernelSource>> = {
-  f32: { name: 'conv2d', code, library: gemmLibrary, declarations: { key: '', code: X_DECLARATIONS.f32 } },
-  f16: { name: 'conv2d', code, library: gemmLibrary, declarations: { key: 'x16', code: X_DECLARATIONS.f16 } },
+const AS_LOADED = 'fn x_value(b: u32, ci: u32, v: f32) -> f32 { return v; }';
+const NORMALISED = [
+  '@group(0) @binding(9) var<storage, read> norm_table: array<vec4f>;',
+  'fn x_value(b: u32, ci: u32, v: f32) -> f32 { return group_norm_value(norm_table[b * P.cin + ci], v, (P.flags & FLAG_NORM_SILU) != 0u); }',
+].join('\n');
+export const CONV2D_SOURCES: Readonly<Record<TensorStorage | 'normalised', KernelSource>> = {
+  f32: { name: 'conv2d', code, library: gemmLibrary, declarations: { key: '', code: `${X_DECLARATIONS.f32}\n${AS_LOADED}` } },
+  f16: { name: 'conv2d', code, library: gemmLibrary, declarations: { key: 'x16', code: `${X_DECLARATIONS.f16}\n${AS_LOADED}` } },
+  normalised: { name: 'conv2d', code, library: gemmLibrary, declarations: { key: 'norm', code: `${X_DECLARATIONS.f32}\n${NORMALISED}` } },
 };
 const shader = CONV2D_SOURCES.f32;
 
-/** The module for a convolution of x, and the binding that reads x (tensors[1]) as f16 pairs where x
- *  is stored so. A two-part input's first part is f32 (a concatenation is never a GroupNorm's output). */
-function forInput(x: Tensor, x2: Tensor | undefined, label: string): { shader: KernelSource; packedF16: number[] } {
+/** A convolution's input normalised as it is loaded (conv2d.wgsl FLAG_NORM): the GroupNorm (then
+ *  SiLU) of x, with the table (B, Ci) of (mean, rstd, gamma, beta) that groupNormStatistics wrote. */
+export interface ConvInputNorm {
+  table: Tensor;    // (B, Ci, 4)
+  silu: boolean;
+}
+
+/** Storage bindings a convolution with a normalised input binds: one more than the others (the
+ *  table), which adapters at WebGPU's default limit of 8 do not have. */
+const NORMALISED_BINDINGS = 9;
+
+/** Whether this device can run convolutions that normalise their input as they load it. */
+export function conv2dCanNormaliseInput(device: GPUDevice): boolean {
+  return device.limits.maxStorageBuffersPerShaderStage >= NORMALISED_BINDINGS;
+}
+
+const forcedNormalise = new WeakMap<GPUDevice, boolean>();
+
+/** Makes plans on `device` from now on normalise GroupNorm outputs on load, or write them (undefined:
+ *  the default again), to measure both on whole models (`ddim bench --norm-on-load`). */
+export function forceNormaliseOnLoad(device: GPUDevice, on: boolean | undefined): void {
+  if (on && !conv2dCanNormaliseInput(device)) throw new Error(`normalising on load needs ${NORMALISED_BINDINGS} storage buffers per shader stage; this adapter allows ${device.limits.maxStorageBuffersPerShaderStage}`);
+  if (on === undefined) forcedNormalise.delete(device);
+  else forcedNormalise.set(device, on);
+}
+
+/** Whether a plan on `device` normalises the GroupNorm outputs that convolutions read as they load
+ *  them (nn/unet.ts UNetOptions.normaliseOnLoad's default): wherever the adapter can, unless forced. */
+export function conv2dNormalisesOnLoad(device: GPUDevice): boolean {
+  return forcedNormalise.get(device) ?? conv2dCanNormaliseInput(device);
+}
+
+/** The module for a convolution of x (normalised as loaded with `norm`), and the binding that reads x
+ *  (tensors[1]) as f16 pairs where x is stored so. A two-part input's first part is f32 (a
+ *  concatenation is never a GroupNorm's output), and so is a normalised one (a GroupNorm's input). */
+function forInput(device: GPUDevice, x: Tensor, x2: Tensor | undefined, norm: ConvInputNorm | undefined, label: string): { shader: KernelSource; packedF16: number[] } {
+  if (norm) {
+    if (!conv2dCanNormaliseInput(device)) throw new Error(`${label}: a convolution that normalises its input needs ${NORMALISED_BINDINGS} storage buffers per shader stage; this adapter allows ${device.limits.maxStorageBuffersPerShaderStage}`);
+    if (x.storage === 'f16') throw new Error(`${label}: a normalised convolution input is f32; ${x.label} is stored as f16`);
+    expectShape(norm.table, [x.shape[0]!, convInputShape(x.shape, false, x2?.shape)[1]!, 4], label);
+    return { shader: CONV2D_SOURCES.normalised, packedF16: [] };
+  }
   if (x.storage !== 'f16') return { shader, packedF16: [] };
   if (x2) throw new Error(`${label}: a two-part convolution input is f32; ${x.label} is stored as f16`);
   return { shader: CONV2D_SOURCES.f16, packedF16: [1] };
+}
+
+/** The table binding of a normalised input (binding 9), or none. */
+function normBinding(norm: ConvInputNorm | undefined): [Tensor, 'read'][] {
+  return norm ? [[norm.table, 'read']] : [];
+}
+
+function normFlags(norm: ConvInputNorm | undefined): number {
+  return norm ? FLAG_NORM | (norm.silu ? FLAG_NORM_SILU : 0) : 0;
 }
 const FLAG_BIAS = 1;
 const FLAG_CHAN = 2;
@@ -33,6 +88,8 @@ const FLAG_ACC = 8;
 const FLAG_UP2 = 16;
 const FLAG_SHORTCUT = 32;
 const FLAG_DB = 64;
+const FLAG_NORM = 128;
+const FLAG_NORM_SILU = 256;
 /** Threads per plane sum (conv2d.wgsl PLANE_LANES). */
 const PLANE_LANES = 64;
 
@@ -177,7 +234,12 @@ function gemmFlops(d: ConvDims): number {
 }
 
 export interface Conv2dForwardArgs {
-  x: Tensor;        // (B, Ci, H, W), or (B, Ci, H/2, W/2) with upsample
+  x: Tensor;        // (B, Ci, H, W), or (B, Ci, H/2, W/2) with upsample; with x2 its first channels
+  /** The input's remaining channels, read in place (x and x2 concatenated): with `norm` only (the up
+   *  path's norm1 of a skip concatenation). */
+  x2?: Tensor;
+  /** Convolve the GroupNorm (then SiLU) of x, normalised as it is loaded (never written out). */
+  norm?: ConvInputNorm;
   /** Convolve x's nearest 2x upsampling, read on the fly (the UNet's upsample + conv). */
   upsample?: boolean;
   w: Tensor;        // (Co, Ci, K, K)
@@ -198,7 +260,9 @@ export interface Conv2dForwardArgs {
 }
 
 export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch {
-  const d = dims(convInputShape(a.x.shape, a.upsample), a.w.shape, a.geometry, a.label);
+  const d = dims(convInputShape(a.x.shape, a.upsample, a.x2?.shape), a.w.shape, a.geometry, a.label);
+  if (a.x2 && !a.norm) throw new Error(`${a.label}: a two-part convolution input is read in the forward only when normalised`);
+  if (a.norm && a.upsample) throw new Error(`${a.label}: a normalised convolution input is not upsampled`);
   expectShape(a.y, [d.B, d.Co, d.OH, d.OW], a.label);
   if (a.bias) expectShape(a.bias, [d.Co], a.label);
   if (a.chan) expectShape(a.chan, [d.B, d.Co], a.label);
@@ -232,27 +296,34 @@ export function conv2dForward(device: GPUDevice, a: Conv2dForwardArgs): Dispatch
     expectShape(sc.x, [d.B, sc.x.shape[1]!, d.OH, d.OW], a.label);
     expectShape(sc.w, [d.Co, Cs, 1, 1], a.label);
     expectShape(sc.bias, [d.Co], a.label);
+    if (sc.x2 && a.x2) throw new Error(`${a.label}: a convolution input and its fused shortcut's input cannot both have two parts (one binding holds the second part)`);
     Object.assign(fusion, { sc_cin: Cs, sc_w_off: ws.offsets[G]!, sc_b_off: bs!.offsets[G]!, sc_ca: sc.x.shape[1]! });
   }
-  const flags = (a.bias ? FLAG_BIAS : 0) | (a.chan ? FLAG_CHAN : 0) | (a.residual ? FLAG_RES : 0) | (a.upsample ? FLAG_UP2 : 0) | (sc ? FLAG_SHORTCUT : 0);
+  const flags = (a.bias ? FLAG_BIAS : 0) | (a.chan ? FLAG_CHAN : 0) | (a.residual ? FLAG_RES : 0) | (a.upsample ? FLAG_UP2 : 0) | (sc ? FLAG_SHORTCUT : 0) |
+    normFlags(a.norm);
   const none = placeholder(device);
   const outputs = d.B * d.OH * d.OW;
   return makeDispatch(device, {
-    ...forInput(a.x, undefined, a.label), entry: 'forward', label: a.label,
-    uniforms: uniforms(d, a.geometry, flags, unsplit(0), fusion),
+    ...forInput(device, a.x, a.x2, a.norm, a.label), entry: 'forward', label: a.label,
+    uniforms: uniforms(d, a.geometry, flags, unsplit(0), fusion, a.x.shape[1]!),
     ...launch(device, d, a.geometry, G * d.Co, outputs, 1),
     flops: G * gemmFlops(d) + (sc ? 2 * d.Co * outputs * fusion.sc_cin : 0),
     tensors: [
-      [ws.span, 'read'], [a.x, 'read'], [sc?.x ?? none, 'read'], secondPart(device, sc?.x2),
-      [bs?.span ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [ys.span, 'write'],
+      [ws.span, 'read'], [a.x, 'read'], [sc?.x ?? none, 'read'], secondPart(device, a.x2 ?? sc?.x2),
+      [bs?.span ?? none, 'read'], [a.chan ?? none, 'read'], [a.residual ?? none, 'read'], [ys.span, 'write'], ...normBinding(a.norm),
     ],
   });
 }
 
 export interface Conv2dBackwardArgs {
   x: Tensor;   // forward input (B, Ci, H, W), or (B, Ci, H/2, W/2) with upsample; with x2 its first channels
-  /** The forward input's remaining channels: it was x and x2 concatenated (a fused shortcut's input). */
+  /** The forward input's remaining channels: it was x and x2 concatenated (a fused shortcut's input,
+   *  or with `norm` the GroupNorm's). */
   x2?: Tensor;
+  /** The forward convolved x's GroupNorm (then SiLU), normalised as loaded: the weight gradient
+   *  normalises x again as it gathers it, and dx is the gradient wrt the normalised input (B, Ci, H, W),
+   *  one tensor even where x has two parts. */
+  norm?: ConvInputNorm;
   /** The forward convolved x's nearest 2x upsampling: dx is then the gradient wrt that (B, Ci, H, W). */
   upsample?: boolean;
   w: Tensor;   // (Co, Ci, K, K)
@@ -342,9 +413,12 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   const G = 1 + stacked.length;
   // The GEMMs run over all G convolutions' output channels.
   const d = { ...one, Co: G * one.Co };
+  if (a.norm && a.upsample) throw new Error(`${a.label}: a normalised convolution input is not upsampled`);
   if (input) {
-    expectShape(input.dx, [d.B, ca, d.H, d.W], a.label);
-    if (!a.x2 !== !input.dx2) throw new Error(`${a.label}: conv2d backward takes dx2 exactly when the input has x2`);
+    // The gradient of a normalised input is that of the GroupNorm's output: one tensor.
+    const twoPartGrad = a.x2 !== undefined && !a.norm;
+    expectShape(input.dx, [d.B, twoPartGrad ? ca : d.Ci, d.H, d.W], a.label);
+    if (twoPartGrad !== (input.dx2 !== undefined)) throw new Error(`${a.label}: conv2d backward takes dx2 exactly when the input has x2 and is not normalised`);
     if (input.dx2) expectShape(input.dx2, [d.B, d.Ci - ca, d.H, d.W], a.label);
   }
   const split = params ? params.split ?? unsplit(d.B * d.OH * d.OW) : undefined;
@@ -412,17 +486,18 @@ export function conv2dBackward(device: GPUDevice, a: Conv2dBackwardArgs): Dispat
   const partials = taken?.partials ?? gradSpan ?? params?.dw;
   // Outputs this dispatch does not write, each in a sink of its own (writable bindings may not alias).
   const sink = (t: Tensor | undefined, slot: number): [Tensor, 'write'] => [t ?? placeholderSink(device, slot), 'write'];
-  const flags = (input?.accumulate ? FLAG_ACC : 0) | (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0);
+  const flags = (input?.accumulate ? FLAG_ACC : 0) | (a.upsample ? FLAG_UP2 : 0) | (gemmDb ? FLAG_DB : 0) | normFlags(a.norm);
   const out = [
     ...(taken?.before ?? []),
     makeDispatch(device, {
-      ...forInput(a.x, a.x2, a.label), entry: 'backward', label: `${a.label}.${[input && 'dx', params && 'dw', planeSums && 'db'].filter(Boolean).join('+')}`,
+      ...forInput(device, a.x, a.x2, a.norm, a.label), entry: 'backward', label: `${a.label}.${[input && 'dx', params && 'dw', planeSums && 'db'].filter(Boolean).join('+')}`,
       uniforms: uniforms(one, a.geometry, flags, split ?? unsplit(0), fusion, ca, tiles),
       constants: { KSIZE: d.K, STRIDE: a.geometry.stride, ...gemmConstants(tile) },
       workgroups: grid(tiles.input_tiles + tiles.weight_tiles + tiles.plane_groups),
       flops: (input ? gemmFlops(d) : 0) + (params ? gemmFlops(d) : 0),
       tensors: [[ws.span, 'read'], [a.x, 'read'], [dys.span, 'read'], secondPart(device, a.x2),
-        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 && !gradSpan ? params!.db : planeSums?.span, 3)],
+        sink(input?.dx, 0), sink(input?.dx2, 1), sink(partials, 2), sink(gemmDb && split!.splits === 1 && !gradSpan ? params!.db : planeSums?.span, 3),
+        ...normBinding(a.norm)],
     }),
   ];
   // The slices' in-order sums: a partial copy's rows hold the G convolutions' dw (G Co rows of

@@ -80,6 +80,20 @@ export function groupNormForward(device: GPUDevice, a: NormArgs & { y: Tensor })
   });
 }
 
+/** The forward's statistics without its output: mean and rstd (stats, for the backward) and the
+ *  table (B, C, 4) of (mean, rstd, gamma, beta) per (sample, channel), with which a convolution
+ *  normalises x as it loads it (kernels/conv2d.ts ConvInputNorm), the output's values bit for bit. */
+export function groupNormStatistics(device: GPUDevice, a: NormArgs & { table: Tensor }): Dispatch {
+  const [B, C] = normInputShape(a.x.shape, a.x2?.shape) as [number, number];
+  expectShape(a.table, [B, C, 4], a.label);
+  const { tensors, uniforms } = inputs(device, a, 0);
+  return makeDispatch(device, {
+    shader, entry: 'statistics', label: `${a.label}.statistics`, uniforms,
+    tensors: [...tensors, [a.stats, 'write'], [a.table, 'write']],
+    workgroups: [B * a.groups, 1, 1],
+  });
+}
+
 /** Whether a GroupNorm of `shape` (B, C, H, W) in `groups` groups can write its output as f16 pairs:
  *  each group's values are whole words. */
 export function groupNormStoresF16(shape: readonly number[], groups: number): boolean {

@@ -12,8 +12,8 @@ import { recordDispatches, type Dispatch } from '../gpu/kernel';
 import { GpuOwner } from '../gpu/owner';
 import { alignFloats, createTensor, numel, reshape, viewTensor, type Tensor, type TensorStorage } from '../gpu/tensor';
 import { attentionBackward, attentionForward, attentionFusesProjection } from '../kernels/attention';
-import { conv2dBackward, conv2dForward, conv2dBiasInGemm, conv2dBiasPartialsShape, convInputShape, splitSumsFloats, weightGradSplit, type WeightGradSplit } from '../kernels/conv2d';
-import { groupNormBackward, groupNormForward, groupNormPartialsShape, groupNormStoresF16 } from '../kernels/groupnorm';
+import { conv2dBackward, conv2dBiasInGemm, conv2dBiasPartialsShape, conv2dForward, conv2dNormalisesOnLoad, convInputShape, splitSumsFloats, weightGradSplit, type ConvInputNorm, type WeightGradSplit } from '../kernels/conv2d';
+import { groupNormBackward, groupNormForward, groupNormPartialsShape, groupNormStatistics, groupNormStoresF16 } from '../kernels/groupnorm';
 import { gemmOperandsExact } from '../kernels/gemm';
 import { RowSums } from '../kernels/reduce';
 import { linearBackward, linearForward, linearLayersBackward, linearLayersForward } from '../kernels/linear';
@@ -40,11 +40,18 @@ export interface UNetOptions {
   grads?: ParamStore;
   /** RNG state for dropout masks (seed, offset); created when dropout is on and none is given. */
   rngState?: Tensor;
-  /** Store the activations that only convolutions read (the GroupNorm outputs, or the dropout after
-   *  one) as f16 pairs: half their bytes, written and read. Default: in the reduced precision tiers,
+  /** Store the activations that only convolutions read (the GroupNorm outputs where written, or the
+   *  dropout after one) as f16 pairs: half their bytes, written and read. Default: in the reduced precision tiers,
    *  whose GEMMs round every operand to f16 as they stage it, so the results keep their bits; the fp32
    *  tier stores f32 (an f16 activation there would round what its GEMMs use exactly). */
   halfActivations?: boolean;
+  /** Normalise the GroupNorm outputs that convolutions read inside those convolutions, as they load
+   *  them (kernels/conv2d.ts ConvInputNorm): the GroupNorm dispatch computes its statistics alone and
+   *  its output is never written, in the forward nor kept for the backward (whose weight gradients
+   *  normalise again as they gather). The same values either way. Default: where the adapter has the
+   *  storage bindings for it (kernels/conv2d.ts conv2dNormalisesOnLoad); a GroupNorm followed by
+   *  dropout writes its output regardless. */
+  normaliseOnLoad?: boolean;
   /** With grad: the floats of the buffer that holds the split-K weight gradients' partial copies
    *  until a dispatch sums them (one per filling). Default: splitSumsFloats, room for all of them up
    *  to SPLIT_SCRATCH_BYTES; never less than the largest one takes. */
@@ -63,13 +70,34 @@ interface Concat {
 /** A module input: a tensor, or a concatenation of two. */
 type Input = Tensor | Concat;
 
-function isConcat(x: Input): x is Concat {
+function isConcat(x: ConvSource): x is Concat {
   return 'a' in x;
 }
 
 /** An input as the kernels take it: x, and x2 for a concatenation's second part. */
 function parts(x: Input): { x: Tensor; x2?: Tensor } {
   return isConcat(x) ? { x: x.a, x2: x.b } : { x };
+}
+
+/** A GroupNorm's output never written out (UNetOptions.normaliseOnLoad): the convolutions that read
+ *  it normalise `normalised` as they load it, with `norm`'s table. Its gradient is a tensor. */
+interface Normalised {
+  readonly normalised: Input;
+  readonly norm: ConvInputNorm;
+  readonly shape: readonly number[];
+  readonly label: string;
+}
+
+/** What a convolution reads: a module input, or a GroupNorm's output normalised as it is loaded. */
+type ConvSource = Input | Normalised;
+
+function isNormalised(x: ConvSource): x is Normalised {
+  return 'normalised' in x;
+}
+
+/** A convolution's input as its kernels take it: x, x2 and the normalisation. */
+function convParts(x: ConvSource): { x: Tensor; x2?: Tensor; norm?: ConvInputNorm } {
+  return isNormalised(x) ? { ...parts(x.normalised), norm: x.norm } : parts(x);
 }
 
 /** What a convolution adds to its GEMM (conv2d.ts Conv2dForwardArgs) and its backward must undo. */
@@ -91,6 +119,9 @@ interface Residual {
   out?: Tensor;
 }
 
+/** Whatever has a gradient: a tensor, or a GroupNorm output that is not one. */
+type Activation = Tensor | Normalised;
+
 interface GradSlot {
   tensor: Tensor;
   written: boolean;
@@ -104,7 +135,8 @@ export class UNet {
   readonly t: Tensor;
   /** Output noise prediction (B, out_ch, H, W). */
   readonly eps: Tensor;
-  /** Module outputs by reference module name ("mid.attn_1"; "norm_out.silu" is after the fused SiLU). */
+  /** Module outputs by reference module name ("mid.attn_1"; "norm_out.silu", after the fused SiLU, only
+   *  where the GroupNorm outputs are written: not with normaliseOnLoad). */
   readonly activations = new Map<string, Tensor>();
   readonly forward: Dispatch[] = [];
   readonly backward: Dispatch[] = [];
@@ -122,7 +154,8 @@ export class UNet {
   /** How the activations that only convolutions read are stored (UNetOptions.halfActivations). */
   private readonly convInputStorage: TensorStorage;
   private readonly backwardSteps: (() => void)[] = [];
-  private readonly gradSlots = new Map<Tensor, GradSlot>();
+  private readonly gradSlots = new Map<Activation, GradSlot>();
+  private readonly normaliseOnLoad: boolean;
   private temb: Tensor | null = null;
   /** Every ResBlock's temb_proj output (B, cout), by block name: views of one tensor, one dispatch. */
   private readonly tembProj = new Map<string, Tensor>();
@@ -150,6 +183,7 @@ export class UNet {
       const wantGrad = options.grad ?? false;
       this.dropoutOn = (options.dropout ?? wantGrad) && config.dropout > 0;
       this.convInputStorage = (options.halfActivations ?? !gemmOperandsExact(device)) ? 'f16' : 'f32';
+      this.normaliseOnLoad = options.normaliseOnLoad ?? conv2dNormalisesOnLoad(device);
       if (this.dropoutOn) this.rngState = options.rngState ?? createRngState(device, `${this.label}.rng`);
       this.x = options.input ?? this.act([B, C, R, R], 'x');
       this.t = createTensor(device, [B], `${this.label}.t`);
@@ -204,7 +238,7 @@ export class UNet {
   }
 
   /** The gradient tensor of activation `t` (allocated on first use). */
-  private grad(t: Tensor): Tensor {
+  private grad(t: Activation): Tensor {
     let slot = this.gradSlots.get(t);
     if (!slot) {
       slot = { tensor: this.act(t.shape, `d(${t.label.slice(this.label.length + 1)})`), written: false };
@@ -214,7 +248,7 @@ export class UNet {
   }
 
   /** Whether the next write into grad(t) must accumulate; marks it written. */
-  private acc(t: Tensor): boolean {
+  private acc(t: Activation): boolean {
     this.grad(t);
     const slot = this.gradSlots.get(t)!;
     const was = slot.written;
@@ -246,7 +280,7 @@ export class UNet {
   }
 
   /** The output shape of a convolution of x (with `upsample`, of x's nearest 2x upsampling). */
-  private convOutShape(x: Input, cout: number, g: ConvGeometry, upsample?: boolean): number[] {
+  private convOutShape(x: ConvSource, cout: number, g: ConvGeometry, upsample?: boolean): number[] {
     const [B, , H, W] = convInputShape(x.shape, upsample) as [number, number, number, number];
     const k = g === CONV1X1 ? 1 : 3;
     return [B, cout, (H + g.pad[0] + g.pad[2] - k) / g.stride + 1, (W + g.pad[1] + g.pad[3] - k) / g.stride + 1];
@@ -254,11 +288,11 @@ export class UNet {
 
   /** A convolution of x (with `upsample`, of x's nearest 2x upsampling, never written out); with
    *  `shortcut`, plus the 1x1 convolution `shortcut.name` of shortcut.x in the same GEMM. */
-  private conv(x: Tensor, name: string, cout: number, g: ConvGeometry, extra: ConvExtras & { shortcut?: { x: Input; name: string } } = {}): Tensor {
+  private conv(x: Tensor | Normalised, name: string, cout: number, g: ConvGeometry, extra: ConvExtras & { shortcut?: { x: Input; name: string } } = {}): Tensor {
     const { shortcut, ...own } = extra;
     const y = this.act(this.convOutShape(x, cout, g, extra.upsample), name);
     const sc = shortcut && { ...parts(shortcut.x), w: this.p(`${shortcut.name}.weight`), bias: this.p(`${shortcut.name}.bias`) };
-    this.forward.push(conv2dForward(this.device, { x, w: this.p(`${name}.weight`), bias: this.p(`${name}.bias`), ...own, shortcut: sc, y, geometry: g, label: name }));
+    this.forward.push(conv2dForward(this.device, { ...convParts(x), w: this.p(`${name}.weight`), bias: this.p(`${name}.bias`), ...own, shortcut: sc, y, geometry: g, label: name }));
     this.convGrad(x, name, y, g, own);
     if (shortcut) this.convGrad(shortcut.x, shortcut.name, y, CONV1X1);
     return y;
@@ -266,7 +300,7 @@ export class UNet {
 
   /** Plans the backward of convolution `name` of x into y, whichever forward dispatch computed it
    *  (its own, or a GEMM it shares: the forward saves nothing the backward needs). */
-  private convGrad(x: Input, name: string, y: Tensor, g: ConvGeometry, extra: ConvExtras = {}): void {
+  private convGrad(x: ConvSource, name: string, y: Tensor, g: ConvGeometry, extra: ConvExtras = {}): void {
     const xs = convInputShape(x.shape, extra.upsample);
     const w = this.p(`${name}.weight`);
     const split = weightGradSplit(xs, w.shape, g, this.device.limits);
@@ -290,7 +324,7 @@ export class UNet {
       const dchan = extra.chan && this.gradSlots.get(extra.chan)?.tensor;
       if (extra.chan && !dchan) throw new Error(`${this.label}: planner bug: ${name}'s chan gradient was not made by its GroupNorm`);
       this.backward.push(...conv2dBackward(this.device, {
-        ...parts(x), w, dy, geometry: g, upsample: extra.upsample, label: name,
+        ...convParts(x), w, dy, geometry: g, upsample: extra.upsample, label: name,
         input: du ? { dx: du, accumulate: false } : this.inputGrads(x),
         params: { dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), dbPartials: dchan, rowSums: this.rowSums!, split, splitSums: this.splitSums ?? undefined },
       }));
@@ -301,31 +335,41 @@ export class UNet {
   /** GroupNorm (then SiLU) of x; with `residual`, its backward also adds the gradient of the block
    *  output into x's; with `planeSumsOf` (the chan added into x by the convolution that made it,
    *  whose output only this GroupNorm reads), it also makes chan's gradient: x's gradient summed per
-   *  (sample, channel). Its output is read by convolutions alone (stored as convInputStorage), or with
-   *  `toDropout` by a dropout (f32; the dropout's output is then the convolution's input). */
-  private norm(x: Input, name: string, silu: boolean, residual?: Residual, planeSumsOf?: Tensor, toDropout = false): Tensor {
+   *  (sample, channel). Its output is read by convolutions alone: normalised as they load it
+   *  (normaliseOnLoad), or stored (as convInputStorage); with `toDropout` it is read by a dropout
+   *  (stored, f32; the dropout's output is then the convolution's input). */
+  private norm(x: Input, name: string, silu: boolean, residual?: Residual, planeSumsOf?: Tensor, toDropout = false): Tensor | Normalised {
     const [B, C] = x.shape as [number, number];
     const groups = normGroups(C, this.config.norm_groups);
-    const half = !toDropout && this.convInputStorage === 'f16' && groupNormStoresF16(x.shape, groups);
-    const y = this.act(x.shape, `${name}${silu ? '.silu' : ''}`, half ? 'f16' : 'f32');
+    const outName = `${name}${silu ? '.silu' : ''}`;
     const stats = this.act([2, B, groups], `${name}.stats`);
     const args = { ...parts(x), w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), stats, groups, silu, label: name };
-    this.forward.push(groupNormForward(this.device, { ...args, y }));
+    let y: Tensor | Normalised;
+    if (this.normaliseOnLoad && !toDropout) {
+      const table = this.act([B, C, 4], `${name}.table`);
+      this.forward.push(groupNormStatistics(this.device, { ...args, table }));
+      y = { normalised: x, norm: { table, silu }, shape: x.shape, label: `${this.label}.${outName}` };
+    } else {
+      const half = !toDropout && this.convInputStorage === 'f16' && groupNormStoresF16(x.shape, groups);
+      y = this.act(x.shape, outName, half ? 'f16' : 'f32');
+      this.forward.push(groupNormForward(this.device, { ...args, y }));
+    }
+    const out = y;
     this.needRowSums(groupNormPartialsShape(x.shape));
     this.onBackward(() => {
       if (residual && !residual.out) throw new Error(`${this.label}: planner bug: ${name}'s block has no output for its residual`);
       const planeSums = planeSumsOf && this.gradAt(planeSumsOf, this.rowSums!.take([B, C], `d(${name}.input planes)`));
       this.backward.push(groupNormBackward(this.device, {
-        ...args, dy: this.grad(y), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), rowSums: this.rowSums!,
+        ...args, dy: this.grad(out), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), rowSums: this.rowSums!,
         residualGrad: residual && this.grad(residual.out!), planeSums,
       }));
     });
     return y;
   }
 
-  /** Where a kernel writes the gradient of input x (dx2: a concatenation's second part), and
-   *  whether it accumulates there. */
-  private inputGrads(x: Input): { dx: Tensor; dx2?: Tensor; accumulate: boolean } {
+  /** Where a kernel writes the gradient of input x (dx2: a concatenation's second part; a normalised
+   *  input's is one tensor), and whether it accumulates there. */
+  private inputGrads(x: ConvSource): { dx: Tensor; dx2?: Tensor; accumulate: boolean } {
     if (!isConcat(x)) return { dx: this.grad(x), accumulate: this.acc(x) };
     const accumulate = this.acc(x.a);
     if (this.acc(x.b) !== accumulate) throw new Error(`${this.label}: planner bug: the parts of a concatenation have different gradient states`);
@@ -350,8 +394,9 @@ export class UNet {
   }
 
   /** Dropout of x, read by a convolution alone (stored as convInputStorage where it holds whole words). */
-  private dropout(x: Tensor, name: string): Tensor {
+  private dropout(x: Tensor | Normalised, name: string): Tensor | Normalised {
     if (!this.dropoutOn) return x;
+    if (isNormalised(x)) throw new Error(`${this.label}: planner bug: ${name} drops out of a GroupNorm output that is not written`);
     const y = this.act(x.shape, name, numel(x.shape) % 2 === 0 ? this.convInputStorage : 'f32');
     const a = { state: this.rngState!, stream: this.dropoutStream++, p: this.config.dropout, label: name };
     this.forward.push(dropoutForward(this.device, { ...a, x, y }));
@@ -415,7 +460,7 @@ export class UNet {
   }
 
   /** The 1x1 convolutions `name.part` of x in one GEMM, their outputs views of one tensor. */
-  private stackedConv1x1(x: Tensor, name: string, parts: readonly string[], cout: number): Tensor[] {
+  private stackedConv1x1(x: Tensor | Normalised, name: string, parts: readonly string[], cout: number): Tensor[] {
     const shape = this.convOutShape(x, cout, CONV1X1);
     const slot = alignFloats(shape.reduce((a, b) => a * b, 1));
     const all = this.act([parts.length * slot], `${name}.${parts.join('')}`);
@@ -423,7 +468,7 @@ export class UNet {
       name: `${name}.${p}`, w: this.p(`${name}.${p}.weight`), bias: this.p(`${name}.${p}.bias`), y: viewTensor(all, i * slot, shape, `${this.label}.${name}.${p}`),
     }));
     const [first, ...rest] = convs as [typeof convs[0], ...typeof convs];
-    this.forward.push(conv2dForward(this.device, { x, ...first, stacked: rest, geometry: CONV1X1, label: `${name}.${parts.join('')}` }));
+    this.forward.push(conv2dForward(this.device, { ...convParts(x), ...first, stacked: rest, geometry: CONV1X1, label: `${name}.${parts.join('')}` }));
     // One backward dispatch for all of them (their output gradients stacked as the outputs are): a
     // weight gradient of G Co rows, split and with its biases as one convolution of that shape.
     const stackedW = [convs.length * cout, ...first.w.shape.slice(1)];
@@ -433,7 +478,7 @@ export class UNet {
     this.onBackward(() => {
       const grads = (c: typeof first) => ({ dw: this.g(`${c.name}.weight`), db: this.g(`${c.name}.bias`) });
       this.backward.push(...conv2dBackward(this.device, {
-        x, w: first.w, dy: this.grad(first.y), geometry: CONV1X1, label: `${name}.${parts.join('')}`,
+        ...convParts(x), w: first.w, dy: this.grad(first.y), geometry: CONV1X1, label: `${name}.${parts.join('')}`,
         input: this.inputGrads(x), params: { ...grads(first), split, splitSums: this.splitSums ?? undefined, rowSums: this.rowSums! },
         stacked: rest.map((c) => ({ w: c.w, dy: this.grad(c.y), ...grads(c) })),
       }));
@@ -557,7 +602,7 @@ export class UNet {
       if (level.resample) h = this.upsample(h, level.resample);
     }
     const hn = this.norm(h, 'norm_out', true);
-    this.activations.set('norm_out.silu', hn);
+    if (!isNormalised(hn)) this.activations.set('norm_out.silu', hn);
     return this.conv(hn, 'conv_out', this.config.out_ch, CONV3X3);
   }
 }

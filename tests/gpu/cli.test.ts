@@ -259,6 +259,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['research', 'train', '--config', bad, '--mode', 'end2end', '--detach', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'l.safetensors')], /ddim research train: --detach detaches the correction term; give it with --correction/],
       [['research', 'budget', '--data', 'emoji16', '--evals', '1000', '--layered-config', bad, '--csv', join(dir, 'b.csv'), '--lr', '2'], /ddim research budget: lr must be a number in \(0, 1\), got 2/],
       [['bench', '--configs', 'tiny', '--gemm-tile', '96x64'], /ddim bench: --gemm-tile must be one of 32x32, 64x64, 128x64, got "96x64"/],
+      [['bench', '--configs', 'tiny', '--norm-on-load', 'maybe'], /ddim bench: --norm-on-load must be on or off, got "maybe"/],
       [['sample-all'], /^ddim: unknown command "sample-all"; `ddim --help` lists the commands$/m],
       // Precision tiers: a typo is named; a tier SwiftShader lacks names the missing feature.
       [['forward', '--weights', w, '--input', bad, '--out', join(dir, 'o.safetensors'), '--precision', 'bf16'], /ddim forward: --precision: unknown precision "bf16" \(choose auto, fp32, f16, matrix, matrix-emulated\)/],

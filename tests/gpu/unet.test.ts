@@ -14,17 +14,20 @@ const gpu = useGpu();
 // README: whole-UNet forward, max |got - ref| <= 1e-4 * max(1, max |ref|).
 const UNET_TOL = 1e-4;
 
-async function forwardAgainstGolden(weightsFile: string, goldenFile: string) {
+// Planned both ways (UNetOptions.normaliseOnLoad): the norm_out activation exists only where the
+// GroupNorm outputs are written.
+async function forwardAgainstGolden(weightsFile: string, goldenFile: string, normaliseOnLoad = true) {
   const d = gpu.device;
   const weights = loadReference(weightsFile);
   const golden = loadReference(goldenFile);
   const x = getTensor(golden, 'x');
-  const net = new UNet(d, configFromMetadata(weights.metadata, weightsFile), { batch: x.shape[0]! });
+  const net = new UNet(d, configFromMetadata(weights.metadata, weightsFile), { batch: x.shape[0]!, normaliseOnLoad });
   net.params.load(weights, weightsFile);
   upload(d, net.x, x.data);
   upload(d, net.t, getTensor(golden, 't').data);
   await withErrorScopes(d, 'unet forward', () => submitDispatches(d, net.forward, 'forward'));
-  const actNames = [...golden.tensors.keys()].filter((n) => n.startsWith('act/')).map((n) => n.slice(4));
+  const actNames = [...golden.tensors.keys()].filter((n) => n.startsWith('act/')).map((n) => n.slice(4))
+    .filter((n) => !(normaliseOnLoad && n === 'norm_out'));
   const tensors = [net.eps, ...actNames.map((n) => net.activations.get(n === 'norm_out' ? 'norm_out.silu' : n)!)];
   const [eps, ...acts] = await readTensors(d, tensors);
   expectMaxAbs(eps!, getTensor(golden, 'eps').data, UNET_TOL, `${goldenFile} eps`);
@@ -41,6 +44,11 @@ describe('UNet forward on WebGPU', () => {
     const { net, golden } = await forwardAgainstGolden('unet-tiny.safetensors', 'unet-tiny.forward.safetensors');
     const [temb] = await readTensors(gpu.device, [net.activations.get('temb_sinusoid')!]);
     expectMaxAbs(temb!, getTensor(golden, 'temb_sinusoid').data, UNET_TOL, 'temb_sinusoid');
+  });
+
+  it('reproduces unet-tiny with its GroupNorm outputs written (norm_out among the activations)', async () => {
+    const { net } = await forwardAgainstGolden('unet-tiny.safetensors', 'unet-tiny.forward.safetensors', false);
+    expect(net.activations.has('norm_out.silu')).toBe(true);
   });
 
   it('reproduces the time-free layered variant (norm_groups auto, no temb)', async () => {
