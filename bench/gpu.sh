@@ -5,7 +5,7 @@
 # (torch-graphs.json, the anchor of issue 23's targets) and the same under bf16 autocast
 # (torch-graphs-bf16.json, the anchor of the tensor tier).
 #   bench/gpu.sh OUTDIR        (env: NODE, PYTHON, CONFIGS=tiny,bundled,small,cifar10, BATCHES=1,8,64, ITERS=20,
-#                               MODES="eager graphs graphs-bf16",
+#                               MODES="eager graphs graphs-bf16" ("" for the engine alone),
 #                               PROFILE=small:64 for the per-kernel profile of one config at one batch, "" for none,
 #                               TILES="small:64 bundled:1 cifar10:1" to time each config:batch with the tiles chosen
 #                               per shape and with every GEMM on each tile of shaders/gemm.wgsl (GEMM_TILES), "" for none,
@@ -27,7 +27,7 @@ OUT=${1:?usage: bench/gpu.sh OUTDIR}
 NODE=${NODE:-node}
 PYTHON=${PYTHON:-python3}
 CONFIGS=${CONFIGS:-tiny,bundled,small,cifar10}
-MODES=${MODES:-eager graphs graphs-bf16}
+MODES=${MODES-eager graphs graphs-bf16}
 BATCHES=${BATCHES:-1,8,64}
 ITERS=${ITERS:-20}
 PROFILE=${PROFILE-small:64}
