@@ -12,6 +12,10 @@
 //   dropout        y = u_e >= p ? x * scale : 0 with scale = 1 / (1 - p) (f32, from the CPU)
 //                  forward: y = x;  backward: dx = dy (+= with FLAG_ACC)              y = / dx = (+=)
 //   dropout_f16    the forward with y stored as f16 pairs (gpu/tensor.ts TensorStorage)   y =
+//   With FLAG_NORM (forward): x is the input of a GroupNorm (then SiLU with FLAG_NORM_SILU) whose
+//   output only this dropout reads, normalised as it is loaded with the table of groupnorm.wgsl
+//   `statistics` (binding 4, (B, C) of (mean, rstd, gamma, beta); x is (B, C, hw), so element e's
+//   entry is e / hw): the GroupNorm's output is never written (conv2d.wgsl FLAG_NORM's twin).
 // Dropout saves nothing: backward regenerates the mask from the same state, stream and element index.
 //
 // Reproducibility across devices: Philox is u32 arithmetic (mulhi from 16-bit halves, as WGSL has no
@@ -28,9 +32,12 @@ struct Params {
   p: f32,       // dropout probability
   scale: f32,   // 1 / (1 - p)
   flags: u32,
+  hw: u32,      // FLAG_NORM: values per (sample, channel) plane
 }
 
 const FLAG_ACC: u32 = 1u;
+const FLAG_NORM: u32 = 2u;
+const FLAG_NORM_SILU: u32 = 4u;
 const WG: u32 = 256u;
 
 const PHILOX_M0: u32 = 0xd2511f53u;
@@ -151,11 +158,19 @@ fn gaussian_fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 // ---- dropout (forward and backward) --------------------------------------------------------------
 
 @group(0) @binding(2) var<storage, read> do_src: array<f32>;        // x, or dy in backward
+@group(0) @binding(4) var<storage, read> do_table: array<vec4f>;    // FLAG_NORM's table, or a placeholder
+
+// Element e of the source: as stored, or normalised (FLAG_NORM).
+fn source(e: u32) -> f32 {
+  let v = do_src[e];
+  if ((P.flags & FLAG_NORM) != 0u) { return group_norm_value(do_table[e / P.hw], v, (P.flags & FLAG_NORM_SILU) != 0u); }
+  return v;
+}
 
 // Element e (< n) of the output: the source kept and scaled, or dropped. q = e / 4 indexes the
 // uniform block u of its lane.
 fn dropped(e: u32, u: vec4f) -> f32 {
-  return select(0.0, do_src[e] * P.scale, u[e % 4u] >= P.p);
+  return select(0.0, source(e) * P.scale, u[e % 4u] >= P.p);
 }
 
 @group(0) @binding(3) var<storage, read_write> do_dst: array<f32>;  // y, or dx in backward

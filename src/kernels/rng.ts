@@ -2,13 +2,15 @@
 // src/ref/rng.ts. (seed, offset) live in a 4-word GPU state tensor so that each step's numbers are one
 // writeBuffer away from the same recorded dispatches; the stream is fixed per dispatch.
 import code from '../../shaders/rng.wgsl?raw';
-import { grid, makeDispatch, type Dispatch, type KernelSource } from '../gpu/kernel';
+import { grid, makeDispatch, placeholder, type Dispatch, type KernelSource } from '../gpu/kernel';
 import { createTensor, numel, type Tensor } from '../gpu/tensor';
 import { expectShape } from './shapes';
 
 const shader: KernelSource = { name: 'rng', code };
 const WG = 256;
 const FLAG_ACC = 1;
+const FLAG_NORM = 2;
+const FLAG_NORM_SILU = 4;
 
 function u32Arg(x: number, what: string, label: string): number {
   if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new Error(`${label}: ${what}=${x}, expected an integer in [0, 2^32)`);
@@ -33,13 +35,23 @@ interface DrawArgs {
   label: string;
 }
 
-function draw(device: GPUDevice, entry: string, a: DrawArgs, tensors: readonly (readonly [Tensor, 'read' | 'write'])[], p = 0, flags = 0): Dispatch {
+/** A dropout's input normalised as it is loaded (FLAG_NORM): the GroupNorm table and the plane size. */
+interface DropoutNorm {
+  table: Tensor;
+  silu: boolean;
+  hw: number;
+}
+
+function draw(device: GPUDevice, entry: string, a: DrawArgs, tensors: readonly (readonly [Tensor, 'read' | 'write'])[], p = 0, flags = 0, norm?: DropoutNorm): Dispatch {
   expectShape(a.state, [4], a.label);
   const n = numel(tensors[tensors.length - 1]![0].shape); // the output's size; inputs were checked against it
+  const dropout = entry.startsWith('dropout');
+  const normFlags = norm ? FLAG_NORM | (norm.silu ? FLAG_NORM_SILU : 0) : 0;
   return makeDispatch(device, {
     shader, entry, label: a.label,
-    uniforms: { n, stream: u32Arg(a.stream, 'stream', a.label), p, scale: 1 / (1 - p), flags },
-    tensors: [[a.state, 'read'], ...tensors],
+    uniforms: { n, stream: u32Arg(a.stream, 'stream', a.label), p, scale: 1 / (1 - p), flags: flags | normFlags, hw: norm?.hw ?? 1 },
+    // The dropout entries read the table (binding 4), a placeholder where the source is as stored.
+    tensors: [[a.state, 'read'], ...tensors, ...(dropout ? [[norm?.table ?? placeholder(device), 'read'] as const] : [])],
     // dropout_f16 writes its output (binding 3) as f16 pairs; every other entry refuses an f16 tensor.
     packedF16: entry === 'dropout_f16' ? [tensors.length] : [],
     workgroups: grid(Math.ceil(n / 4 / WG)),
@@ -64,13 +76,21 @@ function dropoutP(p: number, label: string): number {
 /**
  * y = u >= p ? x / (1 - p) : 0, u = uniform(seed, stream, offset, n)[e]; the scale 1 / (1 - p) is
  * rounded to f32 once and multiplied (as torch's dropout does). Saves nothing. y may be stored as f16
- * pairs (dropout_f16), of an even number of elements.
+ * pairs (dropout_f16), of an even number of elements. With `norm`, x is a GroupNorm's input and the
+ * dropout's input its output (then SiLU), normalised as loaded with groupNormStatistics' table (B, C, 4).
  */
-export function dropoutForward(device: GPUDevice, a: DrawArgs & { x: Tensor; y: Tensor; p: number }): Dispatch {
+export function dropoutForward(device: GPUDevice, a: DrawArgs & { x: Tensor; y: Tensor; p: number; norm?: { table: Tensor; silu: boolean } }): Dispatch {
   expectShape(a.y, a.x.shape, a.label);
   const half = a.y.storage === 'f16';
   if (half && numel(a.y.shape) % 2 !== 0) throw new Error(`${a.label}: a dropout output stored as f16 needs an even number of values, [${a.y.shape}] has not`);
-  return draw(device, half ? 'dropout_f16' : 'dropout', a, [[a.x, 'read'], [a.y, 'write']], dropoutP(a.p, a.label));
+  let norm: DropoutNorm | undefined;
+  if (a.norm) {
+    const [B, C, H, W] = a.x.shape as [number, number, number, number];
+    if (a.x.shape.length !== 4) throw new Error(`${a.label}: a normalised dropout input is (B, C, H, W), got [${a.x.shape}]`);
+    expectShape(a.norm.table, [B, C, 4], a.label);
+    norm = { ...a.norm, hw: H * W };
+  }
+  return draw(device, half ? 'dropout_f16' : 'dropout', a, [[a.x, 'read'], [a.y, 'write']], dropoutP(a.p, a.label), 0, norm);
 }
 
 /**

@@ -335,9 +335,9 @@ export class UNet {
   /** GroupNorm (then SiLU) of x; with `residual`, its backward also adds the gradient of the block
    *  output into x's; with `planeSumsOf` (the chan added into x by the convolution that made it,
    *  whose output only this GroupNorm reads), it also makes chan's gradient: x's gradient summed per
-   *  (sample, channel). Its output is read by convolutions alone: normalised as they load it
-   *  (normaliseOnLoad), or stored (as convInputStorage); with `toDropout` it is read by a dropout
-   *  (stored, f32; the dropout's output is then the convolution's input). */
+   *  (sample, channel). Its output is read by convolutions alone, or with `toDropout` by a dropout
+   *  (whose output is then the convolution's input): normalised as they load it (normaliseOnLoad), or
+   *  stored (as convInputStorage; for a dropout, f32). */
   private norm(x: Input, name: string, silu: boolean, residual?: Residual, planeSumsOf?: Tensor, toDropout = false): Tensor | Normalised {
     const [B, C] = x.shape as [number, number];
     const groups = normGroups(C, this.config.norm_groups);
@@ -345,7 +345,7 @@ export class UNet {
     const stats = this.act([2, B, groups], `${name}.stats`);
     const args = { ...parts(x), w: this.p(`${name}.weight`), b: this.p(`${name}.bias`), stats, groups, silu, label: name };
     let y: Tensor | Normalised;
-    if (this.normaliseOnLoad && !toDropout) {
+    if (this.normaliseOnLoad) {
       const table = this.act([B, C, 4], `${name}.table`);
       this.forward.push(groupNormStatistics(this.device, { ...args, table }));
       y = { normalised: x, norm: { table, silu }, shape: x.shape, label: `${this.label}.${outName}` };
@@ -393,13 +393,18 @@ export class UNet {
     });
   }
 
-  /** Dropout of x, read by a convolution alone (stored as convInputStorage where it holds whole words). */
+  /** Dropout of x (a GroupNorm's output, normalised as the dropout loads it where it is not written),
+   *  read by a convolution alone (stored as convInputStorage where it holds whole words). */
   private dropout(x: Tensor | Normalised, name: string): Tensor | Normalised {
     if (!this.dropoutOn) return x;
-    if (isNormalised(x)) throw new Error(`${this.label}: planner bug: ${name} drops out of a GroupNorm output that is not written`);
     const y = this.act(x.shape, name, numel(x.shape) % 2 === 0 ? this.convInputStorage : 'f32');
     const a = { state: this.rngState!, stream: this.dropoutStream++, p: this.config.dropout, label: name };
-    this.forward.push(dropoutForward(this.device, { ...a, x, y }));
+    if (isNormalised(x)) {
+      if (isConcat(x.normalised)) throw new Error(`${this.label}: planner bug: ${name} drops out of a concatenation's GroupNorm`);
+      this.forward.push(dropoutForward(this.device, { ...a, x: x.normalised, norm: x.norm, y }));
+    } else {
+      this.forward.push(dropoutForward(this.device, { ...a, x, y }));
+    }
     this.onBackward(() => {
       this.backward.push(dropoutBackward(this.device, { ...a, dy: this.grad(y), dx: this.grad(x), accumulate: this.acc(x) }));
     });

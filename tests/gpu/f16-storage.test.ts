@@ -4,8 +4,7 @@
 // a reduced tier's UNet gives the same bits with and without f16 activations, writing fewer bytes;
 // and an f16 tensor bound where a kernel reads f32 is refused by name.
 import { describe, expect, it } from 'vitest';
-import { submitDispatches, withErrorScopes } from '../../src/gpu/kernel';
-import { createTensor, readTensors, upload } from '../../src/gpu/tensor';
+import { createTensor, upload } from '../../src/gpu/tensor';
 import { conv2dBackward, conv2dBiasPartialsShape, conv2dForward, weightGradSplit } from '../../src/kernels/conv2d';
 import { groupNormForward } from '../../src/kernels/groupnorm';
 import { RowSums } from '../../src/kernels/reduce';
@@ -13,9 +12,8 @@ import { createRngState, dropoutForward, gaussianFill, setRngState } from '../..
 import { CONV3X3 } from '../../src/host/layers';
 import { f16Round } from '../../src/ref/f16';
 import { concatChannelsBackward } from '../../src/ref/concat';
-import { parseConfig } from '../../src/nn/config';
-import { UNet } from '../../src/nn/unet';
 import { gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu } from './harness';
+import { DROPOUT_UNET, expectSameBits, expectSameSteps, stepPerPlan } from './unet-step';
 
 const gpu = useGpu();
 const emulated = useGpu('matrix-emulated');
@@ -29,13 +27,6 @@ function expectF16Rounding(got: Float32Array, ref: Float32Array, what: string): 
       throw new Error(`${what}[${i}]: got ${got[i]}, want f16(${ref[i]}) = ${want}`);
     }
   }
-}
-
-function expectSameBits(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length), b = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  const i = a.findIndex((v, j) => v !== b[j]);
-  if (i >= 0) throw new Error(`${what}[${i}]: ${got[i]} where ${want[i]}`);
 }
 
 // Two samples, 6 channels in 3 groups of 5x3 pixels: 30 values per group, words straddling rows.
@@ -116,32 +107,11 @@ describe('activations stored as f16 pairs', () => {
   });
 
   it('a reduced tier\'s UNet gives the same bits with f16 activations (dropout on), writing fewer bytes', async () => {
-    const d = emulated.device;
-    const config = parseConfig({
-      ch: 16, out_ch: 3, ch_mult: [1, 2], num_res_blocks: 1, attn_resolutions: [4], dropout: 0.2,
-      in_channels: 3, resolution: 8, resamp_with_conv: true, norm_groups: 'auto',
-    });
-    const B = 2;
     // The GroupNorm outputs written (not normalised on load), as on an adapter of 8 storage bindings.
-    const plan = (halfActivations: boolean) => new UNet(d, config, { batch: B, grad: true, halfActivations, normaliseOnLoad: false, label: halfActivations ? 'half' : 'full' });
-    const nets = [plan(true), plan(false)];
-    const params = randomTensor([nets[0]!.layout.totalFloats], 11, 0.15).data;
-    const x = randomTensor([B, 3, 8, 8], 12).data, deps = randomTensor([B, 3, 8, 8], 13).data;
-    const results: Float32Array[][] = [];
-    for (const net of nets) {
-      upload(d, net.params.flat, params);
-      upload(d, net.x, x);
-      upload(d, net.t, new Float32Array([7, 640]));
-      upload(d, net.deps!, deps);
-      setRngState(d, net.rngState!, 5, 1);
-      await withErrorScopes(d, net.options.label!, () => submitDispatches(d, [...net.forward, ...net.backward]));
-      results.push(await readTensors(d, [net.eps, net.grads!.flat, net.dx!]));
-    }
-    ['eps', 'gradients', 'dx'].forEach((name, i) => expectSameBits(results[0]![i]!, results[1]![i]!, name));
-    const written = (net: UNet) => net.forward.reduce((s, k) => s + k.bytesWritten, 0);
-    const halfNorms = nets[0]!.forward.filter((k) => k.kernel === 'groupnorm.forward_f16' || k.kernel === 'rng.dropout_f16');
+    const [half, full] = await stepPerPlan(emulated.device, DROPOUT_UNET, [{ halfActivations: true, normaliseOnLoad: false }, { halfActivations: false, normaliseOnLoad: false }]);
+    expectSameSteps([half!, full!]);
+    const halfNorms = half!.kernels.filter((k) => k === 'groupnorm.forward_f16' || k === 'rng.dropout_f16');
     expect(halfNorms.length).toBeGreaterThan(10);
-    expect(written(nets[0]!)).toBeLessThan(0.85 * written(nets[1]!));
-    for (const net of nets) net.destroy();
+    expect(half!.bytesWritten).toBeLessThan(0.85 * full!.bytesWritten);
   });
 });

@@ -8,6 +8,7 @@ import { CONV1X1, CONV3X3, type ConvGeometry } from '../../src/host/layers';
 import { conv2dBackward, conv2dForward, convInputShape, weightGradSplit, type WeightGradSplit } from '../../src/kernels/conv2d';
 import { groupNormForward, groupNormStatistics } from '../../src/kernels/groupnorm';
 import { RowSums } from '../../src/kernels/reduce';
+import { createRngState, dropoutForward, setRngState } from '../../src/kernels/rng';
 import { createTensor, readTensors, upload, type Tensor } from '../../src/gpu/tensor';
 import { submitDispatches, withErrorScopes } from '../../src/gpu/kernel';
 import { concatChannelsBackward } from '../../src/ref/concat';
@@ -18,6 +19,7 @@ import { configFromMetadata } from '../../src/nn/config';
 import { expectClose, loadReference } from '../unit/ref-helpers';
 import { FWD, gpuZeros, packOnGpu, randomTensor, run, toGpu, useGpu, type GpuFixture } from './harness';
 import { forcedSplit, splitSumsFor } from './conv-harness';
+import { DROPOUT_UNET, expectSameBits, expectSameSteps, stepPerPlan } from './unet-step';
 
 const gpu = useGpu();
 const emulated = useGpu('matrix-emulated');
@@ -79,14 +81,6 @@ async function normThenConv(f: GpuFixture, c: Case, onLoad: boolean) {
   return { y: gy!, dz: gdz!, dw: gdw!, db: gdb!, stats: gstats!, gamma, beta, bias: randomTensor([Co], 7) };
 }
 
-/** Bit-for-bit equality, reporting the first difference. */
-function expectSameBits(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length), b = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  const i = a.findIndex((v, k) => v !== b[k]);
-  expect(i, i < 0 ? what : `${what}: first difference at ${i}: ${got[i]} vs ${want[i]}`).toBe(-1);
-}
-
 const CASES: [string, Case][] = [
   ['3x3 of a one-part input, SiLU (batch 2, 12 channels in 4 groups, 7x9)', {
     x: randomTensor([2, 12, 7, 9], 1, 2), groups: 4, silu: true, w: randomTensor([10, 12, 3, 3], 2, 0.3), geometry: CONV3X3,
@@ -119,6 +113,31 @@ describe('a convolution that normalises its input as it loads it', () => {
     for (const k of ['y', 'dz', 'dw', 'db'] as const) expectSameBits(fused[k], plain[k], k);
   });
 
+  // A GroupNorm read by a dropout (norm2 in training): the dropout normalises as it loads, f32 out or
+  // f16 pairs (a reduced tier's), the bits of the GroupNorm's written output dropped out.
+  for (const storage of ['f32', 'f16'] as const) {
+    it(`a dropout that normalises its input gives the bits of GroupNorm then dropout (${storage} output)`, async () => {
+      const d = gpu.device;
+      const [B, C, H, W] = [2, 12, 5, 6];
+      const x = toGpu(d, randomTensor([B, C, H, W], 31, 2), 'x');
+      const [tg, tb] = packOnGpu(d, [randomTensor([C], 32, 0.5), randomTensor([C], 33, 0.5)], 'gn.affine') as [Tensor, Tensor];
+      const norm = { x, w: tg, b: tb, stats: gpuZeros(d, [2, B, 4], 'stats'), groups: 4, silu: true, label: 'gn' };
+      const state = createRngState(d, 'rng');
+      setRngState(d, state, 9, 3);
+      const drop = { state, stream: 2, p: 0.3, label: 'drop' };
+      const table = gpuZeros(d, [B, C, 4], 'table'), z = gpuZeros(d, [B, C, H, W], 'z');
+      const [onLoad, written] = [createTensor(d, [B, C, H, W], 'y1', storage), createTensor(d, [B, C, H, W], 'y2', storage)];
+      const got = await run(d, [
+        groupNormStatistics(d, { ...norm, table }),
+        dropoutForward(d, { ...drop, x, norm: { table, silu: true }, y: onLoad }),
+        groupNormForward(d, { ...norm, y: z }),
+        dropoutForward(d, { ...drop, x: z, y: written }),
+      ], [onLoad, written]);
+      expectSameBits(got[0]!, got[1]!, 'y');
+      expect(got[0]!.filter((v) => v === 0).length).toBeGreaterThan(0.2 * got[0]!.length);   // some dropped
+    });
+  }
+
   it('refuses what it cannot normalise, by name', () => {
     const d = gpu.device;
     const x = gpuZeros(d, [1, 8, 4, 4], 'x'), x2 = gpuZeros(d, [1, 8, 4, 4], 'x2');
@@ -127,6 +146,9 @@ describe('a convolution that normalises its input as it loads it', () => {
     const table = gpuZeros(d, [1, 8, 4], 'table');
     expect(() => conv2dForward(d, { x, x2, w, y, norm: { table, silu: true }, geometry: CONV3X3, label: 'c' })).toThrow(/c: .*table.*\[1,8,4\].*\[1,16,4\]/);
     expect(convInputShape(x.shape, false, x2.shape)).toEqual([1, 16, 4, 4]);
+    const state = createRngState(d, 'rng');
+    const wide = gpuZeros(d, [1, 16, 4], 'wide');
+    expect(() => dropoutForward(d, { state, stream: 0, p: 0.1, x, y: gpuZeros(d, [1, 8, 4, 4]), norm: { table: wide, silu: false }, label: 'drop' })).toThrow(/drop: .*\[1,16,4\].*\[1,8,4\]/);
   });
 });
 
@@ -162,5 +184,15 @@ describe('a UNet whose GroupNorm outputs are normalised on load', () => {
     onLoad.values.forEach((v, i) => expectSameBits(v, written.values[i]!, onLoad.names[i]!));
     expect(onLoad.dispatches).toEqual(written.dispatches);
     expect(onLoad.written).toBeLessThan(0.8 * written.written);
+  });
+
+  // Training with dropout: norm2's output is read by the dropout, which normalises as it loads it.
+  it('gives the bits of the UNet that writes them with dropout on (batch 2, training step)', async () => {
+    const [onLoad, written] = await stepPerPlan(gpu.device, DROPOUT_UNET, [{ normaliseOnLoad: true }, { normaliseOnLoad: false }]);
+    expectSameSteps([onLoad!, written!]);
+    const count = (r: typeof onLoad, kernel: string) => r!.kernels.filter((k) => k === kernel).length;
+    expect(count(onLoad, 'groupnorm.forward')).toBe(0);
+    expect(count(onLoad, 'rng.dropout')).toBe(count(written, 'rng.dropout'));
+    expect(count(onLoad, 'rng.dropout')).toBeGreaterThan(3);
   });
 });
