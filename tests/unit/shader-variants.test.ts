@@ -1,5 +1,5 @@
-// Every precision tier's variant of the GEMM families' modules (conv2d with its input as f32 and as
-// f16 pairs) is valid WGSL, checked by a second compiler (naga, wgpu's): SwiftShader has no
+// Every precision tier's variant of the GEMM families' modules (conv2d with its input as f32, as f16
+// pairs and normalised as loaded) is valid WGSL, checked by a second compiler (naga, wgpu's): SwiftShader has no
 // shader-f16, so Dawn cannot compile the f16 tier's module here; the fp32 and emulated variants also
 // run on it (tests/gpu). The matrix tier's module
 // (chromium_experimental_subgroup_matrix) only Tint knows, on an adapter with the feature: bench/gpu.sh.
@@ -10,7 +10,7 @@ import { moduleCode, type KernelSource } from '../../src/gpu/kernel';
 import { gemmLibrary, gemmOperandCode, type GemmOperands } from '../../src/kernels/gemm';
 import { CONV2D_SOURCES } from '../../src/kernels/conv2d';
 
-const FAMILIES: KernelSource[] = [CONV2D_SOURCES.f32, CONV2D_SOURCES.f16, { name: 'matmul', code: matmulCode, library: gemmLibrary }];
+const FAMILIES: KernelSource[] = [CONV2D_SOURCES.f32, CONV2D_SOURCES.f16, CONV2D_SOURCES.normalised, { name: 'matmul', code: matmulCode, library: gemmLibrary }];
 
 /** naga's report for `code`, or '' when it parses and validates. */
 function nagaErrors(code: string): string {
@@ -35,6 +35,6 @@ describe('GEMM module variants per tier', () => {
 
   it('the check can fail: an f16 tile widened wrongly is reported', () => {
     const broken = { enables: 'enable f16;', declarations: 'alias GemmOperand = vec4h;\nfn gemm_operand(v: vec4f) -> vec4h { return v; }' };
-    expect(nagaErrors(moduleCode(FAMILIES[2]!, { key: 'broken', ...broken }))).toMatch(/error/);
+    expect(nagaErrors(moduleCode(FAMILIES[3]!, { key: 'broken', ...broken }))).toMatch(/error/);
   });
 });
