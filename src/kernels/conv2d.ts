@@ -42,12 +42,17 @@ export function conv2dCanNormaliseInput(device: GPUDevice): boolean {
   return device.limits.maxStorageBuffersPerShaderStage >= NORMALISED_BINDINGS;
 }
 
+/** Refuses, naming the limit, where this device cannot normalise on load (`what` does it). */
+function expectNormalisingBindings(device: GPUDevice, what: string): void {
+  if (!conv2dCanNormaliseInput(device)) throw new Error(`${what} needs ${NORMALISED_BINDINGS} storage buffers per shader stage; this adapter allows ${device.limits.maxStorageBuffersPerShaderStage}`);
+}
+
 const forcedNormalise = new WeakMap<GPUDevice, boolean>();
 
 /** Makes plans on `device` from now on normalise GroupNorm outputs on load, or write them (undefined:
  *  the default again), to measure both on whole models (`ddim bench --norm-on-load`). */
 export function forceNormaliseOnLoad(device: GPUDevice, on: boolean | undefined): void {
-  if (on && !conv2dCanNormaliseInput(device)) throw new Error(`normalising on load needs ${NORMALISED_BINDINGS} storage buffers per shader stage; this adapter allows ${device.limits.maxStorageBuffersPerShaderStage}`);
+  if (on) expectNormalisingBindings(device, 'normalising on load');
   if (on === undefined) forcedNormalise.delete(device);
   else forcedNormalise.set(device, on);
 }
@@ -63,7 +68,7 @@ export function conv2dNormalisesOnLoad(device: GPUDevice): boolean {
  *  concatenation is never a GroupNorm's output), and so is a normalised one (a GroupNorm's input). */
 function forInput(device: GPUDevice, x: Tensor, x2: Tensor | undefined, norm: ConvInputNorm | undefined, label: string): { shader: KernelSource; packedF16: number[] } {
   if (norm) {
-    if (!conv2dCanNormaliseInput(device)) throw new Error(`${label}: a convolution that normalises its input needs ${NORMALISED_BINDINGS} storage buffers per shader stage; this adapter allows ${device.limits.maxStorageBuffersPerShaderStage}`);
+    expectNormalisingBindings(device, `${label}: a convolution that normalises its input`);
     if (x.storage === 'f16') throw new Error(`${label}: a normalised convolution input is f32; ${x.label} is stored as f16`);
     expectShape(norm.table, [x.shape[0]!, convInputShape(x.shape, false, x2?.shape)[1]!, 4], label);
     return { shader: CONV2D_SOURCES.normalised, packedF16: [] };

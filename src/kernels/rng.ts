@@ -35,25 +35,18 @@ interface DrawArgs {
   label: string;
 }
 
-/** A dropout's input normalised as it is loaded (FLAG_NORM): the GroupNorm table and the plane size. */
-interface DropoutNorm {
-  table: Tensor;
-  silu: boolean;
-  hw: number;
-}
-
-function draw(device: GPUDevice, entry: string, a: DrawArgs, tensors: readonly (readonly [Tensor, 'read' | 'write'])[], p = 0, flags = 0, norm?: DropoutNorm): Dispatch {
+/** The dispatch of `entry` over its one output (the first written tensor; inputs were checked against
+ *  it). hw is the plane size of a normalised dropout input (FLAG_NORM). */
+function draw(device: GPUDevice, entry: string, a: DrawArgs, tensors: readonly (readonly [Tensor, 'read' | 'write'])[], p = 0, flags = 0, hw = 1): Dispatch {
   expectShape(a.state, [4], a.label);
-  const n = numel(tensors[tensors.length - 1]![0].shape); // the output's size; inputs were checked against it
-  const dropout = entry.startsWith('dropout');
-  const normFlags = norm ? FLAG_NORM | (norm.silu ? FLAG_NORM_SILU : 0) : 0;
+  const output = tensors.findIndex(([, access]) => access === 'write');
+  const n = numel(tensors[output]![0].shape);
   return makeDispatch(device, {
     shader, entry, label: a.label,
-    uniforms: { n, stream: u32Arg(a.stream, 'stream', a.label), p, scale: 1 / (1 - p), flags: flags | normFlags, hw: norm?.hw ?? 1 },
-    // The dropout entries read the table (binding 4), a placeholder where the source is as stored.
-    tensors: [[a.state, 'read'], ...tensors, ...(dropout ? [[norm?.table ?? placeholder(device), 'read'] as const] : [])],
-    // dropout_f16 writes its output (binding 3) as f16 pairs; every other entry refuses an f16 tensor.
-    packedF16: entry === 'dropout_f16' ? [tensors.length] : [],
+    uniforms: { n, stream: u32Arg(a.stream, 'stream', a.label), p, scale: 1 / (1 - p), flags, hw },
+    tensors: [[a.state, 'read'], ...tensors],
+    // dropout_f16 writes its output as f16 pairs; every other entry refuses an f16 tensor.
+    packedF16: entry === 'dropout_f16' ? [output + 1] : [],
     workgroups: grid(Math.ceil(n / 4 / WG)),
   });
 }
@@ -66,6 +59,11 @@ export function gaussianFill(device: GPUDevice, a: DrawArgs & { out: Tensor }): 
 /** out = uniform(seed, stream, offset, numel(out)) of src/ref/rng.ts, bit for bit. */
 export function uniformFill(device: GPUDevice, a: DrawArgs & { out: Tensor }): Dispatch {
   return draw(device, 'uniform_fill', a, [[a.out, 'write']]);
+}
+
+/** The dropout entries' binding 4: a normalised input's GroupNorm table, or a placeholder. */
+function tableBinding(device: GPUDevice, table?: Tensor): readonly [Tensor, 'read'] {
+  return [table ?? placeholder(device), 'read'];
 }
 
 function dropoutP(p: number, label: string): number {
@@ -83,14 +81,15 @@ export function dropoutForward(device: GPUDevice, a: DrawArgs & { x: Tensor; y: 
   expectShape(a.y, a.x.shape, a.label);
   const half = a.y.storage === 'f16';
   if (half && numel(a.y.shape) % 2 !== 0) throw new Error(`${a.label}: a dropout output stored as f16 needs an even number of values, [${a.y.shape}] has not`);
-  let norm: DropoutNorm | undefined;
+  let hw = 1;
   if (a.norm) {
-    const [B, C, H, W] = a.x.shape as [number, number, number, number];
     if (a.x.shape.length !== 4) throw new Error(`${a.label}: a normalised dropout input is (B, C, H, W), got [${a.x.shape}]`);
+    const [B, C, H, W] = a.x.shape as [number, number, number, number];
     expectShape(a.norm.table, [B, C, 4], a.label);
-    norm = { ...a.norm, hw: H * W };
+    hw = H * W;
   }
-  return draw(device, half ? 'dropout_f16' : 'dropout', a, [[a.x, 'read'], [a.y, 'write']], dropoutP(a.p, a.label), 0, norm);
+  const flags = a.norm ? FLAG_NORM | (a.norm.silu ? FLAG_NORM_SILU : 0) : 0;
+  return draw(device, half ? 'dropout_f16' : 'dropout', a, [[a.x, 'read'], [a.y, 'write'], tableBinding(device, a.norm?.table)], dropoutP(a.p, a.label), flags, hw);
 }
 
 /**
@@ -102,5 +101,5 @@ export function dropoutBackward(
   a: DrawArgs & { dy: Tensor; dx: Tensor; p: number; accumulate: boolean },
 ): Dispatch {
   expectShape(a.dx, a.dy.shape, a.label);
-  return draw(device, 'dropout', { ...a, label: `${a.label}.dx` }, [[a.dy, 'read'], [a.dx, 'write']], dropoutP(a.p, a.label), a.accumulate ? FLAG_ACC : 0);
+  return draw(device, 'dropout', { ...a, label: `${a.label}.dx` }, [[a.dy, 'read'], [a.dx, 'write'], tableBinding(device)], dropoutP(a.p, a.label), a.accumulate ? FLAG_ACC : 0);
 }

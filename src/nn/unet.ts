@@ -354,13 +354,12 @@ export class UNet {
       y = this.act(x.shape, outName, half ? 'f16' : 'f32');
       this.forward.push(groupNormForward(this.device, { ...args, y }));
     }
-    const out = y;
     this.needRowSums(groupNormPartialsShape(x.shape));
     this.onBackward(() => {
       if (residual && !residual.out) throw new Error(`${this.label}: planner bug: ${name}'s block has no output for its residual`);
       const planeSums = planeSumsOf && this.gradAt(planeSumsOf, this.rowSums!.take([B, C], `d(${name}.input planes)`));
       this.backward.push(groupNormBackward(this.device, {
-        ...args, dy: this.grad(out), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), rowSums: this.rowSums!,
+        ...args, dy: this.grad(y), ...this.inputGrads(x), dw: this.g(`${name}.weight`), db: this.g(`${name}.bias`), rowSums: this.rowSums!,
         residualGrad: residual && this.grad(residual.out!), planeSums,
       }));
     });
@@ -399,12 +398,9 @@ export class UNet {
     if (!this.dropoutOn) return x;
     const y = this.act(x.shape, name, numel(x.shape) % 2 === 0 ? this.convInputStorage : 'f32');
     const a = { state: this.rngState!, stream: this.dropoutStream++, p: this.config.dropout, label: name };
-    if (isNormalised(x)) {
-      if (isConcat(x.normalised)) throw new Error(`${this.label}: planner bug: ${name} drops out of a concatenation's GroupNorm`);
-      this.forward.push(dropoutForward(this.device, { ...a, x: x.normalised, norm: x.norm, y }));
-    } else {
-      this.forward.push(dropoutForward(this.device, { ...a, x, y }));
-    }
+    const source = convParts(x);
+    if (source.x2) throw new Error(`${this.label}: planner bug: ${name} drops out of a concatenation's GroupNorm`);
+    this.forward.push(dropoutForward(this.device, { ...a, x: source.x, norm: source.norm, y }));
     this.onBackward(() => {
       this.backward.push(dropoutBackward(this.device, { ...a, dy: this.grad(y), dx: this.grad(x), accumulate: this.acc(x) }));
     });
