@@ -67,11 +67,6 @@ export const GEMM_DEFAULT_TILE: GemmTile = { rows: 64, cols: 64 };
 /** The depth of one K slice (gemm.wgsl TK). */
 export const GEMM_K_SLICE = 16;
 
-/** The fewest workgroups a grid of 128-row tiles must keep for them to be chosen: several waves on
- *  the largest GPUs (132-144 SMs, 2-4 of these workgroups resident on each). Below it the 64-row
- *  tile's twice as many workgroups hide latency better than the larger tile's operand reuse pays. */
-export const WIDE_TILE_MIN_WORKGROUPS = 1024;
-
 /** Below this many 64 x 64 workgroups a dispatch takes 32 x 32 tiles: two per SM of a 132-SM GPU,
  *  the fewest that keep every SM busy while one waits on memory. Fewer (batch 1 and 8: 4 to 64 for a
  *  forward convolution) leave most SMs idle, each busy one running a whole 64 x 64 tile's K loop; the
@@ -93,11 +88,12 @@ export function gemmWorkgroups(gemms: readonly GemmShape[], tile: GemmTile): num
 }
 
 /** The tile for a dispatch of these GEMMs (one, or a convolution's two backward GEMMs side by side):
- *  128 x 64 where every GEMM has 128 rows or more and the grid keeps WIDE_TILE_MIN_WORKGROUPS, 32 x 32
- *  where the 64 x 64 grid is below SMALL_TILE_MAX_WORKGROUPS, else 64 x 64. */
+ *  32 x 32 where the 64 x 64 grid is below SMALL_TILE_MAX_WORKGROUPS, else 64 x 64.
+ *  The 128 x 64 tile is never chosen: the one GPU measurement of a 128-row tile (an H200, small at
+ *  batch 64, the kernel before this microkernel) ran at 0.78x of the 64-row tile, and no measurement
+ *  has shown a shape where it wins. It stays runnable (`ddim bench --gemm-tile 128x64`, `bench/gpu.sh`
+ *  TILES) so that a GPU can show one. */
 export function gemmTile(gemms: readonly GemmShape[]): GemmTile {
-  const wide = GEMM_TILES['128x64']!;
-  if (gemms.every((g) => g.m >= 128) && gemmWorkgroups(gemms, wide) >= WIDE_TILE_MIN_WORKGROUPS) return wide;
   if (gemmWorkgroups(gemms, GEMM_DEFAULT_TILE) < SMALL_TILE_MAX_WORKGROUPS) return GEMM_TILES['32x32']!;
   return GEMM_DEFAULT_TILE;
 }

@@ -259,14 +259,14 @@ describe('conv2d on WebGPU', () => {
     }
   });
 
-  it('picks the tile from the grid: 128x64 for large grids of at least 128 rows, 32x32 where 64x64 tiles leave a large GPU idle', () => {
+  it('picks the tile from the grid: 32x32 where 64x64 tiles leave a large GPU idle, never 128x64', () => {
     const d = gpu.device;
     const one = (m: number, n: number, z: number) => gemmTile([{ m, n, z }]);
-    expect(gemmLaunch(d, 192, 64 * 32 * 32, 1)).toEqual({ constants: { ROWS: 128, TN: 64 }, workgroups: [1024, 2, 1] });
+    expect(gemmLaunch(d, 192, 64 * 32 * 32, 1)).toEqual({ constants: { ROWS: 64, TN: 64 }, workgroups: [1024, 3, 1] });
     expect(one(128, 256 * 64, 1)).toEqual(GEMM_TILES['64x64']);   // batch 64 at 16 px: 512 workgroups of 64 rows
     expect(one(64, 4096 * 64, 1)).toEqual(GEMM_TILES['64x64']);    // fewer than 128 rows
     expect(one(256, 4 * 64, 64)).toEqual(GEMM_TILES['64x64']);     // attention at batch 64, 16x16 positions: 4 column tiles x 64 items
-    expect(one(256, 512 * 64, 1)).toEqual(GEMM_TILES['128x64']);
+    expect(one(256, 512 * 64, 1)).toEqual(GEMM_TILES['64x64']);    // a large grid of 128 rows and more: measured slower on a GPU
     // Batch 1: the bundled model's 16 px convolutions (64 channels, 256 pixels: 4 workgroups of 64 x 64)
     // and the cifar10 model's 32 px ones (256 channels, 1024 pixels: 64).
     expect(one(64, 256, 1)).toEqual(GEMM_TILES['32x32']);
@@ -278,8 +278,6 @@ describe('conv2d on WebGPU', () => {
     // A convolution's two backward GEMMs share a dispatch, and the tile is chosen from both grids:
     // 200 + 100 workgroups of 64 x 64 fill the GPU, either alone would not.
     expect(gemmTile([{ m: 64, n: 200 * 64, z: 1 }, { m: 64, n: 100 * 64, z: 1 }])).toEqual(GEMM_TILES['64x64']);
-    // 128 rows only where every GEMM has them.
-    expect(gemmTile([{ m: 256, n: 512 * 64, z: 1 }, { m: 64, n: 576, z: 8 }])).toEqual(GEMM_TILES['64x64']);
   });
 
   it('takes the bias gradient into the weight-gradient GEMM where its last tile has room or its grid is small', () => {
