@@ -8,6 +8,7 @@ import type { SafetensorsFile } from '../host/tensor';
 import type { UNetConfig } from '../nn/config';
 import type { ImageDataset } from '../train/data';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
+import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { RECIPE_MILESTONES } from '../train/recipe';
 import { Trainer, type TrainerOptions } from '../train/trainer';
 import { formatDuration } from './progress';
@@ -46,12 +47,32 @@ export interface RunExpectation {
   text: string;
 }
 
-/** The expectation of a run of `steps` at `batch` from step `done`, at a measured `imagesPerSecond` (if any). */
-export function runExpectation(steps: number, batch: number, done = 0, imagesPerSecond?: number): RunExpectation {
+/**
+ * How a run's model and data differ from those the recipe's milestones were measured on (the bundled
+ * architecture on the 16 px emoji), in words, or undefined when they are the same.
+ */
+export function milestoneMismatch(config: UNetConfig, dataset: string): string | undefined {
+  const b = BUNDLED_ARCHITECTURE;
+  const same = config.ch === b.ch && config.ch_mult.join() === b.ch_mult.join() && config.num_res_blocks === b.num_res_blocks
+    && config.attn_resolutions.join() === b.attn_resolutions.join() && config.resolution === b.resolution;
+  const parts = [
+    ...(same ? [] : [`model (ch ${config.ch}, ch_mult ${config.ch_mult.join(',')}, ${config.num_res_blocks} res block${config.num_res_blocks === 1 ? '' : 's'}, ${config.resolution} px)`]),
+    ...(dataset === 'emoji16' ? [] : [`data (${dataset})`]),
+  ];
+  return parts.length ? `${parts.join(' and ')} ${parts.length > 1 ? 'differ' : 'differs'}` : undefined;
+}
+
+/**
+ * The expectation of a run of `steps` at `batch` from step `done`, at a measured `imagesPerSecond` (if
+ * any); `mismatch` (milestoneMismatch) says where the run is not what the milestones were measured on.
+ */
+export function runExpectation(steps: number, batch: number, done = 0, imagesPerSecond?: number, mismatch?: string): RunExpectation {
   const { recognisable, good } = RECIPE_MILESTONES;
   const evals = steps * batch, left = Math.max(0, steps - done) * batch, atDone = done * batch;
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-  const parts = [`A recognisable model needs ~${fmt(recognisable)} image evaluations and a good one ~${fmt(good)} (the recipe search: bundled architecture, 16 px emoji).`,
+  const b = BUNDLED_ARCHITECTURE;
+  const measured = `the recipe search: the bundled architecture (ch ${b.ch}, ch_mult ${b.ch_mult.join(',')}), 16 px emoji${mismatch ? `; this run's ${mismatch}, so take these numbers as a rough guide` : ''}`;
+  const parts = [`A recognisable model needs ~${fmt(recognisable)} image evaluations and a good one ~${fmt(good)} (${measured}).`,
     `This run: ${fmt(steps)} steps x batch ${batch} = ${fmt(evals)}${evals < recognisable ? `, ${((100 * evals) / recognisable).toFixed(0)}% of what a recognisable model needs: expect noise` : ''}.`];
   const out: RunExpectation = { evals, recognisable, good, text: '' };
   if (imagesPerSecond !== undefined && imagesPerSecond > 0) {
@@ -104,4 +125,13 @@ function plan(device: GPUDevice, config: UNetConfig, batch: number, onPlan?: OnP
 export function lossScaleSkipsText(skipped: number): string {
   if (skipped <= 0) return '';
   return `${skipped.toLocaleString('en-US')} step${skipped === 1 ? '' : 's'} skipped by the loss scale (f16 overflow)`;
+}
+
+/** What Resume does for a run that is not training now (its progress as last reported or stored),
+ *  as the Train tab's status line ends; '' for a run that runs or is done. */
+export function resumeText(p: { state: string; step: number; savedStep: number }): string {
+  if (p.state === 'done' || p.state === 'running') return '';
+  if (p.savedStep === 0) return ' · stopped before its first checkpoint: nothing to resume (Pause saves one; Stop keeps only checkpoints saved already), Train starts it again';
+  const lost = p.step > p.savedStep ? ` (steps ${p.savedStep + 1}-${p.step} were not saved: Stop keeps the last checkpoint, Pause saves one)` : '';
+  return ` · Resume continues it from step ${p.savedStep}${lost}`;
 }

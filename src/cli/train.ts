@@ -8,7 +8,7 @@ import { DEFAULT_RECIPE } from '../train/recipe';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { Trainer, checkTrainerOptions } from '../train/trainer';
 import { describeMemory, type TrainingMemory } from '../train/memory';
-import { checkRunSteps, lossScaleSkipsText, resumeTraining, runExpectation, runWarnings, startTraining } from '../app/training';
+import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeTraining, runExpectation, runWarnings, startTraining } from '../app/training';
 import { ProgressMeter, formatDuration } from '../app/progress';
 import { bundledEmojiSize } from '../train/emoji';
 import { numberArg, parseArgs, precisionArg } from './args';
@@ -72,7 +72,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     : startTraining(device, { config, diffusion: DEFAULT_DIFFUSION, options, data }, onPlan);
   if (checkpoint) ctx.log(`resumed ${resume} at step ${trainer.step}`);
   for (const w of runWarnings(steps, trainer.options, data.count)) ctx.log(`warning: ${w}`);
-  ctx.log(runExpectation(steps, trainer.options.batch).text);
+  ctx.log(runExpectation(steps, trainer.options.batch, 0, undefined, milestoneMismatch(trainer.config, dataName)).text);
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   if (!resume || !existsSync(logPath)) writeFileSync(logPath, 'step,loss\n');
   const chunk = numberArg(args, 'log-every', 10, CMD);

@@ -80,6 +80,13 @@ export interface SetStats {
   spread: Stat;
 }
 
+/** Whether a set has collapsed: its images barely differ, their spread under a fifth of the real
+ *  images'. Its FD at small n can score below the real images' own, so the Research tab and its
+ *  verdicts name it rather than rank it. */
+export function collapsedSet(spread: number, realSpread: number): boolean {
+  return spread < 0.2 * realSpread;
+}
+
 export function setStats(scores: readonly SetScores[]): SetStats {
   return { fd: stat(scores.map((s) => s.fd)), roughness: stat(scores.map((s) => s.roughness)), spread: stat(scores.map((s) => s.spread)) };
 }

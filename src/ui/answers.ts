@@ -2,6 +2,7 @@
 // the numbers tools/answers_torch.py measured (public/answers/answers.json): each hypothesis gets a
 // verdict and the numbers, budget and uncertainty behind it, and may come out "not supported". The
 // words follow the numbers: the same function, with other numbers, says something else.
+import { collapsedSet } from '../eval/sets';
 
 /** A number measured over several seeds. */
 export interface Measured {
@@ -73,9 +74,9 @@ const k = (n: number): string => {
 /** What a set's roughness (its neighbour differences against real images') says it looks like. */
 const texture = (rough: Measured): string => (rough.mean > 1.5 ? 'noisy' : rough.mean < 0.7 ? 'a blur' : 'as sharp as real images');
 
-/** A collapsed set: its images barely differ (spread under a fifth of the real images'). */
+/** Whether a model's final samples collapsed (eval/sets.ts collapsedSet). */
 function collapsed(r: GenerationRow, realSpread: number): boolean {
-  return r.final_spread.mean < 0.2 * realSpread;
+  return collapsedSet(r.final_spread.mean, realSpread);
 }
 
 function evalsOf(a: Answers, name: string): string {
@@ -120,7 +121,7 @@ export function verdicts(a: Answers): Verdict[] {
     const ok = models.length > 0 && models.every((r) => r.first_fd.mean > 2 * r.final_fd.mean);
     const ev = models.map((r) => `${r.model}: FD ${f(r.first_fd)} for the first step's x0 (roughness ${f(r.first_rough)}: ${texture(r.first_rough)}) against ${f(r.final_fd)} for the final samples (roughness ${f(r.final_rough)}).`);
     if (ideal) {
-      ev.push(`The ideal denoiser (the exact posterior mean of the ${a.training_images.toLocaleString('en-US')} training images): its first x0 is ${ideal.first_spread.mean < 0.2 * realSpread ? 'the average, one picture,' : 'varied,'} and ${texture(ideal.first_rough)} (spread ${f(ideal.first_spread, 3)}, roughness ${f(ideal.first_rough)}, FD ${f(ideal.first_fd)}); its chain ends ${ideal.nn_rms.mean < 0.05 ? 'on training images' : 'away from the training images'} (FD ${f(ideal.final_fd)}, distance to the nearest training image ${f(ideal.nn_rms, 3)} RMS).`);
+      ev.push(`The ideal denoiser (the exact posterior mean of the ${a.training_images.toLocaleString('en-US')} training images): its first x0 is ${collapsedSet(ideal.first_spread.mean, realSpread) ? 'the average, one picture,' : 'varied,'} and ${texture(ideal.first_rough)} (spread ${f(ideal.first_spread, 3)}, roughness ${f(ideal.first_rough)}, FD ${f(ideal.first_fd)}); its chain ends ${ideal.nn_rms.mean < 0.05 ? 'on training images' : 'away from the training images'} (FD ${f(ideal.final_fd)}, distance to the nearest training image ${f(ideal.nn_rms, 3)} RMS).`);
     }
     ev.push(`${n} samples from the same noises, ${floors.real.values.length} seeds; at this n, ${n} training images score FD ${f(floors.real)} and ${n} noises ${f(floors.noise, 1)}.`);
     out.push({
@@ -139,9 +140,13 @@ export function verdicts(a: Answers): Verdict[] {
       const at = evals === undefined ? undefined : curve.reduce<CurvePoint | undefined>((best, p) => (!best || Math.abs(p.evals - evals) < Math.abs(best.evals - evals) ? p : best), undefined);
       return 2 * (at?.fd_final ?? layer?.final_fd.mean ?? floors.noise.mean / 8);
     };
-    const noiseLike = (r: GenerationRow): boolean => r.final_fd.mean > 0.5 * floors.noise.mean;
+    // As far from the data as noise, by FD; noise itself only where it is also noisy (rough): a set
+    // of flat, saturated patches is as far from emoji, and is no noise.
+    const farAsNoise = (r: GenerationRow): boolean => r.final_fd.mean > 0.5 * floors.noise.mean;
+    const noiseLike = (r: GenerationRow): boolean => farAsNoise(r) && texture(r.final_rough) === 'noisy';
     const works = (r: GenerationRow): boolean => !collapsed(r, realSpread) && r.final_fd.mean <= bar(r);
-    const looks = (r: GenerationRow): string => (collapsed(r, realSpread) ? 'collapsed to one picture' : noiseLike(r) ? 'noise' : works(r) ? 'varied samples' : 'varied but poor samples');
+    const looks = (r: GenerationRow): string => (collapsed(r, realSpread) ? 'collapsed to one picture' : noiseLike(r) ? 'noise'
+      : farAsNoise(r) ? `no emoji (as far from them as noise, though ${texture(r.final_rough)})` : works(r) ? 'varied samples' : 'varied but poor samples');
     const part = (r: GenerationRow | undefined): Verdict['verdict'] => (r === undefined ? 'not measured' : works(r) ? 'supported' : 'not supported');
     const ev: string[] = [];
     if (e2e && layer) {

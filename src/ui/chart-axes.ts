@@ -10,16 +10,18 @@ export function tickLabel(v: number): string {
 /**
  * Tick values for an axis from lo to hi: round steps (1, 2 or 5 x 10^k) on a linear axis, powers of
  * ten on a log one (values given as log10), always with both ends. `gap` (a share of the range) keeps
- * inner ticks off the ends: a tenth, or more where the labels are wide.
+ * inner ticks off the ends: a tenth, or more where the labels are wide. `whole`: only whole numbers
+ * between the ends (an axis of counts).
  */
-export function ticks(lo: number, hi: number, log: boolean, most = 5, gap = 0.1): number[] {
+export function ticks(lo: number, hi: number, log: boolean, most = 5, gap = 0.1, whole = false): number[] {
   if (!(hi > lo)) return [lo];
   const inner: number[] = [];
   if (log) {
     for (let p = Math.ceil(lo); p <= Math.floor(hi); p++) inner.push(p);
   } else {
     const raw = (hi - lo) / most, mag = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((m) => m * mag).find((st) => st >= raw)!;
+    // A count's axis (steps, evaluations) steps by whole numbers: no tick at 1.5 steps.
+    const step = Math.max(whole ? 1 : 0, [1, 2, 5, 10].map((m) => m * mag).find((st) => st >= raw)!);
     for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) inner.push(Number(v.toPrecision(12)));
   }
   // The ends, and no inner tick crowding them.

@@ -97,7 +97,7 @@ export class FilmstripView extends LitElement {
     const strips = this.strips(f, columns);
     return html`
       <div class="controls">
-        <label>Step: <span class="numbers" data-testid="film-step">${k < steps ? `${k + 1} of ${steps} (t = ${t})` : complete ? `final sample (after ${steps} steps)` : `x_t after step ${steps} of ${total} (not final)`}</span>
+        <label>Step: <span class="numbers" data-testid="film-step">${k < steps ? `${k + 1} of ${complete ? steps : `${total} (${steps} run so far)`} (t = ${t})` : complete ? `final sample (after ${steps} steps)` : `x_t after step ${steps} of ${total} (not final)`}</span>
           <input type="range" aria-label="Filmstrip step" min="0" max=${steps} .value=${String(k)} @input=${(e: Event) => (this.step = Number((e.target as HTMLInputElement).value))} />
         </label>
         <button @click=${() => downloadPng(filmCanvas(f), 'filmstrip.png', { ...this.pngText, 'ddim-webgpu-film': `x_t (row 1) and predicted x0 (row 2) at t = ${f.coefficients.slice(0, steps).map((c) => c.t).join(', ')}` })}>Export filmstrip PNG</button>

@@ -65,7 +65,8 @@ export class JobPanel extends LitElement {
         <progress max=${p?.total ?? 1} .value=${p ? p.done : 0} aria-label=${`${JOBS[mine.job]} progress`}></progress>
         <span class="numbers" data-testid="job-status">${jobStatus(mine)}</span>
         ${mine.job === 'training' ? html`<button @click=${() => s!.pause()} ?disabled=${mine.request !== undefined} aria-label="Pause training">Pause</button>` : nothing}
-        <button @click=${() => s!.stop()} ?disabled=${mine.request === 'stop'} aria-label=${`Stop ${JOBS[mine.job]}`}>Stop</button>
+        <button @click=${() => s!.stop()} ?disabled=${mine.request === 'stop'} aria-label=${`Stop ${JOBS[mine.job]}`}
+          title=${mine.job === 'training' ? 'Ends the run after this step, keeping its last checkpoint (Pause saves this step first)' : nothing}>Stop</button>
       </div>` : nothing}
       ${queued.map((q) => html`<div class="queued" data-testid="queued">then ${JOBS[q.job]} (${tabName(q.tab)} tab)
         <button aria-label=${`Remove ${JOBS[q.job]} from the queue`} @click=${() => s!.unqueue(q.i)}>Cancel</button></div>`)}`;

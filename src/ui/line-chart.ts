@@ -45,6 +45,8 @@ export class LineChart extends LitElement {
   @property({ attribute: false }) series: Series[] = [];
   @property({ type: Number }) smoothing = 0;
   @property({ type: Boolean }) logY = false;
+  /** The x values count something (steps, evaluations): inner ticks at whole numbers only. */
+  @property({ type: Boolean }) wholeX = false;
   @property() xLabel = '';
   @property() yLabel = '';
   @property({ type: Number }) width = 420;
@@ -69,7 +71,7 @@ export class LineChart extends LitElement {
     // An inner x label (centred) must clear an end label (anchored at the end): one and a half label
     // widths at about 6 px a character.
     const xLabelPx = 1.5 * 6 * Math.max(tickLabel(x0).length, tickLabel(x1).length) + 4;
-    const xTicks = ticks(x0, x1, false, 5, Math.max(0.1, xLabelPx / (W - L - R))), yTicks = ticks(y0, y1, this.logY, 4);
+    const xTicks = ticks(x0, x1, false, 5, Math.max(0.1, xLabelPx / (W - L - R)), this.wholeX), yTicks = ticks(y0, y1, this.logY, 4);
     const syPlot = (v: number): number => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
     const smoothed = this.smoothing > 0 ? smooth(pts, this.smoothing) : null;
     return html`<svg width=${W} height=${H} viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${`${this.yLabel} against ${this.xLabel}`}>

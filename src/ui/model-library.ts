@@ -95,22 +95,22 @@ export class ModelLibrary extends LitElement {
         ${this.error ? html`<div class="error" role="alert" data-testid="library-error">${this.error}</div>` : nothing}
       </section>
       <section><h2>Models</h2>
-        <table data-testid="models">
+        <div class="scroll"><table data-testid="models">
           <tr><th>name</th><th>config</th><th>parameters</th><th>trained steps</th><th>size</th><th>added</th><th></th></tr>
           ${models.map((m) => html`<tr>
             <td>${m.name}</td>
-            <td>${describeModel(m)}</td>
+            <td class="cell-text">${describeModel(m)}</td>
             <td class="numbers">${m.parameters.toLocaleString('en-US')}</td>
-            <td class="numbers">${m.trainingSteps || '—'}</td>
-            <td class="numbers">${MB(m.bytes)}</td>
+            <td class="numbers">${m.trainingSteps ? m.trainingSteps.toLocaleString('en-US') : '—'}</td>
+            <td class="numbers nowrap">${m.kind === 'ideal' ? '—' : MB(m.bytes)}</td>
             <td>${m.source === 'bundled' ? 'bundled' : new Date(m.created).toLocaleDateString()}</td>
-            <td>
+            <td class="nowrap">
               ${m.kind === 'ideal' ? nothing : html`<button aria-label=${`Export ${m.name}`} @click=${() => this.download(m.id, m.name)}>Export</button>`}
               ${m.source !== 'bundled' ? html`
                 <button aria-label=${`Rename ${m.name}`} @click=${() => { const n = prompt('New name', m.name); if (n) void this.act(async () => { await this.store!.engine.renameModel(m.id, n); return `renamed to "${n}"`; }); }}>Rename</button>
                 <button aria-label=${`Delete ${m.name}`} @click=${() => this.act(async () => { await this.store!.engine.deleteModel(m.id); return `deleted "${m.name}"`; })}>Delete</button>` : nothing}
             </td></tr>`)}
-        </table>
+        </table></div>
         ${s ? html`<p class="muted numbers" data-testid="storage">Storage: ${MB(s.usage)} used of ${MB(s.quota)}${s.persisted ? ' · persistent' : ' · may be evicted under storage pressure'}</p>` : nothing}
       </section>`;
   }

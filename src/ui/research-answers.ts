@@ -30,8 +30,11 @@ export class ResearchAnswers extends LitElement {
     .verdict b.v { text-transform: uppercase; font-size: 11px; letter-spacing: 0.04em; }
     .verdict ul { margin: 4px 0; padding-left: 18px; font-size: 12px; color: var(--label); }
     img { image-rendering: pixelated; max-width: 100%; border-radius: 4px; box-shadow: 0 0 0 1px var(--edge); }
-    /* One label per pair of image rows: the label column stretches to the image's height and shares it out. */
-    .samples { display: grid; grid-template-columns: max-content minmax(0, 420px); gap: 8px; }
+    /* One label per pair of image rows: the label column stretches to the image's height and shares it
+       out. The image keeps its size (a narrow screen scrolls the figure sideways): shrunk, its rows
+       would get shorter than the labels and drift from them. */
+    .samples { display: grid; grid-template-columns: max-content 420px; gap: 8px; }
+    .samples img { max-width: none; }
     .samples .labels { display: flex; flex-direction: column; font-size: 12px; color: var(--label); }
     .samples .labels span { flex: 1 1 0; display: flex; flex-direction: column; justify-content: center; text-align: right; }
     .samples .labels small { font-size: 10px; }
@@ -73,13 +76,13 @@ export class ResearchAnswers extends LitElement {
         <ul>${v.evidence.map((e) => html`<li>${e}</li>`)}</ul></div>`)}
       <div class="row" style="margin-top:10px">
         <figure class="figure" style="margin:0">
-          <div class="samples">
+          <div class="scroll"><div class="samples">
             <div class="labels">${figureModels(a).map((m) => html`<span>${MODEL_LABELS[m] ?? m}<small>first-step x0 / final</small></span>`)}</div>
             <img src=${asset('samples.png')} width="420" alt="For each model, a row of first-step x0 and a row of final samples from the same noises" />
-          </div>
+          </div></div>
           <figcaption>Per model, from the same noises: the x0 it predicts at the first step (top row) and its final samples (bottom row).</figcaption>
         </figure>
-        <line-chart .series=${this.curves(a)} xLabel="image-gradient evaluations" yLabel="FD of final samples" logY width="460" height="280"></line-chart>
+        <line-chart .series=${this.curves(a)} xLabel="image-gradient evaluations" yLabel="FD of final samples" wholeX logY width="460" height="280"></line-chart>
       </div>`;
   }
 }

@@ -12,7 +12,8 @@ import { BUNDLED_ARCHITECTURE, PRESETS } from '../nn/presets';
 import type { UNetConfig } from '../nn/config';
 import { ARM_KINDS, DEFAULT_BUDGET, type ArmKind } from '../research/budget';
 import { MAX_FIRST_STEP_SAMPLES, MAX_ONE_SHOT_IMAGES, MAX_SEEDS, NUM_BLOCK_RANGE } from '../app/research';
-import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, ModelEntry, OneShotStudy, ResearchModelInfo, ResearchRequest, SetBounds, Stat } from '../worker/api';
+import { collapsedSet } from '../eval/sets';
+import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, ModelEntry, OneShotStudy, ResearchModelInfo, ResearchRequest, SetBounds, SetStats, Stat } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { SERIES_COLORS, type Series } from './line-chart';
 import { panelStyles } from './styles';
@@ -32,6 +33,12 @@ const ARM_LABELS: Record<ArmKind, string> = { time: 'time-conditioned', recipe: 
 /** A measured number: "3.94", or "3.94 ± 0.21" over several seeds. */
 function fmtStat(s: Stat, digits = 2): string {
   return s.sd > 0 ? `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}` : s.mean.toFixed(digits);
+}
+
+/** A set's FD, marked where the set collapsed (eval/sets.ts collapsedSet): a low FD that is no sample. */
+function fdCell(set: SetStats, bounds: SetBounds) {
+  const collapsed = collapsedSet(set.spread.mean, bounds.real.spread.mean);
+  return html`<td title=${collapsed ? `collapsed: spread ${set.spread.mean.toFixed(3)} against the training images' ${bounds.real.spread.mean.toFixed(3)}` : nothing}>${fmtStat(set.fd)}${collapsed ? html` <b class="flag">collapsed</b>` : nothing}</td>`;
 }
 
 function csvDownload(name: string, text: string): void {
@@ -244,9 +251,10 @@ export class ResearchStudio extends LitElement {
 
   /** "at n = 16: training images 19.5, noise 95.8 (FD below n = 192 is biased upwards: compare with these only)". */
   private boundsNote(b: SetBounds) {
-    return html`<p class="muted" data-testid="fd-bounds">At n = ${b.n}, ${b.n} training images score FD ${fmtStat(b.real.fd)} (the floor) and ${b.n} clamped noises ${fmtStat(b.noise.fd, 1)} (the ceiling).
-      ${b.n < b.reliableN ? html`<b>Below n = ${b.reliableN} the FD is biased upwards</b> (the 192 pooled features' covariance cannot be full rank): compare these numbers with each other and with the floor at this n, not with the README's at 384.` : ''}
-      Roughness 1 is as sharp as the held-out emoji (below: blurred, above: noisy); spread is the per-value deviation across a set (0: every image the same).</p>`;
+    return html`<p class="muted" data-testid="fd-bounds">At n = ${b.n}, ${b.n} training images score FD ${fmtStat(b.real.fd)} (what real images score at this n) and ${b.n} clamped noises ${fmtStat(b.noise.fd, 1)} (the ceiling).
+      ${b.n < b.reliableN ? html`<b>Below n = ${b.reliableN} the FD is biased upwards</b> (the 192 pooled features' covariance cannot be full rank): compare these numbers with each other and with the training images' at this n, not with the README's at 384.` : ''}
+      Roughness 1 is as sharp as the held-out emoji (below: blurred, above: noisy); spread is the per-value deviation across a set (0: every image the same).
+      A set marked <b>collapsed</b> (spread under a fifth of the training images') is one picture over and over: the FD of a few images does not see that, and can score it below real images.</p>`;
   }
 
   private oneShotSection() {
@@ -284,9 +292,9 @@ export class ResearchStudio extends LitElement {
       ${this.cost('firststep')}
       ${f ? html`${this.boundsNote(f.bounds)}<div class="scroll"><table class="numbers" data-testid="firststep-table" style="margin-top:10px">
           <tr><th>model</th><th>parameters</th><th>FD first-step x0</th><th>FD final</th><th>roughness first</th><th>roughness final</th><th>spread first</th><th>spread final</th><th>MSE(first, final)</th></tr>
-          ${f.models.map((m) => html`<tr><td>${m.name}</td><td>${m.parameters.toLocaleString('en-US')}</td><td>${fmtStat(m.first.fd)}</td><td>${fmtStat(m.last.fd)}</td>
+          ${f.models.map((m) => html`<tr><td>${m.name}</td><td>${m.parameters.toLocaleString('en-US')}</td>${fdCell(m.first, f.bounds)}${fdCell(m.last, f.bounds)}
             <td>${fmtStat(m.first.roughness)}</td><td>${fmtStat(m.last.roughness)}</td><td>${fmtStat(m.first.spread, 3)}</td><td>${fmtStat(m.last.spread, 3)}</td><td>${fmtStat(m.mseFirstFinal, 4)}</td></tr>`)}
-          <tr><td>real training images (floor)</td><td></td><td></td><td>${fmtStat(f.bounds.real.fd)}</td><td></td><td>${fmtStat(f.bounds.real.roughness)}</td><td></td><td>${fmtStat(f.bounds.real.spread, 3)}</td><td></td></tr>
+          <tr><td>real training images (at this n)</td><td></td><td></td><td>${fmtStat(f.bounds.real.fd)}</td><td></td><td>${fmtStat(f.bounds.real.roughness)}</td><td></td><td>${fmtStat(f.bounds.real.spread, 3)}</td><td></td></tr>
           <tr><td>clamped Gaussian noise (ceiling)</td><td></td><td></td><td>${fmtStat(f.bounds.noise.fd, 1)}</td><td></td><td>${fmtStat(f.bounds.noise.roughness)}</td><td></td><td>${fmtStat(f.bounds.noise.spread, 3)}</td><td></td></tr>
         </table></div>
         <div class="row" style="margin-top:10px">${f.models.map((m) => html`<div class="figure">${m.name}
@@ -331,7 +339,7 @@ export class ResearchStudio extends LitElement {
       ${run ? html`<h3 style="margin-top:12px">${run.spec.name} · ${run.state}${run.message ? `: ${run.message}` : ''} · ${run.spec.evals.toLocaleString('en-US')} evaluations per arm</h3>
         <div class="row">
           <line-chart data-testid="budget-time-chart" .series=${byArm((p) => p.trainSeconds)} xLabel="training seconds" yLabel="FD" width="460" height="240"></line-chart>
-          <line-chart data-testid="budget-evals-chart" .series=${byArm((p) => p.evals)} xLabel="image-gradient evaluations" yLabel="FD" width="460" height="240"></line-chart>
+          <line-chart data-testid="budget-evals-chart" .series=${byArm((p) => p.evals)} xLabel="image-gradient evaluations" yLabel="FD" wholeX width="460" height="240"></line-chart>
         </div>
         <table class="numbers" data-testid="budget-table"><tr><th>arm</th><th>parameters</th><th>step</th><th>evaluations</th><th>train s</th><th>loss</th><th>FD</th></tr>
           ${run.points.map((p) => html`<tr><td>${ARM_LABELS[p.arm]}</td><td>${p.parameters.toLocaleString('en-US')}</td><td>${p.step}</td><td>${p.evals.toLocaleString('en-US')}</td><td>${p.trainSeconds.toFixed(1)}</td><td>${p.loss.toFixed(3)}</td><td>${p.fd.toFixed(2)}</td></tr>`)}</table>` : nothing}
@@ -346,7 +354,7 @@ export class ResearchStudio extends LitElement {
     const s = this.store;
     return html`
       <section><h2>Research: why can't the first step's x0 be the result?</h2>
-        <p class="muted">The seed's view: a diffusion model is a denoiser plus a generator. Each UNet denoises a·x0 + b·ε well (H1); from pure noise its first x0 is not a sample and a chain is needed (H2);
+        <p class="muted">The hypotheses this project started from (its seed question), each tested below: a diffusion model is a denoiser plus a generator. Each UNet denoises a·x0 + b·ε well (H1); from pure noise its first x0 is not a sample and a chain is needed (H2);
           training the chain end to end fails, because of (1) parameters, (2) supervision on x0 instead of the noise, or (3) DDIM in between (H3); a smaller model can still be trained as a denoiser end to end (H4).
           Layered models (one time-free UNet per DDIM step, trained per step or end to end through the chain) and the ideal denoiser (the exact posterior mean of the training images) test these.</p>
         <h3>The answers, measured</h3>

@@ -63,6 +63,10 @@ export class SampleStudio extends LitElement {
   @state() private animFrame = 0;
   /** A chain Step or Stop left part-way: Step and Continue run it on. */
   @state() private paused: { settings: SampleSettings; done: number; total: number } | undefined;
+  /** The settings of the chain this tab runs now. */
+  private chainSettings: SampleSettings | undefined;
+  /** A setting changed while this tab's chain ran: it was stopped, to run again on the new settings. */
+  private rerunWanted = false;
   /** The step Step ran last, shown with its numbers. */
   @state() private stepShown: number | undefined;
   /** What a link or a dropped PNG could not restore, or what it did (with when). */
@@ -98,10 +102,19 @@ export class SampleStudio extends LitElement {
   private set<K extends keyof SampleSettings>(key: K, value: SampleSettings[K], rerender = false): void {
     if (this.settings[key] !== value) this.paused = undefined;
     this.settings = { ...this.settings, [key]: value };
-    // Idle slider changes re-render with the same seed, the previous result kept beside the new one.
+    // Once a result is shown, a changed setting re-renders it with the same seed, the previous
+    // result kept beside the new one (the first result comes from Sample).
     const shown = this.results[0]?.settings;
-    // Only while the engine is idle: a slider must not ask to stop another tab's job.
-    if (rerender && !this.store?.current && shown && shown[key] !== value) void this.advance('sample');
+    const current = this.store?.current;
+    if (!rerender || !shown) return;
+    if (!current) {
+      if (shown[key] !== value) void this.advance('sample');
+    } else if (current.tab === 'sample' && current.job === 'sampling' && this.chainSettings?.[key] !== value) {
+      // This tab's chain runs on other settings: it stops at its next step and the chain runs again
+      // on the controls' settings when it ends. Another tab's job is never stopped by a slider.
+      this.rerunWanted = true;
+      if (!current.request) void this.store?.stop();
+    }
   }
 
   /** The settings of a shared link, read once when the models are known; others are left as they are. */
@@ -194,6 +207,7 @@ export class SampleStudio extends LitElement {
     // The filmstrip and the first-step panel are read inside the job: a queued job that starts when
     // this one ends would otherwise replace the chain they are read from.
     const filmIndex = Math.min(this.filmIndex, settings.batch - 1);
+    this.chainSettings = settings;
     const done = await store.run('sampling', 'sample', async () => {
       const result: SampleResult = await (resume ? store.engine.continueSample(onFrame, maxSteps) : store.engine.sample(settings, onFrame, maxSteps));
       if (result.stepsDone === 0) return { result };
@@ -205,6 +219,15 @@ export class SampleStudio extends LitElement {
         return { result, readError: (e as Error).message };
       }
     });
+    this.chainSettings = undefined;
+    const rerun = this.rerunWanted;
+    this.rerunWanted = false;
+    if (rerun && !store.errorOf('sample')) {
+      // The chain stopped for newer settings: unless it ended first, it is neither a result nor a
+      // chain to continue.
+      queueMicrotask(() => void this.advance('sample'));
+      if (!done?.result.completed) return;
+    }
     if (!done) return;
     const { result } = done;
     this.paused = result.completed ? undefined : { settings, done: result.stepsDone, total: result.steps };
@@ -339,12 +362,14 @@ export class SampleStudio extends LitElement {
   private progress() {
     const f = this.frame;
     if (!f) return html`<p class="muted">Press Sample: the grid shows x_t and the x0 the model predicts at every step.</p>`;
-    // While the chain runs, the job panel above has its ETA; a chain that Step or Stop left waits.
-    const state = this.running && this.store?.isRunning('sampling') ? '' : this.paused ? ` · paused at step ${this.paused.done} of ${this.paused.total}: Step or Continue runs on` : '';
+    // While the chain runs, the job panel above has its progress bar, rate and ETA: this line names
+    // the step the pictures show. A chain that ended, or that Step or Stop left, shows how far it got.
+    const live = this.running && this.store?.isRunning('sampling');
+    const state = !live && this.paused ? ` · paused at step ${this.paused.done} of ${this.paused.total}: Step or Continue runs on` : '';
     return html`
       <div class="controls">
-        <progress max=${f.total} .value=${f.step} aria-label="Sampling progress"></progress>
-        <span class="numbers" data-testid="progress">step ${f.step}/${f.total} · t = ${f.t} · ${f.msPerStep.toFixed(1)} ms/step${state}</span>
+        ${live ? nothing : html`<progress max=${f.total} .value=${f.step} aria-label="Sampling progress"></progress>`}
+        <span class="numbers" data-testid="progress">step ${f.step}/${f.total} · t = ${f.t}${live ? '' : ` · ${f.msPerStep.toFixed(1)} ms/step`}${state}</span>
       </div>
       <div class="row" style="margin-top:10px">
         ${this.view !== 'x0' && f.xt ? html`<div class="figure">x_t<pixel-grid data-testid="xt" label="x_t at the current step" .pixels=${f.xt} cols=${Math.ceil(Math.sqrt(f.xt.count))}></pixel-grid></div>` : nothing}
@@ -363,7 +388,9 @@ export class SampleStudio extends LitElement {
 
   private resultsPanel() {
     if (this.results.length === 0) return nothing;
-    return html`<section><h2>Results</h2><div class="row">
+    return html`<section><h2>Results</h2>
+      <p class="muted" data-testid="rerender-hint">Changing the sampler, steps, eta, skip or Clip x0 now samples again with the same seed (stopping a chain of this tab that runs), and keeps the previous result beside the new one.</p>
+      <div class="row">
       ${this.results.map((r, i) => html`<div class="figure">
         <pixel-grid data-testid=${i === 0 ? 'final' : 'previous'} label="sample grid" .pixels=${r.final} cols=${Math.ceil(Math.sqrt(r.final.count))} width="200"></pixel-grid>
         <span>${i === 0 ? 'latest' : 'previous'}: ${this.describe(r.settings)}${r.completed ? '' : ' (stopped)'}</span>

@@ -28,6 +28,9 @@ export const panelStyles = css`
   table { border-collapse: collapse; font-size: 13px; }
   td, th { padding: 4px 10px; text-align: left; border-bottom: 1px solid var(--line); }
   .scroll { overflow-x: auto; max-width: 100%; }
+  .nowrap { white-space: nowrap; }
+  .flag { color: var(--error); font-size: 11px; font-weight: 600; }
+  td.cell-text { min-width: 180px; }
   details.explain { font-size: 12px; color: var(--label); margin: 6px 0; }
   details.explain summary { cursor: pointer; color: var(--accent); }
   details.explain p { margin: 4px 0 4px 14px; max-width: 70ch; }

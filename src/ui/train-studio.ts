@@ -10,7 +10,7 @@ import { proxy } from 'comlink';
 import { parseConfig, type UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
 import { DEFAULT_RECIPE, RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
-import { checkRunSteps, lossScaleSkipsText, runExpectation, runWarnings } from '../app/training';
+import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, runWarnings } from '../app/training';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import type { TrainerOptions } from '../train/trainer';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
@@ -33,6 +33,8 @@ interface ModelFields {
   attn_resolutions: string;
   dropout: number;
 }
+
+const NO_CHECKPOINT = 'The run stopped before its first checkpoint: nothing was saved (Pause saves one; Stop keeps only those saved already)';
 
 /** A stored run that reached its steps: nothing to resume. */
 const finished = (run: RunEntry): boolean => run.step >= run.targetSteps;
@@ -97,7 +99,8 @@ export class TrainStudio extends LitElement {
     this.previewStep = run.previewStep ?? 0;
     this.progress = {
       runId: run.id, step: run.step, targetSteps: run.targetSteps, losses: [], imagesPerSecond: run.imagesPerSecond ?? 0,
-      state: finished(run) ? 'done' : 'paused', savedStep: run.step,
+      // A run with a checkpoint waits to be resumed; one stopped before its first has nothing to resume.
+      state: finished(run) ? 'done' : run.checkpointKey ? 'paused' : 'stopped', savedStep: run.step,
     };
   }
 
@@ -330,11 +333,22 @@ export class TrainStudio extends LitElement {
   private expectationLine() {
     const p = this.store?.isRunning('training') ? this.progress : undefined;
     const rate = (p && p.imagesPerSecond > 0 ? p.imagesPerSecond : undefined) ?? this.runs.find((r) => r.imagesPerSecond)?.imagesPerSecond;
-    const e = runExpectation(p?.targetSteps ?? this.steps, p ? this.shownRun?.batch ?? this.options.batch : this.options.batch, p?.step ?? 0, rate);
+    const e = runExpectation(p?.targetSteps ?? this.steps, p ? this.shownRun?.batch ?? this.options.batch : this.options.batch, p?.step ?? 0, rate, this.mismatch(p !== undefined));
     const count = this.data === 'user' ? this.images.length : undefined;
     const warnings = runWarnings(this.steps, this.options, count);
     return html`<p class="muted" data-testid="train-expectation">${e.text}</p>
       ${warnings.length ? html`<div class="note" role="status" data-testid="train-warnings">${warnings.map((w) => html`<div>${w}</div>`)}</div>` : nothing}`;
+  }
+
+  /** How the running run's model and data (or the form's) differ from the recipe milestones' (milestoneMismatch). */
+  private mismatch(running: boolean): string | undefined {
+    const run = running ? this.runs.find((r) => r.id === this.shownRun?.id) : undefined;
+    if (run) return milestoneMismatch(run.config, run.dataset);
+    try {
+      return milestoneMismatch(this.config(), this.data);
+    } catch {
+      return undefined; // the form's config error is shown by the model panel
+    }
   }
 
   /** The preview's caption: when it was drawn, and whether noise is what to expect there. */
@@ -355,14 +369,15 @@ export class TrainStudio extends LitElement {
     const live = this.store?.isRunning('training') ?? false;
     const status = !p ? '' : live && p.state === 'running' && p.imagesPerSecond === 0
       ? `starting at step ${p.step}/${p.targetSteps}: building the model and compiling its kernels…`
-      : `${p.state} · step ${p.step}/${p.targetSteps} · saved at step ${p.savedStep}${p.imagesPerSecond > 0 ? ` · ${p.imagesPerSecond.toFixed(2)} images/s` : ''}${p.lossScaleSkips ? ` · ${lossScaleSkipsText(p.lossScaleSkips)}` : ''}${!live && p.state !== 'done' ? ' · Resume continues it' : ''}`;
+      : `${p.state} · step ${p.step}/${p.targetSteps} · ${p.savedStep > 0 ? `saved at step ${p.savedStep}` : 'no checkpoint yet'}${p.imagesPerSecond > 0 ? ` · ${p.imagesPerSecond.toFixed(2)} images/s` : ''}${p.lossScaleSkips ? ` · ${lossScaleSkipsText(p.lossScaleSkips)}` : ''}${live ? '' : resumeText(p)}`;
     return html`<section><h2>Progress</h2>
       <job-panel .store=${this.store} tab="train"></job-panel>
       <div class="row">
         <div>
           <p class="numbers" data-testid="train-status">${status}${this.losses.length ? ` · loss (last 20) ${recent.toFixed(2)}` : ''}</p>
-          <line-chart data-testid="loss-chart" .points=${this.losses.map((y, i) => ({ x: i + 1, y }))} smoothing=${this.smoothing} xLabel="step" yLabel="loss" logY></line-chart>
+          ${this.losses.length ? html`<line-chart data-testid="loss-chart" .points=${this.losses.map((y, i) => ({ x: i + 1, y }))} smoothing=${this.smoothing} xLabel="step" yLabel="loss" logY wholeX></line-chart>
           <label class="inline">Smoothing <input type="range" aria-label="Smoothing" min="0" max="0.99" step="0.01" .value=${String(this.smoothing)} @input=${(e: Event) => (this.smoothing = this.num(e))} /></label>
+          <p class="muted" style="max-width:420px">The loss is the reference's: the squared error of the predicted noise, summed over each image's 3 x size x size values (768 at 16 px, 3,072 at 32 px) and averaged over the batch, so a model that predicts no noise scores about that count; min-SNR weights (the default) lower the share of the nearly clean timesteps.</p>` : nothing}
         </div>
         ${this.preview ? html`<div class="figure" style="max-width:260px"><span data-testid="preview-caption">${this.previewCaption()}</span><pixel-grid data-testid="train-preview" label="EMA preview samples" .pixels=${this.preview} cols="2" width="160"></pixel-grid></div>` : nothing}
       </div>
@@ -379,8 +394,9 @@ export class TrainStudio extends LitElement {
           <td>ch ${r.config.ch}, ch_mult [${r.config.ch_mult.join(', ')}], ${r.config.resolution} px</td><td>${r.dataset}</td>
           <td>${new Date(r.updated).toLocaleString()}</td>
           <td>
-            <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey || finished(r)} title=${finished(r) ? 'The run has reached its last step' : nothing}>Resume</button>
-            <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey}>Save as model</button>
+            <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey || finished(r)}
+              title=${finished(r) ? 'The run has reached its last step' : !r.checkpointKey ? NO_CHECKPOINT : nothing}>Resume</button>
+            <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey} title=${r.checkpointKey ? nothing : NO_CHECKPOINT}>Save as model</button>
             <button @click=${() => this.deleteRun(r)} ?disabled=${busy && this.progress?.runId === r.id}>Delete</button>
           </td></tr>`)}
       </table>${this.runMessage.text ? html`<div role="status" data-testid="run-message">${this.runMessage.text}</div>` : nothing}</section>`;

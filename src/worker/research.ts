@@ -29,8 +29,9 @@ export async function researchModels(): Promise<ResearchModelInfo[]> {
 }
 
 /**
- * A denoiser whose every evaluation (one batched forward) is a unit of the job, and which ends the
- * job on Stop: experiments 1 and 2 count and stop through it, unchanged.
+ * A denoiser that counts the job in image evaluations (each image of a batched forward is one, as
+ * the Research tab's cost line counts them), and which ends the job on Stop: experiments 1 and 2
+ * count and stop through it, unchanged.
  */
 function counted(d: StepDenoiser, job: JobContext, count: { done: number }): StepDenoiser {
   return {
@@ -38,7 +39,8 @@ function counted(d: StepDenoiser, job: JobContext, count: { done: number }): Ste
     async eps(t, x) {
       job.checkStop();
       const out = await d.eps(t, x);
-      job.progress(++count.done, undefined, `t = ${t}`);
+      count.done += x.length / (d.channels * d.resolution * d.resolution);
+      job.progress(count.done, undefined, `t = ${t}`);
       return out;
     },
     destroy: () => d.destroy(),
@@ -56,9 +58,10 @@ async function modelsOf(device: GPUDevice, kind: 'oneshot' | 'firststep', r: Res
     out.push({ id, name: entry.name, d: counted(experimentDenoiser(device, model, r.numBlock, batch), job, count) });
   }
   commonResolution(out.map((m) => m.d));
-  // Evaluations per seed: experiment 1 runs a chain of k steps from every step k of seq; experiment 2 a whole chain per batch of samples.
+  // Image evaluations per seed: experiment 1 runs a chain of k steps from every step k of seq on its
+  // n images; experiment 2 a whole chain on its n samples.
   const K = (d: StepDenoiser): number => d.seq.length - 1;
-  job.progress(0, r.seeds * out.reduce((s, { d }) => s + (kind === 'oneshot' ? (K(d) * (K(d) + 1)) / 2 : Math.ceil(r.n / d.batch) * K(d)), 0));
+  job.progress(0, r.seeds * out.reduce((s, { d }) => s + (kind === 'oneshot' ? (K(d) * (K(d) + 1)) / 2 : K(d)) * r.n, 0));
   return out;
 }
 

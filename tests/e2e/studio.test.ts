@@ -60,6 +60,17 @@ describe('sample studio', () => {
     expect(await canvasData(page, 'previous')).toBe(first);
     expect(await page.getByTestId('first-step-table').locator('tr').count()).toBe(2);
 
+    // A slider moved while that re-render runs stops it and samples the newest settings: the stopped
+    // chain is neither shown nor kept, and the previous result stays.
+    const shownBefore = await canvasData(page, 'final');
+    await setValue(page, 'Steps', '10');
+    await expect.poll(() => page.getByTestId('job-sample').getByTestId('job-status').textContent(), LONG).toMatch(/of 10/);
+    await setValue(page, 'Steps', '3');
+    await expect.poll(() => page.getByTestId('final').locator('xpath=..').textContent(), LONG).toMatch(/latest: generalized, eta 1\.00, 3 steps \(uniform\), seed 0$/m);
+    await idle(page);
+    expect(await canvasData(page, 'previous')).toBe(shownBefore);
+    expect(await page.getByTestId('progress').textContent()).toMatch(/step 4\/4 · t = 0 · [\d.]+ ms\/step$/);
+
     // A longer chain: the page answers clicks while it runs, shows an ETA from its first step on, and Stop ends it early.
     await watchClicks(page);
     await setValue(page, 'Steps', '10');
@@ -368,7 +379,7 @@ describe('research tab', () => {
     await page.getByRole('button', { name: 'Run experiment 2' }).click();
     const first = page.getByTestId('firststep-table');
     await first.waitFor(LONG);
-    expect(await first.textContent()).toMatch(/Emoji 16 px \(bundled\)1,113,955\d+\.\d{2}\d+\.\d{2}.*real training images/s);
+    expect(await first.textContent()).toMatch(/Emoji 16 px \(bundled\)1,113,955\d+\.\d{2}( collapsed)?\d+\.\d{2}.*real training images \(at this n\)/s);
 
     await setValue(page, 'Run name', 'tiny budget');
     await setValue(page, 'Evaluations per arm', '2');

@@ -2,23 +2,24 @@
 // come out otherwise, including "not supported".
 import { describe, expect, it } from 'vitest';
 import { TIME, verdicts, type Answers, type DenoisingRow, type GenerationRow, type Measured } from '../../src/ui/answers';
+import { collapsedSet } from '../../src/eval/sets';
 
 const m = (mean: number, sd = 0): Measured => ({ mean, sd, values: [mean] });
 const CHAIN = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900];
 
-function gen(model: string, finalFd: number, spread: number, firstFd = 40): GenerationRow {
-  return { model, parameters: 1, first_fd: m(firstFd), final_fd: m(finalFd), first_rough: m(3.8), final_rough: m(1), first_spread: m(0.9), final_spread: m(spread), nn_rms: m(0.28) };
+function gen(model: string, finalFd: number, spread: number, firstFd = 40, finalRough = 1): GenerationRow {
+  return { model, parameters: 1, first_fd: m(firstFd), final_fd: m(finalFd), first_rough: m(3.8), final_rough: m(finalRough), first_spread: m(0.9), final_spread: m(spread), nn_rms: m(0.28) };
 }
 
 function den(model: string, oneshot: (t: number) => number, chain: (t: number) => number, blurFrom = 600): DenoisingRow[] {
   return CHAIN.slice(1).map((t) => ({ t, model, oneshot_mse: m(oneshot(t)), chain_mse: m(chain(t)), oneshot_fd: m(5), chain_fd: m(5), oneshot_rough: m(t > blurFrom ? 0.4 : 1), chain_rough: m(1) }));
 }
 
-interface Over { blurFrom?: number; e2e?: number; e2eFd?: number; ch8?: number; correction?: number; correctionFd?: number; teacherFd?: number; oneshotLate?: number; smallChain?: number; layerCh8?: number; meanImage?: number }
+interface Over { blurFrom?: number; e2e?: number; e2eFd?: number; ch8?: number; correction?: number; correctionFd?: number; correctionRough?: number; teacherFd?: number; oneshotLate?: number; smallChain?: number; layerCh8?: number; meanImage?: number }
 
 function answers(over: Over = {}): Answers {
   const rows = [gen(TIME, 3.9, 0.44), gen('layer', 3.9, 0.43), gen('end2end', over.e2eFd ?? 35, over.e2e ?? 0.04, 77), gen('e2e_ch8', 6, over.ch8 ?? 0.03),
-    gen('e2e_correction', over.correctionFd ?? 6, over.correction ?? 0.42), gen('e2e_teacher', over.teacherFd ?? 5, 0.41), gen('e2e_gtA', 38, 0.003), { ...gen('ideal', 1.5, 0.45, 34), first_spread: m(0.03), first_rough: m(0.45), nn_rms: m(0.01) }];
+    gen('e2e_correction', over.correctionFd ?? 6, over.correction ?? 0.42, 40, over.correctionRough ?? 1), gen('e2e_teacher', over.teacherFd ?? 5, 0.41), gen('e2e_gtA', 38, 0.003), { ...gen('ideal', 1.5, 0.45, 34), first_spread: m(0.03), first_rough: m(0.45), nn_rms: m(0.01) }];
   const h1 = [
     ...den(TIME, (t) => (t <= (over.oneshotLate ?? 500) ? 0.01 * (t / 100) : 0.5), (t) => 0.01 * (t / 100), over.blurFrom),
     ...den('layer', (t) => (t <= 600 ? 0.01 * (t / 100) : 0.5), (t) => 0.01 * (t / 100)),
@@ -33,6 +34,14 @@ function answers(over: Over = {}): Answers {
 }
 
 describe('the measured answers', () => {
+  it('call a set collapsed when its spread is under a fifth of the real images\', whatever its FD', () => {
+    // The Research tab's walk at n = 4: the end-to-end model's blobs (spread 0.032) against 0.338.
+    expect(collapsedSet(0.032, 0.338)).toBe(true);
+    expect(collapsedSet(0.315, 0.338)).toBe(false);
+    expect(collapsedSet(0.0675, 0.338)).toBe(true);
+    expect(collapsedSet(0.0677, 0.338)).toBe(false);
+  });
+
   it('give each hypothesis a verdict from its numbers', () => {
     const v = new Map(verdicts(answers()).map((x) => [x.id, x]));
     expect(v.get('H1')!.verdict).toBe('supported');
@@ -58,9 +67,14 @@ describe('the measured answers', () => {
     // Noise supervision collapsing too: (2) not supported.
     expect(verdicts(answers({ correction: 0.01 })).find((x) => x.id === 'H3')!.evidence[0]).toMatch(/\(2\) x0 instead of noise supervision: not supported/);
     // Noise supervision staying noise (varied, but at the noise floor): (2) not supported, and said so.
-    const noisy = verdicts(answers({ correction: 0.99, correctionFd: 102 })).find((x) => x.id === 'H3')!;
+    const noisy = verdicts(answers({ correction: 0.99, correctionFd: 102, correctionRough: 6 })).find((x) => x.id === 'H3')!;
     expect(noisy.evidence[0]).toMatch(/\(2\) x0 instead of noise supervision: not supported/);
     expect(noisy.evidence.join(' ')).toMatch(/noise supervision.*: noise \(FD 102\.00.*samples stay noise/);
+    // As far from the data but smooth (flat, saturated patches): not called noise.
+    const flat = verdicts(answers({ correction: 0.87, correctionFd: 120, correctionRough: 1.1 })).find((x) => x.id === 'H3')!;
+    expect(flat.evidence[0]).toMatch(/\(2\) x0 instead of noise supervision: not supported/);
+    expect(flat.evidence.join(' ')).toMatch(/noise supervision.*: no emoji \(as far from them as noise, though as sharp as real images\) \(FD 120\.00/);
+    expect(flat.evidence.join(' ')).not.toMatch(/samples stay noise/);
     // An arm is judged against the layer loss at its own budget (the layer curve), not at the layer's final one.
     const budgeted = answers({ teacherFd: 12 });
     budgeted.models.e2e_teacher = { parameters: 2.3e6, trainer: { evals: 500_000 } };

@@ -2,7 +2,7 @@
 // limit (app/sampling.ts, app/training.ts), each naming the setting and its bounds.
 import { describe, expect, it } from 'vitest';
 import { MAX_SAMPLE_BATCH, ddimSpec, interpolationStart, planChain, planSampling, type ChainSettings } from '../../src/app/sampling';
-import { checkRunSteps, lossScaleSkipsText, runExpectation, runWarnings } from '../../src/app/training';
+import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, runWarnings } from '../../src/app/training';
 import { RECIPE_MILESTONES } from '../../src/train/recipe';
 import { readFileSync } from 'node:fs';
 import { checkBudget, checkExperiment } from '../../src/app/research';
@@ -10,7 +10,7 @@ import { DEFAULT_BUDGET } from '../../src/research/budget';
 import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { stepCoefficients } from '../../src/diffusion/samplers';
 import { gaussian } from '../../src/host/rng';
-import { preset } from '../../src/nn/presets';
+import { BUNDLED_ARCHITECTURE, PRESETS, preset } from '../../src/nn/presets';
 import { modelChain, readModelFile, readUNetFile } from '../../src/app/model-files';
 import { planInversion } from '../../src/app/inversion';
 import { FILE_FORMATS } from '../../src/host/metadata';
@@ -68,6 +68,14 @@ describe('training runs', () => {
     expect(lossScaleSkipsText(0)).toBe('');
     expect(lossScaleSkipsText(1)).toBe('1 step skipped by the loss scale (f16 overflow)');
     expect(lossScaleSkipsText(1234)).toBe('1,234 steps skipped by the loss scale (f16 overflow)');
+  });
+
+  it('says what Resume continues from, what a Stop did not keep, and that a run without a checkpoint has nothing to resume', () => {
+    expect(resumeText({ state: 'running', step: 4, savedStep: 0 })).toBe('');
+    expect(resumeText({ state: 'done', step: 8, savedStep: 8 })).toBe('');
+    expect(resumeText({ state: 'paused', step: 5, savedStep: 5 })).toBe(' · Resume continues it from step 5');
+    expect(resumeText({ state: 'stopped', step: 27, savedStep: 20 })).toBe(' · Resume continues it from step 20 (steps 21-27 were not saved: Stop keeps the last checkpoint, Pause saves one)');
+    expect(resumeText({ state: 'stopped', step: 4, savedStep: 0 })).toMatch(/^ · stopped before its first checkpoint: nothing to resume .*Train starts it again$/);
   });
 });
 
@@ -159,6 +167,16 @@ describe('what a training run costs', () => {
     expect(timed.secondsToRecognisable).toBeCloseTo((72_000 - 32_000) / 16, 9);
     expect(timed.text).toMatch(/At 16\.0 images\/s on this adapter the rest of the run takes 1 h 06 min; 72,000 evaluations would take 41 min 40 s\./);
     expect(runExpectation(3000, 32, 2500, 16).text).toMatch(/the rest of the run takes 16 min 40 s\.$/);
+  });
+
+  it('says when the run\'s model or data are not those the milestones were measured on', () => {
+    expect(milestoneMismatch(BUNDLED_ARCHITECTURE, 'emoji16')).toBeUndefined();
+    expect(milestoneMismatch(PRESETS.tiny!, 'emoji16')).toBe('model (ch 32, ch_mult 1,2, 1 res block, 16 px) differs');
+    expect(milestoneMismatch(BUNDLED_ARCHITECTURE, 'user')).toBe('data (user) differs');
+    expect(milestoneMismatch(PRESETS.small!, 'emoji32')).toBe('model (ch 64, ch_mult 1,2,2, 2 res blocks, 32 px) and data (emoji32) differ');
+    expect(runExpectation(20, 32).text).toMatch(/\(the recipe search: the bundled architecture \(ch 32, ch_mult 1,2,2\), 16 px emoji\)\./);
+    expect(runExpectation(20, 32, 0, undefined, milestoneMismatch(PRESETS.tiny!, 'emoji16')).text)
+      .toMatch(/16 px emoji; this run's model \(ch 32, ch_mult 1,2, 1 res block, 16 px\) differs, so take these numbers as a rough guide\)\. This run: 20 steps/);
   });
 
   it('warns of settings that cannot work', () => {

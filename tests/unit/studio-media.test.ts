@@ -151,6 +151,10 @@ describe('chart ticks', () => {
     expect(ticks(-3.2, -0.4, true)).toEqual([-3.2, -2, -1, -0.4]); // -3 would crowd the end
     expect(ticks(-3, 0.5, true)).toEqual([-3, -2, -1, 0, 0.5]);
     expect(ticks(5, 5, false)).toEqual([5]);
+    // A count's axis (a loss chart's first steps) has no tick between whole numbers.
+    expect(ticks(1, 3, false)).toEqual([1, 1.5, 2, 2.5, 3]);
+    expect(ticks(1, 3, false, 5, 0.1, true)).toEqual([1, 2, 3]);
+    expect(ticks(1, 20, false, 5, 0.1, true)).toEqual([1, 5, 10, 15, 20]);
     // Wide labels ("100,224" at the start) keep a wider gap: 200,000 would overlap it.
     expect(ticks(100_224, 999_936, false)).toEqual([100_224, 200_000, 400_000, 600_000, 800_000, 999_936]);
     expect(ticks(100_224, 999_936, false, 5, 0.17)).toEqual([100_224, 400_000, 600_000, 800_000, 999_936]);
