@@ -389,7 +389,7 @@ export class SampleStudio extends LitElement {
   private resultsPanel() {
     if (this.results.length === 0) return nothing;
     return html`<section><h2>Results</h2>
-      <p class="muted" data-testid="rerender-hint">Changing the sampler, steps, eta, skip or Clip x0 now samples again with the same seed (stopping a chain of this tab that runs), and keeps the previous result beside the new one.</p>
+      <p class="muted" data-testid="rerender-hint">Changing the sampler, steps, eta, skip or Clip x0 now samples again with the same seed, and keeps the previous result beside the new one (a chain of this tab that runs stops first; while another tab's job runs, press Sample).</p>
       <div class="row">
       ${this.results.map((r, i) => html`<div class="figure">
         <pixel-grid data-testid=${i === 0 ? 'final' : 'previous'} label="sample grid" .pixels=${r.final} cols=${Math.ceil(Math.sqrt(r.final.count))} width="200"></pixel-grid>

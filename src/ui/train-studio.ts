@@ -388,7 +388,7 @@ export class TrainStudio extends LitElement {
     if (this.runs.length === 0) return nothing;
     const busy = this.pending;
     return html`<section><h2>Runs in this browser</h2>
-      <table data-testid="runs"><tr><th>name</th><th>step</th><th>model</th><th>data</th><th>saved</th><th></th></tr>
+      <table data-testid="runs"><tr><th>name</th><th title="The step of its last checkpoint: where Resume continues">saved step</th><th>model</th><th>data</th><th>saved</th><th></th></tr>
         ${this.runs.map((r) => html`<tr>
           <td>${r.name}</td><td class="numbers">${r.step}/${r.targetSteps}</td>
           <td>ch ${r.config.ch}, ch_mult [${r.config.ch_mult.join(', ')}], ${r.config.resolution} px</td><td>${r.dataset}</td>
