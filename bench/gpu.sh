@@ -17,8 +17,13 @@
 #                               same values by design; matrix: the same operands, another summation order), then
 #                               `ddim bench --precision` per tier into tiers/; "" for none,
 #                               TTQ_STEPS=4000 to also train emoji16 from scratch per tier (fp32 and TIERS) and
-#                               score it (time-to-quality), "" (default) for none)
-# Writes more than 8 files with TIERS or TTQ_STEPS: a lent machine returns 8, so tar OUTDIR there.
+#                               score it (time-to-quality), "" (default) for none,
+#                               EMOJI32_STEPS=N to train the 32 px emoji model (EMOJI32_CONFIG=small, a preset or a
+#                               config.json; EMOJI32_LR=1e-3: the default 2e-3 spiked small's loss at step 1,500 on
+#                               2026-12-04; EMOJI32_BATCH=32) and write its EMA weights as F16 (emoji32.safetensors, under the 16 MiB a
+#                               lent machine returns per file), its loss log, and its FD at 20 and 50 steps; "" for none)
+# Writes more than 8 files with TIERS, TTQ_STEPS or EMOJI32_STEPS: a lent machine returns 8, each at most
+# 16 MiB, so tar OUTDIR there, leaving emoji32.safetensors (13 MB for small in F16) out of the tar.
 # Needs the built CLI (npm run build:cli) and the `webgpu` package beside it; DDIM_GPU=hardware
 # picks the real adapter, whose name the engine's table prints first.
 set -euo pipefail
@@ -36,6 +41,10 @@ TILE_SHAPES="32x32 64x64 128x64"
 NORM=${NORM-small:64 bundled:1 cifar10:1}
 TIERS=${TIERS-f16 matrix-emulated matrix}
 TTQ_STEPS=${TTQ_STEPS-}
+EMOJI32_STEPS=${EMOJI32_STEPS-}
+EMOJI32_CONFIG=${EMOJI32_CONFIG:-small}
+EMOJI32_LR=${EMOJI32_LR:-1e-3}
+EMOJI32_BATCH=${EMOJI32_BATCH:-32}
 torch_flags() {
   case $1 in
     eager) echo "--mode eager" ;;
@@ -145,6 +154,17 @@ if [ -n "$TTQ_STEPS" ]; then
     echo "time-to-quality $T: $TTQ_STEPS steps in $(( ($(date +%s%N) - start) / 1000000 )) ms wall"
     DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs eval --weights "$OUT/tiers/emoji16-$T.safetensors" --data emoji16 --steps 20 --eta 0,1
   done
+fi
+if [ -n "$EMOJI32_STEPS" ]; then
+  # The full checkpoint (weights, EMA, Adam: 103 MB for small) stays on the machine; the EMA weights
+  # come back as F16, with the loss log beside them.
+  start=$(date +%s%N)
+  DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs train --data emoji32 --config "$EMOJI32_CONFIG" --lr "$EMOJI32_LR" --batch "$EMOJI32_BATCH" \
+    --steps "$EMOJI32_STEPS" --out "$OUT/emoji32-checkpoint.safetensors" --log-every 250
+  echo "emoji32: $EMOJI32_STEPS steps of $EMOJI32_CONFIG in $(( ($(date +%s%N) - start) / 1000000 )) ms wall"
+  "$NODE" bin/ddim.mjs convert --in "$OUT/emoji32-checkpoint.safetensors" --out "$OUT/emoji32.safetensors" --dtype f16
+  rm "$OUT/emoji32-checkpoint.safetensors"
+  DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs eval --weights "$OUT/emoji32.safetensors" --data emoji32 --steps 20,50 --eta 0,1 --no-ddpm
 fi
 for M in $MODES; do
   # shellcheck disable=SC2046

@@ -4,8 +4,8 @@ rerun it after changing either). Three comparisons on one sample set:
 
   1. `ddim sample` (the engine; SwiftShader here) draws x_T and runs plain DDIM (eta 0) for N samples;
      PyTorch runs the reference sampler (eval_torch.sample) from the same x_T: the samples must match.
-  2. The engine's measure (`ddim eval --samples`) and eval_torch's (features, frechet) score the
-     engine's samples against the held-out emoji: the FD must match.
+  2. The engine's measure (`ddim eval --samples`) and eval_torch's (features, frechet, NoiseTest) score
+     the engine's samples against the held-out emoji: the FD and the share of noise samples must match.
   3. eval_torch's FD of PyTorch's own samples from the same x_T, for scale.
 
   python3 tools/check_eval.py --weights public/models/emoji16.safetensors [--n 32] [--steps 10]
@@ -19,7 +19,7 @@ import tempfile
 import numpy as np
 import torch
 
-from eval_torch import features, frechet, load_model, sample, uniform_seq
+from eval_torch import NoiseTest, features, frechet, load_model, sample, uniform_seq
 from train_torch import load_emoji_split, read_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +39,8 @@ def main():
         subprocess.run(ddim + ['sample', '--weights', args.weights, '--steps', str(args.steps), '--eta', '0', '--n', str(args.n),
                                '--seed', '0', '--out', out], check=True, cwd=ROOT, capture_output=True)
         scored = subprocess.run(ddim + ['eval', '--samples', out, '--data', 'emoji16'], check=True, cwd=ROOT, capture_output=True, text=True).stdout
-        engine_fd = float(re.search(r'^given\s+-\s+([\d.]+)', scored, re.M).group(1))
+        given = re.search(r'^given\s+-\s+([\d.]+)\s+([\d.]+)%', scored, re.M)
+        engine_fd, engine_noise = float(given.group(1)), float(given.group(2)) / 100
         xs, _ = read_safetensors(out)
     xs = xs['xs']
     x_t, engine = xs[0], xs[-1].clamp(-1, 1)
@@ -51,6 +52,8 @@ def main():
     print(f'{args.n} samples, plain DDIM (eta 0) at {args.steps} steps from the engine\'s x_T, {args.weights}')
     print(f'  samples, engine vs PyTorch: max |diff| {diff.max().item():.2e}, mean {diff.mean().item():.2e}')
     print(f'  FD of the engine\'s samples: engine measure {engine_fd:.3f}, eval_torch measure {frechet(features(engine), held):.3f}')
+    noise = NoiseTest(load_emoji_split(cfg['resolution'], 'train')).share(engine)
+    print(f'  noise samples among them: engine measure {100 * engine_noise:.1f}%, eval_torch measure {100 * noise:.1f}%')
     print(f'  FD of PyTorch\'s samples (eval_torch): {frechet(features(torch_samples), held):.3f}')
 
 

@@ -1,18 +1,24 @@
-// `ddim convert`: a model in the reference or the diffusers UNet2DModel layout -> the reference layout
-// with the config in __metadata__ (what PyTorch's load_state_dict(strict=True) reads; the app and
-// every `ddim` command open either layout themselves, through openModel).
+// `ddim convert`: a model in the reference or the diffusers UNet2DModel layout, or a training
+// checkpoint (its EMA weights) -> the reference layout with the config in __metadata__ (what PyTorch's
+// load_state_dict(strict=True) reads; the app and every `ddim` command open either layout themselves,
+// through openModel), in F32 or, with --dtype f16, in F16 (half the bytes: how a bundled model ships).
 import { parseArgs } from './args';
 import { openModel, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
+import type { WrittenDtype } from '../io/safetensors';
 
 const CMD = 'ddim convert';
+const DTYPES: Record<string, WrittenDtype> = { f32: 'F32', f16: 'F16' };
 
 export async function convertCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
-  const args = parseArgs(argv, { values: ['in', 'config', 'out'], required: ['in', 'out'] }, CMD);
+  const args = parseArgs(argv, { values: ['in', 'config', 'out', 'dtype'], required: ['in', 'out'] }, CMD);
+  const dtypeArg = args.values.get('dtype') ?? 'f32';
+  const dtype = Object.hasOwn(DTYPES, dtypeArg) ? DTYPES[dtypeArg]! : undefined;
+  if (!dtype) throw new Error(`${CMD}: --dtype must be one of ${Object.keys(DTYPES).join(', ')}, got "${dtypeArg}"`);
   const inPath = args.values.get('in')!;
   const model = openModel(inPath, args.values.get('config'));
-  writeSafetensors(args.values.get('out')!, model.tensors, model.metadata);
+  writeSafetensors(args.values.get('out')!, model.tensors, model.metadata, dtype);
   const c = model.config;
   ctx.log(`${inPath} (${model.layout} layout): ${model.tensors.size} tensors, ch=${c.ch} ch_mult=[${c.ch_mult}] num_res_blocks=${c.num_res_blocks} ` +
-    `attn_resolutions=[${c.attn_resolutions}] resolution=${c.resolution} -> ${args.values.get('out')} (reference layout)`);
+    `attn_resolutions=[${c.attn_resolutions}] resolution=${c.resolution} -> ${args.values.get('out')} (reference layout, ${dtype})`);
 }

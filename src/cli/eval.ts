@@ -1,11 +1,13 @@
 // `ddim eval`: sample quality without downloads. For every (steps, eta) setting and for ddpm_noisy,
 // generate N samples and report the Fréchet distance of 8x8-pooled pixel features against the
-// held-out emoji, and the nearest training image of each sample (memorisation shows as RMS ~ 0).
+// held-out emoji, the share of noise samples (the README's Table 1), and the nearest training image
+// of each sample (memorisation shows as RMS ~ 0).
 // With --samples, scores a given set instead (the last frame of a `ddim sample` .safetensors, or a
 // `samples` tensor): how the engine's measure is compared with tools/eval_torch.py's on one set.
 import { checkSeed, ddimSpec, type ChainPlan } from '../app/sampling';
 import { modelChain } from '../app/model-files';
 import { fitGaussian, frechetDistance, nearestNeighbours, pooledFeatures, type GaussianFit } from '../eval/frechet';
+import { noiseLimit, noiseShare } from '../eval/sets';
 import type { ImageDataset } from '../train/data';
 import { runChain } from '../engine/sampler';
 import { numberArg, numberListArg, parseArgs } from './args';
@@ -14,16 +16,29 @@ import type { CommandContext } from './commands';
 
 const CMD = 'ddim eval';
 
-/** FD against the held-out set and nearest-training-image RMS of samples (clamped to [-1, 1] first). */
-function scoreLine(name: string, steps: string, samples: Float32Array, size: number, reference: GaussianFit, train: ImageDataset): string {
-  const x = samples.map((v) => Math.min(1, Math.max(-1, v)));
-  const fd = frechetDistance(fitGaussian(pooledFeatures(x, 3, size)), reference);
-  const nn = nearestNeighbours(x, train.images, 3 * size * size).map((r) => r.rms);
-  const mean = nn.reduce((a, b) => a + b, 0) / nn.length;
-  return `${name.padEnd(16)} ${steps.padStart(6)} ${fd.toFixed(3).padStart(8)} ${mean.toFixed(4).padStart(13)} ${Math.min(...nn).toFixed(4).padStart(12)}`;
+/** What samples are scored against: the held-out set's fit, the training images, and the noise test fitted on them. */
+interface Scoring {
+  reference: GaussianFit;
+  train: ImageDataset;
+  noiseLimit: number;
 }
 
-const HEADER = 'sampler           steps      FD   NN-RMS mean   NN-RMS min';
+function scoring(held: ImageDataset, train: ImageDataset, size: number): Scoring {
+  return { reference: fitGaussian(pooledFeatures(held.images, 3, size)), train, noiseLimit: noiseLimit(train.images, 3, size) };
+}
+
+/** FD against the held-out set, the share of noise samples (eval/sets.ts noiseShare, as tools/eval_torch.py)
+ *  and nearest-training-image RMS of samples (clamped to [-1, 1] first). */
+function scoreLine(name: string, steps: string, samples: Float32Array, size: number, s: Scoring): string {
+  const x = samples.map((v) => Math.min(1, Math.max(-1, v)));
+  const fd = frechetDistance(fitGaussian(pooledFeatures(x, 3, size)), s.reference);
+  const noise = `${(100 * noiseShare(x, 3, size, s.noiseLimit)).toFixed(1)}%`;
+  const nn = nearestNeighbours(x, s.train.images, 3 * size * size).map((r) => r.rms);
+  const mean = nn.reduce((a, b) => a + b, 0) / nn.length;
+  return `${name.padEnd(16)} ${steps.padStart(6)} ${fd.toFixed(3).padStart(8)} ${noise.padStart(7)} ${mean.toFixed(4).padStart(13)} ${Math.min(...nn).toFixed(4).padStart(12)}`;
+}
+
+const HEADER = 'sampler           steps      FD   noise   NN-RMS mean   NN-RMS min';
 
 /** The images of a samples file: `samples` [N,C,S,S], or the last frame of `xs` [K+1,N,C,S,S]. */
 function readSamples(path: string, size: number): { images: Float32Array; count: number } {
@@ -46,7 +61,7 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
     if (count < 2) throw new Error(`${samplesPath}: ${count} sample; a covariance needs two`);
     ctx.log(`Fréchet distance of 8x8 pooled pixels: ${count} samples of ${samplesPath} vs ${held.count} held-out images`);
     ctx.log(HEADER);
-    ctx.log(scoreLine('given', '-', images, size, fitGaussian(pooledFeatures(held.images, 3, size)), train));
+    ctx.log(scoreLine('given', '-', images, size, scoring(held, train, size)));
     return;
   }
   const wPath = args.values.get('weights');
@@ -72,12 +87,12 @@ export async function evalCommand(argv: readonly string[], ctx: CommandContext):
       if (!args.flags.has('no-ddpm')) chains.push(['ddpm_noisy', s, modelChain(model, { sampler: 'ddpm_noisy', steps: s, eta: 1, skip: 'uniform', clipX0: true })]);
     }
   }
-  const reference = fitGaussian(pooledFeatures(held.images, 3, size));
+  const scores = scoring(held, train, size);
   const { device } = await ctx.gpu();
   const net = model.plan(device, N);
   ctx.log(`Fréchet distance of 8x8 pooled pixels: ${N} samples vs ${held.count} held-out images; nearest neighbours among ${train.count} training images`);
   ctx.log(HEADER);
   for (const [name, s, plan] of chains) {
-    ctx.log(scoreLine(name, String(s), await runChain(device, net, plan.coefficients, { kind: 'rng', seed }), size, reference, train));
+    ctx.log(scoreLine(name, String(s), await runChain(device, net, plan.coefficients, { kind: 'rng', seed }), size, scores));
   }
 }

@@ -4,7 +4,7 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { ReferenceModel } from '../io/convert';
 import { idealModel, readModelFile, readUNetFile, type ConfigText, type ModelFile } from '../app/model-files';
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
+import { parseSafetensors, serializeSafetensors, type WrittenDtype } from '../io/safetensors';
 import type { HostTensor, SafetensorsFile } from '../host/tensor';
 import type { ImageDataset } from '../train/data';
 import { bundledEmojiSize, loadEmoji, type EmojiSplit } from '../train/emoji';
@@ -25,8 +25,8 @@ export function readSafetensors(path: string): SafetensorsFile {
  * writer's) and a rename, so a failed write never leaves a half file behind; the temporary file is
  * removed on any failure.
  */
-export function writeSafetensors(path: string, tensors: Map<string, HostTensor>, metadata?: Record<string, string>): void {
-  const bytes = serializeSafetensors(tensors, metadata);
+export function writeSafetensors(path: string, tensors: Map<string, HostTensor>, metadata?: Record<string, string>, dtype: WrittenDtype = 'F32'): void {
+  const bytes = serializeSafetensors(tensors, metadata, dtype);
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     writeFileSync(tmp, bytes, { flag: 'wx' });

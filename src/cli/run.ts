@@ -47,7 +47,7 @@ const USAGE = `usage: ddim <command> [options]
   research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,recipe,layer,end2end]
               [--points 5] [--samples 64] [--time-batch 64] [--recipe-batch 32] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
   invert      --weights W.safetensors [--config config.json] --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
-  convert     --in MODEL.safetensors --out W.safetensors [--config config.json]   (reference or diffusers UNet2DModel layout in)
+  convert     --in MODEL.safetensors --out W.safetensors [--config config.json] [--dtype f32|f16]   (reference or diffusers UNet2DModel layout, or a training checkpoint's EMA weights, in)
   bench       [--configs tiny,bundled,small|config.json] [--batches 1,8] [--iters 20] [--json OUT.json] [--profile] [--gemm-tile 32x32|64x64|128x64] [--norm-on-load on|off]   (forward and train-step throughput; --profile: ms per kernel family; --gemm-tile: one GEMM tile everywhere; --norm-on-load: GroupNorm outputs normalised by their convolutions or written)
   --precision auto|fp32|f16|matrix|matrix-emulated   (forward, train-step, sample, train, research train, bench) the GEMMs' arithmetic: fp32 (auto);
               f16 operands in f16 tiles (shader-f16); matrix: subgroup matrices; matrix-emulated: the matrix tier's rounding on any adapter

@@ -3,7 +3,8 @@
 // one-shot predictions, chains and samples with these, beside the FD:
 //   roughness  the mean |difference| between horizontally and vertically neighbouring values, per
 //              image, averaged (tools/eval_torch.py neighbour_roughness); relative to real images it
-//              reads 1 when as sharp as they are, below 1 when blurred, above 1 when noisy;
+//              reads 1 when as sharp as they are, below 1 when blurred, above 1 when noisy; per image,
+//              it is also the noise test of `ddim eval` (noiseShare);
 //   spread     the standard deviation of each value across the set, averaged over values: 0 when every
 //              image is the same (a chain that collapses to one picture), about 0.5 for the emoji.
 // Images are (N, C, S, S) in [-1, 1], clamped to it first, as they are shown and scored.
@@ -11,9 +12,10 @@ import { fitGaussian, frechetDistance, pooledFeatures, type GaussianFit } from '
 
 const clamp = (v: number): number => Math.min(1, Math.max(-1, v));
 
-export function roughness(images: Float32Array, C: number, S: number): number {
+/** Each image's roughness (not relative to anything): the mean |difference| of its neighbouring values. */
+export function imageRoughness(images: Float32Array, C: number, S: number): Float64Array {
   const per = C * S * S, n = images.length / per;
-  let total = 0;
+  const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let dx = 0, dy = 0;
     for (let c = 0; c < C; c++) {
@@ -25,9 +27,34 @@ export function roughness(images: Float32Array, C: number, S: number): number {
         }
       }
     }
-    total += (dx / (C * S * (S - 1)) + dy / (C * (S - 1) * S)) / 2;
+    out[i] = (dx / (C * S * (S - 1)) + dy / (C * (S - 1) * S)) / 2;
   }
-  return total / n;
+  return out;
+}
+
+/** The mean roughness of a set of images. */
+export function roughness(images: Float32Array, C: number, S: number): number {
+  const r = imageRoughness(images, C, S);
+  let total = 0;
+  for (const v of r) total += v;
+  return total / r.length;
+}
+
+/**
+ * The noise test of tools/eval_torch.py (issue 11's definition, the README's Table 1): a sample is
+ * noise when its roughness exceeds the 99.9th percentile of the real images' (torch.quantile's linear
+ * interpolation between order statistics). `noiseLimit` fits it once on the real images, `noiseShare`
+ * is the fraction of a set's images above it.
+ */
+export function noiseLimit(real: Float32Array, C: number, S: number): number {
+  const r = imageRoughness(real, C, S).sort();
+  const pos = 0.999 * (r.length - 1), lo = Math.floor(pos), hi = Math.min(lo + 1, r.length - 1);
+  return r[lo]! + (pos - lo) * (r[hi]! - r[lo]!);
+}
+
+export function noiseShare(images: Float32Array, C: number, S: number, limit: number): number {
+  const r = imageRoughness(images, C, S);
+  return r.filter((v) => v > limit).length / r.length;
 }
 
 export function spread(images: Float32Array, per: number): number {

@@ -1,5 +1,8 @@
-// IEEE binary16 values decoded to numbers: F16 tensors in safetensors files, and activations the
-// reduced tiers store as f16 pairs in u32 words (gpu/tensor.ts readTensors).
+// IEEE binary16 on the host: values decoded to numbers (F16 tensors in safetensors files, and
+// activations the reduced tiers store as f16 pairs in u32 words, gpu/tensor.ts readTensors), and
+// numbers rounded and encoded (F16 safetensors written, the CPU reference of the reduced tiers'
+// operands). A value becomes the nearest f16 (ties to even), subnormals included; magnitudes from
+// 65520 up overflow to +-inf; NaN stays NaN.
 
 function f16ToF32(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
@@ -27,4 +30,37 @@ export function unpackF16Pairs(words: Uint32Array, count: number): Float32Array 
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) out[i] = table[(words[i >> 1]! >>> ((i & 1) * 16)) & 0xffff]!;
   return out;
+}
+
+const F16_MAX_ROUNDS_DOWN = 65520; // the midpoint between 65504 (f16's largest) and 65536: ties go up to inf
+const F16_MIN_NORMAL = 2 ** -14;
+const F16_SUBNORMAL_STEP = 2 ** -24;
+
+/** `x` rounded to the nearest binary16 value. */
+export function f16Round(x: number): number {
+  if (Number.isNaN(x) || x === 0) return x;
+  const a = Math.abs(x);
+  if (a >= F16_MAX_ROUNDS_DOWN) return Math.sign(x) * Infinity;
+  // The spacing of f16 values around a: 2^(e - 10) for normals, 2^-24 below the smallest normal.
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e -= 1; // log2 may round up just below a power of two
+  const step = a < F16_MIN_NORMAL ? F16_SUBNORMAL_STEP : 2 ** (e - 10);
+  const q = a / step; // exact: step is a power of two
+  let n = Math.floor(q);
+  const frac = q - n;
+  if (frac > 0.5 || (frac === 0.5 && n % 2 === 1)) n += 1;
+  return Math.sign(x) * n * step;
+}
+
+/** The binary16 bits of `x` rounded to the nearest f16 (f16Round); NaN is the quiet NaN 0x7e00. */
+export function f16Bits(x: number): number {
+  const r = f16Round(x);
+  if (Number.isNaN(r)) return 0x7e00;
+  const sign = r < 0 || Object.is(r, -0) ? 0x8000 : 0;
+  const a = Math.abs(r);
+  if (a === Infinity) return sign | 0x7c00;
+  if (a < F16_MIN_NORMAL) return sign | (a / F16_SUBNORMAL_STEP); // zero and subnormals: exact multiples of the step
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e -= 1;
+  return sign | ((e + 15) << 10) | ((a / 2 ** e - 1) * 1024);
 }

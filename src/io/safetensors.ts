@@ -6,7 +6,7 @@
 // reference files are small timesteps that f32 holds exactly.
 import { shapeSize, type HostTensor, type SafetensorsFile } from '../host/tensor';
 import { own } from '../host/own';
-import { f16Values } from '../host/f16';
+import { f16Bits, f16Values } from '../host/f16';
 
 const DEFAULT_SOURCE = 'safetensors';
 /** Whether typed arrays on this machine are little-endian, as safetensors data is. */
@@ -146,11 +146,17 @@ export function parseSafetensors(bytes: Uint8Array, source: string = DEFAULT_SOU
   return file;
 }
 
-/** Serializes tensors as F32 (in insertion order, 8-byte aligned header padded with spaces) plus string metadata. */
+/** The dtypes tensors are written in: F32 as computed, or F16 (each value rounded to the nearest
+ *  binary16, ties to even; a bundled model's weights at half the bytes). */
+export type WrittenDtype = 'F32' | 'F16';
+
+/** Serializes tensors as F32 or F16 (in insertion order, 8-byte aligned header padded with spaces) plus string metadata. */
 export function serializeSafetensors(
   tensors: Map<string, HostTensor> | Record<string, HostTensor>,
   metadata?: Record<string, string>,
+  dtype: WrittenDtype = 'F32',
 ): Uint8Array {
+  const size = dtype === 'F16' ? 2 : 4;
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) header.__metadata__ = metadata;
@@ -160,11 +166,11 @@ export function serializeSafetensors(
     if (t.data.length !== shapeSize(t.shape)) {
       throw new Error(`serializeSafetensors: tensor "${name}" has ${t.data.length} values, shape ${fmtShape(t.shape)} needs ${shapeSize(t.shape)}`);
     }
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.length * 4] };
-    offset += t.data.length * 4;
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length * size] };
+    offset += t.data.length * size;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
-  // Pad so the data section starts 8-byte aligned: readers can then view F32 data in place.
+  // Pad so the data section starts 8-byte aligned: readers can then view the data in place.
   const headerLen = Math.ceil(json.length / 8) * 8;
   const out = new Uint8Array(8 + headerLen + offset);
   const view = new DataView(out.buffer);
@@ -173,7 +179,8 @@ export function serializeSafetensors(
   out.fill(0x20, 8 + json.length, 8 + headerLen);
   let pos = 8 + headerLen;
   for (const [, t] of entries) {
-    for (let i = 0; i < t.data.length; i++, pos += 4) view.setFloat32(pos, t.data[i], true);
+    if (dtype === 'F16') for (let i = 0; i < t.data.length; i++, pos += 2) view.setUint16(pos, f16Bits(t.data[i]), true);
+    else for (let i = 0; i < t.data.length; i++, pos += 4) view.setFloat32(pos, t.data[i], true);
   }
   return out;
 }

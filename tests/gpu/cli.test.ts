@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { getTensor, serializeSafetensors } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/host/tensor';
+import { f16Round } from '../../src/host/f16';
 import { loadReference, oneSample } from '../unit/ref-helpers';
 import { expectMaxAbs, useGpu } from './harness';
 import { expectGradients } from './train-golden';
@@ -109,7 +110,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     // A checkpoint samples and evaluates with its EMA weights.
     const e = await ddim('eval', '--weights', ckpt, '--data', 'emoji16', '--steps', '2', '--eta', '0', '--n', '3', '--no-ddpm');
     expect(e.code, e.stderr).toBe(0);
-    expect(e.stdout).toMatch(/ddim eta=0 +2 +\d+\.\d{3} +\d\.\d{4} +\d\.\d{4}/);
+    expect(e.stdout).toMatch(/ddim eta=0 +2 +\d+\.\d{3} +\d+\.\d% +\d\.\d{4} +\d\.\d{4}/);
   });
 
   it('train takes a folder of the user\'s images, resized to the model', async () => {
@@ -131,7 +132,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     writeFileSync(config, JSON.stringify(TINY_DIFFUSERS_CONFIG));
     const r = await ddim('convert', '--in', diffusers, '--config', config, '--out', out);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/\(diffusers layout\): 144 tensors, ch=32 ch_mult=\[1,2\] num_res_blocks=1 attn_resolutions=\[8\] resolution=16 -> .* \(reference layout\)/);
+    expect(r.stdout).toMatch(/\(diffusers layout\): 144 tensors, ch=32 ch_mult=\[1,2\] num_res_blocks=1 attn_resolutions=\[8\] resolution=16 -> .* \(reference layout, F32\)$/);
     const eps = join(dir, 'converted-eps.safetensors');
     const f = await ddim('forward', '--weights', out, '--input', REF + 'unet-tiny.forward.safetensors', '--out', eps);
     expect(f.code, f.stderr).toBe(0);
@@ -146,6 +147,21 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     const bad = await ddim('convert', '--in', config, '--out', join(dir, 'never.safetensors'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/config\.json: not a safetensors file|config\.json: .*header/);
+    // --dtype f16: the same tensors and metadata in F16, each value the reference's rounded to f16.
+    const half = join(dir, 'converted-f16.safetensors');
+    const h = await ddim('convert', '--in', out, '--out', half, '--dtype', 'f16');
+    expect(h.code, h.stderr).toBe(0);
+    expect(h.stdout).toMatch(/\(reference layout, F16\)$/);
+    const [full, small] = [read(out), read(half)];
+    expect(small.metadata).toEqual(full.metadata);
+    expect([...small.tensors.keys()]).toEqual([...full.tensors.keys()]);
+    for (const [name, t] of full.tensors) {
+      expect(small.dtypes.get(name), name).toBe('F16');
+      expect(Array.from(small.tensors.get(name)!.data), name).toEqual(Array.from(t.data, f16Round));
+    }
+    const wrong = await ddim('convert', '--in', out, '--out', join(dir, 'never.safetensors'), '--dtype', 'bf16');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/ddim convert: --dtype must be one of f32, f16, got "bf16"/);
   });
 
   // The CLI's plumbing for layered files; tests/gpu/layered.test.ts checks the end-to-end objective on the same goldens.

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { getTensor, parseSafetensors, serializeSafetensors } from '../../src/io/safetensors';
 import { shapeSize, type HostTensor } from '../../src/host/tensor';
+import { f16Bits, f16Round, f16Values } from '../../src/host/f16';
 
 const REF = new URL('../../../shared/reference/', import.meta.url);
 const readRef = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, REF)));
@@ -91,6 +92,37 @@ describe('parseSafetensors dtypes', () => {
     ];
     const got = parseSafetensors(single('F16', [cases.length], u16(cases.map((c) => c[0])))).tensors.get('x');
     expect(Array.from(got?.data ?? [])).toEqual(cases.map((c) => c[1]));
+  });
+
+  it('encodes every f16 value as its own bits, and rounds f32 values to the nearest f16 (ties to even) on the way', () => {
+    const table = f16Values();
+    for (let bits = 0; bits < 65536; bits++) {
+      const v = table[bits]!;
+      const isNan = (bits & 0x7c00) === 0x7c00 && (bits & 0x3ff) !== 0;
+      expect(f16Bits(v), `0x${bits.toString(16)}`).toBe(isNan ? 0x7e00 : bits);
+    }
+    // 1 + 2^-11 is half way between 1 and 1 + 2^-10: to even (1); 1 + 3 * 2^-11 goes up.
+    expect(f16Bits(1 + 2 ** -11)).toBe(0x3c00);
+    expect(f16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(f16Bits(65519)).toBe(0x7bff);
+    expect(f16Bits(65520)).toBe(0x7c00);
+    expect(f16Bits(-(2 ** -25))).toBe(0x8000); // half the smallest subnormal: to even (zero), the sign kept
+    expect(f16Bits(0.1)).toBe(0x2e66);
+  });
+
+  it('writes F16 files that read back as the values rounded to f16, in half the bytes', () => {
+    const vals = [0, -0, 1, -2.5, 0.1, 1 / 3, 2 ** -20, 70000, -1e-9];
+    const t: HostTensor = { shape: [3, 3], data: Float32Array.from(vals) };
+    const f32File = serializeSafetensors(new Map([['w', t]]), { format: 'x' });
+    const f16File = serializeSafetensors(new Map([['w', t]]), { format: 'x' }, 'F16');
+    const back = parseSafetensors(f16File);
+    expect(back.dtypes.get('w')).toBe('F16');
+    expect(back.metadata).toEqual({ format: 'x' });
+    expect(Array.from(back.tensors.get('w')!.data)).toEqual(vals.map((v) => f16Round(Math.fround(v))));
+    // The data sections: 2 bytes a value against 4 (after each file's length prefix and header).
+    const dataBytes = (f: Uint8Array): number => f.length - 8 - new DataView(f.buffer).getUint32(0, true);
+    expect(dataBytes(f16File)).toBe(2 * vals.length);
+    expect(dataBytes(f32File)).toBe(4 * vals.length);
   });
 
   it('converts BF16 exactly', () => {
