@@ -156,8 +156,8 @@ if [ -n "$TTQ_STEPS" ]; then
   done
 fi
 if [ -n "$EMOJI32_STEPS" ]; then
-  # The full checkpoint (weights, EMA, Adam: 103 MB for small) stays on the machine; the EMA weights
-  # come back as F16, with the loss log beside them.
+  # The full checkpoint (weights, EMA, Adam: 103 MB for small) is too big to come back and is deleted
+  # once converted; the EMA weights come back as F16, with the loss log beside them.
   start=$(date +%s%N)
   DDIM_GPU=${DDIM_GPU:-hardware} "$NODE" bin/ddim.mjs train --data emoji32 --config "$EMOJI32_CONFIG" --lr "$EMOJI32_LR" --batch "$EMOJI32_BATCH" \
     --steps "$EMOJI32_STEPS" --out "$OUT/emoji32-checkpoint.safetensors" --log-every 250

@@ -36,6 +36,16 @@ const intIn = (v: number, lo: number, hi: number, what: string): void => {
 /** Seeds an experiment may repeat over (for the spread of its numbers). */
 export const MAX_SEEDS = 5;
 
+/**
+ * Image evaluations (one image through one UNet forward) experiment 1 or 2 runs, for models of
+ * `chainSteps` steps each: per seed, experiment 1 runs a chain of k steps from every step k of a
+ * model's chain on its n images, experiment 2 one whole chain on its n samples. The Research tab's
+ * cost line and the job's count (worker/research.ts) both use it.
+ */
+export function experimentEvaluations(kind: 'oneshot' | 'firststep', chainSteps: readonly number[], n: number, seeds: number): number {
+  return seeds * chainSteps.reduce((sum, K) => sum + (kind === 'oneshot' ? (K * (K + 1)) / 2 : K) * n, 0);
+}
+
 /** Experiments 1 and 2: how many images, the time-conditioned chain's steps, the seeds. */
 export function checkExperiment(kind: 'oneshot' | 'firststep', n: number, numBlock: number, seed: number, seeds = 1): void {
   if (kind === 'oneshot') intIn(n, 2, MAX_ONE_SHOT_IMAGES, 'the number of held-out images (a covariance needs two)');

@@ -56,7 +56,8 @@ export function milestoneMismatch(config: UNetConfig, dataset: string): string |
   const same = config.ch === b.ch && config.ch_mult.join() === b.ch_mult.join() && config.num_res_blocks === b.num_res_blocks
     && config.attn_resolutions.join() === b.attn_resolutions.join() && config.resolution === b.resolution;
   const parts = [
-    ...(same ? [] : [`model (ch ${config.ch}, ch_mult ${config.ch_mult.join(',')}, ${config.num_res_blocks} res block${config.num_res_blocks === 1 ? '' : 's'}, ${config.resolution} px)`]),
+    ...(same ? [] : [`model (ch ${config.ch}, ch_mult ${config.ch_mult.join(',')}, ${config.num_res_blocks} res block${config.num_res_blocks === 1 ? '' : 's'}, `
+      + `${config.attn_resolutions.length ? `attention at ${config.attn_resolutions.join(',')}` : 'no attention'}, ${config.resolution} px)`]),
     ...(dataset === 'emoji16' ? [] : [`data (${dataset})`]),
   ];
   return parts.length ? `${parts.join(' and ')} ${parts.length > 1 ? 'differ' : 'differs'}` : undefined;
@@ -127,11 +128,13 @@ export function lossScaleSkipsText(skipped: number): string {
   return `${skipped.toLocaleString('en-US')} step${skipped === 1 ? '' : 's'} skipped by the loss scale (f16 overflow)`;
 }
 
-/** What Resume does for a run that is not training now (its progress as last reported or stored),
- *  as the Train tab's status line ends; '' for a run that runs or is done. */
+/** What Resume does for a run that is not training now (its progress as last reported or stored:
+ *  paused, stopped, or ended by an error), as the Train tab's status line ends; '' for a run that
+ *  runs or is done. */
 export function resumeText(p: { state: string; step: number; savedStep: number }): string {
   if (p.state === 'done' || p.state === 'running') return '';
-  if (p.savedStep === 0) return ' · stopped before its first checkpoint: nothing to resume (Pause saves one; Stop keeps only checkpoints saved already), Train starts it again';
-  const lost = p.step > p.savedStep ? ` (steps ${p.savedStep + 1}-${p.step} were not saved: Stop keeps the last checkpoint, Pause saves one)` : '';
+  if (p.savedStep === 0) return ' · it ended before its first checkpoint: nothing to resume (Pause saves one; Stop keeps only checkpoints saved already), Train starts a new run';
+  const why = p.state === 'stopped' ? ': Stop keeps the last checkpoint, Pause saves one' : '';
+  const lost = p.step > p.savedStep ? ` (steps ${p.savedStep + 1}-${p.step} were not saved${why})` : '';
   return ` · Resume continues it from step ${p.savedStep}${lost}`;
 }

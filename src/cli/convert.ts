@@ -6,9 +6,19 @@ import { parseArgs } from './args';
 import { openModel, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 import type { WrittenDtype } from '../io/safetensors';
+import { F16_OVERFLOW } from '../host/f16';
+import type { HostTensor } from '../host/tensor';
 
 const CMD = 'ddim convert';
 const DTYPES: Record<string, WrittenDtype> = { f32: 'F32', f16: 'F16' };
+
+/** Refuses weights that F16 cannot hold: a finite value from 65520 up would become inf, and the model NaN. */
+function checkF16Range(tensors: ReadonlyMap<string, HostTensor>, source: string): void {
+  for (const [name, t] of tensors) {
+    const big = t.data.find((v) => Number.isFinite(v) && Math.abs(v) >= F16_OVERFLOW);
+    if (big !== undefined) throw new Error(`${CMD}: ${source}: tensor "${name}" holds ${big}, beyond f16's largest value 65504; keep --dtype f32`);
+  }
+}
 
 export async function convertCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, { values: ['in', 'config', 'out', 'dtype'], required: ['in', 'out'] }, CMD);
@@ -17,6 +27,7 @@ export async function convertCommand(argv: readonly string[], ctx: CommandContex
   if (!dtype) throw new Error(`${CMD}: --dtype must be one of ${Object.keys(DTYPES).join(', ')}, got "${dtypeArg}"`);
   const inPath = args.values.get('in')!;
   const model = openModel(inPath, args.values.get('config'));
+  if (dtype === 'F16') checkF16Range(model.tensors, inPath);
   writeSafetensors(args.values.get('out')!, model.tensors, model.metadata, dtype);
   const c = model.config;
   ctx.log(`${inPath} (${model.layout} layout): ${model.tensors.size} tensors, ch=${c.ch} ch_mult=[${c.ch_mult}] num_res_blocks=${c.num_res_blocks} ` +

@@ -32,7 +32,8 @@ export function unpackF16Pairs(words: Uint32Array, count: number): Float32Array 
   return out;
 }
 
-const F16_MAX_ROUNDS_DOWN = 65520; // the midpoint between 65504 (f16's largest) and 65536: ties go up to inf
+/** The smallest magnitude that rounds to f16 infinity: the midpoint between 65504 (f16's largest) and 65536 (ties go up). */
+export const F16_OVERFLOW = 65520;
 const F16_MIN_NORMAL = 2 ** -14;
 const F16_SUBNORMAL_STEP = 2 ** -24;
 
@@ -40,7 +41,7 @@ const F16_SUBNORMAL_STEP = 2 ** -24;
 export function f16Round(x: number): number {
   if (Number.isNaN(x) || x === 0) return x;
   const a = Math.abs(x);
-  if (a >= F16_MAX_ROUNDS_DOWN) return Math.sign(x) * Infinity;
+  if (a >= F16_OVERFLOW) return Math.sign(x) * Infinity;
   // The spacing of f16 values around a: 2^(e - 10) for normals, 2^-24 below the smallest normal.
   let e = Math.floor(Math.log2(a));
   if (2 ** e > a) e -= 1; // log2 may round up just below a power of two

@@ -48,7 +48,7 @@ export function jobStatus(c: RunningJob, now: number = performance.now()): strin
     const after = Math.min(p.total, Math.max(p.done, (c.requestedAt ?? p.done) + 1));
     return `${c.request === 'stop' ? 'stopping' : 'pausing'} after ${unit} ${after} of ${p.total}…`;
   }
-  const parts = [`${unit} ${p.done} of ${p.total}`];
+  const parts = [`${unit} ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')}`];
   if (p.detail) parts.push(p.detail);
   const eta = formatDuration(Math.max(0, (p.etaSeconds ?? 0) - since));
   // One unit measured, start-up included: an upper bound, and no rate worth showing yet.

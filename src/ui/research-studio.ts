@@ -11,7 +11,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { BUNDLED_ARCHITECTURE, PRESETS } from '../nn/presets';
 import type { UNetConfig } from '../nn/config';
 import { ARM_KINDS, DEFAULT_BUDGET, type ArmKind } from '../research/budget';
-import { MAX_FIRST_STEP_SAMPLES, MAX_ONE_SHOT_IMAGES, MAX_SEEDS, NUM_BLOCK_RANGE } from '../app/research';
+import { MAX_FIRST_STEP_SAMPLES, MAX_ONE_SHOT_IMAGES, MAX_SEEDS, NUM_BLOCK_RANGE, experimentEvaluations } from '../app/research';
 import { collapsedSet } from '../eval/sets';
 import type { BudgetRunEntry, BudgetSpec, FirstStepStudyResult, ModelEntry, OneShotStudy, ResearchModelInfo, ResearchRequest, SetBounds, SetStats, Stat } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
@@ -36,9 +36,9 @@ function fmtStat(s: Stat, digits = 2): string {
 }
 
 /** A set's FD, marked where the set collapsed (eval/sets.ts collapsedSet): a low FD that is no sample. */
-function fdCell(set: SetStats, bounds: SetBounds) {
+function fdCell(set: SetStats, bounds: SetBounds, digits = 2) {
   const collapsed = collapsedSet(set.spread.mean, bounds.real.spread.mean);
-  return html`<td title=${collapsed ? `collapsed: spread ${set.spread.mean.toFixed(3)} against the training images' ${bounds.real.spread.mean.toFixed(3)}` : nothing}>${fmtStat(set.fd)}${collapsed ? html` <b class="flag">collapsed</b>` : nothing}</td>`;
+  return html`<td title=${collapsed ? `collapsed: spread ${set.spread.mean.toFixed(3)} against the training images' ${bounds.real.spread.mean.toFixed(3)}` : nothing}>${fmtStat(set.fd, digits)}${collapsed ? html` <b class="flag">collapsed</b>` : nothing}</td>`;
 }
 
 function csvDownload(name: string, text: string): void {
@@ -130,11 +130,8 @@ export class ResearchStudio extends LitElement {
 
   /** Image evaluations (one image through one UNet forward) an experiment runs on the chosen models. */
   private evaluations(kind: 'oneshot' | 'firststep'): number {
-    const chosen = this.models.filter((m) => this.chosen.has(m.id));
-    return this.seeds * chosen.reduce((sum, m) => {
-      const K = (m.numBlock ?? this.numBlock) - 1;
-      return sum + (kind === 'oneshot' ? ((K * (K + 1)) / 2) * this.n : K * this.samples);
-    }, 0);
+    const steps = this.models.filter((m) => this.chosen.has(m.id)).map((m) => (m.numBlock ?? this.numBlock) - 1);
+    return experimentEvaluations(kind, steps, kind === 'oneshot' ? this.n : this.samples, this.seeds);
   }
 
   /** What an experiment will run, and how long that takes at the rate the last experiment measured here. */
@@ -275,7 +272,7 @@ export class ResearchStudio extends LitElement {
         <line-chart data-testid="oneshot-chart" .series=${series} xLabel="t" yLabel="MSE" logY width="620" height="280"></line-chart>
         <div class="scroll"><table class="numbers" data-testid="oneshot-table"><tr><th>model</th><th>t</th><th>one-shot MSE</th><th>chain MSE</th><th>one-shot FD</th><th>chain FD</th><th>one-shot roughness</th><th>chain roughness</th></tr>
           ${curves.flatMap((c) => c.rows.map((r) => html`<tr><td>${c.name}</td><td>${r.t}</td><td>${fmtStat(r.oneShot, 4)}</td><td>${fmtStat(r.chain, 4)}</td>
-            <td>${fmtStat(r.oneShotSet.fd, 1)}</td><td>${fmtStat(r.chainSet.fd, 1)}</td><td>${fmtStat(r.oneShotSet.roughness)}</td><td>${fmtStat(r.chainSet.roughness)}</td></tr>`))}</table></div>
+            ${fdCell(r.oneShotSet, study.bounds, 1)}${fdCell(r.chainSet, study.bounds, 1)}<td>${fmtStat(r.oneShotSet.roughness)}</td><td>${fmtStat(r.chainSet.roughness)}</td></tr>`))}</table></div>
       </div>` : nothing}
     </section>`;
   }

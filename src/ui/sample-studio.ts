@@ -105,15 +105,17 @@ export class SampleStudio extends LitElement {
     // Once a result is shown, a changed setting re-renders it with the same seed, the previous
     // result kept beside the new one (the first result comes from Sample).
     const shown = this.results[0]?.settings;
-    const current = this.store?.current;
-    if (!rerender || !shown) return;
+    const store = this.store, current = store?.current;
+    if (!rerender || !shown || !store) return;
     if (!current) {
       if (shown[key] !== value) void this.advance('sample');
-    } else if (current.tab === 'sample' && current.job === 'sampling' && this.chainSettings?.[key] !== value) {
+    } else if (current.tab === 'sample' && current.job === 'sampling' && store.queued.length === 0 && this.chainSettings?.[key] !== value) {
       // This tab's chain runs on other settings: it stops at its next step and the chain runs again
-      // on the controls' settings when it ends. Another tab's job is never stopped by a slider.
+      // on the controls' settings when it ends. Never while a job waits in the queue (its turn would
+      // come first, and the re-render would have to ask to stop it), and another tab's job is never
+      // stopped by a slider: then Sample applies the settings once the engine is free.
       this.rerunWanted = true;
-      if (!current.request) void this.store?.stop();
+      if (!current.request) void store.stop();
     }
   }
 
@@ -389,7 +391,7 @@ export class SampleStudio extends LitElement {
   private resultsPanel() {
     if (this.results.length === 0) return nothing;
     return html`<section><h2>Results</h2>
-      <p class="muted" data-testid="rerender-hint">Changing the sampler, steps, eta, skip or Clip x0 now samples again with the same seed, and keeps the previous result beside the new one (a chain of this tab that runs stops first; while another tab's job runs, press Sample).</p>
+      <p class="muted" data-testid="rerender-hint">Changing the sampler, steps, eta, skip or Clip x0 now samples again with the same seed, and keeps the previous result beside the new one (a chain of this tab that runs stops first; while another job runs or waits, press Sample when it ends).</p>
       <div class="row">
       ${this.results.map((r, i) => html`<div class="figure">
         <pixel-grid data-testid=${i === 0 ? 'final' : 'previous'} label="sample grid" .pixels=${r.final} cols=${Math.ceil(Math.sqrt(r.final.count))} width="200"></pixel-grid>

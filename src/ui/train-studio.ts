@@ -34,7 +34,7 @@ interface ModelFields {
   dropout: number;
 }
 
-const NO_CHECKPOINT = 'The run stopped before its first checkpoint: nothing was saved (Pause saves one; Stop keeps only those saved already)';
+const NO_CHECKPOINT = 'The run ended before its first checkpoint: nothing was saved (Pause saves one; Stop keeps only those saved already)';
 
 /** A stored run that reached its steps: nothing to resume. */
 const finished = (run: RunEntry): boolean => run.step >= run.targetSteps;
@@ -182,7 +182,13 @@ export class TrainStudio extends LitElement {
       this.shownRun = { id: '', batch: spec.options.batch };
       return store.engine.train(spec, proxy(this.onProgress));
     });
+    this.endedByError();
     await this.refresh();
+  }
+
+  /** A run that threw mid-training last reported 'running': its status says it ended (the error shows above). */
+  private endedByError(): void {
+    if (this.store?.errorOf('train') && this.progress?.state === 'running') this.progress = { ...this.progress, state: 'error' };
   }
 
   private async resume(run: RunEntry): Promise<void> {
@@ -192,6 +198,7 @@ export class TrainStudio extends LitElement {
       this.showStored(run);
       return store.engine.resumeRun(run.id, proxy(this.onProgress));
     });
+    this.endedByError();
     await this.refresh();
   }
 
@@ -342,7 +349,8 @@ export class TrainStudio extends LitElement {
 
   /** How the running run's model and data (or the form's) differ from the recipe milestones' (milestoneMismatch). */
   private mismatch(running: boolean): string | undefined {
-    const run = running ? this.runs.find((r) => r.id === this.shownRun?.id) : undefined;
+    const id = this.progress?.runId ?? this.shownRun?.id;
+    const run = running ? this.runs.find((r) => r.id === id) : undefined;
     if (run) return milestoneMismatch(run.config, run.dataset);
     try {
       return milestoneMismatch(this.config(), this.data);

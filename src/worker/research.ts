@@ -2,7 +2,7 @@
 // library, time-conditioned or layered, bundled or not), experiments 1 and 2 on held-out emoji, and
 // budget-comparison runs (experiment 3) kept in IndexedDB after every point.
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { checkBudget, checkExperiment, commonResolution, experimentDenoiser } from '../app/research';
+import { checkBudget, checkExperiment, commonResolution, experimentDenoiser, experimentEvaluations } from '../app/research';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import type { SafetensorsFile } from '../host/tensor';
 import { armSteps, budgetArm, budgetCsvRow, BUDGET_CSV_HEADER, DEFAULT_BUDGET, evalsPerStep, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
@@ -58,10 +58,7 @@ async function modelsOf(device: GPUDevice, kind: 'oneshot' | 'firststep', r: Res
     out.push({ id, name: entry.name, d: counted(experimentDenoiser(device, model, r.numBlock, batch), job, count) });
   }
   commonResolution(out.map((m) => m.d));
-  // Image evaluations per seed: experiment 1 runs a chain of k steps from every step k of seq on its
-  // n images; experiment 2 a whole chain on its n samples.
-  const K = (d: StepDenoiser): number => d.seq.length - 1;
-  job.progress(0, r.seeds * out.reduce((s, { d }) => s + (kind === 'oneshot' ? (K(d) * (K(d) + 1)) / 2 : K(d)) * r.n, 0));
+  job.progress(0, experimentEvaluations(kind, out.map(({ d }) => d.seq.length - 1), r.n, r.seeds));
   return out;
 }
 

@@ -159,6 +159,13 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       expect(small.dtypes.get(name), name).toBe('F16');
       expect(Array.from(small.tensors.get(name)!.data), name).toEqual(Array.from(t.data, f16Round));
     }
+    // A weight F16 cannot hold is refused by name, not written as inf.
+    const tooBig = join(dir, 'too-big.safetensors');
+    const [name0, t0] = [...full.tensors][0]!;
+    writeFileSync(tooBig, serializeSafetensors(new Map([...full.tensors].map(([n, t]) => [n, n === name0 ? { shape: t0.shape, data: t0.data.map((v, i) => (i === 3 ? -1e5 : v)) } : t])), full.metadata));
+    const over = await ddim('convert', '--in', tooBig, '--out', join(dir, 'never.safetensors'), '--dtype', 'f16');
+    expect(over.code).toBe(1);
+    expect(over.stderr).toContain(`ddim convert: ${tooBig}: tensor "${name0}" holds -100000, beyond f16's largest value 65504; keep --dtype f32`);
     const wrong = await ddim('convert', '--in', out, '--out', join(dir, 'never.safetensors'), '--dtype', 'bf16');
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/ddim convert: --dtype must be one of f32, f16, got "bf16"/);

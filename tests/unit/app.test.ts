@@ -5,7 +5,7 @@ import { MAX_SAMPLE_BATCH, ddimSpec, interpolationStart, planChain, planSampling
 import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, runWarnings } from '../../src/app/training';
 import { RECIPE_MILESTONES } from '../../src/train/recipe';
 import { readFileSync } from 'node:fs';
-import { checkBudget, checkExperiment } from '../../src/app/research';
+import { checkBudget, checkExperiment, experimentEvaluations } from '../../src/app/research';
 import { DEFAULT_BUDGET } from '../../src/research/budget';
 import { DEFAULT_DIFFUSION } from '../../src/diffusion/schedule';
 import { stepCoefficients } from '../../src/diffusion/samplers';
@@ -75,11 +75,20 @@ describe('training runs', () => {
     expect(resumeText({ state: 'done', step: 8, savedStep: 8 })).toBe('');
     expect(resumeText({ state: 'paused', step: 5, savedStep: 5 })).toBe(' · Resume continues it from step 5');
     expect(resumeText({ state: 'stopped', step: 27, savedStep: 20 })).toBe(' · Resume continues it from step 20 (steps 21-27 were not saved: Stop keeps the last checkpoint, Pause saves one)');
-    expect(resumeText({ state: 'stopped', step: 4, savedStep: 0 })).toMatch(/^ · stopped before its first checkpoint: nothing to resume .*Train starts it again$/);
+    expect(resumeText({ state: 'error', step: 27, savedStep: 20 })).toBe(' · Resume continues it from step 20 (steps 21-27 were not saved)');
+    expect(resumeText({ state: 'stopped', step: 4, savedStep: 0 })).toMatch(/^ · it ended before its first checkpoint: nothing to resume .*Train starts a new run$/);
+    expect(resumeText({ state: 'error', step: 4, savedStep: 0 })).toMatch(/^ · it ended before its first checkpoint: nothing to resume/);
   });
 });
 
 describe('research experiments', () => {
+  it('count their image evaluations: experiment 1 a chain from every step on n images, experiment 2 one chain on n samples, per seed', () => {
+    // Two models of 9 steps (num_block 10) and one of 2: 45 + 45 + 3 chain steps from every start.
+    expect(experimentEvaluations('oneshot', [9, 9, 2], 4, 1)).toBe((45 + 45 + 3) * 4);
+    expect(experimentEvaluations('firststep', [9, 9, 2], 4, 3)).toBe(3 * (9 + 9 + 2) * 4);
+    expect(experimentEvaluations('firststep', [], 4, 1)).toBe(0);
+  });
+
   it('one-shot takes 2..64 held-out images, first-step 2..1024 samples, chains of 2..100 steps, 1..5 seeds', () => {
     expect(() => checkExperiment('oneshot', 64, 10, 0)).not.toThrow();
     expect(() => checkExperiment('oneshot', 65, 10, 0)).toThrow(/^the number of held-out images \(a covariance needs two\) must be an integer in \[2, 64\], got 65$/);
@@ -171,12 +180,13 @@ describe('what a training run costs', () => {
 
   it('says when the run\'s model or data are not those the milestones were measured on', () => {
     expect(milestoneMismatch(BUNDLED_ARCHITECTURE, 'emoji16')).toBeUndefined();
-    expect(milestoneMismatch(PRESETS.tiny!, 'emoji16')).toBe('model (ch 32, ch_mult 1,2, 1 res block, 16 px) differs');
+    expect(milestoneMismatch(PRESETS.tiny!, 'emoji16')).toBe('model (ch 32, ch_mult 1,2, 1 res block, attention at 8, 16 px) differs');
+    expect(milestoneMismatch({ ...BUNDLED_ARCHITECTURE, attn_resolutions: [] }, 'emoji16')).toBe('model (ch 32, ch_mult 1,2,2, 1 res block, no attention, 16 px) differs');
     expect(milestoneMismatch(BUNDLED_ARCHITECTURE, 'user')).toBe('data (user) differs');
-    expect(milestoneMismatch(PRESETS.small!, 'emoji32')).toBe('model (ch 64, ch_mult 1,2,2, 2 res blocks, 32 px) and data (emoji32) differ');
+    expect(milestoneMismatch(PRESETS.small!, 'emoji32')).toBe('model (ch 64, ch_mult 1,2,2, 2 res blocks, attention at 8, 32 px) and data (emoji32) differ');
     expect(runExpectation(20, 32).text).toMatch(/\(the recipe search: the bundled architecture \(ch 32, ch_mult 1,2,2\), 16 px emoji\)\./);
     expect(runExpectation(20, 32, 0, undefined, milestoneMismatch(PRESETS.tiny!, 'emoji16')).text)
-      .toMatch(/16 px emoji; this run's model \(ch 32, ch_mult 1,2, 1 res block, 16 px\) differs, so take these numbers as a rough guide\)\. This run: 20 steps/);
+      .toMatch(/16 px emoji; this run's model \(ch 32, ch_mult 1,2, 1 res block, attention at 8, 16 px\) differs, so take these numbers as a rough guide\)\. This run: 20 steps/);
   });
 
   it('warns of settings that cannot work', () => {

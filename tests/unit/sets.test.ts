@@ -28,7 +28,7 @@ describe('set measures', () => {
     // 1001 real images of roughness i / 1000 (f32 amplitudes): the quantile sits at order statistic 999.
     const real = checkerboards(Array.from({ length: 1001 }, (_, i) => i / 2000));
     expect(noiseLimit(real, C, S)).toBeCloseTo(0.999, 6);
-    // 101 images: position 0.999 * 100 = 99.9, a tenth of the way from the 100th to the 101st.
+    // 101 images: position 0.999 * 100 = 99.9, nine tenths of the way from order statistic 99 to 100.
     expect(noiseLimit(checkerboards(Array.from({ length: 101 }, (_, i) => i / 200)), C, S)).toBeCloseTo(0.999, 6);
     const limit = noiseLimit(real, C, S);
     expect(noiseShare(checkerboards([0.49925, 0.5, 0.4, 0.75]), C, S, limit)).toBe(0.5);

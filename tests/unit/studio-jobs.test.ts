@@ -161,5 +161,8 @@ describe('progress, rate and ETA', () => {
     expect(jobStatus({ ...c, progress: { ...progress, done: 1, rate: 1 / 8, etaSeconds: 392, provisional: true } }, 20_000))
       .toBe('step 1 of 50 · t = 760 · ETA ≤ 6 min 32 s (the first step included start-up)');
     expect(jobStatus({ ...c, progress: undefined }, 3_000)).toBe('starting (3 s): preparing the model and compiling its kernels…');
+    // Counts in the thousands are grouped, as the cost lines write them.
+    expect(jobStatus({ ...c, job: 'firstStep', progress: { ...progress, unit: 'evaluation', done: 1280, total: 36_864, detail: undefined } }, 20_000))
+      .toMatch(/^evaluation 1,280 of 36,864 · /);
   });
 });
