@@ -20,9 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { submitDispatches } from '../gpu/kernel';
 import { formatProfile, profileDispatches, type Profile } from '../gpu/profile';
 import { upload } from '../gpu/tensor';
-import type { UNetConfig } from '../nn/config';
 import { initParameters } from '../nn/init';
-import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { UNet } from '../nn/unet';
 import { gaussian } from '../host/rng';
 import { TrainStep } from '../train/step';
@@ -34,9 +32,6 @@ import { numberArg, numberListArg, parseArgs, precisionArg } from './args';
 import type { CommandContext } from './commands';
 import { loadConfig } from './train';
 
-function benchConfig(name: string): UNetConfig {
-  return name === 'bundled' ? BUNDLED_ARCHITECTURE : loadConfig(name);
-}
 
 async function timeSubmits(device: GPUDevice, iters: number, submit: (i: number) => void): Promise<number> {
   for (let i = 0; i < 3; i++) submit(i);
@@ -81,7 +76,7 @@ export async function benchCommand(argv: readonly string[], ctx: CommandContext)
   ctx.log(`adapter: ${adapter}; precision ${tier}${tileArg ? `; every GEMM on ${tileArg} tiles` : ''}; GroupNorm outputs ${normOnLoad ? 'normalised on load' : 'written'}`);
   ctx.log('config     params  batch   forward ms   img/s   train step ms   img/s   dispatches fwd/step   fwd MB written');
   for (const name of configs) {
-    const config = benchConfig(name);
+    const config = loadConfig(name);
     for (const B of batches) {
       const n = B * config.in_channels * config.resolution ** 2;
       const t = Float32Array.from({ length: B }, (_, i) => (37 + 125 * i) % 1000);

@@ -31,7 +31,7 @@ const USAGE = `usage: ddim <command> [options]
   sample      --weights W.safetensors [--config config.json] --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
               [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
               [--use-clipped-model-output] [--x0-grid] [--interpolate FRAMES]
-  train       --data emoji16|emoji32|DIR --steps N --out CKPT.safetensors [--config tiny|small|cifar10|config.json]
+  train       --data emoji16|emoji32|DIR --steps N --out CKPT.safetensors [--config tiny|bundled|small|cifar10|config.json]
               [--batch 32] [--lr 2e-3] [--warmup 200] [--lr-decay cosine|none] [--decay-steps N] [--lr-min 0.1]
               [--ema 0.999] [--no-ema-warmup] [--loss-weight min_snr|none] [--snr-gamma 5] [--grad-clip 1] [--seed 0]
               [--no-flip] [--resume CKPT.safetensors] [--log-every 10]   (defaults: the recipe of docs/recipes)

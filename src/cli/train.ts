@@ -43,7 +43,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   const saved = checkpoint ? Trainer.saved(checkpoint, resume!) : undefined;
   const dataName = args.values.get('data')!;
   // A folder of images is resized to the model; the bundled emoji pick the default model instead.
-  const config = saved?.config ?? loadConfig(args.values.get('config') ?? ((bundledEmojiSize(dataName) ?? 16) === 16 ? 'tiny' : 'small'));
+  const config = saved?.config ?? loadConfig(args.values.get('config') ?? ((bundledEmojiSize(dataName) ?? 16) === 16 ? 'bundled' : 'small'));
   const data = await loadData(dataName, 'train', config.resolution, `${CMD}: --data`);
   // The recipe the search picked (train/recipe.ts), each part of it a flag; the decay spans the run.
   // checkTrainerOptions, the Train tab's check too, validates them before the GPU is acquired.

@@ -36,6 +36,11 @@ interface ModelFields {
 
 const NO_CHECKPOINT = 'The run ended before its first checkpoint: nothing was saved (Pause saves one; Stop keeps only those saved already)';
 
+/** The model form's fields showing a preset. */
+function fieldsOf(preset: string, p: UNetConfig): ModelFields {
+  return { preset, ch: p.ch, ch_mult: p.ch_mult.join(','), num_res_blocks: p.num_res_blocks, attn_resolutions: p.attn_resolutions.join(','), dropout: p.dropout };
+}
+
 /** A stored run that reached its steps: nothing to resume. */
 const finished = (run: RunEntry): boolean => run.step >= run.targetSteps;
 
@@ -47,7 +52,8 @@ export class TrainStudio extends LitElement {
 
   @property({ attribute: false }) store: EngineStore | undefined;
   @state() private data: Dataset = 'emoji16';
-  @state() private fields: ModelFields = { preset: 'tiny', ch: 32, ch_mult: '1,2', num_res_blocks: 1, attn_resolutions: '8', dropout: 0 };
+  // The bundled model's architecture: the one the recipe's milestones were measured on.
+  @state() private fields: ModelFields = fieldsOf('bundled', PRESETS.bundled!);
   // The recipe the search picked (train/recipe.ts); the cosine decay spans the run (decaySteps = steps at Train).
   @state() private options: TrainerOptions = { ...DEFAULT_OPTIMIZER, ...DEFAULT_RECIPE, seed: 0, randomFlip: true };
   @state() private steps = 1000;
@@ -119,7 +125,7 @@ export class TrainStudio extends LitElement {
 
   private setPreset(name: string): void {
     const p = own(PRESETS, name);
-    if (p) this.fields = { preset: name, ch: p.ch, ch_mult: p.ch_mult.join(','), num_res_blocks: p.num_res_blocks, attn_resolutions: p.attn_resolutions.join(','), dropout: p.dropout };
+    if (p) this.fields = fieldsOf(name, p);
     else this.fields = { ...this.fields, preset: 'custom' };
     this.scheduleEstimate();
   }
