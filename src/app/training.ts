@@ -5,7 +5,7 @@
 // checkpoints and loss logs go (IndexedDB or files) and how progress is shown.
 import type { DiffusionConfig } from '../diffusion/schedule';
 import type { SafetensorsFile } from '../host/tensor';
-import type { UNetConfig } from '../nn/config';
+import { describeConfig, type UNetConfig } from '../nn/config';
 import type { ImageDataset } from '../train/data';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
 import { BUNDLED_ARCHITECTURE } from '../nn/presets';
@@ -56,8 +56,7 @@ export function milestoneMismatch(config: UNetConfig, dataset: string): string |
   const same = config.ch === b.ch && config.ch_mult.join() === b.ch_mult.join() && config.num_res_blocks === b.num_res_blocks
     && config.attn_resolutions.join() === b.attn_resolutions.join() && config.resolution === b.resolution;
   const parts = [
-    ...(same ? [] : [`model (ch ${config.ch}, ch_mult ${config.ch_mult.join(',')}, ${config.num_res_blocks} res block${config.num_res_blocks === 1 ? '' : 's'}, `
-      + `${config.attn_resolutions.length ? `attention at ${config.attn_resolutions.join(',')}` : 'no attention'}, ${config.resolution} px)`]),
+    ...(same ? [] : [`model (${describeConfig(config)})`]),
     ...(dataset === 'emoji16' ? [] : [`data (${dataset})`]),
   ];
   return parts.length ? `${parts.join(' and ')} ${parts.length > 1 ? 'differ' : 'differs'}` : undefined;

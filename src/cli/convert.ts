@@ -8,6 +8,7 @@ import type { CommandContext } from './commands';
 import type { WrittenDtype } from '../io/safetensors';
 import { F16_OVERFLOW } from '../host/f16';
 import type { HostTensor } from '../host/tensor';
+import { own } from '../host/own';
 
 const CMD = 'ddim convert';
 const DTYPES: Record<string, WrittenDtype> = { f32: 'F32', f16: 'F16' };
@@ -23,7 +24,7 @@ function checkF16Range(tensors: ReadonlyMap<string, HostTensor>, source: string)
 export async function convertCommand(argv: readonly string[], ctx: CommandContext): Promise<void> {
   const args = parseArgs(argv, { values: ['in', 'config', 'out', 'dtype'], required: ['in', 'out'] }, CMD);
   const dtypeArg = args.values.get('dtype') ?? 'f32';
-  const dtype = Object.hasOwn(DTYPES, dtypeArg) ? DTYPES[dtypeArg]! : undefined;
+  const dtype = own(DTYPES, dtypeArg);
   if (!dtype) throw new Error(`${CMD}: --dtype must be one of ${Object.keys(DTYPES).join(', ')}, got "${dtypeArg}"`);
   const inPath = args.values.get('in')!;
   const model = openModel(inPath, args.values.get('config'));

@@ -37,14 +37,19 @@ export const F16_OVERFLOW = 65520;
 const F16_MIN_NORMAL = 2 ** -14;
 const F16_SUBNORMAL_STEP = 2 ** -24;
 
+/** floor(log2(a)) for a > 0, exactly: log2 may round up just below a power of two. */
+function exponentOf(a: number): number {
+  const e = Math.floor(Math.log2(a));
+  return 2 ** e > a ? e - 1 : e;
+}
+
 /** `x` rounded to the nearest binary16 value. */
 export function f16Round(x: number): number {
   if (Number.isNaN(x) || x === 0) return x;
   const a = Math.abs(x);
   if (a >= F16_OVERFLOW) return Math.sign(x) * Infinity;
   // The spacing of f16 values around a: 2^(e - 10) for normals, 2^-24 below the smallest normal.
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e -= 1; // log2 may round up just below a power of two
+  const e = exponentOf(a);
   const step = a < F16_MIN_NORMAL ? F16_SUBNORMAL_STEP : 2 ** (e - 10);
   const q = a / step; // exact: step is a power of two
   let n = Math.floor(q);
@@ -61,7 +66,6 @@ export function f16Bits(x: number): number {
   const a = Math.abs(r);
   if (a === Infinity) return sign | 0x7c00;
   if (a < F16_MIN_NORMAL) return sign | (a / F16_SUBNORMAL_STEP); // zero and subnormals: exact multiples of the step
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e -= 1;
+  const e = exponentOf(a);
   return sign | ((e + 15) << 10) | ((a / 2 ** e - 1) * 1024);
 }

@@ -128,3 +128,10 @@ export function configFromMetadata(metadata: Record<string, string>, source: str
   if (raw === undefined) throw new Error(`${source}: no model config in __metadata__ (expected a "model" entry)`);
   return parseConfig(raw, source);
 }
+
+/** A UNet's structure in words, as the Models tab lists it and the Train tab's cost line names it:
+ *  "ch 32, ch_mult [1, 2, 2] · 1 res block · attention at [8] px · 16 px". */
+export function describeConfig(c: UNetConfig): string {
+  const attention = c.attn_resolutions.length ? `attention at [${c.attn_resolutions.join(', ')}] px` : 'no attention';
+  return `ch ${c.ch}, ch_mult [${c.ch_mult.join(', ')}] · ${c.num_res_blocks} res block${c.num_res_blocks === 1 ? '' : 's'} · ${attention} · ${c.resolution} px`;
+}

@@ -3,6 +3,7 @@
 // the reference layout, rename, delete; storage use and quota.
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
+import { describeConfig } from '../nn/config';
 import type { ModelEntry } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { atTime } from './flash';
@@ -14,7 +15,7 @@ const MB = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MB`;
 function describeModel(m: ModelEntry): string {
   const c = m.config;
   if (!c) return `the exact posterior mean of the training images, ${m.resolution} px (no weights)`;
-  const unet = `ch ${c.ch}, ch_mult [${c.ch_mult.join(', ')}] · ${c.num_res_blocks} res block${c.num_res_blocks === 1 ? '' : 's'} · attention at [${c.attn_resolutions.join(', ')}] px · ${c.resolution} px`;
+  const unet = describeConfig(c);
   return m.chain ? `layered: ${m.chain.length - 1} time-free sub-models (t = ${[...m.chain].slice(1).reverse().join(', ')}), each ${unet}` : unet;
 }
 
