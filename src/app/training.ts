@@ -7,6 +7,7 @@ import type { DiffusionConfig } from '../diffusion/schedule';
 import type { SafetensorsFile } from '../host/tensor';
 import { describeConfig, type UNetConfig } from '../nn/config';
 import type { ImageDataset } from '../train/data';
+import type { RunEntry } from '../store/runs';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
 import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { RECIPE_MILESTONES } from '../train/recipe';
@@ -134,6 +135,16 @@ export function resumeText(p: { state: string; step: number; savedStep: number }
   if (p.state === 'done' || p.state === 'running') return '';
   if (p.savedStep === 0) return ' · it ended before its first checkpoint: nothing to resume (Pause saves one; Stop keeps only checkpoints saved already), Train starts a new run';
   const why = p.state === 'stopped' ? ': Stop keeps the last checkpoint, Pause saves one' : '';
-  const lost = p.step > p.savedStep ? ` (steps ${p.savedStep + 1}-${p.step} were not saved${why})` : '';
+  const unsaved = p.step === p.savedStep + 1 ? `step ${p.step} was` : `steps ${p.savedStep + 1}-${p.step} were`;
+  const lost = p.step > p.savedStep ? ` (${unsaved} not saved${why})` : '';
   return ` · Resume continues it from step ${p.savedStep}${lost}`;
+}
+
+/** A stored run as its last session left it, for the Train tab after a reload: how it ended, the
+ *  step it had trained to, and the step it saved (where Resume continues). Entries stored before
+ *  `ended` was kept: one with a checkpoint waits to be resumed, one without has nothing to resume. */
+export function storedState(run: Pick<RunEntry, 'step' | 'targetSteps' | 'checkpointKey' | 'ended'>): { state: 'done' | 'paused' | 'stopped' | 'error'; step: number; savedStep: number } {
+  if (run.step >= run.targetSteps) return { state: 'done', step: run.step, savedStep: run.step };
+  if (run.ended) return { state: run.ended.how, step: Math.max(run.ended.step, run.step), savedStep: run.step };
+  return { state: run.checkpointKey ? 'paused' : 'stopped', step: run.step, savedStep: run.step };
 }

@@ -30,6 +30,9 @@ export interface RunEntry {
   updated: number;
   /** Key of the complete checkpoint, if one was saved. */
   checkpointKey?: string;
+  /** How its last session ended short of the target, and the step it had trained to (steps after
+   *  `step` were not saved), so a reload shows it as it was left; absent while it runs or once done. */
+  ended?: { how: 'paused' | 'stopped' | 'error'; step: number };
 }
 
 let store: UseStore | undefined;

@@ -10,7 +10,7 @@ import { proxy } from 'comlink';
 import { parseConfig, type UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
 import { DEFAULT_RECIPE, RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
-import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, runWarnings } from '../app/training';
+import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, storedState, runWarnings } from '../app/training';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import type { TrainerOptions } from '../train/trainer';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
@@ -103,11 +103,7 @@ export class TrainStudio extends LitElement {
     this.losses = run.losses.slice(0, run.step);
     this.preview = run.preview;
     this.previewStep = run.previewStep ?? 0;
-    this.progress = {
-      runId: run.id, step: run.step, targetSteps: run.targetSteps, losses: [], imagesPerSecond: run.imagesPerSecond ?? 0,
-      // A run with a checkpoint waits to be resumed; one stopped before its first has nothing to resume.
-      state: finished(run) ? 'done' : run.checkpointKey ? 'paused' : 'stopped', savedStep: run.step,
-    };
+    this.progress = { runId: run.id, targetSteps: run.targetSteps, losses: [], imagesPerSecond: run.imagesPerSecond ?? 0, ...storedState(run) };
   }
 
   private get resolution(): number {

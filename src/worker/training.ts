@@ -140,17 +140,29 @@ export class TrainSession {
     // Chunks end on checkpoint steps and last about half a second (one step where a step takes longer),
     // so Pause and Stop land within a step's time on a slow adapter and a fast GPU still batches readbacks.
     const every = this.checkpointEvery;
-    await trainUntil(this.trainer, target, { most: (step) => every - (step % every), seconds: 0.5 }, async ({ losses, steps, seconds }) => {
-      ips = (steps * this.trainer.options.batch) / seconds;
-      this.run = { ...this.run, losses: [...this.run.losses, ...losses], imagesPerSecond: ips };
-      count();
-      if (this.trainer.step % every === 0) await save();
-      const shown = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await preview() : undefined;
-      report('running', Array.from(losses), ips, shown ? { preview: shown } : {});
-    }, () => this.pauseRequested || this.stopRequested);
+    // A session under way has not ended; `ended` records how one that did not reach the target
+    // ended, and at which step (a Stop keeps the last checkpoint, not the steps after it).
+    const { ended: _previous, ...running } = this.run;
+    this.run = running;
+    const leave = (how: 'paused' | 'stopped' | 'error'): RunEntry => ({ ...this.run, ended: { how, step: this.trainer.step } });
+    try {
+      await trainUntil(this.trainer, target, { most: (step) => every - (step % every), seconds: 0.5 }, async ({ losses, steps, seconds }) => {
+        ips = (steps * this.trainer.options.batch) / seconds;
+        this.run = { ...this.run, losses: [...this.run.losses, ...losses], imagesPerSecond: ips };
+        count();
+        if (this.trainer.step % every === 0) await save();
+        const shown = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await preview() : undefined;
+        report('running', Array.from(losses), ips, shown ? { preview: shown } : {});
+      }, () => this.pauseRequested || this.stopRequested);
+    } catch (e) {
+      // The training error is the one to report; the entry is kept as the last save left it, marked.
+      await runs.putRun({ ...leave('error'), losses: this.run.losses.slice(0, this.run.step), updated: Date.now() }).catch(() => undefined);
+      throw e;
+    }
+    const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
+    if (state !== 'done') this.run = leave(state);
     if (this.run.step !== this.trainer.step && !this.stopRequested) await save();
     else await runs.putRun({ ...this.run, losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
-    const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
     report(state, [], ips, state === 'done' ? { preview: await preview() } : {});
     return this.run;
   }

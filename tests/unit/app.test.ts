@@ -2,7 +2,7 @@
 // limit (app/sampling.ts, app/training.ts), each naming the setting and its bounds.
 import { describe, expect, it } from 'vitest';
 import { MAX_SAMPLE_BATCH, ddimSpec, interpolationStart, planChain, planSampling, type ChainSettings } from '../../src/app/sampling';
-import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, runWarnings } from '../../src/app/training';
+import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, runWarnings, storedState } from '../../src/app/training';
 import { RECIPE_MILESTONES } from '../../src/train/recipe';
 import { readFileSync } from 'node:fs';
 import { checkBudget, checkExperiment, experimentEvaluations } from '../../src/app/research';
@@ -78,6 +78,20 @@ describe('training runs', () => {
     expect(resumeText({ state: 'error', step: 27, savedStep: 20 })).toBe(' · Resume continues it from step 20 (steps 21-27 were not saved)');
     expect(resumeText({ state: 'stopped', step: 4, savedStep: 0 })).toMatch(/^ · it ended before its first checkpoint: nothing to resume .*Train starts a new run$/);
     expect(resumeText({ state: 'error', step: 4, savedStep: 0 })).toMatch(/^ · it ended before its first checkpoint: nothing to resume/);
+    expect(resumeText({ state: 'stopped', step: 21, savedStep: 20 })).toBe(' · Resume continues it from step 20 (step 21 was not saved: Stop keeps the last checkpoint, Pause saves one)');
+  });
+
+  it('shows a stored run as its last session left it, after a reload', () => {
+    const run = { step: 20, targetSteps: 60, checkpointKey: 'ckpt:r:20:1' };
+    expect(storedState({ ...run, ended: { how: 'stopped', step: 27 } })).toEqual({ state: 'stopped', step: 27, savedStep: 20 });
+    expect(storedState({ ...run, ended: { how: 'error', step: 23 } })).toEqual({ state: 'error', step: 23, savedStep: 20 });
+    expect(storedState({ ...run, ended: { how: 'paused', step: 20 } })).toEqual({ state: 'paused', step: 20, savedStep: 20 });
+    expect(storedState({ ...run, step: 60 })).toEqual({ state: 'done', step: 60, savedStep: 60 });
+    // Entries stored before `ended` was kept.
+    expect(storedState(run)).toEqual({ state: 'paused', step: 20, savedStep: 20 });
+    expect(storedState({ step: 0, targetSteps: 60 })).toEqual({ state: 'stopped', step: 0, savedStep: 0 });
+    const { state, step, savedStep } = storedState({ ...run, ended: { how: 'stopped', step: 27 } });
+    expect(`${state} · step ${step}/60${resumeText({ state, step, savedStep })}`).toBe('stopped · step 27/60 · Resume continues it from step 20 (steps 21-27 were not saved: Stop keeps the last checkpoint, Pause saves one)');
   });
 });
 
