@@ -5,7 +5,9 @@
 // loading, the first submit) does not count against the steps; until a second unit lands, the one
 // measurement there is (the first unit, start-up included) gives a provisional estimate, an upper
 // bound that the page and the CLI show as such. A job that starts part-way (a resumed training run)
-// counts from where its first report says it is.
+// counts from where its first report says it is. Time the job spends between units on something else
+// (a training run's checkpoint and preview: `hold` ... `release`) is left out of the rate, which is the
+// units' own, and kept in the ETA, which spreads it over the units left as it was spread so far.
 
 export interface ProgressReading {
   done: number;
@@ -29,26 +31,42 @@ export class ProgressMeter {
   /** The first report with a unit done since the start: where the steady rate is measured from. */
   private first: { done: number; at: number } | undefined;
   private last: ProgressReading;
+  /** Milliseconds held since the steady rate's first unit, and when the current hold began. */
+  private held = 0;
+  private holdingSince: number | undefined;
 
   constructor(total: number, readonly unit: string, now: number = performance.now()) {
     this.started = now;
     this.last = { done: 0, total, unit, elapsedSeconds: 0 };
   }
 
+  /** The job turns to other work (between units) at `now`: that time is not the units'. */
+  hold(now: number = performance.now()): void {
+    this.holdingSince ??= now;
+  }
+
+  /** The other work ends at `now`. */
+  release(now: number = performance.now()): void {
+    if (this.holdingSince === undefined) return;
+    if (this.first) this.held += now - Math.max(this.holdingSince, this.first.at);
+    this.holdingSince = undefined;
+  }
+
   /** Records `done` of `total` units at `now` (ms) and returns the reading. */
   update(done: number, total: number = this.last.total, now: number = performance.now()): ProgressReading {
     const elapsedSeconds = (now - this.started) / 1000;
     this.base ??= done;
-    let rate: number | undefined, provisional = false;
+    let rate: number | undefined, perUnit: number | undefined, provisional = false;
     if (done > this.base) {
       if (!this.first) this.first = { done, at: now };
       const steady = done - this.first.done;
-      if (steady > 0 && now > this.first.at) rate = (steady * 1000) / (now - this.first.at);
+      const working = now - this.first.at - this.held;
+      if (steady > 0 && working > 0) [rate, perUnit] = [(steady * 1000) / working, (now - this.first.at) / 1000 / steady];
       else if (elapsedSeconds > 0) [rate, provisional] = [(done - this.base) / elapsedSeconds, true];
     }
     this.last = {
       done, total, unit: this.unit, elapsedSeconds,
-      ...(rate !== undefined ? { rate, etaSeconds: Math.max(0, total - done) / rate } : {}),
+      ...(rate !== undefined ? { rate, etaSeconds: Math.max(0, total - done) * (perUnit ?? 1 / rate) } : {}),
       ...(provisional ? { provisional } : {}),
     };
     return this.last;

@@ -10,6 +10,8 @@ import type { UNetConfig } from '../nn/config';
 
 /** The largest batch one chain samples: the Sample tab's batch, an interpolation's frames, `ddim sample --n`. */
 export const MAX_SAMPLE_BATCH = 64;
+/** The largest seed (the GPU RNG takes a u32). */
+export const MAX_SEED = 0xffffffff;
 
 /** The comparison grid's most cells: each is a whole chain. */
 export const MAX_GRID_CELLS = 36;
@@ -45,7 +47,7 @@ function checkChainSpec(s: ChainSpec, T: number): void {
 }
 
 export function checkSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new Error(`seed must be an integer in [0, 2^32), got ${seed}`);
 }
 
 /** A chain's batch (`what` names it: batch size, frames, the samples of a file) within [min, MAX_SAMPLE_BATCH]. */

@@ -48,6 +48,13 @@ export interface RunExpectation {
   text: string;
 }
 
+/** A training data set in words: "the 16 px emoji", "your images" (the Train tab's), or as given (a folder). */
+export function datasetName(id: string): string {
+  if (id === 'user') return 'your images';
+  const m = /^emoji(16|32)$/.exec(id);
+  return m ? `the ${m[1]} px emoji` : id;
+}
+
 /**
  * How a run's model and data differ from those the recipe's milestones were measured on (the bundled
  * architecture on the 16 px emoji), in words, or undefined when they are the same.
@@ -58,7 +65,7 @@ export function milestoneMismatch(config: UNetConfig, dataset: string): string |
     && config.attn_resolutions.join() === b.attn_resolutions.join() && config.resolution === b.resolution;
   const parts = [
     ...(same ? [] : [`model (${describeConfig(config)})`]),
-    ...(dataset === 'emoji16' ? [] : [`data (${dataset})`]),
+    ...(dataset === 'emoji16' ? [] : [`data (${datasetName(dataset)})`]),
   ];
   return parts.length ? `${parts.join(' and ')} ${parts.length > 1 ? 'differ' : 'differs'}` : undefined;
 }

@@ -58,7 +58,22 @@ function isNaturalArray(x: unknown, length?: number): x is number[] {
   return Array.isArray(x) && x.every(isNatural) && (length === undefined || x.length === length);
 }
 
+/** What a file that is not safetensors is, by its first bytes, for the error: the files people pick by mistake. */
+function otherFormat(bytes: Uint8Array): string | undefined {
+  const starts = (...b: number[]): boolean => b.every((v, i) => bytes[i] === v);
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'a PNG image';
+  if (starts(0xff, 0xd8, 0xff)) return 'a JPEG image';
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return "a zip archive (PyTorch's torch.save format: save the state_dict with safetensors.torch.save_file instead)";
+  if (starts(0x80) && bytes[1]! >= 2 && bytes[1]! <= 5) return "a Python pickle (PyTorch's older torch.save format: save the state_dict with safetensors.torch.save_file instead)";
+  return undefined;
+}
+
 function parseHeader(bytes: Uint8Array, fail: (msg: string) => never): { json: Record<string, unknown>; dataStart: number } {
+  // A safetensors file is an 8-byte length and a JSON object: anything else is named, not parsed.
+  const other = otherFormat(bytes);
+  if (other || (bytes.length > 8 && bytes[8] !== 0x7b /* { */)) {
+    fail(`not a safetensors file${other ? `: it is ${other}` : ' (its header does not start with "{" after the 8-byte length)'}`);
+  }
   if (bytes.length < 8) fail(`file has ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Two u32 halves rather than a BigInt: any length past 2^53 is beyond the file anyway.

@@ -129,9 +129,22 @@ export function configFromMetadata(metadata: Record<string, string>, source: str
   return parseConfig(raw, source);
 }
 
+/** The image sizes of a UNet's levels, largest first: 32, 16, 8 for a 32 px model with three. */
+export function levelResolutions(c: UNetConfig): number[] {
+  return c.ch_mult.map((_, i) => c.resolution / 2 ** i);
+}
+
+/** The entries of attn_resolutions that some level has: attention runs only where the image is that
+ *  size, so an 8 px entry does nothing in a 32 px model whose levels are 32 and 16 px. */
+export function attentionResolutions(c: UNetConfig): number[] {
+  const levels = levelResolutions(c);
+  return c.attn_resolutions.filter((r) => levels.includes(r));
+}
+
 /** A UNet's structure in words, as the Models tab lists it and the Train tab's cost line names it:
  *  "ch 32, ch_mult [1, 2, 2] · 1 res block · attention at [8] px · 16 px". */
 export function describeConfig(c: UNetConfig): string {
-  const attention = c.attn_resolutions.length ? `attention at [${c.attn_resolutions.join(', ')}] px` : 'no attention';
+  const applied = attentionResolutions(c);
+  const attention = applied.length ? `attention at [${applied.join(', ')}] px` : 'no attention';
   return `ch ${c.ch}, ch_mult [${c.ch_mult.join(', ')}] · ${c.num_res_blocks} res block${c.num_res_blocks === 1 ? '' : 's'} · ${attention} · ${c.resolution} px`;
 }

@@ -27,6 +27,9 @@ export interface ModelEntry {
   created: number;
   /** Where it came from: the app's bundled model, a user's import, or a training run of this app. */
   source: 'bundled' | 'imported' | 'trained';
+  /** The data it was trained on, where known: "emoji16", "emoji32", or "user" (the Train tab's images of
+   *  the user). Imported files do not say; the first-step question then compares with the emoji. */
+  dataset?: string;
 }
 
 let store: UseStore | undefined;

@@ -13,6 +13,8 @@ export interface RunEntry {
   options: TrainerOptions;
   /** Dataset id: "emoji16", "emoji32" or "user". */
   dataset: string;
+  /** Images in the data set when the run started (the user's may change before a resume). */
+  dataCount?: number;
   /** Step of the saved checkpoint (the step a resume continues from). */
   step: number;
   /** Target step count. */

@@ -38,12 +38,14 @@ export const MAX_TRAIN_BATCH = 256;
  * Validates trainer options wherever they come from (the Train tab, `ddim train`, a checkpoint's
  * metadata), naming `source` and the field: the one place their bounds live.
  */
-export function checkTrainerOptions(raw: unknown, source: string): TrainerOptions {
+export function checkTrainerOptions(raw: unknown, source: string, labels: Partial<Record<keyof TrainerOptions, string>> = {}): TrainerOptions {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: trainer options must be a JSON object, got ${JSON.stringify(raw)}`);
   const o = raw as Record<string, unknown>;
-  const num = (name: string, ok: (v: number) => boolean, range: string): number => {
+  // A field is named as its caller shows it (`labels`: the Train tab's labels), else by its key.
+  const num = (name: keyof TrainerOptions, ok: (v: number) => boolean, range: string): number => {
     const v = o[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new Error(`${source}: ${name} must be ${range}, got ${JSON.stringify(v)}`);
+    const got = typeof v === 'number' && Number.isNaN(v) ? 'no number' : JSON.stringify(v);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new Error(`${source}: ${labels[name] ?? name} must be ${range}, got ${got}`);
     return v;
   };
   const int = (v: number): boolean => Number.isInteger(v);
@@ -66,7 +68,7 @@ export function checkTrainerOptions(raw: unknown, source: string): TrainerOption
 }
 
 /** The recipe's schedule options; a checkpoint from before they existed trained with PLAIN_SCHEDULES. */
-function checkSchedules(o: Record<string, unknown>, source: string, num: (name: string, ok: (v: number) => boolean, range: string) => number): typeof PLAIN_SCHEDULES {
+function checkSchedules(o: Record<string, unknown>, source: string, num: (name: keyof TrainerOptions, ok: (v: number) => boolean, range: string) => number): typeof PLAIN_SCHEDULES {
   const has = (k: keyof typeof PLAIN_SCHEDULES): boolean => o[k] !== undefined;
   const choice = <T extends string>(name: keyof typeof PLAIN_SCHEDULES, allowed: readonly T[]): T => {
     if (!has(name)) return PLAIN_SCHEDULES[name] as T;

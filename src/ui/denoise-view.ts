@@ -7,6 +7,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import type { DenoiseResult, InversionResult, Pixels } from '../worker/api';
 import { decodeImageFile } from '../train/decode-browser';
 import { StoreController, type EngineStore } from './engine-store';
+import { clampedInt } from './fields';
 import { panelStyles } from './styles';
 import './pixel-grid';
 import './line-chart';
@@ -113,8 +114,8 @@ export class DenoiseView extends LitElement {
         Sampling down the same timesteps reconstructs it where the steps are small enough (each inversion step assumes eps barely changes from one t to the next: tens of steps, not a few);
         sampling from that x_T with another eta or number of steps shows how much of the image the noise holds.</p>
       <div class="controls">
-        <label>Inversion steps<input type="number" aria-label="Inversion steps" min="1" max="1000" .value=${String(v.steps)} @change=${(e: Event) => (this.inversion = { ...v, steps: Math.floor(num(e)) })} /></label>
-        <label>Re-sample steps<input type="number" aria-label="Re-sample steps" min="1" max="1000" .value=${String(v.resampleSteps)} @change=${(e: Event) => (this.inversion = { ...v, resampleSteps: Math.floor(num(e)) })} /></label>
+        <label>Inversion steps<input type="number" aria-label="Inversion steps" min="1" max="1000" .value=${String(v.steps)} @change=${(e: Event) => (this.inversion = { ...v, steps: clampedInt(e, 1, 1000, v.steps) })} /></label>
+        <label>Re-sample steps<input type="number" aria-label="Re-sample steps" min="1" max="1000" .value=${String(v.resampleSteps)} @change=${(e: Event) => (this.inversion = { ...v, resampleSteps: clampedInt(e, 1, 1000, v.resampleSteps) })} /></label>
         <label>Re-sample eta<input type="number" aria-label="Re-sample eta" min="0" max="1" step="0.1" .value=${String(v.resampleEta)} @change=${(e: Event) => (this.inversion = { ...v, resampleEta: num(e) })} /></label>
         <button class="primary" @click=${() => this.invert()} ?disabled=${!!this.store?.tabPending('denoise') || !this.model || this.model.chain !== undefined}>Invert</button>
         ${this.model?.chain ? html`<span class="muted">A layered model cannot be inverted: the inversion starts with eps at t = 0, where it has no sub-model.</span>` : nothing}

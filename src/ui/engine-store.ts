@@ -50,7 +50,8 @@ export function jobStatus(c: RunningJob, now: number = performance.now()): strin
   }
   const parts = [`${unit} ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')}`];
   if (p.detail) parts.push(p.detail);
-  const eta = formatDuration(Math.max(0, (p.etaSeconds ?? 0) - since));
+  // While the job works between units (a checkpoint, a preview), the ETA waits with the units.
+  const eta = formatDuration(Math.max(0, (p.etaSeconds ?? 0) - (p.between ? 0 : since)));
   // One unit measured, start-up included: an upper bound, and no rate worth showing yet.
   if (p.provisional) parts.push(`ETA ≤ ${eta} (the first ${unit} included start-up)`);
   else parts.push(formatRate(p.rate, unit), `ETA ${eta}`);

@@ -109,7 +109,7 @@ export class ModelLibrary extends LitElement {
               ${m.kind === 'ideal' ? nothing : html`<button aria-label=${`Export ${m.name}`} @click=${() => this.download(m.id, m.name)}>Export</button>`}
               ${m.source !== 'bundled' ? html`
                 <button aria-label=${`Rename ${m.name}`} @click=${() => { const n = prompt('New name', m.name); if (n) void this.act(async () => { await this.store!.engine.renameModel(m.id, n); return `renamed to "${n}"`; }); }}>Rename</button>
-                <button aria-label=${`Delete ${m.name}`} @click=${() => this.act(async () => { await this.store!.engine.deleteModel(m.id); return `deleted "${m.name}"`; })}>Delete</button>` : nothing}
+                <button aria-label=${`Delete ${m.name}`} @click=${() => { if (confirm(`Delete "${m.name}" from this browser? Its weights are gone for good unless you exported them.`)) void this.act(async () => { await this.store!.engine.deleteModel(m.id); return `deleted "${m.name}"`; }); }}>Delete</button>` : nothing}
             </td></tr>`)}
         </table></div>
         ${s ? html`<p class="muted numbers" data-testid="storage">Storage: ${MB(s.usage)} used of ${MB(s.quota)}${s.persisted ? ' · persistent' : ' · may be evicted under storage pressure'}</p>` : nothing}

@@ -10,7 +10,8 @@ import { SKIP_TYPES, describeChain, timestepSequence, type SkipType } from '../d
 import { SAMPLERS, type SamplerKind } from '../diffusion/samplers';
 import { alphaBars, betaSchedule, type DiffusionConfig } from '../diffusion/schedule';
 import { readPngText } from '../io/png';
-import { MAX_SAMPLE_BATCH } from '../app/sampling';
+import { MAX_SAMPLE_BATCH, MAX_SEED } from '../app/sampling';
+import { clampedInt } from './fields';
 import type { Filmstrip, FirstStepReport, Pixels, SampleResult, SampleSettings, StepFrame } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { Flash, atTime } from './flash';
@@ -321,11 +322,11 @@ export class SampleStudio extends LitElement {
           </select>
         </label>
         <label>Seed
-          <span><input type="number" aria-label="Seed" min="0" .value=${String(s.seed)} @change=${(e: Event) => this.set('seed', Math.max(0, Math.floor(num(e))))} />
+          <span><input type="number" aria-label="Seed" min="0" .value=${String(s.seed)} @change=${(e: Event) => this.set('seed', clampedInt(e, 0, MAX_SEED, s.seed))} />
           <button aria-label="Random seed" title="Random seed" @click=${() => this.set('seed', Math.floor(Math.random() * 1e6))}>${diceIcon}</button></span>
         </label>
         <label>Batch size
-          <input type="number" aria-label="Batch size" min="1" max=${MAX_SAMPLE_BATCH} .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', Math.min(MAX_SAMPLE_BATCH, Math.max(1, Math.floor(num(e)))))} />
+          <input type="number" aria-label="Batch size" min="1" max=${MAX_SAMPLE_BATCH} .value=${String(s.batch)} @change=${(e: Event) => this.set('batch', clampedInt(e, 1, MAX_SAMPLE_BATCH, s.batch))} />
         </label>
         <label class="inline"><input type="checkbox" aria-label="Live preview" .checked=${s.previews} @change=${(e: Event) => this.set('previews', (e.target as HTMLInputElement).checked)} />Live preview</label>
         <label class="inline"><input type="checkbox" aria-label="Clip x0" .checked=${s.clipX0} ?disabled=${fixed} @change=${(e: Event) => this.set('clipX0', (e.target as HTMLInputElement).checked, true)} />Clip x0</label>
@@ -432,8 +433,8 @@ export class SampleStudio extends LitElement {
     return html`<section><h2>Interpolation</h2>
       <div class="controls">
         <span class="muted">From seed ${this.settings.seed} to</span>
-        <label>Seed B<input type="number" aria-label="Seed B" min="0" .value=${String(this.seedB)} @change=${(e: Event) => (this.seedB = Math.max(0, Math.floor(Number((e.target as HTMLInputElement).value))))} /></label>
-        <label>Frames<input type="number" aria-label="Frames" min="2" max=${MAX_SAMPLE_BATCH} .value=${String(this.frames)} @change=${(e: Event) => (this.frames = Math.min(MAX_SAMPLE_BATCH, Math.max(2, Math.floor(Number((e.target as HTMLInputElement).value)))))} /></label>
+        <label>Seed B<input type="number" aria-label="Seed B" min="0" .value=${String(this.seedB)} @change=${(e: Event) => (this.seedB = clampedInt(e, 0, MAX_SEED, this.seedB))} /></label>
+        <label>Frames<input type="number" aria-label="Frames" min="2" max=${MAX_SAMPLE_BATCH} .value=${String(this.frames)} @change=${(e: Event) => (this.frames = clampedInt(e, 2, MAX_SAMPLE_BATCH, this.frames))} /></label>
         <button @click=${() => this.interpolate()} ?disabled=${this.pending}>Interpolate</button>
       </div>
       ${p ? html`<div class="row" style="margin-top:10px">

@@ -7,12 +7,12 @@
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { proxy } from 'comlink';
-import { parseConfig, type UNetConfig } from '../nn/config';
+import type { UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
-import { DEFAULT_RECIPE, RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
-import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, storedState, runWarnings } from '../app/training';
-import { DEFAULT_OPTIMIZER } from '../train/optimizer';
+import { RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
+import { datasetName, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, storedState, runWarnings } from '../app/training';
 import type { TrainerOptions } from '../train/trainer';
+import { configNotes, fieldsOf, formConfig, formResolution, restoreTrainForm, TRAIN_FORM_KEY, trainingProblem, type Dataset, type ModelFields, type TrainForm } from './train-form';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
 import { Flash } from './flash';
@@ -23,43 +23,39 @@ import './line-chart';
 import './job-panel';
 import { own } from '../host/own';
 
-type Dataset = TrainSpec['dataset'];
-
-interface ModelFields {
-  preset: string;
-  ch: number;
-  ch_mult: string;
-  num_res_blocks: number;
-  attn_resolutions: string;
-  dropout: number;
-}
-
 const NO_CHECKPOINT = 'The run ended before its first checkpoint: nothing was saved (Pause saves one; Stop keeps only those saved already)';
-
-/** The model form's fields showing a preset. */
-function fieldsOf(preset: string, p: UNetConfig): ModelFields {
-  return { preset, ch: p.ch, ch_mult: p.ch_mult.join(','), num_res_blocks: p.num_res_blocks, attn_resolutions: p.attn_resolutions.join(','), dropout: p.dropout };
-}
 
 /** A stored run that reached its steps: nothing to resume. */
 const finished = (run: RunEntry): boolean => run.step >= run.targetSteps;
 
-const list = (s: string): number[] => s.split(',').map((v) => v.trim()).filter(Boolean).map(Number);
+/** The form as the last visit left it (TrainForm: stored in localStorage as it changes). */
+function storedForm(): TrainForm {
+  try {
+    return restoreTrainForm(localStorage.getItem(TRAIN_FORM_KEY));
+  } catch {
+    return restoreTrainForm(null); // storage disabled: the defaults
+  }
+}
+
+const FORM_KEYS = ['data', 'userSize', 'fields', 'options', 'steps', 'checkpointEvery', 'previewEvery', 'name'] as const;
+
+const plural = (n: number, one: string): string => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
 
 @customElement('train-studio')
 export class TrainStudio extends LitElement {
   static override styles = panelStyles;
 
   @property({ attribute: false }) store: EngineStore | undefined;
-  @state() private data: Dataset = 'emoji16';
-  // The bundled model's architecture: the one the recipe's milestones were measured on.
-  @state() private fields: ModelFields = fieldsOf('bundled', PRESETS.bundled!);
-  // The recipe the search picked (train/recipe.ts); the cosine decay spans the run (decaySteps = steps at Train).
-  @state() private options: TrainerOptions = { ...DEFAULT_OPTIMIZER, ...DEFAULT_RECIPE, seed: 0, randomFlip: true };
-  @state() private steps = 1000;
-  @state() private checkpointEvery = 50;
-  @state() private previewEvery = 100;
-  @state() private name = 'my run';
+  private readonly initial = storedForm();
+  @state() private data: Dataset = this.initial.data;
+  @state() private userSize = this.initial.userSize;
+  @state() private fields: ModelFields = this.initial.fields;
+  // The cosine decay spans the run (decaySteps = steps at Train).
+  @state() private options: TrainerOptions = this.initial.options;
+  @state() private steps = this.initial.steps;
+  @state() private checkpointEvery = this.initial.checkpointEvery;
+  @state() private previewEvery = this.initial.previewEvery;
+  @state() private name = this.initial.name;
   @state() private memory: MemoryEstimate | undefined;
   @state() private configError: string | undefined;
   @state() private losses: number[] = [];
@@ -89,6 +85,17 @@ export class TrainStudio extends LitElement {
     void this.refresh();
   }
 
+  // The form survives a reload as it was typed.
+  protected override updated(changed: Map<PropertyKey, unknown>): void {
+    if (!FORM_KEYS.some((k) => changed.has(k))) return;
+    const form: TrainForm = { data: this.data, userSize: this.userSize, fields: this.fields, options: this.options, steps: this.steps, checkpointEvery: this.checkpointEvery, previewEvery: this.previewEvery, name: this.name };
+    try {
+      localStorage.setItem(TRAIN_FORM_KEY, JSON.stringify(form));
+    } catch {
+      // storage disabled or full: the form lives for this visit only
+    }
+  }
+
   private async refresh(): Promise<void> {
     if (!this.store) return;
     [this.runs, this.images] = await Promise.all([this.store.engine.listRuns(), this.store.engine.listImages()]);
@@ -107,16 +114,29 @@ export class TrainStudio extends LitElement {
   }
 
   private get resolution(): number {
-    return this.data === 'emoji32' ? 32 : this.data === 'emoji16' ? 16 : 32;
+    return formResolution({ data: this.data, userSize: this.userSize });
   }
 
   /** The model config of the form, or an error naming the bad field. */
   private config(): UNetConfig {
-    const f = this.fields;
-    return parseConfig({
-      ch: f.ch, out_ch: 3, ch_mult: list(f.ch_mult), num_res_blocks: f.num_res_blocks, attn_resolutions: list(f.attn_resolutions),
-      dropout: f.dropout, in_channels: 3, resolution: this.resolution, resamp_with_conv: true,
-    }, 'model');
+    return formConfig(this.fields, this.resolution);
+  }
+
+  /** The Dataset select's value: a bundled set, or the user's images at 16 or 32 px ("user16"). */
+  private setData(value: string): void {
+    const user = /^user(16|32)$/.exec(value);
+    this.data = user ? 'user' : (value as Dataset);
+    if (user) this.userSize = Number(user[1]);
+    this.scheduleEstimate();
+  }
+
+  /** What the form's model does differently from what its fields say. */
+  private notes(): string[] {
+    try {
+      return configNotes(this.config());
+    } catch {
+      return [];
+    }
   }
 
   private setPreset(name: string): void {
@@ -137,7 +157,9 @@ export class TrainStudio extends LitElement {
       try {
         const cfg = this.config();
         this.configError = undefined;
-        this.memory = await this.store?.engine.estimateMemory(cfg, this.options.batch);
+        // An impossible batch is the Training panel's problem; there is no memory to estimate for it.
+        const b = this.options.batch;
+        this.memory = Number.isInteger(b) && b >= 1 && b <= 256 ? await this.store?.engine.estimateMemory(cfg, b) : undefined;
       } catch (e) {
         this.configError = (e as Error).message;
         this.memory = undefined;
@@ -154,6 +176,11 @@ export class TrainStudio extends LitElement {
     }
   };
 
+  /** The first problem with the training fields, named by its label (shown as they are typed). */
+  private get problem(): string | undefined {
+    return trainingProblem({ options: this.options, steps: this.steps, checkpointEvery: this.checkpointEvery, previewEvery: this.previewEvery });
+  }
+
   /** Whether training runs, waits in the queue, or waits for the answer to starting it. */
   private get pending(): boolean {
     return this.store?.isPending('training') ?? false;
@@ -169,12 +196,7 @@ export class TrainStudio extends LitElement {
       this.configError = (e as Error).message;
       return;
     }
-    try {
-      checkRunSteps(this.steps, 'Training steps');
-    } catch (e) {
-      store.setError('train', (e as Error).message);
-      return;
-    }
+    if (this.problem) return;
     const options = { ...this.options, decaySteps: this.steps };
     const spec: TrainSpec = { name: this.name, dataset: this.data, config, options, steps: this.steps, checkpointEvery: this.checkpointEvery, previewEvery: this.previewEvery };
     await store.run('training', 'train', () => {
@@ -208,8 +230,13 @@ export class TrainStudio extends LitElement {
     if (!files || !this.store) return;
     try {
       const r = await this.store.engine.addImages([...files]);
-      this.importMessage = `added ${r.added} image(s)${r.errors.length ? `; skipped ${r.errors.length}:` : ''}`;
+      this.importMessage = `added ${plural(r.added, 'image')}${r.errors.length ? `; skipped ${r.errors.length}:` : ''}`;
       this.importErrors = r.errors;
+      // Images just added are what the next run should train on.
+      if (r.added > 0 && this.data !== 'user') {
+        this.data = 'user';
+        this.scheduleEstimate();
+      }
     } catch (e) {
       this.importMessage = (e as Error).message;
       this.importErrors = [];
@@ -248,18 +275,20 @@ export class TrainStudio extends LitElement {
     await this.refresh();
   }
 
+  /** A number field's value; empty or not a number is NaN, which the form's checks name. */
   private num(e: Event): number {
-    return Number((e.target as HTMLInputElement).value);
+    const text = (e.target as HTMLInputElement).value.trim();
+    return text === '' ? NaN : Number(text);
   }
 
   private datasetPanel() {
     return html`<section><h2>Data</h2>
       <div class="controls">
         <label>Dataset
-          <select aria-label="Dataset" @change=${(e: Event) => { this.data = (e.target as HTMLSelectElement).value as Dataset; this.scheduleEstimate(); }}>
+          <select aria-label="Dataset" @change=${(e: Event) => this.setData((e.target as HTMLSelectElement).value)}>
             <option value="emoji16" ?selected=${this.data === 'emoji16'}>Emoji 16 px (3,408 train images)</option>
             <option value="emoji32" ?selected=${this.data === 'emoji32'}>Emoji 32 px (3,408 train images)</option>
-            <option value="user" ?selected=${this.data === 'user'}>Your images, 32 px (${this.images.length})</option>
+            ${[16, 32].map((size) => html`<option value=${`user${size}`} ?selected=${this.data === 'user' && this.userSize === size}>Your images, ${size} px (${this.images.length})</option>`)}
           </select>
         </label>
         <label>Add images
@@ -273,7 +302,7 @@ export class TrainStudio extends LitElement {
         ${this.importMessage ? html`<div data-testid="import-message">${this.importMessage}
           ${this.importErrors.length ? html`<ul class="errors">${this.importErrors.map((e) => html`<li>${e}</li>`)}</ul>` : nothing}</div>` : nothing}
       </div>
-      ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${this.images.length} image(s) of yours</div>
+      ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${plural(this.images.length, 'image')} of yours</div>
         <div class="row" style="gap:6px;margin-top:4px">${this.images.map((img) => html`<div class="figure" title=${img.name}>
           <pixel-grid label=${img.name} .pixels=${img.thumbnail} cols="1" width="48"></pixel-grid>
           <button aria-label=${`Remove ${img.name}`} style="padding:0 4px" @click=${() => this.removeImage(img.id)}>${removeIcon}</button></div>`)}</div>` : nothing}
@@ -296,6 +325,7 @@ export class TrainStudio extends LitElement {
       <p class="numbers" data-testid="model-size">${this.configError ? html`<span class="error">${this.configError}</span>`
         : m ? html`${m.parameters.toLocaleString('en-US')} parameters · ${(m.trainBytes / 2 ** 20).toFixed(1)} MiB of GPU memory at batch ${this.options.batch} (${this.resolution} px)
           ${m.fits ? '' : html`<span class="error">${m.problem}</span>`}` : 'estimating…'}</p>
+      ${this.configError ? nothing : this.notes().map((n) => html`<p class="note" data-testid="model-note">${n}</p>`)}
     </section>`;
   }
 
@@ -310,13 +340,13 @@ export class TrainStudio extends LitElement {
       <div class="controls">
         <label>Run name<input type="text" aria-label="Run name" .value=${this.name} @change=${(e: Event) => (this.name = (e.target as HTMLInputElement).value)} /></label>
         <label>Learning rate<input type="number" aria-label="Learning rate" step="0.0001" .value=${String(o.lr)} @change=${(e: Event) => set('lr', this.num(e))} /></label>
-        <label>Batch size<input type="number" aria-label="Training batch size" min="1" max="256" .value=${String(o.batch)} @change=${(e: Event) => set('batch', Math.floor(this.num(e)))} /></label>
+        <label>Batch size<input type="number" aria-label="Training batch size" min="1" max="256" .value=${String(o.batch)} @change=${(e: Event) => set('batch', this.num(e))} /></label>
         <label>EMA rate<input type="number" aria-label="EMA rate" step="0.0001" .value=${String(o.emaRate)} @change=${(e: Event) => set('emaRate', this.num(e))} /></label>
         <label>Grad clip<input type="number" aria-label="Grad clip" step="0.1" .value=${String(o.gradClip)} @change=${(e: Event) => set('gradClip', this.num(e))} /></label>
-        <label>Warmup steps<input type="number" aria-label="Warmup steps" min="0" .value=${String(o.warmupSteps)} @change=${(e: Event) => set('warmupSteps', Math.floor(this.num(e)))} /></label>
-        <label>Steps<input type="number" aria-label="Training steps" min="1" .value=${String(this.steps)} @change=${(e: Event) => (this.steps = Math.floor(this.num(e)))} /></label>
-        <label>Checkpoint every<input type="number" aria-label="Checkpoint every" min="1" .value=${String(this.checkpointEvery)} @change=${(e: Event) => (this.checkpointEvery = Math.floor(this.num(e)))} /></label>
-        <label>Preview every<input type="number" aria-label="Preview every" min="0" .value=${String(this.previewEvery)} @change=${(e: Event) => (this.previewEvery = Math.floor(this.num(e)))} /></label>
+        <label>Warmup steps<input type="number" aria-label="Warmup steps" min="0" .value=${String(o.warmupSteps)} @change=${(e: Event) => set('warmupSteps', this.num(e))} /></label>
+        <label>Steps<input type="number" aria-label="Training steps" min="1" .value=${String(this.steps)} @change=${(e: Event) => (this.steps = this.num(e))} /></label>
+        <label>Checkpoint every<input type="number" aria-label="Checkpoint every" min="1" .value=${String(this.checkpointEvery)} @change=${(e: Event) => (this.checkpointEvery = this.num(e))} /></label>
+        <label>Preview every<input type="number" aria-label="Preview every" min="0" .value=${String(this.previewEvery)} @change=${(e: Event) => (this.previewEvery = this.num(e))} /></label>
         <label title="Cosine decay of the learning rate to a tenth over the run, after the warmup">LR schedule
           <select aria-label="LR schedule" @change=${(e: Event) => set('lrDecay', (e.target as HTMLSelectElement).value as LrDecay)}>
             <option value="cosine" ?selected=${o.lrDecay === 'cosine'}>cosine decay</option><option value="none" ?selected=${o.lrDecay === 'none'}>constant</option>
@@ -327,9 +357,9 @@ export class TrainStudio extends LitElement {
           </select></label>
         <label class="inline" title="EMA decay min(rate, (1 + n) / (10 + n)) after n steps: the average forgets the random start quickly"><input type="checkbox" aria-label="EMA warmup" .checked=${o.emaWarmup} @change=${(e: Event) => set('emaWarmup', (e.target as HTMLInputElement).checked)} />EMA warmup</label>
         <label class="inline"><input type="checkbox" aria-label="Random flip" .checked=${o.randomFlip} @change=${(e: Event) => set('randomFlip', (e.target as HTMLInputElement).checked)} />Random flip</label>
-        <button class="primary" @click=${() => this.train()} ?disabled=${this.pending || noImages || !!this.configError || (this.memory !== undefined && !this.memory.fits)}>Train</button>
+        <button class="primary" @click=${() => this.train()} ?disabled=${this.pending || noImages || !!this.problem || !!this.configError || (this.memory !== undefined && !this.memory.fits)}>Train</button>
       </div>
-      ${this.expectationLine()}
+      ${this.problem ? html`<div class="error" role="alert" data-testid="train-problem">${this.problem}</div>` : this.expectationLine()}
       ${this.store?.errorOf('train') ? html`<div class="error" role="alert">${this.store.errorOf('train')}</div>` : nothing}
       ${this.store?.noteOf('train') ? html`<div class="note" role="status">${this.store.noteOf('train')}</div>` : nothing}
     </section>`;
@@ -337,16 +367,25 @@ export class TrainStudio extends LitElement {
 
   /**
    * What the run will cost against what the recipe needs, at the rate measured here (this session's
-   * run, else the latest stored run's), and the settings that cannot work.
+   * run, else the latest stored run of the same model and batch), and the settings that cannot work.
    */
   private expectationLine() {
     const p = this.store?.isRunning('training') ? this.progress : undefined;
-    const rate = (p && p.imagesPerSecond > 0 ? p.imagesPerSecond : undefined) ?? this.runs.find((r) => r.imagesPerSecond)?.imagesPerSecond;
+    const rate = (p && p.imagesPerSecond > 0 ? p.imagesPerSecond : undefined) ?? this.runs.find((r) => r.imagesPerSecond && this.sameWork(r))?.imagesPerSecond;
     const e = runExpectation(p?.targetSteps ?? this.steps, p ? this.shownRun?.batch ?? this.options.batch : this.options.batch, p?.step ?? 0, rate, this.mismatch(p !== undefined));
     const count = this.data === 'user' ? this.images.length : undefined;
     const warnings = runWarnings(this.steps, this.options, count);
     return html`<p class="muted" data-testid="train-expectation">${e.text}</p>
       ${warnings.length ? html`<div class="note" role="status" data-testid="train-warnings">${warnings.map((w) => html`<div>${w}</div>`)}</div>` : nothing}`;
+  }
+
+  /** Whether a stored run's measured rate applies to the form's run: the same model and batch. */
+  private sameWork(r: RunEntry): boolean {
+    try {
+      return r.options.batch === this.options.batch && JSON.stringify(r.config) === JSON.stringify(this.config());
+    } catch {
+      return false;
+    }
   }
 
   /** How the running run's model and data (or the form's) differ from the recipe milestones' (milestoneMismatch). */
@@ -377,6 +416,8 @@ export class TrainStudio extends LitElement {
     const last = this.losses.slice(-20);
     const recent = last.reduce((a, b) => a + b, 0) / Math.max(1, last.length);
     const live = this.store?.isRunning('training') ?? false;
+    // The shown run, where Resume can continue it: its button beside its status, not only in the runs table.
+    const resumable = this.runs.find((r) => r.id === p?.runId && r.checkpointKey && !finished(r));
     const status = !p ? '' : live && p.state === 'running' && p.imagesPerSecond === 0
       ? `starting at step ${p.step}/${p.targetSteps}: building the model and compiling its kernels…`
       : `${p.state} · step ${p.step}/${p.targetSteps} · ${p.savedStep > 0 ? `saved at step ${p.savedStep}` : 'no checkpoint yet'}${p.imagesPerSecond > 0 ? ` · ${p.imagesPerSecond.toFixed(2)} images/s` : ''}${p.lossScaleSkips ? ` · ${lossScaleSkipsText(p.lossScaleSkips)}` : ''}${live ? '' : resumeText(p)}`;
@@ -385,6 +426,8 @@ export class TrainStudio extends LitElement {
       <div class="row">
         <div>
           <p class="numbers" data-testid="train-status">${status}${this.losses.length ? ` · loss (last 20) ${recent.toFixed(2)}` : ''}</p>
+          ${p?.message ? html`<div class="note" role="status" data-testid="train-message">${p.message}</div>` : nothing}
+          ${resumable && !live ? html`<button data-testid="resume-shown" @click=${() => this.resume(resumable)} ?disabled=${this.pending}>Resume from step ${resumable.step}</button>` : nothing}
           ${this.losses.length ? html`<line-chart data-testid="loss-chart" .points=${this.losses.map((y, i) => ({ x: i + 1, y }))} smoothing=${this.smoothing} xLabel="step" yLabel="loss" logY wholeX></line-chart>
           <label class="inline">Smoothing <input type="range" aria-label="Smoothing" min="0" max="0.99" step="0.01" .value=${String(this.smoothing)} @input=${(e: Event) => (this.smoothing = this.num(e))} /></label>
           <p class="muted" style="max-width:420px">The loss is the reference's: the squared error of the predicted noise, summed over each image's 3 x size x size values (768 at 16 px, 3,072 at 32 px) and averaged over the batch, so a model that predicts no noise scores about that count; min-SNR weights (the default) lower the share of the nearly clean timesteps.</p>` : nothing}
@@ -398,10 +441,10 @@ export class TrainStudio extends LitElement {
     if (this.runs.length === 0) return nothing;
     const busy = this.pending;
     return html`<section><h2>Runs in this browser</h2>
-      <table data-testid="runs"><tr><th>name</th><th title="The step of its last checkpoint: where Resume continues">saved step</th><th>model</th><th>data</th><th>saved</th><th></th></tr>
+      <div class="scroll"><table data-testid="runs"><tr><th>name</th><th title="The step of its last checkpoint: where Resume continues">saved step</th><th>model</th><th>data</th><th>saved</th><th></th></tr>
         ${this.runs.map((r) => html`<tr>
           <td>${r.name}</td><td class="numbers">${r.step}/${r.targetSteps}</td>
-          <td>ch ${r.config.ch}, ch_mult [${r.config.ch_mult.join(', ')}], ${r.config.resolution} px</td><td>${r.dataset}</td>
+          <td>ch ${r.config.ch}, ch_mult [${r.config.ch_mult.join(', ')}], ${r.config.resolution} px</td><td>${datasetName(r.dataset)}</td>
           <td>${new Date(r.updated).toLocaleString()}</td>
           <td>
             <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey || finished(r)}
@@ -409,7 +452,7 @@ export class TrainStudio extends LitElement {
             <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey} title=${r.checkpointKey ? nothing : NO_CHECKPOINT}>Save as model</button>
             <button @click=${() => this.deleteRun(r)} ?disabled=${busy && this.progress?.runId === r.id}>Delete</button>
           </td></tr>`)}
-      </table>${this.runMessage.text ? html`<div role="status" data-testid="run-message">${this.runMessage.text}</div>` : nothing}</section>`;
+      </table></div>${this.runMessage.text ? html`<div role="status" data-testid="run-message">${this.runMessage.text}</div>` : nothing}</section>`;
   }
 
   override render() {

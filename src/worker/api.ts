@@ -30,6 +30,8 @@ export interface JobEvent extends ProgressReading {
   phase: 'running' | 'ended';
   /** What it is doing now, in words ("t = 500", "arm layer", "compiling kernels"). */
   detail?: string;
+  /** The job works between units (`detail` says on what): the ETA does not run down meanwhile. */
+  between?: boolean;
 }
 
 /** A job that Stop ended before it had a result to give (the page says "stopped", not an error). */
@@ -208,6 +210,7 @@ export interface TrainProgress {
   state: 'running' | 'paused' | 'stopped' | 'done' | 'error';
   /** Step of the last saved checkpoint. */
   savedStep: number;
+  /** What the Train tab should know about this session of the run (its data changed since it started). */
   message?: string;
   preview?: Pixels;
   /** Steps of the run the dynamic loss scale skipped (reduced tiers; absent or 0 in fp32). */

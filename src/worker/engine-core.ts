@@ -21,6 +21,9 @@ export interface JobContext {
   readonly stopped: boolean;
   /** Ends a job that has no partial result to give when Stop was asked (the page says "stopped"). */
   checkStop(): void;
+  /** Runs `work` between units (a checkpoint, a preview), saying `what` meanwhile: its time is left
+   *  out of the units' rate (ProgressMeter.hold), and the page's ETA waits while it runs. */
+  between<T>(what: string, work: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -143,16 +146,16 @@ export class WorkerCore implements EngineCore {
     this.running = what;
     this.stopRequested = false;
     const meter = new ProgressMeter(total, unit);
-    let sent = -Infinity, detail: string | undefined;
+    let sent = -Infinity, detail: string | undefined, between = false;
     const send = (phase: JobEvent['phase']): void => {
       sent = performance.now();
-      this.onJob?.({ ...meter.reading, job: what, phase, ...(detail !== undefined ? { detail } : {}) });
+      this.onJob?.({ ...meter.reading, job: what, phase, ...(detail !== undefined ? { detail } : {}), ...(between ? { between } : {}) });
     };
     const isStopped = (): boolean => this.stopRequested;
     const ctx: JobContext = {
       progress: (done, n, d) => {
         const reading = meter.update(done, n);
-        // A new phase ("saving a checkpoint") is said at once, not at the next report.
+        // A new phase ("arm tiny") is said at once, not at the next report.
         const phase = d !== undefined && d !== detail;
         if (d !== undefined) detail = d;
         if (phase || performance.now() - sent >= REPORT_MS || reading.done >= reading.total) send('running');
@@ -162,6 +165,19 @@ export class WorkerCore implements EngineCore {
       },
       checkStop: () => {
         if (this.stopRequested) throw stoppedError(what);
+      },
+      between: async (doing, work) => {
+        const before = detail;
+        [detail, between] = [doing, true];
+        meter.hold();
+        send('running');
+        try {
+          return await work();
+        } finally {
+          meter.release();
+          [detail, between] = [before, false];
+          send('running');
+        }
       },
     };
     send('running');

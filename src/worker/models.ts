@@ -10,11 +10,11 @@ import * as library from '../store/models';
 import type { ModelEntry } from '../store/models';
 
 /** Models shipped with the app (public/models), listed first and read-only. */
-const BUNDLED: { id: string; name: string; file: string }[] = [
-  { id: 'bundled:emoji16', name: 'Emoji 16 px (bundled)', file: 'models/emoji16.safetensors' },
+const BUNDLED: { id: string; name: string; file: string; dataset: string }[] = [
+  { id: 'bundled:emoji16', name: 'Emoji 16 px (bundled)', file: 'models/emoji16.safetensors', dataset: 'emoji16' },
   // The layered models (the seed's research variant), trained by tools/train_layered_torch.py (README, Answers).
-  { id: 'bundled:layer16', name: 'Layered 16 px, layer loss (bundled)', file: 'models/layer16.safetensors' },
-  { id: 'bundled:end2end16', name: 'Layered 16 px, end to end (bundled)', file: 'models/end2end16.safetensors' },
+  { id: 'bundled:layer16', name: 'Layered 16 px, layer loss (bundled)', file: 'models/layer16.safetensors', dataset: 'emoji16' },
+  { id: 'bundled:end2end16', name: 'Layered 16 px, end to end (bundled)', file: 'models/end2end16.safetensors', dataset: 'emoji16' },
 ];
 
 /** The ideal denoiser of each bundled data set (engine/ideal.ts), on the bundled model's schedule. */
@@ -64,10 +64,11 @@ export function parseModel(bytes: ArrayBuffer, source: string, configJson?: stri
   return readModelFile(parseSafetensors(new Uint8Array(bytes), source), source, config);
 }
 
-/** The file the library stores for a model: a UNet in the reference layout, a layered model as it came. */
-function storedFile(model: ModelFile): Uint8Array {
+/** The file the library stores for a model: a UNet in the reference layout (with the steps it was
+ *  trained for, where known, so an export re-imports with them), a layered model as it came. */
+function storedFile(model: ModelFile, steps = 0): Uint8Array {
   switch (model.kind) {
-    case 'unet': return serializeSafetensors(model.model.tensors, model.model.metadata);
+    case 'unet': return serializeSafetensors(model.model.tensors, steps > 0 ? { ...model.model.metadata, step: String(steps) } : model.model.metadata);
     case 'layered': return serializeSafetensors(model.file.tensors, model.file.metadata);
     case 'ideal': throw new Error(`${model.source}: has no weights to store or export (it is computed from its data set)`);
   }
@@ -81,7 +82,7 @@ async function loadIdeal(i: (typeof IDEAL)[number]): Promise<{ entry: ModelEntry
 async function loadBundled(b: (typeof BUNDLED)[number]): Promise<{ entry: ModelEntry; model: ModelFile }> {
   const bytes = await fetchBytes(b.file);
   const model = parseModel(bytes, b.file);
-  return { entry: entryFor(b.id, b.name, model, bytes.byteLength, 'bundled', model.trainedSteps), model };
+  return { entry: { ...entryFor(b.id, b.name, model, bytes.byteLength, 'bundled', model.trainedSteps), dataset: b.dataset }, model };
 }
 
 export async function listAll(): Promise<ModelEntry[]> {
@@ -105,19 +106,19 @@ export function getModel(id: string): Promise<{ entry: ModelEntry; model: ModelF
 }
 
 /** Validates (and converts a UNet to the reference layout) and stores; the library is untouched on any error. */
-export async function importModel(name: string, bytes: ArrayBuffer, configJson?: string, source: ModelEntry['source'] = 'imported', steps?: number): Promise<ModelEntry> {
+export async function importModel(name: string, bytes: ArrayBuffer, configJson?: string, source: ModelEntry['source'] = 'imported', steps?: number, dataset?: string): Promise<ModelEntry> {
   const model = parseModel(bytes, name, configJson);
-  const weights = storedFile(model);
+  const weights = storedFile(model, steps ?? model.trainedSteps);
   const id = `m-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-  const entry = entryFor(id, name.replace(/\.safetensors$/, ''), model, weights.byteLength, source, steps ?? model.trainedSteps);
+  const entry = { ...entryFor(id, name.replace(/\.safetensors$/, ''), model, weights.byteLength, source, steps ?? model.trainedSteps), ...(dataset ? { dataset } : {}) };
   await library.saveModel(entry, weights.buffer as ArrayBuffer);
   return entry;
 }
 
 /** The model as a file: a UNet in the reference layout (F32, PyTorch loads it with strict=True), a layered model in its own format. */
 export async function exportModel(id: string): Promise<ArrayBuffer> {
-  const { model } = await getModel(id);
-  return storedFile(model).buffer as ArrayBuffer;
+  const { entry, model } = await getModel(id);
+  return storedFile(model, entry.trainingSteps).buffer as ArrayBuffer;
 }
 
 export async function renameModel(id: string, name: string): Promise<ModelEntry> {

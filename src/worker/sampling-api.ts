@@ -9,6 +9,7 @@ import { sendPixels, type JobContext, type WorkerCore } from './engine-core';
 import { denoise, invert } from './denoise';
 import * as models from './models';
 import { bundledEmoji } from './models';
+import { userDataset } from '../store/images';
 import { toPixels } from './pixels';
 import { NetCache, SampleRun } from './sampling';
 import { IdealStepModel } from '../engine/ideal';
@@ -26,6 +27,14 @@ interface Nets {
   curve: NetCache;
 }
 
+/** A fingerprint of a data set's values (FNV-1a over their bits): the user's images change between
+ *  two questions (added, removed), and the ideal denoiser built from them must follow. */
+function contentKey(values: Float32Array): string {
+  let h = 0x811c9dc5;
+  for (const w of new Uint32Array(values.buffer, values.byteOffset, values.length)) h = Math.imul(h ^ w, 0x01000193);
+  return (h >>> 0).toString(16);
+}
+
 export function samplingApi(core: WorkerCore): SamplingApi {
   let nets: Nets | undefined;
   let lastRun: SampleRun | undefined;
@@ -35,14 +44,23 @@ export function samplingApi(core: WorkerCore): SamplingApi {
     lastRun = undefined;
   });
 
-  /** The ideal denoiser of the bundled emoji at the run's size, on its model's schedule (none for other sizes or for the ideal itself). */
+  /** The ideal denoiser of the model's training data at the run's size, on its model's schedule: the
+   *  user's stored images for a model trained on them, else the bundled emoji (none for other sizes,
+   *  for the ideal itself, or when the user's images are gone). */
   let ideal: { key: string; model: IdealStepModel; mean: Float32Array } | undefined;
   core.onDeviceLost(() => (ideal = undefined));
   const idealFor = async (run: SampleRun): Promise<{ model: IdealStepModel; name: string; mean: Float32Array } | undefined> => {
     const m = run.model, size = m.resolution;
-    if (m.kind === 'ideal' || (size !== 16 && size !== 32)) return undefined;
-    const data = await bundledEmoji(size, 'train');
-    const key = `${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}`;
+    if (m.kind === 'ideal') return undefined;
+    const { entry } = await models.getModel(run.settings.modelId);
+    const yours = entry.dataset === 'user';
+    if (!yours && size !== 16 && size !== 32) return undefined;
+    const data = yours ? await userDataset(size).catch(() => undefined) : await bundledEmoji(size, 'train');
+    if (!data) return undefined;
+    const name = yours
+      ? `the ideal denoiser of your ${data.count.toLocaleString('en-US')} stored image${data.count === 1 ? '' : 's'} (as stored now)`
+      : `the ideal denoiser of the ${size} px emoji's ${data.count.toLocaleString('en-US')} training images`;
+    const key = `${name}/${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}/${yours ? contentKey(data.images) : ''}`;
     if (ideal?.key !== key) {
       ideal?.model.destroy();
       const per = data.channels * size * size;
@@ -51,7 +69,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
       const abar = alphaBars(betaSchedule(m.diffusion));
       ideal = { key, model: new IdealStepModel(await core.gpu(), data.images, data.count, [data.channels, size, size], abar, run.settings.batch), mean };
     }
-    return { model: ideal.model, name: `the ideal denoiser of the ${size} px emoji's ${data.count.toLocaleString('en-US')} training images`, mean: ideal.mean };
+    return { model: ideal.model, name, mean: ideal.mean };
   };
 
   const netsOn = (device: GPUDevice): Nets => {

@@ -1,6 +1,7 @@
 // The Train tab's side of the engine (TrainingApi) over the shared WorkerCore: memory estimates,
 // stored runs, and the one training session that may run (Pause, Stop and a lost device end it).
 import { memoryProblem, trainingMemory } from '../train/memory';
+import * as library from '../store/models';
 import * as runs from '../store/runs';
 import type { TrainProgress, TrainingApi } from './api';
 import { sendPixels, type JobContext, type WorkerCore } from './engine-core';
@@ -49,7 +50,10 @@ export function trainingApi(core: WorkerCore): TrainingApi {
     async runToModel(id) {
       const entry = await runs.getRun(id);
       if (!entry) throw new Error(`training run ${id} is not stored`);
-      return models.importModel(`${entry.name} (step ${entry.step})`, await runs.checkpointBytes(entry), undefined, 'trained', entry.step);
+      const name = `${entry.name} (step ${entry.step})`;
+      // Saving the same checkpoint twice would list two models that no one can tell apart.
+      if ((await library.listModels()).some((m) => m.source === 'trained' && m.name === name)) throw new Error(`"${name}" is already in the library`);
+      return models.importModel(name, await runs.checkpointBytes(entry), undefined, 'trained', entry.step, entry.dataset);
     },
   };
 }

@@ -41,7 +41,7 @@ export class TrainSession {
   private stopRequested = false;
   private previewNet: StepModel | undefined;
 
-  private constructor(private readonly device: GPUDevice, private run: RunEntry, private readonly trainer: Trainer) {}
+  private constructor(private readonly device: GPUDevice, private run: RunEntry, private readonly trainer: Trainer, private readonly notice?: string) {}
 
   private get checkpointEvery(): number {
     return this.run.checkpointEvery;
@@ -57,7 +57,7 @@ export class TrainSession {
     const { trainer } = startTraining(device, { config: spec.config, diffusion: DEFAULT_DIFFUSION, options: spec.options, data });
     const run: RunEntry = {
       id: `r-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, name: spec.name || 'run', config: spec.config, options: spec.options,
-      dataset: spec.dataset, step: 0, targetSteps: spec.steps, checkpointEvery: spec.checkpointEvery, previewEvery: spec.previewEvery,
+      dataset: spec.dataset, dataCount: data.count, step: 0, targetSteps: spec.steps, checkpointEvery: spec.checkpointEvery, previewEvery: spec.previewEvery,
       losses: [], updated: Date.now(),
     };
     await runs.putRun(run);
@@ -71,8 +71,11 @@ export class TrainSession {
     const data = await loadDataset(run.dataset, run.config.resolution);
     const source = `checkpoint of "${run.name}"`;
     const { trainer } = resumeTraining(device, parseSafetensors(new Uint8Array(bytes), source), source, data);
+    // The user's images may have changed since the run started: it goes on with those stored now, and says so.
+    const changed = run.dataCount !== undefined && run.dataCount !== data.count
+      ? `your images changed since this run started: it continues on the ${data.count} stored now (it started on ${run.dataCount})` : undefined;
     // The chart resumes with the losses up to the checkpoint (steps after it are trained again).
-    return new TrainSession(device, { ...run, losses: run.losses.slice(0, trainer.step) }, trainer);
+    return new TrainSession(device, { ...run, losses: run.losses.slice(0, trainer.step) }, trainer, changed);
   }
 
   get entry(): RunEntry {
@@ -117,22 +120,14 @@ export class TrainSession {
     const report = (state: TrainProgress['state'], losses: number[], imagesPerSecond: number, extra: Partial<TrainProgress> = {}): void =>
       onProgress({
         runId: this.run.id, step: this.trainer.step, targetSteps: this.run.targetSteps, losses, imagesPerSecond, state, savedStep: this.run.step,
-        lossScaleSkips: this.trainer.skippedSteps, ...extra,
+        lossScaleSkips: this.trainer.skippedSteps, ...(this.notice ? { message: this.notice } : {}), ...extra,
       });
     const target = this.run.targetSteps;
     // The steps done, and what the job does between steps when that takes a while (saving, the
-    // preview): said when it starts, and cleared when it ends.
-    const count = (phase = ''): void => job.progress(this.trainer.step, target, phase);
-    const during = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
-      count(phase);
-      try {
-        return await work();
-      } finally {
-        count();
-      }
-    };
-    const save = (): Promise<void> => during('saving a checkpoint', () => this.save());
-    const preview = (): Promise<Pixels> => during('drawing the EMA preview', () => this.showPreview());
+    // preview: said while it runs, and out of the steps' rate).
+    const count = (): void => job.progress(this.trainer.step, target);
+    const save = (): Promise<void> => job.between('saving a checkpoint', () => this.save());
+    const preview = (): Promise<Pixels> => job.between('drawing the EMA preview', () => this.showPreview());
     // No rate until this session's first chunk is measured (a resumed run's stored rate is another session's).
     report('running', [], 0);
     count();
@@ -150,9 +145,13 @@ export class TrainSession {
         ips = (steps * this.trainer.options.batch) / seconds;
         this.run = { ...this.run, losses: [...this.run.losses, ...losses], imagesPerSecond: ips };
         count();
-        if (this.trainer.step % every === 0) await save();
-        const shown = this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0 ? await preview() : undefined;
-        report('running', Array.from(losses), ips, shown ? { preview: shown } : {});
+        // The Train tab hears of the steps before the checkpoint and preview that follow them.
+        report('running', Array.from(losses), ips);
+        if (this.trainer.step % every === 0) {
+          await save();
+          report('running', [], ips);
+        }
+        if (this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0) report('running', [], ips, { preview: await preview() });
       }, () => this.pauseRequested || this.stopRequested);
     } catch (e) {
       // The training error is the one to report; the entry is kept as the last save left it, marked.

@@ -251,12 +251,16 @@ describe('train studio', () => {
     await page.reload();
     await page.getByTestId('adapter').filter({ hasText: 'Adapter' }).waitFor(LONG);
     await page.getByRole('tab', { name: 'Train' }).click();
+    // The form comes back as it was typed.
+    expect(await page.getByLabel('Run name', { exact: true }).inputValue()).toBe('e2e run');
+    expect(await page.getByLabel('Training steps').inputValue()).toBe('8');
     const row = page.getByTestId('runs').locator('tr', { hasText: 'e2e run' });
     await expect.poll(() => row.textContent(), LONG).toMatch(new RegExp(`${paused}/8`));
     // After the reload the run is shown as it was left: its losses and its saved step.
     await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(new RegExp(`paused · step ${paused}/8 · saved at step ${paused} .*Resume continues it`));
     expect(await page.getByTestId('loss-chart').evaluate((el) => (el as unknown as { points: unknown[] }).points.length)).toBe(paused);
-    await row.getByRole('button', { name: 'Resume' }).click();
+    // Resume sits beside the status too, naming where it continues.
+    await page.getByTestId('resume-shown').filter({ hasText: `Resume from step ${paused}` }).click();
     await expect.poll(() => page.getByTestId('train-status').textContent(), LONG).toMatch(/done · step 8\/8 · saved at step 8/);
     // A finished run has nothing to resume.
     await expect.poll(() => row.getByRole('button', { name: 'Resume' }).isDisabled(), LONG).toBe(true);
@@ -283,18 +287,21 @@ describe('your images', () => {
       { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') },
       { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('PNG? no') },
     ]);
-    await expect.poll(() => page.getByTestId('import-message').textContent(), LONG).toMatch(/added 2 image\(s\); skipped 2:/);
+    await expect.poll(() => page.getByTestId('import-message').textContent(), LONG).toMatch(/added 2 images; skipped 2:/);
     // Every skipped file is listed, with why.
     expect(await page.getByTestId('import-message').locator('li').allTextContents()).toEqual([
       'notes.txt: not a PNG, JPEG or WebP file', expect.stringMatching(/^broken\.png: cannot decode as an image/),
     ]);
-    await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('2 image(s) of yours');
+    await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('2 images of yours');
+    // Images just added are what the next run trains on, and the form says so after a reload too.
+    expect(await page.getByLabel('Dataset').inputValue()).toBe('user32');
     await page.reload();
     await page.getByTestId('adapter').filter({ hasText: 'Adapter' }).waitFor(LONG);
     await page.getByRole('tab', { name: 'Train' }).click();
-    await expect.poll(() => page.getByTestId('image-count').textContent(), LONG).toBe('2 image(s) of yours');
+    await expect.poll(() => page.getByTestId('image-count').textContent(), LONG).toBe('2 images of yours');
+    expect(await page.getByLabel('Dataset').inputValue()).toBe('user32');
     await page.getByRole('button', { name: 'Remove red.png' }).click();
-    await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('1 image(s) of yours');
+    await expect.poll(() => page.getByTestId('image-count').textContent()).toBe('1 image of yours');
     expect(errors).toEqual([]);
     await page.context().close();
   });
@@ -322,6 +329,8 @@ describe('model library', () => {
     await expect.poll(() => page.getByTestId('library-message').textContent(), LONG).toMatch(/imported "roundtrip"/);
     const rows = page.getByTestId('models').locator('tr');
     await expect.poll(() => rows.count(), LONG).toBe(6); // header, the three bundled models, the ideal denoiser, imported
+    // The export carries the steps it was trained for.
+    expect(await rows.filter({ hasText: 'roundtrip' }).textContent()).toMatch(/33,000/);
 
     await page.getByLabel('Import weights').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a safetensors file at all') });
     await expect.poll(() => page.getByTestId('library-error').textContent(), LONG).toMatch(/broken\.safetensors: /);

@@ -176,8 +176,12 @@ describe('parseSafetensors errors', () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ['short file', new Uint8Array(5), /^w\.st: file has 5 bytes, shorter than the 8-byte header length/],
     ['header past the end', build('{}').subarray(0, 9), /^w\.st: truncated: header says 2 bytes, file has 1/],
+    ['a PNG image', Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13), /^w\.st: not a safetensors file: it is a PNG image$/],
+    ['a torch.save zip', Uint8Array.of(0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 8, 0), /^w\.st: not a safetensors file: it is a zip archive \(PyTorch's torch\.save format/],
+    ['a pickle', Uint8Array.of(0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20), /^w\.st: not a safetensors file: it is a Python pickle/],
+    ['text', new TextEncoder().encode('not a safetensors file at all'), /^w\.st: not a safetensors file \(its header does not start with "\{" after the 8-byte length\)$/],
     ['invalid JSON', build('{"x": '), /^w\.st: header is not valid JSON/],
-    ['non-object header', build('[1, 2]'), /^w\.st: header is not a JSON object/],
+    ['non-object header', build('[1, 2]'), /^w\.st: not a safetensors file \(its header does not start with "\{"/],
     ['entry not an object', build({ x: 3 }), /^w\.st: tensor "x" entry is not an object/],
     ['missing dtype', entry({ dtype: undefined }), /^w\.st: tensor "x" has no string dtype/],
     ['dtype not a string', entry({ dtype: 4 }), /^w\.st: tensor "x" has no string dtype/],

@@ -142,6 +142,26 @@ describe('progress, rate and ETA', () => {
     expect(later.provisional).toBeUndefined();
   });
 
+  it('leaves the time between units (a checkpoint, a preview) out of the rate, and spreads it over the ETA', () => {
+    const m = new ProgressMeter(10, 'step', 0);
+    m.update(0, 10, 0);
+    m.update(1, 10, 1000);
+    m.update(2, 10, 2000);
+    // Step 2 is followed by a preview of 8 s; steps 3 and 4 then take 1 s each.
+    m.hold(2000);
+    m.release(10_000);
+    const r = m.update(4, 10, 12_000);
+    expect(r.rate).toBeCloseTo(1, 12); // steps/s of the steps themselves
+    expect(r.etaSeconds).toBeCloseTo(6 * (11 / 3), 9); // 11 s for 3 steps so far, the preview included
+    // A hold that began before the steady rate's first unit counts from that unit.
+    const n = new ProgressMeter(10, 'step', 0);
+    n.update(0, 10, 0);
+    n.hold(0);
+    n.update(1, 10, 5000);
+    n.release(6000);
+    expect(n.update(2, 10, 7000).rate).toBeCloseTo(1, 12);
+  });
+
   it('writes durations and rates for people', () => {
     expect([formatDuration(4.4), formatDuration(75), formatDuration(3 * 3600 + 5 * 60 + 9), formatDuration(5 * 86400)]).toEqual(['4 s', '1 min 15 s', '3 h 05 min', '5.0 days']);
     expect([formatRate(12.34, 'step'), formatRate(250, 'step'), formatRate(0.25, 'step')]).toEqual(['12.3 steps/s', '250 steps/s', '4.00 s/step']);
@@ -152,6 +172,9 @@ describe('progress, rate and ETA', () => {
     const c: RunningJob = { job: 'sampling', tab: 'sample', progress, request: undefined, startedAt: 0, receivedAt: 20_000 };
     expect(jobStatus(c, 20_000)).toBe('step 12 of 50 · t = 760 · 2.00 s/step · ETA 1 min 16 s');
     expect(jobStatus(c, 30_000)).toBe('step 12 of 50 · t = 760 · 2.00 s/step · ETA 1 min 06 s');
+    // Between units (a preview) the ETA waits with the steps.
+    const between: RunningJob = { ...c, job: 'training', progress: { ...progress, detail: 'drawing the EMA preview', between: true } };
+    expect(jobStatus(between, 30_000)).toBe('step 12 of 50 · drawing the EMA preview · 2.00 s/step · ETA 1 min 16 s');
     expect(jobStatus({ ...c, request: 'stop' }, 30_000)).toBe('stopping after step 13 of 50…');
     expect(jobStatus({ ...c, job: 'training', request: 'pause', requestedAt: 12 }, 30_000)).toBe('pausing after step 13 of 50…');
     // The report of the step in flight does not move the step the Pause lands after; a chunk that ran past it does.
