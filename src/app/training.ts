@@ -7,7 +7,7 @@ import type { DiffusionConfig } from '../diffusion/schedule';
 import type { SafetensorsFile } from '../host/tensor';
 import { describeConfig, type UNetConfig } from '../nn/config';
 import type { ImageDataset } from '../train/data';
-import type { RunEntry } from '../store/runs';
+import type { RunEnding, RunEntry } from '../store/runs';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
 import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { RECIPE_MILESTONES } from '../train/recipe';
@@ -136,11 +136,12 @@ export function lossScaleSkipsText(skipped: number): string {
 }
 
 /** What Resume does for a run that is not training now (its progress as last reported or stored:
- *  paused, stopped, or ended by an error), as the Train tab's status line ends; '' for a run that
- *  runs or is done. */
+ *  paused, stopped, ended by an error, or interrupted by the page going away), as the Train tab's
+ *  status line ends; '' for a run that runs or is done. */
 export function resumeText(p: { state: string; step: number; savedStep: number }): string {
   if (p.state === 'done' || p.state === 'running') return '';
   if (p.savedStep === 0) return ' · it ended before its first checkpoint: nothing to resume (Pause saves one; Stop keeps only checkpoints saved already), Train starts a new run';
+  if (p.state === 'interrupted') return ` · the page was closed or reloaded while it trained: Resume continues it from step ${p.savedStep}, its last checkpoint`;
   const why = p.state === 'stopped' ? ': Stop keeps the last checkpoint, Pause saves one' : '';
   const unsaved = p.step === p.savedStep + 1 ? `step ${p.step} was` : `steps ${p.savedStep + 1}-${p.step} were`;
   const lost = p.step > p.savedStep ? ` (${unsaved} not saved${why})` : '';
@@ -150,7 +151,7 @@ export function resumeText(p: { state: string; step: number; savedStep: number }
 /** A stored run as its last session left it, for the Train tab after a reload: how it ended, the
  *  step it had trained to, and the step it saved (where Resume continues). Entries stored before
  *  `ended` was kept: one with a checkpoint waits to be resumed, one without has nothing to resume. */
-export function storedState(run: Pick<RunEntry, 'step' | 'targetSteps' | 'checkpointKey' | 'ended'>): { state: 'done' | 'paused' | 'stopped' | 'error'; step: number; savedStep: number } {
+export function storedState(run: Pick<RunEntry, 'step' | 'targetSteps' | 'checkpointKey' | 'ended'>): { state: 'done' | RunEnding; step: number; savedStep: number } {
   if (run.step >= run.targetSteps) return { state: 'done', step: run.step, savedStep: run.step };
   if (run.ended) return { state: run.ended.how, step: Math.max(run.ended.step, run.step), savedStep: run.step };
   return { state: run.checkpointKey ? 'paused' : 'stopped', step: run.step, savedStep: run.step };

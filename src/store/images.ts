@@ -1,7 +1,7 @@
 // The user's training images in IndexedDB: each decoded once on import (centre square, 64 px RGB on
 // white) with its file name; a dataset at 16/32/64 px is then an exact box downsample, so no epoch
 // and no reload ever decodes a file again.
-import { createStore, del, entries, promisifyRequest, type UseStore } from 'idb-keyval';
+import { clear, createStore, del, entries, promisifyRequest, type UseStore } from 'idb-keyval';
 import { datasetFromRgb, type ImageDataset } from '../train/data';
 import { storageError } from './models';
 
@@ -43,6 +43,10 @@ export async function addImages(images: StoredImage[]): Promise<void> {
 
 export async function removeImage(id: string): Promise<void> {
   await del(id, db());
+}
+
+export async function removeAllImages(): Promise<void> {
+  await clear(db());
 }
 
 /** Box-downsamples 64 px RGB to `size` (16, 32 or 64). */

@@ -6,6 +6,8 @@ import type { UNetConfig } from '../nn/config';
 import type { TrainerOptions } from '../train/trainer';
 import { keysWithPrefix, storageError } from './models';
 
+export type RunEnding = 'paused' | 'stopped' | 'error' | 'interrupted';
+
 export interface RunEntry {
   id: string;
   name: string;
@@ -33,8 +35,9 @@ export interface RunEntry {
   /** Key of the complete checkpoint, if one was saved. */
   checkpointKey?: string;
   /** How its last session ended short of the target, and the step it had trained to (steps after
-   *  `step` were not saved), so a reload shows it as it was left; absent while it runs or once done. */
-  ended?: { how: 'paused' | 'stopped' | 'error'; step: number };
+   *  `step` were not saved), so a reload shows it as it was left; absent once done. A session's own
+   *  checkpoints say 'interrupted': what a reload reads if the page went away while it trained. */
+  ended?: { how: RunEnding; step: number };
 }
 
 let store: UseStore | undefined;

@@ -89,6 +89,7 @@ export class LineChart extends LitElement {
           ${s.points.map((p) => svg`<circle cx=${sx(p.x)} cy=${sy(p.y)} r="2.2" fill=${s.color} />`)}`)
         : svg`<path d=${path(pts)} fill="none" stroke=${smoothed ? 'var(--chart-soft)' : 'var(--accent)'} stroke-width="1.2" />`}
         ${smoothed && !this.series.length ? svg`<path d=${path(smoothed)} fill="none" stroke="var(--accent)" stroke-width="2" />` : ''}
+        ${!this.series.length && pts.length === 1 ? svg`<circle cx=${sx(pts[0]!.x)} cy=${sy(pts[0]!.y)} r="3" fill="var(--accent)" />` : ''}
       `}
     </svg>${this.series.length ? html`<div class="legend" style=${`--legend-width: ${W}px`}>${lines.map((s) => html`<span><i class=${s.dashed ? 'dashed' : ''} style=${`border-color: ${s.color}`}></i>${s.label}</span>`)}</div>` : ''}`;
   }

@@ -275,6 +275,12 @@ export class TrainStudio extends LitElement {
     await this.refresh();
   }
 
+  private async removeAllImages(): Promise<void> {
+    if (!confirm(`Remove all ${plural(this.images.length, 'image')} of yours from this browser? Runs and models trained on them are kept.`)) return;
+    await this.store?.engine.removeAllImages();
+    await this.refresh();
+  }
+
   /** A number field's value; empty or not a number is NaN, which the form's checks name. */
   private num(e: Event): number {
     const text = (e.target as HTMLInputElement).value.trim();
@@ -302,7 +308,8 @@ export class TrainStudio extends LitElement {
         ${this.importMessage ? html`<div data-testid="import-message">${this.importMessage}
           ${this.importErrors.length ? html`<ul class="errors">${this.importErrors.map((e) => html`<li>${e}</li>`)}</ul>` : nothing}</div>` : nothing}
       </div>
-      ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${plural(this.images.length, 'image')} of yours</div>
+      ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${plural(this.images.length, 'image')} of yours
+          <button style="margin-left:8px;padding:0 6px" @click=${() => this.removeAllImages()}>Remove all</button></div>
         <div class="row" style="gap:6px;margin-top:4px">${this.images.map((img) => html`<div class="figure" title=${img.name}>
           <pixel-grid label=${img.name} .pixels=${img.thumbnail} cols="1" width="48"></pixel-grid>
           <button aria-label=${`Remove ${img.name}`} style="padding:0 4px" @click=${() => this.removeImage(img.id)}>${removeIcon}</button></div>`)}</div>` : nothing}

@@ -207,7 +207,7 @@ export interface TrainProgress {
   /** Losses of the steps since the last report. */
   losses: number[];
   imagesPerSecond: number;
-  state: 'running' | 'paused' | 'stopped' | 'done' | 'error';
+  state: 'running' | 'paused' | 'stopped' | 'done' | 'error' | 'interrupted';
   /** Step of the last saved checkpoint. */
   savedStep: number;
   /** What the Train tab should know about this session of the run (its data changed since it started). */
@@ -362,6 +362,7 @@ export interface ImagesApi {
   addImages(files: File[]): Promise<{ added: number; errors: string[] }>;
   listImages(): Promise<StoredImageInfo[]>;
   removeImage(id: string): Promise<void>;
+  removeAllImages(): Promise<void>;
 }
 
 /** The seed question's experiments (the Research tab). */

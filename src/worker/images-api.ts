@@ -1,6 +1,7 @@
 // The user's training images (ImagesApi): decoded and stored in one IndexedDB transaction per
 // import, listed with thumbnails.
-import { STORED_SIZE, addImages, listImages, removeImage, downsampleRgb, type StoredImage } from '../store/images';
+import { STORED_SIZE, addImages, listImages, removeAllImages, removeImage, downsampleRgb, type StoredImage } from '../store/images';
+import { fnv1a } from '../host/hash';
 import { decodeImageFile } from '../train/decode-browser';
 import type { ImagesApi } from './api';
 
@@ -11,13 +12,29 @@ export function imagesApi(): ImagesApi {
     async addImages(files) {
       const errors: string[] = [];
       const stored: StoredImage[] = [];
+      // An image already among yours (or earlier in this import) would only weigh twice in training.
+      const seen = new Map<string, StoredImage[]>();
+      const same = (img: StoredImage): StoredImage | undefined =>
+        seen.get(fnv1a(img.rgb))?.find((o) => o.rgb.every((v, i) => v === img.rgb[i]));
+      const remember = (img: StoredImage): void => {
+        const key = fnv1a(img.rgb);
+        seen.set(key, [...(seen.get(key) ?? []), img]);
+      };
+      (await listImages()).forEach(remember);
       for (const f of files) {
         if (!/\.(png|jpe?g|webp)$/i.test(f.name) && !/^image\/(png|jpeg|webp)$/.test(f.type)) {
           errors.push(`${f.name}: not a PNG, JPEG or WebP file`);
           continue;
         }
         try {
-          stored.push({ id: `img-${Date.now().toString(36)}-${stored.length}-${Math.random().toString(36).slice(2, 6)}`, name: f.name, rgb: await decodeImageFile(f, STORED_SIZE), added: Date.now() });
+          const img = { id: `img-${Date.now().toString(36)}-${stored.length}-${Math.random().toString(36).slice(2, 6)}`, name: f.name, rgb: await decodeImageFile(f, STORED_SIZE), added: Date.now() };
+          const twin = same(img);
+          if (twin) {
+            errors.push(`${f.name}: the same image as ${twin.name}, already among yours`);
+            continue;
+          }
+          remember(img);
+          stored.push(img);
         } catch (e) {
           errors.push((e as Error).message);
         }
@@ -36,5 +53,6 @@ export function imagesApi(): ImagesApi {
     },
 
     removeImage: (id) => removeImage(id),
+    removeAllImages: () => removeAllImages(),
   };
 }

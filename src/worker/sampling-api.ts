@@ -10,6 +10,7 @@ import { denoise, invert } from './denoise';
 import * as models from './models';
 import { bundledEmoji } from './models';
 import { userDataset } from '../store/images';
+import { fnv1a } from '../host/hash';
 import { toPixels } from './pixels';
 import { NetCache, SampleRun } from './sampling';
 import { IdealStepModel } from '../engine/ideal';
@@ -25,14 +26,6 @@ interface Nets {
   grid: NetCache;
   one: NetCache;
   curve: NetCache;
-}
-
-/** A fingerprint of a data set's values (FNV-1a over their bits): the user's images change between
- *  two questions (added, removed), and the ideal denoiser built from them must follow. */
-function contentKey(values: Float32Array): string {
-  let h = 0x811c9dc5;
-  for (const w of new Uint32Array(values.buffer, values.byteOffset, values.length)) h = Math.imul(h ^ w, 0x01000193);
-  return (h >>> 0).toString(16);
 }
 
 export function samplingApi(core: WorkerCore): SamplingApi {
@@ -60,7 +53,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
     const name = yours
       ? `the ideal denoiser of your ${data.count.toLocaleString('en-US')} stored image${data.count === 1 ? '' : 's'} (as stored now)`
       : `the ideal denoiser of the ${size} px emoji's ${data.count.toLocaleString('en-US')} training images`;
-    const key = `${name}/${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}/${yours ? contentKey(data.images) : ''}`;
+    const key = `${name}/${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}/${yours ? fnv1a(new Uint8Array(data.images.buffer, data.images.byteOffset, data.images.byteLength)) : ''}`;
     if (ideal?.key !== key) {
       ideal?.model.destroy();
       const per = data.channels * size * size;

@@ -10,6 +10,7 @@ import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { UNet } from '../nn/unet';
 import { unetStepModel, type StepModel } from '../engine/step-model';
 import * as runs from '../store/runs';
+import type { RunEnding } from '../store/runs';
 import { userDataset } from '../store/images';
 import type { ImageDataset } from '../train/data';
 import { bundledEmojiSize } from '../train/emoji';
@@ -90,10 +91,18 @@ export class TrainSession {
     this.stopRequested = true;
   }
 
-  private async save(): Promise<void> {
+  /** The run's entry ending as `how` at the trainer's step (undefined: done, or under way in memory). */
+  private ending(how?: RunEnding): RunEntry {
+    const { ended: _previous, ...run } = this.run;
+    return how ? { ...run, ended: { how, step: this.trainer.step } } : run;
+  }
+
+  /** Saves a checkpoint at the trainer's step; the entry ends as `how` (a session's own checkpoints:
+   *  'interrupted', what a reload reads if the page goes away before the session ends). */
+  private async save(how: RunEnding | undefined): Promise<void> {
     const ckpt = await this.trainer.checkpoint();
     const bytes = serializeSafetensors(ckpt.tensors, ckpt.metadata);
-    this.run = await runs.saveCheckpoint({ ...this.run, step: this.trainer.step }, bytes.buffer as ArrayBuffer);
+    this.run = await runs.saveCheckpoint({ ...this.ending(how), step: this.trainer.step }, bytes.buffer as ArrayBuffer);
   }
 
   /** Frees the run's GPU buffers: the training step (weights, gradients, Adam, EMA, activations) and the preview net. */
@@ -126,7 +135,7 @@ export class TrainSession {
     // The steps done, and what the job does between steps when that takes a while (saving, the
     // preview: said while it runs, and out of the steps' rate).
     const count = (): void => job.progress(this.trainer.step, target);
-    const save = (): Promise<void> => job.between('saving a checkpoint', () => this.save());
+    const save = (how?: RunEnding): Promise<void> => job.between('saving a checkpoint', () => this.save(how));
     const preview = (): Promise<Pixels> => job.between('drawing the EMA preview', () => this.showPreview());
     // No rate until this session's first chunk is measured (a resumed run's stored rate is another session's).
     report('running', [], 0);
@@ -135,33 +144,32 @@ export class TrainSession {
     // Chunks end on checkpoint steps and last about half a second (one step where a step takes longer),
     // so Pause and Stop land within a step's time on a slow adapter and a fast GPU still batches readbacks.
     const every = this.checkpointEvery;
-    // A session under way has not ended; `ended` records how one that did not reach the target
-    // ended, and at which step (a Stop keeps the last checkpoint, not the steps after it).
-    const { ended: _previous, ...running } = this.run;
-    this.run = running;
-    const leave = (how: 'paused' | 'stopped' | 'error'): RunEntry => ({ ...this.run, ended: { how, step: this.trainer.step } });
+    // `ended` records how a session that did not reach the target ended, and at which step (a Stop
+    // keeps the last checkpoint, not the steps after it).
     try {
       await trainUntil(this.trainer, target, { most: (step) => every - (step % every), seconds: 0.5 }, async ({ losses, steps, seconds }) => {
         ips = (steps * this.trainer.options.batch) / seconds;
         this.run = { ...this.run, losses: [...this.run.losses, ...losses], imagesPerSecond: ips };
         count();
-        // The Train tab hears of the steps before the checkpoint and preview that follow them.
+        // The Train tab hears of the steps before the preview and checkpoint that follow them; a
+        // preview is drawn first, so the checkpoint's entry keeps it for a reload.
         report('running', Array.from(losses), ips);
+        if (this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0) report('running', [], ips, { preview: await preview() });
         if (this.trainer.step % every === 0) {
-          await save();
+          await save('interrupted');
           report('running', [], ips);
         }
-        if (this.previewEvery > 0 && this.trainer.step % this.previewEvery === 0) report('running', [], ips, { preview: await preview() });
       }, () => this.pauseRequested || this.stopRequested);
     } catch (e) {
       // The training error is the one to report; the entry is kept as the last save left it, marked.
-      await runs.putRun({ ...leave('error'), losses: this.run.losses.slice(0, this.run.step), updated: Date.now() }).catch(() => undefined);
+      await runs.putRun({ ...this.ending('error'), losses: this.run.losses.slice(0, this.run.step), updated: Date.now() }).catch(() => undefined);
       throw e;
     }
     const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
-    if (state !== 'done') this.run = leave(state);
-    if (this.run.step !== this.trainer.step && !this.stopRequested) await save();
-    else await runs.putRun({ ...this.run, losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
+    const how = state === 'done' ? undefined : state;
+    if (this.run.step !== this.trainer.step && !this.stopRequested) await save(how);
+    else await runs.putRun({ ...this.ending(how), losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
+    this.run = this.ending(how);
     report(state, [], ips, state === 'done' ? { preview: await preview() } : {});
     return this.run;
   }

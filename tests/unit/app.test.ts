@@ -87,6 +87,10 @@ describe('training runs', () => {
     expect(storedState({ ...run, ended: { how: 'error', step: 23 } })).toEqual({ state: 'error', step: 23, savedStep: 20 });
     expect(storedState({ ...run, ended: { how: 'paused', step: 20 } })).toEqual({ state: 'paused', step: 20, savedStep: 20 });
     expect(storedState({ ...run, step: 60 })).toEqual({ state: 'done', step: 60, savedStep: 60 });
+    // The page went away while it trained: its last checkpoint says so.
+    const gone = storedState({ ...run, ended: { how: 'interrupted', step: 20 } });
+    expect(gone).toEqual({ state: 'interrupted', step: 20, savedStep: 20 });
+    expect(resumeText(gone)).toBe(' · the page was closed or reloaded while it trained: Resume continues it from step 20, its last checkpoint');
     // Entries stored before `ended` was kept.
     expect(storedState(run)).toEqual({ state: 'paused', step: 20, savedStep: 20 });
     expect(storedState({ step: 0, targetSteps: 60 })).toEqual({ state: 'stopped', step: 0, savedStep: 0 });
