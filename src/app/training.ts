@@ -79,7 +79,7 @@ export function runExpectation(steps: number, batch: number, done = 0, imagesPer
   const evals = steps * batch, left = Math.max(0, steps - done) * batch, atDone = done * batch;
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const b = BUNDLED_ARCHITECTURE;
-  const measured = `the recipe search: the bundled architecture (ch ${b.ch}, ch_mult ${b.ch_mult.join(',')}), 16 px emoji${mismatch ? `; this run's ${mismatch}, so take these numbers as a rough guide` : ''}`;
+  const measured = `the recipe search: the bundled architecture (${describeConfig(b)}) on the emoji${mismatch ? `; this run's ${mismatch}, so take these numbers as a rough guide` : ''}`;
   const parts = [`A recognisable model needs ~${fmt(recognisable)} image evaluations and a good one ~${fmt(good)} (${measured}).`,
     `This run: ${fmt(steps)} steps x batch ${batch} = ${fmt(evals)}${evals < recognisable ? `, ${((100 * evals) / recognisable).toFixed(0)}% of what a recognisable model needs: expect noise` : ''}.`];
   const out: RunExpectation = { evals, recognisable, good, text: '' };
@@ -100,7 +100,7 @@ export function runWarnings(steps: number, options: Pick<TrainerOptions, 'warmup
   const w: string[] = [];
   if (options.warmupSteps >= steps) w.push(`Warmup (${options.warmupSteps} steps) is as long as the run (${steps} steps): the learning rate never reaches its value. Lower the warmup or train longer.`);
   if (dataCount === 0) w.push('There are no images of yours yet: add PNG, JPEG or WebP files, or train on the bundled emoji.');
-  else if (dataCount !== undefined && dataCount < options.batch) w.push(`The batch (${options.batch}) is larger than the data set (${dataCount} images): every step repeats images.`);
+  else if (dataCount !== undefined && dataCount < options.batch) w.push(`The batch (${options.batch}) is larger than the data set (${dataCount} image${dataCount === 1 ? '' : 's'}): every step repeats images.`);
   return w;
 }
 

@@ -39,6 +39,9 @@ function storedForm(): TrainForm {
 
 const FORM_KEYS = ['data', 'userSize', 'fields', 'options', 'steps', 'checkpointEvery', 'previewEvery', 'name'] as const;
 
+/** A number field's text: an empty or unreadable entry (NaN) stays empty, as typed. */
+const shown = (v: number): string => (Number.isNaN(v) ? '' : String(v));
+
 const plural = (n: number, one: string): string => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
 
 @customElement('train-studio')
@@ -323,11 +326,11 @@ export class TrainStudio extends LitElement {
       <div class="controls">
         <label>Preset<select aria-label="Preset" @change=${(e: Event) => this.setPreset((e.target as HTMLSelectElement).value)}>
           ${[...Object.keys(PRESETS), 'custom'].map((p) => html`<option value=${p} ?selected=${p === f.preset}>${p}</option>`)}</select></label>
-        <label>ch<input type="number" aria-label="ch" min="32" step="32" .value=${String(f.ch)} @change=${(e: Event) => this.setField('ch', this.num(e))} /></label>
+        <label>ch<input type="number" aria-label="ch" min="32" step="32" .value=${shown(f.ch)} @change=${(e: Event) => this.setField('ch', this.num(e))} /></label>
         <label>ch_mult<input type="text" aria-label="ch_mult" size="8" .value=${f.ch_mult} @change=${(e: Event) => this.setField('ch_mult', (e.target as HTMLInputElement).value)} /></label>
-        <label>num_res_blocks<input type="number" aria-label="num_res_blocks" min="1" .value=${String(f.num_res_blocks)} @change=${(e: Event) => this.setField('num_res_blocks', this.num(e))} /></label>
+        <label>num_res_blocks<input type="number" aria-label="num_res_blocks" min="1" .value=${shown(f.num_res_blocks)} @change=${(e: Event) => this.setField('num_res_blocks', this.num(e))} /></label>
         <label>attn_resolutions<input type="text" aria-label="attn_resolutions" size="6" .value=${f.attn_resolutions} @change=${(e: Event) => this.setField('attn_resolutions', (e.target as HTMLInputElement).value)} /></label>
-        <label>dropout<input type="number" aria-label="dropout" min="0" max="0.9" step="0.05" .value=${String(f.dropout)} @change=${(e: Event) => this.setField('dropout', this.num(e))} /></label>
+        <label>dropout<input type="number" aria-label="dropout" min="0" max="0.9" step="0.05" .value=${shown(f.dropout)} @change=${(e: Event) => this.setField('dropout', this.num(e))} /></label>
       </div>
       <p class="numbers" data-testid="model-size">${this.configError ? html`<span class="error">${this.configError}</span>`
         : m ? html`${m.parameters.toLocaleString('en-US')} parameters · ${(m.trainBytes / 2 ** 20).toFixed(1)} MiB of GPU memory at batch ${this.options.batch} (${this.resolution} px)
@@ -346,14 +349,14 @@ export class TrainStudio extends LitElement {
     return html`<section><h2>Training</h2>
       <div class="controls">
         <label>Run name<input type="text" aria-label="Run name" .value=${this.name} @change=${(e: Event) => (this.name = (e.target as HTMLInputElement).value)} /></label>
-        <label>Learning rate<input type="number" aria-label="Learning rate" step="0.0001" .value=${String(o.lr)} @change=${(e: Event) => set('lr', this.num(e))} /></label>
-        <label>Batch size<input type="number" aria-label="Training batch size" min="1" max="256" .value=${String(o.batch)} @change=${(e: Event) => set('batch', this.num(e))} /></label>
-        <label>EMA rate<input type="number" aria-label="EMA rate" step="0.0001" .value=${String(o.emaRate)} @change=${(e: Event) => set('emaRate', this.num(e))} /></label>
-        <label>Grad clip<input type="number" aria-label="Grad clip" step="0.1" .value=${String(o.gradClip)} @change=${(e: Event) => set('gradClip', this.num(e))} /></label>
-        <label>Warmup steps<input type="number" aria-label="Warmup steps" min="0" .value=${String(o.warmupSteps)} @change=${(e: Event) => set('warmupSteps', this.num(e))} /></label>
-        <label>Steps<input type="number" aria-label="Training steps" min="1" .value=${String(this.steps)} @change=${(e: Event) => (this.steps = this.num(e))} /></label>
-        <label>Checkpoint every<input type="number" aria-label="Checkpoint every" min="1" .value=${String(this.checkpointEvery)} @change=${(e: Event) => (this.checkpointEvery = this.num(e))} /></label>
-        <label>Preview every<input type="number" aria-label="Preview every" min="0" .value=${String(this.previewEvery)} @change=${(e: Event) => (this.previewEvery = this.num(e))} /></label>
+        <label>Learning rate<input type="number" aria-label="Learning rate" step="0.0001" .value=${shown(o.lr)} @change=${(e: Event) => set('lr', this.num(e))} /></label>
+        <label>Batch size<input type="number" aria-label="Training batch size" min="1" max="256" .value=${shown(o.batch)} @change=${(e: Event) => set('batch', this.num(e))} /></label>
+        <label>EMA rate<input type="number" aria-label="EMA rate" step="0.0001" .value=${shown(o.emaRate)} @change=${(e: Event) => set('emaRate', this.num(e))} /></label>
+        <label>Grad clip<input type="number" aria-label="Grad clip" step="0.1" .value=${shown(o.gradClip)} @change=${(e: Event) => set('gradClip', this.num(e))} /></label>
+        <label>Warmup steps<input type="number" aria-label="Warmup steps" min="0" .value=${shown(o.warmupSteps)} @change=${(e: Event) => set('warmupSteps', this.num(e))} /></label>
+        <label>Steps<input type="number" aria-label="Training steps" min="1" .value=${shown(this.steps)} @change=${(e: Event) => (this.steps = this.num(e))} /></label>
+        <label>Checkpoint every<input type="number" aria-label="Checkpoint every" min="1" .value=${shown(this.checkpointEvery)} @change=${(e: Event) => (this.checkpointEvery = this.num(e))} /></label>
+        <label>Preview every<input type="number" aria-label="Preview every" min="0" .value=${shown(this.previewEvery)} @change=${(e: Event) => (this.previewEvery = this.num(e))} /></label>
         <label title="Cosine decay of the learning rate to a tenth over the run, after the warmup">LR schedule
           <select aria-label="LR schedule" @change=${(e: Event) => set('lrDecay', (e.target as HTMLSelectElement).value as LrDecay)}>
             <option value="cosine" ?selected=${o.lrDecay === 'cosine'}>cosine decay</option><option value="none" ?selected=${o.lrDecay === 'none'}>constant</option>
@@ -432,11 +435,11 @@ export class TrainStudio extends LitElement {
       <job-panel .store=${this.store} tab="train"></job-panel>
       <div class="row">
         <div>
-          <p class="numbers" data-testid="train-status">${status}${this.losses.length ? ` · loss (last 20) ${recent.toFixed(2)}` : ''}</p>
+          <p class="numbers" data-testid="train-status">${status}${this.losses.length ? ` · loss (last 20) ${recent.toFixed(2)}` : ''}
+            ${resumable && !live ? html`<button data-testid="resume-shown" @click=${() => this.resume(resumable)} ?disabled=${this.pending}>Resume from step ${resumable.step}</button>` : nothing}</p>
           ${p?.message ? html`<div class="note" role="status" data-testid="train-message">${p.message}</div>` : nothing}
-          ${resumable && !live ? html`<button data-testid="resume-shown" @click=${() => this.resume(resumable)} ?disabled=${this.pending}>Resume from step ${resumable.step}</button>` : nothing}
           ${this.losses.length ? html`<line-chart data-testid="loss-chart" .points=${this.losses.map((y, i) => ({ x: i + 1, y }))} smoothing=${this.smoothing} xLabel="step" yLabel="loss" logY wholeX></line-chart>
-          <label class="inline">Smoothing <input type="range" aria-label="Smoothing" min="0" max="0.99" step="0.01" .value=${String(this.smoothing)} @input=${(e: Event) => (this.smoothing = this.num(e))} /></label>
+          <label class="inline">Smoothing <input type="range" aria-label="Smoothing" min="0" max="0.99" step="0.01" .value=${shown(this.smoothing)} @input=${(e: Event) => (this.smoothing = this.num(e))} /></label>
           <p class="muted" style="max-width:420px">The loss is the reference's: the squared error of the predicted noise, summed over each image's 3 x size x size values (768 at 16 px, 3,072 at 32 px) and averaged over the batch, so a model that predicts no noise scores about that count; min-SNR weights (the default) lower the share of the nearly clean timesteps.</p>` : nothing}
         </div>
         ${this.preview ? html`<div class="figure" style="max-width:260px"><span data-testid="preview-caption">${this.previewCaption()}</span><pixel-grid data-testid="train-preview" label="EMA preview samples" .pixels=${this.preview} cols="2" width="160"></pixel-grid></div>` : nothing}

@@ -6,6 +6,7 @@ import { idealModel, readModelFile, type ModelFile } from '../app/model-files';
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
 import { loadEmoji, type EmojiSplit } from '../train/emoji';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
+import type { SafetensorsFile } from '../host/tensor';
 import * as library from '../store/models';
 import type { ModelEntry } from '../store/models';
 
@@ -60,16 +61,33 @@ function entryFor(id: string, name: string, model: ModelFile, bytes: number, sou
 
 /** Opens a model file as the library holds it (app/model-files.ts); errors name the file. */
 export function parseModel(bytes: ArrayBuffer, source: string, configJson?: string): ModelFile {
-  const config = configJson === undefined ? undefined : { text: configJson, name: `the config.json chosen with ${source}` };
-  return readModelFile(parseSafetensors(new Uint8Array(bytes), source), source, config);
+  return openModel(parseSafetensors(new Uint8Array(bytes), source), source, configJson);
 }
 
-/** The file the library stores for a model: a UNet in the reference layout (with the steps it was
- *  trained for, where known, so an export re-imports with them), a layered model as it came. */
-function storedFile(model: ModelFile, steps = 0): Uint8Array {
+function openModel(file: SafetensorsFile, source: string, configJson?: string): ModelFile {
+  const config = configJson === undefined ? undefined : { text: configJson, name: `the config.json chosen with ${source}` };
+  return readModelFile(file, source, config);
+}
+
+const DATASETS = ['emoji16', 'emoji32', 'user'];
+
+/** What an exported file says of its model beyond the weights, so a re-import is the same entry:
+ *  the steps it was trained for, its name in the library and the data it was trained on. */
+function origin(entry: Pick<ModelEntry, 'trainingSteps' | 'name' | 'dataset' | 'source'>): Record<string, string> {
+  return {
+    ...(entry.trainingSteps > 0 ? { step: String(entry.trainingSteps) } : {}),
+    // A bundled model's copy is named after its file: the library already lists the bundled one.
+    ...(entry.source === 'bundled' ? {} : { library_name: entry.name }),
+    ...(entry.dataset ? { dataset: entry.dataset } : {}),
+  };
+}
+
+/** The file the library stores for a model (`extra`: metadata added to it): a UNet in the reference
+ *  layout, a layered model as it came. */
+function storedFile(model: ModelFile, extra: Record<string, string> = {}): Uint8Array {
   switch (model.kind) {
-    case 'unet': return serializeSafetensors(model.model.tensors, steps > 0 ? { ...model.model.metadata, step: String(steps) } : model.model.metadata);
-    case 'layered': return serializeSafetensors(model.file.tensors, model.file.metadata);
+    case 'unet': return serializeSafetensors(model.model.tensors, { ...model.model.metadata, ...extra });
+    case 'layered': return serializeSafetensors(model.file.tensors, { ...model.file.metadata, ...extra });
     case 'ideal': throw new Error(`${model.source}: has no weights to store or export (it is computed from its data set)`);
   }
 }
@@ -107,10 +125,15 @@ export function getModel(id: string): Promise<{ entry: ModelEntry; model: ModelF
 
 /** Validates (and converts a UNet to the reference layout) and stores; the library is untouched on any error. */
 export async function importModel(name: string, bytes: ArrayBuffer, configJson?: string, source: ModelEntry['source'] = 'imported', steps?: number, dataset?: string): Promise<ModelEntry> {
-  const model = parseModel(bytes, name, configJson);
-  const weights = storedFile(model, steps ?? model.trainedSteps);
+  const file = parseSafetensors(new Uint8Array(bytes), name);
+  const model = openModel(file, name, configJson);
+  // A file this app exported names its model and data (origin); a plain file is named after itself.
+  const said = file.metadata.library_name?.trim();
+  const known = dataset ?? (DATASETS.includes(file.metadata.dataset ?? '') ? file.metadata.dataset : undefined);
+  const base = entryFor('', said && said.length <= 200 ? said : name.replace(/\.safetensors$/, ''), model, 0, source, steps ?? model.trainedSteps);
+  const weights = storedFile(model, origin({ ...base, ...(known ? { dataset: known } : {}) }));
   const id = `m-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-  const entry = { ...entryFor(id, name.replace(/\.safetensors$/, ''), model, weights.byteLength, source, steps ?? model.trainedSteps), ...(dataset ? { dataset } : {}) };
+  const entry: ModelEntry = { ...base, id, bytes: weights.byteLength, ...(known ? { dataset: known } : {}) };
   await library.saveModel(entry, weights.buffer as ArrayBuffer);
   return entry;
 }
@@ -118,7 +141,7 @@ export async function importModel(name: string, bytes: ArrayBuffer, configJson?:
 /** The model as a file: a UNet in the reference layout (F32, PyTorch loads it with strict=True), a layered model in its own format. */
 export async function exportModel(id: string): Promise<ArrayBuffer> {
   const { entry, model } = await getModel(id);
-  return storedFile(model, entry.trainingSteps).buffer as ArrayBuffer;
+  return storedFile(model, origin(entry)).buffer as ArrayBuffer;
 }
 
 export async function renameModel(id: string, name: string): Promise<ModelEntry> {

@@ -51,7 +51,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
     const data = yours ? await userDataset(size).catch(() => undefined) : await bundledEmoji(size, 'train');
     if (!data) return undefined;
     const name = yours
-      ? `the ideal denoiser of your ${data.count.toLocaleString('en-US')} stored image${data.count === 1 ? '' : 's'} (as stored now)`
+      ? `the ideal denoiser of your ${data.count.toLocaleString('en-US')} image${data.count === 1 ? '' : 's'} as stored now`
       : `the ideal denoiser of the ${size} px emoji's ${data.count.toLocaleString('en-US')} training images`;
     const key = `${name}/${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}/${yours ? fnv1a(new Uint8Array(data.images.buffer, data.images.byteOffset, data.images.byteLength)) : ''}`;
     if (ideal?.key !== key) {

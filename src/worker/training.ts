@@ -167,10 +167,12 @@ export class TrainSession {
     }
     const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
     const how = state === 'done' ? undefined : state;
+    // A finished run's last preview (with previews on, unless its last step drew one), stored with it.
+    const last = state === 'done' && this.previewEvery > 0 && this.run.previewStep !== this.trainer.step ? await preview() : undefined;
     if (this.run.step !== this.trainer.step && !this.stopRequested) await save(how);
     else await runs.putRun({ ...this.ending(how), losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
     this.run = this.ending(how);
-    report(state, [], ips, state === 'done' ? { preview: await preview() } : {});
+    report(state, [], ips, last ? { preview: last } : {});
     return this.run;
   }
 

@@ -205,7 +205,7 @@ describe('train studio', () => {
     await setValue(page, 'Warmup steps', '0');
     expect(await page.getByTestId('train-warnings').count()).toBe(0);
     await setValue(page, 'Checkpoint every', '2');
-    await setValue(page, 'Preview every', '0');
+    await setValue(page, 'Preview every', '8');
     await setValue(page, 'Run name', 'e2e run');
     await expect.poll(() => page.getByTestId('model-size').textContent(), LONG).toMatch(/[\d,]+ parameters · [\d.]+ MiB of GPU memory at batch 2 \(16 px\)/);
     expect(await page.getByTestId('train-expectation').textContent()).toMatch(/needs ~72,000 image evaluations.*This run: 8 steps x batch 2 = 16, 0% of what a recognisable model needs: expect noise/);

@@ -96,7 +96,7 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     expect(r.code, r.stderr).toBe(0);
     // The default model at 16 px is the bundled one's architecture, the one the recipe's milestones were measured on.
     expect(r.stdout).toMatch(/model: 1,113,955 parameters; GPU memory at batch 1: [\d.]+ MiB \(weights, gradients, Adam, EMA [\d.]+ MiB; activations [\d.]+ MiB\)/);
-    expect(r.stdout).toMatch(/\(the recipe search: the bundled architecture \(ch 32, ch_mult 1,2,2\), 16 px emoji\)\./);
+    expect(r.stdout).toMatch(/\(the recipe search: the bundled architecture \(ch 32, ch_mult \[1, 2, 2\] · 1 res block · attention at \[8\] px · 16 px\) on the emoji\)\./);
     expect(r.stdout).toMatch(/step 2\/2 {2}loss [\d.]+ {2}[\d.]+ img\/s {2}ETA 0 s/);
     const f = read(ckpt);
     expect(f.metadata.format).toBe('ddim-checkpoint');

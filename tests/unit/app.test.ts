@@ -202,9 +202,9 @@ describe('what a training run costs', () => {
     expect(milestoneMismatch({ ...BUNDLED_ARCHITECTURE, attn_resolutions: [] }, 'emoji16')).toBe('model (ch 32, ch_mult [1, 2, 2] · 1 res block · no attention · 16 px) differs');
     expect(milestoneMismatch(BUNDLED_ARCHITECTURE, 'user')).toBe('data (your images) differs');
     expect(milestoneMismatch(PRESETS.small!, 'emoji32')).toBe('model (ch 64, ch_mult [1, 2, 2] · 2 res blocks · attention at [8] px · 32 px) and data (the 32 px emoji) differ');
-    expect(runExpectation(20, 32).text).toMatch(/\(the recipe search: the bundled architecture \(ch 32, ch_mult 1,2,2\), 16 px emoji\)\./);
+    expect(runExpectation(20, 32).text).toMatch(/\(the recipe search: the bundled architecture \(ch 32, ch_mult \[1, 2, 2\] · 1 res block · attention at \[8\] px · 16 px\) on the emoji\)\./);
     expect(runExpectation(20, 32, 0, undefined, milestoneMismatch(PRESETS.tiny!, 'emoji16')).text)
-      .toMatch(/16 px emoji; this run's model \(ch 32, ch_mult \[1, 2\] · 1 res block · attention at \[8\] px · 16 px\) differs, so take these numbers as a rough guide\)\. This run: 20 steps/);
+      .toMatch(/on the emoji; this run's model \(ch 32, ch_mult \[1, 2\] · 1 res block · attention at \[8\] px · 16 px\) differs, so take these numbers as a rough guide\)\. This run: 20 steps/);
   });
 
   it('warns of settings that cannot work', () => {
