@@ -5,7 +5,7 @@
 // checkpoints and loss logs go (IndexedDB or files) and how progress is shown.
 import type { DiffusionConfig } from '../diffusion/schedule';
 import type { SafetensorsFile } from '../host/tensor';
-import { describeConfig, type UNetConfig } from '../nn/config';
+import { attentionResolutions, describeConfig, type UNetConfig } from '../nn/config';
 import type { ImageDataset } from '../train/data';
 import type { RunEnding, RunEntry } from '../store/runs';
 import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory';
@@ -62,7 +62,7 @@ export function datasetName(id: string): string {
 export function milestoneMismatch(config: UNetConfig, dataset: string): string | undefined {
   const b = BUNDLED_ARCHITECTURE;
   const same = config.ch === b.ch && config.ch_mult.join() === b.ch_mult.join() && config.num_res_blocks === b.num_res_blocks
-    && config.attn_resolutions.join() === b.attn_resolutions.join() && config.resolution === b.resolution;
+    && attentionResolutions(config).join() === attentionResolutions(b).join() && config.resolution === b.resolution;
   const parts = [
     ...(same ? [] : [`model (${describeConfig(config)})`]),
     ...(dataset === 'emoji16' ? [] : [`data (${datasetName(dataset)})`]),

@@ -6,3 +6,8 @@ export function fnv1a(bytes: Uint8Array): string {
   for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
   return (h >>> 0).toString(16).padStart(8, '0');
 }
+
+/** The fingerprint of float values' bits (a data set's images). */
+export function valuesKey(values: Float32Array): string {
+  return fnv1a(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}

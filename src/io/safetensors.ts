@@ -69,9 +69,10 @@ function otherFormat(bytes: Uint8Array): string | undefined {
 }
 
 function parseHeader(bytes: Uint8Array, fail: (msg: string) => never): { json: Record<string, unknown>; dataStart: number } {
-  // A safetensors file is an 8-byte length and a JSON object: anything else is named, not parsed.
-  const other = otherFormat(bytes);
-  if (other || (bytes.length > 8 && bytes[8] !== 0x7b /* { */)) {
+  // A safetensors file is an 8-byte length and a JSON object: anything else is named, not parsed
+  // (what other files begin with is asked only of one whose header does not open with "{").
+  if (bytes.length > 8 && bytes[8] !== 0x7b /* { */) {
+    const other = otherFormat(bytes);
     fail(`not a safetensors file${other ? `: it is ${other}` : ' (its header does not start with "{" after the 8-byte length)'}`);
   }
   if (bytes.length < 8) fail(`file has ${bytes.length} bytes, shorter than the 8-byte header length`);
@@ -88,8 +89,8 @@ function parseHeader(bytes: Uint8Array, fail: (msg: string) => never): { json: R
   } catch (e) {
     fail(`header is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (!isRecord(json)) fail('header is not a JSON object');
-  return { json, dataStart: 8 + headerLen };
+  // JSON that opens with "{" (checked above) is an object.
+  return { json: json as Record<string, unknown>, dataStart: 8 + headerLen };
 }
 
 function parseMetadata(raw: unknown, fail: (msg: string) => never): Record<string, string> {

@@ -145,6 +145,7 @@ export function attentionResolutions(c: UNetConfig): number[] {
  *  "ch 32, ch_mult [1, 2, 2] · 1 res block · attention at [8] px · 16 px". */
 export function describeConfig(c: UNetConfig): string {
   const applied = attentionResolutions(c);
-  const attention = applied.length ? `attention at [${applied.join(', ')}] px` : 'no attention';
+  // The middle block always attends; attn_resolutions adds attention at the levels of those sizes.
+  const attention = applied.length ? `attention at [${applied.join(', ')}] px` : 'attention in the middle block only';
   return `ch ${c.ch}, ch_mult [${c.ch_mult.join(', ')}] · ${c.num_res_blocks} res block${c.num_res_blocks === 1 ? '' : 's'} · ${attention} · ${c.resolution} px`;
 }

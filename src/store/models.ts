@@ -28,8 +28,11 @@ export interface ModelEntry {
   /** Where it came from: the app's bundled model, a user's import, or a training run of this app. */
   source: 'bundled' | 'imported' | 'trained';
   /** The data it was trained on, where known: "emoji16", "emoji32", or "user" (the Train tab's images of
-   *  the user). Imported files do not say; the first-step question then compares with the emoji. */
+   *  the user, for a model saved from a run in this browser). Otherwise the first-step question
+   *  compares with the emoji. */
   dataset?: string;
+  /** The training run and checkpoint step it was saved from (Save as model: once per checkpoint). */
+  fromRun?: { id: string; step: number };
 }
 
 let store: UseStore | undefined;

@@ -15,8 +15,9 @@ export interface RunEntry {
   options: TrainerOptions;
   /** Dataset id: "emoji16", "emoji32" or "user". */
   dataset: string;
-  /** Images in the data set when the run started (the user's may change before a resume). */
-  dataCount?: number;
+  /** The user's images when the run started: their count and a fingerprint of their values
+   *  (host/hash.ts), since they may change before a resume. */
+  data?: { count: number; key: string };
   /** Step of the saved checkpoint (the step a resume continues from). */
   step: number;
   /** Target step count. */

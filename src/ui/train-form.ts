@@ -1,6 +1,7 @@
 // The Train tab's form: what it holds, its defaults (the bundled architecture and the recipe), how it
-// survives a reload (localStorage, read back field by field, so a stale or hand-edited entry falls back
-// to the default of that field and never breaks the tab), and what is wrong with it, named by the
+// survives a reload (localStorage, read back field by field: a field the tab shows comes back where
+// the worker's checks accept it, else as its default, and options the tab does not show always take
+// today's defaults, so no stored value can block Train), and what is wrong with it, named by the
 // labels the user sees, as they type: the bounds are the worker's (checkTrainerOptions, checkRunSteps,
 // parseConfig), checked before Train instead of after it.
 import { checkRunSteps } from '../app/training';
@@ -68,6 +69,9 @@ function sameShape<T extends object>(defaults: T, stored: unknown): T {
   return out as T;
 }
 
+/** The trainer options the tab has fields for; the others are the recipe's, never stored. */
+const SHOWN_OPTIONS = ['lr', 'batch', 'emaRate', 'gradClip', 'warmupSteps', 'lrDecay', 'lossWeight', 'emaWarmup', 'randomFlip'] as const;
+
 /** The form a reload finds: the stored one (localStorage's text), field by field, else the default. */
 export function restoreTrainForm(text: string | null): TrainForm {
   let stored: unknown;
@@ -79,14 +83,22 @@ export function restoreTrainForm(text: string | null): TrainForm {
   const o = (typeof stored === 'object' && stored !== null ? stored : {}) as Record<string, unknown>;
   const form = sameShape(DEFAULT_TRAIN_FORM, o);
   const fields = sameShape(DEFAULT_TRAIN_FORM.fields, o.fields);
+  const options = sameShape(DEFAULT_TRAIN_FORM.options, o.options);
+  // Each shown training field on its own, over the defaults: kept where it passes the checks.
+  let restored: TrainForm = { ...DEFAULT_TRAIN_FORM, name: form.name };
+  const accept = (next: TrainForm): void => {
+    if (trainingProblem(next) === undefined) restored = next;
+  };
+  for (const k of SHOWN_OPTIONS) accept({ ...restored, options: { ...restored.options, [k]: options[k] } });
+  for (const k of ['steps', 'checkpointEvery', 'previewEvery'] as const) accept({ ...restored, [k]: form[k] });
   return {
-    ...form,
+    ...restored,
     data: DATASETS.includes(o.data as Dataset) ? (o.data as Dataset) : DEFAULT_TRAIN_FORM.data,
     userSize: form.userSize === 16 ? 16 : 32,
     fields: { ...fields, preset: own(PRESETS, fields.preset) ? fields.preset : 'custom' },
-    options: sameShape(DEFAULT_TRAIN_FORM.options, o.options),
   };
 }
+
 
 /** The image size of the form's data set, in pixels. */
 export function formResolution(f: Pick<TrainForm, 'data' | 'userSize'>): number {
@@ -137,5 +149,5 @@ export function configNotes(c: UNetConfig): string[] {
   const unused = c.attn_resolutions.filter((r) => !attentionResolutions(c).includes(r));
   if (unused.length === 0) return [];
   const levels = levelResolutions(c).join(', ');
-  return [`No attention at ${unused.join(', ')} px: this model's levels are ${levels} px (attn_resolutions applies where a level has that size).`];
+  return [`attn_resolutions ${unused.join(', ')} px adds no attention: this model's levels are ${levels} px (attention runs at a level of a listed size, and always in the middle block).`];
 }

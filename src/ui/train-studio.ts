@@ -11,7 +11,7 @@ import type { UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
 import { RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
 import { datasetName, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, storedState, runWarnings } from '../app/training';
-import type { TrainerOptions } from '../train/trainer';
+import { MAX_TRAIN_BATCH, type TrainerOptions } from '../train/trainer';
 import { configNotes, fieldsOf, formConfig, formResolution, restoreTrainForm, TRAIN_FORM_KEY, trainingProblem, type Dataset, type ModelFields, type TrainForm } from './train-form';
 import type { MemoryEstimate, Pixels, RunEntry, StoredImageInfo, TrainProgress, TrainSpec } from '../worker/api';
 import { StoreController, type EngineStore } from './engine-store';
@@ -74,6 +74,8 @@ export class TrainStudio extends LitElement {
   @state() private importMessage: string | undefined;
   /** Every file the last import skipped, with why. */
   @state() private importErrors: string[] = [];
+  /** The run whose checkpoint Save as model is putting in the library (one at a time). */
+  @state() private savingRun: string | undefined;
   /** The outcome of the last action on a stored run (Save as model). */
   private readonly runMessage = new Flash(this, 8000);
   private estimateTimer: ReturnType<typeof setTimeout> | undefined;
@@ -162,7 +164,7 @@ export class TrainStudio extends LitElement {
         this.configError = undefined;
         // An impossible batch is the Training panel's problem; there is no memory to estimate for it.
         const b = this.options.batch;
-        this.memory = Number.isInteger(b) && b >= 1 && b <= 256 ? await this.store?.engine.estimateMemory(cfg, b) : undefined;
+        this.memory = Number.isInteger(b) && b >= 1 && b <= MAX_TRAIN_BATCH ? await this.store?.engine.estimateMemory(cfg, b) : undefined;
       } catch (e) {
         this.configError = (e as Error).message;
         this.memory = undefined;
@@ -248,13 +250,16 @@ export class TrainStudio extends LitElement {
   }
 
   private async saveAsModel(id: string): Promise<void> {
-    if (!this.store) return;
+    if (!this.store || this.savingRun) return;
+    this.savingRun = id;
     try {
       const m = await this.store.engine.runToModel(id);
       this.runMessage.show(`saved "${m.name}" to the library`);
       await this.store.refreshModels();
     } catch (e) {
       this.runMessage.show(`could not save the model: ${(e as Error).message}`, 30_000);
+    } finally {
+      this.savingRun = undefined;
     }
   }
 
@@ -459,7 +464,7 @@ export class TrainStudio extends LitElement {
           <td>
             <button @click=${() => this.resume(r)} ?disabled=${busy || !r.checkpointKey || finished(r)}
               title=${finished(r) ? 'The run has reached its last step' : !r.checkpointKey ? NO_CHECKPOINT : nothing}>Resume</button>
-            <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey} title=${r.checkpointKey ? nothing : NO_CHECKPOINT}>Save as model</button>
+            <button @click=${() => this.saveAsModel(r.id)} ?disabled=${!r.checkpointKey || this.savingRun !== undefined} title=${r.checkpointKey ? nothing : NO_CHECKPOINT}>Save as model</button>
             <button @click=${() => this.deleteRun(r)} ?disabled=${busy && this.progress?.runId === r.id}>Delete</button>
           </td></tr>`)}
       </table></div>${this.runMessage.text ? html`<div role="status" data-testid="run-message">${this.runMessage.text}</div>` : nothing}</section>`;

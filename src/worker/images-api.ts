@@ -14,13 +14,17 @@ export function imagesApi(): ImagesApi {
       const stored: StoredImage[] = [];
       // An image already among yours (or earlier in this import) would only weigh twice in training.
       const seen = new Map<string, StoredImage[]>();
+      const earlier = new Set<StoredImage>();
       const same = (img: StoredImage): StoredImage | undefined =>
         seen.get(fnv1a(img.rgb))?.find((o) => o.rgb.every((v, i) => v === img.rgb[i]));
       const remember = (img: StoredImage): void => {
         const key = fnv1a(img.rgb);
         seen.set(key, [...(seen.get(key) ?? []), img]);
       };
-      (await listImages()).forEach(remember);
+      for (const img of await listImages()) {
+        remember(img);
+        earlier.add(img);
+      }
       for (const f of files) {
         if (!/\.(png|jpe?g|webp)$/i.test(f.name) && !/^image\/(png|jpeg|webp)$/.test(f.type)) {
           errors.push(`${f.name}: not a PNG, JPEG or WebP file`);
@@ -30,7 +34,7 @@ export function imagesApi(): ImagesApi {
           const img = { id: `img-${Date.now().toString(36)}-${stored.length}-${Math.random().toString(36).slice(2, 6)}`, name: f.name, rgb: await decodeImageFile(f, STORED_SIZE), added: Date.now() };
           const twin = same(img);
           if (twin) {
-            errors.push(`${f.name}: the same image as ${twin.name}, already among yours`);
+            errors.push(`${f.name}: the same image as ${twin.name}, ${earlier.has(twin) ? 'already among yours' : 'earlier in this import'}`);
             continue;
           }
           remember(img);

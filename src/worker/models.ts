@@ -4,7 +4,7 @@
 // validated completely) and cached.
 import { idealModel, readModelFile, type ModelFile } from '../app/model-files';
 import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
-import { loadEmoji, type EmojiSplit } from '../train/emoji';
+import { bundledEmojiSize, loadEmoji, type EmojiSplit } from '../train/emoji';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import type { SafetensorsFile } from '../host/tensor';
 import * as library from '../store/models';
@@ -69,8 +69,6 @@ function openModel(file: SafetensorsFile, source: string, configJson?: string): 
   return readModelFile(file, source, config);
 }
 
-const DATASETS = ['emoji16', 'emoji32', 'user'];
-
 /** What an exported file says of its model beyond the weights, so a re-import is the same entry:
  *  the steps it was trained for, its name in the library and the data it was trained on. */
 function origin(entry: Pick<ModelEntry, 'trainingSteps' | 'name' | 'dataset' | 'source'>): Record<string, string> {
@@ -123,19 +121,37 @@ export function getModel(id: string): Promise<{ entry: ModelEntry; model: ModelF
   return p;
 }
 
+/** Where a model comes from, beyond its file: a run of this app (Save as model), or an import. */
+export interface ModelOrigin {
+  source?: ModelEntry['source'];
+  steps?: number;
+  dataset?: string;
+  fromRun?: ModelEntry['fromRun'];
+}
+
+/** `name`, or "name (2)", "name (3)" ... : the first that no model of the library (bundled included) has. */
+function unusedName(name: string, taken: readonly string[]): string {
+  let candidate = name;
+  for (let k = 2; taken.includes(candidate); k++) candidate = `${name} (${k})`;
+  return candidate;
+}
+
 /** Validates (and converts a UNet to the reference layout) and stores; the library is untouched on any error. */
-export async function importModel(name: string, bytes: ArrayBuffer, configJson?: string, source: ModelEntry['source'] = 'imported', steps?: number, dataset?: string): Promise<ModelEntry> {
+export async function importModel(name: string, bytes: ArrayBuffer, configJson?: string, from: ModelOrigin = {}): Promise<ModelEntry> {
   const file = parseSafetensors(new Uint8Array(bytes), name);
   const model = openModel(file, name, configJson);
-  // A file this app exported names its model and data (origin); a plain file is named after itself.
+  // A file this app exported names its model and its data (origin): its name is used, and its data
+  // where it is one of the bundled sets (a file's "your images" would be another browser's).
   const said = file.metadata.library_name?.trim();
-  const known = dataset ?? (DATASETS.includes(file.metadata.dataset ?? '') ? file.metadata.dataset : undefined);
-  const base = entryFor('', said && said.length <= 200 ? said : name.replace(/\.safetensors$/, ''), model, 0, source, steps ?? model.trainedSteps);
-  const weights = storedFile(model, origin({ ...base, ...(known ? { dataset: known } : {}) }));
-  const id = `m-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-  const entry: ModelEntry = { ...base, id, bytes: weights.byteLength, ...(known ? { dataset: known } : {}) };
-  await library.saveModel(entry, weights.buffer as ArrayBuffer);
-  return entry;
+  const saidData = file.metadata.dataset;
+  const dataset = from.dataset ?? (saidData !== undefined && bundledEmojiSize(saidData) ? saidData : undefined);
+  const wanted = said && said.length <= 200 ? said : name.replace(/\.safetensors$/, '');
+  const base = entryFor('', unusedName(wanted, (await listAll()).map((m) => m.name)), model, 0, from.source ?? 'imported', from.steps ?? model.trainedSteps);
+  const entry: ModelEntry = { ...base, ...(dataset ? { dataset } : {}), ...(from.fromRun ? { fromRun: from.fromRun } : {}) };
+  const weights = storedFile(model, origin(entry));
+  const stored: ModelEntry = { ...entry, id: `m-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`, bytes: weights.byteLength };
+  await library.saveModel(stored, weights.buffer as ArrayBuffer);
+  return stored;
 }
 
 /** The model as a file: a UNet in the reference layout (F32, PyTorch loads it with strict=True), a layered model in its own format. */

@@ -10,7 +10,7 @@ import { denoise, invert } from './denoise';
 import * as models from './models';
 import { bundledEmoji } from './models';
 import { userDataset } from '../store/images';
-import { fnv1a } from '../host/hash';
+import { valuesKey } from '../host/hash';
 import { toPixels } from './pixels';
 import { NetCache, SampleRun } from './sampling';
 import { IdealStepModel } from '../engine/ideal';
@@ -53,7 +53,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
     const name = yours
       ? `the ideal denoiser of your ${data.count.toLocaleString('en-US')} image${data.count === 1 ? '' : 's'} as stored now`
       : `the ideal denoiser of the ${size} px emoji's ${data.count.toLocaleString('en-US')} training images`;
-    const key = `${name}/${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}/${yours ? fnv1a(new Uint8Array(data.images.buffer, data.images.byteOffset, data.images.byteLength)) : ''}`;
+    const key = `${name}/${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}/${yours ? valuesKey(data.images) : ''}`;
     if (ideal?.key !== key) {
       ideal?.model.destroy();
       const per = data.channels * size * size;

@@ -50,10 +50,10 @@ export function trainingApi(core: WorkerCore): TrainingApi {
     async runToModel(id) {
       const entry = await runs.getRun(id);
       if (!entry) throw new Error(`training run ${id} is not stored`);
-      const name = `${entry.name} (step ${entry.step})`;
       // Saving the same checkpoint twice would list two models that no one can tell apart.
-      if ((await library.listModels()).some((m) => m.source === 'trained' && m.name === name)) throw new Error(`"${name}" is already in the library`);
-      return models.importModel(name, await runs.checkpointBytes(entry), undefined, 'trained', entry.step, entry.dataset);
+      const twin = (await library.listModels()).find((m) => m.fromRun?.id === id && m.fromRun.step === entry.step);
+      if (twin) throw new Error(`this checkpoint is already in the library as "${twin.name}"`);
+      return models.importModel(`${entry.name} (step ${entry.step})`, await runs.checkpointBytes(entry), undefined, { source: 'trained', steps: entry.step, dataset: entry.dataset, fromRun: { id, step: entry.step } });
     },
   };
 }

@@ -12,6 +12,7 @@ import { unetStepModel, type StepModel } from '../engine/step-model';
 import * as runs from '../store/runs';
 import type { RunEnding } from '../store/runs';
 import { userDataset } from '../store/images';
+import { valuesKey } from '../host/hash';
 import type { ImageDataset } from '../train/data';
 import { bundledEmojiSize } from '../train/emoji';
 import { checkTrainerOptions, type Trainer } from '../train/trainer';
@@ -58,7 +59,7 @@ export class TrainSession {
     const { trainer } = startTraining(device, { config: spec.config, diffusion: DEFAULT_DIFFUSION, options: spec.options, data });
     const run: RunEntry = {
       id: `r-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, name: spec.name || 'run', config: spec.config, options: spec.options,
-      dataset: spec.dataset, dataCount: data.count, step: 0, targetSteps: spec.steps, checkpointEvery: spec.checkpointEvery, previewEvery: spec.previewEvery,
+      dataset: spec.dataset, ...(spec.dataset === 'user' ? { data: { count: data.count, key: valuesKey(data.images) } } : {}), step: 0, targetSteps: spec.steps, checkpointEvery: spec.checkpointEvery, previewEvery: spec.previewEvery,
       losses: [], updated: Date.now(),
     };
     await runs.putRun(run);
@@ -73,8 +74,9 @@ export class TrainSession {
     const source = `checkpoint of "${run.name}"`;
     const { trainer } = resumeTraining(device, parseSafetensors(new Uint8Array(bytes), source), source, data);
     // The user's images may have changed since the run started: it goes on with those stored now, and says so.
-    const changed = run.dataCount !== undefined && run.dataCount !== data.count
-      ? `your images changed since this run started: it continues on the ${data.count} stored now (it started on ${run.dataCount})` : undefined;
+    const was = run.data;
+    const changed = was && was.key !== valuesKey(data.images)
+      ? `your images changed since this run started: it continues on the ${data.count} stored now (it started on ${was.count}${was.count === data.count ? ', not all the same' : ''})` : undefined;
     // The chart resumes with the losses up to the checkpoint (steps after it are trained again).
     return new TrainSession(device, { ...run, losses: run.losses.slice(0, trainer.step) }, trainer, changed);
   }
@@ -145,8 +147,11 @@ export class TrainSession {
     // so Pause and Stop land within a step's time on a slow adapter and a fast GPU still batches readbacks.
     const every = this.checkpointEvery;
     // `ended` records how a session that did not reach the target ended, and at which step (a Stop
-    // keeps the last checkpoint, not the steps after it).
+    // keeps the last checkpoint, not the steps after it); until it ends, 'interrupted' (what a reload
+    // finds if the page goes away), and 'error' whatever fails, the last save and preview included.
+    const store = (how?: RunEnding): Promise<void> => runs.putRun({ ...this.ending(how), losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
     try {
+      await store('interrupted');
       await trainUntil(this.trainer, target, { most: (step) => every - (step % every), seconds: 0.5 }, async ({ losses, steps, seconds }) => {
         ips = (steps * this.trainer.options.batch) / seconds;
         this.run = { ...this.run, losses: [...this.run.losses, ...losses], imagesPerSecond: ips };
@@ -160,20 +165,21 @@ export class TrainSession {
           report('running', [], ips);
         }
       }, () => this.pauseRequested || this.stopRequested);
+      const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
+      const how = state === 'done' ? undefined : state;
+      if (this.run.step !== this.trainer.step && !this.stopRequested) await save(how);
+      else await store(how);
+      this.run = this.ending(how);
+      // A finished run's last preview (with previews on, unless its last step drew one), stored with it.
+      const last = state === 'done' && this.previewEvery > 0 && this.run.previewStep !== this.trainer.step ? await preview() : undefined;
+      if (last) await store();
+      report(state, [], ips, last ? { preview: last } : {});
+      return this.run;
     } catch (e) {
       // The training error is the one to report; the entry is kept as the last save left it, marked.
-      await runs.putRun({ ...this.ending('error'), losses: this.run.losses.slice(0, this.run.step), updated: Date.now() }).catch(() => undefined);
+      await store('error').catch(() => undefined);
       throw e;
     }
-    const state = this.stopRequested ? 'stopped' : this.pauseRequested ? 'paused' : 'done';
-    const how = state === 'done' ? undefined : state;
-    // A finished run's last preview (with previews on, unless its last step drew one), stored with it.
-    const last = state === 'done' && this.previewEvery > 0 && this.run.previewStep !== this.trainer.step ? await preview() : undefined;
-    if (this.run.step !== this.trainer.step && !this.stopRequested) await save(how);
-    else await runs.putRun({ ...this.ending(how), losses: this.run.losses.slice(0, this.run.step), updated: Date.now() });
-    this.run = this.ending(how);
-    report(state, [], ips, last ? { preview: last } : {});
-    return this.run;
   }
 
   /** A preview, kept with the run's entry (stored at the next save) so a reload shows the last one. */

@@ -199,7 +199,9 @@ describe('what a training run costs', () => {
   it('says when the run\'s model or data are not those the milestones were measured on', () => {
     expect(milestoneMismatch(BUNDLED_ARCHITECTURE, 'emoji16')).toBeUndefined();
     expect(milestoneMismatch(PRESETS.tiny!, 'emoji16')).toBe('model (ch 32, ch_mult [1, 2] · 1 res block · attention at [8] px · 16 px) differs');
-    expect(milestoneMismatch({ ...BUNDLED_ARCHITECTURE, attn_resolutions: [] }, 'emoji16')).toBe('model (ch 32, ch_mult [1, 2, 2] · 1 res block · no attention · 16 px) differs');
+    expect(milestoneMismatch({ ...BUNDLED_ARCHITECTURE, attn_resolutions: [] }, 'emoji16')).toBe('model (ch 32, ch_mult [1, 2, 2] · 1 res block · attention in the middle block only · 16 px) differs');
+    // An attn_resolutions entry no level has changes nothing.
+    expect(milestoneMismatch({ ...BUNDLED_ARCHITECTURE, attn_resolutions: [8, 2] }, 'emoji16')).toBeUndefined();
     expect(milestoneMismatch(BUNDLED_ARCHITECTURE, 'user')).toBe('data (your images) differs');
     expect(milestoneMismatch(PRESETS.small!, 'emoji32')).toBe('model (ch 64, ch_mult [1, 2, 2] · 2 res blocks · attention at [8] px · 32 px) and data (the 32 px emoji) differ');
     expect(runExpectation(20, 32).text).toMatch(/\(the recipe search: the bundled architecture \(ch 32, ch_mult \[1, 2, 2\] · 1 res block · attention at \[8\] px · 16 px\) on the emoji\)\./);

@@ -170,6 +170,19 @@ describe('parseSafetensors dtypes', () => {
   });
 });
 
+describe('parseSafetensors on any header length', () => {
+  // A header of 640 bytes begins with 0x80 0x02, as a Python pickle does: still a safetensors file.
+  it('reads a file whose length prefix looks like another format', () => {
+    const json = new TextEncoder().encode(JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }).padEnd(640, ' '));
+    const bytes = new Uint8Array(8 + 640 + 4);
+    new DataView(bytes.buffer).setUint32(0, 640, true);
+    bytes.set(json, 8);
+    new DataView(bytes.buffer).setFloat32(648, 1.5, true);
+    expect([bytes[0], bytes[1]]).toEqual([0x80, 0x02]);
+    expect(Array.from(getTensor(parseSafetensors(bytes, 'w.st'), 'x').data)).toEqual([1.5]);
+  });
+});
+
 describe('parseSafetensors errors', () => {
   const entry = (over: Record<string, unknown>): Uint8Array =>
     build({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 8], ...over } }, new Uint8Array(8));

@@ -20,6 +20,12 @@ describe('the Train form', () => {
     expect(stale.name).toBe('my run');
     expect(stale.fields).toEqual({ ...DEFAULT_TRAIN_FORM.fields, ch: 64, preset: 'custom' });
     expect(stale.options).toEqual({ ...DEFAULT_TRAIN_FORM.options, batch: 4 });
+    // A stored value the checks refuse comes back as its default, and options the tab does not show
+    // are never taken from storage: nothing stored can keep Train disabled.
+    const refused = restoreTrainForm(JSON.stringify({ steps: 0, previewEvery: -1, options: { lr: 0, lrDecay: 'linear', beta1: 1, seed: -1, emaRate: 0.5 } }));
+    expect(refused.options).toEqual({ ...DEFAULT_TRAIN_FORM.options, emaRate: 0.5 });
+    expect([refused.steps, refused.previewEvery]).toEqual([DEFAULT_TRAIN_FORM.steps, DEFAULT_TRAIN_FORM.previewEvery]);
+    expect(trainingProblem(refused)).toBeUndefined();
   });
 
   it('names the first bad training field by its label, empty and fractional values included', () => {
@@ -44,7 +50,7 @@ describe('the Train form', () => {
     // tiny (attention at 8 px) on 32 px images: its levels are 32 and 16 px.
     const tiny32 = formConfig({ ...fields, ch_mult: '1,2', attn_resolutions: '8' }, 32);
     expect(attentionResolutions(tiny32)).toEqual([]);
-    expect(describeConfig(tiny32)).toMatch(/no attention · 32 px$/);
-    expect(configNotes(tiny32)).toEqual(["No attention at 8 px: this model's levels are 32, 16 px (attn_resolutions applies where a level has that size)."]);
+    expect(describeConfig(tiny32)).toMatch(/attention in the middle block only · 32 px$/);
+    expect(configNotes(tiny32)).toEqual(["attn_resolutions 8 px adds no attention: this model's levels are 32, 16 px (attention runs at a level of a listed size, and always in the middle block)."]);
   });
 });
