@@ -74,6 +74,8 @@ export class TrainStudio extends LitElement {
   @state() private importMessage: string | undefined;
   /** Every file the last import skipped, with why. */
   @state() private importErrors: string[] = [];
+  /** What happened to files the last import added (a crop that left out much of the image). */
+  @state() private importNotes: string[] = [];
   /** The run whose checkpoint Save as model is putting in the library (one at a time). */
   @state() private savingRun: string | undefined;
   /** The outcome of the last action on a stored run (Save as model). */
@@ -237,6 +239,7 @@ export class TrainStudio extends LitElement {
       const r = await this.store.engine.addImages([...files]);
       this.importMessage = `added ${plural(r.added, 'image')}${r.errors.length ? `; skipped ${r.errors.length}:` : ''}`;
       this.importErrors = r.errors;
+      this.importNotes = r.notes;
       // Images just added are what the next run should train on.
       if (r.added > 0 && this.data !== 'user') {
         this.data = 'user';
@@ -245,6 +248,7 @@ export class TrainStudio extends LitElement {
     } catch (e) {
       this.importMessage = (e as Error).message;
       this.importErrors = [];
+      this.importNotes = [];
     }
     await this.refresh();
   }
@@ -314,7 +318,8 @@ export class TrainStudio extends LitElement {
         @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${(e: DragEvent) => { e.preventDefault(); void this.addFiles(e.dataTransfer?.files); }}>
         Drop PNG, JPEG or WebP files here: each is cropped to its centre square, resized, and kept in this browser (IndexedDB).
         ${this.importMessage ? html`<div data-testid="import-message">${this.importMessage}
-          ${this.importErrors.length ? html`<ul class="errors">${this.importErrors.map((e) => html`<li>${e}</li>`)}</ul>` : nothing}</div>` : nothing}
+          ${this.importErrors.length ? html`<ul class="errors">${this.importErrors.map((e) => html`<li>${e}</li>`)}</ul>` : nothing}
+          ${this.importNotes.length ? html`<ul data-testid="import-notes">${this.importNotes.map((n) => html`<li>${n}</li>`)}</ul>` : nothing}</div>` : nothing}
       </div>
       ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${plural(this.images.length, 'image')} of yours
           <button style="margin-left:8px;padding:0 6px" @click=${() => this.removeAllImages()}>Remove all</button></div>

@@ -359,7 +359,8 @@ export interface TrainingApi {
 
 /** The user's training images (the Train tab's dataset). */
 export interface ImagesApi {
-  addImages(files: File[]): Promise<{ added: number; errors: string[] }>;
+  /** `errors`: the files skipped, with why; `notes`: what happened to files added (a crop that kept little). */
+  addImages(files: File[]): Promise<{ added: number; errors: string[]; notes: string[] }>;
   listImages(): Promise<StoredImageInfo[]>;
   removeImage(id: string): Promise<void>;
   removeAllImages(): Promise<void>;

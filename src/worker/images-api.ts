@@ -2,6 +2,7 @@
 // import, listed with thumbnails.
 import { STORED_SIZE, addImages, listImages, removeAllImages, removeImage, downsampleRgb, type StoredImage } from '../store/images';
 import { fnv1a } from '../host/hash';
+import { IMAGE_HEADER_BYTES, imageSize } from '../io/image-size';
 import { decodeImageFile } from '../train/decode-browser';
 import type { ImagesApi } from './api';
 
@@ -10,7 +11,7 @@ const THUMB = 32;
 export function imagesApi(): ImagesApi {
   return {
     async addImages(files) {
-      const errors: string[] = [];
+      const errors: string[] = [], notes: string[] = [];
       const stored: StoredImage[] = [];
       // An image already among yours (or earlier in this import) would only weigh twice in training.
       const seen = new Map<string, StoredImage[]>();
@@ -39,12 +40,16 @@ export function imagesApi(): ImagesApi {
           }
           remember(img);
           stored.push(img);
+          // Only the centre square is kept: say so where that leaves out much of the image.
+          const s = imageSize(new Uint8Array(await f.slice(0, IMAGE_HEADER_BYTES).arrayBuffer()));
+          const side = s && Math.min(s.width, s.height);
+          if (s && side && Math.max(s.width, s.height) >= 1.5 * side) notes.push(`${f.name}: ${s.width} x ${s.height} pixels, cropped to its centre ${side} x ${side} square`);
         } catch (e) {
           errors.push((e as Error).message);
         }
       }
       await addImages(stored);
-      return { added: stored.length, errors };
+      return { added: stored.length, errors, notes };
     },
 
     async listImages() {

@@ -289,8 +289,12 @@ describe('your images', () => {
     ]);
     await expect.poll(() => page.getByTestId('import-message').textContent(), LONG).toMatch(/added 2 images; skipped 2:/);
     // Every skipped file is listed, with why.
-    expect(await page.getByTestId('import-message').locator('li').allTextContents()).toEqual([
+    expect(await page.getByTestId('import-message').locator('ul.errors li').allTextContents()).toEqual([
       'notes.txt: not a PNG, JPEG or WebP file', expect.stringMatching(/^broken\.png: cannot decode as an image/),
+    ]);
+    // Only the centre square is kept, and an image that loses much to it says so.
+    expect(await page.getByTestId('import-notes').locator('li').allTextContents()).toEqual([
+      'red.png: 80 x 40 pixels, cropped to its centre 40 x 40 square', 'green.png: 30 x 90 pixels, cropped to its centre 30 x 30 square',
     ]);
     await expect.poll(() => page.getByTestId('image-count').textContent()).toMatch(/^2 images of yours/);
     // Images just added are what the next run trains on, and the form says so after a reload too.
