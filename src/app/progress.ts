@@ -94,3 +94,8 @@ export function formatRate(rate: number, unit: string): string {
   const per = 1 / rate;
   return `${per >= 100 ? per.toFixed(0) : per.toPrecision(3)} s/${unit}`;
 }
+
+/** A count for people: "1 sample", "3 samples", "3,408 images". */
+export function countOf(n: number, unit: string): string {
+  return `${n.toLocaleString('en-US')} ${unit}${n === 1 ? '' : 's'}`;
+}

@@ -1,6 +1,7 @@
-// A small, strict argument parser: `--name value` pairs and `--flag` switches; anything unknown
-// is an error that names it, so a typo never silently falls back to a default. Output files
-// (--out, --json, --csv, --png in every command) are checked here too, before any work is done.
+// A small, strict argument parser: `--name value` (or `--name=value`) pairs and `--flag` switches;
+// anything unknown or given twice is an error that names it, so a typo never silently falls back to
+// a default. Output files (--out, --json, --csv, --png in every command) are checked here too, before
+// any work is done: writable, and never a file the command reads (but the checkpoint it resumes).
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parsePrecision, type PrecisionRequest } from '../gpu/tier';
@@ -52,12 +53,15 @@ export function parseArgs(argv: readonly string[], spec: ArgSpec, command: strin
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('--')) throw new Error(`${command}: unexpected argument "${a}"`);
-    const name = a.slice(2);
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    if (values.has(name) || flags.has(name)) throw new Error(`${command}: --${name} is given twice`);
     if (spec.flags?.includes(name)) {
+      if (eq >= 0) throw new Error(`${command}: --${name} takes no value`);
       flags.add(name);
     } else if (spec.values.includes(name)) {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${command}: --${name} needs a value`);
+      const v = eq < 0 ? argv[++i] : a.slice(eq + 1);
+      if (v === undefined || v === '' || (eq < 0 && v.startsWith('--'))) throw new Error(`${command}: --${name} needs a value`);
       values.set(name, v);
     } else {
       const known = [...spec.values, ...(spec.flags ?? [])].map((n) => `--${n}`).join(', ');
@@ -67,7 +71,14 @@ export function parseArgs(argv: readonly string[], spec: ArgSpec, command: strin
   for (const r of spec.required ?? []) if (!values.has(r)) throw new Error(`${command}: missing --${r}`);
   for (const name of OUTPUT_OPTIONS) {
     const path = values.get(name);
-    if (path !== undefined) checkOutputPath(path, `${command}: --${name}`);
+    if (path === undefined) continue;
+    checkOutputPath(path, `${command}: --${name}`);
+    // A sample grid written over the model it came from would lose the model.
+    for (const [input, v] of values) {
+      if (!OUTPUT_OPTIONS.includes(input) && input !== 'resume' && resolve(v) === resolve(path)) {
+        throw new Error(`${command}: --${name} is the file given as --${input}, which writing it would overwrite; choose another path`);
+      }
+    }
   }
   return { values, flags };
 }

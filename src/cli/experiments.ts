@@ -16,7 +16,7 @@ import type { ModelFile } from '../app/model-files';
 import { MAX_SAMPLE_BATCH } from '../app/sampling';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
-import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, budgetArm, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
+import { ARM_KINDS, BUDGET_CSV_HEADER, DEFAULT_BUDGET, armSteps, budgetArm, evalsPerStep, budgetCsvRow, runArm, type ArmKind, type BudgetSettings } from '../research/budget';
 import { firstStepStudy, oneShotVsChain, scoreBounds, type StepDenoiser } from '../research/experiments';
 import { RELIABLE_FD_N, SetMeasure, type SetScores } from '../eval/sets';
 import { parseLayered } from '../research/layered';
@@ -84,7 +84,10 @@ async function oneShot(argv: readonly string[], ctx: CommandContext): Promise<vo
     }
   }
   const out = args.values.get('csv');
-  if (out) writeFileSync(out, csv.join('\n') + '\n');
+  if (out) {
+    writeFileSync(out, csv.join('\n') + '\n');
+    ctx.log(`wrote ${out}`);
+  }
 }
 
 async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<void> {
@@ -111,7 +114,10 @@ async function firstStep(argv: readonly string[], ctx: CommandContext): Promise<
     grids.push(r.firstX0.slice(0, cols * per), r.final.slice(0, cols * per));
   }
   const out = args.values.get('csv');
-  if (out) writeFileSync(out, csv.join('\n') + '\n');
+  if (out) {
+    writeFileSync(out, csv.join('\n') + '\n');
+    ctx.log(`wrote ${out}`);
+  }
   const png = args.values.get('png');
   if (png) {
     // Two rows per model: the first step's x0, then the final sample from the same noise.
@@ -144,6 +150,8 @@ async function budget(argv: readonly string[], ctx: CommandContext): Promise<voi
   const layeredFile = layeredConfigFile(layeredPath);
   const layered = parseLayered(layeredFile, layeredPath);
   const time = loadConfig(args.values.get('time-config') ?? 'tiny');
+  // Every arm's budget in steps, checked before any arm trains.
+  for (const kind of arms) named(cmd, () => armSteps(s, kind, evalsPerStep(kind, s, layered)));
   const c = layered.configs.get(layered.seq[0]!)!;
   if (time.resolution !== c.resolution) throw new Error(`${cmd}: the time-conditioned model is ${time.resolution} px, the layered model ${c.resolution} px`);
   const data = await loadData(args.values.get('data')!, 'train', c.resolution, `${cmd}: --data`);

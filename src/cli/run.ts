@@ -28,13 +28,14 @@ const USAGE = `usage: ddim <command> [options]
   (diffusion_pytorch_model.safetensors); --config config.json gives a diffusers model its config.
   forward     --weights W.safetensors [--config config.json] --input IN.safetensors --out OUT.safetensors
   train-step  --weights W.safetensors [--config config.json] --batch IN.safetensors --out OUT.safetensors [--lr 2e-4] [--grad-clip 1.0] [--ema 0.9999]
-  sample      --weights W.safetensors [--config config.json] --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
+  sample      --weights W.safetensors|--ideal DATA [--config config.json] --out OUT.png|OUT.safetensors [--steps 50] [--eta 0] [--sampler generalized|ddpm_noisy]
               [--skip uniform|quad|leading|trailing|linspace] [--seed S] [--n N] [--init IN.safetensors] [--clip-x0]
               [--use-clipped-model-output] [--x0-grid] [--interpolate FRAMES]
   train       --data emoji16|emoji32|DIR --steps N --out CKPT.safetensors [--config tiny|bundled|small|cifar10|config.json]
               [--batch 32] [--lr 2e-3] [--warmup 200] [--lr-decay cosine|none] [--decay-steps N] [--lr-min 0.1]
               [--ema 0.999] [--no-ema-warmup] [--loss-weight min_snr|none] [--snr-gamma 5] [--grad-clip 1] [--seed 0]
-              [--no-flip] [--resume CKPT.safetensors] [--log-every 10]   (defaults: the recipe of docs/recipes)
+              [--no-flip] [--resume CKPT.safetensors] [--log-every 10]   (defaults: the recipe of docs/recipes; --steps: steps to train
+              now, after the checkpoint's with --resume, which keeps the run's own model and recipe)
   eval        --weights W.safetensors [--config config.json] --data emoji16|emoji32|DIR [--steps 10,20,50,100] [--eta 0,1] [--n 64] [--seed 0] [--no-ddpm]
   eval        --samples S.safetensors --data emoji16|emoji32|DIR [--size 16]   (scores a given set: samples, or the last frame of xs)
   W.safetensors may also be a layered model (research mode): sample, eval and the research commands run its own
@@ -43,7 +44,8 @@ const USAGE = `usage: ddim <command> [options]
   research train --config L.json|--init L.safetensors|--resume CKPT.safetensors --mode layer|end2end [--gt D|A|B] [--use-true-x-as-x]
               [--loss-weights] [--correction [--detach]] --data emoji16|DIR --steps N --out CKPT.safetensors [--batch 16] [--lr 2e-4]
               [--ema 0.9999] [--grad-clip 1] [--seed 0] [--precision fp32|f16|matrix|matrix-emulated]
-  research oneshot|firststep --weights A.safetensors[,B.safetensors] --data emoji16|DIR [--n N] [--num-block K] [--csv OUT.csv] [--png OUT.png]
+  research oneshot|firststep --weights A.safetensors[,B.safetensors,ideal:DATA] --data emoji16|DIR [--n N] [--num-block K] [--seed 0] [--csv OUT.csv]
+              [--png OUT.png]   (--png: firststep only, a row of first-step x0 and a row of final samples per model)
   research budget --data emoji16|DIR --evals E --layered-config L.json [--time-config tiny|config.json] [--arms time,recipe,layer,end2end]
               [--points 5] [--samples 64] [--time-batch 64] [--recipe-batch 32] [--layered-batch 16] [--lr 1e-3] [--ema 0.999] --csv OUT.csv [--out-dir DIR]
   invert      --weights W.safetensors [--config config.json] --image IN.png|DIR --out XT.safetensors [--steps 50] [--skip uniform]
@@ -53,6 +55,22 @@ const USAGE = `usage: ddim <command> [options]
               f16 operands in f16 tiles (shader-f16); matrix: subgroup matrices; matrix-emulated: the matrix tier's rounding on any adapter
 usage: ddim [--gpu-features default|unsafe] <command> ...   unsafe: Dawn's toggles that expose shader-f16 and subgroup matrices
 Environment: DDIM_GPU=hardware uses a real GPU adapter (default: SwiftShader, the CPU WebGPU); DDIM_GPU_FEATURES=unsafe as --gpu-features.`;
+
+/** The usage lines of one command (an entry of USAGE starting with its name, and the lines that
+ *  continue it), with the options every command shares. */
+function usageOf(name: string): string {
+  const lines = USAGE.split('\n');
+  const picked: string[] = [];
+  let mine = false;
+  for (const line of lines) {
+    const entry = /^ {2}(\(layered\) {3})?([a-z-]+)\b/.exec(line);
+    if (entry && !line.startsWith('    ')) mine = entry[2] === name;
+    else if (!line.startsWith('              ')) mine = false;
+    if (mine) picked.push(line);
+  }
+  const shared = lines.filter((l) => l.startsWith('  --precision') || l.startsWith('              f16 operands'));
+  return [`usage: ddim ${name} [options]`, ...picked, ...shared].join('\n');
+}
 
 export interface CliIo {
   /** The GPU, acquired on the first call (after the command has checked its arguments) with the
@@ -68,6 +86,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (!name || name === '--help' || name === '-h') {
     io.log(USAGE);
     return name ? 0 : 2;
+  }
+  // `ddim help sample` and `ddim sample --help`: that command's usage.
+  const asked = name === 'help' ? rest[0] : rest.includes('--help') || rest.includes('-h') ? name : undefined;
+  if (name === 'help' && !asked) {
+    io.log(USAGE);
+    return 0;
+  }
+  if (asked !== undefined && own(COMMANDS, asked)) {
+    io.log(usageOf(asked));
+    return 0;
   }
   const command = own(COMMANDS, name);
   if (!command) {

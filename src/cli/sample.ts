@@ -7,11 +7,12 @@ import type { HostTensor } from '../host/tensor';
 import { imageGrid } from '../io/grid';
 import { encodePng } from '../io/png';
 import type { SamplerKind } from '../diffusion/samplers';
-import { checkSequence, type SkipType } from '../diffusion/timesteps';
+import { checkSequence, describeChain, type SkipType } from '../diffusion/timesteps';
 import { checkRun, checkSeed, interpolationStart, type ChainSettings } from '../app/sampling';
 import { CHAIN_CHOICES, fixedChainText, modelChain } from '../app/model-files';
 import { Sampler, type NoiseSource } from '../engine/sampler';
 import { numberArg, parseArgs, precisionArg } from './args';
+import { countOf } from '../app/progress';
 import { openIdeal, openModelFile, readSafetensors, writeSafetensors } from './files';
 import type { CommandContext } from './commands';
 
@@ -71,6 +72,10 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   if (init) checkSeed(settings.seed);
   else checkRun(settings);
   const { seq, coefficients } = modelChain(model, settings, chosen, replay);
+  // A skip whose stride does not divide T gives another count than asked (uniform: range(0, T, T // steps)).
+  if (!model.fixedChain && !replay && coefficients.length !== settings.steps) {
+    ctx.log(`note: --steps ${settings.steps} with --skip ${settings.skip} gives ${describeChain(seq)}, as the reference's timestep sequence does`);
+  }
   const { sampler, eta, seed, batch: N } = settings;
   let noise: NoiseSource = { kind: 'rng', seed };
   if (init?.tensors.has('noises')) {
@@ -82,10 +87,13 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   const record = out.endsWith('.safetensors') || args.flags.has('x0-grid');
   const run = new Sampler(device, net, coefficients, noise, record);
   const t0 = performance.now();
-  await run.run(xT?.data, (k) => {
-    if (k % 10 === 9 || k === run.steps - 1) ctx.log(`step ${k + 1}/${run.steps}`);
+  // A step is counted when the GPU has done it (not when it was submitted), every 10th step.
+  await run.run(xT?.data, async (k) => {
+    if (k % 10 !== 9 && k !== run.steps - 1) return;
+    await device.queue.onSubmittedWorkDone();
+    ctx.log(`step ${k + 1}/${run.steps}  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   });
-  ctx.log(`${run.steps} steps of ${model.fixedChain ? 'the layered chain' : `${sampler} (eta ${eta})`}${ideal !== undefined ? ' with the ideal denoiser' : ''} for ${N} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  ctx.log(`${countOf(run.steps, 'step')} of ${model.fixedChain ? 'the layered chain' : sampler === 'ddpm_noisy' ? sampler : `${sampler} (eta ${eta})`}${ideal !== undefined ? ' with the ideal denoiser' : ''} for ${countOf(N, 'sample')} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const [final] = await readTensors(device, [net.x]);
   // Nothing non-finite leaves the engine silently (the planned coefficients are finite; this is the model's output).
   const bad = final!.findIndex((v) => !Number.isFinite(v));
@@ -105,7 +113,7 @@ export async function sampleCommand(argv: readonly string[], ctx: CommandContext
   const cols = frames ? N : Math.ceil(Math.sqrt(N)); // an interpolation is one strip
   const grid = imageGrid(final!, shape[0]!, shape[1]!, Math.ceil(N / cols), cols);
   writeFileSync(out, await encodePng(grid.width, grid.height, grid.data));
-  ctx.log(`wrote ${N} samples to ${out}`);
+  ctx.log(`wrote ${countOf(N, 'sample')} to ${out}`);
   if (args.flags.has('x0-grid')) {
     // One row per sample: the x0 predicted at each step, noisiest first.
     const [x0s] = await readTensors(device, [run.x0s!]);

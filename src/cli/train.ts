@@ -18,6 +18,12 @@ import type { Tier } from '../gpu/tier';
 
 const CMD = 'ddim train';
 
+/** The flag of each trainer option, for its error messages. */
+const FLAG_OF = {
+  lr: '--lr', emaRate: '--ema', gradClip: '--grad-clip', batch: '--batch', seed: '--seed', warmupSteps: '--warmup', lrDecay: '--lr-decay',
+  decaySteps: '--decay-steps', lrMin: '--lr-min', lossWeight: '--loss-weight', snrGamma: '--snr-gamma',
+} as const;
+
 /** A model config: a preset name or a config.json. */
 export function loadConfig(spec: string): UNetConfig {
   if (!spec.endsWith('.json')) return preset(spec);
@@ -38,7 +44,16 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   }, CMD);
   const steps = checkRunSteps(numberArg(args, 'steps', 0, CMD), '--steps');
   const out = args.values.get('out')!;
+  if (!out.endsWith('.safetensors')) throw new Error(`${CMD}: --out ${out}: a training checkpoint is a .safetensors file`);
   const resume = args.values.get('resume');
+  // A resumed run is the checkpoint's: its model, data size and recipe (as in `ddim research train`).
+  const settings = ['config', 'batch', 'lr', 'ema', 'grad-clip', 'warmup', 'lr-decay', 'decay-steps', 'lr-min', 'loss-weight', 'snr-gamma', 'seed'].filter((n) => args.values.has(n));
+  const switches = ['no-flip', 'no-ema-warmup'].filter((n) => args.flags.has(n));
+  if (resume && settings.length + switches.length > 0) {
+    throw new Error(`${CMD}: --resume continues with the run's own settings; drop ${[...settings, ...switches].map((n) => `--${n}`).join(', ')}`);
+  }
+  const chunk = numberArg(args, 'log-every', 10, CMD);
+  if (!(Number.isInteger(chunk) && chunk >= 1)) throw new Error(`${CMD}: --log-every must be a whole number of steps from 1, got ${chunk}`);
   const checkpoint = resume ? readSafetensors(resume) : undefined;
   const saved = checkpoint ? Trainer.saved(checkpoint, resume!) : undefined;
   const dataName = args.values.get('data')!;
@@ -63,7 +78,8 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
     lossWeight: args.values.get('loss-weight') ?? r.lossWeight,
     snrGamma: numberArg(args, 'snr-gamma', r.snrGamma, CMD),
     randomFlip: !args.flags.has('no-flip'),
-  }, CMD);
+  }, CMD, FLAG_OF);
+  ctx.log(`data: ${data.count.toLocaleString('en-US')} training images of ${dataName} at ${config.resolution} px${bundledEmojiSize(dataName) ? '' : ' (PNG, JPEG and WebP files; every 10th is held out for evaluation)'}`);
   const { device, tier } = await ctx.gpu(precisionArg(args, CMD));
   logTier(ctx, tier);
   const onPlan = (memory: TrainingMemory, batch: number): void => ctx.log(`model: ${describeMemory(memory, batch)}`);
@@ -75,7 +91,6 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   ctx.log(runExpectation(steps, trainer.options.batch, 0, undefined, milestoneMismatch(trainer.config, dataName)).text);
   const logPath = out.replace(/\.safetensors$/, '') + '.loss.csv';
   if (!resume || !existsSync(logPath)) writeFileSync(logPath, 'step,loss\n');
-  const chunk = numberArg(args, 'log-every', 10, CMD);
   const first = trainer.step;
   const end = first + steps;
   const meter = new ProgressMeter(steps, 'step');

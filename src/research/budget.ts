@@ -138,16 +138,18 @@ export interface ArmWatch {
   chunkSeconds?: number;
 }
 
-/** The steps of an arm's budget: whole steps of `evalsPerStep` evaluations. */
-export function armSteps(s: BudgetSettings, evalsPerStep: number): number {
-  return Math.floor(s.evals / evalsPerStep);
+/** The steps of an arm's budget: whole steps of `evalsPerStep` evaluations; refused, naming the arm,
+ *  when they are fewer than its points (checked for every arm before any trains). */
+export function armSteps(s: BudgetSettings, kind: ArmKind, evalsPerStep: number): number {
+  const steps = Math.floor(s.evals / evalsPerStep);
+  if (steps < s.points) throw new Error(`budget: ${s.evals} evaluations are ${steps} steps of the ${kind} arm (${evalsPerStep} per step), fewer than ${s.points} points`);
+  return steps;
 }
 
 /** Trains the arm through the budget, scoring it at each point; `onPoint` sees every point as it lands. */
 export async function runArm(arm: BudgetArm, s: BudgetSettings, measure: SetMeasure, onPoint: (p: BudgetPoint) => void | Promise<void>, watch: ArmWatch = {}): Promise<BudgetPoint[]> {
   const { stopped = () => false, onSteps, chunkSeconds } = watch;
-  const totalSteps = armSteps(s, arm.evalsPerStep);
-  if (totalSteps < s.points) throw new Error(`budget: ${s.evals} evaluations are ${totalSteps} steps of the ${arm.kind} arm (${arm.evalsPerStep} per step), fewer than ${s.points} points`);
+  const totalSteps = armSteps(s, arm.kind, arm.evalsPerStep);
   const out: BudgetPoint[] = [];
   let seconds = 0;
   for (let p = 1; p <= s.points && !stopped(); p++) {

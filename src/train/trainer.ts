@@ -63,21 +63,24 @@ export function checkTrainerOptions(raw: unknown, source: string, labels: Partia
     weightDecay: num('weightDecay', (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
     gradClip: num('gradClip', (v) => v > 0, 'a number above 0'),
     emaRate: num('emaRate', (v) => v >= 0 && v < 1, 'a number in [0, 1)'),
-    ...checkSchedules(o, source, num),
+    ...checkSchedules(o, source, num, labels),
   };
 }
 
 /** The recipe's schedule options; a checkpoint from before they existed trained with PLAIN_SCHEDULES. */
-function checkSchedules(o: Record<string, unknown>, source: string, num: (name: keyof TrainerOptions, ok: (v: number) => boolean, range: string) => number): typeof PLAIN_SCHEDULES {
+function checkSchedules(
+  o: Record<string, unknown>, source: string, num: (name: keyof TrainerOptions, ok: (v: number) => boolean, range: string) => number,
+  labels: Partial<Record<keyof TrainerOptions, string>>,
+): typeof PLAIN_SCHEDULES {
   const has = (k: keyof typeof PLAIN_SCHEDULES): boolean => o[k] !== undefined;
   const choice = <T extends string>(name: keyof typeof PLAIN_SCHEDULES, allowed: readonly T[]): T => {
     if (!has(name)) return PLAIN_SCHEDULES[name] as T;
     const v = o[name];
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw new Error(`${source}: ${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw new Error(`${source}: ${labels[name] ?? name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
     return v as T;
   };
   const emaWarmup = has('emaWarmup') ? o.emaWarmup : PLAIN_SCHEDULES.emaWarmup;
-  if (typeof emaWarmup !== 'boolean') throw new Error(`${source}: emaWarmup must be true or false, got ${JSON.stringify(emaWarmup)}`);
+  if (typeof emaWarmup !== 'boolean') throw new Error(`${source}: ${labels.emaWarmup ?? 'emaWarmup'} must be true or false, got ${JSON.stringify(emaWarmup)}`);
   return {
     lrDecay: choice('lrDecay', ['none', 'cosine'] as const),
     decaySteps: has('decaySteps') ? num('decaySteps', (v) => Number.isInteger(v) && v >= 1 && v <= 1e8, 'an integer in [1, 10^8]') : PLAIN_SCHEDULES.decaySteps,

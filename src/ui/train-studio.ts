@@ -10,6 +10,7 @@ import { proxy } from 'comlink';
 import type { UNetConfig } from '../nn/config';
 import { PRESETS } from '../nn/presets';
 import { RECIPE_MILESTONES, type LossWeighting, type LrDecay } from '../train/recipe';
+import { countOf } from '../app/progress';
 import { datasetName, lossScaleSkipsText, milestoneMismatch, resumeText, runExpectation, storedState, runWarnings } from '../app/training';
 import { MAX_TRAIN_BATCH, type TrainerOptions } from '../train/trainer';
 import { configNotes, fieldsOf, formConfig, formResolution, restoreTrainForm, TRAIN_FORM_KEY, trainingProblem, type Dataset, type ModelFields, type TrainForm } from './train-form';
@@ -42,7 +43,6 @@ const FORM_KEYS = ['data', 'userSize', 'fields', 'options', 'steps', 'checkpoint
 /** A number field's text: an empty or unreadable entry (NaN) stays empty, as typed. */
 const shown = (v: number): string => (Number.isNaN(v) ? '' : String(v));
 
-const plural = (n: number, one: string): string => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
 
 @customElement('train-studio')
 export class TrainStudio extends LitElement {
@@ -237,7 +237,7 @@ export class TrainStudio extends LitElement {
     if (!files || !this.store) return;
     try {
       const r = await this.store.engine.addImages([...files]);
-      this.importMessage = `added ${plural(r.added, 'image')}${r.errors.length ? `; skipped ${r.errors.length}:` : ''}`;
+      this.importMessage = `added ${countOf(r.added, 'image')}${r.errors.length ? `; skipped ${r.errors.length}:` : ''}`;
       this.importErrors = r.errors;
       this.importNotes = r.notes;
       // Images just added are what the next run should train on.
@@ -288,7 +288,7 @@ export class TrainStudio extends LitElement {
   }
 
   private async removeAllImages(): Promise<void> {
-    if (!confirm(`Remove all ${plural(this.images.length, 'image')} of yours from this browser? Runs and models trained on them are kept.`)) return;
+    if (!confirm(`Remove all ${countOf(this.images.length, 'image')} of yours from this browser? Runs and models trained on them are kept.`)) return;
     await this.store?.engine.removeAllImages();
     await this.refresh();
   }
@@ -321,7 +321,7 @@ export class TrainStudio extends LitElement {
           ${this.importErrors.length ? html`<ul class="errors">${this.importErrors.map((e) => html`<li>${e}</li>`)}</ul>` : nothing}
           ${this.importNotes.length ? html`<ul data-testid="import-notes">${this.importNotes.map((n) => html`<li>${n}</li>`)}</ul>` : nothing}</div>` : nothing}
       </div>
-      ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${plural(this.images.length, 'image')} of yours
+      ${this.images.length ? html`<div class="muted" style="margin-top:8px" data-testid="image-count">${countOf(this.images.length, 'image')} of yours
           <button style="margin-left:8px;padding:0 6px" @click=${() => this.removeAllImages()}>Remove all</button></div>
         <div class="row" style="gap:6px;margin-top:4px">${this.images.map((img) => html`<div class="figure" title=${img.name}>
           <pixel-grid label=${img.name} .pixels=${img.thumbnail} cols="1" width="48"></pixel-grid>

@@ -176,8 +176,9 @@ export async function runBudget(device: GPUDevice, spec: BudgetSpec, job: JobCon
   if (size !== 16 && size !== 32) throw new Error(`the bundled emoji are 16 or 32 px; the model is ${size} px`);
   const layeredSpecFile = layeredDescription(spec);
   const layered = parseLayered(layeredSpecFile, 'the layered model'); // validates before anything runs
-  // The job counts training steps over all arms (the evaluation points' sampling runs between them).
-  const steps = spec.arms.map((kind) => armSteps(settings, evalsPerStep(kind, settings, layered)));
+  // The job counts training steps over all arms (the evaluation points' sampling runs between them);
+  // an arm whose budget is fewer steps than points is refused here, before any arm trains.
+  const steps = spec.arms.map((kind) => armSteps(settings, kind, evalsPerStep(kind, settings, layered)));
   job.progress(0, steps.reduce((a, b) => a + b, 0));
   const [data, held] = [await bundledEmoji(size, 'train'), await bundledEmoji(size, 'eval')];
   const measure = new SetMeasure(held.images, held.channels, size);

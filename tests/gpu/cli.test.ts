@@ -2,7 +2,7 @@
 // commands write what they say, and bad input exits non-zero with a message naming the file and the
 // problem. `ddim train-step` against unet-tiny.train is tests/gpu/train.test.ts.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -253,6 +253,8 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     writeFileSync(jsd, serializeSafetensors(tiny.tensors, { ...tiny.metadata, diffusion: JSON.stringify({ ...JSON.parse(tiny.metadata.diffusion!), beta_schedule: 'jsd' }) }));
     writeFileSync(groups, serializeSafetensors(narrow.tensors, { ...narrow.metadata, model: JSON.stringify({ ...JSON.parse(narrow.metadata.model!), norm_groups: '32' }) }));
     const layered = REF + 'layered4.safetensors';
+    const copy = join(dir, 'copy.safetensors');
+    copyFileSync(w, copy);
     const cases: [string[], RegExp][] = [
       [['forward', '--weights', w, '--input', bad, '--out', join(dir, 'o.safetensors')], /bad\.safetensors: tensor "x" has shape \[1,3,8,8\], model expects \[1,3,16,16\]/],
       [['forward', '--weights', w, '--input', w, '--out', join(dir, 'o.safetensors')], /missing tensor "x"/],
@@ -265,8 +267,14 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       [['sample', '--weights', w, '--out', dir], /ddim sample: --out: ".*" is a folder; give a file name/],
       [['sample', '--weights', w, '--out', join(dir, 'no', 'such', 's.png')], /ddim sample: --out: the folder ".*such" does not exist/],
       [['convert', '--in', w, '--out', dir], /ddim convert: --out: ".*" is a folder; give a file name/],
-      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--lr', '1e6'], /ddim train: lr must be a number in \(0, 1\), got 1000000/],
-      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--loss-weight', 'p2'], /ddim train: lossWeight must be one of none, min_snr, got "p2"/],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--lr', '1e6'], /ddim train: --lr must be a number in \(0, 1\), got 1000000/],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--loss-weight', 'p2'], /ddim train: --loss-weight must be one of none, min_snr, got "p2"/],
+      // A flag twice, an output over an input, a resumed run's settings, a checkpoint's name, the log interval.
+      [['sample', '--weights', w, '--out', join(dir, 's.png'), '--steps', '1', '--steps=2'], /^ddim sample: --steps is given twice$/m],
+      [['sample', '--weights', copy, '--out', copy], /^ddim sample: --out is the file given as --weights, which writing it would overwrite; choose another path$/m],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--resume', w, '--lr', '1e-3', '--no-flip'], /^ddim train: --resume continues with the run's own settings; drop --lr, --no-flip$/m],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.png')], /^ddim train: --out .*c\.png: a training checkpoint is a \.safetensors file$/m],
+      [['train', '--data', 'emoji16', '--steps', '1', '--out', join(dir, 'c.safetensors'), '--log-every', '0'], /^ddim train: --log-every must be a whole number of steps from 1, got 0$/m],
       [['eval', '--weights', w, '--data', 'emoji16', '--eta', '0,abc'], /ddim eval: --eta must be a comma-separated list of decimal numbers, got "0,abc"/],
       [['sample', '--weights', w, '--out', join(dir, 's.png'), '--sampler', 'ddim'], /ddim sample: sampler must be one of generalized, ddpm_noisy, got "ddim"/],
       // The page's limit, checked by the same function (app/sampling.ts).
@@ -310,6 +318,14 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
       expect(lines, args.join(' ')).toHaveLength(1);
       expect(r.stderr).not.toMatch(/ddim [\w-]+: ddim /);
     }
+    // Help for one command, asked either way; the model given as --out above is untouched.
+    for (const args of [['sample', '--help'], ['help', 'sample']]) {
+      const help = await ddimProcess(...args);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/^usage: ddim sample \[options\]\n {2}sample {6}--weights W\.safetensors\|--ideal DATA/);
+      expect(help.stdout).not.toMatch(/^ {2}train /m);
+    }
+    expect(readFileSync(copy)).toEqual(readFileSync(w));
     // Nothing half-written beside the outputs.
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
