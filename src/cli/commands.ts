@@ -21,8 +21,9 @@ import { isLayeredFile } from '../app/model-files';
  */
 export function peekWeights(argv: readonly string[]): SafetensorsFile | undefined {
   const i = argv.indexOf('--weights');
-  const path = i >= 0 ? argv[i + 1] : undefined;
-  return path !== undefined && !path.startsWith('--') ? readSafetensors(path) : undefined;
+  const joined = argv.find((a) => a.startsWith('--weights='));
+  const path = joined ? joined.slice('--weights='.length) : i >= 0 ? argv[i + 1] : undefined;
+  return path && !path.startsWith('--') ? readSafetensors(path) : undefined;
 }
 
 export interface Gpu {
