@@ -3,7 +3,9 @@
 // load_state_dict(strict=True) reads; the app and every `ddim` command open either layout themselves,
 // through openModel), in F32 or, with --dtype f16, in F16 (half the bytes: how a bundled model ships).
 import { parseArgs } from './args';
-import { openModel, writeSafetensors } from './files';
+import { configText, readSafetensors, writeSafetensors } from './files';
+import { readUNetFile } from '../app/model-files';
+import { FILE_FORMATS } from '../host/metadata';
 import type { CommandContext } from './commands';
 import type { WrittenDtype } from '../io/safetensors';
 import { F16_OVERFLOW } from '../host/f16';
@@ -27,10 +29,13 @@ export async function convertCommand(argv: readonly string[], ctx: CommandContex
   const dtype = own(DTYPES, dtypeArg);
   if (!dtype) throw new Error(`${CMD}: --dtype must be one of ${Object.keys(DTYPES).join(', ')}, got "${dtypeArg}"`);
   const inPath = args.values.get('in')!;
-  const model = openModel(inPath, args.values.get('config'));
+  const file = readSafetensors(inPath);
+  const { model, steps } = readUNetFile(file, inPath, 'convert', configText(args.values.get('config')));
   if (dtype === 'F16') checkF16Range(model.tensors, inPath);
-  writeSafetensors(args.values.get('out')!, model.tensors, model.metadata, dtype);
+  // The steps it was trained for travel with it (the app's Models table and a re-import read them).
+  writeSafetensors(args.values.get('out')!, model.tensors, steps > 0 ? { ...model.metadata, step: String(steps) } : model.metadata, dtype);
   const c = model.config;
-  ctx.log(`${inPath} (${model.layout} layout): ${model.tensors.size} tensors, ch=${c.ch} ch_mult=[${c.ch_mult}] num_res_blocks=${c.num_res_blocks} ` +
+  const what = file.metadata.format === FILE_FORMATS.checkpoint ? `a training checkpoint: its EMA weights at step ${steps}` : `${model.layout} layout${steps > 0 ? `, trained ${steps} steps` : ''}`;
+  ctx.log(`${inPath} (${what}): ${model.tensors.size} tensors, ch=${c.ch} ch_mult=[${c.ch_mult}] num_res_blocks=${c.num_res_blocks} ` +
     `attn_resolutions=[${c.attn_resolutions}] resolution=${c.resolution} -> ${args.values.get('out')} (reference layout, ${dtype})`);
 }

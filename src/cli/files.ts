@@ -42,7 +42,7 @@ export function writeSafetensors(path: string, tensors: Map<string, HostTensor>,
 }
 
 /** A config.json named on the command line, read. */
-function configText(configPath?: string): ConfigText | undefined {
+export function configText(configPath?: string): ConfigText | undefined {
   if (configPath === undefined) return undefined;
   try {
     return { text: readFileSync(configPath, 'utf8'), name: configPath };

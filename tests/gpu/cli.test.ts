@@ -113,6 +113,11 @@ describe('ddim CLI', { timeout: 400_000 }, () => {
     const e = await ddim('eval', '--weights', ckpt, '--data', 'emoji16', '--steps', '2', '--eta', '0', '--n', '3', '--no-ddpm');
     expect(e.code, e.stderr).toBe(0);
     expect(e.stdout).toMatch(/ddim eta=0 +2 +\d+\.\d{3} +\d+\.\d% +\d\.\d{4} +\d\.\d{4}/);
+    // convert says it takes the EMA weights, and they keep the steps they were trained for.
+    const weights = join(dir, 'ema.safetensors');
+    const c = await ddim('convert', '--in', ckpt, '--out', weights);
+    expect(c.stdout).toMatch(/ckpt\.safetensors \(a training checkpoint: its EMA weights at step 2\): 1\d\d tensors/);
+    expect(read(weights).metadata.step).toBe('2');
   });
 
   it('train takes a folder of the user\'s images, resized to the model', async () => {
