@@ -10,7 +10,9 @@ import { runCli } from './run';
 
 /** The options before the command name, and the command line after them. */
 function globalOptions(argv: readonly string[]): { gpuFeatures: GpuFeatureSet; rest: readonly string[] } {
-  let gpuFeatures = parseGpuFeatures(process.env.DDIM_GPU_FEATURES ?? 'default', 'DDIM_GPU_FEATURES');
+  const which = process.env.DDIM_GPU;
+  if (which !== undefined && which !== 'hardware' && which !== 'software') throw new Error(`ddim: DDIM_GPU must be hardware or software, got "${which}"`);
+  let gpuFeatures = parseGpuFeatures(process.env.DDIM_GPU_FEATURES ?? 'default', 'ddim: DDIM_GPU_FEATURES');
   let i = 0;
   while (argv[i] === '--gpu-features') {
     const v = argv[i + 1];

@@ -9,7 +9,7 @@ import { DEFAULT_OPTIMIZER } from '../train/optimizer';
 import { Trainer, checkTrainerOptions } from '../train/trainer';
 import { describeMemory, type TrainingMemory } from '../train/memory';
 import { checkRunSteps, lossScaleSkipsText, milestoneMismatch, resumeTraining, runExpectation, runWarnings, startTraining } from '../app/training';
-import { ProgressMeter, formatDuration } from '../app/progress';
+import { ProgressMeter, countOf, formatDuration } from '../app/progress';
 import { bundledEmojiSize } from '../train/emoji';
 import { numberArg, parseArgs, precisionArg } from './args';
 import { loadData, readSafetensors, writeSafetensors } from './files';
@@ -95,6 +95,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   const end = first + steps;
   const meter = new ProgressMeter(steps, 'step');
   meter.update(0);   // the run's start: the first chunk's time includes the start-up
+  ctx.log(`step ${first}/${end}: the first steps compile the kernels; then a line every ${countOf(chunk, 'step')}`);
   await trainUntil(trainer, end, { most: () => chunk }, ({ losses }) => {
     const s0 = trainer.step - losses.length;
     appendFileSync(logPath, Array.from(losses, (l, i) => `${s0 + i + 1},${l}\n`).join(''));
