@@ -3,6 +3,7 @@
 // verdict and the numbers, budget and uncertainty behind it, and may come out "not supported". The
 // words follow the numbers: the same function, with other numbers, says something else.
 import { collapsedSet } from '../eval/sets';
+import { DEFAULT_DIFFUSION, alphaBars, betaSchedule } from '../diffusion/schedule';
 
 /** A number measured over several seeds. */
 export interface Measured {
@@ -123,6 +124,9 @@ export function verdicts(a: Answers): Verdict[] {
     if (ideal) {
       ev.push(`The ideal denoiser (the exact posterior mean of the ${a.training_images.toLocaleString('en-US')} training images): its first x0 is ${collapsedSet(ideal.first_spread.mean, realSpread) ? 'the average, one picture,' : 'varied,'} and ${texture(ideal.first_rough)} (spread ${f(ideal.first_spread, 3)}, roughness ${f(ideal.first_rough)}, FD ${f(ideal.first_fd)}); its chain ends ${ideal.nn_rms.mean < 0.05 ? 'on training images' : 'away from the training images'} (FD ${f(ideal.final_fd)}, distance to the nearest training image ${f(ideal.nn_rms, 3)} RMS).`);
     }
+    // Why, in one line: x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) at the chain's first t.
+    const t = Math.max(...a.chain), abar = alphaBars(betaSchedule(DEFAULT_DIFFUSION))[t]!;
+    ev.push(`So the first x0 cannot be the result: at t = ${t} it is E[x0 | x_t], the training set's blurry average, for a perfect model, and x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) multiplies any error in a trained model's eps by ${Math.sqrt((1 - abar) / abar).toFixed(0)}, which turns that average into noise; only the chain's later steps, each from a less noisy x_t, pick one image.`);
     ev.push(`${n} samples from the same noises, ${floors.real.values.length} seeds; at this n, ${n} training images score FD ${f(floors.real)} and ${n} noises ${f(floors.noise, 1)}.`);
     out.push({
       id: 'H2', claim: 'From pure noise, the first x0 is not a sample: a chain is needed.',

@@ -6,6 +6,8 @@
 // end) for the same number of image-gradient evaluations, sample quality against training time.
 import { proxy } from 'comlink';
 import { formatDuration } from '../app/progress';
+import { DEFAULT_DIFFUSION } from '../diffusion/schedule';
+import { describeChain, timestepSequence } from '../diffusion/timesteps';
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { BUNDLED_ARCHITECTURE, PRESETS } from '../nn/presets';
@@ -128,9 +130,16 @@ export class ResearchStudio extends LitElement {
     return { modelIds: this.models.filter((m) => this.chosen.has(m.id)).map((m) => m.id), n, seed: this.seed, seeds: this.seeds, numBlock: this.numBlock };
   }
 
+  /** The chain of the time-conditioned models and the ideal denoiser: range(0, T, T // num_block), as
+   *  the seed code builds it (num_block 3 gives t = 999, 666, 333: three steps; 10 gives nine). */
+  private get timeChain(): number[] {
+    return timestepSequence('uniform', this.numBlock, DEFAULT_DIFFUSION.num_diffusion_timesteps);
+  }
+
   /** Image evaluations (one image through one UNet forward) an experiment runs on the chosen models. */
   private evaluations(kind: 'oneshot' | 'firststep'): number {
-    const steps = this.models.filter((m) => this.chosen.has(m.id)).map((m) => (m.numBlock ?? this.numBlock) - 1);
+    const own = this.timeChain.length - 1;
+    const steps = this.models.filter((m) => this.chosen.has(m.id)).map((m) => (m.numBlock !== undefined ? m.numBlock - 1 : own));
     return experimentEvaluations(kind, steps, kind === 'oneshot' ? this.n : this.samples, this.seeds);
   }
 
@@ -358,7 +367,7 @@ export class ResearchStudio extends LitElement {
         <research-answers></research-answers>
       </section>
       <section><h2>Run the experiments on this adapter</h2>
-        <p class="muted">Every model runs the same chain: a layered model its own, the others seq = range(0, T, T // num_block).</p>
+        <p class="muted" data-testid="experiment-chain">Time-conditioned models and the ideal denoiser run ${describeChain(this.timeChain.slice(1))} (num_block ${this.numBlock}: seq = range(0, T, T // num_block), as the seed code builds it); a layered model runs its own chain.</p>
         <div class="controls">
           <fieldset><legend>Models</legend><div class="models">${this.models.map((m) => html`<label class="inline"><input type="checkbox" aria-label=${`model ${m.name}`} .checked=${this.chosen.has(m.id)}
             @change=${(e: Event) => { const c = new Set(this.chosen); if ((e.target as HTMLInputElement).checked) c.add(m.id); else c.delete(m.id); this.chosen = c; }} />

@@ -385,8 +385,10 @@ describe('research tab', () => {
     await models.getByLabel(/model Ideal denoiser/).uncheck();
     await setValue(page, 'Chain steps (num_block) for time-conditioned models', '3');
     await setValue(page, 'Held-out images', '2');
-    // Its cost before it runs (1 + 2 = 3 steps of 2 images), its time once an experiment has measured this adapter.
-    expect(await page.getByTestId('oneshot-cost').textContent()).toMatch(/^6 image evaluations.*the time shows once an experiment has run here/);
+    // num_block 3 is range(0, 1000, 333): t = 999, 666, 333. Its cost before it runs (chains of 1 + 2 + 3
+    // steps from those t, for 2 images: the job's own count), its time once an experiment has measured this adapter.
+    expect(await page.getByTestId('experiment-chain').textContent()).toMatch(/run 3 steps: t = 999, 666, 333 \(num_block 3/);
+    expect(await page.getByTestId('oneshot-cost').textContent()).toMatch(/^12 image evaluations.*the time shows once an experiment has run here/);
     await page.getByRole('button', { name: 'Run experiment 1' }).click();
     const chart = page.getByTestId('oneshot-chart');
     await chart.waitFor(LONG);
@@ -394,7 +396,7 @@ describe('research tab', () => {
     expect(await page.getByTestId('oneshot-table').textContent()).toMatch(/333.*666/s);
 
     await setValue(page, 'Samples', '2');
-    expect(await page.getByTestId('firststep-cost').textContent()).toMatch(/^4 image evaluations \(UNet forwards of one image\): about \d/);
+    expect(await page.getByTestId('firststep-cost').textContent()).toMatch(/^6 image evaluations \(UNet forwards of one image\): about \d/);
     await page.getByRole('button', { name: 'Run experiment 2' }).click();
     const first = page.getByTestId('firststep-table');
     await first.waitFor(LONG);

@@ -49,6 +49,8 @@ describe('the measured answers', () => {
     expect(v.get('H2')!.verdict).toBe('supported');
     expect(v.get('H2')!.evidence.join(' ')).toMatch(/ideal denoiser .* first x0 is the average, one picture, and a blur .* chain ends on training images/);
     expect(v.get('H2')!.evidence[0]).toMatch(/roughness 3\.80: noisy\)/);
+    // The answer in words, with the amplification at the chain's first t (the linear schedule: 60.8 at t = 900).
+    expect(v.get('H2')!.evidence.join(' ')).toMatch(/So the first x0 cannot be the result: at t = 900 it is E\[x0 \| x_t\].*multiplies any error in a trained model's eps by 61,/);
     expect(v.get('H3')!.verdict).toBe('partly supported');
     expect(v.get('H3')!.evidence[0]).toBe('(1) parameters: not supported; (2) x0 instead of noise supervision: supported; (3) DDIM in between: supported.');
     expect(v.get('H3')!.evidence.join(' ')).toMatch(/learns E\[x0 \| x_T\]/);
