@@ -12,7 +12,8 @@ import { checkFits, trainingMemory, type TrainingMemory } from '../train/memory'
 import { BUNDLED_ARCHITECTURE } from '../nn/presets';
 import { RECIPE_MILESTONES } from '../train/recipe';
 import { Trainer, type TrainerOptions } from '../train/trainer';
-import { formatDuration } from './progress';
+import { countOf, formatDuration } from './progress';
+import { bundledEmojiSize } from '../train/emoji';
 
 export interface NewRun {
   config: UNetConfig;
@@ -51,8 +52,8 @@ export interface RunExpectation {
 /** A training data set in words: "the 16 px emoji", "your images" (the Train tab's), or as given (a folder). */
 export function datasetName(id: string): string {
   if (id === 'user') return 'your images';
-  const m = /^emoji(16|32)$/.exec(id);
-  return m ? `the ${m[1]} px emoji` : id;
+  const size = bundledEmojiSize(id);
+  return size ? `the ${size} px emoji` : id;
 }
 
 /**
@@ -100,7 +101,7 @@ export function runWarnings(steps: number, options: Pick<TrainerOptions, 'warmup
   const w: string[] = [];
   if (options.warmupSteps >= steps) w.push(`Warmup (${options.warmupSteps} steps) is as long as the run (${steps} steps): the learning rate never reaches its value. Lower the warmup or train longer.`);
   if (dataCount === 0) w.push('There are no images of yours yet: add PNG, JPEG or WebP files, or train on the bundled emoji.');
-  else if (dataCount !== undefined && dataCount < options.batch) w.push(`The batch (${options.batch}) is larger than the data set (${dataCount} image${dataCount === 1 ? '' : 's'}): every step repeats images.`);
+  else if (dataCount !== undefined && dataCount < options.batch) w.push(`The batch (${options.batch}) is larger than the data set (${countOf(dataCount, 'image')}): every step repeats images.`);
   return w;
 }
 

@@ -47,7 +47,7 @@ export async function trainCommand(argv: readonly string[], ctx: CommandContext)
   if (!out.endsWith('.safetensors')) throw new Error(`${CMD}: --out ${out}: a training checkpoint is a .safetensors file`);
   const resume = args.values.get('resume');
   // A resumed run is the checkpoint's: its model, data size and recipe (as in `ddim research train`).
-  const settings = ['config', 'batch', 'lr', 'ema', 'grad-clip', 'warmup', 'lr-decay', 'decay-steps', 'lr-min', 'loss-weight', 'snr-gamma', 'seed'].filter((n) => args.values.has(n));
+  const settings = ['config', ...Object.values(FLAG_OF).map((f) => f.slice(2))].filter((n) => args.values.has(n));
   const switches = ['no-flip', 'no-ema-warmup'].filter((n) => args.flags.has(n));
   if (resume && settings.length + switches.length > 0) {
     throw new Error(`${CMD}: --resume continues with the run's own settings; drop ${[...settings, ...switches].map((n) => `--${n}`).join(', ')}`);

@@ -15,17 +15,10 @@ export function imagesApi(): ImagesApi {
       const stored: StoredImage[] = [];
       // An image already among yours (or earlier in this import) would only weigh twice in training.
       const seen = new Map<string, StoredImage[]>();
-      const earlier = new Set<StoredImage>();
-      const same = (img: StoredImage): StoredImage | undefined =>
-        seen.get(fnv1a(img.rgb))?.find((o) => o.rgb.every((v, i) => v === img.rgb[i]));
-      const remember = (img: StoredImage): void => {
-        const key = fnv1a(img.rgb);
+      const remember = (img: StoredImage, key = fnv1a(img.rgb)): void => {
         seen.set(key, [...(seen.get(key) ?? []), img]);
       };
-      for (const img of await listImages()) {
-        remember(img);
-        earlier.add(img);
-      }
+      for (const img of await listImages()) remember(img);
       for (const f of files) {
         if (!/\.(png|jpe?g|webp)$/i.test(f.name) && !/^image\/(png|jpeg|webp)$/.test(f.type)) {
           errors.push(`${f.name}: not a PNG, JPEG or WebP file`);
@@ -33,12 +26,13 @@ export function imagesApi(): ImagesApi {
         }
         try {
           const img = { id: `img-${Date.now().toString(36)}-${stored.length}-${Math.random().toString(36).slice(2, 6)}`, name: f.name, rgb: await decodeImageFile(f, STORED_SIZE), added: Date.now() };
-          const twin = same(img);
+          const key = fnv1a(img.rgb);
+          const twin = seen.get(key)?.find((o) => o.rgb.every((v, i) => v === img.rgb[i]));
           if (twin) {
-            errors.push(`${f.name}: the same image as ${twin.name}, ${earlier.has(twin) ? 'already among yours' : 'earlier in this import'}`);
+            errors.push(`${f.name}: the same image as ${twin.name}, ${stored.includes(twin) ? 'earlier in this import' : 'already among yours'}`);
             continue;
           }
-          remember(img);
+          remember(img, key);
           stored.push(img);
           // Only the centre square is kept: say so where that leaves out much of the image.
           const s = imageSize(new Uint8Array(await f.slice(0, IMAGE_HEADER_BYTES).arrayBuffer()));

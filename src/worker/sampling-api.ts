@@ -11,6 +11,7 @@ import * as models from './models';
 import { bundledEmoji } from './models';
 import { userDataset } from '../store/images';
 import { valuesKey } from '../host/hash';
+import { countOf } from '../app/progress';
 import { toPixels } from './pixels';
 import { NetCache, SampleRun } from './sampling';
 import { IdealStepModel } from '../engine/ideal';
@@ -51,7 +52,7 @@ export function samplingApi(core: WorkerCore): SamplingApi {
     const data = yours ? await userDataset(size).catch(() => undefined) : await bundledEmoji(size, 'train');
     if (!data) return undefined;
     const name = yours
-      ? `the ideal denoiser of your ${data.count.toLocaleString('en-US')} image${data.count === 1 ? '' : 's'} as stored now`
+      ? `the ideal denoiser of your ${countOf(data.count, 'image')} as stored now`
       : `the ideal denoiser of the ${size} px emoji's ${data.count.toLocaleString('en-US')} training images`;
     const key = `${name}/${size}/${run.settings.batch}/${JSON.stringify(m.diffusion)}/${yours ? valuesKey(data.images) : ''}`;
     if (ideal?.key !== key) {
